@@ -1,0 +1,49 @@
+"""nngym: neural networks in numpy, written from the equations of backpropagation.
+
+The layer protocol, costs, optimisers and networks follow Nielsen's *Neural Networks
+and Deep Learning*; see DESIGN.md for the architecture.
+"""
+
+__version__ = "0.1.0"
+
+from nngym.activations import ACTIVATIONS, ReLU, Sigmoid, Softmax, Tanh, log_softmax, sigmoid, softmax
+from nngym.costs import COSTS, CrossEntropyCost, HuberCost, QuadraticCost, SoftmaxCrossEntropy, check_finite
+from nngym.dense import Dense
+from nngym.gradcheck import gradcheck, gradcheck_cost
+from nngym.layer import Layer
+from nngym.network import Sequential
+from nngym.optim import OPTIMIZERS, SGD, Adam, Momentum, RMSprop, clip_grad_norm
+from nngym.schedules import constant, linear, parse_schedule
+from nngym.serialization import ModelFileError
+
+__all__ = [
+    "ACTIVATIONS",
+    "COSTS",
+    "OPTIMIZERS",
+    "SGD",
+    "Adam",
+    "CrossEntropyCost",
+    "Dense",
+    "HuberCost",
+    "Layer",
+    "ModelFileError",
+    "Momentum",
+    "QuadraticCost",
+    "RMSprop",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Softmax",
+    "SoftmaxCrossEntropy",
+    "Tanh",
+    "check_finite",
+    "clip_grad_norm",
+    "constant",
+    "gradcheck",
+    "gradcheck_cost",
+    "linear",
+    "log_softmax",
+    "parse_schedule",
+    "sigmoid",
+    "softmax",
+]

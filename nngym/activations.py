@@ -1,0 +1,88 @@
+"""Elementwise activations σ and the softmax. Their ``backward`` multiplies by σ'(z),
+the factor that turns ∇_a C into δ in (BP1) and (W^{l+1})^T δ^{l+1} into δ^l in (BP2)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nngym.layer import Layer
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """σ(z) = 1 / (1 + e^{-z}), computed as (1 + tanh(z/2)) / 2, which cannot overflow."""
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Softmax along ``axis``, shifted by the max for stability."""
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def log_softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    """log softmax along ``axis`` (log-sum-exp with the max shifted out)."""
+    shifted = z - z.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+class Sigmoid(Layer):
+    """a = σ(z), σ'(z) = σ(z)(1 − σ(z)). Any shape."""
+
+    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+        a = sigmoid(self._as_input(x))
+        if train:
+            self._cache = a
+        return a
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        a = self._need_cache()
+        return dy * a * (1.0 - a)  # ⊙ σ'(z)
+
+
+class Tanh(Layer):
+    """a = tanh(z), tanh'(z) = 1 − tanh²(z). Any shape."""
+
+    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+        a = np.tanh(self._as_input(x))
+        if train:
+            self._cache = a
+        return a
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        a = self._need_cache()
+        return dy * (1.0 - a * a)  # ⊙ σ'(z)
+
+
+class ReLU(Layer):
+    """a = max(0, z), derivative 1 where z > 0 else 0. Any shape."""
+
+    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+        z = self._as_input(x)
+        if train:
+            self._cache = z > 0
+        return np.maximum(z, 0)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        positive = self._need_cache()
+        return dy * positive  # ⊙ σ'(z)
+
+
+class Softmax(Layer):
+    """a_j = e^{z_j} / Σ_k e^{z_k} over the last axis.
+
+    For training, prefer a linear output with ``SoftmaxCrossEntropy`` (fused, δ^L = a − y);
+    this layer's backward applies the full Jacobian: dz = a ⊙ (da − Σ_k da_k a_k).
+    """
+
+    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+        a = softmax(self._as_input(x))
+        if train:
+            self._cache = a
+        return a
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        a = self._need_cache()
+        return a * (dy - (dy * a).sum(axis=-1, keepdims=True))
+
+
+ACTIVATIONS: dict[str, type[Layer]] = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU, "softmax": Softmax}

@@ -1,0 +1,125 @@
+"""Cost functions C(a, y), averaged over the batch, and their gradients ∂C/∂a.
+
+``delta`` returns the gradient with respect to the network's output, already divided
+by the batch size n, so that a gradient step ``w -= η ∂C/∂w`` is the seed's
+``w' = w − η/m Σ_x ∂C_x/∂w``. The fused costs take *logits* z^L and return (BP1)
+directly: δ^L = a − y, without the σ'(z) factor that slows learning.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nngym.activations import log_softmax, sigmoid, softmax
+
+
+def _check_pair(name: str, output: np.ndarray, y: np.ndarray) -> None:
+    if output.shape != y.shape:
+        raise ValueError(f"{name}: targets must have the output's shape {tuple(output.shape)}, got {tuple(y.shape)}")
+
+
+def check_finite(loss: float, where: str = "loss") -> float:
+    """Raises FloatingPointError if ``loss`` is NaN or infinite (training on garbage otherwise)."""
+    if not np.isfinite(loss):
+        raise FloatingPointError(
+            f"{where} is {loss}: training diverged (lower the learning rate, clip gradients, or check the inputs)"
+        )
+    return loss
+
+
+class Cost:
+    """A cost: ``value(output, y) -> float`` and ``delta(output, y) -> ∂C/∂output``."""
+
+    def value(self, output: np.ndarray, y: np.ndarray) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def delta(self, output: np.ndarray, y: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class QuadraticCost(Cost):
+    """The seed's cost C = 1/2n Σ_x ||y(x) − a^L(x)||², on activations a^L (N, K)."""
+
+    def value(self, output: np.ndarray, y: np.ndarray) -> float:
+        _check_pair("QuadraticCost", output, y)
+        return float(0.5 * np.sum((output - y) ** 2) / output.shape[0])
+
+    def delta(self, output: np.ndarray, y: np.ndarray) -> np.ndarray:
+        _check_pair("QuadraticCost", output, y)
+        return (output - y) / output.shape[0]  # ∇_a C; the output layer's σ' completes (BP1)
+
+
+class CrossEntropyCost(Cost):
+    """The seed's cross-entropy C = −1/n Σ_x Σ_j [y_j ln a_j + (1 − y_j) ln(1 − a_j)], a = σ(z).
+
+    Takes logits z^L (N, K); sigmoid is fused, so (BP1) is δ^L = a^L − y.
+    """
+
+    def value(self, output: np.ndarray, y: np.ndarray) -> float:
+        _check_pair("CrossEntropyCost", output, y)
+        z = output
+        # −[y ln σ(z) + (1−y) ln(1−σ(z))] = softplus(z) − y z, with softplus(z) = max(z,0) + ln(1 + e^{−|z|})
+        per = np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z))) - y * z
+        return float(per.sum() / z.shape[0])
+
+    def delta(self, output: np.ndarray, y: np.ndarray) -> np.ndarray:
+        _check_pair("CrossEntropyCost", output, y)
+        return (sigmoid(output) - y) / output.shape[0]  # (BP1) δ^L = a^L − y
+
+
+class SoftmaxCrossEntropy(Cost):
+    """Log-likelihood of a softmax output, C = −1/n Σ_x ln a_{y(x)}, on logits z^L (N, K).
+
+    Targets are one-hot (N, K) or integer class labels (N,). (BP1) is δ^L = a^L − y.
+    """
+
+    @staticmethod
+    def _one_hot(output: np.ndarray, y: np.ndarray) -> np.ndarray:
+        y = np.asarray(y)
+        if y.ndim == 1 and output.ndim == 2 and y.shape[0] == output.shape[0] and np.issubdtype(y.dtype, np.integer):
+            if y.size and (y.min() < 0 or y.max() >= output.shape[1]):
+                k = output.shape[1]
+                raise ValueError(f"SoftmaxCrossEntropy: labels must be in [0, {k}), got {y.min()}..{y.max()}")
+            onehot = np.zeros_like(output)
+            onehot[np.arange(y.shape[0]), y] = 1
+            return onehot
+        _check_pair("SoftmaxCrossEntropy", output, y)
+        return y
+
+    def value(self, output: np.ndarray, y: np.ndarray) -> float:
+        y = self._one_hot(output, y)
+        return float(-(y * log_softmax(output)).sum() / output.shape[0])
+
+    def delta(self, output: np.ndarray, y: np.ndarray) -> np.ndarray:
+        y = self._one_hot(output, y)
+        return (softmax(output) - y) / output.shape[0]  # (BP1) δ^L = a^L − y
+
+
+class HuberCost(Cost):
+    """Huber loss (smooth L1), mean over all elements as in SB3's DQN / torch's ``smooth_l1_loss``.
+
+    ρ(r) = r²/2 for |r| ≤ κ, κ(|r| − κ/2) otherwise, with r = a − y.
+    """
+
+    def __init__(self, kappa: float = 1.0) -> None:
+        if kappa <= 0:
+            raise ValueError(f"HuberCost needs kappa > 0, got {kappa}")
+        self.kappa = kappa
+
+    def value(self, output: np.ndarray, y: np.ndarray) -> float:
+        _check_pair("HuberCost", output, y)
+        r = np.abs(output - y)
+        k = self.kappa
+        return float(np.where(r <= k, 0.5 * r * r, k * (r - 0.5 * k)).mean())
+
+    def delta(self, output: np.ndarray, y: np.ndarray) -> np.ndarray:
+        _check_pair("HuberCost", output, y)
+        return np.clip(output - y, -self.kappa, self.kappa) / output.size
+
+
+COSTS: dict[str, type[Cost]] = {
+    "quadratic": QuadraticCost,
+    "cross-entropy": CrossEntropyCost,
+    "softmax-cross-entropy": SoftmaxCrossEntropy,
+    "huber": HuberCost,
+}

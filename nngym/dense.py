@@ -1,0 +1,79 @@
+"""The fully connected layer, z = W a + b, with the four backprop equations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nngym.init import Initializer, get_initializer
+from nngym.layer import Layer, check_shape
+
+
+class Dense(Layer):
+    """Fully connected layer ``z = W a + b`` (rows of a batch: ``Z = A @ W.T + b``).
+
+    Args:
+        n_in: Number of inputs (neurons in layer l-1).
+        n_out: Number of outputs (neurons in layer l).
+        rng: Generator for the initial weights.
+        w_init: Weight initialiser name or callable (default ``"nielsen"``: N(0, 1/n_in)).
+        b_init: Bias initialiser name or callable (default ``"zeros"``; the seed's network.py used
+            ``"standard_normal"``).
+        dtype: Parameter dtype.
+
+    Shapes:
+        ``W``: (n_out, n_in), ``b``: (n_out,), input (N, n_in), output (N, n_out).
+    """
+
+    decay_keys = ("W",)
+
+    def __init__(
+        self,
+        n_in: int,
+        n_out: int,
+        rng: np.random.Generator,
+        w_init: str | Initializer = "nielsen",
+        b_init: str | Initializer = "zeros",
+        dtype: np.dtype | type = np.float32,
+    ) -> None:
+        super().__init__(dtype)
+        if n_in < 1 or n_out < 1:
+            raise ValueError(f"Dense needs n_in >= 1 and n_out >= 1, got n_in={n_in}, n_out={n_out}")
+        self.n_in, self.n_out = int(n_in), int(n_out)
+        self.w_init = w_init if isinstance(w_init, str) else "custom"
+        self.b_init = b_init if isinstance(b_init, str) else "custom"
+        self.params = {
+            "W": get_initializer(w_init)((self.n_out, self.n_in), rng, self.dtype),
+            "b": get_initializer(b_init)((self.n_out,), rng, self.dtype),
+        }
+        self._init_grads()
+        self._name = f"Dense({self.n_in}->{self.n_out})"
+
+    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+        """Computes ``Z = X W^T + b``.
+
+        Args:
+            x: Activations of the previous layer, shape (N, n_in).
+            train: Whether to keep the input for ``backward``.
+
+        Returns:
+            Weighted inputs ``z``, shape (N, n_out).
+        """
+        x = self._as_input(x)
+        check_shape(self._name, x, (None, self.n_in))
+        if train:
+            self._cache = x
+        return x @ self.params["W"].T + self.params["b"]
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        """Given δ = ∂C/∂z (N, n_out), fills ``grads`` and returns ∂C/∂a^{l-1} (N, n_in)."""
+        a_prev = self._need_cache()
+        delta = np.asarray(dy, dtype=self.dtype)
+        check_shape(self._name, delta, (a_prev.shape[0], self.n_out), "upstream gradient")
+        delta.sum(axis=0, out=self.grads["b"])  # (BP3) ∂C/∂b = δ
+        np.matmul(delta.T, a_prev, out=self.grads["W"])  # (BP4) ∂C/∂W = δ (a^{l-1})^T
+        return delta @ self.params["W"]  # (BP2) carried back through W^T
+
+    def config(self) -> dict[str, Any]:
+        return {"n_in": self.n_in, "n_out": self.n_out, "w_init": self.w_init, "b_init": self.b_init}

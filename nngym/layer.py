@@ -1,0 +1,87 @@
+"""The layer protocol every nngym building block follows (see DESIGN.md).
+
+A layer maps a batch ``x`` to ``y`` in ``forward`` and, in ``backward``, takes the
+upstream gradient ``dy = ∂C/∂y``, fills ``grads`` with ``∂C/∂param`` (BP3/BP4 for a
+Dense layer) and returns ``dx = ∂C/∂x`` (BP2). ``params`` and ``grads`` are dicts
+with the same keys; ``config()`` returns the JSON-able constructor arguments used
+to rebuild the layer from a saved file.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+#: Every concrete layer class, by name, so saved networks can be rebuilt.
+LAYER_REGISTRY: dict[str, type[Layer]] = {}
+
+
+class Layer:
+    """Base class: parameter/gradient dicts, dtype handling and the backward-before-forward guard."""
+
+    params: dict[str, np.ndarray]
+    grads: dict[str, np.ndarray]
+    #: Parameter keys that weight decay applies to (weights, not biases).
+    decay_keys: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        LAYER_REGISTRY[cls.__name__] = cls
+
+    def __init__(self, dtype: np.dtype | type = np.float32) -> None:
+        self.dtype = np.dtype(dtype)
+        self.params = {}
+        self.grads = {}
+        self._cache: Any = None
+
+    # --- protocol -----------------------------------------------------------------
+    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def config(self) -> dict[str, Any]:
+        """JSON-able constructor arguments (without the random generator)."""
+        return {}
+
+    # --- helpers shared by all layers ---------------------------------------------
+    def _init_grads(self) -> None:
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def _need_cache(self) -> Any:
+        if self._cache is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward(train=True)")
+        return self._cache
+
+    def _as_input(self, x: np.ndarray) -> np.ndarray:
+        """Returns ``x`` as an array of this layer's dtype (no copy when it already is)."""
+        return np.asarray(x, dtype=self.dtype)
+
+    def astype(self, dtype: np.dtype | type) -> Layer:
+        """Casts parameters and gradients in place to ``dtype`` (e.g. float64 for gradient checks)."""
+        self.dtype = np.dtype(dtype)
+        self.params = {k: v.astype(self.dtype) for k, v in self.params.items()}
+        self._init_grads()
+        self._cache = None
+        return self
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def check_shape(layer: str, x: np.ndarray, expected: tuple[int | None, ...], what: str = "input") -> None:
+    """Raises a ValueError naming expected and actual shapes; ``None`` matches any size.
+
+    Args:
+        layer: Name used in the message, e.g. ``"Dense(784->30)"``.
+        x: The array to check.
+        expected: Expected shape, ``None`` for a free dimension (usually the batch).
+        what: What the array is, for the message.
+    """
+    if x.ndim != len(expected) or any(e is not None and e != s for e, s in zip(expected, x.shape, strict=True)):
+        dims = ", ".join("N" if e is None else str(e) for e in expected)
+        shown = f"({dims},)" if len(expected) == 1 else f"({dims})"
+        raise ValueError(f"{layer} expected {what} of shape {shown}, got {tuple(x.shape)}")

@@ -1,0 +1,171 @@
+"""``Sequential``: layers composed into a network, trained by backprop, saved safely."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import nngym
+from nngym.layer import LAYER_REGISTRY, Layer
+from nngym.serialization import ModelFileError, load_npz, save_npz
+
+
+class Sequential:
+    """A feedforward network: ``forward`` runs the layers in order, ``backward`` in reverse.
+
+    Args:
+        layers: The layers, input side first.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> net = Sequential([Dense(784, 30, rng), Sigmoid(), Dense(30, 10, rng), Sigmoid()])
+    """
+
+    def __init__(self, layers: Iterable[Layer]) -> None:
+        self.layers = list(layers)
+        for i, layer in enumerate(self.layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layer {i} is {type(layer).__name__}, expected an nngym Layer")
+
+    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+        """Feeds ``x`` (N, ...) forward; with ``train=True`` each layer caches what backward needs."""
+        for layer in self.layers:
+            x = layer.forward(x, train)
+        return x
+
+    __call__ = forward
+
+    def predict(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        """Inference-mode forward in chunks (no caches kept)."""
+        n = len(x)
+        if n <= batch_size:
+            return self.forward(x, train=False)
+        return np.concatenate([self.forward(x[i : i + batch_size], train=False) for i in range(0, n, batch_size)])
+
+    def backward(self, delta: np.ndarray) -> np.ndarray:
+        """Propagates ∂C/∂output back through every layer (BP2 at each), filling all grads.
+
+        Returns:
+            ∂C/∂input, shape of the input.
+        """
+        for layer in reversed(self.layers):
+            delta = layer.backward(delta)
+        return delta
+
+    def named_params(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """``[("<layer index>.<key>", param, grad), ...]`` for every parameter."""
+        return [(f"{i}.{k}", p, layer.grads[k]) for i, layer in enumerate(self.layers) for k, p in layer.params.items()]
+
+    def zero_grads(self) -> None:
+        for _, _, g in self.named_params():
+            g[...] = 0
+
+    @property
+    def n_params(self) -> int:
+        return sum(p.size for _, p, _ in self.named_params())
+
+    def astype(self, dtype: np.dtype | type) -> Sequential:
+        """Casts every layer in place (float64 for gradient checks)."""
+        for layer in self.layers:
+            layer.astype(dtype)
+        return self
+
+    # --- state and files ------------------------------------------------------------
+    def architecture(self) -> list[dict[str, Any]]:
+        """JSON-able description: ``[{"type": "Dense", "config": {...}}, ...]``."""
+        return [{"type": type(layer).__name__, "config": layer.config()} for layer in self.layers]
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {name: p for name, p, _ in self.named_params()}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Copies arrays into the parameters in place; names and shapes must match exactly.
+
+        Raises:
+            ModelFileError: Naming the missing, unexpected or mis-shaped parameters.
+        """
+        own = {name: p for name, p, _ in self.named_params()}
+        missing, extra = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+        if missing or extra:
+            raise ModelFileError(f"parameters do not match: missing {missing}, unexpected {extra}")
+        for name, p in own.items():
+            if state[name].shape != p.shape:
+                raise ModelFileError(f"parameter {name}: expected shape {p.shape}, file has {state[name].shape}")
+        for name, p in own.items():
+            p[...] = state[name]
+
+    def save(self, path: str | os.PathLike, extra_meta: dict[str, Any] | None = None) -> Path:
+        """Saves architecture (JSON) and parameters (npz) to one file. Returns the path written."""
+        meta = {
+            "format": "nngym.Sequential",
+            "nngym_version": nngym.__version__,
+            "dtype": str(self.layers[0].dtype) if self.layers else "float32",
+            "architecture": self.architecture(),
+            **(extra_meta or {}),
+        }
+        return save_npz(path, self.state_dict(), meta)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Sequential:
+        """Rebuilds a network saved by ``save`` (architecture from its JSON, then the weights)."""
+        arrays, meta = load_npz(path)
+        if meta.get("format") != "nngym.Sequential":
+            raise ModelFileError(f"{path}: format is {meta.get('format')!r}, expected 'nngym.Sequential'")
+        net = cls.from_architecture(meta["architecture"], dtype=meta.get("dtype", "float32"))
+        net.load_state_dict(arrays)
+        return net
+
+    def load_params(self, path: str | os.PathLike) -> None:
+        """Loads weights saved by ``save`` into this network, refusing a different architecture."""
+        arrays, meta = load_npz(path)
+        if meta.get("architecture") != self.architecture():
+            raise ModelFileError(
+                f"{path}: saved architecture {_describe(meta.get('architecture'))} "
+                f"does not match this network {_describe(self.architecture())}"
+            )
+        self.load_state_dict(arrays)
+
+    @classmethod
+    def from_architecture(cls, architecture: list[dict[str, Any]], dtype: str = "float32") -> Sequential:
+        rng = np.random.default_rng(0)  # weights are overwritten by the file; any generator will do
+        layers = []
+        for spec in architecture:
+            layer_cls = LAYER_REGISTRY.get(spec.get("type", ""))
+            if layer_cls is None:
+                raise ModelFileError(f"unknown layer type {spec.get('type')!r}; known: {sorted(LAYER_REGISTRY)}")
+            layers.append(_build(layer_cls, spec.get("config", {}), rng, dtype))
+        return cls(layers)
+
+    def __repr__(self) -> str:
+        inner = ",\n  ".join(repr(layer) for layer in self.layers)
+        return f"Sequential([\n  {inner}\n])"
+
+
+def _build(layer_cls: type[Layer], config: dict[str, Any], rng: np.random.Generator, dtype: str) -> Layer:
+    import inspect
+
+    sig = inspect.signature(layer_cls.__init__)
+    kwargs = dict(config)
+    if "rng" in sig.parameters:
+        kwargs["rng"] = rng
+    if "dtype" in sig.parameters:
+        kwargs["dtype"] = dtype
+    for key in ("w_init", "b_init"):
+        if kwargs.get(key) == "custom":
+            kwargs[key] = "zeros"
+    return layer_cls(**kwargs)
+
+
+def _describe(arch: Any) -> str:
+    if not isinstance(arch, list):
+        return repr(arch)
+    parts = []
+    for spec in arch:
+        cfg = spec.get("config", {})
+        inner = ",".join(str(v) for k, v in cfg.items() if k not in ("w_init", "b_init"))
+        parts.append(f"{spec.get('type')}({inner})" if inner else str(spec.get("type")))
+    return "[" + ", ".join(parts) + "]"

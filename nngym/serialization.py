@@ -1,0 +1,67 @@
+"""Safe model files: one ``.npz`` of arrays plus a JSON metadata string, never pickle.
+
+``np.load(..., allow_pickle=False)`` refuses object arrays, so loading a model
+file cannot execute code. The JSON is stored as a 0-d unicode array under the key
+``__meta__.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+META_KEY = "__meta__.json"
+
+
+class ModelFileError(ValueError):
+    """A model file is missing, corrupt, or does not match what it is loaded into."""
+
+
+def save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Path:
+    """Writes ``arrays`` and JSON ``meta`` to ``path`` atomically (write to a temp file, then rename).
+
+    Returns:
+        The path written (``.npz`` appended if missing).
+    """
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    if META_KEY in arrays:
+        raise ValueError(f"array name {META_KEY!r} is reserved")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, **{META_KEY: np.array(json.dumps(meta))}, **arrays)
+    os.replace(tmp, path)
+    return path
+
+
+def load_npz(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Reads a file written by ``save_npz``.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ModelFileError: If it is not a valid model file (not a zip, no metadata, bad JSON, object arrays).
+    """
+    path = Path(path)
+    if not path.exists() and path.suffix != ".npz" and path.with_name(path.name + ".npz").exists():
+        path = path.with_name(path.name + ".npz")
+    if not path.exists():
+        raise FileNotFoundError(f"model file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError) as e:
+        raise ModelFileError(f"{path} is not a valid nngym model file (npz): {e}") from e
+    if META_KEY not in arrays:
+        raise ModelFileError(f"{path} has no {META_KEY} entry: not an nngym model file")
+    try:
+        meta = json.loads(str(arrays.pop(META_KEY)))
+    except json.JSONDecodeError as e:
+        raise ModelFileError(f"{path}: metadata is not valid JSON: {e}") from e
+    return arrays, meta
