@@ -1,0 +1,117 @@
+"""Train a network on the bundled MNIST and print test accuracy after every epoch.
+
+The defaults are the seed's first network (network.py): [784, 30, 10] sigmoid neurons,
+quadratic cost, mini-batch SGD with η = 3.0, m = 10, 30 epochs, trained on the first
+50,000 training images (Nielsen's training split), N(0, 1) initialisation.
+
+Examples:
+    python scripts/mnist.py                                   # the seed's network (Nielsen: 95.42%)
+    python scripts/mnist.py --sizes 784,100,10                # Nielsen: 96.59%
+    python scripts/mnist.py --sizes 784,100,10 --cost cross-entropy --eta 0.5 --lmbda 5.0 \\
+        --init nielsen --epochs 60                            # network2 with L2 (Nielsen: 98.04%)
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from nngym.builders import mlp
+from nngym.costs import COSTS
+from nngym.datasets.mnist import load_mnist_float
+from nngym.network import Sequential
+from nngym.optim import OPTIMIZERS
+from nngym.schedules import constant, linear
+from nngym.train import History, fit
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--net", choices=["mlp"], default="mlp", help="network kind")
+    p.add_argument("--sizes", default="784,30,10", help="MLP layer sizes, comma-separated")
+    p.add_argument("--activation", default="sigmoid", choices=["sigmoid", "tanh", "relu"], help="hidden activation")
+    p.add_argument("--cost", default="quadratic", choices=sorted(COSTS), help="cost function")
+    p.add_argument("--optimizer", default="sgd", choices=sorted(OPTIMIZERS), help="update rule")
+    p.add_argument("--eta", type=float, default=3.0, help="learning rate η")
+    p.add_argument("--lr-schedule", choices=["constant", "linear"], default="constant", help="η over training")
+    p.add_argument("--lmbda", type=float, default=0.0, help="L2 regularisation λ (weight decay λ/n)")
+    p.add_argument("--batch", type=int, default=10, help="mini-batch size m")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--init", default="standard_normal", help="weight initialiser (standard_normal, nielsen, ...)")
+    p.add_argument("--train-size", type=int, default=50_000, help="first N training images (Nielsen: 50,000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save", default=None, help="save the trained network to this .npz file")
+    p.add_argument("--no-progress", action="store_true", help="hide the per-epoch progress bar")
+    args = p.parse_args(argv)
+    if not 1 <= args.train_size <= 60_000:
+        p.error(f"--train-size must be in [1, 60000], got {args.train_size}")
+    return args
+
+
+def build_net(args: argparse.Namespace, rng: np.random.Generator) -> Sequential:
+    """The network the arguments describe. Its output is an activation for the quadratic cost, logits otherwise."""
+    sizes = [int(s) for s in args.sizes.split(",")]
+    if sizes[0] != 784 or sizes[-1] != 10:
+        raise SystemExit(f"--sizes must start with 784 and end with 10 for MNIST, got {sizes}")
+    out_act = "sigmoid" if args.cost == "quadratic" else None  # the other costs fuse their output non-linearity
+    b_init = "standard_normal" if args.init == "standard_normal" else "zeros"
+    return mlp(sizes, rng, activation=args.activation, output_activation=out_act, w_init=args.init, b_init=b_init)
+
+
+def prepare_inputs(args: argparse.Namespace, x: np.ndarray) -> np.ndarray:
+    """Shapes flat (N, 784) images for the chosen network."""
+    return x
+
+
+def main(argv: list[str] | None = None) -> History:
+    args = parse_args(argv)
+    rng = np.random.default_rng(args.seed)
+    x_train, y_train = load_mnist_float("train")
+    x_test, y_test = load_mnist_float("test")
+    x_train, y_train = prepare_inputs(args, x_train[: args.train_size]), y_train[: args.train_size]
+    x_test = prepare_inputs(args, x_test)
+    targets = np.eye(10, dtype=np.float32)[y_train]  # one-hot y(x)
+
+    net = build_net(args, rng)
+    optimizer = OPTIMIZERS[args.optimizer](net, lr=args.eta, weight_decay=args.lmbda / len(x_train))
+    schedule = linear(args.eta) if args.lr_schedule == "linear" else constant(args.eta)
+    print(f"{net}\n{net.n_params:,} parameters; {len(x_train):,} training images, {len(x_test):,} test images")
+
+    start = time.perf_counter()
+
+    def report(epoch: int, history: History) -> None:
+        correct = round(history.eval_accuracy[-1] * len(x_test))
+        print(
+            f"Epoch {epoch}: {correct} / {len(x_test)}  (test accuracy {history.eval_accuracy[-1]:.2%}, "
+            f"train cost {history.train_cost[-1]:.4f}, {time.perf_counter() - start:.0f} s)",
+            flush=True,
+        )
+
+    history = fit(
+        net,
+        COSTS[args.cost](),
+        optimizer,
+        x_train,
+        targets,
+        epochs=args.epochs,
+        batch_size=args.batch,
+        rng=rng,
+        eval_data=(x_test, y_test),
+        lr_schedule=schedule,
+        progress=not args.no_progress,
+        on_epoch=report,
+    )
+    best = int(np.argmax(history.eval_accuracy))
+    print(
+        f"final test accuracy {history.eval_accuracy[-1]:.2%} (best {history.eval_accuracy[best]:.2%} at epoch {best}); "
+        f"{time.perf_counter() - start:.0f} s"
+    )
+    if args.save:
+        print(f"saved to {net.save(args.save)}")
+    return history
+
+
+if __name__ == "__main__":
+    main()
