@@ -104,10 +104,8 @@ def main(argv: list[str] | None = None) -> History:
         on_epoch=report,
     )
     best = int(np.argmax(history.eval_accuracy))
-    print(
-        f"final test accuracy {history.eval_accuracy[-1]:.2%} (best {history.eval_accuracy[best]:.2%} at epoch {best}); "
-        f"{time.perf_counter() - start:.0f} s"
-    )
+    final, top = history.eval_accuracy[-1], history.eval_accuracy[best]
+    print(f"final test accuracy {final:.2%} (best {top:.2%} at epoch {best}); {time.perf_counter() - start:.0f} s")
     if args.save:
         print(f"saved to {net.save(args.save)}")
     return history
