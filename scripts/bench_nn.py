@@ -1,0 +1,131 @@
+"""Benchmarks of nngym layers against torch on the CPU, in the same process and with the same threads.
+
+Each case times one training step (forward + backward + optimiser step, or what the
+section says) for nngym and for torch, interleaving the two over several rounds so
+that drift on a shared machine hits both alike, and reports medians and the ratio.
+
+    python scripts/bench_nn.py                 # all sections
+    python scripts/bench_nn.py --only mlp      # one section
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+Case = tuple[str, Callable[[], None], Callable[[], None]]  # (label, nngym step, torch step)
+
+
+def time_call(fn: Callable[[], None], min_seconds: float = 0.2) -> float:
+    """Seconds per call of ``fn``: calls it in a loop for at least ``min_seconds`` (after one warm-up call)."""
+    fn()
+    n, elapsed = 0, 0.0
+    start = time.perf_counter()
+    while elapsed < min_seconds:
+        fn()
+        n += 1
+        elapsed = time.perf_counter() - start
+    return elapsed / n
+
+
+def compare(cases: list[Case], rounds: int = 5, min_seconds: float = 0.2) -> list[dict[str, float | str]]:
+    """Times every case for nngym and torch, interleaved over ``rounds``; prints and returns a table."""
+    rows = []
+    for label, ours, theirs in cases:
+        t_ours, t_theirs = [], []
+        for _ in range(rounds):
+            t_ours.append(time_call(ours, min_seconds))
+            t_theirs.append(time_call(theirs, min_seconds))
+        a, b = statistics.median(t_ours), statistics.median(t_theirs)
+        rows.append({"case": label, "nngym_us": a * 1e6, "torch_us": b * 1e6, "ratio": a / b})
+        print(f"| {label} | {a * 1e6:,.1f} | {b * 1e6:,.1f} | {a / b:.2f} |", flush=True)
+    return rows
+
+
+def table_header(title: str) -> None:
+    print(f"\n### {title}\n\n| case | nngym µs | torch µs | nngym/torch |\n|---|---:|---:|---:|", flush=True)
+
+
+# --- MLP (issue 2) ---------------------------------------------------------------------------------
+def _mlp_case(sizes: list[int], batch: int, activation: str, classify: bool) -> Case:
+    import torch
+
+    from nngym.builders import mlp
+    from nngym.costs import QuadraticCost, SoftmaxCrossEntropy
+    from nngym.optim import Adam
+
+    rng = np.random.default_rng(0)
+    net = mlp(sizes, rng, activation=activation, w_init="glorot_uniform")
+    opt = Adam(net, lr=1e-3)
+    x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
+    if classify:
+        y_np: np.ndarray = rng.integers(0, sizes[-1], batch)
+        cost = SoftmaxCrossEntropy()
+    else:
+        y_np = rng.standard_normal((batch, sizes[-1])).astype(np.float32)
+        cost = QuadraticCost()
+
+    def ours() -> None:
+        out = net.forward(x)
+        net.backward(cost.delta(out, y_np))
+        opt.step()
+
+    act = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid}[activation]
+    modules: list[torch.nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        modules.append(torch.nn.Linear(n_in, n_out))
+        if i < len(sizes) - 2:
+            modules.append(act())
+    tnet = torch.nn.Sequential(*modules)
+    topt = torch.optim.Adam(tnet.parameters(), lr=1e-3)
+    xt = torch.from_numpy(x)
+    yt = torch.from_numpy(y_np)
+    loss_fn = torch.nn.functional.cross_entropy if classify else (lambda o, t: 0.5 * ((o - t) ** 2).sum() / len(o))
+
+    def theirs() -> None:
+        topt.zero_grad()
+        loss_fn(tnet(xt), yt).backward()
+        topt.step()
+
+    return f"MLP {'-'.join(map(str, sizes))} {activation}, batch {batch}", ours, theirs
+
+
+def bench_mlp(rounds: int) -> list[dict[str, float | str]]:
+    """Forward + backward + Adam step of small and MNIST-sized MLPs."""
+    table_header("MLP training step (forward + backward + Adam)")
+    cases = [_mlp_case([4, 64, 64, 2], b, "tanh", classify=False) for b in (1, 64, 2048)]
+    cases += [_mlp_case([784, 100, 10], b, "sigmoid", classify=True) for b in (10, 256)]
+    return compare(cases, rounds)
+
+
+#: Sections by name; each takes the number of rounds and prints a Markdown table.
+SECTIONS: dict[str, Callable[[int], list[dict[str, float | str]]]] = {
+    "mlp": bench_mlp,
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--only", nargs="*", choices=sorted(SECTIONS), help="sections to run (default: all)")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds per case")
+    args = p.parse_args(argv)
+
+    import torch
+
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = [(i["internal_api"], i["num_threads"]) for i in threadpool_info()]
+    except ImportError:
+        blas = "threadpoolctl not installed"
+    print(f"numpy {np.__version__} BLAS threads {blas}; torch {torch.__version__} threads {torch.get_num_threads()}")
+    for name in args.only or SECTIONS:
+        SECTIONS[name](args.rounds)
+
+
+if __name__ == "__main__":
+    main()
