@@ -120,9 +120,16 @@ class Sequential:
         return net
 
     def load_params(self, path: str | os.PathLike) -> None:
-        """Loads weights saved by ``save`` into this network, refusing a different architecture."""
+        """Loads weights saved by ``save`` into this network, refusing a different architecture.
+
+        Architectures match when the layer types agree in order and every parameter has the same name and shape
+        (initialisers do not matter).
+        """
         arrays, meta = load_npz(path)
-        if meta.get("architecture") != self.architecture():
+        saved_types = [spec.get("type") for spec in meta.get("architecture") or []]
+        own_types = [type(layer).__name__ for layer in self.layers]
+        own_shapes = {name: p.shape for name, p in self.state_dict().items()}
+        if saved_types != own_types or {k: v.shape for k, v in arrays.items()} != own_shapes:
             raise ModelFileError(
                 f"{path}: saved architecture {_describe(meta.get('architecture'))} "
                 f"does not match this network {_describe(self.architecture())}"

@@ -1,0 +1,78 @@
+"""The bundled MNIST: parsed, verified, clear errors for broken files, and a quick learning test."""
+
+import gzip
+import shutil
+
+import numpy as np
+import pytest
+
+from nngym import SGD, SoftmaxCrossEntropy
+from nngym.builders import mlp
+from nngym.datasets.mnist import FILES, MNISTError, load_mnist, load_mnist_float, mnist_dir, parse_idx
+from nngym.train import accuracy, fit
+
+
+def test_bundled_mnist_shapes_and_known_values():
+    x, y = load_mnist("train")
+    assert x.shape == (60000, 28, 28) and x.dtype == np.uint8
+    assert y.shape == (60000,) and y.dtype == np.uint8
+    assert y[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
+    xt, yt = load_mnist("test")
+    assert xt.shape == (10000, 28, 28) and yt[:5].tolist() == [7, 2, 1, 0, 4]
+    assert np.bincount(yt).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert load_mnist("test")[0] is xt  # loaded once per process
+    with pytest.raises(ValueError, match="split must be 'train' or 'test'"):
+        load_mnist("validation")
+
+
+def _copy_bundled(tmp_path):
+    for name, _, _ in FILES.values():
+        shutil.copy(mnist_dir() / name, tmp_path / name)
+    return tmp_path
+
+
+def test_missing_file_named(tmp_path):
+    _copy_bundled(tmp_path)
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(MNISTError, match="MNIST file missing: .*t10k-labels-idx1-ubyte.gz"):
+        load_mnist("test", data_dir=tmp_path)
+
+
+def test_truncated_and_corrupt_files_named(tmp_path):
+    _copy_bundled(tmp_path)
+    path = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    raw = gzip.decompress(path.read_bytes())
+    path.write_bytes(path.read_bytes()[:1000])  # truncated gzip stream
+    with pytest.raises(MNISTError, match="t10k-labels-idx1-ubyte.gz: cannot decompress"):
+        load_mnist("test", data_dir=tmp_path)
+    corrupt = bytearray(raw)
+    corrupt[100] ^= 0xFF  # one flipped label byte
+    path.write_bytes(gzip.compress(bytes(corrupt)))
+    with pytest.raises(MNISTError, match="t10k-labels-idx1-ubyte.gz: sha256 .* expected ff7bcfd4"):
+        load_mnist("test", data_dir=tmp_path)
+
+
+def test_idx_parser_checks_magic_and_size():
+    header = (0x801).to_bytes(4, "big") + (3).to_bytes(4, "big")
+    np.testing.assert_array_equal(parse_idx(header + bytes([1, 2, 3]), 0x801, "x"), [1, 2, 3])
+    with pytest.raises(MNISTError, match="magic number 0x00000801, expected 0x00000803"):
+        parse_idx(header + bytes([1, 2, 3]), 0x803, "x")
+    with pytest.raises(MNISTError, match="truncated or corrupt"):
+        parse_idx(header + bytes([1, 2]), 0x801, "x")
+
+
+def test_env_var_points_elsewhere(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNGYM_MNIST_DIR", str(tmp_path))
+    assert mnist_dir() == tmp_path
+    with pytest.raises(MNISTError, match="MNIST file missing"):
+        load_mnist("test")
+
+
+def test_quick_mlp_learns_mnist_subset():
+    """A few seconds of training on 10,000 images must beat 90% on 2,000 held-out test images."""
+    x, y = load_mnist_float("train")
+    xt, yt = load_mnist_float("test")
+    rng = np.random.default_rng(0)
+    net = mlp([784, 64, 10], rng, activation="sigmoid")
+    fit(net, SoftmaxCrossEntropy(), SGD(net, lr=0.5), x[:10000], y[:10000], epochs=4, batch_size=20, rng=rng)
+    assert accuracy(net, xt[:2000], yt[:2000]) > 0.90
