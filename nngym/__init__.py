@@ -11,8 +11,11 @@ from nngym.costs import COSTS, CrossEntropyCost, HuberCost, QuadraticCost, Softm
 from nngym.dense import Dense
 from nngym.gradcheck import gradcheck, gradcheck_cost
 from nngym.layer import Layer
+from nngym.lstm import LSTM
 from nngym.network import Sequential
 from nngym.optim import OPTIMIZERS, SGD, Adam, Momentum, RMSprop, clip_grad_norm
+from nngym.recurrent import Recurrent
+from nngym.rnn import RNN
 from nngym.schedules import constant, linear, parse_schedule
 from nngym.serialization import ModelFileError
 
@@ -25,11 +28,14 @@ __all__ = [
     "CrossEntropyCost",
     "Dense",
     "HuberCost",
+    "LSTM",
     "Layer",
     "ModelFileError",
     "Momentum",
     "QuadraticCost",
     "RMSprop",
+    "RNN",
+    "Recurrent",
     "ReLU",
     "Sequential",
     "Sigmoid",
