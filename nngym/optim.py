@@ -48,17 +48,28 @@ def clip_grad_norm(source: ParamSource | Sequence[ParamSource], max_norm: float)
     return norm
 
 
+def _is_decayed(name: str, p: np.ndarray) -> bool:
+    return p.ndim >= 2  # weights (matrices, kernels), not biases or gains
+
+
 class Optimizer:
     """Base class: holds the parameter source, learning rate, weight decay and clipping.
+
+    Small networks (at most ``FLAT_LIMIT`` parameters in all, the agents' usual case) are updated as one
+    flat vector: the gradients are gathered with one concatenate, the update is a handful of vector
+    operations, and the new values are written back. This removes most per-parameter call overhead.
+    Larger networks are updated parameter by parameter, in place. Both give identical results.
 
     Args:
         source: What to optimise (see module docstring).
         lr: Learning rate η (may be changed between steps, e.g. by a schedule).
         weight_decay: L2 coefficient λ' added as ``λ' w`` to the gradient of weights
-            (parameters listed in a layer's ``decay_keys``, not biases). The seed's
-            regularised rule w → (1 − ηλ/n) w − η ∂C_0/∂w is ``weight_decay = λ/n``.
+            (arrays with two or more dimensions, not biases). The seed's regularised
+            rule w → (1 − ηλ/n) w − η ∂C_0/∂w is ``weight_decay = λ/n``.
         max_grad_norm: If set, gradients are clipped to this global norm before the step.
     """
+
+    FLAT_LIMIT = 200_000
 
     def __init__(
         self,
@@ -76,65 +87,113 @@ class Optimizer:
         self.weight_decay = float(weight_decay)
         self.max_grad_norm = max_grad_norm
         self.t = 0  # number of steps taken
-        self._params = gather_params(source)
-        self._decay = [_is_decayed(name, p) for name, p, _ in self._params]
-        self.state: dict[str, dict[str, np.ndarray]] = {}
-
-    def _pairs(self) -> list[tuple[str, np.ndarray, np.ndarray, bool]]:
-        params = gather_params(self.source)  # re-read: layers may have been cast or reloaded
-        if len(params) != len(self._params) or any(
-            p is not q for (_, p, _), (_, q, _) in zip(params, self._params, strict=True)
-        ):
-            self._params = params
-            self._decay = [_is_decayed(name, p) for name, p, _ in params]
-        return [(n, p, g, d) for (n, p, g), d in zip(self._params, self._decay, strict=True)]
+        self.last_grad_norm: float | None = None
+        params = gather_params(source)
+        self._layout = [(name, p.shape) for name, p, _ in params]
+        sizes = [p.size for _, p, _ in params]
+        self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
+        self._flat = sum(sizes) <= self.FLAT_LIMIT
+        self._decay_mask = np.concatenate(
+            [np.full(p.size, _is_decayed(name, p), dtype=p.dtype) for name, p, _ in params] or [np.zeros(0)]
+        )
+        #: optimiser state: slot key -> flat vector (flat mode) or slot key -> {name: array}
+        self.state: dict[str, Any] = {}
 
     def step(self) -> float | None:
         """Applies one update to every parameter. Returns the pre-clip gradient norm if clipping is on."""
-        norm = clip_grad_norm(self.source, self.max_grad_norm) if self.max_grad_norm is not None else None
+        params = gather_params(self.source)
+        if [(n, p.shape) for n, p, _ in params] != self._layout:
+            raise ValueError("the parameters changed names or shapes since this optimizer was created; make a new one")
         self.t += 1
-        for name, p, g, decay in self._pairs():
-            if decay and self.weight_decay:
-                g = g + self.weight_decay * p
-            self._update(name, p, g)
+        self._begin_step()
+        norm = None
+        if self._flat:
+            G = np.concatenate([g.ravel() for _, _, g in params])
+            if self.max_grad_norm is not None:
+                norm = float(np.sqrt(G @ G))
+                if norm > self.max_grad_norm:
+                    G *= self.max_grad_norm / (norm + 1e-6)
+            P = np.concatenate([p.ravel() for _, p, _ in params])
+            if self.weight_decay:
+                G += self.weight_decay * self._decay_mask * P
+            self._update(P, G, self._flat_slots(P))
+            for (_, p, _), a, b in zip(params, self._offsets[:-1], self._offsets[1:], strict=True):
+                p.reshape(-1)[...] = P[a:b]
+        else:
+            if self.max_grad_norm is not None:
+                norm = clip_grad_norm(self.source, self.max_grad_norm)
+            for name, p, g in params:
+                if self.weight_decay and _is_decayed(name, p):
+                    g = g + self.weight_decay * p
+                self._update(p, g, {key: self._named_slot(key, name, p) for key in self.slot_keys})
+        self.last_grad_norm = norm
         return norm
 
-    def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:  # pragma: no cover - abstract
+    #: names of the per-parameter state vectors this optimiser keeps (e.g. Adam: "m", "v")
+    slot_keys: tuple[str, ...] = ()
+
+    def _begin_step(self) -> None:
+        """Hook for per-step scalars (e.g. Adam's bias corrections)."""
+
+    def _update(self, p: np.ndarray, g: np.ndarray, slots: dict[str, np.ndarray]) -> None:  # pragma: no cover
         raise NotImplementedError
 
-    def _slot(self, name: str, key: str, like: np.ndarray) -> np.ndarray:
-        slots = self.state.setdefault(name, {})
-        if key not in slots:
-            slots[key] = np.zeros_like(like)
-        return slots[key]
+    def _flat_slots(self, like: np.ndarray) -> dict[str, np.ndarray]:
+        for key in self.slot_keys:
+            if key not in self.state:
+                self.state[key] = np.zeros_like(like)
+        return self.state
+
+    def _named_slot(self, key: str, name: str, like: np.ndarray) -> np.ndarray:
+        slots = self.state.setdefault(key, {})
+        if name not in slots:
+            slots[name] = np.zeros_like(like)
+        return slots[name]
 
     # --- checkpointing ---------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """Arrays and scalars needed to resume: ``{"t", "lr", "slots": {name: {key: array}}}``."""
-        return {"t": self.t, "lr": self.lr, "slots": {n: dict(s) for n, s in self.state.items()}}
+        slots: dict[str, dict[str, np.ndarray]] = {}
+        for key in self.slot_keys:
+            if key not in self.state:
+                continue
+            for (name, shape), a, b in zip(self._layout, self._offsets[:-1], self._offsets[1:], strict=True):
+                arr = self.state[key][a:b].reshape(shape) if self._flat else self.state[key].get(name)
+                if arr is not None:
+                    slots.setdefault(name, {})[key] = arr.copy()
+        return {"t": self.t, "lr": self.lr, "slots": slots}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restores what ``state_dict`` returned; slot shapes must match the parameters."""
-        shapes = {n: p.shape for n, p, _ in gather_params(self.source)}
+        shapes = dict(self._layout)
         for name, slots in state["slots"].items():
             for key, arr in slots.items():
-                if shapes.get(name) != arr.shape:
+                if shapes.get(name) != np.shape(arr) or key not in self.slot_keys:
                     raise ValueError(
-                        f"optimizer state {name}/{key} has shape {arr.shape}, parameter has {shapes.get(name)}"
+                        f"optimizer state {name}/{key} has shape {np.shape(arr)}, parameter has {shapes.get(name)}"
                     )
         self.t = int(state["t"])
         self.lr = float(state["lr"])
-        self.state = {n: {k: np.array(v) for k, v in s.items()} for n, s in state["slots"].items()}
-
-
-def _is_decayed(name: str, p: np.ndarray) -> bool:
-    return p.ndim >= 2  # weights (matrices, kernels), not biases or gains
+        self.state = {}
+        dtype = self._decay_mask.dtype
+        for key in self.slot_keys:
+            if not any(key in s for s in state["slots"].values()):
+                continue
+            if self._flat:
+                self.state[key] = np.concatenate(
+                    [
+                        np.asarray(state["slots"].get(name, {}).get(key, np.zeros(shape)), dtype).ravel()
+                        for name, shape in self._layout
+                    ]
+                )
+            else:
+                self.state[key] = {n: np.array(s[key], dtype) for n, s in state["slots"].items() if key in s}
 
 
 class SGD(Optimizer):
     """Mini-batch stochastic gradient descent, the seed's rule: w' = w − η ∂C/∂w."""
 
-    def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
+    def _update(self, p: np.ndarray, g: np.ndarray, slots: dict[str, np.ndarray]) -> None:
         p -= self.lr * g
 
 
@@ -149,8 +208,10 @@ class Momentum(Optimizer):
         super().__init__(source, lr, **kw)
         self.mu = mu
 
-    def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
-        v = self._slot(name, "v", p)
+    slot_keys = ("v",)
+
+    def _update(self, p: np.ndarray, g: np.ndarray, slots: dict[str, np.ndarray]) -> None:
+        v = slots["v"]
         v *= self.mu
         v -= self.lr * g
         p += v
@@ -166,8 +227,10 @@ class RMSprop(Optimizer):
         super().__init__(source, lr, **kw)
         self.alpha, self.eps = alpha, eps
 
-    def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
-        s = self._slot(name, "s", p)
+    slot_keys = ("s",)
+
+    def _update(self, p: np.ndarray, g: np.ndarray, slots: dict[str, np.ndarray]) -> None:
+        s = slots["s"]
         s *= self.alpha
         s += (1.0 - self.alpha) * g * g
         p -= self.lr * g / (np.sqrt(s) + self.eps)
@@ -186,21 +249,22 @@ class Adam(Optimizer):
         self.beta1, self.beta2 = betas
         self.eps = eps
 
-    def step(self) -> float | None:
-        # bias corrections depend only on t: compute them once per step, not per parameter
-        self._c1 = 1.0 - self.beta1 ** (self.t + 1)
-        self._c2 = 1.0 - self.beta2 ** (self.t + 1)
-        return super().step()
+    slot_keys = ("m", "v")
 
-    def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
-        m = self._slot(name, "m", p)
-        v = self._slot(name, "v", p)
+    def _begin_step(self) -> None:
+        # bias corrections depend only on t: compute them once per step, not per parameter
+        self._c1 = 1.0 - self.beta1**self.t
+        self._c2 = 1.0 - self.beta2**self.t
+
+    def _update(self, p: np.ndarray, g: np.ndarray, slots: dict[str, np.ndarray]) -> None:
+        m, v = slots["m"], slots["v"]
         m *= self.beta1
         m += (1.0 - self.beta1) * g
         v *= self.beta2
         v += (1.0 - self.beta2) * (g * g)
-        step = self.lr / self._c1
-        p -= step * m / (np.sqrt(v / self._c2) + self.eps)
+        denom = np.sqrt(v * (1.0 / self._c2))
+        denom += self.eps
+        p -= (self.lr / self._c1) * m / denom
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "momentum": Momentum, "rmsprop": RMSprop, "adam": Adam}

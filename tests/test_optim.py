@@ -139,3 +139,26 @@ def test_schedules():
     assert parse_schedule(7e-4)(0.1) == pytest.approx(7e-4)
     with pytest.raises(ValueError, match="lin_<number>"):
         parse_schedule("cosine_1e-3")
+
+
+@pytest.mark.parametrize("opt_cls", [SGD, Momentum, RMSprop, Adam])
+def test_flat_and_per_parameter_updates_agree(opt_cls, monkeypatch):
+    """Small networks are updated as one flat vector, large ones per parameter: both must agree."""
+    results = []
+    for limit in (10**9, 0):
+        monkeypatch.setattr(opt_cls, "FLAT_LIMIT", limit)
+        rng = np.random.default_rng(5)
+        net = Sequential([Dense(3, 4, np.random.default_rng(0), dtype=np.float64), Dense(4, 2, rng, dtype=np.float64)])
+        opt = opt_cls(net, lr=0.05, weight_decay=0.01, max_grad_norm=0.7)
+        assert opt._flat == (limit > 0)
+        for _ in range(4):
+            for _, _, g in net.named_params():
+                g[...] = rng.standard_normal(g.shape)
+            opt.step()
+        state = opt.state_dict()
+        results.append(([p.copy() for _, p, _ in net.named_params()], state))
+    for a, b in zip(results[0][0], results[1][0], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    for name, slots in results[0][1]["slots"].items():
+        for key, arr in slots.items():
+            np.testing.assert_allclose(arr, results[1][1]["slots"][name][key], rtol=1e-12)
