@@ -1,0 +1,277 @@
+"""Deep belief network on MNIST (issue 5): pretrain, fine-tune, generate digits, 1%-labels experiment.
+
+Stages share one run directory, so the RBMs are pretrained once and reused:
+
+    flock /tmp/nngym-cpu.lock python scripts/dbn.py pretrain   # greedy RBMs + label-joined top RBM
+    flock /tmp/nngym-cpu.lock python scripts/dbn.py finetune   # DBN -> Sequential + softmax head, backprop
+    flock /tmp/nngym-cpu.lock python scripts/dbn.py generate   # class-conditional digits + classifier share
+    flock /tmp/nngym-cpu.lock python scripts/dbn.py fewlabels  # 600 labels: DBN init vs random init, 3 seeds
+    python scripts/dbn.py fields                               # first-layer receptive fields PNG
+
+Pretraining checkpoints every epoch (``<run>/rbm<l>.npz``, ``<run>/top.npz``); rerunning resumes.
+Figures go to docs/figures/, numbers to ``<run>/results_<stage>.json`` and stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from nngym.builders import mlp  # noqa: E402
+from nngym.costs import SoftmaxCrossEntropy  # noqa: E402
+from nngym.datasets.mnist import load_mnist_float  # noqa: E402
+from nngym.dbn import DBN  # noqa: E402
+from nngym.dense import Dense  # noqa: E402
+from nngym.network import Sequential  # noqa: E402
+from nngym.optim import Adam, Momentum  # noqa: E402
+from nngym.rbm import CDConfig  # noqa: E402
+from nngym.schedules import linear  # noqa: E402
+from nngym.train import accuracy, fit  # noqa: E402
+
+FIGURES = Path(__file__).resolve().parent.parent / "docs" / "figures"
+
+
+def tile(images: np.ndarray, rows: int, cols: int, size: int = 28, pad: int = 1) -> np.ndarray:
+    """Tiles images (rows*cols, size*size) in [0, 1] into one (rows*(size+pad)+pad, cols*(size+pad)+pad) array."""
+    cells = np.ones((rows, cols, size + pad, size + pad))
+    cells[:, :, pad:, pad:] = images.reshape(rows, cols, size, size)
+    grid = cells.transpose(0, 2, 1, 3).reshape(rows * (size + pad), cols * (size + pad))
+    return np.pad(grid, ((0, pad), (0, pad)), constant_values=1.0)
+
+
+def save_json(run: Path, stage: str, results: dict) -> None:
+    (run / f"results_{stage}.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+
+
+def load_dbn(run: Path) -> DBN:
+    return DBN.load(run / "dbn.npz")
+
+
+# --- stages ---------------------------------------------------------------------------------
+def pretrain(args: argparse.Namespace) -> None:
+    x, labels = load_mnist_float("train")
+    rng = np.random.default_rng(args.seed)
+    dbn = DBN(args.sizes, rng, n_labels=10, n_top=args.top)
+    layer_cfg = CDConfig(lr=args.lr, lr_final=args.lr / 10, epochs=args.epochs, batch_size=100, weight_decay=2e-4)
+    top_cfg = CDConfig(
+        k=args.top_k,
+        persistent=args.top_pcd,
+        lr=args.top_lr,
+        lr_final=args.top_lr / 10,
+        epochs=args.top_epochs,
+        batch_size=100,
+        n_chains=100,
+        weight_decay=2e-4,
+    )
+    t0 = time.time()
+
+    def log(layer: int, h: dict) -> None:
+        print(
+            f"[{time.time() - t0:6.0f}s] layer {layer} epoch {h['epoch']}: recon {h['recon_error']:.3f} "
+            f"F {h['free_energy']:.1f} lr {h['lr']:.4f}",
+            flush=True,
+        )
+
+    dbn.pretrain(x, layer_cfg, rng, checkpoint_dir=args.run, log=log)
+    dbn.pretrain_top(x, labels, top_cfg, rng, checkpoint_dir=args.run, log=log)
+    dbn.save(args.run / "dbn.npz")
+    x_test, y_test = load_mnist_float("test")
+    results = {
+        "sizes": args.sizes,
+        "top": args.top,
+        "epochs": args.epochs,
+        "top_epochs": args.top_epochs,
+        "top_pcd": args.top_pcd,
+        "top_k": args.top_k,
+        "seconds": round(time.time() - t0, 1),
+        "top_rbm_free_energy_test_accuracy": float((dbn.classify_top(x_test) == y_test).mean()),
+    }
+    save_json(args.run, "pretrain", results)
+
+
+def shifted(x: np.ndarray, rng: np.random.Generator, max_shift: int) -> np.ndarray:
+    """Each image (N, 784) translated by a random (dy, dx) in [-max_shift, max_shift]², zero-filled."""
+    n, s = len(x), max_shift
+    padded = np.pad(x.reshape(n, 28, 28), ((0, 0), (s, s), (s, s)))
+    dy, dx = rng.integers(0, 2 * s + 1, n), rng.integers(0, 2 * s + 1, n)
+    rows = dy[:, None] + np.arange(28)  # (N, 28)
+    cols = dx[:, None] + np.arange(28)
+    return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]].reshape(n, 784)
+
+
+def finetune_net(
+    net: Sequential,
+    x: np.ndarray,
+    y: np.ndarray,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    rng: np.random.Generator,
+    eval_data: tuple[np.ndarray, np.ndarray] | None,
+    weight_decay: float,
+    max_shift: int = 0,
+    verbose: bool = True,
+) -> list[float]:
+    """Backprop fine-tuning: momentum 0.9, learning rate linear to 0, softmax cross-entropy; optional shifts."""
+    cost = SoftmaxCrossEntropy()
+    opt = Momentum(net, lr=lr, mu=0.9, weight_decay=weight_decay)
+    accs = []
+    if max_shift == 0:
+        hist = fit(net, cost, opt, x, y, epochs, batch_size, rng, eval_data, lr_schedule=linear(lr, 0.0))
+        return hist.eval_accuracy
+    for e in range(epochs):  # a fresh shifted copy per epoch; the schedule spans the whole run
+        sched = linear(lr * (1 - e / epochs), lr * (1 - (e + 1) / epochs))
+        hist = fit(net, cost, opt, shifted(x, rng, max_shift), y, 1, batch_size, rng, eval_data, lr_schedule=sched)
+        accs += hist.eval_accuracy
+        if verbose and eval_data is not None:
+            print(f"epoch {e + 1}: test acc {accs[-1]:.4f}", flush=True)
+    return accs
+
+
+def finetune(args: argparse.Namespace) -> None:
+    x, y = load_mnist_float("train")
+    x_test, y_test = load_mnist_float("test")
+    rng = np.random.default_rng(args.seed)
+    dbn = load_dbn(args.run)
+    net = dbn.to_network()
+    net.layers.append(Dense(dbn.sizes[-1], 10, rng))
+    t0 = time.time()
+    accs = finetune_net(
+        net, x, y, args.epochs, args.batch_size, args.lr, rng, (x_test, y_test), args.weight_decay, args.shift
+    )
+    net.save(args.run / "finetuned.npz")
+    results = {
+        "architecture": [*dbn.sizes, 10],
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "weight_decay": args.weight_decay,
+        "max_shift": args.shift,
+        "test_accuracy_final_epoch": accs[-1],
+        "test_accuracy_per_epoch": [round(a, 4) for a in accs],
+        "seconds": round(time.time() - t0, 1),
+    }
+    save_json(args.run, f"finetune{args.tag}", results)
+
+
+def generate(args: argparse.Namespace) -> None:
+    x, y = load_mnist_float("train")
+    x_test, y_test = load_mnist_float("test")
+    rng = np.random.default_rng(args.seed)
+    clf_path = args.run / "classifier.npz"
+    if clf_path.exists():
+        clf = Sequential.load(clf_path)
+    else:  # an independent judge: an MLP trained on real MNIST only
+        clf = mlp([784, 300, 10], rng, activation="relu", w_init="he_normal")
+        fit(clf, SoftmaxCrossEntropy(), Adam(clf, lr=1e-3), x, y, 8, 100, rng)
+        clf.save(clf_path)
+    clf_acc = accuracy(clf, x_test, y_test)
+    dbn = load_dbn(args.run)
+    labels = np.repeat(np.arange(10), args.per_label)
+    t0 = time.time()
+    samples = dbn.generate(labels, rng, n_gibbs=args.gibbs)
+    predicted = clf.predict(samples).argmax(axis=1)
+    per_label = [float((predicted[labels == c] == c).mean()) for c in range(10)]
+    cols = min(10, args.per_label)
+    grid = samples.reshape(10, args.per_label, 784)[:, :cols].reshape(-1, 784)
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    plt.imsave(FIGURES / "dbn_generated.png", tile(grid, 10, cols), cmap="gray_r", vmin=0, vmax=1)
+    results = {
+        "samples": len(labels),
+        "gibbs_steps": args.gibbs,
+        "classifier": "mlp 784-300-10 relu, Adam, 8 epochs on real MNIST",
+        "classifier_test_accuracy": clf_acc,
+        "share_classified_as_clamped_label": float((predicted == labels).mean()),
+        "share_per_label": [round(s, 3) for s in per_label],
+        "seconds": round(time.time() - t0, 1),
+    }
+    save_json(args.run, "generate", results)
+
+
+def fewlabels(args: argparse.Namespace) -> None:
+    x, y = load_mnist_float("train")
+    x_test, y_test = load_mnist_float("test")
+    dbn = load_dbn(args.run)
+    out: dict[str, list[float]] = {"dbn": [], "random": []}
+    for seed in args.seeds:
+        idx = np.random.default_rng(1000 + seed).choice(len(x), args.n_labelled, replace=False)
+        for init in ("dbn", "random"):
+            rng = np.random.default_rng(seed)
+            if init == "dbn":
+                net = dbn.to_network()
+                net.layers.append(Dense(dbn.sizes[-1], 10, rng))
+            else:
+                net = mlp([*dbn.sizes, 10], rng, activation="sigmoid")
+            finetune_net(net, x[idx], y[idx], args.epochs, args.batch_size, args.lr, rng, None, args.weight_decay)
+            out[init].append(accuracy(net, x_test, y_test))
+            print(f"seed {seed} {init}: test accuracy {out[init][-1]:.4f}", flush=True)
+    results = {
+        "n_labelled": args.n_labelled,
+        "seeds": args.seeds,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "weight_decay": args.weight_decay,
+        "dbn_init_test_accuracy": out["dbn"],
+        "random_init_test_accuracy": out["random"],
+        "dbn_init_mean": float(np.mean(out["dbn"])),
+        "random_init_mean": float(np.mean(out["random"])),
+    }
+    save_json(args.run, "fewlabels", results)
+
+
+def fields(args: argparse.Namespace) -> None:
+    W = load_dbn(args.run).rbms[0].params["W"][:100]
+    lo, hi = W.min(axis=1, keepdims=True), W.max(axis=1, keepdims=True)
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    plt.imsave(FIGURES / "dbn_receptive_fields.png", tile((W - lo) / (hi - lo), 10, 10), cmap="gray", vmin=0, vmax=1)
+    print(f"wrote {FIGURES / 'dbn_receptive_fields.png'}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("stage", choices=["pretrain", "finetune", "generate", "fewlabels", "fields"])
+    p.add_argument("--run", type=Path, default=Path("runs/dbn"), help="run directory (checkpoints, results)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sizes", type=int, nargs="+", default=[784, 500, 500], help="unsupervised stack")
+    p.add_argument("--top", type=int, default=2000, help="hidden units of the label-joined top RBM")
+    p.add_argument("--epochs", type=int, default=None, help="pretraining epochs per RBM / fine-tuning epochs")
+    p.add_argument("--top-epochs", type=int, default=20)
+    p.add_argument("--top-lr", type=float, default=0.05)
+    p.add_argument("--top-pcd", action=argparse.BooleanOptionalAction, default=False)
+    p.add_argument("--top-k", type=int, default=1, help="Gibbs steps of the top RBM's CD-k")
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--weight-decay", type=float, default=None)
+    p.add_argument("--shift", type=int, default=0, help="fine-tuning: random translations up to this many pixels")
+    p.add_argument("--tag", default="", help="suffix of the results file")
+    p.add_argument("--per-label", type=int, default=100)
+    p.add_argument("--gibbs", type=int, default=1000)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--n-labelled", type=int, default=600)
+    args = p.parse_args()
+    defaults = {  # stage: (epochs, lr, batch_size, weight_decay)
+        "pretrain": (20, 0.05, 100, 0.0),
+        "finetune": (40, 0.1, 50, 1e-5),
+        "fewlabels": (200, 0.1, 20, 1e-4),
+    }.get(args.stage, (0, 0.0, 0, 0.0))
+    for name, value in zip(("epochs", "lr", "batch_size", "weight_decay"), defaults, strict=True):
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    args.run.mkdir(parents=True, exist_ok=True)
+    {"pretrain": pretrain, "finetune": finetune, "generate": generate, "fewlabels": fewlabels, "fields": fields}[
+        args.stage
+    ](args)
+
+
+if __name__ == "__main__":
+    main()
