@@ -8,12 +8,14 @@ __version__ = "0.1.0"
 
 from nngym.activations import ACTIVATIONS, ReLU, Sigmoid, Softmax, Tanh, log_softmax, sigmoid, softmax
 from nngym.costs import COSTS, CrossEntropyCost, HuberCost, QuadraticCost, SoftmaxCrossEntropy, check_finite
+from nngym.dbn import DBN
 from nngym.dense import Dense
 from nngym.gradcheck import gradcheck, gradcheck_cost
 from nngym.layer import Layer
 from nngym.lstm import LSTM
 from nngym.network import Sequential
 from nngym.optim import OPTIMIZERS, SGD, Adam, Momentum, RMSprop, clip_grad_norm
+from nngym.rbm import RBM, CDConfig, CDTrainer
 from nngym.recurrent import Recurrent
 from nngym.rnn import RNN
 from nngym.schedules import constant, linear, parse_schedule
@@ -22,21 +24,25 @@ from nngym.serialization import ModelFileError
 __all__ = [
     "ACTIVATIONS",
     "COSTS",
+    "DBN",
+    "LSTM",
     "OPTIMIZERS",
+    "RBM",
+    "RNN",
     "SGD",
     "Adam",
+    "CDConfig",
+    "CDTrainer",
     "CrossEntropyCost",
     "Dense",
     "HuberCost",
-    "LSTM",
     "Layer",
     "ModelFileError",
     "Momentum",
     "QuadraticCost",
     "RMSprop",
-    "RNN",
-    "Recurrent",
     "ReLU",
+    "Recurrent",
     "Sequential",
     "Sigmoid",
     "Softmax",
