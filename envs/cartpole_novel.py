@@ -9,6 +9,8 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.envs.classic_control.cartpole import CartPoleEnv
 
+from envs.actions import check_action
+
 OBSERVED = [0, 2]  # cart position, pole angle (of x, x_dot, theta, theta_dot)
 
 
@@ -89,8 +91,7 @@ class CartPoleNoVelEnv(CartPoleEnv):
         return obs[OBSERVED], info
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        if not self.action_space.contains(action):
-            raise ValueError(f"action {action!r} is not in the action space {self.action_space} (0 left, 1 right)")
+        action = check_action(self.action_space, action, "0 left, 1 right")
         obs, reward, terminated, truncated, info = super().step(action)
         return obs[OBSERVED], reward, terminated, truncated, info
 

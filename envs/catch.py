@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs.actions import check_action
 from envs.render import draw_box
 
 LEFT, STAY, RIGHT = 0, 1, 2
@@ -125,13 +126,10 @@ class CatchEnv(gym.Env[np.ndarray, int]):
         return self._get_obs(), self._get_info()
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        if not self.action_space.contains(action):
-            raise ValueError(
-                f"action {action!r} is not in the action space {self.action_space} (0 left, 1 stay, 2 right)"
-            )
+        action = check_action(self.action_space, action, "0 left, 1 stay, 2 right")
         if self._ball_row < 0:
             raise RuntimeError("call reset() before step()")
-        self._paddle = min(max(self._paddle + int(action) - 1, 0), self.columns - 1)
+        self._paddle = min(max(self._paddle + action - 1, 0), self.columns - 1)
         self._ball_row += 1
         terminated = self._ball_row >= self.rows - 1
         reward = (1.0 if self._ball_col == self._paddle else -1.0) if terminated else 0.0

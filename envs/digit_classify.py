@@ -8,10 +8,12 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs.actions import check_action
 from envs.render import gray_to_rgb
 from nngym.datasets import load_mnist
 
 SPLITS = ("train", "test")
+DRAW_BLOCK = 256  # image indices drawn per call to np_random (one call per reset would cost more than a step)
 
 
 class DigitClassifyEnv(gym.Env[np.ndarray, int]):
@@ -60,9 +62,9 @@ class DigitClassifyEnv(gym.Env[np.ndarray, int]):
     ## Starting State
 
     `reset` draws `images_per_episode` indices uniformly with replacement from the split, using
-    only `self.np_random`. With `options={"index": i}` the episode instead shows images
-    `i, i+1, ..., i+images_per_episode-1` (modulo the split size), so an evaluator can visit every
-    test image exactly once.
+    only `self.np_random` (in blocks of 256 draws, which `reset(seed=...)` discards). With
+    `options={"index": i}` the episode instead shows images `i, i+1, ..., i+images_per_episode-1`
+    (modulo the split size), so an evaluator can visit every test image exactly once.
 
     ## Episode End
 
@@ -132,6 +134,8 @@ class DigitClassifyEnv(gym.Env[np.ndarray, int]):
 
         self._indices: list[int] = []  # the episode's image indices
         self._t = 0  # index into self._indices of the image shown
+        self._drawn: list[int] = []  # indices drawn ahead from np_random, used in order
+        self._next = 0  # first unused entry of self._drawn
 
     def _get_obs(self) -> np.ndarray:
         image = self._images[self._indices[self._t]]
@@ -143,27 +147,34 @@ class DigitClassifyEnv(gym.Env[np.ndarray, int]):
         index = self._indices[self._t]
         return {"label": self._labels[index], "index": index}
 
+    def _draw(self, k: int) -> list[int]:
+        """The next k image indices, uniform with replacement, drawn from self.np_random in blocks."""
+        if self._next + k > len(self._drawn):
+            self._drawn = self.np_random.integers(self._n, size=max(DRAW_BLOCK, k)).tolist()
+            self._next = 0
+        self._next += k
+        return self._drawn[self._next - k : self._next]
+
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
+        if seed is not None:  # a new generator: forget what the old one drew
+            self._drawn, self._next = [], 0
         if options is not None and "index" in options:
             start = int(options["index"])
             if not 0 <= start < self._n:
                 raise ValueError(f"options['index'] must be in [0, {self._n}), got {options['index']!r}")
             self._indices = [(start + k) % self._n for k in range(self.images_per_episode)]
-        elif self.images_per_episode == 1:
-            self._indices = [int(self.np_random.integers(self._n))]
         else:
-            self._indices = self.np_random.integers(self._n, size=self.images_per_episode).tolist()
+            self._indices = self._draw(self.images_per_episode)
         self._t = 0
         return self._get_obs(), self._get_info()
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        if not self.action_space.contains(action):
-            raise ValueError(f"action {action!r} is not in the action space {self.action_space} (a digit 0-9)")
+        action = check_action(self.action_space, action, "a digit 0-9")
         if not self._indices:
             raise RuntimeError("call reset() before step()")
         answered_label = self._labels[self._indices[self._t]]
-        correct = int(action) == answered_label
+        correct = action == answered_label
         reward = 1.0 if correct else self.wrong_reward
         terminated = self._t + 1 >= self.images_per_episode
         if not terminated:

@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs.actions import check_action
 from envs.digit_classify import SPLITS
 from envs.render import draw_box, gray_to_rgb
 from nngym.datasets import load_mnist
@@ -172,14 +173,9 @@ class DigitGlimpseEnv(gym.Env[np.ndarray, int]):
         return self._get_obs(), self._get_info()
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        if not self.action_space.contains(action):
-            raise ValueError(
-                f"action {action!r} is not in the action space {self.action_space} "
-                "(0-9 answer, 10 up, 11 down, 12 left, 13 right)"
-            )
+        action = check_action(self.action_space, action, "0-9 answer, 10 up, 11 down, 12 left, 13 right")
         if self._index < 0:
             raise RuntimeError("call reset() before step()")
-        action = int(action)
         if action < 10:  # answer
             correct = action == self._labels[self._index]
             info = self._get_info()

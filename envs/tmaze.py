@@ -8,6 +8,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs.actions import check_action
+
 NORTH, EAST, SOUTH, WEST = 0, 1, 2, 3
 
 #: Bakker's three observation bits: the two cues at the start, the corridor, the junction.
@@ -127,13 +129,9 @@ class TMazeEnv(gym.Env[np.ndarray, int]):
         return self._get_obs(), self._get_info()
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        if not self.action_space.contains(action):
-            raise ValueError(
-                f"action {action!r} is not in the action space {self.action_space} (0 north, 1 east, 2 south, 3 west)"
-            )
+        action = check_action(self.action_space, action, "0 north, 1 east, 2 south, 3 west")
         if self._position < 0:
             raise RuntimeError("call reset() before step()")
-        action = int(action)
         at_junction = self._position == self.corridor_length
         if at_junction and action in (NORTH, SOUTH):
             reward = GOAL_REWARD if (action == NORTH) == self._goal_north else PENALTY

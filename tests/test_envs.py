@@ -205,10 +205,12 @@ def test_invalid_actions_are_rejected_not_mapped(env_id):
     env = gym.make(env_id, disable_env_checker=True)
     env.reset(seed=0)
     n = env.action_space.n
-    for action in (n, -1, 1.5, "0"):
+    for action in (n, -1, np.int64(n), np.int64(-1), 1.5, "0", np.array([0]), None):
         with pytest.raises(ValueError, match=re.escape(f"action {action!r} is not in the action space Discrete({n})")):
             env.step(action)
-    env.step(np.int64(0))  # numpy integers are valid actions
+    for action in (np.int64(0), np.int32(0), np.array(0)):  # numpy integers and 0-d arrays are valid
+        env.step(action)
+        env.reset()
 
 
 # --- random-policy and optimal returns (the docstrings' tables) ---
