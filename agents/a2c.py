@@ -1,0 +1,149 @@
+"""A2C: synchronous advantage actor-critic (Mnih et al. 2016, arXiv:1602.01783), on nngym networks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from agents.base import BaseAgent
+from agents.buffers import RolloutBuffer
+from agents.policies import ActorCriticPolicy, backward_policy_loss
+from agents.rollout import collect_rollout, explained_variance
+from nngym.network import Sequential
+from nngym.optim import Adam, RMSprop
+from nngym.schedules import parse_schedule
+
+
+@dataclass
+class A2CConfig:
+    """A2C hyperparameters (SB3's names and defaults)."""
+
+    n_envs: int = 1
+    """Number of parallel environments N."""
+    vectorization: str = "sync"
+    """"sync" (agents.vec_env.SyncVectorEnv), "gym-sync" or "async" (gymnasium.vector)."""
+    n_steps: int = 5
+    """Steps T per env between updates: the n of the n-step returns."""
+    learning_rate: float | str = 7e-4
+    """Step size: a number or "lin_<x>"."""
+    gamma: float = 0.99
+    """Discount γ."""
+    gae_lambda: float = 1.0
+    """GAE λ; 1 gives the plain n-step returns of the paper."""
+    ent_coef: float = 0.0
+    """Entropy bonus coefficient."""
+    vf_coef: float = 0.5
+    """Value loss coefficient."""
+    max_grad_norm: float = 0.5
+    """Global gradient norm clip over actor and critic together."""
+    use_rms_prop: bool = True
+    """RMSprop (α = 0.99, ε = rms_prop_eps) as SB3; False: Adam."""
+    rms_prop_eps: float = 1e-5
+    """RMSprop ε (SB3's value, not torch's 1e-8)."""
+    normalize_advantage: bool = False
+    """Normalise advantages over the rollout."""
+    net_arch: tuple[int, ...] = (64, 64)
+    """Hidden sizes of the actor and of the critic."""
+    activation: str = "tanh"
+    """Hidden activation."""
+    ortho_init: bool = True
+    """SB3's orthogonal initialisation."""
+    log_std_init: float = 0.0
+    """Initial log σ for Box actions."""
+    log_interval: int = 100
+    """Dump logs every this many updates."""
+
+
+class A2C(BaseAgent):
+    """Advantage actor-critic (Mnih et al. 2016): one gradient step per T·N-step rollout of n-step returns.
+
+    Example:
+        >>> agent = A2C("CartPole-v1", seed=0, n_envs=8).learn(50_000)
+    """
+
+    algo = "A2C"
+    Config = A2CConfig
+
+    def _build(self) -> None:
+        c = self.config
+        self.policy = ActorCriticPolicy(
+            self.observation_space, self.action_space, self.rng, self.net, c.net_arch, c.activation, c.ortho_init,
+            c.log_std_init,
+        )  # fmt: skip
+        self.lr_schedule = parse_schedule(c.learning_rate)
+        lr = self.lr_schedule(1.0)
+        kw = {"max_grad_norm": c.max_grad_norm}
+        self.optimizer = (
+            RMSprop(self.policy, lr, alpha=0.99, eps=c.rms_prop_eps, **kw) if c.use_rms_prop
+            else Adam(self.policy, lr, eps=1e-5, **kw)
+        )  # fmt: skip
+        discrete = self.policy.discrete
+        self.buffer = RolloutBuffer(
+            c.n_steps, self.n_envs, self.observation_space.shape,
+            () if discrete else self.action_space.shape, np.int64 if discrete else np.float32,
+        )  # fmt: skip
+
+    def _nets(self) -> dict[str, Sequential]:
+        return self.policy.nets()
+
+    def _optimizer(self) -> RMSprop | Adam:
+        return self.optimizer
+
+    def _extra_arrays(self) -> dict[str, np.ndarray]:
+        return {"log_std": self.policy.log_std}
+
+    def _load_extra_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        self.policy.log_std[...] = arrays["log_std"]
+
+    def _act(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:
+        dist = self.policy.distribution(self.policy.actor.forward(obs, train=False))
+        return dist.mode() if deterministic else dist.sample(self.rng)
+
+    def learn(self, total_timesteps: int, callback=None, progress_bar: bool = False, reset_num_timesteps: bool = True):
+        """Alternates rollouts of T·N steps and single gradient steps until ``total_timesteps``. Returns self."""
+        c = self.config
+        cb = self._setup_learn(total_timesteps, callback, reset_num_timesteps, progress_bar)
+        iteration = 0
+        while self.num_timesteps < self._total_timesteps:
+            # --- rollout --- (n-step returns: GAE with λ = 1)
+            if not collect_rollout(self, self.buffer, c.gamma, c.gae_lambda, cb):
+                break
+            cb.on_rollout_end()
+            iteration += 1
+            # --- update ---
+            self._update()
+            if c.log_interval and iteration % c.log_interval == 0:
+                self._dump_logs(iteration)
+        self._finish_learn(cb)
+        return self
+
+    def _update(self) -> None:
+        c, buf, policy = self.config, self.buffer, self.policy
+        self.optimizer.lr = self.lr_schedule(self.progress_remaining)
+        obs, actions, returns = buf.flat("obs"), buf.flat("actions"), buf.flat("returns")
+        advantages = buf.flat("advantages")
+        n = len(obs)
+        if c.normalize_advantage:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        dist, values = policy.forward(obs, train=True)
+        log_prob, entropy = dist.log_prob(actions), dist.entropy()
+        pg_loss = -(advantages * log_prob).mean()
+        v_loss = np.mean((returns - values) ** 2)
+        entropy_loss = -entropy.mean()
+        # loss = pg_loss + ent_coef * entropy_loss + vf_coef * v_loss; its gradient by hand:
+        backward_policy_loss(
+            policy, dist, actions, -advantages / n, -c.ent_coef / n, c.vf_coef * 2.0 * (values - returns) / n
+        )
+        self.optimizer.step()
+        self._n_updates += 1
+        self._train_stats = {
+            "train/entropy_loss": float(entropy_loss),
+            "train/policy_loss": float(pg_loss),
+            "train/value_loss": float(v_loss),
+            "train/explained_variance": explained_variance(buf.values.ravel(), buf.returns.ravel()),
+            "train/n_updates": self._n_updates,
+            "train/learning_rate": self.optimizer.lr,
+        }
+        if not policy.discrete:
+            self._train_stats["train/std"] = float(np.exp(policy.log_std).mean())

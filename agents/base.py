@@ -1,0 +1,345 @@
+"""The one base class every agent shares: seeding, vector-env construction, episode
+statistics and logging, callback hooks, and safe save/load (npz + JSON, never pickle)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+
+import nngym
+from agents.callbacks import BaseCallback, CallbackList, ProgressBarCallback
+from agents.policies import check_spaces
+from agents.threads import set_blas_threads
+from agents.vec_env import make_vec_env
+from nngym.logger import Logger, MonitorWriter
+from nngym.serialization import ModelFileError, load_npz, save_npz
+
+
+class BaseAgent:
+    """Shared plumbing; subclasses define ``Config``, ``_build`` (networks, optimiser), ``learn``, ``_act``.
+
+    Args:
+        env: An env id, a ``gymnasium.Env`` (n_envs must be 1) or a SAME_STEP vector env; ``None``
+            only when loading without an env (``predict`` still works).
+        net: Network family, "mlp" (see ``agents.policies.NET_BUILDERS``).
+        seed: Seeds the agent's generator (weights, sampling, minibatches) and the envs (seed + i).
+        log_dir: Where ``monitor.csv`` and ``progress.csv`` go (``None``: no files).
+        verbose: 1 prints the SB3-style table at each log interval.
+        **config: Overrides of the fields of ``Config`` (unknown names raise ValueError).
+    """
+
+    algo: ClassVar[str] = ""
+    Config: ClassVar[type] = object
+    box_actions: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        env: str | gym.Env | gym.vector.VectorEnv | None,
+        net: str = "mlp",
+        seed: int = 0,
+        log_dir: str | os.PathLike | None = None,
+        verbose: int = 0,
+        _spaces: tuple[gym.Space, gym.Space] | None = None,
+        **config: Any,
+    ) -> None:
+        fields = {f.name for f in dataclasses.fields(self.Config)}
+        unknown = sorted(set(config) - fields)
+        if unknown:
+            raise ValueError(f"{self.algo}: unknown hyperparameters {unknown}; expected some of {sorted(fields)}")
+        self.config = self.Config(**config)
+        self.net, self.seed = net, int(seed)
+        self.log_dir, self.verbose = log_dir, verbose
+        self.rng = np.random.default_rng(self.seed)
+        self.env: gym.vector.VectorEnv | None = None
+        self.env_id = env if isinstance(env, str) else getattr(getattr(env, "spec", None), "id", "") or ""
+        if env is not None:
+            self.env = make_vec_env(
+                env, getattr(self.config, "n_envs", 1), getattr(self.config, "vectorization", "sync")
+            )
+            self.observation_space = self.env.single_observation_space
+            self.action_space = self.env.single_action_space
+        elif _spaces is not None:
+            self.observation_space, self.action_space = _spaces
+        else:
+            raise ValueError(f"{self.algo} needs an env (id, Env or vector env)")
+        check_spaces(self.algo, self.observation_space, self.action_space, self.box_actions)
+        self.n_envs = self.env.num_envs if self.env is not None else 1
+        self.num_timesteps = 0
+        self._total_timesteps = 0
+        self._n_updates = 0
+        self._episode_num = 0
+        self._last_obs: np.ndarray | None = None
+        self._ep_ret = np.zeros(self.n_envs)
+        self._ep_len = np.zeros(self.n_envs, dtype=np.int64)
+        self.ep_info_buffer: deque[tuple[float, int]] = deque(maxlen=100)
+        self.logger = Logger(None, verbose=0)
+        self._monitor: MonitorWriter | None = None
+        self._train_stats: dict[str, float] = {}
+        self._build()
+
+    # --- subclass interface -------------------------------------------------------------
+    def _build(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _act(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _nets(self) -> dict[str, nngym.Sequential]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _optimizer(self) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _extra_arrays(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def _load_extra_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        return None
+
+    # --- acting -----------------------------------------------------------------------------
+    def predict(
+        self,
+        obs: np.ndarray,
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, Any]:
+        """Actions for one observation (obs_dim,) or a batch (N, obs_dim); ``state`` is passed through.
+
+        Returns:
+            (action of shape () / (D,) or (N,) / (N, D), state).
+        """
+        obs = np.asarray(obs, dtype=np.float32)
+        single = obs.shape == self.observation_space.shape
+        batch = obs[None] if single else obs
+        if batch.ndim != 2 or batch.shape[1:] != self.observation_space.shape:
+            raise ValueError(
+                f"{self.algo}.predict expected obs of shape {self.observation_space.shape} or "
+                f"(N, {self.observation_space.shape[0]}), got {obs.shape}"
+            )
+        actions = self._act(batch, deterministic)
+        if isinstance(self.action_space, gym.spaces.Box):
+            actions = np.clip(actions, self.action_space.low, self.action_space.high)
+        return (actions[0] if single else actions), state
+
+    # --- learning plumbing ------------------------------------------------------------------
+    def _setup_learn(
+        self, total_timesteps: int, callback: BaseCallback | list | None, reset_num_timesteps: bool, progress_bar: bool
+    ) -> BaseCallback:
+        if self.env is None:
+            raise ValueError(f"{self.algo}.learn needs an env: pass env= to the constructor or to load()")
+        set_blas_threads(1)  # small matrices: BLAS threads cost more than they save (agents/threads.py)
+        if reset_num_timesteps:
+            self.num_timesteps = 0
+            self._episode_num = 0
+            self._total_timesteps = int(total_timesteps)
+        else:
+            self._total_timesteps = int(total_timesteps) + self.num_timesteps
+        if reset_num_timesteps or self._last_obs is None:
+            self._last_obs, _ = self.env.reset(seed=self.seed if self.num_timesteps == 0 else None)
+            self._last_obs = self._last_obs.astype(np.float32)
+            self._ep_ret[:] = 0
+            self._ep_len[:] = 0
+            if self.num_timesteps == 0 and hasattr(self.action_space, "seed"):
+                self.env.action_space.seed(self.seed)
+        append = not reset_num_timesteps
+        if self.log_dir is not None:
+            self._monitor = MonitorWriter(self.log_dir, self.env_id, append=append)
+        self.logger = Logger(self.log_dir, verbose=self.verbose, append=append)
+        self._start_time = time.perf_counter()
+        self._start_steps = self.num_timesteps
+        callbacks = list(callback) if isinstance(callback, list) else [callback] if callback else []
+        if progress_bar:
+            callbacks.append(ProgressBarCallback())
+        cb = CallbackList(callbacks)
+        cb.init(self)
+        cb.on_training_start()
+        return cb
+
+    @property
+    def progress_remaining(self) -> float:
+        """1 at the start of ``learn`` down to 0 at its end (SB3's convention for schedules)."""
+        return 1.0 - self.num_timesteps / max(self._total_timesteps, 1)
+
+    def _track_episodes(self, rewards: np.ndarray, dones: np.ndarray) -> None:
+        """Accumulates episode returns and lengths; writes finished episodes to monitor.csv."""
+        self._ep_ret += rewards
+        self._ep_len += 1
+        if dones.any():
+            idx = np.flatnonzero(dones)
+            rets, lens = self._ep_ret[idx].tolist(), self._ep_len[idx].tolist()
+            self.ep_info_buffer.extend(zip(rets, lens, strict=True))
+            self._episode_num += len(idx)
+            if self._monitor is not None:
+                self._monitor.write(rets, lens)
+            self._ep_ret[idx] = 0
+            self._ep_len[idx] = 0
+
+    def _dump_logs(self, iteration: int | None = None) -> None:
+        elapsed = max(time.perf_counter() - self._start_time, 1e-9)
+        lg = self.logger
+        if self.ep_info_buffer:
+            lg.record("rollout/ep_rew_mean", float(np.mean([r for r, _ in self.ep_info_buffer])))
+            lg.record("rollout/ep_len_mean", float(np.mean([n for _, n in self.ep_info_buffer])))
+        for k, v in self._train_stats.items():
+            lg.record(k, v)
+        lg.record("time/fps", int((self.num_timesteps - self._start_steps) / elapsed))
+        lg.record("time/time_elapsed", int(elapsed))
+        lg.record("time/total_timesteps", self.num_timesteps)
+        if iteration is not None:
+            lg.record("time/iterations", iteration)
+        else:
+            lg.record("time/episodes", self._episode_num)
+        lg.dump(self.num_timesteps)
+
+    def _finish_learn(self, callback: BaseCallback) -> None:
+        callback.on_training_end()
+        if self._monitor is not None:
+            self._monitor.close()
+            self._monitor = None
+
+    # --- files --------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike, include_replay_buffer: bool = False) -> Path:
+        """One npz of arrays (network parameters, optimiser state) plus JSON metadata, with a digest.
+
+        Args:
+            path: File to write (``.npz`` appended if missing).
+            include_replay_buffer: DQN only: also store the replay buffer, to resume with it.
+        """
+        arrays: dict[str, np.ndarray] = {}
+        for name, net in self._nets().items():
+            arrays.update({f"net/{name}/{k}": v for k, v in net.state_dict().items()})
+        opt = self._optimizer()
+        opt_state = opt.state_dict()
+        for pname, slots in opt_state["slots"].items():
+            arrays.update({f"opt/{pname}/{k}": v for k, v in slots.items()})
+        arrays.update(self._extra_arrays())
+        if include_replay_buffer and hasattr(self, "replay_buffer"):
+            arrays.update({f"replay/{k}": v for k, v in self.replay_buffer.state_dict().items()})
+        meta = {
+            "format": "nngym.agent",
+            "algorithm": self.algo,
+            "nngym_version": nngym.__version__,
+            "config": dataclasses.asdict(self.config),
+            "net": self.net,
+            "seed": self.seed,
+            "env_id": self.env_id,
+            "observation_space": _space_to_json(self.observation_space),
+            "action_space": _space_to_json(self.action_space),
+            "architectures": {name: net.architecture() for name, net in self._nets().items()},
+            "counters": {
+                "num_timesteps": self.num_timesteps,
+                "total_timesteps": self._total_timesteps,
+                "n_updates": self._n_updates,
+                "episode_num": self._episode_num,
+                **self._extra_counters(),
+            },
+            "optimizer": {"t": opt_state["t"], "lr": opt_state["lr"]},
+            "rng_state": self.rng.bit_generator.state,
+        }
+        meta["sha256"] = _digest(arrays, meta)
+        return save_npz(path, arrays, meta)
+
+    def _extra_counters(self) -> dict[str, Any]:
+        return {}
+
+    def _load_extra_counters(self, counters: dict[str, Any]) -> None:
+        return None
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, env: str | gym.Env | gym.vector.VectorEnv | None = None, **kwargs: Any):
+        """Rebuilds an agent saved by ``save``; refuses another algorithm, other spaces or a modified file.
+
+        Args:
+            path: The model file.
+            env: Env to continue training on (its spaces must match the saved ones).
+            **kwargs: ``log_dir``, ``verbose``.
+
+        Raises:
+            ModelFileError: Wrong algorithm, incompatible spaces, or digest mismatch (tampered file).
+        """
+        arrays, meta = load_npz(path)
+        if meta.get("format") != "nngym.agent":
+            raise ModelFileError(f"{path}: format is {meta.get('format')!r}, expected 'nngym.agent'")
+        digest = meta.pop("sha256", None)
+        if digest != _digest(arrays, meta):
+            raise ModelFileError(f"{path}: content digest does not match: the file was modified or is corrupt")
+        if meta.get("algorithm") != cls.algo:
+            raise ModelFileError(f"{path} holds a {meta.get('algorithm')} model, cannot load it as {cls.algo}")
+        obs_space = _space_from_json(meta["observation_space"])
+        act_space = _space_from_json(meta["action_space"])
+        if env is not None:
+            probe = (
+                make_vec_env(env, meta["config"].get("n_envs", 1)) if not isinstance(env, gym.vector.VectorEnv) else env
+            )
+            if probe.single_observation_space != obs_space or probe.single_action_space != act_space:
+                raise ModelFileError(
+                    f"{path}: saved spaces {obs_space}, {act_space} do not match the env's "
+                    f"{probe.single_observation_space}, {probe.single_action_space}"
+                )
+            env = probe
+        agent = cls(env, net=meta["net"], seed=meta["seed"], _spaces=(obs_space, act_space), **kwargs, **meta["config"])
+        agent.env_id = meta.get("env_id", "")
+        for name, net in agent._nets().items():
+            prefix = f"net/{name}/"
+            if net.architecture() != meta["architectures"][name]:
+                raise ModelFileError(f"{path}: network {name} architecture differs from the config's")
+            net.load_state_dict({k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)})
+        slots: dict[str, dict[str, np.ndarray]] = {}
+        for k, v in arrays.items():
+            if k.startswith("opt/"):
+                pname, key = k[4:].rsplit("/", 1)
+                slots.setdefault(pname, {})[key] = v
+        agent._optimizer().load_state_dict({**meta["optimizer"], "slots": slots})
+        c = meta["counters"]
+        agent.num_timesteps, agent._total_timesteps = c["num_timesteps"], c["total_timesteps"]
+        agent._n_updates, agent._episode_num = c["n_updates"], c["episode_num"]
+        agent._load_extra_counters(c)
+        agent.rng.bit_generator.state = meta["rng_state"]
+        agent._load_extra_arrays(arrays)
+        replay = {k[7:]: v for k, v in arrays.items() if k.startswith("replay/")}
+        if replay and hasattr(agent, "replay_buffer"):
+            agent.replay_buffer.load_state_dict(replay)
+        return agent
+
+
+def _digest(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> str:
+    h = hashlib.sha256(json.dumps(meta, sort_keys=True).encode())
+    for k in sorted(arrays):
+        a = np.ascontiguousarray(arrays[k])
+        h.update(f"{k}:{a.dtype.str}:{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _space_to_json(space: gym.Space) -> dict[str, Any]:
+    if isinstance(space, gym.spaces.Discrete):
+        return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
+    if isinstance(space, gym.spaces.Box):
+        return {
+            "type": "Box",
+            "low": space.low.tolist(),
+            "high": space.high.tolist(),
+            "shape": list(space.shape),
+            "dtype": str(space.dtype),
+        }
+    raise ValueError(f"cannot save space {space}: Discrete and Box are supported")
+
+
+def _space_from_json(d: dict[str, Any]) -> gym.Space:
+    if d["type"] == "Discrete":
+        return gym.spaces.Discrete(d["n"], start=d["start"])
+    if d["type"] == "Box":
+        low = np.array(d["low"], dtype=d["dtype"]).reshape(d["shape"])
+        high = np.array(d["high"], dtype=d["dtype"]).reshape(d["shape"])
+        return gym.spaces.Box(low, high, dtype=d["dtype"])
+    raise ModelFileError(f"unknown space type {d.get('type')!r}")

@@ -1,0 +1,189 @@
+"""DQN: deep Q-learning with experience replay and a target network (Mnih et al. 2015), on nngym networks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from agents.base import BaseAgent
+from agents.buffers import ReplayBuffer
+from agents.policies import QNetwork
+from agents.vec_env import final_observations
+from nngym.costs import HuberCost
+from nngym.network import Sequential
+from nngym.optim import Adam
+from nngym.schedules import linear, parse_schedule
+
+
+@dataclass
+class DQNConfig:
+    """DQN hyperparameters (SB3's names and defaults)."""
+
+    n_envs: int = 1
+    """Number of parallel environments N."""
+    vectorization: str = "sync"
+    """"sync" (agents.vec_env.SyncVectorEnv), "gym-sync" or "async" (gymnasium.vector)."""
+    learning_rate: float | str = 1e-4
+    """Adam step size: a number or "lin_<x>"."""
+    buffer_size: int = 1_000_000
+    """Replay buffer capacity."""
+    learning_starts: int = 100
+    """Env steps of uniformly random actions before learning starts."""
+    batch_size: int = 32
+    """Minibatch size per gradient step."""
+    tau: float = 1.0
+    """Target update coefficient: 1 is a hard copy, < 1 Polyak averaging θ' ← τθ + (1 − τ)θ'."""
+    gamma: float = 0.99
+    """Discount γ."""
+    train_freq: int = 4
+    """Train every this many vector-env steps."""
+    gradient_steps: int = 1
+    """Gradient steps each time it trains."""
+    target_update_interval: int = 10_000
+    """Update the target network every this many env steps."""
+    exploration_fraction: float = 0.1
+    """Fraction of training over which ε decays linearly."""
+    exploration_initial_eps: float = 1.0
+    """ε at the start."""
+    exploration_final_eps: float = 0.05
+    """ε at the end of the decay."""
+    max_grad_norm: float = 10.0
+    """Global gradient norm clip."""
+    double_q: bool = False
+    """Double DQN (van Hasselt et al. 2016): the online net picks the next action, the target net values it."""
+    net_arch: tuple[int, ...] = (64, 64)
+    """Hidden sizes of the Q-network."""
+    activation: str = "relu"
+    """Hidden activation."""
+    log_interval: int = 4
+    """Dump logs every this many episodes (as SB3 counts for off-policy agents)."""
+
+
+class DQN(BaseAgent):
+    """Deep Q-network (Mnih et al. 2015): ε-greedy acting, replay, Huber TD loss, a periodically copied target.
+
+    Example:
+        >>> agent = DQN("CartPole-v1", seed=0, learning_starts=1000).learn(50_000)
+    """
+
+    algo = "DQN"
+    Config = DQNConfig
+    box_actions = False
+
+    def _build(self) -> None:
+        c = self.config
+        self.q_net = QNetwork(self.observation_space, self.action_space, self.rng, self.net, c.net_arch, c.activation)
+        self.q_target = QNetwork(
+            self.observation_space, self.action_space, self.rng, self.net, c.net_arch, c.activation
+        )
+        self.q_target.q.load_state_dict(self.q_net.q.state_dict())
+        self.lr_schedule = parse_schedule(c.learning_rate)
+        self.optimizer = Adam(self.q_net, lr=self.lr_schedule(1.0), max_grad_norm=c.max_grad_norm)
+        self.exploration = linear(c.exploration_initial_eps, c.exploration_final_eps)
+        self.replay_buffer = ReplayBuffer(c.buffer_size, self.observation_space.shape)
+        self.cost = HuberCost(1.0)
+        self.exploration_rate = c.exploration_initial_eps
+        self._n_calls = 0
+
+    def _nets(self) -> dict[str, Sequential]:
+        return {"q": self.q_net.q, "q_target": self.q_target.q}
+
+    def _optimizer(self) -> Adam:
+        return self.optimizer
+
+    def _extra_counters(self) -> dict:
+        return {"n_calls": self._n_calls}
+
+    def _load_extra_counters(self, counters: dict) -> None:
+        self._n_calls = counters["n_calls"]
+
+    def _act(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:
+        greedy = self.q_net.forward(obs).argmax(axis=1)
+        if deterministic:
+            return greedy
+        explore = self.rng.random(len(obs)) < self.exploration_rate
+        return np.where(explore, self.rng.integers(0, self.action_space.n, len(obs)), greedy)
+
+    def _epsilon(self) -> float:
+        """ε: linear from initial to final over ``exploration_fraction`` of training, then constant."""
+        c = self.config
+        done = (1.0 - self.progress_remaining) / c.exploration_fraction if c.exploration_fraction > 0 else 1.0
+        return self.exploration(max(1.0 - done, 0.0))
+
+    def learn(self, total_timesteps: int, callback=None, progress_bar: bool = False, reset_num_timesteps: bool = True):
+        """Acts ε-greedily, stores transitions, trains every ``train_freq`` steps. Returns self."""
+        c = self.config
+        cb = self._setup_learn(total_timesteps, callback, reset_num_timesteps, progress_bar)
+        obs, n_act = self._last_obs, self.action_space.n
+        n_target = max(c.target_update_interval // self.n_envs, 1)
+        last_logged_episode = self._episode_num
+        while self.num_timesteps < self._total_timesteps:
+            # --- rollout ---
+            if self.num_timesteps < c.learning_starts:
+                actions = self.rng.integers(0, n_act, self.n_envs)
+            else:
+                actions = self._act(obs, deterministic=False)
+            next_obs, rewards, terminated, truncated, infos = self.env.step(actions)
+            self.num_timesteps += self.n_envs
+            self._n_calls += 1
+            dones = terminated | truncated
+            real_next = next_obs
+            if dones.any():  # SAME_STEP autoreset: the true s' of a finished episode is its final observation
+                idx = np.flatnonzero(dones)
+                real_next = next_obs.copy()
+                real_next[idx] = final_observations(infos, idx)
+            self.replay_buffer.add(obs, real_next, actions, rewards, terminated)
+            self._track_episodes(rewards, dones)
+            obs = next_obs
+            self.exploration_rate = self._epsilon()
+            if self._n_calls % n_target == 0:
+                self._update_target()
+            if not cb.on_step():
+                break
+            # --- update ---
+            if self._n_calls % c.train_freq == 0 and self.num_timesteps > c.learning_starts:
+                self._train(c.gradient_steps)
+            if c.log_interval and self._episode_num - last_logged_episode >= c.log_interval and dones.any():
+                last_logged_episode = self._episode_num
+                self._dump_logs()
+        self._last_obs = obs
+        self._finish_learn(cb)
+        return self
+
+    def _update_target(self) -> None:
+        tau = self.config.tau
+        for (_, p, _), (_, pt, _) in zip(self.q_net.named_params(), self.q_target.named_params(), strict=True):
+            if tau == 1.0:
+                np.copyto(pt, p)
+            else:
+                pt *= 1.0 - tau
+                pt += tau * p
+
+    def _train(self, gradient_steps: int) -> None:
+        c = self.config
+        self.optimizer.lr = self.lr_schedule(self.progress_remaining)
+        rows = np.arange(c.batch_size)
+        losses = []
+        for _ in range(gradient_steps):
+            obs, actions, rewards, next_obs, terminated = self.replay_buffer.sample(c.batch_size, self.rng)
+            q_next = self.q_target.forward(next_obs)
+            if c.double_q:
+                q_next_max = q_next[rows, self.q_net.forward(next_obs).argmax(axis=1)]
+            else:
+                q_next_max = q_next.max(axis=1)
+            y = rewards + (1.0 - terminated) * c.gamma * q_next_max  # TD target, no gradient through it
+            q = self.q_net.forward(obs, train=True)
+            q_a = q[rows, actions]
+            losses.append(self.cost.value(q_a, y))
+            d_q = np.zeros_like(q)
+            d_q[rows, actions] = self.cost.delta(q_a, y)  # only the taken action's Q gets a gradient
+            self.q_net.q.backward(d_q)
+            self.optimizer.step()
+        self._n_updates += gradient_steps
+        self._train_stats = {
+            "train/loss": float(np.mean(losses)),
+            "train/n_updates": self._n_updates,
+            "train/learning_rate": self.optimizer.lr,
+            "rollout/exploration_rate": self.exploration_rate,
+        }

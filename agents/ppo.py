@@ -1,0 +1,187 @@
+"""PPO: Proximal Policy Optimization (Schulman et al. 2017, arXiv:1707.06347), on nngym networks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from agents.base import BaseAgent
+from agents.buffers import RolloutBuffer
+from agents.policies import ActorCriticPolicy, backward_policy_loss
+from agents.rollout import collect_rollout, explained_variance
+from nngym.network import Sequential
+from nngym.optim import Adam
+from nngym.schedules import parse_schedule
+
+
+@dataclass
+class PPOConfig:
+    """PPO hyperparameters (SB3's names and defaults)."""
+
+    n_envs: int = 1
+    """Number of parallel environments N."""
+    vectorization: str = "sync"
+    """"sync" (agents.vec_env.SyncVectorEnv), "gym-sync" or "async" (gymnasium.vector)."""
+    n_steps: int = 2048
+    """Steps T per env per rollout; a rollout is T·N transitions."""
+    batch_size: int = 64
+    """Minibatch size."""
+    n_epochs: int = 10
+    """Passes over the rollout per update."""
+    learning_rate: float | str = 3e-4
+    """Adam step size: a number or "lin_<x>" (linear decay to 0)."""
+    gamma: float = 0.99
+    """Discount γ."""
+    gae_lambda: float = 0.95
+    """GAE λ."""
+    clip_range: float | str = 0.2
+    """Clip ε of the probability ratio: a number or "lin_<x>"."""
+    clip_range_vf: float | None = None
+    """If set, clip the value prediction to old value ± this (SB3's value clipping)."""
+    normalize_advantage: bool = True
+    """Normalise advantages per minibatch."""
+    ent_coef: float = 0.0
+    """Entropy bonus coefficient."""
+    vf_coef: float = 0.5
+    """Value loss coefficient."""
+    max_grad_norm: float = 0.5
+    """Global gradient norm clip over actor and critic together."""
+    target_kl: float | None = None
+    """Stop the epochs early when the approximate KL exceeds 1.5 × this."""
+    net_arch: tuple[int, ...] = (64, 64)
+    """Hidden sizes of the actor and of the critic."""
+    activation: str = "tanh"
+    """Hidden activation."""
+    ortho_init: bool = True
+    """SB3's orthogonal initialisation."""
+    log_std_init: float = 0.0
+    """Initial log σ for Box actions."""
+    log_interval: int = 1
+    """Dump logs every this many rollouts."""
+
+
+class PPO(BaseAgent):
+    """Proximal Policy Optimization (Schulman et al. 2017) with a clipped surrogate and GAE.
+
+    Example:
+        >>> agent = PPO("CartPole-v1", seed=0, n_envs=8, n_steps=32).learn(10_000)
+    """
+
+    algo = "PPO"
+    Config = PPOConfig
+
+    def _build(self) -> None:
+        c = self.config
+        self.policy = ActorCriticPolicy(
+            self.observation_space, self.action_space, self.rng, self.net, c.net_arch, c.activation, c.ortho_init,
+            c.log_std_init,
+        )  # fmt: skip
+        self.lr_schedule = parse_schedule(c.learning_rate)
+        self.clip_schedule = parse_schedule(c.clip_range)
+        self.optimizer = Adam(self.policy, lr=self.lr_schedule(1.0), eps=1e-5)
+        discrete = self.policy.discrete
+        self.buffer = RolloutBuffer(
+            c.n_steps, self.n_envs, self.observation_space.shape,
+            () if discrete else self.action_space.shape, np.int64 if discrete else np.float32,
+        )  # fmt: skip
+
+    def _nets(self) -> dict[str, Sequential]:
+        return self.policy.nets()
+
+    def _optimizer(self) -> Adam:
+        return self.optimizer
+
+    def _extra_arrays(self) -> dict[str, np.ndarray]:
+        return {"log_std": self.policy.log_std}
+
+    def _load_extra_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        self.policy.log_std[...] = arrays["log_std"]
+
+    def _act(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:
+        dist = self.policy.distribution(self.policy.actor.forward(obs, train=False))
+        return dist.mode() if deterministic else dist.sample(self.rng)
+
+    def learn(self, total_timesteps: int, callback=None, progress_bar: bool = False, reset_num_timesteps: bool = True):
+        """Alternates rollouts of T·N steps and updates until ``total_timesteps`` env steps. Returns self."""
+        c = self.config
+        cb = self._setup_learn(total_timesteps, callback, reset_num_timesteps, progress_bar)
+        iteration = 0
+        while self.num_timesteps < self._total_timesteps:
+            # --- rollout ---
+            if not collect_rollout(self, self.buffer, c.gamma, c.gae_lambda, cb):  # also does GAE (arXiv:1506.02438)
+                break
+            cb.on_rollout_end()
+            iteration += 1
+            # --- update ---
+            self._update()
+            if c.log_interval and iteration % c.log_interval == 0:
+                self._dump_logs(iteration)
+        self._finish_learn(cb)
+        return self
+
+    def _update(self) -> None:
+        c, buf, policy = self.config, self.buffer, self.policy
+        progress = self.progress_remaining
+        self.optimizer.lr = self.lr_schedule(progress)
+        clip = self.clip_schedule(progress)
+        obs, actions, old_log_prob = buf.flat("obs"), buf.flat("actions"), buf.flat("log_probs")
+        advantages, returns, old_values = buf.flat("advantages"), buf.flat("returns"), buf.flat("values")
+        n_total = len(obs)
+        pg_losses, v_losses, ent_losses, clip_fracs, kls = [], [], [], [], []
+        continue_training = True
+        for _epoch in range(c.n_epochs):
+            perm = self.rng.permutation(n_total)
+            for start in range(0, n_total, c.batch_size):
+                mb = perm[start : start + c.batch_size]
+                n = len(mb)
+                a = actions[mb]
+                dist, values = policy.forward(obs[mb], train=True)
+                log_prob, entropy = dist.log_prob(a), dist.entropy()
+                adv = advantages[mb]
+                if c.normalize_advantage and n > 1:
+                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                log_ratio = log_prob - old_log_prob[mb]
+                ratio = np.exp(log_ratio)
+                surr1, surr2 = adv * ratio, adv * np.clip(ratio, 1.0 - clip, 1.0 + clip)
+                pg_loss = -np.minimum(surr1, surr2).mean()
+                if c.clip_range_vf is None:
+                    v_pred, v_mask = values, 1.0
+                else:
+                    dv = values - old_values[mb]
+                    v_pred = old_values[mb] + np.clip(dv, -c.clip_range_vf, c.clip_range_vf)
+                    v_mask = np.abs(dv) < c.clip_range_vf
+                v_loss = np.mean((returns[mb] - v_pred) ** 2)
+                entropy_loss = -entropy.mean()
+                approx_kl = float(np.mean((ratio - 1.0) - log_ratio))
+                pg_losses.append(pg_loss)
+                v_losses.append(v_loss)
+                ent_losses.append(entropy_loss)
+                clip_fracs.append(np.mean(np.abs(ratio - 1.0) > clip))
+                kls.append(approx_kl)
+                if c.target_kl is not None and approx_kl > 1.5 * c.target_kl:
+                    continue_training = False
+                    break
+                # loss = pg_loss + ent_coef * entropy_loss + vf_coef * v_loss; its gradient by hand:
+                d_log_prob = np.where(surr1 <= surr2, -adv * ratio / n, 0.0)  # the clipped branch has zero gradient
+                d_values = c.vf_coef * 2.0 * (v_pred - returns[mb]) * v_mask / n
+                backward_policy_loss(policy, dist, a, d_log_prob, -c.ent_coef / n, d_values)
+                self.optimizer.max_grad_norm = c.max_grad_norm
+                self.optimizer.step()
+                self._n_updates += 1
+            if not continue_training:
+                break
+        self._train_stats = {
+            "train/entropy_loss": float(np.mean(ent_losses)),
+            "train/policy_gradient_loss": float(np.mean(pg_losses)),
+            "train/value_loss": float(np.mean(v_losses)),
+            "train/approx_kl": float(np.mean(kls)),
+            "train/clip_fraction": float(np.mean(clip_fracs)),
+            "train/loss": float(pg_losses[-1] + c.ent_coef * ent_losses[-1] + c.vf_coef * v_losses[-1]),
+            "train/explained_variance": explained_variance(buf.values.ravel(), buf.returns.ravel()),
+            "train/n_updates": self._n_updates,
+            "train/clip_range": clip,
+            "train/learning_rate": self.optimizer.lr,
+        }
+        if not policy.discrete:
+            self._train_stats["train/std"] = float(np.exp(policy.log_std).mean())

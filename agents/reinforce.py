@@ -1,0 +1,196 @@
+"""REINFORCE with a learned baseline (Williams 1992), on nngym networks.
+
+Monte-Carlo policy gradient: after each batch of *complete* episodes, ascend
+Σ_t (G_t − b(s_t)) ∇ log π(a_t|s_t), where G_t is the discounted return to the end of
+the episode and b(s) a learned state-value baseline. Steps of episodes still running
+when a batch is collected are kept and used once their episode ends. An episode cut by
+a time limit (truncation) is completed with γ b(final_obs), the baseline's estimate of
+the rest of the return.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+
+from agents.base import BaseAgent
+from agents.policies import ActorCriticPolicy, backward_policy_loss
+from agents.vec_env import final_observations
+from nngym.network import Sequential
+from nngym.optim import Adam
+from nngym.schedules import parse_schedule
+
+
+@dataclass
+class REINFORCEConfig:
+    """REINFORCE hyperparameters."""
+
+    n_envs: int = 8
+    """Number of parallel environments N."""
+    vectorization: str = "sync"
+    """"sync" (agents.vec_env.SyncVectorEnv), "gym-sync" or "async" (gymnasium.vector)."""
+    n_steps: int = 128
+    """Vector steps collected between updates (finished episodes only are learned from)."""
+    learning_rate: float | str = 1e-3
+    """Adam step size: a number or "lin_<x>"."""
+    gamma: float = 0.99
+    """Discount γ."""
+    normalize_advantage: bool = True
+    """Normalise G_t − b(s_t) over the batch."""
+    ent_coef: float = 0.0
+    """Entropy bonus coefficient."""
+    vf_coef: float = 0.5
+    """Baseline (value) loss coefficient."""
+    max_grad_norm: float = 0.5
+    """Global gradient norm clip."""
+    net_arch: tuple[int, ...] = (64, 64)
+    """Hidden sizes of the policy and of the baseline."""
+    activation: str = "tanh"
+    """Hidden activation."""
+    ortho_init: bool = True
+    """SB3's orthogonal initialisation."""
+    log_std_init: float = 0.0
+    """Initial log σ for Box actions."""
+    log_interval: int = 10
+    """Dump logs every this many updates."""
+
+
+class REINFORCE(BaseAgent):
+    """REINFORCE (Williams 1992) with a learned state-value baseline.
+
+    Example:
+        >>> agent = REINFORCE("CartPole-v1", seed=0).learn(100_000)
+    """
+
+    algo = "REINFORCE"
+    Config = REINFORCEConfig
+
+    def _build(self) -> None:
+        c = self.config
+        self.policy = ActorCriticPolicy(
+            self.observation_space, self.action_space, self.rng, self.net, c.net_arch, c.activation, c.ortho_init,
+            c.log_std_init,
+        )  # fmt: skip
+        self.lr_schedule = parse_schedule(c.learning_rate)
+        self.optimizer = Adam(self.policy, lr=self.lr_schedule(1.0), max_grad_norm=c.max_grad_norm)
+        self._alloc(2 * c.n_steps)
+        self._pos = 0
+
+    def _alloc(self, capacity: int) -> None:
+        """(Re)allocates the episode store (capacity, N, ...), keeping what it holds."""
+        n, old = self.n_envs, getattr(self, "_store", None)
+        act_shape = () if self.policy.discrete else self.action_space.shape
+        self._store = {
+            "obs": np.zeros((capacity, n, *self.observation_space.shape), np.float32),
+            "actions": np.zeros((capacity, n, *act_shape), np.int64 if self.policy.discrete else np.float32),
+            "rewards": np.zeros((capacity, n), np.float32),
+            "dones": np.zeros((capacity, n), np.float32),
+            "used": np.zeros((capacity, n), np.bool_),
+        }
+        if old is not None:
+            for k, v in old.items():
+                self._store[k][: len(v)] = v
+
+    def _nets(self) -> dict[str, Sequential]:
+        return self.policy.nets()
+
+    def _optimizer(self) -> Adam:
+        return self.optimizer
+
+    def _extra_arrays(self) -> dict[str, np.ndarray]:
+        return {"log_std": self.policy.log_std}
+
+    def _load_extra_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        self.policy.log_std[...] = arrays["log_std"]
+
+    def _act(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:
+        dist = self.policy.distribution(self.policy.actor.forward(obs, train=False))
+        return dist.mode() if deterministic else dist.sample(self.rng)
+
+    def learn(self, total_timesteps: int, callback=None, progress_bar: bool = False, reset_num_timesteps: bool = True):
+        """Collects ``n_steps`` vector steps, then learns from every episode that has finished. Returns self."""
+        c, s = self.config, self._store
+        cb = self._setup_learn(total_timesteps, callback, reset_num_timesteps, progress_bar)
+        if reset_num_timesteps:
+            self._pos = 0
+        box = isinstance(self.action_space, gym.spaces.Box)
+        obs, iteration, stop = self._last_obs, 0, False
+        while self.num_timesteps < self._total_timesteps and not stop:
+            # --- rollout ---
+            for _ in range(c.n_steps):
+                if self._pos == len(s["obs"]):  # an episode longer than the store: grow it
+                    self._alloc(2 * self._pos)
+                    s = self._store
+                actions = self._act(obs, deterministic=False)
+                t = self._pos
+                s["obs"][t], s["actions"][t], s["used"][t] = obs, actions, False
+                env_actions = np.clip(actions, self.action_space.low, self.action_space.high) if box else actions
+                obs, rewards, terminated, truncated, infos = self.env.step(env_actions)
+                self.num_timesteps += self.n_envs
+                dones = terminated | truncated
+                self._track_episodes(rewards, dones)
+                s["rewards"][t], s["dones"][t] = rewards, dones
+                bootstrap = truncated & ~terminated
+                if bootstrap.any():
+                    idx = np.flatnonzero(bootstrap)
+                    s["rewards"][t, idx] += c.gamma * self.policy.values(final_observations(infos, idx))
+                self._pos += 1
+                if not cb.on_step():
+                    stop = True
+                    break
+            self._last_obs = obs
+            cb.on_rollout_end()
+            # --- update ---
+            if self._update():
+                iteration += 1
+                if c.log_interval and iteration % c.log_interval == 0:
+                    self._dump_logs(iteration)
+        self._finish_learn(cb)
+        return self
+
+    def _update(self) -> bool:
+        """One gradient step on the finished episodes' steps; returns False if none has finished."""
+        c, s, T = self.config, self._store, self._pos
+        dones = s["dones"][:T]
+        ended = dones.any(axis=0)
+        last_end = np.where(ended, T - 1 - np.argmax(dones[::-1], axis=0), -1)  # (N,) last done row per env
+        valid = (np.arange(T)[:, None] <= last_end[None, :]) & ~s["used"][:T]
+        if not valid.any():
+            return False
+        # --- returns G_t = r_t + γ (1 − done_t) G_{t+1}, backwards over time, vectorised over envs ---
+        returns = np.zeros((T, self.n_envs), np.float32)
+        g = np.zeros(self.n_envs, np.float32)
+        for t in range(T - 1, -1, -1):
+            g = s["rewards"][t] + c.gamma * (1.0 - dones[t]) * g
+            returns[t] = g
+        obs, actions, g_t = s["obs"][:T][valid], s["actions"][:T][valid], returns[valid]
+        self.optimizer.lr = self.lr_schedule(self.progress_remaining)
+        dist, values = self.policy.forward(obs, train=True)
+        advantages = g_t - values
+        if c.normalize_advantage and len(advantages) > 1:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        log_prob = dist.log_prob(actions)
+        n = len(obs)
+        pg_loss = -(advantages * log_prob).mean()
+        v_loss = np.mean((g_t - values) ** 2)
+        backward_policy_loss(
+            self.policy, dist, actions, -advantages / n, -c.ent_coef / n, c.vf_coef * 2.0 * (values - g_t) / n
+        )
+        self.optimizer.step()
+        self._n_updates += 1
+        # keep the steps of unfinished episodes: shift rows after the earliest last-end to the front
+        keep_from = int(last_end.min()) + 1
+        s["used"][:T] |= valid
+        for v in s.values():
+            v[: T - keep_from] = v[keep_from:T]
+        self._pos = T - keep_from
+        self._train_stats = {
+            "train/policy_loss": float(pg_loss),
+            "train/value_loss": float(v_loss),
+            "train/entropy_loss": float(-dist.entropy().mean()),
+            "train/n_updates": self._n_updates,
+            "train/learning_rate": self.optimizer.lr,
+        }
+        return True

@@ -1,0 +1,58 @@
+"""Collecting an on-policy rollout (PPO, A2C): T steps of N envs into a ``RolloutBuffer``, then GAE."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from agents.buffers import RolloutBuffer
+from agents.callbacks import BaseCallback
+from agents.vec_env import final_observations
+
+
+def collect_rollout(
+    agent: Any, buffer: RolloutBuffer, gamma: float, gae_lambda: float, callback: BaseCallback | None
+) -> bool:
+    """Fills ``buffer`` with ``buffer.n_steps`` vector steps from ``agent._last_obs`` and computes GAE.
+
+    On a truncated step the reward becomes r + γ V(final_obs) and the step is a done, so the
+    value bootstraps from the true final observation and nothing crosses the reset (SAME_STEP).
+
+    Returns:
+        False if a callback asked to stop.
+    """
+    policy, env = agent.policy, agent.env
+    box = isinstance(agent.action_space, gym.spaces.Box)
+    obs = agent._last_obs
+    for t in range(buffer.n_steps):
+        dist, values = policy.forward(obs)
+        actions = dist.sample(agent.rng)
+        buffer.obs[t] = obs
+        buffer.actions[t] = actions
+        buffer.values[t] = values
+        buffer.log_probs[t] = dist.log_prob(actions)
+        env_actions = np.clip(actions, agent.action_space.low, agent.action_space.high) if box else actions
+        obs, rewards, terminated, truncated, infos = env.step(env_actions)
+        agent.num_timesteps += agent.n_envs
+        dones = terminated | truncated
+        agent._track_episodes(rewards, dones)
+        buffer.rewards[t] = rewards
+        buffer.dones[t] = dones
+        bootstrap = truncated & ~terminated
+        if bootstrap.any():
+            idx = np.flatnonzero(bootstrap)
+            buffer.rewards[t, idx] += gamma * policy.values(final_observations(infos, idx))
+        if callback is not None and not callback.on_step():
+            agent._last_obs = obs
+            return False
+    agent._last_obs = obs
+    buffer.compute_returns_and_advantages(policy.values(obs), gamma, gae_lambda)
+    return True
+
+
+def explained_variance(y_pred: np.ndarray, y_true: np.ndarray) -> float:
+    """1 − Var[y − ŷ] / Var[y] (SB3's diagnostic; nan if Var[y] = 0)."""
+    var = np.var(y_true)
+    return float("nan") if var == 0 else float(1.0 - np.var(y_true - y_pred) / var)

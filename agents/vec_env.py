@@ -1,0 +1,121 @@
+"""Vector environments for the agents, with Gymnasium 1.x's SAME_STEP autoreset.
+
+The agents use the SAME_STEP convention: when a sub-environment's episode ends at a
+step, that step returns the *reset* observation and puts the true final observation in
+``info["final_obs"][i]`` (mask ``info["_final_obs"]``). A truncated step then bootstraps
+from V(final_obs), and no transition ever crosses the reset boundary (with NEXT_STEP, the
+step after a done would return reward 0 and a reset obs, and would have to be skipped).
+
+``SyncVectorEnv`` is a ``gymnasium.vector.VectorEnv`` with exactly those semantics and
+less per-step overhead than Gymnasium's (preallocated observation arrays, no per-step
+info merging; sub-environment infos other than the final observation are dropped).
+Gymnasium's own ``SyncVectorEnv`` / ``AsyncVectorEnv`` are used with ``vectorization=
+"gym-sync"`` / ``"async"``, created with ``autoreset_mode=AutoresetMode.SAME_STEP``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode
+from gymnasium.vector.utils import batch_space
+
+VECTORIZATIONS = ("sync", "gym-sync", "async")
+
+
+class SyncVectorEnv(gym.vector.VectorEnv):
+    """Steps ``num_envs`` environments in turn, autoresetting in the same step (SAME_STEP).
+
+    Args:
+        env_fns: Functions that create the sub-environments.
+    """
+
+    def __init__(self, env_fns: Sequence[Callable[[], gym.Env]]) -> None:
+        self.envs = [fn() for fn in env_fns]
+        self.num_envs = len(self.envs)
+        env0 = self.envs[0]
+        self.single_observation_space = env0.observation_space
+        self.single_action_space = env0.action_space
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self.metadata = {**env0.metadata, "autoreset_mode": AutoresetMode.SAME_STEP}
+        self.spec = env0.spec
+        self.render_mode = env0.render_mode
+        space = self.single_observation_space
+        self._obs = np.zeros((self.num_envs, *space.shape), dtype=space.dtype)
+        self._rewards = np.zeros(self.num_envs, dtype=np.float64)
+        self._terminated = np.zeros(self.num_envs, dtype=np.bool_)
+        self._truncated = np.zeros(self.num_envs, dtype=np.bool_)
+        self._discrete = isinstance(self.single_action_space, gym.spaces.Discrete)
+
+    def reset(self, *, seed: int | list[int | None] | None = None, options: dict | None = None) -> tuple[Any, dict]:
+        seeds = [seed + i for i in range(self.num_envs)] if isinstance(seed, int) else seed or [None] * self.num_envs
+        for i, (env, s) in enumerate(zip(self.envs, seeds, strict=True)):
+            self._obs[i], _ = env.reset(seed=s, options=options)
+        return self._obs.copy(), {}
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+        acts = actions.tolist() if self._discrete else actions
+        final: list[int] = []
+        final_obs: list[Any] = []
+        for i, env in enumerate(self.envs):
+            obs, self._rewards[i], term, trunc, _ = env.step(acts[i])
+            self._terminated[i], self._truncated[i] = term, trunc
+            if term or trunc:
+                final.append(i)
+                final_obs.append(obs)
+                obs, _ = env.reset()
+            self._obs[i] = obs
+        infos: dict[str, Any] = {}
+        if final:
+            infos["final_obs"] = np.empty(self.num_envs, dtype=object)
+            infos["_final_obs"] = np.zeros(self.num_envs, dtype=np.bool_)
+            for i, o in zip(final, final_obs, strict=True):
+                infos["final_obs"][i] = o
+                infos["_final_obs"][i] = True
+        return self._obs.copy(), self._rewards.copy(), self._terminated.copy(), self._truncated.copy(), infos
+
+    def close_extras(self, **kwargs: Any) -> None:
+        for env in self.envs:
+            env.close()
+
+
+def make_vec_env(
+    env: str | gym.Env | gym.vector.VectorEnv, n_envs: int = 1, vectorization: str = "sync", **make_kwargs: Any
+) -> gym.vector.VectorEnv:
+    """A vector env with SAME_STEP autoreset from an env id, a single env (n_envs must be 1) or a vector env.
+
+    Raises:
+        ValueError: For a vector env with another autoreset mode, an unknown vectorization,
+            or a single env instance with n_envs > 1.
+    """
+    if isinstance(env, gym.vector.VectorEnv):
+        mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+        if mode != AutoresetMode.SAME_STEP:
+            raise ValueError(
+                f"agents need a vector env with autoreset_mode=AutoresetMode.SAME_STEP, got {mode}; create it with "
+                "gym.make_vec(..., vector_kwargs={'autoreset_mode': gym.vector.AutoresetMode.SAME_STEP})"
+            )
+        return env
+    if vectorization not in VECTORIZATIONS:
+        raise ValueError(f"vectorization must be one of {VECTORIZATIONS}, got {vectorization!r}")
+    if isinstance(env, gym.Env):
+        if n_envs != 1:
+            raise ValueError(f"an env instance can only be used with n_envs=1, got n_envs={n_envs}; pass an env id")
+        fns = [lambda: env]
+    elif isinstance(env, str):
+        fns = [lambda: gym.make(env, **make_kwargs) for _ in range(n_envs)]
+    else:
+        raise ValueError(f"env must be an env id, a gymnasium.Env or a gymnasium.vector.VectorEnv, got {type(env)}")
+    if vectorization == "sync":
+        return SyncVectorEnv(fns)
+    cls = gym.vector.SyncVectorEnv if vectorization == "gym-sync" else gym.vector.AsyncVectorEnv
+    return cls(fns, autoreset_mode=AutoresetMode.SAME_STEP)
+
+
+def final_observations(infos: dict, idx: np.ndarray) -> np.ndarray:
+    """The true final observations of the sub-envs ``idx`` whose episodes ended this step, (len(idx), ...)."""
+    return np.stack([infos["final_obs"][i] for i in idx]).astype(np.float32)
