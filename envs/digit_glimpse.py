@@ -167,7 +167,7 @@ class DigitGlimpseEnv(gym.Env[np.ndarray, int]):
             index = int(self.np_random.integers(self._n))
         self._index = index
         p = self._pad
-        self._canvas[p : p + SIDE, p : p + SIDE] = self._images[index] * np.float32(1 / 255)
+        np.multiply(self._images[index], np.float32(1 / 255), out=self._canvas[p : p + SIDE, p : p + SIDE])
         self._row = self._col = SIDE // 2
         self._glimpses = 1
         return self._get_obs(), self._get_info()
