@@ -79,7 +79,7 @@ class PPO(BaseAgent):
         )  # fmt: skip
         self.lr_schedule = parse_schedule(c.learning_rate)
         self.clip_schedule = parse_schedule(c.clip_range)
-        self.optimizer = Adam(self.policy, lr=self.lr_schedule(1.0), eps=1e-5)
+        self.optimizer = Adam(self.policy, lr=self.lr_schedule(1.0), eps=1e-5, max_grad_norm=c.max_grad_norm)
         discrete = self.policy.discrete
         self.buffer = RolloutBuffer(
             c.n_steps, self.n_envs, self.observation_space.shape,
@@ -134,39 +134,25 @@ class PPO(BaseAgent):
             perm = self.rng.permutation(n_total)
             for start in range(0, n_total, c.batch_size):
                 mb = perm[start : start + c.batch_size]
-                n = len(mb)
                 a = actions[mb]
                 dist, values = policy.forward(obs[mb], train=True)
                 log_prob, entropy = dist.log_prob(a), dist.entropy()
                 adv = advantages[mb]
-                if c.normalize_advantage and n > 1:
+                if c.normalize_advantage and len(mb) > 1:
                     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                log_ratio = log_prob - old_log_prob[mb]
-                ratio = np.exp(log_ratio)
-                surr1, surr2 = adv * ratio, adv * np.clip(ratio, 1.0 - clip, 1.0 + clip)
-                pg_loss = -np.minimum(surr1, surr2).mean()
-                if c.clip_range_vf is None:
-                    v_pred, v_mask = values, 1.0
-                else:
-                    dv = values - old_values[mb]
-                    v_pred = old_values[mb] + np.clip(dv, -c.clip_range_vf, c.clip_range_vf)
-                    v_mask = np.abs(dv) < c.clip_range_vf
-                v_loss = np.mean((returns[mb] - v_pred) ** 2)
-                entropy_loss = -entropy.mean()
-                approx_kl = float(np.mean((ratio - 1.0) - log_ratio))
-                pg_losses.append(pg_loss)
-                v_losses.append(v_loss)
-                ent_losses.append(entropy_loss)
-                clip_fracs.append(np.mean(np.abs(ratio - 1.0) > clip))
-                kls.append(approx_kl)
-                if c.target_kl is not None and approx_kl > 1.5 * c.target_kl:
+                terms, d_log_prob, d_entropy, d_values = ppo_loss(
+                    log_prob, entropy, values, old_log_prob[mb], adv, returns[mb], old_values[mb],
+                    clip, c.clip_range_vf, c.ent_coef, c.vf_coef,
+                )  # fmt: skip
+                pg_losses.append(terms["pg_loss"])
+                v_losses.append(terms["v_loss"])
+                ent_losses.append(terms["entropy_loss"])
+                clip_fracs.append(terms["clip_frac"])
+                kls.append(terms["approx_kl"])
+                if c.target_kl is not None and terms["approx_kl"] > 1.5 * c.target_kl:
                     continue_training = False
                     break
-                # loss = pg_loss + ent_coef * entropy_loss + vf_coef * v_loss; its gradient by hand:
-                d_log_prob = np.where(surr1 <= surr2, -adv * ratio / n, 0.0)  # the clipped branch has zero gradient
-                d_values = c.vf_coef * 2.0 * (v_pred - returns[mb]) * v_mask / n
-                backward_policy_loss(policy, dist, a, d_log_prob, -c.ent_coef / n, d_values)
-                self.optimizer.max_grad_norm = c.max_grad_norm
+                backward_policy_loss(policy, dist, a, d_log_prob, d_entropy, d_values)
                 self.optimizer.step()
                 self._n_updates += 1
             if not continue_training:
@@ -185,3 +171,58 @@ class PPO(BaseAgent):
         }
         if not policy.discrete:
             self._train_stats["train/std"] = float(np.exp(policy.log_std).mean())
+
+
+def ppo_loss(
+    log_prob: np.ndarray,
+    entropy: np.ndarray,
+    values: np.ndarray,
+    old_log_prob: np.ndarray,
+    advantages: np.ndarray,
+    returns: np.ndarray,
+    old_values: np.ndarray,
+    clip: float,
+    clip_range_vf: float | None,
+    ent_coef: float,
+    vf_coef: float,
+) -> tuple[dict[str, float], np.ndarray, float, np.ndarray]:
+    """PPO's loss ``pg_loss + ent_coef · entropy_loss + vf_coef · v_loss`` and its partial derivatives.
+
+    pg_loss = −mean(min(r A, clip(r, 1 − ε, 1 + ε) A)), r = exp(log π − log π_old);
+    v_loss = mean((R − V_pred)²), V_pred = V or V_old + clip(V − V_old, ±ε_vf); entropy_loss = −mean(H).
+
+    Args:
+        log_prob, entropy, values: log π(a|s), H, V(s) under the current networks, (n,).
+        old_log_prob, advantages, returns, old_values: From the rollout (advantages already normalised), (n,).
+        clip: ε.
+        clip_range_vf: ε_vf or None.
+        ent_coef, vf_coef: Coefficients.
+
+    Returns:
+        (terms: pg_loss, v_loss, entropy_loss, approx_kl, clip_frac, loss;
+        ∂loss/∂log π (n,); ∂loss/∂H_i (a scalar, the same for every i); ∂loss/∂V (n,)).
+    """
+    n = len(log_prob)
+    log_ratio = log_prob - old_log_prob
+    ratio = np.exp(log_ratio)
+    surr1, surr2 = advantages * ratio, advantages * np.clip(ratio, 1.0 - clip, 1.0 + clip)
+    pg_loss = float(-np.minimum(surr1, surr2).mean())
+    if clip_range_vf is None:
+        v_pred, v_mask = values, 1.0
+    else:
+        dv = values - old_values
+        v_pred = old_values + np.clip(dv, -clip_range_vf, clip_range_vf)
+        v_mask = np.abs(dv) < clip_range_vf
+    v_loss = float(np.mean((returns - v_pred) ** 2))
+    entropy_loss = float(-entropy.mean())
+    terms = {
+        "pg_loss": pg_loss,
+        "v_loss": v_loss,
+        "entropy_loss": entropy_loss,
+        "approx_kl": float(np.mean((ratio - 1.0) - log_ratio)),
+        "clip_frac": float(np.mean(np.abs(ratio - 1.0) > clip)),
+        "loss": pg_loss + ent_coef * entropy_loss + vf_coef * v_loss,
+    }
+    d_log_prob = np.where(surr1 <= surr2, -advantages * ratio / n, 0.0)  # the clipped branch has zero gradient
+    d_values = vf_coef * 2.0 * (v_pred - returns) * v_mask / n
+    return terms, d_log_prob, -ent_coef / n, d_values
