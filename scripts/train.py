@@ -1,0 +1,118 @@
+"""Train an nngym agent with the zoo-style hyperparameters, evaluate it, save it and plot its reward curve.
+
+    python scripts/train.py --algo ppo --env CartPole-v1 --seed 0 --total-timesteps 100000 --log-dir runs/ --progress
+
+Writes to ``<log-dir>/<algo>_<env>_s<seed>/``: monitor.csv, progress.csv, model.npz,
+eval.json, reward_curve.png (and checkpoints/ with --checkpoint-freq). Resume a killed run with
+``--resume <checkpoint.npz>``: it continues to the same total number of steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import yaml
+
+from agents import ALGOS, CheckpointCallback, EvalCallback, evaluate_episodes, load_hyperparams
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--algo", required=True, choices=sorted(ALGOS))
+    p.add_argument("--env", default="CartPole-v1")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--total-timesteps", type=int, default=None, help="default: the yml's n_timesteps")
+    p.add_argument("--log-dir", default="runs/")
+    p.add_argument("--progress", action="store_true", help="tqdm progress bar")
+    p.add_argument("--verbose", type=int, default=0)
+    p.add_argument("--n-eval-episodes", type=int, default=20)
+    p.add_argument("--eval-freq", type=int, default=0, help="EvalCallback every this many vector steps (0: off)")
+    p.add_argument("--checkpoint-freq", type=int, default=0, help="checkpoint every this many vector steps (0: off)")
+    p.add_argument("--resume", default=None, help="checkpoint file to continue from")
+    p.add_argument(
+        "-p",
+        "--hyperparams",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="overrides, YAML values, e.g. gamma=0.98",
+    )
+    return p.parse_args(argv)
+
+
+def plot_rewards(run_dir: Path, title: str) -> Path:
+    """Episode returns against env steps (and a 100-episode moving mean) from monitor.csv."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    rows = np.loadtxt(run_dir / "monitor.csv", delimiter=",", skiprows=2, ndmin=2)
+    out = run_dir / "reward_curve.png"
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    if len(rows):
+        r, steps = rows[:, 0], np.cumsum(rows[:, 1])
+        ax.plot(steps, r, lw=0.5, alpha=0.4, label="episode return")
+        k = min(100, len(r))
+        ax.plot(steps[k - 1 :], np.convolve(r, np.ones(k) / k, mode="valid"), lw=1.5, label=f"mean of {k}")
+    ax.set_xlabel("env steps (approx., episodes in finishing order)")
+    ax.set_ylabel("return")
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    hp = load_hyperparams(args.algo, args.env)
+    n_timesteps = int(hp.pop("n_timesteps", 100_000))
+    for kv in args.hyperparams:
+        key, _, value = kv.partition("=")
+        hp[key] = yaml.safe_load(value)
+        if key == "net_arch":
+            hp[key] = tuple(hp[key])
+    total = args.total_timesteps or n_timesteps
+    run_dir = Path(args.log_dir) / f"{args.algo}_{args.env}_s{args.seed}"
+    cls = ALGOS[args.algo]
+    if args.resume:
+        agent = cls.load(args.resume, env=args.env, log_dir=run_dir, verbose=args.verbose)
+        remaining, reset = total - agent.num_timesteps, False
+    else:
+        agent = cls(args.env, seed=args.seed, log_dir=run_dir, verbose=args.verbose, **hp)
+        remaining, reset = total, True
+    callbacks = []
+    if args.eval_freq:
+        callbacks.append(EvalCallback(args.env, args.eval_freq, 5, run_dir, log_path=run_dir))
+    if args.checkpoint_freq:
+        callbacks.append(CheckpointCallback(args.checkpoint_freq, run_dir / "checkpoints", args.algo))
+    t0 = time.perf_counter()
+    agent.learn(remaining, callback=callbacks, progress_bar=args.progress, reset_num_timesteps=reset)
+    seconds = time.perf_counter() - t0
+    agent.save(run_dir / "model.npz")
+    returns = evaluate_episodes(agent, args.env, args.n_eval_episodes, deterministic=True, seed=10_000 + args.seed)
+    result = {
+        "algo": args.algo,
+        "env": args.env,
+        "seed": args.seed,
+        "total_timesteps": agent.num_timesteps,
+        "train_seconds": round(seconds, 2),
+        "steps_per_second": round(remaining / seconds),
+        "eval_mean": float(sum(returns) / len(returns)),
+        "eval_std": float((sum((r - sum(returns) / len(returns)) ** 2 for r in returns) / len(returns)) ** 0.5),
+        "hyperparams": {k: list(v) if isinstance(v, tuple) else v for k, v in hp.items()},
+    }
+    (run_dir / "eval.json").write_text(json.dumps(result, indent=2))
+    plot_rewards(run_dir, f"nngym {args.algo.upper()} {args.env} seed {args.seed}")
+    print(json.dumps({k: v for k, v in result.items() if k != "hyperparams"}))
+    return result
+
+
+if __name__ == "__main__":
+    main()
