@@ -10,7 +10,8 @@ Timing: run under the CPU lock on the shared machine,
 
     flock /tmp/nngym-cpu.lock python scripts/bench_envs.py
 
-and prints a Markdown table; CartPole-v1 is measured first and again last to show drift.
+and prints a Markdown table. CartPole-v1 is timed alternately with each env, in the same way, so
+each ratio compares runs made seconds apart.
 """
 
 from __future__ import annotations
@@ -61,8 +62,16 @@ def vector_steps_per_s(env_id: str, mode: str, num_envs: int, vector_steps: int,
     return vector_steps * num_envs / elapsed
 
 
-def median_of(repeats: int, fn, *args) -> float:
-    return float(np.median([fn(*args) for _ in range(repeats)]))
+def paired(repeats: int, fn, env_id: str, *args) -> tuple[float, float, float]:
+    """Median steps/s of `env_id` and of CartPole-v1, timed alternately, and the median of their ratios.
+
+    Alternating the two within each repeat keeps the ratio honest on a machine whose speed drifts.
+    """
+    ours, base = [], []
+    for _ in range(repeats):
+        base.append(fn(BASELINE, *args))
+        ours.append(fn(env_id, *args))
+    return float(np.median(ours)), float(np.median(base)), float(np.median(np.divide(ours, base)))
 
 
 def main() -> None:
@@ -70,29 +79,26 @@ def main() -> None:
     parser.add_argument("--envs", nargs="*", default=envs.ENV_IDS, help="nngym ids to measure (default: all)")
     parser.add_argument("--steps", type=int, default=20_000, help="single-env steps per timing")
     parser.add_argument("--vector-steps", type=int, default=2_500, help="vector steps per sync timing")
-    parser.add_argument("--async-steps", type=int, default=1_000, help="vector steps per async timing")
+    parser.add_argument("--async-steps", type=int, default=500, help="vector steps per async timing")
     parser.add_argument("--num-envs", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    def measure(env_id: str) -> tuple[float, float, float]:
-        single = median_of(args.repeats, single_steps_per_s, env_id, args.steps, args.seed)
-        sync = median_of(args.repeats, vector_steps_per_s, env_id, "sync", args.num_envs, args.vector_steps, args.seed)
-        asyn = median_of(args.repeats, vector_steps_per_s, env_id, "async", args.num_envs, args.async_steps, args.seed)
-        return single, sync, asyn
-
-    rows = [(BASELINE + " (first)", *measure(BASELINE))]
-    for env_id in args.envs:
-        rows.append((env_id, *measure(env_id)))
-    rows.append((BASELINE + " (last)", *measure(BASELINE)))
-    base = np.mean([rows[0][1:], rows[-1][1:]], axis=0)  # CartPole's mean of first and last, per column
-
     n = args.num_envs
-    print(f"| env | single steps/s | sync x{n} steps/s | async x{n} steps/s | single / CartPole | sync / CartPole |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, single, sync, asyn in rows:
-        print(f"| {name} | {single:,.0f} | {sync:,.0f} | {asyn:,.0f} | {single / base[0]:.2f} | {sync / base[1]:.2f} |")
+    print(f"steps/s, median of {args.repeats} timings; CartPole-v1 timed alternately with each env (ratio: median of")
+    print("the per-repeat ratios, > 1 means faster than CartPole-v1)\n")
+    print(f"| env | single | CartPole-v1 single | ratio | sync x{n} | CartPole sync x{n} | ratio |", end="")
+    print(f" async x{n} | CartPole async x{n} | ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for env_id in args.envs:
+        cells = [
+            paired(args.repeats, single_steps_per_s, env_id, args.steps, args.seed),
+            paired(args.repeats, vector_steps_per_s, env_id, "sync", n, args.vector_steps, args.seed),
+            paired(args.repeats, vector_steps_per_s, env_id, "async", n, args.async_steps, args.seed),
+        ]
+        row = " | ".join(f"{ours:,.0f} | {base:,.0f} | {ratio:.2f}" for ours, base, ratio in cells)
+        print(f"| {env_id} | {row} |", flush=True)
 
 
 if __name__ == "__main__":
