@@ -102,9 +102,45 @@ def bench_mlp(rounds: int) -> list[dict[str, float | str]]:
     return compare(cases, rounds)
 
 
+# --- LSTM (issue 4) --------------------------------------------------------------------------------
+def _lstm_case(T: int, N: int, D: int, H: int) -> Case:
+    import torch
+
+    from nngym.lstm import LSTM
+
+    rng = np.random.default_rng(0)
+    layer = LSTM(D, H, rng)
+    x = rng.standard_normal((T, N, D)).astype(np.float32)
+    dy = rng.standard_normal((T, N, H)).astype(np.float32)
+
+    def ours() -> None:
+        layer.forward(x)
+        layer.backward(dy)  # parameter gradients, dx and the initial-state gradient
+
+    module = torch.nn.LSTM(D, H)
+    xt = torch.from_numpy(x).requires_grad_(True)  # so torch computes dx too
+    dyt = torch.from_numpy(dy)
+
+    def theirs() -> None:
+        module.zero_grad(set_to_none=True)
+        xt.grad = None
+        y, _ = module(xt)
+        y.backward(dyt)
+
+    return f"LSTM T={T} N={N} D={D} H={H}", ours, theirs
+
+
+def bench_lstm(rounds: int) -> list[dict[str, float | str]]:
+    """Forward + backward through time of one LSTM layer over T=32 steps (no optimiser step)."""
+    table_header("LSTM forward + backward (BPTT), T=32")
+    cases = [_lstm_case(32, n, 64, h) for h in (64, 256) for n in (8, 64)]
+    return compare(cases, rounds)
+
+
 #: Sections by name; each takes the number of rounds and prints a Markdown table.
 SECTIONS: dict[str, Callable[[int], list[dict[str, float | str]]]] = {
     "mlp": bench_mlp,
+    "lstm": bench_lstm,
 }
 
 
