@@ -17,24 +17,7 @@ import time
 import numpy as np
 
 from agents import ALGOS, evaluate, load_hyperparams
-
-
-def sb3_agent(algo: str, env_id: str, seed: int, hp: dict):
-    """The SB3 agent with the same hyperparameters (zoo semantics: lin_x schedules, net_arch in policy_kwargs)."""
-    from stable_baselines3 import A2C, DQN, PPO
-    from stable_baselines3.common.env_util import make_vec_env
-
-    hp = dict(hp)
-    n_envs = hp.pop("n_envs", 1)
-    for key in ("learning_rate", "clip_range"):
-        if isinstance(hp.get(key), str) and hp[key].startswith("lin_"):
-            start = float(hp[key][4:])
-            hp[key] = lambda progress, start=start: progress * start
-    if "net_arch" in hp:
-        hp["policy_kwargs"] = {"net_arch": list(hp.pop("net_arch"))}
-    env = make_vec_env(env_id, n_envs=n_envs, seed=seed)
-    cls = {"ppo": PPO, "a2c": A2C, "dqn": DQN}[algo]
-    return cls("MlpPolicy", env, seed=seed, device="cpu", verbose=0, **hp)
+from agents.baselines import sb3_agent
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -55,7 +38,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             row = {"algo": algo, "seed": seed, "steps": steps}
             impls = [("nngym", lambda s=seed, a=algo, h=hp: ALGOS[a](args.env, seed=s, **h))]
             if not args.skip_sb3:
-                impls.append(("sb3", lambda s=seed, a=algo, h=hp: sb3_agent(a, args.env, s, h)))
+                impls.append(("sb3", lambda s=seed, a=algo, h=hp: sb3_agent(a, args.env, s, **h)))
             for name, make in impls:
                 agent = make()
                 t0 = time.perf_counter()

@@ -1,8 +1,12 @@
 """Train an nngym agent with the zoo-style hyperparameters, evaluate it, save it and plot its reward curve.
 
     python scripts/train.py --algo ppo --env CartPole-v1 --seed 0 --total-timesteps 100000 --log-dir runs/ --progress
+    python scripts/train.py --impl sb3 --algo ppo --env CartPole-v1 --seed 0   # Stable-Baselines3, same yml
 
-Writes to ``<log-dir>/<algo>_<env>_s<seed>/``: monitor.csv, progress.csv, model.npz,
+``--impl sb3`` trains Stable-Baselines3's algorithm (``agents.baselines``) with the same hyperparameters
+and writes the same files (model.npz holds the torch policy's tensors).
+
+Writes to ``<log-dir>/<algo>_<env>_s<seed>/`` (a "/" in the env id becomes "-"): monitor.csv, progress.csv, model.npz,
 eval.json, reward_curve.png (and checkpoints/ with --checkpoint-freq). Resume a killed run with
 ``--resume <checkpoint.npz>``: it continues to the same total number of steps.
 """
@@ -16,12 +20,14 @@ from pathlib import Path
 
 import yaml
 
+import envs  # noqa: F401 - registers the nngym/ env ids
 from agents import ALGOS, CheckpointCallback, EvalCallback, evaluate_episodes, load_hyperparams
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--algo", required=True, choices=sorted(ALGOS))
+    p.add_argument("--impl", default="nngym", choices=["nngym", "sb3"], help="nngym's agents or Stable-Baselines3's")
     p.add_argument("--env", default="CartPole-v1")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--total-timesteps", type=int, default=None, help="default: the yml's n_timesteps")
@@ -79,8 +85,15 @@ def main(argv: list[str] | None = None) -> dict:
         if key == "net_arch":
             hp[key] = tuple(hp[key])
     total = args.total_timesteps or n_timesteps
-    run_dir = Path(args.log_dir) / f"{args.algo}_{args.env}_s{args.seed}"
-    cls = ALGOS[args.algo]
+    run_dir = Path(args.log_dir) / f"{args.algo}_{args.env.replace('/', '-')}_s{args.seed}"
+    if args.impl == "sb3":
+        from agents.baselines import SB3_ALGOS
+
+        if args.algo not in SB3_ALGOS:
+            raise SystemExit(f"--impl sb3: no SB3 baseline for {args.algo!r}; expected one of {sorted(SB3_ALGOS)}")
+        cls = SB3_ALGOS[args.algo]
+    else:
+        cls = ALGOS[args.algo]
     if args.resume:
         agent = cls.load(args.resume, env=args.env, log_dir=run_dir, verbose=args.verbose)
         remaining, reset = total - agent.num_timesteps, False
@@ -98,6 +111,7 @@ def main(argv: list[str] | None = None) -> dict:
     agent.save(run_dir / "model.npz")
     returns = evaluate_episodes(agent, args.env, args.n_eval_episodes, deterministic=True, seed=10_000 + args.seed)
     result = {
+        "impl": args.impl,
         "algo": args.algo,
         "env": args.env,
         "seed": args.seed,
@@ -109,7 +123,7 @@ def main(argv: list[str] | None = None) -> dict:
         "hyperparams": {k: list(v) if isinstance(v, tuple) else v for k, v in hp.items()},
     }
     (run_dir / "eval.json").write_text(json.dumps(result, indent=2))
-    plot_rewards(run_dir, f"nngym {args.algo.upper()} {args.env} seed {args.seed}")
+    plot_rewards(run_dir, f"{args.impl} {args.algo.upper()} {args.env} seed {args.seed}")
     print(json.dumps({k: v for k, v in result.items() if k != "hyperparams"}))
     return result
 

@@ -1,0 +1,458 @@
+"""Stable-Baselines3 baselines behind nngym's agent interface: same constructor, hyperparameter YAML and log files.
+
+``SB3PPO``, ``SB3A2C``, ``SB3DQN`` (stable-baselines3) and ``SB3RecurrentPPO`` (sb3-contrib) take what
+nngym's ``PPO``/``A2C``/``DQN`` take (an env id, ``net``, ``seed``, ``log_dir``, ``verbose`` and the fields
+of the agent's Config as read by ``agents.load_hyperparams``) and map them to SB3's arguments with
+rl-baselines3-zoo's semantics (``lin_<x>`` schedules, ``net_arch`` in ``policy_kwargs``). Training writes
+the same two files as nngym's agents: ``<log_dir>/monitor.csv`` (SB3's ``VecMonitor``, one file for all
+envs) and ``<log_dir>/progress.csv`` (SB3's CSV logger). Models are saved as npz + JSON (the policy's
+``state_dict`` and the optimiser's), never SB3's pickled zip.
+
+For ``net="cnn"`` (or a CNN spec string such as ``"conv:8x5,pool:2,dense:64"``) SB3 gets ``SpecCNN`` as
+its features extractor: the torch twin of the network ``nngym.builders.cnn`` builds from the same spec,
+layer for layer, instead of NatureCNN (which needs at least 36x36 images).
+
+Example:
+    >>> agent = SB3PPO("CartPole-v1", seed=0, n_envs=8, n_steps=32).learn(10_000)
+    >>> action, _ = agent.predict(obs)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3 import A2C, DQN, PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback as SB3Callback
+from stable_baselines3.common.logger import CSVOutputFormat, HumanOutputFormat, Logger
+from stable_baselines3.common.monitor import ResultsWriter
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor
+from torch import nn
+
+from nngym.serialization import ModelFileError, load_npz, save_npz
+
+#: Config fields of nngym's agents that SB3 has no argument for and that change nothing there.
+NNGYM_ONLY = ("vectorization",)
+#: Activation names (nngym) -> torch modules.
+ACTIVATION_FNS = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid}
+
+
+def default_cnn_spec() -> str:
+    """The CNN spec nngym's agents use for ``net="cnn"`` (``agents.policies.CNN_SPEC``).
+
+    Raises:
+        ValueError: If nngym's agents have no CNN spec (yet).
+    """
+    from agents import policies
+
+    spec = getattr(policies, "CNN_SPEC", None)
+    if spec is None:
+        raise ValueError('net="cnn" needs agents.policies.CNN_SPEC, which this version of agents does not define')
+    return spec
+
+
+def _is_cnn(net: str) -> bool:
+    return net == "cnn" or "conv:" in net
+
+
+class SpecCNN(BaseFeaturesExtractor):
+    """SB3 features extractor with the architecture ``nngym.builders.cnn(spec, ...)`` builds.
+
+    The nngym network is built once (weights discarded) and each of its layers becomes the torch
+    layer with the same ``config()``: Conv2D -> ``nn.Conv2d``, MaxPool2D -> ``nn.MaxPool2d``,
+    L2Pool2D -> ``nn.LPPool2d(2)``, Dense -> ``nn.Linear``, activations, Dropout, Flatten.
+
+    Args:
+        observation_space: Image space (C, H, W).
+        spec: nngym CNN spec, e.g. ``"conv:20x5,pool:2,conv:40x5,pool:2,dense:100"``.
+        activation: After every conv and dense (as in ``nngym.builders.cnn``).
+        pool: Kind of ``pool:`` items, ``"max"`` or ``"l2"``.
+    """
+
+    def __init__(self, observation_space: gym.spaces.Box, spec: str, activation: str = "relu", pool: str = "max"):
+        from nngym.builders import cnn
+
+        template = cnn(spec, observation_space.shape, np.random.default_rng(0), activation=activation, pool=pool)
+        layers = [_torch_layer(layer) for layer in template.layers]
+        with torch.no_grad():
+            n_features = nn.Sequential(*layers)(torch.zeros(1, *observation_space.shape)).shape[1]
+        super().__init__(observation_space, int(n_features))
+        self.cnn = nn.Sequential(*layers)
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        return self.cnn(observations)
+
+
+def _torch_layer(layer: Any) -> nn.Module:
+    """The torch module equivalent to one nngym layer (by class name and ``config()``)."""
+    name, c = type(layer).__name__, layer.config()
+    if name == "Conv2D":
+        return nn.Conv2d(c["in_channels"], c["out_channels"], c["kernel_size"], c["stride"], c["padding"])
+    if name == "MaxPool2D":
+        return nn.MaxPool2d(c["size"], c["stride"])
+    if name == "L2Pool2D":
+        return nn.LPPool2d(2, c["size"], c["stride"])
+    if name == "Dense":
+        return nn.Linear(c["n_in"], c["n_out"])
+    if name == "Dropout":
+        return nn.Dropout(c["p"])
+    if name == "Flatten":
+        return nn.Flatten()
+    if name.lower() in ACTIVATION_FNS:
+        return ACTIVATION_FNS[name.lower()]()
+    raise ValueError(f"no torch equivalent for nngym layer {name}; expected Conv2D, pools, Dense, Dropout, Flatten")
+
+
+class _CallbackAdapter(SB3Callback):
+    """Calls an nngym callback (``agents.callbacks``) from SB3's ``learn``, with the wrapper as its agent."""
+
+    def __init__(self, callback: Any, agent: SB3Agent) -> None:
+        super().__init__()
+        self.inner, self.wrapper = callback, agent
+
+    def _on_training_start(self) -> None:
+        self.inner.init(self.wrapper)
+        self.inner.on_training_start()
+
+    def _on_step(self) -> bool:
+        return bool(self.inner.on_step())
+
+    def _on_rollout_end(self) -> None:
+        self.inner.on_rollout_end()
+
+    def _on_training_end(self) -> None:
+        self.inner.on_training_end()
+
+
+class SB3Agent:
+    """An SB3 algorithm built from nngym's hyperparameters, with nngym's ``learn``/``predict``/``save``/``load``.
+
+    Args:
+        env: Env id (``n_envs`` copies in a ``DummyVecEnv``, seeded ``seed + i`` as SB3's
+            ``make_vec_env`` does) or a single ``gymnasium.Env`` (n_envs must be 1).
+        net: ``"mlp"``, ``"cnn"`` (``agents.policies.CNN_SPEC``), a CNN spec string, or ``"lstm"``
+            (recurrent PPO only).
+        seed: Seeds torch, the envs and the action spaces.
+        log_dir: Where ``monitor.csv`` and ``progress.csv`` go (``None``: no files).
+        verbose: 1 also prints SB3's table at each log interval.
+        **config: nngym Config fields (``n_envs``, ``learning_rate``, ``net_arch``, ``activation``, ...).
+
+    Raises:
+        ValueError: For a hyperparameter SB3's algorithm does not take, or a net it cannot build.
+    """
+
+    algo: ClassVar[str] = ""
+    sb3_class: ClassVar[type[BaseAlgorithm]] = BaseAlgorithm
+    policy_names: ClassVar[dict[str, str]] = {"mlp": "MlpPolicy", "cnn": "CnnPolicy"}
+    schedule_keys: ClassVar[tuple[str, ...]] = ("learning_rate",)
+
+    def __init__(
+        self,
+        env: str | gym.Env | None,
+        net: str = "mlp",
+        seed: int = 0,
+        log_dir: str | os.PathLike | None = None,
+        verbose: int = 0,
+        **config: Any,
+    ) -> None:
+        self.net, self.seed, self.verbose = net, int(seed), verbose
+        self.log_dir = None if log_dir is None else Path(log_dir)
+        self.config = {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}
+        self.n_envs = int(config.get("n_envs", 1))
+        self.env_id = env if isinstance(env, str) else getattr(getattr(env, "spec", None), "id", "") or ""
+        self.log_interval = int(config.get("log_interval", 1 if self.algo != "DQN" else 4))
+        torch.set_num_threads(1)  # as nngym's agents (agents/threads.py): one BLAS thread on small matrices
+        self._venv = None if env is None else self._make_env(env)
+        kwargs = self._sb3_kwargs(dict(config))
+        self.model = self.sb3_class(
+            kwargs.pop("policy"), self._venv, seed=self.seed, device="cpu", verbose=0, **kwargs
+        ) if self._venv is not None else None  # fmt: skip
+        self._train_seconds = 0.0
+
+    # --- construction ------------------------------------------------------------------------
+    def _make_env(self, env: str | gym.Env) -> VecEnv:
+        if isinstance(env, str):
+            venv = DummyVecEnv([lambda: gym.make(env) for _ in range(self.n_envs)])
+        elif self.n_envs == 1:
+            venv = DummyVecEnv([lambda: env])
+        else:
+            raise ValueError(f"{self.algo}: pass an env id for n_envs={self.n_envs}, got one {type(env).__name__}")
+        venv.seed(self.seed)
+        for i, e in enumerate(venv.envs):
+            e.action_space.seed(self.seed + i)
+        return VecMonitor(venv)
+
+    def _sb3_kwargs(self, hp: dict[str, Any]) -> dict[str, Any]:
+        """nngym Config fields -> SB3 constructor arguments (zoo semantics)."""
+        for key in ("n_envs", "log_interval", *NNGYM_ONLY):
+            hp.pop(key, None)
+        for key in self.schedule_keys:
+            if isinstance(hp.get(key), str) and hp[key].startswith("lin_"):
+                hp[key] = _linear_schedule(float(hp[key][4:]))
+        policy_kwargs: dict[str, Any] = {}
+        if "net_arch" in hp:
+            policy_kwargs["net_arch"] = list(hp.pop("net_arch"))
+        if "activation" in hp:
+            name = hp.pop("activation")
+            if name not in ACTIVATION_FNS:
+                raise ValueError(f"{self.algo}: activation must be one of {sorted(ACTIVATION_FNS)}, got {name!r}")
+            policy_kwargs["activation_fn"] = ACTIVATION_FNS[name]
+        for key in ("ortho_init", "log_std_init"):
+            if key in hp:
+                policy_kwargs[key] = hp.pop(key)
+        family = "cnn" if _is_cnn(self.net) else self.net
+        if family not in self.policy_names:
+            raise ValueError(
+                f"{self.algo}: net must be one of {sorted(self.policy_names)} or a CNN spec, got {self.net!r}"
+            )
+        if family == "cnn":
+            spec = default_cnn_spec() if self.net == "cnn" else self.net
+            policy_kwargs["features_extractor_class"] = SpecCNN
+            policy_kwargs["features_extractor_kwargs"] = {"spec": spec}
+        hp["policy"] = self.policy_names[family]
+        hp["policy_kwargs"] = policy_kwargs
+        import inspect
+
+        accepted = set(inspect.signature(self.sb3_class.__init__).parameters)
+        unknown = sorted(set(hp) - accepted)
+        if unknown:
+            raise ValueError(f"SB3 {self.algo}: no argument for hyperparameters {unknown}")
+        return hp
+
+    # --- the agent interface -------------------------------------------------------------------
+    @property
+    def num_timesteps(self) -> int:
+        return int(self.model.num_timesteps)
+
+    @property
+    def logger(self) -> Logger:
+        return self.model.logger
+
+    def learn(
+        self,
+        total_timesteps: int,
+        callback: Any = None,
+        progress_bar: bool = False,
+        reset_num_timesteps: bool = True,
+    ) -> SB3Agent:
+        """Trains for ``total_timesteps`` env steps, writing monitor.csv and progress.csv to ``log_dir``.
+
+        Args:
+            total_timesteps: Env steps of this call.
+            callback: nngym callback(s) (``agents.callbacks``), called with this wrapper as their agent.
+            progress_bar: SB3's progress bar.
+            reset_num_timesteps: False continues the counters, the monitor file and progress.csv.
+        """
+        if self.model is None:
+            raise ValueError(f"SB3 {self.algo}.learn needs an env: pass env= to the constructor or to load()")
+        torch.set_num_threads(1)
+        append = not reset_num_timesteps
+        if self.log_dir is not None:
+            self._attach_logs(append)
+        callbacks = list(callback) if isinstance(callback, list) else [callback] if callback else []
+        t0 = time.perf_counter()
+        self.model.learn(
+            total_timesteps,
+            callback=[_CallbackAdapter(c, self) for c in callbacks],
+            log_interval=self.log_interval,
+            progress_bar=progress_bar,
+            reset_num_timesteps=reset_num_timesteps,
+        )
+        self._train_seconds += time.perf_counter() - t0
+        if isinstance(self._venv, VecMonitor) and self._venv.results_writer is not None:
+            self._venv.results_writer.close()
+            self._venv.results_writer = None
+        return self
+
+    def _attach_logs(self, append: bool) -> None:
+        """SB3's VecMonitor writer and CSV logger on ``<log_dir>/monitor.csv`` and ``progress.csv``."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        monitor, progress = self.log_dir / "monitor.csv", self.log_dir / "progress.csv"
+        vm = self._venv
+        keep = append and monitor.exists()
+        if keep:
+            with open(monitor) as f:
+                vm.t_start = float(json.loads(f.readline()[1:])["t_start"])
+        else:
+            vm.t_start = time.time()
+        vm.results_writer = ResultsWriter(
+            str(monitor), header={"t_start": vm.t_start, "env_id": self.env_id}, override_existing=not keep
+        )
+        old = progress.read_text() if append and progress.exists() else ""
+        csv_format = CSVOutputFormat(str(progress))
+        if old:  # continue the file: SB3's CSV writer opens it with "w+"
+            csv_format.file.write(old)
+            csv_format.file.flush()
+            csv_format.keys = old.splitlines()[0].split(",")
+        formats = [csv_format] + ([HumanOutputFormat(sys.stdout)] if self.verbose else [])
+        self.model.set_logger(Logger(str(self.log_dir), formats))
+
+    def predict(
+        self,
+        obs: np.ndarray,
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, Any]:
+        """SB3's ``predict``: one observation or a batch; ``state``/``episode_start`` for recurrent policies."""
+        return self.policy.predict(obs, state=state, episode_start=episode_start, deterministic=deterministic)
+
+    @property
+    def policy(self) -> Any:
+        return self.model.policy
+
+    # --- files ----------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike, include_replay_buffer: bool = False) -> Path:
+        """The policy's and optimiser's tensors in an npz, the hyperparameters and counters as JSON.
+
+        Args:
+            path: File to write (``.npz`` appended if missing).
+            include_replay_buffer: Accepted for the interface; the replay buffer is not saved.
+        """
+        arrays = {f"policy/{k}": v.detach().cpu().numpy() for k, v in self.policy.state_dict().items()}
+        opt = self.policy.optimizer.state_dict()
+        for idx, slots in opt["state"].items():
+            for k, v in slots.items():
+                arrays[f"opt/{idx}/{k}"] = v.detach().cpu().numpy() if torch.is_tensor(v) else np.asarray(v)
+        meta = {
+            "format": "nngym.sb3",
+            "algorithm": self.algo,
+            "net": self.net,
+            "seed": self.seed,
+            "env_id": self.env_id,
+            "config": self.config,
+            "param_groups": [{k: v for k, v in g.items() if _jsonable(v)} for g in opt["param_groups"]],
+            "num_timesteps": self.num_timesteps,
+            "n_updates": int(getattr(self.model, "_n_updates", 0)),
+        }
+        return save_npz(path, arrays, meta)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, env: str | gym.Env | None = None, **kwargs: Any) -> SB3Agent:
+        """Rebuilds an agent saved by ``save`` on ``env`` (default: the saved env id).
+
+        Args:
+            path: The model file.
+            env: Env to continue training / act on.
+            **kwargs: ``log_dir``, ``verbose``.
+
+        Raises:
+            ModelFileError: Not an SB3 model file of this algorithm, or tensors of other shapes.
+        """
+        arrays, meta = load_npz(path)
+        if meta.get("format") != "nngym.sb3" or meta.get("algorithm") != cls.algo:
+            raise ModelFileError(
+                f"{path}: holds {meta.get('format')!r} {meta.get('algorithm')!r}, expected 'nngym.sb3' {cls.algo!r}"
+            )
+        agent = cls(env or meta["env_id"], net=meta["net"], seed=meta["seed"], **kwargs, **meta["config"])
+        state = {k[7:]: torch.as_tensor(v) for k, v in arrays.items() if k.startswith("policy/")}
+        try:
+            agent.policy.load_state_dict(state)
+        except RuntimeError as e:
+            raise ModelFileError(f"{path}: tensors do not fit the policy: {e}") from None
+        opt_state: dict[int, dict[str, torch.Tensor]] = {}
+        for k, v in arrays.items():
+            if k.startswith("opt/"):
+                idx, key = k[4:].split("/", 1)
+                opt_state.setdefault(int(idx), {})[key] = torch.as_tensor(v)
+        groups = agent.policy.optimizer.state_dict()["param_groups"]
+        for g, saved in zip(groups, meta["param_groups"], strict=False):
+            g.update({k: v for k, v in saved.items() if k != "params"})
+        agent.policy.optimizer.load_state_dict({"state": opt_state, "param_groups": groups})
+        agent.model.num_timesteps = int(meta["num_timesteps"])
+        agent.model._n_updates = int(meta["n_updates"])
+        return agent
+
+
+def _jsonable(v: Any) -> bool:
+    try:
+        json.dumps(v)
+    except TypeError:
+        return False
+    return True
+
+
+def _linear_schedule(start: float):
+    """SB3 schedule: ``start`` at progress_remaining 1, down to 0 (zoo's ``lin_<start>``)."""
+
+    def schedule(progress_remaining: float) -> float:
+        return progress_remaining * start
+
+    return schedule
+
+
+class SB3PPO(SB3Agent):
+    """stable-baselines3's PPO with nngym's PPO hyperparameters (``agents/hyperparams/ppo.yml``)."""
+
+    algo = "PPO"
+    sb3_class = PPO
+    schedule_keys = ("learning_rate", "clip_range")
+
+
+class SB3A2C(SB3Agent):
+    """stable-baselines3's A2C with nngym's A2C hyperparameters (``agents/hyperparams/a2c.yml``)."""
+
+    algo = "A2C"
+    sb3_class = A2C
+
+
+class SB3DQN(SB3Agent):
+    """stable-baselines3's DQN with nngym's DQN hyperparameters (``agents/hyperparams/dqn.yml``).
+
+    ``double_q=True`` has no SB3 counterpart and raises ValueError.
+    """
+
+    algo = "DQN"
+    sb3_class = DQN
+
+    def _sb3_kwargs(self, hp: dict[str, Any]) -> dict[str, Any]:
+        if hp.pop("double_q", False):
+            raise ValueError("SB3 DQN has no double Q-learning; drop double_q=True for the comparison")
+        return super()._sb3_kwargs(hp)
+
+
+def _recurrent_ppo_class() -> type[BaseAlgorithm]:
+    from sb3_contrib import RecurrentPPO
+
+    return RecurrentPPO
+
+
+class SB3RecurrentPPO(SB3Agent):
+    """sb3-contrib's RecurrentPPO (an LSTM policy) with nngym's recurrent PPO hyperparameters."""
+
+    algo = "RecurrentPPO"
+    policy_names = {"mlp": "MlpLstmPolicy", "lstm": "MlpLstmPolicy", "cnn": "CnnLstmPolicy"}
+    schedule_keys = ("learning_rate", "clip_range")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        type(self).sb3_class = _recurrent_ppo_class()
+        super().__init__(*args, **kwargs)
+
+
+#: Algorithm names of ``scripts/train.py --algo`` -> SB3 wrappers.
+SB3_ALGOS: dict[str, type[SB3Agent]] = {
+    "ppo": SB3PPO,
+    "a2c": SB3A2C,
+    "dqn": SB3DQN,
+    "recurrent_ppo": SB3RecurrentPPO,
+}
+
+
+def sb3_agent(algo: str, env: str | gym.Env, seed: int = 0, **config: Any) -> SB3Agent:
+    """The SB3 agent for an nngym algorithm name, e.g. ``sb3_agent("ppo", "CartPole-v1", 0, **hp)``.
+
+    Raises:
+        ValueError: For an algorithm without an SB3 baseline.
+    """
+    if algo not in SB3_ALGOS:
+        raise ValueError(f"no SB3 baseline for {algo!r}; expected one of {sorted(SB3_ALGOS)}")
+    return SB3_ALGOS[algo](env, seed=seed, **config)
