@@ -1,0 +1,223 @@
+"""Agents end to end: short learning tests with thresholds, reproducibility, save/load/resume,
+refusal of bad files and unsupported spaces, and the SB3-format logs."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from agents import A2C, DQN, PPO, REINFORCE, CheckpointCallback, EvalCallback, evaluate
+from agents.vec_env import SyncVectorEnv
+from nngym.serialization import ModelFileError, load_npz, save_npz
+
+
+class BanditEnv(gym.Env):
+    """One-step episodes: action 1 pays 1, action 0 pays 0 (Discrete), or −(a − 0.5)² (Box)."""
+
+    def __init__(self, box: bool = False) -> None:
+        self.observation_space = gym.spaces.Box(0, 1, (1,), np.float32)
+        self.action_space = gym.spaces.Box(-2, 2, (1,), np.float32) if box else gym.spaces.Discrete(2)
+        self.box = box
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.ones(1, np.float32), {}
+
+    def step(self, action):
+        r = -float((np.asarray(action).reshape(-1)[0] - 0.5) ** 2) if self.box else float(action == 1)
+        return np.ones(1, np.float32), r, True, False, {}
+
+
+class ChainEnv(gym.Env):
+    """A 5-state chain, one-hot observations: action 1 moves right, 0 left; reward 1 on reaching the right end."""
+
+    def __init__(self, n: int = 5) -> None:
+        self.n = n
+        self.observation_space = gym.spaces.Box(0, 1, (n,), np.float32)
+        self.action_space = gym.spaces.Discrete(2)
+
+    def _obs(self):
+        o = np.zeros(self.n, np.float32)
+        o[self.s] = 1
+        return o
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.s = 0
+        return self._obs(), {}
+
+    def step(self, action):
+        self.s = max(self.s + (1 if action == 1 else -1), 0)
+        done = self.s == self.n - 1
+        return self._obs(), float(done), done, False, {}
+
+
+def _vec(fn, n):
+    return SyncVectorEnv([fn] * n)
+
+
+def _params(agent):
+    return np.concatenate([p.ravel() for net in agent._nets().values() for _, p, _ in net.named_params()])
+
+
+# --- learning -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: PPO(_vec(BanditEnv, 4), seed=0, n_steps=16, batch_size=32, n_epochs=4, learning_rate=3e-3),
+        lambda: A2C(_vec(BanditEnv, 4), seed=0, learning_rate=7e-3),
+        lambda: REINFORCE(_vec(BanditEnv, 4), seed=0, n_steps=4, learning_rate=1e-2),
+        lambda: DQN(
+            _vec(BanditEnv, 1),
+            seed=0,
+            learning_starts=100,
+            learning_rate=1e-3,
+            target_update_interval=50,
+            exploration_fraction=0.5,
+        ),  # fmt: skip
+    ],
+    ids=["ppo", "a2c", "reinforce", "dqn"],
+)
+def test_two_armed_bandit_learns_the_better_arm(make):
+    agent = make().learn(1500)
+    assert agent.predict(np.ones(1, np.float32))[0] == 1
+    assert np.mean([r for r, _ in agent.ep_info_buffer]) > 0.6  # it also acted well while learning
+
+
+def test_gaussian_policy_learns_continuous_bandit():
+    agent = PPO(_vec(lambda: BanditEnv(box=True), 4), seed=0, n_steps=32, batch_size=64, n_epochs=5, learning_rate=3e-3)
+    agent.learn(4000)
+    action = agent.predict(np.ones(1, np.float32))[0]
+    assert action.shape == (1,) and abs(float(action[0]) - 0.5) < 0.15
+
+
+def test_ppo_learns_chain_mdp():
+    agent = PPO(_vec(ChainEnv, 4), seed=1, n_steps=32, batch_size=64, n_epochs=4, learning_rate=3e-3, gamma=0.9)
+    agent.learn(6000)
+    env = ChainEnv()
+    mean, _ = evaluate(agent, gym.wrappers.TimeLimit(env, 20), n_episodes=3)
+    assert mean == 1.0  # reaches the goal within the time limit every time
+
+
+def test_ppo_cartpole_reaches_modest_return():
+    agent = PPO("CartPole-v1", seed=0, n_envs=8, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20,
+                learning_rate="lin_0.001", clip_range="lin_0.2")  # fmt: skip
+    agent.learn(20_000)
+    assert evaluate(agent, "CartPole-v1", n_episodes=5)[0] >= 150
+
+
+# --- reproducibility, save/load, resume -------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "cls,kw", [(PPO, {"n_envs": 2, "n_steps": 64}), (DQN, {"learning_starts": 50, "train_freq": 8})]
+)
+def test_same_seed_gives_identical_parameters(cls, kw):
+    a = cls("CartPole-v1", seed=3, **kw).learn(600)
+    b = cls("CartPole-v1", seed=3, **kw).learn(600)
+    c = cls("CartPole-v1", seed=4, **kw).learn(600)
+    np.testing.assert_array_equal(_params(a), _params(b))
+    assert not np.array_equal(_params(a), _params(c))
+
+
+@pytest.mark.parametrize("cls,env", [(PPO, "CartPole-v1"), (PPO, "Pendulum-v1"), (A2C, "CartPole-v1"),
+                                     (DQN, "CartPole-v1"), (REINFORCE, "Pendulum-v1")])  # fmt: skip
+def test_save_load_gives_identical_actions(cls, env, tmp_path):
+    kw = {"learning_starts": 50} if cls is DQN else {"n_steps": 64} if cls is not A2C else {}
+    agent = cls(env, seed=0, **kw).learn(300)
+    path = agent.save(tmp_path / "model")
+    loaded = cls.load(path)
+    obs = np.random.default_rng(0).standard_normal((50, *agent.observation_space.shape)).astype(np.float32)
+    np.testing.assert_array_equal(agent.predict(obs)[0], loaded.predict(obs)[0])
+    np.testing.assert_array_equal(_params(agent), _params(loaded))
+    assert loaded.num_timesteps == agent.num_timesteps
+
+
+def test_resume_from_checkpoint_continues_counters_schedules_and_optimizer(tmp_path):
+    kw = {"n_envs": 4, "n_steps": 16, "batch_size": 32, "n_epochs": 2, "learning_rate": "lin_0.001"}
+    full = PPO("CartPole-v1", seed=0, **kw).learn(1024)
+    ckpt = CheckpointCallback(save_freq=128, save_path=tmp_path, name_prefix="ppo")
+    PPO("CartPole-v1", seed=0, **kw).learn(1024, callback=ckpt)
+    resumed = PPO.load(tmp_path / "ppo_512_steps.npz", env="CartPole-v1")
+    # saved in on_step at 512 steps: the 8th rollout is collected but not yet learned from (as in SB3)
+    assert resumed.num_timesteps == 512 and resumed.optimizer.t == resumed._n_updates == 7 * 2 * 2
+    assert all(np.abs(s["m"]).sum() > 0 for s in resumed.optimizer.state_dict()["slots"].values())  # Adam moments
+    lrs = []
+
+    class RecordLr(CheckpointCallback):
+        def on_rollout_end(self) -> None:
+            lrs.append(self.agent.optimizer.lr)
+
+    resumed.learn(512, callback=RecordLr(10**9, tmp_path), reset_num_timesteps=False)
+    assert resumed.num_timesteps == full.num_timesteps == 1024 and resumed._total_timesteps == 1024
+    assert resumed.optimizer.t == 28 + 32
+    # the linear schedule continued from 512 of 1024 steps (lr of the update after 576 steps), not restarted
+    assert lrs[1] == pytest.approx((1 - 576 / 1024) * 1e-3)
+    assert resumed.optimizer.lr == pytest.approx(full.optimizer.lr)
+
+
+def test_dqn_checkpoint_can_carry_the_replay_buffer(tmp_path):
+    agent = DQN("CartPole-v1", seed=0, learning_starts=50, buffer_size=1000).learn(300)
+    loaded = DQN.load(agent.save(tmp_path / "with", include_replay_buffer=True))
+    assert len(loaded.replay_buffer) == 300
+    np.testing.assert_array_equal(loaded.replay_buffer.obs[:300], agent.replay_buffer.obs[:300])
+    assert len(DQN.load(agent.save(tmp_path / "without")).replay_buffer) == 0
+
+
+def test_tampered_wrong_algorithm_and_wrong_spaces_files_are_refused(tmp_path):
+    path = PPO("CartPole-v1", seed=0, n_steps=16).learn(16).save(tmp_path / "ppo")
+    with pytest.raises(ModelFileError, match="holds a PPO model"):
+        A2C.load(path)
+    with pytest.raises(ModelFileError, match="do not match"):
+        PPO.load(path, env="Acrobot-v1")
+    arrays, meta = load_npz(path)
+    arrays["net/pi/0.W"] = arrays["net/pi/0.W"] + 1.0
+    save_npz(tmp_path / "tampered", arrays, meta)
+    with pytest.raises(ModelFileError, match="modified"):
+        PPO.load(tmp_path / "tampered.npz")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(ModelFileError):
+        PPO.load(tmp_path / "junk.npz")
+
+
+def test_unsupported_spaces_and_options_raise_clear_errors():
+    with pytest.raises(ValueError, match="Discrete only"):
+        DQN("Pendulum-v1")
+    with pytest.raises(ValueError, match="1-D Box observation"):
+        PPO("FrozenLake-v1")
+    with pytest.raises(ValueError, match="unknown hyperparameters"):
+        PPO("CartPole-v1", n_step=5)
+    with pytest.raises(ValueError, match="net must be one of"):
+        PPO("CartPole-v1", net="cnn")
+
+
+# --- logs and callbacks ----------------------------------------------------------------------------------------
+def test_monitor_and_progress_csv_in_sb3_format(tmp_path):
+    agent = A2C("CartPole-v1", seed=0, n_envs=4, log_dir=tmp_path, log_interval=10)
+    ev = EvalCallback("CartPole-v1", eval_freq=100, n_eval_episodes=2, best_model_save_path=tmp_path)
+    agent.learn(2000, callback=ev)
+    lines = (tmp_path / "monitor.csv").read_text().splitlines()
+    header = json.loads(lines[0][1:])
+    assert "t_start" in header and header["env_id"] == "CartPole-v1" and lines[1] == "r,l,t"
+    rows = np.array([[float(x) for x in ln.split(",")] for ln in lines[2:]])
+    assert len(rows) == agent._episode_num > 10 and np.all(rows[:, 0] == rows[:, 1])  # CartPole: return = length
+    with open(tmp_path / "progress.csv") as f:
+        progress = list(csv.DictReader(f))
+    assert {"rollout/ep_rew_mean", "time/fps", "train/value_loss", "time/total_timesteps"} <= set(progress[0])
+    assert int(progress[-1]["time/total_timesteps"]) == 2000
+    assert (tmp_path / "best_model.npz").exists() and ev.best_mean_reward > 0
+    pd = pytest.importorskip("pandas")  # noqa: F841
+    from stable_baselines3.common.results_plotter import load_results
+
+    assert len(load_results(str(tmp_path))) == len(rows)
+
+
+def test_predict_shapes():
+    agent = PPO("CartPole-v1", seed=0, n_steps=8)
+    a, state = agent.predict(np.zeros(4, np.float32))
+    assert np.ndim(a) == 0 and state is None
+    assert agent.predict(np.zeros((3, 4), np.float32))[0].shape == (3,)
+    with pytest.raises(ValueError, match="expected obs of shape"):
+        agent.predict(np.zeros(5))
