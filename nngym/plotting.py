@@ -1,0 +1,253 @@
+"""Reward curves from SB3-format ``monitor.csv`` files, for nngym's and Stable-Baselines3's runs alike.
+
+A *run* is a directory holding one ``monitor.csv`` (nngym's agents, SB3's ``VecMonitor``) or several
+``<i>.monitor.csv`` (SB3's ``make_vec_env(monitor_dir=...)``, one per env; merged in time order as
+``stable_baselines3.common.results_plotter.load_results`` does). Runs are grouped (e.g. by
+implementation and algorithm), each run's returns are smoothed over a window of episodes, put on a
+common x grid (env steps or wall-clock seconds) and drawn as the mean across runs with a ± std band.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+class MonitorFileError(ValueError):
+    """A monitor file that cannot be read (corrupt, truncated, empty); the message names the file."""
+
+
+@dataclass
+class Run:
+    """Episodes of one training run, in finishing order.
+
+    Attributes:
+        path: The run directory.
+        returns: (E,) episode returns r.
+        lengths: (E,) episode lengths l.
+        times: (E,) wall-clock seconds since the run started, t.
+        env_id: From the monitor header ("" if absent).
+        meta: ``eval.json`` of the run if present (impl, algo, eval_mean, ...), else {}.
+    """
+
+    path: Path
+    returns: np.ndarray
+    lengths: np.ndarray
+    times: np.ndarray
+    env_id: str = ""
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def steps(self) -> np.ndarray:
+        """(E,) env steps when each episode ended: the running sum of lengths (exact for one env;
+        with N envs, episodes in finishing order, so within N·max length of the true count)."""
+        return np.cumsum(self.lengths)
+
+
+def read_monitor(path: str | os.PathLike) -> tuple[dict, np.ndarray]:
+    """Reads one SB3 monitor file: a ``#{json}`` header, a ``r,l,t[,...]`` line, then numeric rows.
+
+    Returns:
+        (header dict, rows of shape (E, 3) with columns r, l, t).
+
+    Raises:
+        MonitorFileError: Naming the file and what is wrong (bad header, missing columns, a short or
+            non-numeric row, e.g. a file cut off while being written).
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise MonitorFileError(f"{path}: cannot read monitor file ({e})") from None
+    if not lines or not lines[0].startswith("#"):
+        raise MonitorFileError(
+            f"{path}: expected a '#{{json}}' header line, got {lines[0][:40] if lines else 'nothing'!r}"
+        )
+    try:
+        header = json.loads(lines[0][1:])
+    except json.JSONDecodeError as e:
+        raise MonitorFileError(f"{path}: header line is not JSON ({e})") from None
+    columns = lines[1].split(",") if len(lines) > 1 else []
+    if columns[:3] != ["r", "l", "t"]:
+        raise MonitorFileError(f"{path}: expected columns r,l,t on line 2, got {','.join(columns) or 'nothing'!r}")
+    rows = np.empty((len(lines) - 2, 3))
+    for i, line in enumerate(lines[2:]):
+        cells = line.split(",")
+        try:
+            if len(cells) != len(columns):
+                raise ValueError(f"{len(cells)} fields, expected {len(columns)}")
+            rows[i] = [float(c) for c in cells[:3]]
+        except ValueError as e:
+            raise MonitorFileError(f"{path}: line {i + 3} {line[:40]!r} is not a row of r,l,t ({e})") from None
+    return header, rows
+
+
+def load_run(run_dir: str | os.PathLike) -> Run:
+    """One run from a directory's ``monitor.csv`` / ``*.monitor.csv`` files (and ``eval.json`` if any).
+
+    Raises:
+        MonitorFileError: No monitor file, a corrupt one, or no finished episode.
+    """
+    run_dir = Path(run_dir)
+    files = sorted(run_dir.glob("*monitor.csv"))
+    if not files:
+        raise MonitorFileError(f"{run_dir}: no monitor.csv")
+    parts, starts, env_id = [], [], ""
+    for f in files:
+        header, rows = read_monitor(f)
+        env_id = env_id or str(header.get("env_id", ""))
+        starts.append(float(header.get("t_start", 0.0)))
+        parts.append(np.column_stack([rows, rows[:, 2] + starts[-1]]))  # absolute time, to merge files
+    rows = np.concatenate(parts)
+    if not len(rows):
+        raise MonitorFileError(f"{', '.join(str(f) for f in files)}: no finished episode")
+    rows = rows[np.argsort(rows[:, 3], kind="stable")]
+    times = rows[:, 3] - min(starts)
+    meta_path = run_dir / "eval.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    return Run(run_dir, rows[:, 0], rows[:, 1].astype(np.int64), times, env_id, meta)
+
+
+def find_runs(paths: list[str | os.PathLike]) -> list[list[Path]]:
+    """For each path, the run directories at or below it (directories holding a ``*monitor.csv``)."""
+    found = []
+    for p in map(Path, paths):
+        dirs = {f.parent for f in p.rglob("*monitor.csv")} if p.is_dir() else set()
+        found.append(sorted(dirs))
+    return found
+
+
+def moving_mean(x: np.ndarray, window: int) -> np.ndarray:
+    """(E,) trailing mean over the last ``window`` values (fewer at the start: the mean of those so far)."""
+    if window < 1:
+        raise ValueError(f"window must be >= 1, got {window}")
+    c = np.cumsum(np.concatenate([[0.0], np.asarray(x, dtype=np.float64)]))
+    i = np.arange(1, len(x) + 1)
+    lo = np.maximum(i - window, 0)
+    return (c[i] - c[lo]) / (i - lo)
+
+
+def steps_to_threshold(run: Run, threshold: float, window: int = 100) -> int | None:
+    """Env steps at which the mean return of the last ``window`` episodes first reaches ``threshold``.
+
+    Only points with a full window count (Gym's "average over 100 consecutive episodes").
+    ``None`` if it never does.
+    """
+    if len(run.returns) < window:
+        return None
+    mean = moving_mean(run.returns, window)[window - 1 :]
+    hit = np.flatnonzero(mean >= threshold)
+    return int(run.steps[window - 1 + hit[0]]) if len(hit) else None
+
+
+def final_return(run: Run, window: int = 100) -> float:
+    """Mean return of the last ``window`` episodes (all of them if fewer)."""
+    return float(np.mean(run.returns[-window:]))
+
+
+def reward_threshold(env_id: str) -> float | None:
+    """The env's registered ``reward_threshold`` (Gymnasium registry), or None."""
+    try:
+        import gymnasium as gym
+
+        return gym.spec(env_id).reward_threshold
+    except Exception:  # noqa: BLE001 - unknown / unregistered ids simply have no threshold
+        return None
+
+
+def group_band(runs: list[Run], x: str = "steps", window: int = 100, n_points: int = 200) -> tuple[np.ndarray, ...]:
+    """Mean and std across runs of the smoothed return, interpolated on a common grid.
+
+    Args:
+        runs: Runs of one group (e.g. seeds).
+        x: "steps" (env steps) or "time" (wall-clock seconds).
+        window: Episodes in the moving mean.
+        n_points: Grid size, from the largest first x to the smallest last x over the runs.
+
+    Returns:
+        (grid (P,), mean (P,), std (P,)).
+    """
+    xs = [r.steps.astype(np.float64) if x == "steps" else r.times for r in runs]
+    ys = [moving_mean(r.returns, window) for r in runs]
+    lo, hi = max(v[0] for v in xs), min(v[-1] for v in xs)
+    grid = np.linspace(lo, hi, n_points) if hi > lo else np.array([hi])
+    curves = np.stack([np.interp(grid, xv, yv) for xv, yv in zip(xs, ys, strict=True)])
+    return grid, curves.mean(0), curves.std(0)
+
+
+def run_label(run: Run, fallback: str | None = None) -> str:
+    """Group label: ``fallback`` if given, else ``"<impl> <ALGO>"`` from eval.json, else the directory
+    name without a trailing seed (``ppo_CartPole-v1_s0`` -> ``ppo_CartPole-v1``)."""
+    if fallback:
+        return fallback
+    if "impl" in run.meta and "algo" in run.meta:
+        return f"{run.meta['impl']} {str(run.meta['algo']).upper()}"
+    return re.sub(r"[_-]s?\d+$", "", run.path.name) or run.path.name
+
+
+def plot_groups(
+    groups: dict[str, list[Run]],
+    out: str | os.PathLike,
+    x: str = "steps",
+    window: int = 100,
+    threshold: float | None = None,
+    title: str = "",
+    accuracy: bool = False,
+) -> list[Path]:
+    """One figure: mean ± std of the smoothed return per group, and a dashed threshold line.
+
+    Args:
+        groups: Label -> runs.
+        out: Output path without suffix; writes ``<out>.png`` and ``<out>.svg``.
+        x: "steps" or "time"; "both" draws two panels side by side.
+        window: Episodes in the moving mean.
+        threshold: Reward threshold line (None: none).
+        title: Figure title.
+        accuracy: Label y as accuracy (mean reward per step; for DigitClassify, whose reward per
+            image is 1 if correct: return / length is the fraction of images classified right).
+
+    Returns:
+        The two files written.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = ["steps", "time"] if x == "both" else [x]
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 3.8), squeeze=False)
+    for ax, kind in zip(axes[0], panels, strict=True):
+        for i, (label, runs) in enumerate(groups.items()):
+            if accuracy:
+                runs = [_per_step(r) for r in runs]
+            grid, mean, std = group_band(runs, kind, window)
+            color = f"C{i}"
+            ax.plot(grid, mean, color=color, lw=1.6, label=f"{label} ({len(runs)} run{'s' * (len(runs) > 1)})")
+            ax.fill_between(grid, mean - std, mean + std, color=color, alpha=0.2, lw=0)
+        if threshold is not None and not accuracy:
+            ax.axhline(threshold, color="k", ls="--", lw=1, label=f"reward threshold {threshold:g}")
+        ax.set_xlabel("env steps" if kind == "steps" else "wall-clock seconds")
+        ylabel = "accuracy (reward per image)" if accuracy else "episode return"
+        ax.set_ylabel(f"{ylabel}, mean of last {window} episodes")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    paths = [out.with_name(out.name + ".png"), out.with_name(out.name + ".svg")]
+    for p in paths:
+        fig.savefig(p, dpi=110)
+    plt.close(fig)
+    return paths
+
+
+def _per_step(run: Run) -> Run:
+    """The run with each episode's return divided by its length (reward per step)."""
+    return Run(run.path, run.returns / np.maximum(run.lengths, 1), run.lengths, run.times, run.env_id, run.meta)
