@@ -8,7 +8,7 @@ import numpy as np
 
 from agents.base import BaseAgent
 from agents.buffers import RolloutBuffer
-from agents.policies import ActorCriticPolicy, backward_policy_loss
+from agents.policies import ActorCriticPolicy, backward_policy_loss, infer
 from agents.rollout import collect_rollout, explained_variance
 from nngym.network import Sequential
 from nngym.optim import Adam, RMSprop
@@ -97,7 +97,7 @@ class A2C(BaseAgent):
         self.policy.log_std[...] = arrays["log_std"]
 
     def _act(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:
-        dist = self.policy.distribution(self.policy.actor.forward(obs, train=False))
+        dist = self.policy.distribution(infer(self.policy.actor, obs))
         return dist.mode() if deterministic else dist.sample(self.rng)
 
     def learn(self, total_timesteps: int, callback=None, progress_bar: bool = False, reset_num_timesteps: bool = True):

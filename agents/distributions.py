@@ -33,7 +33,7 @@ class Categorical:
 
     def log_prob(self, a: np.ndarray) -> np.ndarray:
         """log π(a_i), shape (N,)."""
-        return np.take_along_axis(self.log_p, a.reshape(-1, 1).astype(np.intp), axis=1)[:, 0]
+        return self.log_p[np.arange(len(self.log_p)), a]
 
     def entropy(self) -> np.ndarray:
         """H = −Σ_k p_k log p_k, shape (N,)."""

@@ -13,7 +13,9 @@ import gymnasium as gym
 import numpy as np
 
 from agents.distributions import Categorical, DiagGaussian
+from nngym.activations import ReLU, Tanh
 from nngym.builders import mlp
+from nngym.dense import Dense
 from nngym.network import Sequential
 
 #: A builder maps (n_in, hidden sizes, n_out, activation, hidden init, output init, rng) to a network.
@@ -53,6 +55,27 @@ def build_net(
     if not isinstance(net, str) or net not in NET_BUILDERS:
         raise ValueError(f"net must be one of {sorted(NET_BUILDERS)}, got {net!r}")
     return NET_BUILDERS[net](n_in, hidden, n_out, activation, w_init, out_w_init, rng)
+
+
+def infer(net: Sequential, x: np.ndarray) -> np.ndarray:
+    """Inference-mode forward for the rollout's hot loop: the same arithmetic as ``net.forward(x, train=False)``
+    for Dense / Tanh / ReLU layers, without shape checks or caches, activations applied in place; any other
+    layer type runs its own ``forward``."""
+    owned = False  # whether x is an intermediate this function allocated (safe to overwrite)
+    for layer in net.layers:
+        kind = type(layer)
+        if kind is Dense:
+            x = x @ layer.params["W"].T
+            x += layer.params["b"]
+            owned = True
+        elif kind is Tanh and owned:
+            np.tanh(x, out=x)
+        elif kind is ReLU and owned:
+            np.maximum(x, 0, out=x)
+        else:
+            x = layer.forward(x, train=False)
+            owned = False
+    return x
 
 
 def check_spaces(algo: str, observation_space: gym.Space, action_space: gym.Space, box_actions: bool = True) -> None:
@@ -108,12 +131,14 @@ class ActorCriticPolicy:
         return Categorical(out) if self.discrete else DiagGaussian(out, self.log_std)
 
     def forward(self, obs: np.ndarray, train: bool = False) -> tuple[Categorical | DiagGaussian, np.ndarray]:
-        """(π(·|s), V(s) (N,)) for observations (N, obs_dim)."""
-        return self.distribution(self.actor.forward(obs, train)), self.critic.forward(obs, train)[:, 0]
+        """(π(·|s), V(s) (N,)) for observations (N, obs_dim); ``train=True`` keeps caches for ``backward``."""
+        if train:
+            return self.distribution(self.actor.forward(obs, True)), self.critic.forward(obs, True)[:, 0]
+        return self.distribution(infer(self.actor, obs)), infer(self.critic, obs)[:, 0]
 
     def values(self, obs: np.ndarray) -> np.ndarray:
         """V(s), shape (N,)."""
-        return self.critic.forward(obs, train=False)[:, 0]
+        return infer(self.critic, obs)[:, 0]
 
     def backward(self, d_out: np.ndarray, d_values: np.ndarray, d_log_std: np.ndarray | None = None) -> None:
         """Backprops ∂L/∂(actor output) (N, K) and ∂L/∂V (N,) (and ∂L/∂log σ (D,)) after ``forward(train=True)``."""
@@ -159,7 +184,8 @@ class QNetwork:
         self.q = build_net(net, n_in, net_arch, int(action_space.n), activation, "he_normal", "nielsen", rng)
 
     def forward(self, obs: np.ndarray, train: bool = False) -> np.ndarray:
-        return self.q.forward(obs, train)
+        """Q(s, ·), shape (N, n_actions); ``train=True`` keeps caches for backward."""
+        return self.q.forward(obs, True) if train else infer(self.q, obs)
 
     def named_params(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
         return self.q.named_params()

@@ -16,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 
 from agents.base import BaseAgent
-from agents.policies import ActorCriticPolicy, backward_policy_loss
+from agents.policies import ActorCriticPolicy, backward_policy_loss, infer
 from agents.vec_env import final_observations
 from nngym.network import Sequential
 from nngym.optim import Adam
@@ -106,7 +106,7 @@ class REINFORCE(BaseAgent):
         self.policy.log_std[...] = arrays["log_std"]
 
     def _act(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:
-        dist = self.policy.distribution(self.policy.actor.forward(obs, train=False))
+        dist = self.policy.distribution(infer(self.policy.actor, obs))
         return dist.mode() if deterministic else dist.sample(self.rng)
 
     def learn(self, total_timesteps: int, callback=None, progress_bar: bool = False, reset_num_timesteps: bool = True):
