@@ -328,7 +328,9 @@ class CDConfig:
     k: int = 1
     """Gibbs steps per gradient estimate (CD-k)."""
     persistent: bool = False
-    """Persistent CD (Tieleman 2008): the negative chains continue across updates instead of restarting at the data."""
+    """Persistent CD (Tieleman 2008): the negative chains continue across updates instead of restarting at the data.
+    PCD wants a small effective step η/(1 − μ): with μ = 0.9 the chains fall behind the weights and the likelihood
+    drops (seen on the tests' toy data), so use momentum ≤ 0.5 with it."""
     n_chains: int = 100
     """Number of persistent chains (PCD only)."""
     lr: float = 0.05

@@ -32,7 +32,7 @@ from nngym.dbn import DBN  # noqa: E402
 from nngym.dense import Dense  # noqa: E402
 from nngym.network import Sequential  # noqa: E402
 from nngym.optim import Adam, Momentum  # noqa: E402
-from nngym.rbm import CDConfig  # noqa: E402
+from nngym.rbm import CDConfig, CDTrainer  # noqa: E402
 from nngym.schedules import linear  # noqa: E402
 from nngym.train import accuracy, fit  # noqa: E402
 
@@ -52,8 +52,8 @@ def save_json(run: Path, stage: str, results: dict) -> None:
     print(json.dumps(results, indent=2))
 
 
-def load_dbn(run: Path) -> DBN:
-    return DBN.load(run / "dbn.npz")
+def load_dbn(run: Path, name: str = "dbn.npz") -> DBN:
+    return DBN.load(run / name)
 
 
 # --- stages ---------------------------------------------------------------------------------
@@ -96,6 +96,41 @@ def pretrain(args: argparse.Namespace) -> None:
         "top_rbm_free_energy_test_accuracy": float((dbn.classify_top(x_test) == y_test).mean()),
     }
     save_json(args.run, "pretrain", results)
+
+
+def refine_top(args: argparse.Namespace) -> None:
+    """Continues the top RBM's training with PCD (low momentum) so its long Gibbs chains stay near the data."""
+    x, labels = load_mnist_float("train")
+    rng = np.random.default_rng(args.seed + 1)
+    dbn = DBN.load(args.run / "dbn.npz")
+    cfg = CDConfig(
+        persistent=True,
+        n_chains=100,
+        lr=args.top_lr,
+        lr_final=0.0,
+        epochs=args.top_epochs,
+        batch_size=100,
+        momentum=0.5,
+        final_momentum=0.5,
+        weight_decay=2e-4,
+    )
+    t0 = time.time()
+    (args.run / "top_pcd.npz").unlink(missing_ok=True)
+    trainer = CDTrainer(dbn.top, cfg, rng)
+    data = dbn.labelled_features(x, labels)
+    for _ in range(cfg.epochs):
+        h = trainer.train(data, epochs=1)[-1]
+        print(f"[{time.time() - t0:6.0f}s] top PCD epoch {h['epoch']}: recon {h['recon_error']:.3f}", flush=True)
+    trainer.save(args.run / "top_pcd.npz")
+    dbn.save(args.run / "dbn_pcd.npz")
+    x_test, y_test = load_mnist_float("test")
+    results = {
+        "top_epochs": cfg.epochs,
+        "top_lr": cfg.lr,
+        "seconds": round(time.time() - t0, 1),
+        "top_rbm_free_energy_test_accuracy": float((dbn.classify_top(x_test) == y_test).mean()),
+    }
+    save_json(args.run, "refine_top", results)
 
 
 def shifted(x: np.ndarray, rng: np.random.Generator, max_shift: int) -> np.ndarray:
@@ -175,7 +210,7 @@ def generate(args: argparse.Namespace) -> None:
         fit(clf, SoftmaxCrossEntropy(), Adam(clf, lr=1e-3), x, y, 8, 100, rng)
         clf.save(clf_path)
     clf_acc = accuracy(clf, x_test, y_test)
-    dbn = load_dbn(args.run)
+    dbn = load_dbn(args.run, args.model)
     labels = np.repeat(np.arange(10), args.per_label)
     t0 = time.time()
     samples = dbn.generate(labels, rng, n_gibbs=args.gibbs)
@@ -184,8 +219,9 @@ def generate(args: argparse.Namespace) -> None:
     cols = min(10, args.per_label)
     grid = samples.reshape(10, args.per_label, 784)[:, :cols].reshape(-1, 784)
     FIGURES.mkdir(parents=True, exist_ok=True)
-    plt.imsave(FIGURES / "dbn_generated.png", tile(grid, 10, cols), cmap="gray_r", vmin=0, vmax=1)
+    plt.imsave(FIGURES / f"dbn_generated{args.tag}.png", tile(grid, 10, cols), cmap="gray_r", vmin=0, vmax=1)
     results = {
+        "model": args.model,
         "samples": len(labels),
         "gibbs_steps": args.gibbs,
         "classifier": "mlp 784-300-10 relu, Adam, 8 epochs on real MNIST",
@@ -194,7 +230,7 @@ def generate(args: argparse.Namespace) -> None:
         "share_per_label": [round(s, 3) for s in per_label],
         "seconds": round(time.time() - t0, 1),
     }
-    save_json(args.run, "generate", results)
+    save_json(args.run, f"generate{args.tag}", results)
 
 
 def fewlabels(args: argparse.Namespace) -> None:
@@ -239,7 +275,8 @@ def fields(args: argparse.Namespace) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("stage", choices=["pretrain", "finetune", "generate", "fewlabels", "fields"])
+    p.add_argument("stage", choices=["pretrain", "refine_top", "finetune", "generate", "fewlabels", "fields"])
+    p.add_argument("--model", default="dbn.npz", help="generate: DBN file in the run directory")
     p.add_argument("--run", type=Path, default=Path("runs/dbn"), help="run directory (checkpoints, results)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sizes", type=int, nargs="+", default=[784, 500, 500], help="unsupervised stack")
@@ -268,9 +305,14 @@ def main() -> None:
         if getattr(args, name) is None:
             setattr(args, name, value)
     args.run.mkdir(parents=True, exist_ok=True)
-    {"pretrain": pretrain, "finetune": finetune, "generate": generate, "fewlabels": fewlabels, "fields": fields}[
-        args.stage
-    ](args)
+    {
+        "pretrain": pretrain,
+        "refine_top": refine_top,
+        "finetune": finetune,
+        "generate": generate,
+        "fewlabels": fewlabels,
+        "fields": fields,
+    }[args.stage](args)
 
 
 if __name__ == "__main__":
