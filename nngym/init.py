@@ -60,7 +60,7 @@ def orthogonal(
     q *= np.sign(np.diag(r))  # make the decomposition unique
     if rows < cols:
         q = q.T
-    return (gain * q[:rows, :cols]).reshape(shape).astype(dtype)
+    return np.ascontiguousarray((gain * q[:rows, :cols]).reshape(shape), dtype=dtype)  # q.T is F-ordered
 
 
 INITIALIZERS: dict[str, Initializer] = {

@@ -118,7 +118,7 @@ class Optimizer:
                 G += self.weight_decay * self._decay_mask * P
             self._update(P, G, self._flat_slots(P))
             for (_, p, _), a, b in zip(params, self._offsets[:-1], self._offsets[1:], strict=True):
-                p.reshape(-1)[...] = P[a:b]
+                p[...] = P[a:b].reshape(p.shape)  # (p.reshape(-1) would be a copy for a non-contiguous p)
         else:
             if self.max_grad_norm is not None:
                 norm = clip_grad_norm(self.source, self.max_grad_norm)
