@@ -1,0 +1,181 @@
+"""scripts/compare.py and scripts/plot.py end to end on tiny budgets; nngym.plotting against naive twins."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from nngym.plotting import MonitorFileError, Run, load_run, moving_mean, read_monitor, steps_to_threshold
+
+pytest.importorskip("torch")
+pytest.importorskip("stable_baselines3")
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+WINDOW, THRESHOLD = 5, 20.0
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(f"script_{name}", SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _monitor_rows(path: Path) -> np.ndarray:
+    """(E, 3) r, l, t read independently of nngym.plotting."""
+    return np.loadtxt(path, delimiter=",", skiprows=2, ndmin=2)
+
+
+def _naive_steps_to_threshold(returns: np.ndarray, lengths: np.ndarray, threshold: float, window: int) -> int | None:
+    steps = 0
+    for i in range(len(returns)):
+        steps += int(lengths[i])
+        if i + 1 >= window and np.mean(returns[i + 1 - window : i + 1]) >= threshold:
+            return steps
+    return None
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]]:
+    """compare.py: PPO on CartPole-v1, nngym and SB3, two seeds, 1024 steps, 2 epochs per update."""
+    root = tmp_path_factory.mktemp("compare")
+    argv = ["--env", "CartPole-v1", "--algo", "ppo", "--seeds", "0", "1", "--total-timesteps", "1024"]
+    argv += ["--log-dir", str(root / "runs"), "--out", str(root / "out"), "--n-eval-episodes", "2"]
+    argv += ["--window", str(WINDOW), "--threshold", str(THRESHOLD), "-p", "n_epochs=2"]
+    summary = _script("compare").main(argv)
+    return root, summary
+
+
+def test_compare_files_match_monitor(compared: tuple[Path, list[dict]]) -> None:
+    root, summary = compared
+    out = root / "out"
+    base = out / "compare_ppo_CartPole-v1"
+    for suffix in (".md", ".csv", ".png", ".svg"):
+        assert base.with_suffix(suffix).stat().st_size > 100, suffix
+    assert base.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "<svg" in base.with_suffix(".svg").read_text()[:2000]
+    with open(base.with_name(base.name + "_runs.csv")) as f:
+        per_run = list(csv.DictReader(f))
+    assert sorted((r["impl"], r["seed"]) for r in per_run) == [
+        ("nngym", "0"),
+        ("nngym", "1"),
+        ("sb3", "0"),
+        ("sb3", "1"),
+    ]
+    for r in per_run:
+        run_dir = root / "runs" / r["impl"] / f"ppo_CartPole-v1_s{r['seed']}"
+        rows = _monitor_rows(run_dir / "monitor.csv")
+        assert int(r["episodes"]) == len(rows)
+        assert float(r["final_return"]) == pytest.approx(rows[-WINDOW:, 0].mean())
+        expected = _naive_steps_to_threshold(rows[:, 0], rows[:, 1], THRESHOLD, WINDOW)
+        assert (int(r["steps_to_threshold"]) if r["steps_to_threshold"] else None) == expected
+        meta = json.loads((run_dir / "eval.json").read_text())
+        assert float(r["eval_mean"]) == pytest.approx(meta["eval_mean"])
+        assert int(r["timesteps"]) == meta["total_timesteps"] >= 1024
+        assert (run_dir / "progress.csv").stat().st_size > 0
+    with open(base.with_suffix(".csv")) as f:
+        table = {r["impl"]: r for r in csv.DictReader(f)}
+    for impl in ("nngym", "sb3"):
+        mine = [r for r in per_run if r["impl"] == impl]
+        assert float(table[impl]["final_return_mean"]) == pytest.approx(
+            np.mean([float(r["final_return"]) for r in mine])
+        )
+        sps = np.mean([float(r["steps_per_second"]) for r in mine])
+        assert float(table[impl]["steps_per_second_mean"]) == pytest.approx(sps)
+    ratio = float(table["nngym"]["steps_per_second_mean"]) / float(table["sb3"]["steps_per_second_mean"])
+    assert float(table["nngym"]["sps_ratio_to_sb3"]) == pytest.approx(ratio)
+    assert float(table["sb3"]["sps_ratio_to_sb3"]) == pytest.approx(1.0)
+    md = base.with_suffix(".md").read_text()
+    assert f"{float(table['nngym']['final_return_mean']):.1f}" in md
+    assert f"{ratio:.2f}" in md
+
+
+def test_compare_reuses_finished_runs(compared: tuple[Path, list[dict]]) -> None:
+    root, summary = compared
+    monitor = root / "runs" / "sb3" / "ppo_CartPole-v1_s0" / "monitor.csv"
+    before = monitor.stat().st_mtime_ns
+    argv = ["--env", "CartPole-v1", "--algo", "ppo", "--seeds", "0", "--impl", "sb3", "--total-timesteps", "1024"]
+    argv += ["--log-dir", str(root / "runs"), "--out", str(root / "again"), "--window", str(WINDOW)]
+    again = _script("compare").main(argv)
+    assert monitor.stat().st_mtime_ns == before
+    meta = json.loads((monitor.parent / "eval.json").read_text())
+    assert again[0]["n_seeds"] == 1 and again[0]["eval_mean"] == pytest.approx(meta["eval_mean"])
+    assert again[0]["final_return_mean"] == pytest.approx(_monitor_rows(monitor)[-WINDOW:, 0].mean())
+
+
+def _plain_sb3_monitor_dir(folder: Path, n_envs: int = 2, steps: int = 400) -> None:
+    """What SB3's make_vec_env(monitor_dir=folder) writes: <i>.monitor.csv per env (random actions here)."""
+    from stable_baselines3.common.monitor import Monitor
+
+    for i in range(n_envs):
+        env = Monitor(gym.make("CartPole-v1"), str(folder / str(i)))
+        env.reset(seed=i)
+        env.action_space.seed(i)
+        for _ in range(steps):
+            _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+            if terminated or truncated:
+                env.reset()
+        env.close()
+
+
+def test_plot_mixes_plain_sb3_and_nngym_and_skips_corrupt(
+    compared: tuple[Path, list[dict]], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    root, _ = compared
+    plain = tmp_path / "sb3_elsewhere" / "ppo_1"
+    _plain_sb3_monitor_dir(plain)
+    bad = tmp_path / "bad"
+    shutil.copytree(root / "runs" / "nngym" / "ppo_CartPole-v1_s0", bad / "cut_s0")
+    text = (bad / "cut_s0" / "monitor.csv").read_text()
+    (bad / "cut_s0" / "monitor.csv").write_text(text[: text.rindex("\n", 0, len(text) - 1) + 4])  # cut mid-row
+    (bad / "nohead_s1").mkdir()
+    (bad / "nohead_s1" / "monitor.csv").write_text('{"t_start": 1}\nr,l,t\n1,1,1\n')
+    out = tmp_path / "fig" / "mixed"
+    paths = _script("plot").main(
+        [str(plain.parent), str(root / "runs" / "nngym"), str(bad), "--x", "both", "--window", "3", "--out", str(out)]
+    )
+    err = capsys.readouterr()
+    assert str(bad / "cut_s0" / "monitor.csv") in err.err and "line" in err.err
+    assert str(bad / "nohead_s1" / "monitor.csv") in err.err and "header" in err.err
+    assert "ppo: 1 run(s)" in err.out  # the plain SB3 dir, labelled by its directory name
+    assert "nngym PPO: 2 run(s)" in err.out
+    assert [p.suffix for p in paths] == [".png", ".svg"] and all(p.stat().st_size > 1000 for p in paths)
+    merged = load_run(plain)
+    files = [_monitor_rows(plain / f"{i}.monitor.csv") for i in range(2)]
+    assert len(merged.returns) == sum(len(f) for f in files)
+    assert sorted(merged.returns.tolist()) == sorted(np.concatenate([f[:, 0] for f in files]).tolist())
+    assert merged.env_id == "CartPole-v1" and np.all(np.diff(merged.times) >= 0)
+
+
+def test_read_monitor_errors_name_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "monitor.csv"
+    path.write_text('#{"t_start": 0, "env_id": "X"}\nr,l,t\n1.0,3,0.5\n2.0,4\n')
+    with pytest.raises(MonitorFileError, match=r"monitor\.csv: line 4"):
+        read_monitor(path)
+    path.write_text('#{"t_start": 0, "env_id": "X"}\nr,l,t\n')
+    with pytest.raises(MonitorFileError, match="no finished episode"):
+        load_run(tmp_path)
+    path.write_text('#{"t_start": 0\nr,l,t\n')
+    with pytest.raises(MonitorFileError, match="not JSON"):
+        read_monitor(path)
+    with pytest.raises(MonitorFileError, match="no monitor.csv"):
+        load_run(tmp_path / "missing")
+
+
+def test_moving_mean_and_threshold_against_loops() -> None:
+    rng = np.random.default_rng(0)
+    returns, lengths = rng.integers(5, 60, 50).astype(float), rng.integers(5, 60, 50)
+    naive = np.array([returns[max(0, i - 6) : i + 1].mean() for i in range(50)])
+    np.testing.assert_allclose(moving_mean(returns, 7), naive)
+    run = Run(Path("."), returns, lengths, np.arange(50.0))
+    for thr in (20.0, 35.0, 45.0, 1e9):
+        assert steps_to_threshold(run, thr, 7) == _naive_steps_to_threshold(returns, lengths, thr, 7)
+    with pytest.raises(ValueError, match="window"):
+        moving_mean(returns, 0)
