@@ -221,3 +221,14 @@ def test_predict_shapes():
     assert agent.predict(np.zeros((3, 4), np.float32))[0].shape == (3,)
     with pytest.raises(ValueError, match="expected obs of shape"):
         agent.predict(np.zeros(5))
+
+
+def test_async_vector_env_gives_the_same_parameters_as_sync():
+    kw = {"n_envs": 2, "n_steps": 32, "batch_size": 32, "n_epochs": 2}
+    sync = PPO("CartPole-v1", seed=5, **kw).learn(128)
+    agent = PPO("CartPole-v1", seed=5, vectorization="async", **kw)
+    try:
+        agent.learn(128)
+    finally:
+        agent.env.close()
+    np.testing.assert_array_equal(_params(sync), _params(agent))
