@@ -1,0 +1,364 @@
+"""Sweeps: implementations × algorithms × environments × seeds × a grid of hyperparameter overrides.
+
+A sweep file (YAML) names what to run::
+
+    name: cartpole-ppo
+    impls: [nngym, sb3]
+    algos: [ppo]
+    envs: [CartPole-v1]
+    seeds: [0, 1, 2]
+    total_timesteps: 100000        # optional: default is each algorithm's YAML n_timesteps
+    hyperparams:                   # optional grid: a list is swept, a scalar is fixed
+      learning_rate: [lin_0.001, lin_0.0003]
+    n_eval_episodes: 20
+    checkpoint_freq: 500           # vector steps between checkpoints (resume after a worker dies)
+    max_retries: 2                 # times a run whose worker died is restarted from its checkpoint
+
+Each combination is one run of ``scripts/train.py`` (the driver passes the command) with
+its own log directory ``<log_dir>/<run name>/``, so a sweep's runs have the same layout as
+single runs. A run is *finished* when its ``eval.json`` exists; finished runs are skipped on a
+rerun. A run that raises is reported with its traceback saved to ``error.txt`` while the others
+go on; a run whose worker dies (killed by a signal, or a Ray worker lost) is retried and
+resumes from its latest checkpoint.
+
+Backends: ``local`` runs each combination in a subprocess, at most ``workers`` at a time; ``ray``
+submits each as a Ray task (one CPU unless told otherwise) and brings the run's files back to the
+driver through Ray, so workers need not share a filesystem with it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+IMPLS = ("nngym", "sb3")
+SWEEP_KEYS = {
+    "name": "a name for the sweep (used for its default log directory)",
+    "impls": "list of implementations: nngym, sb3",
+    "algos": "list of algorithms",
+    "envs": "list of env ids",
+    "seeds": "list of integer seeds",
+    "total_timesteps": "env steps per run (default: the algorithm's YAML n_timesteps)",
+    "hyperparams": "mapping of hyperparameter -> value or list of values (a grid)",
+    "n_eval_episodes": "deterministic evaluation episodes after training (default 20)",
+    "checkpoint_freq": "vector steps between checkpoints (default 0: none; needed to resume after a crash)",
+    "max_retries": "restarts of a run whose worker died (default 2)",
+    "tune": "a Ray Tune search (see agents.tune)",
+}
+
+
+class SweepError(ValueError):
+    """A sweep file is invalid; raised before anything runs."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One training run of a sweep."""
+
+    impl: str
+    algo: str
+    env: str
+    seed: int
+    overrides: tuple[tuple[str, Any], ...] = ()
+    total_timesteps: int | None = None
+
+    @property
+    def name(self) -> str:
+        """Directory name: ``<impl>_<algo>_<env>_s<seed>[_<key>=<value>...]``."""
+        parts = [self.impl, self.algo, self.env.replace("/", "-"), f"s{self.seed}"]
+        parts += [f"{k}={v}" for k, v in self.overrides]
+        return "_".join(parts)
+
+    def argv(self, log_dir: Path, n_eval_episodes: int, checkpoint_freq: int, resume: Path | None) -> list[str]:
+        """Command-line arguments of ``scripts/train.py`` for this run."""
+        args = ["--impl", self.impl, "--algo", self.algo, "--env", self.env, "--seed", str(self.seed)]
+        args += ["--log-dir", str(log_dir), "--n-eval-episodes", str(n_eval_episodes)]
+        if self.total_timesteps:
+            args += ["--total-timesteps", str(self.total_timesteps)]
+        if checkpoint_freq:
+            args += ["--checkpoint-freq", str(checkpoint_freq)]
+        if resume is not None:
+            args += ["--resume", str(resume)]
+        if self.overrides:
+            args += ["-p", *(f"{k}={json.dumps(v)}" for k, v in self.overrides)]
+        return args
+
+
+@dataclasses.dataclass
+class Sweep:
+    """A validated sweep file."""
+
+    name: str
+    runs: list[Run]
+    n_eval_episodes: int = 20
+    checkpoint_freq: int = 0
+    max_retries: int = 2
+    tune: dict[str, Any] | None = None
+
+
+@dataclasses.dataclass
+class RunResult:
+    """What happened to one run."""
+
+    run: Run
+    status: str  # "finished", "skipped" (finished before), "failed"
+    attempts: int = 0
+    seconds: float = 0.0
+    error: str = ""
+    resumed_from: int = 0  # env steps of the checkpoint the last attempt resumed from
+
+
+def _as_list(value: Any, key: str) -> list[Any]:
+    if isinstance(value, list | tuple):
+        if not value:
+            raise SweepError(f"sweep key {key!r} is an empty list")
+        return list(value)
+    return [value]
+
+
+def known_algos(impl: str) -> set[str]:
+    """Algorithms an implementation offers."""
+    if impl == "nngym":
+        from agents import ALGOS
+
+        return set(ALGOS)
+    from agents.baselines import SB3_ALGOS
+
+    return set(SB3_ALGOS)
+
+
+def load_sweep(source: str | os.PathLike | dict[str, Any]) -> Sweep:
+    """Reads and validates a sweep file (or an already-parsed mapping).
+
+    Raises:
+        SweepError: For unknown keys, implementations, algorithms, env ids or hyperparameters, or
+            values of the wrong type, naming what is allowed. Nothing has run when it is raised.
+    """
+    if isinstance(source, dict):
+        spec, where = dict(source), "sweep"
+    else:
+        where = str(source)
+        try:
+            spec = yaml.safe_load(Path(source).read_text())
+        except (OSError, yaml.YAMLError) as e:
+            raise SweepError(f"cannot read sweep file {where}: {e}") from e
+    if not isinstance(spec, dict):
+        raise SweepError(f"{where}: a sweep file is a mapping of {sorted(SWEEP_KEYS)}, got {type(spec).__name__}")
+    unknown = sorted(set(spec) - set(SWEEP_KEYS))
+    if unknown:
+        raise SweepError(f"{where}: unknown keys {unknown}; allowed: {sorted(SWEEP_KEYS)}")
+    tune = spec.get("tune")
+    if tune is not None and not isinstance(tune, dict):
+        raise SweepError(f"{where}: 'tune' must be a mapping")
+    if tune is not None and not any(k in spec for k in ("impls", "algos", "envs", "seeds")):
+        return Sweep(name=str(spec.get("name", "tune")), runs=[], tune=tune)
+    for key in ("algos", "envs", "seeds"):
+        if key not in spec:
+            raise SweepError(f"{where}: missing key {key!r} ({SWEEP_KEYS[key]})")
+
+    impls = [str(i) for i in _as_list(spec.get("impls", ["nngym"]), "impls")]
+    algos = [str(a) for a in _as_list(spec["algos"], "algos")]
+    envs = [str(e) for e in _as_list(spec["envs"], "envs")]
+    seeds = _as_list(spec["seeds"], "seeds")
+    for impl in impls:
+        if impl not in IMPLS:
+            raise SweepError(f"{where}: unknown implementation {impl!r}; expected one of {list(IMPLS)}")
+        missing = sorted(set(algos) - known_algos(impl))
+        if missing:
+            raise SweepError(f"{where}: {impl} has no algorithm {missing}; it offers {sorted(known_algos(impl))}")
+    if not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise SweepError(f"{where}: seeds must be integers, got {seeds}")
+    _check_envs(envs, where)
+
+    grid = spec.get("hyperparams") or {}
+    if not isinstance(grid, dict):
+        raise SweepError(f"{where}: 'hyperparams' must be a mapping of name -> value or list, got {grid!r}")
+    _check_hyperparams(grid, algos, where)
+    keys = sorted(grid)
+    combos = list(itertools.product(*(_as_list(grid[k], f"hyperparams.{k}") for k in keys)))
+    total = spec.get("total_timesteps")
+    if total is not None and (not isinstance(total, int | float) or total <= 0):
+        raise SweepError(f"{where}: total_timesteps must be a positive number, got {total!r}")
+    runs = [
+        Run(impl, algo, env, int(seed), tuple(zip(keys, combo, strict=True)), None if total is None else int(total))
+        for impl, algo, env, combo, seed in itertools.product(impls, algos, envs, combos, seeds)
+    ]
+    ints = {k: spec.get(k, d) for k, d in (("n_eval_episodes", 20), ("checkpoint_freq", 0), ("max_retries", 2))}
+    for k, v in ints.items():
+        if not isinstance(v, int) or v < 0:
+            raise SweepError(f"{where}: {k} must be a non-negative integer, got {v!r}")
+    return Sweep(name=str(spec.get("name", Path(where).stem)), runs=runs, tune=tune, **ints)
+
+
+def _check_envs(envs: Iterable[str], where: str) -> None:
+    import gymnasium as gym
+
+    import envs as _register  # noqa: F401  (registers the nngym/ ids)
+
+    for env_id in envs:
+        try:
+            gym.spec(env_id)
+        except gym.error.Error as e:
+            raise SweepError(f"{where}: unknown env id {env_id!r} ({e})") from None
+
+
+def _check_hyperparams(grid: dict[str, Any], algos: list[str], where: str) -> None:
+    from agents import ALGOS
+
+    allowed = {"n_envs", "n_timesteps", "policy", "policy_kwargs", "net_arch"}
+    for algo in algos:
+        if algo in ALGOS:
+            names = allowed | {f.name for f in dataclasses.fields(ALGOS[algo].Config)}
+            bad = sorted(set(grid) - names)
+            if bad:
+                raise SweepError(f"{where}: {algo} has no hyperparameter {bad}; it has {sorted(names)}")
+
+
+# --- running -------------------------------------------------------------------------------------
+def is_finished(run_dir: Path) -> bool:
+    """A run is finished when training wrote its ``eval.json``."""
+    return any(run_dir.glob("**/eval.json"))
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The checkpoint with the most steps under ``run_dir`` (``*_<steps>_steps.npz``), if any."""
+    found = []
+    for path in run_dir.glob("**/checkpoints/*_steps.npz"):
+        try:
+            found.append((checkpoint_steps(path), path))
+        except ValueError:
+            continue
+    return max(found)[1] if found else None
+
+
+def run_sweep(
+    sweep: Sweep,
+    log_dir: str | os.PathLike,
+    train_cmd: list[str],
+    backend: str = "local",
+    workers: int = 1,
+    address: str | None = None,
+    cpus_per_run: float = 1.0,
+    drill_kill: str | None = None,
+) -> list[RunResult]:
+    """Runs every unfinished run of ``sweep`` and writes ``<log_dir>/sweep_status.json``.
+
+    Args:
+        sweep: From ``load_sweep``.
+        log_dir: Root directory; each run writes to ``<log_dir>/<run.name>/``.
+        train_cmd: The training program, e.g. ``[sys.executable, "scripts/train.py"]``; it receives
+            ``scripts/train.py``'s arguments (``Run.argv``).
+        backend: ``"local"`` (subprocesses) or ``"ray"`` (Ray tasks).
+        workers: Local: runs at a time. Ray without an address: CPUs of the local Ray instance.
+        address: Ray cluster address (``None``: start Ray locally).
+        cpus_per_run: Ray: CPUs reserved per run.
+        drill_kill: Fault drill: the run with this name has its worker killed once, right after its
+            first checkpoint, to show that it is retried and resumes from the checkpoint.
+
+    Returns:
+        One result per run, in sweep order.
+    """
+    if backend not in ("local", "ray"):
+        raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    root = Path(log_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    results: dict[Run, RunResult] = {}
+    todo = []
+    for run in sweep.runs:
+        if is_finished(root / run.name):
+            results[run] = RunResult(run, "skipped")
+        else:
+            todo.append(run)
+    if todo:
+        if backend == "local":
+            done = _run_local(train_cmd, sweep, todo, root, workers, drill_kill)
+        else:
+            from agents.sweep_ray import run_ray
+
+            done = run_ray(train_cmd, sweep, todo, root, workers, address, cpus_per_run, drill_kill)
+        results.update({r.run: r for r in done})
+    ordered = [results[run] for run in sweep.runs]
+    status = [
+        {
+            **dataclasses.asdict(r.run),
+            "name": r.run.name,
+            **{k: v for k, v in dataclasses.asdict(r).items() if k != "run"},
+        }
+        for r in ordered
+    ]
+    (root / "sweep_status.json").write_text(json.dumps(status, indent=2, default=str))
+    return ordered
+
+
+def run_command(train_cmd: list[str], run: Run, sweep: Sweep, run_dir: Path, resume: Path | None) -> list[str]:
+    """The subprocess command line of one run: ``train_cmd`` (e.g. ``[python, scripts/train.py]``) and its arguments."""
+    return [*train_cmd, *run.argv(run_dir, sweep.n_eval_episodes, sweep.checkpoint_freq, resume)]
+
+
+def _run_local(
+    train_cmd: list[str], sweep: Sweep, todo: list[Run], root: Path, workers: int, drill_kill: str | None
+) -> list[RunResult]:
+    queue = list(todo)
+    active: dict[Run, tuple[subprocess.Popen, float]] = {}
+    attempts = {run: 0 for run in todo}
+    resumed = {run: 0 for run in todo}
+    results: list[RunResult] = []
+    drilled = False
+    while queue or active:
+        while queue and len(active) < workers:
+            run = queue.pop(0)
+            run_dir = root / run.name
+            run_dir.mkdir(parents=True, exist_ok=True)
+            attempts[run] += 1
+            resume = latest_checkpoint(run_dir)
+            resumed[run] = checkpoint_steps(resume)
+            with open(run_dir / "train.log", "ab") as log:
+                cmd = run_command(train_cmd, run, sweep, run_dir, resume)
+                proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+            active[run] = (proc, time.perf_counter())
+        time.sleep(0.1)
+        for run, (proc, start) in list(active.items()):
+            run_dir = root / run.name
+            if drill_kill == run.name and not drilled and latest_checkpoint(run_dir) is not None:
+                drilled = True
+                proc.send_signal(signal.SIGKILL)  # the fault drill: this worker dies mid-run
+            code = proc.poll()
+            if code is None:
+                continue
+            del active[run]
+            seconds = time.perf_counter() - start
+            if code == 0 and is_finished(run_dir):
+                results.append(RunResult(run, "finished", attempts[run], seconds, resumed_from=resumed[run]))
+            elif code < 0 and attempts[run] <= sweep.max_retries:
+                queue.append(run)  # killed by a signal: retry, resuming from the latest checkpoint
+            else:
+                results.append(RunResult(run, "failed", attempts[run], seconds, _save_error(run_dir, code)))
+    return results
+
+
+def checkpoint_steps(path: Path | None) -> int:
+    """Env steps in a checkpoint's name ``<prefix>_<steps>_steps.npz`` (0 for None)."""
+    return 0 if path is None else int(path.stem.rsplit("_", 2)[-2])
+
+
+def _save_error(run_dir: Path, code: int) -> str:
+    """Keeps the run's traceback (the tail of its log) in ``error.txt``; returns its last line."""
+    log = run_dir / "train.log"
+    text = log.read_text(errors="replace") if log.exists() else ""
+    tail = text[text.rfind("Traceback (most recent call last)") :] if "Traceback" in text else text[-4000:]
+    why = f"exit code {code}" if code >= 0 else f"killed by signal {-code}, retries exhausted"
+    (run_dir / "error.txt").write_text(f"{why}\n{tail}")
+    last = tail.strip().splitlines()[-1] if tail.strip() else why
+    return f"{why}: {last}"
