@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 import torch
+from sb3_contrib import RecurrentPPO
 from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback as SB3Callback
@@ -304,6 +305,8 @@ class SB3Agent:
         deterministic: bool = True,
     ) -> tuple[np.ndarray, Any]:
         """SB3's ``predict``: one observation or a batch; ``state``/``episode_start`` for recurrent policies."""
+        if episode_start is not None:  # nngym's evaluators pass a bool; SB3 wants (n_envs,)
+            episode_start = np.atleast_1d(np.asarray(episode_start, dtype=bool))
         return self.policy.predict(obs, state=state, episode_start=episode_start, deterministic=deterministic)
 
     @property
@@ -420,22 +423,58 @@ class SB3DQN(SB3Agent):
         return super()._sb3_kwargs(hp)
 
 
-def _recurrent_ppo_class() -> type[BaseAlgorithm]:
-    from sb3_contrib import RecurrentPPO
-
-    return RecurrentPPO
-
-
 class SB3RecurrentPPO(SB3Agent):
-    """sb3-contrib's RecurrentPPO (an LSTM policy) with nngym's recurrent PPO hyperparameters."""
+    """sb3-contrib's RecurrentPPO with nngym's recurrent PPO hyperparameters (``hyperparams/recurrent_ppo.yml``).
+
+    Both have an LSTM actor and a separate LSTM critic (sb3-contrib's ``enable_critic_lstm``) followed by
+    ``net_arch``. ``lstm_hidden_size`` goes to the policy; ``lstm_forget_bias`` (default: nngym's) is applied
+    after construction (torch gate order i, f, g, o: ``bias_ih[H:2H] = b_f``, ``bias_hh[H:2H] = 0``).
+    sb3-contrib trains on whole ``n_steps`` sequences and has no encoder before the LSTM, so
+    ``seq_len`` other than None/n_steps and a non-empty ``encoder_arch`` raise ValueError.
+    """
 
     algo = "RecurrentPPO"
+    sb3_class = RecurrentPPO
     policy_names = {"mlp": "MlpLstmPolicy", "lstm": "MlpLstmPolicy", "cnn": "CnnLstmPolicy"}
     schedule_keys = ("learning_rate", "clip_range")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        type(self).sb3_class = _recurrent_ppo_class()
+        self._forget_bias: float | None = None
         super().__init__(*args, **kwargs)
+        if self.model is not None and self._forget_bias is not None:
+            with torch.no_grad():
+                for lstm in (self.policy.lstm_actor, self.policy.lstm_critic):
+                    if lstm is None:
+                        continue
+                    h = lstm.hidden_size
+                    for layer in range(lstm.num_layers):
+                        getattr(lstm, f"bias_ih_l{layer}")[h : 2 * h] = self._forget_bias
+                        getattr(lstm, f"bias_hh_l{layer}")[h : 2 * h] = 0.0
+
+    def _sb3_kwargs(self, hp: dict[str, Any]) -> dict[str, Any]:
+        if hp.pop("encoder_arch", ()):
+            raise ValueError("sb3-contrib's MlpLstmPolicy has no encoder before the LSTM; drop encoder_arch")
+        seq_len = hp.pop("seq_len", None)
+        if seq_len not in (None, hp.get("n_steps")):
+            raise ValueError(f"sb3-contrib trains on whole n_steps sequences; seq_len must be None, got {seq_len}")
+        self._forget_bias = hp.pop("lstm_forget_bias", _nngym_default("lstm_forget_bias"))
+        hidden = hp.pop("lstm_hidden_size", None)
+        spec = hp.pop("cnn_spec", None)
+        if spec is not None and self.net == "cnn":
+            self.net = spec
+        kwargs = super()._sb3_kwargs(hp)
+        if hidden is not None:
+            kwargs["policy_kwargs"]["lstm_hidden_size"] = int(hidden)
+        return kwargs
+
+
+def _nngym_default(name: str) -> Any:
+    """Default of a field of nngym's ``RecurrentPPOConfig`` (None if nngym's recurrent PPO is absent)."""
+    try:
+        from agents.recurrent_ppo import RecurrentPPOConfig
+    except ImportError:
+        return None
+    return getattr(RecurrentPPOConfig, name, None)
 
 
 #: Algorithm names of ``scripts/train.py --algo`` -> SB3 wrappers.
