@@ -16,9 +16,10 @@ from agents.callbacks import BaseCallback, CallbackList, CheckpointCallback, Eva
 from agents.dqn import DQN, DQNConfig
 from agents.evaluation import evaluate, evaluate_episodes
 from agents.ppo import PPO, PPOConfig
+from agents.recurrent_ppo import RecurrentPPO, RecurrentPPOConfig, evaluate_recurrent
 from agents.reinforce import REINFORCE, REINFORCEConfig
 
-ALGOS = {"ppo": PPO, "a2c": A2C, "dqn": DQN, "reinforce": REINFORCE}
+ALGOS = {"ppo": PPO, "a2c": A2C, "dqn": DQN, "reinforce": REINFORCE, "recurrent_ppo": RecurrentPPO}
 HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
 
 
@@ -51,6 +52,8 @@ __all__ = [
     "DQN",
     "PPO",
     "REINFORCE",
+    "RecurrentPPO",
+    "RecurrentPPOConfig",
     "A2CConfig",
     "BaseCallback",
     "CallbackList",
@@ -62,5 +65,6 @@ __all__ = [
     "REINFORCEConfig",
     "evaluate",
     "evaluate_episodes",
+    "evaluate_recurrent",
     "load_hyperparams",
 ]

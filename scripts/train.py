@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 import envs  # noqa: F401 - registers the nngym/ env ids
-from agents import ALGOS, CheckpointCallback, EvalCallback, evaluate_episodes, load_hyperparams
+from agents import ALGOS, CheckpointCallback, EvalCallback, evaluate_episodes, evaluate_recurrent, load_hyperparams
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -109,7 +109,9 @@ def main(argv: list[str] | None = None) -> dict:
     agent.learn(remaining, callback=callbacks, progress_bar=args.progress, reset_num_timesteps=reset)
     seconds = time.perf_counter() - t0
     agent.save(run_dir / "model.npz")
-    returns = evaluate_episodes(agent, args.env, args.n_eval_episodes, deterministic=True, seed=10_000 + args.seed)
+    evaluate = evaluate_recurrent if args.algo == "recurrent_ppo" else evaluate_episodes  # carries the LSTM state
+    returns = evaluate(agent, args.env, args.n_eval_episodes, deterministic=True, seed=10_000 + args.seed)
+    returns = returns[0] if isinstance(returns, tuple) else returns
     result = {
         "impl": args.impl,
         "algo": args.algo,

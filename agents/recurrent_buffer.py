@@ -1,0 +1,116 @@
+"""Recurrent PPO's rollout buffer: the feedforward buffer plus episode starts and the LSTM states,
+cut into fixed-length sequences for training.
+
+Each env's column of T steps is cut into T / L sequences of L steps. A sequence keeps the LSTM
+state (h, c) of actor and critic *as it was during the rollout* at its first step, and the
+episode-start flags of its steps, so a training forward pass over the sequence sees exactly the
+inputs and states the rollout saw (the flags reset the state where an episode began inside it).
+Unlike sb3-contrib, sequences are not split at episode ends and padded: the masks do that job,
+so every minibatch is a dense (L, B) block and no padding is wasted.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from agents.buffers import RolloutBuffer
+
+
+class SequenceBatch(NamedTuple):
+    """B sequences of L steps, time-major; per-step arrays are flattened to L·B rows where the loss needs it."""
+
+    obs: np.ndarray
+    """(L, B, *obs_shape)"""
+    episode_starts: np.ndarray
+    """(L, B) floats, 1 where the state is reset before the step"""
+    state: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    """(h_π, c_π, h_V, c_V) before the first step, each (B, H)"""
+    actions: np.ndarray
+    """(L·B,) or (L·B, D)"""
+    old_log_prob: np.ndarray
+    """(L·B,)"""
+    advantages: np.ndarray
+    """(L·B,)"""
+    returns: np.ndarray
+    """(L·B,)"""
+    old_values: np.ndarray
+    """(L·B,)"""
+
+
+class RecurrentRolloutBuffer(RolloutBuffer):
+    """T steps of N envs with episode starts (T, N) and the four LSTM state arrays (T, N, H) per step.
+
+    ``states[k][t]`` is the state *entering* step t (before step t's episode-start reset).
+
+    Args:
+        n_steps: T.
+        n_envs: N.
+        obs_shape: Shape of one observation.
+        action_shape: ``()`` for Discrete.
+        action_dtype: int64 or float32.
+        hidden_size: H.
+        obs_dtype: Storage dtype of observations (uint8 images stay uint8).
+    """
+
+    def __init__(
+        self,
+        n_steps: int,
+        n_envs: int,
+        obs_shape: tuple[int, ...],
+        action_shape: tuple[int, ...],
+        action_dtype: type,
+        hidden_size: int,
+        obs_dtype: type = np.float32,
+    ) -> None:
+        super().__init__(n_steps, n_envs, obs_shape, action_shape, action_dtype)
+        if obs_dtype != np.float32:
+            self.obs = np.zeros((n_steps, n_envs, *obs_shape), dtype=obs_dtype)
+        self.episode_starts = np.zeros((n_steps, n_envs), dtype=np.float32)
+        self.states = tuple(np.zeros((n_steps, n_envs, hidden_size), dtype=np.float32) for _ in range(4))
+
+    def sequences(self, seq_len: int) -> dict[str, np.ndarray]:
+        """Every array cut into K·N sequences of L = ``seq_len`` steps, sequence j = (chunk k, env n), j = k·N + n.
+
+        Returns:
+            Per-step arrays as (L, K·N, ...), states as (K·N, H).
+
+        Raises:
+            ValueError: If ``seq_len`` does not divide T.
+        """
+        T, N, L = self.n_steps, self.n_envs, seq_len
+        if L < 1 or T % L:
+            raise ValueError(f"seq_len must divide n_steps = {T}, got {L}")
+        K = T // L
+
+        def cut(a: np.ndarray) -> np.ndarray:  # (T, N, ...) -> (L, K·N, ...)
+            a = a.reshape(K, L, N, *a.shape[2:])
+            return np.swapaxes(a, 0, 1).reshape(L, K * N, *a.shape[3:])
+
+        out = {
+            k: cut(getattr(self, k))
+            for k in ("obs", "episode_starts", "actions", "log_probs", "advantages", "returns", "values")
+        }
+        for i, s in enumerate(self.states):
+            out[f"state{i}"] = s.reshape(K, L, N, -1)[:, 0].reshape(K * N, -1)  # state entering each sequence
+        return out
+
+    @staticmethod
+    def batch(seqs: dict[str, np.ndarray], idx: np.ndarray) -> SequenceBatch:
+        """The sequences ``idx`` of ``sequences(...)`` as one minibatch."""
+        L, B = len(seqs["obs"]), len(idx)
+
+        def rows(a: np.ndarray) -> np.ndarray:  # (L, B, ...) -> (L·B, ...)
+            return a[:, idx].reshape(L * B, *a.shape[2:])
+
+        return SequenceBatch(
+            obs=seqs["obs"][:, idx],
+            episode_starts=seqs["episode_starts"][:, idx],
+            state=tuple(seqs[f"state{i}"][idx] for i in range(4)),  # type: ignore[arg-type]
+            actions=rows(seqs["actions"]),
+            old_log_prob=rows(seqs["log_probs"]),
+            advantages=rows(seqs["advantages"]),
+            returns=rows(seqs["returns"]),
+            old_values=rows(seqs["values"]),
+        )

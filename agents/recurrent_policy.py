@@ -1,0 +1,216 @@
+"""The recurrent actor-critic of recurrent PPO: encoder → LSTM → head, once for the actor, once for the critic.
+
+Each branch reads a sequence of observations x (T, B, ...) as::
+
+    e_t = encoder(x_t)                       MLP (1-D observations) or CNN (images, uint8 scaled to [0, 1])
+    h_t, c_t = LSTM(e_t, (h_{t−1}, c_{t−1}) ⊙ (1 − start_t))
+    z_t = head(h_t)                          logits / Gaussian mean (actor), V(s_t) (critic)
+
+Everything but the LSTM's recursion runs on all T·B rows at once (one matrix product per layer).
+
+Actor and critic have **separate LSTMs** (sb3-contrib's default, ``shared_lstm=False,
+enable_critic_lstm=True``): the value loss, whose scale follows the returns (4 in the T-maze, 500
+in CartPole), then cannot overwrite the memory the policy relies on, and each LSTM is free to
+remember what its own loss needs. The price is a second LSTM in every step and update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import gymnasium as gym
+import numpy as np
+
+from agents.distributions import Categorical, DiagGaussian
+from nngym.builders import cnn, mlp
+from nngym.lstm import LSTM
+from nngym.network import Sequential
+
+#: (h, c) of the actor's LSTM followed by (h, c) of the critic's, each (N, H)
+PolicyState = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+DEFAULT_CNN_SPEC = "conv:16x3,pool:2,conv:32x3,pool:2,dense:128"
+
+
+class RecurrentBranch:
+    """encoder → LSTM → head over sequences, with the backward pass through all three.
+
+    Args:
+        encoder: Maps (M, *obs_shape) to (M, E); ``Sequential([])`` is the identity on 1-D observations.
+        lstm: The LSTM(E, H).
+        head: Maps (M, H) to (M, n_out).
+        scale: Multiplier of the raw observation (1/255 for uint8 images, else 1).
+    """
+
+    def __init__(self, encoder: Sequential, lstm: LSTM, head: Sequential, scale: float = 1.0) -> None:
+        self.encoder, self.lstm, self.head, self.scale = encoder, lstm, head, float(scale)
+
+    def _encode(self, x: np.ndarray, train: bool) -> np.ndarray:
+        x = x.astype(np.float32, copy=False)
+        if self.scale != 1.0:
+            x = x * np.float32(self.scale)
+        return self.encoder.forward(x, train) if self.encoder.layers else x
+
+    def forward(
+        self,
+        obs: np.ndarray,
+        state: tuple[np.ndarray, np.ndarray],
+        episode_start: np.ndarray,
+        train: bool = False,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        """Runs a batch of sequences.
+
+        Args:
+            obs: (T, B, *obs_shape).
+            state: (h, c) before the first step, each (B, H).
+            episode_start: (T, B); where true the state is zeroed before that step.
+            train: Keep the caches for ``backward``.
+
+        Returns:
+            (head outputs (T·B, n_out), time-major rows; final (h, c)).
+        """
+        T, B = obs.shape[:2]
+        e = self._encode(obs.reshape(T * B, *obs.shape[2:]), train)
+        hs, final = self.lstm.forward(e.reshape(T, B, -1), state, episode_start, train=train)
+        return self.head.forward(hs.reshape(T * B, -1), train), final
+
+    def backward(self, d_out: np.ndarray) -> None:
+        """Backprops ∂L/∂(head output) (T·B, n_out) through head, LSTM (BPTT) and encoder, filling grads."""
+        T, B = self.lstm._cache["x"].shape[:2]
+        d_h = self.head.backward(d_out)
+        d_e = self.lstm.backward(d_h.reshape(T, B, -1))  # the stored initial states are constants
+        if self.encoder.layers:
+            self.encoder.backward(d_e.reshape(T * B, -1))
+
+    def named_params(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        out = [(f"enc.{n}", p, g) for n, p, g in self.encoder.named_params()]
+        out += [(f"lstm.{k}", p, g) for k, p, g in self.lstm.named_params()]
+        return out + [(f"head.{n}", p, g) for n, p, g in self.head.named_params()]
+
+    def nets(self) -> dict[str, Sequential]:
+        return {"enc": self.encoder, "lstm": Sequential([self.lstm]), "head": self.head}
+
+
+class RecurrentActorCriticPolicy:
+    """π(a_t | o_1..o_t) and V(o_1..o_t) from two recurrent branches (see the module docstring).
+
+    Args:
+        observation_space: 1-D Box (MLP encoder) or (C, H, W) / (H, W) Box image (CNN encoder).
+        action_space: Discrete (categorical logits) or 1-D Box (Gaussian mean, state-independent log σ).
+        rng: Generator for the initial weights.
+        lstm_hidden_size: H.
+        encoder_arch: Hidden sizes of the MLP encoder before the LSTM; ``()`` feeds observations
+            straight into the LSTM (sb3-contrib's ``MlpLstmPolicy``).
+        net_arch: Hidden sizes of the MLP head after the LSTM (actor and critic alike).
+        activation: Hidden activation of encoder and head.
+        ortho_init: SB3's orthogonal init of the Dense layers (gains √2 hidden, 0.01 policy, 1 value).
+        lstm_forget_bias: Initial forget-gate bias (``nngym.LSTM``); large values keep memories longer.
+        cnn_spec: ``nngym.builders.cnn`` spec of the encoder for image observations.
+        log_std_init: Initial log σ for Box actions.
+    """
+
+    def __init__(
+        self,
+        observation_space: gym.spaces.Box,
+        action_space: gym.Space,
+        rng: np.random.Generator,
+        lstm_hidden_size: int = 256,
+        encoder_arch: Sequence[int] = (),
+        net_arch: Sequence[int] = (64,),
+        activation: str = "tanh",
+        ortho_init: bool = True,
+        lstm_forget_bias: float = 1.0,
+        cnn_spec: str = DEFAULT_CNN_SPEC,
+        log_std_init: float = 0.0,
+    ) -> None:
+        self.discrete = isinstance(action_space, gym.spaces.Discrete)
+        self.hidden_size = int(lstm_hidden_size)
+        n_out = int(action_space.n) if self.discrete else int(action_space.shape[0])
+        hidden_init, pi_init, vf_init = (
+            ("orthogonal:1.4142135623730951", "orthogonal:0.01", "orthogonal:1") if ortho_init else ("nielsen",) * 3
+        )
+        shape = tuple(observation_space.shape)
+        image = len(shape) in (2, 3)
+        scale = 1.0 / 255.0 if image and observation_space.dtype == np.uint8 else 1.0
+
+        def branch(n: int, out_init: str) -> RecurrentBranch:
+            if image:
+                chw = shape if len(shape) == 3 else (1, *shape)
+                encoder = cnn(cnn_spec, chw, rng, activation="relu")
+                if len(shape) == 2:  # (H, W) images get a channel axis inside the network
+                    from nngym.reshape import Reshape
+
+                    encoder.layers.insert(0, Reshape(chw))
+                n_enc = encoder.forward(np.zeros((1, *shape), np.float32), train=False).shape[1]
+            elif encoder_arch:
+                encoder = mlp([shape[0], *encoder_arch], rng, activation, activation, hidden_init)
+                n_enc = int(encoder_arch[-1])
+            else:
+                encoder, n_enc = Sequential([]), int(shape[0])
+            lstm = LSTM(n_enc, self.hidden_size, rng, forget_bias=lstm_forget_bias)
+            head = mlp([self.hidden_size, *net_arch, n], rng, activation, None, hidden_init, out_w_init=out_init)
+            return RecurrentBranch(encoder, lstm, head, scale)
+
+        self.actor = branch(n_out, pi_init)
+        self.critic = branch(1, vf_init)
+        self.log_std = np.full(0 if self.discrete else n_out, log_std_init, dtype=np.float32)
+        self.log_std_grad = np.zeros_like(self.log_std)
+
+    def initial_state(self, n: int) -> PolicyState:
+        """Zero (h_π, c_π, h_V, c_V) for ``n`` sequences, each (n, H)."""
+        return tuple(np.zeros((n, self.hidden_size), np.float32) for _ in range(4))  # type: ignore[return-value]
+
+    def distribution(self, out: np.ndarray) -> Categorical | DiagGaussian:
+        """The action distribution given the actor's output (M, K or D)."""
+        return Categorical(out) if self.discrete else DiagGaussian(out, self.log_std)
+
+    def forward(
+        self, obs: np.ndarray, state: PolicyState, episode_start: np.ndarray, train: bool = False
+    ) -> tuple[Categorical | DiagGaussian, np.ndarray, PolicyState]:
+        """π and V for sequences obs (T, B, *obs_shape) with episode_start (T, B), from ``state``.
+
+        Returns:
+            (π over the T·B time-major rows, V (T·B,), final state).
+        """
+        out, (h_pi, c_pi) = self.actor.forward(obs, state[:2], episode_start, train)
+        v, (h_vf, c_vf) = self.critic.forward(obs, state[2:], episode_start, train)
+        return self.distribution(out), v[:, 0], (h_pi, c_pi, h_vf, c_vf)
+
+    def step(
+        self, obs: np.ndarray, state: PolicyState, episode_start: np.ndarray
+    ) -> tuple[Categorical | DiagGaussian, np.ndarray, PolicyState]:
+        """One step of N envs: obs (N, *obs_shape), episode_start (N,). Returns (π, V (N,), new state)."""
+        return self.forward(obs[None], state, episode_start[None], train=False)
+
+    def act_step(
+        self, obs: np.ndarray, state: tuple[np.ndarray, np.ndarray], episode_start: np.ndarray
+    ) -> tuple[Categorical | DiagGaussian, tuple[np.ndarray, np.ndarray]]:
+        """The actor alone for one step (what ``predict`` needs): (π, new (h_π, c_π))."""
+        out, new = self.actor.forward(obs[None], state, episode_start[None], train=False)
+        return self.distribution(out), new
+
+    def values_step(
+        self, obs: np.ndarray, state: tuple[np.ndarray, np.ndarray], episode_start: np.ndarray
+    ) -> np.ndarray:
+        """The critic alone for one step: V (N,) of obs (N, ...) from the critic state (h_V, c_V)."""
+        v, _ = self.critic.forward(obs[None], state, episode_start[None], train=False)
+        return v[:, 0]
+
+    def backward(self, d_out: np.ndarray, d_values: np.ndarray, d_log_std: np.ndarray | None = None) -> None:
+        """Backprops ∂L/∂(actor output) (T·B, K), ∂L/∂V (T·B,) (and ∂L/∂log σ (D,)) after ``forward(train=True)``."""
+        self.actor.backward(d_out)
+        self.critic.backward(d_values[:, None])
+        if d_log_std is not None:
+            self.log_std_grad[...] = d_log_std
+
+    def named_params(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """Both branches (and log σ), so one optimiser and one clip_grad_norm cover everything."""
+        out = [(f"pi.{n}", p, g) for n, p, g in self.actor.named_params()]
+        out += [(f"vf.{n}", p, g) for n, p, g in self.critic.named_params()]
+        if not self.discrete:
+            out.append(("log_std", self.log_std, self.log_std_grad))
+        return out
+
+    def nets(self) -> dict[str, Sequential]:
+        out = {f"pi_{k}": v for k, v in self.actor.nets().items()}
+        return out | {f"vf_{k}": v for k, v in self.critic.nets().items()}

@@ -1,0 +1,169 @@
+"""Recurrent PPO: sequence minibatches reproduce the rollout, predict carries the LSTM state,
+save/load, the loss gradients, and a short T-maze that needs memory."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import envs  # noqa: F401 - registers the nngym/ env ids
+from agents import ALGOS, RecurrentPPO, evaluate_recurrent
+from agents.policies import backward_policy_loss
+from agents.ppo import ppo_loss
+from agents.recurrent_buffer import RecurrentRolloutBuffer
+from agents.vec_env import make_vec_env
+
+
+def rollout_agent(seq_len: int = 8, **kw) -> RecurrentPPO:
+    """A fresh agent with one collected rollout (32 steps of 4 CartPoleNoVel envs, several episode starts)."""
+    agent = RecurrentPPO(
+        "nngym/CartPoleNoVel-v1", seed=0, n_envs=4, n_steps=32, seq_len=seq_len, batch_size=64, lstm_hidden_size=8,
+        net_arch=(8,), **kw,
+    )  # fmt: skip
+    agent._state = agent.policy.initial_state(4)
+    agent._setup_learn(128, None, True, False)
+    assert agent._collect_rollout(None)
+    return agent
+
+
+def test_sequence_minibatches_reproduce_rollout_log_probs():
+    agent = rollout_agent(seq_len=8)
+    buf = agent.buffer
+    assert buf.episode_starts[1:].sum() >= 2  # episodes end inside the rollout, so the masks matter
+    seqs = buf.sequences(8)
+    perm = np.random.default_rng(1).permutation(16)
+    for idx in (perm[:8], perm[8:]):  # two minibatches of 8 sequences, in shuffled order
+        mb = buf.batch(seqs, idx)
+        assert mb.episode_starts[1:].any() or mb.episode_starts[0].any()
+        dist, values, _ = agent.policy.forward(mb.obs, mb.state, mb.episode_starts, train=True)
+        np.testing.assert_allclose(dist.log_prob(mb.actions), mb.old_log_prob, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(values, mb.old_values, rtol=0, atol=1e-5)
+    # without the masks (or without the stored states) the log-probabilities differ: the test can fail
+    mb = buf.batch(seqs, np.arange(16))
+    dist, _, _ = agent.policy.forward(mb.obs, mb.state, np.zeros_like(mb.episode_starts), train=True)
+    assert np.abs(dist.log_prob(mb.actions) - mb.old_log_prob).max() > 1e-4
+
+
+def test_sequences_layout_and_bad_seq_len():
+    buf = RecurrentRolloutBuffer(6, 2, (3,), (), np.int64, 4)
+    buf.obs[...] = np.arange(12).reshape(6, 2, 1)  # obs value = 2 t + n
+    buf.states[0][...] = np.arange(12).reshape(6, 2, 1)
+    seqs = buf.sequences(3)
+    assert seqs["obs"].shape == (3, 4, 3)
+    np.testing.assert_array_equal(seqs["obs"][:, :, 0].T, [[0, 2, 4], [1, 3, 5], [6, 8, 10], [7, 9, 11]])
+    np.testing.assert_array_equal(seqs["state0"][:, 0], [0, 1, 6, 7])  # state entering t = 0 and t = 3
+    with pytest.raises(ValueError, match="seq_len must divide n_steps = 6"):
+        buf.sequences(4)
+    with pytest.raises(ValueError, match="seq_len must divide"):
+        RecurrentPPO("nngym/CartPoleNoVel-v1", n_steps=10, seq_len=3)
+
+
+def test_predict_state_equals_step_by_step_lstm():
+    agent = RecurrentPPO("nngym/TMaze-v0", seed=3, lstm_hidden_size=5, net_arch=(4,), encoder_arch=(6,))
+    rng = np.random.default_rng(0)
+    T = 7
+    obs = rng.random((T, 2, 3), dtype=np.float32)
+    starts = np.zeros((T, 2), np.float32)
+    starts[0] = 1
+    starts[4, 1] = 1  # the second sequence restarts at step 4
+    branch = agent.policy.actor
+    W_ih, W_hh = branch.lstm.params["W_ih"], branch.lstm.params["W_hh"]
+    b = branch.lstm.params["b_ih"] + branch.lstm.params["b_hh"]
+    sigmoid = lambda a: 1.0 / (1.0 + np.exp(-a))  # noqa: E731
+    state, h, c = None, np.zeros((2, 5)), np.zeros((2, 5))
+    for t in range(T):
+        action, state = agent.predict(obs[t], state, episode_start=starts[t], deterministic=True)
+        # the LSTM equations by hand, one step: a = W_ih e + W_hh h + b; i, f, g, o; c, h
+        keep = 1.0 - starts[t][:, None]
+        h, c = h * keep, c * keep
+        e = branch.encoder.forward(obs[t], train=False)
+        a = e @ W_ih.T + h @ W_hh.T + b
+        i, f, g, o = sigmoid(a[:, :5]), sigmoid(a[:, 5:10]), np.tanh(a[:, 10:15]), sigmoid(a[:, 15:])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        np.testing.assert_allclose(state[0], h, atol=1e-5)
+        np.testing.assert_allclose(state[1], c, atol=1e-5)
+        np.testing.assert_array_equal(action, branch.head.forward(h.astype(np.float32), train=False).argmax(1))
+    # the same sequence in one call gives the same final state
+    _, final = branch.forward(obs, (np.zeros((2, 5), np.float32),) * 2, starts)
+    np.testing.assert_allclose(final[0], state[0], atol=1e-6)
+    # a single observation: action of shape (), state (1, H)
+    action, state1 = agent.predict(obs[0, 0], None, episode_start=True)
+    assert np.shape(action) == () and state1[0].shape == (1, 5)
+    with pytest.raises(ValueError, match="expected obs of shape"):
+        agent.predict(np.zeros((2, 4), np.float32))
+
+
+def test_save_load_identical_actions_and_state(tmp_path):
+    agent = RecurrentPPO("nngym/CartPoleNoVel-v1", seed=1, n_envs=2, n_steps=16, lstm_hidden_size=8)
+    agent.learn(64)
+    path = agent.save(tmp_path / "rppo.npz")
+    loaded = RecurrentPPO.load(path)
+    obs = np.random.default_rng(2).random((10, 3, 2), dtype=np.float32)
+    s1 = s2 = None
+    for t in range(10):
+        a1, s1 = agent.predict(obs[t], s1, episode_start=np.full(3, t == 0))
+        a2, s2 = loaded.predict(obs[t], s2, episode_start=np.full(3, t == 0))
+        np.testing.assert_array_equal(a1, a2)
+        np.testing.assert_array_equal(s1[0], s2[0])
+        np.testing.assert_array_equal(s1[1], s2[1])
+    assert loaded.num_timesteps == agent.num_timesteps == 64
+    assert "recurrent_ppo" in ALGOS
+
+
+def test_recurrent_ppo_loss_gradients_numerically():
+    """∂loss/∂θ from backward_policy_loss (BPTT through both LSTMs) against central differences, float64."""
+    agent = rollout_agent(seq_len=8, encoder_arch=(3,))
+    policy = agent.policy
+    for branch in (policy.actor, policy.critic):
+        branch.encoder.astype(np.float64)
+        branch.lstm.astype(np.float64)
+        branch.head.astype(np.float64)
+    mb = agent.buffer.batch(agent.buffer.sequences(8), np.array([0, 5, 9, 14]))
+    obs = mb.obs.astype(np.float64)
+    state = tuple(s.astype(np.float64) for s in mb.state)
+    rng = np.random.default_rng(0)
+    old_log_prob = mb.old_log_prob + rng.normal(0, 0.05, mb.old_log_prob.shape)  # ratios near 1, inside the clip
+    adv = rng.normal(size=mb.advantages.shape)
+
+    def loss(train: bool = False):
+        dist, values, _ = policy.forward(obs, state, mb.episode_starts, train=train)
+        terms, d_lp, d_ent, d_v = ppo_loss(
+            dist.log_prob(mb.actions), dist.entropy(), values, old_log_prob, adv, mb.returns, mb.old_values,
+            0.2, None, 0.01, 0.5,
+        )  # fmt: skip
+        return terms, dist, d_lp, d_ent, d_v
+
+    terms, dist, d_lp, d_ent, d_v = loss(train=True)
+    assert terms["clip_frac"] == 0.0
+    backward_policy_loss(policy, dist, mb.actions, d_lp, d_ent, d_v)
+    eps, n_big = 1e-6, 0
+    for name, p, g in policy.named_params():
+        flat, gflat = p.reshape(-1), g.reshape(-1)
+        for j in rng.choice(flat.size, size=min(6, flat.size), replace=False):
+            old = flat[j]
+            flat[j] = old + eps
+            up = loss()[0]["loss"]
+            flat[j] = old - eps
+            down = loss()[0]["loss"]
+            flat[j] = old
+            numeric = (up - down) / (2 * eps)
+            err = abs(numeric - gflat[j]) / max(abs(numeric) + abs(gflat[j]), 1e-8)
+            assert err < 1e-4 or abs(numeric - gflat[j]) < 1e-9, (name, j, numeric, gflat[j])
+            n_big += abs(gflat[j]) > 1e-6
+    assert n_big > 60  # most checked entries carry a real gradient (encoder, LSTM and head of both branches)
+
+
+def test_learns_length5_tmaze_in_seconds():
+    """A memoryless policy succeeds half the time at best; the LSTM must carry the cue over 5 cells."""
+    env = make_vec_env("nngym/TMaze-v0", 8, corridor_length=5, max_episode_steps=20)
+    agent = RecurrentPPO(
+        env, seed=0, n_envs=8, n_steps=32, batch_size=128, n_epochs=8, lstm_hidden_size=16, net_arch=(16,),
+        learning_rate=3e-3, ent_coef=0.01, gamma=0.95, lstm_forget_bias=3.0,
+    )  # fmt: skip
+    agent.learn(16_000)
+    test_env = gym.make("nngym/TMaze-v0", corridor_length=5, max_episode_steps=20)
+    _, last = evaluate_recurrent(agent, test_env, 50, deterministic=True, seed=1)
+    success = np.mean(np.array(last) == 4.0)
+    assert success >= 0.9, success
