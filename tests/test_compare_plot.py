@@ -179,3 +179,22 @@ def test_moving_mean_and_threshold_against_loops() -> None:
         assert steps_to_threshold(run, thr, 7) == _naive_steps_to_threshold(returns, lengths, thr, 7)
     with pytest.raises(ValueError, match="window"):
         moving_mean(returns, 0)
+
+
+def test_sb3_features_extractor_is_nngym_cnn_in_torch() -> None:
+    """SpecCNN with the nngym network's weights computes the nngym network's features."""
+    import torch
+
+    from agents.baselines import SpecCNN
+    from nngym.builders import cnn
+
+    spec = "conv:8x5,pool:2,conv:16x3p1,l2pool:2,dense:32"
+    extractor = SpecCNN(gym.spaces.Box(0, 255, (1, 28, 28), np.uint8), spec)
+    net = cnn(spec, (1, 28, 28), np.random.default_rng(0))
+    torch_layers = [m for m in extractor.cnn if list(m.parameters())]
+    nngym_layers = [layer for layer in net.layers if layer.params]
+    assert len(torch_layers) == len(nngym_layers) == 3 and extractor.features_dim == 32
+    for t, n in zip(torch_layers, nngym_layers, strict=True):
+        t.weight.data, t.bias.data = torch.tensor(n.params["W"]), torch.tensor(n.params["b"])
+    x = np.random.default_rng(1).random((3, 1, 28, 28)).astype(np.float32)
+    np.testing.assert_allclose(extractor(torch.tensor(x)).detach().numpy(), net.forward(x, train=False), atol=1e-5)
