@@ -83,24 +83,31 @@ class MaxPool2D(_Pool2D):
         views = self._offsets(x, out)
         _, first = next(views)
         y = first.copy(order="K")  # keeps the input's memory layout
-        argmax = np.zeros_like(y, dtype=np.uint8)  # offset of the max inside each block
-        for o, v in views:
-            greater = v > y  # strict: the first maximum wins ties
-            np.copyto(y, v, where=greater)
-            np.copyto(argmax, o, where=greater)
+        for _, v in views:
+            np.maximum(y, v, out=y)
         if train:
-            self._cache = (x.shape, argmax, out)
+            self._cache = (x, y, out)
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """Routes each block's ∂C/∂y (N, C, Ho, Wo) to its arg-max pixel; returns ∂C/∂x (N, C, H, W)."""
-        x_shape, argmax, out = self._need_cache()
+        x, y, out = self._need_cache()
         dy = np.asarray(dy, dtype=self.dtype)
-        if dy.shape != argmax.shape:
-            raise ValueError(f"{self._name} expected upstream gradient of shape {argmax.shape}, got {dy.shape}")
-        dx = _zeros_like_layout(argmax, x_shape, self.dtype)
-        for o, view in self._offsets(dx, out):
-            view += np.where(argmax == o, dy, 0)  # (+= : overlapping blocks may share a pixel)
+        if dy.shape != y.shape:
+            raise ValueError(f"{self._name} expected upstream gradient of shape {y.shape}, got {dy.shape}")
+        dx = _zeros_like_layout(y, x.shape, self.dtype)
+        overlapping = self.stride[0] < self.size[0] or self.stride[1] < self.size[1]
+        left = dy.copy(order="K")  # gradient not yet given to a pixel: the first maximum takes it all
+        last = self.size[0] * self.size[1] - 1
+        for (o, view), (_, v) in zip(self._offsets(dx, out), self._offsets(x, out), strict=True):
+            hit = v == y
+            if overlapping:
+                share = hit * left
+                view += share  # blocks may share this pixel
+            else:
+                share = np.multiply(hit, left, out=view)
+            if o < last:
+                left -= share  # zero where this offset took the gradient, so later ties get none
         return dx
 
 
@@ -150,8 +157,12 @@ class L2Pool2D(_Pool2D):
             raise ValueError(f"{self._name} expected upstream gradient of shape {y.shape}, got {dy.shape}")
         g = dy / np.maximum(y, self.eps)
         dx = _zeros_like_layout(y, x.shape, self.dtype)
+        overlapping = self.stride[0] < self.size[0] or self.stride[1] < self.size[1]
         for (_, view), (_, xv) in zip(self._offsets(dx, out), self._offsets(x, out), strict=True):
-            view += g * xv
+            if overlapping:
+                view += g * xv  # blocks may share this pixel
+            else:
+                np.multiply(g, xv, out=view)
         return dx
 
     def config(self) -> dict[str, Any]:
