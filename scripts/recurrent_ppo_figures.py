@@ -1,0 +1,193 @@
+"""Recurrent PPO (LSTM) next to memoryless PPO-MLP on the tasks that need memory (issue 8's figures).
+
+    python scripts/recurrent_ppo_figures.py cartpole --seed 0     # CartPoleNoVel-v1, 100k steps each
+    python scripts/recurrent_ppo_figures.py tmaze --seed 0        # T-maze, curriculum 10 -> 50 -> 100
+    python scripts/recurrent_ppo_figures.py glimpse --seed 0      # DigitGlimpse-v0, test accuracy
+    python scripts/recurrent_ppo_figures.py plot                  # PNGs from the runs so far
+
+Each task writes ``<out>/<task>_<agent>_s<seed>/`` (monitor.csv, progress.csv, model.npz) and
+``<out>/<task>_s<seed>.json`` with the evaluation; ``plot`` draws ``docs/figures/rppo_<task>.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+import envs  # noqa: F401 - registers the nngym/ env ids
+from agents import PPO, RecurrentPPO, evaluate_recurrent, load_hyperparams
+from agents.vec_env import make_vec_env
+
+FIGURES = Path(__file__).resolve().parent.parent / "docs" / "figures"
+
+#: T-maze: the curriculum's corridor lengths and env steps per stage
+TMAZE_STAGES = ((10, 60_000), (50, 60_000), (100, 80_000))
+TMAZE_RPPO = dict(
+    n_envs=8, n_steps=128, batch_size=512, n_epochs=10, learning_rate=1e-3, ent_coef=0.01, gamma=0.99,
+    gae_lambda=0.95, lstm_hidden_size=32, lstm_forget_bias=3.0, net_arch=(32,),
+)  # fmt: skip
+TMAZE_PPO = dict(n_envs=8, n_steps=128, batch_size=256, n_epochs=10, learning_rate=1e-3, ent_coef=0.01, gamma=0.99)
+
+
+def tmaze_env(length: int, n_envs: int | None = None):
+    """The T-maze with room for the walk: truncation after 2 L + 20 steps."""
+    kwargs = {"corridor_length": length, "max_episode_steps": 2 * length + 20}
+    return make_vec_env("nngym/TMaze-v0", n_envs, **kwargs) if n_envs else gym.make("nngym/TMaze-v0", **kwargs)
+
+
+def success_rate(agent, length: int, n: int = 100, seed: int = 10_000) -> float:
+    """Fraction of n greedy episodes that end in the goal arm (+4)."""
+    _, last = evaluate_recurrent(agent, tmaze_env(length), n, deterministic=True, seed=seed)
+    return float(np.mean(np.array(last) == 4.0))
+
+
+def run_tmaze(out: Path, seed: int) -> dict:
+    result: dict = {"task": "tmaze", "seed": seed, "stages": [list(s) for s in TMAZE_STAGES]}
+    for name, cls, hp in (("rppo", RecurrentPPO, TMAZE_RPPO), ("ppo", PPO, TMAZE_PPO)):
+        t0 = time.perf_counter()
+        agent, rows = None, []
+        for length, steps in TMAZE_STAGES:
+            env = tmaze_env(length, hp["n_envs"])
+            if agent is None:
+                agent = cls(env, seed=seed, log_dir=out / f"tmaze_{name}_s{seed}", **hp)
+                agent.learn(steps)
+            else:  # same networks and optimiser, longer corridor
+                agent.env, agent._last_obs = env, None
+                agent.learn(steps, reset_num_timesteps=False)
+            rows.append({"length": length, "steps": agent.num_timesteps, "success": success_rate(agent, length)})
+            print(name, rows[-1], flush=True)
+        result[name] = {
+            "stages": rows,
+            "final_success": {str(L): success_rate(agent, L) for L, _ in TMAZE_STAGES},
+            "minutes": round((time.perf_counter() - t0) / 60, 2),
+        }
+        agent.save(out / f"tmaze_{name}_s{seed}" / "model.npz")
+        print(name, result[name], flush=True)
+    return result
+
+
+def run_cartpole(out: Path, seed: int) -> dict:
+    env_id = "nngym/CartPoleNoVel-v1"
+    result: dict = {"task": "cartpole", "seed": seed}
+    hp_r = load_hyperparams("recurrent_ppo", env_id)
+    hp_p = load_hyperparams("ppo", "CartPole-v1")  # the zoo's PPO values for CartPole-v1
+    for name, cls, hp in (("rppo", RecurrentPPO, hp_r), ("ppo", PPO, hp_p)):
+        steps = int(hp.pop("n_timesteps"))
+        t0 = time.perf_counter()
+        agent = cls(env_id, seed=seed, log_dir=out / f"cartpole_{name}_s{seed}", **hp).learn(steps)
+        minutes = (time.perf_counter() - t0) / 60
+        returns, _ = evaluate_recurrent(agent, env_id, 20, deterministic=True, seed=10_000 + seed)
+        result[name] = {"steps": steps, "eval_mean": float(np.mean(returns)), "eval_std": float(np.std(returns))}
+        result[name]["minutes"] = round(minutes, 2)
+        agent.save(out / f"cartpole_{name}_s{seed}" / "model.npz")
+        print(name, result[name], flush=True)
+    return result
+
+
+GLIMPSE_STEPS = 600_000
+GLIMPSE_RPPO = dict(
+    n_envs=16, n_steps=32, batch_size=512, n_epochs=4, learning_rate=1e-3, ent_coef=0.01, gamma=0.99,
+    gae_lambda=0.95, encoder_arch=(128,), activation="relu", lstm_hidden_size=128, net_arch=(128,),
+)  # fmt: skip
+GLIMPSE_PPO = dict(
+    n_envs=16, n_steps=32, batch_size=512, n_epochs=4, learning_rate=1e-3, ent_coef=0.01, gamma=0.99,
+    activation="relu", net_arch=(128, 128),
+)  # fmt: skip
+
+
+def glimpse_accuracy(agent, n_test: int) -> float:
+    """Greedy accuracy on the first ``n_test`` test images (one episode each, ``options={"index": i}``)."""
+    env = gym.make("nngym/DigitGlimpse-v0", split="test")
+    correct = 0
+    for i in range(n_test):
+        obs, _ = env.reset(seed=i, options={"index": i})
+        state, start, done, info = None, True, False, {}
+        while not done:
+            action, state = agent.predict(obs, state, episode_start=start, deterministic=True)
+            obs, _, terminated, truncated, info = env.step(action)
+            start, done = False, terminated or truncated
+        correct += bool(info.get("correct", False))
+    return correct / n_test
+
+
+def run_glimpse(out: Path, seed: int, steps: int, n_test: int) -> dict:
+    env_id = "nngym/DigitGlimpse-v0"
+    result: dict = {"task": "glimpse", "seed": seed, "n_test": n_test}
+    for name, cls, hp in (("rppo", RecurrentPPO, GLIMPSE_RPPO), ("ppo", PPO, GLIMPSE_PPO)):
+        t0 = time.perf_counter()
+        agent = cls(env_id, seed=seed, log_dir=out / f"glimpse_{name}_s{seed}", **hp).learn(steps)
+        minutes = (time.perf_counter() - t0) / 60
+        acc = glimpse_accuracy(agent, n_test)
+        result[name] = {"steps": steps, "test_accuracy": acc, "minutes": round(minutes, 2)}
+        agent.save(out / f"glimpse_{name}_s{seed}" / "model.npz")
+        print(name, result[name], flush=True)
+    return result
+
+
+def plot(out: Path) -> None:
+    """One PNG per task: rolling mean of episode returns against env steps, LSTM and MLP, every seed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    titles = {
+        "cartpole": "CartPoleNoVel-v1: episode return",
+        "tmaze": "T-maze (curriculum 10 -> 50 -> 100): episode return",
+        "glimpse": "DigitGlimpse-v0: episode return (= training accuracy)",
+    }
+    for task, title in titles.items():
+        runs = sorted(out.glob(f"{task}_*_s*/monitor.csv"))
+        if not runs:
+            continue
+        fig, ax = plt.subplots(figsize=(7, 3.8))
+        for path in runs:
+            rows = np.loadtxt(path, delimiter=",", skiprows=2, ndmin=2)
+            if not len(rows):
+                continue
+            name = path.parent.name.split("_")[1]
+            r, steps = rows[:, 0], np.cumsum(rows[:, 1])
+            k = min(200 if task != "cartpole" else 50, len(r))
+            label = {"rppo": "recurrent PPO (LSTM)", "ppo": "PPO-MLP"}[name] + " " + path.parent.name.split("_")[-1]
+            ax.plot(steps[k - 1 :], np.convolve(r, np.ones(k) / k, mode="valid"), lw=1.2, label=label)
+        if task == "tmaze":
+            edges = np.cumsum([s for _, s in TMAZE_STAGES])[:-1]
+            for x in edges:
+                ax.axvline(x, color="grey", lw=0.6, ls=":")
+        ax.set_xlabel("env steps (episodes in finishing order)")
+        ax.set_ylabel("return (moving mean)")
+        ax.set_title(title)
+        ax.legend(loc="best", fontsize=8)
+        fig.tight_layout()
+        fig.savefig(FIGURES / f"rppo_{task}.png", dpi=100)
+        plt.close(fig)
+        print("wrote", FIGURES / f"rppo_{task}.png")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("task", choices=["cartpole", "tmaze", "glimpse", "plot"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="runs/rppo")
+    p.add_argument("--steps", type=int, default=GLIMPSE_STEPS, help="glimpse: env steps per agent")
+    p.add_argument("--n-test", type=int, default=10_000, help="glimpse: test images to evaluate")
+    args = p.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.task == "plot":
+        plot(out)
+        return
+    run = {"cartpole": run_cartpole, "tmaze": run_tmaze}.get(args.task)
+    result = run(out, args.seed) if run else run_glimpse(out, args.seed, args.steps, args.n_test)
+    (out / f"{args.task}_s{args.seed}.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
