@@ -137,10 +137,110 @@ def bench_lstm(rounds: int) -> list[dict[str, float | str]]:
     return compare(cases, rounds)
 
 
+# --- CNN (issue 3) ---------------------------------------------------------------------------------
+#: The MNIST CNN of RESULTS.md (issue 3), as an nngym spec; the torch twin is built layer for layer.
+MNIST_CNN_SPEC = "conv:32x5,pool:2,conv:64x5,pool:2,dense:256,dropout:0.5"
+
+
+def _conv_case(n: int, c: int, hw: int, o: int, k: int) -> Case:
+    import torch
+
+    from nngym.conv import Conv2D
+
+    rng = np.random.default_rng(0)
+    layer = Conv2D(c, o, k, rng)
+    x = rng.random((n, c, hw, hw), dtype=np.float32)
+    dy = rng.standard_normal((n, o, hw - k + 1, hw - k + 1)).astype(np.float32)
+
+    def ours() -> None:
+        layer.forward(x)
+        layer.backward(dy)  # dW, db and dx
+
+    wt = torch.from_numpy(layer.params["W"].copy()).requires_grad_(True)
+    bt = torch.zeros(o, requires_grad=True)
+    xt = torch.from_numpy(x).requires_grad_(True)  # so torch computes dx too
+    dyt = torch.from_numpy(dy)
+
+    def theirs() -> None:
+        wt.grad = bt.grad = xt.grad = None
+        torch.nn.functional.conv2d(xt, wt, bt).backward(dyt)
+
+    return f"Conv2D {c}x{hw}x{hw} -> {o}x{hw - k + 1}x{hw - k + 1}, {k}x{k}, batch {n}", ours, theirs
+
+
+def _mnist_cnn_epoch(batch: int = 64) -> tuple[Callable[[], None], Callable[[], None]]:
+    """One training epoch (60,000 images, forward + backward + Adam) of the MNIST CNN, nngym and torch."""
+    import torch
+
+    from nngym.builders import cnn
+    from nngym.costs import SoftmaxCrossEntropy
+    from nngym.datasets.mnist import load_mnist_float
+    from nngym.optim import Adam
+
+    x, labels = load_mnist_float("train")
+    x = x.reshape(-1, 1, 28, 28)
+    order = np.random.default_rng(0).permutation(len(x))
+    rng = np.random.default_rng(0)
+    net = cnn(MNIST_CNN_SPEC, (1, 28, 28), rng, n_out=10)
+    opt, cost = Adam(net, lr=1e-3), SoftmaxCrossEntropy()
+
+    def ours() -> None:
+        for start in range(0, len(x), batch):
+            idx = order[start : start + batch]
+            out = net.forward(x[idx])
+            net.backward(cost.delta(out, labels[idx]))
+            opt.step()
+
+    tnet = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 32, 5),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(32, 64, 5),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(64 * 4 * 4, 256),
+        torch.nn.ReLU(),
+        torch.nn.Dropout(0.5),
+        torch.nn.Linear(256, 10),
+    )
+    topt = torch.optim.Adam(tnet.parameters(), lr=1e-3)
+    xt, yt, ot = torch.from_numpy(x), torch.from_numpy(labels), torch.from_numpy(order)
+
+    def theirs() -> None:
+        for start in range(0, len(x), batch):
+            idx = ot[start : start + batch]
+            topt.zero_grad()
+            torch.nn.functional.cross_entropy(tnet(xt[idx]), yt[idx]).backward()
+            topt.step()
+
+    return ours, theirs
+
+
+def bench_conv(rounds: int) -> list[dict[str, float | str]]:
+    """Forward + backward of the seed's conv layers, and one whole MNIST CNN training epoch."""
+    table_header("Conv2D forward + backward (dW, db and dx)")
+    rows = compare([_conv_case(64, 1, 28, 20, 5), _conv_case(64, 20, 12, 40, 5), _conv_case(64, 32, 12, 64, 5)], rounds)
+    print(f"\n### MNIST CNN training epoch ({MNIST_CNN_SPEC}, Adam, batch 64, 60,000 images)\n", flush=True)
+    print("| round | nngym s | torch s | nngym/torch |\n|---|---:|---:|---:|", flush=True)
+    ours, theirs = _mnist_cnn_epoch()
+    t_ours, t_theirs = [], []
+    for r in range(max(1, min(rounds, 2))):  # an epoch takes tens of seconds: at most two rounds
+        for fn, times in ((ours, t_ours), (theirs, t_theirs)):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        print(f"| {r + 1} | {t_ours[-1]:.1f} | {t_theirs[-1]:.1f} | {t_ours[-1] / t_theirs[-1]:.2f} |", flush=True)
+    a, b = min(t_ours), min(t_theirs)
+    rows.append({"case": "MNIST CNN epoch", "nngym_us": a * 1e6, "torch_us": b * 1e6, "ratio": a / b})
+    return rows
+
+
 #: Sections by name; each takes the number of rounds and prints a Markdown table.
 SECTIONS: dict[str, Callable[[int], list[dict[str, float | str]]]] = {
     "mlp": bench_mlp,
     "lstm": bench_lstm,
+    "conv": bench_conv,
 }
 
 
