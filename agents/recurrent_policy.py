@@ -40,15 +40,26 @@ class RecurrentBranch:
         lstm: The LSTM(E, H).
         head: Maps (M, H) to (M, n_out).
         scale: Multiplier of the raw observation (1/255 for uint8 images, else 1).
+        in_shape: Shape one observation is reshaped to before the encoder ((1, H, W) for (H, W) images), or None.
     """
 
-    def __init__(self, encoder: Sequential, lstm: LSTM, head: Sequential, scale: float = 1.0) -> None:
+    def __init__(
+        self,
+        encoder: Sequential,
+        lstm: LSTM,
+        head: Sequential,
+        scale: float = 1.0,
+        in_shape: tuple[int, ...] | None = None,
+    ) -> None:
         self.encoder, self.lstm, self.head, self.scale = encoder, lstm, head, float(scale)
+        self.in_shape = in_shape
 
     def _encode(self, x: np.ndarray, train: bool) -> np.ndarray:
         x = x.astype(np.float32, copy=False)
         if self.scale != 1.0:
             x = x * np.float32(self.scale)
+        if self.in_shape is not None:
+            x = x.reshape(len(x), *self.in_shape)
         return self.encoder.forward(x, train) if self.encoder.layers else x
 
     def forward(
@@ -132,16 +143,12 @@ class RecurrentActorCriticPolicy:
         shape = tuple(observation_space.shape)
         image = len(shape) in (2, 3)
         scale = 1.0 / 255.0 if image and observation_space.dtype == np.uint8 else 1.0
+        chw = shape if len(shape) == 3 else (1, *shape)  # (H, W) images get a channel axis before the CNN
 
         def branch(n: int, out_init: str) -> RecurrentBranch:
             if image:
-                chw = shape if len(shape) == 3 else (1, *shape)
                 encoder = cnn(cnn_spec, chw, rng, activation="relu")
-                if len(shape) == 2:  # (H, W) images get a channel axis inside the network
-                    from nngym.reshape import Reshape
-
-                    encoder.layers.insert(0, Reshape(chw))
-                n_enc = encoder.forward(np.zeros((1, *shape), np.float32), train=False).shape[1]
+                n_enc = encoder.forward(np.zeros((1, *chw), np.float32), train=False).shape[1]
             elif encoder_arch:
                 encoder = mlp([shape[0], *encoder_arch], rng, activation, activation, hidden_init)
                 n_enc = int(encoder_arch[-1])
@@ -149,7 +156,7 @@ class RecurrentActorCriticPolicy:
                 encoder, n_enc = Sequential([]), int(shape[0])
             lstm = LSTM(n_enc, self.hidden_size, rng, forget_bias=lstm_forget_bias)
             head = mlp([self.hidden_size, *net_arch, n], rng, activation, None, hidden_init, out_w_init=out_init)
-            return RecurrentBranch(encoder, lstm, head, scale)
+            return RecurrentBranch(encoder, lstm, head, scale, chw if len(shape) == 2 else None)
 
         self.actor = branch(n_out, pi_init)
         self.critic = branch(1, vf_init)

@@ -167,3 +167,29 @@ def test_learns_length5_tmaze_in_seconds():
     _, last = evaluate_recurrent(agent, test_env, 50, deterministic=True, seed=1)
     success = np.mean(np.array(last) == 4.0)
     assert success >= 0.9, success
+
+
+@pytest.mark.parametrize("shape", [(1, 10, 10), (10, 10)])
+def test_cnn_lstm_policy_sequence_equals_steps_and_backprops(shape):
+    """CNN encoder + LSTM on uint8 images ((C, H, W) or (H, W)): one sequence call = T single steps."""
+    from agents.recurrent_policy import RecurrentActorCriticPolicy
+
+    space = gym.spaces.Box(0, 255, shape, np.uint8)
+    policy = RecurrentActorCriticPolicy(
+        space, gym.spaces.Discrete(3), np.random.default_rng(0), 8, cnn_spec="conv:4x3,pool:2,dense:16"
+    )
+    T, B = 5, 2
+    obs = np.random.default_rng(1).integers(0, 256, (T, B, *shape)).astype(np.uint8)
+    starts = np.zeros((T, B), np.float32)
+    starts[0], starts[3, 0] = 1, 1
+    dist, values, final = policy.forward(obs, policy.initial_state(B), starts, train=True)
+    state = policy.initial_state(B)
+    for t in range(T):
+        d_t, v_t, state = policy.step(obs[t], state, starts[t])
+        np.testing.assert_allclose(d_t.logits, dist.logits[t * B : (t + 1) * B], atol=1e-5)
+        np.testing.assert_allclose(v_t, values[t * B : (t + 1) * B], atol=1e-5)
+    np.testing.assert_allclose(state[0], final[0], atol=1e-6)
+    dist, values, _ = policy.forward(obs, policy.initial_state(B), starts, train=True)
+    policy.backward(np.ones((T * B, 3), np.float32), np.ones(T * B, np.float32))
+    grads = dict((n, g) for n, _, g in policy.named_params())
+    assert np.abs(grads["pi.enc.0.W"]).sum() > 0 and np.abs(grads["vf.enc.0.W"]).sum() > 0
