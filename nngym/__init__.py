@@ -7,16 +7,20 @@ and Deep Learning*; see DESIGN.md for the architecture.
 __version__ = "0.1.0"
 
 from nngym.activations import ACTIVATIONS, ReLU, Sigmoid, Softmax, Tanh, log_softmax, sigmoid, softmax
+from nngym.conv import Conv2D
 from nngym.costs import COSTS, CrossEntropyCost, HuberCost, QuadraticCost, SoftmaxCrossEntropy, check_finite
 from nngym.dbn import DBN
 from nngym.dense import Dense
+from nngym.dropout import Dropout
 from nngym.gradcheck import gradcheck, gradcheck_cost
 from nngym.layer import Layer
 from nngym.lstm import LSTM
 from nngym.network import Sequential
 from nngym.optim import OPTIMIZERS, SGD, Adam, Momentum, RMSprop, clip_grad_norm
+from nngym.pooling import L2Pool2D, MaxPool2D
 from nngym.rbm import RBM, CDConfig, CDTrainer
 from nngym.recurrent import Recurrent
+from nngym.reshape import Flatten
 from nngym.rnn import RNN
 from nngym.schedules import constant, linear, parse_schedule
 from nngym.serialization import ModelFileError
@@ -33,10 +37,15 @@ __all__ = [
     "Adam",
     "CDConfig",
     "CDTrainer",
+    "Conv2D",
     "CrossEntropyCost",
     "Dense",
+    "Dropout",
+    "Flatten",
     "HuberCost",
+    "L2Pool2D",
     "Layer",
+    "MaxPool2D",
     "ModelFileError",
     "Momentum",
     "QuadraticCost",
