@@ -30,7 +30,8 @@ class BaseAgent:
     Args:
         env: An env id, a ``gymnasium.Env`` (n_envs must be 1) or a SAME_STEP vector env; ``None``
             only when loading without an env (``predict`` still works).
-        net: Network family, "mlp" (see ``agents.policies.NET_BUILDERS``).
+        net: "mlp", "cnn" or a custom nngym network: a spec, a ``Sequential`` trunk or a dict of networks
+            (see ``agents.policies``).
         seed: Seeds the agent's generator (weights, sampling, minibatches) and the envs (seed + i).
         log_dir: Where ``monitor.csv`` and ``progress.csv`` go (``None``: no files).
         verbose: 1 prints the SB3-style table at each log interval.
@@ -71,7 +72,7 @@ class BaseAgent:
             self.observation_space, self.action_space = _spaces
         else:
             raise ValueError(f"{self.algo} needs an env (id, Env or vector env)")
-        check_spaces(self.algo, self.observation_space, self.action_space, self.box_actions)
+        check_spaces(self.algo, self.observation_space, self.action_space, self.box_actions, net=net)
         self.n_envs = self.env.num_envs if self.env is not None else 1
         self.num_timesteps = 0
         self._total_timesteps = 0
@@ -121,10 +122,10 @@ class BaseAgent:
         obs = np.asarray(obs, dtype=np.float32)
         single = obs.shape == self.observation_space.shape
         batch = obs[None] if single else obs
-        if batch.ndim != 2 or batch.shape[1:] != self.observation_space.shape:
+        if batch.ndim != 1 + len(self.observation_space.shape) or batch.shape[1:] != self.observation_space.shape:
             raise ValueError(
                 f"{self.algo}.predict expected obs of shape {self.observation_space.shape} or "
-                f"(N, {self.observation_space.shape[0]}), got {obs.shape}"
+                f"(N, {', '.join(map(str, self.observation_space.shape))}), got {obs.shape}"
             )
         actions = self._act(batch, deterministic)
         if isinstance(self.action_space, gym.spaces.Box):
@@ -230,7 +231,7 @@ class BaseAgent:
             "algorithm": self.algo,
             "nngym_version": nngym.__version__,
             "config": dataclasses.asdict(self.config),
-            "net": self.net,
+            "net": self.net if isinstance(self.net, str | list) else "custom",  # custom: rebuilt from architectures
             "seed": self.seed,
             "env_id": self.env_id,
             "observation_space": _space_to_json(self.observation_space),
@@ -287,7 +288,10 @@ class BaseAgent:
                     f"{probe.single_observation_space}, {probe.single_action_space}"
                 )
             env = probe
-        agent = cls(env, net=meta["net"], seed=meta["seed"], _spaces=(obs_space, act_space), **kwargs, **meta["config"])
+        net = meta["net"]
+        if net == "custom":  # given networks: rebuild them from their saved architectures (weights come next)
+            net = {name: nngym.Sequential.from_architecture(arch) for name, arch in meta["architectures"].items()}
+        agent = cls(env, net=net, seed=meta["seed"], _spaces=(obs_space, act_space), **kwargs, **meta["config"])
         agent.env_id = meta.get("env_id", "")
         for name, net in agent._nets().items():
             prefix = f"net/{name}/"

@@ -1,8 +1,27 @@
-"""Networks the agents learn with: an actor-critic (separate actor and critic MLPs, SB3's
-default for PPO/A2C) and a Q-network for DQN, all nngym ``Sequential`` networks.
+"""Networks the agents learn with: an actor-critic for PPO/A2C/REINFORCE and a Q-network for DQN,
+all nngym ``Sequential`` networks.
 
-``net`` names a network family in ``NET_BUILDERS``; "mlp" is the only one so far, and
-later families ("cnn", "lstm", ...) plug in by adding a builder with the same signature.
+What the ``net`` argument of every agent may be:
+
+- ``"mlp"`` (a family in ``NET_BUILDERS``): separate actor and critic MLPs of ``net_arch`` (SB3's
+  default for PPO/A2C); image observations are scaled to [0, 1] and flattened first.
+- ``"cnn"``: a CNN trunk for image observations (``CNN_SPEC`` for digit-sized images, ``CNN_SPEC_SMALL``
+  for small grids such as Catch, chosen by ``default_cnn_spec``) *shared* by the actor and critic
+  heads. Why shared: the convolutions are nearly all of the cost on a CPU, and a shared trunk computes
+  them once per observation instead of twice; what tells digits or ball positions apart serves both
+  π and V (on DigitClassify V(s) is just the chance of answering correctly), and SB3's CnnPolicy also
+  shares its features extractor for on-policy agents by default.
+- A custom trunk: a spec string or list of spec items for ``nngym.builders.cnn`` (e.g.
+  ``"conv:8x3p1,dense:64"`` or ``["conv:8x3p1", "dense:64"]``; ``dense``-only specs also work on 1-D
+  observations), or a ready ``Sequential`` (e.g. ``net=nngym.builders.cnn(spec, (1, 28, 28), rng)``)
+  mapping observations (N, *obs_shape) to features (N, F); the agent adds the linear heads.
+- A dict of ready networks: ``{"pi": Sequential, "vf": Sequential}`` (complete actor with n_actions
+  outputs and critic with 1 output), ``{"trunk": Sequential}`` (optionally with ``"pi"``/``"vf"`` heads
+  taking the features), or ``{"q": Sequential}`` for DQN.
+
+Given networks are copied (architecture and weights), never trained in place; an ``ImageScale``
+layer (``agents.cnn``) is put in front of them for image observations when they lack one. Agents
+with custom networks save them as ``net="custom"`` plus their architectures, and load them back.
 """
 
 from __future__ import annotations
@@ -12,11 +31,32 @@ from collections.abc import Callable, Sequence
 import gymnasium as gym
 import numpy as np
 
+from agents.cnn import ImageScale, cnn_trunk, copy_net, image_input, image_layout, is_image_space, n_features
 from agents.distributions import Categorical, DiagGaussian
 from nngym.activations import ReLU, Tanh
-from nngym.builders import mlp
+from nngym.builders import cnn, mlp
 from nngym.dense import Dense
 from nngym.network import Sequential
+from nngym.reshape import Flatten
+
+#: The default CNN trunk for digit-sized images (DigitClassify's (1, 28, 28)): a small LeNet-style
+#: network, 28x28 -> 16 maps of 24x24 -> pool 12x12 -> 32 maps of 8x8 -> pool 4x4 -> 128 features.
+#: ``nngym.builders.cnn`` spec; the SB3 comparison builds its features extractor from this same string.
+CNN_SPEC = "conv:16x5,pool:2,conv:32x5,pool:2,dense:128"
+
+#: The default CNN trunk for small grids (side < 20, e.g. Catch's (1, 10, 5)): 3x3 kernels padded to keep
+#: the grid's size and no pooling, so the exact cells of ball and paddle survive.
+CNN_SPEC_SMALL = "conv:16x3p1,conv:16x3p1,dense:128"
+
+
+def default_cnn_spec(input_shape: tuple[int, int, int]) -> str:
+    """``CNN_SPEC`` for images at least 20 pixels on each side, ``CNN_SPEC_SMALL`` for smaller grids."""
+    _, h, w = input_shape
+    return CNN_SPEC if min(h, w) >= 20 else CNN_SPEC_SMALL
+
+
+#: What an agent's ``net`` argument may be (see the module docstring).
+NetSpec = str | list[str] | Sequential | dict[str, Sequential]
 
 #: A builder maps (n_in, hidden sizes, n_out, activation, hidden init, output init, rng) to a network.
 NetBuilder = Callable[[int, Sequence[int], int, str, str, str, np.random.Generator], Sequential]
@@ -57,6 +97,44 @@ def build_net(
     return NET_BUILDERS[net](n_in, hidden, n_out, activation, w_init, out_w_init, rng)
 
 
+def build_trunk(net: NetSpec, observation_space: gym.Space, rng: np.random.Generator) -> Sequential | None:
+    """The shared feature trunk (N, *obs_shape) -> (N, F) that ``net`` asks for, or ``None`` for a family
+    of separate networks (``NET_BUILDERS``, e.g. "mlp").
+
+    Raises:
+        ValueError: For a spec item that does not fit the observations.
+    """
+    if isinstance(net, Sequential):
+        return with_input(copy_net(net), observation_space)
+    if isinstance(net, list):
+        spec = ",".join(str(item) for item in net)
+    elif isinstance(net, str) and net == "cnn":
+        spec = default_cnn_spec(image_layout(observation_space)[0])
+    elif isinstance(net, str) and ":" in net:
+        spec = net
+    else:
+        return None
+    if is_image_space(observation_space):
+        return cnn_trunk(observation_space, spec, rng)
+    return cnn(spec, (int(np.prod(observation_space.shape)), 1, 1), rng)  # dense/dropout items on a 1-D Box
+
+
+def with_input(net: Sequential, observation_space: gym.Space, flatten: bool = False) -> Sequential:
+    """``net`` (in place) with ``ImageScale`` (and ``Flatten`` if ``flatten``) in front for image observations."""
+    if is_image_space(observation_space) and not (net.layers and isinstance(net.layers[0], ImageScale)):
+        net.layers[:0] = [image_input(observation_space), *([Flatten()] if flatten else [])]
+    return net
+
+
+def _given(net: NetSpec, allowed: set[str]) -> dict[str, Sequential]:
+    """The dict form of ``net`` (empty for other forms), its keys and values checked."""
+    if not isinstance(net, dict):
+        return {}
+    if not net or set(net) - allowed or not all(isinstance(v, Sequential) for v in net.values()):
+        raise ValueError(f"a dict net maps some of {sorted(allowed)} to nngym Sequential networks, got {net!r}")
+    return net
+
+
 def infer(net: Sequential, x: np.ndarray) -> np.ndarray:
     """Inference-mode forward for the rollout's hot loop: the same arithmetic as ``net.forward(x, train=False)``
     for Dense / Tanh / ReLU layers, without shape checks or caches, activations applied in place; any other
@@ -78,10 +156,26 @@ def infer(net: Sequential, x: np.ndarray) -> np.ndarray:
     return x
 
 
-def check_spaces(algo: str, observation_space: gym.Space, action_space: gym.Space, box_actions: bool = True) -> None:
-    """Raises a ValueError saying what ``algo`` supports if the spaces are not handled."""
-    if not (isinstance(observation_space, gym.spaces.Box) and len(observation_space.shape) == 1):
-        raise ValueError(f"{algo} supports 1-D Box observation spaces with net='mlp', got {observation_space}")
+def check_spaces(
+    algo: str, observation_space: gym.Space, action_space: gym.Space, box_actions: bool = True, net: object = "mlp"
+) -> None:
+    """Raises a ValueError saying what ``algo`` supports if the spaces are not handled.
+
+    Observations: 1-D Box (any ``net`` but "cnn") or an image Box (C, H, W) / (H, W, C) (uint8 pixels are
+    scaled to [0, 1]; "cnn" or a custom network, or "mlp" which flattens them).
+    """
+    image = is_image_space(observation_space)
+    if isinstance(net, str) and net == "cnn" and not image:
+        raise ValueError(
+            f"{algo} with net='cnn' needs an image Box observation space, (C, H, W) or (H, W, C), "
+            f"got {observation_space}"
+        )
+    flat = isinstance(observation_space, gym.spaces.Box) and len(observation_space.shape) == 1
+    if not (flat or image):
+        raise ValueError(
+            f"{algo} supports 1-D Box observation spaces (net='mlp') and image Box spaces (C, H, W) or (H, W, C) "
+            f"(net='cnn'), got {observation_space}"
+        )
     ok = isinstance(action_space, gym.spaces.Discrete) or (
         box_actions and isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1
     )
@@ -97,9 +191,12 @@ class ActorCriticPolicy:
         observation_space: 1-D Box.
         action_space: Discrete (categorical logits) or 1-D Box (Gaussian mean, state-independent log σ).
         rng: Generator for the initial weights.
-        net: Network family (see ``NET_BUILDERS``).
-        net_arch: Hidden sizes of both actor and critic.
-        activation: Hidden activation.
+        net: "mlp", "cnn" or a custom network (see the module docstring). With a trunk (``"cnn"``, a spec,
+            a ``Sequential``) actor and critic are linear heads on the shared features: ``self.trunk``,
+            ``self.pi``, ``self.vf``; ``self.actor`` / ``self.critic`` are then trunk + head views sharing
+            those layers, for inference.
+        net_arch: Hidden sizes of both actor and critic MLPs (not used with a trunk).
+        activation: Hidden activation of the MLPs (CNN trunks use ReLU).
         ortho_init: Orthogonal init with gains √2 (hidden), 0.01 (policy head), 1 (value head).
         log_std_init: Initial log σ for Box actions.
     """
@@ -109,20 +206,38 @@ class ActorCriticPolicy:
         observation_space: gym.spaces.Box,
         action_space: gym.Space,
         rng: np.random.Generator,
-        net: str = "mlp",
+        net: NetSpec = "mlp",
         net_arch: Sequence[int] = (64, 64),
         activation: str = "tanh",
         ortho_init: bool = True,
         log_std_init: float = 0.0,
     ) -> None:
         self.discrete = isinstance(action_space, gym.spaces.Discrete)
-        n_in = int(observation_space.shape[0])
+        n_in = int(np.prod(observation_space.shape))
         n_out = int(action_space.n) if self.discrete else int(action_space.shape[0])
         hidden_init, pi_init, vf_init = (
             ("orthogonal:1.4142135623730951", "orthogonal:0.01", "orthogonal:1") if ortho_init else ("nielsen",) * 3
         )
-        self.actor = build_net(net, n_in, net_arch, n_out, activation, hidden_init, pi_init, rng)
-        self.critic = build_net(net, n_in, net_arch, 1, activation, hidden_init, vf_init, rng)
+        given = _given(net, {"trunk", "pi", "vf"})
+        self.trunk = (
+            None if given and "trunk" not in given else build_trunk(given.get("trunk", net), observation_space, rng)
+        )
+        if given and self.trunk is None:  # complete actor and critic networks
+            if set(given) != {"pi", "vf"}:
+                raise ValueError(f"a dict net without 'trunk' needs both 'pi' and 'vf', got {sorted(given)}")
+            self.actor = with_input(copy_net(given["pi"]), observation_space)
+            self.critic = with_input(copy_net(given["vf"]), observation_space)
+        elif self.trunk is None:
+            self.actor = build_net(net, n_in, net_arch, n_out, activation, hidden_init, pi_init, rng)
+            self.critic = build_net(net, n_in, net_arch, 1, activation, hidden_init, vf_init, rng)
+            with_input(self.actor, observation_space, flatten=True)
+            with_input(self.critic, observation_space, flatten=True)
+        else:
+            f = n_features(self.trunk, observation_space)
+            self.pi = copy_net(given["pi"]) if "pi" in given else Sequential([Dense(f, n_out, rng, w_init=pi_init)])
+            self.vf = copy_net(given["vf"]) if "vf" in given else Sequential([Dense(f, 1, rng, w_init=vf_init)])
+            self.actor = Sequential([*self.trunk.layers, *self.pi.layers])  # views for inference (infer, _act)
+            self.critic = Sequential([*self.trunk.layers, *self.vf.layers])
         self.log_std = np.full(0 if self.discrete else n_out, log_std_init, dtype=np.float32)
         self.log_std_grad = np.zeros_like(self.log_std)
 
@@ -132,6 +247,9 @@ class ActorCriticPolicy:
 
     def forward(self, obs: np.ndarray, train: bool = False) -> tuple[Categorical | DiagGaussian, np.ndarray]:
         """(π(·|s), V(s) (N,)) for observations (N, obs_dim); ``train=True`` keeps caches for ``backward``."""
+        if self.trunk is not None:  # the features once, then both heads
+            h = self.trunk.forward(obs, train)
+            return self.distribution(self.pi.forward(h, train)), self.vf.forward(h, train)[:, 0]
         if train:
             return self.distribution(self.actor.forward(obs, True)), self.critic.forward(obs, True)[:, 0]
         return self.distribution(infer(self.actor, obs)), infer(self.critic, obs)[:, 0]
@@ -142,32 +260,40 @@ class ActorCriticPolicy:
 
     def backward(self, d_out: np.ndarray, d_values: np.ndarray, d_log_std: np.ndarray | None = None) -> None:
         """Backprops ∂L/∂(actor output) (N, K) and ∂L/∂V (N,) (and ∂L/∂log σ (D,)) after ``forward(train=True)``."""
-        self.actor.backward(d_out)
-        self.critic.backward(d_values[:, None])
+        if self.trunk is not None:  # both heads' gradients meet in the shared features
+            d_h = self.pi.backward(d_out)
+            d_h += self.vf.backward(d_values[:, None])
+            self.trunk.backward(d_h)
+        else:
+            self.actor.backward(d_out)
+            self.critic.backward(d_values[:, None])
         if d_log_std is not None:
             self.log_std_grad[...] = d_log_std
 
     def named_params(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """Actor, critic (and log σ) parameters together, so one optimiser and one clip_grad_norm cover both."""
-        out = [(f"pi.{n}", p, g) for n, p, g in self.actor.named_params()]
-        out += [(f"vf.{n}", p, g) for n, p, g in self.critic.named_params()]
+        nets = self.nets()
+        out = [(f"{k}.{n}", p, g) for k, net in nets.items() for n, p, g in net.named_params()]
         if not self.discrete:
             out.append(("log_std", self.log_std, self.log_std_grad))
         return out
 
     def nets(self) -> dict[str, Sequential]:
+        if self.trunk is not None:
+            return {"trunk": self.trunk, "pi": self.pi, "vf": self.vf}
         return {"pi": self.actor, "vf": self.critic}
 
 
 class QNetwork:
-    """Q(s, ·) for Discrete actions: an MLP from observations to one value per action.
+    """Q(s, ·) for Discrete actions: one network from observations to one value per action.
 
     Args:
-        observation_space: 1-D Box.
+        observation_space: 1-D Box or image Box.
         action_space: Discrete.
         rng: Generator for the initial weights.
-        net: Network family.
-        net_arch: Hidden sizes.
+        net: "mlp", "cnn" or a custom network (module docstring): a trunk gets a linear head,
+            ``{"q": Sequential}`` is the whole Q-network.
+        net_arch: Hidden sizes of the MLP.
         activation: Hidden activation (SB3's DQN: ReLU).
     """
 
@@ -176,12 +302,21 @@ class QNetwork:
         observation_space: gym.spaces.Box,
         action_space: gym.spaces.Discrete,
         rng: np.random.Generator,
-        net: str = "mlp",
+        net: NetSpec = "mlp",
         net_arch: Sequence[int] = (64, 64),
         activation: str = "relu",
     ) -> None:
-        n_in = int(observation_space.shape[0])
-        self.q = build_net(net, n_in, net_arch, int(action_space.n), activation, "he_normal", "nielsen", rng)
+        n_in, n_actions = int(np.prod(observation_space.shape)), int(action_space.n)
+        given = _given(net, {"q", "q_target", "trunk"})
+        trunk = None if "q" in given else build_trunk(given.get("trunk", net), observation_space, rng)
+        if "q" in given:
+            self.q = with_input(copy_net(given["q"]), observation_space)
+        elif trunk is not None:
+            f = n_features(trunk, observation_space)
+            self.q = Sequential([*trunk.layers, Dense(f, n_actions, rng, w_init="nielsen")])
+        else:
+            self.q = build_net(net, n_in, net_arch, n_actions, activation, "he_normal", "nielsen", rng)
+            with_input(self.q, observation_space, flatten=True)
 
     def forward(self, obs: np.ndarray, train: bool = False) -> np.ndarray:
         """Q(s, ·), shape (N, n_actions); ``train=True`` keeps caches for backward."""

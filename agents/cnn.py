@@ -1,0 +1,116 @@
+"""Image observations for the agents: the [0, 1] scaling layer, image-space tests and CNN trunks.
+
+A policy sees pixels through a ``Sequential`` whose first layer is ``ImageScale``: uint8 grey
+levels 0..255 become floats in [0, 1], and (H, W, C) images are turned to NCHW, what nngym's
+``Conv2D`` takes. Because the scaling is a layer, it is part of the saved architecture, so a
+loaded agent sees pixels exactly as the trained one did.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from nngym.builders import cnn
+from nngym.layer import Layer
+from nngym.network import Sequential
+
+
+class ImageScale(Layer):
+    """Pixels to network inputs: ``x · scale``, and (N, H, W, C) → (N, C, H, W) when ``channels_last``.
+
+    Args:
+        scale: Factor, 1/255 for uint8 images.
+        channels_last: Whether observations are (H, W, C) (transposed to NCHW here).
+        dtype: Output dtype.
+
+    Shapes:
+        input (N, C, H, W) or (N, H, W, C) (any numeric dtype), output (N, C, H, W) float.
+    """
+
+    def __init__(self, scale: float = 1.0 / 255.0, channels_last: bool = False, dtype: np.dtype | type = np.float32):
+        super().__init__(dtype)
+        self.scale, self.channels_last = float(scale), bool(channels_last)
+        self._init_grads()
+
+    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+        x = np.asarray(x)
+        if x.ndim != 4:
+            raise ValueError(
+                f"ImageScale expected a batch of images of shape (N, C, H, W) or (N, H, W, C), got {x.shape}"
+            )
+        if self.channels_last:
+            x = x.transpose(0, 3, 1, 2)
+        if train:
+            self._cache = True
+        return np.multiply(x, self.scale, dtype=self.dtype)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        """∂C/∂x = scale · ∂C/∂y, transposed back to the input layout."""
+        self._need_cache()
+        dx = np.asarray(dy, dtype=self.dtype) * self.dtype.type(self.scale)
+        return dx.transpose(0, 2, 3, 1) if self.channels_last else dx
+
+    def config(self) -> dict[str, Any]:
+        return {"scale": self.scale, "channels_last": self.channels_last}
+
+
+def is_image_space(space: gym.Space) -> bool:
+    """A 3-D Box: (C, H, W) or (H, W, C) pixels (uint8 0..255, or floats already scaled)."""
+    return isinstance(space, gym.spaces.Box) and len(space.shape) == 3
+
+
+def image_layout(space: gym.spaces.Box) -> tuple[tuple[int, int, int], bool, float]:
+    """((C, H, W), channels_last, scale) of an image space.
+
+    Channels first unless the last axis is strictly the smallest (SB3's rule: the channel axis is the
+    smallest one), so (1, 28, 28) and (1, 10, 5) are channels first and (84, 84, 3) channels last.
+    uint8 observations are scaled by 1/255, float ones are taken as they are.
+    """
+    shape = tuple(int(d) for d in space.shape)
+    channels_last = shape[2] < min(shape[0], shape[1])
+    chw = (shape[2], shape[0], shape[1]) if channels_last else shape
+    scale = 1.0 / 255.0 if space.dtype == np.uint8 else 1.0
+    return chw, channels_last, scale
+
+
+def image_input(space: gym.spaces.Box, dtype: np.dtype | type = np.float32) -> ImageScale:
+    """The ``ImageScale`` layer for observations of ``space``."""
+    _, channels_last, scale = image_layout(space)
+    return ImageScale(scale, channels_last, dtype=dtype)
+
+
+def cnn_trunk(space: gym.spaces.Box, spec: str, rng: np.random.Generator, activation: str = "relu") -> Sequential:
+    """``ImageScale`` then ``nngym.builders.cnn(spec)``: images of ``space`` to features (N, F).
+
+    Raises:
+        ValueError: If ``space`` is not an image space or a spec item does not fit the image.
+    """
+    if not is_image_space(space):
+        raise ValueError(f"a CNN needs an image Box observation space (C, H, W) or (H, W, C), got {space}")
+    chw, _, _ = image_layout(space)
+    net = cnn(spec, chw, rng, activation=activation)
+    net.layers.insert(0, image_input(space))
+    return net
+
+
+def n_features(net: Sequential, space: gym.Space) -> int:
+    """Width F of ``net``'s output (N, F) for one observation of ``space`` (one forward pass of zeros).
+
+    Raises:
+        ValueError: If the output is not (1, F).
+    """
+    out = net.forward(np.zeros((1, *space.shape), dtype=np.float32), train=False)
+    if out.ndim != 2:
+        raise ValueError(f"a trunk must output features (N, F), got shape {out.shape} for one observation")
+    return int(out.shape[1])
+
+
+def copy_net(net: Sequential) -> Sequential:
+    """A new ``Sequential`` with ``net``'s architecture and weights (no shared arrays)."""
+    dtype = str(net.layers[0].dtype) if net.layers else "float32"
+    twin = Sequential.from_architecture(net.architecture(), dtype=dtype)
+    twin.load_state_dict({k: v.copy() for k, v in net.state_dict().items()})
+    return twin
