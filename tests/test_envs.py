@@ -113,6 +113,20 @@ def test_image_obs_are_sb3_channel_first_images_and_scale_fits_cnn_policy(env_id
     np.testing.assert_array_equal(obs_big, obs_small.repeat(s, axis=1).repeat(s, axis=2))
 
 
+@pytest.mark.parametrize("env_id", sorted(IMAGE_ENVS))
+def test_sb3_cnn_policy_trains_on_the_scaled_images(env_id):
+    pytest.importorskip("torch")
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.torch_layers import NatureCNN
+
+    model = PPO("CnnPolicy", gym.make(env_id, **IMAGE_ENVS[env_id]), n_steps=16, batch_size=16, n_epochs=1, seed=0)
+    model.learn(16)
+    assert isinstance(model.policy.features_extractor, NatureCNN)
+    obs, _ = gym.make(env_id, **IMAGE_ENVS[env_id]).reset(seed=0)
+    action, _ = model.predict(obs, deterministic=True)
+    assert model.action_space.contains(int(action))
+
+
 # --- determinism ---
 
 
