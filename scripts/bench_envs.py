@@ -12,6 +12,9 @@ Timing: run under the CPU lock on the shared machine,
 
 and prints a Markdown table. CartPole-v1 is timed alternately with each env, in the same way, so
 each ratio compares runs made seconds apart.
+
+``--returns EPISODES`` instead prints each env's random-policy return, measured next to the
+expected value its docstring derives, and the optimal return (no timing, no lock needed).
 """
 
 from __future__ import annotations
@@ -23,8 +26,18 @@ import gymnasium as gym
 import numpy as np
 
 import envs
+from envs.tmaze import random_policy_return
 
 BASELINE = "CartPole-v1"
+
+#: id -> (expected return of the uniform random policy as the env's docstring derives it, optimal return)
+RETURNS = {
+    "nngym/DigitClassify-v0": (0.1, 1.0),
+    "nngym/DigitGlimpse-v0": (0.1 * (1 - (4 / 14) ** 6), 1.0),
+    "nngym/TMaze-v0": (random_policy_return(10, 100), 4.0),
+    "nngym/Catch-v0": (-0.6, 1.0),
+    "nngym/CartPoleNoVel-v1": (22.18, 500.0),  # empirical (10,000 episodes); the others are exact
+}
 
 
 def single_steps_per_s(env_id: str, steps: int, seed: int) -> float:
@@ -62,6 +75,31 @@ def vector_steps_per_s(env_id: str, mode: str, num_envs: int, vector_steps: int,
     return vector_steps * num_envs / elapsed
 
 
+def random_returns(env_id: str, episodes: int, seed: int) -> np.ndarray:
+    """Undiscounted returns of the uniform random policy (actions from a seeded Generator), default arguments."""
+    env = gym.make(env_id)
+    rng = np.random.default_rng(seed)
+    env.reset(seed=seed)
+    returns = np.zeros(episodes)
+    for e in range(episodes):
+        env.reset()
+        done = False
+        while not done:
+            _, reward, terminated, truncated, _ = env.step(int(rng.integers(env.action_space.n)))
+            returns[e] += reward
+            done = terminated or truncated
+    return returns
+
+
+def print_returns_table(env_ids: list[str], episodes: int, seed: int) -> None:
+    print(f"| env | random policy: expected | measured ({episodes:,} episodes, ± 1 s.e.) | optimal |")
+    print("|---|---:|---:|---:|")
+    for env_id in env_ids:
+        expected, optimal = RETURNS[env_id]
+        r = random_returns(env_id, episodes, seed)
+        print(f"| {env_id} | {expected:.4f} | {r.mean():.4f} ± {r.std() / np.sqrt(episodes):.4f} | {optimal:g} |")
+
+
 def paired(repeats: int, fn, env_id: str, *args) -> tuple[float, float, float]:
     """Median steps/s of `env_id` and of CartPole-v1, timed alternately, and the median of their ratios.
 
@@ -83,7 +121,11 @@ def main() -> None:
     parser.add_argument("--num-envs", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--returns", type=int, default=0, metavar="EPISODES", help="instead: random-policy returns")
     args = parser.parse_args()
+    if args.returns:
+        print_returns_table(args.envs, args.returns, args.seed)
+        return
 
     n = args.num_envs
     print(f"steps/s, median of {args.repeats} timings; CartPole-v1 timed alternately with each env (ratio: median of")
