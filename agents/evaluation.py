@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import time
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
+from agents.callbacks import BaseCallback
 
 
 def evaluate_episodes(
@@ -43,3 +48,71 @@ def evaluate(
     """(mean, std) of the returns of ``n_episodes`` evaluation episodes."""
     returns = evaluate_episodes(agent, env, n_episodes, deterministic, seed)
     return float(np.mean(returns)), float(np.std(returns))
+
+
+def classification_accuracy(agent: Any, split: str = "test", batch_size: int = 1000) -> float:
+    """Fraction of the MNIST ``split`` (all 10,000 test images by default) the deterministic policy labels right.
+
+    This is DigitClassify's mean reward per step with ``wrong_reward=0`` over one sweep of the split,
+    computed in batches: the observations are the env's own (uint8 images of shape (1, 28, 28)).
+
+    Args:
+        agent: Anything with ``predict(obs (N, 1, 28, 28), deterministic=True) -> (actions (N,), state)``.
+        split: "train" or "test".
+        batch_size: Images per ``predict`` call.
+    """
+    from nngym.datasets import load_mnist
+
+    images, labels = load_mnist(split)
+    correct = 0
+    for i in range(0, len(labels), batch_size):
+        actions, _ = agent.predict(images[i : i + batch_size, None], deterministic=True)
+        correct += int(np.sum(np.asarray(actions) == labels[i : i + batch_size]))
+    return correct / len(labels)
+
+
+class AccuracyCallback(BaseCallback):
+    """Test accuracy (``classification_accuracy``) every ``eval_freq`` env steps, into ``accuracy.csv``.
+
+    Training time excludes the evaluations, so ``seconds`` is what the curve cost to learn.
+    Rows: ``steps,seconds,accuracy``; ``self.history`` keeps them as tuples.
+
+    Args:
+        eval_freq: Interval in env steps (rounded to whole vector steps).
+        log_path: Directory for ``accuracy.csv`` (``None``: keep in memory only).
+        split: MNIST split evaluated.
+    """
+
+    def __init__(self, eval_freq: int, log_path: str | os.PathLike | None = None, split: str = "test") -> None:
+        super().__init__()
+        self.eval_freq, self.split = int(eval_freq), split
+        self.log_path = None if log_path is None else Path(log_path)
+        self.history: list[tuple[int, float, float]] = []
+
+    def on_training_start(self) -> None:
+        self._next = self.agent.num_timesteps + self.eval_freq
+        self._eval_seconds = 0.0
+        self._t0 = time.perf_counter()
+        if self.log_path is not None:
+            self.log_path.mkdir(parents=True, exist_ok=True)
+            (self.log_path / "accuracy.csv").write_text("steps,seconds,accuracy\n")
+
+    def _record(self) -> None:
+        t = time.perf_counter()
+        row = (int(self.agent.num_timesteps), round(t - self._t0 - self._eval_seconds, 2))  # training time only
+        acc = classification_accuracy(self.agent, self.split)
+        self._eval_seconds += time.perf_counter() - t
+        self.history.append((*row, acc))
+        self.agent.logger.record("eval/accuracy", acc)
+        if self.log_path is not None:
+            with open(self.log_path / "accuracy.csv", "a") as f:
+                f.write(f"{row[0]},{row[1]},{acc:.4f}\n")
+
+    def _on_step(self) -> bool:
+        if self.agent.num_timesteps >= self._next:
+            self._next += self.eval_freq
+            self._record()
+        return True
+
+    def on_training_end(self) -> None:
+        self._record()  # the final policy (an on-step row at the same step count came before the last update)
