@@ -81,11 +81,18 @@ class AccuracyCallback(BaseCallback):
         eval_freq: Interval in env steps (rounded to whole vector steps).
         log_path: Directory for ``accuracy.csv`` (``None``: keep in memory only).
         split: MNIST split evaluated.
+        stop_at: Stop training once the accuracy reaches this (``None``: never).
     """
 
-    def __init__(self, eval_freq: int, log_path: str | os.PathLike | None = None, split: str = "test") -> None:
+    def __init__(
+        self,
+        eval_freq: int,
+        log_path: str | os.PathLike | None = None,
+        split: str = "test",
+        stop_at: float | None = None,
+    ) -> None:
         super().__init__()
-        self.eval_freq, self.split = int(eval_freq), split
+        self.eval_freq, self.split, self.stop_at = int(eval_freq), split, stop_at
         self.log_path = None if log_path is None else Path(log_path)
         self.history: list[tuple[int, float, float]] = []
 
@@ -112,6 +119,7 @@ class AccuracyCallback(BaseCallback):
         if self.agent.num_timesteps >= self._next:
             self._next += self.eval_freq
             self._record()
+            return self.stop_at is None or self.history[-1][2] < self.stop_at
         return True
 
     def on_training_end(self) -> None:

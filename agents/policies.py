@@ -116,6 +116,8 @@ def build_trunk(net: NetSpec, observation_space: gym.Space, rng: np.random.Gener
         return None
     if is_image_space(observation_space):
         return cnn_trunk(observation_space, spec, rng)
+    if any(item.split(":")[0].strip() in ("conv", "pool", "maxpool", "l2pool") for item in spec.split(",")):
+        raise ValueError(f"conv and pool items need image observations (C, H, W), got {observation_space}: {spec!r}")
     return cnn(spec, (int(np.prod(observation_space.shape)), 1, 1), rng)  # dense/dropout items on a 1-D Box
 
 

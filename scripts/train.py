@@ -45,6 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--accuracy-freq", type=int, default=0, help="DigitClassify: test accuracy every this many env steps (0: off)"
     )
+    p.add_argument("--stop-accuracy", type=float, default=None, help="with --accuracy-freq: stop once reached")
     p.add_argument("--verbose", type=int, default=0)
     p.add_argument("--n-eval-episodes", type=int, default=20)
     p.add_argument("--eval-freq", type=int, default=0, help="EvalCallback every this many vector steps (0: off)")
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> dict:
         callbacks.append(CheckpointCallback(args.checkpoint_freq, run_dir / "checkpoints", args.algo))
     classify = args.env.startswith("nngym/DigitClassify")
     if classify and args.accuracy_freq:
-        callbacks.append(AccuracyCallback(args.accuracy_freq, run_dir))
+        callbacks.append(AccuracyCallback(args.accuracy_freq, run_dir, stop_at=args.stop_accuracy))
     t0 = time.perf_counter()
     agent.learn(remaining, callback=callbacks, progress_bar=args.progress, reset_num_timesteps=reset)
     seconds = time.perf_counter() - t0
