@@ -23,10 +23,15 @@ ALGOS = {"ppo": PPO, "a2c": A2C, "dqn": DQN, "reinforce": REINFORCE, "recurrent_
 HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
 
 
-def load_hyperparams(algo: str, env_id: str) -> dict[str, Any]:
+def load_hyperparams(algo: str, env_id: str, path: str | Path | None = None) -> dict[str, Any]:
     """The zoo-style entry for ``env_id`` in ``hyperparams/<algo>.yml``: n_timesteps, n_envs and Config fields.
 
     ``policy_kwargs: {net_arch: [...]}`` is flattened to ``net_arch``; ``policy`` is dropped.
+
+    Args:
+        algo: Algorithm name.
+        env_id: Env id, a top-level key of the file.
+        path: Another file in the same layout (e.g. the best configuration a Ray Tune search wrote).
 
     Raises:
         ValueError: For an unknown algorithm or an env id without an entry.
@@ -35,10 +40,11 @@ def load_hyperparams(algo: str, env_id: str) -> dict[str, Any]:
 
     if algo not in ALGOS:
         raise ValueError(f"unknown algo {algo!r}; expected one of {sorted(ALGOS)}")
-    with open(HYPERPARAMS_DIR / f"{algo}.yml") as f:
+    path = Path(path) if path is not None else HYPERPARAMS_DIR / f"{algo}.yml"
+    with open(path) as f:
         table = yaml.safe_load(f)
-    if env_id not in table:
-        raise ValueError(f"no {algo} hyperparameters for {env_id!r}; have {sorted(table)}")
+    if not isinstance(table, dict) or env_id not in table:
+        raise ValueError(f"{path}: no {algo} hyperparameters for {env_id!r}; have {sorted(table or {})}")
     hp = dict(table[env_id])
     hp.pop("policy", None)
     for k, v in (hp.pop("policy_kwargs", None) or {}).items():

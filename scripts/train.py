@@ -52,6 +52,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--checkpoint-freq", type=int, default=0, help="checkpoint every this many vector steps (0: off)")
     p.add_argument("--resume", default=None, help="checkpoint file to continue from")
     p.add_argument(
+        "--hyperparams-file", default=None, help="zoo-style YAML to read instead of agents/hyperparams/<algo>.yml"
+    )
+    p.add_argument(
         "-p",
         "--hyperparams",
         nargs="*",
@@ -90,7 +93,7 @@ def plot_rewards(run_dir: Path, title: str) -> Path:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    hp = load_hyperparams(args.algo, args.env)
+    hp = load_hyperparams(args.algo, args.env, args.hyperparams_file)
     n_timesteps = int(hp.pop("n_timesteps", 100_000))
     for kv in args.hyperparams:
         key, _, value = kv.partition("=")

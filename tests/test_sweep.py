@@ -92,3 +92,26 @@ def test_ray_backend_matches_local_and_retries_killed_task(tmp_path):
     assert ray_vals[name] == local_vals[name]
     model = tmp_path / "ray" / name / "ppo_CartPole-v1_s1" / "model.npz"
     assert model.read_bytes() == (tmp_path / "local" / name / "ppo_CartPole-v1_s1" / "model.npz").read_bytes()
+
+
+def test_ray_tune_search_writes_a_yaml_train_accepts(tmp_path):
+    pytest.importorskip("ray.tune")
+    from agents import load_hyperparams
+    from agents.tune import run_tune
+
+    cfg = {
+        "algo": "ppo",
+        "env": "CartPole-v1",
+        "total_timesteps": 1024,
+        "report_every": 512,
+        "n_eval_episodes": 1,
+        "num_samples": 2,
+        "search_space": {"learning_rate": {"loguniform": [1e-4, 3e-3]}, "n_steps": {"choice": [16, 32]}},
+    }
+    best, path = run_tune(cfg, tmp_path)
+    assert 1e-4 <= best["learning_rate"] <= 3e-3 and best["n_steps"] in (16, 32)
+    hp = load_hyperparams("ppo", "CartPole-v1", path)
+    assert hp["learning_rate"] == best["learning_rate"] and hp["n_steps"] == best["n_steps"]
+    assert hp["n_timesteps"] == 1024 and hp["gae_lambda"] == 0.8  # the rest comes from the zoo entry
+    with pytest.raises(ValueError, match="search_space.n_steps must be one of"):
+        run_tune({**cfg, "search_space": {"n_steps": [16, 32]}}, tmp_path)
