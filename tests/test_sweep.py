@@ -1,5 +1,6 @@
 """Sweeps: validation before anything runs, local and Ray backends, resume, failures, retry from checkpoint."""
 
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -74,6 +75,21 @@ def test_local_backend_resume_failure_and_retry(tmp_path):
         assert "Traceback" in (tmp_path / r.run.name / "error.txt").read_text()
     status = json.loads((tmp_path / "sweep_status.json").read_text())
     assert [s["status"] for s in status].count("failed") == 2
+
+    # the driver's table (compare.py's code): one row for the finished group, over its 2 finished seeds
+    table = _sweep_script().write_report(second, tmp_path).read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| nngym")]
+    assert len(rows) == 1 and "| nngym | ppo | CartPole-v1 | 2 | 512 |" in rows[0]
+    assert (tmp_path / "plots" / "ppo_CartPole-v1_n_epochs=2_n_steps=16.png").stat().st_size > 0
+
+
+def _sweep_script():
+    spec = importlib.util.spec_from_file_location(
+        "sweep_script", Path(__file__).resolve().parents[1] / "scripts/sweep.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_ray_backend_matches_local_and_retries_killed_task(tmp_path):
