@@ -17,6 +17,7 @@ import numpy as np
 
 from agents.base import BaseAgent
 from agents.callbacks import BaseCallback
+from agents.normalize import RunningNormalizer
 from agents.policies import backward_policy_loss
 from agents.ppo import ppo_loss
 from agents.recurrent_buffer import RecurrentRolloutBuffer
@@ -80,6 +81,8 @@ class RecurrentPPOConfig:
     """Encoder for image observations (``nngym.builders.cnn`` spec)."""
     log_std_init: float = 0.0
     """Initial log σ for Box actions."""
+    normalize_obs: bool = False
+    """Normalise observations by running mean and variance (the zoo's ``normalize: {norm_obs: True}``)."""
     log_interval: int = 1
     """Dump logs every this many rollouts."""
 
@@ -115,6 +118,7 @@ class RecurrentPPO(BaseAgent):
             () if discrete else self.action_space.shape, np.int64 if discrete else np.float32,
             c.lstm_hidden_size, obs_dtype,
         )  # fmt: skip
+        self.obs_rms = RunningNormalizer(self.observation_space.shape) if c.normalize_obs else None
         self._state: PolicyState | None = None  # LSTM states of the training envs between rollouts
         self._episode_starts = np.ones(self.n_envs, dtype=np.float32)
 
@@ -125,10 +129,21 @@ class RecurrentPPO(BaseAgent):
         return self.optimizer
 
     def _extra_arrays(self) -> dict[str, np.ndarray]:
-        return {"log_std": self.policy.log_std}
+        extra = {"log_std": self.policy.log_std}
+        return extra if self.obs_rms is None else extra | {"obs_rms": self.obs_rms.state()}
 
     def _load_extra_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         self.policy.log_std[...] = arrays["log_std"]
+        if self.obs_rms is not None:
+            self.obs_rms.load_state(arrays["obs_rms"])
+
+    def _normalize(self, obs: np.ndarray, update: bool = False) -> np.ndarray:
+        """Observations as the networks see them (normalised if ``normalize_obs``; stats updated in rollouts)."""
+        if self.obs_rms is None:
+            return obs
+        if update:
+            self.obs_rms.update(obs)
+        return self.obs_rms(obs)
 
     # --- acting ---------------------------------------------------------------------------------
     def predict(
@@ -160,7 +175,7 @@ class RecurrentPPO(BaseAgent):
         if state is None:
             state = (np.zeros((n, H), np.float32), np.zeros((n, H), np.float32))
         starts = np.zeros(n, np.float32) if episode_start is None else np.asarray(episode_start, np.float32).reshape(n)
-        dist, new_state = self.policy.act_step(batch, tuple(state), starts)
+        dist, new_state = self.policy.act_step(self._normalize(batch), tuple(state), starts)
         actions = dist.mode() if deterministic else dist.sample(self.rng)
         if isinstance(self.action_space, gym.spaces.Box):
             actions = np.clip(actions, self.action_space.low, self.action_space.high)
@@ -200,6 +215,7 @@ class RecurrentPPO(BaseAgent):
         box = isinstance(self.action_space, gym.spaces.Box)
         obs, state, starts = self._last_obs, self._state, self._episode_starts
         for t in range(buf.n_steps):
+            obs = self._normalize(obs, update=True)
             buf.obs[t] = obs
             buf.episode_starts[t] = starts
             for k in range(4):
@@ -220,14 +236,14 @@ class RecurrentPPO(BaseAgent):
             if bootstrap.any():
                 idx = np.flatnonzero(bootstrap)
                 vf_state = (state[2][idx], state[3][idx])
-                final = final_observations(infos, idx)
+                final = self._normalize(final_observations(infos, idx))
                 buf.rewards[t, idx] += c.gamma * policy.values_step(final, vf_state, np.zeros(len(idx), np.float32))
             starts = dones.astype(np.float32)
             if callback is not None and not callback.on_step():
                 self._last_obs, self._state, self._episode_starts = obs, state, starts
                 return False
         self._last_obs, self._state, self._episode_starts = obs, state, starts
-        last_values = policy.values_step(obs, state[2:], starts)
+        last_values = policy.values_step(self._normalize(obs), state[2:], starts)
         buf.compute_returns_and_advantages(last_values, c.gamma, c.gae_lambda)
         return True
 

@@ -95,8 +95,21 @@ def test_predict_state_equals_step_by_step_lstm():
         agent.predict(np.zeros((2, 4), np.float32))
 
 
+def test_running_normalizer_matches_numpy():
+    from agents.normalize import RunningNormalizer
+
+    x = np.random.default_rng(0).normal(3.0, 0.1, (50, 2))
+    rms = RunningNormalizer((2,))
+    for chunk in np.split(x, [7, 20, 21]):
+        rms.update(chunk)
+    np.testing.assert_allclose(rms.mean, x.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(rms.var, x.var(0), rtol=5e-3)  # the pseudo-count 1e-4 (SB3) shifts σ² a little
+    np.testing.assert_allclose(rms(x).mean(0), 0.0, atol=1e-3)
+    np.testing.assert_allclose(rms(x).std(0), 1.0, rtol=1e-3)
+
+
 def test_save_load_identical_actions_and_state(tmp_path):
-    agent = RecurrentPPO("nngym/CartPoleNoVel-v1", seed=1, n_envs=2, n_steps=16, lstm_hidden_size=8)
+    agent = RecurrentPPO("nngym/CartPoleNoVel-v1", seed=1, n_envs=2, n_steps=16, lstm_hidden_size=8, normalize_obs=True)
     agent.learn(64)
     path = agent.save(tmp_path / "rppo.npz")
     loaded = RecurrentPPO.load(path)
@@ -109,6 +122,8 @@ def test_save_load_identical_actions_and_state(tmp_path):
         np.testing.assert_array_equal(s1[0], s2[0])
         np.testing.assert_array_equal(s1[1], s2[1])
     assert loaded.num_timesteps == agent.num_timesteps == 64
+    np.testing.assert_array_equal(loaded.obs_rms.mean, agent.obs_rms.mean)
+    assert agent.obs_rms.count > 64  # the statistics were updated in the rollouts
     assert "recurrent_ppo" in ALGOS
 
 
