@@ -105,7 +105,7 @@ def test_running_normalizer_matches_numpy():
     np.testing.assert_allclose(rms.mean, x.mean(0), rtol=1e-5)
     np.testing.assert_allclose(rms.var, x.var(0), rtol=5e-3)  # the pseudo-count 1e-4 (SB3) shifts σ² a little
     np.testing.assert_allclose(rms(x).mean(0), 0.0, atol=1e-3)
-    np.testing.assert_allclose(rms(x).std(0), 1.0, rtol=1e-3)
+    np.testing.assert_allclose(rms(x).std(0), 1.0, rtol=5e-3)
 
 
 def test_save_load_identical_actions_and_state(tmp_path):
