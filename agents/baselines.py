@@ -36,9 +36,10 @@ from stable_baselines3.common.callbacks import BaseCallback as SB3Callback
 from stable_baselines3.common.logger import CSVOutputFormat, HumanOutputFormat, Logger
 from stable_baselines3.common.monitor import ResultsWriter
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
-from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor, VecNormalize
 from torch import nn
 
+from agents.callbacks import ProgressBarCallback
 from nngym.serialization import ModelFileError, load_npz, save_npz
 
 #: Config fields of nngym's agents that SB3 has no argument for and that change nothing there.
@@ -47,18 +48,13 @@ NNGYM_ONLY = ("vectorization",)
 ACTIVATION_FNS = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid}
 
 
-def default_cnn_spec() -> str:
-    """The CNN spec nngym's agents use for ``net="cnn"`` (``agents.policies.CNN_SPEC``).
+def default_cnn_spec(observation_space: gym.spaces.Box) -> str:
+    """The CNN spec nngym's agents use for ``net="cnn"`` on these observations (``agents.policies.CNN_SPEC``
+    for digit-sized images, ``CNN_SPEC_SMALL`` for small grids: ``agents.policies.default_cnn_spec``)."""
+    from agents.cnn import image_layout
+    from agents.policies import default_cnn_spec as nngym_default
 
-    Raises:
-        ValueError: If nngym's agents have no CNN spec (yet).
-    """
-    from agents import policies
-
-    spec = getattr(policies, "CNN_SPEC", None)
-    if spec is None:
-        raise ValueError('net="cnn" needs agents.policies.CNN_SPEC, which this version of agents does not define')
-    return spec
+    return nngym_default(image_layout(observation_space)[0])
 
 
 def _is_cnn(net: str) -> bool:
@@ -172,6 +168,7 @@ class SB3Agent:
         self.env_id = env if isinstance(env, str) else getattr(getattr(env, "spec", None), "id", "") or ""
         self.log_interval = int(config.get("log_interval", 1 if self.algo != "DQN" else 4))
         torch.set_num_threads(1)  # as nngym's agents (agents/threads.py): one BLAS thread on small matrices
+        self._normalize_obs = bool(config.get("normalize_obs", False))
         self._venv = None if env is None else self._make_env(env)
         kwargs = self._sb3_kwargs(dict(config))
         self.model = self.sb3_class(
@@ -190,11 +187,14 @@ class SB3Agent:
         venv.seed(self.seed)
         for i, e in enumerate(venv.envs):
             e.action_space.seed(self.seed + i)
-        return VecMonitor(venv)
+        self._monitor = VecMonitor(venv)  # raw returns, under any normalisation
+        if self._normalize_obs:  # as nngym's RunningNormalizer: μ/σ² of observations, clip 10, no reward scaling
+            return VecNormalize(self._monitor, norm_obs=True, norm_reward=False, clip_obs=10.0, epsilon=1e-8)
+        return self._monitor
 
     def _sb3_kwargs(self, hp: dict[str, Any]) -> dict[str, Any]:
         """nngym Config fields -> SB3 constructor arguments (zoo semantics)."""
-        for key in ("n_envs", "log_interval", *NNGYM_ONLY):
+        for key in ("n_envs", "log_interval", "normalize_obs", *NNGYM_ONLY):
             hp.pop(key, None)
         for key in self.schedule_keys:
             if isinstance(hp.get(key), str) and hp[key].startswith("lin_"):
@@ -215,10 +215,11 @@ class SB3Agent:
             raise ValueError(
                 f"{self.algo}: net must be one of {sorted(self.policy_names)} or a CNN spec, got {self.net!r}"
             )
-        if family == "cnn":
-            spec = default_cnn_spec() if self.net == "cnn" else self.net
+        if family == "cnn":  # nngym: one trunk shared by linear heads (agents.policies); SB3 shares it too
+            spec = default_cnn_spec(self._venv.observation_space) if self.net == "cnn" else self.net
             policy_kwargs["features_extractor_class"] = SpecCNN
             policy_kwargs["features_extractor_kwargs"] = {"spec": spec}
+            policy_kwargs["net_arch"] = []
         hp["policy"] = self.policy_names[family]
         hp["policy_kwargs"] = policy_kwargs
         import inspect
@@ -237,6 +238,10 @@ class SB3Agent:
     @property
     def logger(self) -> Logger:
         return self.model.logger
+
+    @property
+    def _total_timesteps(self) -> int:  # read by nngym's ProgressBarCallback
+        return int(self.model._total_timesteps)
 
     def learn(
         self,
@@ -260,25 +265,26 @@ class SB3Agent:
         if self.log_dir is not None:
             self._attach_logs(append)
         callbacks = list(callback) if isinstance(callback, list) else [callback] if callback else []
+        if progress_bar:  # nngym's tqdm bar (SB3's needs the rich package)
+            callbacks.append(ProgressBarCallback())
         t0 = time.perf_counter()
         self.model.learn(
             total_timesteps,
             callback=[_CallbackAdapter(c, self) for c in callbacks],
             log_interval=self.log_interval,
-            progress_bar=progress_bar,
             reset_num_timesteps=reset_num_timesteps,
         )
         self._train_seconds += time.perf_counter() - t0
-        if isinstance(self._venv, VecMonitor) and self._venv.results_writer is not None:
-            self._venv.results_writer.close()
-            self._venv.results_writer = None
+        if self._monitor.results_writer is not None:
+            self._monitor.results_writer.close()
+            self._monitor.results_writer = None
         return self
 
     def _attach_logs(self, append: bool) -> None:
         """SB3's VecMonitor writer and CSV logger on ``<log_dir>/monitor.csv`` and ``progress.csv``."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         monitor, progress = self.log_dir / "monitor.csv", self.log_dir / "progress.csv"
-        vm = self._venv
+        vm = self._monitor
         keep = append and monitor.exists()
         if keep:
             with open(monitor) as f:
@@ -307,6 +313,8 @@ class SB3Agent:
         """SB3's ``predict``: one observation or a batch; ``state``/``episode_start`` for recurrent policies."""
         if episode_start is not None:  # nngym's evaluators pass a bool; SB3 wants (n_envs,)
             episode_start = np.atleast_1d(np.asarray(episode_start, dtype=bool))
+        if isinstance(self._venv, VecNormalize):
+            obs = self._venv.normalize_obs(np.asarray(obs, dtype=np.float32))
         return self.policy.predict(obs, state=state, episode_start=episode_start, deterministic=deterministic)
 
     @property
@@ -326,6 +334,9 @@ class SB3Agent:
         for idx, slots in opt["state"].items():
             for k, v in slots.items():
                 arrays[f"opt/{idx}/{k}"] = v.detach().cpu().numpy() if torch.is_tensor(v) else np.asarray(v)
+        if isinstance(self._venv, VecNormalize):
+            rms = self._venv.obs_rms
+            arrays.update({"obs_rms/mean": rms.mean, "obs_rms/var": rms.var, "obs_rms/count": np.array(rms.count)})
         meta = {
             "format": "nngym.sb3",
             "algorithm": self.algo,
@@ -373,6 +384,10 @@ class SB3Agent:
         agent.policy.optimizer.load_state_dict({"state": opt_state, "param_groups": groups})
         agent.model.num_timesteps = int(meta["num_timesteps"])
         agent.model._n_updates = int(meta["n_updates"])
+        if isinstance(agent._venv, VecNormalize) and "obs_rms/mean" in arrays:
+            rms = agent._venv.obs_rms
+            rms.mean, rms.var = arrays["obs_rms/mean"].copy(), arrays["obs_rms/var"].copy()
+            rms.count = float(arrays["obs_rms/count"])
         return agent
 
 

@@ -90,6 +90,7 @@ def train_runs(args: argparse.Namespace) -> dict[str, list[Path]]:
                     continue
             argv = ["--impl", impl, "--algo", args.algo, "--env", args.env, "--seed", str(seed)]
             argv += ["--log-dir", str(Path(args.log_dir) / impl), "--n-eval-episodes", str(args.n_eval_episodes)]
+            argv += ["--no-progress"]
             if args.total_timesteps:
                 argv += ["--total-timesteps", str(args.total_timesteps)]
             if args.hyperparams:
