@@ -250,6 +250,7 @@ def run_sweep(
     address: str | None = None,
     cpus_per_run: float = 1.0,
     drill_kill: str | None = None,
+    working_dir: str | os.PathLike | None = None,
 ) -> list[RunResult]:
     """Runs every unfinished run of ``sweep`` and writes ``<log_dir>/sweep_status.json``.
 
@@ -264,6 +265,7 @@ def run_sweep(
         cpus_per_run: Ray: CPUs reserved per run.
         drill_kill: Fault drill: the run with this name has its worker killed once, right after its
             first checkpoint, to show that it is retried and resumes from the checkpoint.
+        working_dir: Ray with an ``address``: the project directory to ship to the cluster's workers.
 
     Returns:
         One result per run, in sweep order.
@@ -287,7 +289,17 @@ def run_sweep(
         else:
             from agents.sweep_ray import run_ray
 
-            done = run_ray(train_cmd, sweep, todo, root, workers, address, cpus_per_run, drill_kill)
+            done = run_ray(
+                train_cmd,
+                sweep,
+                todo,
+                root,
+                workers,
+                address,
+                cpus_per_run,
+                drill_kill,
+                None if working_dir is None else Path(working_dir).resolve(),
+            )
         results.update({r.run: r for r in done})
     ordered = [results[run] for run in sweep.runs]
     status = [

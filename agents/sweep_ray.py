@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -70,6 +71,9 @@ def execute(train_cmd: list[str], run: Run, sweep: Sweep, store: Any, drill: boo
         WorkerDiedError: If the training process was killed (so that Ray retries the task).
     """
     t0 = time.perf_counter()
+    # on a cluster the command's paths are relative to the job's working_dir (Ray's runtime_env), and the
+    # interpreter is this worker's own
+    train_cmd = [sys.executable, *(str(Path(a).resolve()) if a.endswith(".py") else a for a in train_cmd[1:])]
     tmp = Path(tempfile.mkdtemp(prefix="nngym-sweep-"))
     run_dir = tmp / run.name
     resume = None
@@ -83,9 +87,13 @@ def execute(train_cmd: list[str], run: Run, sweep: Sweep, store: Any, drill: boo
         run_dir.mkdir(parents=True, exist_ok=True)
         uploaded: set[Path] = set() if resume is None else {resume}
         with open(run_dir / "train.log", "ab") as log:
-            proc = subprocess.Popen(
-                run_command(train_cmd, run, sweep, run_dir, resume), stdout=log, stderr=subprocess.STDOUT, cwd=tmp
-            )
+            # the job's working_dir (a shipped project on a cluster) is importable by the training process
+            env = {
+                **os.environ,
+                "PYTHONPATH": os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])),
+            }
+            cmd = run_command(train_cmd, run, sweep, run_dir, resume)
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=tmp, env=env)
             while proc.poll() is None:
                 time.sleep(0.2)
                 ckpt = latest_checkpoint(run_dir)
@@ -120,11 +128,23 @@ def run_ray(
     address: str | None,
     cpus_per_run: float,
     drill_kill: str | None,
+    working_dir: Path | None = None,
 ) -> list[RunResult]:
-    """Submits every run as a Ray task and writes the files each returns under ``root/<run name>/``."""
+    """Submits every run as a Ray task and writes the files each returns under ``root/<run name>/``.
+
+    With a cluster ``address`` and a ``working_dir`` (the project's root), Ray ships that directory to
+    the workers, so they run the same ``scripts/train.py`` without a shared filesystem.
+    """
     started_here = not ray.is_initialized()
     if started_here:
         kwargs: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
+        if address and working_dir is not None:
+            # ship the project to the cluster's workers; train_cmd's script path is then relative to it
+            excludes = ["runs/", ".git/", "docs/", "*.npz"]
+            kwargs["runtime_env"] = {"working_dir": str(working_dir), "excludes": excludes}
+            train_cmd = [
+                a if not a.endswith(".py") else str(Path(a).resolve().relative_to(working_dir)) for a in train_cmd
+            ]
         ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
     try:
         store = CheckpointStore.remote()

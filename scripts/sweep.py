@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         address=args.address,
         cpus_per_run=args.cpus_per_run,
         drill_kill=args.drill_kill,
+        working_dir=TRAIN.parent.parent,  # shipped to a Ray cluster's workers (with --address)
     )
     wall = time.perf_counter() - start
     table = write_report(results, log_dir)
