@@ -19,11 +19,8 @@ import json
 import time
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
+from PIL import Image
 
 from nngym.builders import mlp  # noqa: E402
 from nngym.costs import SoftmaxCrossEntropy  # noqa: E402
@@ -39,12 +36,20 @@ from nngym.train import accuracy, fit  # noqa: E402
 FIGURES = Path(__file__).resolve().parent.parent / "docs" / "figures"
 
 
-def tile(images: np.ndarray, rows: int, cols: int, size: int = 28, pad: int = 1) -> np.ndarray:
+def tile(images: np.ndarray, rows: int, cols: int, size: int = 28, pad: int = 1, pad_value: float = 1.0) -> np.ndarray:
     """Tiles images (rows*cols, size*size) in [0, 1] into one (rows*(size+pad)+pad, cols*(size+pad)+pad) array."""
-    cells = np.ones((rows, cols, size + pad, size + pad))
+    cells = np.full((rows, cols, size + pad, size + pad), pad_value)
     cells[:, :, pad:, pad:] = images.reshape(rows, cols, size, size)
     grid = cells.transpose(0, 2, 1, 3).reshape(rows * (size + pad), cols * (size + pad))
-    return np.pad(grid, ((0, pad), (0, pad)), constant_values=1.0)
+    return np.pad(grid, ((0, pad), (0, pad)), constant_values=pad_value)
+
+
+def save_png(path: Path, grid: np.ndarray, invert: bool = False) -> None:
+    """Writes a [0, 1] array as an 8-bit greyscale PNG (small files; ``invert``: ink dark on white)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    grid = 1.0 - grid if invert else grid
+    Image.fromarray(np.round(255 * np.clip(grid, 0, 1)).astype(np.uint8), mode="L").save(path, optimize=True)
+    print(f"wrote {path} ({path.stat().st_size // 1024} KB)")
 
 
 def save_json(run: Path, stage: str, results: dict) -> None:
@@ -213,17 +218,20 @@ def generate(args: argparse.Namespace) -> None:
     dbn = load_dbn(args.run, args.model)
     labels = np.repeat(np.arange(10), args.per_label)
     t0 = time.time()
-    samples = dbn.generate(labels, rng, n_gibbs=args.gibbs)
+    start = None  # coin flips
+    if args.start == "mean":  # the label-neutral average of the training features
+        start = np.tile(dbn.up(x).mean(axis=0), (len(labels), 1))
+    samples = dbn.generate(labels, rng, n_gibbs=args.gibbs, start=start)
     predicted = clf.predict(samples).argmax(axis=1)
     per_label = [float((predicted[labels == c] == c).mean()) for c in range(10)]
     cols = min(10, args.per_label)
     grid = samples.reshape(10, args.per_label, 784)[:, :cols].reshape(-1, 784)
-    FIGURES.mkdir(parents=True, exist_ok=True)
-    plt.imsave(FIGURES / f"dbn_generated{args.tag}.png", tile(grid, 10, cols), cmap="gray_r", vmin=0, vmax=1)
+    save_png(FIGURES / f"dbn_generated{args.tag}.png", tile(grid, 10, cols, pad_value=0.0), invert=True)
     results = {
         "model": args.model,
         "samples": len(labels),
         "gibbs_steps": args.gibbs,
+        "chain_start": args.start,
         "classifier": "mlp 784-300-10 relu, Adam, 8 epochs on real MNIST",
         "classifier_test_accuracy": clf_acc,
         "share_classified_as_clamped_label": float((predicted == labels).mean()),
@@ -268,9 +276,7 @@ def fewlabels(args: argparse.Namespace) -> None:
 def fields(args: argparse.Namespace) -> None:
     W = load_dbn(args.run).rbms[0].params["W"][:100]
     lo, hi = W.min(axis=1, keepdims=True), W.max(axis=1, keepdims=True)
-    FIGURES.mkdir(parents=True, exist_ok=True)
-    plt.imsave(FIGURES / "dbn_receptive_fields.png", tile((W - lo) / (hi - lo), 10, 10), cmap="gray", vmin=0, vmax=1)
-    print(f"wrote {FIGURES / 'dbn_receptive_fields.png'}")
+    save_png(FIGURES / "dbn_receptive_fields.png", tile((W - lo) / (hi - lo), 10, 10))
 
 
 def main() -> None:
@@ -293,6 +299,7 @@ def main() -> None:
     p.add_argument("--tag", default="", help="suffix of the results file")
     p.add_argument("--per-label", type=int, default=100)
     p.add_argument("--gibbs", type=int, default=1000)
+    p.add_argument("--start", choices=["coin", "mean"], default="coin", help="generate: initial top features")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--n-labelled", type=int, default=600)
     args = p.parse_args()
