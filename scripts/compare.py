@@ -12,7 +12,8 @@ writes to ``--out`` (default docs/figures):
   threshold, wall-clock seconds of ``learn``, env steps per second, and the steps/s ratio to SB3;
 - ``compare_<algo>_<env>_runs.csv``: the same numbers per seed;
 - ``compare_<algo>_<env>.png`` / ``.svg``: reward curves against env steps and against seconds
-  (scripts/plot.py's figure), and ``_accuracy`` figures for DigitClassify.
+  (scripts/plot.py's figure), and ``_accuracy`` figures for DigitClassify, whose table also has the
+  deterministic policy's accuracy on the 10,000 test images (eval.json's test_accuracy).
 """
 
 from __future__ import annotations
@@ -30,23 +31,6 @@ import envs  # noqa: F401 - registers the nngym/ env ids
 from nngym.plotting import Run, final_return, load_run, plot_groups, reward_threshold, steps_to_threshold
 
 SCRIPTS = Path(__file__).resolve().parent
-COLUMNS = [
-    "impl",
-    "algo",
-    "env",
-    "n_seeds",
-    "timesteps",
-    "eval_mean",
-    "eval_std",
-    "final_return_mean",
-    "final_return_std",
-    "threshold",
-    "n_reached",
-    "steps_to_threshold_mean",
-    "seconds_mean",
-    "steps_per_second_mean",
-    "sps_ratio_to_sb3",
-]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -121,6 +105,7 @@ def summarise(runs: dict[str, list[Run]], threshold: float | None, window: int) 
                     "steps_to_threshold": hit,
                     "seconds": r.meta["train_seconds"],
                     "steps_per_second": r.meta["steps_per_second"],
+                    "test_accuracy": r.meta.get("test_accuracy"),
                 }
             )
     sb3_sps = None
@@ -146,11 +131,21 @@ def summarise(runs: dict[str, list[Run]], threshold: float | None, window: int) 
                 "steps_to_threshold_mean": float(np.mean(hits)) if hits else None,
                 "seconds_mean": float(np.mean([p["seconds"] for p in rows])),
                 "steps_per_second_mean": sps,
+                "test_accuracy_mean": _mean_or_none([p["test_accuracy"] for p in rows]),
+                "test_accuracy_std": _std_or_none([p["test_accuracy"] for p in rows]),
             }
         )
     for row in summary:
         row["sps_ratio_to_sb3"] = row["steps_per_second_mean"] / sb3_sps if sb3_sps else None
     return summary, per_run
+
+
+def _mean_or_none(values: list[float | None]) -> float | None:
+    return None if any(v is None for v in values) else float(np.mean(values))
+
+
+def _std_or_none(values: list[float | None]) -> float | None:
+    return None if any(v is None for v in values) else float(np.std(values))
 
 
 def markdown(summary: list[dict], window: int) -> str:
@@ -169,6 +164,9 @@ def markdown(summary: list[dict], window: int) -> str:
         "steps/s",
         "steps/s ÷ SB3",
     ]
+    accuracy = all(r["test_accuracy_mean"] is not None for r in summary)
+    if accuracy:
+        head.insert(7, "test accuracy (10,000 images)")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in summary:
         reach = "n/a" if thr is None else "never" if not r["n_reached"] else f"{r['steps_to_threshold_mean']:,.0f}"
@@ -187,6 +185,8 @@ def markdown(summary: list[dict], window: int) -> str:
             f"{r['steps_per_second_mean']:,.0f}",
             ratio,
         ]
+        if accuracy:
+            cells.insert(7, f"{100 * r['test_accuracy_mean']:.2f}% ± {100 * r['test_accuracy_std']:.2f}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
