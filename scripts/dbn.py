@@ -3,6 +3,7 @@
 Stages share one run directory, so the RBMs are pretrained once and reused:
 
     flock /tmp/nngym-cpu.lock python scripts/dbn.py pretrain   # greedy RBMs + label-joined top RBM
+    flock /tmp/nngym-cpu.lock python scripts/dbn.py refine_top # optional: PCD epochs on the top RBM (dbn_pcd.npz)
     flock /tmp/nngym-cpu.lock python scripts/dbn.py finetune   # DBN -> Sequential + softmax head, backprop
     flock /tmp/nngym-cpu.lock python scripts/dbn.py generate   # class-conditional digits + classifier share
     flock /tmp/nngym-cpu.lock python scripts/dbn.py fewlabels  # 600 labels: DBN init vs random init, 3 seeds
