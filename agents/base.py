@@ -17,6 +17,7 @@ import numpy as np
 
 import nngym
 from agents.callbacks import BaseCallback, CallbackList, ProgressBarCallback
+from agents.dbn_policy import pretrain_dbn_trunk
 from agents.policies import check_spaces
 from agents.threads import set_blas_threads
 from agents.vec_env import make_vec_env
@@ -35,6 +36,8 @@ class BaseAgent:
         seed: Seeds the agent's generator (weights, sampling, minibatches) and the envs (seed + i).
         log_dir: Where ``monitor.csv`` and ``progress.csv`` go (``None``: no files).
         verbose: 1 prints the SB3-style table at each log interval.
+        dbn_kwargs: With ``net="dbn"``: fields of ``agents.dbn_policy.DBNPretrainConfig`` (pretraining
+            observations, RBM sizes, CD-k, epochs); the DBN is pretrained on the env here, before ``learn``.
         **config: Overrides of the fields of ``Config`` (unknown names raise ValueError).
     """
 
@@ -49,6 +52,7 @@ class BaseAgent:
         seed: int = 0,
         log_dir: str | os.PathLike | None = None,
         verbose: int = 0,
+        dbn_kwargs: dict[str, Any] | None = None,
         _spaces: tuple[gym.Space, gym.Space] | None = None,
         **config: Any,
     ) -> None:
@@ -85,6 +89,15 @@ class BaseAgent:
         self.logger = Logger(None, verbose=0)
         self._monitor: MonitorWriter | None = None
         self._train_stats: dict[str, float] = {}
+        self.pretrain_timesteps = 0  # env steps spent before learn(): net="dbn"'s random-policy observations
+        self.pretraining = None
+        if isinstance(net, str) and net == "dbn":  # pretrain, then build on the converted trunk (agents.dbn_policy)
+            trunk, self.pretraining = pretrain_dbn_trunk(
+                self.env, self.observation_space, self.rng, **(dbn_kwargs or {})
+            )
+            self.net, self.pretrain_timesteps = {"trunk": trunk}, self.pretraining.steps
+        elif dbn_kwargs:
+            raise ValueError(f"{self.algo}: dbn_kwargs needs net='dbn', got net={net!r}")
         self._build()
 
     # --- subclass interface -------------------------------------------------------------
@@ -196,6 +209,8 @@ class BaseAgent:
         lg.record("time/fps", int((self.num_timesteps - self._start_steps) / elapsed))
         lg.record("time/time_elapsed", int(elapsed))
         lg.record("time/total_timesteps", self.num_timesteps)
+        if self.pretrain_timesteps:
+            lg.record("pretrain/timesteps", self.pretrain_timesteps)
         if iteration is not None:
             lg.record("time/iterations", iteration)
         else:
@@ -242,6 +257,7 @@ class BaseAgent:
                 "total_timesteps": self._total_timesteps,
                 "n_updates": self._n_updates,
                 "episode_num": self._episode_num,
+                "pretrain_timesteps": self.pretrain_timesteps,
                 **self._extra_counters(),
             },
             "optimizer": {"t": opt_state["t"], "lr": opt_state["lr"]},
@@ -307,6 +323,7 @@ class BaseAgent:
         c = meta["counters"]
         agent.num_timesteps, agent._total_timesteps = c["num_timesteps"], c["total_timesteps"]
         agent._n_updates, agent._episode_num = c["n_updates"], c["episode_num"]
+        agent.pretrain_timesteps = c.get("pretrain_timesteps", 0)
         agent._load_extra_counters(c)
         agent.rng.bit_generator.state = meta["rng_state"]
         agent._load_extra_arrays(arrays)
