@@ -1,0 +1,124 @@
+"""net="dbn" (agents.dbn_policy): pretraining on random-policy observations, conversion, save/load, learning."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import agents.base
+import envs  # noqa: F401  (registers nngym/*)
+from agents import A2C, DQN, PPO, REINFORCE
+from agents.dbn_policy import DBNPretrainConfig
+from nngym.activations import Sigmoid
+from nngym.datasets import load_mnist
+from nngym.dense import Dense
+
+TINY = {"n_obs": 256, "sizes": [16], "epochs": 1}
+
+
+class StepCounter(gym.Wrapper):
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.steps = 0
+
+    def step(self, action):
+        self.steps += 1
+        return self.env.step(action)
+
+
+def _obs(agent, n: int = 32) -> np.ndarray:
+    return np.stack([agent.observation_space.sample() for _ in range(n)]).astype(np.float32)
+
+
+@pytest.mark.parametrize("env_id", ["nngym/DigitClassify-v0", "CartPole-v1"])
+def test_trunk_equals_dbn_upward_pass(env_id):
+    agent = PPO(env_id, net="dbn", seed=1, n_envs=4, n_steps=8, dbn_kwargs=TINY)
+    pre = agent.pretraining
+    agent.observation_space.seed(0)
+    obs = _obs(agent)
+    if env_id == "CartPole-v1":  # Gaussian visible units on standardised observations, folded into the first Dense
+        assert pre.dbn.visible == "gaussian" and pre.mean.shape == (4,) and np.all(pre.std > 0)
+        visible = (obs - pre.mean) / pre.std
+        assert len(agent.policy.trunk.layers) == 2
+    else:  # Bernoulli visible units on grey levels in [0, 1]
+        assert pre.dbn.visible == "bernoulli" and pre.mean is None
+        visible = obs.reshape(len(obs), -1) / 255.0
+        assert visible.max() > 0.5
+    np.testing.assert_allclose(pre.visible(obs, agent.observation_space), visible, rtol=1e-6, atol=1e-6)
+    h = pre.dbn.up(visible.astype(np.float32))
+    assert h.shape == (32, 16) and h.std() > 1e-3  # features that differ between observations
+    np.testing.assert_allclose(agent.policy.trunk.forward(obs, train=False), h, rtol=1e-5, atol=1e-5)
+    dense = [layer for layer in agent.policy.trunk.layers if isinstance(layer, Dense)]
+    assert [type(layer) for layer in agent.policy.trunk.layers][-2:] == [Dense, Sigmoid] and len(dense) == 1
+    if env_id != "CartPole-v1":  # Bernoulli: the RBM's (W, b) copied as they are
+        np.testing.assert_array_equal(dense[0].params["W"], pre.dbn.rbms[0].params["W"])
+
+
+def test_pretraining_steps_counted_and_logged(tmp_path):
+    env = StepCounter(gym.make("CartPole-v1"))
+    agent = A2C(env, net="dbn", seed=0, n_steps=8, log_interval=1, log_dir=tmp_path, dbn_kwargs={**TINY, "n_obs": 100})
+    assert env.steps == 100 and agent.pretrain_timesteps == 100 and agent.num_timesteps == 0
+    agent.learn(64)
+    assert env.steps == 164 and agent.num_timesteps == 64 and agent.pretrain_timesteps == 100
+    header = (tmp_path / "progress.csv").read_text().splitlines()[0].split(",")
+    assert "pretrain/timesteps" in header
+    vec = PPO("CartPole-v1", net="dbn", seed=0, n_envs=8, n_steps=8, dbn_kwargs={**TINY, "n_obs": 100})
+    assert vec.pretrain_timesteps == 104  # whole vector steps: 13 · 8
+
+
+@pytest.mark.parametrize("cls", [PPO, DQN, REINFORCE])
+def test_save_load_identical_actions_without_pretraining_again(cls, tmp_path, monkeypatch):
+    kwargs = {"learning_starts": 0, "train_freq": 4, "buffer_size": 500} if cls is DQN else {"n_steps": 16}
+    agent = cls("nngym/DigitClassify-v0", net="dbn", seed=2, dbn_kwargs=TINY, **kwargs).learn(64)
+    path = agent.save(tmp_path / "model")
+
+    def no_pretraining(*args, **kwargs):
+        raise AssertionError("a loaded agent must not pretrain again")
+
+    monkeypatch.setattr(agents.base, "pretrain_dbn_trunk", no_pretraining)
+    loaded = cls.load(path, env="nngym/DigitClassify-v0")
+    assert loaded.pretrain_timesteps == 256 and loaded.num_timesteps == agent.num_timesteps
+    agent.observation_space.seed(3)
+    obs = _obs(agent, 64)
+    np.testing.assert_array_equal(loaded.predict(obs)[0], agent.predict(obs)[0])
+    for name, net in agent._nets().items():
+        for k, v in net.state_dict().items():
+            np.testing.assert_array_equal(loaded._nets()[name].state_dict()[k], v)
+
+
+def test_random_init_baseline_has_the_same_shape():
+    pretrained = PPO("nngym/DigitClassify-v0", net="dbn", seed=0, n_steps=8, dbn_kwargs=TINY)
+    baseline = PPO("nngym/DigitClassify-v0", net="dbn", seed=0, n_steps=8, dbn_kwargs={**TINY, "n_obs": 0})
+    assert baseline.pretrain_timesteps == 0 and baseline.pretraining.dbn is None
+    shapes = [(k, v.shape) for k, v in pretrained.policy.trunk.state_dict().items()]
+    assert shapes == [(k, v.shape) for k, v in baseline.policy.trunk.state_dict().items()]
+    assert [type(x) for x in pretrained.policy.trunk.layers] == [type(x) for x in baseline.policy.trunk.layers]
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="unknown dbn_kwargs"):
+        PPO("CartPole-v1", net="dbn", dbn_kwargs={"hidden": [8]})
+    with pytest.raises(ValueError, match="needs net='dbn'"):
+        PPO("CartPole-v1", net="mlp", dbn_kwargs=TINY)
+    with pytest.raises(ValueError, match="pass an env"):
+        PPO(None, net="dbn", _spaces=(gym.spaces.Box(-1, 1, (4,)), gym.spaces.Discrete(2)), dbn_kwargs=TINY)
+    with pytest.raises(ValueError, match="positive sizes"):
+        DBNPretrainConfig(sizes=(0,))
+
+
+def test_pretrained_trunk_learns_digits_faster_than_random_init():
+    """PPO on DigitClassify (10 classes) for 8,192 RL steps: the trunk pretrained on 4,096 unlabelled digits labels
+    held-out digits >= 60% right (measured 65.0%), >= 10 points above the same Sigmoid trunk from random init
+    (measured 48.4%; seeds 1, 2: 75.1/70.8% vs 42.9/41.2%). Chance is 10%."""
+    images, labels = load_mnist("test")
+    accuracy = {}
+    for n_obs in (4096, 0):
+        agent = PPO(
+            "nngym/DigitClassify-v0", net="dbn", seed=0, n_envs=64, n_steps=4, batch_size=128, n_epochs=2,
+            gamma=0.0, gae_lambda=0.0, learning_rate=3e-3, dbn_kwargs={"n_obs": n_obs, "sizes": [128], "epochs": 3},
+        )  # fmt: skip
+        assert agent.pretrain_timesteps == n_obs
+        actions, _ = agent.learn(8192).predict(images[:2000, None].astype(np.float32))
+        accuracy[n_obs] = float(np.mean(actions == labels[:2000]))
+    assert accuracy[4096] >= 0.6 and accuracy[4096] - accuracy[0] >= 0.1, accuracy
