@@ -11,6 +11,10 @@ What the ``net`` argument of every agent may be:
   them once per observation instead of twice; what tells digits or ball positions apart serves both
   π and V (on DigitClassify V(s) is just the chance of answering correctly), and SB3's CnnPolicy also
   shares its features extractor for on-policy agents by default.
+- ``"dbn"``: a DBN pretrained without labels or rewards on observations of a random policy, converted into a
+  Dense + Sigmoid trunk with linear heads and fine-tuned by RL (``agents.dbn_policy``). The agent pretrains it on
+  its env before building its networks (``dbn_kwargs`` sets sizes, CD-k, epochs, the number of observations) and
+  passes the trunk on as ``{"trunk": Sequential}``; it saves as a custom network, so loading never pretrains.
 - A custom trunk: a spec string or list of spec items for ``nngym.builders.cnn`` (e.g.
   ``"conv:8x3p1,dense:64"`` or ``["conv:8x3p1", "dense:64"]``; ``dense``-only specs also work on 1-D
   observations), or a ready ``Sequential`` (e.g. ``net=nngym.builders.cnn(spec, (1, 28, 28), rng)``)
@@ -112,6 +116,8 @@ def build_trunk(net: NetSpec, observation_space: gym.Space, rng: np.random.Gener
         spec = default_cnn_spec(image_layout(observation_space)[0])
     elif isinstance(net, str) and ":" in net:
         spec = net
+    elif isinstance(net, str) and net == "dbn":
+        raise ValueError("net='dbn' is pretrained by an agent on its env (agents.dbn_policy): create the agent with it")
     else:
         return None
     if is_image_space(observation_space):

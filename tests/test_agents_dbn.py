@@ -10,6 +10,7 @@ import agents.base
 import envs  # noqa: F401  (registers nngym/*)
 from agents import A2C, DQN, PPO, REINFORCE
 from agents.dbn_policy import DBNPretrainConfig
+from agents.policies import ActorCriticPolicy
 from nngym.activations import Sigmoid
 from nngym.datasets import load_mnist
 from nngym.dense import Dense
@@ -103,6 +104,8 @@ def test_bad_arguments():
         PPO("CartPole-v1", net="mlp", dbn_kwargs=TINY)
     with pytest.raises(ValueError, match="pass an env"):
         PPO(None, net="dbn", _spaces=(gym.spaces.Box(-1, 1, (4,)), gym.spaces.Discrete(2)), dbn_kwargs=TINY)
+    with pytest.raises(ValueError, match="pretrained by an agent"):
+        ActorCriticPolicy(gym.spaces.Box(-1, 1, (4,)), gym.spaces.Discrete(2), np.random.default_rng(0), net="dbn")
     with pytest.raises(ValueError, match="positive sizes"):
         DBNPretrainConfig(sizes=(0,))
 
