@@ -112,12 +112,6 @@ class RBM:
                 )
         return v.astype(self.dtype, copy=False)
 
-    def _check_hidden(self, h: np.ndarray) -> np.ndarray:
-        h = np.asarray(h)
-        if h.ndim != 2 or h.shape[1] != self.n_hidden:
-            raise ValueError(f"{self!r} expected hidden states of shape (N, {self.n_hidden}), got {tuple(h.shape)}")
-        return h.astype(self.dtype, copy=False)
-
     # --- conditionals and sampling ----------------------------------------------------
     def hidden_probs(self, v: np.ndarray) -> np.ndarray:
         """p(h_j = 1 | v) = σ(b_j + W_j v), shape (N, H), for v (N, D)."""
