@@ -33,7 +33,8 @@ class DBN:
         rng: Generator for the initial weights.
         visible: Unit type of the bottom RBM's visible layer (``"bernoulli"`` or ``"gaussian"``).
         n_labels: Classes of the label-joined top RBM (0: no top RBM).
-        n_top: Hidden units of the top RBM, whose visible layer is [features (sizes[-1]), one-hot label].
+        n_top: Hidden units of the top RBM, whose visible layer is [features (sizes[-1]), one-hot label];
+            the label units form a softmax group, as in the paper.
             Hinton et al.'s 784-500-500-2000 network is ``sizes=[784, 500, 500], n_labels=10, n_top=2000``.
         dtype: Parameter dtype.
     """
@@ -57,7 +58,7 @@ class DBN:
             RBM(n_in, n_out, rng, visible=visible if i == 0 else "bernoulli", dtype=dtype)
             for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True))
         ]
-        self.top = RBM(sizes[-1] + n_labels, n_top, rng, dtype=dtype) if n_labels else None
+        self.top = RBM(sizes[-1] + n_labels, n_top, rng, n_softmax=n_labels, dtype=dtype) if n_labels else None
 
     # --- passes ---------------------------------------------------------------------
     def up(self, x: np.ndarray, n_layers: int | None = None) -> np.ndarray:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from nngym.activations import sigmoid
+from nngym.activations import sigmoid, softmax
 from nngym.optim import Momentum
 from nngym.serialization import ModelFileError, load_npz, save_npz
 
@@ -61,6 +61,9 @@ class RBM:
         rng: Generator for the initial weights, N(0, w_std²) (biases start at zero).
         visible: ``"bernoulli"`` (binary or [0, 1] data) or ``"gaussian"`` (real data, unit variance).
         w_std: Standard deviation of the initial weights (Hinton's guide: 0.01).
+        n_softmax: If K > 0, the last K visible units form one softmax (one-of-K) group, e.g. the label
+            units of a DBN's top RBM (Hinton et al. 2006): p(v_k = 1 | h) = softmax_k(a + hᵀW), exactly one on.
+            Bernoulli RBMs only. E(v, h) and F(v) keep their form; only the set of visible states shrinks.
         dtype: Parameter dtype.
 
     Shapes:
@@ -74,6 +77,7 @@ class RBM:
         rng: np.random.Generator,
         visible: str = "bernoulli",
         w_std: float = 0.01,
+        n_softmax: int = 0,
         dtype: np.dtype | type = np.float32,
     ) -> None:
         if n_visible < 1 or n_hidden < 1:
@@ -82,6 +86,11 @@ class RBM:
             raise ValueError(f"visible must be one of {VISIBLE_TYPES}, got {visible!r}")
         self.n_visible, self.n_hidden = int(n_visible), int(n_hidden)
         self.visible = visible
+        if n_softmax and (visible != "bernoulli" or not 2 <= n_softmax <= n_visible):
+            raise ValueError(
+                f"n_softmax must be 0 or in [2, n_visible={n_visible}] with Bernoulli units, got {n_softmax}"
+            )
+        self.n_softmax = int(n_softmax)
         self.dtype = np.dtype(dtype)
         self.params = {
             "W": (w_std * rng.standard_normal((self.n_hidden, self.n_visible))).astype(self.dtype),
@@ -118,9 +127,14 @@ class RBM:
         return sigmoid(v @ self.params["W"].T + self.params["b"])
 
     def visible_mean(self, h: np.ndarray) -> np.ndarray:
-        """E[v | h], shape (N, D): σ(a + hᵀW) for Bernoulli units, a + hᵀW for Gaussian ones."""
+        """E[v | h], shape (N, D): σ(a + hᵀW) for Bernoulli units (softmax over the group), a + hᵀW for Gaussian."""
         x = h @ self.params["W"] + self.params["a"]
-        return sigmoid(x) if self.visible == "bernoulli" else x
+        if self.visible == "gaussian":
+            return x
+        mean = sigmoid(x)
+        if self.n_softmax:
+            mean[:, -self.n_softmax :] = softmax(x[:, -self.n_softmax :])
+        return mean
 
     def sample_hidden(self, v: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """h ~ p(h | v), binary (N, H)."""
@@ -130,9 +144,15 @@ class RBM:
     def sample_visible(self, h: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """v ~ p(v | h), shape (N, D): Bernoulli draws, or mean plus N(0, 1) noise for Gaussian units."""
         mean = self.visible_mean(h)
-        if self.visible == "bernoulli":
-            return (rng.random(mean.shape, dtype=np.float32) < mean).astype(self.dtype)
-        return mean + rng.standard_normal(mean.shape, dtype=np.float32).astype(self.dtype)
+        if self.visible == "gaussian":
+            return mean + rng.standard_normal(mean.shape, dtype=np.float32).astype(self.dtype)
+        v = (rng.random(mean.shape, dtype=np.float32) < mean).astype(self.dtype)
+        if self.n_softmax:  # one draw per row from the group's categorical distribution
+            k = self.n_softmax
+            u = rng.random((len(mean), 1), dtype=np.float32)
+            chosen = np.minimum((np.cumsum(mean[:, -k:], axis=1) < u).sum(axis=1), k - 1)
+            v[:, -k:] = np.eye(k, dtype=self.dtype)[chosen]
+        return v
 
     def gibbs(self, v: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
         """Runs k steps of block Gibbs sampling v → h → v from ``v`` (N, D); returns the last v sample."""
@@ -224,8 +244,10 @@ class RBM:
             v: Binary data (N, D).
             rng: Generator choosing the bit, or ``None`` for the exact sum.
         """
-        if self.visible != "bernoulli":
-            raise ValueError("pseudo_log_likelihood is defined here for Bernoulli visible units only")
+        if self.visible != "bernoulli" or self.n_softmax:
+            raise ValueError(
+                "pseudo_log_likelihood is defined here for Bernoulli visible units only (no softmax group)"
+            )
         v = self.check_visible(v, binary=True).astype(np.float64)
         W, a, b = (self.params[k].astype(np.float64) for k in ("W", "a", "b"))
         z = v @ W.T + b  # (N, H)
@@ -262,12 +284,20 @@ class RBM:
             u = h @ W  # (2^H, D)
             log_terms = h @ b + u @ a + 0.5 * (u**2).sum(axis=1)
             return float(0.5 * self.n_visible * np.log(2 * np.pi) + _logsumexp(log_terms))
-        if min(self.n_hidden, self.n_visible) > MAX_ENUMERABLE:
+        k = self.n_softmax
+        n_binary = self.n_visible - k
+        if min(self.n_hidden, n_binary) > MAX_ENUMERABLE:
             raise ValueError(f"exact log Z needs n_hidden or n_visible <= {MAX_ENUMERABLE}, got {self}")
-        if self.n_hidden <= self.n_visible:
+        if self.n_hidden <= n_binary or n_binary > MAX_ENUMERABLE:
             h = all_binary_states(self.n_hidden)
-            return float(_logsumexp(h @ b + softplus(h @ W + a).sum(axis=1)))
-        v = all_binary_states(self.n_visible)
+            x = h @ W + a  # (2^H, D)
+            log_terms = h @ b + softplus(x[:, :n_binary]).sum(axis=1)
+            if k:  # Σ over the one-hot states of the group: logsumexp_k x_k
+                log_terms = log_terms + _logsumexp(x[:, n_binary:], axis=1)
+            return float(_logsumexp(log_terms))
+        v = all_binary_states(n_binary)
+        if k:  # every binary part with every one-hot group state
+            v = np.hstack([np.repeat(v, k, axis=0), np.tile(np.eye(k), (len(v), 1))])
         return float(_logsumexp(v @ a + softplus(v @ W.T + b).sum(axis=1)))
 
     def log_likelihood(self, v: np.ndarray) -> float:
@@ -282,7 +312,8 @@ class RBM:
 
     # --- files --------------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
-        return {"n_visible": self.n_visible, "n_hidden": self.n_hidden, "visible": self.visible}
+        cfg = {"n_visible": self.n_visible, "n_hidden": self.n_hidden, "visible": self.visible}
+        return cfg | ({"n_softmax": self.n_softmax} if self.n_softmax else {})
 
     def save(self, path: str | os.PathLike) -> Path:
         """Saves the parameters (npz) and configuration (JSON). Returns the path written."""
@@ -297,7 +328,14 @@ class RBM:
 
     @classmethod
     def _from_file(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any], where: str, prefix: str = "") -> RBM:
-        rbm = cls(meta["n_visible"], meta["n_hidden"], np.random.default_rng(0), meta["visible"], dtype=meta["dtype"])
+        rbm = cls(
+            meta["n_visible"],
+            meta["n_hidden"],
+            np.random.default_rng(0),
+            meta["visible"],
+            n_softmax=meta.get("n_softmax", 0),
+            dtype=meta["dtype"],
+        )
         for k, p in rbm.params.items():
             arr = arrays.get(prefix + k)
             if arr is None or arr.shape != p.shape:
@@ -307,7 +345,8 @@ class RBM:
         return rbm
 
     def __repr__(self) -> str:
-        return f"RBM({self.n_visible}->{self.n_hidden}, {self.visible})"
+        group = f", softmax {self.n_softmax}" if self.n_softmax else ""
+        return f"RBM({self.n_visible}->{self.n_hidden}, {self.visible}{group})"
 
 
 def _non_binary(v: np.ndarray) -> str:

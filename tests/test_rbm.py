@@ -103,6 +103,30 @@ def test_gaussian_log_partition_matches_numerical_integral():
     assert rbm.log_partition() == pytest.approx(np.log(z), rel=1e-8)
 
 
+@pytest.mark.parametrize(("n_visible", "n_hidden"), [(5, 3), (5, 7)])
+def test_softmax_group_partition_and_sampling(n_visible, n_hidden):
+    rng = np.random.default_rng(0)
+    rbm = RBM(n_visible, n_hidden, rng, n_softmax=3, dtype=np.float64)
+    for p in rbm.params.values():
+        p[...] = rng.standard_normal(p.shape)
+    # brute force over the allowed joint states: 2 binary units × one of 3 group units, every h
+    v = np.array([[*bits, *onehot] for bits in states(2) for onehot in np.eye(3)])
+    h = states(n_hidden)
+    neg_e = -rbm.energy(np.repeat(v, len(h), axis=0), np.tile(h, (len(v), 1)))
+    assert rbm.log_partition() == pytest.approx(np.log(np.exp(neg_e).sum()), rel=1e-10)
+    assert np.exp(-rbm.free_energy(v) - rbm.log_partition()).sum() == pytest.approx(1.0, rel=1e-10)
+    # group draws are one-hot with softmax frequencies; the binary units stay independent Bernoulli
+    hs = np.tile(h[[5]], (20000, 1))
+    samples = rbm.sample_visible(hs, np.random.default_rng(1))
+    np.testing.assert_array_equal(samples[:, 2:].sum(axis=1), 1)
+    np.testing.assert_allclose(samples.mean(axis=0), rbm.visible_mean(h[[5]])[0], atol=0.015)
+    np.testing.assert_allclose(rbm.visible_mean(h[[5]])[0, 2:].sum(), 1.0)
+    with pytest.raises(ValueError, match="n_softmax must be 0 or in"):
+        RBM(4, 3, rng, n_softmax=1)
+    with pytest.raises(ValueError, match="n_softmax must be 0 or in"):
+        RBM(4, 3, rng, visible="gaussian", n_softmax=2)
+
+
 def test_log_partition_refuses_large_rbms():
     with pytest.raises(ValueError, match="<= 12"):
         random_rbm(13, 13).log_partition()
