@@ -31,8 +31,8 @@ class BaseAgent:
     Args:
         env: An env id, a ``gymnasium.Env`` (n_envs must be 1) or a SAME_STEP vector env; ``None``
             only when loading without an env (``predict`` still works).
-        net: "mlp", "cnn" or a custom nngym network: a spec, a ``Sequential`` trunk or a dict of networks
-            (see ``agents.policies``).
+        net: "mlp", "cnn", "dbn" (pretrained here on the env, ``agents.dbn_policy``) or a custom nngym network:
+            a spec, a ``Sequential`` trunk or a dict of networks (see ``agents.policies``).
         seed: Seeds the agent's generator (weights, sampling, minibatches) and the envs (seed + i).
         log_dir: Where ``monitor.csv`` and ``progress.csv`` go (``None``: no files).
         verbose: 1 prints the SB3-style table at each log interval.

@@ -68,7 +68,7 @@ def test_pretraining_steps_counted_and_logged(tmp_path):
     assert vec.pretrain_timesteps == 104  # whole vector steps: 13 · 8
 
 
-@pytest.mark.parametrize("cls", [PPO, DQN, REINFORCE])
+@pytest.mark.parametrize("cls", [PPO, A2C, DQN, REINFORCE])
 def test_save_load_identical_actions_without_pretraining_again(cls, tmp_path, monkeypatch):
     kwargs = {"learning_starts": 0, "train_freq": 4, "buffer_size": 500} if cls is DQN else {"n_steps": 16}
     agent = cls("nngym/DigitClassify-v0", net="dbn", seed=2, dbn_kwargs=TINY, **kwargs).learn(64)
