@@ -190,7 +190,7 @@ def test_unsupported_spaces_and_options_raise_clear_errors():
     with pytest.raises(ValueError, match="unknown hyperparameters"):
         PPO("CartPole-v1", n_step=5)
     with pytest.raises(ValueError, match="net must be one of"):
-        PPO("CartPole-v1", net="cnn")
+        PPO("CartPole-v1", net="transformer")
 
 
 # --- logs and callbacks ----------------------------------------------------------------------------------------
