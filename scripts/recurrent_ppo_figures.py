@@ -89,7 +89,7 @@ def run_cartpole(out: Path, seed: int) -> dict:
     return result
 
 
-GLIMPSE_STEPS = 600_000
+GLIMPSE_STEPS = 400_000
 GLIMPSE_RPPO = dict(
     n_envs=16, n_steps=32, seq_len=16, batch_size=512, n_epochs=4, learning_rate=1e-3, ent_coef=0.02, gamma=1.0,
     gae_lambda=0.95, encoder_arch=(128,), activation="relu", lstm_hidden_size=128, net_arch=(128,),
