@@ -300,7 +300,7 @@ def main() -> None:
     p.add_argument("--tag", default="", help="suffix of the results file")
     p.add_argument("--per-label", type=int, default=100)
     p.add_argument("--gibbs", type=int, default=1000)
-    p.add_argument("--start", choices=["coin", "mean"], default="coin", help="generate: initial top features")
+    p.add_argument("--start", choices=["coin", "mean"], default="mean", help="generate: initial top features")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--n-labelled", type=int, default=600)
     args = p.parse_args()
