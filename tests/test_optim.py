@@ -162,3 +162,16 @@ def test_flat_and_per_parameter_updates_agree(opt_cls, monkeypatch):
     for name, slots in results[0][1]["slots"].items():
         for key, arr in slots.items():
             np.testing.assert_allclose(arr, results[1][1]["slots"][name][key], rtol=1e-12)
+
+
+@pytest.mark.parametrize("opt_cls", [SGD, Adam])
+def test_non_contiguous_parameters_are_updated(opt_cls):
+    """Regression: the flat path once wrote updates into a copy of an F-ordered weight (orthogonal init)."""
+    dense = Dense(3, 5, np.random.default_rng(0), w_init="orthogonal", dtype=np.float64)
+    dense.params["W"] = np.asfortranarray(dense.params["W"])
+    net = Sequential([dense])
+    before = dense.params["W"].copy()
+    opt = opt_cls(net, lr=0.1)
+    dense.grads["W"][...] = 1.0
+    opt.step()
+    assert np.all(dense.params["W"] < before)
