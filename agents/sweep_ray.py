@@ -65,7 +65,7 @@ def execute(train_cmd: list[str], run: Run, sweep: Sweep, store: Any, drill: boo
 
     Returns:
         ``{"status": "finished" | "failed", "files": {relative path: bytes}, "code": exit code,
-        "resumed_from": checkpoint steps, "seconds": wall time}``.
+        "resumed_from": checkpoint steps, "seconds": wall time, "error": last line of the traceback}``.
 
     Raises:
         WorkerDiedError: If the training process was killed (so that Ray retries the task).
@@ -109,12 +109,18 @@ def execute(train_cmd: list[str], run: Run, sweep: Sweep, store: Any, drill: boo
         if code < 0:
             raise WorkerDiedError(f"{run.name}: training process killed by signal {-code}")
         status = "finished" if code == 0 and is_finished(run_dir) else "failed"
-        if status == "failed":
-            _save_error(run_dir, code)
+        error = _save_error(run_dir, code) if status == "failed" else ""
         files = {str(p.relative_to(run_dir)): p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
         resumed_from = 0 if resume is None else checkpoint_steps(resume)
         seconds = time.perf_counter() - t0
-        return {"status": status, "files": files, "code": code, "resumed_from": resumed_from, "seconds": seconds}
+        return {
+            "status": status,
+            "files": files,
+            "code": code,
+            "resumed_from": resumed_from,
+            "seconds": seconds,
+            "error": error,
+        }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -170,11 +176,8 @@ def run_ray(
                 path = run_dir / rel
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
-            error = ""
-            if out["status"] == "failed":
-                error = (run_dir / "error.txt").read_text().strip().splitlines()[0]
             attempts = 2 if out["resumed_from"] else 1
-            results.append(RunResult(run, out["status"], attempts, out["seconds"], error, out["resumed_from"]))
+            results.append(RunResult(run, out["status"], attempts, out["seconds"], out["error"], out["resumed_from"]))
         return results
     finally:
         if started_here:

@@ -94,20 +94,26 @@ def _sweep_script():
 
 def test_ray_backend_matches_local_and_retries_killed_task(tmp_path):
     pytest.importorskip("ray")
-    sweep = load_sweep({**BASE, "checkpoint_freq": 16})
+    sweep = load_sweep({**BASE, "hyperparams": {"n_epochs": 2, "n_steps": [16, -1]}})
+    good = "nngym_ppo_CartPole-v1_s{}_n_epochs=2_n_steps=16"
     local = run_sweep(sweep, tmp_path / "local", TRAIN, workers=2)
-    ray_results = run_sweep(
-        sweep, tmp_path / "ray", TRAIN, backend="ray", workers=2, drill_kill="nngym_ppo_CartPole-v1_s0_n_epochs=2"
-    )
-    assert [r.status for r in local] == [r.status for r in ray_results] == ["finished", "finished"]
+    ray_results = run_sweep(sweep, tmp_path / "ray", TRAIN, backend="ray", workers=2, drill_kill=good.format(0))
+    statuses = ["finished", "finished", "failed", "failed"]
+    assert [r.status for r in local] == [r.status for r in ray_results] == statuses
     assert ray_results[0].resumed_from >= 128  # the killed task was retried from its checkpoint
+    failed = ray_results[2]  # the run that raised came back with its traceback; the others finished
+    assert (
+        "ValueError" in failed.error and "Traceback" in (tmp_path / "ray" / failed.run.name / "error.txt").read_text()
+    )
     # files came back through Ray into the driver's directory; seed 1 (not killed) equals the local run exactly
     local_vals, ray_vals = _results(tmp_path / "local"), _results(tmp_path / "ray")
-    assert set(local_vals) == set(ray_vals)
-    name = "nngym_ppo_CartPole-v1_s1_n_epochs=2"
-    assert ray_vals[name] == local_vals[name]
-    model = tmp_path / "ray" / name / "ppo_CartPole-v1_s1" / "model.npz"
-    assert model.read_bytes() == (tmp_path / "local" / name / "ppo_CartPole-v1_s1" / "model.npz").read_bytes()
+    assert set(local_vals) == set(ray_vals) == {good.format(0), good.format(1)}
+    assert ray_vals[good.format(1)] == local_vals[good.format(1)]
+    model = Path(good.format(1)) / "ppo_CartPole-v1_s1" / "model.npz"
+    assert (tmp_path / "ray" / model).read_bytes() == (tmp_path / "local" / model).read_bytes()
+    # a rerun skips the finished runs (and tries the failed ones again)
+    rerun = run_sweep(sweep, tmp_path / "ray", TRAIN, backend="ray", workers=2)
+    assert [r.status for r in rerun] == ["skipped", "skipped", "failed", "failed"]
 
 
 def test_ray_tune_search_writes_a_yaml_train_accepts(tmp_path):
