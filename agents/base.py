@@ -18,7 +18,7 @@ import numpy as np
 import nngym
 from agents.callbacks import BaseCallback, CallbackList, ProgressBarCallback
 from agents.dbn_policy import pretrain_dbn_trunk
-from agents.policies import check_spaces
+from agents.policies import check_spaces, infer
 from agents.threads import set_blas_threads
 from agents.vec_env import make_vec_env
 from nngym.logger import Logger, MonitorWriter
@@ -104,20 +104,23 @@ class BaseAgent:
     def _build(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _act(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+    # Defaults for the actor-critic agents (PPO, A2C, REINFORCE: ``self.policy`` an ActorCriticPolicy,
+    # ``self.optimizer``); DQN and RecurrentPPO override them.
+    def _act(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:
+        dist = self.policy.distribution(infer(self.policy.actor, obs))
+        return dist.mode() if deterministic else dist.sample(self.rng)
 
-    def _nets(self) -> dict[str, nngym.Sequential]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def _nets(self) -> dict[str, nngym.Sequential]:
+        return self.policy.nets()
 
-    def _optimizer(self) -> Any:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def _optimizer(self) -> Any:
+        return self.optimizer
 
     def _extra_arrays(self) -> dict[str, np.ndarray]:
-        return {}
+        return {"log_std": self.policy.log_std}
 
     def _load_extra_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        return None
+        self.policy.log_std[...] = arrays["log_std"]
 
     # --- acting -----------------------------------------------------------------------------
     def predict(

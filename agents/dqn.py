@@ -92,6 +92,12 @@ class DQN(BaseAgent):
     def _optimizer(self) -> Adam:
         return self.optimizer
 
+    def _extra_arrays(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def _load_extra_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        return None
+
     def _extra_counters(self) -> dict:
         return {"n_calls": self._n_calls}
 

@@ -8,9 +8,8 @@ import numpy as np
 
 from agents.base import BaseAgent
 from agents.buffers import RolloutBuffer
-from agents.policies import ActorCriticPolicy, backward_policy_loss, infer
+from agents.policies import ActorCriticPolicy, backward_policy_loss
 from agents.rollout import collect_rollout, explained_variance
-from nngym.network import Sequential
 from nngym.optim import Adam
 from nngym.schedules import parse_schedule
 
@@ -85,22 +84,6 @@ class PPO(BaseAgent):
             c.n_steps, self.n_envs, self.observation_space.shape,
             () if discrete else self.action_space.shape, np.int64 if discrete else np.float32,
         )  # fmt: skip
-
-    def _nets(self) -> dict[str, Sequential]:
-        return self.policy.nets()
-
-    def _optimizer(self) -> Adam:
-        return self.optimizer
-
-    def _extra_arrays(self) -> dict[str, np.ndarray]:
-        return {"log_std": self.policy.log_std}
-
-    def _load_extra_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        self.policy.log_std[...] = arrays["log_std"]
-
-    def _act(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:
-        dist = self.policy.distribution(infer(self.policy.actor, obs))
-        return dist.mode() if deterministic else dist.sample(self.rng)
 
     def learn(self, total_timesteps: int, callback=None, progress_bar: bool = False, reset_num_timesteps: bool = True):
         """Alternates rollouts of T·N steps and updates until ``total_timesteps`` env steps. Returns self."""

@@ -16,9 +16,8 @@ import gymnasium as gym
 import numpy as np
 
 from agents.base import BaseAgent
-from agents.policies import ActorCriticPolicy, backward_policy_loss, infer
+from agents.policies import ActorCriticPolicy, backward_policy_loss
 from agents.vec_env import final_observations
-from nngym.network import Sequential
 from nngym.optim import Adam
 from nngym.schedules import parse_schedule
 
@@ -92,22 +91,6 @@ class REINFORCE(BaseAgent):
         if old is not None:
             for k, v in old.items():
                 self._store[k][: len(v)] = v
-
-    def _nets(self) -> dict[str, Sequential]:
-        return self.policy.nets()
-
-    def _optimizer(self) -> Adam:
-        return self.optimizer
-
-    def _extra_arrays(self) -> dict[str, np.ndarray]:
-        return {"log_std": self.policy.log_std}
-
-    def _load_extra_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        self.policy.log_std[...] = arrays["log_std"]
-
-    def _act(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:
-        dist = self.policy.distribution(infer(self.policy.actor, obs))
-        return dist.mode() if deterministic else dist.sample(self.rng)
 
     def learn(self, total_timesteps: int, callback=None, progress_bar: bool = False, reset_num_timesteps: bool = True):
         """Collects ``n_steps`` vector steps, then learns from every episode that has finished. Returns self."""
