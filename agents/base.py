@@ -17,6 +17,7 @@ import numpy as np
 
 import nngym
 from agents.callbacks import BaseCallback, CallbackList, ProgressBarCallback
+from agents.config import check_config
 from agents.dbn_policy import pretrain_dbn_trunk
 from agents.policies import check_spaces, infer
 from agents.threads import set_blas_threads
@@ -61,6 +62,7 @@ class BaseAgent:
         if unknown:
             raise ValueError(f"{self.algo}: unknown hyperparameters {unknown}; expected some of {sorted(fields)}")
         self.config = self.Config(**config)
+        check_config(self.algo, self.config)
         self.net, self.seed = net, int(seed)
         self.log_dir, self.verbose = log_dir, verbose
         self.rng = np.random.default_rng(self.seed)

@@ -193,6 +193,26 @@ def test_unsupported_spaces_and_options_raise_clear_errors():
         PPO("CartPole-v1", net="transformer")
 
 
+@pytest.mark.parametrize(
+    "cls, bad, message",
+    [
+        (PPO, {"n_steps": -8}, r"PPO: n_steps must be >= 1, got -8"),
+        (PPO, {"batch_size": 64.5}, r"PPO: batch_size must be an integer, got 64.5"),
+        (PPO, {"gamma": 1.5}, r"PPO: gamma must be >= 0 and <= 1, got 1.5"),
+        (PPO, {"learning_rate": "lin_-1e-3"}, r"PPO: learning_rate must be > 0, got 'lin_-1e-3'"),
+        (PPO, {"clip_range": "fast"}, r"PPO: clip_range must be a number or 'lin_<x>', got 'fast'"),
+        (A2C, {"max_grad_norm": 0.0}, r"A2C: max_grad_norm must be > 0, got 0.0"),
+        (DQN, {"tau": 0.0}, r"DQN: tau must be > 0 and <= 1, got 0.0"),
+        (DQN, {"exploration_final_eps": -0.1}, r"DQN: exploration_final_eps must be >= 0 and <= 1"),
+        (DQN, {"train_freq": "4"}, r"DQN: train_freq must be an integer, got '4'"),
+        (REINFORCE, {"ent_coef": -0.01}, r"REINFORCE: ent_coef must be >= 0, got -0.01"),
+    ],
+)
+def test_out_of_range_hyperparameters_are_named_at_construction(cls, bad, message):
+    with pytest.raises(ValueError, match=message):
+        cls("CartPole-v1", **bad)
+
+
 # --- logs and callbacks ----------------------------------------------------------------------------------------
 def test_monitor_and_progress_csv_in_sb3_format(tmp_path):
     agent = A2C("CartPole-v1", seed=0, n_envs=4, log_dir=tmp_path, log_interval=10)

@@ -1,0 +1,82 @@
+"""Range checks of the agents' hyperparameters, so a bad value fails at construction with its name.
+
+The Config dataclasses of the agents share field names (SB3's); one table says what each name allows.
+A value such as ``n_steps=-1`` would otherwise fail deep inside numpy with a message about array shapes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+from nngym.schedules import parse_schedule
+
+#: field -> (lowest, highest, lowest allowed?, highest allowed?)
+RANGES: dict[str, tuple[float, float, bool, bool]] = {
+    "n_envs": (1, math.inf, True, False),
+    "n_steps": (1, math.inf, True, False),
+    "batch_size": (1, math.inf, True, False),
+    "n_epochs": (1, math.inf, True, False),
+    "buffer_size": (1, math.inf, True, False),
+    "learning_starts": (0, math.inf, True, False),
+    "train_freq": (1, math.inf, True, False),
+    "gradient_steps": (1, math.inf, True, False),
+    "target_update_interval": (1, math.inf, True, False),
+    "lstm_hidden_size": (1, math.inf, True, False),
+    "log_interval": (1, math.inf, True, False),
+    "gamma": (0.0, 1.0, True, True),
+    "gae_lambda": (0.0, 1.0, True, True),
+    "tau": (0.0, 1.0, False, True),
+    "exploration_fraction": (0.0, 1.0, True, True),
+    "exploration_initial_eps": (0.0, 1.0, True, True),
+    "exploration_final_eps": (0.0, 1.0, True, True),
+    "ent_coef": (0.0, math.inf, True, False),
+    "vf_coef": (0.0, math.inf, True, False),
+    "max_grad_norm": (0.0, math.inf, False, False),
+    "rms_prop_eps": (0.0, math.inf, False, False),
+    "clip_range_vf": (0.0, math.inf, False, False),
+    "target_kl": (0.0, math.inf, False, False),
+}
+#: fields that are a number or a "lin_<x>" schedule, checked at their start value
+SCHEDULES = ("learning_rate", "clip_range")
+INT_FIELDS = ("n_envs", "n_steps", "batch_size", "n_epochs", "buffer_size", "learning_starts", "train_freq",
+              "gradient_steps", "target_update_interval", "lstm_hidden_size", "log_interval")  # fmt: skip
+
+
+def _in_range(name: str, value: float) -> bool:
+    low, high, low_ok, high_ok = RANGES[name]
+    above = value >= low if low_ok else value > low
+    below = value <= high if high_ok else value < high
+    return above and below
+
+
+def _describe(name: str) -> str:
+    low, high, low_ok, high_ok = RANGES[name]
+    left = f"{'>=' if low_ok else '>'} {low:g}"
+    return left if math.isinf(high) else f"{left} and {'<=' if high_ok else '<'} {high:g}"
+
+
+def check_config(algo: str, config: Any) -> None:
+    """Raise ValueError naming the first hyperparameter of ``config`` that is out of its range.
+
+    Args:
+        algo: Algorithm name for the message ("PPO", "DQN", ...).
+        config: One of the agents' Config dataclasses.
+    """
+    for field in dataclasses.fields(config):
+        name, value = field.name, getattr(config, field.name)
+        if value is None:
+            continue
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        if name in INT_FIELDS and not (numeric and float(value).is_integer()):
+            raise ValueError(f"{algo}: {name} must be an integer, got {value!r}")
+        if name in RANGES and not (numeric and _in_range(name, float(value))):
+            raise ValueError(f"{algo}: {name} must be {_describe(name)}, got {value!r}")
+        if name in SCHEDULES:
+            try:
+                start = parse_schedule(value)(1.0)
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"{algo}: {name} must be a number or 'lin_<x>', got {value!r}") from err
+            if not start > 0.0:
+                raise ValueError(f"{algo}: {name} must be > 0, got {value!r}")
