@@ -26,6 +26,7 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 import envs  # noqa: F401 - registers the nngym/ env ids
@@ -48,7 +49,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--stop-accuracy", type=float, default=None, help="with --accuracy-freq: stop once reached")
     p.add_argument("--verbose", type=int, default=0)
     p.add_argument("--n-eval-episodes", type=int, default=20)
-    p.add_argument("--eval-freq", type=int, default=0, help="EvalCallback every this many vector steps (0: off)")
+    p.add_argument(
+        "--eval-freq",
+        type=int,
+        default=0,
+        help="EvalCallback every this many vector steps (0: off); it keeps best_model.npz, which is evaluated "
+        "like the final model at the end (eval.json's best_model)",
+    )
+    p.add_argument("--eval-episodes", type=int, default=5, help="episodes per periodic evaluation (--eval-freq)")
     p.add_argument("--checkpoint-freq", type=int, default=0, help="checkpoint every this many vector steps (0: off)")
     p.add_argument("--resume", default=None, help="checkpoint file to continue from")
     p.add_argument(
@@ -71,7 +79,6 @@ def plot_rewards(run_dir: Path, title: str) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     rows = np.loadtxt(run_dir / "monitor.csv", delimiter=",", skiprows=2, ndmin=2)
     out = run_dir / "reward_curve.png"
@@ -118,7 +125,9 @@ def main(argv: list[str] | None = None) -> dict:
         remaining, reset = total, True
     callbacks = []
     if args.eval_freq:
-        callbacks.append(EvalCallback(args.env, args.eval_freq, 5, run_dir, log_path=run_dir))
+        best_path = run_dir / "best_model.npz"
+        best_path.unlink(missing_ok=True)  # a stale best model of an earlier run must not be evaluated
+        callbacks.append(EvalCallback(args.env, args.eval_freq, args.eval_episodes, run_dir, log_path=run_dir))
     if args.checkpoint_freq:
         callbacks.append(CheckpointCallback(args.checkpoint_freq, run_dir / "checkpoints", args.algo))
     classify = args.env.startswith("nngym/DigitClassify")
@@ -143,6 +152,15 @@ def main(argv: list[str] | None = None) -> dict:
         "eval_std": float((sum((r - sum(returns) / len(returns)) ** 2 for r in returns) / len(returns)) ** 0.5),
         "hyperparams": {k: list(v) if isinstance(v, tuple) else v for k, v in hp.items()},
     }
+    if args.eval_freq and (run_dir / "best_model.npz").exists():  # the model the EvalCallback kept, same evaluation
+        best = cls.load(run_dir / "best_model.npz")
+        best_returns = evaluate(best, args.env, args.n_eval_episodes, deterministic=True, seed=10_000 + args.seed)
+        best_returns = best_returns[0] if isinstance(best_returns, tuple) else best_returns
+        result["best_model"] = {
+            "timesteps": best.num_timesteps,
+            "eval_mean": float(np.mean(best_returns)),
+            "eval_std": float(np.std(best_returns)),
+        }
     if classify:  # deterministic policy, all 10,000 test images
         result["test_accuracy"] = classification_accuracy(agent, "test")
     (run_dir / "eval.json").write_text(json.dumps(result, indent=2))
