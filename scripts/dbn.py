@@ -28,6 +28,7 @@ from nngym.costs import SoftmaxCrossEntropy  # noqa: E402
 from nngym.datasets.mnist import load_mnist_float  # noqa: E402
 from nngym.dbn import DBN  # noqa: E402
 from nngym.dense import Dense  # noqa: E402
+from nngym.dropout import Dropout  # noqa: E402
 from nngym.network import Sequential  # noqa: E402
 from nngym.optim import Adam, Momentum  # noqa: E402
 from nngym.rbm import CDConfig, CDTrainer  # noqa: E402
@@ -178,18 +179,31 @@ def finetune_net(
     return accs
 
 
+def with_dropout(net: Sequential, p_input: float, p_hidden: float, rng: np.random.Generator) -> Sequential:
+    """The DBN's Sequential with Dropout on its input and after each hidden activation (Srivastava et al. 2014,
+    "DBN + dropout fine-tuning"); at test time dropout is the identity, so the architecture stays the DBN's."""
+    if p_input == 0.0 and p_hidden == 0.0:
+        return net
+    layers: list = [Dropout(p_input, rng)] if p_input > 0.0 else []
+    for layer in net.layers:
+        layers.append(layer)
+        if p_hidden > 0.0 and not isinstance(layer, Dense):  # after each activation
+            layers.append(Dropout(p_hidden, rng))
+    return Sequential(layers)
+
+
 def finetune(args: argparse.Namespace) -> None:
     x, y = load_mnist_float("train")
     x_test, y_test = load_mnist_float("test")
     rng = np.random.default_rng(args.seed)
     dbn = load_dbn(args.run)
-    net = dbn.to_network()
+    net = with_dropout(dbn.to_network(), args.input_dropout, args.dropout, rng)
     net.layers.append(Dense(dbn.sizes[-1], 10, rng))
     t0 = time.time()
     accs = finetune_net(
         net, x, y, args.epochs, args.batch_size, args.lr, rng, (x_test, y_test), args.weight_decay, args.shift
     )
-    net.save(args.run / "finetuned.npz")
+    net.save(args.run / f"finetuned{args.tag}.npz")
     results = {
         "architecture": [*dbn.sizes, 10],
         "epochs": args.epochs,
@@ -197,6 +211,8 @@ def finetune(args: argparse.Namespace) -> None:
         "lr": args.lr,
         "weight_decay": args.weight_decay,
         "max_shift": args.shift,
+        "input_dropout": args.input_dropout,
+        "hidden_dropout": args.dropout,
         "test_accuracy_final_epoch": accs[-1],
         "test_accuracy_per_epoch": [round(a, 4) for a in accs],
         "seconds": round(time.time() - t0, 1),
@@ -297,6 +313,8 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--weight-decay", type=float, default=None)
     p.add_argument("--shift", type=int, default=0, help="fine-tuning: random translations up to this many pixels")
+    p.add_argument("--dropout", type=float, default=0.0, help="fine-tuning: dropout after each hidden layer")
+    p.add_argument("--input-dropout", type=float, default=0.0, help="fine-tuning: dropout on the pixels")
     p.add_argument("--tag", default="", help="suffix of the results file")
     p.add_argument("--per-label", type=int, default=100)
     p.add_argument("--gibbs", type=int, default=1000)
