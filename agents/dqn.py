@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,14 @@ class DQNConfig:
     """"sync" (agents.vec_env.SyncVectorEnv), "gym-sync" or "async" (gymnasium.vector)."""
     learning_rate: float | str = 1e-4
     """Adam step size: a number or "lin_<x>"."""
+    learning_rate_final: float | None = None
+    """Floor of an optional linear step-size decay (None: off). When set, ``learning_rate`` must be a number: the
+    step size is ``learning_rate`` until ``learning_rate_decay_start`` of training, falls linearly to this value by
+    ``learning_rate_decay_end`` and stays there (a piecewise-linear schedule, like ε's)."""
+    learning_rate_decay_start: float = 0.0
+    """Fraction of training at which the step-size decay starts (with ``learning_rate_final``)."""
+    learning_rate_decay_end: float = 1.0
+    """Fraction of training at which the step size reaches ``learning_rate_final``."""
     buffer_size: int = 1_000_000
     """Replay buffer capacity."""
     learning_starts: int = 100
@@ -78,13 +87,40 @@ class DQN(BaseAgent):
             self.observation_space, self.action_space, self.rng, self.net, c.net_arch, c.activation
         )
         self.q_target.q.load_state_dict(self.q_net.q.state_dict())
-        self.lr_schedule = parse_schedule(c.learning_rate)
+        self.lr_schedule = self._make_lr_schedule()
         self.optimizer = Adam(self.q_net, lr=self.lr_schedule(1.0), max_grad_norm=c.max_grad_norm)
         self.exploration = linear(c.exploration_initial_eps, c.exploration_final_eps)
         self.replay_buffer = ReplayBuffer(c.buffer_size, self.observation_space.shape)
         self.cost = HuberCost(1.0)
         self.exploration_rate = c.exploration_initial_eps
         self._n_calls = 0
+
+    def _make_lr_schedule(self) -> Callable[[float], float]:
+        """The step size as a function of the progress remaining (1 at the start, 0 at the end).
+
+        Raises:
+            ValueError: If ``learning_rate_final`` is set with a "lin_<x>" learning rate, is not > 0, or the decay
+                window is not 0 <= start < end <= 1.
+        """
+        c = self.config
+        if c.learning_rate_final is None:
+            return parse_schedule(c.learning_rate)
+        if isinstance(c.learning_rate, str) and c.learning_rate.strip().startswith("lin_"):
+            raise ValueError(f"DQN: learning_rate_final needs a constant learning_rate, got {c.learning_rate!r}")
+        start, end = c.learning_rate_decay_start, c.learning_rate_decay_end
+        if not 0.0 <= start < end <= 1.0:
+            raise ValueError(
+                f"DQN: need 0 <= learning_rate_decay_start < learning_rate_decay_end <= 1, got {start} and {end}"
+            )
+        if not c.learning_rate_final > 0.0:
+            raise ValueError(f"DQN: learning_rate_final must be > 0, got {c.learning_rate_final!r}")
+        lr0, lr1 = float(c.learning_rate), float(c.learning_rate_final)
+
+        def schedule(progress_remaining: float) -> float:
+            done = min(max((1.0 - progress_remaining - start) / (end - start), 0.0), 1.0)
+            return lr0 + done * (lr1 - lr0)
+
+        return schedule
 
     def _nets(self) -> dict[str, Sequential]:
         return {"q": self.q_net.q, "q_target": self.q_target.q}

@@ -155,6 +155,23 @@ def test_dqn_replay_stores_final_obs_and_terminated_only():
     np.testing.assert_array_equal(rb.terminated[:6], 0)  # truncation is not termination: it bootstraps
 
 
+def test_dqn_learning_rate_decay_to_floor(tmp_path):
+    env = SyncVectorEnv([lambda: CounterEnv(3, terminate=False)])
+    hp = dict(learning_rate=1e-3, learning_rate_final=1e-4, learning_rate_decay_start=0.5, learning_rate_decay_end=0.75)
+    agent = DQN(env, seed=0, learning_starts=2, train_freq=1, batch_size=4, buffer_size=50, **hp)
+    lr = agent.lr_schedule  # of the progress remaining: 1 at the start, 0 at the end
+    np.testing.assert_allclose([lr(1.0), lr(0.5), lr(0.375), lr(0.25), lr(0.0)], [1e-3, 1e-3, 5.5e-4, 1e-4, 1e-4])
+    agent.learn(40)
+    assert agent.optimizer.lr == pytest.approx(1e-4)  # the floor, not 0 as "lin_1e-3" would give
+    agent.save(tmp_path / "m.npz")
+    assert DQN.load(tmp_path / "m.npz").lr_schedule(0.375) == pytest.approx(5.5e-4)
+    assert DQN(env, seed=0).lr_schedule(0.0) == 1e-4  # off by default: the constant learning_rate
+    with pytest.raises(ValueError, match="constant learning_rate"):
+        DQN(env, learning_rate="lin_1e-3", learning_rate_final=1e-4)
+    with pytest.raises(ValueError, match="learning_rate_decay_start"):
+        DQN(env, learning_rate_final=1e-5, learning_rate_decay_start=0.8, learning_rate_decay_end=0.5)
+
+
 def test_sync_vector_env_matches_gymnasium_same_step():
     ours = make_vec_env("CartPole-v1", 3)
     theirs = make_vec_env("CartPole-v1", 3, vectorization="gym-sync")
