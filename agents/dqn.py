@@ -112,9 +112,9 @@ class DQN(BaseAgent):
             raise ValueError(
                 f"DQN: need 0 <= learning_rate_decay_start < learning_rate_decay_end <= 1, got {start} and {end}"
             )
-        if not c.learning_rate_final > 0.0:
+        lr0, lr1 = float(c.learning_rate), float(c.learning_rate_final)  # YAML reads 5e-5 (no dot) as a string
+        if not lr1 > 0.0:
             raise ValueError(f"DQN: learning_rate_final must be > 0, got {c.learning_rate_final!r}")
-        lr0, lr1 = float(c.learning_rate), float(c.learning_rate_final)
 
         def schedule(progress_remaining: float) -> float:
             done = min(max((1.0 - progress_remaining - start) / (end - start), 0.0), 1.0)
