@@ -1,7 +1,7 @@
 """Recurrent PPO (LSTM) next to memoryless PPO-MLP on the tasks that need memory (issue 8's figures).
 
     python scripts/recurrent_ppo_figures.py cartpole --seed 0     # CartPoleNoVel-v1, 100k steps each
-    python scripts/recurrent_ppo_figures.py tmaze --seed 0        # T-maze, curriculum 10 -> 50 -> 100
+    python scripts/recurrent_ppo_figures.py tmaze --seed 0        # T-maze, gated curriculum 10 -> 100
     python scripts/recurrent_ppo_figures.py glimpse --seed 0      # DigitGlimpse-v0, test accuracy
     python scripts/recurrent_ppo_figures.py plot                  # PNGs from the runs so far
 
@@ -25,11 +25,30 @@ from agents.vec_env import make_vec_env
 
 FIGURES = Path(__file__).resolve().parent.parent / "docs" / "figures"
 
-#: T-maze: the curriculum's corridor lengths and env steps per stage
-TMAZE_STAGES = ((10, 60_000), (50, 60_000), (100, 80_000))
+#: T-maze curriculum: corridor lengths in order. The recurrent agent moves to the next length once its greedy
+#: success on TMAZE_GATE_EPISODES gate mazes (seeds apart from the evaluation's) reaches TMAZE_GATE and at least
+#: TMAZE_GATE of its training episodes at this length end in the goal; after the last length passes the gate it
+#: trains TMAZE_HOLD_STEPS more there at learning rate TMAZE_HOLD_LR (so the figure is not a lucky stopping
+#: point), at most TMAZE_MAX_STEPS in all. PPO-MLP, which cannot pass the gate, gets the same steps per length.
+TMAZE_LENGTHS = (10, 20, 30, 50, 75, 100)
+TMAZE_CHUNK = 8_192
+"""Env steps between gate checks (one rollout of the recurrent agent)."""
+TMAZE_HOLD_STEPS, TMAZE_HOLD_LR = 100_000, 1e-4
+TMAZE_MAX_STEPS = 800_000
+TMAZE_GATE, TMAZE_GATE_EPISODES, TMAZE_GATE_SEED = 0.95, 100, 20_000
+TMAZE_EVAL_EPISODES = 1_000
+#: 1024-step training sequences (seq_len = n_steps), one per minibatch: a 100-cell episode (>= 101 steps) then
+#: straddles a sequence boundary ~10% of the time, and only then loses the gradient from the turn back to the
+#: cue. Measured (seed 2, training on at L = 100 from a solved agent): 512-step sequences lost the memory
+#: within 16k steps (lr 1e-3) or 80k steps (lr 3e-4); 1024-step sequences held 100% for 131k steps at either lr.
+#: Forget bias 5 (σ(5)^100 ≈ 0.51) keeps the cue over 100 steps at initialisation. Raw advantages (no
+#: per-minibatch normalisation): normalised ones made the greedy policy fall back to one arm every few rollouts
+#: at L = 10. Entropy bonus 0.003: with raw advantages 0.01 let the walk itself decay at L = 100. Training on
+#: at L = 100 with lr 1e-3 still lost the greedy policy's memory on seed 0 (100% -> 57% in 100k steps) while
+#: the sampled policy kept ~99%; lr 1e-4 held seed 2 (512-step sequences) at 100% for 131k steps: TMAZE_HOLD_LR.
 TMAZE_RPPO = dict(
-    n_envs=8, n_steps=128, batch_size=512, n_epochs=10, learning_rate=1e-3, ent_coef=0.01, gamma=0.99,
-    gae_lambda=0.95, lstm_hidden_size=32, lstm_forget_bias=3.0, net_arch=(32,),
+    n_envs=8, n_steps=1024, batch_size=1024, n_epochs=10, learning_rate=1e-3, ent_coef=0.003, gamma=0.99,
+    gae_lambda=0.95, normalize_advantage=False, lstm_hidden_size=32, lstm_forget_bias=5.0, net_arch=(32,),
 )  # fmt: skip
 TMAZE_PPO = dict(n_envs=8, n_steps=128, batch_size=256, n_epochs=10, learning_rate=1e-3, ent_coef=0.01, gamma=0.99)
 
@@ -41,33 +60,69 @@ def tmaze_env(length: int, n_envs: int | None = None):
 
 
 def success_rate(agent, length: int, n: int = 100, seed: int = 10_000) -> float:
-    """Fraction of n greedy episodes that end in the goal arm (+4)."""
+    """Fraction of n greedy episodes (first reset seeded with ``seed``) that end in the goal arm (+4)."""
     _, last = evaluate_recurrent(agent, tmaze_env(length), n, deterministic=True, seed=seed)
     return float(np.mean(np.array(last) == 4.0))
 
 
 def run_tmaze(out: Path, seed: int) -> dict:
-    result: dict = {"task": "tmaze", "seed": seed, "stages": [list(s) for s in TMAZE_STAGES]}
-    for name, cls, hp in (("rppo", RecurrentPPO, TMAZE_RPPO), ("ppo", PPO, TMAZE_PPO)):
-        t0 = time.perf_counter()
-        agent, rows = None, []
-        for length, steps in TMAZE_STAGES:
-            env = tmaze_env(length, hp["n_envs"])
-            if agent is None:
-                agent = cls(env, seed=seed, log_dir=out / f"tmaze_{name}_s{seed}", **hp)
-                agent.learn(steps)
-            else:  # same networks and optimiser, longer corridor
-                agent.env, agent._last_obs = env, None
-                agent.learn(steps, reset_num_timesteps=False)
-            rows.append({"length": length, "steps": agent.num_timesteps, "success": success_rate(agent, length)})
-            print(name, rows[-1], flush=True)
-        result[name] = {
-            "stages": rows,
-            "final_success": {str(L): success_rate(agent, L) for L, _ in TMAZE_STAGES},
-            "minutes": round((time.perf_counter() - t0) / 60, 2),
-        }
-        agent.save(out / f"tmaze_{name}_s{seed}" / "model.npz")
-        print(name, result[name], flush=True)
+    """Recurrent PPO through the gated curriculum, then PPO-MLP with the same steps per corridor length."""
+    result: dict = {"task": "tmaze", "seed": seed, "lengths": list(TMAZE_LENGTHS), "gate": TMAZE_GATE}
+    # --- recurrent PPO: next length once the gate is passed ---
+    t0 = time.perf_counter()
+    agent, rows = None, []
+    for length in TMAZE_LENGTHS:
+        env = tmaze_env(length, TMAZE_RPPO["n_envs"])
+        if agent is None:
+            agent = RecurrentPPO(env, seed=seed, log_dir=out / f"tmaze_rppo_s{seed}", **TMAZE_RPPO)
+        else:
+            agent.env, agent._last_obs = env, None
+        agent.ep_info_buffer.clear()  # training episodes of this length only
+        start, gate, passed = agent.num_timesteps, 0.0, False
+        while agent.num_timesteps < TMAZE_MAX_STEPS and not passed:
+            agent.learn(TMAZE_CHUNK, reset_num_timesteps=agent.num_timesteps == 0)
+            train_success = float(np.mean([r > 2.0 for r, _ in agent.ep_info_buffer]))  # +4 minus a few bumps
+            gate = success_rate(agent, length, TMAZE_GATE_EPISODES, TMAZE_GATE_SEED)
+            passed = gate >= TMAZE_GATE and train_success >= TMAZE_GATE
+        passed_at = agent.num_timesteps
+        row = {"length": length, "start": start, "passed": passed, "gate_success": gate, "passed_at": passed_at}
+        if passed and length == TMAZE_LENGTHS[-1]:
+            row["success_at_gate"] = {str(L): success_rate(agent, L, TMAZE_EVAL_EPISODES) for L in (10, 50, 100)}
+            print("rppo at the last gate", row, flush=True)
+            agent.lr_schedule = lambda _progress: TMAZE_HOLD_LR  # constant, replaces config.learning_rate
+            agent.learn(min(TMAZE_HOLD_STEPS, TMAZE_MAX_STEPS - agent.num_timesteps), reset_num_timesteps=False)
+        rows.append(row | {"steps": agent.num_timesteps, "success": success_rate(agent, length)})
+        print("rppo", rows[-1], flush=True)
+        if not passed:
+            break
+    result["rppo"] = {
+        "stages": rows,
+        "final_success": {str(L): success_rate(agent, L, TMAZE_EVAL_EPISODES) for L in (10, 50, 100)},
+        "minutes": round((time.perf_counter() - t0) / 60, 2),
+    }
+    agent.save(out / f"tmaze_rppo_s{seed}" / "model.npz")
+    print("rppo", result["rppo"], flush=True)
+    # --- PPO-MLP: the same steps at each length ---
+    t0 = time.perf_counter()
+    agent, ppo_rows = None, []
+    for row in rows:
+        env = tmaze_env(row["length"], TMAZE_PPO["n_envs"])
+        if agent is None:
+            agent = PPO(env, seed=seed, log_dir=out / f"tmaze_ppo_s{seed}", **TMAZE_PPO)
+            agent.learn(row["steps"] - row["start"])
+        else:
+            agent.env, agent._last_obs = env, None
+            agent.learn(row["steps"] - row["start"], reset_num_timesteps=False)
+        success = success_rate(agent, row["length"])
+        ppo_rows.append({"length": row["length"], "steps": agent.num_timesteps, "success": success})
+        print("ppo", ppo_rows[-1], flush=True)
+    result["ppo"] = {
+        "stages": ppo_rows,
+        "final_success": {str(L): success_rate(agent, L, TMAZE_EVAL_EPISODES) for L in (10, 50, 100)},
+        "minutes": round((time.perf_counter() - t0) / 60, 2),
+    }
+    agent.save(out / f"tmaze_ppo_s{seed}" / "model.npz")
+    print("ppo", result["ppo"], flush=True)
     return result
 
 
@@ -139,7 +194,7 @@ def plot(out: Path) -> None:
     FIGURES.mkdir(parents=True, exist_ok=True)
     titles = {
         "cartpole": "CartPoleNoVel-v1: episode return",
-        "tmaze": "T-maze (curriculum 10 -> 50 -> 100): episode return",
+        "tmaze": "T-maze, L = 10 -> 100 (dotted: next length), then 100k steps at 100",
         "glimpse": "DigitGlimpse-v0: episode return (= training accuracy)",
     }
     for task, title in titles.items():
@@ -155,11 +210,11 @@ def plot(out: Path) -> None:
             r, steps = rows[:, 0], np.cumsum(rows[:, 1])
             k = min(200 if task != "cartpole" else 50, len(r))
             label = {"rppo": "recurrent PPO (LSTM)", "ppo": "PPO-MLP"}[name] + " " + path.parent.name.split("_")[-1]
-            ax.plot(steps[k - 1 :], np.convolve(r, np.ones(k) / k, mode="valid"), lw=1.2, label=label)
-        if task == "tmaze":
-            edges = np.cumsum([s for _, s in TMAZE_STAGES])[:-1]
-            for x in edges:
-                ax.axvline(x, color="grey", lw=0.6, ls=":")
+            (line,) = ax.plot(steps[k - 1 :], np.convolve(r, np.ones(k) / k, mode="valid"), lw=1.2, label=label)
+            summary = out / f"tmaze_{path.parent.name.split('_')[-1]}.json"
+            if task == "tmaze" and name == "rppo" and summary.exists():  # where this seed moved to a longer corridor
+                for stage in json.loads(summary.read_text())["rppo"]["stages"]:
+                    ax.axvline(stage["passed_at"], color=line.get_color(), lw=0.6, ls=":")
         ax.set_xlabel("env steps (episodes in finishing order)")
         ax.set_ylabel("return (moving mean)")
         ax.set_title(title)
