@@ -232,8 +232,8 @@ def plot_groups(
         if threshold is not None and not accuracy:
             ax.axhline(threshold, color="k", ls="--", lw=1, label=f"reward threshold {threshold:g}")
         ax.set_xlabel("env steps" if kind == "steps" else "wall-clock seconds")
-        ylabel = "accuracy (reward per image)" if accuracy else "episode return"
-        ax.set_ylabel(f"{ylabel}, mean of last {window} episodes")
+        ylabel = "training accuracy" if accuracy else "episode return"
+        ax.set_ylabel(f"{ylabel}\n(mean of last {window} episodes)")
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right", fontsize=8)
     if title:
