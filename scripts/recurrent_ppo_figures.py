@@ -65,6 +65,18 @@ def success_rate(agent, length: int, n: int = 100, seed: int = 10_000) -> float:
     return float(np.mean(np.array(last) == 4.0))
 
 
+def tmaze_summary(agent, stages: list[dict], t0: float, run_dir: Path, name: str) -> dict:
+    """Stages, greedy success at L = 10, 50, 100 on the evaluation mazes, minutes since t0; saves the model."""
+    summary = {
+        "stages": stages,
+        "final_success": {str(L): success_rate(agent, L, TMAZE_EVAL_EPISODES) for L in (10, 50, 100)},
+        "minutes": round((time.perf_counter() - t0) / 60, 2),
+    }
+    agent.save(run_dir / "model.npz")
+    print(name, summary, flush=True)
+    return summary
+
+
 def run_tmaze(out: Path, seed: int) -> dict:
     """Recurrent PPO through the gated curriculum, then PPO-MLP with the same steps per corridor length."""
     result: dict = {"task": "tmaze", "seed": seed, "lengths": list(TMAZE_LENGTHS), "gate": TMAZE_GATE}
@@ -95,13 +107,7 @@ def run_tmaze(out: Path, seed: int) -> dict:
         print("rppo", rows[-1], flush=True)
         if not passed:
             break
-    result["rppo"] = {
-        "stages": rows,
-        "final_success": {str(L): success_rate(agent, L, TMAZE_EVAL_EPISODES) for L in (10, 50, 100)},
-        "minutes": round((time.perf_counter() - t0) / 60, 2),
-    }
-    agent.save(out / f"tmaze_rppo_s{seed}" / "model.npz")
-    print("rppo", result["rppo"], flush=True)
+    result["rppo"] = tmaze_summary(agent, rows, t0, out / f"tmaze_rppo_s{seed}", "rppo")
     # --- PPO-MLP: the same steps at each length ---
     t0 = time.perf_counter()
     agent, ppo_rows = None, []
@@ -116,13 +122,7 @@ def run_tmaze(out: Path, seed: int) -> dict:
         success = success_rate(agent, row["length"])
         ppo_rows.append({"length": row["length"], "steps": agent.num_timesteps, "success": success})
         print("ppo", ppo_rows[-1], flush=True)
-    result["ppo"] = {
-        "stages": ppo_rows,
-        "final_success": {str(L): success_rate(agent, L, TMAZE_EVAL_EPISODES) for L in (10, 50, 100)},
-        "minutes": round((time.perf_counter() - t0) / 60, 2),
-    }
-    agent.save(out / f"tmaze_ppo_s{seed}" / "model.npz")
-    print("ppo", result["ppo"], flush=True)
+    result["ppo"] = tmaze_summary(agent, ppo_rows, t0, out / f"tmaze_ppo_s{seed}", "ppo")
     return result
 
 
@@ -144,13 +144,13 @@ def run_cartpole(out: Path, seed: int) -> dict:
     return result
 
 
-GLIMPSE_STEPS = 400_000
+GLIMPSE_STEPS = 2_000_000
 GLIMPSE_RPPO = dict(
-    n_envs=16, n_steps=32, seq_len=16, batch_size=512, n_epochs=4, learning_rate=1e-3, ent_coef=0.02, gamma=1.0,
-    gae_lambda=0.95, encoder_arch=(128,), activation="relu", lstm_hidden_size=128, net_arch=(128,),
+    n_envs=16, n_steps=32, seq_len=16, batch_size=512, n_epochs=4, learning_rate="lin_1e-3", ent_coef=0.1,
+    gamma=1.0, gae_lambda=0.95, encoder_arch=(128,), activation="relu", lstm_hidden_size=128, net_arch=(128,),
 )  # fmt: skip
 GLIMPSE_PPO = dict(
-    n_envs=16, n_steps=32, batch_size=512, n_epochs=4, learning_rate=1e-3, ent_coef=0.02, gamma=1.0,
+    n_envs=16, n_steps=32, batch_size=512, n_epochs=4, learning_rate="lin_1e-3", ent_coef=0.1, gamma=1.0,
     activation="relu", net_arch=(128, 128),
 )  # fmt: skip
 
