@@ -208,7 +208,8 @@ def plot(out: Path) -> None:
                 continue
             name = path.parent.name.split("_")[1]
             r, steps = rows[:, 0], np.cumsum(rows[:, 1])
-            k = min(200 if task != "cartpole" else 50, len(r))
+            k = {"cartpole": 50, "tmaze": 200}.get(task, max(200, len(r) // 100))  # glimpse: ~10^6 short episodes
+            k = min(k, len(r))
             label = {"rppo": "recurrent PPO (LSTM)", "ppo": "PPO-MLP"}[name] + " " + path.parent.name.split("_")[-1]
             (line,) = ax.plot(steps[k - 1 :], np.convolve(r, np.ones(k) / k, mode="valid"), lw=1.2, label=label)
             summary = out / f"tmaze_{path.parent.name.split('_')[-1]}.json"
