@@ -40,8 +40,6 @@ RANGES: dict[str, tuple[float, float, bool, bool]] = {
 }
 #: fields that are a number or a "lin_<x>" schedule, checked at their start value
 SCHEDULES = ("learning_rate", "clip_range")
-INT_FIELDS = ("n_envs", "n_steps", "batch_size", "n_epochs", "buffer_size", "learning_starts", "train_freq",
-              "gradient_steps", "target_update_interval", "lstm_hidden_size", "log_interval")  # fmt: skip
 
 
 def _in_range(name: str, value: float) -> bool:
@@ -69,7 +67,7 @@ def check_config(algo: str, config: Any) -> None:
         if value is None:
             continue
         numeric = isinstance(value, int | float) and not isinstance(value, bool)
-        if name in INT_FIELDS and not (numeric and float(value).is_integer()):
+        if str(field.type).startswith("int") and not (numeric and float(value).is_integer()):
             raise ValueError(f"{algo}: {name} must be an integer, got {value!r}")
         if name in RANGES and not (numeric and _in_range(name, float(value))):
             raise ValueError(f"{algo}: {name} must be {_describe(name)}, got {value!r}")
