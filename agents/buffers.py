@@ -90,24 +90,32 @@ class RolloutBuffer:
 
 
 class ReplayBuffer:
-    """A ring buffer of transitions (s, a, r, s', terminated) for DQN.
+    """A ring buffer of transitions (s, a, r, s', terminated, done) for DQN, with optional n-step returns.
 
     ``next_obs`` holds the true next observation: the final observation when the
     episode ended, so a truncated transition bootstraps from it; ``terminated``
-    (not truncated) is what stops the bootstrap.
+    (not truncated) is what stops the bootstrap; ``dones`` (terminated or truncated)
+    marks the end of an episode, which an n-step return never crosses.
+
+    Each ``add`` writes one transition per env at consecutive slots (mod capacity), env
+    order, so the next transition of the env stored at slot i is at slot (i + n_envs) % capacity.
 
     Args:
         capacity: Maximum number of transitions kept (oldest overwritten).
         obs_shape: Shape of one observation.
+        n_envs: Number of envs N whose transitions each ``add`` writes (n-step returns follow one env's
+            transitions N slots apart).
     """
 
-    def __init__(self, capacity: int, obs_shape: tuple[int, ...]) -> None:
+    def __init__(self, capacity: int, obs_shape: tuple[int, ...], n_envs: int = 1) -> None:
         self.capacity = int(capacity)
+        self.n_envs = int(n_envs)
         self.obs = np.zeros((self.capacity, *obs_shape), dtype=np.float32)
         self.next_obs = np.zeros((self.capacity, *obs_shape), dtype=np.float32)
         self.actions = np.zeros(self.capacity, dtype=np.int64)
         self.rewards = np.zeros(self.capacity, dtype=np.float32)
         self.terminated = np.zeros(self.capacity, dtype=np.float32)
+        self.dones = np.zeros(self.capacity, dtype=np.float32)
         self.pos = 0
         self.full = False
 
@@ -115,10 +123,27 @@ class ReplayBuffer:
         return self.capacity if self.full else self.pos
 
     def add(
-        self, obs: np.ndarray, next_obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, terminated: np.ndarray
+        self,
+        obs: np.ndarray,
+        next_obs: np.ndarray,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        terminated: np.ndarray,
+        dones: np.ndarray | None = None,
     ) -> None:
-        """Adds one transition per env: obs, next_obs (N, ...), actions, rewards, terminated (N,)."""
+        """Adds one transition per env.
+
+        Args:
+            obs: s, shape (N, ...).
+            next_obs: The true s' (the final observation of an episode that ended), shape (N, ...).
+            actions: a, shape (N,).
+            rewards: r, shape (N,).
+            terminated: 1 where s' is terminal (no bootstrap), shape (N,).
+            dones: 1 where the episode ended, terminated or truncated, shape (N,); None: ``terminated``.
+        """
         n = len(obs)
+        if n != self.n_envs:
+            raise ValueError(f"ReplayBuffer was built for {self.n_envs} envs, add got {n} transitions")
         idx = (
             (self.pos + np.arange(n)) % self.capacity if self.pos + n > self.capacity else slice(self.pos, self.pos + n)
         )
@@ -127,6 +152,7 @@ class ReplayBuffer:
         self.actions[idx] = actions
         self.rewards[idx] = rewards
         self.terminated[idx] = terminated
+        self.dones[idx] = terminated if dones is None else dones
         if self.pos + n >= self.capacity:
             self.full = True
         self.pos = (self.pos + n) % self.capacity
@@ -136,6 +162,44 @@ class ReplayBuffer:
         idx = rng.integers(0, len(self), size=batch_size)
         return self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx], self.terminated[idx]
 
+    def sample_n_step(
+        self, batch_size: int, rng: np.random.Generator, n_steps: int, gamma: float
+    ) -> tuple[np.ndarray, ...]:
+        """n-step transitions (Sutton 1988; Hessel et al. 2018) for ``batch_size`` uniform start indices.
+
+        For a start transition t of one env, m <= n steps are taken: the steps t, t+1, ... of that env up to
+        ``n_steps``, stopping after the first that ends the episode (terminated or truncated) and before the
+        first not yet written (the buffer's write position). The target is then
+        R + γ^m (1 − terminated_{t+m−1}) max_a Q(s'_{t+m−1}, a) with R = Σ_{k<m} γ^k r_{t+k}, where s' is the
+        stored true next observation (the final observation on truncation, as in 1-step). The same random
+        draws as ``sample``: with ``n_steps=1``, R, s' and terminated are ``sample``'s.
+
+        Args:
+            batch_size: B.
+            rng: Generator for the start indices.
+            n_steps: n >= 1.
+            gamma: Discount γ.
+
+        Returns:
+            (obs (B, ...), actions (B,), returns R (B,), next_obs (B, ...) of the last step,
+            terminated (B,) of the last step, discounts γ^m (B,)), float32 except actions.
+        """
+        idx = rng.integers(0, len(self), size=batch_size)
+        k = np.arange(n_steps)
+        steps = (idx[:, None] + k * self.n_envs) % self.capacity  # (B, n): slots of steps t .. t+n-1 of t's env
+        # slots written after t, t included: (pos - t) mod capacity in 1..capacity (capacity when full and t = pos)
+        written = (self.pos - idx - 1) % self.capacity + 1
+        in_buffer = k * self.n_envs < written[:, None]  # (B, n), a prefix of each row; k = 0 always
+        dones = self.dones[steps] * in_buffer
+        ended_before = np.cumsum(dones, axis=1) - dones > 0  # an episode end at an earlier step of the row
+        take = in_buffer & ~ended_before  # (B, n), a prefix, at least k = 0
+        m = take.sum(axis=1)
+        last = steps[np.arange(batch_size), m - 1]
+        powers = np.float32(gamma) ** k.astype(np.float32)
+        returns = (self.rewards[steps] * powers * take).sum(axis=1, dtype=np.float32)
+        discounts = np.float32(gamma) ** m.astype(np.float32)
+        return self.obs[idx], self.actions[idx], returns, self.next_obs[last], self.terminated[last], discounts
+
     def state_dict(self) -> dict[str, np.ndarray]:
         n = len(self)
         return {
@@ -144,13 +208,27 @@ class ReplayBuffer:
             "actions": self.actions[:n],
             "rewards": self.rewards[:n],
             "terminated": self.terminated[:n],
+            "dones": self.dones[:n],
             "pos_full": np.array([self.pos, int(self.full)]),
         }
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Restores a ``state_dict``; one saved before ``dones`` existed gets them reconstructed.
+
+        Reconstruction: a transition ended its episode if it terminated or if its stored next observation is
+        not the observation of the env's next transition (a truncation, after which the env was reset).
+        """
         n = len(state["actions"])
         if n > self.capacity:
             raise ValueError(f"saved replay buffer holds {n} transitions, capacity is {self.capacity}")
         for k in ("obs", "next_obs", "actions", "rewards", "terminated"):
             getattr(self, k)[:n] = state[k]
         self.pos, self.full = int(state["pos_full"][0]), bool(state["pos_full"][1])
+        if "dones" in state:
+            self.dones[:n] = state["dones"]
+            return
+        i = np.arange(n)
+        succ = (i + self.n_envs) % self.capacity
+        has_succ = self.n_envs < (self.pos - i - 1) % self.capacity + 1  # the env's next transition is written
+        moved = (self.next_obs[:n] != self.obs[succ]).reshape(n, -1).any(axis=1)
+        self.dones[:n] = np.maximum(self.terminated[:n], has_succ & moved)

@@ -61,6 +61,11 @@ class DQNConfig:
     """Global gradient norm clip."""
     double_q: bool = False
     """Double DQN (van Hasselt et al. 2016): the online net picks the next action, the target net values it."""
+    n_steps: int = 1
+    """n-step returns (Sutton 1988; Rainbow, Hessel et al. 2018; SB3's ``n_steps``): the TD target of a sampled
+    transition t is Σ_{k<m} γ^k r_{t+k} + γ^m (1 − terminated) max_a Q_target(s_{t+m}, a), m the number of steps
+    up to n of the same env that stay in the episode (ending at termination or truncation, truncation
+    bootstrapping from the true final observation) and are already in the buffer. 1 is plain DQN."""
     net_arch: tuple[int, ...] = (64, 64)
     """Hidden sizes of the Q-network."""
     activation: str = "relu"
@@ -90,7 +95,7 @@ class DQN(BaseAgent):
         self.lr_schedule = self._make_lr_schedule()
         self.optimizer = Adam(self.q_net, lr=self.lr_schedule(1.0), max_grad_norm=c.max_grad_norm)
         self.exploration = linear(c.exploration_initial_eps, c.exploration_final_eps)
-        self.replay_buffer = ReplayBuffer(c.buffer_size, self.observation_space.shape)
+        self.replay_buffer = ReplayBuffer(c.buffer_size, self.observation_space.shape, self.n_envs)
         self.cost = HuberCost(1.0)
         self.exploration_rate = c.exploration_initial_eps
         self._n_calls = 0
@@ -175,7 +180,7 @@ class DQN(BaseAgent):
                 idx = np.flatnonzero(dones)
                 real_next = next_obs.copy()
                 real_next[idx] = final_observations(infos, idx)
-            self.replay_buffer.add(obs, real_next, actions, rewards, terminated)
+            self.replay_buffer.add(obs, real_next, actions, rewards, terminated, dones)
             self._track_episodes(rewards, dones)
             obs = next_obs
             self.exploration_rate = self._epsilon()
@@ -208,13 +213,19 @@ class DQN(BaseAgent):
         rows = np.arange(c.batch_size)
         losses = []
         for _ in range(gradient_steps):
-            obs, actions, rewards, next_obs, terminated = self.replay_buffer.sample(c.batch_size, self.rng)
+            if c.n_steps == 1:
+                obs, actions, rewards, next_obs, terminated = self.replay_buffer.sample(c.batch_size, self.rng)
+                discount = c.gamma
+            else:  # rewards: the n-step returns; discount: γ^m per sample
+                obs, actions, rewards, next_obs, terminated, discount = self.replay_buffer.sample_n_step(
+                    c.batch_size, self.rng, c.n_steps, c.gamma
+                )
             q_next = self.q_target.forward(next_obs)
             if c.double_q:
                 q_next_max = q_next[rows, self.q_net.forward(next_obs).argmax(axis=1)]
             else:
                 q_next_max = q_next.max(axis=1)
-            y = rewards + (1.0 - terminated) * c.gamma * q_next_max  # TD target, no gradient through it
+            y = rewards + (1.0 - terminated) * discount * q_next_max  # TD target, no gradient through it
             q = self.q_net.forward(obs, train=True)
             q_a = q[rows, actions]
             losses.append(self.cost.value(q_a, y))
