@@ -26,12 +26,14 @@ import json
 import time
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import yaml
 
 import envs  # noqa: F401 - registers the nngym/ env ids
 from agents import ALGOS, CheckpointCallback, EvalCallback, evaluate_episodes, evaluate_recurrent, load_hyperparams
 from agents.evaluation import AccuracyCallback, classification_accuracy
+from agents.vec_env import make_vec_env
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -39,6 +41,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--algo", default="ppo", choices=sorted(ALGOS))
     p.add_argument("--impl", default="nngym", choices=["nngym", "sb3"], help="nngym's agents or Stable-Baselines3's")
     p.add_argument("--env", default="nngym/DigitClassify-v0")
+    p.add_argument(
+        "--env-kwargs",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="gym.make arguments for training and evaluation envs, YAML values, e.g. length=50 (nngym agents only)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--total-timesteps", type=int, default=None, help="default: the yml's n_timesteps")
     p.add_argument("--log-dir", default="runs/")
@@ -73,6 +82,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def parse_key_values(pairs: list[str], option: str) -> dict:
+    """``["gamma=0.98", "net_arch=[64, 64]"]`` -> ``{"gamma": 0.98, "net_arch": [64, 64]}`` (values read as YAML).
+
+    Raises:
+        SystemExit: A pair without ``=`` or with an empty key, naming the option and the pair.
+    """
+    out = {}
+    for kv in pairs:
+        key, sep, value = kv.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"{option}: expected KEY=VALUE, got {kv!r}")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
 def plot_rewards(run_dir: Path, title: str) -> Path:
     """Episode returns against env steps (and a 100-episode moving mean) from monitor.csv."""
     import matplotlib
@@ -102,11 +126,9 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     hp = load_hyperparams(args.algo, args.env, args.hyperparams_file)
     n_timesteps = int(hp.pop("n_timesteps", 100_000))
-    for kv in args.hyperparams:
-        key, _, value = kv.partition("=")
-        hp[key] = yaml.safe_load(value)
-        if key == "net_arch":
-            hp[key] = tuple(hp[key])
+    hp.update(parse_key_values(args.hyperparams, "--hyperparams"))
+    if "net_arch" in hp:
+        hp["net_arch"] = tuple(hp["net_arch"])
     total = args.total_timesteps or n_timesteps
     run_dir = Path(args.log_dir) / f"{args.algo}_{args.env.replace('/', '-')}_s{args.seed}"
     if args.impl == "sb3":
@@ -117,17 +139,26 @@ def main(argv: list[str] | None = None) -> dict:
         cls = SB3_ALGOS[args.algo]
     else:
         cls = ALGOS[args.algo]
+    env_kwargs = parse_key_values(args.env_kwargs, "--env-kwargs")
+    if env_kwargs and args.impl == "sb3":
+        raise SystemExit("--env-kwargs: only for --impl nngym (the SB3 wrapper builds its envs from the id alone)")
+    if env_kwargs:  # the agents take a ready vector env; evaluation gets one env made the same way
+        n_envs = int(hp.get("n_envs", cls.Config.n_envs))
+        env = make_vec_env(args.env, n_envs, hp.get("vectorization", "sync"), **env_kwargs)
+        eval_env: str | gym.Env = gym.make(args.env, **env_kwargs)
+    else:
+        env = eval_env = args.env
     if args.resume:
-        agent = cls.load(args.resume, env=args.env, log_dir=run_dir, verbose=args.verbose)
+        agent = cls.load(args.resume, env=env, log_dir=run_dir, verbose=args.verbose)
         remaining, reset = total - agent.num_timesteps, False
     else:
-        agent = cls(args.env, seed=args.seed, log_dir=run_dir, verbose=args.verbose, **hp)
+        agent = cls(env, seed=args.seed, log_dir=run_dir, verbose=args.verbose, **hp)
         remaining, reset = total, True
     callbacks = []
     if args.eval_freq:
         best_path = run_dir / "best_model.npz"
         best_path.unlink(missing_ok=True)  # a stale best model of an earlier run must not be evaluated
-        callbacks.append(EvalCallback(args.env, args.eval_freq, args.eval_episodes, run_dir, log_path=run_dir))
+        callbacks.append(EvalCallback(eval_env, args.eval_freq, args.eval_episodes, run_dir, log_path=run_dir))
     if args.checkpoint_freq:
         callbacks.append(CheckpointCallback(args.checkpoint_freq, run_dir / "checkpoints", args.algo))
     classify = args.env.startswith("nngym/DigitClassify")
@@ -138,12 +169,13 @@ def main(argv: list[str] | None = None) -> dict:
     seconds = time.perf_counter() - t0
     agent.save(run_dir / "model.npz")
     evaluate = evaluate_recurrent if args.algo == "recurrent_ppo" else evaluate_episodes  # carries the LSTM state
-    returns = evaluate(agent, args.env, args.n_eval_episodes, deterministic=True, seed=10_000 + args.seed)
+    returns = evaluate(agent, eval_env, args.n_eval_episodes, deterministic=True, seed=10_000 + args.seed)
     returns = returns[0] if isinstance(returns, tuple) else returns
     result = {
         "impl": args.impl,
         "algo": args.algo,
         "env": args.env,
+        "env_kwargs": env_kwargs,
         "seed": args.seed,
         "total_timesteps": agent.num_timesteps,
         "train_seconds": round(seconds, 2),
@@ -154,7 +186,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     if args.eval_freq and (run_dir / "best_model.npz").exists():  # the model the EvalCallback kept, same evaluation
         best = cls.load(run_dir / "best_model.npz")
-        best_returns = evaluate(best, args.env, args.n_eval_episodes, deterministic=True, seed=10_000 + args.seed)
+        best_returns = evaluate(best, eval_env, args.n_eval_episodes, deterministic=True, seed=10_000 + args.seed)
         best_returns = best_returns[0] if isinstance(best_returns, tuple) else best_returns
         result["best_model"] = {
             "timesteps": best.num_timesteps,

@@ -6,6 +6,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from agents import PPO, evaluate_episodes
 
@@ -39,3 +40,20 @@ def test_eval_freq_keeps_and_evaluates_the_best_model(tmp_path):
         "eval_mean": float(np.mean(returns)),
         "eval_std": float(np.std(returns)),
     }
+
+
+def test_env_kwargs_reach_training_and_evaluation_envs(tmp_path):
+    train = _train_script()
+    tmaze = ["--algo", "recurrent_ppo", "--env", "nngym/TMaze-v0", "--no-progress"]
+    args = [*tmaze, "--env-kwargs", "corridor_length=2", "--total-timesteps", "128", "--log-dir", str(tmp_path),
+            "--n-eval-episodes", "2", "-p", "n_envs=2", "n_steps=32", "batch_size=32", "n_epochs=1"]  # fmt: skip
+    result = train.main(args)
+    assert result["env_kwargs"] == {"corridor_length": 2}
+    assert result["total_timesteps"] == 128
+    monitor = tmp_path / "recurrent_ppo_nngym-TMaze-v0_s0" / "monitor.csv"
+    lengths = np.loadtxt(monitor, delimiter=",", skiprows=2, usecols=1)
+    assert 3 <= lengths.min() < 11  # an arm's end is >= 3 steps away in a length-2 corridor, >= 11 in the default 10
+    with pytest.raises(SystemExit, match="--env-kwargs: expected KEY=VALUE, got 'corridor_length'"):
+        train.main([*tmaze, "--env-kwargs", "corridor_length"])
+    with pytest.raises(ValueError, match="corridor_length must be an integer >= 1, got 0"):
+        train.main([*tmaze, "--env-kwargs", "corridor_length=0"])
