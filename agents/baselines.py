@@ -169,6 +169,8 @@ class SB3Agent:
         self.log_interval = int(config.get("log_interval", 1 if self.algo != "DQN" else 4))
         torch.set_num_threads(1)  # as nngym's agents (agents/threads.py): one BLAS thread on small matrices
         self._normalize_obs = bool(config.get("normalize_obs", False))
+        self._normalize_reward = bool(config.get("normalize_reward", False))
+        self._gamma = float(config.get("gamma", 0.99))
         self._venv = None if env is None else self._make_env(env)
         kwargs = self._sb3_kwargs(dict(config))
         self.model = self.sb3_class(
@@ -188,13 +190,16 @@ class SB3Agent:
         for i, e in enumerate(venv.envs):
             e.action_space.seed(self.seed + i)
         self._monitor = VecMonitor(venv)  # raw returns, under any normalisation
-        if self._normalize_obs:  # as nngym's RunningNormalizer: μ/σ² of observations, clip 10, no reward scaling
-            return VecNormalize(self._monitor, norm_obs=True, norm_reward=False, clip_obs=10.0, epsilon=1e-8)
+        if self._normalize_obs or self._normalize_reward:  # as nngym's RunningNormalizer / reward scaling, clip 10
+            return VecNormalize(
+                self._monitor, norm_obs=self._normalize_obs, norm_reward=self._normalize_reward,
+                clip_obs=10.0, clip_reward=10.0, gamma=self._gamma, epsilon=1e-8,
+            )  # fmt: skip
         return self._monitor
 
     def _sb3_kwargs(self, hp: dict[str, Any]) -> dict[str, Any]:
         """nngym Config fields -> SB3 constructor arguments (zoo semantics)."""
-        for key in ("n_envs", "log_interval", "normalize_obs", *NNGYM_ONLY):
+        for key in ("n_envs", "log_interval", "normalize_obs", "normalize_reward", *NNGYM_ONLY):
             hp.pop(key, None)
         for key in self.schedule_keys:
             if isinstance(hp.get(key), str) and hp[key].startswith("lin_"):
@@ -313,7 +318,7 @@ class SB3Agent:
         """SB3's ``predict``: one observation or a batch; ``state``/``episode_start`` for recurrent policies."""
         if episode_start is not None:  # nngym's evaluators pass a bool; SB3 wants (n_envs,)
             episode_start = np.atleast_1d(np.asarray(episode_start, dtype=bool))
-        if isinstance(self._venv, VecNormalize):
+        if isinstance(self._venv, VecNormalize) and self._normalize_obs:
             obs = self._venv.normalize_obs(np.asarray(obs, dtype=np.float32))
         return self.policy.predict(obs, state=state, episode_start=episode_start, deterministic=deterministic)
 
@@ -335,8 +340,9 @@ class SB3Agent:
             for k, v in slots.items():
                 arrays[f"opt/{idx}/{k}"] = v.detach().cpu().numpy() if torch.is_tensor(v) else np.asarray(v)
         if isinstance(self._venv, VecNormalize):
-            rms = self._venv.obs_rms
-            arrays.update({"obs_rms/mean": rms.mean, "obs_rms/var": rms.var, "obs_rms/count": np.array(rms.count)})
+            for name in ("obs_rms", "ret_rms"):
+                rms = getattr(self._venv, name)
+                arrays.update({f"{name}/mean": rms.mean, f"{name}/var": rms.var, f"{name}/count": np.array(rms.count)})
         meta = {
             "format": "nngym.sb3",
             "algorithm": self.algo,
@@ -384,10 +390,12 @@ class SB3Agent:
         agent.policy.optimizer.load_state_dict({"state": opt_state, "param_groups": groups})
         agent.model.num_timesteps = int(meta["num_timesteps"])
         agent.model._n_updates = int(meta["n_updates"])
-        if isinstance(agent._venv, VecNormalize) and "obs_rms/mean" in arrays:
-            rms = agent._venv.obs_rms
-            rms.mean, rms.var = arrays["obs_rms/mean"].copy(), arrays["obs_rms/var"].copy()
-            rms.count = float(arrays["obs_rms/count"])
+        if isinstance(agent._venv, VecNormalize):
+            for name in ("obs_rms", "ret_rms"):
+                if f"{name}/mean" in arrays:
+                    rms = getattr(agent._venv, name)
+                    rms.mean, rms.var = arrays[f"{name}/mean"].copy(), arrays[f"{name}/var"].copy()
+                    rms.count = float(arrays[f"{name}/count"])
         return agent
 
 

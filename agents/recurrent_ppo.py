@@ -82,7 +82,10 @@ class RecurrentPPOConfig:
     log_std_init: float = 0.0
     """Initial log σ for Box actions."""
     normalize_obs: bool = False
-    """Normalise observations by running mean and variance (the zoo's ``normalize: {norm_obs: True}``)."""
+    """Normalise observations by running mean and variance (SB3's ``VecNormalize(norm_obs=True)``)."""
+    normalize_reward: bool = False
+    """Scale rewards by the running std of the discounted return, clipped to ±10 (``VecNormalize(norm_reward=True)``;
+    the zoo's ``normalize: true`` turns on both); episode statistics stay raw."""
     log_interval: int = 1
     """Dump logs every this many rollouts."""
 
@@ -119,6 +122,8 @@ class RecurrentPPO(BaseAgent):
             c.lstm_hidden_size, obs_dtype,
         )  # fmt: skip
         self.obs_rms = RunningNormalizer(self.observation_space.shape) if c.normalize_obs else None
+        self.ret_rms = RunningNormalizer(()) if c.normalize_reward else None
+        self._returns = np.zeros(self.n_envs, np.float64)  # running discounted return per env, for ret_rms
         self._state: PolicyState | None = None  # LSTM states of the training envs between rollouts
         self._episode_starts = np.ones(self.n_envs, dtype=np.float32)
 
@@ -130,12 +135,18 @@ class RecurrentPPO(BaseAgent):
 
     def _extra_arrays(self) -> dict[str, np.ndarray]:
         extra = {"log_std": self.policy.log_std}
-        return extra if self.obs_rms is None else extra | {"obs_rms": self.obs_rms.state()}
+        if self.obs_rms is not None:
+            extra["obs_rms"] = self.obs_rms.state()
+        if self.ret_rms is not None:
+            extra["ret_rms"] = self.ret_rms.state()
+        return extra
 
     def _load_extra_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         self.policy.log_std[...] = arrays["log_std"]
         if self.obs_rms is not None:
             self.obs_rms.load_state(arrays["obs_rms"])
+        if self.ret_rms is not None:
+            self.ret_rms.load_state(arrays["ret_rms"])
 
     def _normalize(self, obs: np.ndarray, update: bool = False) -> np.ndarray:
         """Observations as the networks see them (normalised if ``normalize_obs``; stats updated in rollouts)."""
@@ -144,6 +155,20 @@ class RecurrentPPO(BaseAgent):
         if update:
             self.obs_rms.update(obs)
         return self.obs_rms(obs)
+
+    def _scale_rewards(self, rewards: np.ndarray, dones: np.ndarray) -> np.ndarray:
+        """r / sqrt(Var[R] + ε) clipped to ±10, R_t = γ R_{t−1} + r_t the running return (reset after a done).
+
+        As SB3's VecNormalize: the statistics take R_t before the division, R is zeroed after it.
+        Without ``normalize_reward`` the rewards come back unchanged.
+        """
+        if self.ret_rms is None:
+            return rewards
+        self._returns = self._returns * self.config.gamma + rewards
+        self.ret_rms.update(self._returns)
+        scaled = np.clip(rewards / np.sqrt(self.ret_rms.var + self.ret_rms.epsilon), -10.0, 10.0)
+        self._returns[dones] = 0.0
+        return scaled.astype(np.float32)
 
     # --- acting ---------------------------------------------------------------------------------
     def predict(
@@ -230,7 +255,7 @@ class RecurrentPPO(BaseAgent):
             self.num_timesteps += self.n_envs
             dones = terminated | truncated
             self._track_episodes(rewards, dones)
-            buf.rewards[t] = rewards
+            buf.rewards[t] = self._scale_rewards(rewards, dones)
             buf.dones[t] = dones
             bootstrap = truncated & ~terminated
             if bootstrap.any():
