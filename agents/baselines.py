@@ -434,6 +434,9 @@ class SB3A2C(SB3Agent):
 class SB3DQN(SB3Agent):
     """stable-baselines3's DQN with nngym's DQN hyperparameters (``agents/hyperparams/dqn.yml``).
 
+    ``n_steps`` is SB3's own (SB3 >= 2.6, its NStepReplayBuffer); ``learning_rate_final`` with
+    ``learning_rate_decay_start`` / ``_end`` becomes the same piecewise-linear schedule
+    (``agents.dqn.lr_decay_schedule``), a callable of the progress remaining as SB3 takes it.
     ``double_q=True`` has no SB3 counterpart and raises ValueError.
     """
 
@@ -443,6 +446,12 @@ class SB3DQN(SB3Agent):
     def _sb3_kwargs(self, hp: dict[str, Any]) -> dict[str, Any]:
         if hp.pop("double_q", False):
             raise ValueError("SB3 DQN has no double Q-learning; drop double_q=True for the comparison")
+        final = hp.pop("learning_rate_final", None)
+        start, end = hp.pop("learning_rate_decay_start", 0.0), hp.pop("learning_rate_decay_end", 1.0)
+        if final is not None:
+            from agents.dqn import lr_decay_schedule
+
+            hp["learning_rate"] = lr_decay_schedule(hp.get("learning_rate", 1e-4), final, start, end)
         return super()._sb3_kwargs(hp)
 
 

@@ -17,6 +17,39 @@ from nngym.optim import Adam
 from nngym.schedules import linear, parse_schedule
 
 
+def lr_decay_schedule(
+    learning_rate: float | str, learning_rate_final: float | str, start: float, end: float
+) -> Callable[[float], float]:
+    """DQN's ``learning_rate_final`` schedule (also given to SB3 by ``agents.baselines``): ``learning_rate`` until
+    ``start`` of training, linear down to ``learning_rate_final`` by ``end``, then constant.
+
+    Args:
+        learning_rate: Step size at the start (a number; YAML may give "5e-5" as a string).
+        learning_rate_final: The floor, > 0.
+        start: Fraction of training at which the decay starts.
+        end: Fraction of training at which the floor is reached, start < end <= 1.
+
+    Returns:
+        The step size as a function of the progress remaining (1 at the start of training, 0 at the end).
+
+    Raises:
+        ValueError: If the floor is not > 0 or the window is not 0 <= start < end <= 1.
+    """
+    if not 0.0 <= start < end <= 1.0:
+        raise ValueError(
+            f"DQN: need 0 <= learning_rate_decay_start < learning_rate_decay_end <= 1, got {start} and {end}"
+        )
+    lr0, lr1 = float(learning_rate), float(learning_rate_final)  # YAML reads 5e-5 (no dot) as a string
+    if not lr1 > 0.0:
+        raise ValueError(f"DQN: learning_rate_final must be > 0, got {learning_rate_final!r}")
+
+    def schedule(progress_remaining: float) -> float:
+        done = min(max((1.0 - progress_remaining - start) / (end - start), 0.0), 1.0)
+        return lr0 + done * (lr1 - lr0)
+
+    return schedule
+
+
 @dataclass
 class DQNConfig:
     """DQN hyperparameters (SB3's names and defaults)."""
@@ -112,20 +145,9 @@ class DQN(BaseAgent):
             return parse_schedule(c.learning_rate)
         if isinstance(c.learning_rate, str) and c.learning_rate.strip().startswith("lin_"):
             raise ValueError(f"DQN: learning_rate_final needs a constant learning_rate, got {c.learning_rate!r}")
-        start, end = c.learning_rate_decay_start, c.learning_rate_decay_end
-        if not 0.0 <= start < end <= 1.0:
-            raise ValueError(
-                f"DQN: need 0 <= learning_rate_decay_start < learning_rate_decay_end <= 1, got {start} and {end}"
-            )
-        lr0, lr1 = float(c.learning_rate), float(c.learning_rate_final)  # YAML reads 5e-5 (no dot) as a string
-        if not lr1 > 0.0:
-            raise ValueError(f"DQN: learning_rate_final must be > 0, got {c.learning_rate_final!r}")
-
-        def schedule(progress_remaining: float) -> float:
-            done = min(max((1.0 - progress_remaining - start) / (end - start), 0.0), 1.0)
-            return lr0 + done * (lr1 - lr0)
-
-        return schedule
+        return lr_decay_schedule(
+            c.learning_rate, c.learning_rate_final, c.learning_rate_decay_start, c.learning_rate_decay_end
+        )
 
     def _nets(self) -> dict[str, Sequential]:
         return {"q": self.q_net.q, "q_target": self.q_target.q}

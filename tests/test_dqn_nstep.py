@@ -276,3 +276,18 @@ def test_dqn_n_step_learns_the_values_of_a_terminating_chain():
     s = np.arange(6, dtype=np.float32)[:, None]
     expected = (1 - 0.8 ** (6 - s)) / 0.2
     np.testing.assert_allclose(agent.q_net.forward(s), np.hstack([expected, expected]), atol=0.25)
+
+
+def test_sb3_gets_n_steps_and_the_same_learning_rate_schedule():
+    pytest.importorskip("stable_baselines3")
+    from agents.baselines import sb3_agent
+    from agents.dqn import lr_decay_schedule
+
+    hp = dict(n_steps=3, learning_rate=2.3e-3, learning_rate_final="5e-5", learning_rate_decay_start=0.25,
+              learning_rate_decay_end=0.8, learning_starts=10)  # fmt: skip
+    model = sb3_agent("dqn", "CartPole-v1", 0, **hp).model
+    assert model.n_steps == 3 and type(model.replay_buffer).__name__ == "NStepReplayBuffer"
+    ours = lr_decay_schedule(2.3e-3, 5e-5, 0.25, 0.8)
+    for p in (1.0, 0.75, 0.5, 0.2, 0.0):
+        assert model.lr_schedule(p) == pytest.approx(ours(p))
+    assert ours(1.0) == 2.3e-3 and ours(0.2) == pytest.approx(5e-5)
