@@ -6,9 +6,9 @@ wrap-around, the not-yet-written frontier and two envs; a brute-force reference 
 
 from __future__ import annotations
 
-import gymnasium as gym
 import numpy as np
 import pytest
+from test_agents_core import CounterEnv  # obs = steps taken; ends after `horizon` steps
 
 from agents.buffers import ReplayBuffer
 from agents.dqn import DQN
@@ -24,25 +24,6 @@ class FixedIndices:
     def integers(self, low: int, high: int, size: int) -> np.ndarray:
         assert (low, high, size) == (0, self.expected_high, len(self.idx))
         return self.idx
-
-
-class CounterEnv(gym.Env):
-    """obs = [steps taken in this episode]; reward 1 per step; ends after ``horizon`` steps (as in test_agents_core)."""
-
-    def __init__(self, horizon: int = 3, terminate: bool = False) -> None:
-        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (1,), np.float32)
-        self.action_space = gym.spaces.Discrete(2)
-        self.horizon, self.terminate = horizon, terminate
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.t = 0
-        return np.array([0.0], np.float32), {}
-
-    def step(self, action):
-        self.t += 1
-        end = self.t >= self.horizon
-        return np.array([self.t], np.float32), 1.0, end and self.terminate, end and not self.terminate, {}
 
 
 def add(rb: ReplayBuffer, obs, next_obs, rewards, terminated, truncated) -> None:
