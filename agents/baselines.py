@@ -518,6 +518,20 @@ SB3_ALGOS: dict[str, type[SB3Agent]] = {
 }
 
 
+#: yml options SB3's agents have no counterpart for (DQN's ``double_q``): ``sb3_hyperparams`` drops them.
+SB3_LACKS: dict[str, tuple[str, ...]] = {"dqn": ("double_q",)}
+
+
+def sb3_hyperparams(algo: str, hp: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A yml entry as SB3 can take it: ``hp`` without the ``SB3_LACKS`` options of ``algo``, and their names.
+
+    For running SB3 on nngym's yml entries (bench_agents, ``train.py --impl sb3``); the caller says what was
+    dropped. Asking SB3's DQN for ``double_q=True`` directly still raises ValueError.
+    """
+    lacks = SB3_LACKS.get(algo, ())
+    return {k: v for k, v in hp.items() if k not in lacks}, sorted(k for k in hp if k in lacks)
+
+
 def sb3_agent(algo: str, env: str | gym.Env, seed: int = 0, **config: Any) -> SB3Agent:
     """The SB3 agent for an nngym algorithm name, e.g. ``sb3_agent("ppo", "CartPole-v1", 0, **hp)``.
 

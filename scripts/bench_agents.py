@@ -7,9 +7,9 @@ Same env, same hyperparameters (agents/hyperparams/<algo>.yml), same number of s
 prints env steps per second of ``learn`` for both and the ratio nngym / SB3, and the
 deterministic evaluation return of each trained model (--eval-episodes, 0 to skip).
 
-SB3 gets the yml entry minus the options it has no counterpart for (``SB3_LACKS``, printed when dropped):
-DQN's ``double_q``. DQN's ``n_steps`` and ``learning_rate_final`` schedule are SB3's own ``n_steps`` and a
-callable learning rate (``agents.baselines.SB3DQN``).
+SB3 gets the yml entry minus the options it has no counterpart for (``agents.baselines.SB3_LACKS``, printed
+when dropped): DQN's ``double_q``. DQN's ``n_steps`` and ``learning_rate_final`` schedule are SB3's own
+``n_steps`` and a callable learning rate (``agents.baselines.SB3DQN``).
 """
 
 from __future__ import annotations
@@ -21,10 +21,7 @@ import time
 import numpy as np
 
 from agents import ALGOS, evaluate, load_hyperparams
-from agents.baselines import sb3_agent
-
-#: yml options SB3's agents have no counterpart for: dropped from what SB3 is given.
-SB3_LACKS = {"dqn": ("double_q",)}
+from agents.baselines import sb3_agent, sb3_hyperparams
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -41,9 +38,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         hp = load_hyperparams(algo, args.env)
         steps = args.steps or int(hp.pop("n_timesteps"))
         hp.pop("n_timesteps", None)
-        sb3_hp = {k: v for k, v in hp.items() if k not in SB3_LACKS.get(algo, ())}
-        if not args.skip_sb3 and sb3_hp.keys() != hp.keys():
-            print(f"{algo}: SB3 runs without {sorted(hp.keys() - sb3_hp.keys())} (no SB3 counterpart)", flush=True)
+        sb3_hp, dropped = sb3_hyperparams(algo, hp)
+        if not args.skip_sb3 and dropped:
+            print(f"{algo}: SB3 runs without {dropped} (no SB3 counterpart)", flush=True)
         for seed in args.seeds:
             row = {"algo": algo, "seed": seed, "steps": steps}
             impls = [("nngym", lambda s=seed, a=algo, h=hp: ALGOS[a](args.env, seed=s, **h))]

@@ -126,6 +126,12 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     hp = load_hyperparams(args.algo, args.env, args.hyperparams_file)
     n_timesteps = int(hp.pop("n_timesteps", 100_000))
+    if args.impl == "sb3":  # the yml's nngym-only options (DQN's double_q); asked for with -p they still raise
+        from agents.baselines import sb3_hyperparams
+
+        hp, dropped = sb3_hyperparams(args.algo, hp)
+        if dropped:
+            print(f"--impl sb3: the yml's {dropped} dropped (no SB3 counterpart)", flush=True)
     hp.update(parse_key_values(args.hyperparams, "--hyperparams"))
     if "net_arch" in hp:
         hp["net_arch"] = tuple(hp["net_arch"])

@@ -272,3 +272,17 @@ def test_sb3_gets_n_steps_and_the_same_learning_rate_schedule():
     for p in (1.0, 0.75, 0.5, 0.2, 0.0):
         assert model.lr_schedule(p) == pytest.approx(ours(p))
     assert ours(1.0) == 2.3e-3 and ours(0.2) == pytest.approx(5e-5)
+
+
+def test_sb3_runs_the_yml_entry_without_double_q_but_refuses_it_when_asked():
+    pytest.importorskip("stable_baselines3")
+    from agents import load_hyperparams
+    from agents.baselines import sb3_agent, sb3_hyperparams
+
+    hp = load_hyperparams("dqn", "CartPole-v1")
+    assert hp["double_q"] is True  # the yml entry uses Double DQN, which SB3 lacks
+    sb3_hp, dropped = sb3_hyperparams("dqn", hp)
+    assert dropped == ["double_q"] and "double_q" not in sb3_hp and sb3_hp["n_steps"] == hp["n_steps"]
+    assert sb3_hyperparams("ppo", {"double_q": True}) == ({"double_q": True}, [])  # only the algo's own list
+    with pytest.raises(ValueError, match="SB3 DQN has no double Q-learning"):
+        sb3_agent("dqn", "CartPole-v1", 0, double_q=True)
