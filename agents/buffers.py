@@ -187,9 +187,7 @@ class ReplayBuffer:
         idx = rng.integers(0, len(self), size=batch_size)
         k = np.arange(n_steps)
         steps = (idx[:, None] + k * self.n_envs) % self.capacity  # (B, n): slots of steps t .. t+n-1 of t's env
-        # slots written after t, t included: (pos - t) mod capacity in 1..capacity (capacity when full and t = pos)
-        written = (self.pos - idx - 1) % self.capacity + 1
-        in_buffer = k * self.n_envs < written[:, None]  # (B, n), a prefix of each row; k = 0 always
+        in_buffer = k * self.n_envs < self._written_since(idx)[:, None]  # (B, n), a prefix of each row; k = 0 always
         dones = self.dones[steps] * in_buffer
         ended_before = np.cumsum(dones, axis=1) - dones > 0  # an episode end at an earlier step of the row
         take = in_buffer & ~ended_before  # (B, n), a prefix, at least k = 0
@@ -199,6 +197,11 @@ class ReplayBuffer:
         returns = (self.rewards[steps] * powers * take).sum(axis=1, dtype=np.float32)
         discounts = np.float32(gamma) ** m.astype(np.float32)
         return self.obs[idx], self.actions[idx], returns, self.next_obs[last], self.terminated[last], discounts
+
+    def _written_since(self, idx: np.ndarray) -> np.ndarray:
+        """Slots written from slot idx on, idx included: (pos − idx) mod capacity in 1..capacity (capacity when
+        the buffer is full and idx = pos), shape of idx."""
+        return (self.pos - idx - 1) % self.capacity + 1
 
     def state_dict(self) -> dict[str, np.ndarray]:
         n = len(self)
@@ -229,6 +232,6 @@ class ReplayBuffer:
             return
         i = np.arange(n)
         succ = (i + self.n_envs) % self.capacity
-        has_succ = self.n_envs < (self.pos - i - 1) % self.capacity + 1  # the env's next transition is written
+        has_succ = self.n_envs < self._written_since(i)  # the env's next transition is written
         moved = (self.next_obs[:n] != self.obs[succ]).reshape(n, -1).any(axis=1)
         self.dones[:n] = np.maximum(self.terminated[:n], has_succ & moved)
