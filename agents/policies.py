@@ -291,6 +291,21 @@ class ActorCriticPolicy:
             return {"trunk": self.trunk, "pi": self.pi, "vf": self.vf}
         return {"pi": self.actor, "vf": self.critic}
 
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype of the parameters (float32 unless cast, e.g. to float64 for a gradient check)."""
+        return self.named_params()[0][1].dtype
+
+    def astype(self, dtype: np.dtype | type) -> ActorCriticPolicy:
+        """Casts every parameter and gradient (the networks' and log σ) in place; returns self."""
+        for net in self.nets().values():
+            net.astype(dtype)
+        for net in (self.actor, self.critic):  # trunk + head views share those layers; input layers are their own
+            net.astype(dtype)
+        self.log_std = self.log_std.astype(dtype)
+        self.log_std_grad = np.zeros_like(self.log_std)
+        return self
+
 
 class QNetwork:
     """Q(s, ·) for Discrete actions: one network from observations to one value per action.
@@ -361,9 +376,10 @@ def backward_policy_loss(
         d_out = d_log_prob[:, None] * dist.grad_log_prob(actions)
         if d_entropy:
             d_out += d_entropy * dist.grad_entropy()
-        policy.backward(d_out.astype(np.float32), d_values.astype(np.float32))
+        policy.backward(d_out.astype(policy.dtype), d_values.astype(policy.dtype))
     else:
         g_mean, g_log_std = dist.grad_log_prob(actions)
         d_out = d_log_prob[:, None] * g_mean
         d_log_std = (d_log_prob[:, None] * g_log_std).sum(axis=0) + d_entropy * len(actions)  # ∂H_i/∂log σ = 1
-        policy.backward(d_out.astype(np.float32), d_values.astype(np.float32), d_log_std.astype(np.float32))
+        dtype = policy.dtype
+        policy.backward(d_out.astype(dtype), d_values.astype(dtype), d_log_std.astype(dtype))

@@ -55,9 +55,10 @@ class RecurrentBranch:
         self.in_shape = in_shape
 
     def _encode(self, x: np.ndarray, train: bool) -> np.ndarray:
-        x = x.astype(np.float32, copy=False)
+        dtype = self.lstm.dtype
+        x = x.astype(dtype, copy=False)
         if self.scale != 1.0:
-            x = x * np.float32(self.scale)
+            x = x * dtype.type(self.scale)
         if self.in_shape is not None:
             x = x.reshape(len(x), *self.in_shape)
         return self.encoder.forward(x, train) if self.encoder.layers else x
@@ -100,6 +101,12 @@ class RecurrentBranch:
 
     def nets(self) -> dict[str, Sequential]:
         return {"enc": self.encoder, "lstm": Sequential([self.lstm]), "head": self.head}
+
+    def astype(self, dtype: np.dtype | type) -> RecurrentBranch:
+        """Casts encoder, LSTM and head in place (parameters, gradients and the inputs they are fed)."""
+        for net in self.nets().values():
+            net.astype(dtype)
+        return self
 
 
 class RecurrentActorCriticPolicy:
@@ -163,9 +170,22 @@ class RecurrentActorCriticPolicy:
         self.log_std = np.full(0 if self.discrete else n_out, log_std_init, dtype=np.float32)
         self.log_std_grad = np.zeros_like(self.log_std)
 
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype of the parameters (float32 unless cast, e.g. to float64 for a gradient check)."""
+        return self.actor.lstm.dtype
+
+    def astype(self, dtype: np.dtype | type) -> RecurrentActorCriticPolicy:
+        """Casts both branches and log σ in place; returns self."""
+        self.actor.astype(dtype)
+        self.critic.astype(dtype)
+        self.log_std = self.log_std.astype(dtype)
+        self.log_std_grad = np.zeros_like(self.log_std)
+        return self
+
     def initial_state(self, n: int) -> PolicyState:
-        """Zero (h_π, c_π, h_V, c_V) for ``n`` sequences, each (n, H)."""
-        return tuple(np.zeros((n, self.hidden_size), np.float32) for _ in range(4))  # type: ignore[return-value]
+        """Zero (h_π, c_π, h_V, c_V) for ``n`` sequences, each (n, H), in the parameters' dtype."""
+        return tuple(np.zeros((n, self.hidden_size), self.dtype) for _ in range(4))  # type: ignore[return-value]
 
     def distribution(self, out: np.ndarray) -> Categorical | DiagGaussian:
         """The action distribution given the actor's output (M, K or D)."""

@@ -14,9 +14,6 @@ import pytest
 
 from nngym.plotting import MonitorFileError, Run, load_run, moving_mean, read_monitor, steps_to_threshold
 
-pytest.importorskip("torch")
-pytest.importorskip("stable_baselines3")
-
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 WINDOW, THRESHOLD = 5, 20.0
 
@@ -45,6 +42,8 @@ def _naive_steps_to_threshold(returns: np.ndarray, lengths: np.ndarray, threshol
 @pytest.fixture(scope="module")
 def compared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]]:
     """compare.py: PPO on CartPole-v1, nngym and SB3, two seeds, 1024 steps, 2 epochs per update."""
+    pytest.importorskip("torch")
+    pytest.importorskip("stable_baselines3")
     root = tmp_path_factory.mktemp("compare")
     argv = ["--env", "CartPole-v1", "--algo", "ppo", "--seeds", "0", "1", "--total-timesteps", "1024"]
     argv += ["--log-dir", str(root / "runs"), "--out", str(root / "out"), "--n-eval-episodes", "2"]
@@ -183,7 +182,8 @@ def test_moving_mean_and_threshold_against_loops() -> None:
 
 def test_sb3_features_extractor_is_nngym_cnn_in_torch() -> None:
     """SpecCNN with the nngym network's weights computes the nngym network's features."""
-    import torch
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("stable_baselines3")
 
     from agents.baselines import SpecCNN
     from nngym.builders import cnn

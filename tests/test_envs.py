@@ -17,9 +17,6 @@ from envs import digit_classify
 from envs.tmaze import random_policy_return
 from nngym.datasets import load_mnist
 
-sb3_env_checker = pytest.importorskip("stable_baselines3.common.env_checker")
-sb3_preprocessing = pytest.importorskip("stable_baselines3.common.preprocessing")
-
 IMAGE_ENVS = {"nngym/DigitClassify-v0": {"scale": 2}, "nngym/Catch-v0": {"scale": 8}}
 #: constructor arguments that make episodes short, so a 60-step rollout spans several of them
 SHORT = {"nngym/TMaze-v0": {"corridor_length": 1}}
@@ -80,9 +77,13 @@ def test_module_prefixed_id_makes_the_env():
 
 
 @pytest.mark.parametrize("env_id", envs.ENV_IDS)
-def test_gymnasium_and_sb3_check_env(env_id):
-    env = gym.make(env_id, render_mode="rgb_array")
-    check_env(env.unwrapped, skip_render_check=False)
+def test_gymnasium_check_env(env_id):
+    check_env(gym.make(env_id, render_mode="rgb_array").unwrapped, skip_render_check=False)
+
+
+@pytest.mark.parametrize("env_id", envs.ENV_IDS)
+def test_sb3_check_env(env_id):
+    sb3_env_checker = pytest.importorskip("stable_baselines3.common.env_checker")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         sb3_env_checker.check_env(gym.make(env_id), warn=True)
@@ -95,6 +96,8 @@ def test_gymnasium_and_sb3_check_env(env_id):
 
 @pytest.mark.parametrize("env_id", sorted(IMAGE_ENVS))
 def test_image_obs_are_sb3_channel_first_images_and_scale_fits_cnn_policy(env_id):
+    sb3_env_checker = pytest.importorskip("stable_baselines3.common.env_checker")
+    sb3_preprocessing = pytest.importorskip("stable_baselines3.common.preprocessing")
     env = gym.make(env_id)
     space = env.observation_space
     assert space.dtype == np.uint8 and space.shape[0] == 1

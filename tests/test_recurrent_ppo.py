@@ -6,6 +6,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
+from gradients import assert_all_float64, assert_gradient_matches
 
 import envs  # noqa: F401 - registers the nngym/ env ids
 from agents import ALGOS, RecurrentPPO, evaluate_recurrent
@@ -173,22 +174,19 @@ def test_save_load_identical_actions_and_state(tmp_path):
 def test_recurrent_ppo_loss_gradients_numerically():
     """∂loss/∂θ from backward_policy_loss (BPTT through both LSTMs) against central differences, float64."""
     agent = rollout_agent(seq_len=8, encoder_arch=(3,))
-    policy = agent.policy
-    for branch in (policy.actor, policy.critic):
-        branch.encoder.astype(np.float64)
-        branch.lstm.astype(np.float64)
-        branch.head.astype(np.float64)
+    policy = agent.policy.astype(np.float64)
     mb = agent.buffer.batch(agent.buffer.sequences(8), np.array([0, 5, 9, 14]))
-    obs = mb.obs.astype(np.float64)
-    state = tuple(s.astype(np.float64) for s in mb.state)
+    f64 = lambda a: np.asarray(a, np.float64)  # noqa: E731 - every input, state and buffer entry in float64
+    obs, starts, returns, old_values = f64(mb.obs), f64(mb.episode_starts), f64(mb.returns), f64(mb.old_values)
+    state = tuple(f64(s) for s in mb.state)
     rng = np.random.default_rng(0)
-    old_log_prob = mb.old_log_prob + rng.normal(0, 0.05, mb.old_log_prob.shape)  # ratios near 1, inside the clip
+    old_log_prob = f64(mb.old_log_prob) + rng.normal(0, 0.05, mb.old_log_prob.shape)  # ratios inside the clip
     adv = rng.normal(size=mb.advantages.shape)
 
     def loss(train: bool = False):
-        dist, values, _ = policy.forward(obs, state, mb.episode_starts, train=train)
+        dist, values, _ = policy.forward(obs, state, starts, train=train)
         terms, d_lp, d_ent, d_v = ppo_loss(
-            dist.log_prob(mb.actions), dist.entropy(), values, old_log_prob, adv, mb.returns, mb.old_values,
+            dist.log_prob(mb.actions), dist.entropy(), values, old_log_prob, adv, returns, old_values,
             0.2, None, 0.01, 0.5,
         )  # fmt: skip
         return terms, dist, d_lp, d_ent, d_v
@@ -196,20 +194,22 @@ def test_recurrent_ppo_loss_gradients_numerically():
     terms, dist, d_lp, d_ent, d_v = loss(train=True)
     assert terms["clip_frac"] == 0.0
     backward_policy_loss(policy, dist, mb.actions, d_lp, d_ent, d_v)
+    assert_all_float64(policy.named_params())
     eps, n_big = 1e-6, 0
     for name, p, g in policy.named_params():
         flat, gflat = p.reshape(-1), g.reshape(-1)
-        for j in rng.choice(flat.size, size=min(6, flat.size), replace=False):
+        picked = rng.choice(flat.size, size=min(6, flat.size), replace=False)  # a few entries of each tensor
+        numeric = np.zeros(len(picked))
+        for i, j in enumerate(picked):
             old = flat[j]
             flat[j] = old + eps
             up = loss()[0]["loss"]
             flat[j] = old - eps
             down = loss()[0]["loss"]
             flat[j] = old
-            numeric = (up - down) / (2 * eps)
-            err = abs(numeric - gflat[j]) / max(abs(numeric) + abs(gflat[j]), 1e-8)
-            assert err < 1e-4 or abs(numeric - gflat[j]) < 1e-9, (name, j, numeric, gflat[j])
-            n_big += abs(gflat[j]) > 1e-6
+            numeric[i] = (up - down) / (2 * eps)
+        assert_gradient_matches(gflat[picked], numeric, name, scale=np.abs(g).max(), loss_scale=terms["loss"])
+        n_big += int((np.abs(gflat[picked]) > 1e-6).sum())
     assert n_big > 60  # most checked entries carry a real gradient (encoder, LSTM and head of both branches)
 
 
