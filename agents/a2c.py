@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.base import BaseAgent
-from agents.buffers import RolloutBuffer
-from agents.policies import ActorCriticPolicy, backward_policy_loss
-from agents.rollout import collect_rollout, explained_variance
+from agents.common.base import BaseAgent
+from agents.common.buffers import RolloutBuffer
+from agents.common.policies import ActorCriticPolicy, backward_policy_loss
+from agents.common.rollout import collect_rollout, explained_variance
 from nngym.optim import Adam, RMSprop
 from nngym.schedules import parse_schedule
 
@@ -21,7 +21,7 @@ class A2CConfig:
     n_envs: int = 1
     """Number of parallel environments N."""
     vectorization: str = "sync"
-    """"sync" (agents.vec_env.SyncVectorEnv), "gym-sync" or "async" (gymnasium.vector)."""
+    """"sync" (agents.common.vec_env.SyncVectorEnv), "gym-sync" or "async" (gymnasium.vector)."""
     n_steps: int = 5
     """Steps T per env between updates: the n of the n-step returns."""
     learning_rate: float | str = 7e-4

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.base import BaseAgent
-from agents.buffers import ReplayBuffer
-from agents.policies import QNetwork
-from agents.vec_env import final_observations
+from agents.common.base import BaseAgent
+from agents.common.buffers import ReplayBuffer
+from agents.common.policies import QNetwork
+from agents.common.vec_env import final_observations
 from nngym.costs import HuberCost
 from nngym.network import Sequential
 from nngym.optim import Adam
@@ -20,7 +20,7 @@ from nngym.schedules import linear, parse_schedule
 def lr_decay_schedule(
     learning_rate: float | str, learning_rate_final: float | str, start: float, end: float
 ) -> Callable[[float], float]:
-    """DQN's ``learning_rate_final`` schedule (also given to SB3 by ``agents.baselines``): ``learning_rate`` until
+    """DQN's ``learning_rate_final`` schedule (also given to SB3 by ``agents.baselines.sb3``): ``learning_rate`` until
     ``start`` of training, linear down to ``learning_rate_final`` by ``end``, then constant.
 
     Args:
@@ -57,7 +57,7 @@ class DQNConfig:
     n_envs: int = 1
     """Number of parallel environments N."""
     vectorization: str = "sync"
-    """"sync" (agents.vec_env.SyncVectorEnv), "gym-sync" or "async" (gymnasium.vector)."""
+    """"sync" (agents.common.vec_env.SyncVectorEnv), "gym-sync" or "async" (gymnasium.vector)."""
     learning_rate: float | str = 1e-4
     """Adam step size: a number or "lin_<x>"."""
     learning_rate_final: float | None = None

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.base import BaseAgent
-from agents.buffers import RolloutBuffer
-from agents.policies import ActorCriticPolicy, backward_policy_loss
-from agents.rollout import collect_rollout, explained_variance
+from agents.common.base import BaseAgent
+from agents.common.buffers import RolloutBuffer
+from agents.common.policies import ActorCriticPolicy, backward_policy_loss
+from agents.common.rollout import collect_rollout, explained_variance
 from nngym.optim import Adam
 from nngym.schedules import parse_schedule
 
@@ -21,7 +21,7 @@ class PPOConfig:
     n_envs: int = 1
     """Number of parallel environments N."""
     vectorization: str = "sync"
-    """"sync" (agents.vec_env.SyncVectorEnv), "gym-sync" or "async" (gymnasium.vector)."""
+    """"sync" (agents.common.vec_env.SyncVectorEnv), "gym-sync" or "async" (gymnasium.vector)."""
     n_steps: int = 2048
     """Steps T per env per rollout; a rollout is T·N transitions."""
     batch_size: int = 64

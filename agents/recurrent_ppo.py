@@ -15,15 +15,15 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
-from agents.base import BaseAgent
-from agents.callbacks import BaseCallback
-from agents.normalize import RunningNormalizer
-from agents.policies import backward_policy_loss
+from agents.common.base import BaseAgent
+from agents.common.callbacks import BaseCallback
+from agents.common.normalize import RunningNormalizer
+from agents.common.policies import backward_policy_loss
+from agents.common.recurrent_buffer import RecurrentRolloutBuffer
+from agents.common.recurrent_policy import DEFAULT_CNN_SPEC, PolicyState, RecurrentActorCriticPolicy
+from agents.common.rollout import explained_variance
+from agents.common.vec_env import final_observations
 from agents.ppo import ppo_loss
-from agents.recurrent_buffer import RecurrentRolloutBuffer
-from agents.recurrent_policy import DEFAULT_CNN_SPEC, PolicyState, RecurrentActorCriticPolicy
-from agents.rollout import explained_variance
-from agents.vec_env import final_observations
 from nngym.network import Sequential
 from nngym.optim import Adam
 from nngym.schedules import parse_schedule
@@ -36,7 +36,7 @@ class RecurrentPPOConfig:
     n_envs: int = 1
     """Number of parallel environments N."""
     vectorization: str = "sync"
-    """"sync" (agents.vec_env.SyncVectorEnv), "gym-sync" or "async" (gymnasium.vector)."""
+    """"sync" (agents.common.vec_env.SyncVectorEnv), "gym-sync" or "async" (gymnasium.vector)."""
     n_steps: int = 128
     """Steps T per env per rollout; a rollout is T·N transitions."""
     seq_len: int | None = None
@@ -322,36 +322,3 @@ class RecurrentPPO(BaseAgent):
         }
         if not policy.discrete:
             self._train_stats["train/std"] = float(np.exp(policy.log_std).mean())
-
-
-def evaluate_recurrent(
-    agent: RecurrentPPO, env: str | gym.Env, n_episodes: int, deterministic: bool = True, seed: int = 0
-) -> tuple[list[float], list[float]]:
-    """Returns and last rewards of ``n_episodes`` episodes, carrying the LSTM state through each.
-
-    Args:
-        agent: A recurrent agent (``predict(obs, state, episode_start, deterministic)``).
-        env: Env id or env (not a vector env).
-        n_episodes: Number of episodes.
-        deterministic: Greedy actions.
-        seed: Seed of the first reset.
-
-    Returns:
-        (undiscounted returns, the reward of each episode's last step), each of length ``n_episodes``.
-    """
-    if n_episodes < 1:
-        raise ValueError(f"n_episodes must be >= 1, got {n_episodes}")
-    env = gym.make(env) if isinstance(env, str) else env
-    returns, last = [], []
-    obs, _ = env.reset(seed=seed)
-    for _ in range(n_episodes):
-        total, done, state, start, r = 0.0, False, None, True, 0.0
-        while not done:
-            action, state = agent.predict(obs, state, episode_start=start, deterministic=deterministic)
-            obs, r, terminated, truncated, _ = env.step(action)
-            total += float(r)
-            done, start = terminated or truncated, False
-        returns.append(total)
-        last.append(float(r))
-        obs, _ = env.reset()
-    return returns, last

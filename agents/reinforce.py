@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
-from agents.base import BaseAgent
-from agents.policies import ActorCriticPolicy, backward_policy_loss
-from agents.vec_env import final_observations
+from agents.common.base import BaseAgent
+from agents.common.policies import ActorCriticPolicy, backward_policy_loss
+from agents.common.vec_env import final_observations
 from nngym.optim import Adam
 from nngym.schedules import parse_schedule
 
@@ -29,7 +29,7 @@ class REINFORCEConfig:
     n_envs: int = 8
     """Number of parallel environments N."""
     vectorization: str = "sync"
-    """"sync" (agents.vec_env.SyncVectorEnv), "gym-sync" or "async" (gymnasium.vector)."""
+    """"sync" (agents.common.vec_env.SyncVectorEnv), "gym-sync" or "async" (gymnasium.vector)."""
     n_steps: int = 128
     """Vector steps collected between updates (finished episodes only are learned from)."""
     learning_rate: float | str = 1e-3

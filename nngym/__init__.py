@@ -1,10 +1,9 @@
 """nngym: neural networks in numpy, written from the equations of backpropagation.
 
 The layer protocol, costs, optimisers and networks follow Nielsen's *Neural Networks
-and Deep Learning*; see DESIGN.md for the architecture.
+and Deep Learning*. This package is the neural-network library alone: it imports neither
+``envs`` nor ``agents``.
 """
-
-__version__ = "0.1.0"
 
 from nngym.activations import ACTIVATIONS, ReLU, Sigmoid, Softmax, Tanh, log_softmax, sigmoid, softmax
 from nngym.conv import Conv2D
@@ -24,8 +23,10 @@ from nngym.reshape import Flatten
 from nngym.rnn import RNN
 from nngym.schedules import constant, linear, parse_schedule
 from nngym.serialization import ModelFileError
+from nngym.version import __version__
 
 __all__ = [
+    "__version__",
     "ACTIVATIONS",
     "COSTS",
     "DBN",

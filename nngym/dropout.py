@@ -6,7 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from nngym.dense import Dense
 from nngym.layer import Layer
+from nngym.network import Sequential
 
 
 class Dropout(Layer):
@@ -48,3 +50,25 @@ class Dropout(Layer):
 
     def config(self) -> dict[str, Any]:
         return {"p": self.p}
+
+
+def with_dropout(net: Sequential, p_input: float, p_hidden: float, rng: np.random.Generator) -> Sequential:
+    """``net`` (a ``Sequential``) with Dropout on its input and after each activation.
+
+    Srivastava et al. 2014's "DBN + dropout fine-tuning"; at test time dropout is the identity, so the
+    architecture stays the network's. Returns ``net`` itself when both probabilities are 0.
+
+    Args:
+        net: A Sequential of Dense layers and activations (e.g. ``DBN.to_network()``).
+        p_input: Dropout probability of the inputs.
+        p_hidden: Dropout probability after each activation (every layer that is not a Dense).
+        rng: Generator of the masks.
+    """
+    if p_input == 0.0 and p_hidden == 0.0:
+        return net
+    layers: list[Layer] = [Dropout(p_input, rng)] if p_input > 0.0 else []
+    for layer in net.layers:
+        layers.append(layer)
+        if p_hidden > 0.0 and not isinstance(layer, Dense):  # after each activation
+            layers.append(Dropout(p_hidden, rng))
+    return Sequential(layers)

@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-import nngym
 from nngym.layer import LAYER_REGISTRY, Layer
 from nngym.serialization import ModelFileError, load_npz, save_npz
+from nngym.version import __version__
 
 
 class Sequential:
@@ -102,7 +102,7 @@ class Sequential:
         """Saves architecture (JSON) and parameters (npz) to one file. Returns the path written."""
         meta = {
             "format": "nngym.Sequential",
-            "nngym_version": nngym.__version__,
+            "nngym_version": __version__,
             "dtype": str(self.layers[0].dtype) if self.layers else "float32",
             "architecture": self.architecture(),
             **(extra_meta or {}),

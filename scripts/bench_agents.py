@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from agents import ALGOS, evaluate, load_hyperparams
-from agents.baselines import sb3_agent, sb3_hyperparams
+from agents.baselines.sb3 import sb3_agent, sb3_hyperparams
 
 
 def main(argv: list[str] | None = None) -> list[dict]:

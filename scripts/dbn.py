@@ -25,10 +25,11 @@ from PIL import Image
 
 from nngym.builders import mlp  # noqa: E402
 from nngym.costs import SoftmaxCrossEntropy  # noqa: E402
+from nngym.datasets.augment import random_shifts  # noqa: E402
 from nngym.datasets.mnist import load_mnist_float  # noqa: E402
 from nngym.dbn import DBN  # noqa: E402
 from nngym.dense import Dense  # noqa: E402
-from nngym.dropout import Dropout  # noqa: E402
+from nngym.dropout import with_dropout  # noqa: E402
 from nngym.network import Sequential  # noqa: E402
 from nngym.optim import Adam, Momentum  # noqa: E402
 from nngym.rbm import CDConfig, CDTrainer  # noqa: E402
@@ -140,16 +141,6 @@ def refine_top(args: argparse.Namespace) -> None:
     save_json(args.run, "refine_top", results)
 
 
-def shifted(x: np.ndarray, rng: np.random.Generator, max_shift: int) -> np.ndarray:
-    """Each image (N, 784) translated by a random (dy, dx) in [-max_shift, max_shift]², zero-filled."""
-    n, s = len(x), max_shift
-    padded = np.pad(x.reshape(n, 28, 28), ((0, 0), (s, s), (s, s)))
-    dy, dx = rng.integers(0, 2 * s + 1, n), rng.integers(0, 2 * s + 1, n)
-    rows = dy[:, None] + np.arange(28)  # (N, 28)
-    cols = dx[:, None] + np.arange(28)
-    return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]].reshape(n, 784)
-
-
 def finetune_net(
     net: Sequential,
     x: np.ndarray,
@@ -172,24 +163,13 @@ def finetune_net(
         return hist.eval_accuracy
     for e in range(epochs):  # a fresh shifted copy per epoch; the schedule spans the whole run
         sched = linear(lr * (1 - e / epochs), lr * (1 - (e + 1) / epochs))
-        hist = fit(net, cost, opt, shifted(x, rng, max_shift), y, 1, batch_size, rng, eval_data, lr_schedule=sched)
+        hist = fit(
+            net, cost, opt, random_shifts(x, rng, max_shift), y, 1, batch_size, rng, eval_data, lr_schedule=sched
+        )
         accs += hist.eval_accuracy
         if verbose and eval_data is not None:
             print(f"epoch {e + 1}: test acc {accs[-1]:.4f}", flush=True)
     return accs
-
-
-def with_dropout(net: Sequential, p_input: float, p_hidden: float, rng: np.random.Generator) -> Sequential:
-    """The DBN's Sequential with Dropout on its input and after each hidden activation (Srivastava et al. 2014,
-    "DBN + dropout fine-tuning"); at test time dropout is the identity, so the architecture stays the DBN's."""
-    if p_input == 0.0 and p_hidden == 0.0:
-        return net
-    layers: list = [Dropout(p_input, rng)] if p_input > 0.0 else []
-    for layer in net.layers:
-        layers.append(layer)
-        if p_hidden > 0.0 and not isinstance(layer, Dense):  # after each activation
-            layers.append(Dropout(p_hidden, rng))
-    return Sequential(layers)
 
 
 def finetune(args: argparse.Namespace) -> None:

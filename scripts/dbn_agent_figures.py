@@ -26,8 +26,8 @@ import yaml
 
 import envs  # noqa: F401  (registers nngym/*)
 from agents import PPO, load_hyperparams
-from agents.dbn_policy import describe
-from agents.evaluation import AccuracyCallback
+from agents.common.callbacks import AccuracyCallback
+from agents.common.dbn_policy import describe
 
 ENV = "nngym/DigitClassify-v0"
 SIZES = [256]

@@ -20,8 +20,8 @@ import gymnasium as gym
 import numpy as np
 
 import envs  # noqa: F401 - registers the nngym/ env ids
-from agents import PPO, RecurrentPPO, evaluate_recurrent, load_hyperparams
-from agents.vec_env import make_vec_env
+from agents import PPO, RecurrentPPO, load_hyperparams, run_episodes
+from agents.common.vec_env import make_vec_env
 
 FIGURES = Path(__file__).resolve().parent.parent / "docs" / "figures"
 
@@ -61,7 +61,7 @@ def tmaze_env(length: int, n_envs: int | None = None):
 
 def success_rate(agent, length: int, n: int = 100, seed: int = 10_000) -> float:
     """Fraction of n greedy episodes (first reset seeded with ``seed``) that end in the goal arm (+4)."""
-    _, last = evaluate_recurrent(agent, tmaze_env(length), n, deterministic=True, seed=seed)
+    last = run_episodes(agent, tmaze_env(length), n, deterministic=True, seed=seed).last_rewards
     return float(np.mean(np.array(last) == 4.0))
 
 
@@ -136,7 +136,7 @@ def run_cartpole(out: Path, seed: int) -> dict:
         t0 = time.perf_counter()
         agent = cls(env_id, seed=seed, log_dir=out / f"cartpole_{name}_s{seed}", **hp).learn(steps)
         minutes = (time.perf_counter() - t0) / 60
-        returns, _ = evaluate_recurrent(agent, env_id, 20, deterministic=True, seed=10_000 + seed)
+        returns = run_episodes(agent, env_id, 20, deterministic=True, seed=10_000 + seed).returns
         result[name] = {"steps": steps, "eval_mean": float(np.mean(returns)), "eval_std": float(np.std(returns))}
         result[name]["minutes"] = round(minutes, 2)
         agent.save(out / f"cartpole_{name}_s{seed}" / "model.npz")

@@ -7,68 +7,20 @@ then write the comparison table and plots; or, for a sweep file with a ``tune`` 
     python scripts/sweep.py sweeps/cartpole_ppo.yaml --backend ray --address ray://head:10001
     python scripts/sweep.py sweeps/tune_ppo.yaml                              # Ray Tune (needs .[ray])
 
-Rerunning the same command skips finished runs. See ``agents/sweep.py`` for the file format.
+Rerunning the same command skips finished runs. See ``agents/experiments/sweep_file.py`` for the file format.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import time
 from pathlib import Path
 
-from agents.sweep import RunResult, SweepError, load_sweep, run_sweep
+from agents.experiments.sweep import run_sweep, write_report
+from agents.experiments.sweep_file import SweepError, load_sweep
 
-TRAIN = Path(__file__).resolve().parent / "train.py"
-
-
-def _sibling(name: str):
-    """Imports ``scripts/<name>.py`` (scripts are not a package)."""
-    spec = importlib.util.spec_from_file_location(
-        f"nngym_{name}_script", Path(__file__).resolve().parent / f"{name}.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def write_report(results: list[RunResult], log_dir: Path, window: int = 100) -> Path | None:
-    """The comparison table (Markdown + CSV) and reward-curve plots of the finished runs, with compare.py's code.
-
-    Runs are grouped by algorithm, env and hyperparameter overrides; within a group, one row per
-    implementation (mean ± std over seeds, steps/s and its ratio to SB3).
-    """
-    compare = _sibling("compare")  # scripts/compare.py: the same table code
-    from nngym.plotting import load_run, plot_groups, reward_threshold
-
-    groups: dict[tuple, dict[str, list]] = {}
-    for r in results:
-        if r.status == "failed":
-            continue
-        evals = sorted((log_dir / r.run.name).glob("**/eval.json"))
-        if evals:
-            key = (r.run.algo, r.run.env, r.run.overrides)
-            groups.setdefault(key, {}).setdefault(r.run.impl, []).append(load_run(evals[0].parent))
-    if not groups:
-        return None
-    tables, rows = [], []
-    for (algo, env, overrides), runs in groups.items():
-        threshold = reward_threshold(env)
-        summary, _ = compare.summarise(runs, threshold, window)
-        hp = ", ".join(f"{k}={v}" for k, v in overrides)
-        tables.append(f"### {algo.upper()} on {env}{f' ({hp})' if hp else ''}\n\n" + compare.markdown(summary, window))
-        rows += [{**row, "overrides": hp} for row in summary]
-        slug = "_".join([algo, env.replace("/", "-"), *(f"{k}={v}" for k, v in overrides)])
-        labels = {impl: f"{'SB3' if impl == 'sb3' else 'nngym'} {algo.upper()}" for impl in runs}
-        title = f"{env}: {algo.upper()}{f' ({hp})' if hp else ''}, mean ± std over seeds"
-        plot_groups(
-            {labels[i]: rs for i, rs in runs.items()}, log_dir / "plots" / slug, "both", window, threshold, title
-        )
-    table = log_dir / "sweep_table.md"
-    table.write_text("\n".join(tables))
-    compare.write_csv(log_dir / "sweep_table.csv", rows)
-    return table
+PROJECT = Path(__file__).resolve().parent.parent
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     log_dir = Path(args.log_dir or f"runs/sweeps/{sweep.name}")
 
     if sweep.tune is not None:
-        from agents.tune import run_tune
+        from agents.experiments.tune import run_tune
 
         best, path = run_tune(sweep.tune, log_dir, address=args.address)
         print(f"best hyperparameters {best}\nwritten to {path} (use: scripts/train.py --hyperparams-file {path})")
@@ -104,13 +56,12 @@ def main(argv: list[str] | None = None) -> int:
     results = run_sweep(
         sweep,
         log_dir,
-        [sys.executable, str(TRAIN)],
         backend=args.backend,
         workers=args.workers,
         address=args.address,
         cpus_per_run=args.cpus_per_run,
         drill_kill=args.drill_kill,
-        working_dir=TRAIN.parent.parent,  # shipped to a Ray cluster's workers (with --address)
+        working_dir=PROJECT,  # shipped to a Ray cluster's workers (with --address)
     )
     wall = time.perf_counter() - start
     table = write_report(results, log_dir)

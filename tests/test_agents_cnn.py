@@ -9,9 +9,9 @@ from gradients import assert_all_float64, assert_gradient_matches
 
 import envs  # noqa: F401 - registers the nngym/ env ids
 from agents import A2C, DQN, PPO, REINFORCE
-from agents.cnn import ImageScale, image_layout
-from agents.evaluation import classification_accuracy, evaluate
-from agents.policies import CNN_SPEC, CNN_SPEC_SMALL, ActorCriticPolicy, check_spaces, default_cnn_spec
+from agents.common.cnn import ImageScale, image_layout
+from agents.common.evaluation import classification_accuracy, evaluate
+from agents.common.policies import CNN_SPEC, CNN_SPEC_SMALL, ActorCriticPolicy, check_spaces, default_cnn_spec
 from nngym.builders import cnn
 from nngym.datasets import load_mnist
 from nngym.gradcheck import numerical_gradient

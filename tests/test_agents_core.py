@@ -9,13 +9,13 @@ import pytest
 from gradients import assert_all_float64, assert_gradient_matches
 
 from agents.a2c import A2C
-from agents.buffers import ReplayBuffer, RolloutBuffer, gae
-from agents.distributions import Categorical, DiagGaussian
+from agents.common.buffers import ReplayBuffer, RolloutBuffer, gae
+from agents.common.distributions import Categorical, DiagGaussian
+from agents.common.policies import ActorCriticPolicy, backward_policy_loss
+from agents.common.rollout import collect_rollout
+from agents.common.vec_env import SyncVectorEnv, make_vec_env
 from agents.dqn import DQN
-from agents.policies import ActorCriticPolicy, backward_policy_loss
 from agents.ppo import PPO, ppo_loss
-from agents.rollout import collect_rollout
-from agents.vec_env import SyncVectorEnv, make_vec_env
 from nngym import Dense, Sequential
 from nngym.gradcheck import numerical_gradient
 

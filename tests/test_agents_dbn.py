@@ -1,4 +1,4 @@
-"""net="dbn" (agents.dbn_policy): pretraining on random-policy observations, conversion, save/load, learning."""
+"""net="dbn" (agents.common.dbn_policy): pretraining on random-policy observations, conversion, save/load, learning."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import agents.base
+import agents.common.base
 import envs  # noqa: F401  (registers nngym/*)
 from agents import A2C, DQN, PPO, REINFORCE
-from agents.dbn_policy import DBNPretrainConfig
-from agents.policies import ActorCriticPolicy
+from agents.common.dbn_policy import DBNPretrainConfig
+from agents.common.policies import ActorCriticPolicy
 from nngym.activations import Sigmoid
 from nngym.datasets import load_mnist
 from nngym.dense import Dense
@@ -77,7 +77,7 @@ def test_save_load_identical_actions_without_pretraining_again(cls, tmp_path, mo
     def no_pretraining(*args, **kwargs):
         raise AssertionError("a loaded agent must not pretrain again")
 
-    monkeypatch.setattr(agents.base, "pretrain_dbn_trunk", no_pretraining)
+    monkeypatch.setattr(agents.common.base, "pretrain_dbn_trunk", no_pretraining)
     loaded = cls.load(path, env="nngym/DigitClassify-v0")
     assert loaded.pretrain_timesteps == 256 and loaded.num_timesteps == agent.num_timesteps
     agent.observation_space.seed(3)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from agents import A2C, DQN, PPO, REINFORCE, CheckpointCallback, EvalCallback, evaluate
-from agents.vec_env import SyncVectorEnv
+from agents.common.vec_env import SyncVectorEnv
 from nngym.serialization import ModelFileError, load_npz, save_npz
 
 

@@ -1,9 +1,9 @@
-"""scripts/compare.py and scripts/plot.py end to end on tiny budgets; nngym.plotting against naive twins."""
+"""compare and plot (behind scripts/compare.py, scripts/plot.py) end to end on tiny budgets; plotting vs naive twins."""
 
 from __future__ import annotations
 
 import csv
-import importlib.util
+import importlib
 import json
 import shutil
 from pathlib import Path
@@ -12,21 +12,18 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from nngym.plotting import MonitorFileError, Run, load_run, moving_mean, read_monitor, steps_to_threshold
+from agents.experiments.plotting import MonitorFileError, Run, load_run, moving_mean, read_monitor, steps_to_threshold
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 WINDOW, THRESHOLD = 5, 20.0
 
 
 def _script(name: str):
-    spec = importlib.util.spec_from_file_location(f"script_{name}", SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The experiment module behind ``scripts/<name>.py``."""
+    return importlib.import_module(f"agents.experiments.{name}")
 
 
 def _monitor_rows(path: Path) -> np.ndarray:
-    """(E, 3) r, l, t read independently of nngym.plotting."""
+    """(E, 3) r, l, t read independently of agents.experiments.plotting."""
     return np.loadtxt(path, delimiter=",", skiprows=2, ndmin=2)
 
 
@@ -185,7 +182,7 @@ def test_sb3_features_extractor_is_nngym_cnn_in_torch() -> None:
     torch = pytest.importorskip("torch")
     pytest.importorskip("stable_baselines3")
 
-    from agents.baselines import SpecCNN
+    from agents.baselines.sb3 import SpecCNN
     from nngym.builders import cnn
 
     spec = "conv:8x5,pool:2,conv:16x3p1,l2pool:2,dense:32"

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from test_agents_core import CounterEnv  # obs = steps taken; ends after `horizon` steps
 
-from agents.buffers import ReplayBuffer
+from agents.common.buffers import ReplayBuffer
+from agents.common.vec_env import SyncVectorEnv
 from agents.dqn import DQN
-from agents.vec_env import SyncVectorEnv
 
 
 class FixedIndices:
@@ -261,7 +261,7 @@ def test_dqn_n_step_learns_the_values_of_a_terminating_chain():
 
 def test_sb3_gets_n_steps_and_the_same_learning_rate_schedule():
     pytest.importorskip("stable_baselines3")
-    from agents.baselines import sb3_agent
+    from agents.baselines.sb3 import sb3_agent
     from agents.dqn import lr_decay_schedule
 
     hp = dict(n_steps=3, learning_rate=2.3e-3, learning_rate_final="5e-5", learning_rate_decay_start=0.25,
@@ -277,7 +277,7 @@ def test_sb3_gets_n_steps_and_the_same_learning_rate_schedule():
 def test_sb3_runs_the_yml_entry_without_double_q_but_refuses_it_when_asked():
     pytest.importorskip("stable_baselines3")
     from agents import load_hyperparams
-    from agents.baselines import sb3_agent, sb3_hyperparams
+    from agents.baselines.sb3 import sb3_agent, sb3_hyperparams
 
     hp = load_hyperparams("dqn", "CartPole-v1")
     assert hp["double_q"] is True  # the yml entry uses Double DQN, which SB3 lacks

@@ -9,11 +9,11 @@ import pytest
 from gradients import assert_all_float64, assert_gradient_matches
 
 import envs  # noqa: F401 - registers the nngym/ env ids
-from agents import ALGOS, RecurrentPPO, evaluate_recurrent
-from agents.policies import backward_policy_loss
+from agents import ALGOS, RecurrentPPO, run_episodes
+from agents.common.policies import backward_policy_loss
+from agents.common.recurrent_buffer import RecurrentRolloutBuffer
+from agents.common.vec_env import make_vec_env
 from agents.ppo import ppo_loss
-from agents.recurrent_buffer import RecurrentRolloutBuffer
-from agents.vec_env import make_vec_env
 
 
 def rollout_agent(seq_len: int = 8, **kw) -> RecurrentPPO:
@@ -97,7 +97,7 @@ def test_predict_state_equals_step_by_step_lstm():
 
 
 def test_running_normalizer_matches_numpy():
-    from agents.normalize import RunningNormalizer
+    from agents.common.normalize import RunningNormalizer
 
     x = np.random.default_rng(0).normal(3.0, 0.1, (50, 2))
     rms = RunningNormalizer((2,))
@@ -222,7 +222,7 @@ def test_learns_length5_tmaze_in_seconds():
     )  # fmt: skip
     agent.learn(16_000)
     test_env = gym.make("nngym/TMaze-v0", corridor_length=5, max_episode_steps=20)
-    _, last = evaluate_recurrent(agent, test_env, 50, deterministic=True, seed=1)
+    last = run_episodes(agent, test_env, 50, deterministic=True, seed=1).last_rewards
     success = np.mean(np.array(last) == 4.0)
     assert success >= 0.9, success
 
@@ -230,7 +230,7 @@ def test_learns_length5_tmaze_in_seconds():
 @pytest.mark.parametrize("shape", [(1, 10, 10), (10, 10)])
 def test_cnn_lstm_policy_sequence_equals_steps_and_backprops(shape):
     """CNN encoder + LSTM on uint8 images ((C, H, W) or (H, W)): one sequence call = T single steps."""
-    from agents.recurrent_policy import RecurrentActorCriticPolicy
+    from agents.common.recurrent_policy import RecurrentActorCriticPolicy
 
     space = gym.spaces.Box(0, 255, shape, np.uint8)
     policy = RecurrentActorCriticPolicy(

@@ -1,15 +1,14 @@
 """Sweeps: validation before anything runs, local and Ray backends, resume, failures, retry from checkpoint."""
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-from agents.sweep import SweepError, load_sweep, run_sweep
+from agents.experiments.sweep import run_sweep, write_report
+from agents.experiments.sweep_file import TRAIN_COMMAND as TRAIN
+from agents.experiments.sweep_file import SweepError, load_sweep
 
-TRAIN = [sys.executable, str(Path(__file__).resolve().parents[1] / "scripts" / "train.py")]
 BASE = {
     "name": "t",
     "impls": ["nngym"],
@@ -77,19 +76,10 @@ def test_local_backend_resume_failure_and_retry(tmp_path):
     assert [s["status"] for s in status].count("failed") == 2
 
     # the driver's table (compare.py's code): one row for the finished group, over its 2 finished seeds
-    table = _sweep_script().write_report(second, tmp_path).read_text()
+    table = write_report(second, tmp_path).read_text()
     rows = [line for line in table.splitlines() if line.startswith("| nngym")]
     assert len(rows) == 1 and "| nngym | ppo | CartPole-v1 | 2 | 512 |" in rows[0]
     assert (tmp_path / "plots" / "ppo_CartPole-v1_n_epochs=2_n_steps=16.png").stat().st_size > 0
-
-
-def _sweep_script():
-    spec = importlib.util.spec_from_file_location(
-        "sweep_script", Path(__file__).resolve().parents[1] / "scripts/sweep.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_ray_backend_matches_local_and_retries_killed_task(tmp_path):
@@ -119,7 +109,7 @@ def test_ray_backend_matches_local_and_retries_killed_task(tmp_path):
 def test_ray_tune_search_writes_a_yaml_train_accepts(tmp_path):
     pytest.importorskip("ray.tune")
     from agents import load_hyperparams
-    from agents.tune import run_tune
+    from agents.experiments.tune import run_tune
 
     cfg = {
         "algo": "ppo",

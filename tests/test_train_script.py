@@ -1,27 +1,15 @@
-"""scripts/train.py's periodic evaluation: the kept best model is evaluated like the final one."""
+"""The train runner behind scripts/train.py: the kept best model is evaluated like the final one; env kwargs."""
 
 from __future__ import annotations
-
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from agents import PPO, evaluate_episodes
-
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
-
-
-def _train_script():
-    spec = importlib.util.spec_from_file_location("script_train", SCRIPTS / "train.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from agents.experiments import train
 
 
 def test_eval_freq_keeps_and_evaluates_the_best_model(tmp_path):
-    train = _train_script()
     run_dir = tmp_path / "ppo_CartPole-v1_s3"
     run_dir.mkdir()
     (run_dir / "best_model.npz").write_bytes(b"stale")  # an earlier run's file must not be evaluated
@@ -43,7 +31,6 @@ def test_eval_freq_keeps_and_evaluates_the_best_model(tmp_path):
 
 
 def test_env_kwargs_reach_training_and_evaluation_envs(tmp_path):
-    train = _train_script()
     tmaze = ["--algo", "recurrent_ppo", "--env", "nngym/TMaze-v0", "--no-progress"]
     args = [*tmaze, "--env-kwargs", "corridor_length=2", "--total-timesteps", "128", "--log-dir", str(tmp_path),
             "--n-eval-episodes", "2", "-p", "n_envs=2", "n_steps=32", "batch_size=32", "n_epochs=1"]  # fmt: skip

@@ -15,15 +15,16 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-import nngym
-from agents.callbacks import BaseCallback, CallbackList, ProgressBarCallback
-from agents.config import check_config
-from agents.dbn_policy import pretrain_dbn_trunk
-from agents.policies import check_spaces, infer
-from agents.threads import set_blas_threads
-from agents.vec_env import make_vec_env
-from nngym.logger import Logger, MonitorWriter
+from agents.common.callbacks import BaseCallback, CallbackList, ProgressBarCallback
+from agents.common.config import check_config
+from agents.common.dbn_policy import pretrain_dbn_trunk
+from agents.common.logger import Logger, MonitorWriter
+from agents.common.policies import check_spaces, infer
+from agents.common.threads import set_blas_threads
+from agents.common.vec_env import make_vec_env
+from nngym.network import Sequential
 from nngym.serialization import ModelFileError, load_npz, save_npz
+from nngym.version import __version__
 
 
 class BaseAgent:
@@ -32,12 +33,12 @@ class BaseAgent:
     Args:
         env: An env id, a ``gymnasium.Env`` (n_envs must be 1) or a SAME_STEP vector env; ``None``
             only when loading without an env (``predict`` still works).
-        net: "mlp", "cnn", "dbn" (pretrained here on the env, ``agents.dbn_policy``) or a custom nngym network:
-            a spec, a ``Sequential`` trunk or a dict of networks (see ``agents.policies``).
+        net: "mlp", "cnn", "dbn" (pretrained here on the env, ``agents.common.dbn_policy``) or a custom nngym network:
+            a spec, a ``Sequential`` trunk or a dict of networks (see ``agents.common.policies``).
         seed: Seeds the agent's generator (weights, sampling, minibatches) and the envs (seed + i).
         log_dir: Where ``monitor.csv`` and ``progress.csv`` go (``None``: no files).
         verbose: 1 prints the SB3-style table at each log interval.
-        dbn_kwargs: With ``net="dbn"``: fields of ``agents.dbn_policy.DBNPretrainConfig`` (pretraining
+        dbn_kwargs: With ``net="dbn"``: fields of ``agents.common.dbn_policy.DBNPretrainConfig`` (pretraining
             observations, RBM sizes, CD-k, epochs); the DBN is pretrained on the env here, before ``learn``.
         **config: Overrides of the fields of ``Config`` (unknown names raise ValueError).
     """
@@ -93,7 +94,7 @@ class BaseAgent:
         self._train_stats: dict[str, float] = {}
         self.pretrain_timesteps = 0  # env steps spent before learn(): net="dbn"'s random-policy observations
         self.pretraining = None
-        if isinstance(net, str) and net == "dbn":  # pretrain, then build on the converted trunk (agents.dbn_policy)
+        if isinstance(net, str) and net == "dbn":  # pretrain, then build on the converted trunk (dbn_policy)
             trunk, self.pretraining = pretrain_dbn_trunk(
                 self.env, self.observation_space, self.rng, **(dbn_kwargs or {})
             )
@@ -112,7 +113,7 @@ class BaseAgent:
         dist = self.policy.distribution(infer(self.policy.actor, obs))
         return dist.mode() if deterministic else dist.sample(self.rng)
 
-    def _nets(self) -> dict[str, nngym.Sequential]:
+    def _nets(self) -> dict[str, Sequential]:
         return self.policy.nets()
 
     def _optimizer(self) -> Any:
@@ -156,7 +157,7 @@ class BaseAgent:
     ) -> BaseCallback:
         if self.env is None:
             raise ValueError(f"{self.algo}.learn needs an env: pass env= to the constructor or to load()")
-        set_blas_threads(1)  # small matrices: BLAS threads cost more than they save (agents/threads.py)
+        set_blas_threads(1)  # small matrices: BLAS threads cost more than they save (agents/common/threads.py)
         if reset_num_timesteps:
             self.num_timesteps = 0
             self._episode_num = 0
@@ -249,7 +250,7 @@ class BaseAgent:
         meta = {
             "format": "nngym.agent",
             "algorithm": self.algo,
-            "nngym_version": nngym.__version__,
+            "nngym_version": __version__,
             "config": dataclasses.asdict(self.config),
             "net": self.net if isinstance(self.net, str | list) else "custom",  # custom: rebuilt from architectures
             "seed": self.seed,
@@ -311,7 +312,7 @@ class BaseAgent:
             env = probe
         net = meta["net"]
         if net == "custom":  # given networks: rebuild them from their saved architectures (weights come next)
-            net = {name: nngym.Sequential.from_architecture(arch) for name, arch in meta["architectures"].items()}
+            net = {name: Sequential.from_architecture(arch) for name, arch in meta["architectures"].items()}
         agent = cls(env, net=net, seed=meta["seed"], _spaces=(obs_space, act_space), **kwargs, **meta["config"])
         agent.env_id = meta.get("env_id", "")
         for name, net in agent._nets().items():

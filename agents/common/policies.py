@@ -12,7 +12,7 @@ What the ``net`` argument of every agent may be:
   π and V (on DigitClassify V(s) is just the chance of answering correctly), and SB3's CnnPolicy also
   shares its features extractor for on-policy agents by default.
 - ``"dbn"``: a DBN pretrained without labels or rewards on observations of a random policy, converted into a
-  Dense + Sigmoid trunk with linear heads and fine-tuned by RL (``agents.dbn_policy``). The agent pretrains it on
+  Dense + Sigmoid trunk with linear heads and fine-tuned by RL (``agents.common.dbn_policy``). The agent pretrains it on
   its env before building its networks (``dbn_kwargs`` sets sizes, CD-k, epochs, the number of observations) and
   passes the trunk on as ``{"trunk": Sequential}``; it saves as a custom network, so loading never pretrains.
 - A custom trunk: a spec string or list of spec items for ``nngym.builders.cnn`` (e.g.
@@ -24,7 +24,7 @@ What the ``net`` argument of every agent may be:
   taking the features), or ``{"q": Sequential}`` for DQN.
 
 Given networks are copied (architecture and weights), never trained in place; an ``ImageScale``
-layer (``agents.cnn``) is put in front of them for image observations when they lack one. Agents
+layer (``agents.common.cnn``) is put in front of them for image observations when they lack one. Agents
 with custom networks save them as ``net="custom"`` plus their architectures, and load them back.
 """
 
@@ -35,8 +35,8 @@ from collections.abc import Callable, Sequence
 import gymnasium as gym
 import numpy as np
 
-from agents.cnn import ImageScale, cnn_trunk, copy_net, image_input, image_layout, is_image_space, n_features
-from agents.distributions import Categorical, DiagGaussian
+from agents.common.cnn import ImageScale, cnn_trunk, copy_net, image_input, image_layout, is_image_space, n_features
+from agents.common.distributions import Categorical, DiagGaussian
 from nngym.activations import ReLU, Tanh
 from nngym.builders import cnn, mlp
 from nngym.dense import Dense
@@ -117,7 +117,9 @@ def build_trunk(net: NetSpec, observation_space: gym.Space, rng: np.random.Gener
     elif isinstance(net, str) and ":" in net:
         spec = net
     elif isinstance(net, str) and net == "dbn":
-        raise ValueError("net='dbn' is pretrained by an agent on its env (agents.dbn_policy): create the agent with it")
+        raise ValueError(
+            "net='dbn' is pretrained by an agent on its env (agents.common.dbn_policy): create the agent with it"
+        )
     else:
         return None
     if is_image_space(observation_space):

@@ -1,14 +1,17 @@
-"""Callbacks called from ``learn``: periodic evaluation (keeping the best model), periodic
-checkpoints, and a tqdm progress bar. SB3's hook names; ``on_step`` returning False stops training."""
+"""Callbacks called from ``learn``: periodic evaluation (keeping the best model), test accuracy,
+periodic checkpoints, and a tqdm progress bar. SB3's hook names; ``on_step`` returning False stops training."""
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
+from agents.common.evaluation import classification_accuracy, evaluate_episodes
 
 
 class BaseCallback:
@@ -130,8 +133,6 @@ class EvalCallback(BaseCallback):
     def _on_step(self) -> bool:
         if self.n_calls % self.eval_freq:
             return True
-        from agents.evaluation import evaluate_episodes
-
         rewards = evaluate_episodes(self.agent, self.eval_env, self.n_eval_episodes, self.deterministic, self.seed)
         mean = float(np.mean(rewards))
         self.last_mean_reward = mean
@@ -165,3 +166,58 @@ class ProgressBarCallback(BaseCallback):
 
     def on_training_end(self) -> None:
         self.bar.close()
+
+
+class AccuracyCallback(BaseCallback):
+    """Test accuracy (``classification_accuracy``) every ``eval_freq`` env steps, into ``accuracy.csv``.
+
+    Training time excludes the evaluations, so ``seconds`` is what the curve cost to learn.
+    Rows: ``steps,seconds,accuracy``; ``self.history`` keeps them as tuples.
+
+    Args:
+        eval_freq: Interval in env steps (rounded to whole vector steps).
+        log_path: Directory for ``accuracy.csv`` (``None``: keep in memory only).
+        split: MNIST split evaluated.
+        stop_at: Stop training once the accuracy reaches this (``None``: never).
+    """
+
+    def __init__(
+        self,
+        eval_freq: int,
+        log_path: str | os.PathLike | None = None,
+        split: str = "test",
+        stop_at: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.eval_freq, self.split, self.stop_at = int(eval_freq), split, stop_at
+        self.log_path = None if log_path is None else Path(log_path)
+        self.history: list[tuple[int, float, float]] = []
+
+    def on_training_start(self) -> None:
+        self._next = self.agent.num_timesteps + self.eval_freq
+        self._eval_seconds = 0.0
+        self._t0 = time.perf_counter()
+        if self.log_path is not None:
+            self.log_path.mkdir(parents=True, exist_ok=True)
+            (self.log_path / "accuracy.csv").write_text("steps,seconds,accuracy\n")
+
+    def _record(self) -> None:
+        t = time.perf_counter()
+        row = (int(self.agent.num_timesteps), round(t - self._t0 - self._eval_seconds, 2))  # training time only
+        acc = classification_accuracy(self.agent, self.split)
+        self._eval_seconds += time.perf_counter() - t
+        self.history.append((*row, acc))
+        self.agent.logger.record("eval/accuracy", acc)
+        if self.log_path is not None:
+            with open(self.log_path / "accuracy.csv", "a") as f:
+                f.write(f"{row[0]},{row[1]},{acc:.4f}\n")
+
+    def _on_step(self) -> bool:
+        if self.agent.num_timesteps >= self._next:
+            self._next += self.eval_freq
+            self._record()
+            return self.stop_at is None or self.history[-1][2] < self.stop_at
+        return True
+
+    def on_training_end(self) -> None:
+        self._record()  # the final policy (an on-step row at the same step count came before the last update)

@@ -34,8 +34,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from agents.cnn import image_input, is_image_space
-from agents.threads import set_blas_threads
+from agents.common.cnn import image_input, is_image_space
+from agents.common.threads import set_blas_threads
 from nngym.builders import mlp
 from nngym.dbn import DBN
 from nngym.network import Sequential
@@ -196,7 +196,7 @@ def pretrain_dbn_trunk(
         return random_trunk(observation_space, config, rng), DBNPretraining(config)
     if env is None:
         raise ValueError("net='dbn' pretrains on the agent's env before RL: pass an env (or load a saved agent)")
-    set_blas_threads(1)  # 100-row batches: BLAS threads cost more than they save (agents/threads.py), as in learn
+    set_blas_threads(1)  # 100-row batches: BLAS threads cost more than they save, as in learn
     t0 = time.perf_counter()
     obs, steps = collect_random_observations(env, config.n_obs, rng)
     image = is_image_space(observation_space)

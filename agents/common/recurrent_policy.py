@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import gymnasium as gym
 import numpy as np
 
-from agents.distributions import Categorical, DiagGaussian
+from agents.common.distributions import Categorical, DiagGaussian
 from nngym.builders import cnn, mlp
 from nngym.lstm import LSTM
 from nngym.network import Sequential

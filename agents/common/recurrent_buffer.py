@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from agents.buffers import RolloutBuffer
+from agents.common.buffers import RolloutBuffer
 
 
 class SequenceBatch(NamedTuple):

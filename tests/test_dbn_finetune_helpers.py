@@ -1,23 +1,12 @@
-"""scripts/dbn.py's fine-tuning helpers: random ±s-pixel shifts and dropout around the DBN's layers."""
+"""The DBN fine-tuning helpers: random ±s-pixel shifts (nngym.datasets.augment) and dropout around the DBN's layers."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
+from nngym.datasets.augment import random_shifts
 from nngym.dbn import DBN
-from nngym.dropout import Dropout
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "dbn.py"
-
-
-def _dbn_script():
-    spec = importlib.util.spec_from_file_location("script_dbn", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from nngym.dropout import Dropout, with_dropout
 
 
 def _naive_shift(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
@@ -31,10 +20,9 @@ def _naive_shift(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
 
 
 def test_shifted_translates_each_image_by_at_most_s_pixels():
-    script = _dbn_script()
     rng = np.random.default_rng(0)
     x = rng.random((40, 784)).astype(np.float32)
-    out = script.shifted(x, np.random.default_rng(1), 1)
+    out = random_shifts(x, np.random.default_rng(1), 1)
     assert out.shape == x.shape
     seen = set()
     for image, moved in zip(x.reshape(-1, 28, 28), out.reshape(-1, 28, 28), strict=True):
@@ -43,21 +31,20 @@ def test_shifted_translates_each_image_by_at_most_s_pixels():
         assert len(matches) == 1
         seen.add(matches[0])
     assert len(seen) >= 7  # the 40 shifts are drawn from all nine
-    np.testing.assert_array_equal(script.shifted(x, rng, 0), x)
+    np.testing.assert_array_equal(random_shifts(x, rng, 0), x)
 
 
 def test_with_dropout_wraps_the_dbn_layers_and_is_the_identity_at_test_time():
-    script = _dbn_script()
     rng = np.random.default_rng(0)
     dbn = DBN([20, 8, 6], rng)
     for rbm in dbn.rbms:
         rbm.params["W"][...] = rng.normal(0.0, 0.5, rbm.params["W"].shape)
     plain = dbn.to_network()
-    wrapped = script.with_dropout(dbn.to_network(), 0.2, 0.5, rng)
+    wrapped = with_dropout(dbn.to_network(), 0.2, 0.5, rng)
     kinds = [type(layer).__name__ for layer in wrapped.layers]
     assert kinds == ["Dropout", "Dense", "Sigmoid", "Dropout", "Dense", "Sigmoid", "Dropout"]
     assert [layer.p for layer in wrapped.layers if isinstance(layer, Dropout)] == [0.2, 0.5, 0.5]
     v = rng.random((5, 20)).astype(np.float32)
     np.testing.assert_allclose(wrapped.forward(v, train=False), plain.forward(v, train=False), rtol=1e-6)
     assert not np.allclose(wrapped.forward(v, train=True), plain.forward(v, train=False))
-    assert script.with_dropout(plain, 0.0, 0.0, rng) is plain
+    assert with_dropout(plain, 0.0, 0.0, rng) is plain

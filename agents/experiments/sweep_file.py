@@ -14,7 +14,8 @@ A sweep file (YAML) names what to run::
     checkpoint_freq: 500           # vector steps between checkpoints (resume after a worker dies)
     max_retries: 2                 # times a run whose worker died is restarted from its checkpoint
 
-Each combination is one run of ``scripts/train.py`` (the driver passes the command) with
+Each combination is one run of the train runner (``python -m agents.experiments.train``, the command
+behind ``scripts/train.py``) with
 its own log directory ``<log_dir>/<run name>/``, so a sweep's runs have the same layout as
 single runs. A run is *finished* when its ``eval.json`` exists; finished runs are skipped on a
 rerun. A run that raises is reported with its traceback saved to ``error.txt`` while the others
@@ -32,16 +33,21 @@ import dataclasses
 import itertools
 import json
 import os
-import signal
-import subprocess
-import time
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import yaml
 
+import envs as _nngym_envs  # noqa: F401 - registers the nngym/ ids
+from agents import ALGOS
+from agents.baselines import ALGO_NAMES as SB3_ALGO_NAMES
+
 IMPLS = ("nngym", "sb3")
+#: the train runner each run executes in its own process (``run_command`` appends the run's arguments)
+TRAIN_COMMAND = [sys.executable, "-m", "agents.experiments.train"]
 SWEEP_KEYS = {
     "name": "a name for the sweep (used for its default log directory)",
     "impls": "list of implementations: nngym, sb3",
@@ -53,7 +59,7 @@ SWEEP_KEYS = {
     "n_eval_episodes": "deterministic evaluation episodes after training (default 20)",
     "checkpoint_freq": "vector steps between checkpoints (default 0: none; needed to resume after a crash)",
     "max_retries": "restarts of a run whose worker died (default 2)",
-    "tune": "a Ray Tune search (see agents.tune)",
+    "tune": "a Ray Tune search (see agents.experiments.tune)",
 }
 
 
@@ -80,7 +86,7 @@ class Run:
         return "_".join(parts)
 
     def argv(self, log_dir: Path, n_eval_episodes: int, checkpoint_freq: int, resume: Path | None) -> list[str]:
-        """Command-line arguments of ``scripts/train.py`` for this run."""
+        """Arguments of the train runner (``agents.experiments.train``) for this run."""
         args = ["--impl", self.impl, "--algo", self.algo, "--env", self.env, "--seed", str(self.seed)]
         args += ["--log-dir", str(log_dir), "--n-eval-episodes", str(n_eval_episodes)]
         if self.total_timesteps:
@@ -129,12 +135,8 @@ def _as_list(value: Any, key: str) -> list[Any]:
 def known_algos(impl: str) -> set[str]:
     """Algorithms an implementation offers."""
     if impl == "nngym":
-        from agents import ALGOS
-
         return set(ALGOS)
-    from agents.baselines import SB3_ALGOS
-
-    return set(SB3_ALGOS)
+    return set(SB3_ALGO_NAMES)
 
 
 def load_sweep(source: str | os.PathLike | dict[str, Any]) -> Sweep:
@@ -178,12 +180,12 @@ def load_sweep(source: str | os.PathLike | dict[str, Any]) -> Sweep:
             raise SweepError(f"{where}: {impl} has no algorithm {missing}; it offers {sorted(known_algos(impl))}")
     if not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise SweepError(f"{where}: seeds must be integers, got {seeds}")
-    _check_envs(envs, where)
+    check_envs(envs, where)
 
     grid = spec.get("hyperparams") or {}
     if not isinstance(grid, dict):
         raise SweepError(f"{where}: 'hyperparams' must be a mapping of name -> value or list, got {grid!r}")
-    _check_hyperparams(grid, algos, where)
+    check_hyperparams(grid, algos, where)
     keys = sorted(grid)
     combos = list(itertools.product(*(_as_list(grid[k], f"hyperparams.{k}") for k in keys)))
     total = spec.get("total_timesteps")
@@ -200,11 +202,7 @@ def load_sweep(source: str | os.PathLike | dict[str, Any]) -> Sweep:
     return Sweep(name=str(spec.get("name", Path(where).stem)), runs=runs, tune=tune, **ints)
 
 
-def _check_envs(envs: Iterable[str], where: str) -> None:
-    import gymnasium as gym
-
-    import envs as _register  # noqa: F401  (registers the nngym/ ids)
-
+def check_envs(envs: Iterable[str], where: str) -> None:
     for env_id in envs:
         try:
             gym.spec(env_id)
@@ -212,9 +210,7 @@ def _check_envs(envs: Iterable[str], where: str) -> None:
             raise SweepError(f"{where}: unknown env id {env_id!r} ({e})") from None
 
 
-def _check_hyperparams(grid: dict[str, Any], algos: list[str], where: str) -> None:
-    from agents import ALGOS
-
+def check_hyperparams(grid: dict[str, Any], algos: list[str], where: str) -> None:
     allowed = {"n_envs", "n_timesteps", "policy", "policy_kwargs", "net_arch"}
     for algo in algos:
         if algo in ALGOS:
@@ -241,123 +237,9 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return max(found)[1] if found else None
 
 
-def run_sweep(
-    sweep: Sweep,
-    log_dir: str | os.PathLike,
-    train_cmd: list[str],
-    backend: str = "local",
-    workers: int = 1,
-    address: str | None = None,
-    cpus_per_run: float = 1.0,
-    drill_kill: str | None = None,
-    working_dir: str | os.PathLike | None = None,
-) -> list[RunResult]:
-    """Runs every unfinished run of ``sweep`` and writes ``<log_dir>/sweep_status.json``.
-
-    Args:
-        sweep: From ``load_sweep``.
-        log_dir: Root directory; each run writes to ``<log_dir>/<run.name>/``.
-        train_cmd: The training program, e.g. ``[sys.executable, "scripts/train.py"]``; it receives
-            ``scripts/train.py``'s arguments (``Run.argv``).
-        backend: ``"local"`` (subprocesses) or ``"ray"`` (Ray tasks).
-        workers: Local: runs at a time. Ray without an address: CPUs of the local Ray instance.
-        address: Ray cluster address (``None``: start Ray locally).
-        cpus_per_run: Ray: CPUs reserved per run.
-        drill_kill: Fault drill: the run with this name has its worker killed once, right after its
-            first checkpoint, to show that it is retried and resumes from the checkpoint.
-        working_dir: Ray with an ``address``: the project directory to ship to the cluster's workers.
-
-    Returns:
-        One result per run, in sweep order.
-    """
-    if backend not in ("local", "ray"):
-        raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
-    root = Path(log_dir)
-    root.mkdir(parents=True, exist_ok=True)
-    results: dict[Run, RunResult] = {}
-    todo = []
-    for run in sweep.runs:
-        if is_finished(root / run.name):
-            results[run] = RunResult(run, "skipped")
-        else:
-            todo.append(run)
-    if todo:
-        if backend == "local":
-            done = _run_local(train_cmd, sweep, todo, root, workers, drill_kill)
-        else:
-            from agents.sweep_ray import run_ray
-
-            done = run_ray(
-                train_cmd,
-                sweep,
-                todo,
-                root,
-                workers,
-                address,
-                cpus_per_run,
-                drill_kill,
-                None if working_dir is None else Path(working_dir).resolve(),
-            )
-        results.update({r.run: r for r in done})
-    ordered = [results[run] for run in sweep.runs]
-    status = [
-        {
-            **dataclasses.asdict(r.run),
-            "name": r.run.name,
-            **{k: v for k, v in dataclasses.asdict(r).items() if k != "run"},
-        }
-        for r in ordered
-    ]
-    (root / "sweep_status.json").write_text(json.dumps(status, indent=2, default=str))
-    return ordered
-
-
 def run_command(train_cmd: list[str], run: Run, sweep: Sweep, run_dir: Path, resume: Path | None) -> list[str]:
-    """The subprocess command line of one run: ``train_cmd`` (e.g. ``[python, scripts/train.py]``) and its arguments."""
+    """The subprocess command line of one run: ``train_cmd`` (``TRAIN_COMMAND``) and the runner's arguments."""
     return [*train_cmd, *run.argv(run_dir, sweep.n_eval_episodes, sweep.checkpoint_freq, resume)]
-
-
-def _run_local(
-    train_cmd: list[str], sweep: Sweep, todo: list[Run], root: Path, workers: int, drill_kill: str | None
-) -> list[RunResult]:
-    queue = list(todo)
-    active: dict[Run, tuple[subprocess.Popen, float]] = {}
-    attempts = {run: 0 for run in todo}
-    resumed = {run: 0 for run in todo}
-    results: list[RunResult] = []
-    drilled = False
-    while queue or active:
-        while queue and len(active) < workers:
-            run = queue.pop(0)
-            run_dir = root / run.name
-            run_dir.mkdir(parents=True, exist_ok=True)
-            attempts[run] += 1
-            resume = latest_checkpoint(run_dir)
-            resumed[run] = checkpoint_steps(resume)
-            with open(run_dir / "train.log", "ab") as log:
-                cmd = run_command(train_cmd, run, sweep, run_dir, resume)
-                proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-            active[run] = (proc, time.perf_counter())
-        time.sleep(0.1)
-        for run, (proc, start) in list(active.items()):
-            run_dir = root / run.name
-            if drill_kill == run.name and not drilled and latest_checkpoint(run_dir) is not None:
-                drilled = True
-                proc.send_signal(signal.SIGKILL)  # the fault drill: this worker dies mid-run
-            code = proc.poll()
-            if code is None:
-                continue
-            del active[run]
-            seconds = time.perf_counter() - start
-            if code == 0 and is_finished(run_dir):
-                results.append(RunResult(run, "finished", attempts[run], seconds, resumed_from=resumed[run]))
-            elif code < 0 and attempts[run] <= sweep.max_retries:
-                queue.append(run)  # killed by a signal: retry, resuming from the latest checkpoint
-            else:
-                results.append(RunResult(run, "failed", attempts[run], seconds, _save_error(run_dir, code)))
-    return results
 
 
 def checkpoint_steps(path: Path | None) -> int:
@@ -365,7 +247,7 @@ def checkpoint_steps(path: Path | None) -> int:
     return 0 if path is None else int(path.stem.rsplit("_", 2)[-2])
 
 
-def _save_error(run_dir: Path, code: int) -> str:
+def save_error(run_dir: Path, code: int) -> str:
     """Keeps the run's traceback (the tail of its log) in ``error.txt``; returns its last line."""
     log = run_dir / "train.log"
     text = log.read_text(errors="replace") if log.exists() else ""

@@ -31,7 +31,10 @@ from typing import Any
 import numpy as np
 import yaml
 
-from agents.callbacks import BaseCallback
+from agents import ALGOS, load_hyperparams
+from agents.common.callbacks import BaseCallback
+from agents.common.evaluation import evaluate_episodes
+from agents.experiments.sweep_file import check_envs, check_hyperparams
 
 TUNE_KEYS = {
     "algo",
@@ -75,8 +78,6 @@ class TuneReportCallback(BaseCallback):
         self._next += self.report_every
         from ray import tune
 
-        from agents.evaluation import evaluate_episodes
-
         returns = evaluate_episodes(self.agent, self.eval_env, self.n_eval_episodes, True, self.seed)
         tune.report({"eval_return": float(np.mean(returns)), "timesteps": int(self.agent.num_timesteps)})
         return True
@@ -88,9 +89,6 @@ def check_tune(cfg: dict[str, Any]) -> dict[str, Any]:
     Raises:
         ValueError: For unknown keys, an unknown algorithm or env, or a malformed search space.
     """
-    from agents import ALGOS
-    from agents.sweep import _check_envs, _check_hyperparams
-
     unknown = sorted(set(cfg) - TUNE_KEYS)
     if unknown:
         raise ValueError(f"tune: unknown keys {unknown}; allowed: {sorted(TUNE_KEYS)}")
@@ -98,11 +96,11 @@ def check_tune(cfg: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"tune: algo must be one of {sorted(ALGOS)}, got {cfg.get('algo')!r}")
     if "env" not in cfg:
         raise ValueError("tune: missing 'env'")
-    _check_envs([cfg["env"]], "tune")
+    check_envs([cfg["env"]], "tune")
     space = cfg.get("search_space")
     if not isinstance(space, dict) or not space:
         raise ValueError("tune: 'search_space' must map hyperparameters to distributions, e.g. {choice: [16, 32]}")
-    _check_hyperparams(space, [cfg["algo"]], "tune")
+    check_hyperparams(space, [cfg["algo"]], "tune")
     for key, dist in space.items():
         if not (isinstance(dist, dict) and len(dist) == 1 and next(iter(dist)) in DISTRIBUTIONS):
             raise ValueError(f"tune: search_space.{key} must be one of {list(DISTRIBUTIONS)} with its arguments")
@@ -135,8 +133,6 @@ def _param_space(space: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def _trainable(config: dict[str, Any], algo: str, env: str, base: dict[str, Any], cfg: dict[str, Any]) -> None:
-    import envs  # noqa: F401  (registers nngym/ ids inside the Tune worker)
-    from agents import ALGOS
 
     agent = ALGOS[algo](env, seed=cfg["seed"], **{**base, **config})
     callback = TuneReportCallback(env, cfg["report_every"], cfg["n_eval_episodes"], seed=10_000 + cfg["seed"])
@@ -152,8 +148,6 @@ def run_tune(tune_cfg: dict[str, Any], log_dir: str | Path, address: str | None 
     import ray
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
-
-    from agents import load_hyperparams
 
     cfg = check_tune(tune_cfg)
     algo, env = cfg["algo"], cfg["env"]

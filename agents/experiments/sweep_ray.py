@@ -1,6 +1,6 @@
-"""The Ray backend of ``agents.sweep``: each run is a Ray task; files come back through Ray.
+"""The Ray backend of ``agents.experiments.sweep``: each run is a Ray task; files come back through Ray.
 
-A task runs the training command (``scripts/train.py``) in a temporary directory on whatever node Ray picks. While
+A task runs the training command (the train runner) in a temporary directory on whatever node Ray picks. While
 the run trains, the task uploads each new checkpoint to a ``CheckpointStore`` actor that lives
 beside the driver; when the run ends it returns every file of its directory as bytes, and the
 driver writes them under its own log directory. Nothing assumes a shared filesystem.
@@ -24,15 +24,15 @@ from typing import Any
 
 import ray
 
-from agents.sweep import (
+from agents.experiments.sweep_file import (
     Run,
     RunResult,
     Sweep,
-    _save_error,
     checkpoint_steps,
     is_finished,
     latest_checkpoint,
     run_command,
+    save_error,
 )
 
 
@@ -109,7 +109,7 @@ def execute(train_cmd: list[str], run: Run, sweep: Sweep, store: Any, drill: boo
         if code < 0:
             raise WorkerDiedError(f"{run.name}: training process killed by signal {-code}")
         status = "finished" if code == 0 and is_finished(run_dir) else "failed"
-        error = _save_error(run_dir, code) if status == "failed" else ""
+        error = save_error(run_dir, code) if status == "failed" else ""
         files = {str(p.relative_to(run_dir)): p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
         resumed_from = 0 if resume is None else checkpoint_steps(resume)
         seconds = time.perf_counter() - t0

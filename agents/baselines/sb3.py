@@ -39,7 +39,11 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor, VecNormalize
 from torch import nn
 
-from agents.callbacks import ProgressBarCallback
+from agents.common.callbacks import ProgressBarCallback
+from agents.common.cnn import image_layout
+from agents.common.policies import default_cnn_spec as nngym_default_cnn_spec
+from agents.recurrent_ppo import RecurrentPPOConfig
+from nngym.builders import cnn
 from nngym.serialization import ModelFileError, load_npz, save_npz
 
 #: Config fields of nngym's agents that SB3 has no argument for and that change nothing there.
@@ -49,12 +53,9 @@ ACTIVATION_FNS = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid}
 
 
 def default_cnn_spec(observation_space: gym.spaces.Box) -> str:
-    """The CNN spec nngym's agents use for ``net="cnn"`` on these observations (``agents.policies.CNN_SPEC``
-    for digit-sized images, ``CNN_SPEC_SMALL`` for small grids: ``agents.policies.default_cnn_spec``)."""
-    from agents.cnn import image_layout
-    from agents.policies import default_cnn_spec as nngym_default
-
-    return nngym_default(image_layout(observation_space)[0])
+    """The CNN spec nngym's agents use for ``net="cnn"`` on these observations (``agents.common.policies.CNN_SPEC``
+    for digit-sized images, ``CNN_SPEC_SMALL`` for small grids: ``agents.common.policies.default_cnn_spec``)."""
+    return nngym_default_cnn_spec(image_layout(observation_space)[0])
 
 
 def _is_cnn(net: str) -> bool:
@@ -76,7 +77,6 @@ class SpecCNN(BaseFeaturesExtractor):
     """
 
     def __init__(self, observation_space: gym.spaces.Box, spec: str, activation: str = "relu", pool: str = "max"):
-        from nngym.builders import cnn
 
         template = cnn(spec, observation_space.shape, np.random.default_rng(0), activation=activation, pool=pool)
         layers = [_torch_layer(layer) for layer in template.layers]
@@ -110,7 +110,7 @@ def _torch_layer(layer: Any) -> nn.Module:
 
 
 class _CallbackAdapter(SB3Callback):
-    """Calls an nngym callback (``agents.callbacks``) from SB3's ``learn``, with the wrapper as its agent."""
+    """Calls an nngym callback (``agents.common.callbacks``) from SB3's ``learn``, with the wrapper as its agent."""
 
     def __init__(self, callback: Any, agent: SB3Agent) -> None:
         super().__init__()
@@ -136,7 +136,7 @@ class SB3Agent:
     Args:
         env: Env id (``n_envs`` copies in a ``DummyVecEnv``, seeded ``seed + i`` as SB3's
             ``make_vec_env`` does) or a single ``gymnasium.Env`` (n_envs must be 1).
-        net: ``"mlp"``, ``"cnn"`` (``agents.policies.CNN_SPEC``), a CNN spec string, or ``"lstm"``
+        net: ``"mlp"``, ``"cnn"`` (``agents.common.policies.CNN_SPEC``), a CNN spec string, or ``"lstm"``
             (recurrent PPO only).
         seed: Seeds torch, the envs and the action spaces.
         log_dir: Where ``monitor.csv`` and ``progress.csv`` go (``None``: no files).
@@ -167,7 +167,7 @@ class SB3Agent:
         self.n_envs = int(config.get("n_envs", 1))
         self.env_id = env if isinstance(env, str) else getattr(getattr(env, "spec", None), "id", "") or ""
         self.log_interval = int(config.get("log_interval", 1 if self.algo != "DQN" else 4))
-        torch.set_num_threads(1)  # as nngym's agents (agents/threads.py): one BLAS thread on small matrices
+        torch.set_num_threads(1)  # as nngym's agents (agents/common/threads.py): one BLAS thread on small matrices
         self._normalize_obs = bool(config.get("normalize_obs", False))
         self._normalize_reward = bool(config.get("normalize_reward", False))
         self._gamma = float(config.get("gamma", 0.99))
@@ -220,7 +220,7 @@ class SB3Agent:
             raise ValueError(
                 f"{self.algo}: net must be one of {sorted(self.policy_names)} or a CNN spec, got {self.net!r}"
             )
-        if family == "cnn":  # nngym: one trunk shared by linear heads (agents.policies); SB3 shares it too
+        if family == "cnn":  # nngym: one trunk shared by linear heads (agents.common.policies); SB3 shares it too
             spec = default_cnn_spec(self._venv.observation_space) if self.net == "cnn" else self.net
             policy_kwargs["features_extractor_class"] = SpecCNN
             policy_kwargs["features_extractor_kwargs"] = {"spec": spec}
@@ -259,7 +259,7 @@ class SB3Agent:
 
         Args:
             total_timesteps: Env steps of this call.
-            callback: nngym callback(s) (``agents.callbacks``), called with this wrapper as their agent.
+            callback: nngym callback(s) (``agents.common.callbacks``), called with this wrapper as their agent.
             progress_bar: SB3's progress bar.
             reset_num_timesteps: False continues the counters, the monitor file and progress.csv.
         """
@@ -501,15 +501,11 @@ class SB3RecurrentPPO(SB3Agent):
 
 
 def _nngym_default(name: str) -> Any:
-    """Default of a field of nngym's ``RecurrentPPOConfig`` (None if nngym's recurrent PPO is absent)."""
-    try:
-        from agents.recurrent_ppo import RecurrentPPOConfig
-    except ImportError:
-        return None
+    """Default of a field of nngym's ``RecurrentPPOConfig``."""
     return getattr(RecurrentPPOConfig, name, None)
 
 
-#: Algorithm names of ``scripts/train.py --algo`` -> SB3 wrappers.
+#: Algorithm names (``agents.baselines.ALGO_NAMES``, ``scripts/train.py --algo``) -> SB3 wrappers.
 SB3_ALGOS: dict[str, type[SB3Agent]] = {
     "ppo": SB3PPO,
     "a2c": SB3A2C,

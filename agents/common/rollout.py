@@ -7,9 +7,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from agents.buffers import RolloutBuffer
-from agents.callbacks import BaseCallback
-from agents.vec_env import final_observations
+from agents.common.buffers import RolloutBuffer
+from agents.common.callbacks import BaseCallback
+from agents.common.vec_env import final_observations
 
 
 def collect_rollout(

@@ -1,0 +1,99 @@
+"""Evaluation: run an agent for whole episodes on an env and report the returns.
+
+One loop serves every agent, nngym's and SB3's, memoryless or recurrent: it passes back the
+``state`` that ``predict`` returned and ``episode_start`` (true on an episode's first step), so
+an LSTM policy keeps its memory through an episode and starts each one afresh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+
+@dataclass
+class EpisodeStats:
+    """What ``run_episodes`` saw, one entry per episode."""
+
+    returns: list[float] = field(default_factory=list)
+    """Undiscounted returns."""
+    lengths: list[int] = field(default_factory=list)
+    """Steps."""
+    last_rewards: list[float] = field(default_factory=list)
+    """The reward of each episode's last step (success or failure in the T-maze, say)."""
+
+
+def run_episodes(
+    agent: Any, env: str | gym.Env, n_episodes: int, deterministic: bool = True, seed: int = 0
+) -> EpisodeStats:
+    """Runs ``n_episodes`` episodes one after another on a single env, carrying the agent's state.
+
+    Args:
+        agent: Anything with SB3's ``predict(obs, state=..., episode_start=..., deterministic=...) ->
+            (action, state)``: nngym's agents, the SB3 adapter's, or SB3's own models.
+        env: Env id or env (not a vector env).
+        n_episodes: Number of episodes.
+        deterministic: Greedy / mean actions.
+        seed: Seed of the first reset (then the env's own sequence).
+
+    Raises:
+        ValueError: For ``n_episodes`` < 1.
+    """
+    if n_episodes < 1:
+        raise ValueError(f"n_episodes must be >= 1, got {n_episodes}")
+    env = gym.make(env) if isinstance(env, str) else env
+    stats = EpisodeStats()
+    obs, _ = env.reset(seed=seed)
+    for _ in range(n_episodes):
+        total, steps, r, done, state, start = 0.0, 0, 0.0, False, None, True
+        while not done:
+            action, state = agent.predict(
+                obs, state=state, episode_start=np.array([start]), deterministic=deterministic
+            )
+            obs, r, terminated, truncated, _ = env.step(action)
+            total, steps, start = total + float(r), steps + 1, False
+            done = terminated or truncated
+        stats.returns.append(total)
+        stats.lengths.append(steps)
+        stats.last_rewards.append(float(r))
+        obs, _ = env.reset()
+    return stats
+
+
+def evaluate_episodes(
+    agent: Any, env: str | gym.Env, n_episodes: int, deterministic: bool = True, seed: int = 0
+) -> list[float]:
+    """The undiscounted returns of ``run_episodes`` (same arguments)."""
+    return run_episodes(agent, env, n_episodes, deterministic, seed).returns
+
+
+def evaluate(
+    agent: Any, env: str | gym.Env, n_episodes: int = 20, deterministic: bool = True, seed: int = 0
+) -> tuple[float, float]:
+    """(mean, std) of the returns of ``n_episodes`` evaluation episodes (``run_episodes``)."""
+    returns = evaluate_episodes(agent, env, n_episodes, deterministic, seed)
+    return float(np.mean(returns)), float(np.std(returns))
+
+
+def classification_accuracy(agent: Any, split: str = "test", batch_size: int = 1000) -> float:
+    """Fraction of the MNIST ``split`` (all 10,000 test images by default) the deterministic policy labels right.
+
+    This is DigitClassify's mean reward per step with ``wrong_reward=0`` over one sweep of the split,
+    computed in batches: the observations are the env's own (uint8 images of shape (1, 28, 28)).
+
+    Args:
+        agent: Anything with ``predict(obs (N, 1, 28, 28), deterministic=True) -> (actions (N,), state)``.
+        split: "train" or "test".
+        batch_size: Images per ``predict`` call.
+    """
+    from nngym.datasets import load_mnist
+
+    images, labels = load_mnist(split)
+    correct = 0
+    for i in range(0, len(labels), batch_size):
+        actions, _ = agent.predict(images[i : i + batch_size, None], deterministic=True)
+        correct += int(np.sum(np.asarray(actions) == labels[i : i + batch_size]))
+    return correct / len(labels)

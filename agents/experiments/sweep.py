@@ -1,0 +1,181 @@
+"""Running a sweep (``agents.experiments.sweep_file``): every unfinished run, locally or on Ray.
+
+The ``local`` backend runs each run in a subprocess, at most ``workers`` at a time; ``ray``
+(``agents.experiments.sweep_ray``) submits each as a Ray task and brings the run's files back to the driver.
+A run that raises is reported with its traceback in ``error.txt`` while the others go on; a run whose
+worker dies is retried and resumes from its latest checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from agents.experiments import compare
+from agents.experiments.plotting import load_run, plot_groups, reward_threshold
+from agents.experiments.sweep_file import (
+    TRAIN_COMMAND,
+    Run,
+    RunResult,
+    Sweep,
+    checkpoint_steps,
+    is_finished,
+    latest_checkpoint,
+    run_command,
+    save_error,
+)
+
+
+def run_sweep(
+    sweep: Sweep,
+    log_dir: str | os.PathLike,
+    train_cmd: list[str] | None = None,
+    backend: str = "local",
+    workers: int = 1,
+    address: str | None = None,
+    cpus_per_run: float = 1.0,
+    drill_kill: str | None = None,
+    working_dir: str | os.PathLike | None = None,
+) -> list[RunResult]:
+    """Runs every unfinished run of ``sweep`` and writes ``<log_dir>/sweep_status.json``.
+
+    Args:
+        sweep: From ``load_sweep``.
+        log_dir: Root directory; each run writes to ``<log_dir>/<run.name>/``.
+        train_cmd: The training program (default ``TRAIN_COMMAND``, the train runner); it receives the
+            runner's arguments (``Run.argv``).
+        backend: ``"local"`` (subprocesses) or ``"ray"`` (Ray tasks).
+        workers: Local: runs at a time. Ray without an address: CPUs of the local Ray instance.
+        address: Ray cluster address (``None``: start Ray locally).
+        cpus_per_run: Ray: CPUs reserved per run.
+        drill_kill: Fault drill: the run with this name has its worker killed once, right after its
+            first checkpoint, to show that it is retried and resumes from the checkpoint.
+        working_dir: Ray with an ``address``: the project directory to ship to the cluster's workers.
+
+    Returns:
+        One result per run, in sweep order.
+    """
+    if backend not in ("local", "ray"):
+        raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    train_cmd = TRAIN_COMMAND if train_cmd is None else train_cmd
+    root = Path(log_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    results: dict[Run, RunResult] = {}
+    todo = []
+    for run in sweep.runs:
+        if is_finished(root / run.name):
+            results[run] = RunResult(run, "skipped")
+        else:
+            todo.append(run)
+    if todo:
+        if backend == "local":
+            done = _run_local(train_cmd, sweep, todo, root, workers, drill_kill)
+        else:
+            from agents.experiments.sweep_ray import run_ray
+
+            done = run_ray(
+                train_cmd,
+                sweep,
+                todo,
+                root,
+                workers,
+                address,
+                cpus_per_run,
+                drill_kill,
+                None if working_dir is None else Path(working_dir).resolve(),
+            )
+        results.update({r.run: r for r in done})
+    ordered = [results[run] for run in sweep.runs]
+    status = [
+        {
+            **dataclasses.asdict(r.run),
+            "name": r.run.name,
+            **{k: v for k, v in dataclasses.asdict(r).items() if k != "run"},
+        }
+        for r in ordered
+    ]
+    (root / "sweep_status.json").write_text(json.dumps(status, indent=2, default=str))
+    return ordered
+
+
+def _run_local(
+    train_cmd: list[str], sweep: Sweep, todo: list[Run], root: Path, workers: int, drill_kill: str | None
+) -> list[RunResult]:
+    queue = list(todo)
+    active: dict[Run, tuple[subprocess.Popen, float]] = {}
+    attempts = {run: 0 for run in todo}
+    resumed = {run: 0 for run in todo}
+    results: list[RunResult] = []
+    drilled = False
+    while queue or active:
+        while queue and len(active) < workers:
+            run = queue.pop(0)
+            run_dir = root / run.name
+            run_dir.mkdir(parents=True, exist_ok=True)
+            attempts[run] += 1
+            resume = latest_checkpoint(run_dir)
+            resumed[run] = checkpoint_steps(resume)
+            with open(run_dir / "train.log", "ab") as log:
+                cmd = run_command(train_cmd, run, sweep, run_dir, resume)
+                proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+            active[run] = (proc, time.perf_counter())
+        time.sleep(0.1)
+        for run, (proc, start) in list(active.items()):
+            run_dir = root / run.name
+            if drill_kill == run.name and not drilled and latest_checkpoint(run_dir) is not None:
+                drilled = True
+                proc.send_signal(signal.SIGKILL)  # the fault drill: this worker dies mid-run
+            code = proc.poll()
+            if code is None:
+                continue
+            del active[run]
+            seconds = time.perf_counter() - start
+            if code == 0 and is_finished(run_dir):
+                results.append(RunResult(run, "finished", attempts[run], seconds, resumed_from=resumed[run]))
+            elif code < 0 and attempts[run] <= sweep.max_retries:
+                queue.append(run)  # killed by a signal: retry, resuming from the latest checkpoint
+            else:
+                results.append(RunResult(run, "failed", attempts[run], seconds, save_error(run_dir, code)))
+    return results
+
+
+def write_report(results: list[RunResult], log_dir: Path, window: int = 100) -> Path | None:
+    """The comparison table (Markdown + CSV) and reward-curve plots of the finished runs (``experiments.compare``).
+
+    Runs are grouped by algorithm, env and hyperparameter overrides; within a group, one row per
+    implementation (mean ± std over seeds, steps/s and its ratio to SB3).
+    """
+    groups: dict[tuple, dict[str, list]] = {}
+    for r in results:
+        if r.status == "failed":
+            continue
+        evals = sorted((log_dir / r.run.name).glob("**/eval.json"))
+        if evals:
+            key = (r.run.algo, r.run.env, r.run.overrides)
+            groups.setdefault(key, {}).setdefault(r.run.impl, []).append(load_run(evals[0].parent))
+    if not groups:
+        return None
+    tables, rows = [], []
+    for (algo, env, overrides), runs in groups.items():
+        threshold = reward_threshold(env)
+        summary, _ = compare.summarise(runs, threshold, window)
+        hp = ", ".join(f"{k}={v}" for k, v in overrides)
+        tables.append(f"### {algo.upper()} on {env}{f' ({hp})' if hp else ''}\n\n" + compare.markdown(summary, window))
+        rows += [{**row, "overrides": hp} for row in summary]
+        slug = "_".join([algo, env.replace("/", "-"), *(f"{k}={v}" for k, v in overrides)])
+        labels = {impl: f"{'SB3' if impl == 'sb3' else 'nngym'} {algo.upper()}" for impl in runs}
+        title = f"{env}: {algo.upper()}{f' ({hp})' if hp else ''}, mean ± std over seeds"
+        plot_groups(
+            {labels[i]: rs for i, rs in runs.items()}, log_dir / "plots" / slug, "both", window, threshold, title
+        )
+    table = log_dir / "sweep_table.md"
+    table.write_text("\n".join(tables))
+    compare.write_csv(log_dir / "sweep_table.csv", rows)
+    return table

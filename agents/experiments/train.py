@@ -1,0 +1,212 @@
+"""Train an nngym agent with the zoo-style hyperparameters, evaluate it, save it and plot its reward curve.
+
+    python scripts/train.py     # the project's main job: PPO + nngym CNN on DigitClassify, a few minutes
+
+With no arguments: PPO with the nngym CNN (``net: cnn`` in agents/hyperparams/ppo.yml) learns to label
+MNIST digits from rewards alone (``nngym/DigitClassify-v0``), with a progress bar, and ends with the
+deterministic policy's accuracy on all 10,000 test images and runs/ppo_nngym-DigitClassify-v0_s0/reward_curve.png.
+On DigitClassify every run reports ``test_accuracy``; ``--accuracy-freq`` also logs it during training
+(accuracy.csv: steps, training seconds, accuracy).
+
+    python scripts/train.py --algo ppo --env CartPole-v1 --seed 0 --total-timesteps 100000 --log-dir runs/ --progress
+    python scripts/train.py --impl sb3 --algo ppo --env CartPole-v1 --seed 0   # Stable-Baselines3, same yml
+
+``--impl sb3`` trains Stable-Baselines3's algorithm (``agents.baselines.sb3``) with the same hyperparameters
+and writes the same files (model.npz holds the torch policy's tensors).
+
+Writes to ``<log-dir>/<algo>_<env>_s<seed>/`` (a "/" in the env id becomes "-"): monitor.csv, progress.csv, model.npz,
+eval.json, reward_curve.png (and checkpoints/ with --checkpoint-freq). Resume a killed run with
+``--resume <checkpoint.npz>``: it continues to the same total number of steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import yaml
+
+import envs  # noqa: F401 - registers the nngym/ env ids
+from agents import ALGOS, CheckpointCallback, EvalCallback, evaluate_episodes, load_hyperparams
+from agents.common.callbacks import AccuracyCallback
+from agents.common.evaluation import classification_accuracy
+from agents.common.vec_env import make_vec_env
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--algo", default="ppo", choices=sorted(ALGOS))
+    p.add_argument("--impl", default="nngym", choices=["nngym", "sb3"], help="nngym's agents or Stable-Baselines3's")
+    p.add_argument("--env", default="nngym/DigitClassify-v0")
+    p.add_argument(
+        "--env-kwargs",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="gym.make arguments for training and evaluation envs, YAML values, e.g. length=50 (nngym agents only)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--total-timesteps", type=int, default=None, help="default: the yml's n_timesteps")
+    p.add_argument("--log-dir", default="runs/")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="tqdm progress bar")
+    p.add_argument(
+        "--accuracy-freq", type=int, default=0, help="DigitClassify: test accuracy every this many env steps (0: off)"
+    )
+    p.add_argument("--stop-accuracy", type=float, default=None, help="with --accuracy-freq: stop once reached")
+    p.add_argument("--verbose", type=int, default=0)
+    p.add_argument("--n-eval-episodes", type=int, default=20)
+    p.add_argument(
+        "--eval-freq",
+        type=int,
+        default=0,
+        help="EvalCallback every this many vector steps (0: off); it keeps best_model.npz, which is evaluated "
+        "like the final model at the end (eval.json's best_model)",
+    )
+    p.add_argument("--eval-episodes", type=int, default=5, help="episodes per periodic evaluation (--eval-freq)")
+    p.add_argument("--checkpoint-freq", type=int, default=0, help="checkpoint every this many vector steps (0: off)")
+    p.add_argument("--resume", default=None, help="checkpoint file to continue from")
+    p.add_argument(
+        "--hyperparams-file", default=None, help="zoo-style YAML to read instead of agents/hyperparams/<algo>.yml"
+    )
+    p.add_argument(
+        "-p",
+        "--hyperparams",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="overrides, YAML values, e.g. gamma=0.98",
+    )
+    return p.parse_args(argv)
+
+
+def parse_key_values(pairs: list[str], option: str) -> dict:
+    """``["gamma=0.98", "net_arch=[64, 64]"]`` -> ``{"gamma": 0.98, "net_arch": [64, 64]}`` (values read as YAML).
+
+    Raises:
+        SystemExit: A pair without ``=`` or with an empty key, naming the option and the pair.
+    """
+    out = {}
+    for kv in pairs:
+        key, sep, value = kv.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"{option}: expected KEY=VALUE, got {kv!r}")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def plot_rewards(run_dir: Path, title: str) -> Path:
+    """Episode returns against env steps (and a 100-episode moving mean) from monitor.csv."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = np.loadtxt(run_dir / "monitor.csv", delimiter=",", skiprows=2, ndmin=2)
+    out = run_dir / "reward_curve.png"
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    if len(rows):
+        r, steps = rows[:, 0], np.cumsum(rows[:, 1])
+        ax.plot(steps, r, lw=0.5, alpha=0.4, label="episode return")
+        k = min(max(100, len(r) // 100), len(r))  # one-step episodes (DigitClassify): a wider window
+        ax.plot(steps[k - 1 :], np.convolve(r, np.ones(k) / k, mode="valid"), lw=1.5, label=f"mean of {k}")
+    ax.set_xlabel("env steps (approx., episodes in finishing order)")
+    ax.set_ylabel("return")
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    hp = load_hyperparams(args.algo, args.env, args.hyperparams_file)
+    n_timesteps = int(hp.pop("n_timesteps", 100_000))
+    if args.impl == "sb3":  # the yml's nngym-only options (DQN's double_q); asked for with -p they still raise
+        from agents.baselines.sb3 import sb3_hyperparams
+
+        hp, dropped = sb3_hyperparams(args.algo, hp)
+        if dropped:
+            print(f"--impl sb3: the yml's {dropped} dropped (no SB3 counterpart)", flush=True)
+    hp.update(parse_key_values(args.hyperparams, "--hyperparams"))
+    if "net_arch" in hp:
+        hp["net_arch"] = tuple(hp["net_arch"])
+    total = args.total_timesteps or n_timesteps
+    run_dir = Path(args.log_dir) / f"{args.algo}_{args.env.replace('/', '-')}_s{args.seed}"
+    if args.impl == "sb3":
+        from agents.baselines.sb3 import SB3_ALGOS
+
+        if args.algo not in SB3_ALGOS:
+            raise SystemExit(f"--impl sb3: no SB3 baseline for {args.algo!r}; expected one of {sorted(SB3_ALGOS)}")
+        cls = SB3_ALGOS[args.algo]
+    else:
+        cls = ALGOS[args.algo]
+    env_kwargs = parse_key_values(args.env_kwargs, "--env-kwargs")
+    if env_kwargs and args.impl == "sb3":
+        raise SystemExit("--env-kwargs: only for --impl nngym (the SB3 wrapper builds its envs from the id alone)")
+    if env_kwargs:  # the agents take a ready vector env; evaluation gets one env made the same way
+        n_envs = int(hp.get("n_envs", cls.Config.n_envs))
+        env = make_vec_env(args.env, n_envs, hp.get("vectorization", "sync"), **env_kwargs)
+        eval_env: str | gym.Env = gym.make(args.env, **env_kwargs)
+    else:
+        env = eval_env = args.env
+    if args.resume:
+        agent = cls.load(args.resume, env=env, log_dir=run_dir, verbose=args.verbose)
+        remaining, reset = total - agent.num_timesteps, False
+    else:
+        agent = cls(env, seed=args.seed, log_dir=run_dir, verbose=args.verbose, **hp)
+        remaining, reset = total, True
+    callbacks = []
+    if args.eval_freq:
+        best_path = run_dir / "best_model.npz"
+        best_path.unlink(missing_ok=True)  # a stale best model of an earlier run must not be evaluated
+        callbacks.append(EvalCallback(eval_env, args.eval_freq, args.eval_episodes, run_dir, log_path=run_dir))
+    if args.checkpoint_freq:
+        callbacks.append(CheckpointCallback(args.checkpoint_freq, run_dir / "checkpoints", args.algo))
+    classify = args.env.startswith("nngym/DigitClassify")
+    if classify and args.accuracy_freq:
+        callbacks.append(AccuracyCallback(args.accuracy_freq, run_dir, stop_at=args.stop_accuracy))
+    t0 = time.perf_counter()
+    agent.learn(remaining, callback=callbacks, progress_bar=args.progress, reset_num_timesteps=reset)
+    seconds = time.perf_counter() - t0
+    agent.save(run_dir / "model.npz")
+    returns = evaluate_episodes(agent, eval_env, args.n_eval_episodes, deterministic=True, seed=10_000 + args.seed)
+    result = {
+        "impl": args.impl,
+        "algo": args.algo,
+        "env": args.env,
+        "env_kwargs": env_kwargs,
+        "seed": args.seed,
+        "total_timesteps": agent.num_timesteps,
+        "train_seconds": round(seconds, 2),
+        "steps_per_second": round(remaining / seconds),
+        "eval_mean": float(sum(returns) / len(returns)),
+        "eval_std": float((sum((r - sum(returns) / len(returns)) ** 2 for r in returns) / len(returns)) ** 0.5),
+        "hyperparams": {k: list(v) if isinstance(v, tuple) else v for k, v in hp.items()},
+    }
+    if args.eval_freq and (run_dir / "best_model.npz").exists():  # the model the EvalCallback kept, same evaluation
+        best = cls.load(run_dir / "best_model.npz")
+        best_returns = evaluate_episodes(best, eval_env, args.n_eval_episodes, True, seed=10_000 + args.seed)
+        result["best_model"] = {
+            "timesteps": best.num_timesteps,
+            "eval_mean": float(np.mean(best_returns)),
+            "eval_std": float(np.std(best_returns)),
+        }
+    if classify:  # deterministic policy, all 10,000 test images
+        result["test_accuracy"] = classification_accuracy(agent, "test")
+    (run_dir / "eval.json").write_text(json.dumps(result, indent=2))
+    plot_rewards(run_dir, f"{args.impl} {args.algo.upper()} {args.env} seed {args.seed}")
+    print(json.dumps({k: v for k, v in result.items() if k != "hyperparams"}))
+    if classify:
+        print(f"test accuracy: {100 * result['test_accuracy']:.2f}% (deterministic policy, all 10,000 test images)")
+        print(f"reward curve: {run_dir / 'reward_curve.png'}")
+    return result
+
+
+if __name__ == "__main__":  # python -m agents.experiments.train (what sweeps run)
+    main()
