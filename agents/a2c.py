@@ -8,6 +8,7 @@ import numpy as np
 
 from agents.common.base import BaseAgent
 from agents.common.buffers import RolloutBuffer
+from agents.common.callbacks import BaseCallback
 from agents.common.policies import ActorCriticPolicy, backward_policy_loss
 from agents.common.rollout import collect_rollout, explained_variance
 from nngym.optim import Adam, RMSprop
@@ -67,26 +68,35 @@ class A2C(BaseAgent):
     def _build(self) -> None:
         c = self.config
         self.policy = ActorCriticPolicy(
-            self.observation_space, self.action_space, self.rng, self.net, c.net_arch, c.activation, c.ortho_init,
-            c.log_std_init,
-        )  # fmt: skip
+            self.observation_space,
+            self.action_space,
+            self.rng,
+            net=self.net,
+            net_arch=c.net_arch,
+            activation=c.activation,
+            ortho_init=c.ortho_init,
+            log_std_init=c.log_std_init,
+        )
         self.lr_schedule = parse_schedule(c.learning_rate)
         lr = self.lr_schedule(1.0)
         kw = {"max_grad_norm": c.max_grad_norm}
-        self.optimizer = (
-            RMSprop(self.policy, lr, alpha=0.99, eps=c.rms_prop_eps, **kw) if c.use_rms_prop
-            else Adam(self.policy, lr, eps=1e-5, **kw)
-        )  # fmt: skip
+        if c.use_rms_prop:
+            self.optimizer = RMSprop(self.policy, lr, alpha=0.99, eps=c.rms_prop_eps, **kw)
+        else:
+            self.optimizer = Adam(self.policy, lr, eps=1e-5, **kw)
         discrete = self.policy.discrete
         self.buffer = RolloutBuffer(
-            c.n_steps, self.n_envs, self.observation_space.shape,
-            () if discrete else self.action_space.shape, np.int64 if discrete else np.float32,
-        )  # fmt: skip
+            c.n_steps,
+            self.n_envs,
+            self.observation_space.shape,
+            action_shape=() if discrete else self.action_space.shape,
+            action_dtype=np.int64 if discrete else np.float32,
+            obs_dtype=self.observation_space.dtype,
+        )
 
-    def learn(self, total_timesteps: int, callback=None, progress_bar: bool = False, reset_num_timesteps: bool = True):
-        """Alternates rollouts of T·N steps and single gradient steps until ``total_timesteps``. Returns self."""
-        c = self.config
-        cb = self._setup_learn(total_timesteps, callback, reset_num_timesteps, progress_bar)
+    def _learn(self, callback: BaseCallback, reset_num_timesteps: bool) -> None:
+        """Alternates rollouts of T·N steps and single gradient steps until ``total_timesteps``."""
+        c, cb = self.config, callback
         iteration = 0
         while self.num_timesteps < self._total_timesteps:
             # --- rollout --- (n-step returns: GAE with λ = 1)
@@ -98,8 +108,6 @@ class A2C(BaseAgent):
             self._update()
             if c.log_interval and iteration % c.log_interval == 0:
                 self._dump_logs(iteration)
-        self._finish_learn(cb)
-        return self
 
     def _update(self) -> None:
         c, buf, policy = self.config, self.buffer, self.policy

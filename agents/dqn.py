@@ -9,6 +9,7 @@ import numpy as np
 
 from agents.common.base import BaseAgent
 from agents.common.buffers import ReplayBuffer
+from agents.common.callbacks import BaseCallback
 from agents.common.policies import QNetwork
 from agents.common.vec_env import final_observations
 from nngym.costs import HuberCost
@@ -128,7 +129,9 @@ class DQN(BaseAgent):
         self.lr_schedule = self._make_lr_schedule()
         self.optimizer = Adam(self.q_net, lr=self.lr_schedule(1.0), max_grad_norm=c.max_grad_norm)
         self.exploration = linear(c.exploration_initial_eps, c.exploration_final_eps)
-        self.replay_buffer = ReplayBuffer(c.buffer_size, self.observation_space.shape, self.n_envs)
+        self.replay_buffer = ReplayBuffer(
+            c.buffer_size, self.observation_space.shape, n_envs=self.n_envs, obs_dtype=self.observation_space.dtype
+        )
         self.cost = HuberCost(1.0)
         self.exploration_rate = c.exploration_initial_eps
         self._n_calls = 0
@@ -180,10 +183,9 @@ class DQN(BaseAgent):
         done = (1.0 - self.progress_remaining) / c.exploration_fraction if c.exploration_fraction > 0 else 1.0
         return self.exploration(max(1.0 - done, 0.0))
 
-    def learn(self, total_timesteps: int, callback=None, progress_bar: bool = False, reset_num_timesteps: bool = True):
-        """Acts ε-greedily, stores transitions, trains every ``train_freq`` steps. Returns self."""
-        c = self.config
-        cb = self._setup_learn(total_timesteps, callback, reset_num_timesteps, progress_bar)
+    def _learn(self, callback: BaseCallback, reset_num_timesteps: bool) -> None:
+        """Acts ε-greedily, stores transitions, trains every ``train_freq`` steps."""
+        c, cb = self.config, callback
         obs, n_act = self._last_obs, self.action_space.n
         n_target = max(c.target_update_interval // self.n_envs, 1)
         last_logged_episode = self._episode_num
@@ -217,8 +219,6 @@ class DQN(BaseAgent):
                 last_logged_episode = self._episode_num
                 self._dump_logs()
         self._last_obs = obs
-        self._finish_learn(cb)
-        return self
 
     def _update_target(self) -> None:
         tau = self.config.tau

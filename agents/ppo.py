@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from agents.common.base import BaseAgent
 from agents.common.buffers import RolloutBuffer
+from agents.common.callbacks import BaseCallback
+from agents.common.distributions import Categorical, DiagGaussian
 from agents.common.policies import ActorCriticPolicy, backward_policy_loss
 from agents.common.rollout import collect_rollout, explained_variance
 from nngym.optim import Adam
@@ -60,8 +64,29 @@ class PPOConfig:
     """Dump logs every this many rollouts."""
 
 
+class Minibatch(NamedTuple):
+    """n transitions of a rollout, what one PPO gradient step reads."""
+
+    obs: np.ndarray
+    """(n, *obs_shape)"""
+    actions: np.ndarray
+    """(n,) or (n, D)"""
+    old_log_prob: np.ndarray
+    """log π_old(a|s), (n,)"""
+    advantages: np.ndarray
+    """Â, (n,)"""
+    returns: np.ndarray
+    """Â + V_old, (n,)"""
+    old_values: np.ndarray
+    """V_old(s), (n,)"""
+
+
 class PPO(BaseAgent):
     """Proximal Policy Optimization (Schulman et al. 2017) with a clipped surrogate and GAE.
+
+    ``learn`` alternates rollouts of T·N steps and updates until ``total_timesteps`` env steps.
+    The update (``_update``) is shared with ``RecurrentPPO``, which only draws its minibatches
+    (``_minibatches``) and evaluates them (``_evaluate_actions``) differently.
 
     Example:
         >>> agent = PPO("CartPole-v1", seed=0, n_envs=8, n_steps=32).learn(10_000)
@@ -73,60 +98,88 @@ class PPO(BaseAgent):
     def _build(self) -> None:
         c = self.config
         self.policy = ActorCriticPolicy(
-            self.observation_space, self.action_space, self.rng, self.net, c.net_arch, c.activation, c.ortho_init,
-            c.log_std_init,
-        )  # fmt: skip
+            self.observation_space,
+            self.action_space,
+            self.rng,
+            net=self.net,
+            net_arch=c.net_arch,
+            activation=c.activation,
+            ortho_init=c.ortho_init,
+            log_std_init=c.log_std_init,
+        )
         self.lr_schedule = parse_schedule(c.learning_rate)
         self.clip_schedule = parse_schedule(c.clip_range)
         self.optimizer = Adam(self.policy, lr=self.lr_schedule(1.0), eps=1e-5, max_grad_norm=c.max_grad_norm)
         discrete = self.policy.discrete
         self.buffer = RolloutBuffer(
-            c.n_steps, self.n_envs, self.observation_space.shape,
-            () if discrete else self.action_space.shape, np.int64 if discrete else np.float32,
-        )  # fmt: skip
+            c.n_steps,
+            self.n_envs,
+            self.observation_space.shape,
+            action_shape=() if discrete else self.action_space.shape,
+            action_dtype=np.int64 if discrete else np.float32,
+            obs_dtype=self.observation_space.dtype,
+        )
 
-    def learn(self, total_timesteps: int, callback=None, progress_bar: bool = False, reset_num_timesteps: bool = True):
-        """Alternates rollouts of T·N steps and updates until ``total_timesteps`` env steps. Returns self."""
+    def _learn(self, callback: BaseCallback, reset_num_timesteps: bool) -> None:
         c = self.config
-        cb = self._setup_learn(total_timesteps, callback, reset_num_timesteps, progress_bar)
         iteration = 0
         while self.num_timesteps < self._total_timesteps:
-            # --- rollout ---
-            if not collect_rollout(self, self.buffer, c.gamma, c.gae_lambda, cb):  # also does GAE (arXiv:1506.02438)
+            # --- rollout --- (and GAE, arXiv:1506.02438)
+            if not self._collect_rollout(callback):
                 break
-            cb.on_rollout_end()
+            callback.on_rollout_end()
             iteration += 1
             # --- update ---
             self._update()
             if c.log_interval and iteration % c.log_interval == 0:
                 self._dump_logs(iteration)
-        self._finish_learn(cb)
-        return self
+
+    def _collect_rollout(self, callback: BaseCallback | None) -> bool:
+        """T vector steps into the buffer, then GAE; False if a callback asked to stop."""
+        return collect_rollout(self, self.buffer, self.config.gamma, self.config.gae_lambda, callback)
+
+    def _minibatches(self) -> Iterator[Minibatch]:
+        """One epoch: the rollout's T·N transitions in a random order, ``batch_size`` at a time."""
+        buf, batch_size = self.buffer, self.config.batch_size
+        obs, actions, old_log_prob = buf.flat("obs"), buf.flat("actions"), buf.flat("log_probs")
+        advantages, returns, old_values = buf.flat("advantages"), buf.flat("returns"), buf.flat("values")
+        perm = self.rng.permutation(len(obs))
+        for start in range(0, len(obs), batch_size):
+            i = perm[start : start + batch_size]
+            yield Minibatch(obs[i], actions[i], old_log_prob[i], advantages[i], returns[i], old_values[i])
+
+    def _evaluate_actions(self, mb: Any) -> tuple[Categorical | DiagGaussian, np.ndarray]:
+        """π(·|s) and V(s) of a minibatch, keeping the caches for the backward pass."""
+        return self.policy.forward(mb.obs, train=True)
 
     def _update(self) -> None:
+        """``n_epochs`` passes of clipped-surrogate gradient steps over the rollout (early stop on ``target_kl``)."""
         c, buf, policy = self.config, self.buffer, self.policy
         progress = self.progress_remaining
         self.optimizer.lr = self.lr_schedule(progress)
         clip = self.clip_schedule(progress)
-        obs, actions, old_log_prob = buf.flat("obs"), buf.flat("actions"), buf.flat("log_probs")
-        advantages, returns, old_values = buf.flat("advantages"), buf.flat("returns"), buf.flat("values")
-        n_total = len(obs)
         pg_losses, v_losses, ent_losses, clip_fracs, kls = [], [], [], [], []
         continue_training = True
         for _epoch in range(c.n_epochs):
-            perm = self.rng.permutation(n_total)
-            for start in range(0, n_total, c.batch_size):
-                mb = perm[start : start + c.batch_size]
-                a = actions[mb]
-                dist, values = policy.forward(obs[mb], train=True)
-                log_prob, entropy = dist.log_prob(a), dist.entropy()
-                adv = advantages[mb]
-                if c.normalize_advantage and len(mb) > 1:
+            for mb in self._minibatches():
+                dist, values = self._evaluate_actions(mb)
+                log_prob, entropy = dist.log_prob(mb.actions), dist.entropy()
+                adv = mb.advantages
+                if c.normalize_advantage and len(adv) > 1:
                     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
                 terms, d_log_prob, d_entropy, d_values = ppo_loss(
-                    log_prob, entropy, values, old_log_prob[mb], adv, returns[mb], old_values[mb],
-                    clip, c.clip_range_vf, c.ent_coef, c.vf_coef,
-                )  # fmt: skip
+                    log_prob,
+                    entropy,
+                    values,
+                    mb.old_log_prob,
+                    adv,
+                    mb.returns,
+                    mb.old_values,
+                    clip=clip,
+                    clip_range_vf=c.clip_range_vf,
+                    ent_coef=c.ent_coef,
+                    vf_coef=c.vf_coef,
+                )
                 pg_losses.append(terms["pg_loss"])
                 v_losses.append(terms["v_loss"])
                 ent_losses.append(terms["entropy_loss"])
@@ -135,7 +188,7 @@ class PPO(BaseAgent):
                 if c.target_kl is not None and terms["approx_kl"] > 1.5 * c.target_kl:
                     continue_training = False
                     break
-                backward_policy_loss(policy, dist, a, d_log_prob, d_entropy, d_values)
+                backward_policy_loss(policy, dist, mb.actions, d_log_prob, d_entropy, d_values)  # (BPTT if recurrent)
                 self.optimizer.step()
                 self._n_updates += 1
             if not continue_training:
@@ -164,6 +217,7 @@ def ppo_loss(
     advantages: np.ndarray,
     returns: np.ndarray,
     old_values: np.ndarray,
+    *,
     clip: float,
     clip_range_vf: float | None,
     ent_coef: float,

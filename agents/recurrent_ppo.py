@@ -10,21 +10,19 @@ the first update, these forward passes give back exactly the rollout's log-proba
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
 
-from agents.common.base import BaseAgent
 from agents.common.callbacks import BaseCallback
+from agents.common.distributions import Categorical, DiagGaussian
 from agents.common.normalize import RunningNormalizer
-from agents.common.policies import backward_policy_loss
-from agents.common.recurrent_buffer import RecurrentRolloutBuffer
+from agents.common.recurrent_buffer import RecurrentRolloutBuffer, SequenceBatch
 from agents.common.recurrent_policy import DEFAULT_CNN_SPEC, PolicyState, RecurrentActorCriticPolicy
-from agents.common.rollout import explained_variance
-from agents.common.vec_env import final_observations
-from agents.ppo import ppo_loss
-from nngym.network import Sequential
+from agents.common.rollout import bootstrap_truncated
+from agents.ppo import PPO
 from nngym.optim import Adam
 from nngym.schedules import parse_schedule
 
@@ -90,8 +88,11 @@ class RecurrentPPOConfig:
     """Dump logs every this many rollouts."""
 
 
-class RecurrentPPO(BaseAgent):
+class RecurrentPPO(PPO):
     """PPO with an LSTM policy and an LSTM critic; ``predict`` carries the LSTM state like SB3's.
+
+    PPO's loop and update (``agents.ppo``) with a recurrent rollout (``_collect_rollout``) and
+    minibatches of whole sequences (``_minibatches``, ``_evaluate_actions``).
 
     Example:
         >>> agent = RecurrentPPO("nngym/CartPoleNoVel-v1", seed=0, n_envs=8, n_steps=32).learn(10_000)
@@ -104,10 +105,25 @@ class RecurrentPPO(BaseAgent):
 
     def _build(self) -> None:
         c = self.config
+        if not (isinstance(self.net, str) and self.net in ("mlp", "cnn")):
+            raise ValueError(
+                f"{self.algo}: net must be 'mlp' (or 'cnn', the same: images get the CNN encoder cnn_spec), "
+                f"got {self.net!r}; the encoder, LSTM and heads are set by encoder_arch, lstm_hidden_size, "
+                "net_arch and cnn_spec"
+            )
         self.policy = RecurrentActorCriticPolicy(
-            self.observation_space, self.action_space, self.rng, c.lstm_hidden_size, c.encoder_arch, c.net_arch,
-            c.activation, c.ortho_init, c.lstm_forget_bias, c.cnn_spec, c.log_std_init,
-        )  # fmt: skip
+            self.observation_space,
+            self.action_space,
+            self.rng,
+            lstm_hidden_size=c.lstm_hidden_size,
+            encoder_arch=c.encoder_arch,
+            net_arch=c.net_arch,
+            activation=c.activation,
+            ortho_init=c.ortho_init,
+            lstm_forget_bias=c.lstm_forget_bias,
+            cnn_spec=c.cnn_spec,
+            log_std_init=c.log_std_init,
+        )
         self.seq_len = c.seq_len or c.n_steps
         if self.seq_len < 1 or c.n_steps % self.seq_len:
             raise ValueError(f"seq_len must divide n_steps = {c.n_steps}, got {c.seq_len}")
@@ -115,23 +131,20 @@ class RecurrentPPO(BaseAgent):
         self.clip_schedule = parse_schedule(c.clip_range)
         self.optimizer = Adam(self.policy, lr=self.lr_schedule(1.0), eps=1e-5, max_grad_norm=c.max_grad_norm)
         discrete = self.policy.discrete
-        obs_dtype = np.uint8 if self.observation_space.dtype == np.uint8 else np.float32
         self.buffer = RecurrentRolloutBuffer(
-            c.n_steps, self.n_envs, self.observation_space.shape,
-            () if discrete else self.action_space.shape, np.int64 if discrete else np.float32,
-            c.lstm_hidden_size, obs_dtype,
-        )  # fmt: skip
+            c.n_steps,
+            self.n_envs,
+            self.observation_space.shape,
+            action_shape=() if discrete else self.action_space.shape,
+            action_dtype=np.int64 if discrete else np.float32,
+            hidden_size=c.lstm_hidden_size,
+            obs_dtype=np.float32 if c.normalize_obs else self.observation_space.dtype,
+        )
         self.obs_rms = RunningNormalizer(self.observation_space.shape) if c.normalize_obs else None
         self.ret_rms = RunningNormalizer(()) if c.normalize_reward else None
         self._returns = np.zeros(self.n_envs, np.float64)  # running discounted return per env, for ret_rms
         self._state: PolicyState | None = None  # LSTM states of the training envs between rollouts
         self._episode_starts = np.ones(self.n_envs, dtype=np.float32)
-
-    def _nets(self) -> dict[str, Sequential]:
-        return self.policy.nets()
-
-    def _optimizer(self) -> Adam:
-        return self.optimizer
 
     def _extra_arrays(self) -> dict[str, np.ndarray]:
         extra = {"log_std": self.policy.log_std}
@@ -210,26 +223,11 @@ class RecurrentPPO(BaseAgent):
         return self.predict(obs, None, None, deterministic)[0]
 
     # --- learning ---------------------------------------------------------------------------------
-    def learn(self, total_timesteps: int, callback=None, progress_bar: bool = False, reset_num_timesteps: bool = True):
-        """Alternates rollouts of T·N steps and updates until ``total_timesteps`` env steps. Returns self."""
-        c = self.config
-        if reset_num_timesteps or self._last_obs is None or self._state is None:
+    def _learn(self, callback: BaseCallback, reset_num_timesteps: bool) -> None:
+        if reset_num_timesteps or self._state is None:  # a fresh start: zero LSTM states, every env starting
             self._state = self.policy.initial_state(self.n_envs)
             self._episode_starts = np.ones(self.n_envs, dtype=np.float32)
-        cb = self._setup_learn(total_timesteps, callback, reset_num_timesteps, progress_bar)
-        iteration = 0
-        while self.num_timesteps < self._total_timesteps:
-            # --- rollout ---
-            if not self._collect_rollout(cb):
-                break
-            cb.on_rollout_end()
-            iteration += 1
-            # --- update ---
-            self._update()
-            if c.log_interval and iteration % c.log_interval == 0:
-                self._dump_logs(iteration)
-        self._finish_learn(cb)
-        return self
+        super()._learn(callback, reset_num_timesteps)
 
     def _collect_rollout(self, callback: BaseCallback | None) -> bool:
         """T vector steps into the buffer, with the LSTM states entering each step; then GAE (arXiv:1506.02438).
@@ -239,6 +237,11 @@ class RecurrentPPO(BaseAgent):
         c, buf, policy, env = self.config, self.buffer, self.policy, self.env
         box = isinstance(self.action_space, gym.spaces.Box)
         obs, state, starts = self._last_obs, self._state, self._episode_starts
+
+        def final_values(final_obs: np.ndarray, idx: np.ndarray) -> np.ndarray:
+            vf_state = (state[2][idx], state[3][idx])
+            return policy.values_step(self._normalize(final_obs), vf_state, np.zeros(len(idx), np.float32))
+
         for t in range(buf.n_steps):
             obs = self._normalize(obs, update=True)
             buf.obs[t] = obs
@@ -257,12 +260,7 @@ class RecurrentPPO(BaseAgent):
             self._track_episodes(rewards, dones)
             buf.rewards[t] = self._scale_rewards(rewards, dones)
             buf.dones[t] = dones
-            bootstrap = truncated & ~terminated
-            if bootstrap.any():
-                idx = np.flatnonzero(bootstrap)
-                vf_state = (state[2][idx], state[3][idx])
-                final = self._normalize(final_observations(infos, idx))
-                buf.rewards[t, idx] += c.gamma * policy.values_step(final, vf_state, np.zeros(len(idx), np.float32))
+            bootstrap_truncated(buf.rewards[t], terminated, truncated, infos, c.gamma, final_values)
             starts = dones.astype(np.float32)
             if callback is not None and not callback.on_step():
                 self._last_obs, self._state, self._episode_starts = obs, state, starts
@@ -272,53 +270,16 @@ class RecurrentPPO(BaseAgent):
         buf.compute_returns_and_advantages(last_values, c.gamma, c.gae_lambda)
         return True
 
-    def _update(self) -> None:
-        c, buf, policy = self.config, self.buffer, self.policy
-        progress = self.progress_remaining
-        self.optimizer.lr = self.lr_schedule(progress)
-        clip = self.clip_schedule(progress)
-        seqs = buf.sequences(self.seq_len)
-        n_seq = buf.n_envs * (buf.n_steps // self.seq_len)
-        per_batch = max(1, c.batch_size // self.seq_len)
-        pg_losses, v_losses, ent_losses, clip_fracs, kls = [], [], [], [], []
-        continue_training = True
-        for _epoch in range(c.n_epochs):
-            perm = self.rng.permutation(n_seq)
-            for start in range(0, n_seq, per_batch):
-                mb = buf.batch(seqs, perm[start : start + per_batch])
-                dist, values, _ = policy.forward(mb.obs, mb.state, mb.episode_starts, train=True)
-                log_prob, entropy = dist.log_prob(mb.actions), dist.entropy()
-                adv = mb.advantages
-                if c.normalize_advantage and len(adv) > 1:
-                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                terms, d_log_prob, d_entropy, d_values = ppo_loss(
-                    log_prob, entropy, values, mb.old_log_prob, adv, mb.returns, mb.old_values,
-                    clip, c.clip_range_vf, c.ent_coef, c.vf_coef,
-                )  # fmt: skip
-                pg_losses.append(terms["pg_loss"])
-                v_losses.append(terms["v_loss"])
-                ent_losses.append(terms["entropy_loss"])
-                clip_fracs.append(terms["clip_frac"])
-                kls.append(terms["approx_kl"])
-                if c.target_kl is not None and terms["approx_kl"] > 1.5 * c.target_kl:
-                    continue_training = False
-                    break
-                backward_policy_loss(policy, dist, mb.actions, d_log_prob, d_entropy, d_values)  # BPTT in each LSTM
-                self.optimizer.step()
-                self._n_updates += 1
-            if not continue_training:
-                break
-        self._train_stats = {
-            "train/entropy_loss": float(np.mean(ent_losses)),
-            "train/policy_gradient_loss": float(np.mean(pg_losses)),
-            "train/value_loss": float(np.mean(v_losses)),
-            "train/approx_kl": float(np.mean(kls)),
-            "train/clip_fraction": float(np.mean(clip_fracs)),
-            "train/loss": float(pg_losses[-1] + c.ent_coef * ent_losses[-1] + c.vf_coef * v_losses[-1]),
-            "train/explained_variance": explained_variance(buf.values.ravel(), buf.returns.ravel()),
-            "train/n_updates": self._n_updates,
-            "train/clip_range": clip,
-            "train/learning_rate": self.optimizer.lr,
-        }
-        if not policy.discrete:
-            self._train_stats["train/std"] = float(np.exp(policy.log_std).mean())
+    def _minibatches(self) -> Iterator[SequenceBatch]:
+        """One epoch: the rollout cut into sequences of ``seq_len`` steps, ``batch_size // seq_len`` at a time."""
+        seqs = self.buffer.sequences(self.seq_len)
+        n_seq = self.buffer.n_envs * (self.buffer.n_steps // self.seq_len)
+        per_batch = max(1, self.config.batch_size // self.seq_len)
+        perm = self.rng.permutation(n_seq)
+        for start in range(0, n_seq, per_batch):
+            yield self.buffer.batch(seqs, perm[start : start + per_batch])
+
+    def _evaluate_actions(self, mb: SequenceBatch) -> tuple[Categorical | DiagGaussian, np.ndarray]:
+        """π and V over the minibatch's sequences from their stored states (episode starts reset them)."""
+        dist, values, _ = self.policy.forward(mb.obs, mb.state, mb.episode_starts, train=True)
+        return dist, values

@@ -16,8 +16,9 @@ import gymnasium as gym
 import numpy as np
 
 from agents.common.base import BaseAgent
+from agents.common.callbacks import BaseCallback
 from agents.common.policies import ActorCriticPolicy, backward_policy_loss
-from agents.common.vec_env import final_observations
+from agents.common.rollout import bootstrap_truncated
 from nngym.optim import Adam
 from nngym.schedules import parse_schedule
 
@@ -69,9 +70,15 @@ class REINFORCE(BaseAgent):
     def _build(self) -> None:
         c = self.config
         self.policy = ActorCriticPolicy(
-            self.observation_space, self.action_space, self.rng, self.net, c.net_arch, c.activation, c.ortho_init,
-            c.log_std_init,
-        )  # fmt: skip
+            self.observation_space,
+            self.action_space,
+            self.rng,
+            net=self.net,
+            net_arch=c.net_arch,
+            activation=c.activation,
+            ortho_init=c.ortho_init,
+            log_std_init=c.log_std_init,
+        )
         self.lr_schedule = parse_schedule(c.learning_rate)
         self.optimizer = Adam(self.policy, lr=self.lr_schedule(1.0), max_grad_norm=c.max_grad_norm)
         self._alloc(2 * c.n_steps)
@@ -82,7 +89,7 @@ class REINFORCE(BaseAgent):
         n, old = self.n_envs, getattr(self, "_store", None)
         act_shape = () if self.policy.discrete else self.action_space.shape
         self._store = {
-            "obs": np.zeros((capacity, n, *self.observation_space.shape), np.float32),
+            "obs": np.zeros((capacity, n, *self.observation_space.shape), self.observation_space.dtype),
             "actions": np.zeros((capacity, n, *act_shape), np.int64 if self.policy.discrete else np.float32),
             "rewards": np.zeros((capacity, n), np.float32),
             "dones": np.zeros((capacity, n), np.float32),
@@ -92,10 +99,10 @@ class REINFORCE(BaseAgent):
             for k, v in old.items():
                 self._store[k][: len(v)] = v
 
-    def learn(self, total_timesteps: int, callback=None, progress_bar: bool = False, reset_num_timesteps: bool = True):
-        """Collects ``n_steps`` vector steps, then learns from every episode that has finished. Returns self."""
-        c, s = self.config, self._store
-        cb = self._setup_learn(total_timesteps, callback, reset_num_timesteps, progress_bar)
+    def _learn(self, callback: BaseCallback, reset_num_timesteps: bool) -> None:
+        """Collects ``n_steps`` vector steps, then learns from every episode that has finished."""
+        c, s, cb = self.config, self._store, callback
+        values = lambda final_obs, _: self.policy.values(final_obs)  # noqa: E731 - V(s) of truncated episodes
         if reset_num_timesteps:
             self._pos = 0
         box = isinstance(self.action_space, gym.spaces.Box)
@@ -115,10 +122,7 @@ class REINFORCE(BaseAgent):
                 dones = terminated | truncated
                 self._track_episodes(rewards, dones)
                 s["rewards"][t], s["dones"][t] = rewards, dones
-                bootstrap = truncated & ~terminated
-                if bootstrap.any():
-                    idx = np.flatnonzero(bootstrap)
-                    s["rewards"][t, idx] += c.gamma * self.policy.values(final_observations(infos, idx))
+                bootstrap_truncated(s["rewards"][t], terminated, truncated, infos, c.gamma, values)
                 self._pos += 1
                 if not cb.on_step():
                     stop = True
@@ -130,8 +134,6 @@ class REINFORCE(BaseAgent):
                 iteration += 1
                 if c.log_interval and iteration % c.log_interval == 0:
                     self._dump_logs(iteration)
-        self._finish_learn(cb)
-        return self
 
     def _update(self) -> bool:
         """One gradient step on the finished episodes' steps; returns False if none has finished."""

@@ -215,15 +215,19 @@ def test_ppo_loss_gradient_numerically(discrete, clip_vf):
     dist0, v0 = policy.forward(obs)
     old_log_prob = dist0.log_prob(actions) + rng.normal(0, 0.3, n)  # ratios both inside and outside the clip
     adv, returns, old_values = rng.standard_normal(n), rng.standard_normal(n), v0 + rng.normal(0, 0.1, n)
+    coefs = {"clip": 0.2, "clip_range_vf": clip_vf, "ent_coef": 0.01, "vf_coef": 0.5}
 
     def loss() -> float:
         dist, values = policy.forward(obs)
-        return ppo_loss(dist.log_prob(actions), dist.entropy(), values, old_log_prob, adv, returns, old_values,
-                        0.2, clip_vf, 0.01, 0.5)[0]["loss"]  # fmt: skip
+        terms, *_ = ppo_loss(
+            dist.log_prob(actions), dist.entropy(), values, old_log_prob, adv, returns, old_values, **coefs
+        )
+        return terms["loss"]
 
     dist, values = policy.forward(obs, train=True)
-    _, d_lp, d_h, d_v = ppo_loss(dist.log_prob(actions), dist.entropy(), values, old_log_prob, adv, returns,
-                                 old_values, 0.2, clip_vf, 0.01, 0.5)  # fmt: skip
+    _, d_lp, d_h, d_v = ppo_loss(
+        dist.log_prob(actions), dist.entropy(), values, old_log_prob, adv, returns, old_values, **coefs
+    )
     for _, _, g in policy.named_params():
         g[...] = 0
     backward_policy_loss(policy, dist, actions, d_lp, d_h, d_v)

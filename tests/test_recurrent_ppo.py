@@ -186,9 +186,18 @@ def test_recurrent_ppo_loss_gradients_numerically():
     def loss(train: bool = False):
         dist, values, _ = policy.forward(obs, state, starts, train=train)
         terms, d_lp, d_ent, d_v = ppo_loss(
-            dist.log_prob(mb.actions), dist.entropy(), values, old_log_prob, adv, returns, old_values,
-            0.2, None, 0.01, 0.5,
-        )  # fmt: skip
+            dist.log_prob(mb.actions),
+            dist.entropy(),
+            values,
+            old_log_prob,
+            adv,
+            returns,
+            old_values,
+            clip=0.2,
+            clip_range_vf=None,
+            ent_coef=0.01,
+            vf_coef=0.5,
+        )
         return terms, dist, d_lp, d_ent, d_v
 
     terms, dist, d_lp, d_ent, d_v = loss(train=True)

@@ -14,13 +14,14 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
+from threadpoolctl import threadpool_limits
+from typing_extensions import Self
 
-from agents.common.callbacks import BaseCallback, CallbackList, ProgressBarCallback
+from agents.common.callbacks import BaseCallback, CallbackList, MaybeCallback, ProgressBarCallback
 from agents.common.config import check_config
 from agents.common.dbn_policy import pretrain_dbn_trunk
 from agents.common.logger import Logger, MonitorWriter
 from agents.common.policies import check_spaces, infer
-from agents.common.threads import set_blas_threads
 from agents.common.vec_env import make_vec_env
 from nngym.network import Sequential
 from nngym.serialization import ModelFileError, load_npz, save_npz
@@ -107,6 +108,10 @@ class BaseAgent:
     def _build(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _learn(self, callback: BaseCallback, reset_num_timesteps: bool) -> None:  # pragma: no cover - abstract
+        """The algorithm's training loop, until ``self._total_timesteps`` env steps or a callback stops it."""
+        raise NotImplementedError
+
     # Defaults for the actor-critic agents (PPO, A2C, REINFORCE: ``self.policy`` an ActorCriticPolicy,
     # ``self.optimizer``); DQN and RecurrentPPO override them.
     def _act(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:
@@ -151,13 +156,40 @@ class BaseAgent:
             actions = np.clip(actions, self.action_space.low, self.action_space.high)
         return (actions[0] if single else actions), state
 
-    # --- learning plumbing ------------------------------------------------------------------
+    # --- learning ---------------------------------------------------------------------------
+    #: BLAS threads while learning: the agents' matrices (a few hundred rows by 64 or 256 columns) are
+    #: too small for threads to pay for their synchronisation, and on a shared machine they cost more.
+    blas_threads: ClassVar[int] = 1
+
+    def learn(
+        self,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        progress_bar: bool = False,
+        reset_num_timesteps: bool = True,
+    ) -> Self:
+        """Trains for ``total_timesteps`` env steps (SB3's ``learn``); returns self.
+
+        BLAS runs on ``blas_threads`` threads for the duration of the call (threadpoolctl), and the
+        previous limits are restored afterwards, also when training raises.
+
+        Args:
+            total_timesteps: Env steps to train for (from now on, if ``reset_num_timesteps`` is False).
+            callback: A callback, a list of callbacks, or None.
+            progress_bar: Show a tqdm bar over the env steps.
+            reset_num_timesteps: Start counting (and the schedules) from 0; False continues a run.
+        """
+        with threadpool_limits(limits=self.blas_threads, user_api="blas"):
+            cb = self._setup_learn(total_timesteps, callback, reset_num_timesteps, progress_bar)
+            self._learn(cb, reset_num_timesteps)
+            self._finish_learn(cb)
+        return self
+
     def _setup_learn(
-        self, total_timesteps: int, callback: BaseCallback | list | None, reset_num_timesteps: bool, progress_bar: bool
+        self, total_timesteps: int, callback: MaybeCallback, reset_num_timesteps: bool, progress_bar: bool
     ) -> BaseCallback:
         if self.env is None:
             raise ValueError(f"{self.algo}.learn needs an env: pass env= to the constructor or to load()")
-        set_blas_threads(1)  # small matrices: BLAS threads cost more than they save (agents/common/threads.py)
         if reset_num_timesteps:
             self.num_timesteps = 0
             self._episode_num = 0
@@ -166,7 +198,6 @@ class BaseAgent:
             self._total_timesteps = int(total_timesteps) + self.num_timesteps
         if reset_num_timesteps or self._last_obs is None:
             self._last_obs, _ = self.env.reset(seed=self.seed if self.num_timesteps == 0 else None)
-            self._last_obs = self._last_obs.astype(np.float32)
             self._ep_ret[:] = 0
             self._ep_len[:] = 0
             if self.num_timesteps == 0 and hasattr(self.action_space, "seed"):
@@ -231,7 +262,10 @@ class BaseAgent:
 
     # --- files --------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike, include_replay_buffer: bool = False) -> Path:
-        """One npz of arrays (network parameters, optimiser state) plus JSON metadata, with a digest.
+        """One npz of arrays (network parameters, optimiser state) plus JSON metadata, with a SHA-256 digest.
+
+        The digest, stored in the file, lets ``load`` detect a damaged or accidentally edited file; it is no
+        protection against deliberate modification, since anyone can recompute it.
 
         Args:
             path: File to write (``.npz`` appended if missing).
@@ -279,8 +313,10 @@ class BaseAgent:
         return None
 
     @classmethod
-    def load(cls, path: str | os.PathLike, env: str | gym.Env | gym.vector.VectorEnv | None = None, **kwargs: Any):
-        """Rebuilds an agent saved by ``save``; refuses another algorithm, other spaces or a modified file.
+    def load(
+        cls, path: str | os.PathLike, env: str | gym.Env | gym.vector.VectorEnv | None = None, **kwargs: Any
+    ) -> Self:
+        """Rebuilds an agent saved by ``save``; refuses another algorithm, other spaces or a corrupt file.
 
         Args:
             path: The model file.
@@ -288,14 +324,17 @@ class BaseAgent:
             **kwargs: ``log_dir``, ``verbose``.
 
         Raises:
-            ModelFileError: Wrong algorithm, incompatible spaces, or digest mismatch (tampered file).
+            ModelFileError: Wrong algorithm, incompatible spaces, or digest mismatch (the file is corrupt or
+                was edited after saving; the digest detects accidents, it does not authenticate the file).
         """
         arrays, meta = load_npz(path)
         if meta.get("format") != "nngym.agent":
             raise ModelFileError(f"{path}: format is {meta.get('format')!r}, expected 'nngym.agent'")
         digest = meta.pop("sha256", None)
         if digest != _digest(arrays, meta):
-            raise ModelFileError(f"{path}: content digest does not match: the file was modified or is corrupt")
+            raise ModelFileError(
+                f"{path}: content digest does not match: the file is corrupt or was changed after it was saved"
+            )
         if meta.get("algorithm") != cls.algo:
             raise ModelFileError(f"{path} holds a {meta.get('algorithm')} model, cannot load it as {cls.algo}")
         obs_space = _space_from_json(meta["observation_space"])

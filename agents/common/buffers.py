@@ -63,13 +63,21 @@ class RolloutBuffer:
         obs_shape: Shape of one observation.
         action_shape: Shape of one action (``()`` for Discrete).
         action_dtype: int64 for Discrete, float32 for Box.
+        obs_dtype: Storage dtype of observations: the observation space's (uint8 pixels stay uint8 until
+            the network's first layer scales them).
     """
 
     def __init__(
-        self, n_steps: int, n_envs: int, obs_shape: tuple[int, ...], action_shape: tuple[int, ...], action_dtype: type
+        self,
+        n_steps: int,
+        n_envs: int,
+        obs_shape: tuple[int, ...],
+        action_shape: tuple[int, ...],
+        action_dtype: type,
+        obs_dtype: np.dtype | type = np.float32,
     ) -> None:
         self.n_steps, self.n_envs = n_steps, n_envs
-        self.obs = np.zeros((n_steps, n_envs, *obs_shape), dtype=np.float32)
+        self.obs = np.zeros((n_steps, n_envs, *obs_shape), dtype=obs_dtype)
         self.actions = np.zeros((n_steps, n_envs, *action_shape), dtype=action_dtype)
         self.rewards = np.zeros((n_steps, n_envs), dtype=np.float32)
         self.dones = np.zeros((n_steps, n_envs), dtype=np.float32)
@@ -105,13 +113,17 @@ class ReplayBuffer:
         obs_shape: Shape of one observation.
         n_envs: Number of envs N whose transitions each ``add`` writes (n-step returns follow one env's
             transitions N slots apart).
+        obs_dtype: Storage dtype of observations and next observations: the observation space's (uint8
+            pixels take a quarter of float32's bytes).
     """
 
-    def __init__(self, capacity: int, obs_shape: tuple[int, ...], n_envs: int = 1) -> None:
+    def __init__(
+        self, capacity: int, obs_shape: tuple[int, ...], n_envs: int = 1, obs_dtype: np.dtype | type = np.float32
+    ) -> None:
         self.capacity = int(capacity)
         self.n_envs = int(n_envs)
-        self.obs = np.zeros((self.capacity, *obs_shape), dtype=np.float32)
-        self.next_obs = np.zeros((self.capacity, *obs_shape), dtype=np.float32)
+        self.obs = np.zeros((self.capacity, *obs_shape), dtype=obs_dtype)
+        self.next_obs = np.zeros((self.capacity, *obs_shape), dtype=obs_dtype)
         self.actions = np.zeros(self.capacity, dtype=np.int64)
         self.rewards = np.zeros(self.capacity, dtype=np.float32)
         self.terminated = np.zeros(self.capacity, dtype=np.float32)

@@ -44,6 +44,10 @@ class BaseCallback:
         return None
 
 
+#: What ``learn(callback=...)`` takes: one callback, a list of them, or None.
+MaybeCallback = BaseCallback | list[BaseCallback] | None
+
+
 class CallbackList(BaseCallback):
     """Several callbacks called in order; training stops if any ``on_step`` returns False."""
 

@@ -33,9 +33,9 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from agents.common.cnn import image_input, is_image_space
-from agents.common.threads import set_blas_threads
 from nngym.builders import mlp
 from nngym.dbn import DBN
 from nngym.network import Sequential
@@ -196,7 +196,6 @@ def pretrain_dbn_trunk(
         return random_trunk(observation_space, config, rng), DBNPretraining(config)
     if env is None:
         raise ValueError("net='dbn' pretrains on the agent's env before RL: pass an env (or load a saved agent)")
-    set_blas_threads(1)  # 100-row batches: BLAS threads cost more than they save, as in learn
     t0 = time.perf_counter()
     obs, steps = collect_random_observations(env, config.n_obs, rng)
     image = is_image_space(observation_space)
@@ -208,7 +207,8 @@ def pretrain_dbn_trunk(
         pretraining.std = np.maximum(x.std(axis=0), 1e-6).astype(np.float32)
     data = pretraining.visible(obs, observation_space)
     dbn = DBN([data.shape[1], *config.sizes], rng, visible=visible)
-    pretraining.history = dbn.pretrain(data, config.cd_configs(visible), rng)
+    with threadpool_limits(limits=1, user_api="blas"):  # 100-row batches, as in learn: one thread is faster
+        pretraining.history = dbn.pretrain(data, config.cd_configs(visible), rng)
     pretraining.dbn, pretraining.seconds = dbn, time.perf_counter() - t0
     return dbn_trunk(pretraining, observation_space), pretraining
 

@@ -62,11 +62,9 @@ class RecurrentRolloutBuffer(RolloutBuffer):
         action_shape: tuple[int, ...],
         action_dtype: type,
         hidden_size: int,
-        obs_dtype: type = np.float32,
+        obs_dtype: np.dtype | type = np.float32,
     ) -> None:
-        super().__init__(n_steps, n_envs, obs_shape, action_shape, action_dtype)
-        if obs_dtype != np.float32:
-            self.obs = np.zeros((n_steps, n_envs, *obs_shape), dtype=obs_dtype)
+        super().__init__(n_steps, n_envs, obs_shape, action_shape, action_dtype, obs_dtype)
         self.episode_starts = np.zeros((n_steps, n_envs), dtype=np.float32)
         self.states = tuple(np.zeros((n_steps, n_envs, hidden_size), dtype=np.float32) for _ in range(4))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -10,6 +11,32 @@ import numpy as np
 from agents.common.buffers import RolloutBuffer
 from agents.common.callbacks import BaseCallback
 from agents.common.vec_env import final_observations
+
+
+def bootstrap_truncated(
+    rewards: np.ndarray,
+    terminated: np.ndarray,
+    truncated: np.ndarray,
+    infos: dict[str, Any],
+    gamma: float,
+    values: Callable[[np.ndarray, np.ndarray], np.ndarray],
+) -> None:
+    """r_i ← r_i + γ V(final_obs_i), in place, for the envs whose episode was truncated (not terminated).
+
+    A time limit is not the end of the task: the return beyond it is estimated by the critic on the
+    true final observation (SAME_STEP autoreset keeps it in ``infos``), so nothing crosses the reset.
+
+    Args:
+        rewards: (N,), modified in place (a row of a buffer, for example).
+        terminated, truncated: (N,) flags of the step.
+        infos: The vector env's infos of the step.
+        gamma: Discount γ.
+        values: ``values(final_obs (M, ...), env indices (M,)) -> V (M,)``.
+    """
+    bootstrap = truncated & ~terminated
+    if bootstrap.any():
+        idx = np.flatnonzero(bootstrap)
+        rewards[idx] += gamma * values(final_observations(infos, idx), idx)
 
 
 def collect_rollout(
@@ -40,10 +67,7 @@ def collect_rollout(
         agent._track_episodes(rewards, dones)
         buffer.rewards[t] = rewards
         buffer.dones[t] = dones
-        bootstrap = truncated & ~terminated
-        if bootstrap.any():
-            idx = np.flatnonzero(bootstrap)
-            buffer.rewards[t, idx] += gamma * policy.values(final_observations(infos, idx))
+        bootstrap_truncated(buffer.rewards[t], terminated, truncated, infos, gamma, lambda o, _: policy.values(o))
         if callback is not None and not callback.on_step():
             agent._last_obs = obs
             return False
