@@ -1,14 +1,15 @@
 """RL agents learning with nngym networks, behind Stable-Baselines3's interface.
 
 ``PPO``, ``A2C``, ``DQN``, ``REINFORCE`` and ``RecurrentPPO`` take an env id / env / SAME_STEP vector
-env, ``net="mlp"``, a seed and hyperparameters (their ``Config`` dataclass fields); they ``learn``,
-``predict``, ``save`` and ``load`` like SB3's. Hyperparameters per env id are in
+env, a ``net`` (``"mlp"``, ``"cnn"``, ``"dbn"``, a spec string or ready networks), a seed and
+hyperparameters (their ``Config`` dataclass fields); they ``learn``, ``predict``, ``save`` and ``load``
+like SB3's. Hyperparameters per env id are in
 ``agents/hyperparams/<algo>.yml`` (rl-baselines3-zoo's layout), read by ``load_hyperparams``.
 
 The package, by floor (imports point down only)::
 
-    agents.experiments   train runner, compare, sweeps (local, Ray), Ray Tune, reward-curve plots
-        │  (scripts/ are thin command lines over it)
+    agents.experiments   train runner, compare, sweeps (local, Ray), Ray Tune, reward-curve plots;
+        │                also imports envs (scripts/ are thin command lines over it)
     agents.baselines     the SB3 adapter, the only importer of torch
         │
     agents.ppo, .a2c, .dqn, .reinforce, .recurrent_ppo     one file per algorithm

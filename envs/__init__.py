@@ -1,5 +1,14 @@
 """nngym's Gymnasium environments; importing this package registers them under the namespace ``nngym``.
 
+- ``digit_classify``: ``nngym/DigitClassify-v0``, label an MNIST digit (a contextual bandit by default)
+- ``digit_glimpse``: ``nngym/DigitGlimpse-v0``, label a digit seen only through a few small glimpses
+- ``tmaze``: ``nngym/TMaze-v0``, remember a cue shown at the start of a corridor
+- ``catch``: ``nngym/Catch-v0``, catch a falling ball, from pixels
+- ``cartpole_novel``: ``nngym/CartPoleNoVel-v1``, CartPole without the velocities (position and angle only)
+- ``actions``, ``render``: action checks and numpy-only ``rgb_array`` drawing shared by the envs
+
+The environments use ``nngym`` only for its MNIST loader, and nothing in ``agents``.
+
 ```python
 >>> import gymnasium as gym
 >>> env = gym.make("envs:nngym/DigitClassify-v0")  # imports envs, then makes the env

@@ -3,6 +3,15 @@
 The layer protocol, costs, optimisers and networks follow Nielsen's *Neural Networks
 and Deep Learning*. This package is the neural-network library alone: it imports neither
 ``envs`` nor ``agents``.
+
+- ``layer``: the protocol every layer follows (``forward``/``backward``, ``params``/``grads``)
+- ``dense``, ``conv``, ``im2col``, ``pooling``, ``reshape``, ``dropout``, ``activations``: feed-forward layers
+- ``recurrent``, ``rnn``, ``lstm``: recurrent layers over sequences
+- ``costs``, ``optim``, ``schedules``, ``init``: costs, optimisers, learning-rate schedules, initialisers
+- ``network``, ``builders``, ``serialization``: ``Sequential`` networks, builders from spec strings, npz + JSON files
+- ``train``, ``gradcheck``: supervised training loops, central-difference gradient checks
+- ``rbm``, ``dbn``: restricted Boltzmann machines and deep belief networks
+- ``datasets``: MNIST, bundled and verified, and image augmentation
 """
 
 from nngym.activations import ACTIVATIONS, ReLU, Sigmoid, Softmax, Tanh, log_softmax, sigmoid, softmax

@@ -1,4 +1,4 @@
-"""The layer protocol every nngym building block follows (see DESIGN.md).
+"""The layer protocol every nngym building block follows.
 
 A layer maps a batch ``x`` to ``y`` in ``forward`` and, in ``backward``, takes the
 upstream gradient ``dy = ∂C/∂y``, fills ``grads`` with ``∂C/∂param`` (BP3/BP4 for a

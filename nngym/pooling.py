@@ -1,4 +1,4 @@
-"""Pooling layers, the seed's "混合层": each block of a feature map condensed to one number.
+"""Pooling layers (Nielsen's "pooling layer"): each block of a feature map condensed to one number.
 
 Max-pooling keeps the largest activation of each block; L2 pooling keeps the square
 root of the sum of squares. Both read the blocks as kh·kw strided slices of the input

@@ -2,14 +2,14 @@
 
 Same env, same hyperparameters (agents/hyperparams/<algo>.yml), same number of steps, CPU:
 
-    flock /tmp/nngym-cpu.lock python scripts/bench_agents.py --algos ppo a2c dqn --seeds 0 1 2
+    python scripts/bench_agents.py --algos ppo a2c dqn --seeds 0 1 2
 
 prints env steps per second of ``learn`` for both and the ratio nngym / SB3, and the
 deterministic evaluation return of each trained model (--eval-episodes, 0 to skip).
 
-SB3 gets the yml entry minus the options it has no counterpart for (``agents.baselines.SB3_LACKS``, printed
+SB3 gets the yml entry minus the options it has no counterpart for (``agents.baselines.sb3.SB3_LACKS``, printed
 when dropped): DQN's ``double_q``. DQN's ``n_steps`` and ``learning_rate_final`` schedule are SB3's own
-``n_steps`` and a callable learning rate (``agents.baselines.SB3DQN``).
+``n_steps`` and a callable learning rate (``agents.baselines.sb3.SB3DQN``).
 """
 
 from __future__ import annotations

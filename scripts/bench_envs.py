@@ -6,15 +6,15 @@ are drawn beforehand from a seeded Generator, so only the environments are timed
 episodes are reset (by hand for the single env, by the vector env's autoreset otherwise) and
 resets count toward the time. Each figure is the median of ``--repeats`` timings.
 
-Timing: run under the CPU lock on the shared machine,
+Timing: run it on an otherwise idle machine (other processes skew the figures),
 
-    flock /tmp/nngym-cpu.lock python scripts/bench_envs.py
+    python scripts/bench_envs.py
 
-and prints a Markdown table. CartPole-v1 is timed alternately with each env, in the same way, so
+which prints a Markdown table. CartPole-v1 is timed alternately with each env, in the same way, so
 each ratio compares runs made seconds apart.
 
 ``--returns EPISODES`` instead prints each env's random-policy return, measured next to the
-expected value its docstring derives, and the optimal return (no timing, no lock needed).
+expected value its docstring derives, and the optimal return (no timing, so other load does not matter).
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ def table_header(title: str) -> None:
     print(f"\n### {title}\n\n| case | nngym µs | torch µs | nngym/torch |\n|---|---:|---:|---:|", flush=True)
 
 
-# --- MLP (issue 2) ---------------------------------------------------------------------------------
+# --- MLP -------------------------------------------------------------------------------------------
 def _mlp_case(sizes: list[int], batch: int, activation: str, classify: bool) -> Case:
     import torch
 
@@ -102,7 +102,7 @@ def bench_mlp(rounds: int) -> list[dict[str, float | str]]:
     return compare(cases, rounds)
 
 
-# --- LSTM (issue 4) --------------------------------------------------------------------------------
+# --- LSTM ------------------------------------------------------------------------------------------
 def _lstm_case(T: int, N: int, D: int, H: int) -> Case:
     import torch
 
@@ -137,8 +137,8 @@ def bench_lstm(rounds: int) -> list[dict[str, float | str]]:
     return compare(cases, rounds)
 
 
-# --- CNN (issue 3) ---------------------------------------------------------------------------------
-#: The MNIST CNN of RESULTS.md (issue 3), as an nngym spec; the torch twin is built layer for layer.
+# --- CNN -------------------------------------------------------------------------------------------
+#: The MNIST CNN of RESULTS.md ("CNN on MNIST"), as an nngym spec; the torch twin is built layer for layer.
 MNIST_CNN_SPEC = "conv:32x5,pool:2,conv:64x5,pool:2,dense:256,dropout:0.5"
 
 

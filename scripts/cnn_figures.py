@@ -1,4 +1,6 @@
-"""Figures of issue 8 part A (agents that see) from finished ``scripts/train.py`` runs: no training here.
+"""Figures of the CNN-policy agents (RESULTS.md, "Agents that see") from finished ``scripts/train.py`` runs.
+
+No training here:
 
     python scripts/cnn_figures.py --runs runs/ --out docs/figures
 

@@ -1,13 +1,13 @@
-"""Deep belief network on MNIST (issue 5): pretrain, fine-tune, generate digits, 1%-labels experiment.
+"""Deep belief network on MNIST: pretrain, fine-tune, generate digits, 1%-labels experiment.
 
 Stages share one run directory, so the RBMs are pretrained once and reused:
 
-    flock /tmp/nngym-cpu.lock python scripts/dbn.py pretrain   # greedy RBMs + label-joined top RBM
-    flock /tmp/nngym-cpu.lock python scripts/dbn.py refine_top # optional: PCD epochs on the top RBM (dbn_pcd.npz)
-    flock /tmp/nngym-cpu.lock python scripts/dbn.py finetune   # DBN -> Sequential + softmax head, backprop
-    flock /tmp/nngym-cpu.lock python scripts/dbn.py generate   # class-conditional digits + classifier share
-    flock /tmp/nngym-cpu.lock python scripts/dbn.py fewlabels  # 600 labels: DBN init vs random init, 3 seeds
-    python scripts/dbn.py fields                               # first-layer receptive fields PNG
+    python scripts/dbn.py pretrain     # greedy RBMs + label-joined top RBM
+    python scripts/dbn.py refine_top   # optional: PCD epochs on the top RBM (dbn_pcd.npz)
+    python scripts/dbn.py finetune     # DBN -> Sequential + softmax head, backprop
+    python scripts/dbn.py generate     # class-conditional digits + classifier share
+    python scripts/dbn.py fewlabels    # 600 labels: DBN init vs random init, 3 seeds
+    python scripts/dbn.py fields       # first-layer receptive fields PNG
 
 Pretraining checkpoints every epoch (``<run>/rbm<l>.npz``, ``<run>/top.npz``); rerunning resumes.
 Figures go to docs/figures/, numbers to ``<run>/results_<stage>.json`` and stdout.

@@ -1,4 +1,4 @@
-"""Issue 8, DBN pretraining: env steps to 90% (and 95%) DigitClassify test accuracy, PPO ``net="dbn"`` vs the MLP.
+"""DBN pretraining for agents: env steps to 90% (and 95%) DigitClassify test accuracy, PPO ``net="dbn"`` vs the MLP.
 
 Both agents have the same network: ImageScale → Flatten → Dense(784, 256) → Sigmoid, then PPO's linear π and V
 heads, and the same hyperparameters: agents/hyperparams/ppo.yml's DigitClassify entry (64 envs, n_steps 4,

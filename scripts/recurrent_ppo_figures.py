@@ -1,4 +1,4 @@
-"""Recurrent PPO (LSTM) next to memoryless PPO-MLP on the tasks that need memory (issue 8's figures).
+"""Recurrent PPO (LSTM) next to memoryless PPO-MLP on the tasks that need memory (RESULTS.md, "Agents that remember").
 
     python scripts/recurrent_ppo_figures.py cartpole --seed 0     # CartPoleNoVel-v1, 100k steps each
     python scripts/recurrent_ppo_figures.py tmaze --seed 0        # T-maze, gated curriculum 10 -> 100

@@ -166,7 +166,7 @@ def test_dqn_checkpoint_can_carry_the_replay_buffer(tmp_path):
     assert len(DQN.load(agent.save(tmp_path / "without")).replay_buffer) == 0
 
 
-def test_tampered_wrong_algorithm_and_wrong_spaces_files_are_refused(tmp_path):
+def test_corrupt_wrong_algorithm_and_wrong_spaces_files_are_refused(tmp_path):
     path = PPO("CartPole-v1", seed=0, n_steps=16).learn(16).save(tmp_path / "ppo")
     with pytest.raises(ModelFileError, match="holds a PPO model"):
         A2C.load(path)
@@ -174,9 +174,9 @@ def test_tampered_wrong_algorithm_and_wrong_spaces_files_are_refused(tmp_path):
         PPO.load(path, env="Acrobot-v1")
     arrays, meta = load_npz(path)
     arrays["net/pi/0.W"] = arrays["net/pi/0.W"] + 1.0
-    save_npz(tmp_path / "tampered", arrays, meta)
-    with pytest.raises(ModelFileError, match="modified"):
-        PPO.load(tmp_path / "tampered.npz")
+    save_npz(tmp_path / "edited", arrays, meta)
+    with pytest.raises(ModelFileError, match="corrupt or was changed after it was saved"):
+        PPO.load(tmp_path / "edited.npz")
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(ModelFileError):
         PPO.load(tmp_path / "junk.npz")

@@ -1,4 +1,4 @@
-"""Tests for the nngym/* Gymnasium environments (issue 6)."""
+"""Tests for the nngym/* Gymnasium environments."""
 
 from __future__ import annotations
 
