@@ -33,7 +33,7 @@ from sb3_contrib import RecurrentPPO
 from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback as SB3Callback
-from stable_baselines3.common.logger import CSVOutputFormat, HumanOutputFormat, Logger
+from stable_baselines3.common.logger import CSVOutputFormat, HumanOutputFormat, Logger, TensorBoardOutputFormat
 from stable_baselines3.common.monitor import ResultsWriter
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor, VecNormalize
@@ -41,6 +41,7 @@ from torch import nn
 
 from agents.common.callbacks import ProgressBarCallback
 from agents.common.cnn import image_layout
+from agents.common.logger import tensorboard_run_dir
 from agents.common.policies import default_cnn_spec as nngym_default_cnn_spec
 from agents.recurrent_ppo import RecurrentPPOConfig
 from nngym.builders import cnn
@@ -141,6 +142,7 @@ class SB3Agent:
         seed: Seeds torch, the envs and the action spaces.
         log_dir: Where ``monitor.csv`` and ``progress.csv`` go (``None``: no files).
         verbose: 1 also prints SB3's table at each log interval.
+        tensorboard_log: SB3's ``tensorboard_log``: event files in ``<tensorboard_log>/<ALGO>_<n>`` per ``learn``.
         **config: nngym Config fields (``n_envs``, ``learning_rate``, ``net_arch``, ``activation``, ...).
 
     Raises:
@@ -159,9 +161,11 @@ class SB3Agent:
         seed: int = 0,
         log_dir: str | os.PathLike | None = None,
         verbose: int = 0,
+        tensorboard_log: str | os.PathLike | None = None,
         **config: Any,
     ) -> None:
         self.net, self.seed, self.verbose = net, int(seed), verbose
+        self.tensorboard_log = None if tensorboard_log is None else str(tensorboard_log)
         self.log_dir = None if log_dir is None else Path(log_dir)
         self.config = {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}
         self.n_envs = int(config.get("n_envs", 1))
@@ -174,7 +178,8 @@ class SB3Agent:
         self._venv = None if env is None else self._make_env(env)
         kwargs = self._sb3_kwargs(dict(config))
         self.model = self.sb3_class(
-            kwargs.pop("policy"), self._venv, seed=self.seed, device="cpu", verbose=0, **kwargs
+            kwargs.pop("policy"), self._venv, seed=self.seed, device="cpu", verbose=0,
+            tensorboard_log=self.tensorboard_log, **kwargs,
         ) if self._venv is not None else None  # fmt: skip
         self._train_seconds = 0.0
 
@@ -306,6 +311,10 @@ class SB3Agent:
             csv_format.file.flush()
             csv_format.keys = old.splitlines()[0].split(",")
         formats = [csv_format] + ([HumanOutputFormat(sys.stdout)] if self.verbose else [])
+        if self.model.tensorboard_log is not None:  # tensorboard_log=DIR: SB3's writer, SB3's <DIR>/<ALGO>_<n> runs
+            formats.append(
+                TensorBoardOutputFormat(str(tensorboard_run_dir(self.model.tensorboard_log, self.algo, not append)))
+            )
         self.model.set_logger(Logger(str(self.log_dir), formats))
 
     def predict(

@@ -20,7 +20,7 @@ from typing_extensions import Self
 from agents.common.callbacks import BaseCallback, CallbackList, MaybeCallback, ProgressBarCallback
 from agents.common.config import check_config
 from agents.common.dbn_policy import pretrain_dbn_trunk
-from agents.common.logger import Logger, MonitorWriter
+from agents.common.logger import Logger, MonitorWriter, tensorboard_run_dir
 from agents.common.policies import check_spaces, infer
 from agents.common.vec_env import make_vec_env
 from nngym.network import Sequential
@@ -39,6 +39,9 @@ class BaseAgent:
         seed: Seeds the agent's generator (weights, sampling, minibatches) and the envs (seed + i).
         log_dir: Where ``monitor.csv`` and ``progress.csv`` go (``None``: no files).
         verbose: 1 prints the SB3-style table at each log interval.
+        tensorboard_log: Directory for TensorBoard event files (SB3's argument): each ``learn`` call writes the
+            keys of progress.csv at the same steps to a run directory ``<tensorboard_log>/<ALGO>_<n>``
+            (``agents.common.logger.tensorboard_run_dir``); needs ``pip install -e ".[tensorboard]"``.
         dbn_kwargs: With ``net="dbn"``: fields of ``agents.common.dbn_policy.DBNPretrainConfig`` (pretraining
             observations, RBM sizes, CD-k, epochs); the DBN is pretrained on the env here, before ``learn``.
         **config: Overrides of the fields of ``Config`` (unknown names raise ValueError).
@@ -55,6 +58,7 @@ class BaseAgent:
         seed: int = 0,
         log_dir: str | os.PathLike | None = None,
         verbose: int = 0,
+        tensorboard_log: str | os.PathLike | None = None,
         dbn_kwargs: dict[str, Any] | None = None,
         _spaces: tuple[gym.Space, gym.Space] | None = None,
         **config: Any,
@@ -67,6 +71,7 @@ class BaseAgent:
         check_config(self.algo, self.config)
         self.net, self.seed = net, int(seed)
         self.log_dir, self.verbose = log_dir, verbose
+        self.tensorboard_log = tensorboard_log
         self.rng = np.random.default_rng(self.seed)
         self.env: gym.vector.VectorEnv | None = None
         self.env_id = env if isinstance(env, str) else getattr(getattr(env, "spec", None), "id", "") or ""
@@ -167,6 +172,7 @@ class BaseAgent:
         callback: MaybeCallback = None,
         progress_bar: bool = False,
         reset_num_timesteps: bool = True,
+        tb_log_name: str | None = None,
     ) -> Self:
         """Trains for ``total_timesteps`` env steps (SB3's ``learn``); returns self.
 
@@ -178,15 +184,21 @@ class BaseAgent:
             callback: A callback, a list of callbacks, or None.
             progress_bar: Show a tqdm bar over the env steps.
             reset_num_timesteps: Start counting (and the schedules) from 0; False continues a run.
+            tb_log_name: With ``tensorboard_log``: the run name (default: the algorithm, ``"PPO"``...).
         """
         with threadpool_limits(limits=self.blas_threads, user_api="blas"):
-            cb = self._setup_learn(total_timesteps, callback, reset_num_timesteps, progress_bar)
+            cb = self._setup_learn(total_timesteps, callback, reset_num_timesteps, progress_bar, tb_log_name)
             self._learn(cb, reset_num_timesteps)
             self._finish_learn(cb)
         return self
 
     def _setup_learn(
-        self, total_timesteps: int, callback: MaybeCallback, reset_num_timesteps: bool, progress_bar: bool
+        self,
+        total_timesteps: int,
+        callback: MaybeCallback,
+        reset_num_timesteps: bool,
+        progress_bar: bool,
+        tb_log_name: str | None = None,
     ) -> BaseCallback:
         if self.env is None:
             raise ValueError(f"{self.algo}.learn needs an env: pass env= to the constructor or to load()")
@@ -205,7 +217,10 @@ class BaseAgent:
         append = not reset_num_timesteps
         if self.log_dir is not None:
             self._monitor = MonitorWriter(self.log_dir, self.env_id, append=append)
-        self.logger = Logger(self.log_dir, verbose=self.verbose, append=append)
+        tb_dir = None
+        if self.tensorboard_log is not None:
+            tb_dir = tensorboard_run_dir(self.tensorboard_log, tb_log_name or self.algo, reset_num_timesteps)
+        self.logger = Logger(self.log_dir, verbose=self.verbose, append=append, tensorboard_dir=tb_dir)
         self._start_time = time.perf_counter()
         self._start_steps = self.num_timesteps
         callbacks = list(callback) if isinstance(callback, list) else [callback] if callback else []
@@ -256,6 +271,7 @@ class BaseAgent:
 
     def _finish_learn(self, callback: BaseCallback) -> None:
         callback.on_training_end()
+        self.logger.close()
         if self._monitor is not None:
             self._monitor.close()
             self._monitor = None
@@ -321,7 +337,7 @@ class BaseAgent:
         Args:
             path: The model file.
             env: Env to continue training on (its spaces must match the saved ones).
-            **kwargs: ``log_dir``, ``verbose``.
+            **kwargs: ``log_dir``, ``verbose``, ``tensorboard_log``.
 
         Raises:
             ModelFileError: Wrong algorithm, incompatible spaces, or digest mismatch (the file is corrupt or

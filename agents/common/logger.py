@@ -4,18 +4,30 @@
   a ``#{"t_start": ..., "env_id": ...}`` JSON line, then ``r,l,t`` rows), readable by
   ``stable_baselines3.common.results_plotter.load_results``.
 - ``Logger``: ``record(key, value)`` then ``dump(step)`` writes a row of ``progress.csv``
-  (SB3's key names, e.g. ``rollout/ep_rew_mean``, ``time/fps``) and a short stdout table.
+  (SB3's key names, e.g. ``rollout/ep_rew_mean``, ``time/fps``), a short stdout table, and, with a
+  TensorBoard directory, the same scalars at the same step to a TensorBoard event file
+  (``TensorBoardOutputFormat``).
+- ``tensorboard_run_dir``: SB3's run directory naming, ``<root>/<name>_<n>`` with n one more than the
+  latest run of that name (the latest itself when continuing a run).
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import numbers
 import os
+import re
 import sys
 import time
 from pathlib import Path
 from typing import Any, TextIO
+
+#: Shown when TensorBoard logging is asked for without the ``tensorboard`` package.
+TENSORBOARD_MISSING = (
+    "TensorBoard logging (tensorboard_log=..., --tensorboard-log) needs the tensorboard package: "
+    'pip install -e ".[tensorboard]"'
+)
 
 
 class MonitorWriter:
@@ -52,18 +64,93 @@ class MonitorWriter:
         self._file.close()
 
 
+def tensorboard_run_dir(root: str | os.PathLike, name: str, reset_num_timesteps: bool = True) -> Path:
+    """The TensorBoard directory of one ``learn`` call, named as SB3 names it: ``<root>/<name>_<n>``.
+
+    n is one more than the largest n of the existing ``<name>_<n>`` directories under ``root`` (1 for the
+    first run); continuing a run (``reset_num_timesteps=False``) writes into the latest one again.
+
+    Args:
+        root: The ``tensorboard_log`` directory.
+        name: The run name, by default the algorithm (``"PPO"``, ``"DQN"``, ...).
+        reset_num_timesteps: False: the latest run's directory (continued), True: a new one.
+    """
+    root = Path(root)
+    pattern = re.compile(rf"^{re.escape(name)}_(\d+)$")
+    ids = [int(m.group(1)) for p in (root.iterdir() if root.is_dir() else []) if (m := pattern.match(p.name))]
+    latest = max(ids, default=0)
+    return root / f"{name}_{latest if not reset_num_timesteps else latest + 1}"
+
+
+class TensorBoardOutputFormat:
+    """Writes each ``dump``'s numeric values as TensorBoard scalars (tag = SB3's key name, step = env steps).
+
+    Written with the ``tensorboard`` package's own event-file writer
+    (``tensorboard.summary.writer.event_file_writer.EventFileWriter``, the one torch's ``SummaryWriter`` and
+    so SB3 use underneath) and its ``Summary``/``Event`` protos: no torch, and the one package that writes
+    the files is also the one that shows them (``tensorboard --logdir DIR``), where tensorboardX would be a
+    second package next to it. Unlike SB3, which keeps ``time/total_timesteps``, ``time/iterations`` and
+    ``time/time_elapsed`` out of TensorBoard, every key of ``progress.csv`` is written, so the two hold the
+    same numbers; non-numeric values are skipped.
+
+    Args:
+        folder: The run's event-file directory (created if missing).
+
+    Raises:
+        ImportError: Without the tensorboard package, naming ``pip install -e ".[tensorboard]"``.
+    """
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        try:
+            from tensorboard.compat.proto.event_pb2 import Event
+            from tensorboard.compat.proto.summary_pb2 import Summary
+            from tensorboard.summary.writer.event_file_writer import EventFileWriter
+        except ImportError as err:
+            raise ImportError(TENSORBOARD_MISSING) from err
+        self.dir = Path(folder)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._event, self._summary = Event, Summary
+        self._writer = EventFileWriter(str(self.dir))
+
+    def write(self, values: dict[str, Any], step: int) -> None:
+        """One event at ``step`` holding a scalar per numeric value (bools and strings skipped); flushed."""
+        scalars = [
+            self._summary.Value(tag=key, simple_value=float(v))
+            for key, v in values.items()
+            if isinstance(v, numbers.Real) and not isinstance(v, bool)
+        ]
+        if scalars:
+            event = self._event(wall_time=time.time(), step=int(step), summary=self._summary(value=scalars))
+            self._writer.add_event(event)
+            self._writer.flush()
+
+    def close(self) -> None:
+        self._writer.close()
+
+
 class Logger:
-    """Collects scalars under SB3's key names and writes them to ``progress.csv`` and stdout.
+    """Collects scalars under SB3's key names and writes them to ``progress.csv``, stdout and TensorBoard.
 
     Args:
         folder: Where ``progress.csv`` goes (``None``: no file).
         verbose: 1 prints an SB3-style table at every ``dump``; 0 prints nothing.
         append: Keep an existing ``progress.csv`` (resume).
+        tensorboard_dir: A run directory for TensorBoard event files (``tensorboard_run_dir``; ``None``: none).
+
+    Raises:
+        ImportError: ``tensorboard_dir`` without the tensorboard package (``TensorBoardOutputFormat``).
     """
 
-    def __init__(self, folder: str | os.PathLike | None = None, verbose: int = 1, append: bool = False) -> None:
+    def __init__(
+        self,
+        folder: str | os.PathLike | None = None,
+        verbose: int = 1,
+        append: bool = False,
+        tensorboard_dir: str | os.PathLike | None = None,
+    ) -> None:
         self.verbose = verbose
         self.values: dict[str, Any] = {}
+        self.tensorboard = None if tensorboard_dir is None else TensorBoardOutputFormat(tensorboard_dir)
         self.path = None if folder is None else Path(folder) / "progress.csv"
         self._keys: list[str] = []
         if self.path is not None:
@@ -82,9 +169,16 @@ class Logger:
         self.values.setdefault("time/total_timesteps", step)
         if self.path is not None:
             self._write_csv()
+        if self.tensorboard is not None:
+            self.tensorboard.write(self.values, step)
         if self.verbose:
             print(self.table(), file=out or sys.stdout)
         self.values = {}
+
+    def close(self) -> None:
+        """Closes the TensorBoard event file (``progress.csv`` is closed after every row)."""
+        if self.tensorboard is not None:
+            self.tensorboard.close()
 
     def _write_csv(self) -> None:
         new = [k for k in self.values if k not in self._keys]

@@ -17,6 +17,11 @@ and writes the same files (model.npz holds the torch policy's tensors).
 Writes to ``<log-dir>/<algo>_<env>_s<seed>/`` (a "/" in the env id becomes "-"): monitor.csv, progress.csv, model.npz,
 eval.json, reward_curve.png (and checkpoints/ with --checkpoint-freq). Resume a killed run with
 ``--resume <checkpoint.npz>``: it continues to the same total number of steps.
+
+    python scripts/train.py --algo ppo --env CartPole-v1 --tensorboard-log runs/tb && tensorboard --logdir runs/tb
+
+``--tensorboard-log DIR`` also writes progress.csv's keys (SB3's names) at the same steps as TensorBoard event
+files, one run directory ``DIR/<ALGO>_<n>`` per training, as SB3 does (``pip install -e ".[tensorboard]"``).
 """
 
 from __future__ import annotations
@@ -52,6 +57,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--total-timesteps", type=int, default=None, help="default: the yml's n_timesteps")
     p.add_argument("--log-dir", default="runs/")
+    p.add_argument(
+        "--tensorboard-log",
+        default=None,
+        metavar="DIR",
+        help="also write the logged values as TensorBoard event files to DIR/<ALGO>_<n> (needs the tensorboard extra)",
+    )
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="tqdm progress bar")
     p.add_argument(
         "--accuracy-freq", type=int, default=0, help="DigitClassify: test accuracy every this many env steps (0: off)"
@@ -155,11 +166,12 @@ def main(argv: list[str] | None = None) -> dict:
         eval_env: str | gym.Env = gym.make(args.env, **env_kwargs)
     else:
         env = eval_env = args.env
+    tensorboard = {} if args.tensorboard_log is None else {"tensorboard_log": args.tensorboard_log}
     if args.resume:
-        agent = cls.load(args.resume, env=env, log_dir=run_dir, verbose=args.verbose)
+        agent = cls.load(args.resume, env=env, log_dir=run_dir, verbose=args.verbose, **tensorboard)
         remaining, reset = total - agent.num_timesteps, False
     else:
-        agent = cls(env, seed=args.seed, log_dir=run_dir, verbose=args.verbose, **hp)
+        agent = cls(env, seed=args.seed, log_dir=run_dir, verbose=args.verbose, **tensorboard, **hp)
         remaining, reset = total, True
     callbacks = []
     if args.eval_freq:
