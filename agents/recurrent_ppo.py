@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -103,14 +104,28 @@ class RecurrentPPO(PPO):
     algo = "RecurrentPPO"
     Config = RecurrentPPOConfig
 
+    #: The ``net`` values accepted. Both build the same policy: the encoder before each LSTM follows the
+    #: observation space (an MLP, ``encoder_arch``, for 1-D Boxes; a CNN, ``cnn_spec``, for images).
+    nets: ClassVar[tuple[str, ...]] = ("mlp", "cnn")
+
+    def __init__(
+        self, env: str | gym.Env | gym.vector.VectorEnv | None, net: str = "mlp", *args: Any, **kwargs: Any
+    ) -> None:
+        """See ``BaseAgent``; ``net`` must be one of ``nets`` (checked before anything is built or pretrained).
+
+        Raises:
+            ValueError: Naming the ``net`` given and the ones accepted.
+        """
+        if not (isinstance(net, str) and net in self.nets):
+            got = repr(net) if isinstance(net, str | list) else f"a {type(net).__name__}"
+            raise ValueError(
+                f"{self.algo}: net must be one of {list(self.nets)}, got {got}; the encoder, LSTM and heads are "
+                "set by encoder_arch, lstm_hidden_size, net_arch and cnn_spec"
+            )
+        super().__init__(env, net, *args, **kwargs)
+
     def _build(self) -> None:
         c = self.config
-        if not (isinstance(self.net, str) and self.net in ("mlp", "cnn")):
-            raise ValueError(
-                f"{self.algo}: net must be 'mlp' (or 'cnn', the same: images get the CNN encoder cnn_spec), "
-                f"got {self.net!r}; the encoder, LSTM and heads are set by encoder_arch, lstm_hidden_size, "
-                "net_arch and cnn_spec"
-            )
         self.policy = RecurrentActorCriticPolicy(
             self.observation_space,
             self.action_space,

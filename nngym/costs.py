@@ -4,6 +4,12 @@
 by the batch size n, so that a gradient step ``w -= η ∂C/∂w`` is the seed's
 ``w' = w − η/m Σ_x ∂C_x/∂w``. The fused costs take *logits* z^L and return (BP1)
 directly: δ^L = a − y, without the σ'(z) factor that slows learning.
+
+Shapes: outputs are (N, K), or (N, T, K) for sequences (a ``batch_first`` recurrent network), with
+targets of the same shape (``SoftmaxCrossEntropy`` also takes integer labels (N,) or (N, T)). The
+axis-0 size n is the number of examples; ``QuadraticCost``, ``CrossEntropyCost`` and
+``SoftmaxCrossEntropy`` sum over every other axis, so a sequence's cost is the sum of its steps'
+costs, and the batch cost their mean over the n sequences. ``HuberCost`` averages over all elements.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ class Cost:
 
 
 class QuadraticCost(Cost):
-    """The seed's cost C = 1/2n Σ_x ||y(x) − a^L(x)||², on activations a^L (N, K)."""
+    """The seed's cost C = 1/2n Σ_x ||y(x) − a^L(x)||², on activations a^L (N, K) or (N, T, K)."""
 
     def value(self, output: np.ndarray, y: np.ndarray) -> float:
         _check_pair("QuadraticCost", output, y)
@@ -52,7 +58,7 @@ class QuadraticCost(Cost):
 class CrossEntropyCost(Cost):
     """The seed's cross-entropy C = −1/n Σ_x Σ_j [y_j ln a_j + (1 − y_j) ln(1 − a_j)], a = σ(z).
 
-    Takes logits z^L (N, K); sigmoid is fused, so (BP1) is δ^L = a^L − y.
+    Takes logits z^L (N, K) or (N, T, K); sigmoid is fused, so (BP1) is δ^L = a^L − y.
     """
 
     def value(self, output: np.ndarray, y: np.ndarray) -> float:
@@ -68,20 +74,21 @@ class CrossEntropyCost(Cost):
 
 
 class SoftmaxCrossEntropy(Cost):
-    """Log-likelihood of a softmax output, C = −1/n Σ_x ln a_{y(x)}, on logits z^L (N, K).
+    """Log-likelihood of a softmax output, C = −1/n Σ_x ln a_{y(x)}, on logits z^L (N, K) or (N, T, K).
 
-    Targets are one-hot (N, K) or integer class labels (N,). (BP1) is δ^L = a^L − y.
+    The softmax runs over the last axis. Targets are one-hot (the output's shape) or integer class
+    labels (the output's shape without its last axis: (N,) or (N, T)). (BP1) is δ^L = a^L − y.
     """
 
     @staticmethod
     def _one_hot(output: np.ndarray, y: np.ndarray) -> np.ndarray:
         y = np.asarray(y)
-        if y.ndim == 1 and output.ndim == 2 and y.shape[0] == output.shape[0] and np.issubdtype(y.dtype, np.integer):
-            if y.size and (y.min() < 0 or y.max() >= output.shape[1]):
-                k = output.shape[1]
+        if output.ndim >= 2 and y.shape == output.shape[:-1] and np.issubdtype(y.dtype, np.integer):
+            k = output.shape[-1]
+            if y.size and (y.min() < 0 or y.max() >= k):
                 raise ValueError(f"SoftmaxCrossEntropy: labels must be in [0, {k}), got {y.min()}..{y.max()}")
             onehot = np.zeros_like(output)
-            onehot[np.arange(y.shape[0]), y] = 1
+            np.put_along_axis(onehot, y[..., None], 1, axis=-1)
             return onehot
         _check_pair("SoftmaxCrossEntropy", output, y)
         return y

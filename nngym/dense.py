@@ -13,6 +13,9 @@ from nngym.layer import Layer, check_shape
 class Dense(Layer):
     """Fully connected layer ``z = W a + b`` (rows of a batch: ``Z = A @ W.T + b``).
 
+    Like torch's ``nn.Linear``, the layer acts on the last axis and keeps any leading axes:
+    (N, n_in) → (N, n_out), (N, T, n_in) → (N, T, n_out) (e.g. after a recurrent layer), and so on.
+
     Args:
         n_in: Number of inputs (neurons in layer l-1).
         n_out: Number of outputs (neurons in layer l).
@@ -23,7 +26,7 @@ class Dense(Layer):
         dtype: Parameter dtype.
 
     Shapes:
-        ``W``: (n_out, n_in), ``b``: (n_out,), input (N, n_in), output (N, n_out).
+        ``W``: (n_out, n_in), ``b``: (n_out,), input (N, ..., n_in), output (N, ..., n_out).
     """
 
     decay_keys = ("W",)
@@ -51,29 +54,38 @@ class Dense(Layer):
         self._name = f"Dense({self.n_in}->{self.n_out})"
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
-        """Computes ``Z = X W^T + b``.
+        """Computes ``Z = X W^T + b`` over the last axis.
 
         Args:
-            x: Activations of the previous layer, shape (N, n_in).
+            x: Activations of the previous layer, shape (N, ..., n_in).
             train: Whether to keep the input for ``backward``.
 
         Returns:
-            Weighted inputs ``z``, shape (N, n_out).
+            Weighted inputs ``z``, shape (N, ..., n_out).
+
+        Raises:
+            ValueError: If ``x`` has fewer than 2 axes or its last axis is not ``n_in``.
         """
         x = self._as_input(x)
-        check_shape(self._name, x, (None, self.n_in))
+        if x.ndim < 2 or x.shape[-1] != self.n_in:
+            raise ValueError(f"{self._name} expected input of shape (N, ..., {self.n_in}), got {tuple(x.shape)}")
         if train:
             self._cache = x
-        return x @ self.params["W"].T + self.params["b"]
+        z = x.reshape(-1, self.n_in) @ self.params["W"].T + self.params["b"]  # leading axes flattened
+        return z.reshape(*x.shape[:-1], self.n_out)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        """Given δ = ∂C/∂z (N, n_out), fills ``grads`` and returns ∂C/∂a^{l-1} (N, n_in)."""
+        """Given δ = ∂C/∂z (N, ..., n_out), fills ``grads`` and returns ∂C/∂a^{l-1} (N, ..., n_in).
+
+        With leading axes beyond the batch (e.g. time steps), BP3 and BP4 sum over all of them.
+        """
         a_prev = self._need_cache()
         delta = np.asarray(dy, dtype=self.dtype)
-        check_shape(self._name, delta, (a_prev.shape[0], self.n_out), "upstream gradient")
-        delta.sum(axis=0, out=self.grads["b"])  # (BP3) ∂C/∂b = δ
-        np.matmul(delta.T, a_prev, out=self.grads["W"])  # (BP4) ∂C/∂W = δ (a^{l-1})^T
-        return delta @ self.params["W"]  # (BP2) carried back through W^T
+        check_shape(self._name, delta, (*a_prev.shape[:-1], self.n_out), "upstream gradient")
+        delta2, a2 = delta.reshape(-1, self.n_out), a_prev.reshape(-1, self.n_in)
+        delta2.sum(axis=0, out=self.grads["b"])  # (BP3) ∂C/∂b = δ
+        np.matmul(delta2.T, a2, out=self.grads["W"])  # (BP4) ∂C/∂W = δ (a^{l-1})^T
+        return (delta2 @ self.params["W"]).reshape(a_prev.shape)  # (BP2) carried back through W^T
 
     def config(self) -> dict[str, Any]:
         return {"n_in": self.n_in, "n_out": self.n_out, "w_init": self.w_init, "b_init": self.b_init}

@@ -34,6 +34,16 @@ class LSTM(Recurrent):
     Rows ``k·H:(k+1)·H`` belong to gate k of (i, f, g, o). torch's state ``(h_0, c_0)`` has a
     leading layer axis of size 1: ``h_0 = torch.from_numpy(h)[None]``.
 
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> net = Sequential([LSTM(4, 8, rng, batch_first=True), Dense(8, 2, rng)])
+        >>> net.forward(np.zeros((16, 10, 4))).shape  # (N, T, D) -> (N, T, 2), from the zero state
+        (16, 10, 2)
+        >>> lstm = net.layers[0]
+        >>> h0, c0 = lstm.initial_state(16)  # or a state carried over from an earlier chunk
+        >>> y, (h, c) = lstm.forward(np.zeros((16, 10, 4)), state=(h0, c0), return_state=True)
+        >>> h_t, (h, c) = lstm.step(np.zeros((16, 4)), (h, c))  # one step while acting
+
     Args:
         input_size: D.
         hidden_size: H.
@@ -42,6 +52,8 @@ class LSTM(Recurrent):
         forget_bias: If not None, the forget gate's total bias ``b_ih[f] + b_hh[f]`` starts at this
             value (``b_ih[f] = forget_bias``, ``b_hh[f] = 0``); 1 makes the cell remember by default
             (Gers et al. 2000; Jozefowicz et al. 2015). None keeps the ``w_init`` biases.
+        batch_first: Sequences (N, T, D) → (N, T, H) instead of time-major (T, N, D) → (T, N, H)
+            (torch's ``batch_first``); needed to train with ``nngym.train.fit``.
         dtype: Parameter dtype.
     """
 
@@ -55,9 +67,10 @@ class LSTM(Recurrent):
         rng: np.random.Generator,
         w_init: str = "uniform",
         forget_bias: float | None = 1.0,
+        batch_first: bool = False,
         dtype: np.dtype | type = np.float32,
     ) -> None:
-        super().__init__(input_size, hidden_size, rng, w_init, dtype)
+        super().__init__(input_size, hidden_size, rng, w_init, batch_first=batch_first, dtype=dtype)
         self.forget_bias = None if forget_bias is None else float(forget_bias)
         if self.forget_bias is not None:
             H = self.hidden_size

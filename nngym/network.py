@@ -15,7 +15,12 @@ from nngym.version import __version__
 
 
 class Sequential:
-    """A feedforward network: ``forward`` runs the layers in order, ``backward`` in reverse.
+    """Layers in a chain: ``forward`` runs them in order, ``backward`` in reverse.
+
+    Recurrent layers (``RNN``, ``LSTM``) fit in like any other: each call runs them over the whole
+    sequence from the zero state, and ``Dense`` and the activations after them act on the last axis
+    of their (N, T, H) or (T, N, H) outputs. To start from another state or read the final one,
+    call the recurrent layer itself (``forward(x, state=..., return_state=True)``).
 
     Args:
         layers: The layers, input side first.
@@ -23,6 +28,7 @@ class Sequential:
     Example:
         >>> rng = np.random.default_rng(0)
         >>> net = Sequential([Dense(784, 30, rng), Sigmoid(), Dense(30, 10, rng), Sigmoid()])
+        >>> seq = Sequential([LSTM(4, 8, rng, batch_first=True), Dense(8, 2, rng)])  # (N, T, 4) -> (N, T, 2)
     """
 
     def __init__(self, layers: Iterable[Layer]) -> None:
@@ -32,19 +38,34 @@ class Sequential:
                 raise TypeError(f"layer {i} is {type(layer).__name__}, expected an nngym Layer")
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
-        """Feeds ``x`` (N, ...) forward; with ``train=True`` each layer caches what backward needs."""
+        """Feeds ``x`` (N, ...) forward; with ``train=True`` each layer caches what backward needs.
+
+        Sequences are (N, T, D) for recurrent layers built with ``batch_first=True``, else (T, N, D).
+        """
         for layer in self.layers:
             x = layer.forward(x, train)
         return x
 
     __call__ = forward
 
+    @property
+    def batch_axis(self) -> int:
+        """The axis of the input that indexes examples: 1 if a recurrent layer reads time-major
+        (T, N, D) sequences (``batch_first=False``), else 0."""
+        return max((getattr(layer, "batch_axis", 0) for layer in self.layers), default=0)
+
     def predict(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-        """Inference-mode forward in chunks (no caches kept)."""
-        n = len(x)
+        """Inference-mode forward in chunks of ``batch_size`` examples along ``batch_axis`` (no caches kept).
+
+        Chunks split the batch, never the time axis, so each sequence is run whole.
+        """
+        axis = self.batch_axis
+        n = x.shape[axis]
         if n <= batch_size:
             return self.forward(x, train=False)
-        return np.concatenate([self.forward(x[i : i + batch_size], train=False) for i in range(0, n, batch_size)])
+        lead = (slice(None),) * axis
+        chunks = [self.forward(x[(*lead, slice(i, i + batch_size))], train=False) for i in range(0, n, batch_size)]
+        return np.concatenate(chunks, axis=axis)
 
     def backward(self, delta: np.ndarray) -> np.ndarray:
         """Propagates ∂C/∂output back through every layer (BP2 at each), filling all grads.

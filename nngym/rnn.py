@@ -20,6 +20,8 @@ class RNN(Recurrent):
         hidden_size: H.
         rng: Generator for the initial weights.
         w_init: ``"uniform"`` (torch's default) or ``"orthogonal"``.
+        batch_first: Sequences (N, T, D) → (N, T, H) instead of time-major (T, N, D) → (T, N, H)
+            (torch's ``batch_first``); needed to train with ``nngym.train.fit``.
         dtype: Parameter dtype.
     """
 

@@ -14,8 +14,21 @@ from nngym.optim import Optimizer
 
 
 def accuracy(net: Sequential, x: np.ndarray, labels: np.ndarray, batch_size: int = 1000) -> float:
-    """Fraction of ``x`` whose arg-max output equals ``labels`` (N,)."""
-    return float((net.predict(x, batch_size).argmax(axis=1) == labels).mean())
+    """Fraction of outputs whose arg-max over the last axis equals ``labels``.
+
+    Args:
+        net: The network; its outputs are (N, K), or (N, T, K) for sequences (every step counts once).
+        x: Inputs (N, ...).
+        labels: Integer classes, the output's shape without its last axis: (N,) or (N, T).
+
+    Raises:
+        ValueError: If ``labels`` does not have that shape.
+    """
+    out = net.predict(x, batch_size)
+    labels = np.asarray(labels)
+    if labels.shape != out.shape[:-1]:
+        raise ValueError(f"accuracy: labels must have shape {out.shape[:-1]} (outputs {out.shape}), got {labels.shape}")
+    return float((out.argmax(axis=-1) == labels).mean())
 
 
 @dataclass
@@ -42,12 +55,16 @@ def fit(
 ) -> History:
     """Trains ``net`` on ``(x, y)``: each epoch shuffles, splits into mini-batches and takes one step per batch.
 
+    Sequences train like any other examples when the network's recurrent layers are built with
+    ``batch_first=True``: x (N, T, D) and y (N, T, K) (or labels (N, T)) are shuffled and batched
+    by sequence, and each sequence starts from the zero state.
+
     Args:
-        net: The network.
+        net: The network; recurrent layers in it must be ``batch_first``.
         cost: The cost (its gradient is the batch mean).
         optimizer: Updates ``net``'s parameters.
         x: Inputs (N, ...).
-        y: Targets as the cost expects them (one-hot (N, K) or labels (N,)).
+        y: Targets as the cost expects them (one-hot (N, K) or labels (N,); (N, T, K) or (N, T) for sequences).
         epochs: Passes over the data.
         batch_size: Mini-batch size m.
         rng: Generator for shuffling.
@@ -58,7 +75,13 @@ def fit(
 
     Raises:
         FloatingPointError: If the cost becomes NaN or infinite.
+        ValueError: If x and y differ in length, or a recurrent layer reads time-major sequences.
     """
+    if net.batch_axis != 0:
+        raise ValueError(
+            "fit shuffles and batches along axis 0, but the network reads time-major (T, N, D) sequences: "
+            "build its recurrent layers with batch_first=True"
+        )
     if len(x) != len(y):
         raise ValueError(f"x has {len(x)} examples but y has {len(y)}")
     history = History()

@@ -52,7 +52,7 @@ class Model:
         self.readout = Sequential([Dense(hidden, 1, rng, w_init="glorot_uniform")])
 
     def predict(self, x: np.ndarray, train: bool = False) -> np.ndarray:
-        y, _ = self.rnn.forward(x, train=train)
+        y = self.rnn.forward(x, train)
         self._y_shape = y.shape
         return self.readout.forward(y[-1], train=train)
 

@@ -90,7 +90,8 @@ def test_integer_labels_equal_one_hot(rng):
 
 def test_dense_shape_errors_name_shapes(rng):
     layer = Dense(784, 30, rng)
-    with pytest.raises(ValueError, match=r"Dense\(784->30\) expected input of shape \(N, 784\), got \(5, 28, 28\)"):
+    expected = r"Dense\(784->30\) expected input of shape \(N, \.\.\., 784\), got \(5, 28, 28\)"
+    with pytest.raises(ValueError, match=expected):
         layer.forward(np.zeros((5, 28, 28)))
     with pytest.raises(ValueError, match=r"got \(5, 783\)"):
         layer.forward(np.zeros((5, 783)))
@@ -100,6 +101,65 @@ def test_dense_shape_errors_name_shapes(rng):
         Dense(0, 3, rng)
     with pytest.raises(ValueError, match="targets must have the output's shape"):
         QuadraticCost().value(np.zeros((2, 10)), np.zeros((2, 9)))
+
+
+def test_dense_on_leading_axes_equals_flattened_rows(rng):
+    """(N, T, n_in) -> (N, T, n_out) like torch's nn.Linear: the same rows as a flat (N·T, n_in) batch;
+    BP3/BP4 sum over both leading axes, BP2 keeps the input's shape."""
+    layer = Dense(4, 3, rng, b_init="standard_normal").astype(np.float64)
+    x = rng.standard_normal((2, 5, 4))
+    dy = rng.standard_normal((2, 5, 3))
+    z = layer.forward(x)
+    dx = layer.backward(dy)
+    grads = {k: g.copy() for k, g in layer.grads.items()}
+    z_flat = layer.forward(x.reshape(10, 4))
+    dx_flat = layer.backward(dy.reshape(10, 3))
+    assert z.shape == (2, 5, 3) and dx.shape == (2, 5, 4)
+    np.testing.assert_allclose(z.reshape(10, 3), z_flat, rtol=1e-14)
+    np.testing.assert_allclose(dx.reshape(10, 4), dx_flat, rtol=1e-14)
+    for k, g in layer.grads.items():
+        np.testing.assert_allclose(grads[k], g, rtol=1e-13, err_msg=k)
+    assert_gradcheck_passes(gradcheck(Sequential([layer, Tanh(), Dense(3, 2, rng)]), x, rng))
+    with pytest.raises(ValueError, match=r"Dense\(4->3\) expected input of shape \(N, \.\.\., 4\), got \(2, 5, 3\)"):
+        layer.forward(np.zeros((2, 5, 3)))
+    with pytest.raises(ValueError, match=r"got \(4,\)"):
+        layer.forward(np.zeros(4))
+    layer.forward(x)
+    with pytest.raises(ValueError, match=r"upstream gradient of shape \(2, 5, 3\), got \(10, 3\)"):
+        layer.backward(dy.reshape(10, 3))
+
+
+def test_costs_on_sequence_outputs(rng):
+    """(N, T, K) outputs: the cost of a sequence is the sum over its steps, averaged over the N sequences;
+    SoftmaxCrossEntropy takes labels (N, T); accuracy counts every step."""
+    N, T, K = 3, 4, 5
+    out = rng.standard_normal((N, T, K))
+    labels = rng.integers(0, K, (N, T))
+    onehot = np.eye(K)[labels]
+    flat_out, flat_onehot = out.reshape(N * T, K), onehot.reshape(N * T, K)
+    for cost, y, flat_y in [
+        (SoftmaxCrossEntropy(), labels, labels.reshape(-1)),
+        (SoftmaxCrossEntropy(), onehot, flat_onehot),
+        (QuadraticCost(), onehot, flat_onehot),
+        (CrossEntropyCost(), onehot, flat_onehot),
+    ]:
+        # the flat batch averages over N·T rows, the sequence batch over N sequences: a factor T apart
+        assert cost.value(out, y) == pytest.approx(T * cost.value(flat_out, flat_y), rel=1e-12)
+        np.testing.assert_allclose(cost.delta(out, y).reshape(N * T, K), T * cost.delta(flat_out, flat_y), rtol=1e-12)
+        assert gradcheck_cost(cost, out, y) < GRAD_RTOL
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 5\)"):
+        SoftmaxCrossEntropy().value(out, np.full((N, T), 5))
+    with pytest.raises(ValueError, match="targets must have the output's shape"):
+        SoftmaxCrossEntropy().value(out, labels[:, :2])
+
+    from nngym.train import accuracy
+
+    net = Sequential([Dense(K, K, rng, w_init="zeros")])
+    net.layers[0].params["W"][...] = np.eye(K)  # the identity: outputs = inputs
+    expected = float((out.argmax(-1) == labels).mean())
+    assert accuracy(net, out, labels) == pytest.approx(expected)
+    with pytest.raises(ValueError, match=r"labels must have shape \(3, 4\)"):
+        accuracy(net, out, labels.reshape(-1))
 
 
 def test_matches_torch(rng):

@@ -260,3 +260,21 @@ def test_cnn_lstm_policy_sequence_equals_steps_and_backprops(shape):
     policy.backward(np.ones((T * B, 3), np.float32), np.ones(T * B, np.float32))
     grads = dict((n, g) for n, _, g in policy.named_params())
     assert np.abs(grads["pi.enc.0.W"]).sum() > 0 and np.abs(grads["vf.enc.0.W"]).sum() > 0
+
+
+def test_net_other_than_mlp_or_cnn_is_rejected_before_anything_is_built():
+    """The policy's encoder follows the observation space; any other ``net`` raises, naming it and the accepted ones
+    (for "dbn" before pretraining, which would otherwise spend 10,000 env steps first)."""
+    from nngym import Dense, Sequential
+
+    trunk = Sequential([Dense(2, 4, np.random.default_rng(0))])
+    for net, shown in [("dbn", "'dbn'"), ("dense:64", "'dense:64'"), (["dense:64"], r"\['dense:64'\]"),
+                       (trunk, "a Sequential"), ({"trunk": trunk}, "a dict")]:  # fmt: skip
+        with pytest.raises(ValueError, match=rf"RecurrentPPO: net must be one of \['mlp', 'cnn'\], got {shown}"):
+            RecurrentPPO("nngym/CartPoleNoVel-v1", net=net)
+    with pytest.raises(ValueError, match="net='cnn' needs an image Box observation space"):
+        RecurrentPPO("nngym/CartPoleNoVel-v1", net="cnn")
+    small = {"lstm_hidden_size": 4, "net_arch": (4,), "cnn_spec": "conv:2x3,pool:2,dense:8"}
+    for net in ("mlp", "cnn"):  # on images both give the CNN encoder
+        agent = RecurrentPPO("nngym/Catch-v0", net=net, **small)
+        assert type(agent.policy.actor.encoder.layers[0]).__name__ == "Conv2D"

@@ -83,7 +83,9 @@ class RecurrentBranch:
         """
         T, B = obs.shape[:2]
         e = self._encode(obs.reshape(T * B, *obs.shape[2:]), train)
-        hs, final = self.lstm.forward(e.reshape(T, B, -1), state, episode_start, train=train)
+        hs, final = self.lstm.forward(
+            e.reshape(T, B, -1), train, state=state, episode_start=episode_start, return_state=True
+        )
         return self.head.forward(hs.reshape(T * B, -1), train), final
 
     def backward(self, d_out: np.ndarray) -> None:
