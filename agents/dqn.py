@@ -82,7 +82,7 @@ class DQNConfig:
     train_freq: int = 4
     """Train every this many vector-env steps."""
     gradient_steps: int = 1
-    """Gradient steps each time it trains."""
+    """Gradient steps each time it trains; -1: as many as env steps since the last training (train_freq · N)."""
     target_update_interval: int = 10_000
     """Update the target network every this many env steps."""
     exploration_fraction: float = 0.1
@@ -104,6 +104,12 @@ class DQNConfig:
     """Hidden sizes of the Q-network."""
     activation: str = "relu"
     """Hidden activation."""
+    normalize_obs: bool = False
+    """Normalise observations by their running mean and variance (SB3's ``VecNormalize(norm_obs=True)``;
+    the zoo's ``normalize: true``); the statistics are saved with the model and frozen in ``predict``."""
+    normalize_reward: bool = False
+    """Scale rewards by the running std of the discounted return, clipped to ±10 (``VecNormalize(norm_reward=True)``);
+    episode statistics stay raw."""
     log_interval: int = 4
     """Dump logs every this many episodes (as SB3 counts for off-policy agents)."""
 
@@ -116,6 +122,7 @@ class DQN(BaseAgent):
     """
 
     algo = "DQN"
+    normalize_in_env = False  # as SB3's off-policy agents: raw transitions stored, normalised when sampled
     Config = DQNConfig
     box_actions = False
 
@@ -191,10 +198,11 @@ class DQN(BaseAgent):
         last_logged_episode = self._episode_num
         while self.num_timesteps < self._total_timesteps:
             # --- rollout ---
+            seen = self._observe(obs)
             if self.num_timesteps < c.learning_starts:
                 actions = self.rng.integers(0, n_act, self.n_envs)
             else:
-                actions = self._act(obs, deterministic=False)
+                actions = self._act(seen, deterministic=False)
             next_obs, rewards, terminated, truncated, infos = self.env.step(actions)
             self.num_timesteps += self.n_envs
             self._n_calls += 1
@@ -204,7 +212,9 @@ class DQN(BaseAgent):
                 idx = np.flatnonzero(dones)
                 real_next = next_obs.copy()
                 real_next[idx] = final_observations(infos, idx)
-            self.replay_buffer.add(obs, real_next, actions, rewards, terminated, dones)
+            self.replay_buffer.add(obs, real_next, actions, rewards, terminated, dones)  # raw, as the env gave them
+            if self.normalizer is not None:
+                self.normalizer.scale_rewards(rewards, dones)  # advances the running returns' statistics
             self._track_episodes(rewards, dones)
             obs = next_obs
             self.exploration_rate = self._epsilon()
@@ -214,11 +224,15 @@ class DQN(BaseAgent):
                 break
             # --- update ---
             if self._n_calls % c.train_freq == 0 and self.num_timesteps > c.learning_starts:
-                self._train(c.gradient_steps)
+                self._train(c.gradient_steps if c.gradient_steps >= 0 else c.train_freq * self.n_envs)
             if c.log_interval and self._episode_num - last_logged_episode >= c.log_interval and dones.any():
                 last_logged_episode = self._episode_num
                 self._dump_logs()
         self._last_obs = obs
+
+    def _observe(self, obs: np.ndarray) -> np.ndarray:
+        """The observations the Q-network acts on; under ``normalize_obs`` they first update the statistics."""
+        return obs if self.normalizer is None else self.normalizer.normalize_obs(obs, update=True)
 
     def _update_target(self) -> None:
         tau = self.config.tau
@@ -242,6 +256,9 @@ class DQN(BaseAgent):
                 obs, actions, rewards, next_obs, terminated, discount = self.replay_buffer.sample_n_step(
                     c.batch_size, self.rng, c.n_steps, c.gamma
                 )
+            if self.normalizer is not None:  # the stored raw transitions, normalised with today's statistics
+                obs, next_obs = self._normalize_obs(obs), self._normalize_obs(next_obs)
+                rewards = self.normalizer.scale_rewards(rewards, terminated, update=False)
             q_next = self.q_target.forward(next_obs)
             if c.double_q:
                 q_next_max = q_next[rows, self.q_net.forward(next_obs).argmax(axis=1)]

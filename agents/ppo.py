@@ -60,6 +60,12 @@ class PPOConfig:
     """SB3's orthogonal initialisation."""
     log_std_init: float = 0.0
     """Initial log σ for Box actions."""
+    normalize_obs: bool = False
+    """Normalise observations by their running mean and variance (SB3's ``VecNormalize(norm_obs=True)``;
+    the zoo's ``normalize: true``); the statistics are saved with the model and frozen in ``predict``."""
+    normalize_reward: bool = False
+    """Scale rewards by the running std of the discounted return, clipped to ±10 (``VecNormalize(norm_reward=True)``);
+    episode statistics stay raw."""
     log_interval: int = 1
     """Dump logs every this many rollouts."""
 

@@ -19,7 +19,6 @@ import numpy as np
 
 from agents.common.callbacks import BaseCallback
 from agents.common.distributions import Categorical, DiagGaussian
-from agents.common.normalize import RunningNormalizer
 from agents.common.recurrent_buffer import RecurrentRolloutBuffer, SequenceBatch
 from agents.common.recurrent_policy import DEFAULT_CNN_SPEC, PolicyState, RecurrentActorCriticPolicy
 from agents.common.rollout import bootstrap_truncated
@@ -103,7 +102,6 @@ class RecurrentPPO(PPO):
 
     algo = "RecurrentPPO"
     Config = RecurrentPPOConfig
-
     #: The ``net`` values accepted. Both build the same policy: the encoder before each LSTM follows the
     #: observation space (an MLP, ``encoder_arch``, for 1-D Boxes; a CNN, ``cnn_spec``, for images).
     nets: ClassVar[tuple[str, ...]] = ("mlp", "cnn")
@@ -155,48 +153,8 @@ class RecurrentPPO(PPO):
             hidden_size=c.lstm_hidden_size,
             obs_dtype=np.float32 if c.normalize_obs else self.observation_space.dtype,
         )
-        self.obs_rms = RunningNormalizer(self.observation_space.shape) if c.normalize_obs else None
-        self.ret_rms = RunningNormalizer(()) if c.normalize_reward else None
-        self._returns = np.zeros(self.n_envs, np.float64)  # running discounted return per env, for ret_rms
         self._state: PolicyState | None = None  # LSTM states of the training envs between rollouts
         self._episode_starts = np.ones(self.n_envs, dtype=np.float32)
-
-    def _extra_arrays(self) -> dict[str, np.ndarray]:
-        extra = {"log_std": self.policy.log_std}
-        if self.obs_rms is not None:
-            extra["obs_rms"] = self.obs_rms.state()
-        if self.ret_rms is not None:
-            extra["ret_rms"] = self.ret_rms.state()
-        return extra
-
-    def _load_extra_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        self.policy.log_std[...] = arrays["log_std"]
-        if self.obs_rms is not None:
-            self.obs_rms.load_state(arrays["obs_rms"])
-        if self.ret_rms is not None:
-            self.ret_rms.load_state(arrays["ret_rms"])
-
-    def _normalize(self, obs: np.ndarray, update: bool = False) -> np.ndarray:
-        """Observations as the networks see them (normalised if ``normalize_obs``; stats updated in rollouts)."""
-        if self.obs_rms is None:
-            return obs
-        if update:
-            self.obs_rms.update(obs)
-        return self.obs_rms(obs)
-
-    def _scale_rewards(self, rewards: np.ndarray, dones: np.ndarray) -> np.ndarray:
-        """r / sqrt(Var[R] + ε) clipped to ±10, R_t = γ R_{t−1} + r_t the running return (reset after a done).
-
-        As SB3's VecNormalize: the statistics take R_t before the division, R is zeroed after it.
-        Without ``normalize_reward`` the rewards come back unchanged.
-        """
-        if self.ret_rms is None:
-            return rewards
-        self._returns = self._returns * self.config.gamma + rewards
-        self.ret_rms.update(self._returns)
-        scaled = np.clip(rewards / np.sqrt(self.ret_rms.var + self.ret_rms.epsilon), -10.0, 10.0)
-        self._returns[dones] = 0.0
-        return scaled.astype(np.float32)
 
     # --- acting ---------------------------------------------------------------------------------
     def predict(
@@ -228,7 +186,7 @@ class RecurrentPPO(PPO):
         if state is None:
             state = (np.zeros((n, H), np.float32), np.zeros((n, H), np.float32))
         starts = np.zeros(n, np.float32) if episode_start is None else np.asarray(episode_start, np.float32).reshape(n)
-        dist, new_state = self.policy.act_step(self._normalize(batch), tuple(state), starts)
+        dist, new_state = self.policy.act_step(self._normalize_obs(batch), tuple(state), starts)
         actions = dist.mode() if deterministic else dist.sample(self.rng)
         if isinstance(self.action_space, gym.spaces.Box):
             actions = np.clip(actions, self.action_space.low, self.action_space.high)
@@ -255,10 +213,9 @@ class RecurrentPPO(PPO):
 
         def final_values(final_obs: np.ndarray, idx: np.ndarray) -> np.ndarray:
             vf_state = (state[2][idx], state[3][idx])
-            return policy.values_step(self._normalize(final_obs), vf_state, np.zeros(len(idx), np.float32))
+            return policy.values_step(final_obs, vf_state, np.zeros(len(idx), np.float32))
 
         for t in range(buf.n_steps):
-            obs = self._normalize(obs, update=True)
             buf.obs[t] = obs
             buf.episode_starts[t] = starts
             for k in range(4):
@@ -273,7 +230,7 @@ class RecurrentPPO(PPO):
             self.num_timesteps += self.n_envs
             dones = terminated | truncated
             self._track_episodes(rewards, dones)
-            buf.rewards[t] = self._scale_rewards(rewards, dones)
+            buf.rewards[t] = rewards  # scaled by the env's NormalizedVecEnv under normalize_reward
             buf.dones[t] = dones
             bootstrap_truncated(buf.rewards[t], terminated, truncated, infos, c.gamma, final_values)
             starts = dones.astype(np.float32)
@@ -281,7 +238,7 @@ class RecurrentPPO(PPO):
                 self._last_obs, self._state, self._episode_starts = obs, state, starts
                 return False
         self._last_obs, self._state, self._episode_starts = obs, state, starts
-        last_values = policy.values_step(self._normalize(obs), state[2:], starts)
+        last_values = policy.values_step(obs, state[2:], starts)
         buf.compute_returns_and_advantages(last_values, c.gamma, c.gae_lambda)
         return True
 

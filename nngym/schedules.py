@@ -28,8 +28,9 @@ def parse_schedule(spec: float | str) -> Schedule:
         return constant(float(spec))
     s = str(spec).strip()
     try:
-        if s.startswith("lin_"):
-            return linear(float(s[4:]))
+        for prefix in ("lin_", "linear_"):
+            if s.startswith(prefix):
+                return linear(float(s[len(prefix) :]))
         return constant(float(s))
     except ValueError:
         raise ValueError(f"schedule must be a number or 'lin_<number>', got {spec!r}") from None

@@ -47,9 +47,19 @@ TMAZE_EVAL_EPISODES = 1_000
 #: at L = 100 with lr 1e-3 still lost the greedy policy's memory on seed 0 (100% -> 57% in 100k steps) while
 #: the sampled policy kept ~99%; lr 1e-4 held seed 2 (512-step sequences) at 100% for 131k steps: TMAZE_HOLD_LR.
 TMAZE_RPPO = dict(
-    n_envs=8, n_steps=1024, batch_size=1024, n_epochs=10, learning_rate=1e-3, ent_coef=0.003, gamma=0.99,
-    gae_lambda=0.95, normalize_advantage=False, lstm_hidden_size=32, lstm_forget_bias=5.0, net_arch=(32,),
-)  # fmt: skip
+    n_envs=8,
+    n_steps=1024,
+    batch_size=1024,
+    n_epochs=10,
+    learning_rate=1e-3,
+    ent_coef=0.003,
+    gamma=0.99,
+    gae_lambda=0.95,
+    normalize_advantage=False,
+    lstm_hidden_size=32,
+    lstm_forget_bias=5.0,
+    net_arch=(32,),
+)
 TMAZE_PPO = dict(n_envs=8, n_steps=128, batch_size=256, n_epochs=10, learning_rate=1e-3, ent_coef=0.01, gamma=0.99)
 
 
@@ -146,13 +156,31 @@ def run_cartpole(out: Path, seed: int) -> dict:
 
 GLIMPSE_STEPS = 2_000_000
 GLIMPSE_RPPO = dict(
-    n_envs=16, n_steps=32, seq_len=16, batch_size=512, n_epochs=4, learning_rate="lin_1e-3", ent_coef=0.1,
-    gamma=1.0, gae_lambda=0.95, encoder_arch=(128,), activation="relu", lstm_hidden_size=128, net_arch=(128,),
-)  # fmt: skip
+    n_envs=16,
+    n_steps=32,
+    seq_len=16,
+    batch_size=512,
+    n_epochs=4,
+    learning_rate="lin_1e-3",
+    ent_coef=0.1,
+    gamma=1.0,
+    gae_lambda=0.95,
+    encoder_arch=(128,),
+    activation="relu",
+    lstm_hidden_size=128,
+    net_arch=(128,),
+)
 GLIMPSE_PPO = dict(
-    n_envs=16, n_steps=32, batch_size=512, n_epochs=4, learning_rate="lin_1e-3", ent_coef=0.1, gamma=1.0,
-    activation="relu", net_arch=(128, 128),
-)  # fmt: skip
+    n_envs=16,
+    n_steps=32,
+    batch_size=512,
+    n_epochs=4,
+    learning_rate="lin_1e-3",
+    ent_coef=0.1,
+    gamma=1.0,
+    activation="relu",
+    net_arch=(128, 128),
+)
 
 
 def glimpse_accuracy(agent, n_test: int) -> float:

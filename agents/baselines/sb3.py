@@ -38,8 +38,9 @@ from stable_baselines3.common.monitor import ResultsWriter
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor, VecNormalize
 from torch import nn
+from typing_extensions import Self
 
-from agents.common.callbacks import ProgressBarCallback
+from agents.common.callbacks import MaybeCallback, ProgressBarCallback
 from agents.common.cnn import image_layout
 from agents.common.logger import tensorboard_run_dir
 from agents.common.policies import default_cnn_spec as nngym_default_cnn_spec
@@ -171,16 +172,24 @@ class SB3Agent:
         self.n_envs = int(config.get("n_envs", 1))
         self.env_id = env if isinstance(env, str) else getattr(getattr(env, "spec", None), "id", "") or ""
         self.log_interval = int(config.get("log_interval", 1 if self.algo != "DQN" else 4))
-        torch.set_num_threads(1)  # as nngym's agents (agents/common/threads.py): one BLAS thread on small matrices
+        torch.set_num_threads(1)  # as nngym's agents (BaseAgent.blas_threads): one thread on small matrices
         self._normalize_obs = bool(config.get("normalize_obs", False))
         self._normalize_reward = bool(config.get("normalize_reward", False))
         self._gamma = float(config.get("gamma", 0.99))
         self._venv = None if env is None else self._make_env(env)
         kwargs = self._sb3_kwargs(dict(config))
-        self.model = self.sb3_class(
-            kwargs.pop("policy"), self._venv, seed=self.seed, device="cpu", verbose=0,
-            tensorboard_log=self.tensorboard_log, **kwargs,
-        ) if self._venv is not None else None  # fmt: skip
+        self.model = None
+        if self._venv is not None:
+            policy = kwargs.pop("policy")
+            self.model = self.sb3_class(
+                policy,
+                self._venv,
+                seed=self.seed,
+                device="cpu",
+                verbose=0,
+                tensorboard_log=self.tensorboard_log,
+                **kwargs,
+            )
         self._train_seconds = 0.0
 
     # --- construction ------------------------------------------------------------------------
@@ -197,9 +206,14 @@ class SB3Agent:
         self._monitor = VecMonitor(venv)  # raw returns, under any normalisation
         if self._normalize_obs or self._normalize_reward:  # as nngym's RunningNormalizer / reward scaling, clip 10
             return VecNormalize(
-                self._monitor, norm_obs=self._normalize_obs, norm_reward=self._normalize_reward,
-                clip_obs=10.0, clip_reward=10.0, gamma=self._gamma, epsilon=1e-8,
-            )  # fmt: skip
+                self._monitor,
+                norm_obs=self._normalize_obs,
+                norm_reward=self._normalize_reward,
+                clip_obs=10.0,
+                clip_reward=10.0,
+                gamma=self._gamma,
+                epsilon=1e-8,
+            )
         return self._monitor
 
     def _sb3_kwargs(self, hp: dict[str, Any]) -> dict[str, Any]:
@@ -256,10 +270,10 @@ class SB3Agent:
     def learn(
         self,
         total_timesteps: int,
-        callback: Any = None,
+        callback: MaybeCallback = None,
         progress_bar: bool = False,
         reset_num_timesteps: bool = True,
-    ) -> SB3Agent:
+    ) -> Self:
         """Trains for ``total_timesteps`` env steps, writing monitor.csv and progress.csv to ``log_dir``.
 
         Args:
@@ -366,7 +380,7 @@ class SB3Agent:
         return save_npz(path, arrays, meta)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, env: str | gym.Env | None = None, **kwargs: Any) -> SB3Agent:
+    def load(cls, path: str | os.PathLike, env: str | gym.Env | None = None, **kwargs: Any) -> Self:
         """Rebuilds an agent saved by ``save`` on ``env`` (default: the saved env id).
 
         Args:

@@ -21,6 +21,7 @@ from agents.common.callbacks import BaseCallback, CallbackList, MaybeCallback, P
 from agents.common.config import check_config
 from agents.common.dbn_policy import pretrain_dbn_trunk
 from agents.common.logger import Logger, MonitorWriter, tensorboard_run_dir
+from agents.common.normalize import NormalizedVecEnv, Normalizer
 from agents.common.policies import check_spaces, infer
 from agents.common.vec_env import make_vec_env
 from nngym.network import Sequential
@@ -50,6 +51,9 @@ class BaseAgent:
     algo: ClassVar[str] = ""
     Config: ClassVar[type] = object
     box_actions: ClassVar[bool] = True
+    #: Whether ``normalize_obs``/``normalize_reward`` wrap the training env (``NormalizedVecEnv``, what
+    #: on-policy agents want); off-policy agents store raw transitions and normalise when they sample.
+    normalize_in_env: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -98,6 +102,18 @@ class BaseAgent:
         self.logger = Logger(None, verbose=0)
         self._monitor: MonitorWriter | None = None
         self._train_stats: dict[str, float] = {}
+        self.normalizer: Normalizer | None = None  # VecNormalize's statistics (normalize_obs / normalize_reward)
+        c = self.config
+        if getattr(c, "normalize_obs", False) or getattr(c, "normalize_reward", False):
+            self.normalizer = Normalizer(
+                self.observation_space.shape,
+                self.n_envs,
+                norm_obs=c.normalize_obs,
+                norm_reward=c.normalize_reward,
+                gamma=getattr(c, "gamma", 0.99),
+            )
+            if self.env is not None and self.normalize_in_env:
+                self.env = NormalizedVecEnv(self.env, self.normalizer)
         self.pretrain_timesteps = 0  # env steps spent before learn(): net="dbn"'s random-policy observations
         self.pretraining = None
         if isinstance(net, str) and net == "dbn":  # pretrain, then build on the converted trunk (dbn_policy)
@@ -156,10 +172,24 @@ class BaseAgent:
                 f"{self.algo}.predict expected obs of shape {self.observation_space.shape} or "
                 f"(N, {', '.join(map(str, self.observation_space.shape))}), got {obs.shape}"
             )
-        actions = self._act(batch, deterministic)
+        actions = self._act(self._normalize_obs(batch), deterministic)
         if isinstance(self.action_space, gym.spaces.Box):
             actions = np.clip(actions, self.action_space.low, self.action_space.high)
         return (actions[0] if single else actions), state
+
+    def _normalize_obs(self, obs: np.ndarray) -> np.ndarray:
+        """Observations (N, ...) as the networks see them, with the frozen statistics (``predict``, evaluation)."""
+        return obs if self.normalizer is None else self.normalizer.normalize_obs(obs)
+
+    @property
+    def obs_rms(self) -> Any:
+        """The running observation statistics (``normalize_obs``), or None."""
+        return None if self.normalizer is None else self.normalizer.obs_rms
+
+    @property
+    def ret_rms(self) -> Any:
+        """The running return statistics of reward scaling (``normalize_reward``), or None."""
+        return None if self.normalizer is None else self.normalizer.ret_rms
 
     # --- learning ---------------------------------------------------------------------------
     #: BLAS threads while learning: the agents' matrices (a few hundred rows by 64 or 256 columns) are
@@ -237,7 +267,9 @@ class BaseAgent:
         return 1.0 - self.num_timesteps / max(self._total_timesteps, 1)
 
     def _track_episodes(self, rewards: np.ndarray, dones: np.ndarray) -> None:
-        """Accumulates episode returns and lengths; writes finished episodes to monitor.csv."""
+        """Accumulates episode returns and lengths (of the raw rewards); writes finished episodes to monitor.csv."""
+        if isinstance(self.env, NormalizedVecEnv):
+            rewards = self.env.raw_rewards
         self._ep_ret += rewards
         self._ep_len += 1
         if dones.any():
@@ -295,6 +327,8 @@ class BaseAgent:
         for pname, slots in opt_state["slots"].items():
             arrays.update({f"opt/{pname}/{k}": v for k, v in slots.items()})
         arrays.update(self._extra_arrays())
+        if self.normalizer is not None:
+            arrays.update(self.normalizer.arrays())
         if include_replay_buffer and hasattr(self, "replay_buffer"):
             arrays.update({f"replay/{k}": v for k, v in self.replay_buffer.state_dict().items()})
         meta = {
@@ -388,6 +422,11 @@ class BaseAgent:
         agent._load_extra_counters(c)
         agent.rng.bit_generator.state = meta["rng_state"]
         agent._load_extra_arrays(arrays)
+        if agent.normalizer is not None:
+            try:
+                agent.normalizer.load_arrays(arrays)
+            except KeyError as e:
+                raise ModelFileError(f"{path}: {e.args[0]}") from None
         replay = {k[7:]: v for k, v in arrays.items() if k.startswith("replay/")}
         if replay and hasattr(agent, "replay_buffer"):
             agent.replay_buffer.load_state_dict(replay)

@@ -38,11 +38,15 @@ RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "clip_range_vf": (0.0, math.inf, False, False),
     "target_kl": (0.0, math.inf, False, False),
 }
+#: values allowed besides the range: SB3's ``gradient_steps=-1`` (as many gradient steps as env steps collected)
+ALSO_ALLOWED: dict[str, set[float]] = {"gradient_steps": {-1}}
 #: fields that are a number or a "lin_<x>" schedule, checked at their start value
 SCHEDULES = ("learning_rate", "clip_range")
 
 
 def _in_range(name: str, value: float) -> bool:
+    if value in ALSO_ALLOWED.get(name, ()):
+        return True
     low, high, low_ok, high_ok = RANGES[name]
     above = value >= low if low_ok else value > low
     below = value <= high if high_ok else value < high
@@ -52,7 +56,9 @@ def _in_range(name: str, value: float) -> bool:
 def _describe(name: str) -> str:
     low, high, low_ok, high_ok = RANGES[name]
     left = f"{'>=' if low_ok else '>'} {low:g}"
-    return left if math.isinf(high) else f"{left} and {'<=' if high_ok else '<'} {high:g}"
+    text = left if math.isinf(high) else f"{left} and {'<=' if high_ok else '<'} {high:g}"
+    also = ALSO_ALLOWED.get(name)
+    return text + (f" (or {', '.join(f'{v:g}' for v in sorted(also))})" if also else "")
 
 
 def check_config(algo: str, config: Any) -> None:

@@ -40,7 +40,6 @@ class RecurrentBranch:
         lstm: The LSTM(E, H).
         head: Maps (M, H) to (M, n_out).
         scale: Multiplier of the raw observation (1/255 for uint8 images, else 1).
-        in_shape: Shape one observation is reshaped to before the encoder ((1, H, W) for (H, W) images), or None.
     """
 
     def __init__(
@@ -49,18 +48,14 @@ class RecurrentBranch:
         lstm: LSTM,
         head: Sequential,
         scale: float = 1.0,
-        in_shape: tuple[int, ...] | None = None,
     ) -> None:
         self.encoder, self.lstm, self.head, self.scale = encoder, lstm, head, float(scale)
-        self.in_shape = in_shape
 
     def _encode(self, x: np.ndarray, train: bool) -> np.ndarray:
         dtype = self.lstm.dtype
         x = x.astype(dtype, copy=False)
         if self.scale != 1.0:
             x = x * dtype.type(self.scale)
-        if self.in_shape is not None:
-            x = x.reshape(len(x), *self.in_shape)
         return self.encoder.forward(x, train) if self.encoder.layers else x
 
     def forward(
@@ -115,7 +110,7 @@ class RecurrentActorCriticPolicy:
     """π(a_t | o_1..o_t) and V(o_1..o_t) from two recurrent branches (see the module docstring).
 
     Args:
-        observation_space: 1-D Box (MLP encoder) or (C, H, W) / (H, W) Box image (CNN encoder).
+        observation_space: 1-D Box (MLP encoder) or (C, H, W) Box image (CNN encoder).
         action_space: Discrete (categorical logits) or 1-D Box (Gaussian mean, state-independent log σ).
         rng: Generator for the initial weights.
         lstm_hidden_size: H.
@@ -150,14 +145,13 @@ class RecurrentActorCriticPolicy:
             ("orthogonal:1.4142135623730951", "orthogonal:0.01", "orthogonal:1") if ortho_init else ("nielsen",) * 3
         )
         shape = tuple(observation_space.shape)
-        image = len(shape) in (2, 3)
+        image = len(shape) == 3
         scale = 1.0 / 255.0 if image and observation_space.dtype == np.uint8 else 1.0
-        chw = shape if len(shape) == 3 else (1, *shape)  # (H, W) images get a channel axis before the CNN
 
         def branch(n: int, out_init: str) -> RecurrentBranch:
             if image:
-                encoder = cnn(cnn_spec, chw, rng, activation="relu")
-                n_enc = encoder.forward(np.zeros((1, *chw), np.float32), train=False).shape[1]
+                encoder = cnn(cnn_spec, shape, rng, activation="relu")
+                n_enc = encoder.forward(np.zeros((1, *shape), np.float32), train=False).shape[1]
             elif encoder_arch:
                 encoder = mlp([shape[0], *encoder_arch], rng, activation, activation, hidden_init)
                 n_enc = int(encoder_arch[-1])
@@ -165,7 +159,7 @@ class RecurrentActorCriticPolicy:
                 encoder, n_enc = Sequential([]), int(shape[0])
             lstm = LSTM(n_enc, self.hidden_size, rng, forget_bias=lstm_forget_bias)
             head = mlp([self.hidden_size, *net_arch, n], rng, activation, None, hidden_init, out_w_init=out_init)
-            return RecurrentBranch(encoder, lstm, head, scale, chw if len(shape) == 2 else None)
+            return RecurrentBranch(encoder, lstm, head, scale)
 
         self.actor = branch(n_out, pi_init)
         self.critic = branch(1, vf_init)

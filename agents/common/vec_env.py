@@ -84,9 +84,21 @@ class SyncVectorEnv(gym.vector.VectorEnv):
 
 
 def make_vec_env(
-    env: str | gym.Env | gym.vector.VectorEnv, n_envs: int = 1, vectorization: str = "sync", **make_kwargs: Any
+    env: str | gym.Env | gym.vector.VectorEnv,
+    n_envs: int = 1,
+    vectorization: str = "sync",
+    wrappers: Sequence[Callable[[gym.Env], gym.Env]] = (),
+    **make_kwargs: Any,
 ) -> gym.vector.VectorEnv:
     """A vector env with SAME_STEP autoreset from an env id, a single env (n_envs must be 1) or a vector env.
+
+    Args:
+        env: Env id, env, or a SAME_STEP vector env (returned as it is).
+        n_envs: Sub-environments made from an env id.
+        vectorization: ``VECTORIZATIONS``.
+        wrappers: Applied in order to each sub-environment made from an env id (e.g. the zoo's
+            ``env_wrapper`` and ``frame_stack``, ``agents.common.hyperparams.env_wrappers``).
+        **make_kwargs: ``gym.make`` arguments.
 
     Raises:
         ValueError: For a vector env with another autoreset mode, an unknown vectorization,
@@ -107,13 +119,19 @@ def make_vec_env(
             raise ValueError(f"an env instance can only be used with n_envs=1, got n_envs={n_envs}; pass an env id")
         fns = [lambda: env]
     elif isinstance(env, str):
-        fns = [lambda: gym.make(env, **make_kwargs) for _ in range(n_envs)]
+        fns = [lambda: _wrapped(gym.make(env, **make_kwargs), wrappers) for _ in range(n_envs)]
     else:
         raise ValueError(f"env must be an env id, a gymnasium.Env or a gymnasium.vector.VectorEnv, got {type(env)}")
     if vectorization == "sync":
         return SyncVectorEnv(fns)
     cls = gym.vector.SyncVectorEnv if vectorization == "gym-sync" else gym.vector.AsyncVectorEnv
     return cls(fns, autoreset_mode=AutoresetMode.SAME_STEP)
+
+
+def _wrapped(env: gym.Env, wrappers: Sequence[Callable[[gym.Env], gym.Env]]) -> gym.Env:
+    for wrap in wrappers:
+        env = wrap(env)
+    return env
 
 
 def final_observations(infos: dict, idx: np.ndarray) -> np.ndarray:
