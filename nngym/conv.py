@@ -43,8 +43,6 @@ class Conv2D(Layer):
         (64, 20, 24, 24)
     """
 
-    decay_keys = ("W",)
-
     def __init__(
         self,
         in_channels: int,

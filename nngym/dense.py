@@ -29,8 +29,6 @@ class Dense(Layer):
         ``W``: (n_out, n_in), ``b``: (n_out,), input (N, ..., n_in), output (N, ..., n_out).
     """
 
-    decay_keys = ("W",)
-
     def __init__(
         self,
         n_in: int,

@@ -73,7 +73,6 @@ class Recurrent(Layer):
 
     n_gates: ClassVar[int] = 1
     state_names: ClassVar[tuple[str, ...]] = ("h",)
-    decay_keys = ("W_ih", "W_hh")
 
     def __init__(
         self,
