@@ -21,7 +21,12 @@ The package, by floor (imports point down only)::
 
 from __future__ import annotations
 
+import dataclasses
+import os
+from typing import Any
+
 from agents.a2c import A2C, A2CConfig
+from agents.common import hyperparams as _hyperparams
 from agents.common.callbacks import (
     AccuracyCallback,
     BaseCallback,
@@ -31,13 +36,29 @@ from agents.common.callbacks import (
     ProgressBarCallback,
 )
 from agents.common.evaluation import EpisodeStats, evaluate, evaluate_episodes, run_episodes
-from agents.common.hyperparams import HYPERPARAMS_DIR, load_hyperparams
+from agents.common.hyperparams import HYPERPARAMS_DIR, HyperparamsError, parse_policy_kwargs
 from agents.dqn import DQN, DQNConfig
 from agents.ppo import PPO, PPOConfig
 from agents.recurrent_ppo import RecurrentPPO, RecurrentPPOConfig
 from agents.reinforce import REINFORCE, REINFORCEConfig
 
 ALGOS = {"ppo": PPO, "a2c": A2C, "dqn": DQN, "reinforce": REINFORCE, "recurrent_ppo": RecurrentPPO}
+
+
+def load_hyperparams(algo: str, env_id: str, path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """The entry for ``env_id`` in ``agents/hyperparams/<algo>.yml``, or in ``path`` (e.g. one of
+    rl-baselines3-zoo's own files, read unchanged), as keyword arguments of ``ALGOS[algo]``.
+
+    Every key must be one the algorithm honours (``agents.common.hyperparams`` translates the zoo's
+    ``policy``, ``policy_kwargs``, ``normalize`` ...); the result holds the agent's arguments plus
+    ``n_timesteps`` and, if the entry has them, ``env_wrapper`` / ``frame_stack`` for the env.
+
+    Raises:
+        HyperparamsError: A ValueError naming the key, the file and the env id that cannot be honoured.
+    """
+    fields = [f.name for f in dataclasses.fields(ALGOS[algo].Config)] if algo in ALGOS else None
+    return _hyperparams.load_hyperparams(algo, env_id, path, fields)
+
 
 __all__ = [
     "A2C",
@@ -54,6 +75,7 @@ __all__ = [
     "DQNConfig",
     "EpisodeStats",
     "EvalCallback",
+    "HyperparamsError",
     "PPOConfig",
     "ProgressBarCallback",
     "REINFORCEConfig",
@@ -62,5 +84,6 @@ __all__ = [
     "evaluate",
     "evaluate_episodes",
     "load_hyperparams",
+    "parse_policy_kwargs",
     "run_episodes",
 ]

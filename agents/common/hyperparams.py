@@ -1,7 +1,25 @@
-"""Hyperparameter files in rl-baselines3-zoo's layout: ``<algo>.yml`` maps env ids to entries."""
+"""Hyperparameter files in rl-baselines3-zoo's layout: ``<algo>.yml`` maps env ids to entries.
+
+The package's own files (``agents/hyperparams/*.yml``) and the zoo's (``hyperparams/{ppo,a2c,dqn,
+ppo_lstm}.yml``, read unchanged) go through the same translation into an agent's keyword arguments:
+
+- ``policy``: ``MlpPolicy`` / ``MlpLstmPolicy`` → ``net="mlp"``, ``CnnPolicy`` / ``CnnLstmPolicy`` → ``"cnn"``;
+- ``policy_kwargs``: a mapping, or the zoo's Python-literal string (``"dict(net_arch=[256, 256],
+  activation_fn=nn.ReLU, ortho_init=False)"``), parsed by ``parse_policy_kwargs`` with ``ast`` —
+  literals, ``dict(...)`` and the names of ``ACTIVATION_NAMES`` only, never ``eval``;
+- ``normalize``: ``true``, ``false`` or the zoo's dict string (``"{'norm_obs': False, 'norm_reward': True}"``)
+  → ``normalize_obs`` / ``normalize_reward``;
+- ``n_timesteps`` → an int; ``env_wrapper`` and ``frame_stack`` are passed on for whoever builds the env
+  (``envs.wrappers.zoo_wrappers``); everything else must be a field of the algorithm's ``Config``.
+
+What nngym cannot honour (``use_sde: true``, ``optimizer_class``, a callback, a GELU activation ...) raises
+one ``ValueError`` naming the key, the file and the env id.
+"""
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -10,32 +28,248 @@ import yaml
 #: The files that come with the package, one per algorithm.
 HYPERPARAMS_DIR = Path(__file__).resolve().parents[1] / "hyperparams"
 
+#: torch activation names the zoo writes in ``policy_kwargs`` -> nngym's activation names.
+ACTIVATION_NAMES = {"nn.Tanh": "tanh", "nn.ReLU": "relu", "nn.Sigmoid": "sigmoid"}
+#: SB3 policy classes -> nngym's ``net``; the LSTM ones only for recurrent PPO.
+POLICIES = {"MlpPolicy": "mlp", "CnnPolicy": "cnn", "MlpLstmPolicy": "mlp", "CnnLstmPolicy": "cnn"}
+RECURRENT_POLICIES = ("MlpLstmPolicy", "CnnLstmPolicy")
+#: SB3 policy arguments nngym has no counterpart for
+ZOO_ONLY_POLICY_KWARGS = (
+    "optimizer_class",
+    "optimizer_kwargs",
+    "features_extractor_class",
+    "features_extractor_kwargs",
+    "share_features_extractor",
+    "normalize_images",
+    "full_std",
+    "use_expln",
+    "squash_output",
+    "shared_lstm",
+    "n_lstm_layers",
+    "lstm_kwargs",
+    "net_arch_vf",
+    "dueling",
+    "n_quantiles",
+)
+#: keys passed on to whoever builds the env (not agent arguments)
+ENV_KEYS = ("env_wrapper", "frame_stack")
+#: keys whose value changes nothing when it is this one (SB3's defaults), so they are accepted and dropped
+NO_OP_VALUES: dict[str, Any] = {"use_sde": False, "optimize_memory_usage": False}
+#: what each unsupported key would need, for the error message
+UNSUPPORTED = {
+    "use_sde": "generalised state-dependent exploration (gSDE) is not implemented",
+    "sde_sample_freq": "it belongs to gSDE (use_sde), which is not implemented",
+    "optimize_memory_usage": "the replay buffer always stores next observations",
+    "callback": "pass callbacks to learn() instead",
+    "vec_env_wrapper": "only per-env wrappers (env_wrapper) and frame_stack are applied",
+    "replay_buffer_class": "nngym's DQN has one replay buffer",
+    "replay_buffer_kwargs": "nngym's DQN has one replay buffer",
+}
 
-def load_hyperparams(algo: str, env_id: str, path: str | Path | None = None) -> dict[str, Any]:
-    """The zoo-style entry for ``env_id`` in ``hyperparams/<algo>.yml``: n_timesteps, n_envs and Config fields.
 
-    ``policy_kwargs: {net_arch: [...]}`` is flattened to ``net_arch``; ``policy`` is dropped.
+class HyperparamsError(ValueError):
+    """An entry of a hyperparameter file that cannot be honoured; the message names key, file and env id."""
+
+
+def load_hyperparams(
+    algo: str,
+    env_id: str,
+    path: str | Path | None = None,
+    config_fields: Iterable[str] | None = None,
+) -> dict[str, Any]:
+    """The entry for ``env_id`` of ``<algo>.yml`` as agent keyword arguments (plus ``n_timesteps``, env keys).
 
     Args:
         algo: Algorithm name (``ppo``, ``a2c``, ``dqn``, ``reinforce``, ``recurrent_ppo``).
         env_id: Env id, a top-level key of the file.
-        path: Another file in the same layout (e.g. the best configuration a Ray Tune search wrote).
+        path: Another file in the same layout: one of rl-baselines3-zoo's, or the best configuration a Ray
+            Tune search wrote.
+        config_fields: The names of the algorithm's ``Config`` fields; when given, any other key raises.
+
+    Returns:
+        ``Config`` fields, ``net``, ``n_timesteps`` (an int, if the entry has it) and ``env_wrapper`` /
+        ``frame_stack`` (if it has them).
 
     Raises:
-        ValueError: For an algorithm without a file here, or an env id without an entry.
+        HyperparamsError: For an algorithm without a file here, an env id without an entry, or a key that
+            nngym cannot honour (named with the file and env id).
     """
     if path is None:
         known = sorted(p.stem for p in HYPERPARAMS_DIR.glob("*.yml"))
         if algo not in known:
-            raise ValueError(f"unknown algo {algo!r}; expected one of {known}")
+            raise HyperparamsError(f"unknown algo {algo!r}; expected one of {known}")
         path = HYPERPARAMS_DIR / f"{algo}.yml"
     path = Path(path)
-    with open(path) as f:
-        table = yaml.safe_load(f)
+    try:
+        table = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise HyperparamsError(f"cannot read hyperparameter file {path}: {e}") from e
     if not isinstance(table, dict) or env_id not in table:
-        raise ValueError(f"{path}: no {algo} hyperparameters for {env_id!r}; have {sorted(table or {})}")
-    hp = dict(table[env_id])
-    hp.pop("policy", None)
-    for k, v in (hp.pop("policy_kwargs", None) or {}).items():
-        hp[k] = tuple(v) if k == "net_arch" else v
-    return hp
+        have = sorted(table) if isinstance(table, dict) else []
+        raise HyperparamsError(f"{path}: no {algo} hyperparameters for {env_id!r}; have {have}")
+    entry = table[env_id]
+    if not isinstance(entry, dict):
+        raise HyperparamsError(f"{path}: {env_id}: an entry is a mapping of hyperparameters, got {entry!r}")
+    return translate(entry, algo, f"{path}: {env_id}", config_fields)
+
+
+def translate(
+    entry: dict[str, Any], algo: str, where: str, config_fields: Iterable[str] | None = None
+) -> dict[str, Any]:
+    """One file entry as agent keyword arguments (see the module docstring); ``where`` prefixes every error."""
+    fields = None if config_fields is None else set(config_fields)
+    out: dict[str, Any] = {}
+    for key, value in entry.items():
+        if key in NO_OP_VALUES and value == NO_OP_VALUES[key]:
+            continue
+        if key in UNSUPPORTED:
+            raise HyperparamsError(f"{where}: {key}={value!r} is not supported by nngym: {UNSUPPORTED[key]}")
+        if key == "n_timesteps":
+            out[key] = int(float(value))
+        elif key == "policy":
+            out.setdefault("net", _policy(str(value), algo, where))  # an explicit net: key wins
+        elif key == "policy_kwargs":
+            kwargs = parse_policy_kwargs(value, where) if isinstance(value, str) else dict(value or {})
+            out.update(_policy_kwargs(kwargs, algo, where))
+        elif key == "normalize":
+            out.update(_normalize(value, entry, where))
+        elif key == "net":
+            out[key] = value
+        elif key in ENV_KEYS:
+            out[key] = value
+        elif key == "net_arch":
+            out[key] = tuple(value)
+        else:
+            out[key] = value
+    if fields is not None:
+        unknown = sorted(set(out) - fields - {"n_timesteps", "net", *ENV_KEYS})
+        if unknown:
+            raise HyperparamsError(f"{where}: {unknown} not hyperparameters of nngym's {algo}; it has {sorted(fields)}")
+    return out
+
+
+def _policy(name: str, algo: str, where: str) -> str:
+    if name not in POLICIES:
+        raise HyperparamsError(f"{where}: policy={name!r} is not supported; expected one of {sorted(POLICIES)}")
+    if (name in RECURRENT_POLICIES) != (algo == "recurrent_ppo"):
+        raise HyperparamsError(
+            f"{where}: policy={name!r} does not fit {algo}: the LSTM policies {list(RECURRENT_POLICIES)} are "
+            "recurrent_ppo's, the others the feedforward agents'"
+        )
+    return POLICIES[name]
+
+
+def _policy_kwargs(kwargs: dict[str, Any], algo: str, where: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in kwargs.items():
+        if key == "net_arch":
+            out["net_arch"] = _net_arch(value, where)
+        elif key == "activation_fn":
+            if value not in ACTIVATION_NAMES.values():
+                raise HyperparamsError(
+                    f"{where}: policy_kwargs activation_fn={value} is not supported; nngym has "
+                    f"{sorted(ACTIVATION_NAMES)}"
+                )
+            out["activation"] = value
+        elif key in ("ortho_init", "log_std_init", "lstm_hidden_size"):
+            out[key] = value
+        elif key == "enable_critic_lstm" and algo == "recurrent_ppo":
+            if value is not True:
+                raise HyperparamsError(
+                    f"{where}: policy_kwargs enable_critic_lstm={value!r} is not supported: nngym's recurrent PPO "
+                    "always gives the critic its own LSTM (enable_critic_lstm=True)"
+                )
+        elif key in ZOO_ONLY_POLICY_KWARGS:
+            raise HyperparamsError(f"{where}: policy_kwargs {key}={value!r} is not supported by nngym's {algo}")
+        else:  # nngym's own names (activation, encoder_arch ...): checked against the Config with the rest
+            out[key] = value
+    return out
+
+
+def _net_arch(value: Any, where: str) -> tuple[int, ...]:
+    """``[64, 64]`` or ``dict(pi=[64, 64], vf=[64, 64])`` (the same for both) -> ``(64, 64)``."""
+    if isinstance(value, dict):
+        pi, vf = value.get("pi"), value.get("vf")
+        if set(value) != {"pi", "vf"} or list(pi) != list(vf):
+            raise HyperparamsError(
+                f"{where}: policy_kwargs net_arch={value!r}: nngym's actor and critic share one net_arch "
+                "(dict(pi=..., vf=...) must give both the same sizes)"
+            )
+        value = pi
+    if not isinstance(value, list | tuple) or not all(isinstance(v, int) and v > 0 for v in value):
+        raise HyperparamsError(f"{where}: policy_kwargs net_arch must be a list of layer sizes, got {value!r}")
+    return tuple(value)
+
+
+def _normalize(value: Any, entry: dict[str, Any], where: str) -> dict[str, bool]:
+    """``normalize: true`` or the zoo's ``"{'norm_obs': False, 'norm_reward': True}"`` -> the two Config flags."""
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        value = value.strip().lower() == "true"
+    if isinstance(value, bool):
+        return {"normalize_obs": value, "normalize_reward": value}
+    if isinstance(value, str):
+        try:
+            value = ast.literal_eval(value)
+        except (ValueError, SyntaxError) as e:
+            raise HyperparamsError(f"{where}: normalize={value!r} is neither a bool nor a dict literal") from e
+    if not isinstance(value, dict):
+        raise HyperparamsError(f"{where}: normalize must be true, false or a dict, got {value!r}")
+    unknown = sorted(set(value) - {"norm_obs", "norm_reward", "gamma"})
+    if unknown:
+        raise HyperparamsError(
+            f"{where}: normalize {unknown} not supported; nngym takes norm_obs, norm_reward (and gamma equal to "
+            "the agent's)"
+        )
+    if "gamma" in value and float(value["gamma"]) != float(entry.get("gamma", 0.99)):
+        raise HyperparamsError(
+            f"{where}: normalize gamma={value['gamma']} differs from the agent's gamma; nngym scales rewards with "
+            "the agent's discount"
+        )
+    return {
+        "normalize_obs": bool(value.get("norm_obs", True)),
+        "normalize_reward": bool(value.get("norm_reward", True)),
+    }
+
+
+def parse_policy_kwargs(text: str, where: str = "policy_kwargs") -> dict[str, Any]:
+    """The zoo's ``policy_kwargs`` string as a dict, parsed safely (``ast``, no ``eval``).
+
+    Accepted: ``dict(key=value, ...)`` and ``{...}`` with values that are literals (numbers, strings,
+    booleans, None, lists, tuples), nested ``dict(...)``, and the names in ``ACTIVATION_NAMES`` (returned
+    as nngym's activation names). Any other name or call raises, naming it.
+
+    Raises:
+        HyperparamsError: For text that is not such an expression.
+    """
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as e:
+        raise HyperparamsError(f"{where}: policy_kwargs {text!r} is not a Python expression: {e.msg}") from None
+    value = _literal(tree.body, where, text)
+    if not isinstance(value, dict):
+        raise HyperparamsError(f"{where}: policy_kwargs must be a dict, got {text!r}")
+    return value
+
+
+def _literal(node: ast.AST, where: str, text: str) -> Any:
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        value = _literal(node.operand, where, text)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.List | ast.Tuple):
+        items = [_literal(e, where, text) for e in node.elts]
+        return items if isinstance(node, ast.List) else tuple(items)
+    if isinstance(node, ast.Dict) and all(k is not None for k in node.keys):
+        return {_literal(k, where, text): _literal(v, where, text) for k, v in zip(node.keys, node.values, strict=True)}
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict" and not node.args:
+        if all(kw.arg is not None for kw in node.keywords):
+            return {kw.arg: _literal(kw.value, where, text) for kw in node.keywords}
+    name = ast.unparse(node)
+    if name in ACTIVATION_NAMES:
+        return ACTIVATION_NAMES[name]
+    raise HyperparamsError(
+        f"{where}: policy_kwargs {' '.join(text.split())!r}: {name!r} is not supported (literals, dict(...) and "
+        f"{sorted(ACTIVATION_NAMES)} are)"
+    )

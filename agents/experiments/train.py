@@ -36,10 +36,11 @@ import numpy as np
 import yaml
 
 import envs  # noqa: F401 - registers the nngym/ env ids
-from agents import ALGOS, CheckpointCallback, EvalCallback, evaluate_episodes, load_hyperparams
+from agents import ALGOS, CheckpointCallback, EvalCallback, HyperparamsError, evaluate_episodes, load_hyperparams
 from agents.common.callbacks import AccuracyCallback
 from agents.common.evaluation import classification_accuracy
 from agents.common.vec_env import make_vec_env
+from envs.wrappers import zoo_wrappers
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -136,8 +137,12 @@ def plot_rewards(run_dir: Path, title: str) -> Path:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    hp = load_hyperparams(args.algo, args.env, args.hyperparams_file)
+    try:
+        hp = load_hyperparams(args.algo, args.env, args.hyperparams_file)
+    except HyperparamsError as e:
+        raise SystemExit(f"error: {e}") from None
     n_timesteps = int(hp.pop("n_timesteps", 100_000))
+    wrappers = zoo_wrappers(hp.pop("env_wrapper", None), hp.pop("frame_stack", None))
     if args.impl == "sb3":  # the yml's nngym-only options (DQN's double_q); asked for with -p they still raise
         from agents.baselines.sb3 import sb3_hyperparams
 
@@ -158,12 +163,17 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         cls = ALGOS[args.algo]
     env_kwargs = parse_key_values(args.env_kwargs, "--env-kwargs")
-    if env_kwargs and args.impl == "sb3":
-        raise SystemExit("--env-kwargs: only for --impl nngym (the SB3 wrapper builds its envs from the id alone)")
-    if env_kwargs:  # the agents take a ready vector env; evaluation gets one env made the same way
+    if (env_kwargs or wrappers) and args.impl == "sb3":
+        raise SystemExit(
+            "--env-kwargs, env_wrapper and frame_stack: only for --impl nngym (the SB3 wrapper builds its envs "
+            "from the id alone)"
+        )
+    if env_kwargs or wrappers:  # the agents take a ready vector env; evaluation gets one env made the same way
         n_envs = int(hp.get("n_envs", cls.Config.n_envs))
-        env = make_vec_env(args.env, n_envs, hp.get("vectorization", "sync"), **env_kwargs)
+        env = make_vec_env(args.env, n_envs, hp.get("vectorization", "sync"), wrappers=wrappers, **env_kwargs)
         eval_env: str | gym.Env = gym.make(args.env, **env_kwargs)
+        for wrap in wrappers:
+            eval_env = wrap(eval_env)
     else:
         env = eval_env = args.env
     tensorboard = {} if args.tensorboard_log is None else {"tensorboard_log": args.tensorboard_log}

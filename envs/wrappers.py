@@ -1,0 +1,146 @@
+"""Env wrappers that rl-baselines3-zoo's hyperparameter files name, built from those files' own spelling.
+
+``zoo_wrappers(env_wrapper, frame_stack)`` turns an entry's ``env_wrapper`` (a dotted class name, or a
+list of names and ``{name: kwargs}`` mappings) and ``frame_stack`` into functions that wrap one env:
+
+- any class of ``gymnasium.wrappers`` (e.g. ``gymnasium.wrappers.transform_observation.GrayscaleObservation``),
+  looked up inside that package only — no other module is imported;
+- the zoo's own ``rl_zoo3.wrappers.FrameSkip`` (``FrameSkip`` here) and
+  ``rl_zoo3.wrappers.YAMLCompatResizeObservation`` (gymnasium's ``ResizeObservation``, the shape as a tuple);
+- ``frame_stack: k``: the last k observations concatenated along the channel axis (``FrameStack``), as
+  SB3's ``VecFrameStack`` does for the zoo.
+
+Anything else (``AtariWrapper``, minigrid's wrappers) raises a ValueError that names it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.wrappers import FrameStackObservation, ResizeObservation
+
+Wrap = Callable[[gym.Env], gym.Env]
+
+
+class FrameSkip(gym.Wrapper):
+    """Repeats each action ``skip`` times and sums the rewards (rl_zoo3's ``FrameSkip``).
+
+    Args:
+        env: The env.
+        skip: Steps per action, >= 1.
+    """
+
+    def __init__(self, env: gym.Env, skip: int = 4) -> None:
+        if int(skip) != skip or skip < 1:
+            raise ValueError(f"FrameSkip needs an integer skip >= 1, got {skip!r}")
+        super().__init__(env)
+        self.skip = int(skip)
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        total = 0.0
+        for _ in range(self.skip):
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            total += float(reward)
+            if terminated or truncated:
+                break
+        return obs, total, terminated, truncated, info
+
+
+class FrameStack(gym.ObservationWrapper):
+    """The last ``k`` observations concatenated along the channel axis (SB3's ``VecFrameStack``).
+
+    1-D observations (D,) become (k·D,), channels-first images (C, H, W) become (k·C, H, W),
+    channels-last images (H, W, C) become (H, W, k·C) (the channel axis is the smallest, SB3's rule);
+    the oldest observation comes first and the stack starts filled with zeros.
+
+    Args:
+        env: An env with a Box observation space of 1 or 3 dimensions.
+        k: Observations stacked, >= 1.
+    """
+
+    def __init__(self, env: gym.Env, k: int) -> None:
+        space = env.observation_space
+        if not isinstance(space, gym.spaces.Box) or len(space.shape) not in (1, 3):
+            raise ValueError(f"frame_stack needs a Box observation space of 1 or 3 dimensions, got {space}")
+        if int(k) != k or k < 1:
+            raise ValueError(f"frame_stack must be an integer >= 1, got {k!r}")
+        stacked = FrameStackObservation(env, int(k), padding_type="zero")
+        super().__init__(stacked)
+        self.k = int(k)
+        shape = space.shape
+        self.channels_last = len(shape) == 3 and shape[2] < min(shape[0], shape[1])
+        low, high = self._concat(stacked.observation_space.low), self._concat(stacked.observation_space.high)
+        self.observation_space = gym.spaces.Box(low, high, dtype=space.dtype)
+
+    def _concat(self, frames: np.ndarray) -> np.ndarray:
+        """(k, *shape) -> the channel-concatenated observation."""
+        if self.channels_last:  # (k, H, W, C) -> (H, W, k·C)
+            return np.concatenate(list(frames), axis=-1)
+        return np.concatenate(list(frames), axis=0)
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        return self._concat(np.asarray(observation))
+
+
+def _resize(env: gym.Env, shape: Any) -> gym.Env:
+    return ResizeObservation(env, tuple(int(s) for s in shape))
+
+
+#: the zoo's own wrapper classes -> what builds their equivalent here
+ZOO_WRAPPERS: dict[str, Callable[..., gym.Env]] = {
+    "rl_zoo3.wrappers.FrameSkip": FrameSkip,
+    "rl_zoo3.wrappers.YAMLCompatResizeObservation": _resize,
+}
+
+
+def wrapper_class(name: str) -> Callable[..., gym.Env]:
+    """The class (or builder) for a dotted wrapper name of a zoo file.
+
+    Raises:
+        ValueError: For a name outside ``gymnasium.wrappers`` and ``ZOO_WRAPPERS``.
+    """
+    if name in ZOO_WRAPPERS:
+        return ZOO_WRAPPERS[name]
+    module, _, cls_name = name.rpartition(".")
+    if module == "gymnasium.wrappers" or module.startswith("gymnasium.wrappers."):
+        try:
+            cls = getattr(importlib.import_module(module), cls_name)
+        except (ImportError, AttributeError):
+            cls = None
+        if isinstance(cls, type) and issubclass(cls, gym.Wrapper):
+            return cls
+    raise ValueError(
+        f"env_wrapper {name!r} is not supported: nngym applies the classes of gymnasium.wrappers and "
+        f"{sorted(ZOO_WRAPPERS)}"
+    )
+
+
+def zoo_wrappers(env_wrapper: Any = None, frame_stack: int | None = None) -> list[Wrap]:
+    """Functions wrapping one env, in order, for a zoo entry's ``env_wrapper`` and ``frame_stack``.
+
+    Args:
+        env_wrapper: ``None``, a dotted name, or a list of names and ``{name: kwargs}`` mappings.
+        frame_stack: k for ``FrameStack``, or None.
+
+    Raises:
+        ValueError: For a wrapper that is not supported or an entry of the wrong form, naming it.
+    """
+    items = [] if env_wrapper is None else env_wrapper if isinstance(env_wrapper, list) else [env_wrapper]
+    out: list[Wrap] = []
+    for item in items:
+        if isinstance(item, str):
+            name, kwargs = item, {}
+        elif isinstance(item, dict) and len(item) == 1:
+            name, kwargs = next(iter(item.items()))
+            kwargs = dict(kwargs or {})
+        else:
+            raise ValueError(f"env_wrapper items are dotted names or {{name: kwargs}}, got {item!r}")
+        cls = wrapper_class(str(name))
+        out.append(lambda env, cls=cls, kwargs=kwargs: cls(env, **kwargs))
+    if frame_stack:
+        out.append(lambda env: FrameStack(env, int(frame_stack)))
+    return out
