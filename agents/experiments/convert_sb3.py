@@ -1,0 +1,35 @@
+"""Convert a Stable-Baselines3 model zip into an nngym model file, with numpy alone (no torch, no SB3).
+
+    python scripts/convert_sb3.py ppo_cartpole.zip runs/ppo_cartpole.npz
+
+Reads the zip with ``agents.baselines.sb3_zip.load_sb3`` (PPO, A2C or DQN; MlpPolicy or NatureCNN's
+CnnPolicy) and saves the nngym agent: ``PPO.load("runs/ppo_cartpole.npz")`` (or ``A2C``/``DQN``) reads it,
+to predict, continue training, export (scripts/export.py) or watch (scripts/enjoy.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from agents.baselines.sb3_zip import load_sb3
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("zip", help="the SB3 model file (model.save's .zip)")
+    p.add_argument("out", help="the nngym model file to write (.npz)")
+    p.add_argument("--algo", default=None, choices=["ppo", "a2c", "dqn"], help="default: told by the zip")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> Path:
+    args = parse_args(argv)
+    agent = load_sb3(args.zip, algo=args.algo)
+    out = agent.save(args.out)
+    print(f"{args.zip}: SB3 {agent.algo} -> {out} (load it with agents.{agent.algo}.load)")
+    return out
+
+
+if __name__ == "__main__":
+    main()

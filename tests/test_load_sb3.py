@@ -1,0 +1,288 @@
+"""load_sb3: SB3 model zips read with numpy alone into nngym agents that act as SB3 does; unsafe pickles refused."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import pickle
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from agents import A2C, DQN, PPO
+from agents.baselines.sb3_zip import SB3ZipError, UnsafePickleError, load_sb3, read_sb3_zip
+
+ROOT = Path(__file__).resolve().parents[1]
+N_OBS = 1000
+
+
+class TinyImageEnv(gym.Env):
+    """Random 36x36x1 uint8 frames (channels last, so SB3 transposes them), 3 actions, 8-step episodes."""
+
+    def __init__(self, continuous: bool = False) -> None:
+        self.observation_space = gym.spaces.Box(0, 255, (36, 36, 1), dtype=np.uint8)
+        self.action_space = gym.spaces.Box(-1, 1, (2,)) if continuous else gym.spaces.Discrete(3)
+        self._t = 0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self._t = 0
+        return self.observation_space.sample(), {}
+
+    def step(self, action):
+        self._t += 1
+        return self.observation_space.sample(), float(np.sum(action) > 0), False, self._t >= 8, {}
+
+
+def observations(space: gym.spaces.Box, n: int = N_OBS, seed: int = 0) -> np.ndarray:
+    """n observations (n, *shape): uniform within finite bounds, N(0, 2²) where unbounded, random pixels."""
+    rng = np.random.default_rng(seed)
+    if space.dtype == np.uint8:
+        return rng.integers(0, 256, (n, *space.shape), dtype=np.uint8)
+    low, high = np.broadcast_to(space.low, space.shape), np.broadcast_to(space.high, space.shape)
+    finite = np.isfinite(low) & np.isfinite(high)
+    uniform = rng.uniform(np.where(finite, low, 0), np.where(finite, high, 1), (n, *space.shape))
+    return np.where(finite, uniform, rng.normal(0, 2, (n, *space.shape))).astype(np.float32)
+
+
+def _train(algo: str, env, tmp_path: Path, steps: int = 128, seed: int = 0, **kwargs) -> tuple[object, Path]:
+    """A tiny SB3 model trained for ``steps`` and saved as a zip."""
+    sb3 = pytest.importorskip("stable_baselines3")
+    model = getattr(sb3, algo)(kwargs.pop("policy", "MlpPolicy"), env, seed=seed, device="cpu", **kwargs)
+    model.learn(steps)
+    path = tmp_path / f"{algo.lower()}.zip"
+    model.save(path)
+    return model, path
+
+
+def _assert_same_actions(model, agent, obs: np.ndarray, varied: bool = True) -> None:
+    want, _ = model.predict(obs, deterministic=True)
+    got, _ = agent.predict(obs, deterministic=True)
+    assert got.shape == want.shape
+    if np.issubdtype(want.dtype, np.integer):
+        assert np.array_equal(got, want), f"{np.sum(got != want)} of {len(obs)} actions differ"
+        assert len(np.unique(want)) > 1 or not varied  # a test on one constant action would prove little
+    else:
+        np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def _sb3_values(model, obs: np.ndarray) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        return model.policy.predict_values(model.policy.obs_to_tensor(obs)[0]).numpy()[:, 0]
+
+
+def _nn(name: str):
+    import torch
+
+    return getattr(torch.nn, name)
+
+
+CASES = {  # id: (algo, env id, SB3 kwargs), different net_arch and activations, Discrete and Box actions
+    "ppo-discrete-pi32-vf16x8-relu": ("PPO", "CartPole-v1", {"net_arch": {"pi": [32], "vf": [16, 8]}, "act": "ReLU"}),
+    "ppo-box-64x64-tanh": ("PPO", "Pendulum-v1", {}),
+    "a2c-discrete-16-sigmoid": ("A2C", "Acrobot-v1", {"net_arch": [16], "act": "Sigmoid", "ortho_init": False}),
+    "a2c-box-32x32-relu": ("A2C", "MountainCarContinuous-v0", {"net_arch": [32, 32], "act": "ReLU"}),
+    "dqn-64x64-relu": ("DQN", "CartPole-v1", {}),
+    "dqn-24-tanh": ("DQN", "Acrobot-v1", {"net_arch": [24], "act": "Tanh"}),
+    "dqn-no-hidden": ("DQN", "CartPole-v1", {"net_arch": []}),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_mlp_policies_act_as_sb3_on_1000_observations(case, tmp_path):
+    algo, env_id, spec = CASES[case]
+    pytest.importorskip("stable_baselines3")
+    policy_kwargs = {}
+    if "net_arch" in spec:
+        policy_kwargs["net_arch"] = spec["net_arch"]
+    if "act" in spec:
+        policy_kwargs["activation_fn"] = _nn(spec["act"])
+    if "ortho_init" in spec:  # larger initial weights: a tiny sigmoid policy otherwise picks one action everywhere
+        policy_kwargs["ortho_init"] = spec["ortho_init"]
+    # (seed 3: a DQN whose greedy actions vary with the observation)
+    extra = {"learning_starts": 50, "buffer_size": 1000, "seed": 3} if algo == "DQN" else {}
+    extra.update({"n_steps": 64, "n_epochs": 2} if algo == "PPO" else {})
+    model, path = _train(algo, env_id, tmp_path, policy_kwargs=policy_kwargs, **extra)
+    agent = load_sb3(path)
+    assert type(agent) is {"PPO": PPO, "A2C": A2C, "DQN": DQN}[algo]
+    assert agent.observation_space == model.observation_space and agent.action_space == model.action_space
+    obs = observations(model.observation_space)
+    _assert_same_actions(model, agent, obs)
+    if algo != "DQN":
+        np.testing.assert_allclose(agent.policy.values(obs), _sb3_values(model, obs), rtol=1e-5, atol=1e-5)
+        if isinstance(model.action_space, gym.spaces.Box):
+            np.testing.assert_allclose(agent.policy.log_std, model.policy.log_std.detach().numpy())
+    else:  # the target network too, and the Q-values themselves
+        import torch
+
+        with torch.no_grad():
+            q = model.q_net(torch.as_tensor(obs)).numpy()
+            q_target = model.q_net_target(torch.as_tensor(obs)).numpy()
+        np.testing.assert_allclose(agent.q_net.forward(obs), q, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(agent.q_target.forward(obs), q_target, rtol=1e-5, atol=1e-5)
+    assert agent.config.gamma == model.gamma and agent.num_timesteps == model.num_timesteps
+    if algo == "PPO":
+        assert (agent.config.n_steps, agent.config.clip_range) == (64, 0.2)
+    hidden = spec.get("net_arch", [64, 64])
+    assert list(agent.config.net_arch) == (hidden["pi"] if isinstance(hidden, dict) else hidden)
+    # same-sized actor and critic become nngym's own "mlp" networks; others are kept as given networks
+    assert agent.net == ("mlp" if not isinstance(hidden, dict) else agent.net) and (
+        isinstance(agent.net, dict) == isinstance(hidden, dict)
+    )
+
+
+@pytest.mark.parametrize("algo", ["PPO", "DQN"])
+def test_nature_cnn_policies_act_as_sb3(algo, tmp_path):
+    pytest.importorskip("stable_baselines3")
+    import torch
+
+    ppo = {"n_steps": 32, "batch_size": 32, "n_epochs": 2}
+    extra = {"learning_starts": 16, "buffer_size": 200} if algo == "DQN" else ppo
+    model, path = _train(algo, TinyImageEnv(), tmp_path, steps=64, policy="CnnPolicy",
+                         policy_kwargs={"features_extractor_kwargs": {"features_dim": 32}}, **extra)  # fmt: skip
+    agent = load_sb3(path)
+    assert model.observation_space.shape == agent.observation_space.shape == (1, 36, 36)  # SB3 saves it transposed
+    obs = observations(model.observation_space, 300)
+    _assert_same_actions(model, agent, obs, varied=False)  # random frames look alike: the outputs are compared too
+    tensor = model.policy.obs_to_tensor(obs)[0]
+    with torch.no_grad():
+        if algo == "DQN":
+            np.testing.assert_allclose(agent.q_net.forward(obs), model.q_net(tensor).numpy(), rtol=1e-5, atol=1e-5)
+        else:
+            logits = model.policy.get_distribution(tensor).distribution.logits.numpy()
+            from agents.common.policies import infer
+
+            mine = infer(agent.policy.actor, obs)
+            np.testing.assert_allclose(mine - mine.max(1, keepdims=True), logits - logits.max(1, keepdims=True),
+                                       rtol=1e-5, atol=1e-5)  # fmt: skip
+            np.testing.assert_allclose(agent.policy.values(obs), _sb3_values(model, obs), rtol=1e-5, atol=1e-5)
+
+
+def test_nature_cnn_with_separate_extractors_and_box_actions(tmp_path):
+    pytest.importorskip("stable_baselines3")
+    pk = {"share_features_extractor": False, "features_extractor_kwargs": {"features_dim": 16}, "net_arch": [8]}
+    model, path = _train("PPO", TinyImageEnv(continuous=True), tmp_path, steps=64, policy="CnnPolicy",
+                         policy_kwargs=pk, n_steps=32, batch_size=32, n_epochs=2)  # fmt: skip
+    agent = load_sb3(path)
+    obs = observations(model.observation_space, 300)
+    _assert_same_actions(model, agent, obs)
+    np.testing.assert_allclose(agent.policy.values(obs), _sb3_values(model, obs), rtol=1e-5, atol=1e-5)
+
+
+def test_loader_imports_neither_torch_nor_sb3(tmp_path):
+    model, path = _train("PPO", "CartPole-v1", tmp_path, n_steps=64, n_epochs=2)
+    obs = observations(model.observation_space)
+    np.save(tmp_path / "obs.npy", obs)
+    code = f"""
+import sys
+for name in ("torch", "stable_baselines3", "sb3_contrib"):
+    sys.modules[name] = None  # any import of them now raises ImportError
+import numpy as np
+from agents.baselines.sb3_zip import load_sb3
+agent = load_sb3({str(path)!r})
+np.save({str(tmp_path / "actions.npy")!r}, agent.predict(np.load({str(tmp_path / "obs.npy")!r}))[0])
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "stable_baselines3") and sys.modules[m])
+print("loaded:", loaded)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip() == "loaded: []"
+    assert np.array_equal(np.load(tmp_path / "actions.npy"), model.predict(obs, deterministic=True)[0])
+
+
+class _Payload:
+    """Unpickling it would run a shell command that writes the marker file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def _zip_with(tmp_path: Path, data: dict, data_pkl: bytes) -> Path:
+    """An SB3-shaped zip whose policy.pth holds ``data_pkl`` as its torch pickle."""
+    pth = io.BytesIO()
+    with zipfile.ZipFile(pth, "w") as z:
+        z.writestr("archive/data.pkl", data_pkl)
+        z.writestr("archive/byteorder", "little")
+    path = tmp_path / "crafted.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("data", json.dumps(data))
+        z.writestr("policy.pth", pth.getvalue())
+    return path
+
+
+def test_a_pickle_payload_is_refused_and_never_runs(tmp_path):
+    marker = tmp_path / "marker"
+    payload = pickle.dumps({"action_net.weight": _Payload(marker)}, protocol=2)
+    pickle.loads(pickle.dumps(_Payload(tmp_path / "proof"), protocol=2))  # the payload works when unpickled
+    assert (tmp_path / "proof").exists()
+    data = {"observation_space": {}, "action_space": {}}
+    with pytest.raises(UnsafePickleError, match=r"global (posix|os)\.system.*refusing to load it"):
+        load_sb3(_zip_with(tmp_path, data, payload))
+    assert not marker.exists()
+    # in a space's cloudpickled description too
+    model, path = _train("PPO", "CartPole-v1", tmp_path, n_steps=64, n_epochs=2)
+    with zipfile.ZipFile(path) as z:
+        data, pth = json.loads(z.read("data")), z.read("policy.pth")
+    data["observation_space"][":serialized:"] = base64.b64encode(pickle.dumps(_Payload(marker))).decode()
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("data", json.dumps(data))
+        z.writestr("policy.pth", pth)
+    with pytest.raises(UnsafePickleError, match=r"observation_space refers to the global (posix|os)\.system"):
+        load_sb3(path)
+    assert not marker.exists()
+
+
+def test_malformed_files_fail_clearly(tmp_path):
+    (tmp_path / "not.zip").write_bytes(b"hello")
+    with pytest.raises(SB3ZipError, match="not a zip file"):
+        read_sb3_zip(tmp_path / "not.zip")
+    with zipfile.ZipFile(tmp_path / "empty.zip", "w") as z:
+        z.writestr("other", "x")
+    with pytest.raises(SB3ZipError, match="not a Stable-Baselines3 model zip"):
+        read_sb3_zip(tmp_path / "empty.zip")
+    # a tensor whose strides reach past its storage: refused, not read out of bounds
+    model, path = _train("A2C", "CartPole-v1", tmp_path, steps=10)
+    with zipfile.ZipFile(path) as z:
+        data, pth = json.loads(z.read("data")), z.read("policy.pth")
+    with zipfile.ZipFile(io.BytesIO(pth)) as inner:
+        name = next(n for n in inner.namelist() if n.endswith("data.pkl"))
+        prefix = name[: -len("data.pkl")]
+        records = {n: inner.read(n) for n in inner.namelist()}
+    short = {n: (v[:8] if n == f"{prefix}data/0" else v) for n, v in records.items()}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for n, v in short.items():
+            z.writestr(n, v)
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("data", json.dumps(data))
+        z.writestr("policy.pth", buf.getvalue())
+    with pytest.raises(SB3ZipError, match="storage '0' holds 8 bytes"):
+        load_sb3(path)
+
+
+def test_unsupported_activation_is_named(tmp_path):
+    _, path = _train("PPO", "CartPole-v1", tmp_path, steps=64, n_steps=64, policy_kwargs={"activation_fn": _nn("ELU")})
+    with pytest.raises(SB3ZipError, match="activation ELU has no nngym layer"):
+        load_sb3(path)
+
+
+def test_convert_command_writes_a_model_ppo_load_reads(tmp_path):
+    from agents.experiments import convert_sb3
+
+    model, path = _train("PPO", "CartPole-v1", tmp_path, n_steps=64, policy_kwargs={"net_arch": [32]})
+    out = convert_sb3.main([str(path), str(tmp_path / "converted.npz")])
+    agent = PPO.load(out, env="CartPole-v1")  # loads with an env of the same spaces, ready to train on
+    _assert_same_actions(model, agent, observations(model.observation_space))
+    agent.learn(64)
