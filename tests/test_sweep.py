@@ -77,8 +77,10 @@ def test_local_backend_resume_failure_and_retry(tmp_path):
 
     # the driver's table (compare.py's code): one row for the finished group, over its 2 finished seeds
     table = write_report(second, tmp_path).read_text()
-    rows = [line for line in table.splitlines() if line.startswith("| nngym")]
+    rows = [line for line in table.splitlines() if line.startswith("| nngym | ppo")]
     assert len(rows) == 1 and "| nngym | ppo | CartPole-v1 | 2 | 512 |" in rows[0]
+    assert "| nngym | 2 (1 env) |" in table  # the aggregate statistics over the 2 seeds (IQM, mean, CIs)
+    assert (tmp_path / "plots" / "ppo_CartPole-v1_n_epochs=2_n_steps=16_profile.png").stat().st_size > 0
     assert (tmp_path / "plots" / "ppo_CartPole-v1_n_epochs=2_n_steps=16.png").stat().st_size > 0
 
 

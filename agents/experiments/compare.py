@@ -1,6 +1,7 @@
 """nngym's agents side by side with Stable-Baselines3's: same env, hyperparameters (agents/hyperparams), seeds, steps.
 
     python scripts/compare.py --env CartPole-v1 --algo ppo --seeds 0 1 2
+    python scripts/compare.py --env CartPole-v1 Acrobot-v1 --algo ppo --seeds 0 1 2 3 4   # several envs
 
 Trains each implementation x seed with the train runner (``agents.experiments.train``) into
 ``<log-dir>/<impl>/<algo>_<env>_s<seed>/``
@@ -14,7 +15,17 @@ writes to ``--out`` (default docs/figures):
 - ``compare_<algo>_<env>_runs.csv``: the same numbers per seed;
 - ``compare_<algo>_<env>.png`` / ``.svg``: reward curves against env steps and against seconds
   (scripts/plot.py's figure), and ``_accuracy`` figures for DigitClassify, whose table also has the
-  deterministic policy's accuracy on the 10,000 test images (eval.json's test_accuracy).
+  deterministic policy's accuracy on the 10,000 test images (eval.json's test_accuracy);
+- aggregate statistics of the final evaluation returns (``agents.experiments.stats``, Agarwal et al. 2021),
+  in the .md and in ``compare_<algo>_<env>_stats.csv``: per implementation the IQM and the mean with 95%
+  stratified-bootstrap confidence intervals over seeds, and the probability that an nngym run beats an SB3
+  run, P(nngym > SB3), with its interval; ``compare_<algo>_<env>_profile.png`` / ``.svg`` is the
+  performance profile (fraction of runs above each return, with bands).
+
+With several ``--env``, each env gets its files and ``compare_<algo>_aggregate.md`` / ``_stats.csv`` /
+``_profile.png`` aggregate over envs with normalised scores: (score − random policy's mean return) /
+(the env's reward threshold, or the best run's score without one, − random policy's), 0 for acting at
+random and 1 at the reference; the bootstrap resamples seeds within each env.
 """
 
 from __future__ import annotations
@@ -25,16 +36,25 @@ import json
 import sys
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 
 import envs  # noqa: F401 - registers the nngym/ env ids
-from agents.experiments import train
-from agents.experiments.plotting import Run, final_return, load_run, plot_groups, reward_threshold, steps_to_threshold
+from agents.experiments import stats, train
+from agents.experiments.plotting import (
+    Run,
+    final_return,
+    load_run,
+    plot_groups,
+    plot_performance_profiles,
+    reward_threshold,
+    steps_to_threshold,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--env", default="CartPole-v1")
+    p.add_argument("--env", nargs="+", default=["CartPole-v1"], help="one env id, or several (aggregate table)")
     p.add_argument("--algo", default="ppo")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--impl", nargs="+", default=["nngym", "sb3"], choices=["nngym", "sb3"])
@@ -46,12 +66,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threshold", type=float, default=None, help="default: the env's reward_threshold")
     p.add_argument("--retrain", action="store_true", help="train again even if a finished run exists")
     p.add_argument("-p", "--hyperparams", nargs="*", default=[], metavar="KEY=VALUE", help="passed to train.py")
+    p.add_argument("--bootstrap-reps", type=int, default=50_000, help="bootstrap resamples of the CIs")
     return p.parse_args(argv)
 
 
-def train_runs(args: argparse.Namespace) -> dict[str, list[Path]]:
-    """Impl -> run directories, one per seed; trains the missing ones with the train runner."""
-    slug = f"{args.algo}_{args.env.replace('/', '-')}"
+def train_runs(args: argparse.Namespace, env: str) -> dict[str, list[Path]]:
+    """Impl -> run directories of ``env``, one per seed; trains the missing ones with the train runner."""
+    slug = f"{args.algo}_{env.replace('/', '-')}"
     runs: dict[str, list[Path]] = {}
     for impl in args.impl:
         for seed in args.seeds:
@@ -63,14 +84,14 @@ def train_runs(args: argparse.Namespace) -> dict[str, list[Path]]:
                     print(f"reusing {run_dir} ({meta.get('total_timesteps')} steps)", flush=True)
                     runs.setdefault(impl, []).append(run_dir)
                     continue
-            argv = ["--impl", impl, "--algo", args.algo, "--env", args.env, "--seed", str(seed)]
+            argv = ["--impl", impl, "--algo", args.algo, "--env", env, "--seed", str(seed)]
             argv += ["--log-dir", str(Path(args.log_dir) / impl), "--n-eval-episodes", str(args.n_eval_episodes)]
             argv += ["--no-progress"]
             if args.total_timesteps:
                 argv += ["--total-timesteps", str(args.total_timesteps)]
             if args.hyperparams:
                 argv += ["-p", *args.hyperparams]
-            print(f"training {impl} {args.algo} {args.env} seed {seed}", flush=True)
+            print(f"training {impl} {args.algo} {env} seed {seed}", flush=True)
             train.main(argv)
             runs.setdefault(impl, []).append(run_dir)
     return runs
@@ -189,28 +210,157 @@ def write_csv(path: Path, rows: list[dict]) -> None:
         w.writerows([{k: "" if v is None else v for k, v in r.items()} for r in rows])
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
-    args = parse_args(argv)
-    dirs = train_runs(args)
+def label(impl: str, algo: str) -> str:
+    """ "nngym PPO" / "SB3 PPO"."""
+    return f"{'SB3' if impl == 'sb3' else 'nngym'} {algo.upper()}"
+
+
+def eval_scores(runs: dict[str, list[Run]]) -> dict[str, np.ndarray]:
+    """Impl -> its runs' final evaluation returns (eval.json's eval_mean), one per seed."""
+    return {impl: np.array([r.meta["eval_mean"] for r in rs], dtype=np.float64) for impl, rs in runs.items()}
+
+
+def statistics_section(
+    score_sets: dict[str, list[np.ndarray]], what: str, reps: int = 50_000, seed: int = 0, digits: int = 1
+) -> tuple[str, list[dict]]:
+    """(Markdown section, rows) of ``stats.summarize``: IQM and mean with 95% CIs, P(impl > SB3)."""
+    rows = stats.summarize(score_sets, reps=reps, seed=seed)
+    seeds = sorted({sum(len(t) for t in stats.tasks_of(v)) for v in score_sets.values()})
+    text = (
+        f"Aggregate statistics of the {what} (Agarwal et al. 2021; {'/'.join(map(str, seeds))} runs per "
+        "implementation; "
+        "95% stratified-bootstrap confidence intervals, seeds resampled within each env; P(impl > SB3) is the "
+        "probability that a run of the implementation scores above a run of SB3's):\n\n"
+    )
+    return text + stats.markdown(rows, what, digits=digits), rows
+
+
+def profile_figure(
+    score_sets: dict[str, list[np.ndarray]], out: Path, xlabel: str, title: str, algo: str, reps: int = 2000
+) -> list[Path]:
+    """The performance profiles of ``score_sets`` (``stats.performance_profile``) drawn to ``<out>.png/.svg``."""
+    pooled = np.concatenate([t for v in score_sets.values() for t in stats.tasks_of(v)])
+    pad = 0.05 * (pooled.max() - pooled.min() or 1.0)
+    taus = np.linspace(pooled.min() - pad, pooled.max() + pad, 201)
+    profiles = {}
+    for impl, scores in score_sets.items():
+        n = sum(len(t) for t in stats.tasks_of(scores))
+        profiles[f"{label(impl, algo)} ({n} runs)"] = (taus, *stats.performance_profile(scores, taus, reps))
+    return plot_performance_profiles(profiles, out, xlabel, title)
+
+
+def random_score(env_id: str, n_episodes: int = 50, seed: int = 0, max_steps: int = 20_000) -> float:
+    """Mean return of uniformly random actions over ``n_episodes`` (fewer if ``max_steps`` env steps run out)."""
+    env = gym.make(env_id)
+    env.action_space.seed(seed)
+    returns, steps = [], 0
+    obs, _ = env.reset(seed=seed)
+    total = 0.0
+    while len(returns) < n_episodes and steps < max_steps:
+        obs, r, terminated, truncated, _ = env.step(env.action_space.sample())
+        total, steps = total + float(r), steps + 1
+        if terminated or truncated:
+            returns.append(total)
+            total = 0.0
+            obs, _ = env.reset()
+    env.close()
+    return float(np.mean(returns)) if returns else total
+
+
+def normalised_scores(
+    per_env: dict[str, dict[str, np.ndarray]],
+) -> tuple[dict[str, list[np.ndarray]], dict[str, tuple[float, float]]]:
+    """(impl -> normalised scores per env, env -> (random score, reference)) for an aggregate over envs.
+
+    The reference is the env's reward threshold, or the best score of any run on it when it has none.
+    """
+    refs = {}
+    for env, scores in per_env.items():
+        high = reward_threshold(env)
+        if high is None:
+            high = float(max(s.max() for s in scores.values()))
+        refs[env] = (random_score(env), float(high))
+    impls = sorted({impl for scores in per_env.values() for impl in scores}, key=lambda i: i != "nngym")
+    out = {
+        impl: [stats.normalize(per_env[env][impl], *refs[env]) for env in per_env]
+        for impl in impls
+        if all(impl in per_env[env] for env in per_env)
+    }
+    return out, refs
+
+
+def compare_env(args: argparse.Namespace, env: str) -> tuple[list[dict], dict[str, list[Run]]]:
+    """Trains (or reuses) the runs of ``env`` and writes its table, statistics and figures; (summary, runs)."""
+    dirs = train_runs(args, env)
     runs = {impl: [load_run(d) for d in ds] for impl, ds in dirs.items()}
-    threshold = args.threshold if args.threshold is not None else reward_threshold(args.env)
+    threshold = args.threshold if args.threshold is not None else reward_threshold(env)
     summary, per_run = summarise(runs, threshold, args.window)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    base = out / f"compare_{args.algo}_{args.env.replace('/', '-')}"
-    table = markdown(summary, args.window)
+    base = out / f"compare_{args.algo}_{env.replace('/', '-')}"
+    scores = {impl: [s] for impl, s in eval_scores(runs).items()}
+    section, stat_rows = statistics_section(scores, "eval return", args.bootstrap_reps)
+    table = markdown(summary, args.window) + "\n" + section
     base.with_suffix(".md").write_text(table)
     write_csv(base.with_suffix(".csv"), summary)
     write_csv(base.with_name(base.name + "_runs.csv"), per_run)
-    labels = {impl: f"{'SB3' if impl == 'sb3' else 'nngym'} {args.algo.upper()}" for impl in runs}
-    groups = {labels[impl]: rs for impl, rs in runs.items()}
-    title = f"{args.env}: {args.algo.upper()}, nngym vs SB3, {len(args.seeds)} seeds (mean ± std)"
+    write_csv(base.with_name(base.name + "_stats.csv"), [{"env": env, **r} for r in stat_rows])
+    groups = {label(impl, args.algo): rs for impl, rs in runs.items()}
+    n_seeds = "/".join(sorted({str(len(rs)) for rs in runs.values()}))
+    title = f"{env}: {args.algo.upper()}, nngym vs SB3, {n_seeds} seeds (mean ± std)"
     paths = plot_groups(groups, base, "both", args.window, threshold, title)
-    if "DigitClassify" in args.env:
+    if "DigitClassify" in env:
         paths += plot_groups(groups, base.with_name(base.name + "_accuracy"), "both", args.window, None, title, True)
+    paths += profile_figure(
+        scores,
+        base.with_name(base.name + "_profile"),
+        "final evaluation return τ (deterministic policy)",
+        f"{env}: {args.algo.upper()} performance profile, {n_seeds} seeds",
+        args.algo,
+    )
     print(table)
     print("wrote", base.with_suffix(".md"), base.with_suffix(".csv"), *paths, file=sys.stderr)
-    return summary
+    return summary, runs
+
+
+def write_aggregate(
+    per_env: dict[str, dict[str, np.ndarray]], base: Path, algo: str, reps: int = 50_000
+) -> tuple[str, list[dict]]:
+    """The aggregate over envs of normalised final scores: ``<base>.md``, ``_stats.csv``, ``_profile.png/.svg``."""
+    scores, refs = normalised_scores(per_env)
+    section, rows = statistics_section(scores, "normalised score", reps, digits=2)
+    ref_lines = "\n".join(
+        f"- {env}: 0 = random policy's {lo:.4g}, 1 = {hi:.4g} "
+        f"({'reward threshold' if reward_threshold(env) is not None else 'best run'})"
+        for env, (lo, hi) in refs.items()
+    )
+    text = f"### {algo.upper()} over {len(per_env)} envs, normalised scores\n\n{ref_lines}\n\n{section}"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    base.with_suffix(".md").write_text(text)
+    write_csv(base.with_name(base.name + "_stats.csv"), [{"envs": " ".join(per_env), **r} for r in rows])
+    profile_figure(
+        scores,
+        base.with_name(base.name + "_profile"),
+        "normalised score τ (0 random policy, 1 reference)",
+        f"{algo.upper()} on {len(per_env)} envs: performance profile",
+        algo,
+    )
+    return text, rows
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    args = parse_args(argv)
+    summaries, per_env = [], {}
+    for env in args.env:
+        summary, runs = compare_env(args, env)
+        summaries += summary
+        per_env[env] = eval_scores(runs)
+    if len(args.env) > 1:
+        text, _ = write_aggregate(
+            per_env, Path(args.out) / f"compare_{args.algo}_aggregate", args.algo, args.bootstrap_reps
+        )
+        print(text)
+    return summaries
 
 
 if __name__ == "__main__":

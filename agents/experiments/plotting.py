@@ -251,3 +251,47 @@ def plot_groups(
 def _per_step(run: Run) -> Run:
     """The run with each episode's return divided by its length (reward per step)."""
     return Run(run.path, run.returns / np.maximum(run.lengths, 1), run.lengths, run.times, run.env_id, run.meta)
+
+
+def plot_performance_profiles(
+    profiles: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    out: str | os.PathLike,
+    xlabel: str = "final evaluation return τ",
+    title: str = "",
+) -> list[Path]:
+    """Performance profiles (Agarwal et al. 2021): per group, the fraction of runs scoring above τ, with its band.
+
+    Args:
+        profiles: Label (with its run count) -> (τ (K,), fraction (K,), band low (K,), band high (K,)),
+            as ``agents.experiments.stats.performance_profile`` returns them.
+        out: Output path without suffix; writes ``<out>.png`` and ``<out>.svg``.
+        xlabel: What τ is, with its unit.
+        title: Figure title.
+
+    Returns:
+        The two files written.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    for i, (label, (taus, frac, low, high)) in enumerate(profiles.items()):
+        ax.step(taus, frac, where="post", color=f"C{i}", lw=1.6, label=label)
+        ax.fill_between(taus, low, high, step="post", color=f"C{i}", alpha=0.2, lw=0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("fraction of runs with score > τ")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize=8, title="shaded: 95% bootstrap CI", title_fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    paths = [out.with_name(out.name + ".png"), out.with_name(out.name + ".svg")]
+    for p in paths:
+        fig.savefig(p, dpi=110)
+    plt.close(fig)
+    return paths

@@ -150,7 +150,10 @@ def write_report(results: list[RunResult], log_dir: Path, window: int = 100) -> 
     """The comparison table (Markdown + CSV) and reward-curve plots of the finished runs (``experiments.compare``).
 
     Runs are grouped by algorithm, env and hyperparameter overrides; within a group, one row per
-    implementation (mean ± std over seeds, steps/s and its ratio to SB3).
+    implementation (mean ± std over seeds, steps/s and its ratio to SB3), then the aggregate statistics of the
+    final evaluation returns (IQM and mean with 95% stratified-bootstrap CIs, P(nngym > SB3); ``compare``) and a
+    performance profile in ``plots/``. When the same algorithm and overrides ran on several envs, a section
+    aggregates them with normalised scores (``compare.write_aggregate``, files ``aggregate_<algo>...``).
     """
     groups: dict[tuple, dict[str, list]] = {}
     for r in results:
@@ -163,19 +166,43 @@ def write_report(results: list[RunResult], log_dir: Path, window: int = 100) -> 
     if not groups:
         return None
     tables, rows = [], []
+    across: dict[tuple, dict[str, dict]] = {}  # (algo, overrides) -> env -> impl -> final scores
     for (algo, env, overrides), runs in groups.items():
         threshold = reward_threshold(env)
         summary, _ = compare.summarise(runs, threshold, window)
         hp = ", ".join(f"{k}={v}" for k, v in overrides)
-        tables.append(f"### {algo.upper()} on {env}{f' ({hp})' if hp else ''}\n\n" + compare.markdown(summary, window))
-        rows += [{**row, "overrides": hp} for row in summary]
+        scores = compare.eval_scores(runs)
+        across.setdefault((algo, overrides), {})[env] = scores
+        section, stat_rows = compare.statistics_section({impl: [v] for impl, v in scores.items()}, "eval return")
+        head = f"### {algo.upper()} on {env}{f' ({hp})' if hp else ''}\n\n"
+        tables.append(head + compare.markdown(summary, window) + "\n" + section)
+        by_impl = {r["impl"]: r for r in stat_rows}
+        rows += [{**row, **_stat_columns(by_impl[row["impl"]]), "overrides": hp} for row in summary]
         slug = "_".join([algo, env.replace("/", "-"), *(f"{k}={v}" for k, v in overrides)])
         labels = {impl: f"{'SB3' if impl == 'sb3' else 'nngym'} {algo.upper()}" for impl in runs}
         title = f"{env}: {algo.upper()}{f' ({hp})' if hp else ''}, mean ± std over seeds"
         plot_groups(
             {labels[i]: rs for i, rs in runs.items()}, log_dir / "plots" / slug, "both", window, threshold, title
         )
+        n_seeds = "/".join(sorted({str(len(rs)) for rs in runs.values()}))
+        compare.profile_figure(
+            {impl: [v] for impl, v in scores.items()},
+            log_dir / "plots" / f"{slug}_profile",
+            "final evaluation return τ (deterministic policy)",
+            f"{env}: {algo.upper()}{f' ({hp})' if hp else ''} performance profile, {n_seeds} seeds",
+            algo,
+        )
+    for (algo, overrides), per_env in across.items():
+        if len(per_env) > 1:
+            slug = "_".join(["aggregate", algo, *(f"{k}={v}" for k, v in overrides)])
+            text, _ = compare.write_aggregate(per_env, log_dir / "plots" / slug, algo)
+            tables.append(text)
     table = log_dir / "sweep_table.md"
     table.write_text("\n".join(tables))
     compare.write_csv(log_dir / "sweep_table.csv", rows)
     return table
+
+
+def _stat_columns(row: dict) -> dict:
+    """The ``stats.summarize`` columns added to a sweep table row (all but impl, runs and tasks)."""
+    return {k: v for k, v in row.items() if k not in ("impl", "runs", "tasks")}
