@@ -11,6 +11,7 @@ from agents.common.buffers import RolloutBuffer
 from agents.common.callbacks import BaseCallback
 from agents.common.policies import ActorCriticPolicy, backward_policy_loss
 from agents.common.rollout import collect_rollout, explained_variance
+from agents.common.spaces import action_storage, encoded_space
 from nngym.optim import Adam, RMSprop
 from nngym.schedules import parse_schedule
 
@@ -90,14 +91,15 @@ class A2C(BaseAgent):
             self.optimizer = RMSprop(self.policy, lr, alpha=0.99, eps=c.rms_prop_eps, **kw)
         else:
             self.optimizer = Adam(self.policy, lr, eps=1e-5, **kw)
-        discrete = self.policy.discrete
+        action_shape, action_dtype = action_storage(self.action_space)
+        obs_space = encoded_space(self.observation_space)  # what the env gives (agents.common.spaces)
         self.buffer = RolloutBuffer(
             c.n_steps,
             self.n_envs,
-            self.observation_space.shape,
-            action_shape=() if discrete else self.action_space.shape,
-            action_dtype=np.int64 if discrete else np.float32,
-            obs_dtype=self.observation_space.dtype,
+            obs_space.shape,
+            action_shape=action_shape,
+            action_dtype=action_dtype,
+            obs_dtype=obs_space.dtype,
         )
 
     def _learn(self, callback: BaseCallback, reset_num_timesteps: bool) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import gymnasium as gym
 import numpy as np
 
 from agents.common.base import BaseAgent
 from agents.common.buffers import ReplayBuffer
 from agents.common.callbacks import BaseCallback
 from agents.common.policies import QNetwork
+from agents.common.spaces import encoded_space, to_env_actions
 from agents.common.vec_env import final_observations
 from nngym.costs import HuberCost
 from nngym.network import Sequential
@@ -124,7 +126,7 @@ class DQN(BaseAgent):
     algo = "DQN"
     normalize_in_env = False  # as SB3's off-policy agents: raw transitions stored, normalised when sampled
     Config = DQNConfig
-    box_actions = False
+    action_spaces = (gym.spaces.Discrete,)
 
     def _build(self) -> None:
         c = self.config
@@ -136,9 +138,8 @@ class DQN(BaseAgent):
         self.lr_schedule = self._make_lr_schedule()
         self.optimizer = Adam(self.q_net, lr=self.lr_schedule(1.0), max_grad_norm=c.max_grad_norm)
         self.exploration = linear(c.exploration_initial_eps, c.exploration_final_eps)
-        self.replay_buffer = ReplayBuffer(
-            c.buffer_size, self.observation_space.shape, n_envs=self.n_envs, obs_dtype=self.observation_space.dtype
-        )
+        obs_space = encoded_space(self.observation_space)  # what the env gives (agents.common.spaces)
+        self.replay_buffer = ReplayBuffer(c.buffer_size, obs_space.shape, n_envs=self.n_envs, obs_dtype=obs_space.dtype)
         self.cost = HuberCost(1.0)
         self.exploration_rate = c.exploration_initial_eps
         self._n_calls = 0
@@ -203,7 +204,7 @@ class DQN(BaseAgent):
                 actions = self.rng.integers(0, n_act, self.n_envs)
             else:
                 actions = self._act(seen, deterministic=False)
-            next_obs, rewards, terminated, truncated, infos = self.env.step(actions)
+            next_obs, rewards, terminated, truncated, infos = self.env.step(to_env_actions(self.action_space, actions))
             self.num_timesteps += self.n_envs
             self._n_calls += 1
             dones = terminated | truncated

@@ -11,9 +11,10 @@ import numpy as np
 from agents.common.base import BaseAgent
 from agents.common.buffers import RolloutBuffer
 from agents.common.callbacks import BaseCallback
-from agents.common.distributions import Categorical, DiagGaussian
+from agents.common.distributions import Distribution
 from agents.common.policies import ActorCriticPolicy, backward_policy_loss
 from agents.common.rollout import collect_rollout, explained_variance
+from agents.common.spaces import action_storage, encoded_space
 from nngym.optim import Adam
 from nngym.schedules import parse_schedule
 
@@ -116,14 +117,15 @@ class PPO(BaseAgent):
         self.lr_schedule = parse_schedule(c.learning_rate)
         self.clip_schedule = parse_schedule(c.clip_range)
         self.optimizer = Adam(self.policy, lr=self.lr_schedule(1.0), eps=1e-5, max_grad_norm=c.max_grad_norm)
-        discrete = self.policy.discrete
+        action_shape, action_dtype = action_storage(self.action_space)
+        obs_space = encoded_space(self.observation_space)  # what the env gives (agents.common.spaces)
         self.buffer = RolloutBuffer(
             c.n_steps,
             self.n_envs,
-            self.observation_space.shape,
-            action_shape=() if discrete else self.action_space.shape,
-            action_dtype=np.int64 if discrete else np.float32,
-            obs_dtype=self.observation_space.dtype,
+            obs_space.shape,
+            action_shape=action_shape,
+            action_dtype=action_dtype,
+            obs_dtype=obs_space.dtype,
         )
 
     def _learn(self, callback: BaseCallback, reset_num_timesteps: bool) -> None:
@@ -154,7 +156,7 @@ class PPO(BaseAgent):
             i = perm[start : start + batch_size]
             yield Minibatch(obs[i], actions[i], old_log_prob[i], advantages[i], returns[i], old_values[i])
 
-    def _evaluate_actions(self, mb: Any) -> tuple[Categorical | DiagGaussian, np.ndarray]:
+    def _evaluate_actions(self, mb: Any) -> tuple[Distribution, np.ndarray]:
         """π(·|s) and V(s) of a minibatch, keeping the caches for the backward pass."""
         return self.policy.forward(mb.obs, train=True)
 

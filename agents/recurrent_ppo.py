@@ -22,6 +22,7 @@ from agents.common.distributions import Categorical, DiagGaussian
 from agents.common.recurrent_buffer import RecurrentRolloutBuffer, SequenceBatch
 from agents.common.recurrent_policy import DEFAULT_CNN_SPEC, PolicyState, RecurrentActorCriticPolicy
 from agents.common.rollout import bootstrap_truncated
+from agents.common.spaces import encode_observations, encoded_space, to_env_actions
 from agents.ppo import PPO
 from nngym.optim import Adam
 from nngym.schedules import parse_schedule
@@ -102,6 +103,10 @@ class RecurrentPPO(PPO):
 
     algo = "RecurrentPPO"
     Config = RecurrentPPOConfig
+    #: The recurrent policy's distributions: categorical and diagonal Gaussian.
+    action_spaces = (gym.spaces.Discrete, gym.spaces.Box)
+    #: Its encoder before each LSTM is an MLP or a CNN, not a CNN per image part of a Dict / Tuple.
+    combined_images = False
     #: The ``net`` values accepted. Both build the same policy: the encoder before each LSTM follows the
     #: observation space (an MLP, ``encoder_arch``, for 1-D Boxes; a CNN, ``cnn_spec``, for images).
     nets: ClassVar[tuple[str, ...]] = ("mlp", "cnn")
@@ -124,8 +129,9 @@ class RecurrentPPO(PPO):
 
     def _build(self) -> None:
         c = self.config
+        obs_space = encoded_space(self.observation_space)  # what the env gives (agents.common.spaces)
         self.policy = RecurrentActorCriticPolicy(
-            self.observation_space,
+            obs_space,
             self.action_space,
             self.rng,
             lstm_hidden_size=c.lstm_hidden_size,
@@ -147,11 +153,11 @@ class RecurrentPPO(PPO):
         self.buffer = RecurrentRolloutBuffer(
             c.n_steps,
             self.n_envs,
-            self.observation_space.shape,
+            obs_space.shape,
             action_shape=() if discrete else self.action_space.shape,
             action_dtype=np.int64 if discrete else np.float32,
             hidden_size=c.lstm_hidden_size,
-            obs_dtype=np.float32 if c.normalize_obs else self.observation_space.dtype,
+            obs_dtype=np.float32 if c.normalize_obs else obs_space.dtype,
         )
         self._state: PolicyState | None = None  # LSTM states of the training envs between rollouts
         self._episode_starts = np.ones(self.n_envs, dtype=np.float32)
@@ -167,33 +173,40 @@ class RecurrentPPO(PPO):
         """Actions and the actor's next LSTM state, for one observation or a batch of N (SB3's convention).
 
         Args:
-            obs: One observation (obs_shape) or a batch (N, *obs_shape).
+            obs: One raw observation or a batch of N (see ``BaseAgent.predict``).
             state: The actor's (h, c), each (N, H), returned by the previous call; None for zeros.
             episode_start: (N,) (or a bool for one observation); true resets the state first.
             deterministic: Most likely action instead of a sample.
 
         Returns:
             (action of shape () / (D,) or (N,) / (N, D), new state (h, c)).
+
+        Raises:
+            ValueError: If ``obs`` has the wrong shape, naming the expected and actual shapes.
         """
-        obs = np.asarray(obs)
-        shape = self.observation_space.shape
-        single = obs.shape == shape
-        batch = obs[None] if single else obs
-        if batch.shape[1:] != shape:
-            raise ValueError(f"{self.algo}.predict expected obs of shape {shape} or (N, *{shape}), got {obs.shape}")
-        n = len(batch)
+        batch, single = encode_observations(self.observation_space, obs, f"{self.algo}.predict")
+        actions, new_state = self._act_step(self._normalize_obs(batch), state, episode_start, deterministic)
+        return (actions[0] if single else actions), new_state
+
+    def _act_step(
+        self,
+        obs: np.ndarray,
+        state: tuple[np.ndarray, np.ndarray] | None,
+        episode_start: np.ndarray | bool | None,
+        deterministic: bool,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        """(env actions (N, ...), new state) for observations (N, *encoded shape) as the networks see them."""
+        n = len(obs)
         H = self.policy.hidden_size
         if state is None:
             state = (np.zeros((n, H), np.float32), np.zeros((n, H), np.float32))
         starts = np.zeros(n, np.float32) if episode_start is None else np.asarray(episode_start, np.float32).reshape(n)
-        dist, new_state = self.policy.act_step(self._normalize_obs(batch), tuple(state), starts)
+        dist, new_state = self.policy.act_step(obs, tuple(state), starts)
         actions = dist.mode() if deterministic else dist.sample(self.rng)
-        if isinstance(self.action_space, gym.spaces.Box):
-            actions = np.clip(actions, self.action_space.low, self.action_space.high)
-        return (actions[0] if single else actions), new_state
+        return to_env_actions(self.action_space, actions), new_state
 
     def _act(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:
-        return self.predict(obs, None, None, deterministic)[0]
+        return self._act_step(obs, None, None, deterministic)[0]
 
     # --- learning ---------------------------------------------------------------------------------
     def _learn(self, callback: BaseCallback, reset_num_timesteps: bool) -> None:
@@ -208,7 +221,6 @@ class RecurrentPPO(PPO):
         A truncated step's reward becomes r + γ V(final_obs), V from the critic's state after that step.
         """
         c, buf, policy, env = self.config, self.buffer, self.policy, self.env
-        box = isinstance(self.action_space, gym.spaces.Box)
         obs, state, starts = self._last_obs, self._state, self._episode_starts
 
         def final_values(final_obs: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -225,8 +237,7 @@ class RecurrentPPO(PPO):
             buf.actions[t] = actions
             buf.values[t] = values
             buf.log_probs[t] = dist.log_prob(actions)
-            env_actions = np.clip(actions, self.action_space.low, self.action_space.high) if box else actions
-            obs, rewards, terminated, truncated, infos = env.step(env_actions)
+            obs, rewards, terminated, truncated, infos = env.step(to_env_actions(self.action_space, actions))
             self.num_timesteps += self.n_envs
             dones = terminated | truncated
             self._track_episodes(rewards, dones)

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import gymnasium as gym
 import numpy as np
 
 from agents.common.base import BaseAgent
 from agents.common.callbacks import BaseCallback
 from agents.common.policies import ActorCriticPolicy, backward_policy_loss
 from agents.common.rollout import bootstrap_truncated
+from agents.common.spaces import action_storage, encoded_space, to_env_actions
 from nngym.optim import Adam
 from nngym.schedules import parse_schedule
 
@@ -93,10 +93,11 @@ class REINFORCE(BaseAgent):
     def _alloc(self, capacity: int) -> None:
         """(Re)allocates the episode store (capacity, N, ...), keeping what it holds."""
         n, old = self.n_envs, getattr(self, "_store", None)
-        act_shape = () if self.policy.discrete else self.action_space.shape
+        act_shape, act_dtype = action_storage(self.action_space)
+        obs_space = encoded_space(self.observation_space)  # what the env gives (agents.common.spaces)
         self._store = {
-            "obs": np.zeros((capacity, n, *self.observation_space.shape), self.observation_space.dtype),
-            "actions": np.zeros((capacity, n, *act_shape), np.int64 if self.policy.discrete else np.float32),
+            "obs": np.zeros((capacity, n, *obs_space.shape), obs_space.dtype),
+            "actions": np.zeros((capacity, n, *act_shape), act_dtype),
             "rewards": np.zeros((capacity, n), np.float32),
             "dones": np.zeros((capacity, n), np.float32),
             "used": np.zeros((capacity, n), np.bool_),
@@ -111,7 +112,6 @@ class REINFORCE(BaseAgent):
         values = lambda final_obs, _: self.policy.values(final_obs)  # noqa: E731 - V(s) of truncated episodes
         if reset_num_timesteps:
             self._pos = 0
-        box = isinstance(self.action_space, gym.spaces.Box)
         obs, iteration, stop = self._last_obs, 0, False
         while self.num_timesteps < self._total_timesteps and not stop:
             # --- rollout ---
@@ -122,8 +122,7 @@ class REINFORCE(BaseAgent):
                 actions = self._act(obs, deterministic=False)
                 t = self._pos
                 s["obs"][t], s["actions"][t], s["used"][t] = obs, actions, False
-                env_actions = np.clip(actions, self.action_space.low, self.action_space.high) if box else actions
-                obs, rewards, terminated, truncated, infos = self.env.step(env_actions)
+                obs, rewards, terminated, truncated, infos = self.env.step(to_env_actions(self.action_space, actions))
                 self.num_timesteps += self.n_envs
                 dones = terminated | truncated
                 self._track_episodes(rewards, dones)

@@ -33,8 +33,9 @@ def test_check_spaces_accepts_images_and_names_what_is_wrong():
     check_spaces("PPO", image, gym.spaces.Discrete(10), net="mlp")  # flattened
     with pytest.raises(ValueError, match="net='cnn' needs an image Box"):
         check_spaces("PPO", gym.spaces.Box(-1, 1, (4,)), gym.spaces.Discrete(2), net="cnn")
+    check_spaces("PPO", gym.spaces.Discrete(3), gym.spaces.Discrete(2), net="mlp")  # one-hot (tests/test_spaces.py)
     with pytest.raises(ValueError, match="observation spaces"):
-        check_spaces("PPO", gym.spaces.Discrete(3), gym.spaces.Discrete(2), net="mlp")
+        check_spaces("PPO", gym.spaces.Text(5), gym.spaces.Discrete(2), net="mlp")
     with pytest.raises(ValueError, match="net='cnn' needs an image Box"):
         PPO("CartPole-v1", net="cnn")
 

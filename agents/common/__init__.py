@@ -4,7 +4,9 @@
 - ``config``: range checks of the algorithms' ``Config`` dataclasses
 - ``hyperparams``: the zoo-layout hyperparameter files
 - ``policies``, ``recurrent_policy``, ``cnn``, ``dbn_policy``: the networks agents act and learn with
-- ``distributions``: categorical and diagonal Gaussian action distributions and their gradients
+- ``spaces``: the observation encodings (one-hots, flattening, Dict / Tuple) and env actions of every space
+- ``distributions``: categorical, multi-categorical, Bernoulli and diagonal Gaussian action distributions and
+  their gradients
 - ``buffers``, ``recurrent_buffer``, ``rollout``: rollout and replay storage, collecting rollouts, GAE
 - ``vec_env``, ``normalize``: the SAME_STEP vector env, running observation statistics
 - ``callbacks``, ``evaluation``, ``logger``: hooks into ``learn``, whole-episode evaluation, SB3-format logs

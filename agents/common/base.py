@@ -23,6 +23,7 @@ from agents.common.dbn_policy import pretrain_dbn_trunk
 from agents.common.logger import Logger, MonitorWriter, tensorboard_run_dir
 from agents.common.normalize import NormalizedVecEnv, Normalizer
 from agents.common.policies import check_spaces, infer
+from agents.common.spaces import ACTION_SPACES, encode_observations, encode_vec_env, encoded_space, to_env_actions
 from agents.common.vec_env import make_vec_env
 from nngym.network import Sequential
 from nngym.serialization import ModelFileError, load_npz, save_npz
@@ -50,7 +51,10 @@ class BaseAgent:
 
     algo: ClassVar[str] = ""
     Config: ClassVar[type] = object
-    box_actions: ClassVar[bool] = True
+    #: The action space types the algorithm supports (``agents.common.spaces.ACTION_SPACES``: all of them).
+    action_spaces: ClassVar[tuple[type[gym.Space], ...]] = ACTION_SPACES
+    #: Whether the algorithm takes image parts inside Dict / Tuple observations (``agents.common.cnn.CombinedInput``).
+    combined_images: ClassVar[bool] = True
     #: Whether ``normalize_obs``/``normalize_reward`` wrap the training env (``NormalizedVecEnv``, what
     #: on-policy agents want); off-policy agents store raw transitions and normalise when they sample.
     normalize_in_env: ClassVar[bool] = True
@@ -89,7 +93,11 @@ class BaseAgent:
             self.observation_space, self.action_space = _spaces
         else:
             raise ValueError(f"{self.algo} needs an env (id, Env or vector env)")
-        check_spaces(self.algo, self.observation_space, self.action_space, self.box_actions, net=net)
+        check_spaces(
+            self.algo, self.observation_space, self.action_space, self.action_spaces, net, self.combined_images
+        )
+        if self.env is not None:  # observations are encoded where they enter the agent (agents.common.spaces)
+            self.env = encode_vec_env(self.env)
         self.n_envs = self.env.num_envs if self.env is not None else 1
         self.num_timesteps = 0
         self._total_timesteps = 0
@@ -106,7 +114,7 @@ class BaseAgent:
         c = self.config
         if getattr(c, "normalize_obs", False) or getattr(c, "normalize_reward", False):
             self.normalizer = Normalizer(
-                self.observation_space.shape,
+                encoded_space(self.observation_space).shape,
                 self.n_envs,
                 norm_obs=c.normalize_obs,
                 norm_reward=c.normalize_reward,
@@ -118,7 +126,7 @@ class BaseAgent:
         self.pretraining = None
         if isinstance(net, str) and net == "dbn":  # pretrain, then build on the converted trunk (dbn_policy)
             trunk, self.pretraining = pretrain_dbn_trunk(
-                self.env, self.observation_space, self.rng, **(dbn_kwargs or {})
+                self.env, encoded_space(self.observation_space), self.rng, **(dbn_kwargs or {})
             )
             self.net, self.pretrain_timesteps = {"trunk": trunk}, self.pretraining.steps
         elif dbn_kwargs:
@@ -159,22 +167,23 @@ class BaseAgent:
         episode_start: np.ndarray | None = None,
         deterministic: bool = True,
     ) -> tuple[np.ndarray, Any]:
-        """Actions for one observation (obs_dim,) or a batch (N, obs_dim); ``state`` is passed through.
+        """Actions for one raw observation or a batch of N; ``state`` is passed through.
+
+        Args:
+            obs: One observation of the observation space, or a batch in gymnasium's / SB3's layout: an array
+                (N, *obs_shape), ints (N,) for Discrete, a dict (Dict) or tuple (Tuple) of such batches.
+            state: Returned unchanged (recurrent agents carry theirs).
+            episode_start: Not used by memoryless agents.
+            deterministic: The most likely action instead of a sample.
 
         Returns:
-            (action of shape () / (D,) or (N,) / (N, D), state).
+            (one action of the action space (shape () / (D,)) or N of them ((N,) / (N, D)), state).
+
+        Raises:
+            ValueError: If ``obs`` has the wrong shape, naming the expected and actual shapes.
         """
-        obs = np.asarray(obs, dtype=np.float32)
-        single = obs.shape == self.observation_space.shape
-        batch = obs[None] if single else obs
-        if batch.ndim != 1 + len(self.observation_space.shape) or batch.shape[1:] != self.observation_space.shape:
-            raise ValueError(
-                f"{self.algo}.predict expected obs of shape {self.observation_space.shape} or "
-                f"(N, {', '.join(map(str, self.observation_space.shape))}), got {obs.shape}"
-            )
-        actions = self._act(self._normalize_obs(batch), deterministic)
-        if isinstance(self.action_space, gym.spaces.Box):
-            actions = np.clip(actions, self.action_space.low, self.action_space.high)
+        batch, single = encode_observations(self.observation_space, obs, f"{self.algo}.predict")
+        actions = to_env_actions(self.action_space, self._act(self._normalize_obs(batch), deterministic))
         return (actions[0] if single else actions), state
 
     def _normalize_obs(self, obs: np.ndarray) -> np.ndarray:
@@ -443,6 +452,11 @@ def _digest(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> str:
 
 
 def _space_to_json(space: gym.Space) -> dict[str, Any]:
+    """A JSON-able description of ``space`` (Discrete, Box, MultiDiscrete, MultiBinary, Dict, Tuple, nested).
+
+    Raises:
+        ValueError: For another space type.
+    """
     if isinstance(space, gym.spaces.Discrete):
         return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
     if isinstance(space, gym.spaces.Box):
@@ -453,14 +467,43 @@ def _space_to_json(space: gym.Space) -> dict[str, Any]:
             "shape": list(space.shape),
             "dtype": str(space.dtype),
         }
-    raise ValueError(f"cannot save space {space}: Discrete and Box are supported")
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        return {
+            "type": "MultiDiscrete",
+            "nvec": space.nvec.tolist(),
+            "start": space.start.tolist(),
+            "dtype": str(space.dtype),
+        }
+    if isinstance(space, gym.spaces.MultiBinary):
+        return {"type": "MultiBinary", "n": np.asarray(space.n).tolist()}
+    if isinstance(space, gym.spaces.Dict):  # key order kept: it is the order of the encoding
+        return {"type": "Dict", "spaces": [[key, _space_to_json(s)] for key, s in space.spaces.items()]}
+    if isinstance(space, gym.spaces.Tuple):
+        return {"type": "Tuple", "spaces": [_space_to_json(s) for s in space.spaces]}
+    raise ValueError(
+        f"cannot save space {space}: Discrete, Box, MultiDiscrete, MultiBinary, Dict and Tuple are supported"
+    )
 
 
 def _space_from_json(d: dict[str, Any]) -> gym.Space:
-    if d["type"] == "Discrete":
+    """The space ``_space_to_json`` described.
+
+    Raises:
+        ModelFileError: For an unknown space type.
+    """
+    kind = d.get("type")
+    if kind == "Discrete":
         return gym.spaces.Discrete(d["n"], start=d["start"])
-    if d["type"] == "Box":
+    if kind == "Box":
         low = np.array(d["low"], dtype=d["dtype"]).reshape(d["shape"])
         high = np.array(d["high"], dtype=d["dtype"]).reshape(d["shape"])
         return gym.spaces.Box(low, high, dtype=d["dtype"])
-    raise ModelFileError(f"unknown space type {d.get('type')!r}")
+    if kind == "MultiDiscrete":
+        return gym.spaces.MultiDiscrete(np.array(d["nvec"]), dtype=d["dtype"], start=np.array(d["start"]))
+    if kind == "MultiBinary":
+        return gym.spaces.MultiBinary(d["n"])
+    if kind == "Dict":  # a list of pairs keeps the saved key order
+        return gym.spaces.Dict([(key, _space_from_json(s)) for key, s in d["spaces"]])
+    if kind == "Tuple":
+        return gym.spaces.Tuple([_space_from_json(s) for s in d["spaces"]])
+    raise ModelFileError(f"unknown space type {kind!r}")

@@ -4,6 +4,10 @@ A policy sees pixels through a ``Sequential`` whose first layer is ``ImageScale`
 levels 0..255 become floats in [0, 1], and (H, W, C) images are turned to NCHW, what nngym's
 ``Conv2D`` takes. Because the scaling is a layer, it is part of the saved architecture, so a
 loaded agent sees pixels exactly as the trained one did.
+
+Images inside a ``Dict`` or ``Tuple`` observation arrive flattened among the other parts' columns
+(``agents.common.spaces``); ``CombinedInput`` takes each one back out, runs its own network on it
+(a CNN trunk, or just ``ImageScale`` + ``Flatten``) and concatenates the results with the other columns.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import gymnasium as gym
 import numpy as np
 
 from nngym.builders import cnn
-from nngym.layer import Layer
+from nngym.layer import Layer, check_shape
 from nngym.network import Sequential
 
 
@@ -57,6 +61,97 @@ class ImageScale(Layer):
         return {"scale": self.scale, "channels_last": self.channels_last}
 
 
+class CombinedInput(Layer):
+    """Encoded ``Dict`` / ``Tuple`` observations with image parts to features, like SB3's ``CombinedExtractor``.
+
+    Each image part's columns are reshaped to the image (its space's layout) and fed to that part's own
+    network; the networks' features, in the parts' order, are followed by the remaining columns (the other
+    parts' encodings, in their order). The part networks' parameters are this layer's, named
+    ``"<part>.<layer>.<key>"``, so optimisers, files and gradient checks see them.
+
+    Args:
+        n_in: D, the width of the encoded observations.
+        images: One entry per image part, in the encoding's order: ``{"offset": int, "shape": [d0, d1, d2]}``,
+            the part's first column and its image shape; rebuilding from a file, also ``"architecture"``
+            (its network's, as ``config()`` writes it).
+        nets: The parts' networks, (M, *shape) → (M, F_j); None rebuilds them from the architectures
+            (weights to be loaded next).
+        dtype: Parameter and output dtype.
+
+    Shapes:
+        input (N, D), output (N, Σ_j F_j + D − Σ_j prod(shape_j)).
+    """
+
+    def __init__(
+        self,
+        n_in: int,
+        images: list[dict[str, Any]],
+        nets: list[Sequential] | None = None,
+        dtype: np.dtype | type = np.float32,
+    ) -> None:
+        super().__init__(dtype)
+        self.n_in = int(n_in)
+        self.images = [{"offset": int(p["offset"]), "shape": [int(d) for d in p["shape"]]} for p in images]
+        if nets is None:
+            nets = [Sequential.from_architecture(p["architecture"], dtype=str(self.dtype)) for p in images]
+        if len(nets) != len(self.images):
+            raise ValueError(f"CombinedInput needs one network per image part, got {len(nets)} for {len(images)}")
+        self.nets = nets
+        self._slices = [slice(p["offset"], p["offset"] + int(np.prod(p["shape"]))) for p in self.images]
+        rest = np.ones(self.n_in, dtype=bool)
+        for s in self._slices:
+            if s.stop > self.n_in or not rest[s].all():
+                raise ValueError(f"CombinedInput: image parts {self.images} overlap or exceed the {self.n_in} columns")
+            rest[s] = False
+        self._rest = np.flatnonzero(rest)
+        self._name = f"CombinedInput({self.n_in}, {len(self.images)} images)"
+        self._link()
+
+    def _link(self) -> None:
+        """``params`` / ``grads``: the part networks' own arrays (updated in place by backward and optimisers)."""
+        named = [(f"{j}.{name}", p, g) for j, net in enumerate(self.nets) for name, p, g in net.named_params()]
+        self.params = {name: p for name, p, _ in named}
+        self.grads = {name: g for name, _, g in named}
+
+    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+        """(N, D) → (N, features): each image part through its network, then the other columns."""
+        x = self._as_input(x)
+        check_shape(self._name, x, (None, self.n_in))
+        n = len(x)
+        feats = [
+            net.forward(x[:, s].reshape(n, *p["shape"]), train)
+            for net, s, p in zip(self.nets, self._slices, self.images, strict=True)
+        ]
+        if train:
+            self._cache = (n, [f.shape[1] for f in feats])
+        return np.concatenate([*feats, x[:, self._rest]], axis=1)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        """Splits ∂C/∂y among the part networks (their backward fills the grads) and the passed-through
+        columns; returns ∂C/∂x (N, D)."""
+        n, widths = self._need_cache()
+        dy = np.asarray(dy, dtype=self.dtype)
+        dx = np.zeros((n, self.n_in), dtype=self.dtype)
+        start = 0
+        for net, s, w in zip(self.nets, self._slices, widths, strict=True):
+            dx[:, s] = net.backward(dy[:, start : start + w]).reshape(n, -1)
+            start += w
+        dx[:, self._rest] = dy[:, start:]
+        return dx
+
+    def astype(self, dtype: np.dtype | type) -> CombinedInput:
+        for net in self.nets:
+            net.astype(dtype)
+        self.dtype = np.dtype(dtype)
+        self._link()
+        self._cache = None
+        return self
+
+    def config(self) -> dict[str, Any]:
+        images = [{**p, "architecture": net.architecture()} for p, net in zip(self.images, self.nets, strict=True)]
+        return {"n_in": self.n_in, "images": images}
+
+
 def is_image_space(space: gym.Space) -> bool:
     """A 3-D Box: (C, H, W) or (H, W, C) pixels (uint8 0..255, or floats already scaled)."""
     return isinstance(space, gym.spaces.Box) and len(space.shape) == 3
@@ -97,7 +192,8 @@ def cnn_trunk(space: gym.spaces.Box, spec: str, rng: np.random.Generator, activa
 
 
 def n_features(net: Sequential, space: gym.Space) -> int:
-    """Width F of ``net``'s output (N, F) for one observation of ``space`` (one forward pass of zeros).
+    """Width F of ``net``'s output (N, F) for one observation of ``space``, a Box of what the network takes
+    (``agents.common.spaces.encoded_space`` of an agent's observation space), by one forward pass of zeros.
 
     Raises:
         ValueError: If the output is not (1, F).

@@ -136,6 +136,10 @@ def collect_random_observations(
     for t in range(n_vec_steps):
         if isinstance(space, gym.spaces.Discrete):
             actions = space.start + rng.integers(0, space.n, n_envs)
+        elif isinstance(space, gym.spaces.MultiDiscrete):
+            actions = space.start + rng.integers(0, space.nvec, (n_envs, *space.nvec.shape))
+        elif isinstance(space, gym.spaces.MultiBinary):
+            actions = rng.integers(0, 2, (n_envs, *space.shape)).astype(space.dtype)
         else:
             actions = rng.uniform(space.low, space.high, (n_envs, *space.shape)).astype(space.dtype)
         obs[t] = env.step(actions)[0]
@@ -178,7 +182,7 @@ def pretrain_dbn_trunk(
 
     Args:
         env: The agent's vector env.
-        observation_space: Its single observation space (an image Box or a 1-D Box).
+        observation_space: Its single observation space as encoded (``agents.common.spaces``): an image or 1-D Box.
         rng: The agent's generator (collection, weights and CD all draw from it).
         **dbn_kwargs: Fields of ``DBNPretrainConfig``.
 

@@ -3,13 +3,17 @@
 A policy network outputs the distribution's parameters (logits, or the Gaussian mean);
 the losses need ∂ log π(a|s) and ∂ H[π(·|s)] with respect to those parameters, which
 these classes return so the agent can call ``net.backward(...)`` with them.
+
+One per action space: ``Categorical`` (Discrete), ``MultiCategorical`` (MultiDiscrete: independent
+categoricals, one per entry), ``Bernoulli`` (MultiBinary: independent 0/1 entries) and ``DiagGaussian``
+(Box), as SB3's ``make_proba_distribution`` chooses them.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from nngym.activations import log_softmax
+from nngym.activations import log_softmax, sigmoid
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -82,3 +86,83 @@ class DiagGaussian:
     def grad_entropy(self) -> tuple[np.ndarray, np.ndarray]:
         """(∂H/∂μ = 0 (N, D), ∂H/∂log σ = 1 (N, D))."""
         return np.zeros_like(self.mean), np.ones_like(self.mean)
+
+
+class MultiCategorical:
+    """π(a) = Π_d softmax(z_d)_{a_d}: one categorical per entry d of a MultiDiscrete action, independent.
+
+    Args:
+        logits: (N, Σ_d K_d), the entries' logits side by side.
+        nvec: K_d, the number of choices of each entry, (D,).
+    """
+
+    def __init__(self, logits: np.ndarray, nvec: np.ndarray) -> None:
+        self.logits = logits
+        self.nvec = np.asarray(nvec, dtype=np.int64).reshape(-1)
+        bounds = np.cumsum(self.nvec)[:-1]
+        self.parts = [Categorical(z) for z in np.split(logits, bounds, axis=1)]
+
+    def sample(self, rng: np.random.Generator) -> np.ndarray:
+        """One index per entry and row, (N, D) int64."""
+        return np.stack([c.sample(rng) for c in self.parts], axis=1)
+
+    def mode(self) -> np.ndarray:
+        """The most likely index of each entry, (N, D)."""
+        return np.stack([c.mode() for c in self.parts], axis=1)
+
+    def log_prob(self, a: np.ndarray) -> np.ndarray:
+        """log π(a_i) = Σ_d log softmax(z_id)_{a_id}, shape (N,); ``a`` is (N, D)."""
+        return sum(c.log_prob(a[:, d]) for d, c in enumerate(self.parts))
+
+    def entropy(self) -> np.ndarray:
+        """H = Σ_d H_d (independent entries), shape (N,)."""
+        return sum(c.entropy() for c in self.parts)
+
+    def grad_log_prob(self, a: np.ndarray) -> np.ndarray:
+        """∂ log π(a_i) / ∂z_id = onehot(a_id) − p_id for each entry d, side by side, (N, Σ_d K_d)."""
+        return np.concatenate([c.grad_log_prob(a[:, d]) for d, c in enumerate(self.parts)], axis=1)
+
+    def grad_entropy(self) -> np.ndarray:
+        """∂H_i / ∂z_idk = −p_idk (log p_idk + H_id) for each entry d, side by side, (N, Σ_d K_d)."""
+        return np.concatenate([c.grad_entropy() for c in self.parts], axis=1)
+
+
+class Bernoulli:
+    """π(a) = Π_d p_d^{a_d} (1 − p_d)^{1 − a_d}, p = σ(z): independent 0/1 entries of a MultiBinary action.
+
+    Args:
+        logits: z, (N, D).
+    """
+
+    def __init__(self, logits: np.ndarray) -> None:
+        self.logits = logits
+        self.p = sigmoid(logits)
+        self._softplus = np.logaddexp(0.0, logits).astype(logits.dtype, copy=False)  # log(1 + e^z) = −log(1 − p)
+
+    def sample(self, rng: np.random.Generator) -> np.ndarray:
+        """(N, D) int64 of 0/1, entry d is 1 with probability p_d."""
+        return (rng.random(self.p.shape) < self.p).astype(np.int64)
+
+    def mode(self) -> np.ndarray:
+        """1 where p > ½ (z > 0), (N, D) int64."""
+        return (self.logits > 0).astype(np.int64)
+
+    def log_prob(self, a: np.ndarray) -> np.ndarray:
+        """log π(a_i) = Σ_d (a_id z_id − log(1 + e^{z_id})), shape (N,)."""
+        return (a.astype(self.logits.dtype) * self.logits - self._softplus).sum(axis=1)
+
+    def entropy(self) -> np.ndarray:
+        """H = Σ_d (log(1 + e^{z_d}) − p_d z_d), shape (N,)."""
+        return (self._softplus - self.p * self.logits).sum(axis=1)
+
+    def grad_log_prob(self, a: np.ndarray) -> np.ndarray:
+        """∂ log π(a_i) / ∂z_id = a_id − p_id, (N, D)."""
+        return a.astype(self.p.dtype) - self.p
+
+    def grad_entropy(self) -> np.ndarray:
+        """∂H_i / ∂z_id = −z_id p_id (1 − p_id), (N, D)."""
+        return -self.logits * self.p * (1.0 - self.p)
+
+
+#: Any of the action distributions.
+Distribution = Categorical | MultiCategorical | Bernoulli | DiagGaussian

@@ -26,6 +26,13 @@ What the ``net`` argument of every agent may be:
 Given networks are copied (architecture and weights), never trained in place; an ``ImageScale``
 layer (``agents.common.cnn``) is put in front of them for image observations when they lack one. Agents
 with custom networks save them as ``net="custom"`` plus their architectures, and load them back.
+
+Networks take observations as ``agents.common.spaces`` encodes them: Boxes (1-D or images) as they are,
+everything else (Discrete, MultiDiscrete, MultiBinary, Box of other shapes, Dict, Tuple) as one float vector.
+With image parts inside a Dict or Tuple, the first layer is a ``CombinedInput``: under ``"cnn"`` (or a spec
+with conv items) it runs a CNN trunk on each image part and concatenates the features with the other parts'
+encodings, and the heads are MLPs of ``net_arch`` on top, as SB3's ``MultiInputPolicy`` with its
+``CombinedExtractor``; otherwise it only scales the image parts' pixels to [0, 1].
 """
 
 from __future__ import annotations
@@ -34,9 +41,20 @@ from collections.abc import Callable, Sequence
 
 import gymnasium as gym
 import numpy as np
+from gymnasium import spaces
 
-from agents.common.cnn import ImageScale, cnn_trunk, copy_net, image_input, image_layout, is_image_space, n_features
-from agents.common.distributions import Categorical, DiagGaussian
+from agents.common.cnn import (
+    CombinedInput,
+    ImageScale,
+    cnn_trunk,
+    copy_net,
+    image_input,
+    image_layout,
+    is_image_space,
+    n_features,
+)
+from agents.common.distributions import Bernoulli, Categorical, DiagGaussian, Distribution, MultiCategorical
+from agents.common.spaces import ACTION_SPACES, check_observation_space, encoded_space, image_parts, space_names
 from nngym.activations import ReLU, Tanh
 from nngym.builders import cnn, mlp
 from nngym.dense import Dense
@@ -102,17 +120,24 @@ def build_net(
 
 
 def build_trunk(net: NetSpec, observation_space: gym.Space, rng: np.random.Generator) -> Sequential | None:
-    """The shared feature trunk (N, *obs_shape) -> (N, F) that ``net`` asks for, or ``None`` for a family
+    """The shared feature trunk (N, *encoded obs shape) -> (N, F) that ``net`` asks for, or ``None`` for a family
     of separate networks (``NET_BUILDERS``, e.g. "mlp").
+
+    With image parts in a Dict or Tuple observation space, ``"cnn"`` or a spec with conv items gives the
+    ``CombinedInput`` of ``combined_input``: the spec's CNN on every image part (``"cnn"``: ``default_cnn_spec``
+    of each part's size), the features followed by the other parts' encodings.
 
     Raises:
         ValueError: For a spec item that does not fit the observations.
     """
     if isinstance(net, Sequential):
         return with_input(copy_net(net), observation_space)
+    parts = image_parts(observation_space)
     if isinstance(net, list):
         spec = ",".join(str(item) for item in net)
     elif isinstance(net, str) and net == "cnn":
+        if parts:
+            return Sequential([combined_input(observation_space, rng, cnn_spec="cnn")])
         spec = default_cnn_spec(image_layout(observation_space)[0])
     elif isinstance(net, str) and ":" in net:
         spec = net
@@ -125,14 +150,44 @@ def build_trunk(net: NetSpec, observation_space: gym.Space, rng: np.random.Gener
     if is_image_space(observation_space):
         return cnn_trunk(observation_space, spec, rng)
     if any(item.split(":")[0].strip() in ("conv", "pool", "maxpool", "l2pool") for item in spec.split(",")):
+        if parts:
+            return Sequential([combined_input(observation_space, rng, cnn_spec=spec)])
         raise ValueError(f"conv and pool items need image observations (C, H, W), got {observation_space}: {spec!r}")
-    return cnn(spec, (int(np.prod(observation_space.shape)), 1, 1), rng)  # dense/dropout items on a 1-D Box
+    n_in = int(np.prod(encoded_space(observation_space).shape))
+    return with_input(cnn(spec, (n_in, 1, 1), rng), observation_space)  # dense/dropout items on the encoding
+
+
+def combined_input(
+    observation_space: gym.Space, rng: np.random.Generator | None = None, cnn_spec: str | None = None
+) -> CombinedInput:
+    """The first layer for a Dict or Tuple observation space with image parts (``agents.common.spaces.image_parts``).
+
+    Args:
+        observation_space: The agent's observation space.
+        rng: Generator for the CNNs' weights (not needed without ``cnn_spec``).
+        cnn_spec: A ``nngym.builders.cnn`` spec run on every image part, ``"cnn"`` for ``default_cnn_spec`` of
+            each part's size, or None: each part only scaled to [0, 1] and flattened (``ImageScale``, ``Flatten``).
+    """
+    nets, images = [], []
+    for offset, box in image_parts(observation_space):
+        if cnn_spec is None:
+            nets.append(Sequential([image_input(box), Flatten()]))
+        else:
+            spec = default_cnn_spec(image_layout(box)[0]) if cnn_spec == "cnn" else cnn_spec
+            nets.append(cnn_trunk(box, spec, rng))
+        images.append({"offset": offset, "shape": list(box.shape)})
+    return CombinedInput(int(encoded_space(observation_space).shape[0]), images, nets)
 
 
 def with_input(net: Sequential, observation_space: gym.Space, flatten: bool = False) -> Sequential:
-    """``net`` (in place) with ``ImageScale`` (and ``Flatten`` if ``flatten``) in front for image observations."""
-    if is_image_space(observation_space) and not (net.layers and isinstance(net.layers[0], ImageScale)):
+    """``net`` (in place) with its input layer in front, unless it has one: ``ImageScale`` (and ``Flatten`` if
+    ``flatten``) for image observations, ``combined_input`` (scaling only) for image parts of a Dict or Tuple."""
+    if net.layers and isinstance(net.layers[0], ImageScale | CombinedInput):
+        return net
+    if is_image_space(observation_space):
         net.layers[:0] = [image_input(observation_space), *([Flatten()] if flatten else [])]
+    elif image_parts(observation_space):
+        net.layers.insert(0, combined_input(observation_space))
     return net
 
 
@@ -167,45 +222,100 @@ def infer(net: Sequential, x: np.ndarray) -> np.ndarray:
 
 
 def check_spaces(
-    algo: str, observation_space: gym.Space, action_space: gym.Space, box_actions: bool = True, net: object = "mlp"
+    algo: str,
+    observation_space: gym.Space,
+    action_space: gym.Space,
+    action_spaces: tuple[type[gym.Space], ...] = ACTION_SPACES,
+    net: object = "mlp",
+    combined_images: bool = True,
 ) -> None:
     """Raises a ValueError saying what ``algo`` supports if the spaces are not handled.
 
-    Observations: 1-D Box (any ``net`` but "cnn") or an image Box (C, H, W) / (H, W, C) (uint8 pixels are
-    scaled to [0, 1]; "cnn" or a custom network, or "mlp" which flattens them).
+    Observations: Box of any shape (an image Box (C, H, W) / (H, W, C) keeps its shape, uint8 pixels scaled to
+    [0, 1]; "cnn" or a custom network, or "mlp" which flattens it; other shapes are flattened), Discrete,
+    MultiDiscrete, MultiBinary, Dict and Tuple (``agents.common.spaces``). ``net="cnn"`` needs an image Box
+    or a Dict / Tuple with image parts (unless ``combined_images`` is False).
+
+    Actions: the types in ``action_spaces``; Box, MultiDiscrete and MultiBinary ones 1-D.
+
+    Args:
+        algo: The algorithm's name, for the messages.
+        observation_space: The env's observation space.
+        action_space: The env's action space.
+        action_spaces: The action space types ``algo`` supports.
+        net: The agent's ``net`` argument.
+        combined_images: Whether ``algo`` takes image parts inside Dict / Tuple observations.
     """
-    image = is_image_space(observation_space)
-    if isinstance(net, str) and net == "cnn" and not image:
+    check_observation_space(algo, observation_space)
+    image, parts = is_image_space(observation_space), image_parts(observation_space)
+    if parts and not combined_images:
         raise ValueError(
-            f"{algo} with net='cnn' needs an image Box observation space, (C, H, W) or (H, W, C), "
-            f"got {observation_space}"
+            f"{algo} does not support image parts inside Dict or Tuple observation spaces, got {observation_space}; "
+            "it takes image Box observations, and Dict / Tuple ones without images"
         )
-    flat = isinstance(observation_space, gym.spaces.Box) and len(observation_space.shape) == 1
-    if not (flat or image):
+    if isinstance(net, str) and net == "dbn" and parts:
         raise ValueError(
-            f"{algo} supports 1-D Box observation spaces (net='mlp') and image Box spaces (C, H, W) or (H, W, C) "
-            f"(net='cnn'), got {observation_space}"
+            f"{algo} with net='dbn' needs observations without image parts inside a Dict or Tuple, got "
+            f"{observation_space}; use net='cnn' or 'mlp'"
         )
-    ok = isinstance(action_space, gym.spaces.Discrete) or (
-        box_actions and isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1
-    )
-    if not ok:
-        supported = "Discrete and 1-D Box" if box_actions else "Discrete only"
-        raise ValueError(f"{algo} supports {supported} action spaces, got {action_space}")
+    if isinstance(net, str) and net == "cnn" and not (image or parts):
+        raise ValueError(
+            f"{algo} with net='cnn' needs an image Box observation space, (C, H, W) or (H, W, C), or a Dict / Tuple "
+            f"one with image parts, got {observation_space}"
+        )
+    if not isinstance(action_space, action_spaces):
+        raise ValueError(f"{algo} supports {space_names(action_spaces)} action spaces, got {action_space}")
+    if (
+        isinstance(action_space, spaces.Box | spaces.MultiDiscrete | spaces.MultiBinary)
+        and len(action_space.shape) != 1
+    ):
+        raise ValueError(
+            f"{algo} supports 1-D {type(action_space).__name__} action spaces, got {action_space} "
+            f"of shape {action_space.shape}"
+        )
+
+
+def n_action_params(action_space: gym.Space) -> int:
+    """Outputs of an actor for ``action_space``: K logits (Discrete), Σ_d K_d (MultiDiscrete), D logits
+    (MultiBinary) or D means (1-D Box)."""
+    if isinstance(action_space, spaces.Discrete):
+        return int(action_space.n)
+    if isinstance(action_space, spaces.MultiDiscrete):
+        return int(action_space.nvec.sum())
+    return int(action_space.shape[0])
+
+
+def action_distribution(action_space: gym.Space, out: np.ndarray, log_std: np.ndarray) -> Distribution:
+    """π(·|s) for ``action_space`` from an actor's output (N, ``n_action_params``) (and log σ (D,) for Box)."""
+    if isinstance(action_space, spaces.Discrete):
+        return Categorical(out)
+    if isinstance(action_space, spaces.MultiDiscrete):
+        return MultiCategorical(out, action_space.nvec)
+    if isinstance(action_space, spaces.MultiBinary):
+        return Bernoulli(out)
+    return DiagGaussian(out, log_std)
+
+
+def is_combined_trunk(trunk: Sequential | None) -> bool:
+    """Whether ``trunk`` is ``build_trunk``'s CNN trunk of a Dict / Tuple with image parts: one ``CombinedInput``."""
+    return trunk is not None and len(trunk.layers) == 1 and isinstance(trunk.layers[0], CombinedInput)
 
 
 class ActorCriticPolicy:
     """π(a|s) from an actor network and V(s) from a critic network, with SB3's orthogonal init.
 
     Args:
-        observation_space: 1-D Box.
-        action_space: Discrete (categorical logits) or 1-D Box (Gaussian mean, state-independent log σ).
+        observation_space: Any space ``check_spaces`` accepts; the networks take its encoding
+            (``agents.common.spaces``), (N, *encoded shape).
+        action_space: Discrete (categorical logits), MultiDiscrete (one categorical per entry, logits side by
+            side), MultiBinary (Bernoulli logits) or 1-D Box (Gaussian mean, state-independent log σ).
         rng: Generator for the initial weights.
         net: "mlp", "cnn" or a custom network (see the module docstring). With a trunk (``"cnn"``, a spec,
             a ``Sequential``) actor and critic are linear heads on the shared features: ``self.trunk``,
             ``self.pi``, ``self.vf``; ``self.actor`` / ``self.critic`` are then trunk + head views sharing
-            those layers, for inference.
-        net_arch: Hidden sizes of both actor and critic MLPs (not used with a trunk).
+            those layers, for inference. The CNN trunk of a Dict / Tuple with image parts (a ``CombinedInput``)
+            gets MLP heads of ``net_arch`` instead, as SB3's ``MultiInputPolicy``.
+        net_arch: Hidden sizes of both actor and critic MLPs (not used with other trunks).
         activation: Hidden activation of the MLPs (CNN trunks use ReLU).
         ortho_init: Orthogonal init with gains √2 (hidden), 0.01 (policy head), 1 (value head).
         log_std_init: Initial log σ for Box actions.
@@ -213,7 +323,7 @@ class ActorCriticPolicy:
 
     def __init__(
         self,
-        observation_space: gym.spaces.Box,
+        observation_space: gym.Space,
         action_space: gym.Space,
         rng: np.random.Generator,
         net: NetSpec = "mlp",
@@ -222,9 +332,11 @@ class ActorCriticPolicy:
         ortho_init: bool = True,
         log_std_init: float = 0.0,
     ) -> None:
-        self.discrete = isinstance(action_space, gym.spaces.Discrete)
-        n_in = int(np.prod(observation_space.shape))
-        n_out = int(action_space.n) if self.discrete else int(action_space.shape[0])
+        self.action_space = action_space
+        self.discrete = not isinstance(action_space, gym.spaces.Box)  # no Gaussian, no log σ
+        encoded = encoded_space(observation_space)
+        n_in = int(np.prod(encoded.shape))
+        n_out = n_action_params(action_space)
         hidden_init, pi_init, vf_init = (
             ("orthogonal:1.4142135623730951", "orthogonal:0.01", "orthogonal:1") if ortho_init else ("nielsen",) * 3
         )
@@ -242,8 +354,15 @@ class ActorCriticPolicy:
             self.critic = build_net(net, n_in, net_arch, 1, activation, hidden_init, vf_init, rng)
             with_input(self.actor, observation_space, flatten=True)
             with_input(self.critic, observation_space, flatten=True)
+        elif is_combined_trunk(self.trunk):  # features of images and other parts: MLP heads (MultiInputPolicy)
+            f = n_features(self.trunk, encoded)
+            head = lambda n, init: mlp([f, *net_arch, n], rng, activation, w_init=hidden_init, out_w_init=init)  # noqa: E731
+            self.pi = copy_net(given["pi"]) if "pi" in given else head(n_out, pi_init)
+            self.vf = copy_net(given["vf"]) if "vf" in given else head(1, vf_init)
+            self.actor = Sequential([*self.trunk.layers, *self.pi.layers])
+            self.critic = Sequential([*self.trunk.layers, *self.vf.layers])
         else:
-            f = n_features(self.trunk, observation_space)
+            f = n_features(self.trunk, encoded)
             self.pi = copy_net(given["pi"]) if "pi" in given else Sequential([Dense(f, n_out, rng, w_init=pi_init)])
             self.vf = copy_net(given["vf"]) if "vf" in given else Sequential([Dense(f, 1, rng, w_init=vf_init)])
             self.actor = Sequential([*self.trunk.layers, *self.pi.layers])  # views for inference (infer, _act)
@@ -251,12 +370,13 @@ class ActorCriticPolicy:
         self.log_std = np.full(0 if self.discrete else n_out, log_std_init, dtype=np.float32)
         self.log_std_grad = np.zeros_like(self.log_std)
 
-    def distribution(self, out: np.ndarray) -> Categorical | DiagGaussian:
-        """The action distribution given the actor's output (N, K or D)."""
-        return Categorical(out) if self.discrete else DiagGaussian(out, self.log_std)
+    def distribution(self, out: np.ndarray) -> Distribution:
+        """The action distribution given the actor's output (N, ``n_action_params(action_space)``)."""
+        return action_distribution(self.action_space, out, self.log_std)
 
-    def forward(self, obs: np.ndarray, train: bool = False) -> tuple[Categorical | DiagGaussian, np.ndarray]:
-        """(π(·|s), V(s) (N,)) for observations (N, obs_dim); ``train=True`` keeps caches for ``backward``."""
+    def forward(self, obs: np.ndarray, train: bool = False) -> tuple[Distribution, np.ndarray]:
+        """(π(·|s), V(s) (N,)) for encoded observations (N, *encoded shape); ``train=True`` keeps caches for
+        ``backward``."""
         if self.trunk is not None:  # the features once, then both heads
             h = self.trunk.forward(obs, train)
             return self.distribution(self.pi.forward(h, train)), self.vf.forward(h, train)[:, 0]
@@ -313,31 +433,37 @@ class QNetwork:
     """Q(s, ·) for Discrete actions: one network from observations to one value per action.
 
     Args:
-        observation_space: 1-D Box or image Box.
+        observation_space: Any space ``check_spaces`` accepts; the network takes its encoding
+            (``agents.common.spaces``), (N, *encoded shape).
         action_space: Discrete.
         rng: Generator for the initial weights.
-        net: "mlp", "cnn" or a custom network (module docstring): a trunk gets a linear head,
-            ``{"q": Sequential}`` is the whole Q-network.
+        net: "mlp", "cnn" or a custom network (module docstring): a trunk gets a linear head (the CNN trunk of a
+            Dict / Tuple with image parts an MLP head of ``net_arch``), ``{"q": Sequential}`` is the whole Q-network.
         net_arch: Hidden sizes of the MLP.
         activation: Hidden activation (SB3's DQN: ReLU).
     """
 
     def __init__(
         self,
-        observation_space: gym.spaces.Box,
+        observation_space: gym.Space,
         action_space: gym.spaces.Discrete,
         rng: np.random.Generator,
         net: NetSpec = "mlp",
         net_arch: Sequence[int] = (64, 64),
         activation: str = "relu",
     ) -> None:
-        n_in, n_actions = int(np.prod(observation_space.shape)), int(action_space.n)
+        encoded = encoded_space(observation_space)
+        n_in, n_actions = int(np.prod(encoded.shape)), int(action_space.n)
         given = _given(net, {"q", "q_target", "trunk"})
         trunk = None if "q" in given else build_trunk(given.get("trunk", net), observation_space, rng)
         if "q" in given:
             self.q = with_input(copy_net(given["q"]), observation_space)
+        elif is_combined_trunk(trunk):
+            f = n_features(trunk, encoded)
+            head = mlp([f, *net_arch, n_actions], rng, activation, w_init="he_normal", out_w_init="nielsen")
+            self.q = Sequential([*trunk.layers, *head.layers])
         elif trunk is not None:
-            f = n_features(trunk, observation_space)
+            f = n_features(trunk, encoded)
             self.q = Sequential([*trunk.layers, Dense(f, n_actions, rng, w_init="nielsen")])
         else:
             self.q = build_net(net, n_in, net_arch, n_actions, activation, "he_normal", "nielsen", rng)
@@ -356,7 +482,7 @@ class QNetwork:
 
 def backward_policy_loss(
     policy: ActorCriticPolicy,
-    dist: Categorical | DiagGaussian,
+    dist: Distribution,
     actions: np.ndarray,
     d_log_prob: np.ndarray,
     d_entropy: float,
@@ -374,7 +500,7 @@ def backward_policy_loss(
         d_entropy: ∂L/∂H_i, the same for every i (−ent_coef / N for the mean entropy bonus).
         d_values: ∂L/∂V(s_i), (N,).
     """
-    if isinstance(dist, Categorical):
+    if not isinstance(dist, DiagGaussian):  # Categorical, MultiCategorical, Bernoulli: gradients w.r.t. logits
         d_out = d_log_prob[:, None] * dist.grad_log_prob(actions)
         if d_entropy:
             d_out += d_entropy * dist.grad_entropy()

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 
 from agents.common.buffers import RolloutBuffer
 from agents.common.callbacks import BaseCallback
+from agents.common.spaces import to_env_actions
 from agents.common.vec_env import final_observations
 
 
@@ -51,7 +51,6 @@ def collect_rollout(
         False if a callback asked to stop.
     """
     policy, env = agent.policy, agent.env
-    box = isinstance(agent.action_space, gym.spaces.Box)
     obs = agent._last_obs
     for t in range(buffer.n_steps):
         dist, values = policy.forward(obs)
@@ -60,8 +59,7 @@ def collect_rollout(
         buffer.actions[t] = actions
         buffer.values[t] = values
         buffer.log_probs[t] = dist.log_prob(actions)
-        env_actions = np.clip(actions, agent.action_space.low, agent.action_space.high) if box else actions
-        obs, rewards, terminated, truncated, infos = env.step(env_actions)
+        obs, rewards, terminated, truncated, infos = env.step(to_env_actions(agent.action_space, actions))
         agent.num_timesteps += agent.n_envs
         dones = terminated | truncated
         agent._track_episodes(rewards, dones)

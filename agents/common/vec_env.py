@@ -8,7 +8,9 @@ step after a done would return reward 0 and a reset obs, and would have to be sk
 
 ``SyncVectorEnv`` is a ``gymnasium.vector.VectorEnv`` with exactly those semantics and
 less per-step overhead than Gymnasium's (preallocated observation arrays, no per-step
-info merging; sub-environment infos other than the final observation are dropped).
+info merging; sub-environment infos other than the final observation are dropped). Dict and
+Tuple observations are batched as Gymnasium batches them (a dict / tuple of arrays); the
+agents encode them to arrays on top (``agents.common.spaces.EncodedObservations``).
 Gymnasium's own ``SyncVectorEnv`` / ``AsyncVectorEnv`` are used with ``vectorization=
 "gym-sync"`` / ``"async"``, created with ``autoreset_mode=AutoresetMode.SAME_STEP``.
 """
@@ -21,7 +23,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
-from gymnasium.vector.utils import batch_space
+from gymnasium.vector.utils import batch_space, concatenate, create_empty_array
 
 VECTORIZATIONS = ("sync", "gym-sync", "async")
 
@@ -45,7 +47,12 @@ class SyncVectorEnv(gym.vector.VectorEnv):
         self.spec = env0.spec
         self.render_mode = env0.render_mode
         space = self.single_observation_space
-        self._obs = np.zeros((self.num_envs, *space.shape), dtype=space.dtype)
+        self._arrays = isinstance(space, gym.spaces.Box | gym.spaces.Discrete | gym.spaces.MultiDiscrete)
+        self._arrays |= isinstance(space, gym.spaces.MultiBinary)
+        if self._arrays:  # one preallocated array, written row by row
+            self._obs = np.zeros((self.num_envs, *space.shape), dtype=space.dtype)
+        else:  # Dict, Tuple, ...: the single observations, batched by gymnasium's concatenate
+            self._obs_list: list[Any] = [None] * self.num_envs
         self._rewards = np.zeros(self.num_envs, dtype=np.float64)
         self._terminated = np.zeros(self.num_envs, dtype=np.bool_)
         self._truncated = np.zeros(self.num_envs, dtype=np.bool_)
@@ -54,8 +61,21 @@ class SyncVectorEnv(gym.vector.VectorEnv):
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict | None = None) -> tuple[Any, dict]:
         seeds = [seed + i for i in range(self.num_envs)] if isinstance(seed, int) else seed or [None] * self.num_envs
         for i, (env, s) in enumerate(zip(self.envs, seeds, strict=True)):
-            self._obs[i], _ = env.reset(seed=s, options=options)
-        return self._obs.copy(), {}
+            self._set_obs(i, env.reset(seed=s, options=options)[0])
+        return self._batch(), {}
+
+    def _set_obs(self, i: int, obs: Any) -> None:
+        if self._arrays:
+            self._obs[i] = obs
+        else:
+            self._obs_list[i] = obs
+
+    def _batch(self) -> Any:
+        """A copy of the current observations, (num_envs, ...) (a dict / tuple of such arrays for Dict / Tuple)."""
+        if self._arrays:
+            return self._obs.copy()
+        space = self.single_observation_space
+        return concatenate(space, self._obs_list, create_empty_array(space, self.num_envs))
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         acts = actions.tolist() if self._discrete else actions
@@ -68,7 +88,7 @@ class SyncVectorEnv(gym.vector.VectorEnv):
                 final.append(i)
                 final_obs.append(obs)
                 obs, _ = env.reset()
-            self._obs[i] = obs
+            self._set_obs(i, obs)
         infos: dict[str, Any] = {}
         if final:
             infos["final_obs"] = np.empty(self.num_envs, dtype=object)
@@ -76,7 +96,7 @@ class SyncVectorEnv(gym.vector.VectorEnv):
             for i, o in zip(final, final_obs, strict=True):
                 infos["final_obs"][i] = o
                 infos["_final_obs"][i] = True
-        return self._obs.copy(), self._rewards.copy(), self._terminated.copy(), self._truncated.copy(), infos
+        return self._batch(), self._rewards.copy(), self._terminated.copy(), self._truncated.copy(), infos
 
     def close_extras(self, **kwargs: Any) -> None:
         for env in self.envs:
