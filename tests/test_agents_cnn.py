@@ -144,8 +144,9 @@ def test_classification_accuracy_counts_the_test_split():
         ),
     ],
 )  # fmt: skip
+@pytest.mark.slow
 def test_cnn_learns_catch(cls, steps, kw):
     """Catch from pixels in seconds: a uniformly random policy averages −0.6, the optimum is +1."""
     agent = cls(CATCH, net="cnn", seed=0, **kw).learn(steps)
     mean, _ = evaluate(agent, CATCH, n_episodes=50, seed=1)
-    assert mean >= 0.9
+    assert mean >= 0.9  # seeds 0-4 x 3 OpenBLAS kernels, PPO and DQN: min 1.0, median 1.0

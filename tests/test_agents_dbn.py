@@ -110,10 +110,10 @@ def test_bad_arguments():
         DBNPretrainConfig(sizes=(0,))
 
 
+@pytest.mark.slow
 def test_pretrained_trunk_learns_digits_faster_than_random_init():
     """PPO on DigitClassify (10 classes) for 8,192 RL steps: the trunk pretrained on 4,096 unlabelled digits labels
-    held-out digits >= 60% right (measured 65.0%), >= 10 points above the same Sigmoid trunk from random init
-    (measured 48.4%; seeds 1, 2: 75.1/70.8% vs 42.9/41.2%). Chance is 10%."""
+    held-out digits >= 60% right, >= 10 points above the same Sigmoid trunk from random init. Chance is 10%."""
     images, labels = load_mnist("test")
     accuracy = {}
     for n_obs in (4096, 0):
@@ -124,4 +124,6 @@ def test_pretrained_trunk_learns_digits_faster_than_random_init():
         assert agent.pretrain_timesteps == n_obs
         actions, _ = agent.learn(8192).predict(images[:2000, None].astype(np.float32))
         accuracy[n_obs] = float(np.mean(actions == labels[:2000]))
+    # seeds 0-4 x 3 OpenBLAS kernels: pretrained min 64.9%, median 70.3%; random init min 41.2%, median 47.4%,
+    # max 48.4%; the difference min 16.5, median 26.1 points
     assert accuracy[4096] >= 0.6 and accuracy[4096] - accuracy[0] >= 0.1, accuracy

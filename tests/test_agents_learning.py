@@ -82,31 +82,42 @@ def _params(agent):
     ],
     ids=["ppo", "a2c", "reinforce", "dqn"],
 )
+@pytest.mark.slow
 def test_two_armed_bandit_learns_the_better_arm(make):
     agent = make().learn(1500)
     assert agent.predict(np.ones(1, np.float32))[0] == 1
-    assert np.mean([r for r, _ in agent.ep_info_buffer]) > 0.6  # it also acted well while learning
+    # it also acted well while learning: seeds 0-4 x 3 OpenBLAS kernels, each agent: min 0.96 (DQN, which explores
+    # for half the run), median 1.0; a uniformly random policy gets 0.5
+    assert np.mean([r for r, _ in agent.ep_info_buffer]) > 0.8
 
 
+@pytest.mark.slow
 def test_gaussian_policy_learns_continuous_bandit():
     agent = PPO(_vec(lambda: BanditEnv(box=True), 4), seed=0, n_steps=32, batch_size=64, n_epochs=5, learning_rate=3e-3)
     agent.learn(4000)
     action = agent.predict(np.ones(1, np.float32))[0]
+    # |action - 0.5|, seeds 0-4 x 3 OpenBLAS kernels: max 0.036, median 0.024; the untrained mean action 0 is 0.5 away
     assert action.shape == (1,) and abs(float(action[0]) - 0.5) < 0.15
 
 
+@pytest.mark.slow
 def test_ppo_learns_chain_mdp():
     agent = PPO(_vec(ChainEnv, 4), seed=1, n_steps=32, batch_size=64, n_epochs=4, learning_rate=3e-3, gamma=0.9)
     agent.learn(6000)
     env = ChainEnv()
     mean, _ = evaluate(agent, gym.wrappers.TimeLimit(env, 20), n_episodes=3)
-    assert mean == 1.0  # reaches the goal within the time limit every time
+    # reaches the goal within the time limit every time: 1.0 on seeds 0-4 x 3 OpenBLAS kernels; a greedy policy
+    # that picks "right" in a state with probability 1/2 gets there with probability 1/16
+    assert mean == 1.0
 
 
+@pytest.mark.slow
 def test_ppo_cartpole_reaches_modest_return():
     agent = PPO("CartPole-v1", seed=0, n_envs=8, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20,
                 learning_rate="lin_0.001", clip_range="lin_0.2")  # fmt: skip
-    agent.learn(20_000)
+    agent.learn(30_000)
+    # seeds 0-4 x 3 OpenBLAS kernels: min 244, median 500 (after 20,000 steps: min 126, median 303); a uniformly
+    # random policy averages about 22
     assert evaluate(agent, "CartPole-v1", n_episodes=5)[0] >= 150
 
 

@@ -207,6 +207,7 @@ def test_cnn_save_load_same_outputs(tmp_path) -> None:
     assert loaded.architecture() == net.architecture()
 
 
+@pytest.mark.slow
 def test_small_cnn_learns_mnist() -> None:
     """A few seconds of training on 2,000 digits must beat 85% on 1,000 held-out ones (chance: 10%)."""
     from nngym.costs import SoftmaxCrossEntropy
@@ -219,4 +220,5 @@ def test_small_cnn_learns_mnist() -> None:
     rng = np.random.default_rng(0)
     net = cnn("conv:8x5,pool:2", (1, 28, 28), rng, n_out=10)
     fit(net, SoftmaxCrossEntropy(), Adam(net, lr=2e-3), x[:2000], y[:2000], epochs=3, batch_size=32, rng=rng)
+    # seeds 0-4 x 3 OpenBLAS kernels: min 88.9%, median 89.9%
     assert accuracy(net, x[50_000:51_000], y[50_000:51_000]) > 0.85

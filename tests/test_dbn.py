@@ -43,21 +43,25 @@ def test_to_network_equals_upward_mean_field_pass():
     assert not np.allclose(net.layers[0].params["W"], r0.params["W"])
 
 
+@pytest.mark.slow
 def test_greedy_layers_learn_and_top_rbm_knows_the_labels():
     dbn, x, labels = trained_dbn()
     first = dbn.rbms[0]
     untrained = DBN([8, 12, 10], np.random.default_rng(0), dtype=np.float64).rbms[0]
+    # seeds 0-4 x 3 OpenBLAS kernels: error ratio max 0.20, median 0.17; labels right min 98.7%, median 99.0%
+    # (chance: 33%)
     assert first.reconstruction_error(x) < 0.5 * untrained.reconstruction_error(x)
     assert (dbn.classify_top(x) == labels).mean() > 0.95
 
 
+@pytest.mark.slow
 def test_clamped_label_generates_that_class():
     dbn, _, _ = trained_dbn()
     labels = np.repeat(np.arange(3), 100)
     samples = dbn.generate(labels, np.random.default_rng(1), n_gibbs=200)
     assert samples.shape == (300, 8) and samples.min() >= 0 and samples.max() <= 1
     nearest = np.argmin(((samples[:, None, :] - PROTOS[None]) ** 2).sum(axis=2), axis=1)
-    assert (nearest == labels).mean() > 0.9
+    assert (nearest == labels).mean() > 0.9  # seeds 0-4 x 3 OpenBLAS kernels: min 96.3%, median 99.0%; chance 33%
     again = dbn.generate(labels, np.random.default_rng(1), n_gibbs=200)
     np.testing.assert_array_equal(samples, again)
 

@@ -245,10 +245,11 @@ def test_dqn_td_target_is_the_n_step_target(double_q):
     np.testing.assert_allclose(agent.cost.targets[0], expected, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_dqn_n_step_learns_the_values_of_a_terminating_chain():
     # reward 1 per step, termination after 6 steps, γ = 0.8: Q(s) = (1 − γ^(6 − s)) / (1 − γ) for both actions
     # (uniformly random behaviour, ε = 1, so both actions are sampled alike); with n = 2 most targets bootstrap
-    # with γ², and bootstrapping with γ instead lands 0.7 above these values
+    # with γ², and bootstrapping with γ instead has its fixed point 0.7 above Q(0) (3.69 vs 4.39)
     env = SyncVectorEnv([lambda: CounterEnv(6, terminate=True)] * 2)
     agent = DQN(env, seed=0, gamma=0.8, n_steps=2, learning_starts=100, learning_rate=3e-3, learning_rate_final=1e-4,
                 learning_rate_decay_start=0.4, batch_size=64, train_freq=1, target_update_interval=50,
@@ -256,7 +257,8 @@ def test_dqn_n_step_learns_the_values_of_a_terminating_chain():
     agent.learn(4000)
     s = np.arange(6, dtype=np.float32)[:, None]
     expected = (1 - 0.8 ** (6 - s)) / 0.2
-    np.testing.assert_allclose(agent.q_net.forward(s), np.hstack([expected, expected]), atol=0.25)
+    # max |Q - expected|, seeds 0-4 x 3 OpenBLAS kernels: max 0.19 (seed 1), median 0.06
+    np.testing.assert_allclose(agent.q_net.forward(s), np.hstack([expected, expected]), atol=0.3)
 
 
 def test_sb3_gets_n_steps_and_the_same_learning_rate_schedule():

@@ -68,11 +68,13 @@ def test_env_var_points_elsewhere(tmp_path, monkeypatch):
         load_mnist("test")
 
 
+@pytest.mark.slow
 def test_quick_mlp_learns_mnist_subset():
-    """A few seconds of training on 10,000 images must beat 90% on 2,000 held-out test images."""
+    """A few seconds of training on 20,000 images must beat 90% on 2,000 held-out test images (chance: 10%)."""
     x, y = load_mnist_float("train")
     xt, yt = load_mnist_float("test")
     rng = np.random.default_rng(0)
     net = mlp([784, 64, 10], rng, activation="sigmoid")
-    fit(net, SoftmaxCrossEntropy(), SGD(net, lr=0.5), x[:10000], y[:10000], epochs=4, batch_size=20, rng=rng)
+    fit(net, SoftmaxCrossEntropy(), SGD(net, lr=1.0), x[:20000], y[:20000], epochs=3, batch_size=20, rng=rng)
+    # seeds 0-4 x 3 OpenBLAS kernels: min 93.5%, median 94.4% (10,000 images, 4 epochs at lr 0.5: min 90.5%)
     assert accuracy(net, xt[:2000], yt[:2000]) > 0.90

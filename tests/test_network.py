@@ -67,11 +67,14 @@ def test_sequential_rejects_non_layers():
         Sequential([Tanh(), 3])
 
 
+@pytest.mark.slow
 def test_fit_learns_xor():
     rng = np.random.default_rng(0)
     net = mlp([2, 8, 1], rng, activation="tanh", output_activation="sigmoid")
     x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
     y = np.array([[0], [1], [1], [0]], dtype=np.float32)
     history = fit(net, QuadraticCost(), SGD(net, 2.0), np.repeat(x, 25, 0), np.repeat(y, 25, 0), 200, 10, rng)
+    # seeds 0-4 x 3 OpenBLAS kernels: final cost max 1.4e-4, median 1.2e-4, all four outputs right; untrained
+    # 0.12-0.14, and a constant 0.5 (the best a network that ignores its input can do) 0.125
     assert history.train_cost[-1] < 0.01
     np.testing.assert_array_equal(net.forward(x, train=False).round(), y)

@@ -205,6 +205,7 @@ def test_lstm_forget_bias_and_torch_default_init() -> None:
     assert default.params["W_ih"].dtype == np.float32
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", CLASSES)
 def test_optimiser_and_clipping_learn_a_sequence_target(cls: type[Recurrent]) -> None:
     """Adam with global-norm clipping over a recurrent layer and a Dense readout lowers the loss."""
@@ -233,6 +234,7 @@ def test_optimiser_and_clipping_learn_a_sequence_target(cls: type[Recurrent]) ->
     for _ in range(150):
         loss = loss_and_grads()
         opt.step()
+    # loss / first, seeds 0-4 x 3 OpenBLAS kernels: RNN max 0.0024, median 0.0004; LSTM max 0.0095, median 0.0002
     assert loss < 0.3 * first
     loss_and_grads()
     clip_grad_norm([layer, readout], 1e-3)

@@ -52,6 +52,7 @@ def _results(log_dir: Path) -> dict[str, float]:
     return {p.parent.parent.name: json.loads(p.read_text())["eval_mean"] for p in log_dir.glob("*/*/eval.json")}
 
 
+@pytest.mark.slow
 def test_local_backend_resume_failure_and_retry(tmp_path):
     bad = {**BASE, "seeds": [0, 1, 2], "hyperparams": {"n_epochs": 2, "n_steps": [16]}}
     first = run_sweep(
@@ -84,6 +85,7 @@ def test_local_backend_resume_failure_and_retry(tmp_path):
     assert (tmp_path / "plots" / "ppo_CartPole-v1_n_epochs=2_n_steps=16.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_ray_backend_matches_local_and_retries_killed_task(tmp_path):
     pytest.importorskip("ray")
     sweep = load_sweep({**BASE, "hyperparams": {"n_epochs": 2, "n_steps": [16, -1]}})
@@ -108,6 +110,7 @@ def test_ray_backend_matches_local_and_retries_killed_task(tmp_path):
     assert [r.status for r in rerun] == ["skipped", "skipped", "failed", "failed"]
 
 
+@pytest.mark.slow
 def test_ray_tune_search_writes_a_yaml_train_accepts(tmp_path):
     pytest.importorskip("ray.tune")
     from agents import load_hyperparams
