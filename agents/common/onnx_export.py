@@ -1,0 +1,219 @@
+"""ONNX export of an agent's policy: the deterministic action (and V(s) for actor-critics) as an ONNX graph.
+
+``export_onnx(agent, "policy.onnx")`` writes a graph built with the ``onnx`` package's helper API (no torch):
+
+- input ``obs``: float32 (N, *observation shape), what ``agent.predict`` takes (uint8 pixels as their
+  values 0..255: the graph scales them as the policy's first layer does);
+- outputs, for PPO / A2C / REINFORCE: ``action`` (N,) int64 for Discrete actions (the arg-max of the logits)
+  or (N, D) float32 for Box actions (the Gaussian's mean clipped to the action space, as ``predict``),
+  ``logits`` (N, K) or ``mean`` (N, D), and ``value`` (N,); for DQN: ``action`` (N,) int64 and ``q_values``
+  (N, K).
+
+The networks map layer for layer (``agents.common.policies`` lays them out: separate actor and critic
+``Sequential`` networks, or a shared trunk computed once with ``pi``/``vf`` heads; DQN's ``q``): ``ImageScale``
+→ Transpose (channels-last images) + Mul, ``Dense`` → Gemm, ``Conv2D`` → Conv, ``MaxPool2D`` → MaxPool,
+``L2Pool2D`` → LpPool(p=2), ``Flatten`` → Flatten, Tanh / ReLU / Sigmoid / Softmax → their operators,
+``Dropout`` → nothing (inference). Observation normalisation (``normalize_obs``) becomes Sub, Div and Clip
+with the frozen statistics. Recurrent policies (LSTM state) are not exported.
+
+Needs ``pip install -e ".[onnx]"`` (onnx, and onnxruntime to run the file).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from agents.common.cnn import ImageScale
+from nngym.activations import ReLU, Sigmoid, Softmax, Tanh
+from nngym.conv import Conv2D
+from nngym.dense import Dense
+from nngym.dropout import Dropout
+from nngym.network import Sequential
+from nngym.pooling import L2Pool2D, MaxPool2D
+from nngym.reshape import Flatten
+
+#: Shown when the onnx package is missing.
+ONNX_MISSING = 'ONNX export needs the onnx package (and onnxruntime to run the file): pip install -e ".[onnx]"'
+#: The operator set the graphs use (ONNX Runtime 1.14 and later run it).
+OPSET = 17
+
+
+def _onnx() -> Any:
+    try:
+        import onnx
+    except ImportError as err:
+        raise ImportError(ONNX_MISSING) from err
+    return onnx
+
+
+class _Graph:
+    """Nodes and initializers under construction, with fresh tensor names."""
+
+    def __init__(self, onnx: Any) -> None:
+        self.onnx, self.helper = onnx, onnx.helper
+        self.nodes: list[Any] = []
+        self.initializers: list[Any] = []
+        self._n = 0
+
+    def name(self, hint: str) -> str:
+        self._n += 1
+        return f"{hint}_{self._n}"
+
+    def const(self, value: np.ndarray, hint: str) -> str:
+        name = self.name(hint)
+        self.initializers.append(self.onnx.numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def node(self, op: str, inputs: list[str], hint: str | None = None, output: str | None = None, **attrs: Any) -> str:
+        out = output or self.name(hint or op.lower())
+        self.nodes.append(self.helper.make_node(op, inputs, [out], name=self.name(op), **attrs))
+        return out
+
+
+def _layer(g: _Graph, layer: Any, x: str, prefix: str) -> str:
+    """Adds one nngym layer's operators after tensor ``x``; returns the output tensor's name.
+
+    Raises:
+        ValueError: For a layer type without an ONNX counterpart here (naming it).
+    """
+    kind = type(layer)
+    if kind is ImageScale:
+        if layer.channels_last:
+            x = g.node("Transpose", [x], "nchw", perm=[0, 3, 1, 2])
+        return g.node("Mul", [x, g.const(np.float32(layer.scale), f"{prefix}scale")], "scaled")
+    if kind is Dense:
+        w, b = layer.params["W"].astype(np.float32), layer.params["b"].astype(np.float32)
+        return g.node("Gemm", [x, g.const(w, f"{prefix}W"), g.const(b, f"{prefix}b")], "dense", transB=1)
+    if kind is Conv2D:
+        w, b = layer.params["W"].astype(np.float32), layer.params["b"].astype(np.float32)
+        ph, pw = layer.padding
+        return g.node(
+            "Conv",
+            [x, g.const(w, f"{prefix}W"), g.const(b, f"{prefix}b")],
+            "conv",
+            kernel_shape=list(layer.kernel),
+            strides=list(layer.stride),
+            pads=[ph, pw, ph, pw],
+        )
+    if kind in (MaxPool2D, L2Pool2D):
+        attrs = {"kernel_shape": list(layer.size), "strides": list(layer.stride)}
+        if kind is L2Pool2D:
+            return g.node("LpPool", [x], "l2pool", p=2, **attrs)
+        return g.node("MaxPool", [x], "maxpool", **attrs)
+    if kind is Flatten:
+        return g.node("Flatten", [x], "flat", axis=1)
+    if kind is Tanh:
+        return g.node("Tanh", [x])
+    if kind is ReLU:
+        return g.node("Relu", [x])
+    if kind is Sigmoid:
+        return g.node("Sigmoid", [x])
+    if kind is Softmax:
+        return g.node("Softmax", [x], axis=-1)
+    if kind is Dropout:
+        return x
+    raise ValueError(
+        f"no ONNX export for layer {kind.__name__}; supported: ImageScale, Dense, Conv2D, MaxPool2D, L2Pool2D, "
+        "Flatten, Tanh, ReLU, Sigmoid, Softmax, Dropout"
+    )
+
+
+def _network(g: _Graph, net: Sequential, x: str, prefix: str) -> str:
+    for i, layer in enumerate(net.layers):
+        x = _layer(g, layer, x, f"{prefix}{i}_")
+    return x
+
+
+def _normalized_input(g: _Graph, agent: Any, x: str) -> str:
+    """The frozen observation normalisation of ``normalize_obs`` (clip((o − μ) / sqrt(σ² + ε), ±c)), if any."""
+    rms = getattr(agent, "obs_rms", None)
+    if rms is None:
+        return x
+    mean = np.asarray(rms.mean, dtype=np.float32)
+    std = np.sqrt(np.asarray(rms.var, dtype=np.float64) + rms.epsilon).astype(np.float32)
+    x = g.node("Sub", [x, g.const(mean, "obs_mean")], "centred")
+    x = g.node("Div", [x, g.const(std, "obs_std")], "whitened")
+    c = np.float32(rms.clip)
+    return g.node("Clip", [x, g.const(-c, "clip_low"), g.const(c, "clip_high")], "normalized_obs")
+
+
+def export_onnx(agent: Any, path: str | os.PathLike, opset: int = OPSET) -> Path:
+    """Writes ``agent``'s deterministic policy (and value) as an ONNX model; see the module docstring.
+
+    Args:
+        agent: An nngym PPO, A2C, REINFORCE (``agent.policy``, an ``ActorCriticPolicy``) or DQN (``agent.q_net``).
+        path: The ``.onnx`` file to write.
+        opset: ONNX operator set version.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ImportError: Without the onnx package (naming the extra to install).
+        ValueError: For a recurrent agent, or a layer without an ONNX counterpart.
+    """
+    onnx = _onnx()
+    if getattr(agent, "algo", "") == "RecurrentPPO" or not (hasattr(agent, "policy") or hasattr(agent, "q_net")):
+        raise ValueError(
+            f"ONNX export covers PPO, A2C, REINFORCE and DQN (feed-forward policies); got {type(agent).__name__}"
+        )
+    g = _Graph(onnx)
+    h = onnx.helper
+    obs_shape = list(agent.observation_space.shape)
+    obs = _normalized_input(g, agent, "obs")
+    outputs = []
+    space = agent.action_space
+    if hasattr(agent, "q_net"):  # DQN
+        q = g.node("Identity", [_network(g, agent.q_net.q, obs, "q")], output="q_values")
+        g.node("ArgMax", [q], output="action", axis=1, keepdims=0)
+        outputs += [
+            ("action", onnx.TensorProto.INT64, ["N"]),
+            ("q_values", onnx.TensorProto.FLOAT, ["N", int(space.n)]),
+        ]
+    else:
+        policy = agent.policy
+        if policy.trunk is not None:  # the shared features once, then both heads
+            features = _network(g, policy.trunk, obs, "trunk")
+            out = _network(g, policy.pi, features, "pi")
+            value = _network(g, policy.vf, features, "vf")
+        else:
+            out, value = _network(g, policy.actor, obs, "pi"), _network(g, policy.critic, obs, "vf")
+        if isinstance(space, gym.spaces.Discrete):
+            g.node("Identity", [out], output="logits")
+            g.node("ArgMax", ["logits"], output="action", axis=1, keepdims=0)
+            outputs += [
+                ("action", onnx.TensorProto.INT64, ["N"]),
+                ("logits", onnx.TensorProto.FLOAT, ["N", int(space.n)]),
+            ]
+        else:
+            g.node("Identity", [out], output="mean")
+            low, high = space.low.astype(np.float32), space.high.astype(np.float32)
+            clipped = g.node("Min", ["mean", g.const(high, "action_high")], "below_high")
+            g.node("Max", [clipped, g.const(low, "action_low")], output="action")
+            d = int(space.shape[0])
+            outputs += [("action", onnx.TensorProto.FLOAT, ["N", d]), ("mean", onnx.TensorProto.FLOAT, ["N", d])]
+        g.node("Reshape", [value, g.const(np.array([-1], dtype=np.int64), "flat_shape")], output="value")
+        outputs.append(("value", onnx.TensorProto.FLOAT, ["N"]))
+    graph = h.make_graph(
+        g.nodes,
+        f"nngym_{getattr(agent, 'algo', 'agent').lower()}_policy",
+        [h.make_tensor_value_info("obs", onnx.TensorProto.FLOAT, ["N", *obs_shape])],
+        [h.make_tensor_value_info(name, dtype, shape) for name, dtype, shape in outputs],
+        initializer=g.initializers,
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", opset)], producer_name="nngym")
+    model.ir_version = 8  # what ONNX Runtime 1.14 and later read
+    model.doc_string = (
+        f"{getattr(agent, 'algo', '')} policy on {getattr(agent, 'env_id', '') or 'its env'}: input obs float32 "
+        f"(N, {', '.join(map(str, obs_shape))}); outputs {', '.join(name for name, _, _ in outputs)}"
+    )
+    onnx.checker.check_model(model)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path

@@ -1,0 +1,138 @@
+"""ONNX export: onnxruntime gives predict's actions and the critic's values on 1,000 observations (to 1e-5)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import envs  # noqa: F401 - registers the nngym/ env ids
+from agents import A2C, DQN, PPO, REINFORCE, RecurrentPPO
+from agents.common.onnx_export import export_onnx
+from agents.common.policies import infer
+from agents.experiments.export import sample_observations
+
+ROOT = Path(__file__).resolve().parents[1]
+TOL = 1e-5
+
+
+class ColourGrid(gym.Env):
+    """(12, 12, 3) uint8 frames, channels last (the export transposes them), 4 actions."""
+
+    observation_space = gym.spaces.Box(0, 255, (12, 12, 3), dtype=np.uint8)
+    action_space = gym.spaces.Discrete(4)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return self.observation_space.sample(), {}
+
+    def step(self, action):
+        return self.observation_space.sample(), 0.0, True, False, {}
+
+
+class Drift(gym.Env):
+    """A 3-D observation, a 2-D action with narrow bounds (so that some means are clipped), 16-step episodes."""
+
+    observation_space = gym.spaces.Box(-np.inf, np.inf, (3,), dtype=np.float32)
+    action_space = gym.spaces.Box(np.array([-0.05, -1.0], np.float32), np.array([0.05, 1.0], np.float32))
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self._t = 0
+        return self.np_random.normal(size=3).astype(np.float32) * 5 + 3, {}
+
+    def step(self, action):
+        self._t += 1
+        obs = self.np_random.normal(size=3).astype(np.float32) * 5 + 3
+        return obs, -float(np.sum(np.square(action))), False, self._t >= 16, {}
+
+
+def _run(path: Path, obs: np.ndarray) -> dict[str, np.ndarray]:
+    ort = pytest.importorskip("onnxruntime")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(None, {"obs": obs}), strict=True))
+
+
+def _check(agent, tmp_path: Path, n: int = 1000) -> dict[str, np.ndarray]:
+    pytest.importorskip("onnx")
+    path = export_onnx(agent, tmp_path / "policy.onnx")
+    obs = sample_observations(agent.observation_space, n, seed=1)
+    got = _run(path, obs)
+    action, _ = agent.predict(obs, deterministic=True)
+    normed = agent._normalize_obs(obs)
+    if isinstance(agent.action_space, gym.spaces.Discrete):
+        assert got["action"].dtype == np.int64 and got["action"].shape == (n,)
+        out = agent.q_net.forward(normed) if isinstance(agent, DQN) else infer(agent.policy.actor, normed)
+        np.testing.assert_allclose(got["q_values" if isinstance(agent, DQN) else "logits"], out, rtol=TOL, atol=TOL)
+        assert np.mean(got["action"] == action) >= 0.999  # equal but for near-ties of float rounding
+        assert len(np.unique(action)) > 1
+    else:
+        np.testing.assert_allclose(got["action"], action, rtol=TOL, atol=TOL)
+        assert np.any(got["mean"] != got["action"])  # some means lay outside the bounds and were clipped
+    if not isinstance(agent, DQN):
+        np.testing.assert_allclose(got["value"], agent.policy.values(normed), rtol=TOL, atol=TOL)
+    return got
+
+
+def test_ppo_mlp_discrete(tmp_path):
+    agent = PPO("CartPole-v1", seed=0, n_steps=64, batch_size=64, n_epochs=2, net_arch=(32, 16)).learn(128)
+    _check(agent, tmp_path)
+
+
+def test_ppo_box_actions_with_observation_normalisation(tmp_path):
+    agent = PPO(Drift(), seed=0, n_steps=64, batch_size=64, n_epochs=1, normalize_obs=True, ortho_init=False)
+    agent.learn(128)
+    assert agent.obs_rms is not None and np.any(agent.obs_rms.mean != 0)
+    _check(agent, tmp_path)
+
+
+def test_a2c_sigmoid_and_reinforce_relu(tmp_path):
+    _check(A2C("Acrobot-v1", seed=1, activation="sigmoid", ortho_init=False, net_arch=(8,)), tmp_path)
+    _check(REINFORCE("CartPole-v1", seed=2, activation="relu", ortho_init=False), tmp_path)
+
+
+def test_shared_cnn_trunk_with_conv_max_and_l2_pools(tmp_path):
+    agent = PPO("nngym/DigitClassify-v0", seed=0, net="conv:4x3,pool:2,conv:6x3p1,l2pool:2,dense:16", n_steps=8)
+    assert agent.policy.trunk is not None
+    _check(agent, tmp_path)
+
+
+def test_dqn_mlp_and_cnn_on_channels_last_pixels(tmp_path):
+    _check(DQN("CartPole-v1", seed=0, net_arch=(16, 16), activation="tanh"), tmp_path)
+    agent = DQN(ColourGrid(), seed=0, net="conv:4x3s2,dense:8", buffer_size=10)
+    assert agent.q_net.q.layers[0].channels_last
+    _check(agent, tmp_path / "cnn")
+
+
+def test_export_command_and_refusals(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from agents.experiments import export
+
+    PPO("CartPole-v1", seed=0, n_steps=32).save(tmp_path / "model.npz")
+    out = export.main([str(tmp_path / "model.npz"), "--onnx", str(tmp_path / "out.onnx")])
+    assert out.stat().st_size > 1000
+    assert "checked on 1000 observations with onnxruntime" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="feed-forward policies"):
+        export_onnx(RecurrentPPO("CartPole-v1", n_steps=8, lstm_hidden_size=4), tmp_path / "r.onnx")
+
+
+def test_missing_onnx_names_the_extra(tmp_path):
+    code = f"""
+import sys
+sys.modules["onnx"] = None
+from agents import PPO
+from agents.common.onnx_export import export_onnx
+try:
+    export_onnx(PPO("CartPole-v1", n_steps=8), {str(tmp_path / "x.onnx")!r})
+except ImportError as e:
+    print(e)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert 'pip install -e ".[onnx]"' in out.stdout
