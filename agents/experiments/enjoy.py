@@ -1,0 +1,147 @@
+"""Watch a saved agent play: its episode returns, and with ``--video-folder`` a video of each episode.
+
+    python scripts/enjoy.py --algo ppo --env CartPole-v1 --model runs/ppo_CartPole-v1_s0/model.npz
+    python scripts/enjoy.py --algo ppo --env nngym/DigitGlimpse-v0 --model runs/.../model.npz \\
+        --n-episodes 3 --video-folder runs/videos --deterministic
+    python scripts/enjoy.py --algo ppo --env CartPole-v1 --model sb3_model.zip     # an SB3 zip, without torch
+
+``--model`` is an nngym model file, the SB3 adapter's (``train.py --impl sb3``), or an SB3 ``.zip``
+(``agents.experiments.models.load_model``; with ``--impl sb3`` a zip is loaded by SB3 itself). Recurrent
+agents keep their state through each episode. With ``--video-folder`` every episode is rendered
+(``render_mode="rgb_array"``: the nngym envs draw with numpy, classic control with pygame) and written
+as ``<folder>/<algo>-<env>-episode-<i>.mp4`` (or ``.gif`` with ``--video-format gif``): one frame after
+the reset and one after every step, at the env's ``render_fps`` (a GIF stores a repeated frame once, shown
+for longer). Videos are written with imageio
+(``pip install -e ".[video]"``: imageio, and imageio-ffmpeg's bundled ffmpeg for mp4), not Gymnasium's
+``RecordVideo``, whose moviepy dependency is heavier and brings nothing here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+import envs  # noqa: F401 - registers the nngym/ env ids
+from agents.experiments.models import load_model
+from agents.experiments.train import parse_key_values
+
+#: Shown when a video is asked for without imageio.
+VIDEO_MISSING = 'writing videos needs imageio (and imageio-ffmpeg for mp4): pip install -e ".[video]"'
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--algo", default=None, help="ppo, a2c, dqn, ...: checked against the model file (default: its own)")
+    p.add_argument("--env", required=True, help="env id, e.g. CartPole-v1 or nngym/DigitGlimpse-v0")
+    p.add_argument("--model", required=True, help="model file: nngym .npz or SB3 .zip")
+    p.add_argument("--impl", default="nngym", choices=["nngym", "sb3"], help="sb3: load a zip with SB3 itself")
+    p.add_argument("--n-episodes", type=int, default=5)
+    p.add_argument("--deterministic", action="store_true", help="greedy / mean actions (default: sample)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the first reset")
+    p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE", help="gym.make arguments")
+    p.add_argument("--video-folder", default=None, help="write a video of each episode here")
+    p.add_argument("--video-format", default="mp4", choices=["mp4", "gif"])
+    p.add_argument("--fps", type=float, default=None, help="frames per second (default: the env's render_fps)")
+    return p.parse_args(argv)
+
+
+def _sb3_zip(path: str, algo: str | None) -> Any:
+    """SB3's own model from its zip (``--impl sb3``), through the SB3 adapter's classes (needs torch)."""
+    from agents.baselines.sb3 import SB3_ALGOS
+
+    if algo not in SB3_ALGOS:
+        raise SystemExit(f"--impl sb3 with a zip needs --algo, one of {sorted(SB3_ALGOS)}")
+    return SB3_ALGOS[algo].sb3_class.load(path, device="cpu")
+
+
+def write_video(frames: list[np.ndarray], path: Path, fps: float) -> Path:
+    """Frames (each (H, W, 3) uint8) to an mp4 (H.264, sides padded to even) or a gif, by ``path``'s suffix.
+
+    Raises:
+        ImportError: Without imageio (or imageio-ffmpeg for mp4), naming the extra to install.
+    """
+    try:
+        import imageio.v2 as imageio
+    except ImportError as err:
+        raise ImportError(VIDEO_MISSING) from err
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".gif":
+        imageio.mimsave(path, frames, duration=1000.0 / fps, loop=0)  # duration: ms per frame
+        return path
+    h, w = frames[0].shape[:2]
+    pad = ((0, h % 2), (0, w % 2), (0, 0))  # yuv420p needs even sides
+    try:
+        writer = imageio.get_writer(path, fps=fps, codec="libx264", macro_block_size=1, quality=8)
+    except (ImportError, ValueError) as err:
+        raise ImportError(VIDEO_MISSING) from err
+    with writer:
+        for frame in frames:
+            writer.append_data(np.pad(frame, pad, mode="edge"))
+    return path
+
+
+def play(
+    agent: Any,
+    env: gym.Env,
+    n_episodes: int,
+    deterministic: bool = False,
+    seed: int = 0,
+    record: bool = False,
+) -> tuple[list[float], list[int], list[list[np.ndarray]]]:
+    """Plays ``n_episodes`` (carrying a recurrent agent's state), optionally keeping every rendered frame.
+
+    Returns:
+        (returns, lengths, frames per episode: the reset's frame then one per step; empty lists without
+        ``record``).
+    """
+    returns, lengths, videos = [], [], []
+    obs, _ = env.reset(seed=seed)
+    for _ in range(n_episodes):
+        frames = [env.render()] if record else []
+        total, steps, done, state, start = 0.0, 0, False, None, True
+        while not done:
+            start_flags = np.array([start])
+            action, state = agent.predict(obs, state=state, episode_start=start_flags, deterministic=deterministic)
+            obs, r, terminated, truncated, _ = env.step(action)
+            total, steps, start, done = total + float(r), steps + 1, False, terminated or truncated
+            if record:
+                frames.append(env.render())
+        returns.append(total)
+        lengths.append(steps)
+        videos.append(frames)
+        obs, _ = env.reset()
+    return returns, lengths, videos
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    if args.n_episodes < 1:
+        raise SystemExit(f"--n-episodes must be >= 1, got {args.n_episodes}")
+    if args.impl == "sb3" and str(args.model).endswith(".zip"):
+        agent = _sb3_zip(args.model, args.algo)
+    else:
+        agent = load_model(args.model, args.algo, env=args.env if args.impl == "sb3" else None)
+    record = args.video_folder is not None
+    env_kwargs = parse_key_values(args.env_kwargs, "--env-kwargs")
+    env = gym.make(args.env, render_mode="rgb_array" if record else None, **env_kwargs)
+    returns, lengths, videos = play(agent, env, args.n_episodes, args.deterministic, args.seed, record)
+    fps = args.fps or float(env.metadata.get("render_fps") or 30)
+    env.close()
+    name = f"{args.algo or getattr(agent, 'algo', 'agent').lower()}-{args.env.replace('/', '-')}"
+    paths = []
+    for i, frames in enumerate(videos if record else []):
+        paths.append(write_video(frames, Path(args.video_folder) / f"{name}-episode-{i}.{args.video_format}", fps))
+    for i, (r, n) in enumerate(zip(returns, lengths, strict=True)):
+        print(f"episode {i}: return {r:.2f}, {n} steps" + (f", video {paths[i]}" if paths else ""))
+    mode = "deterministic" if args.deterministic else "stochastic"
+    print(f"mean return {np.mean(returns):.2f} ± {np.std(returns):.2f} over {len(returns)} episodes ({mode} actions)")
+    return {"returns": returns, "lengths": lengths, "videos": [os.fspath(p) for p in paths]}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""enjoy (scripts/enjoy.py): a saved agent plays, prints its returns and records one video per episode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agents import PPO, RecurrentPPO
+from agents.experiments import enjoy
+
+
+def _frames(path: Path) -> np.ndarray:
+    """The video's frames (F, H, W, 3), read back with imageio."""
+    iio = pytest.importorskip("imageio.v3")
+    return np.stack(list(iio.imiter(path)))
+
+
+def test_mp4_of_cartpole_has_a_frame_per_step_and_the_reset(tmp_path, capsys):
+    pytest.importorskip("imageio_ffmpeg")
+    PPO("CartPole-v1", seed=0, n_steps=32).save(tmp_path / "model.npz")
+    out = enjoy.main(["--algo", "ppo", "--env", "CartPole-v1", "--model", str(tmp_path / "model.npz"), "--n-episodes",
+                      "2", "--deterministic", "--video-folder", str(tmp_path / "videos")])  # fmt: skip
+    assert [Path(p).name for p in out["videos"]] == ["ppo-CartPole-v1-episode-0.mp4", "ppo-CartPole-v1-episode-1.mp4"]
+    for path, n in zip(out["videos"], out["lengths"], strict=True):
+        frames = _frames(Path(path))
+        assert frames.shape == (n + 1, 400, 600, 3)
+    text = capsys.readouterr().out
+    assert f"episode 1: return {out['returns'][1]:.2f}, {out['lengths'][1]} steps" in text
+    assert "over 2 episodes (deterministic actions)" in text
+
+
+def test_gif_lasts_a_frame_per_step_and_the_reset(tmp_path):
+    pytest.importorskip("imageio")
+    PPO("CartPole-v1", seed=1, n_steps=32).save(tmp_path / "model.npz")
+    out = enjoy.main(["--env", "CartPole-v1", "--model", str(tmp_path / "model.npz"), "--n-episodes", "1",
+                      "--video-folder", str(tmp_path), "--video-format", "gif"])  # fmt: skip
+    from PIL import Image
+
+    frames = _frames(Path(out["videos"][0]))
+    durations = []
+    with Image.open(out["videos"][0]) as gif:  # a GIF stores a repeated frame once, for longer: count the time
+        for i in range(gif.n_frames):
+            gif.seek(i)
+            durations.append(gif.info["duration"])
+    assert len(durations) == len(frames) <= out["lengths"][0] + 1
+    assert sum(durations) == 20 * (out["lengths"][0] + 1)  # 20 ms per frame at CartPole's 50 fps
+
+
+def test_digit_glimpse_video_shows_where_the_agent_looks(tmp_path):
+    pytest.importorskip("imageio_ffmpeg")
+    agent = RecurrentPPO("nngym/DigitGlimpse-v0", seed=0, n_steps=8, lstm_hidden_size=8)  # recurrent: state carried
+    agent.save(tmp_path / "glimpse.npz")
+    out = enjoy.main(["--env", "nngym/DigitGlimpse-v0", "--model", str(tmp_path / "glimpse.npz"), "--n-episodes", "3",
+                      "--seed", "1", "--video-folder", str(tmp_path)])  # fmt: skip
+    assert len(out["videos"]) == 3
+    boxes = []
+    for path, n in zip(out["videos"], out["lengths"], strict=True):
+        frames = _frames(Path(path))[..., :3]
+        assert frames.shape == (n + 1, 224, 224, 3)
+        red = (frames[..., 0] > 180) & (frames[..., 1] < 80) & (frames[..., 2] < 80)  # the glimpse's red box
+        assert red.reshape(len(frames), -1).any(axis=1).all()
+        rows = [np.flatnonzero(r.any(axis=1)) for r in red]
+        boxes += [(int(r[0]), int(np.flatnonzero(f.any(axis=0))[0])) for r, f in zip(rows, red, strict=True)]
+    assert len(set(boxes)) > 1  # the box moves with the agent's glimpse
+
+
+def test_zip_model_and_missing_imageio(tmp_path, monkeypatch):
+    import sys
+
+    PPO("CartPole-v1", seed=0, n_steps=32).save(tmp_path / "m.npz")
+    monkeypatch.setitem(sys.modules, "imageio", None)
+    monkeypatch.setitem(sys.modules, "imageio.v2", None)
+    with pytest.raises(ImportError, match=r'pip install -e "\.\[video\]"'):
+        enjoy.main(["--env", "CartPole-v1", "--model", str(tmp_path / "m.npz"), "--n-episodes", "1",
+                    "--video-folder", str(tmp_path / "v")])  # fmt: skip
+    with pytest.raises(Exception, match="holds a PPO model, not dqn"):
+        enjoy.main(["--algo", "dqn", "--env", "CartPole-v1", "--model", str(tmp_path / "m.npz")])
