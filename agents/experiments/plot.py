@@ -2,13 +2,16 @@
 
     python scripts/plot.py runs/compare/nngym runs/compare/sb3 --x both --window 100 --out docs/figures/compare_ppo
     python scripts/plot.py my_sb3_logs/ runs/nngym/ --labels "SB3 (Monitor)" "nngym PPO"
+    python scripts/plot.py runs/compare/nngym runs/compare/sb3 --stat iqm    # IQM across seeds, 95% CI band
 
 Each RUN_DIR is a run (a directory with monitor.csv or SB3's <i>.monitor.csv files) or a directory
 searched recursively for runs. Runs are grouped by "<impl> <ALGO>" (from the run's eval.json, written by
 scripts/train.py), else by directory name without the seed suffix, or by --labels (one per RUN_DIR).
-Each group is drawn as the mean ± std across its runs of the return smoothed over --window episodes,
-with the env's reward threshold as a dashed line. Writes <out>.png and <out>.svg; for DigitClassify
-runs also <out>_accuracy.png/.svg (reward per image = fraction of training images classified right).
+Each group is drawn as the mean ± std across its runs of the return smoothed over --window episodes
+(``--stat iqm``: the interquartile mean across runs with its 95% stratified-bootstrap confidence band,
+``agents.experiments.stats``), with the env's reward threshold as a dashed line. Writes <out>.png and
+<out>.svg; for DigitClassify runs also <out>_accuracy.png/.svg (reward per image = fraction of training
+images classified right).
 A run whose monitor file is corrupt or truncated is reported (naming the file) and skipped.
 """
 
@@ -36,6 +39,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--labels", nargs="+", default=None, help="one group label per RUN_DIR")
     p.add_argument("--x", default="steps", choices=["steps", "time", "both"], help="x axis: env steps, seconds")
     p.add_argument("--window", type=int, default=100, help="episodes in the moving mean")
+    p.add_argument(
+        "--stat", default="mean", choices=["mean", "iqm"], help="mean ± std, or IQM with its 95%% bootstrap CI"
+    )
     p.add_argument("--threshold", type=float, default=None, help="default: the env's reward_threshold")
     p.add_argument("--title", default=None)
     p.add_argument("--out", default=None, help="output path without suffix (default: <first RUN_DIR>/reward_curves)")
@@ -68,12 +74,14 @@ def main(argv: list[str] | None = None) -> list[Path]:
     runs = [r for rs in groups.values() for r in rs]
     env_ids = sorted({r.env_id for r in runs if r.env_id})
     threshold = args.threshold if args.threshold is not None else reward_threshold(env_ids[0]) if env_ids else None
-    title = args.title or f"{', '.join(env_ids) or 'reward curves'}: mean ± std across runs"
+    what = "IQM and 95% CI" if args.stat == "iqm" else "mean ± std"
+    title = args.title or f"{', '.join(env_ids) or 'reward curves'}: {what} across runs"
     out = Path(args.out) if args.out else Path(args.run_dirs[0]) / "reward_curves"
-    paths = plot_groups(groups, out, args.x, args.window, threshold, title)
+    paths = plot_groups(groups, out, args.x, args.window, threshold, title, stat=args.stat)
     if any("DigitClassify" in e for e in env_ids):
         acc = out.with_name(out.name + "_accuracy")
-        paths += plot_groups(groups, acc, args.x, args.window, None, title.replace("mean", "accuracy, mean"), True)
+        acc_title = title.replace(what, f"accuracy, {what}")
+        paths += plot_groups(groups, acc, args.x, args.window, None, acc_title, True, stat=args.stat)
     for label, rs in groups.items():
         print(f"{label}: {len(rs)} run(s), {sum(len(r.returns) for r in rs)} episodes")
     print("wrote " + " ".join(str(p) for p in paths))

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from agents.experiments import stats
+
 
 class MonitorFileError(ValueError):
     """A monitor file that cannot be read (corrupt, truncated, empty); the message names the file."""
@@ -160,24 +162,33 @@ def reward_threshold(env_id: str) -> float | None:
         return None
 
 
-def group_band(runs: list[Run], x: str = "steps", window: int = 100, n_points: int = 200) -> tuple[np.ndarray, ...]:
-    """Mean and std across runs of the smoothed return, interpolated on a common grid.
+def group_band(
+    runs: list[Run], x: str = "steps", window: int = 100, n_points: int = 200, stat: str = "mean"
+) -> tuple[np.ndarray, ...]:
+    """A statistic across runs of the smoothed return and its band, interpolated on a common grid.
 
     Args:
         runs: Runs of one group (e.g. seeds).
         x: "steps" (env steps) or "time" (wall-clock seconds).
         window: Episodes in the moving mean.
         n_points: Grid size, from the largest first x to the smallest last x over the runs.
+        stat: "mean" (band: mean ± std) or "iqm" (the interquartile mean across runs, band: its 95%
+            bootstrap confidence interval, ``agents.experiments.stats.curve_band``).
 
     Returns:
-        (grid (P,), mean (P,), std (P,)).
+        (grid (P,), statistic (P,), band low (P,), band high (P,)).
     """
     xs = [r.steps.astype(np.float64) if x == "steps" else r.times for r in runs]
     ys = [moving_mean(r.returns, window) for r in runs]
     lo, hi = max(v[0] for v in xs), min(v[-1] for v in xs)
     grid = np.linspace(lo, hi, n_points) if hi > lo else np.array([hi])
     curves = np.stack([np.interp(grid, xv, yv) for xv, yv in zip(xs, ys, strict=True)])
-    return grid, curves.mean(0), curves.std(0)
+    if stat == "iqm":
+        return grid, *stats.curve_band(curves, "iqm")
+    if stat != "mean":
+        raise ValueError(f"stat must be 'mean' or 'iqm', got {stat!r}")
+    mean, std = curves.mean(0), curves.std(0)
+    return grid, mean, mean - std, mean + std
 
 
 def run_label(run: Run, fallback: str | None = None) -> str:
@@ -198,8 +209,9 @@ def plot_groups(
     threshold: float | None = None,
     title: str = "",
     accuracy: bool = False,
+    stat: str = "mean",
 ) -> list[Path]:
-    """One figure: mean ± std of the smoothed return per group, and a dashed threshold line.
+    """One figure: mean ± std (or IQM and its 95% CI) of the smoothed return per group, a dashed threshold line.
 
     Args:
         groups: Label -> runs.
@@ -210,6 +222,7 @@ def plot_groups(
         title: Figure title.
         accuracy: Label y as accuracy (mean reward per step; for DigitClassify, whose reward per
             image is 1 if correct: return / length is the fraction of images classified right).
+        stat: "mean" (band ± std across runs) or "iqm" (band: 95% stratified-bootstrap CI over runs).
 
     Returns:
         The two files written.
@@ -225,17 +238,19 @@ def plot_groups(
         for i, (label, runs) in enumerate(groups.items()):
             if accuracy:
                 runs = [_per_step(r) for r in runs]
-            grid, mean, std = group_band(runs, kind, window)
+            grid, centre, low, high = group_band(runs, kind, window, stat=stat)
             color = f"C{i}"
-            ax.plot(grid, mean, color=color, lw=1.6, label=f"{label} ({len(runs)} run{'s' * (len(runs) > 1)})")
-            ax.fill_between(grid, mean - std, mean + std, color=color, alpha=0.2, lw=0)
+            what = "IQM, " if stat == "iqm" else ""
+            ax.plot(grid, centre, color=color, lw=1.6, label=f"{label} ({what}{len(runs)} seed{'s' * (len(runs) > 1)})")
+            ax.fill_between(grid, low, high, color=color, alpha=0.2, lw=0)
         if threshold is not None and not accuracy:
             ax.axhline(threshold, color="k", ls="--", lw=1, label=f"reward threshold {threshold:g}")
         ax.set_xlabel("env steps" if kind == "steps" else "wall-clock seconds")
         ylabel = "training accuracy" if accuracy else "episode return"
         ax.set_ylabel(f"{ylabel}\n(mean of last {window} episodes)")
         ax.grid(alpha=0.3)
-        ax.legend(loc="lower right", fontsize=8)
+        band = "shaded: 95% bootstrap CI of the IQM" if stat == "iqm" else "shaded: ± std across seeds"
+        ax.legend(loc="lower right", fontsize=8, title=band, title_fontsize=7)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -295,3 +310,100 @@ def plot_performance_profiles(
         fig.savefig(p, dpi=110)
     plt.close(fig)
     return paths
+
+
+def read_accuracy(run_dir: str | os.PathLike) -> np.ndarray:
+    """(K, 2) env steps and test accuracy of a run's ``accuracy.csv`` (``AccuracyCallback``), (0, 2) if none."""
+    path = Path(run_dir) / "accuracy.csv"
+    if not path.exists():
+        return np.zeros((0, 2))
+    rows = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    return rows[:, [0, 2]] if len(rows) else np.zeros((0, 2))
+
+
+def plot_training_curve(run_dir: str | os.PathLike, title: str, window: int | None = None) -> Path:
+    """One run's training curve, ``<run_dir>/reward_curve.png``, drawn for what its episodes are.
+
+    - Episodes of one step each (DigitClassify: one image, reward 1 if labelled right): the running accuracy,
+      the mean reward of the last ``window`` episodes (in % when the rewards are 0 or 1), and the test
+      accuracy measured during training (``accuracy.csv``) and at the end (``eval.json``'s test_accuracy) as
+      points; the raw 0/1 returns are not drawn (they would fill the plot).
+    - Longer episodes: each episode's return as a faint line, its moving mean, the env's reward threshold and
+      the final deterministic evaluation (``eval.json``: mean ± std over its episodes).
+
+    Args:
+        run_dir: A run directory with ``monitor.csv`` (and optionally ``accuracy.csv``, ``eval.json``).
+        title: Figure title (the seed count is added).
+        window: Episodes in the moving mean (default 100, or 1% of the episodes for one-step episodes, at least
+            100 and at most 2,000).
+
+    Returns:
+        The PNG written.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = training_curve_figure(run_dir, title, window)
+    out = Path(run_dir) / "reward_curve.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def training_curve_figure(run_dir: str | os.PathLike, title: str, window: int | None = None) -> object:
+    """The matplotlib figure ``plot_training_curve`` saves (same arguments), for callers that style or test it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    run_dir = Path(run_dir)
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    try:
+        run = load_run(run_dir)
+    except MonitorFileError as e:
+        run = None
+        ax.text(0.5, 0.5, f"no finished episode\n({e})", ha="center", va="center", transform=ax.transAxes, fontsize=8)
+    meta = run.meta if run is not None else {}
+    if run is not None:
+        steps, returns = run.steps, run.returns
+        one_step = bool(np.all(run.lengths == 1))
+        k = window or (int(min(max(100, len(returns) // 100), 2000)) if one_step else 100)
+        k = min(k, len(returns))
+        smooth = moving_mean(returns, k)[k - 1 :]
+        if one_step:
+            binary = bool(np.all(np.isin(returns, (0.0, 1.0))))
+            scale = 100.0 if binary else 1.0
+            name = "training accuracy" if binary else "mean reward"
+            ax.plot(steps[k - 1 :], scale * smooth, color="C1", lw=1.5, label=f"{name}, last {k:,} episodes")
+            acc = read_accuracy(run_dir)
+            if len(acc):
+                ax.plot(
+                    acc[:, 0], 100.0 * acc[:, 1], "o-", color="C2", ms=4, lw=1, label="test accuracy (10,000 images)"
+                )
+            if meta.get("test_accuracy") is not None:
+                ax.plot([steps[-1]], [100.0 * meta["test_accuracy"]], "*", color="C3", ms=11,
+                        label=f"final test accuracy {100 * meta['test_accuracy']:.2f}%")  # fmt: skip
+            ax.set_ylabel("accuracy (% of images right)" if binary else "reward per episode")
+            if binary:
+                ax.set_ylim(0, 100)
+        else:
+            ax.plot(steps, returns, color="C0", lw=0.5, alpha=0.35, label="episode return")
+            ax.plot(steps[k - 1 :], smooth, color="C1", lw=1.6, label=f"mean of last {k} episodes")
+            threshold = reward_threshold(run.env_id) if run.env_id else None
+            if threshold is not None:
+                ax.axhline(threshold, color="k", ls="--", lw=1, label=f"reward threshold {threshold:g}")
+            if "eval_mean" in meta:
+                final = f"final evaluation {meta['eval_mean']:.1f} ± {meta.get('eval_std', 0.0):.1f} (deterministic)"
+                ax.errorbar([steps[-1]], [meta["eval_mean"]], yerr=[meta.get("eval_std", 0.0)], fmt="*", color="C3",
+                            ms=11, capsize=3, label=final)  # fmt: skip
+            ax.set_ylabel("episode return (sum of rewards)")
+        ax.set_xlabel("env steps")
+        ax.legend(loc="lower right" if one_step else "best", fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.set_title(f"{title} (1 seed)", fontsize=10)
+    fig.tight_layout()
+    return fig

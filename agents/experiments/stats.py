@@ -14,7 +14,8 @@ numbers of runs. Scores of several envs are made comparable first with ``normali
   runs i of X and j of Y, the Mann-Whitney U statistic over n·m; its interval resamples X's and Y's runs
   independently within each task;
 - ``performance_profile``: for each threshold τ, the fraction of runs scoring above τ (rliable's score
-  distribution), with bootstrap bands.
+  distribution), with bootstrap bands;
+- ``curve_band``: the IQM (or mean) across runs at each point of their learning curves, with a bootstrap band.
 
 Why a numpy implementation and not ``rliable`` itself: these are five short estimators, while rliable would
 bring arch, statsmodels, scipy and seaborn into an experiment layer that needs only numpy; the tests check
@@ -195,6 +196,33 @@ def performance_profile(
     estimates = np.concatenate([profile(_resample(tasks, b, rng)) for b in _batches(reps, 1000)])
     low, high = _percentiles(estimates, confidence)
     return profile([t[None] for t in tasks])[0], low, high
+
+
+def curve_band(
+    curves: np.ndarray, statistic: str = "iqm", reps: int = 2000, confidence: float = 0.95, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A statistic across runs of learning curves at every point, with its bootstrap band (one task: runs resampled).
+
+    Args:
+        curves: (R, P) one curve of P points per run, on a common x grid.
+        statistic: ``"iqm"`` or ``"mean"`` across the R runs.
+        reps: Bootstrap resamples; the same resampled runs serve every point.
+        confidence: Band coverage.
+        seed: Seeds the resampling.
+
+    Returns:
+        (statistic (P,), band low (P,), band high (P,)).
+    """
+    curves = np.asarray(curves, dtype=np.float64)
+
+    def stat(x: np.ndarray) -> np.ndarray:  # (B, R, P) -> (B, P)
+        return trim_mean(x, 0.25, axis=1) if statistic == "iqm" else x.mean(axis=1)
+
+    rng = np.random.default_rng(seed)
+    n = len(curves)
+    estimates = np.concatenate([stat(curves[rng.integers(0, n, (b, n))]) for b in _batches(reps, 500)])
+    low, high = _percentiles(estimates, confidence)
+    return stat(curves[None])[0], low, high
 
 
 def normalize(scores: np.ndarray, low: float, high: float) -> np.ndarray:

@@ -40,6 +40,7 @@ from agents import ALGOS, CheckpointCallback, EvalCallback, HyperparamsError, ev
 from agents.common.callbacks import AccuracyCallback
 from agents.common.evaluation import classification_accuracy
 from agents.common.vec_env import make_vec_env
+from agents.experiments.plotting import plot_training_curve
 from envs.wrappers import zoo_wrappers
 
 
@@ -111,28 +112,10 @@ def parse_key_values(pairs: list[str], option: str) -> dict:
 
 
 def plot_rewards(run_dir: Path, title: str) -> Path:
-    """Episode returns against env steps (and a 100-episode moving mean) from monitor.csv."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = np.loadtxt(run_dir / "monitor.csv", delimiter=",", skiprows=2, ndmin=2)
-    out = run_dir / "reward_curve.png"
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    if len(rows):
-        r, steps = rows[:, 0], np.cumsum(rows[:, 1])
-        ax.plot(steps, r, lw=0.5, alpha=0.4, label="episode return")
-        k = min(max(100, len(r) // 100), len(r))  # one-step episodes (DigitClassify): a wider window
-        ax.plot(steps[k - 1 :], np.convolve(r, np.ones(k) / k, mode="valid"), lw=1.5, label=f"mean of {k}")
-    ax.set_xlabel("env steps (approx., episodes in finishing order)")
-    ax.set_ylabel("return")
-    ax.set_title(title)
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    """The run's training curve, ``reward_curve.png`` (``agents.experiments.plotting.plot_training_curve``: for
+    one-step episodes such as DigitClassify's the running accuracy and the test-accuracy points, else the
+    episode returns, their moving mean, the reward threshold and the final evaluation)."""
+    return plot_training_curve(run_dir, title)
 
 
 def main(argv: list[str] | None = None) -> dict:
