@@ -510,4 +510,5 @@ def test_ppo_solves_frozenlake_from_one_hot_states(seed):
     agent = PPO(env, seed=seed, n_envs=8, n_steps=32, batch_size=64, n_epochs=4, learning_rate=1e-3, ent_coef=0.01)
     agent.learn(10_000)
     stats = run_episodes(agent, gym.make("FrozenLake-v1", is_slippery=False), n_episodes=3)
+    # seeds 0-4 x 3 OpenBLAS kernels (default, Sandybridge, Prescott): all 15 runs reach the goal in 6 steps
     assert stats.returns == [1.0] * 3 and stats.lengths == [6] * 3
