@@ -187,7 +187,7 @@ import sys
 for name in ("torch", "stable_baselines3", "sb3_contrib"):
     sys.modules[name] = None  # any import of them now raises ImportError
 import numpy as np
-from agents.baselines.sb3_zip import load_sb3
+from agents.baselines import load_sb3  # the package and its loader, with torch unimportable
 agent = load_sb3({str(path)!r})
 np.save({str(tmp_path / "actions.npy")!r}, agent.predict(np.load({str(tmp_path / "obs.npy")!r}))[0])
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "stable_baselines3") and sys.modules[m])

@@ -6,7 +6,14 @@ hyperparameter files and write the same ``monitor.csv``/``progress.csv``. Import
 itself needs neither torch nor SB3 (``ALGO_NAMES`` lists what the adapter offers)::
 
     from agents.baselines.sb3 import SB3PPO      # needs pip install -e ".[baselines]"
+
+``agents.baselines.sb3_zip`` goes the other way without torch: ``load_sb3("model.zip")`` reads an SB3 model
+file into nngym's PPO, A2C or DQN with numpy alone (also ``from agents.baselines import load_sb3``).
 """
+
+from agents.baselines.sb3_zip import load_sb3
 
 #: Algorithms the adapter offers, by the names ``scripts/train.py --algo`` takes.
 ALGO_NAMES: tuple[str, ...] = ("a2c", "dqn", "ppo", "recurrent_ppo")
+
+__all__ = ["ALGO_NAMES", "load_sb3"]

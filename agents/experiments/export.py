@@ -43,7 +43,8 @@ def sample_observations(space: gym.spaces.Box, n: int, seed: int = 0) -> np.ndar
 
 
 def check_onnx(agent: Any, path: Path, n: int = 1000) -> dict[str, float]:
-    """Max |ONNX − nngym| over ``n`` observations for the action (and value), run by onnxruntime.
+    """Max |ONNX − nngym| over ``n`` observations for the action (and the value, also relative to max(|V|, 1)),
+    run by onnxruntime.
 
     Raises:
         ImportError: Without onnxruntime.
@@ -57,7 +58,9 @@ def check_onnx(agent: Any, path: Path, n: int = 1000) -> dict[str, float]:
     action, _ = agent.predict(obs, deterministic=True)
     out = {"action": float(np.max(np.abs(got["action"].astype(np.float64) - action)))}
     if "value" in got:
-        out["value"] = float(np.max(np.abs(got["value"] - agent.policy.values(agent._normalize_obs(obs)))))
+        values = agent.policy.values(agent._normalize_obs(obs))
+        out["value"] = float(np.max(np.abs(got["value"] - values)))
+        out["value (relative)"] = float(np.max(np.abs(got["value"] - values) / np.maximum(np.abs(values), 1.0)))
     return out
 
 
