@@ -138,12 +138,20 @@ def test_classification_accuracy_counts_the_test_split():
         (
             DQN,
             4000,
-            {"n_envs": 4, "learning_rate": 1e-3, "batch_size": 64, "buffer_size": 10_000, "learning_starts": 500,
-             "target_update_interval": 250, "train_freq": 2, "exploration_fraction": 0.3,
-             "exploration_final_eps": 0.01},
+            {
+                "n_envs": 4,
+                "learning_rate": 1e-3,
+                "batch_size": 64,
+                "buffer_size": 10_000,
+                "learning_starts": 500,
+                "target_update_interval": 250,
+                "train_freq": 2,
+                "exploration_fraction": 0.3,
+                "exploration_final_eps": 0.01,
+            },
         ),
     ],
-)  # fmt: skip
+)
 @pytest.mark.slow
 def test_cnn_learns_catch(cls, steps, kw):
     """Catch from pixels in seconds: a uniformly random policy averages −0.6, the optimum is +1."""

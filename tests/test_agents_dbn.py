@@ -118,9 +118,18 @@ def test_pretrained_trunk_learns_digits_faster_than_random_init():
     accuracy = {}
     for n_obs in (4096, 0):
         agent = PPO(
-            "nngym/DigitClassify-v0", net="dbn", seed=0, n_envs=64, n_steps=4, batch_size=128, n_epochs=2,
-            gamma=0.0, gae_lambda=0.0, learning_rate=3e-3, dbn_kwargs={"n_obs": n_obs, "sizes": [128], "epochs": 3},
-        )  # fmt: skip
+            "nngym/DigitClassify-v0",
+            net="dbn",
+            seed=0,
+            n_envs=64,
+            n_steps=4,
+            batch_size=128,
+            n_epochs=2,
+            gamma=0.0,
+            gae_lambda=0.0,
+            learning_rate=3e-3,
+            dbn_kwargs={"n_obs": n_obs, "sizes": [128], "epochs": 3},
+        )
         assert agent.pretrain_timesteps == n_obs
         actions, _ = agent.learn(8192).predict(images[:2000, None].astype(np.float32))
         accuracy[n_obs] = float(np.mean(actions == labels[:2000]))

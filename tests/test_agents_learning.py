@@ -78,7 +78,7 @@ def _params(agent):
             learning_rate=1e-3,
             target_update_interval=50,
             exploration_fraction=0.5,
-        ),  # fmt: skip
+        ),
     ],
     ids=["ppo", "a2c", "reinforce", "dqn"],
 )
@@ -113,8 +113,18 @@ def test_ppo_learns_chain_mdp():
 
 @pytest.mark.slow
 def test_ppo_cartpole_reaches_modest_return():
-    agent = PPO("CartPole-v1", seed=0, n_envs=8, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20,
-                learning_rate="lin_0.001", clip_range="lin_0.2")  # fmt: skip
+    agent = PPO(
+        "CartPole-v1",
+        seed=0,
+        n_envs=8,
+        n_steps=32,
+        batch_size=256,
+        gae_lambda=0.8,
+        gamma=0.98,
+        n_epochs=20,
+        learning_rate="lin_0.001",
+        clip_range="lin_0.2",
+    )
     agent.learn(30_000)
     # seeds 0-4 x 3 OpenBLAS kernels: min 244, median 500 (after 20,000 steps: min 126, median 303); a uniformly
     # random policy averages about 22
@@ -133,8 +143,16 @@ def test_same_seed_gives_identical_parameters(cls, kw):
     assert not np.array_equal(_params(a), _params(c))
 
 
-@pytest.mark.parametrize("cls,env", [(PPO, "CartPole-v1"), (PPO, "Pendulum-v1"), (A2C, "CartPole-v1"),
-                                     (DQN, "CartPole-v1"), (REINFORCE, "Pendulum-v1")])  # fmt: skip
+@pytest.mark.parametrize(
+    "cls,env",
+    [
+        (PPO, "CartPole-v1"),
+        (PPO, "Pendulum-v1"),
+        (A2C, "CartPole-v1"),
+        (DQN, "CartPole-v1"),
+        (REINFORCE, "Pendulum-v1"),
+    ],
+)
 def test_save_load_gives_identical_actions(cls, env, tmp_path):
     kw = {"learning_starts": 50} if cls is DQN else {"n_steps": 64} if cls is not A2C else {}
     agent = cls(env, seed=0, **kw).learn(300)

@@ -153,8 +153,17 @@ def test_random_buffers_match_a_brute_force_reference(capacity, n_envs, steps, n
         nxt = 1000 * (t + 1) + np.arange(n_envs)
         add(rb, list(1000 * t + np.arange(n_envs)), list(nxt), list(r), list(term), list(trunc))
         for e in range(n_envs):
-            log.append({"slot": g % capacity, "env": e, "t": t, "r": float(r[e]), "next": nxt[e],
-                        "term": float(term[e]), "done": bool(term[e] or trunc[e])})  # fmt: skip
+            log.append(
+                {
+                    "slot": g % capacity,
+                    "env": e,
+                    "t": t,
+                    "r": float(r[e]),
+                    "next": nxt[e],
+                    "term": float(term[e]),
+                    "done": bool(term[e] or trunc[e]),
+                }
+            )
             g += 1
     idx = np.arange(len(rb))
     ref = [reference_n_step(log, capacity, rb.pos, s, n, gamma) for s in idx]
@@ -229,8 +238,15 @@ def test_dqn_td_target_is_the_n_step_target(double_q):
         nxt = [90 if t == 3 else t + 1, 80 if t == 2 else 10 * (t + 1)]
         add(rb, [t, 10 * t], nxt, [t + 1, 11 + t], [False, t == 2], [t == 3, False])
     # per slot (2t + env) % 7: n-step return, next obs, terminated, γ^m (from the hand-computed test above)
-    table = {3: (12 + g * 13, 80, 1, g**2), 4: (3 + g * 4, 90, 0, g**2), 5: (13, 80, 1, g), 6: (4, 90, 0, g),
-             0: (14 + g * 15, 50, 0, g**2), 1: (5, 5, 0, g), 2: (15, 50, 0, g)}  # fmt: skip
+    table = {
+        3: (12 + g * 13, 80, 1, g**2),
+        4: (3 + g * 4, 90, 0, g**2),
+        5: (13, 80, 1, g),
+        6: (4, 90, 0, g),
+        0: (14 + g * 15, 50, 0, g**2),
+        1: (5, 5, 0, g),
+        2: (15, 50, 0, g),
+    }
     agent.cost = RecordingHuber(agent.cost)
     state = agent.rng.bit_generator.state
     q_target = agent.q_target.forward(np.array([[v[1]] for v in table.values()], np.float32))
@@ -251,9 +267,21 @@ def test_dqn_n_step_learns_the_values_of_a_terminating_chain():
     # (uniformly random behaviour, ε = 1, so both actions are sampled alike); with n = 2 most targets bootstrap
     # with γ², and bootstrapping with γ instead has its fixed point 0.7 above Q(0) (3.69 vs 4.39)
     env = SyncVectorEnv([lambda: CounterEnv(6, terminate=True)] * 2)
-    agent = DQN(env, seed=0, gamma=0.8, n_steps=2, learning_starts=100, learning_rate=3e-3, learning_rate_final=1e-4,
-                learning_rate_decay_start=0.4, batch_size=64, train_freq=1, target_update_interval=50,
-                net_arch=(32,), exploration_final_eps=1.0)  # fmt: skip
+    agent = DQN(
+        env,
+        seed=0,
+        gamma=0.8,
+        n_steps=2,
+        learning_starts=100,
+        learning_rate=3e-3,
+        learning_rate_final=1e-4,
+        learning_rate_decay_start=0.4,
+        batch_size=64,
+        train_freq=1,
+        target_update_interval=50,
+        net_arch=(32,),
+        exploration_final_eps=1.0,
+    )
     agent.learn(4000)
     s = np.arange(6, dtype=np.float32)[:, None]
     expected = (1 - 0.8 ** (6 - s)) / 0.2
@@ -266,8 +294,14 @@ def test_sb3_gets_n_steps_and_the_same_learning_rate_schedule():
     from agents.baselines.sb3 import sb3_agent
     from agents.dqn import lr_decay_schedule
 
-    hp = dict(n_steps=3, learning_rate=2.3e-3, learning_rate_final="5e-5", learning_rate_decay_start=0.25,
-              learning_rate_decay_end=0.8, learning_starts=10)  # fmt: skip
+    hp = dict(
+        n_steps=3,
+        learning_rate=2.3e-3,
+        learning_rate_final="5e-5",
+        learning_rate_decay_start=0.25,
+        learning_rate_decay_end=0.8,
+        learning_starts=10,
+    )
     model = sb3_agent("dqn", "CartPole-v1", 0, **hp).model
     assert model.n_steps == 3 and type(model.replay_buffer).__name__ == "NStepReplayBuffer"
     ours = lr_decay_schedule(2.3e-3, 5e-5, 0.25, 0.8)

@@ -20,8 +20,21 @@ def _frames(path: Path) -> np.ndarray:
 def test_mp4_of_cartpole_has_a_frame_per_step_and_the_reset(tmp_path, capsys):
     pytest.importorskip("imageio_ffmpeg")
     PPO("CartPole-v1", seed=0, n_steps=32).save(tmp_path / "model.npz")
-    out = enjoy.main(["--algo", "ppo", "--env", "CartPole-v1", "--model", str(tmp_path / "model.npz"), "--n-episodes",
-                      "2", "--deterministic", "--video-folder", str(tmp_path / "videos")])  # fmt: skip
+    out = enjoy.main(
+        [
+            "--algo",
+            "ppo",
+            "--env",
+            "CartPole-v1",
+            "--model",
+            str(tmp_path / "model.npz"),
+            "--n-episodes",
+            "2",
+            "--deterministic",
+            "--video-folder",
+            str(tmp_path / "videos"),
+        ]
+    )
     assert [Path(p).name for p in out["videos"]] == ["ppo-CartPole-v1-episode-0.mp4", "ppo-CartPole-v1-episode-1.mp4"]
     for path, n in zip(out["videos"], out["lengths"], strict=True):
         frames = _frames(Path(path))
@@ -34,8 +47,20 @@ def test_mp4_of_cartpole_has_a_frame_per_step_and_the_reset(tmp_path, capsys):
 def test_gif_lasts_a_frame_per_step_and_the_reset(tmp_path):
     pytest.importorskip("imageio")
     PPO("CartPole-v1", seed=1, n_steps=32).save(tmp_path / "model.npz")
-    out = enjoy.main(["--env", "CartPole-v1", "--model", str(tmp_path / "model.npz"), "--n-episodes", "1",
-                      "--video-folder", str(tmp_path), "--video-format", "gif"])  # fmt: skip
+    out = enjoy.main(
+        [
+            "--env",
+            "CartPole-v1",
+            "--model",
+            str(tmp_path / "model.npz"),
+            "--n-episodes",
+            "1",
+            "--video-folder",
+            str(tmp_path),
+            "--video-format",
+            "gif",
+        ]
+    )
     from PIL import Image
 
     frames = _frames(Path(out["videos"][0]))
@@ -52,8 +77,20 @@ def test_digit_glimpse_video_shows_where_the_agent_looks(tmp_path):
     pytest.importorskip("imageio_ffmpeg")
     agent = RecurrentPPO("nngym/DigitGlimpse-v0", seed=0, n_steps=8, lstm_hidden_size=8)  # recurrent: state carried
     agent.save(tmp_path / "glimpse.npz")
-    out = enjoy.main(["--env", "nngym/DigitGlimpse-v0", "--model", str(tmp_path / "glimpse.npz"), "--n-episodes", "3",
-                      "--seed", "1", "--video-folder", str(tmp_path)])  # fmt: skip
+    out = enjoy.main(
+        [
+            "--env",
+            "nngym/DigitGlimpse-v0",
+            "--model",
+            str(tmp_path / "glimpse.npz"),
+            "--n-episodes",
+            "3",
+            "--seed",
+            "1",
+            "--video-folder",
+            str(tmp_path),
+        ]
+    )
     assert len(out["videos"]) == 3
     boxes = []
     for path, n in zip(out["videos"], out["lengths"], strict=True):
@@ -73,7 +110,17 @@ def test_zip_model_and_missing_imageio(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "imageio", None)
     monkeypatch.setitem(sys.modules, "imageio.v2", None)
     with pytest.raises(ImportError, match=r'pip install -e "\.\[video\]"'):
-        enjoy.main(["--env", "CartPole-v1", "--model", str(tmp_path / "m.npz"), "--n-episodes", "1",
-                    "--video-folder", str(tmp_path / "v")])  # fmt: skip
+        enjoy.main(
+            [
+                "--env",
+                "CartPole-v1",
+                "--model",
+                str(tmp_path / "m.npz"),
+                "--n-episodes",
+                "1",
+                "--video-folder",
+                str(tmp_path / "v"),
+            ]
+        )
     with pytest.raises(Exception, match="holds a PPO model, not dqn"):
         enjoy.main(["--algo", "dqn", "--env", "CartPole-v1", "--model", str(tmp_path / "m.npz")])

@@ -147,8 +147,15 @@ def test_nature_cnn_policies_act_as_sb3(algo, tmp_path):
 
     ppo = {"n_steps": 32, "batch_size": 32, "n_epochs": 2}
     extra = {"learning_starts": 16, "buffer_size": 200} if algo == "DQN" else ppo
-    model, path = _train(algo, TinyImageEnv(), tmp_path, steps=64, policy="CnnPolicy",
-                         policy_kwargs={"features_extractor_kwargs": {"features_dim": 32}}, **extra)  # fmt: skip
+    model, path = _train(
+        algo,
+        TinyImageEnv(),
+        tmp_path,
+        steps=64,
+        policy="CnnPolicy",
+        policy_kwargs={"features_extractor_kwargs": {"features_dim": 32}},
+        **extra,
+    )
     agent = load_sb3(path)
     assert model.observation_space.shape == agent.observation_space.shape == (1, 36, 36)  # SB3 saves it transposed
     obs = observations(model.observation_space, 300)
@@ -162,16 +169,26 @@ def test_nature_cnn_policies_act_as_sb3(algo, tmp_path):
             from agents.common.policies import infer
 
             mine = infer(agent.policy.actor, obs)
-            np.testing.assert_allclose(mine - mine.max(1, keepdims=True), logits - logits.max(1, keepdims=True),
-                                       rtol=1e-5, atol=1e-5)  # fmt: skip
+            np.testing.assert_allclose(
+                mine - mine.max(1, keepdims=True), logits - logits.max(1, keepdims=True), rtol=1e-5, atol=1e-5
+            )
             np.testing.assert_allclose(agent.policy.values(obs), _sb3_values(model, obs), rtol=1e-5, atol=1e-5)
 
 
 def test_nature_cnn_with_separate_extractors_and_box_actions(tmp_path):
     pytest.importorskip("stable_baselines3")
     pk = {"share_features_extractor": False, "features_extractor_kwargs": {"features_dim": 16}, "net_arch": [8]}
-    model, path = _train("PPO", TinyImageEnv(continuous=True), tmp_path, steps=64, policy="CnnPolicy",
-                         policy_kwargs=pk, n_steps=32, batch_size=32, n_epochs=2)  # fmt: skip
+    model, path = _train(
+        "PPO",
+        TinyImageEnv(continuous=True),
+        tmp_path,
+        steps=64,
+        policy="CnnPolicy",
+        policy_kwargs=pk,
+        n_steps=32,
+        batch_size=32,
+        n_epochs=2,
+    )
     agent = load_sb3(path)
     obs = observations(model.observation_space, 300)
     _assert_same_actions(model, agent, obs)

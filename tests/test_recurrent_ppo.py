@@ -19,9 +19,16 @@ from agents.ppo import ppo_loss
 def rollout_agent(seq_len: int = 8, **kw) -> RecurrentPPO:
     """A fresh agent with one collected rollout (32 steps of 4 CartPoleNoVel envs, several episode starts)."""
     agent = RecurrentPPO(
-        "nngym/CartPoleNoVel-v1", seed=0, n_envs=4, n_steps=32, seq_len=seq_len, batch_size=64, lstm_hidden_size=8,
-        net_arch=(8,), **kw,
-    )  # fmt: skip
+        "nngym/CartPoleNoVel-v1",
+        seed=0,
+        n_envs=4,
+        n_steps=32,
+        seq_len=seq_len,
+        batch_size=64,
+        lstm_hidden_size=8,
+        net_arch=(8,),
+        **kw,
+    )
     agent._state = agent.policy.initial_state(4)
     agent._setup_learn(128, None, True, False)
     assert agent._collect_rollout(None)
@@ -98,9 +105,14 @@ def test_predict_state_equals_step_by_step_lstm():
 
 def test_save_load_identical_actions_and_state(tmp_path):
     agent = RecurrentPPO(
-        "nngym/CartPoleNoVel-v1", seed=1, n_envs=2, n_steps=16, lstm_hidden_size=8, normalize_obs=True,
+        "nngym/CartPoleNoVel-v1",
+        seed=1,
+        n_envs=2,
+        n_steps=16,
+        lstm_hidden_size=8,
+        normalize_obs=True,
         normalize_reward=True,
-    )  # fmt: skip
+    )
     agent.learn(64)
     path = agent.save(tmp_path / "rppo.npz")
     loaded = RecurrentPPO.load(path)
@@ -182,9 +194,20 @@ def test_learns_length5_tmaze_in_seconds():
     """
     env = make_vec_env("nngym/TMaze-v0", 8, corridor_length=5, max_episode_steps=20)
     agent = RecurrentPPO(
-        env, seed=0, n_envs=8, n_steps=32, batch_size=128, n_epochs=8, lstm_hidden_size=16, net_arch=(16,),
-        learning_rate=3e-3, ent_coef=0.01, gamma=0.95, lstm_forget_bias=3.0, normalize_advantage=False,
-    )  # fmt: skip
+        env,
+        seed=0,
+        n_envs=8,
+        n_steps=32,
+        batch_size=128,
+        n_epochs=8,
+        lstm_hidden_size=16,
+        net_arch=(16,),
+        learning_rate=3e-3,
+        ent_coef=0.01,
+        gamma=0.95,
+        lstm_forget_bias=3.0,
+        normalize_advantage=False,
+    )
     probe = gym.make("nngym/TMaze-v0", corridor_length=5, max_episode_steps=20)
     for _ in range(12):
         agent.learn(2048, reset_num_timesteps=False)
@@ -229,8 +252,13 @@ def test_net_other_than_mlp_or_cnn_is_rejected_before_anything_is_built():
     from nngym import Dense, Sequential
 
     trunk = Sequential([Dense(2, 4, np.random.default_rng(0))])
-    for net, shown in [("dbn", "'dbn'"), ("dense:64", "'dense:64'"), (["dense:64"], r"\['dense:64'\]"),
-                       (trunk, "a Sequential"), ({"trunk": trunk}, "a dict")]:  # fmt: skip
+    for net, shown in [
+        ("dbn", "'dbn'"),
+        ("dense:64", "'dense:64'"),
+        (["dense:64"], r"\['dense:64'\]"),
+        (trunk, "a Sequential"),
+        ({"trunk": trunk}, "a dict"),
+    ]:
         with pytest.raises(ValueError, match=rf"RecurrentPPO: net must be one of \['mlp', 'cnn'\], got {shown}"):
             RecurrentPPO("nngym/CartPoleNoVel-v1", net=net)
     with pytest.raises(ValueError, match="net='cnn' needs an image Box observation space"):

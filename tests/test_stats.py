@@ -128,8 +128,17 @@ def _fake_run(root: Path, impl: str, env: str, seed: int, eval_mean: float) -> N
     rows = "".join(f"{eval_mean + k},{10 + k},{0.1 * k}\n" for k in range(5))
     header = json.dumps({"t_start": 0, "env_id": env})
     (run / "monitor.csv").write_text(f"#{header}\nr,l,t\n{rows}")
-    meta = {"impl": impl, "algo": "ppo", "env": env, "seed": seed, "total_timesteps": 60, "eval_mean": eval_mean,
-            "eval_std": 0.0, "train_seconds": 1.0, "steps_per_second": 60}  # fmt: skip
+    meta = {
+        "impl": impl,
+        "algo": "ppo",
+        "env": env,
+        "seed": seed,
+        "total_timesteps": 60,
+        "eval_mean": eval_mean,
+        "eval_std": 0.0,
+        "train_seconds": 1.0,
+        "steps_per_second": 60,
+    }
     (run / "eval.json").write_text(json.dumps(meta))
 
 

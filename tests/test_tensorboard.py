@@ -43,8 +43,16 @@ def _assert_same_as_progress_csv(tb_dir: Path, progress: Path) -> None:
 def test_ppo_event_file_matches_progress_csv_and_runs_are_numbered_like_sb3(tmp_path):
     pytest.importorskip("tensorboard")
     tb = tmp_path / "tb"
-    agent = PPO("CartPole-v1", seed=0, n_envs=2, n_steps=64, batch_size=64, n_epochs=1, log_dir=tmp_path / "run",
-                tensorboard_log=tb)  # fmt: skip
+    agent = PPO(
+        "CartPole-v1",
+        seed=0,
+        n_envs=2,
+        n_steps=64,
+        batch_size=64,
+        n_epochs=1,
+        log_dir=tmp_path / "run",
+        tensorboard_log=tb,
+    )
     agent.learn(512)
     assert sorted(p.name for p in tb.iterdir()) == ["PPO_1"]
     _assert_same_as_progress_csv(tb / "PPO_1", tmp_path / "run" / "progress.csv")
@@ -63,8 +71,14 @@ def test_ppo_event_file_matches_progress_csv_and_runs_are_numbered_like_sb3(tmp_
 
 def test_dqn_event_file_matches_progress_csv(tmp_path):
     pytest.importorskip("tensorboard")
-    agent = DQN("CartPole-v1", seed=1, learning_starts=50, log_interval=2, log_dir=tmp_path / "run",
-                tensorboard_log=tmp_path / "tb")  # fmt: skip
+    agent = DQN(
+        "CartPole-v1",
+        seed=1,
+        learning_starts=50,
+        log_interval=2,
+        log_dir=tmp_path / "run",
+        tensorboard_log=tmp_path / "tb",
+    )
     agent.learn(600)
     scalars = _scalars(tmp_path / "tb" / "DQN_1")
     assert {"rollout/exploration_rate", "train/loss", "time/episodes"} <= set(scalars)
@@ -75,9 +89,24 @@ def test_train_runner_tensorboard_log(tmp_path):
     pytest.importorskip("tensorboard")
     from agents.experiments import train
 
-    args = ["--algo", "a2c", "--env", "CartPole-v1", "--total-timesteps", "400", "--no-progress", "--log-dir",
-            str(tmp_path / "runs"), "--tensorboard-log", str(tmp_path / "tb"), "--n-eval-episodes", "1",
-            "-p", "n_envs=2", "log_interval=10"]  # fmt: skip
+    args = [
+        "--algo",
+        "a2c",
+        "--env",
+        "CartPole-v1",
+        "--total-timesteps",
+        "400",
+        "--no-progress",
+        "--log-dir",
+        str(tmp_path / "runs"),
+        "--tensorboard-log",
+        str(tmp_path / "tb"),
+        "--n-eval-episodes",
+        "1",
+        "-p",
+        "n_envs=2",
+        "log_interval=10",
+    ]
     train.main(args)
     _assert_same_as_progress_csv(tmp_path / "tb" / "A2C_1", tmp_path / "runs" / "a2c_CartPole-v1_s0" / "progress.csv")
 
@@ -117,8 +146,16 @@ def test_sb3_adapter_writes_tensorboard_next_to_its_progress_csv(tmp_path):
     pytest.importorskip("stable_baselines3")
     from agents.baselines.sb3 import SB3PPO
 
-    agent = SB3PPO("CartPole-v1", seed=0, n_envs=2, n_steps=64, batch_size=64, n_epochs=1, log_dir=tmp_path / "run",
-                   tensorboard_log=tmp_path / "tb")  # fmt: skip
+    agent = SB3PPO(
+        "CartPole-v1",
+        seed=0,
+        n_envs=2,
+        n_steps=64,
+        batch_size=64,
+        n_epochs=1,
+        log_dir=tmp_path / "run",
+        tensorboard_log=tmp_path / "tb",
+    )
     agent.learn(256)
     scalars = _scalars(tmp_path / "tb" / "PPO_1")  # SB3's own writer and run naming
     rows = _progress(tmp_path / "run" / "progress.csv")

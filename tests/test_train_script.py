@@ -13,9 +13,30 @@ def test_eval_freq_keeps_and_evaluates_the_best_model(tmp_path):
     run_dir = tmp_path / "ppo_CartPole-v1_s3"
     run_dir.mkdir()
     (run_dir / "best_model.npz").write_bytes(b"stale")  # an earlier run's file must not be evaluated
-    args = ["--algo", "ppo", "--env", "CartPole-v1", "--seed", "3", "--total-timesteps", "2048", "--no-progress",
-            "--log-dir", str(tmp_path), "--eval-freq", "64", "--eval-episodes", "2", "--n-eval-episodes", "3",
-            "-p", "n_envs=4", "n_steps=64", "batch_size=64", "n_epochs=2"]  # fmt: skip
+    args = [
+        "--algo",
+        "ppo",
+        "--env",
+        "CartPole-v1",
+        "--seed",
+        "3",
+        "--total-timesteps",
+        "2048",
+        "--no-progress",
+        "--log-dir",
+        str(tmp_path),
+        "--eval-freq",
+        "64",
+        "--eval-episodes",
+        "2",
+        "--n-eval-episodes",
+        "3",
+        "-p",
+        "n_envs=4",
+        "n_steps=64",
+        "batch_size=64",
+        "n_epochs=2",
+    ]
     result = train.main(args)
     evaluations = np.load(run_dir / "evaluations.npz")
     assert list(evaluations["timesteps"]) == [256 * k for k in range(1, 9)]  # every 64 vector steps of 4 envs
@@ -32,8 +53,22 @@ def test_eval_freq_keeps_and_evaluates_the_best_model(tmp_path):
 
 def test_env_kwargs_reach_training_and_evaluation_envs(tmp_path):
     tmaze = ["--algo", "recurrent_ppo", "--env", "nngym/TMaze-v0", "--no-progress"]
-    args = [*tmaze, "--env-kwargs", "corridor_length=2", "--total-timesteps", "128", "--log-dir", str(tmp_path),
-            "--n-eval-episodes", "2", "-p", "n_envs=2", "n_steps=32", "batch_size=32", "n_epochs=1"]  # fmt: skip
+    args = [
+        *tmaze,
+        "--env-kwargs",
+        "corridor_length=2",
+        "--total-timesteps",
+        "128",
+        "--log-dir",
+        str(tmp_path),
+        "--n-eval-episodes",
+        "2",
+        "-p",
+        "n_envs=2",
+        "n_steps=32",
+        "batch_size=32",
+        "n_epochs=1",
+    ]
     result = train.main(args)
     assert result["env_kwargs"] == {"corridor_length": 2}
     assert result["total_timesteps"] == 128

@@ -485,10 +485,20 @@ def load_sb3(
             trunk = Sequential(_features(state, "features_extractor.", extractor, obs_space, normalize_images))
             nets = {"trunk": trunk, "pi": Sequential(pi_head), "vf": Sequential(vf_head)}
         else:
-            pi_in = _features(state, "pi_features_extractor." if not shared else "features_extractor.", extractor,
-                              obs_space, normalize_images)  # fmt: skip
-            vf_in = _features(state, "vf_features_extractor." if not shared else "features_extractor.", extractor,
-                              obs_space, normalize_images)  # fmt: skip
+            pi_in = _features(
+                state,
+                "pi_features_extractor." if not shared else "features_extractor.",
+                extractor,
+                obs_space,
+                normalize_images,
+            )
+            vf_in = _features(
+                state,
+                "vf_features_extractor." if not shared else "features_extractor.",
+                extractor,
+                obs_space,
+                normalize_images,
+            )
             nets = {"pi": Sequential(pi_in + pi_head), "vf": Sequential(vf_in + vf_head)}
         hidden, given = pi_arch, nets
     config.update(net_arch=tuple(hidden), activation=act_key)

@@ -385,8 +385,14 @@ def training_curve_figure(run_dir: str | os.PathLike, title: str, window: int | 
                     acc[:, 0], 100.0 * acc[:, 1], "o-", color="C2", ms=4, lw=1, label="test accuracy (10,000 images)"
                 )
             if meta.get("test_accuracy") is not None:
-                ax.plot([steps[-1]], [100.0 * meta["test_accuracy"]], "*", color="C3", ms=11,
-                        label=f"final test accuracy {100 * meta['test_accuracy']:.2f}%")  # fmt: skip
+                ax.plot(
+                    [steps[-1]],
+                    [100.0 * meta["test_accuracy"]],
+                    "*",
+                    color="C3",
+                    ms=11,
+                    label=f"final test accuracy {100 * meta['test_accuracy']:.2f}%",
+                )
             ax.set_ylabel("accuracy (% of images right)" if binary else "reward per episode")
             if binary:
                 ax.set_ylim(0, 100)
@@ -398,8 +404,16 @@ def training_curve_figure(run_dir: str | os.PathLike, title: str, window: int | 
                 ax.axhline(threshold, color="k", ls="--", lw=1, label=f"reward threshold {threshold:g}")
             if "eval_mean" in meta:
                 final = f"final evaluation {meta['eval_mean']:.1f} ± {meta.get('eval_std', 0.0):.1f} (deterministic)"
-                ax.errorbar([steps[-1]], [meta["eval_mean"]], yerr=[meta.get("eval_std", 0.0)], fmt="*", color="C3",
-                            ms=11, capsize=3, label=final)  # fmt: skip
+                ax.errorbar(
+                    [steps[-1]],
+                    [meta["eval_mean"]],
+                    yerr=[meta.get("eval_std", 0.0)],
+                    fmt="*",
+                    color="C3",
+                    ms=11,
+                    capsize=3,
+                    label=final,
+                )
             ax.set_ylabel("episode return (sum of rewards)")
         ax.set_xlabel("env steps")
         ax.legend(loc="lower right" if one_step else "best", fontsize=8)
