@@ -11,7 +11,6 @@ from agents.common.buffers import RolloutBuffer
 from agents.common.callbacks import BaseCallback
 from agents.common.policies import ActorCriticPolicy, backward_policy_loss
 from agents.common.rollout import collect_rollout, explained_variance
-from agents.common.spaces import action_storage, encoded_space
 from nngym.optim import Adam, RMSprop
 from nngym.schedules import parse_schedule
 
@@ -91,15 +90,8 @@ class A2C(BaseAgent):
             self.optimizer = RMSprop(self.policy, lr, alpha=0.99, eps=c.rms_prop_eps, **kw)
         else:
             self.optimizer = Adam(self.policy, lr, eps=1e-5, **kw)
-        action_shape, action_dtype = action_storage(self.action_space)
-        obs_space = encoded_space(self.observation_space)  # what the env gives (agents.common.spaces)
-        self.buffer = RolloutBuffer(
-            c.n_steps,
-            self.n_envs,
-            obs_space.shape,
-            action_shape=action_shape,
-            action_dtype=action_dtype,
-            obs_dtype=obs_space.dtype,
+        self.buffer = RolloutBuffer.for_spaces(
+            c.n_steps, self.n_envs, self.observation_space, self.action_space, normalized=c.normalize_obs
         )
 
     def _learn(self, callback: BaseCallback, reset_num_timesteps: bool) -> None:

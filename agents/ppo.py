@@ -14,7 +14,6 @@ from agents.common.callbacks import BaseCallback
 from agents.common.distributions import Distribution
 from agents.common.policies import ActorCriticPolicy, backward_policy_loss
 from agents.common.rollout import collect_rollout, explained_variance
-from agents.common.spaces import action_storage, encoded_space
 from nngym.optim import Adam
 from nngym.schedules import parse_schedule
 
@@ -117,15 +116,8 @@ class PPO(BaseAgent):
         self.lr_schedule = parse_schedule(c.learning_rate)
         self.clip_schedule = parse_schedule(c.clip_range)
         self.optimizer = Adam(self.policy, lr=self.lr_schedule(1.0), eps=1e-5, max_grad_norm=c.max_grad_norm)
-        action_shape, action_dtype = action_storage(self.action_space)
-        obs_space = encoded_space(self.observation_space)  # what the env gives (agents.common.spaces)
-        self.buffer = RolloutBuffer(
-            c.n_steps,
-            self.n_envs,
-            obs_space.shape,
-            action_shape=action_shape,
-            action_dtype=action_dtype,
-            obs_dtype=obs_space.dtype,
+        self.buffer = RolloutBuffer.for_spaces(
+            c.n_steps, self.n_envs, self.observation_space, self.action_space, normalized=c.normalize_obs
         )
 
     def _learn(self, callback: BaseCallback, reset_num_timesteps: bool) -> None:

@@ -149,15 +149,13 @@ class RecurrentPPO(PPO):
         self.lr_schedule = parse_schedule(c.learning_rate)
         self.clip_schedule = parse_schedule(c.clip_range)
         self.optimizer = Adam(self.policy, lr=self.lr_schedule(1.0), eps=1e-5, max_grad_norm=c.max_grad_norm)
-        discrete = self.policy.discrete
-        self.buffer = RecurrentRolloutBuffer(
+        self.buffer = RecurrentRolloutBuffer.for_spaces(
             c.n_steps,
             self.n_envs,
-            obs_space.shape,
-            action_shape=() if discrete else self.action_space.shape,
-            action_dtype=np.int64 if discrete else np.float32,
+            self.observation_space,
+            self.action_space,
+            normalized=c.normalize_obs,
             hidden_size=c.lstm_hidden_size,
-            obs_dtype=np.float32 if c.normalize_obs else obs_space.dtype,
         )
         self._state: PolicyState | None = None  # LSTM states of the training envs between rollouts
         self._episode_starts = np.ones(self.n_envs, dtype=np.float32)

@@ -148,3 +148,12 @@ def test_a_file_without_the_statistics_is_refused(tmp_path):
     save_npz(tmp_path / "b.npz", arrays, meta)
     with pytest.raises(ModelFileError, match="no 'obs_rms' statistics"):
         PPO.load(tmp_path / "b.npz")
+
+
+def test_normalized_pixels_are_stored_as_floats():
+    """uint8 images stay uint8 in the buffers, but normalised observations are no longer pixels."""
+    plain = PPO("nngym/Catch-v0", net="cnn", n_envs=2, n_steps=16, batch_size=16, n_epochs=1)
+    normed = PPO("nngym/Catch-v0", net="cnn", n_envs=2, n_steps=16, batch_size=16, n_epochs=1, normalize_obs=True)
+    assert plain.buffer.obs.dtype == np.uint8 and normed.buffer.obs.dtype == np.float32
+    normed.learn(32)
+    assert np.abs(normed.buffer.obs).max() > 0 and not np.allclose(normed.buffer.obs, np.round(normed.buffer.obs))

@@ -6,7 +6,10 @@ so collecting a rollout allocates nothing per step.
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
+
+from agents.common.spaces import action_storage, encoded_space
 
 
 def gae(
@@ -85,6 +88,30 @@ class RolloutBuffer:
         self.log_probs = np.zeros((n_steps, n_envs), dtype=np.float32)
         self.advantages = np.zeros((n_steps, n_envs), dtype=np.float32)
         self.returns = np.zeros((n_steps, n_envs), dtype=np.float32)
+
+    @classmethod
+    def for_spaces(
+        cls,
+        n_steps: int,
+        n_envs: int,
+        observation_space: gym.Space,
+        action_space: gym.Space,
+        normalized: bool = False,
+        **kwargs: object,
+    ) -> RolloutBuffer:
+        """A buffer for an agent's raw spaces: observations as ``agents.common.spaces`` encodes them (float32 when
+        ``normalized``, since normalised observations are no longer pixels), actions as ``action_storage`` stores them.
+
+        Args:
+            n_steps, n_envs: T and N.
+            observation_space, action_space: The env's (raw) spaces.
+            normalized: Observations come normalised (``normalize_obs``).
+            **kwargs: The subclass's own arguments (``hidden_size``).
+        """
+        obs_space = encoded_space(observation_space)
+        action_shape, action_dtype = action_storage(action_space)
+        obs_dtype = np.float32 if normalized else obs_space.dtype
+        return cls(n_steps, n_envs, obs_space.shape, action_shape, action_dtype, obs_dtype=obs_dtype, **kwargs)
 
     def compute_returns_and_advantages(self, last_values: np.ndarray, gamma: float, gae_lambda: float) -> None:
         self.advantages[...], self.returns[...] = gae(
