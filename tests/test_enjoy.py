@@ -106,6 +106,8 @@ def test_digit_glimpse_video_shows_where_the_agent_looks(tmp_path):
 def test_zip_model_and_missing_imageio(tmp_path, monkeypatch):
     import sys
 
+    pytest.importorskip("pygame")  # CartPole's rgb_array render
+
     PPO("CartPole-v1", seed=0, n_steps=32).save(tmp_path / "m.npz")
     monkeypatch.setitem(sys.modules, "imageio", None)
     monkeypatch.setitem(sys.modules, "imageio.v2", None)

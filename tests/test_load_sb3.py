@@ -290,6 +290,7 @@ def test_malformed_files_fail_clearly(tmp_path):
 
 
 def test_unsupported_activation_is_named(tmp_path):
+    pytest.importorskip("stable_baselines3")
     _, path = _train("PPO", "CartPole-v1", tmp_path, steps=64, n_steps=64, policy_kwargs={"activation_fn": _nn("ELU")})
     with pytest.raises(SB3ZipError, match="activation ELU has no nngym layer"):
         load_sb3(path)
