@@ -12,7 +12,7 @@ from agents.common.base import BaseAgent
 from agents.common.buffers import RolloutBuffer
 from agents.common.callbacks import BaseCallback
 from agents.common.distributions import Distribution
-from agents.common.policies import ActorCriticPolicy, backward_policy_loss
+from agents.common.policies import backward_policy_loss
 from agents.common.rollout import collect_rollout, explained_variance
 from nngym.optim import Adam
 from nngym.schedules import parse_schedule
@@ -103,16 +103,7 @@ class PPO(BaseAgent):
 
     def _build(self) -> None:
         c = self.config
-        self.policy = ActorCriticPolicy(
-            self.observation_space,
-            self.action_space,
-            self.rng,
-            net=self.net,
-            net_arch=c.net_arch,
-            activation=c.activation,
-            ortho_init=c.ortho_init,
-            log_std_init=c.log_std_init,
-        )
+        self.policy = self._actor_critic_policy()
         self.lr_schedule = parse_schedule(c.learning_rate)
         self.clip_schedule = parse_schedule(c.clip_range)
         self.optimizer = Adam(self.policy, lr=self.lr_schedule(1.0), eps=1e-5, max_grad_norm=c.max_grad_norm)

@@ -16,7 +16,7 @@ import numpy as np
 
 from agents.common.base import BaseAgent
 from agents.common.callbacks import BaseCallback
-from agents.common.policies import ActorCriticPolicy, backward_policy_loss
+from agents.common.policies import backward_policy_loss
 from agents.common.rollout import bootstrap_truncated
 from agents.common.spaces import action_storage, encoded_space, to_env_actions
 from nngym.optim import Adam
@@ -75,16 +75,7 @@ class REINFORCE(BaseAgent):
 
     def _build(self) -> None:
         c = self.config
-        self.policy = ActorCriticPolicy(
-            self.observation_space,
-            self.action_space,
-            self.rng,
-            net=self.net,
-            net_arch=c.net_arch,
-            activation=c.activation,
-            ortho_init=c.ortho_init,
-            log_std_init=c.log_std_init,
-        )
+        self.policy = self._actor_critic_policy()
         self.lr_schedule = parse_schedule(c.learning_rate)
         self.optimizer = Adam(self.policy, lr=self.lr_schedule(1.0), max_grad_norm=c.max_grad_norm)
         self._alloc(2 * c.n_steps)

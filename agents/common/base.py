@@ -22,7 +22,7 @@ from agents.common.config import check_config
 from agents.common.dbn_policy import pretrain_dbn_trunk
 from agents.common.logger import Logger, MonitorWriter, tensorboard_run_dir
 from agents.common.normalize import NormalizedVecEnv, Normalizer
-from agents.common.policies import check_spaces, infer
+from agents.common.policies import ActorCriticPolicy, check_spaces, infer
 from agents.common.spaces import ACTION_SPACES, encode_observations, encode_vec_env, encoded_space, to_env_actions
 from agents.common.vec_env import make_vec_env
 from nngym.network import Sequential
@@ -146,6 +146,20 @@ class BaseAgent:
     def _act(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:
         dist = self.policy.distribution(infer(self.policy.actor, obs))
         return dist.mode() if deterministic else dist.sample(self.rng)
+
+    def _actor_critic_policy(self) -> ActorCriticPolicy:
+        """The actor-critic of PPO, A2C and REINFORCE, from ``net`` and the Config's shared policy fields."""
+        c = self.config
+        return ActorCriticPolicy(
+            self.observation_space,
+            self.action_space,
+            self.rng,
+            net=self.net,
+            net_arch=c.net_arch,
+            activation=c.activation,
+            ortho_init=c.ortho_init,
+            log_std_init=c.log_std_init,
+        )
 
     def _nets(self) -> dict[str, Sequential]:
         return self.policy.nets()
