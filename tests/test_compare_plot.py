@@ -87,6 +87,16 @@ def test_compare_files_match_monitor(compared: tuple[Path, list[dict]]) -> None:
         assert float(table[impl]["steps_per_second_mean"]) == pytest.approx(sps)
     ratio = float(table["nngym"]["steps_per_second_mean"]) / float(table["sb3"]["steps_per_second_mean"])
     assert float(table["nngym"]["sps_ratio_to_sb3"]) == pytest.approx(ratio)
+    for r in per_run:  # CPU seconds of learn, from eval.json, and steps per CPU-second
+        meta = json.loads((root / "runs" / r["impl"] / f"ppo_CartPole-v1_s{r['seed']}" / "eval.json").read_text())
+        assert float(r["cpu_seconds"]) == meta["train_cpu_seconds"] > 0
+        assert int(r["steps_per_cpu_second"]) == meta["steps_per_cpu_second"]
+        cpu_s, steps = meta["train_cpu_seconds"], meta["total_timesteps"]  # cpu_s rounded to 0.01 s
+        assert steps / (cpu_s + 0.005) - 1 <= meta["steps_per_cpu_second"] <= steps / (cpu_s - 0.005) + 1
+    cpu = {i: np.mean([float(r["steps_per_cpu_second"]) for r in per_run if r["impl"] == i]) for i in table}
+    assert float(table["nngym"]["steps_per_cpu_second_mean"]) == pytest.approx(cpu["nngym"])
+    assert float(table["nngym"]["cpu_sps_ratio_to_sb3"]) == pytest.approx(cpu["nngym"] / cpu["sb3"])
+    assert f"{cpu['nngym'] / cpu['sb3']:.2f}" in base.with_suffix(".md").read_text()
     assert float(table["sb3"]["sps_ratio_to_sb3"]) == pytest.approx(1.0)
     md = base.with_suffix(".md").read_text()
     assert f"{float(table['nngym']['final_return_mean']):.1f}" in md
@@ -104,6 +114,33 @@ def test_compare_reuses_finished_runs(compared: tuple[Path, list[dict]]) -> None
     meta = json.loads((monitor.parent / "eval.json").read_text())
     assert again[0]["n_seeds"] == 1 and again[0]["eval_mean"] == pytest.approx(meta["eval_mean"])
     assert again[0]["final_return_mean"] == pytest.approx(_monitor_rows(monitor)[-WINDOW:, 0].mean())
+
+
+def test_compare_hyperparams_file_reaches_the_runs_and_keys_reuse(tmp_path: Path) -> None:
+    """--hyperparams-file: its entry trains the run; a run from another file (or none) is not reused."""
+    (tmp_path / "zoo.yml").write_text(
+        "CartPole-v1:\n  n_envs: 2\n  n_timesteps: !!float 256\n  policy: 'MlpPolicy'\n  n_steps: 32\n"
+        "  n_epochs: 1\n  policy_kwargs: 'dict(net_arch=[8])'\n"
+    )
+    argv = ["--env", "CartPole-v1", "--algo", "ppo", "--seeds", "0", "--impl", "nngym", "--n-eval-episodes", "1"]
+    argv += ["--log-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--bootstrap-reps", "100"]
+    zoo = argv + ["--hyperparams-file", str(tmp_path / "zoo.yml")]
+    (row,) = _script("compare").main(zoo)
+    eval_json = tmp_path / "runs" / "nngym" / "ppo_CartPole-v1_s0" / "eval.json"
+    meta = json.loads(eval_json.read_text())
+    assert meta["hyperparams_file"] == str(tmp_path / "zoo.yml")
+    assert (meta["hyperparams"]["n_envs"], meta["hyperparams"]["n_steps"], meta["hyperparams"]["net_arch"]) == (
+        2,
+        32,
+        [8],
+    )
+    assert row["timesteps"] == meta["total_timesteps"] == 256 and row["steps_per_cpu_second_mean"] > 0
+    before = eval_json.stat().st_mtime_ns
+    _script("compare").main(zoo)  # same file: reused
+    assert eval_json.stat().st_mtime_ns == before
+    _script("compare").main(argv + ["--total-timesteps", "64", "-p", "n_steps=32", "n_envs=2", "n_epochs=1"])
+    meta = json.loads(eval_json.read_text())  # no file: trained again from agents/hyperparams/ppo.yml
+    assert meta["hyperparams_file"] is None and meta["hyperparams"].get("net_arch") != [8]
 
 
 def _plain_sb3_monitor_dir(folder: Path, n_envs: int = 2, steps: int = 400) -> None:

@@ -3,15 +3,20 @@
     python scripts/compare.py --env CartPole-v1 --algo ppo --seeds 0 1 2
     python scripts/compare.py --env CartPole-v1 Acrobot-v1 --algo ppo --seeds 0 1 2 3 4   # several envs
 
+    python scripts/compare.py --env Acrobot-v1 --algo dqn --hyperparams-file zoo/hyperparams/dqn.yml --log-dir runs/zoo
+
 Trains each implementation x seed with the train runner (``agents.experiments.train``) into
 ``<log-dir>/<impl>/<algo>_<env>_s<seed>/``
-(a run whose eval.json shows it finished at least that many steps is reused, not retrained), then
+(a run whose eval.json shows it finished at least that many steps from the same --hyperparams-file is reused,
+not retrained; other -p overrides are not checked, so give those runs their own --log-dir), then
 writes to ``--out`` (default docs/figures):
 
 - ``compare_<algo>_<env>.md`` and ``.csv``: per implementation, the final deterministic evaluation return
   (mean ± std over seeds of each seed's mean over --n-eval-episodes), the mean training return of the
   last --window episodes (monitor.csv), env steps until that mean first reaches the env's reward
-  threshold, wall-clock seconds of ``learn``, env steps per second, and the steps/s ratio to SB3;
+  threshold, wall-clock seconds of ``learn``, env steps per second, and the steps/s ratio to SB3, and the same
+  from the CPU seconds of ``learn`` (steps per CPU-second and its ratio: unlike wall-clock time, not inflated when
+  other processes pre-empt the runs);
 - ``compare_<algo>_<env>_runs.csv``: the same numbers per seed;
 - ``compare_<algo>_<env>.png`` / ``.svg``: reward curves against env steps and against seconds
   (scripts/plot.py's figure), and ``_accuracy`` figures for DigitClassify, whose table also has the
@@ -60,6 +65,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--impl", nargs="+", default=["nngym", "sb3"], choices=["nngym", "sb3"])
     p.add_argument("--total-timesteps", type=int, default=None, help="default: the yml's n_timesteps")
     p.add_argument("--log-dir", default="runs/compare")
+    p.add_argument(
+        "--hyperparams-file",
+        default=None,
+        help="zoo-style YAML for both implementations (train.py --hyperparams-file), e.g. rl-baselines3-zoo's "
+        "hyperparams/ppo.yml; default agents/hyperparams/<algo>.yml",
+    )
     p.add_argument("--out", default="docs/figures", help="directory for the table and figures")
     p.add_argument("--n-eval-episodes", type=int, default=20)
     p.add_argument("--window", type=int, default=100, help="episodes in the moving mean (threshold, curves)")
@@ -80,13 +91,18 @@ def train_runs(args: argparse.Namespace, env: str) -> dict[str, list[Path]]:
             done = run_dir / "eval.json"
             if done.exists() and not args.retrain and (run_dir / "monitor.csv").exists():
                 meta = json.loads(done.read_text())
-                if args.total_timesteps is None or meta.get("total_timesteps", 0) >= args.total_timesteps:
+                same_file = meta.get("hyperparams_file") == args.hyperparams_file
+                if same_file and (
+                    args.total_timesteps is None or meta.get("total_timesteps", 0) >= args.total_timesteps
+                ):
                     print(f"reusing {run_dir} ({meta.get('total_timesteps')} steps)", flush=True)
                     runs.setdefault(impl, []).append(run_dir)
                     continue
             argv = ["--impl", impl, "--algo", args.algo, "--env", env, "--seed", str(seed)]
             argv += ["--log-dir", str(Path(args.log_dir) / impl), "--n-eval-episodes", str(args.n_eval_episodes)]
             argv += ["--no-progress"]
+            if args.hyperparams_file:
+                argv += ["--hyperparams-file", args.hyperparams_file]
             if args.total_timesteps:
                 argv += ["--total-timesteps", str(args.total_timesteps)]
             if args.hyperparams:
@@ -117,16 +133,20 @@ def summarise(runs: dict[str, list[Run]], threshold: float | None, window: int) 
                     "steps_to_threshold": hit,
                     "seconds": r.meta["train_seconds"],
                     "steps_per_second": r.meta["steps_per_second"],
+                    "cpu_seconds": r.meta.get("train_cpu_seconds"),
+                    "steps_per_cpu_second": r.meta.get("steps_per_cpu_second"),
                     "test_accuracy": r.meta.get("test_accuracy"),
                 }
             )
-    sb3_sps = None
+    sb3_sps = sb3_cpu_sps = None
     for impl in runs:
         rows = [p for p in per_run if p["impl"] == impl]
         hits = [p["steps_to_threshold"] for p in rows if p["steps_to_threshold"] is not None]
         ev, fr = np.array([p["eval_mean"] for p in rows]), np.array([p["final_return"] for p in rows])
         sps = float(np.mean([p["steps_per_second"] for p in rows]))
+        cpu_sps = _mean_or_none([p["steps_per_cpu_second"] for p in rows])
         sb3_sps = sps if impl == "sb3" else sb3_sps
+        sb3_cpu_sps = cpu_sps if impl == "sb3" else sb3_cpu_sps
         summary.append(
             {
                 "impl": impl,
@@ -143,12 +163,16 @@ def summarise(runs: dict[str, list[Run]], threshold: float | None, window: int) 
                 "steps_to_threshold_mean": float(np.mean(hits)) if hits else None,
                 "seconds_mean": float(np.mean([p["seconds"] for p in rows])),
                 "steps_per_second_mean": sps,
+                "cpu_seconds_mean": _mean_or_none([p["cpu_seconds"] for p in rows]),
+                "steps_per_cpu_second_mean": cpu_sps,
                 "test_accuracy_mean": _mean_or_none([p["test_accuracy"] for p in rows]),
                 "test_accuracy_std": _std_or_none([p["test_accuracy"] for p in rows]),
             }
         )
     for row in summary:
         row["sps_ratio_to_sb3"] = row["steps_per_second_mean"] / sb3_sps if sb3_sps else None
+        cpu_sps = row["steps_per_cpu_second_mean"]
+        row["cpu_sps_ratio_to_sb3"] = cpu_sps / sb3_cpu_sps if cpu_sps is not None and sb3_cpu_sps else None
     return summary, per_run
 
 
@@ -175,6 +199,9 @@ def markdown(summary: list[dict], window: int) -> str:
         "learn s",
         "steps/s",
         "steps/s ÷ SB3",
+        "learn CPU s",
+        "steps/CPU-s",
+        "steps/CPU-s ÷ SB3",
     ]
     accuracy = all(r["test_accuracy_mean"] is not None for r in summary)
     if accuracy:
@@ -184,6 +211,7 @@ def markdown(summary: list[dict], window: int) -> str:
         reach = "n/a" if thr is None else "never" if not r["n_reached"] else f"{r['steps_to_threshold_mean']:,.0f}"
         reach += "" if thr is None else f" ({r['n_reached']}/{r['n_seeds']})"
         ratio = f"{r['sps_ratio_to_sb3']:.2f}" if r["sps_ratio_to_sb3"] is not None else "n/a"
+        cpu = r["cpu_seconds_mean"], r["steps_per_cpu_second_mean"], r["cpu_sps_ratio_to_sb3"]
         cells = [
             r["impl"],
             r["algo"],
@@ -196,6 +224,9 @@ def markdown(summary: list[dict], window: int) -> str:
             f"{r['seconds_mean']:.1f}",
             f"{r['steps_per_second_mean']:,.0f}",
             ratio,
+            "n/a" if cpu[0] is None else f"{cpu[0]:.1f}",
+            "n/a" if cpu[1] is None else f"{cpu[1]:,.0f}",
+            "n/a" if cpu[2] is None else f"{cpu[2]:.2f}",
         ]
         if accuracy:
             cells.insert(7, f"{100 * r['test_accuracy_mean']:.2f}% ± {100 * r['test_accuracy_std']:.2f}")

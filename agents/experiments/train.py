@@ -15,8 +15,10 @@ On DigitClassify every run reports ``test_accuracy``; ``--accuracy-freq`` also l
 and writes the same files (model.npz holds the torch policy's tensors).
 
 Writes to ``<log-dir>/<algo>_<env>_s<seed>/`` (a "/" in the env id becomes "-"): monitor.csv, progress.csv, model.npz,
-eval.json, reward_curve.png (and checkpoints/ with --checkpoint-freq). Resume a killed run with
-``--resume <checkpoint.npz>``: it continues to the same total number of steps.
+eval.json, reward_curve.png (and checkpoints/ with --checkpoint-freq). eval.json has the wall-clock seconds of
+``learn`` (train_seconds, steps_per_second) and its CPU seconds (train_cpu_seconds, steps_per_cpu_second: the
+process's CPU time, which pre-emption by other processes does not inflate; the agents run on one thread).
+Resume a killed run with ``--resume <checkpoint.npz>``: it continues to the same total number of steps.
 
     python scripts/train.py --algo ppo --env CartPole-v1 --tensorboard-log runs/tb && tensorboard --logdir runs/tb
 
@@ -176,9 +178,9 @@ def main(argv: list[str] | None = None) -> dict:
     classify = args.env.startswith("nngym/DigitClassify")
     if classify and args.accuracy_freq:
         callbacks.append(AccuracyCallback(args.accuracy_freq, run_dir, stop_at=args.stop_accuracy))
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     agent.learn(remaining, callback=callbacks, progress_bar=args.progress, reset_num_timesteps=reset)
-    seconds = time.perf_counter() - t0
+    seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - cpu0
     agent.save(run_dir / "model.npz")
     returns = evaluate_episodes(agent, eval_env, args.n_eval_episodes, deterministic=True, seed=10_000 + args.seed)
     result = {
@@ -190,6 +192,9 @@ def main(argv: list[str] | None = None) -> dict:
         "total_timesteps": agent.num_timesteps,
         "train_seconds": round(seconds, 2),
         "steps_per_second": round(remaining / seconds),
+        "train_cpu_seconds": round(cpu_seconds, 2),
+        "steps_per_cpu_second": round(remaining / max(cpu_seconds, 1e-9)),
+        "hyperparams_file": args.hyperparams_file,
         "eval_mean": float(sum(returns) / len(returns)),
         "eval_std": float((sum((r - sum(returns) / len(returns)) ** 2 for r in returns) / len(returns)) ** 0.5),
         "hyperparams": {k: list(v) if isinstance(v, tuple) else v for k, v in hp.items()},
