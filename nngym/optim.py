@@ -98,6 +98,11 @@ class Optimizer:
         )
         #: optimiser state: slot key -> flat vector (flat mode) or slot key -> {name: array}
         self.state: dict[str, Any] = {}
+        self._scratch: dict[tuple[tuple[int, ...], np.dtype, int], np.ndarray] = {}
+        if self._flat:  # the gathered gradients and parameters, written in place every step
+            flat_dtype = self._decay_mask.dtype
+            self._G = np.empty(self._offsets[-1], dtype=flat_dtype)
+            self._P = np.empty(self._offsets[-1], dtype=flat_dtype)
 
     def step(self) -> float | None:
         """Applies one update to every parameter. Returns the pre-clip gradient norm if clipping is on."""
@@ -108,12 +113,12 @@ class Optimizer:
         self._begin_step()
         norm = None
         if self._flat:
-            G = np.concatenate([g.ravel() for _, _, g in params])
+            G = self._gather_flat([g for _, _, g in params], self._G)
             if self.max_grad_norm is not None:
                 norm = float(np.sqrt(G @ G))
                 if norm > self.max_grad_norm:
                     G *= self.max_grad_norm / (norm + 1e-6)
-            P = np.concatenate([p.ravel() for _, p, _ in params])
+            P = self._gather_flat([p for _, p, _ in params], self._P)
             if self.weight_decay:
                 G += self.weight_decay * self._decay_mask * P
             self._update(P, G, self._flat_slots(P))
@@ -131,6 +136,20 @@ class Optimizer:
 
     #: names of the per-parameter state vectors this optimiser keeps (e.g. Adam: "m", "v")
     slot_keys: tuple[str, ...] = ()
+
+    def _gather_flat(self, arrays: list[np.ndarray], out: np.ndarray) -> np.ndarray:
+        """Concatenates the raveled ``arrays`` into ``out`` (flat mode; the dtype of the flat vector)."""
+        if out.dtype != arrays[0].dtype:  # the parameters were cast (astype) since: a fresh vector of their dtype
+            return np.concatenate([a.ravel() for a in arrays])
+        return np.concatenate([a.ravel() for a in arrays], out=out)
+
+    def _tmp(self, like: np.ndarray, i: int = 0) -> np.ndarray:
+        """Scratch array ``i`` of ``like``'s shape and dtype, kept between steps (no allocation per update)."""
+        key = (like.shape, like.dtype, i)
+        buf = self._scratch.get(key)
+        if buf is None:
+            buf = self._scratch[key] = np.empty_like(like)
+        return buf
 
     def _begin_step(self) -> None:
         """Hook for per-step scalars (e.g. Adam's bias corrections)."""
@@ -230,10 +249,16 @@ class RMSprop(Optimizer):
     slot_keys = ("s",)
 
     def _update(self, p: np.ndarray, g: np.ndarray, slots: dict[str, np.ndarray]) -> None:
-        s = slots["s"]
+        s, tmp, step = slots["s"], self._tmp(p), self._tmp(p, 1)
         s *= self.alpha
-        s += (1.0 - self.alpha) * g * g
-        p -= self.lr * g / (np.sqrt(s) + self.eps)
+        np.multiply(g, 1.0 - self.alpha, out=tmp)
+        tmp *= g
+        s += tmp  # s' = α s + (1 − α) g²
+        np.sqrt(s, out=tmp)
+        tmp += self.eps
+        np.multiply(g, self.lr, out=step)
+        step /= tmp
+        p -= step  # w' = w − η g / (sqrt(s') + ε)
 
 
 class Adam(Optimizer):
@@ -257,14 +282,20 @@ class Adam(Optimizer):
         self._c2 = 1.0 - self.beta2**self.t
 
     def _update(self, p: np.ndarray, g: np.ndarray, slots: dict[str, np.ndarray]) -> None:
-        m, v = slots["m"], slots["v"]
+        m, v, tmp, step = slots["m"], slots["v"], self._tmp(p), self._tmp(p, 1)
         m *= self.beta1
-        m += (1.0 - self.beta1) * g
+        np.multiply(g, 1.0 - self.beta1, out=tmp)
+        m += tmp  # m' = β1 m + (1 − β1) g
         v *= self.beta2
-        v += (1.0 - self.beta2) * (g * g)
-        denom = np.sqrt(v * (1.0 / self._c2))
-        denom += self.eps
-        p -= (self.lr / self._c1) * m / denom
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - self.beta2
+        v += tmp  # v' = β2 v + (1 − β2) g²
+        np.multiply(v, 1.0 / self._c2, out=tmp)
+        np.sqrt(tmp, out=tmp)
+        tmp += self.eps  # sqrt(v̂) + ε
+        np.multiply(m, self.lr / self._c1, out=step)
+        step /= tmp
+        p -= step  # w' = w − η m̂ / (sqrt(v̂) + ε)
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "momentum": Momentum, "rmsprop": RMSprop, "adam": Adam}
