@@ -16,83 +16,123 @@ from nngym.datasets import load_mnist
 SIDE = 28  # MNIST image side
 UP, DOWN, LEFT, RIGHT = 10, 11, 12, 13  # move actions; 0-9 answer
 MOVES = {UP: (-1, 0), DOWN: (1, 0), LEFT: (0, -1), RIGHT: (0, 1)}
+ACTION_MODES = ("move", "location")
+REVEAL_LABEL = ("always", "end")
+SCALE_COLORS = ((220, 30, 30), (30, 140, 220), (40, 170, 60), (200, 140, 20))  # render: one colour per scale
 
 
-class DigitGlimpseEnv(gym.Env[np.ndarray, int]):
+class DigitGlimpseEnv(gym.Env[np.ndarray, Any]):
     """Classify a digit seen only through a small moving window.
 
     ## Description
 
-    A discrete version of the recurrent attention model's task (Mnih et al. 2014): the agent never
-    sees the whole digit, only a `glimpse_size` x `glimpse_size` patch centred at a location it
-    controls, plus that location. It moves the glimpse `move_step` pixels at a time and, when it has
-    seen enough, answers with a label. Several glimpses must be combined to classify well, so a
-    memoryless policy is at a disadvantage against a recurrent one (LSTM). The glimpse is a single
-    scale (Mnih et al. also use a multi-resolution "retina"); outside the image it sees zeros.
+    The recurrent attention model's task (Mnih et al. 2014): the agent never sees the whole digit,
+    only a "retina" centred at a location it controls, plus that location. The retina has
+    `n_scales` patches around the same centre, of sides g, 2g, 4g, ... (g = `glimpse_size`), each
+    averaged down to g x g pixels: a sharp centre and a blurred surround. Outside the image it sees
+    zeros. Several glimpses must be combined to classify well, so a memoryless policy is at a
+    disadvantage against a recurrent one (LSTM).
+
+    Two ways to move (`action_mode`):
+
+    * `"move"` (default): discrete moves of `move_step` pixels, and the episode ends with an answer
+      whenever the agent chooses to give one.
+    * `"location"`: as in Mnih et al., each action names the centre of the next glimpse anywhere in
+      the image, continuously in [-1, 1]^2, and carries a label that is read after the last glimpse:
+      every episode has exactly `max_glimpses` glimpses and `max_glimpses` steps.
+
+    With `canvas_size` > 28 the digit is pasted at a uniformly random position of a blank
+    `canvas_size` x `canvas_size` canvas (Mnih et al.'s "translated MNIST" uses 60), and every
+    coordinate below refers to the canvas. S is `canvas_size` below.
 
     ## Action Space
 
-    `Discrete(14)`: 0-9 answer with that digit; 10 = move up, 11 = down, 12 = left, 13 = right.
+    * `"move"`: `Discrete(14)`: 0-9 answer with that digit; 10 = move up, 11 = down, 12 = left,
+      13 = right.
+    * `"location"`: `Dict({"label": Discrete(10), "location": Box(-1, 1, (2,), float32)})`. `location`
+      is the next glimpse centre (row, column), scaled like the observation's location: pixel
+      `round((l + 1) / 2 * (S - 1))`, values outside [-1, 1] clipped. `label` is the answer, read
+      only on the step after the last glimpse (on earlier steps it is ignored, on the last one
+      `location` is).
 
     ## Observation Space
 
-    `Box(float32)` of shape `(glimpse_size**2 + 2,)`:
+    `Box(float32)` of shape `(n_scales * g**2 + 2,)`:
 
-    | Num                  | Observation                                          | Min | Max |
-    |----------------------|------------------------------------------------------|-----|-----|
-    | 0 .. g*g-1           | glimpse pixels, row-major, grey level / 255          | 0   | 1   |
-    | g*g                  | glimpse centre row, 2 * row / 27 - 1                 | -1  | 1   |
-    | g*g + 1              | glimpse centre column, 2 * column / 27 - 1           | -1  | 1   |
+    | Num                          | Observation                                       | Min | Max |
+    |------------------------------|---------------------------------------------------|-----|-----|
+    | k*g*g .. (k+1)*g*g - 1       | scale k's patch (side g * 2**k, averaged over     | 0   | 1   |
+    |                              | 2**k x 2**k blocks), row-major, grey level / 255  |     |     |
+    | n_scales*g*g                 | glimpse centre row, 2 * row / (S - 1) - 1         | -1  | 1   |
+    | n_scales*g*g + 1             | glimpse centre column, 2 * column / (S - 1) - 1   | -1  | 1   |
 
-    The glimpse centred at pixel (r, c) covers rows `r - g // 2` to `r - g // 2 + g - 1` (and the
-    same for columns).
+    A patch of side s centred at pixel (r, c) covers rows `r - s // 2` to `r - s // 2 + s - 1`
+    (and the same for columns). With the defaults the observation is the single 8 x 8 patch plus
+    the location, shape (66,).
 
     ## Rewards
 
-    On answering: +1 for the true label, `wrong_reward` otherwise; 0 for moves. Moving when
-    `max_glimpses` glimpses have been shown ends the episode with `wrong_reward` (no answer).
+    On answering: +1 for the true label, `wrong_reward` otherwise; 0 for moves. In `"move"` mode,
+    moving when `max_glimpses` glimpses have been shown ends the episode with `wrong_reward` (no
+    answer).
 
     | Policy                | Expected return (G = `max_glimpses`, w = `wrong_reward`, q = (4/14)^G)  | default |
     |-----------------------|--------------------------------------------------------------------------|---------|
-    | uniform random        | 0.1 (1 - q) + (0.9 (1 - q) + q) w                                        | 0.09995 |
+    | uniform random        | `"move"`: 0.1 (1 - q) + (0.9 (1 - q) + q) w; `"location"`: 0.1 + 0.9 w   | 0.09995 |
     | optimal (oracle)      | 1                                                                        | 1       |
 
     A classifier's accuracy with the same glimpses bounds what a policy can reach; Mnih et al.
-    report 1.29 % test error for a 6-glimpse RAM on 28x28 MNIST (8x8 glimpses, continuous moves).
+    report 1.12 % test error for a 6-glimpse RAM on 28x28 MNIST (8x8 glimpses, one scale,
+    continuous locations) and 1.84 % on 60x60 translated MNIST (12x12 glimpses, 3 scales, 8 glimpses).
 
     ## Starting State
 
     An image drawn uniformly from the split with `self.np_random` (or `options={"index": i}`),
-    glimpse centred at pixel (14, 14), one glimpse shown.
+    placed at a random offset of the canvas if it is larger than 28 (also `self.np_random`, or
+    `options={"offset": (row, column)}`), glimpse centred at pixel (S // 2, S // 2), one glimpse
+    shown.
 
     ## Episode End
 
-    1. Termination: an answer (actions 0-9), or a move with no glimpses left.
+    1. Termination: `"move"`: an answer (actions 0-9), or a move with no glimpses left;
+       `"location"`: the step after the `max_glimpses`-th glimpse (its label is the answer).
     2. Truncation: none needed (at most `max_glimpses` steps).
 
-    `info` holds `"label"`, `"index"` (in the split), `"location"` (row, column) and `"glimpses"`
-    (shown so far); an answering step adds `"correct"`.
+    `info` holds `"index"` (in the split), `"location"` (row, column), `"glimpses"` (shown so far)
+    and `"label"`; an answering step adds `"correct"`, and a canvas larger than 28 adds `"offset"`
+    (the row and column of the digit's top-left pixel). With `reveal_label="end"` the label is only
+    in the info of the episode's last step: the supervised signal a learner such as the recurrent
+    attention model trains its classifier with (cross-entropy on its last answer), given once the
+    answer is in; the reward stays the same. The default, `"always"`, has it in every info.
 
     ## Arguments
 
-    | Parameter      | Type      | Default   | Description                                      |
-    |----------------|-----------|-----------|--------------------------------------------------|
-    | `split`        | **str**   | `"train"` | `"train"` or `"test"`                            |
-    | `glimpse_size` | **int**   | `8`       | patch side in pixels, 1 to 28                    |
-    | `move_step`    | **int**   | `4`       | pixels per move, 1 to 27                         |
-    | `max_glimpses` | **int**   | `6`       | glimpses per episode (the first is free), >= 1   |
-    | `wrong_reward` | **float** | `0.0`     | reward for a wrong or missing answer, < 1        |
+    | Parameter      | Type      | Default    | Description                                                 |
+    |----------------|-----------|------------|-------------------------------------------------------------|
+    | `split`        | **str**   | `"train"`  | `"train"` or `"test"`                                       |
+    | `glimpse_size` | **int**   | `8`        | g, patch side in pixels, 1 to S                             |
+    | `move_step`    | **int**   | `4`        | pixels per move (`"move"` mode), 1 to S - 1                 |
+    | `max_glimpses` | **int**   | `6`        | glimpses per episode (the first is free), >= 1              |
+    | `wrong_reward` | **float** | `0.0`      | reward for a wrong or missing answer, < 1                   |
+    | `n_scales`     | **int**   | `1`        | patches per glimpse, sides g * 2**k for k < n_scales, >= 1  |
+    | `action_mode`  | **str**   | `"move"`   | `"move"` (discrete moves, answer any time) or `"location"`  |
+    | `canvas_size`  | **int**   | `28`       | S, side of the canvas the digit is placed on, >= 28         |
+    | `reveal_label` | **str**   | `"always"` | `"always"` or `"end"`: which steps' info holds `"label"`    |
 
     ```python
     >>> import gymnasium as gym, envs
     >>> env = gym.make("nngym/DigitGlimpse-v0", glimpse_size=10, max_glimpses=4)
     >>> env.observation_space.shape
     (102,)
+    >>> ram = gym.make("nngym/DigitGlimpse-v0", action_mode="location", n_scales=3, canvas_size=60)
+    >>> ram.observation_space.shape, sorted(ram.action_space.spaces)
+    ((194,), ['label', 'location'])
 
     ```
 
     ## Version History
-    * v0: Initial version.
+    * v0: Initial version; retina scales, continuous locations, the translated canvas and
+      `reveal_label` added as options whose defaults keep the original behaviour.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
@@ -105,57 +145,88 @@ class DigitGlimpseEnv(gym.Env[np.ndarray, int]):
         max_glimpses: int = 6,
         wrong_reward: float = 0.0,
         render_mode: str | None = None,
+        n_scales: int = 1,
+        action_mode: str = "move",
+        canvas_size: int = SIDE,
+        reveal_label: str = "always",
     ):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-        if int(glimpse_size) != glimpse_size or not 1 <= glimpse_size <= SIDE:
-            raise ValueError(f"glimpse_size must be an integer from 1 to the image side {SIDE}, got {glimpse_size!r}")
-        if int(move_step) != move_step or not 1 <= move_step <= SIDE - 1:
-            raise ValueError(f"move_step must be an integer from 1 to {SIDE - 1} pixels, got {move_step!r}")
+        if int(canvas_size) != canvas_size or canvas_size < SIDE:
+            raise ValueError(f"canvas_size must be an integer >= the image side {SIDE}, got {canvas_size!r}")
+        S = int(canvas_size)
+        where = f"the image side {S}" if S == SIDE else f"the canvas side {S}"
+        if int(glimpse_size) != glimpse_size or not 1 <= glimpse_size <= S:
+            raise ValueError(f"glimpse_size must be an integer from 1 to {where}, got {glimpse_size!r}")
+        if int(move_step) != move_step or not 1 <= move_step <= S - 1:
+            raise ValueError(f"move_step must be an integer from 1 to {S - 1} pixels, got {move_step!r}")
         if int(max_glimpses) != max_glimpses or max_glimpses < 1:
             raise ValueError(f"max_glimpses must be an integer >= 1, got {max_glimpses!r}")
         if not np.isfinite(wrong_reward) or wrong_reward >= 1.0:
             raise ValueError(f"wrong_reward must be a finite number below the correct reward 1, got {wrong_reward!r}")
+        if int(n_scales) != n_scales or n_scales < 1:
+            raise ValueError(f"n_scales must be an integer >= 1, got {n_scales!r}")
+        if action_mode not in ACTION_MODES:
+            raise ValueError(f"action_mode must be one of {ACTION_MODES}, got {action_mode!r}")
+        if reveal_label not in REVEAL_LABEL:
+            raise ValueError(f"reveal_label must be one of {REVEAL_LABEL}, got {reveal_label!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.split = split
         self.glimpse_size, self.move_step, self.max_glimpses = int(glimpse_size), int(move_step), int(max_glimpses)
         self.wrong_reward = float(wrong_reward)
+        self.n_scales, self.action_mode, self.canvas_size = int(n_scales), action_mode, S
+        self.reveal_label = reveal_label
         self.render_mode = render_mode
 
         self._images, labels = load_mnist(split)  # cached: one read per process
         self._labels = labels.tolist()
         self._n = len(labels)
 
-        g = self.glimpse_size
-        low = np.r_[np.zeros(g * g), -1.0, -1.0].astype(np.float32)
-        high = np.ones(g * g + 2, dtype=np.float32)
-        self.action_space = spaces.Discrete(14)
+        g, k = self.glimpse_size, self.n_scales
+        n_pix = k * g * g
+        low = np.r_[np.zeros(n_pix), -1.0, -1.0].astype(np.float32)
+        high = np.ones(n_pix + 2, dtype=np.float32)
+        if action_mode == "move":
+            self.action_space = spaces.Discrete(14)
+        else:
+            self.action_space = spaces.Dict(
+                {"label": spaces.Discrete(10), "location": spaces.Box(-1.0, 1.0, (2,), dtype=np.float32)}
+            )
         self.observation_space = spaces.Box(low, high, dtype=np.float32)
 
-        pad = g // 2
+        self._sides = [g * 2**s for s in range(k)]  # patch side per scale
+        pad = self._sides[-1] // 2
         self._pad = pad
-        self._canvas = np.zeros((SIDE + g, SIDE + g), dtype=np.float32)  # the image / 255, zero-padded
+        self._canvas = np.zeros((S + self._sides[-1], S + self._sides[-1]), dtype=np.float32)  # zero-padded, / 255
         self._index = -1  # set by reset
-        self._row = self._col = SIDE // 2
+        self._offset = (0, 0)  # the digit's top-left pixel on the canvas
+        self._row = self._col = S // 2
         self._glimpses = 0
 
     def _get_obs(self) -> np.ndarray:
-        g = self.glimpse_size
-        obs = np.empty(g * g + 2, dtype=np.float32)
-        # canvas row r + pad - g // 2 = r is the glimpse's first row
-        obs[: g * g] = self._canvas[self._row : self._row + g, self._col : self._col + g].ravel()
-        obs[g * g] = 2.0 * self._row / (SIDE - 1) - 1.0
-        obs[g * g + 1] = 2.0 * self._col / (SIDE - 1) - 1.0
+        g, S = self.glimpse_size, self.canvas_size
+        n_pix = self.n_scales * g * g
+        obs = np.empty(n_pix + 2, dtype=np.float32)
+        for k, s in enumerate(self._sides):
+            # canvas row r + pad - s // 2 is the patch's first row
+            top, left = self._row + self._pad - s // 2, self._col + self._pad - s // 2
+            patch = self._canvas[top : top + s, left : left + s]
+            if k:  # average 2**k x 2**k blocks down to g x g
+                f = s // g
+                patch = patch.reshape(g, f, g, f).mean(axis=(1, 3))
+            obs[k * g * g : (k + 1) * g * g] = patch.ravel()
+        obs[n_pix] = 2.0 * self._row / (S - 1) - 1.0
+        obs[n_pix + 1] = 2.0 * self._col / (S - 1) - 1.0
         return obs
 
-    def _get_info(self) -> dict[str, Any]:
-        return {
-            "label": self._labels[self._index],
-            "index": self._index,
-            "location": (self._row, self._col),
-            "glimpses": self._glimpses,
-        }
+    def _get_info(self, last: bool = False) -> dict[str, Any]:
+        info: dict[str, Any] = {"index": self._index, "location": (self._row, self._col), "glimpses": self._glimpses}
+        if last or self.reveal_label == "always":
+            info = {"label": self._labels[self._index], **info}
+        if self.canvas_size != SIDE:
+            info["offset"] = self._offset
+        return info
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
@@ -166,40 +237,89 @@ class DigitGlimpseEnv(gym.Env[np.ndarray, int]):
         else:
             index = int(self.np_random.integers(self._n))
         self._index = index
-        p = self._pad
-        np.multiply(self._images[index], np.float32(1 / 255), out=self._canvas[p : p + SIDE, p : p + SIDE])
-        self._row = self._col = SIDE // 2
+        S, p = self.canvas_size, self._pad
+        top = left = 0
+        if S > SIDE:
+            if options is not None and "offset" in options:
+                top, left = (int(v) for v in options["offset"])
+                if not (0 <= top <= S - SIDE and 0 <= left <= S - SIDE):
+                    raise ValueError(
+                        f"options['offset'] must be a (row, column) in [0, {S - SIDE}], got {options['offset']!r}"
+                    )
+            else:
+                top, left = (int(v) for v in self.np_random.integers(S - SIDE + 1, size=2))
+            self._canvas[...] = 0.0
+        self._offset = (top, left)
+        np.multiply(
+            self._images[index],
+            np.float32(1 / 255),
+            out=self._canvas[p + top : p + top + SIDE, p + left : p + left + SIDE],
+        )
+        self._row = self._col = S // 2
         self._glimpses = 1
         return self._get_obs(), self._get_info()
 
-    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if self.action_mode == "location":
+            return self._step_location(action)
         action = check_action(self.action_space, action, "0-9 answer, 10 up, 11 down, 12 left, 13 right")
         if self._index < 0:
             raise RuntimeError("call reset() before step()")
         if action < 10:  # answer
-            correct = action == self._labels[self._index]
-            info = self._get_info()
-            info["correct"] = correct
-            return self._get_obs(), 1.0 if correct else self.wrong_reward, True, False, info
+            return self._answer(action)
         if self._glimpses >= self.max_glimpses:  # no glimpses left: no answer
-            info = self._get_info()
+            info = self._get_info(last=True)
             info["correct"] = False
             return self._get_obs(), self.wrong_reward, True, False, info
         d_row, d_col = MOVES[action]
-        self._row = min(max(self._row + d_row * self.move_step, 0), SIDE - 1)
-        self._col = min(max(self._col + d_col * self.move_step, 0), SIDE - 1)
+        S = self.canvas_size
+        self._row = min(max(self._row + d_row * self.move_step, 0), S - 1)
+        self._col = min(max(self._col + d_col * self.move_step, 0), S - 1)
+        self._glimpses += 1
+        return self._get_obs(), 0.0, False, False, self._get_info()
+
+    def _answer(self, label: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        correct = label == self._labels[self._index]
+        info = self._get_info(last=True)
+        info["correct"] = correct
+        return self._get_obs(), 1.0 if correct else self.wrong_reward, True, False, info
+
+    def _step_location(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        expected = "a dict {'label': int in 0-9, 'location': 2 floats in [-1, 1]}"
+        if not isinstance(action, dict) or set(action) != {"label", "location"}:
+            raise ValueError(f"action must be {expected}, got {action!r}")
+        label = check_action(self.action_space["label"], action["label"], "the answer, read after the last glimpse")
+        location = np.asarray(action["location"], dtype=np.float64)
+        if location.shape != (2,) or not np.all(np.isfinite(location)):
+            raise ValueError(
+                f"action['location'] must be 2 finite floats (row, column) in [-1, 1], got {action['location']!r}"
+            )
+        if self._index < 0:
+            raise RuntimeError("call reset() before step()")
+        if self._glimpses >= self.max_glimpses:
+            return self._answer(label)
+        S = self.canvas_size
+        row, col = np.rint((np.clip(location, -1.0, 1.0) + 1.0) * 0.5 * (S - 1)).astype(int).tolist()
+        self._row, self._col = row, col
         self._glimpses += 1
         return self._get_obs(), 0.0, False, False, self._get_info()
 
     def render(self) -> np.ndarray | None:
-        """The whole digit (8 pixels per pixel, black on white) with the glimpse as a red box; (224, 224, 3) uint8."""
+        """The canvas (8 pixels per pixel for 28, fewer for larger canvases; black on white) with each scale's patch
+        as a box (red, blue, green, orange); (S * cell, S * cell, 3) uint8, 224 x 224 by default."""
         if self.render_mode is None:
             gym.logger.warn("render() called without render_mode; pass render_mode='rgb_array' to gym.make")
             return None
         if self._index < 0:
             raise RuntimeError("call reset() before render()")
-        cell, g = 8, self.glimpse_size
-        rgb = gray_to_rgb(self._images[self._index], cell)
-        top, left = (self._row - g // 2) * cell, (self._col - g // 2) * cell
-        draw_box(rgb, top, left, g * cell, g * cell, (220, 30, 30), thickness=2)
+        S, p = self.canvas_size, self._pad
+        cell = max(1, 224 // S)
+        if S == SIDE:
+            gray = self._images[self._index]
+        else:
+            gray = np.rint(self._canvas[p : p + S, p : p + S] * 255).astype(np.uint8)
+        rgb = gray_to_rgb(gray, cell)
+        for k, s in enumerate(self._sides):
+            top, left = (self._row - s // 2) * cell, (self._col - s // 2) * cell
+            draw_box(rgb, top, left, s * cell, s * cell, SCALE_COLORS[k % len(SCALE_COLORS)], thickness=2)
         return rgb
