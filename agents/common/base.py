@@ -38,7 +38,8 @@ class BaseAgent:
             only when loading without an env (``predict`` still works).
         net: "mlp", "cnn", "dbn" (pretrained here on the env, ``agents.common.dbn_policy``) or a custom nngym network:
             a spec, a ``Sequential`` trunk or a dict of networks (see ``agents.common.policies``).
-        seed: Seeds the agent's generator (weights, sampling, minibatches) and the envs (seed + i).
+        seed: Seeds the agent's generator (weights, sampling, minibatches) and the envs (seed + i). A list of seeds
+            makes a population of one agent per seed trained together (``agents.common.population``).
         log_dir: Where ``monitor.csv`` and ``progress.csv`` go (``None``: no files).
         verbose: 1 prints the SB3-style table at each log interval.
         tensorboard_log: Directory for TensorBoard event files (SB3's argument): each ``learn`` call writes the
@@ -58,6 +59,16 @@ class BaseAgent:
     #: Whether ``normalize_obs``/``normalize_reward`` wrap the training env (``NormalizedVecEnv``, what
     #: on-policy agents want); off-policy agents store raw transitions and normalise when they sample.
     normalize_in_env: ClassVar[bool] = True
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        """A list of seeds makes a population (``agents.common.population.Population``): K agents, one per seed,
+        trained together in this process on stacked parameters; an int seed makes the agent itself."""
+        seed = kwargs.get("seed", args[2] if len(args) > 2 else 0)
+        if isinstance(seed, list | tuple | range | np.ndarray):
+            from agents.common.population import Population
+
+            return Population(cls, *args, **kwargs)
+        return super().__new__(cls)
 
     def __init__(
         self,

@@ -1,0 +1,269 @@
+"""Many seeds as one population: K seeds of an agent trained in one process on parameters stacked (K, ...).
+
+``PPO("CartPole-v1", seed=[0, 1, 2, 3])`` (also A2C and DQN, with MLP policies) gives a ``Population``. Its
+members are ordinary agents, built exactly as single runs with their seeds (weights, generators, env seeds,
+replay buffers, normalisers, log files): member k starts from the parameters a single run with seed k starts
+from. Their networks' parameters are views of stacked arrays, and one loop steps the K·n_envs environments
+and updates the K networks with batched matrix products (``nngym.stacked``) and one optimiser pass per step
+(``nngym.stacked_optim``). Everything statistical stays per member: each member's generator draws its
+actions, minibatch order and replay samples in the order its single run draws them, and advantage
+normalisation, the clipped gradient norm, Adam's moments, ε and the replay buffer are its own, so member k
+follows the single run with seed k up to floating-point rounding.
+
+Files: with ``log_dir``, member k writes ``monitor.csv`` and ``progress.csv`` into its own directory (the
+layout of K single runs; ``member_log_dir``). ``save(path)`` writes a directory of one ordinary model file per
+member plus ``population.json``; ``load_population`` reads it back to continue training.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from agents.common.callbacks import CallbackList, MaybeCallback, ProgressBarCallback
+from agents.common.population_dqn import DQNPopulationEngine
+from agents.common.population_onpolicy import A2CPopulationEngine, PPOPopulationEngine
+from nngym.serialization import ModelFileError
+
+#: The algorithms a population trains, by ``algo`` name, and the loop that trains them.
+ENGINES: dict[str, type] = {"PPO": PPOPopulationEngine, "A2C": A2CPopulationEngine, "DQN": DQNPopulationEngine}
+
+
+def member_log_dir(log_dir: str | os.PathLike | None, seed: int) -> Path | None:
+    """Member ``seed``'s log directory: ``log_dir`` with ``{seed}`` filled in if it has one, else
+    ``log_dir/s<seed>``."""
+    if log_dir is None:
+        return None
+    text = os.fspath(log_dir)
+    return Path(text.format(seed=seed)) if "{seed}" in text else Path(text) / f"s{seed}"
+
+
+def check_seeds(seeds: Any) -> list[int]:
+    """The seeds as a list of distinct ints.
+
+    Raises:
+        ValueError: For an empty list, non-integers or repeated seeds.
+    """
+    out = list(seeds)
+    if not out or not all(isinstance(s, int | np.integer) and not isinstance(s, bool) for s in out):
+        raise ValueError(f"a population needs a non-empty list of integer seeds, got {seeds!r}")
+    out = [int(s) for s in out]
+    if len(set(out)) != len(out):
+        raise ValueError(f"a population needs distinct seeds (members would be identical), got {out}")
+    return out
+
+
+class Population:
+    """K agents of one class and configuration, one per seed, trained together on stacked parameters.
+
+    Args:
+        agent_cls: PPO, A2C or DQN (``ENGINES``).
+        env: An env id (each member makes its own envs), or a list of K envs / vector envs, one per member.
+        seed: The members' seeds, K distinct ints.
+        log_dir: Directory of the members' logs (``member_log_dir``: ``{seed}`` in it is filled in).
+        **kwargs: The agent's arguments (``net``, ``verbose``, hyperparameters), the same for every member.
+
+    Raises:
+        ValueError: For another algorithm, a policy that is not an MLP, a single env instance, or bad seeds.
+    """
+
+    def __init__(
+        self,
+        agent_cls: type,
+        env: str | Sequence[gym.Env | gym.vector.VectorEnv] | None = None,
+        net: Any = "mlp",
+        seed: Sequence[int] = (0,),
+        log_dir: str | os.PathLike | None = None,
+        **kwargs: Any,
+    ) -> None:
+        seeds = check_seeds(seed)
+        _check_supported(agent_cls, net)
+        if isinstance(env, gym.Env | gym.vector.VectorEnv):
+            raise ValueError(
+                f"a population of {len(seeds)} needs an env id (each member makes its own envs) or a list of "
+                f"{len(seeds)} envs, got one {type(env).__name__}"
+            )
+        envs = list(env) if isinstance(env, list | tuple) else [env] * len(seeds)
+        if len(envs) != len(seeds):
+            raise ValueError(f"a population of {len(seeds)} seeds needs {len(seeds)} envs, got {len(envs)}")
+        members = [
+            agent_cls(e, net=net, seed=s, log_dir=member_log_dir(log_dir, s), **kwargs)
+            for e, s in zip(envs, seeds, strict=True)
+        ]
+        self._init_from_members(members, log_dir)
+
+    @classmethod
+    def from_members(cls, members: Sequence[Any], log_dir: str | os.PathLike | None = None) -> Population:
+        """A population of ready agents (one class and configuration, distinct seeds), e.g. loaded ones; their
+        parameters and optimiser states are taken over as they are."""
+        if not members:
+            raise ValueError("a population needs at least one member")
+        _check_supported(type(members[0]), members[0].net)
+        check_seeds([m.seed for m in members])
+        if any(type(m) is not type(members[0]) or m.config != members[0].config for m in members):
+            raise ValueError("a population's members need one agent class and one configuration")
+        pop = cls.__new__(cls)
+        pop._init_from_members(list(members), log_dir)
+        return pop
+
+    def _init_from_members(self, members: list[Any], log_dir: str | os.PathLike | None) -> None:
+        self.members = members
+        self.agent_cls = type(members[0])
+        self.algo = self.agent_cls.algo
+        self.log_dir = log_dir
+        self.engine = ENGINES[self.algo](members)
+
+    # --- what a population is ----------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.members)
+
+    @property
+    def seeds(self) -> list[int]:
+        """The members' seeds, in member order."""
+        return [m.seed for m in self.members]
+
+    @property
+    def config(self) -> Any:
+        return self.members[0].config
+
+    @property
+    def env_id(self) -> str:
+        return self.members[0].env_id
+
+    @property
+    def num_timesteps(self) -> int:
+        """Env steps of all members together."""
+        return sum(m.num_timesteps for m in self.members)
+
+    @property
+    def _total_timesteps(self) -> int:
+        return sum(m._total_timesteps for m in self.members)
+
+    @property
+    def n_envs(self) -> int:
+        """Environments stepped per population step, K · n_envs."""
+        return sum(m.n_envs for m in self.members)
+
+    def __repr__(self) -> str:
+        return f"Population({self.algo}, seeds={self.seeds})"
+
+    def member(self, k: int) -> Any:
+        """Member k as an ordinary single agent of its own (a copy: training it leaves the population as it is).
+
+        It has member k's parameters, optimiser state, counters and generator state (and replay buffer for DQN),
+        and envs made from the env id, as ``agent_cls.load`` of member k's saved file gives it.
+        """
+        if not -len(self) <= k < len(self):
+            raise IndexError(f"member {k} of a population of {len(self)}")
+        self.engine.sync_members()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = self.members[k].save(Path(tmp) / "member.npz", include_replay_buffer=True)
+            return self.agent_cls.load(path, env=self.env_id or None)
+
+    # --- learning ----------------------------------------------------------------------------
+    def learn(
+        self,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        progress_bar: bool = False,
+        reset_num_timesteps: bool = True,
+    ) -> Population:
+        """Trains every member for ``total_timesteps`` env steps (each, as a single run's ``learn``); returns self.
+
+        Callbacks see the population (``callback.agent``); ``on_step`` is called once per population step (K ·
+        n_envs env steps), and returning False stops every member.
+        """
+        with threadpool_limits(limits=self.agent_cls.blas_threads, user_api="blas"):
+            for m in self.members:
+                m._setup_learn(total_timesteps, None, reset_num_timesteps, False)
+            callbacks = list(callback) if isinstance(callback, list) else [callback] if callback else []
+            if progress_bar:
+                callbacks.append(ProgressBarCallback())
+            cb = CallbackList(callbacks)
+            cb.init(self)
+            cb.on_training_start()
+            try:
+                self.engine.learn(cb)
+            finally:
+                cb.on_training_end()
+                for m in self.members:
+                    m._finish_learn(CallbackList([]))
+        return self
+
+    # --- files -------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike, include_replay_buffer: bool = False) -> Path:
+        """A directory ``path`` (a ``.npz`` suffix dropped) of member files ``s<seed>.npz``, each an ordinary model
+        file (``agent_cls.load`` reads it as a single agent), and ``population.json`` listing them in order.
+        Returns the directory."""
+        folder = Path(path)
+        if folder.suffix == ".npz":
+            folder = folder.with_suffix("")
+        folder.mkdir(parents=True, exist_ok=True)
+        self.engine.sync_members()
+        files = []
+        for m in self.members:
+            files.append(m.save(folder / f"s{m.seed}.npz", include_replay_buffer=include_replay_buffer).name)
+        meta = {"format": "nngym.population", "algorithm": self.algo, "seeds": self.seeds, "files": files}
+        (folder / "population.json").write_text(json.dumps(meta, indent=2))
+        return folder
+
+    def sync(self) -> None:
+        """Writes the stacked optimiser's state into every member's own optimiser (``save`` and ``member`` do)."""
+        self.engine.sync_members()
+
+
+def load_population(
+    agent_cls: type,
+    path: str | os.PathLike,
+    env: str | None = None,
+    log_dir: str | os.PathLike | None = None,
+    **kwargs: Any,
+) -> Population:
+    """A population saved by ``Population.save``, to continue training (``learn(..., reset_num_timesteps=False)``).
+
+    Args:
+        agent_cls: The algorithm's class (``PPO``...); the file's must match.
+        path: The directory ``save`` wrote.
+        env: An env id for the members (``None``: no env, prediction only).
+        log_dir: The members' log directory (``member_log_dir``); logs are appended when training continues.
+        **kwargs: ``verbose``, ``tensorboard_log``.
+
+    Raises:
+        ModelFileError: If ``population.json`` is missing, of another format or algorithm.
+    """
+    folder = Path(path)
+    if folder.suffix == ".npz":
+        folder = folder.with_suffix("")
+    index = folder / "population.json"
+    if not index.exists():
+        raise ModelFileError(f"{folder}: no population.json (not a saved population)")
+    meta = json.loads(index.read_text())
+    if meta.get("format") != "nngym.population" or meta.get("algorithm") != agent_cls.algo:
+        raise ModelFileError(
+            f"{index}: holds {meta.get('format')!r} of {meta.get('algorithm')!r}, "
+            f"expected a {agent_cls.algo} population"
+        )
+    members = [
+        agent_cls.load(folder / name, env=env, log_dir=member_log_dir(log_dir, seed), **kwargs)
+        for name, seed in zip(meta["files"], meta["seeds"], strict=True)
+    ]
+    return Population.from_members(members, log_dir)
+
+
+def _check_supported(agent_cls: type, net: Any) -> None:
+    algo = getattr(agent_cls, "algo", "")
+    if algo not in ENGINES:
+        raise ValueError(f"a population (a list of seeds) supports {sorted(ENGINES)}, got {algo or agent_cls!r}")
+    if not (isinstance(net, str) and net == "mlp"):
+        raise ValueError(
+            f"a {algo} population supports MLP policies (net='mlp'); got net={net!r} (CNN, DBN, recurrent and "
+            "custom networks train one seed per agent)"
+        )

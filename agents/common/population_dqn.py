@@ -1,0 +1,169 @@
+"""The training loop of a DQN population: K members acting, storing and learning on stacked Q-networks.
+
+It follows ``agents.dqn.DQN._learn`` step for step for all members at once: one stacked forward pass picks every
+member's greedy actions, each member's generator draws its ε-greedy choices and replay samples, each member's
+replay buffer, normaliser, ε and episode statistics are its own; the gradient steps run on the stacked
+Q-network with each member's Huber TD loss and gradient norm.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+
+from agents.common.callbacks import BaseCallback
+from agents.common.member_generators import MemberGenerators
+from agents.common.population_policies import StackedQNetwork
+from agents.common.spaces import to_env_actions
+from agents.common.vec_env import final_observations
+from nngym.stacked_optim import StackedOptimizer
+
+
+class DQNPopulationEngine:
+    """Stacked online and target Q-networks, the stacked optimiser and the loop of K DQN members.
+
+    Args:
+        members: The population's DQN agents (one configuration).
+    """
+
+    def __init__(self, members: list[Any]) -> None:
+        self.members = members
+        m0 = members[0]
+        self.K, self.N = len(members), m0.n_envs
+        self.q_net = StackedQNetwork([m.q_net for m in members])
+        self.q_target = StackedQNetwork([m.q_target for m in members])
+        rule = copy.copy(m0.optimizer)
+        rule.source, rule.state = self.q_net, {}
+        self.optimizer = StackedOptimizer(rule, self.K)
+        for k, m in enumerate(members):
+            self.optimizer.load_member_state_dict(k, m.optimizer.state_dict())
+        self.rngs = MemberGenerators([m.rng for m in members])
+
+    def sync_members(self) -> None:
+        """Each member's optimiser state from the stacked optimiser (the parameters are shared views already)."""
+        for k, m in enumerate(self.members):
+            m.optimizer.load_state_dict(self.optimizer.member_state_dict(k))
+
+    def _update_target(self) -> None:
+        """θ' ← τθ + (1 − τ)θ' for every member (a copy for τ = 1), on the stacked arrays."""
+        tau = self.members[0].config.tau
+        for (_, p, _), (_, pt, _) in zip(self.q_net.named_params(), self.q_target.named_params(), strict=True):
+            if tau == 1.0:
+                np.copyto(pt, p)
+            else:
+                pt *= 1.0 - tau
+                pt += tau * p
+
+    def learn(self, callback: BaseCallback) -> None:
+        """Acts ε-greedily, stores transitions, trains every ``train_freq`` steps, for all members."""
+        members, K, N = self.members, self.K, self.N
+        m0, c = members[0], members[0].config
+        n_act = m0.action_space.n
+        n_target = max(c.target_update_interval // N, 1)
+        last_logged = [m._episode_num for m in members]
+        obs = np.stack([m._last_obs for m in members])  # (K, N, ...)
+        while m0.num_timesteps < m0._total_timesteps:
+            # --- rollout ---
+            seen = np.stack([m._observe(obs[k]) for k, m in enumerate(members)])
+            if m0.num_timesteps < c.learning_starts:
+                actions = self.rngs.integers(0, n_act, K * N).reshape(K, N)
+            else:  # DQN._act for every member: greedy from the stacked net, ε-greedy draws from each generator
+                greedy = self.q_net.forward(seen).argmax(axis=2)
+                explore = self.rngs.random(K * N).reshape(K, N) < m0.exploration_rate
+                actions = np.where(explore, self.rngs.integers(0, n_act, K * N).reshape(K, N), greedy)
+            next_all = obs.copy()
+            any_done = np.zeros(K, dtype=bool)
+            for k, m in enumerate(members):
+                next_obs, rewards, terminated, truncated, infos = m.env.step(to_env_actions(m.action_space, actions[k]))
+                m.num_timesteps += N
+                m._n_calls += 1
+                dones = terminated | truncated
+                real_next = next_obs
+                if dones.any():  # SAME_STEP autoreset: the true s' of a finished episode is its final observation
+                    idx = np.flatnonzero(dones)
+                    real_next = next_obs.copy()
+                    real_next[idx] = final_observations(infos, idx)
+                m.replay_buffer.add(obs[k], real_next, actions[k], rewards, terminated, dones)
+                if m.normalizer is not None:
+                    m.normalizer.scale_rewards(rewards, dones)
+                m._track_episodes(rewards, dones)
+                next_all[k] = next_obs
+                m.exploration_rate = m._epsilon()
+                any_done[k] = dones.any()
+            obs = next_all
+            if m0._n_calls % n_target == 0:
+                self._update_target()
+            if not callback.on_step():
+                break
+            # --- update ---
+            if m0._n_calls % c.train_freq == 0 and m0.num_timesteps > c.learning_starts:
+                self.train(c.gradient_steps if c.gradient_steps >= 0 else c.train_freq * N)
+            if c.log_interval:
+                for k, m in enumerate(members):
+                    if m._episode_num - last_logged[k] >= c.log_interval and any_done[k]:
+                        last_logged[k] = m._episode_num
+                        m._dump_logs()
+        for k, m in enumerate(members):
+            m._last_obs = obs[k].copy()
+
+    def _sample(self) -> tuple[np.ndarray, ...]:
+        """One minibatch per member from its own replay buffer and generator, stacked (K, B, ...)."""
+        c = self.members[0].config
+        parts = []
+        for m in self.members:
+            if c.n_steps == 1:
+                obs, actions, rewards, next_obs, terminated = m.replay_buffer.sample(c.batch_size, m.rng)
+                discount = np.full(c.batch_size, c.gamma, dtype=np.float64)
+            else:
+                obs, actions, rewards, next_obs, terminated, discount = m.replay_buffer.sample_n_step(
+                    c.batch_size, m.rng, c.n_steps, c.gamma
+                )
+            if m.normalizer is not None:
+                obs, next_obs = m._normalize_obs(obs), m._normalize_obs(next_obs)
+                rewards = m.normalizer.scale_rewards(rewards, terminated, update=False)
+            parts.append((obs, actions, rewards, next_obs, terminated, discount))
+        return tuple(np.stack(x) for x in zip(*parts, strict=True))
+
+    def train(self, gradient_steps: int) -> None:
+        """``gradient_steps`` Huber TD steps of every member (``agents.dqn.DQN._train``)."""
+        members, m0 = self.members, self.members[0]
+        c = m0.config
+        lr = m0.lr_schedule(m0.progress_remaining)
+        self.optimizer.lr = lr
+        for m in members:
+            m.optimizer.lr = lr
+        kappa = m0.cost.kappa
+        losses = []
+        for _ in range(gradient_steps):
+            obs, actions, rewards, next_obs, terminated, discount = self._sample()
+            if c.n_steps == 1:
+                discount = c.gamma  # a Python float, as the single agent's 1-step target
+            q_next = self.q_target.forward(next_obs)  # (K, B, A)
+            if c.double_q:
+                pick = self.q_net.forward(next_obs).argmax(axis=2)[..., None]
+                q_next_max = np.take_along_axis(q_next, pick, axis=2)[..., 0]
+            else:
+                q_next_max = q_next.max(axis=2)
+            y = rewards + (1.0 - terminated) * discount * q_next_max  # TD target, no gradient through it
+            q = self.q_net.forward(obs, train=True)
+            q_a = np.take_along_axis(q, actions[..., None], axis=2)[..., 0]  # (K, B)
+            r = np.abs(q_a - y)
+            losses.append(np.where(r <= kappa, 0.5 * r * r, kappa * (r - 0.5 * kappa)).mean(axis=1))
+            d_q = np.zeros_like(q)
+            # HuberCost.delta per member: clip(Q(s, a) − y, ±κ) / B, only the taken action's Q gets a gradient
+            np.put_along_axis(
+                d_q, actions[..., None], (np.clip(q_a - y, -kappa, kappa) / q_a.shape[1])[..., None], axis=2
+            )
+            self.q_net.q.backward(d_q)
+            self.optimizer.step()
+        loss = np.mean(losses, axis=0)
+        for k, m in enumerate(members):
+            m._n_updates += gradient_steps
+            m._train_stats = {
+                "train/loss": float(loss[k]),
+                "train/n_updates": m._n_updates,
+                "train/learning_rate": lr,
+                "rollout/exploration_rate": m.exploration_rate,
+            }

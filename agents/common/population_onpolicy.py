@@ -1,0 +1,310 @@
+"""The training loops of PPO and A2C populations: K members' rollouts and updates on stacked networks.
+
+Each loop follows the single agent's (``agents.ppo.PPO._learn``, ``agents.a2c.A2C._learn``) step for step, for
+all members at once: one stacked forward pass per vector step, each member's envs stepped with its actions,
+each member's episode statistics and log files written by the member itself; GAE over the K·N env columns;
+minibatches drawn by each member's generator; losses, advantage normalisation and gradient clipping per
+member (``stacked_ppo_loss`` is ``agents.ppo.ppo_loss`` with a leading member axis).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+
+from agents.common.buffers import RolloutBuffer
+from agents.common.callbacks import BaseCallback
+from agents.common.member_generators import MemberGenerators
+from agents.common.population_policies import StackedActorCritic
+from agents.common.rollout import bootstrap_truncated, explained_variance
+from agents.common.spaces import to_env_actions
+from nngym.stacked_optim import StackedOptimizer
+
+
+def stacked_ppo_loss(
+    log_prob: np.ndarray,
+    entropy: np.ndarray,
+    values: np.ndarray,
+    old_log_prob: np.ndarray,
+    advantages: np.ndarray,
+    returns: np.ndarray,
+    old_values: np.ndarray,
+    *,
+    clip: float,
+    clip_range_vf: float | None,
+    ent_coef: float,
+    vf_coef: float,
+) -> tuple[dict[str, np.ndarray], np.ndarray, float, np.ndarray]:
+    """PPO's loss and its partial derivatives for K members' minibatches at once, each member on its own.
+
+    Row k is ``agents.ppo.ppo_loss`` of member k's n samples: pg_loss = −mean(min(r A, clip(r, 1 ± ε) A)),
+    v_loss = mean((R − V_pred)²), entropy_loss = −mean(H), means over the row.
+
+    Args:
+        log_prob, entropy, values: log π(a|s), H, V(s) under the current networks, (K, n).
+        old_log_prob, advantages, returns, old_values: From the rollout (advantages already normalised), (K, n).
+        clip: ε.
+        clip_range_vf: ε_vf or None.
+        ent_coef, vf_coef: Coefficients.
+
+    Returns:
+        (terms, each (K,): pg_loss, v_loss, entropy_loss, approx_kl, clip_frac, loss; ∂loss/∂log π (K, n);
+        ∂loss/∂H_i (a scalar, the same for every sample); ∂loss/∂V (K, n)).
+    """
+    n = log_prob.shape[-1]
+    log_ratio = log_prob - old_log_prob
+    ratio = np.exp(log_ratio)
+    surr1, surr2 = advantages * ratio, advantages * np.clip(ratio, 1.0 - clip, 1.0 + clip)
+    pg_loss = -np.minimum(surr1, surr2).mean(axis=-1)
+    if clip_range_vf is None:
+        v_pred, v_mask = values, 1.0
+    else:
+        dv = values - old_values
+        v_pred = old_values + np.clip(dv, -clip_range_vf, clip_range_vf)
+        v_mask = np.abs(dv) < clip_range_vf
+    v_loss = np.mean((returns - v_pred) ** 2, axis=-1)
+    entropy_loss = -entropy.mean(axis=-1)
+    terms = {
+        "pg_loss": pg_loss,
+        "v_loss": v_loss,
+        "entropy_loss": entropy_loss,
+        "approx_kl": np.mean((ratio - 1.0) - log_ratio, axis=-1),
+        "clip_frac": np.mean(np.abs(ratio - 1.0) > clip, axis=-1),
+        "loss": pg_loss + ent_coef * entropy_loss + vf_coef * v_loss,
+    }
+    d_log_prob = np.where(surr1 <= surr2, -advantages * ratio / n, 0.0)  # the clipped branch has zero gradient
+    d_values = vf_coef * 2.0 * (v_pred - returns) * v_mask / n
+    return terms, d_log_prob, -ent_coef / n, d_values
+
+
+class OnPolicyPopulationEngine:
+    """What PPO and A2C populations share: stacked policy and optimiser, the rollout, member bookkeeping.
+
+    Args:
+        members: The population's agents (one class and configuration).
+    """
+
+    def __init__(self, members: list[Any]) -> None:
+        self.members = members
+        m0 = members[0]
+        c = m0.config
+        if getattr(c, "target_kl", None) is not None:
+            raise ValueError(
+                "a PPO population does not support target_kl (members would stop their epochs at different steps); "
+                "train those seeds one by one"
+            )
+        self.K, self.N, self.T = len(members), m0.n_envs, c.n_steps
+        self.policy = StackedActorCritic([m.policy for m in members])
+        rule = copy.copy(m0.optimizer)  # the members' update rule and hyperparameters, on the stacked parameters
+        rule.source, rule.state = self.policy, {}
+        self.optimizer = StackedOptimizer(rule, self.K)
+        for k, m in enumerate(members):
+            self.optimizer.load_member_state_dict(k, m.optimizer.state_dict())
+        self.rngs = MemberGenerators([m.rng for m in members])
+        self.buffer = RolloutBuffer.for_spaces(
+            self.T, self.K * self.N, m0.observation_space, m0.action_space, normalized=c.normalize_obs
+        )
+
+    def sync_members(self) -> None:
+        """Each member's optimiser state from the stacked optimiser (the parameters are shared views already)."""
+        for k, m in enumerate(self.members):
+            m.optimizer.load_state_dict(self.optimizer.member_state_dict(k))
+
+    def _cols(self, k: int) -> slice:
+        return slice(k * self.N, (k + 1) * self.N)
+
+    def collect_rollout(self, callback: BaseCallback) -> bool:
+        """T vector steps of every member into the buffer (env columns k·N … (k+1)·N − 1 are member k's), then GAE.
+
+        Returns:
+            False if a callback asked to stop.
+        """
+        c, buf, K, N = self.members[0].config, self.buffer, self.K, self.N
+        obs = np.stack([m._last_obs for m in self.members])  # (K, N, ...)
+        action_shape = buf.actions.shape[2:]
+        for t in range(self.T):
+            dist, values = self.policy.forward(obs)
+            actions = dist.sample(self.rngs)  # member k's generator draws its rows, as in its single run
+            buf.obs[t] = obs.reshape(K * N, *obs.shape[2:])
+            buf.actions[t] = actions
+            buf.values[t] = values.reshape(-1)
+            buf.log_probs[t] = dist.log_prob(actions)
+            per_member = actions.reshape(K, N, *action_shape)
+            obs = obs.copy()
+            stop = False
+            for k, m in enumerate(self.members):
+                o, rewards, terminated, truncated, infos = m.env.step(to_env_actions(m.action_space, per_member[k]))
+                m.num_timesteps += N
+                dones = terminated | truncated
+                m._track_episodes(rewards, dones)
+                cols = self._cols(k)
+                buf.rewards[t, cols] = rewards
+                buf.dones[t, cols] = dones
+                critic = m.policy.values  # member k's own critic (views of its stacked rows)
+                bootstrap_truncated(
+                    buf.rewards[t, cols], terminated, truncated, infos, c.gamma, lambda x, _, v=critic: v(x)
+                )
+                obs[k] = o
+            if not callback.on_step():
+                stop = True
+            if stop:
+                self._keep_obs(obs)
+                return False
+        self._keep_obs(obs)
+        buf.compute_returns_and_advantages(self.policy.values(obs).reshape(-1), c.gamma, c.gae_lambda)
+        return True
+
+    def _keep_obs(self, obs: np.ndarray) -> None:
+        for k, m in enumerate(self.members):
+            m._last_obs = obs[k].copy()
+
+    def _member_major(self, name: str) -> np.ndarray:
+        """Buffer array ``name`` as (K, T·N, ...): member k's transitions in its single run's ``flat`` order."""
+        a = getattr(self.buffer, name)
+        a = a.reshape(self.T, self.K, self.N, *a.shape[2:]).swapaxes(0, 1)
+        return a.reshape(self.K, self.T * self.N, *a.shape[3:])
+
+    def _set_lr(self) -> float:
+        m0 = self.members[0]
+        lr = m0.lr_schedule(m0.progress_remaining)  # every member's progress is the same
+        self.optimizer.lr = lr
+        for m in self.members:
+            m.optimizer.lr = lr
+        return lr
+
+    def _member_stats(self, stats: dict[str, np.ndarray]) -> None:
+        """Sets each member's ``_train_stats`` from per-member arrays (K,) and its own explained variance."""
+        buf = self.buffer
+        for k, m in enumerate(self.members):
+            cols = self._cols(k)
+            m._train_stats = {key: (v[k].item() if isinstance(v, np.ndarray) else v) for key, v in stats.items()}
+            m._train_stats["train/explained_variance"] = explained_variance(
+                buf.values[:, cols].ravel(), buf.returns[:, cols].ravel()
+            )
+            m._train_stats["train/n_updates"] = m._n_updates
+
+    def _backward(self, dist: Any, actions: np.ndarray, d_log_prob: np.ndarray, d_entropy: float, d_values) -> None:
+        """``agents.common.policies.backward_policy_loss`` for all members: chain rule through the distribution."""
+        K, n = d_log_prob.shape
+        d_out = d_log_prob.reshape(-1)[:, None] * dist.grad_log_prob(actions)
+        if d_entropy:
+            d_out += d_entropy * dist.grad_entropy()
+        dtype = self.policy.actor.layers[0].dtype
+        self.policy.backward(d_out.reshape(K, n, -1).astype(dtype), d_values.astype(dtype))
+
+    def learn(self, callback: BaseCallback) -> None:
+        """Alternates rollouts and updates until the members' ``total_timesteps`` (the single agent's ``_learn``)."""
+        m0, c = self.members[0], self.members[0].config
+        iteration = 0
+        while m0.num_timesteps < m0._total_timesteps:
+            if not self.collect_rollout(callback):
+                break
+            callback.on_rollout_end()
+            iteration += 1
+            self.update()
+            if c.log_interval and iteration % c.log_interval == 0:
+                for m in self.members:
+                    m._dump_logs(iteration)
+
+    def update(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class PPOPopulationEngine(OnPolicyPopulationEngine):
+    """PPO's update (``agents.ppo.PPO._update``) for every member at once."""
+
+    def update(self) -> None:
+        c, K, m0 = self.members[0].config, self.K, self.members[0]
+        progress = m0.progress_remaining
+        lr = self._set_lr()
+        clip = m0.clip_schedule(progress)
+        obs, actions = self._member_major("obs"), self._member_major("actions")
+        old_log_prob, advantages = self._member_major("log_probs"), self._member_major("advantages")
+        returns, old_values = self._member_major("returns"), self._member_major("values")
+        n_total = obs.shape[1]
+        rows = np.arange(K)[:, None]
+        history: dict[str, list[np.ndarray]] = {
+            k: [] for k in ("pg_loss", "v_loss", "entropy_loss", "clip_frac", "approx_kl")
+        }
+        for _epoch in range(c.n_epochs):
+            perm = np.stack([m.rng.permutation(n_total) for m in self.members])  # each member's own order
+            for start in range(0, n_total, c.batch_size):
+                i = perm[:, start : start + c.batch_size]
+                b = i.shape[1]
+                mb_actions = actions[rows, i].reshape(K * b, *actions.shape[2:])
+                dist, values = self.policy.forward(obs[rows, i], train=True)
+                log_prob = dist.log_prob(mb_actions).reshape(K, b)
+                entropy = dist.entropy().reshape(K, b)
+                adv = advantages[rows, i]
+                if c.normalize_advantage and b > 1:  # per member, over its own minibatch
+                    adv = (adv - adv.mean(axis=1, keepdims=True)) / (adv.std(axis=1, keepdims=True) + 1e-8)
+                terms, d_log_prob, d_entropy, d_values = stacked_ppo_loss(
+                    log_prob,
+                    entropy,
+                    values,
+                    old_log_prob[rows, i],
+                    adv,
+                    returns[rows, i],
+                    old_values[rows, i],
+                    clip=clip,
+                    clip_range_vf=c.clip_range_vf,
+                    ent_coef=c.ent_coef,
+                    vf_coef=c.vf_coef,
+                )
+                for key, values_list in history.items():
+                    values_list.append(terms[key])
+                self._backward(dist, mb_actions, d_log_prob, d_entropy, d_values)
+                self.optimizer.step()
+                for m in self.members:
+                    m._n_updates += 1
+        h = {k: np.stack(v) for k, v in history.items()}  # (steps, K)
+        last = h["pg_loss"][-1] + c.ent_coef * h["entropy_loss"][-1] + c.vf_coef * h["v_loss"][-1]
+        self._member_stats(
+            {
+                "train/entropy_loss": h["entropy_loss"].mean(axis=0),
+                "train/policy_gradient_loss": h["pg_loss"].mean(axis=0),
+                "train/value_loss": h["v_loss"].mean(axis=0),
+                "train/approx_kl": h["approx_kl"].mean(axis=0),
+                "train/clip_fraction": h["clip_frac"].mean(axis=0),
+                "train/loss": last,
+                "train/clip_range": clip,
+                "train/learning_rate": lr,
+            }
+        )
+
+
+class A2CPopulationEngine(OnPolicyPopulationEngine):
+    """A2C's update (``agents.a2c.A2C._update``) for every member at once: one gradient step per rollout."""
+
+    def update(self) -> None:
+        c, K = self.members[0].config, self.K
+        lr = self._set_lr()
+        obs, actions = self._member_major("obs"), self._member_major("actions")
+        returns, advantages = self._member_major("returns"), self._member_major("advantages")
+        n = obs.shape[1]
+        if c.normalize_advantage:  # per member, over its own rollout
+            advantages = (advantages - advantages.mean(axis=1, keepdims=True)) / (
+                advantages.std(axis=1, keepdims=True) + 1e-8
+            )
+        flat_actions = actions.reshape(K * n, *actions.shape[2:])
+        dist, values = self.policy.forward(obs, train=True)
+        log_prob = dist.log_prob(flat_actions).reshape(K, n)
+        entropy = dist.entropy().reshape(K, n)
+        pg_loss = -(advantages * log_prob).mean(axis=1)
+        v_loss = np.mean((returns - values) ** 2, axis=1)
+        entropy_loss = -entropy.mean(axis=1)
+        # loss = pg_loss + ent_coef * entropy_loss + vf_coef * v_loss, per member; its gradient by hand:
+        self._backward(dist, flat_actions, -advantages / n, -c.ent_coef / n, c.vf_coef * 2.0 * (values - returns) / n)
+        self.optimizer.step()
+        for m in self.members:
+            m._n_updates += 1
+        self._member_stats(
+            {
+                "train/entropy_loss": entropy_loss,
+                "train/policy_loss": pg_loss,
+                "train/value_loss": v_loss,
+                "train/learning_rate": lr,
+            }
+        )

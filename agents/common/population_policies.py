@@ -1,0 +1,83 @@
+"""The networks of a population of K agents stacked: K actor-critics or K Q-networks as one (``nngym.stacked``).
+
+The members' own networks stay what they are, ordinary ``Sequential`` MLPs, but their parameters and
+gradients become views of row k of the stacked arrays (``share=True``): the population trains the stacked
+network, and member k's ``predict``, ``save`` and evaluation see the same numbers without any copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import gymnasium as gym
+import numpy as np
+
+from agents.common.distributions import Distribution
+from agents.common.policies import ActorCriticPolicy, QNetwork, action_distribution
+from nngym.stacked import infer_stacked, stack_networks
+
+
+class StackedActorCritic:
+    """K actor-critics (``ActorCriticPolicy`` with separate MLPs, "mlp") as stacked actor and critic networks.
+
+    Args:
+        policies: The members' policies, one architecture, Discrete / MultiDiscrete / MultiBinary actions.
+
+    Raises:
+        ValueError: For policies with a shared trunk (CNN, custom trunks) or Box actions.
+    """
+
+    def __init__(self, policies: Sequence[ActorCriticPolicy]) -> None:
+        p0 = policies[0]
+        if any(p.trunk is not None for p in policies):
+            raise ValueError("a population needs separate actor and critic MLPs (net='mlp'); got a shared trunk")
+        if not p0.discrete:
+            raise ValueError(
+                f"a population of actor-critics supports Discrete, MultiDiscrete and MultiBinary actions, got "
+                f"{p0.action_space}"
+            )
+        self.n_members = len(policies)
+        self.action_space: gym.Space = p0.action_space
+        self.discrete = True
+        self.actor = stack_networks([p.actor for p in policies], share=True)
+        self.critic = stack_networks([p.critic for p in policies], share=True)
+        self._no_log_std = np.zeros(0, dtype=np.float32)
+
+    def distribution(self, out: np.ndarray) -> Distribution:
+        """π(·|s) of all members from the stacked actor's output (K, B, n): one distribution over K·B rows."""
+        return action_distribution(self.action_space, out.reshape(-1, out.shape[-1]), self._no_log_std)
+
+    def forward(self, obs: np.ndarray, train: bool = False) -> tuple[Distribution, np.ndarray]:
+        """(π(·|s) over the K·B rows in member order, V(s) (K, B)) for observations (K, B, n_in)."""
+        if train:
+            return self.distribution(self.actor.forward(obs, True)), self.critic.forward(obs, True)[..., 0]
+        return self.distribution(infer_stacked(self.actor, obs)), infer_stacked(self.critic, obs)[..., 0]
+
+    def values(self, obs: np.ndarray) -> np.ndarray:
+        """V(s), (K, B)."""
+        return infer_stacked(self.critic, obs)[..., 0]
+
+    def backward(self, d_out: np.ndarray, d_values: np.ndarray) -> None:
+        """Backprops ∂L/∂(actor output) (K, B, n) and ∂L/∂V (K, B) after ``forward(train=True)``."""
+        self.actor.backward(d_out)
+        self.critic.backward(d_values[..., None])
+
+    def named_params(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """The stacked parameters under the members' names (``ActorCriticPolicy.named_params``), each (K, ...)."""
+        nets = {"pi": self.actor, "vf": self.critic}
+        return [(f"{k}.{n}", p, g) for k, net in nets.items() for n, p, g in net.named_params()]
+
+
+class StackedQNetwork:
+    """K Q-networks (``QNetwork``, "mlp") as one stacked network, (K, B, n_in) → Q (K, B, n_actions)."""
+
+    def __init__(self, q_nets: Sequence[QNetwork]) -> None:
+        self.n_members = len(q_nets)
+        self.q = stack_networks([q.q for q in q_nets], share=True)
+
+    def forward(self, obs: np.ndarray, train: bool = False) -> np.ndarray:
+        """Q(s, ·) of every member, (K, B, n_actions); ``train=True`` keeps caches for backward."""
+        return self.q.forward(obs, True) if train else infer_stacked(self.q, obs)
+
+    def named_params(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        return self.q.named_params()

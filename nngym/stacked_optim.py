@@ -1,0 +1,115 @@
+"""An optimiser for stacked parameters (K, ...): K members' updates in one pass, each member on its own.
+
+``StackedOptimizer`` wraps any ``nngym.optim`` optimiser built on the stacked parameters and applies its
+update rule (``_update``, elementwise: SGD, Momentum, RMSprop, Adam) to the K members' flat vectors side by
+side, (K, P). What is not elementwise is taken per member: the global gradient norm that ``max_grad_norm``
+clips is member k's own, ‖g_k‖, and the slots (Adam's m and v) are member k's own rows. The result for
+member k is that of an ordinary optimiser of member k's parameters alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nngym.optim import Optimizer, _is_decayed, gather_params
+
+
+class StackedOptimizer:
+    """Steps K members' parameters, stacked along a leading axis, with the rule of ``rule``.
+
+    Args:
+        rule: An optimiser (``Adam(stacked_source, lr, ...)``) whose ``lr``, ``max_grad_norm``, ``weight_decay``
+            and hyperparameters apply to every member; its ``t`` counts the steps, the same for all members.
+        n_members: K, the leading axis of every parameter.
+
+    Raises:
+        ValueError: If a parameter's leading axis is not K.
+    """
+
+    def __init__(self, rule: Optimizer, n_members: int) -> None:
+        self.rule, self.n_members = rule, int(n_members)
+        params = gather_params(rule.source)
+        bad = [name for name, p, _ in params if p.ndim < 1 or p.shape[0] != self.n_members]
+        if bad:
+            raise ValueError(f"StackedOptimizer: parameters {bad} do not have {self.n_members} members on axis 0")
+        self._layout = [(name, p.shape[1:]) for name, p, _ in params]
+        sizes = [int(np.prod(shape)) for _, shape in self._layout]
+        self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
+        dtype = params[0][1].dtype if params else np.float32
+        self._decay_mask = np.concatenate(
+            [
+                np.full(s, _is_decayed(name, np.empty(shape)), dtype=dtype)
+                for (name, shape), s in zip(self._layout, sizes, strict=True)
+            ]
+        )
+        self.slots: dict[str, np.ndarray] = {}
+        self.last_grad_norms: np.ndarray | None = None
+
+    @property
+    def lr(self) -> float:
+        return self.rule.lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self.rule.lr = float(value)
+
+    @property
+    def t(self) -> int:
+        return self.rule.t
+
+    def step(self) -> np.ndarray | None:
+        """One update of every member. Returns each member's pre-clip gradient norm (K,) if clipping is on."""
+        rule, k = self.rule, self.n_members
+        params = gather_params(rule.source)
+        rule.t += 1
+        rule._begin_step()
+        G = np.concatenate([g.reshape(k, -1) for _, _, g in params], axis=1)  # (K, P), member k's gradients in row k
+        norms = None
+        if rule.max_grad_norm is not None:
+            norms = np.sqrt(np.einsum("kp,kp->k", G, G))
+            clip = norms > rule.max_grad_norm
+            if clip.any():
+                scale = np.where(clip, rule.max_grad_norm / (norms + 1e-6), 1.0).astype(G.dtype)
+                G *= scale[:, None]
+        P = np.concatenate([p.reshape(k, -1) for _, p, _ in params], axis=1)
+        if rule.weight_decay:
+            G += rule.weight_decay * self._decay_mask * P
+        for key in rule.slot_keys:
+            if key not in self.slots:
+                self.slots[key] = np.zeros_like(P)
+        rule._update(P, G, self.slots)
+        for (_, p, _), a, b in zip(params, self._offsets[:-1], self._offsets[1:], strict=True):
+            p[...] = P[:, a:b].reshape(p.shape)
+        self.last_grad_norms = norms
+        return norms
+
+    # --- one member's state, in the format of an ordinary optimiser's state_dict ---------------------
+    def member_state_dict(self, m: int) -> dict[str, Any]:
+        """Member m's state as ``Optimizer.state_dict`` of its own parameters gives it: ``{"t", "lr", "slots"}``."""
+        slots: dict[str, dict[str, np.ndarray]] = {}
+        for key, flat in self.slots.items():
+            for (name, shape), a, b in zip(self._layout, self._offsets[:-1], self._offsets[1:], strict=True):
+                slots.setdefault(name, {})[key] = flat[m, a:b].reshape(shape).copy()
+        return {"t": self.rule.t, "lr": self.rule.lr, "slots": slots}
+
+    def load_member_state_dict(self, m: int, state: dict[str, Any]) -> None:
+        """Restores member m's slots (and the shared ``t`` and ``lr``) from an ordinary ``state_dict``.
+
+        Raises:
+            ValueError: If a slot's name or shape does not match member m's parameters.
+        """
+        shapes = dict(self._layout)
+        width = self._offsets[-1]
+        self.rule.t, self.rule.lr = int(state["t"]), float(state["lr"])
+        for name, slots in state["slots"].items():
+            for key, arr in slots.items():
+                if shapes.get(name) != np.shape(arr) or key not in self.rule.slot_keys:
+                    raise ValueError(
+                        f"optimizer state {name}/{key} has shape {np.shape(arr)}, parameter has {shapes.get(name)}"
+                    )
+                if key not in self.slots:
+                    self.slots[key] = np.zeros((self.n_members, width), dtype=self._decay_mask.dtype)
+                i = [n for n, _ in self._layout].index(name)
+                self.slots[key][m, self._offsets[i] : self._offsets[i + 1]] = np.ravel(arr)

@@ -1,0 +1,187 @@
+"""Populations (a list of seeds): member k starts as and follows the single run with seed k; per-member files,
+save / load as ordinary agents, checkpoint and resume of the whole population, and the clear refusals."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from agents import A2C, DQN, PPO, REINFORCE, RecurrentPPO
+from agents.common.member_generators import MemberGenerators
+from agents.common.population import Population, load_population, member_log_dir
+from agents.common.population_onpolicy import stacked_ppo_loss
+from agents.ppo import ppo_loss
+
+SEEDS = [0, 1, 2]
+#: small configurations: (class, hyperparameters, env steps of the first update, env steps of a few updates)
+CASES = {
+    "ppo": (PPO, {"n_envs": 4, "n_steps": 32, "batch_size": 32, "n_epochs": 2, "learning_rate": 1e-3}, 128, 512),
+    "a2c": (A2C, {"n_envs": 4, "n_steps": 5}, 20, 400),
+    "dqn": (
+        DQN,
+        {
+            "n_envs": 2,
+            "learning_starts": 64,
+            "train_freq": 8,
+            "gradient_steps": 4,
+            "batch_size": 16,
+            "target_update_interval": 20,
+            "n_steps": 3,
+            "double_q": True,
+            "exploration_fraction": 0.5,
+        },
+        80,
+        600,
+    ),
+}
+
+
+def flat_params(agent) -> np.ndarray:
+    source = agent.q_net if hasattr(agent, "q_net") else agent.policy
+    return np.concatenate([p.ravel() for _, p, _ in source.named_params()]).astype(np.float64)
+
+
+def rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+@pytest.mark.parametrize("algo", sorted(CASES))
+def test_member_k_is_the_single_run_with_seed_k(algo):
+    """Exactly the single run's initial parameters; after the first update (and after several) equal to the
+    single run's to 1e-5 relative error, each member having moved away from its start."""
+    cls, hp, first, more = CASES[algo]
+    pop = cls("CartPole-v1", seed=SEEDS, **hp)
+    assert isinstance(pop, Population) and len(pop) == 3 and pop.seeds == SEEDS
+    start = [flat_params(m) for m in pop.members]
+    singles = [cls("CartPole-v1", seed=s, **hp) for s in SEEDS]
+    for k, single in enumerate(singles):
+        np.testing.assert_array_equal(start[k], flat_params(single))
+    assert rel(start[0], start[1]) > 0.1  # different seeds, different members
+    for steps in (first, more):
+        pop.learn(steps, reset_num_timesteps=steps == first)
+        for single in singles:
+            single.learn(steps, reset_num_timesteps=steps == first)
+        for k, single in enumerate(singles):
+            assert single._n_updates > 0 and pop.members[k]._n_updates == single._n_updates
+            assert rel(flat_params(pop.members[k]), start[k]) > 1e-4  # it learned something
+            assert rel(flat_params(pop.members[k]), flat_params(single)) <= 1e-5, (algo, k, steps)
+            assert pop.members[k].num_timesteps == single.num_timesteps
+            assert list(pop.members[k].ep_info_buffer) == list(single.ep_info_buffer)
+            assert pop.members[k].rng.bit_generator.state == single.rng.bit_generator.state
+
+
+def test_member_generators_give_each_member_its_own_stream():
+    rngs = MemberGenerators([np.random.default_rng(s) for s in (3, 4)])
+    u = rngs.random((6, 1))
+    np.testing.assert_array_equal(u[:3], np.random.default_rng(3).random((3, 1)))
+    np.testing.assert_array_equal(u[3:], np.random.default_rng(4).random((3, 1)))
+    with pytest.raises(ValueError, match="split into 2 members"):
+        rngs.integers(0, 2, 5)
+
+
+def test_stacked_ppo_loss_rows_are_ppo_loss():
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal((3, 8)).astype(np.float32) for _ in range(7)]
+    arrays[1] = np.abs(arrays[1])  # entropies
+    kw = {"clip": 0.2, "clip_range_vf": 0.5, "ent_coef": 0.01, "vf_coef": 0.5}
+    terms, d_lp, d_h, d_v = stacked_ppo_loss(*arrays, **kw)
+    for k in range(3):
+        t, d_lp_k, d_h_k, d_v_k = ppo_loss(*(a[k] for a in arrays), **kw)
+        for key, value in t.items():
+            np.testing.assert_allclose(terms[key][k], value, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(d_lp[k], d_lp_k, rtol=1e-6)
+        np.testing.assert_allclose(d_v[k], d_v_k, rtol=1e-6)
+        assert d_h == d_h_k
+
+
+def test_member_is_an_ordinary_agent_of_its_own(tmp_path):
+    cls, hp, first, _ = CASES["ppo"]
+    pop = cls("CartPole-v1", seed=SEEDS, **hp).learn(first)
+    m = pop.member(1)
+    assert type(m) is PPO and m.seed == 1 and m.num_timesteps == first
+    np.testing.assert_array_equal(flat_params(m), flat_params(pop.members[1]))
+    assert m.optimizer.state_dict()["t"] == pop.engine.optimizer.t > 0
+    obs = np.zeros((5, 4), dtype=np.float32)
+    np.testing.assert_array_equal(m.predict(obs)[0], pop.members[1].predict(obs)[0])
+    before = flat_params(pop.members[1])
+    m.learn(first)  # trains the copy only
+    np.testing.assert_array_equal(flat_params(pop.members[1]), before)
+    assert rel(flat_params(m), before) > 1e-4
+    loaded = PPO.load(m.save(tmp_path / "m.npz"))
+    np.testing.assert_array_equal(flat_params(loaded), flat_params(m))
+
+
+def read_monitor(path):
+    lines = path.read_text().splitlines()
+    assert lines[0].startswith("#{") and lines[1] == "r,l,t"
+    return [tuple(row.split(",")[:2]) for row in lines[2:]]
+
+
+def test_per_member_files_are_those_of_single_runs(tmp_path):
+    cls, hp, _, more = CASES["a2c"]
+    hp = {**hp, "log_interval": 10}
+    pop = cls("CartPole-v1", seed=SEEDS, log_dir=tmp_path / "pop" / "a2c_s{seed}", **hp).learn(more)
+    for s in SEEDS:
+        single = cls("CartPole-v1", seed=s, log_dir=tmp_path / "single" / f"a2c_s{s}", **hp).learn(more)
+        assert member_log_dir(tmp_path / "pop" / "a2c_s{seed}", s) == tmp_path / "pop" / f"a2c_s{s}"
+        mine, theirs = tmp_path / "pop" / f"a2c_s{s}", tmp_path / "single" / f"a2c_s{s}"
+        assert read_monitor(mine / "monitor.csv") == read_monitor(theirs / "monitor.csv")  # returns and lengths
+        with open(mine / "progress.csv") as f, open(theirs / "progress.csv") as g:
+            rows, expected = list(csv.DictReader(f)), list(csv.DictReader(g))
+        assert rows[0].keys() == expected[0].keys() and len(rows) == len(expected) == more // 20 // 10
+        for row, exp in zip(rows, expected, strict=True):
+            for key in ("time/total_timesteps", "rollout/ep_rew_mean", "train/n_updates"):
+                assert row[key] == exp[key]
+            np.testing.assert_allclose(float(row["train/value_loss"]), float(exp["train/value_loss"]), rtol=1e-3)
+        assert single.num_timesteps == pop.members[SEEDS.index(s)].num_timesteps
+    results_plotter = pytest.importorskip("stable_baselines3.common.results_plotter")
+    frame = results_plotter.load_results(str(tmp_path / "pop" / "a2c_s1"))
+    assert len(frame) == len(read_monitor(tmp_path / "pop" / "a2c_s1" / "monitor.csv")) > 0
+
+
+@pytest.mark.parametrize("algo", ["ppo", "dqn"])
+def test_save_load_and_resume_a_population(tmp_path, algo):
+    cls, hp, first, _ = CASES[algo]
+    pop = cls("CartPole-v1", seed=SEEDS, log_dir=tmp_path / "logs", **hp).learn(first * 2)
+    folder = pop.save(tmp_path / "ckpt.npz", include_replay_buffer=True)
+    assert sorted(p.name for p in folder.iterdir()) == ["population.json", "s0.npz", "s1.npz", "s2.npz"]
+    single = cls.load(folder / "s2.npz")  # an ordinary model file
+    np.testing.assert_array_equal(flat_params(single), flat_params(pop.members[2]))
+    back = load_population(cls, folder, env="CartPole-v1", log_dir=tmp_path / "logs")
+    assert back.seeds == SEEDS
+    for k in range(3):
+        a, b = back.members[k], pop.members[k]
+        np.testing.assert_array_equal(flat_params(a), flat_params(b))
+        assert a.rng.bit_generator.state == b.rng.bit_generator.state and a.num_timesteps == b.num_timesteps
+        for key in ("m", "v"):
+            np.testing.assert_array_equal(back.engine.optimizer.slots[key][k], pop.engine.optimizer.slots[key][k])
+        if algo == "dqn":
+            assert len(a.replay_buffer) == len(b.replay_buffer) == first * 2
+            np.testing.assert_array_equal(a.replay_buffer.obs[: first * 2], b.replay_buffer.obs[: first * 2])
+    episodes = len(read_monitor(tmp_path / "logs" / "s0" / "monitor.csv"))
+    back.learn(first, reset_num_timesteps=False)
+    assert all(m.num_timesteps == first * 3 for m in back.members)
+    assert len(read_monitor(tmp_path / "logs" / "s0" / "monitor.csv")) > episodes  # appended
+    with pytest.raises(ValueError, match="holds .nngym.population. of"):
+        load_population(A2C if algo == "ppo" else PPO, folder)
+
+
+def test_what_a_population_refuses():
+    with pytest.raises(ValueError, match="supports \\['A2C', 'DQN', 'PPO'\\]"):
+        REINFORCE("CartPole-v1", seed=[0, 1])
+    with pytest.raises(ValueError, match="supports \\['A2C', 'DQN', 'PPO'\\]"):
+        RecurrentPPO("CartPole-v1", seed=[0, 1])
+    with pytest.raises(ValueError, match="MLP policies"):
+        PPO("CartPole-v1", net="cnn", seed=[0, 1])
+    with pytest.raises(ValueError, match="distinct seeds"):
+        PPO("CartPole-v1", seed=[3, 3])
+    with pytest.raises(ValueError, match="target_kl"):
+        PPO("CartPole-v1", seed=[0, 1], target_kl=0.01)
+    with pytest.raises(ValueError, match="Discrete, MultiDiscrete and MultiBinary"):
+        PPO("Pendulum-v1", seed=[0, 1])
+    import gymnasium as gym
+
+    with pytest.raises(ValueError, match="needs an env id"):
+        PPO(gym.make("CartPole-v1"), seed=[0, 1])
