@@ -1,15 +1,27 @@
-"""Training speed, nngym agents vs Stable-Baselines3, side by side in one process.
+"""Training speed: nngym's agents vs Stable-Baselines3 and SBX (SB3 on JAX), side by side in one process.
 
-Same env, same hyperparameters (agents/hyperparams/<algo>.yml), same number of steps, CPU:
+Each job is one algorithm on one env with one set of hyperparameters and steps, the same for every
+implementation; per seed the implementations run one after another (their order rotated from seed to
+seed), so a ratio compares runs made under the same load. ::
 
-    python scripts/bench_agents.py --algos ppo a2c dqn --seeds 0 1 2
+    JAX_PLATFORMS=cpu taskset -c 0 python scripts/bench_agents.py --seeds 0 1 2
 
-prints env steps per second of ``learn`` for both and the ratio nngym / SB3, and the
-deterministic evaluation return of each trained model (--eval-episodes, 0 to skip).
+Jobs (``--jobs``, default all):
 
-SB3 gets the yml entry minus the options it has no counterpart for (``agents.baselines.sb3.SB3_LACKS``, printed
-when dropped): DQN's ``double_q``. DQN's ``n_steps`` and ``learning_rate_final`` schedule are SB3's own
-``n_steps`` and a callable learning rate (``agents.baselines.sb3.SB3DQN``).
+- ``ppo``, ``a2c``, ``dqn``: CartPole-v1 (``--env``) with agents/hyperparams/<algo>.yml, the yml's n_timesteps.
+- ``ppo-cnn``: the main job's env, PPO-CNN on nngym/DigitClassify-v0 (ppo.yml's entry), 50k steps (``--cnn-steps``);
+  SB3 gets the same CNN (``agents.baselines.sb3.SpecCNN``). Evaluated by MNIST test accuracy.
+- ``dqn-acrobot``: DQN on Acrobot-v1 with rl-baselines3-zoo's values (tests/data/zoo/dqn.yml: 256x256, batch 128,
+  a gradient step per env step), ``--acrobot-steps`` (default 20k of the zoo's 100k: a speed figure).
+
+Prints, per run, seconds of ``learn`` and env steps per second of each implementation and the deterministic
+evaluation (``--eval-episodes``, 0 to skip); then per job the mean ± std over seeds and the ratios nngym ÷ SB3
+and nngym ÷ SBX (their mean and minimum over seeds). SBX's time includes its JIT compilation, as a user sees it.
+
+SB3 and SBX get the yml entry minus the options they have no counterpart for (``agents.baselines.sb3.SB3_LACKS``,
+``agents.baselines.sbx.SBX_LACKS``, printed when dropped): DQN's ``double_q`` (and ``max_grad_norm`` for SBX).
+sbx has no A2C and no CNN of nngym's specs: those rows have no SBX column. ``--impls`` picks implementations;
+a missing optional package (``pip install -e ".[baselines]"``, ``".[sbx]"``) drops its column with a message.
 """
 
 from __future__ import annotations
@@ -17,60 +29,135 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+import envs  # noqa: F401 - registers the nngym/ env ids
 from agents import ALGOS, evaluate, load_hyperparams
-from agents.baselines.sb3 import sb3_agent, sb3_hyperparams
+from agents.common.evaluation import classification_accuracy
+
+ROOT = Path(__file__).resolve().parents[1]
+DIGITS = "nngym/DigitClassify-v0"
+
+
+def job_table(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Job name -> {algo, env, hp (without n_timesteps), steps}."""
+    jobs = {}
+    for name in args.jobs:
+        if name in ("ppo", "a2c", "dqn"):
+            algo, env, hp = name, args.env, load_hyperparams(name, args.env)
+        elif name == "ppo-cnn":
+            algo, env, hp = "ppo", DIGITS, load_hyperparams("ppo", DIGITS)
+            hp["n_timesteps"] = args.cnn_steps
+        elif name == "dqn-acrobot":
+            algo, env, hp = "dqn", "Acrobot-v1", load_hyperparams("dqn", "Acrobot-v1", args.zoo_dqn)
+            hp["n_timesteps"] = args.acrobot_steps
+        else:
+            raise ValueError(f"unknown job {name!r}; expected ppo, a2c, dqn, ppo-cnn or dqn-acrobot")
+        steps = args.steps or int(hp.pop("n_timesteps"))
+        hp.pop("n_timesteps", None)
+        jobs[name] = {"algo": algo, "env": env, "hp": hp, "steps": steps}
+    return jobs
+
+
+def baselines(impls: list[str]) -> dict[str, tuple[Any, Any]]:
+    """Implementation name -> (make agent, hyperparameters it takes) for the importable baselines."""
+    out = {}
+    if "sb3" in impls:
+        try:
+            from agents.baselines.sb3 import SB3_ALGOS, sb3_agent, sb3_hyperparams
+
+            out["sb3"] = (sb3_agent, sb3_hyperparams, SB3_ALGOS)
+        except ImportError as e:
+            print(f"no SB3 column ({e}); pip install -e '.[baselines]'", flush=True)
+    if "sbx" in impls:
+        try:
+            from agents.baselines.sbx import SBX_ALGOS, sbx_agent, sbx_hyperparams
+
+            out["sbx"] = (sbx_agent, sbx_hyperparams, SBX_ALGOS)
+        except ImportError as e:
+            print(f"no SBX column ({e}); pip install -e '.[sbx]'", flush=True)
+    return out
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--algos", nargs="+", default=["ppo", "a2c", "dqn"])
-    p.add_argument("--env", default="CartPole-v1")
+    p.add_argument("--jobs", nargs="+", default=["ppo", "a2c", "dqn", "ppo-cnn", "dqn-acrobot"])
+    p.add_argument("--algos", nargs="+", default=None, help="alias of --jobs (ppo a2c dqn)")
+    p.add_argument("--env", default="CartPole-v1", help="env of the ppo, a2c and dqn jobs")
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
-    p.add_argument("--steps", type=int, default=None, help="default: the yml's n_timesteps")
+    p.add_argument("--steps", type=int, default=None, help="every job's steps (default: each job's own)")
+    p.add_argument("--cnn-steps", type=int, default=50_000)
+    p.add_argument("--acrobot-steps", type=int, default=20_000)
+    p.add_argument("--zoo-dqn", default=str(ROOT / "tests" / "data" / "zoo" / "dqn.yml"))
+    p.add_argument("--impls", nargs="+", default=["nngym", "sb3", "sbx"], choices=["nngym", "sb3", "sbx"])
+    p.add_argument("--skip-sb3", action="store_true", help="same as --impls without sb3")
     p.add_argument("--eval-episodes", type=int, default=20)
-    p.add_argument("--skip-sb3", action="store_true")
     args = p.parse_args(argv)
+    if args.algos:
+        args.jobs = args.algos
+    impls = [i for i in args.impls if not (args.skip_sb3 and i == "sb3")]
+    jobs, base = job_table(args), baselines(impls)
+    makers: dict[str, dict[str, Any]] = {}
+    for name, job in jobs.items():
+        makers[name] = {}
+        if "nngym" in impls:
+            makers[name]["nngym"] = lambda s, j=job: ALGOS[j["algo"]](j["env"], seed=s, **j["hp"])
+        for impl, (make, translate, algos) in base.items():
+            if job["algo"] not in algos or (impl == "sbx" and job["hp"].get("net", "mlp") != "mlp"):
+                continue
+            hp, dropped = translate(job["algo"], job["hp"])
+            if dropped:
+                print(f"{name}: {impl} runs without {dropped} (no counterpart)", flush=True)
+            makers[name][impl] = lambda s, j=job, h=hp, m=make: m(j["algo"], j["env"], s, **h)
     rows = []
-    for algo in args.algos:
-        hp = load_hyperparams(algo, args.env)
-        steps = args.steps or int(hp.pop("n_timesteps"))
-        hp.pop("n_timesteps", None)
-        sb3_hp, dropped = sb3_hyperparams(algo, hp)
-        if not args.skip_sb3 and dropped:
-            print(f"{algo}: SB3 runs without {dropped} (no SB3 counterpart)", flush=True)
-        for seed in args.seeds:
-            row = {"algo": algo, "seed": seed, "steps": steps}
-            impls = [("nngym", lambda s=seed, a=algo, h=hp: ALGOS[a](args.env, seed=s, **h))]
-            if not args.skip_sb3:
-                impls.append(("sb3", lambda s=seed, a=algo, h=sb3_hp: sb3_agent(a, args.env, s, **h)))
-            for name, make in impls:
-                agent = make()
+    for name, job in jobs.items():
+        for n_seed, seed in enumerate(args.seeds):
+            row: dict[str, Any] = {"job": name, "env": job["env"], "seed": seed, "steps": job["steps"]}
+            order = list(makers[name])
+            order = order[n_seed % len(order) :] + order[: n_seed % len(order)]
+            for impl in order:
+                agent = makers[name][impl](seed)
                 t0 = time.perf_counter()
-                agent.learn(steps)
+                agent.learn(job["steps"])
                 sec = time.perf_counter() - t0
-                row[f"{name}_s"] = round(sec, 2)
-                row[f"{name}_sps"] = round(steps / sec)
-                if args.eval_episodes:
-                    row[f"{name}_eval"] = evaluate(agent, args.env, args.eval_episodes, seed=10_000 + seed)[0]
-            if "sb3_s" in row:
-                row["ratio"] = round(row["sb3_s"] / row["nngym_s"], 2)
+                row[f"{impl}_s"] = round(sec, 2)
+                row[f"{impl}_sps"] = round(job["steps"] / sec)
+                if args.eval_episodes and job["env"] == DIGITS:
+                    row[f"{impl}_test_acc"] = round(classification_accuracy(agent), 4)
+                elif args.eval_episodes:
+                    row[f"{impl}_eval"] = evaluate(agent, job["env"], args.eval_episodes, seed=10_000 + seed)[0]
+            for impl in ("sb3", "sbx"):
+                if f"{impl}_s" in row and "nngym_s" in row:
+                    row[f"nngym/{impl}"] = round(row[f"{impl}_s"] / row["nngym_s"], 2)
             print(json.dumps(row), flush=True)
             rows.append(row)
-    print("\nalgo  steps    nngym s (steps/s)      SB3 s (steps/s)        nngym/SB3 speed")
-    for algo in args.algos:
-        sel = [r for r in rows if r["algo"] == algo]
-        ng = np.array([r["nngym_s"] for r in sel])
-        line = f"{algo:5} {sel[0]['steps']:<8} {ng.mean():6.1f} ± {ng.std():4.1f} ({sel[0]['steps'] / ng.mean():7.0f})"
-        if "sb3_s" in sel[0]:
-            sb = np.array([r["sb3_s"] for r in sel])
-            ratio = np.array([r["ratio"] for r in sel])
-            line += f"   {sb.mean():6.1f} ± {sb.std():4.1f} ({sel[0]['steps'] / sb.mean():7.0f})   {ratio.mean():.2f}×"
-            line += f" (min {ratio.min():.2f})"
-        print(line)
+    print(summary(rows, jobs))
     return rows
+
+
+def summary(rows: list[dict], jobs: dict[str, dict[str, Any]]) -> str:
+    """Markdown table: per job, seconds mean ± std (steps/s) of each implementation, speed ratios mean (min)."""
+    lines = [
+        "| job | env | steps | seeds | nngym s (steps/s) | SB3 s (steps/s) | SBX s (steps/s) "
+        "| nngym ÷ SB3 | nngym ÷ SBX |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, job in jobs.items():
+        sel = [r for r in rows if r["job"] == name]
+        if not sel:
+            continue
+        cells = [name, job["env"], str(job["steps"]), str(len(sel))]
+        for impl in ("nngym", "sb3", "sbx"):
+            s = np.array([r[f"{impl}_s"] for r in sel if f"{impl}_s" in r])
+            cells.append(f"{s.mean():.1f} ± {s.std():.1f} ({job['steps'] / s.mean():,.0f})" if len(s) else "–")
+        for impl in ("sb3", "sbx"):
+            ratio = np.array([r[f"nngym/{impl}"] for r in sel if f"nngym/{impl}" in r])
+            cells.append(f"{ratio.mean():.2f}× (min {ratio.min():.2f})" if len(ratio) else "–")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

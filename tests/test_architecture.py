@@ -128,6 +128,7 @@ def test_dependencies_point_one_way():
 def test_only_the_sb3_adapter_imports_torch_and_only_the_ray_layer_imports_ray():
     heavy = {"torch": {"agents.baselines.sb3"}, "stable_baselines3": {"agents.baselines.sb3"}}
     heavy["sb3_contrib"] = {"agents.baselines.sb3"}
+    heavy["sbx"] = heavy["jax"] = heavy["flax"] = {"agents.baselines.sbx"}
     heavy["ray"] = {"agents.experiments.sweep_ray", "agents.experiments.tune"}
     for package, allowed in heavy.items():
         importers = {m for m in MODULES if package in external_imports(m)}
@@ -145,7 +146,7 @@ def test_scripts_are_thin_and_import_no_other_script():
 
 def test_every_module_imports_on_its_own():
     """Each module in a fresh interpreter state (the project's modules dropped from sys.modules before each)."""
-    optional = {name for name in ("torch", "stable_baselines3", "sb3_contrib", "ray")}
+    optional = {name for name in ("torch", "stable_baselines3", "sb3_contrib", "ray", "sbx", "jax", "flax")}
     missing = {name for name in optional if importlib.util.find_spec(name) is None}
     modules = [m for m in MODULES if not external_imports(m) & missing]
     if len(modules) < len(MODULES):
