@@ -214,7 +214,7 @@ def infer(net: Sequential, x: np.ndarray) -> np.ndarray:
         elif kind is Tanh and owned:
             np.tanh(x, out=x)
         elif kind is ReLU and owned:
-            np.maximum(x, 0, out=x)
+            layer.apply(x, out=x)
         else:
             x = layer.forward(x, train=False)
             owned = False
