@@ -22,6 +22,11 @@ SB3 and SBX get the yml entry minus the options they have no counterpart for (``
 ``agents.baselines.sbx.SBX_LACKS``, printed when dropped): DQN's ``double_q`` (and ``max_grad_norm`` for SBX).
 sbx has no A2C and no CNN of nngym's specs: those rows have no SBX column. ``--impls`` picks implementations;
 a missing optional package (``pip install -e ".[baselines]"``, ``".[sbx]"``) drops its column with a message.
+
+``--population K [K ...]`` measures instead nngym's populations (``PPO(env, seed=[0, …, K − 1])``) against K single
+runs of the same seeds, one after another in this process (``agents.experiments.population_bench``)::
+
+    taskset -c 1 python scripts/bench_agents.py --jobs ppo --population 1 2 4 8 16
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ import numpy as np
 import envs  # noqa: F401 - registers the nngym/ env ids
 from agents import ALGOS, evaluate, load_hyperparams
 from agents.common.evaluation import classification_accuracy
+from agents.experiments.population_bench import bench_population, population_figure, population_table
 
 ROOT = Path(__file__).resolve().parents[1]
 DIGITS = "nngym/DigitClassify-v0"
@@ -95,9 +101,20 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--impls", nargs="+", default=["nngym", "sb3", "sbx"], choices=["nngym", "sb3", "sbx"])
     p.add_argument("--skip-sb3", action="store_true", help="same as --impls without sb3")
     p.add_argument("--eval-episodes", type=int, default=20)
+    p.add_argument(
+        "--population",
+        nargs="+",
+        type=int,
+        default=None,
+        metavar="K",
+        help="instead: K seeds as one population vs K single runs (nngym only; agents.experiments.population_bench)",
+    )
+    p.add_argument("--out", default="docs/figures", help="with --population: directory of the table and figure")
     args = p.parse_args(argv)
     if args.algos:
         args.jobs = args.algos
+    if args.population:
+        return population(args)
     impls = [i for i in args.impls if not (args.skip_sb3 and i == "sb3")]
     jobs, base = job_table(args), baselines(impls)
     makers: dict[str, dict[str, Any]] = {}
@@ -135,6 +152,23 @@ def main(argv: list[str] | None = None) -> list[dict]:
             print(json.dumps(row), flush=True)
             rows.append(row)
     print(summary(rows, jobs))
+    return rows
+
+
+def population(args: argparse.Namespace) -> list[dict]:
+    """``--population K ...``: each job's populations of K seeds vs K single runs; writes
+    ``<out>/population_<jobs>.md`` / ``.json`` and the seconds-per-seed figure ``population_<jobs>.png`` / ``.svg``."""
+    jobs = job_table(args)
+    rows = bench_population(jobs, args.population, args.eval_episodes, log=lambda line: print(line, flush=True))
+    table = population_table(rows)
+    print(table)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / f"population_{'_'.join(jobs)}"
+    stem.with_suffix(".md").write_text(table + "\n")
+    stem.with_suffix(".json").write_text(json.dumps(rows, indent=1))
+    for path in population_figure(rows, stem):
+        print(f"wrote {path}")
     return rows
 
 

@@ -1,0 +1,147 @@
+"""Wall time of a population of K seeds against K single runs of the same seeds, in one process.
+
+For each job (algorithm, env, hyperparameters, steps) and each K: ``ALGOS[algo](env, seed=[0, …, K − 1], **hp)``
+trains for the job's steps per member, and the single runs of seeds 0 … K − 1 (each run once, the runs of
+seeds below K shared by every K) train one after another; populations and single runs alternate (population
+K, then the single runs it adds), so both see the same machine load. Every trained member and single run is
+evaluated (deterministic, ``eval_episodes`` episodes).
+
+Reported per job and K: the population's seconds, the K single runs' seconds (their sum), the ratio, seconds
+per seed of each, and the population's time in units of one seed's single run (the mean single run).
+``population_figure`` draws seconds per seed against K.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents import ALGOS, evaluate
+
+
+def _timed_learn(agent: Any, steps: int) -> float:
+    t0 = time.perf_counter()
+    agent.learn(steps)
+    return time.perf_counter() - t0
+
+
+def bench_population(
+    jobs: dict[str, dict[str, Any]], ks: Sequence[int], eval_episodes: int = 20, log: Any = print
+) -> list[dict[str, Any]]:
+    """Rows ``{job, algo, env, steps, K, population_s, singles_s, ratio, ...}``, one per job and K (module docstring).
+
+    Args:
+        jobs: Job name -> {"algo", "env", "hp", "steps"} (``scripts/bench_agents.py``'s table).
+        ks: Population sizes, e.g. (1, 2, 4, 8, 16).
+        eval_episodes: Deterministic evaluation episodes per member and single run (0: none).
+        log: Called with each measurement as a JSON line.
+    """
+    rows = []
+    for name, job in jobs.items():
+        cls, env, hp, steps = ALGOS[job["algo"]], job["env"], job["hp"], job["steps"]
+        single_s: dict[int, float] = {}
+        single_eval: dict[int, float] = {}
+        for k in sorted(ks):
+            pop = cls(env, seed=list(range(k)), **hp)
+            pop_s = _timed_learn(pop, steps)
+            evals = [
+                evaluate(m, env, eval_episodes, seed=10_000 + m.seed)[0] if eval_episodes else None for m in pop.members
+            ]
+            log(json.dumps({"job": name, "K": k, "population_s": round(pop_s, 2), "member_eval": evals}))
+            for seed in range(k):
+                if seed in single_s:
+                    continue
+                agent = cls(env, seed=seed, **hp)
+                single_s[seed] = _timed_learn(agent, steps)
+                single_eval[seed] = (
+                    evaluate(agent, env, eval_episodes, seed=10_000 + seed)[0] if eval_episodes else None
+                )
+                log(
+                    json.dumps(
+                        {"job": name, "seed": seed, "single_s": round(single_s[seed], 2), "eval": single_eval[seed]}
+                    )
+                )
+            singles = sum(single_s[s] for s in range(k))
+            rows.append(
+                {
+                    "job": name,
+                    "algo": job["algo"],
+                    "env": env,
+                    "steps": steps,
+                    "K": k,
+                    "population_s": round(pop_s, 2),
+                    "singles_s": round(singles, 2),
+                    "ratio": round(pop_s / singles, 3),
+                    "population_s_per_seed": round(pop_s / k, 3),
+                    "single_s_per_seed": round(singles / k, 3),
+                    "member_eval": evals,
+                    "single_eval": [single_eval[s] for s in range(k)],
+                }
+            )
+        one = float(np.mean(list(single_s.values())))
+        for row in rows:
+            if row["job"] == name:
+                row["population_in_single_runs"] = round(row["population_s"] / one, 2)
+    return rows
+
+
+def population_table(rows: list[dict[str, Any]]) -> str:
+    """Markdown: per job and K, population vs K single runs (seconds, ratio, seconds per seed, evaluations)."""
+    lines = [
+        "| job | steps | K | population s | K single runs s | population ÷ singles | s per seed (population / "
+        "single) | population ÷ one single run | members ≥ 475 | single runs ≥ 475 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        hits = ["–", "–"]
+        for i, key in enumerate(("member_eval", "single_eval")):
+            ev = [e for e in r[key] if e is not None]
+            if ev:
+                hits[i] = f"{sum(e >= 475 for e in ev)} of {len(ev)}"
+        lines.append(
+            f"| {r['job']} | {r['steps']:,} | {r['K']} | {r['population_s']:.1f} | {r['singles_s']:.1f} | "
+            f"{r['ratio']:.2f} | {r['population_s_per_seed']:.2f} / {r['single_s_per_seed']:.2f} | "
+            f"{r['population_in_single_runs']:.2f}× | {hits[0]} | {hits[1]} |"
+        )
+    return "\n".join(lines)
+
+
+def population_figure(rows: list[dict[str, Any]], out: str | Path) -> list[Path]:
+    """Seconds per seed against K, population (solid) and single runs (dashed), one colour per job; png and svg."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for i, name in enumerate(dict.fromkeys(r["job"] for r in rows)):
+        sel = [r for r in rows if r["job"] == name]
+        ks = [r["K"] for r in sel]
+        colour = f"C{i}"
+        label = f"{name} ({sel[0]['steps']:,} steps)"
+        ax.plot(ks, [r["population_s_per_seed"] for r in sel], "o-", color=colour, label=f"{label}, population")
+        ax.plot(
+            ks, [r["single_s_per_seed"] for r in sel], "s--", color=colour, alpha=0.6, label=f"{label}, single runs"
+        )
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sorted({r["K"] for r in rows}))
+    ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.set_xlabel("seeds K")
+    ax.set_ylabel("wall-clock seconds per seed")
+    ax.set_ylim(bottom=0)
+    ax.set_title(f"K seeds as one population vs K single runs ({rows[0]['env']}, one core)")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    paths = [out.with_suffix(".png"), out.with_suffix(".svg")]
+    for p in paths:
+        fig.savefig(p, dpi=110)
+    plt.close(fig)
+    return paths
