@@ -6,8 +6,9 @@ seeds below K shared by every K) train one after another; populations and single
 K, then the single runs it adds), so both see the same machine load. Every trained member and single run is
 evaluated (deterministic, ``eval_episodes`` episodes).
 
-Reported per job and K: the population's seconds, the K single runs' seconds (their sum), the ratio, seconds
-per seed of each, and the population's time in units of one seed's single run (the mean single run).
+Reported per job and K, in wall-clock and in CPU seconds of the process (one BLAS thread, so CPU seconds are the
+wall time of an otherwise idle core): the population's seconds, the K single runs' seconds (their sum), the
+ratio, seconds per seed of each, and the population's time in units of one seed's single run (the mean single run).
 ``population_figure`` draws seconds per seed against K.
 """
 
@@ -24,10 +25,11 @@ import numpy as np
 from agents import ALGOS, evaluate
 
 
-def _timed_learn(agent: Any, steps: int) -> float:
-    t0 = time.perf_counter()
+def _timed_learn(agent: Any, steps: int) -> tuple[float, float]:
+    """(wall-clock seconds, CPU seconds of this process) of ``agent.learn(steps)``."""
+    t0, c0 = time.perf_counter(), time.process_time()
     agent.learn(steps)
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def bench_population(
@@ -45,19 +47,30 @@ def bench_population(
     for name, job in jobs.items():
         cls, env, hp, steps = ALGOS[job["algo"]], job["env"], job["hp"], job["steps"]
         single_s: dict[int, float] = {}
+        single_cpu: dict[int, float] = {}
         single_eval: dict[int, float] = {}
         for k in sorted(ks):
             pop = cls(env, seed=list(range(k)), **hp)
-            pop_s = _timed_learn(pop, steps)
+            pop_s, pop_cpu = _timed_learn(pop, steps)
             evals = [
                 evaluate(m, env, eval_episodes, seed=10_000 + m.seed)[0] if eval_episodes else None for m in pop.members
             ]
-            log(json.dumps({"job": name, "K": k, "population_s": round(pop_s, 2), "member_eval": evals}))
+            log(
+                json.dumps(
+                    {
+                        "job": name,
+                        "K": k,
+                        "population_s": round(pop_s, 2),
+                        "cpu_s": round(pop_cpu, 2),
+                        "member_eval": evals,
+                    }
+                )
+            )
             for seed in range(k):
                 if seed in single_s:
                     continue
                 agent = cls(env, seed=seed, **hp)
-                single_s[seed] = _timed_learn(agent, steps)
+                single_s[seed], single_cpu[seed] = _timed_learn(agent, steps)
                 single_eval[seed] = (
                     evaluate(agent, env, eval_episodes, seed=10_000 + seed)[0] if eval_episodes else None
                 )
@@ -67,6 +80,7 @@ def bench_population(
                     )
                 )
             singles = sum(single_s[s] for s in range(k))
+            singles_cpu = sum(single_cpu[s] for s in range(k))
             rows.append(
                 {
                     "job": name,
@@ -79,22 +93,29 @@ def bench_population(
                     "ratio": round(pop_s / singles, 3),
                     "population_s_per_seed": round(pop_s / k, 3),
                     "single_s_per_seed": round(singles / k, 3),
+                    "population_cpu_s": round(pop_cpu, 2),
+                    "singles_cpu_s": round(singles_cpu, 2),
+                    "cpu_ratio": round(pop_cpu / singles_cpu, 3),
+                    "population_cpu_s_per_seed": round(pop_cpu / k, 3),
+                    "single_cpu_s_per_seed": round(singles_cpu / k, 3),
                     "member_eval": evals,
                     "single_eval": [single_eval[s] for s in range(k)],
                 }
             )
-        one = float(np.mean(list(single_s.values())))
+        one, one_cpu = float(np.mean(list(single_s.values()))), float(np.mean(list(single_cpu.values())))
         for row in rows:
             if row["job"] == name:
                 row["population_in_single_runs"] = round(row["population_s"] / one, 2)
+                row["population_cpu_in_single_runs"] = round(row["population_cpu_s"] / one_cpu, 2)
     return rows
 
 
 def population_table(rows: list[dict[str, Any]]) -> str:
     """Markdown: per job and K, population vs K single runs (seconds, ratio, seconds per seed, evaluations)."""
     lines = [
-        "| job | steps | K | population s | K single runs s | population ÷ singles | s per seed (population / "
-        "single) | population ÷ one single run | members ≥ 475 | single runs ≥ 475 |",
+        "| job | steps | K | population s (CPU s) | K single runs s (CPU s) | population ÷ singles, wall (CPU) | "
+        "CPU s per seed, population / single | population ÷ one single run, wall (CPU) | members ≥ 475 | "
+        "single runs ≥ 475 |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
@@ -104,15 +125,19 @@ def population_table(rows: list[dict[str, Any]]) -> str:
             if ev:
                 hits[i] = f"{sum(e >= 475 for e in ev)} of {len(ev)}"
         lines.append(
-            f"| {r['job']} | {r['steps']:,} | {r['K']} | {r['population_s']:.1f} | {r['singles_s']:.1f} | "
-            f"{r['ratio']:.2f} | {r['population_s_per_seed']:.2f} / {r['single_s_per_seed']:.2f} | "
-            f"{r['population_in_single_runs']:.2f}× | {hits[0]} | {hits[1]} |"
+            f"| {r['job']} | {r['steps']:,} | {r['K']} | {r['population_s']:.1f} ({r['population_cpu_s']:.1f}) | "
+            f"{r['singles_s']:.1f} ({r['singles_cpu_s']:.1f}) | {r['ratio']:.2f} ({r['cpu_ratio']:.2f}) | "
+            f"{r['population_cpu_s_per_seed']:.2f} / {r['single_cpu_s_per_seed']:.2f} | "
+            f"{r['population_in_single_runs']:.2f}× ({r['population_cpu_in_single_runs']:.2f}×) | "
+            f"{hits[0]} | {hits[1]} |"
         )
     return "\n".join(lines)
 
 
 def population_figure(rows: list[dict[str, Any]], out: str | Path) -> list[Path]:
-    """Seconds per seed against K, population (solid) and single runs (dashed), one colour per job; png and svg."""
+    """CPU seconds per seed against K, population (solid) and single runs (dashed), one colour per job; png and
+    svg. CPU seconds (the process runs on one thread): on a shared machine its wall time also counts other
+    processes' turns, which CPU time does not."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -132,7 +157,7 @@ def population_figure(rows: list[dict[str, Any]], out: str | Path) -> list[Path]
     ax.set_xticks(sorted({r["K"] for r in rows}))
     ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
     ax.set_xlabel("seeds K")
-    ax.set_ylabel("wall-clock seconds per seed")
+    ax.set_ylabel("CPU seconds per seed (one thread)")
     ax.set_ylim(bottom=0)
     ax.set_title(f"K seeds as one population vs K single runs ({rows[0]['env']}, one core)")
     ax.legend(fontsize=7)
