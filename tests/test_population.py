@@ -4,6 +4,7 @@ save / load as ordinary agents, checkpoint and resume of the whole population, a
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -185,3 +186,25 @@ def test_what_a_population_refuses():
 
     with pytest.raises(ValueError, match="needs an env id"):
         PPO(gym.make("CartPole-v1"), seed=[0, 1])
+
+
+@pytest.mark.slow
+def test_compare_trains_seeds_as_one_population_by_default(tmp_path):
+    """compare.py's nngym seeds: one population by default, the same episodes and evaluations as one by one."""
+    from agents.experiments import compare
+
+    argv = ["--env", "CartPole-v1", "--algo", "a2c", "--seeds", "0", "1", "--impl", "nngym", "--n-eval-episodes", "2"]
+    argv += ["--total-timesteps", "400", "--bootstrap-reps", "100", "-p", "n_envs=4"]
+    rows = {}
+    for flag in ("--population", "--no-population"):
+        logs = tmp_path / flag.strip("-")
+        (rows[flag],) = compare.main([*argv, flag, "--log-dir", str(logs / "runs"), "--out", str(logs / "out")])
+    for seed in (0, 1):
+        pop = tmp_path / "population" / "runs" / "nngym" / f"a2c_CartPole-v1_s{seed}"
+        one = tmp_path / "no-population" / "runs" / "nngym" / f"a2c_CartPole-v1_s{seed}"
+        assert read_monitor(pop / "monitor.csv") == read_monitor(one / "monitor.csv")
+        meta_pop, meta_one = (json.loads((d / "eval.json").read_text()) for d in (pop, one))
+        assert meta_pop["population"]["seeds"] == [0, 1] and "population" not in meta_one
+        assert meta_pop["eval_mean"] == meta_one["eval_mean"] and meta_pop["total_timesteps"] == 400
+        assert rel(flat_params(A2C.load(pop / "model.npz")), flat_params(A2C.load(one / "model.npz"))) <= 1e-5
+    assert rows["--population"]["eval_mean"] == rows["--no-population"]["eval_mean"]

@@ -8,7 +8,9 @@
 Trains each implementation x seed with the train runner (``agents.experiments.train``) into
 ``<log-dir>/<impl>/<algo>_<env>_s<seed>/``
 (a run whose eval.json shows it finished at least that many steps from the same --hyperparams-file is reused,
-not retrained; other -p overrides are not checked, so give those runs their own --log-dir), then
+not retrained; other -p overrides are not checked, so give those runs their own --log-dir); nngym's seeds of
+PPO, A2C and DQN train together as one population in one process (``agents.experiments.train_population``: the
+same files per seed, ``train_seconds`` each seed's share), ``--no-population`` trains them one by one. Then it
 writes to ``--out`` (default docs/figures):
 
 - ``compare_<algo>_<env>.md`` and ``.csv``: per implementation, the final deterministic evaluation return
@@ -55,6 +57,7 @@ from agents.experiments.plotting import (
     reward_threshold,
     steps_to_threshold,
 )
+from agents.experiments.train_population import POPULATION_ALGOS, train_population
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -76,41 +79,72 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--window", type=int, default=100, help="episodes in the moving mean (threshold, curves)")
     p.add_argument("--threshold", type=float, default=None, help="default: the env's reward_threshold")
     p.add_argument("--retrain", action="store_true", help="train again even if a finished run exists")
+    p.add_argument(
+        "--population",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="train nngym's seeds (PPO, A2C, DQN) as one population in one process (--no-population: one by one)",
+    )
     p.add_argument("-p", "--hyperparams", nargs="*", default=[], metavar="KEY=VALUE", help="passed to train.py")
     p.add_argument("--bootstrap-reps", type=int, default=50_000, help="bootstrap resamples of the CIs")
     return p.parse_args(argv)
 
 
 def train_runs(args: argparse.Namespace, env: str) -> dict[str, list[Path]]:
-    """Impl -> run directories of ``env``, one per seed; trains the missing ones with the train runner."""
+    """Impl -> run directories of ``env``, one per seed; trains the missing ones with the train runner.
+
+    nngym's missing seeds of PPO, A2C and DQN train together as one population (``train_population``) unless
+    ``--no-population``; a configuration a population does not take is trained one seed at a time, saying why.
+    """
     slug = f"{args.algo}_{env.replace('/', '-')}"
     runs: dict[str, list[Path]] = {}
     for impl in args.impl:
+        dirs = {seed: Path(args.log_dir) / impl / f"{slug}_s{seed}" for seed in args.seeds}
+        todo = [seed for seed in args.seeds if not _finished(args, dirs[seed])]
+        if impl == "nngym" and getattr(args, "population", True) and len(todo) > 1 and args.algo in POPULATION_ALGOS:
+            print(f"training nngym {args.algo} {env} seeds {todo} as one population", flush=True)
+            try:
+                train_population(
+                    args.algo,
+                    env,
+                    todo,
+                    Path(args.log_dir) / impl,
+                    args.total_timesteps,
+                    args.n_eval_episodes,
+                    args.hyperparams_file,
+                    args.hyperparams,
+                )
+                todo = []
+            except ValueError as e:
+                print(f"training the seeds one by one: {e}", flush=True)
         for seed in args.seeds:
-            run_dir = Path(args.log_dir) / impl / f"{slug}_s{seed}"
-            done = run_dir / "eval.json"
-            if done.exists() and not args.retrain and (run_dir / "monitor.csv").exists():
-                meta = json.loads(done.read_text())
-                same_file = meta.get("hyperparams_file") == args.hyperparams_file
-                if same_file and (
-                    args.total_timesteps is None or meta.get("total_timesteps", 0) >= args.total_timesteps
-                ):
-                    print(f"reusing {run_dir} ({meta.get('total_timesteps')} steps)", flush=True)
-                    runs.setdefault(impl, []).append(run_dir)
-                    continue
-            argv = ["--impl", impl, "--algo", args.algo, "--env", env, "--seed", str(seed)]
-            argv += ["--log-dir", str(Path(args.log_dir) / impl), "--n-eval-episodes", str(args.n_eval_episodes)]
-            argv += ["--no-progress"]
-            if args.hyperparams_file:
-                argv += ["--hyperparams-file", args.hyperparams_file]
-            if args.total_timesteps:
-                argv += ["--total-timesteps", str(args.total_timesteps)]
-            if args.hyperparams:
-                argv += ["-p", *args.hyperparams]
-            print(f"training {impl} {args.algo} {env} seed {seed}", flush=True)
-            train.main(argv)
-            runs.setdefault(impl, []).append(run_dir)
+            if seed in todo:
+                argv = ["--impl", impl, "--algo", args.algo, "--env", env, "--seed", str(seed)]
+                argv += ["--log-dir", str(Path(args.log_dir) / impl), "--n-eval-episodes", str(args.n_eval_episodes)]
+                argv += ["--no-progress"]
+                if args.hyperparams_file:
+                    argv += ["--hyperparams-file", args.hyperparams_file]
+                if args.total_timesteps:
+                    argv += ["--total-timesteps", str(args.total_timesteps)]
+                if args.hyperparams:
+                    argv += ["-p", *args.hyperparams]
+                print(f"training {impl} {args.algo} {env} seed {seed}", flush=True)
+                train.main(argv)
+            runs.setdefault(impl, []).append(dirs[seed])
     return runs
+
+
+def _finished(args: argparse.Namespace, run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a finished run to reuse (same hyperparameter file, enough steps, no --retrain)."""
+    done = run_dir / "eval.json"
+    if not done.exists() or args.retrain or not (run_dir / "monitor.csv").exists():
+        return False
+    meta = json.loads(done.read_text())
+    same_file = meta.get("hyperparams_file") == args.hyperparams_file
+    if same_file and (args.total_timesteps is None or meta.get("total_timesteps", 0) >= args.total_timesteps):
+        print(f"reusing {run_dir} ({meta.get('total_timesteps')} steps)", flush=True)
+        return True
+    return False
 
 
 def summarise(runs: dict[str, list[Run]], threshold: float | None, window: int) -> tuple[list[dict], list[dict]]:
