@@ -39,10 +39,11 @@ from agents.common.evaluation import EpisodeStats, evaluate, evaluate_episodes, 
 from agents.common.hyperparams import HYPERPARAMS_DIR, HyperparamsError, parse_policy_kwargs
 from agents.dqn import DQN, DQNConfig
 from agents.ppo import PPO, PPOConfig
+from agents.ram import RAM, RAMConfig
 from agents.recurrent_ppo import RecurrentPPO, RecurrentPPOConfig
 from agents.reinforce import REINFORCE, REINFORCEConfig
 
-ALGOS = {"ppo": PPO, "a2c": A2C, "dqn": DQN, "reinforce": REINFORCE, "recurrent_ppo": RecurrentPPO}
+ALGOS = {"ppo": PPO, "a2c": A2C, "dqn": DQN, "reinforce": REINFORCE, "recurrent_ppo": RecurrentPPO, "ram": RAM}
 
 
 def load_hyperparams(algo: str, env_id: str, path: str | os.PathLike | None = None) -> dict[str, Any]:
@@ -78,6 +79,8 @@ __all__ = [
     "HyperparamsError",
     "PPOConfig",
     "ProgressBarCallback",
+    "RAM",
+    "RAMConfig",
     "REINFORCEConfig",
     "RecurrentPPO",
     "RecurrentPPOConfig",
