@@ -60,6 +60,11 @@ class PPOConfig:
     """SB3's orthogonal initialisation."""
     log_std_init: float = 0.0
     """Initial log σ for Box actions."""
+    use_sde: bool = False
+    """Box actions: generalized state-dependent exploration (gSDE, Raffin et al. 2021) instead of a
+    state-independent σ (``agents.common.distributions.StateDependentNoise``)."""
+    sde_sample_freq: int = -1
+    """gSDE: draw new noise weights every this many steps; −1 (or 0): only at the start of each rollout."""
     normalize_obs: bool = False
     """Normalise observations by their running mean and variance (SB3's ``VecNormalize(norm_obs=True)``;
     the zoo's ``normalize: true``); the statistics are saved with the model and frozen in ``predict``."""

@@ -78,8 +78,11 @@ def test_which_entries_are_refused_and_why():
             load_hyperparams(algo, env_id, ZOO / FILES[algo])
         except HyperparamsError as e:
             refused[(algo, env_id)] = str(e)
-    assert "use_sde" in refused[("ppo", "Pendulum-v1")]  # the zoo tunes PPO-Pendulum with gSDE
-    assert "use_sde" in refused[("ppo", "MountainCarContinuous-v0")]
+    for algo in ("ppo", "a2c"):  # the zoo tunes them on Pendulum and MountainCarContinuous with gSDE: honoured
+        assert (algo, "Pendulum-v1") not in refused and (algo, "MountainCarContinuous-v0") not in refused
+    assert load_hyperparams("a2c", "Pendulum-v1", ZOO / "a2c.yml")["use_sde"] is True
+    sde = [e for e, entry in yaml.safe_load((ZOO / "ppo_lstm.yml").read_text()).items() if entry.get("use_sde")]
+    assert all("use_sde" in refused[("recurrent_ppo", e)] for e in sde if ("recurrent_ppo", e) in ENTRIES)
     assert all(("ppo", e) not in refused for e in ("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "LunarLander-v3"))
     assert all(("dqn", e) not in refused for e in ("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "LunarLander-v3"))
     assert len(refused) < len(ENTRIES) / 2

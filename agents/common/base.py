@@ -22,7 +22,7 @@ from agents.common.config import check_config
 from agents.common.dbn_policy import pretrain_dbn_trunk
 from agents.common.logger import Logger, MonitorWriter, tensorboard_run_dir
 from agents.common.normalize import NormalizedVecEnv, Normalizer
-from agents.common.policies import ActorCriticPolicy, check_spaces, infer
+from agents.common.policies import ActorCriticPolicy, check_spaces
 from agents.common.spaces import ACTION_SPACES, encode_observations, encode_vec_env, encoded_space, to_env_actions
 from agents.common.vec_env import make_vec_env
 from nngym.network import Sequential
@@ -155,7 +155,7 @@ class BaseAgent:
     # Defaults for the actor-critic agents (PPO, A2C, REINFORCE: ``self.policy`` an ActorCriticPolicy,
     # ``self.optimizer``); DQN and RecurrentPPO override them.
     def _act(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:
-        dist = self.policy.distribution(infer(self.policy.actor, obs))
+        dist = self.policy.actor_distribution(obs)
         return dist.mode() if deterministic else dist.sample(self.rng)
 
     def _actor_critic_policy(self) -> ActorCriticPolicy:
@@ -170,6 +170,7 @@ class BaseAgent:
             activation=c.activation,
             ortho_init=c.ortho_init,
             log_std_init=c.log_std_init,
+            use_sde=getattr(c, "use_sde", False),
         )
 
     def _nets(self) -> dict[str, Sequential]:

@@ -6,7 +6,8 @@ these classes return so the agent can call ``net.backward(...)`` with them.
 
 One per action space: ``Categorical`` (Discrete), ``MultiCategorical`` (MultiDiscrete: independent
 categoricals, one per entry), ``Bernoulli`` (MultiBinary: independent 0/1 entries) and ``DiagGaussian``
-(Box), as SB3's ``make_proba_distribution`` chooses them.
+(Box), as SB3's ``make_proba_distribution`` chooses them; ``StateDependentNoise`` (Box, gSDE) when an
+agent explores with state-dependent noise (``use_sde``).
 """
 
 from __future__ import annotations
@@ -88,6 +89,79 @@ class DiagGaussian:
         return np.zeros_like(self.mean), np.ones_like(self.mean)
 
 
+class StateDependentNoise:
+    """Generalized state-dependent exploration (gSDE, Raffin et al. 2021, arXiv:2005.05719) for Box actions.
+
+    The action is a = μ(s) + ε(s) with ε(s) = z(s) θ_ε: z(s) (N, J) the actor's last latent features, taken
+    as constants (no gradient flows into them through the noise), and θ_ε (J, K) ~ N(0, σ²) entrywise,
+    σ = exp(log σ) a learned (J, K) matrix, resampled by the agent every few steps. Given z, each action
+    entry is Gaussian: a_k ~ N(μ_k, v_k) with v_k = Σ_j z_j² σ_jk² + ε_v (ε_v = 1e-6 keeps v_k > 0, as SB3).
+
+    Args:
+        mean: μ, (N, K).
+        log_std: log σ, (J, K).
+        latent: z, (N, J).
+        noise_weights: θ_ε, (J, K) for every row, or (N, J, K): one per row (one per env in a rollout).
+            Only ``sample`` needs it.
+    """
+
+    EPSILON = 1e-6
+
+    def __init__(
+        self, mean: np.ndarray, log_std: np.ndarray, latent: np.ndarray, noise_weights: np.ndarray | None = None
+    ) -> None:
+        if latent.shape != (len(mean), log_std.shape[0]) or log_std.shape[1:] != mean.shape[1:]:
+            raise ValueError(
+                f"gSDE: expected latent (N, J) = ({len(mean)}, {log_std.shape[0]}) and log_std (J, K) with "
+                f"K = {mean.shape[1]}, got latent {latent.shape} and log_std {log_std.shape}"
+            )
+        self.mean, self.log_std, self.latent = mean, log_std, latent
+        self.noise_weights = noise_weights
+        self.std = np.exp(log_std)  # σ (J, K)
+        self._z2 = latent * latent  # z² (N, J)
+        self.variance = self._z2 @ (self.std * self.std) + self.EPSILON  # v (N, K)
+
+    def noise(self) -> np.ndarray:
+        """ε = z θ_ε, (N, K): one θ_ε for all rows, or row i's own θ_ε when there is one per row."""
+        theta = self.noise_weights
+        if theta is None:
+            raise ValueError("gSDE: sampling needs the noise weights θ_ε; the policy's reset_noise draws them")
+        if theta.ndim == 3 and len(theta) == len(self.latent):
+            return np.einsum("nj,njk->nk", self.latent, theta)
+        return self.latent @ (theta if theta.ndim == 2 else theta[0])
+
+    def sample(self, rng: np.random.Generator | None = None) -> np.ndarray:
+        """μ + z θ_ε, (N, K): the randomness is in θ_ε (``rng`` is not used, for the common interface)."""
+        return (self.mean + self.noise()).astype(self.mean.dtype)
+
+    def mode(self) -> np.ndarray:
+        return self.mean
+
+    def log_prob(self, a: np.ndarray) -> np.ndarray:
+        """log π(a_i) = Σ_k (−(a_k − μ_k)² / (2 v_k) − ½ log v_k − ½ log 2π), shape (N,)."""
+        d = a - self.mean
+        return -0.5 * (d * d / self.variance + np.log(self.variance) + LOG_2PI).sum(axis=1)
+
+    def entropy(self) -> np.ndarray:
+        """H = Σ_k (½ + ½ log 2π + ½ log v_k), shape (N,)."""
+        return (0.5 + 0.5 * LOG_2PI + 0.5 * np.log(self.variance)).sum(axis=1)
+
+    def grad_log_prob(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(∂ log π_i/∂μ = (a − μ)/v (N, K), ∂ log π_i/∂v = ((a − μ)²/v − 1)/(2v) (N, K))."""
+        d = a - self.mean
+        g_mean = d / self.variance
+        return g_mean, 0.5 * (g_mean * g_mean - 1.0 / self.variance)
+
+    def grad_entropy(self) -> tuple[np.ndarray, np.ndarray]:
+        """(∂H_i/∂μ = 0 (N, K), ∂H_i/∂v = 1/(2v) (N, K))."""
+        return np.zeros_like(self.mean), 0.5 / self.variance
+
+    def log_std_grad(self, d_variance: np.ndarray) -> np.ndarray:
+        """∂L/∂log σ (J, K) from ∂L/∂v (N, K): v_ik depends on log σ_jk through ∂v_ik/∂log σ_jk = 2 z_ij² σ_jk²,
+        so ∂L/∂log σ_jk = 2 σ_jk² Σ_i z_ij² ∂L/∂v_ik."""
+        return 2.0 * self.std * self.std * (self._z2.T @ d_variance)
+
+
 class MultiCategorical:
     """π(a) = Π_d softmax(z_d)_{a_d}: one categorical per entry d of a MultiDiscrete action, independent.
 
@@ -165,4 +239,4 @@ class Bernoulli:
 
 
 #: Any of the action distributions.
-Distribution = Categorical | MultiCategorical | Bernoulli | DiagGaussian
+Distribution = Categorical | MultiCategorical | Bernoulli | DiagGaussian | StateDependentNoise

@@ -12,8 +12,8 @@ ppo_lstm}.yml``, read unchanged) go through the same translation into an agent's
 - ``n_timesteps`` → an int; ``env_wrapper`` and ``frame_stack`` are passed on for whoever builds the env
   (``envs.wrappers.zoo_wrappers``); everything else must be a field of the algorithm's ``Config``.
 
-What nngym cannot honour (``use_sde: true``, ``optimizer_class``, a callback, a GELU activation ...) raises
-one ``ValueError`` naming the key, the file and the env id.
+What nngym cannot honour (``optimizer_class``, a callback, a GELU activation, ``use_sde: true`` for an algorithm
+other than PPO and A2C ...) raises one ``ValueError`` naming the key, the file and the env id.
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ ENV_KEYS = ("env_wrapper", "frame_stack")
 NO_OP_VALUES: dict[str, Any] = {"use_sde": False, "optimize_memory_usage": False}
 #: what each unsupported key would need, for the error message
 UNSUPPORTED = {
-    "use_sde": "generalised state-dependent exploration (gSDE) is not implemented",
-    "sde_sample_freq": "it belongs to gSDE (use_sde), which is not implemented",
+    "use_sde": "generalised state-dependent exploration (gSDE) is implemented for PPO and A2C only",
+    "sde_sample_freq": "it belongs to gSDE (use_sde), implemented for PPO and A2C only",
     "optimize_memory_usage": "the replay buffer always stores next observations",
     "callback": "pass callbacks to learn() instead",
     "vec_env_wrapper": "only per-env wrappers (env_wrapper) and frame_stack are applied",
@@ -122,7 +122,7 @@ def translate(
     for key, value in entry.items():
         if key in NO_OP_VALUES and value == NO_OP_VALUES[key]:
             continue
-        if key in UNSUPPORTED:
+        if key in UNSUPPORTED and (fields is None or key not in fields):  # unless the algorithm honours it
             raise HyperparamsError(f"{where}: {key}={value!r} is not supported by nngym: {UNSUPPORTED[key]}")
         if key == "n_timesteps":
             out[key] = int(float(value))

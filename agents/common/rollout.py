@@ -47,12 +47,19 @@ def collect_rollout(
     On a truncated step the reward becomes r + γ V(final_obs) and the step is a done, so the
     value bootstraps from the true final observation and nothing crosses the reset (SAME_STEP).
 
+    Under gSDE (the config's ``use_sde``) new noise weights are drawn for every env at the start of the rollout
+    and, with ``sde_sample_freq`` > 0, every ``sde_sample_freq`` steps of it.
+
     Returns:
         False if a callback asked to stop.
     """
     policy, env = agent.policy, agent.env
     obs = agent._last_obs
+    sde = getattr(policy, "use_sde", False)
+    sample_freq = int(getattr(agent.config, "sde_sample_freq", -1))
     for t in range(buffer.n_steps):
+        if sde and (t == 0 or (sample_freq > 0 and t % sample_freq == 0)):
+            policy.reset_noise(agent.n_envs, agent.rng)
         dist, values = policy.forward(obs)
         actions = dist.sample(agent.rng)
         buffer.obs[t] = obs
