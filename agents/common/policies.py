@@ -451,10 +451,10 @@ class ActorCriticPolicy:
         if self.trunk is not None:  # both heads' gradients meet in the shared features
             d_h = self.pi.backward(d_out)
             d_h += self.vf.backward(d_values[:, None])
-            self.trunk.backward(d_h, input_grad=False)
+            self.trunk.backward(d_h)
         else:
-            self.actor.backward(d_out, input_grad=False)
-            self.critic.backward(d_values[:, None], input_grad=False)
+            self.actor.backward(d_out)
+            self.critic.backward(d_values[:, None])
         if d_log_std is not None:
             self.log_std_grad[...] = d_log_std
 
@@ -474,8 +474,7 @@ class ActorCriticPolicy:
     @property
     def dtype(self) -> np.dtype:
         """The dtype of the parameters (float32 unless cast, e.g. to float64 for a gradient check)."""
-        net = self.trunk if self.trunk is not None else self.actor
-        return next(p for layer in net.layers for p in layer.params.values()).dtype
+        return self.named_params()[0][1].dtype
 
     def astype(self, dtype: np.dtype | type) -> ActorCriticPolicy:
         """Casts every parameter and gradient (the networks' and log σ) in place; returns self."""
