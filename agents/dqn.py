@@ -271,7 +271,7 @@ class DQN(BaseAgent):
             losses.append(self.cost.value(q_a, y))
             d_q = np.zeros_like(q)
             d_q[rows, actions] = self.cost.delta(q_a, y)  # only the taken action's Q gets a gradient
-            self.q_net.q.backward(d_q)
+            self.q_net.q.backward(d_q, input_grad=False)  # the input is data
             self.optimizer.step()
         self._n_updates += gradient_steps
         self._train_stats = {

@@ -118,17 +118,25 @@ class Conv2D(Layer):
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """Given δ = ∂C/∂z (N, out_channels, Ho, Wo), fills ``grads`` and returns ∂C/∂x (N, C, H, W)."""
+        delta, x_shape = self._param_grads(dy)
+        dcols = self.params["W"].reshape(self.out_channels, -1).T @ delta  # (BP2) back through the shared weights
+        return col2im(dcols, x_shape, self.kernel, self.stride, self.padding)
+
+    def backward_params(self, dy: np.ndarray) -> None:
+        """BP3 and BP4 only (``grads``): no columns' gradient and no col2im (a first layer's input is data)."""
+        self._param_grads(dy)
+
+    def _param_grads(self, dy: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
+        """Fills ``grads`` (BP3, BP4); returns δ as (O, Ho·Wo·N) and the input's shape."""
         cols, x_shape = self._need_cache()
         o = self.out_channels
         _, ho, wo = self.output_shape(x_shape[1:])
         delta = np.asarray(dy, dtype=self.dtype)
         check_shape(self._name, delta, (x_shape[0], o, ho, wo), "upstream gradient")
         delta = delta.transpose(1, 2, 3, 0).reshape(o, -1)  # (O, Ho·Wo·N): free when laid out as forward left it
-        W = self.params["W"].reshape(o, -1)
         delta.sum(axis=1, out=self.grads["b"])  # (BP3) ∂C/∂b = Σ over the map's positions of δ
         np.matmul(delta, cols.T, out=self.grads["W"].reshape(o, -1))  # (BP4) ∂C/∂W = Σ δ · a over fields
-        dcols = W.T @ delta  # (BP2) back through the shared weights, per receptive field
-        return col2im(dcols, x_shape, self.kernel, self.stride, self.padding)
+        return delta, x_shape
 
     def config(self) -> dict[str, Any]:
         return {

@@ -69,7 +69,8 @@ class Dense(Layer):
             raise ValueError(f"{self._name} expected input of shape (N, ..., {self.n_in}), got {tuple(x.shape)}")
         if train:
             self._cache = x
-        z = x.reshape(-1, self.n_in) @ self.params["W"].T + self.params["b"]  # leading axes flattened
+        z = x.reshape(-1, self.n_in) @ self.params["W"].T  # leading axes flattened
+        z += self.params["b"]
         return z.reshape(*x.shape[:-1], self.n_out)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
@@ -78,12 +79,21 @@ class Dense(Layer):
         With leading axes beyond the batch (e.g. time steps), BP3 and BP4 sum over all of them.
         """
         a_prev = self._need_cache()
+        delta2 = self._param_grads(dy, a_prev)
+        return (delta2 @ self.params["W"]).reshape(a_prev.shape)  # (BP2) carried back through W^T
+
+    def backward_params(self, dy: np.ndarray) -> None:
+        """BP3 and BP4 only (``grads``), no ∂C/∂a^{l-1}."""
+        self._param_grads(dy, self._need_cache())
+
+    def _param_grads(self, dy: np.ndarray, a_prev: np.ndarray) -> np.ndarray:
+        """Fills ``grads`` (BP3, BP4); returns δ as (rows, n_out)."""
         delta = np.asarray(dy, dtype=self.dtype)
         check_shape(self._name, delta, (*a_prev.shape[:-1], self.n_out), "upstream gradient")
         delta2, a2 = delta.reshape(-1, self.n_out), a_prev.reshape(-1, self.n_in)
         delta2.sum(axis=0, out=self.grads["b"])  # (BP3) ∂C/∂b = δ
         np.matmul(delta2.T, a2, out=self.grads["W"])  # (BP4) ∂C/∂W = δ (a^{l-1})^T
-        return (delta2 @ self.params["W"]).reshape(a_prev.shape)  # (BP2) carried back through W^T
+        return delta2
 
     def config(self) -> dict[str, Any]:
         return {"n_in": self.n_in, "n_out": self.n_out, "w_init": self.w_init, "b_init": self.b_init}

@@ -40,6 +40,11 @@ class Layer:
     def backward(self, dy: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def backward_params(self, dy: np.ndarray) -> None:
+        """``backward`` without ∂C/∂x: fills ``grads`` only (for the first layer of a network, whose input is
+        data). Layers whose BP2 costs much (``Dense``, ``Conv2D``) skip it; others run ``backward``."""
+        self.backward(dy)
+
     def config(self) -> dict[str, Any]:
         """JSON-able constructor arguments (without the random generator)."""
         return {}

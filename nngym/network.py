@@ -67,15 +67,28 @@ class Sequential:
         chunks = [self.forward(x[(*lead, slice(i, i + batch_size))], train=False) for i in range(0, n, batch_size)]
         return np.concatenate(chunks, axis=axis)
 
-    def backward(self, delta: np.ndarray) -> np.ndarray:
+    def backward(self, delta: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         """Propagates ∂C/∂output back through every layer (BP2 at each), filling all grads.
 
+        Args:
+            delta: ∂C/∂output, shape of the output.
+            input_grad: False when the input is data: backprop stops at the first layer with parameters,
+                which fills its grads without computing ∂C/∂(its input) (``Layer.backward_params``).
+
         Returns:
-            ∂C/∂input, shape of the input.
+            ∂C/∂input, shape of the input; None with ``input_grad=False``.
         """
-        for layer in reversed(self.layers):
+        if input_grad:
+            for layer in reversed(self.layers):
+                delta = layer.backward(delta)
+            return delta
+        first = next((i for i, layer in enumerate(self.layers) if layer.params), None)
+        if first is None:
+            return None
+        for layer in reversed(self.layers[first + 1 :]):
             delta = layer.backward(delta)
-        return delta
+        self.layers[first].backward_params(delta)
+        return None
 
     def named_params(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """``[("<layer index>.<key>", param, grad), ...]`` for every parameter."""
