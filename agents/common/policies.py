@@ -53,7 +53,14 @@ from agents.common.cnn import (
     is_image_space,
     n_features,
 )
-from agents.common.distributions import Bernoulli, Categorical, DiagGaussian, Distribution, MultiCategorical
+from agents.common.distributions import (
+    Bernoulli,
+    Categorical,
+    DiagGaussian,
+    Distribution,
+    MultiCategorical,
+    StateDependentNoise,
+)
 from agents.common.spaces import ACTION_SPACES, check_observation_space, encoded_space, image_parts, space_names
 from nngym.activations import ReLU, Tanh
 from nngym.builders import cnn, mlp
@@ -318,7 +325,15 @@ class ActorCriticPolicy:
         net_arch: Hidden sizes of both actor and critic MLPs (not used with other trunks).
         activation: Hidden activation of the MLPs (CNN trunks use ReLU).
         ortho_init: Orthogonal init with gains √2 (hidden), 0.01 (policy head), 1 (value head).
-        log_std_init: Initial log σ for Box actions.
+        log_std_init: Initial log σ for Box actions (every entry of the (J, K) matrix under ``use_sde``).
+        use_sde: Box actions only: explore with state-dependent noise (gSDE, ``StateDependentNoise``) instead of a
+            state-independent σ: log σ is a (J, K) matrix, J the size of the actor's last latent features z(s)
+            (the input of its final Dense layer), and ``reset_noise`` draws the noise weights θ_ε ~ N(0, σ²)
+            (one (J, K) matrix per env) that ``sample`` uses until the next draw. SB3's ``use_sde`` with its
+            defaults ``full_std=True``, ``use_expln=False``, ``learn_features=False``.
+
+    Raises:
+        ValueError: ``use_sde`` with an action space other than Box, or an actor that does not end in Dense.
     """
 
     def __init__(
@@ -331,9 +346,13 @@ class ActorCriticPolicy:
         activation: str = "tanh",
         ortho_init: bool = True,
         log_std_init: float = 0.0,
+        use_sde: bool = False,
     ) -> None:
         self.action_space = action_space
         self.discrete = not isinstance(action_space, gym.spaces.Box)  # no Gaussian, no log σ
+        if use_sde and self.discrete:
+            raise ValueError(f"use_sde (gSDE) needs a Box action space, got {action_space}")
+        self.use_sde = bool(use_sde)
         encoded = encoded_space(observation_space)
         n_in = int(np.prod(encoded.shape))
         n_out = n_action_params(action_space)
@@ -367,16 +386,55 @@ class ActorCriticPolicy:
             self.vf = copy_net(given["vf"]) if "vf" in given else Sequential([Dense(f, 1, rng, w_init=vf_init)])
             self.actor = Sequential([*self.trunk.layers, *self.pi.layers])  # views for inference (infer, _act)
             self.critic = Sequential([*self.trunk.layers, *self.vf.layers])
-        self.log_std = np.full(0 if self.discrete else n_out, log_std_init, dtype=np.float32)
+        if self.use_sde:  # the actor's layers before its final Dense give z(s); that Dense gives μ(s)
+            head_net = self.actor if self.trunk is None else self.pi
+            if not isinstance(head_net.layers[-1], Dense):
+                raise ValueError(f"use_sde needs an actor ending in a Dense layer, got {type(head_net.layers[-1])}")
+            self._latent_layers, self._mean_layer = head_net.layers[:-1], head_net.layers[-1]
+            shape: tuple[int, ...] = (self._mean_layer.params["W"].shape[1], n_out)
+        else:
+            shape = (0,) if self.discrete else (n_out,)
+        self.log_std = np.full(shape, log_std_init, dtype=np.float32)
         self.log_std_grad = np.zeros_like(self.log_std)
+        self.noise_weights: np.ndarray | None = None
+        if self.use_sde:
+            self.reset_noise(1, rng)
 
-    def distribution(self, out: np.ndarray) -> Distribution:
-        """The action distribution given the actor's output (N, ``n_action_params(action_space)``)."""
+    def reset_noise(self, n: int, rng: np.random.Generator) -> None:
+        """gSDE: draws n noise matrices θ_ε ~ N(0, σ²), (n, J, K), one per env (``use_sde`` only)."""
+        std = np.exp(self.log_std)
+        self.noise_weights = (std * rng.standard_normal((n, *std.shape))).astype(self.log_std.dtype)
+
+    def distribution(self, out: np.ndarray, latent: np.ndarray | None = None) -> Distribution:
+        """The action distribution given the actor's output (N, ``n_action_params(action_space)``) (and under
+        ``use_sde`` its latent features z (N, J))."""
+        if self.use_sde:
+            return StateDependentNoise(out, self.log_std, latent, self.noise_weights)
         return action_distribution(self.action_space, out, self.log_std)
+
+    def actor_distribution(self, obs: np.ndarray) -> Distribution:
+        """π(·|s) for encoded observations (N, *encoded shape), inference only (no critic, no caches)."""
+        if self.use_sde:
+            return self._sde_forward(obs, False)[0]
+        return self.distribution(infer(self.actor, obs))
+
+    def _sde_forward(self, obs: np.ndarray, train: bool) -> tuple[StateDependentNoise, np.ndarray | None]:
+        """gSDE: (π(·|s) with z(s) from the actor's layers before its final Dense and μ(s) from that Dense,
+        the shared trunk's features or None)."""
+        h = None if self.trunk is None else self.trunk.forward(obs, train)
+        z = obs if h is None else h
+        for layer in self._latent_layers:
+            z = layer.forward(z, train)
+        return self.distribution(self._mean_layer.forward(z, train), z), h
 
     def forward(self, obs: np.ndarray, train: bool = False) -> tuple[Distribution, np.ndarray]:
         """(π(·|s), V(s) (N,)) for encoded observations (N, *encoded shape); ``train=True`` keeps caches for
         ``backward``."""
+        if self.use_sde:
+            dist, h = self._sde_forward(obs, train)
+            if h is not None:
+                return dist, self.vf.forward(h, train)[:, 0]
+            return dist, (self.critic.forward(obs, True) if train else infer(self.critic, obs))[:, 0]
         if self.trunk is not None:  # the features once, then both heads
             h = self.trunk.forward(obs, train)
             return self.distribution(self.pi.forward(h, train)), self.vf.forward(h, train)[:, 0]
@@ -427,6 +485,8 @@ class ActorCriticPolicy:
             net.astype(dtype)
         self.log_std = self.log_std.astype(dtype)
         self.log_std_grad = np.zeros_like(self.log_std)
+        if self.noise_weights is not None:
+            self.noise_weights = self.noise_weights.astype(dtype)
         return self
 
 
@@ -492,6 +552,8 @@ def backward_policy_loss(
     """Backprops a loss L(log π(a_i|s_i), H_i, V_i) given its partial derivatives, after ``forward(train=True)``.
 
     Chain rule through the distribution: ∂L/∂z_i = ∂L/∂log π_i · ∂log π_i/∂z_i + ∂L/∂H_i · ∂H_i/∂z_i.
+    Under gSDE (``StateDependentNoise``) the variances v_i reach log σ only (the latent features are constants
+    there): ∂L/∂v_i = ∂L/∂log π_i · ∂log π_i/∂v_i + ∂L/∂H_i · ∂H_i/∂v_i, then ``dist.log_std_grad``.
 
     Args:
         policy: The actor-critic that produced ``dist``.
@@ -501,7 +563,15 @@ def backward_policy_loss(
         d_entropy: ∂L/∂H_i, the same for every i (−ent_coef / N for the mean entropy bonus).
         d_values: ∂L/∂V(s_i), (N,).
     """
-    if not isinstance(dist, DiagGaussian):  # Categorical, MultiCategorical, Bernoulli: gradients w.r.t. logits
+    if isinstance(dist, StateDependentNoise):
+        g_mean, g_var = dist.grad_log_prob(actions)
+        d_var = d_log_prob[:, None] * g_var
+        if d_entropy:
+            d_var += d_entropy * dist.grad_entropy()[1]
+        dtype = policy.dtype
+        d_out, d_log_std = d_log_prob[:, None] * g_mean, dist.log_std_grad(d_var)
+        policy.backward(d_out.astype(dtype), d_values.astype(dtype), d_log_std.astype(dtype))
+    elif not isinstance(dist, DiagGaussian):  # Categorical, MultiCategorical, Bernoulli: gradients w.r.t. logits
         d_out = d_log_prob[:, None] * dist.grad_log_prob(actions)
         if d_entropy:
             d_out += d_entropy * dist.grad_entropy()
