@@ -37,6 +37,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="RUN",
         help="fault drill: kill RUN's worker once after its first checkpoint",
     )
+    p.add_argument(
+        "--population",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="local: train nngym's seeds of one PPO/A2C/DQN configuration as one population (--no-population: "
+        "one process per run)",
+    )
     args = p.parse_args(argv)
     try:
         sweep = load_sweep(args.sweep_file)
@@ -62,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         cpus_per_run=args.cpus_per_run,
         drill_kill=args.drill_kill,
         working_dir=PROJECT,  # shipped to a Ray cluster's workers (with --address)
+        population=args.population,
     )
     wall = time.perf_counter() - start
     table = write_report(results, log_dir)

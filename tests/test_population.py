@@ -208,3 +208,24 @@ def test_compare_trains_seeds_as_one_population_by_default(tmp_path):
         assert meta_pop["eval_mean"] == meta_one["eval_mean"] and meta_pop["total_timesteps"] == 400
         assert rel(flat_params(A2C.load(pop / "model.npz")), flat_params(A2C.load(one / "model.npz"))) <= 1e-5
     assert rows["--population"]["eval_mean"] == rows["--no-population"]["eval_mean"]
+
+
+@pytest.mark.slow
+def test_sweep_trains_seeds_as_one_population_by_default(tmp_path):
+    """The local sweep: the two seeds of one configuration in one population subprocess, the same run directories
+    and episodes as one process per run (population=False)."""
+    from agents.experiments.sweep import run_sweep
+    from agents.experiments.sweep_file import load_sweep
+
+    spec = {"name": "p", "impls": ["nngym"], "algos": ["a2c"], "envs": ["CartPole-v1"], "seeds": [0, 1]}
+    spec |= {"total_timesteps": 200, "n_eval_episodes": 1, "hyperparams": {"n_envs": 2}}
+    pop = run_sweep(load_sweep(spec), tmp_path / "pop")
+    one = run_sweep(load_sweep(spec), tmp_path / "one", population=False)
+    assert [r.status for r in pop] == [r.status for r in one] == ["finished", "finished"]
+    assert len(list((tmp_path / "pop").glob("*_spopulation*.log"))) == 1
+    assert not list((tmp_path / "one").glob("*_spopulation*.log"))
+    for r in pop:
+        inner = f"{r.run.algo}_{r.run.env}_s{r.run.seed}"
+        a, b = (tmp_path / d / r.run.name / inner for d in ("pop", "one"))
+        assert read_monitor(a / "monitor.csv") == read_monitor(b / "monitor.csv")
+        assert json.loads((a / "eval.json").read_text())["population"]["seeds"] == [0, 1]

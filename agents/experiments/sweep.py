@@ -2,6 +2,10 @@
 
 The ``local`` backend runs each run in a subprocess, at most ``workers`` at a time; ``ray``
 (``agents.experiments.sweep_ray``) submits each as a Ray task and brings the run's files back to the driver.
+Locally, nngym's runs of PPO, A2C and DQN that differ only in their seed train by default as one population in
+one subprocess (``agents.experiments.train_population``, the same files in each run's directory);
+``population=False`` trains every run on its own, and so do sweeps with ``checkpoint_freq`` (checkpoints and
+their resume are per run) and a ``drill_kill`` run.
 A run that raises is reported with its traceback in ``error.txt`` while the others go on; a run whose
 worker dies is retried and resumes from its latest checkpoint.
 """
@@ -19,6 +23,7 @@ from pathlib import Path
 from agents.experiments import compare
 from agents.experiments.plotting import load_run, plot_groups, reward_threshold
 from agents.experiments.sweep_file import (
+    POPULATION_COMMAND,
     TRAIN_COMMAND,
     Run,
     RunResult,
@@ -29,6 +34,7 @@ from agents.experiments.sweep_file import (
     run_command,
     save_error,
 )
+from agents.experiments.train_population import POPULATION_ALGOS
 
 
 def run_sweep(
@@ -41,6 +47,7 @@ def run_sweep(
     cpus_per_run: float = 1.0,
     drill_kill: str | None = None,
     working_dir: str | os.PathLike | None = None,
+    population: bool = True,
 ) -> list[RunResult]:
     """Runs every unfinished run of ``sweep`` and writes ``<log_dir>/sweep_status.json``.
 
@@ -56,6 +63,8 @@ def run_sweep(
         drill_kill: Fault drill: the run with this name has its worker killed once, right after its
             first checkpoint, to show that it is retried and resumes from the checkpoint.
         working_dir: Ray with an ``address``: the project directory to ship to the cluster's workers.
+        population: Local backend without ``checkpoint_freq``: train nngym's seeds of one PPO / A2C / DQN
+            configuration as one population (a group whose population fails is run run by run).
 
     Returns:
         One result per run, in sweep order.
@@ -74,6 +83,9 @@ def run_sweep(
             results[run] = RunResult(run, "skipped")
         else:
             todo.append(run)
+    if todo and population and backend == "local" and not sweep.checkpoint_freq:
+        done, todo = _run_populations(sweep, todo, root, workers, drill_kill)
+        results.update({r.run: r for r in done})
     if todo:
         if backend == "local":
             done = _run_local(train_cmd, sweep, todo, root, workers, drill_kill)
@@ -103,6 +115,44 @@ def run_sweep(
     ]
     (root / "sweep_status.json").write_text(json.dumps(status, indent=2, default=str))
     return ordered
+
+
+def _run_populations(
+    sweep: Sweep, todo: list[Run], root: Path, workers: int, drill_kill: str | None
+) -> tuple[list[RunResult], list[Run]]:
+    """Trains each group of nngym runs that differ only in their seed as one population subprocess, ``workers``
+    at a time. Returns (results of the runs that finished, the runs left to train one by one)."""
+    groups: dict[tuple, list[Run]] = {}
+    for run in todo:
+        if run.impl == "nngym" and run.algo in POPULATION_ALGOS and run.name != drill_kill:
+            groups.setdefault((run.algo, run.env, run.overrides, run.total_timesteps), []).append(run)
+    groups = {key: runs for key, runs in groups.items() if len(runs) > 1}
+    queue, active, results = list(groups.values()), {}, []
+    while queue or active:
+        while queue and len(active) < workers:
+            runs = queue.pop(0)
+            template = dataclasses.replace(runs[0], seed="{seed}").name  # the run directories, {seed} filled in
+            cmd = [*POPULATION_COMMAND, "--algo", runs[0].algo, "--env", runs[0].env]
+            cmd += ["--seeds", *(str(r.seed) for r in runs), "--log-dir", str(root / template)]
+            cmd += ["--n-eval-episodes", str(sweep.n_eval_episodes)]
+            if runs[0].total_timesteps:
+                cmd += ["--total-timesteps", str(runs[0].total_timesteps)]
+            if runs[0].overrides:
+                cmd += ["-p", *(f"{k}={json.dumps(v)}" for k, v in runs[0].overrides)]
+            for r in runs:
+                (root / r.name).mkdir(parents=True, exist_ok=True)
+            with open(root / f"{template.replace('{seed}', 'population')}.log", "ab") as log:
+                proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+            active[tuple(runs)] = (proc, time.perf_counter())
+        time.sleep(0.1)
+        for runs, (proc, start) in list(active.items()):
+            if proc.poll() is None:
+                continue
+            del active[runs]
+            seconds = time.perf_counter() - start
+            results += [RunResult(r, "finished", 1, seconds) for r in runs if is_finished(root / r.name)]
+    finished = {r.run for r in results}
+    return results, [run for run in todo if run not in finished]
 
 
 def _run_local(

@@ -48,6 +48,8 @@ from agents.baselines import ALGO_NAMES as SB3_ALGO_NAMES
 IMPLS = ("nngym", "sb3")
 #: the train runner each run executes in its own process (``run_command`` appends the run's arguments)
 TRAIN_COMMAND = [sys.executable, "-m", "agents.experiments.train"]
+#: The population trainer the local backend runs for nngym's seeds of one configuration.
+POPULATION_COMMAND = [sys.executable, "-m", "agents.experiments.train_population"]
 SWEEP_KEYS = {
     "name": "a name for the sweep (used for its default log directory)",
     "impls": "list of implementations: nngym, sb3",
