@@ -135,33 +135,36 @@ def population_table(rows: list[dict[str, Any]]) -> str:
 
 
 def population_figure(rows: list[dict[str, Any]], out: str | Path) -> list[Path]:
-    """CPU seconds per seed against K, population (solid) and single runs (dashed), one colour per job; png and
-    svg. CPU seconds (the process runs on one thread): on a shared machine its wall time also counts other
-    processes' turns, which CPU time does not."""
+    """Seconds per seed against K, population (solid) and single runs (dashed), one colour per job: CPU seconds
+    (left; the process runs on one thread) and wall-clock seconds (right; on a shared machine they also count
+    other processes' turns); png and svg."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for i, name in enumerate(dict.fromkeys(r["job"] for r in rows)):
-        sel = [r for r in rows if r["job"] == name]
-        ks = [r["K"] for r in sel]
-        colour = f"C{i}"
-        label = f"{name} ({sel[0]['steps']:,} steps)"
-        ax.plot(ks, [r["population_s_per_seed"] for r in sel], "o-", color=colour, label=f"{label}, population")
-        ax.plot(
-            ks, [r["single_s_per_seed"] for r in sel], "s--", color=colour, alpha=0.6, label=f"{label}, single runs"
-        )
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(sorted({r["K"] for r in rows}))
-    ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
-    ax.set_xlabel("seeds K")
-    ax.set_ylabel("CPU seconds per seed (one thread)")
-    ax.set_ylim(bottom=0)
-    ax.set_title(f"K seeds as one population vs K single runs ({rows[0]['env']}, one core)")
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, kind, ylabel in (
+        (axes[0], "_cpu", "CPU seconds per seed (one thread)"),
+        (axes[1], "", "wall-clock seconds per seed (shared machine)"),
+    ):
+        for i, name in enumerate(dict.fromkeys(r["job"] for r in rows)):
+            sel = [r for r in rows if r["job"] == name]
+            ks, colour = [r["K"] for r in sel], f"C{i}"
+            label = f"{name} ({sel[0]['steps']:,} steps)"
+            pop = [r[f"population{kind}_s_per_seed"] for r in sel]
+            single = [r[f"single{kind}_s_per_seed"] for r in sel]
+            ax.plot(ks, pop, "o-", color=colour, label=f"{label}, population")
+            ax.plot(ks, single, "s--", color=colour, alpha=0.6, label=f"{label}, single runs")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sorted({r["K"] for r in rows}))
+        ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.set_xlabel("seeds K")
+        ax.set_ylabel(ylabel)
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"K seeds as one population vs K single runs ({rows[0]['env']}, one core)")
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
