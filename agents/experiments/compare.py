@@ -65,6 +65,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--env", nargs="+", default=["CartPole-v1"], help="one env id, or several (aggregate table)")
     p.add_argument("--algo", default="ppo")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument(
+        "--sb3-seeds",
+        nargs="+",
+        type=int,
+        default=None,
+        help="SB3's seeds when they differ from --seeds (e.g. 16 nngym seeds as one population next to SB3's 3)",
+    )
     p.add_argument("--impl", nargs="+", default=["nngym", "sb3"], choices=["nngym", "sb3"])
     p.add_argument("--total-timesteps", type=int, default=None, help="default: the yml's n_timesteps")
     p.add_argument("--log-dir", default="runs/compare")
@@ -99,8 +106,9 @@ def train_runs(args: argparse.Namespace, env: str) -> dict[str, list[Path]]:
     slug = f"{args.algo}_{env.replace('/', '-')}"
     runs: dict[str, list[Path]] = {}
     for impl in args.impl:
-        dirs = {seed: Path(args.log_dir) / impl / f"{slug}_s{seed}" for seed in args.seeds}
-        todo = [seed for seed in args.seeds if not _finished(args, dirs[seed])]
+        seeds = args.seeds if impl == "nngym" or not getattr(args, "sb3_seeds", None) else args.sb3_seeds
+        dirs = {seed: Path(args.log_dir) / impl / f"{slug}_s{seed}" for seed in seeds}
+        todo = [seed for seed in seeds if not _finished(args, dirs[seed])]
         if impl == "nngym" and getattr(args, "population", True) and len(todo) > 1 and args.algo in POPULATION_ALGOS:
             print(f"training nngym {args.algo} {env} seeds {todo} as one population", flush=True)
             try:
@@ -117,7 +125,7 @@ def train_runs(args: argparse.Namespace, env: str) -> dict[str, list[Path]]:
                 todo = []
             except ValueError as e:
                 print(f"training the seeds one by one: {e}", flush=True)
-        for seed in args.seeds:
+        for seed in seeds:
             if seed in todo:
                 argv = ["--impl", impl, "--algo", args.algo, "--env", env, "--seed", str(seed)]
                 argv += ["--log-dir", str(Path(args.log_dir) / impl), "--n-eval-episodes", str(args.n_eval_episodes)]
