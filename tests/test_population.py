@@ -229,3 +229,23 @@ def test_sweep_trains_seeds_as_one_population_by_default(tmp_path):
         a, b = (tmp_path / d / r.run.name / inner for d in ("pop", "one"))
         assert read_monitor(a / "monitor.csv") == read_monitor(b / "monitor.csv")
         assert json.loads((a / "eval.json").read_text())["population"]["seeds"] == [0, 1]
+
+
+def test_callbacks_see_the_population(tmp_path):
+    """A callback's on_step runs once per population step; False stops every member; CheckpointCallback saves the
+    population directory."""
+    from agents import BaseCallback, CheckpointCallback
+
+    class StopAfter(BaseCallback):
+        def _on_step(self) -> bool:
+            return self.n_calls < 10
+
+    cls, hp, _, _ = CASES["a2c"]
+    pop = cls("CartPole-v1", seed=SEEDS, **hp)
+    ckpt = CheckpointCallback(5, tmp_path, "pop")
+    pop.learn(1000, callback=[StopAfter(), ckpt])
+    assert [m.num_timesteps for m in pop.members] == [10 * 4] * 3  # 10 vector steps of 4 envs each
+    assert ckpt.last_path == tmp_path / "pop_120_steps"  # the population's env steps: 3 members x 40
+    assert (ckpt.last_path / "population.json").exists()
+    back = load_population(cls, ckpt.last_path)
+    assert [m.num_timesteps for m in back.members] == [40] * 3

@@ -133,7 +133,6 @@ class OnPolicyPopulationEngine:
             buf.log_probs[t] = dist.log_prob(actions)
             per_member = actions.reshape(K, N, *action_shape)
             obs = obs.copy()
-            stop = False
             for k, m in enumerate(self.members):
                 o, rewards, terminated, truncated, infos = m.env.step(to_env_actions(m.action_space, per_member[k]))
                 m.num_timesteps += N
@@ -148,8 +147,6 @@ class OnPolicyPopulationEngine:
                 )
                 obs[k] = o
             if not callback.on_step():
-                stop = True
-            if stop:
                 self._keep_obs(obs)
                 return False
         self._keep_obs(obs)
