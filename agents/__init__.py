@@ -3,7 +3,8 @@
 ``PPO``, ``A2C``, ``DQN``, ``REINFORCE`` and ``RecurrentPPO`` take an env id / env / SAME_STEP vector
 env, a ``net`` (``"mlp"``, ``"cnn"``, ``"dbn"``, a spec string or ready networks), a seed and
 hyperparameters (their ``Config`` dataclass fields); they ``learn``, ``predict``, ``save`` and ``load``
-like SB3's. Hyperparameters per env id are in
+like SB3's. A list of seeds (``PPO(env, seed=[0, 1, 2])``; PPO, A2C, DQN) gives a ``Population`` trained in one
+process on stacked parameters (``agents.common.population``). Hyperparameters per env id are in
 ``agents/hyperparams/<algo>.yml`` (rl-baselines3-zoo's layout), read by ``load_hyperparams``.
 
 The package, by floor (imports point down only)::
@@ -37,6 +38,7 @@ from agents.common.callbacks import (
 )
 from agents.common.evaluation import EpisodeStats, evaluate, evaluate_episodes, run_episodes
 from agents.common.hyperparams import HYPERPARAMS_DIR, HyperparamsError, parse_policy_kwargs
+from agents.common.population import Population, load_population
 from agents.dqn import DQN, DQNConfig
 from agents.ppo import PPO, PPOConfig
 from agents.ram import RAM, RAMConfig
@@ -78,6 +80,7 @@ __all__ = [
     "EvalCallback",
     "HyperparamsError",
     "PPOConfig",
+    "Population",
     "ProgressBarCallback",
     "RAM",
     "RAMConfig",
@@ -87,6 +90,7 @@ __all__ = [
     "evaluate",
     "evaluate_episodes",
     "load_hyperparams",
+    "load_population",
     "parse_policy_kwargs",
     "run_episodes",
 ]
