@@ -223,6 +223,8 @@ def plot_trajectories(results: list[dict[str, Any]], env_kwargs: dict[str, Any],
             ax.imshow(canvas, cmap="gray_r", vmin=0, vmax=255)
             ax.set_xticks([])
             ax.set_yticks([])
+            ax.set_xlim(-0.5, S - 0.5)  # the canvas only: boxes reaching past its edge are clipped
+            ax.set_ylim(S - 0.5, -0.5)
             if t >= len(locs):
                 continue
             ax.plot(locs[: t + 1, 1], locs[: t + 1, 0], "-o", color="tab:orange", ms=3, lw=1)
