@@ -13,6 +13,7 @@ from agents.common.buffers import RolloutBuffer
 from agents.common.callbacks import BaseCallback
 from agents.common.distributions import Distribution
 from agents.common.policies import backward_policy_loss
+from agents.common.ppo_loss import ppo_loss
 from agents.common.rollout import collect_rollout, explained_variance
 from nngym.optim import Adam
 from nngym.schedules import parse_schedule
@@ -203,59 +204,3 @@ class PPO(BaseAgent):
         }
         if not policy.discrete:
             self._train_stats["train/std"] = float(np.exp(policy.log_std).mean())
-
-
-def ppo_loss(
-    log_prob: np.ndarray,
-    entropy: np.ndarray,
-    values: np.ndarray,
-    old_log_prob: np.ndarray,
-    advantages: np.ndarray,
-    returns: np.ndarray,
-    old_values: np.ndarray,
-    *,
-    clip: float,
-    clip_range_vf: float | None,
-    ent_coef: float,
-    vf_coef: float,
-) -> tuple[dict[str, float], np.ndarray, float, np.ndarray]:
-    """PPO's loss ``pg_loss + ent_coef · entropy_loss + vf_coef · v_loss`` and its partial derivatives.
-
-    pg_loss = −mean(min(r A, clip(r, 1 − ε, 1 + ε) A)), r = exp(log π − log π_old);
-    v_loss = mean((R − V_pred)²), V_pred = V or V_old + clip(V − V_old, ±ε_vf); entropy_loss = −mean(H).
-
-    Args:
-        log_prob, entropy, values: log π(a|s), H, V(s) under the current networks, (n,).
-        old_log_prob, advantages, returns, old_values: From the rollout (advantages already normalised), (n,).
-        clip: ε.
-        clip_range_vf: ε_vf or None.
-        ent_coef, vf_coef: Coefficients.
-
-    Returns:
-        (terms: pg_loss, v_loss, entropy_loss, approx_kl, clip_frac, loss;
-        ∂loss/∂log π (n,); ∂loss/∂H_i (a scalar, the same for every i); ∂loss/∂V (n,)).
-    """
-    n = len(log_prob)
-    log_ratio = log_prob - old_log_prob
-    ratio = np.exp(log_ratio)
-    surr1, surr2 = advantages * ratio, advantages * np.clip(ratio, 1.0 - clip, 1.0 + clip)
-    pg_loss = float(-np.minimum(surr1, surr2).mean())
-    if clip_range_vf is None:
-        v_pred, v_mask = values, 1.0
-    else:
-        dv = values - old_values
-        v_pred = old_values + np.clip(dv, -clip_range_vf, clip_range_vf)
-        v_mask = np.abs(dv) < clip_range_vf
-    v_loss = float(np.mean((returns - v_pred) ** 2))
-    entropy_loss = float(-entropy.mean())
-    terms = {
-        "pg_loss": pg_loss,
-        "v_loss": v_loss,
-        "entropy_loss": entropy_loss,
-        "approx_kl": float(np.mean((ratio - 1.0) - log_ratio)),
-        "clip_frac": float(np.mean(np.abs(ratio - 1.0) > clip)),
-        "loss": pg_loss + ent_coef * entropy_loss + vf_coef * v_loss,
-    }
-    d_log_prob = np.where(surr1 <= surr2, -advantages * ratio / n, 0.0)  # the clipped branch has zero gradient
-    d_values = vf_coef * 2.0 * (v_pred - returns) * v_mask / n
-    return terms, d_log_prob, -ent_coef / n, d_values

@@ -12,7 +12,6 @@ import pytest
 from agents import A2C, DQN, PPO, REINFORCE, RecurrentPPO
 from agents.common.member_generators import MemberGenerators
 from agents.common.population import Population, load_population, member_log_dir
-from agents.common.population_onpolicy import stacked_ppo_loss
 from agents.ppo import ppo_loss
 
 SEEDS = [0, 1, 2]
@@ -87,7 +86,7 @@ def test_stacked_ppo_loss_rows_are_ppo_loss():
     arrays = [rng.standard_normal((3, 8)).astype(np.float32) for _ in range(7)]
     arrays[1] = np.abs(arrays[1])  # entropies
     kw = {"clip": 0.2, "clip_range_vf": 0.5, "ent_coef": 0.01, "vf_coef": 0.5}
-    terms, d_lp, d_h, d_v = stacked_ppo_loss(*arrays, **kw)
+    terms, d_lp, d_h, d_v = ppo_loss(*arrays, **kw)  # (K, n): a row a member
     for k in range(3):
         t, d_lp_k, d_h_k, d_v_k = ppo_loss(*(a[k] for a in arrays), **kw)
         for key, value in t.items():

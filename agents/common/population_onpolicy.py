@@ -4,7 +4,7 @@ Each loop follows the single agent's (``agents.ppo.PPO._learn``, ``agents.a2c.A2
 all members at once: one stacked forward pass per vector step, each member's envs stepped with its actions,
 each member's episode statistics and log files written by the member itself; GAE over the K·N env columns;
 minibatches drawn by each member's generator; losses, advantage normalisation and gradient clipping per
-member (``stacked_ppo_loss`` is ``agents.ppo.ppo_loss`` with a leading member axis).
+member (``agents.common.ppo_loss.ppo_loss`` on (K, n) minibatches, a row a member).
 """
 
 from __future__ import annotations
@@ -18,65 +18,10 @@ from agents.common.buffers import RolloutBuffer
 from agents.common.callbacks import BaseCallback
 from agents.common.member_generators import MemberGenerators
 from agents.common.population_policies import StackedActorCritic
+from agents.common.ppo_loss import ppo_loss
 from agents.common.rollout import bootstrap_truncated, explained_variance
 from agents.common.spaces import to_env_actions
 from nngym.stacked_optim import StackedOptimizer
-
-
-def stacked_ppo_loss(
-    log_prob: np.ndarray,
-    entropy: np.ndarray,
-    values: np.ndarray,
-    old_log_prob: np.ndarray,
-    advantages: np.ndarray,
-    returns: np.ndarray,
-    old_values: np.ndarray,
-    *,
-    clip: float,
-    clip_range_vf: float | None,
-    ent_coef: float,
-    vf_coef: float,
-) -> tuple[dict[str, np.ndarray], np.ndarray, float, np.ndarray]:
-    """PPO's loss and its partial derivatives for K members' minibatches at once, each member on its own.
-
-    Row k is ``agents.ppo.ppo_loss`` of member k's n samples: pg_loss = −mean(min(r A, clip(r, 1 ± ε) A)),
-    v_loss = mean((R − V_pred)²), entropy_loss = −mean(H), means over the row.
-
-    Args:
-        log_prob, entropy, values: log π(a|s), H, V(s) under the current networks, (K, n).
-        old_log_prob, advantages, returns, old_values: From the rollout (advantages already normalised), (K, n).
-        clip: ε.
-        clip_range_vf: ε_vf or None.
-        ent_coef, vf_coef: Coefficients.
-
-    Returns:
-        (terms, each (K,): pg_loss, v_loss, entropy_loss, approx_kl, clip_frac, loss; ∂loss/∂log π (K, n);
-        ∂loss/∂H_i (a scalar, the same for every sample); ∂loss/∂V (K, n)).
-    """
-    n = log_prob.shape[-1]
-    log_ratio = log_prob - old_log_prob
-    ratio = np.exp(log_ratio)
-    surr1, surr2 = advantages * ratio, advantages * np.clip(ratio, 1.0 - clip, 1.0 + clip)
-    pg_loss = -np.minimum(surr1, surr2).mean(axis=-1)
-    if clip_range_vf is None:
-        v_pred, v_mask = values, 1.0
-    else:
-        dv = values - old_values
-        v_pred = old_values + np.clip(dv, -clip_range_vf, clip_range_vf)
-        v_mask = np.abs(dv) < clip_range_vf
-    v_loss = np.mean((returns - v_pred) ** 2, axis=-1)
-    entropy_loss = -entropy.mean(axis=-1)
-    terms = {
-        "pg_loss": pg_loss,
-        "v_loss": v_loss,
-        "entropy_loss": entropy_loss,
-        "approx_kl": np.mean((ratio - 1.0) - log_ratio, axis=-1),
-        "clip_frac": np.mean(np.abs(ratio - 1.0) > clip, axis=-1),
-        "loss": pg_loss + ent_coef * entropy_loss + vf_coef * v_loss,
-    }
-    d_log_prob = np.where(surr1 <= surr2, -advantages * ratio / n, 0.0)  # the clipped branch has zero gradient
-    d_values = vf_coef * 2.0 * (v_pred - returns) * v_mask / n
-    return terms, d_log_prob, -ent_coef / n, d_values
 
 
 class OnPolicyPopulationEngine:
@@ -237,7 +182,7 @@ class PPOPopulationEngine(OnPolicyPopulationEngine):
                 adv = advantages[rows, i]
                 if c.normalize_advantage and b > 1:  # per member, over its own minibatch
                     adv = (adv - adv.mean(axis=1, keepdims=True)) / (adv.std(axis=1, keepdims=True) + 1e-8)
-                terms, d_log_prob, d_entropy, d_values = stacked_ppo_loss(
+                terms, d_log_prob, d_entropy, d_values = ppo_loss(
                     log_prob,
                     entropy,
                     values,
