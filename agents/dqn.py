@@ -12,6 +12,7 @@ from agents.common.base import BaseAgent
 from agents.common.buffers import ReplayBuffer
 from agents.common.callbacks import BaseCallback
 from agents.common.policies import QNetwork
+from agents.common.polyak import polyak_update
 from agents.common.spaces import encoded_space, to_env_actions
 from agents.common.vec_env import final_observations
 from nngym.costs import HuberCost
@@ -236,13 +237,7 @@ class DQN(BaseAgent):
         return obs if self.normalizer is None else self.normalizer.normalize_obs(obs, update=True)
 
     def _update_target(self) -> None:
-        tau = self.config.tau
-        for (_, p, _), (_, pt, _) in zip(self.q_net.named_params(), self.q_target.named_params(), strict=True):
-            if tau == 1.0:
-                np.copyto(pt, p)
-            else:
-                pt *= 1.0 - tau
-                pt += tau * p
+        polyak_update(self.q_net, self.q_target, self.config.tau)
 
     def _train(self, gradient_steps: int) -> None:
         c = self.config

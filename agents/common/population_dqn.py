@@ -15,6 +15,7 @@ import numpy as np
 
 from agents.common.callbacks import BaseCallback
 from agents.common.member_generators import MemberGenerators
+from agents.common.polyak import polyak_update
 from agents.common.population_policies import StackedQNetwork
 from agents.common.spaces import to_env_actions
 from agents.common.vec_env import final_observations
@@ -48,13 +49,7 @@ class DQNPopulationEngine:
 
     def _update_target(self) -> None:
         """θ' ← τθ + (1 − τ)θ' for every member (a copy for τ = 1), on the stacked arrays."""
-        tau = self.members[0].config.tau
-        for (_, p, _), (_, pt, _) in zip(self.q_net.named_params(), self.q_target.named_params(), strict=True):
-            if tau == 1.0:
-                np.copyto(pt, p)
-            else:
-                pt *= 1.0 - tau
-                pt += tau * p
+        polyak_update(self.q_net, self.q_target, self.members[0].config.tau)
 
     def learn(self, callback: BaseCallback) -> None:
         """Acts ε-greedily, stores transitions, trains every ``train_freq`` steps, for all members."""
