@@ -14,7 +14,7 @@ from agents.common.callbacks import BaseCallback
 from agents.common.policies import QNetwork
 from agents.common.polyak import polyak_update
 from agents.common.spaces import encoded_space, to_env_actions
-from agents.common.vec_env import final_observations
+from agents.common.vec_env import true_next_observations
 from nngym.costs import HuberCost
 from nngym.network import Sequential
 from nngym.optim import Adam
@@ -209,11 +209,7 @@ class DQN(BaseAgent):
             self.num_timesteps += self.n_envs
             self._n_calls += 1
             dones = terminated | truncated
-            real_next = next_obs
-            if dones.any():  # SAME_STEP autoreset: the true s' of a finished episode is its final observation
-                idx = np.flatnonzero(dones)
-                real_next = next_obs.copy()
-                real_next[idx] = final_observations(infos, idx)
+            real_next = true_next_observations(next_obs, dones, infos)
             self.replay_buffer.add(obs, real_next, actions, rewards, terminated, dones)  # raw, as the env gave them
             if self.normalizer is not None:
                 self.normalizer.scale_rewards(rewards, dones)  # advances the running returns' statistics

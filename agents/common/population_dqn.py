@@ -18,7 +18,7 @@ from agents.common.member_generators import MemberGenerators
 from agents.common.polyak import polyak_update
 from agents.common.population_policies import StackedQNetwork
 from agents.common.spaces import to_env_actions
-from agents.common.vec_env import final_observations
+from agents.common.vec_env import true_next_observations
 from nngym.stacked_optim import StackedOptimizer
 
 
@@ -75,11 +75,7 @@ class DQNPopulationEngine:
                 m.num_timesteps += N
                 m._n_calls += 1
                 dones = terminated | truncated
-                real_next = next_obs
-                if dones.any():  # SAME_STEP autoreset: the true s' of a finished episode is its final observation
-                    idx = np.flatnonzero(dones)
-                    real_next = next_obs.copy()
-                    real_next[idx] = final_observations(infos, idx)
+                real_next = true_next_observations(next_obs, dones, infos)
                 m.replay_buffer.add(obs[k], real_next, actions[k], rewards, terminated, dones)
                 if m.normalizer is not None:
                     m.normalizer.scale_rewards(rewards, dones)

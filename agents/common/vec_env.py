@@ -157,3 +157,21 @@ def _wrapped(env: gym.Env, wrappers: Sequence[Callable[[gym.Env], gym.Env]]) -> 
 def final_observations(infos: dict, idx: np.ndarray) -> np.ndarray:
     """The true final observations of the sub-envs ``idx`` whose episodes ended this step, (len(idx), ...)."""
     return np.stack([infos["final_obs"][i] for i in idx]).astype(np.float32)
+
+
+def true_next_observations(next_obs: np.ndarray, dones: np.ndarray, infos: dict) -> np.ndarray:
+    """s' of every sub-env for a replay buffer: under SAME_STEP autoreset a finished episode's ``next_obs`` is
+    already the next episode's first observation, so its final observation replaces it (a copy; ``next_obs``
+    itself is returned when no episode ended).
+
+    Args:
+        next_obs: What ``step`` returned, (n_envs, ...).
+        dones: terminated | truncated, (n_envs,).
+        infos: ``step``'s infos, holding ``"final_obs"`` for the finished sub-envs.
+    """
+    if not dones.any():
+        return next_obs
+    idx = np.flatnonzero(dones)
+    real_next = next_obs.copy()
+    real_next[idx] = final_observations(infos, idx)
+    return real_next
