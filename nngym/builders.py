@@ -90,7 +90,9 @@ def cnn(
     """A convolutional network from a short spec, for images or pixel observations of any (C, H, W).
 
     Each ``conv`` is followed by the activation, each ``dense`` too; a ``Flatten`` goes in before
-    the first ``dense`` and at the end, so the output is always (N, features). With ``n_out`` a
+    the first ``dense`` and at the end, so the output is always (N, features). A max-pool right after
+    a conv's ReLU is put before the ReLU (conv → pool → ReLU): the two commute exactly, outputs and
+    gradients, and the ReLU then runs on the pooled maps. With ``n_out`` a
     final Dense layer (logits, or ``output_activation``) is appended.
 
     Args:
@@ -151,7 +153,13 @@ def cnn(
             size, stride = int(match[1]), int(match[2]) if match[2] else None
             layer = POOLS[pool_kind](size, stride, dtype=dtype)
             shape = layer.output_shape(shape)
-            layers.append(layer)
+            if pool_kind == "max" and activation == "relu" and len(layers) >= 2 and isinstance(layers[-2], Conv2D):
+                # max(relu(z)) = relu(max(z)) and both send the gradient to the same pixel (ties only where
+                # relu(z) = 0, whose gradient is 0 either way), so pool first: the ReLU then works on k·k
+                # times fewer numbers, forward and backward, with the same outputs and gradients.
+                layers.insert(len(layers) - 1, layer)
+            else:
+                layers.append(layer)
         elif key == "dense":
             flatten()
             layers += [

@@ -59,6 +59,10 @@ class _Pool2D(Layer):
             for j in range(kw):
                 yield i * kw + j, x[:, :, i : i + (ho - 1) * sh + 1 : sh, j : j + (wo - 1) * sw + 1 : sw]
 
+    def _tiles(self, x_shape: tuple[int, ...], out: tuple[int, int]) -> bool:
+        """Whether the blocks cover every input pixel exactly once (no gap, no ragged edge, no overlap)."""
+        return self.stride == self.size and x_shape[2:] == (out[0] * self.size[0], out[1] * self.size[1])
+
     def config(self) -> dict[str, Any]:
         return {"size": list(self.size), "stride": list(self.stride)}
 
@@ -95,8 +99,8 @@ class MaxPool2D(_Pool2D):
         dy = np.asarray(dy, dtype=self.dtype)
         if dy.shape != y.shape:
             raise ValueError(f"{self._name} expected upstream gradient of shape {y.shape}, got {dy.shape}")
-        dx = _zeros_like_layout(y, x.shape, self.dtype)
         overlapping = self.stride[0] < self.size[0] or self.stride[1] < self.size[1]
+        dx = _zeros_like_layout(y, x.shape, self.dtype, empty=not overlapping and self._tiles(x.shape, out))
         left = dy.copy(order="K")  # gradient not yet given to a pixel: the first maximum takes it all
         last = self.size[0] * self.size[1] - 1
         for (o, view), (_, v) in zip(self._offsets(dx, out), self._offsets(x, out), strict=True):
@@ -156,8 +160,8 @@ class L2Pool2D(_Pool2D):
         if dy.shape != y.shape:
             raise ValueError(f"{self._name} expected upstream gradient of shape {y.shape}, got {dy.shape}")
         g = dy / np.maximum(y, self.eps)
-        dx = _zeros_like_layout(y, x.shape, self.dtype)
         overlapping = self.stride[0] < self.size[0] or self.stride[1] < self.size[1]
+        dx = _zeros_like_layout(y, x.shape, self.dtype, empty=not overlapping and self._tiles(x.shape, out))
         for (_, view), (_, xv) in zip(self._offsets(dx, out), self._offsets(x, out), strict=True):
             if overlapping:
                 view += g * xv  # blocks may share this pixel
@@ -169,10 +173,14 @@ class L2Pool2D(_Pool2D):
         return {**super().config(), "eps": self.eps}
 
 
-def _zeros_like_layout(like: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """Zeros of ``shape`` (N, C, H, W), laid out in memory (C, H, W, N) when ``like`` is (as conv outputs are)."""
+def _zeros_like_layout(like: np.ndarray, shape: tuple[int, ...], dtype: np.dtype, empty: bool = False) -> np.ndarray:
+    """Zeros of ``shape`` (N, C, H, W), laid out in memory (C, H, W, N) when ``like`` is (as conv outputs are).
+
+    With ``empty`` the array is left unfilled, for a caller that writes every element (blocks that tile the input).
+    """
+    new = np.empty if empty else np.zeros
     s = like.strides
     if like.ndim == 4 and s[0] < s[3] < s[2] < s[1]:  # batch innermost: (C, H, W, N)
         n, c, h, w = shape
-        return np.zeros((c, h, w, n), dtype).transpose(3, 0, 1, 2)
-    return np.zeros(shape, dtype)
+        return new((c, h, w, n), dtype).transpose(3, 0, 1, 2)
+    return new(shape, dtype)

@@ -183,6 +183,29 @@ def test_cnn_spec_builds_the_seed_network_and_checks_gradients() -> None:
     assert_gradcheck_passes(gradcheck(net, rng.standard_normal((2, 2, 9, 8)), rng))
 
 
+def test_cnn_spec_pools_before_relu_with_the_same_outputs_and_gradients() -> None:
+    """Max-pooling commutes with ReLU: the builder's conv → pool → ReLU equals conv → ReLU → pool exactly."""
+    rng = np.random.default_rng(3)
+    net = cnn("conv:6x3,pool:2,conv:4x3,maxpool:2s1,dense:5", (2, 12, 12), rng, n_out=3)
+    kinds = [type(layer).__name__ for layer in net.layers]
+    assert kinds[:6] == ["Conv2D", "MaxPool2D", "ReLU", "Conv2D", "MaxPool2D", "ReLU"]
+    naive = [net.layers[i] for i in (0, 2, 1, 3, 5, 4)] + net.layers[6:]  # the same layers, ReLU before pool
+    reference = Sequential(naive)
+    x = rng.standard_normal((7, 2, 12, 12)).astype(np.float32)
+    x[:, :, :4, :4] = 0.0  # whole blocks of zeros and negatives: ReLU's ties
+    delta = rng.standard_normal((7, 3)).astype(np.float32)
+    y = net.forward(x)
+    net.backward(delta)
+    grads = [{k: g.copy() for k, g in layer.grads.items()} for layer in net.layers]
+    np.testing.assert_array_equal(reference.forward(x), y)
+    reference.backward(delta)  # the same layer objects: their grads are overwritten with the reference's
+    for layer, before in zip(net.layers, grads, strict=True):
+        for k, g in layer.grads.items():
+            np.testing.assert_array_equal(g, before[k], err_msg=f"{layer}: {k}")
+    assert type(cnn("conv:4x3,l2pool:2", (1, 8, 8), rng).layers[1]).__name__ == "ReLU"  # L2 pooling: not commuting
+    assert type(cnn("conv:4x3,pool:2", (1, 8, 8), rng, activation="tanh").layers[1]).__name__ == "Tanh"
+
+
 def test_cnn_spec_shapes_and_errors() -> None:
     rng = np.random.default_rng(0)
     net = cnn("conv:32x8s4,conv:64x4s2,conv:64x3,dense:512", (4, 84, 84), rng)  # the DQN Atari torso
