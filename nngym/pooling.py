@@ -101,7 +101,8 @@ class MaxPool2D(_Pool2D):
             raise ValueError(f"{self._name} expected upstream gradient of shape {y.shape}, got {dy.shape}")
         overlapping = self.stride[0] < self.size[0] or self.stride[1] < self.size[1]
         dx = _zeros_like_layout(y, x.shape, self.dtype, empty=not overlapping and self._tiles(x.shape, out))
-        left = dy.copy(order="K")  # gradient not yet given to a pixel: the first maximum takes it all
+        left = np.empty_like(y)  # gradient not yet given to a pixel: the first maximum takes it all
+        left[...] = dy  # in y's memory layout (a conv's (C, H, W, N)) whatever dy's, so every loop below is one
         last = self.size[0] * self.size[1] - 1
         for (o, view), (_, v) in zip(self._offsets(dx, out), self._offsets(x, out), strict=True):
             hit = v == y
@@ -159,7 +160,8 @@ class L2Pool2D(_Pool2D):
         dy = np.asarray(dy, dtype=self.dtype)
         if dy.shape != y.shape:
             raise ValueError(f"{self._name} expected upstream gradient of shape {y.shape}, got {dy.shape}")
-        g = dy / np.maximum(y, self.eps)
+        g = np.maximum(y, self.eps)  # in y's memory layout, whatever dy's
+        np.divide(dy, g, out=g)
         overlapping = self.stride[0] < self.size[0] or self.stride[1] < self.size[1]
         dx = _zeros_like_layout(y, x.shape, self.dtype, empty=not overlapping and self._tiles(x.shape, out))
         for (_, view), (_, xv) in zip(self._offsets(dx, out), self._offsets(x, out), strict=True):

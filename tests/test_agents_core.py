@@ -146,6 +146,29 @@ def test_truncation_bootstraps_from_final_obs_not_reset_obs(terminate):
     np.testing.assert_allclose(b.returns[3, 0], 1 + gamma * 1.0, rtol=1e-6)
 
 
+def test_rollout_skips_the_last_value_when_every_episode_just_ended(monkeypatch):
+    """One-step episodes (a bandit): V(s_T) is multiplied by 1 − done = 0, so it is not computed."""
+    env = SyncVectorEnv([lambda: CounterEnv(1, terminate=True), lambda: CounterEnv(1, terminate=True)])
+    agent = A2C(env, seed=0, n_steps=3, gamma=0.9)
+    _identity_critic(agent)
+    agent._setup_learn(6, None, True, False)
+    calls = []
+    values = agent.policy.values
+    monkeypatch.setattr(agent.policy, "values", lambda obs: calls.append(len(obs)) or values(obs))
+    collect_rollout(agent, agent.buffer, 0.9, 1.0, None)
+    assert calls == []  # no truncation bootstrap, no V(s_T)
+    np.testing.assert_array_equal(agent.buffer.returns, np.ones((3, 2)))  # R = r: every step ends its episode
+    np.testing.assert_array_equal(agent.buffer.advantages, np.ones((3, 2)) - agent.buffer.values)
+    agent2 = A2C(SyncVectorEnv([lambda: CounterEnv(2, terminate=True)] * 2), seed=0, n_steps=3, gamma=0.9)
+    _identity_critic(agent2)
+    agent2._setup_learn(6, None, True, False)
+    values2 = agent2.policy.values
+    monkeypatch.setattr(agent2.policy, "values", lambda obs: calls.append(len(obs)) or values2(obs))
+    collect_rollout(agent2, agent2.buffer, 0.9, 1.0, None)
+    assert calls == [2]  # the last step (t=3 of 2-step episodes) is mid-episode: V(s_T) is needed
+    np.testing.assert_allclose(agent2.buffer.returns[2], 1 + 0.9 * 1.0, rtol=1e-6)
+
+
 def test_dqn_replay_stores_final_obs_and_terminated_only():
     env = SyncVectorEnv([lambda: CounterEnv(3, terminate=False)])
     agent = DQN(env, seed=0, learning_starts=100, buffer_size=10)

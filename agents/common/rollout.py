@@ -77,7 +77,11 @@ def collect_rollout(
             agent._last_obs = obs
             return False
     agent._last_obs = obs
-    buffer.compute_returns_and_advantages(policy.values(obs), gamma, gae_lambda)
+    if buffer.dones[-1].all():  # every episode just ended: GAE multiplies V(s_T) by 1 − done = 0, so skip it
+        last_values = np.zeros(agent.n_envs, np.float32)
+    else:
+        last_values = policy.values(obs)
+    buffer.compute_returns_and_advantages(last_values, gamma, gae_lambda)
     return True
 
 
