@@ -1,6 +1,6 @@
 """Train an nngym agent with the zoo-style hyperparameters, evaluate it, save it and plot its reward curve.
 
-    python scripts/train.py     # the project's main job: PPO + nngym CNN on DigitClassify, a few minutes
+    python scripts/train.py     # the project's main job: PPO + nngym CNN on DigitClassify, about a minute
 
 With no arguments: PPO with the nngym CNN (``net: cnn`` in agents/hyperparams/ppo.yml) learns to label
 MNIST digits from rewards alone (``nngym/DigitClassify-v0``), with a progress bar, and ends with the
