@@ -304,3 +304,68 @@ def test_convert_command_writes_a_model_ppo_load_reads(tmp_path):
     agent = PPO.load(out, env="CartPole-v1")  # loads with an env of the same spaces, ready to train on
     _assert_same_actions(model, agent, observations(model.observation_space))
     agent.learn(64)
+
+
+@pytest.mark.parametrize(("algo", "env_id"), [("PPO", "Pendulum-v1"), ("A2C", "Acrobot-v1"), ("DQN", "CartPole-v1")])
+def test_vecnormalize_statistics_give_sb3s_actions_on_raw_observations(algo, env_id, tmp_path):
+    sb3 = pytest.importorskip("stable_baselines3")
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    venv = VecNormalize(make_vec_env(env_id, 2, seed=0), gamma=0.95, clip_obs=3.0, clip_reward=7.0)
+    kw = {"learning_starts": 50} if algo == "DQN" else {"n_steps": 64}
+    model = getattr(sb3, algo)("MlpPolicy", venv, seed=0, device="cpu", **kw).learn(256)
+    model.save(tmp_path / "model.zip")
+    venv.save(tmp_path / "vecnormalize.pkl")
+    agent = load_sb3(tmp_path / "model.zip", vecnormalize=tmp_path / "vecnormalize.pkl")
+    norm = agent.normalizer
+    np.testing.assert_array_equal(norm.obs_rms.mean, venv.obs_rms.mean)
+    np.testing.assert_array_equal(norm.obs_rms.var, venv.obs_rms.var)
+    assert norm.obs_rms.count == venv.obs_rms.count and norm.ret_rms.var == venv.ret_rms.var
+    assert (norm.obs_rms.clip, norm.clip_reward, norm.gamma) == (3.0, 7.0, 0.95)
+    raw = observations(model.observation_space) * 3.0  # beyond the clip for some: the clip must match too
+    normalized = venv.normalize_obs(raw)
+    np.testing.assert_allclose(norm.normalize_obs(raw), normalized, rtol=1e-6, atol=1e-6)
+    want, _ = model.predict(normalized, deterministic=True)
+    got, _ = agent.predict(raw, deterministic=True)
+    if algo == "DQN":  # a barely trained Q-network may prefer one action everywhere: compare Q itself as well
+        import torch
+
+        with torch.no_grad():
+            q = model.q_net(torch.as_tensor(normalized)).numpy()
+        np.testing.assert_allclose(agent.q_net.forward(norm.normalize_obs(raw)), q, rtol=1e-5, atol=1e-5)
+    if np.issubdtype(want.dtype, np.integer):
+        assert np.array_equal(got, want)
+    else:
+        np.testing.assert_allclose(got, want, atol=1e-5)
+    rewards = np.array([1.0, -2.0])
+    np.testing.assert_allclose(norm.scale_rewards(rewards, np.zeros(2), update=False), venv.normalize_reward(rewards))
+    again = type(agent).load(agent.save(tmp_path / "nngym.npz"))  # nngym's own file keeps the statistics
+    np.testing.assert_array_equal(again.predict(raw, deterministic=True)[0], got)
+    from agents.experiments import convert_sb3
+
+    out = convert_sb3.main(
+        [str(tmp_path / "model.zip"), str(tmp_path / "c.npz"), "--vecnormalize", str(tmp_path / "vecnormalize.pkl")]
+    )
+    np.testing.assert_array_equal(type(agent).load(out).predict(raw, deterministic=True)[0], got)
+
+
+def test_bad_vecnormalize_files_are_refused(tmp_path):
+    _, path = _train("PPO", "CartPole-v1", tmp_path, steps=64, n_steps=64)
+    marker = tmp_path / "marker"
+    (tmp_path / "payload.pkl").write_bytes(pickle.dumps(_Payload(marker)))
+    with pytest.raises(UnsafePickleError, match=r"global (posix|os)\.system"):
+        load_sb3(path, vecnormalize=tmp_path / "payload.pkl")
+    assert not marker.exists()
+    (tmp_path / "text.pkl").write_bytes(b"not a pickle")
+    with pytest.raises(SB3ZipError, match="not a readable VecNormalize pickle"):
+        load_sb3(path, vecnormalize=tmp_path / "text.pkl")
+    (tmp_path / "dict.pkl").write_bytes(pickle.dumps({"obs_rms": 1}))
+    with pytest.raises(SB3ZipError, match=r"not a VecNormalize pickle \(VecNormalize.save's file\)"):
+        load_sb3(path, vecnormalize=tmp_path / "dict.pkl")
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    VecNormalize(make_vec_env("Pendulum-v1", 1)).save(tmp_path / "pendulum.pkl")  # 3 values, CartPole has 4
+    with pytest.raises(SB3ZipError, match=r"observation statistics of shape \(3,\), the model's observations \(4,\)"):
+        load_sb3(path, vecnormalize=tmp_path / "pendulum.pkl")

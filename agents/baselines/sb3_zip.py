@@ -10,8 +10,11 @@
 
 What is supported: ``MlpPolicy`` with any ``net_arch`` (a list, or different ``pi``/``vf`` sizes) and a
 Tanh, ReLU or Sigmoid activation (the ones nngym has), ``CnnPolicy`` with SB3's ``NatureCNN`` (shared or
-separate features extractors), Discrete and 1-D Box actions, 1-D Box or image observations. Observation
-normalisation (``VecNormalize``) and frame stacking are wrappers saved outside the zip: apply them yourself.
+separate features extractors), Discrete and 1-D Box actions, 1-D Box or image observations. Observation and
+reward normalisation are saved by SB3 outside the zip, in ``VecNormalize.save``'s pickle (the zoo's
+``vecnormalize.pkl``): ``load_sb3(path, vecnormalize="vecnormalize.pkl")`` reads its statistics into the agent's
+own normaliser (``agents.common.normalize``), so ``predict`` takes raw observations as SB3's model behind its
+``VecNormalize`` does. Frame stacking is a wrapper: apply it yourself.
 The optimiser state is not copied (an nngym optimiser starts afresh if training goes on); the numeric
 hyperparameters the zip records (gamma, n_steps, batch_size, ...) become the agent's ``config``.
 
@@ -177,6 +180,127 @@ SPACE_GLOBALS: dict[tuple[str, str], Any] = {
     ("numpy.random.bit_generator", "__pyx_unpickle_SeedSequence"): _Inert,
     ("numpy.random.bit_generator", "SeedSequence"): _Inert,
 }
+
+
+class _Attributes:
+    """Stands for SB3's ``VecNormalize`` and ``RunningMeanStd`` in a pickle: keeps the attributes ``BUILD`` gives."""
+
+    def __setstate__(self, state: Any) -> None:
+        self.attrs = state[0] if isinstance(state, tuple) else state
+
+
+def _reconstruct(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
+    """numpy's ``_reconstruct`` for plain arrays only (a pickled ndarray's empty start, filled by ``__setstate__``)."""
+    if subtype is not np.ndarray:
+        raise UnsafePickleError(f"a pickled array of type {subtype!r:.60} (only numpy.ndarray is read)")
+    return np.ndarray.__new__(np.ndarray, shape, dtype)
+
+
+def _scalar(dtype: Any, data: bytes = b"") -> Any:
+    """numpy's pickled scalar (``numpy._core.multiarray.scalar``), for numeric dtypes only."""
+    if not isinstance(dtype, np.dtype) or dtype.hasobject or not isinstance(data, bytes):
+        raise UnsafePickleError("a pickled numpy scalar is not plain bytes of a numeric dtype")
+    return np.frombuffer(data, dtype=dtype)[0]
+
+
+#: The globals of ``VecNormalize.save``'s pickle: the wrapper and its statistics as attribute holders, numpy
+#: arrays and scalars, and the spaces (inert: their bounds are not needed here).
+VECNORMALIZE_GLOBALS: dict[tuple[str, str], Any] = {
+    **SPACE_GLOBALS,
+    ("stable_baselines3.common.vec_env.vec_normalize", "VecNormalize"): _Attributes,
+    ("stable_baselines3.common.running_mean_std", "RunningMeanStd"): _Attributes,
+    **{(f"numpy.{core}.multiarray", "_reconstruct"): _reconstruct for core in ("_core", "core")},
+    **{(f"numpy.{core}.multiarray", "scalar"): _scalar for core in ("_core", "core")},
+    ("numpy", "ndarray"): np.ndarray,
+    ("collections", "OrderedDict"): collections.OrderedDict,
+    **{
+        (f"gymnasium.spaces.{mod}", name): _SpaceState
+        for mod, name in (
+            ("discrete", "Discrete"),
+            ("multi_discrete", "MultiDiscrete"),
+            ("multi_binary", "MultiBinary"),
+            ("dict", "Dict"),
+            ("tuple", "Tuple"),
+        )
+    },
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class VecNormalizeStats:
+    """What SB3's ``VecNormalize`` keeps: running statistics (mean, var, count) and its settings.
+
+    ``obs`` is ``(mean, var, count)`` with mean and var of one observation's shape; ``ret`` the same for the
+    discounted return (scalars).
+    """
+
+    obs: tuple[np.ndarray, np.ndarray, float]
+    ret: tuple[np.ndarray, np.ndarray, float]
+    norm_obs: bool
+    norm_reward: bool
+    clip_obs: float
+    clip_reward: float
+    gamma: float
+    epsilon: float
+
+
+def read_vecnormalize(path: str | os.PathLike) -> VecNormalizeStats:
+    """The statistics and settings in a file ``VecNormalize.save`` wrote, without SB3 (``RestrictedUnpickler``).
+
+    Raises:
+        UnsafePickleError: The pickle names a global other than VecNormalize's, its statistics', numpy's and
+            gymnasium's spaces' (it is not loaded).
+        SB3ZipError: Not a VecNormalize pickle, or a dict-observation one (``norm_obs_keys``: not supported).
+    """
+    try:
+        with open(path, "rb") as f:
+            obj = RestrictedUnpickler(f, VECNORMALIZE_GLOBALS, what=str(path)).load()
+    except SB3ZipError:
+        raise
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as e:
+        raise SB3ZipError(f"{path}: not a readable VecNormalize pickle ({type(e).__name__}: {e})") from None
+    attrs = getattr(obj, "attrs", None)
+    if not isinstance(attrs, dict) or not {"obs_rms", "ret_rms", "clip_obs", "norm_obs"} <= set(attrs):
+        raise SB3ZipError(f"{path}: not a VecNormalize pickle (VecNormalize.save's file)")
+    if not isinstance(getattr(attrs["obs_rms"], "attrs", None), dict):
+        raise SB3ZipError(f"{path}: observations normalised per Dict key (norm_obs_keys) are not supported")
+
+    def rms(name: str) -> tuple[np.ndarray, np.ndarray, float]:
+        a = attrs[name].attrs
+        mean, var = np.asarray(a["mean"], np.float64), np.asarray(a["var"], np.float64)
+        if mean.shape != var.shape:
+            raise SB3ZipError(f"{path}: {name} has mean of shape {mean.shape} but var of shape {var.shape}")
+        return mean, var, float(a["count"])
+
+    return VecNormalizeStats(
+        obs=rms("obs_rms"),
+        ret=rms("ret_rms"),
+        norm_obs=bool(attrs["norm_obs"]),
+        norm_reward=bool(attrs.get("norm_reward", False)),
+        clip_obs=float(attrs["clip_obs"]),
+        clip_reward=float(attrs.get("clip_reward", 10.0)),
+        gamma=float(attrs.get("gamma", 0.99)),
+        epsilon=float(attrs.get("epsilon", 1e-8)),
+    )
+
+
+def _apply_vecnormalize(agent: PPO | A2C | DQN, stats: VecNormalizeStats, path: Any) -> None:
+    """Puts ``stats`` into the agent's normaliser (which ``normalize_obs``/``normalize_reward`` created)."""
+    norm = agent.normalizer
+    if norm is None:
+        return
+    if norm.obs_rms is not None:
+        mean, var, count = stats.obs
+        shape = norm.obs_rms.mean.shape
+        if mean.shape != shape:
+            raise SB3ZipError(f"{path}: observation statistics of shape {mean.shape}, the model's observations {shape}")
+        norm.obs_rms.rms.mean, norm.obs_rms.rms.var, norm.obs_rms.rms.count = mean.copy(), var.copy(), count
+        norm.obs_rms.clip, norm.obs_rms.epsilon = stats.clip_obs, stats.epsilon
+    if norm.ret_rms is not None:
+        mean, var, count = stats.ret
+        norm.ret_rms.rms.mean, norm.ret_rms.rms.var, norm.ret_rms.rms.count = mean.copy(), var.copy(), count
+        norm.ret_rms.clip, norm.ret_rms.epsilon = stats.clip_reward, stats.epsilon
+    norm.gamma, norm.clip_reward, norm.epsilon = stats.gamma, stats.clip_reward, stats.epsilon
 
 
 class RestrictedUnpickler(pickle.Unpickler):
@@ -416,6 +540,7 @@ def load_sb3(
     path: str | os.PathLike,
     env: str | gym.Env | gym.vector.VectorEnv | None = None,
     algo: str | None = None,
+    vecnormalize: str | os.PathLike | None = None,
     **kwargs: Any,
 ) -> PPO | A2C | DQN:
     """An nngym agent with the networks and weights of an SB3 PPO, A2C or DQN model zip; no torch or SB3 needed.
@@ -425,6 +550,9 @@ def load_sb3(
         env: Env to train on from here (its spaces must match the zip's); ``None`` gives an agent that predicts.
         algo: ``"PPO"``, ``"A2C"`` or ``"DQN"``; default: told by the zip (a Q-network is DQN, an actor-critic
             with ``clip_range`` is PPO, else A2C).
+        vecnormalize: The file ``VecNormalize.save`` wrote for this model (the zoo's ``vecnormalize.pkl``): the
+            agent then normalises observations (and scales rewards, if SB3 did) with those statistics
+            (``normalize_obs``/``normalize_reward``, saved in nngym's model file, frozen at ``predict``).
         **kwargs: Passed to the agent (``seed``, ``log_dir``, ``verbose``, ``tensorboard_log``) and
             hyperparameter overrides.
 
@@ -456,6 +584,9 @@ def load_sb3(
     normalize_images = bool(pk.get("normalize_images", True))
     fields = {f.name for f in dataclasses.fields(cls.Config)}
     config = {**_hyperparams(cls, data), **{k: v for k, v in kwargs.items() if k in fields}}
+    stats = read_vecnormalize(vecnormalize) if vecnormalize is not None else None
+    if stats is not None:
+        config.update(normalize_obs=stats.norm_obs, normalize_reward=stats.norm_reward)
     agent_kwargs = {k: v for k, v in kwargs.items() if k not in fields}
     agent_kwargs.setdefault("seed", int(data.get("seed") or 0))
     if name == "DQN":
@@ -515,6 +646,8 @@ def load_sb3(
         agent._nets()[key].load_state_dict(net.state_dict())
     if "log_std" in state:
         agent.policy.log_std[...] = state["log_std"]
+    if stats is not None:
+        _apply_vecnormalize(agent, stats, vecnormalize)
     agent.num_timesteps = int(data.get("num_timesteps") or 0)
     return agent
 

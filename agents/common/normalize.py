@@ -116,8 +116,11 @@ class Normalizer:
         return scaled.astype(np.float32)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The statistics, for the model file (``obs_rms``, ``ret_rms``: ``RunningNormalizer.state``)."""
-        out = {}
+        """The statistics, for the model file (``obs_rms``, ``ret_rms``: ``RunningNormalizer.state``), and the
+        settings ``norm_settings`` = [clip_obs, clip_reward, ε, γ] (they may differ from the defaults, e.g. when
+        read from SB3's ``VecNormalize``)."""
+        clip_obs = self.obs_rms.clip if self.obs_rms is not None else 10.0
+        out = {"norm_settings": np.array([clip_obs, self.clip_reward, self.epsilon, self.gamma], np.float64)}
         if self.obs_rms is not None:
             out["obs_rms"] = self.obs_rms.state()
         if self.ret_rms is not None:
@@ -125,7 +128,12 @@ class Normalizer:
         return out
 
     def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        """Restores what ``arrays`` returned."""
+        """Restores what ``arrays`` returned (files without ``norm_settings`` keep the constructor's settings)."""
+        if "norm_settings" in arrays:
+            clip_obs, self.clip_reward, self.epsilon, self.gamma = (float(v) for v in arrays["norm_settings"])
+            for rms, clip in ((self.obs_rms, clip_obs), (self.ret_rms, self.clip_reward)):
+                if rms is not None:
+                    rms.clip, rms.epsilon = clip, self.epsilon
         for name, rms in (("obs_rms", self.obs_rms), ("ret_rms", self.ret_rms)):
             if rms is not None:
                 if name not in arrays:

@@ -1,10 +1,12 @@
 """Convert a Stable-Baselines3 model zip into an nngym model file, with numpy alone (no torch, no SB3).
 
     python scripts/convert_sb3.py ppo_cartpole.zip runs/ppo_cartpole.npz
+    python scripts/convert_sb3.py ppo_acrobot.zip runs/ppo_acrobot.npz --vecnormalize vecnormalize.pkl
 
 Reads the zip with ``agents.baselines.sb3_zip.load_sb3`` (PPO, A2C or DQN; MlpPolicy or NatureCNN's
 CnnPolicy) and saves the nngym agent: ``PPO.load("runs/ppo_cartpole.npz")`` (or ``A2C``/``DQN``) reads it,
-to predict, continue training, export (scripts/export.py) or watch (scripts/enjoy.py).
+to predict, continue training, export (scripts/export.py) or watch (scripts/enjoy.py). ``--vecnormalize`` reads
+the statistics SB3's ``VecNormalize.save`` wrote (the zoo's ``vecnormalize.pkl``) into the model file.
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("zip", help="the SB3 model file (model.save's .zip)")
     p.add_argument("out", help="the nngym model file to write (.npz)")
     p.add_argument("--algo", default=None, choices=["ppo", "a2c", "dqn"], help="default: told by the zip")
+    p.add_argument("--vecnormalize", default=None, help="VecNormalize.save's file for this model (vecnormalize.pkl)")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> Path:
     args = parse_args(argv)
-    agent = load_sb3(args.zip, algo=args.algo)
+    agent = load_sb3(args.zip, algo=args.algo, vecnormalize=args.vecnormalize)
     out = agent.save(args.out)
     print(f"{args.zip}: SB3 {agent.algo} -> {out} (load it with agents.{agent.algo}.load)")
     return out
