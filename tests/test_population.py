@@ -72,6 +72,31 @@ def test_member_k_is_the_single_run_with_seed_k(algo):
             assert pop.members[k].rng.bit_generator.state == single.rng.bit_generator.state
 
 
+@pytest.mark.parametrize("algo", ["ppo", "a2c"])
+def test_box_action_members_are_the_single_runs(algo):
+    """Gaussian policies: each member's log σ is its own (a view of the stacked (K, D) array), and member k
+    follows the single run with seed k on Pendulum, log σ included."""
+    cls, hp, first, more = CASES[algo]
+    pop = cls("Pendulum-v1", seed=SEEDS, log_std_init=-0.5, **hp)
+    singles = [cls("Pendulum-v1", seed=s, log_std_init=-0.5, **hp) for s in SEEDS]
+    for k, single in enumerate(singles):
+        np.testing.assert_array_equal(flat_params(pop.members[k]), flat_params(single))
+    pop.learn(more)
+    for single in singles:
+        single.learn(more)
+    for k, single in enumerate(singles):
+        member = pop.members[k]
+        assert not np.allclose(member.policy.log_std, -0.5)  # log σ learned
+        np.testing.assert_allclose(member.policy.log_std, single.policy.log_std, rtol=1e-5)
+        assert rel(flat_params(member), flat_params(single)) <= 1e-5, (algo, k)
+        assert member._train_stats["train/std"] == pytest.approx(single._train_stats["train/std"], rel=1e-5)
+    assert not np.allclose(pop.members[0].policy.log_std, pop.members[1].policy.log_std)  # never shared
+    actions, _ = pop.member(1).predict(np.zeros((5, 3), np.float32), deterministic=True)
+    np.testing.assert_allclose(
+        actions, singles[1].predict(np.zeros((5, 3), np.float32), deterministic=True)[0], atol=1e-5
+    )
+
+
 def test_member_generators_give_each_member_its_own_stream():
     rngs = MemberGenerators([np.random.default_rng(s) for s in (3, 4)])
     u = rngs.random((6, 1))
@@ -179,8 +204,8 @@ def test_what_a_population_refuses():
         PPO("CartPole-v1", seed=[3, 3])
     with pytest.raises(ValueError, match="target_kl"):
         PPO("CartPole-v1", seed=[0, 1], target_kl=0.01)
-    with pytest.raises(ValueError, match="Discrete, MultiDiscrete and MultiBinary"):
-        PPO("Pendulum-v1", seed=[0, 1])
+    with pytest.raises(ValueError, match="gSDE"):
+        PPO("Pendulum-v1", seed=[0, 1], use_sde=True)
     import gymnasium as gym
 
     with pytest.raises(ValueError, match="needs an env id"):

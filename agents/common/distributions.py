@@ -56,7 +56,10 @@ class Categorical:
 
 
 class DiagGaussian:
-    """π(a) = N(a; μ, diag(σ²)) with a state-independent log σ, for means μ (N, D) and log_std (D,)."""
+    """π(a) = N(a; μ, diag(σ²)) with a state-independent log σ, for means μ (N, D) and log_std (D,).
+
+    A log_std of (N, D) gives each row its own σ (a population's rows, each member's log σ repeated).
+    """
 
     def __init__(self, mean: np.ndarray, log_std: np.ndarray) -> None:
         self.mean = mean
@@ -72,10 +75,12 @@ class DiagGaussian:
     def log_prob(self, a: np.ndarray) -> np.ndarray:
         """log π(a_i) = −½ Σ_d ((a − μ)/σ)² − Σ_d log σ − D/2 log 2π, shape (N,)."""
         u = (a - self.mean) / self.std
-        return -0.5 * (u * u).sum(axis=1) - self.log_std.sum() - 0.5 * self.mean.shape[1] * LOG_2PI
+        return -0.5 * (u * u).sum(axis=1) - self.log_std.sum(axis=-1) - 0.5 * self.mean.shape[1] * LOG_2PI
 
     def entropy(self) -> np.ndarray:
-        """H = Σ_d (½ + ½ log 2π + log σ_d), the same for every row, shape (N,)."""
+        """H = Σ_d (½ + ½ log 2π + log σ_d), the same for every row of one σ, shape (N,)."""
+        if self.log_std.ndim == 2:
+            return (0.5 + 0.5 * LOG_2PI + self.log_std).sum(axis=1).astype(self.mean.dtype)
         h = float((0.5 + 0.5 * LOG_2PI + self.log_std).sum())
         return np.full(len(self.mean), h, dtype=self.mean.dtype)
 

@@ -119,6 +119,8 @@ class OnPolicyPopulationEngine:
     def _member_stats(self, stats: dict[str, np.ndarray]) -> None:
         """Sets each member's ``_train_stats`` from per-member arrays (K,) and its own explained variance."""
         buf = self.buffer
+        if not self.policy.discrete:  # as the single agents log it
+            stats = {**stats, "train/std": np.exp(self.policy.log_std).mean(axis=1)}
         for k, m in enumerate(self.members):
             cols = self._cols(k)
             m._train_stats = {key: (v[k].item() if isinstance(v, np.ndarray) else v) for key, v in stats.items()}
@@ -130,10 +132,16 @@ class OnPolicyPopulationEngine:
     def _backward(self, dist: Any, actions: np.ndarray, d_log_prob: np.ndarray, d_entropy: float, d_values) -> None:
         """``agents.common.policies.backward_policy_loss`` for all members: chain rule through the distribution."""
         K, n = d_log_prob.shape
+        dtype = self.policy.actor.layers[0].dtype
+        if not self.policy.discrete:  # Gaussian: the mean through the actor, log σ per member (its n rows)
+            g_mean, g_log_std = dist.grad_log_prob(actions)
+            d_out = d_log_prob.reshape(-1)[:, None] * g_mean
+            d_log_std = (d_log_prob.reshape(-1)[:, None] * g_log_std).reshape(K, n, -1).sum(axis=1) + d_entropy * n
+            self.policy.backward(d_out.reshape(K, n, -1).astype(dtype), d_values.astype(dtype), d_log_std.astype(dtype))
+            return
         d_out = d_log_prob.reshape(-1)[:, None] * dist.grad_log_prob(actions)
         if d_entropy:
             d_out += d_entropy * dist.grad_entropy()
-        dtype = self.policy.actor.layers[0].dtype
         self.policy.backward(d_out.reshape(K, n, -1).astype(dtype), d_values.astype(dtype))
 
     def learn(self, callback: BaseCallback) -> None:

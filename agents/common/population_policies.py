@@ -20,32 +20,43 @@ from nngym.stacked import infer_stacked, stack_networks
 class StackedActorCritic:
     """K actor-critics (``ActorCriticPolicy`` with separate MLPs, "mlp") as stacked actor and critic networks.
 
+    With Box actions each member's log σ (D,) becomes row k of a stacked (K, D) array (the member's own
+    ``log_std`` and its gradient are views of it), and the Gaussian's rows carry their member's σ.
+
     Args:
-        policies: The members' policies, one architecture, Discrete / MultiDiscrete / MultiBinary actions.
+        policies: The members' policies, one architecture, Discrete / MultiDiscrete / MultiBinary or 1-D Box
+            actions.
 
     Raises:
-        ValueError: For policies with a shared trunk (CNN, custom trunks) or Box actions.
+        ValueError: For policies with a shared trunk (CNN, custom trunks) or gSDE (``use_sde``).
     """
 
     def __init__(self, policies: Sequence[ActorCriticPolicy]) -> None:
         p0 = policies[0]
         if any(p.trunk is not None for p in policies):
             raise ValueError("a population needs separate actor and critic MLPs (net='mlp'); got a shared trunk")
-        if not p0.discrete:
-            raise ValueError(
-                f"a population of actor-critics supports Discrete, MultiDiscrete and MultiBinary actions, got "
-                f"{p0.action_space}"
-            )
+        if getattr(p0, "use_sde", False):
+            raise ValueError("a population does not support gSDE (use_sde=True); train those seeds one by one")
         self.n_members = len(policies)
         self.action_space: gym.Space = p0.action_space
-        self.discrete = True
+        self.discrete = p0.discrete
         self.actor = stack_networks([p.actor for p in policies], share=True)
         self.critic = stack_networks([p.critic for p in policies], share=True)
-        self._no_log_std = np.zeros(0, dtype=np.float32)
+        if self.discrete:
+            self.log_std = np.zeros((self.n_members, 0), dtype=np.float32)
+            self.log_std_grad = np.zeros_like(self.log_std)
+        else:
+            self.log_std = np.stack([p.log_std for p in policies])  # (K, D)
+            self.log_std_grad = np.zeros_like(self.log_std)
+            for k, p in enumerate(policies):  # the members see (and save) their row
+                p.log_std, p.log_std_grad = self.log_std[k], self.log_std_grad[k]
 
     def distribution(self, out: np.ndarray) -> Distribution:
         """π(·|s) of all members from the stacked actor's output (K, B, n): one distribution over K·B rows."""
-        return action_distribution(self.action_space, out.reshape(-1, out.shape[-1]), self._no_log_std)
+        rows = out.reshape(-1, out.shape[-1])
+        if self.discrete:
+            return action_distribution(self.action_space, rows, self.log_std[0])
+        return action_distribution(self.action_space, rows, np.repeat(self.log_std, out.shape[1], axis=0))
 
     def forward(self, obs: np.ndarray, train: bool = False) -> tuple[Distribution, np.ndarray]:
         """(π(·|s) over the K·B rows in member order, V(s) (K, B)) for observations (K, B, n_in)."""
@@ -57,15 +68,21 @@ class StackedActorCritic:
         """V(s), (K, B)."""
         return infer_stacked(self.critic, obs)[..., 0]
 
-    def backward(self, d_out: np.ndarray, d_values: np.ndarray) -> None:
-        """Backprops ∂L/∂(actor output) (K, B, n) and ∂L/∂V (K, B) after ``forward(train=True)``."""
+    def backward(self, d_out: np.ndarray, d_values: np.ndarray, d_log_std: np.ndarray | None = None) -> None:
+        """Backprops ∂L/∂(actor output) (K, B, n) and ∂L/∂V (K, B) after ``forward(train=True)``; with Box
+        actions ``d_log_std`` (K, D) is ∂L/∂log σ of each member."""
         self.actor.backward(d_out)
         self.critic.backward(d_values[..., None])
+        if d_log_std is not None:
+            self.log_std_grad[...] = d_log_std
 
     def named_params(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """The stacked parameters under the members' names (``ActorCriticPolicy.named_params``), each (K, ...)."""
         nets = {"pi": self.actor, "vf": self.critic}
-        return [(f"{k}.{n}", p, g) for k, net in nets.items() for n, p, g in net.named_params()]
+        out = [(f"{k}.{n}", p, g) for k, net in nets.items() for n, p, g in net.named_params()]
+        if not self.discrete:
+            out.append(("log_std", self.log_std, self.log_std_grad))
+        return out
 
 
 class StackedQNetwork:

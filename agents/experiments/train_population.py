@@ -60,7 +60,7 @@ def train_population(
 
     Raises:
         ValueError: For an algorithm or configuration a population does not train (env wrappers, frame stacks,
-            CNN policies, Box actions ...), naming it; the caller trains those seeds one by one.
+            CNN policies, gSDE ...), naming it; the caller trains those seeds one by one.
     """
     if algo not in POPULATION_ALGOS:
         raise ValueError(f"a population trains {POPULATION_ALGOS}, got {algo!r}")
