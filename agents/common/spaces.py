@@ -267,7 +267,9 @@ def to_env_actions(space: gym.Space, actions: np.ndarray) -> np.ndarray:
     indices shifted by the space's ``start``, MultiBinary in the space's dtype; unchanged otherwise."""
     if isinstance(space, spaces.Box):
         return np.clip(actions, space.low, space.high)
-    if isinstance(space, spaces.Discrete | spaces.MultiDiscrete):
+    if isinstance(space, spaces.Discrete):  # a scalar start: a plain comparison (np.any costs µs a step)
+        return actions + space.start if space.start != 0 else actions
+    if isinstance(space, spaces.MultiDiscrete):
         return actions + space.start if np.any(space.start) else actions
     if isinstance(space, spaces.MultiBinary):
         return actions.astype(space.dtype)
