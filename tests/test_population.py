@@ -91,10 +91,15 @@ def test_box_action_members_are_the_single_runs(algo):
         assert rel(flat_params(member), flat_params(single)) <= 1e-5, (algo, k)
         assert member._train_stats["train/std"] == pytest.approx(single._train_stats["train/std"], rel=1e-5)
     assert not np.allclose(pop.members[0].policy.log_std, pop.members[1].policy.log_std)  # never shared
-    actions, _ = pop.member(1).predict(np.zeros((5, 3), np.float32), deterministic=True)
+    member = pop.member(1)  # its own copy: acts as the single run, and trains its own log σ
+    actions, _ = member.predict(np.zeros((5, 3), np.float32), deterministic=True)
     np.testing.assert_allclose(
         actions, singles[1].predict(np.zeros((5, 3), np.float32), deterministic=True)[0], atol=1e-5
     )
+    before = member.policy.log_std.copy()
+    member.learn(more, reset_num_timesteps=False)
+    assert not np.allclose(member.policy.log_std, before)
+    np.testing.assert_array_equal(pop.members[1].policy.log_std, before)
 
 
 def test_member_generators_give_each_member_its_own_stream():
