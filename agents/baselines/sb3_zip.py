@@ -285,22 +285,27 @@ def read_vecnormalize(path: str | os.PathLike) -> VecNormalizeStats:
 
 
 def _apply_vecnormalize(agent: PPO | A2C | DQN, stats: VecNormalizeStats, path: Any) -> None:
-    """Puts ``stats`` into the agent's normaliser (which ``normalize_obs``/``normalize_reward`` created)."""
+    """Puts ``stats`` into the agent's normaliser (which ``normalize_obs``/``normalize_reward`` created), in the
+    form its model file keeps them (``Normalizer.load_arrays``)."""
     norm = agent.normalizer
     if norm is None:
         return
-    if norm.obs_rms is not None:
-        mean, var, count = stats.obs
-        shape = norm.obs_rms.mean.shape
-        if mean.shape != shape:
-            raise SB3ZipError(f"{path}: observation statistics of shape {mean.shape}, the model's observations {shape}")
-        norm.obs_rms.rms.mean, norm.obs_rms.rms.var, norm.obs_rms.rms.count = mean.copy(), var.copy(), count
-        norm.obs_rms.clip, norm.obs_rms.epsilon = stats.clip_obs, stats.epsilon
-    if norm.ret_rms is not None:
-        mean, var, count = stats.ret
-        norm.ret_rms.rms.mean, norm.ret_rms.rms.var, norm.ret_rms.rms.count = mean.copy(), var.copy(), count
-        norm.ret_rms.clip, norm.ret_rms.epsilon = stats.clip_reward, stats.epsilon
-    norm.gamma, norm.clip_reward, norm.epsilon = stats.gamma, stats.clip_reward, stats.epsilon
+    if norm.obs_rms is not None and stats.obs[0].shape != norm.obs_rms.mean.shape:
+        raise SB3ZipError(
+            f"{path}: observation statistics of shape {stats.obs[0].shape}, the model's observations "
+            f"{norm.obs_rms.mean.shape}"
+        )
+
+    def state(mean: np.ndarray, var: np.ndarray, count: float) -> np.ndarray:  # RunningNormalizer.state's layout
+        return np.stack([mean, var, np.full_like(mean, count)])
+
+    norm.load_arrays(
+        {
+            "norm_settings": np.array([stats.clip_obs, stats.clip_reward, stats.epsilon, stats.gamma]),
+            "obs_rms": state(*stats.obs),
+            "ret_rms": state(*stats.ret),
+        }
+    )
 
 
 class RestrictedUnpickler(pickle.Unpickler):
