@@ -572,13 +572,30 @@ def backward_policy_loss(
         d_out, d_log_std = d_log_prob[:, None] * g_mean, dist.log_std_grad(d_var)
         policy.backward(d_out.astype(dtype), d_values.astype(dtype), d_log_std.astype(dtype))
     elif not isinstance(dist, DiagGaussian):  # Categorical, MultiCategorical, Bernoulli: gradients w.r.t. logits
-        d_out = d_log_prob[:, None] * dist.grad_log_prob(actions)
-        if d_entropy:
-            d_out += d_entropy * dist.grad_entropy()
+        d_out = logits_grad(dist, actions, d_log_prob, d_entropy)
         policy.backward(d_out.astype(policy.dtype), d_values.astype(policy.dtype))
     else:
-        g_mean, g_log_std = dist.grad_log_prob(actions)
-        d_out = d_log_prob[:, None] * g_mean
-        d_log_std = (d_log_prob[:, None] * g_log_std).sum(axis=0) + d_entropy * len(actions)  # ∂H_i/∂log σ = 1
+        d_out, d_log_std = gaussian_grads(dist, actions, d_log_prob, d_entropy)
         dtype = policy.dtype
         policy.backward(d_out.astype(dtype), d_values.astype(dtype), d_log_std.astype(dtype))
+
+
+def logits_grad(dist: Distribution, actions: np.ndarray, d_log_prob: np.ndarray, d_entropy: float) -> np.ndarray:
+    """∂L/∂z_i = ∂L/∂log π_i · ∂log π_i/∂z_i + ∂L/∂H_i · ∂H_i/∂z_i for a distribution of logits z, (N, n)."""
+    d_out = d_log_prob[:, None] * dist.grad_log_prob(actions)
+    if d_entropy:
+        d_out += d_entropy * dist.grad_entropy()
+    return d_out
+
+
+def gaussian_grads(
+    dist: DiagGaussian, actions: np.ndarray, d_log_prob: np.ndarray, d_entropy: float, groups: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(∂L/∂μ (N, D), ∂L/∂log σ) for a state-independent log σ; with ``groups`` = K the N rows are K blocks, each with
+    its own log σ (a population's members), and ∂L/∂log σ is (K, D), else (D,). ∂H_i/∂log σ = 1."""
+    g_mean, g_log_std = dist.grad_log_prob(actions)
+    per_row = d_log_prob[:, None] * g_log_std
+    if groups is None:
+        return d_log_prob[:, None] * g_mean, per_row.sum(axis=0) + d_entropy * len(actions)
+    n = len(actions) // groups
+    return d_log_prob[:, None] * g_mean, per_row.reshape(groups, n, -1).sum(axis=1) + d_entropy * n

@@ -17,6 +17,7 @@ import numpy as np
 from agents.common.buffers import RolloutBuffer
 from agents.common.callbacks import BaseCallback
 from agents.common.member_generators import MemberGenerators
+from agents.common.policies import gaussian_grads, logits_grad
 from agents.common.population_policies import StackedActorCritic
 from agents.common.ppo_loss import ppo_loss
 from agents.common.rollout import bootstrap_truncated, explained_variance
@@ -133,16 +134,13 @@ class OnPolicyPopulationEngine:
         """``agents.common.policies.backward_policy_loss`` for all members: chain rule through the distribution."""
         K, n = d_log_prob.shape
         dtype = self.policy.actor.layers[0].dtype
-        if not self.policy.discrete:  # Gaussian: the mean through the actor, log σ per member (its n rows)
-            g_mean, g_log_std = dist.grad_log_prob(actions)
-            d_out = d_log_prob.reshape(-1)[:, None] * g_mean
-            d_log_std = (d_log_prob.reshape(-1)[:, None] * g_log_std).reshape(K, n, -1).sum(axis=1) + d_entropy * n
-            self.policy.backward(d_out.reshape(K, n, -1).astype(dtype), d_values.astype(dtype), d_log_std.astype(dtype))
-            return
-        d_out = d_log_prob.reshape(-1)[:, None] * dist.grad_log_prob(actions)
-        if d_entropy:
-            d_out += d_entropy * dist.grad_entropy()
-        self.policy.backward(d_out.reshape(K, n, -1).astype(dtype), d_values.astype(dtype))
+        flat = d_log_prob.reshape(-1)
+        if self.policy.discrete:
+            d_out, d_log_std = logits_grad(dist, actions, flat, d_entropy), None
+        else:  # Gaussian: the mean through the actor, log σ per member (its n rows)
+            d_out, d_log_std = gaussian_grads(dist, actions, flat, d_entropy, groups=K)
+            d_log_std = d_log_std.astype(dtype)
+        self.policy.backward(d_out.reshape(K, n, -1).astype(dtype), d_values.astype(dtype), d_log_std)
 
     def learn(self, callback: BaseCallback) -> None:
         """Alternates rollouts and updates until the members' ``total_timesteps`` (the single agent's ``_learn``)."""
