@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 
 from agents.common.base import BaseAgent
-from agents.common.buffers import ReplayBuffer
+from agents.common.buffers import ReplayBuffer, replay_chunk_steps
 from agents.common.callbacks import BaseCallback
 from agents.common.policies import QNetwork
 from agents.common.polyak import polyak_update
@@ -235,35 +235,64 @@ class DQN(BaseAgent):
     def _update_target(self) -> None:
         polyak_update(self.q_net, self.q_target, self.config.tau)
 
+    def _sample_replay(self, n: int) -> tuple[np.ndarray, ...]:
+        """``n`` replay samples as the TD loss uses them: drawn by ``self.rng``, normalised with today's statistics.
+
+        One draw of ``n`` = g·B indices is the same stream of indices as g draws of B (numpy's ``integers``), so
+        sampling the minibatches of several gradient steps at once changes nothing but the number of calls.
+
+        Returns:
+            (obs (n, ...), actions (n,), rewards or n-step returns (n,), next_obs (n, ...), terminated (n,),
+            discount: γ (a float) for 1-step targets, else γ^m per sample (n,)).
+        """
+        c = self.config
+        if c.n_steps == 1:
+            obs, actions, rewards, next_obs, terminated = self.replay_buffer.sample(n, self.rng)
+            discount = c.gamma
+        else:
+            obs, actions, rewards, next_obs, terminated, discount = self.replay_buffer.sample_n_step(
+                n, self.rng, c.n_steps, c.gamma
+            )
+        if self.normalizer is not None:  # the stored raw transitions, normalised with today's statistics
+            obs, next_obs = self._normalize_obs(obs), self._normalize_obs(next_obs)
+            rewards = self.normalizer.scale_rewards(rewards, terminated, update=False)
+        return obs, actions, rewards, next_obs, terminated, discount
+
     def _train(self, gradient_steps: int) -> None:
+        """``gradient_steps`` Huber TD steps on minibatches from the replay buffer.
+
+        The target network does not change during a call (it is updated between env steps), so the minibatches
+        of up to ``replay_chunk_steps`` gradient steps are sampled together and their targets Q'(s', ·) come from
+        one forward pass of g·B rows instead of g passes of B; the online network still steps after each
+        minibatch.
+        """
         c = self.config
         self.optimizer.lr = self.lr_schedule(self.progress_remaining)
-        rows = np.arange(c.batch_size)
+        B = c.batch_size
+        rows = np.arange(B)
         losses = []
-        for _ in range(gradient_steps):
-            if c.n_steps == 1:
-                obs, actions, rewards, next_obs, terminated = self.replay_buffer.sample(c.batch_size, self.rng)
-                discount = c.gamma
-            else:  # rewards: the n-step returns; discount: γ^m per sample
-                obs, actions, rewards, next_obs, terminated, discount = self.replay_buffer.sample_n_step(
-                    c.batch_size, self.rng, c.n_steps, c.gamma
-                )
-            if self.normalizer is not None:  # the stored raw transitions, normalised with today's statistics
-                obs, next_obs = self._normalize_obs(obs), self._normalize_obs(next_obs)
-                rewards = self.normalizer.scale_rewards(rewards, terminated, update=False)
-            q_next = self.q_target.forward(next_obs)
-            if c.double_q:
-                q_next_max = q_next[rows, self.q_net.forward(next_obs).argmax(axis=1)]
-            else:
-                q_next_max = q_next.max(axis=1)
-            y = rewards + (1.0 - terminated) * discount * q_next_max  # TD target, no gradient through it
-            q = self.q_net.forward(obs, train=True)
-            q_a = q[rows, actions]
-            losses.append(self.cost.value(q_a, y))
-            d_q = np.zeros_like(q)
-            d_q[rows, actions] = self.cost.delta(q_a, y)  # only the taken action's Q gets a gradient
-            self.q_net.q.backward(d_q, input_grad=False)  # the input is data
-            self.optimizer.step()
+        for g in replay_chunk_steps(gradient_steps, B, self.replay_buffer.obs[0]):
+            obs_g, actions_g, rewards_g, next_obs_g, terminated_g, discount_g = self._sample_replay(g * B)
+            q_next_g = self.q_target.forward(next_obs_g)  # (g·B, A): the target is fixed during this call
+            if not c.double_q:
+                y_g = rewards_g + (1.0 - terminated_g) * discount_g * q_next_g.max(axis=1)  # no gradient through it
+            for j in range(g):
+                batch = slice(j * B, (j + 1) * B)
+                if c.double_q:  # the online net, as it is at this step, picks the next action
+                    q_next = q_next_g[batch]
+                    q_next_max = q_next[rows, self.q_net.forward(next_obs_g[batch]).argmax(axis=1)]
+                    discount = discount_g if np.isscalar(discount_g) else discount_g[batch]
+                    y = rewards_g[batch] + (1.0 - terminated_g[batch]) * discount * q_next_max
+                else:
+                    y = y_g[batch]
+                actions = actions_g[batch]
+                q = self.q_net.forward(obs_g[batch], train=True)
+                q_a = q[rows, actions]
+                losses.append(self.cost.value(q_a, y))
+                d_q = np.zeros_like(q)
+                d_q[rows, actions] = self.cost.delta(q_a, y)  # only the taken action's Q gets a gradient
+                self.q_net.q.backward(d_q, input_grad=False)  # the input is data
+                self.optimizer.step()
         self._n_updates += gradient_steps
         self._train_stats = {
             "train/loss": float(np.mean(losses)),

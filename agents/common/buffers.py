@@ -274,3 +274,26 @@ class ReplayBuffer:
         has_succ = self.n_envs < self._written_since(i)  # the env's next transition is written
         moved = (self.next_obs[:n] != self.obs[succ]).reshape(n, -1).any(axis=1)
         self.dones[:n] = np.maximum(self.terminated[:n], has_succ & moved)
+
+
+REPLAY_CHUNK_BYTES = 32 * 2**20
+"""Most bytes of sampled observations (s and s', as float32) held at once by one chunk of gradient steps."""
+
+
+def replay_chunk_steps(gradient_steps: int, batch_size: int, observation: np.ndarray) -> list[int]:
+    """How many gradient steps each chunk of a DQN training call samples at once.
+
+    Args:
+        gradient_steps: G, the gradient steps of the call.
+        batch_size: B, rows per minibatch.
+        observation: One stored observation (its size sets the chunk).
+
+    Returns:
+        Chunk lengths g >= 1 summing to G, each with 2·g·B·|s|·4 <= ``REPLAY_CHUNK_BYTES`` where it can.
+    """
+    row_bytes = 2 * 4 * max(observation.size, 1)
+    g = int(np.clip(REPLAY_CHUNK_BYTES // (row_bytes * batch_size), 1, max(gradient_steps, 1)))
+    chunks = [g] * (gradient_steps // g)
+    if gradient_steps % g:
+        chunks.append(gradient_steps % g)
+    return chunks

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.common.buffers import replay_chunk_steps
 from agents.common.callbacks import BaseCallback
 from agents.common.member_generators import MemberGenerators
 from agents.common.polyak import polyak_update
@@ -99,56 +100,50 @@ class DQNPopulationEngine:
         for k, m in enumerate(members):
             m._last_obs = obs[k].copy()
 
-    def _sample(self) -> tuple[np.ndarray, ...]:
-        """One minibatch per member from its own replay buffer and generator, stacked (K, B, ...)."""
-        c = self.members[0].config
-        parts = []
-        for m in self.members:
-            if c.n_steps == 1:
-                obs, actions, rewards, next_obs, terminated = m.replay_buffer.sample(c.batch_size, m.rng)
-                discount = np.full(c.batch_size, c.gamma, dtype=np.float64)
-            else:
-                obs, actions, rewards, next_obs, terminated, discount = m.replay_buffer.sample_n_step(
-                    c.batch_size, m.rng, c.n_steps, c.gamma
-                )
-            if m.normalizer is not None:
-                obs, next_obs = m._normalize_obs(obs), m._normalize_obs(next_obs)
-                rewards = m.normalizer.scale_rewards(rewards, terminated, update=False)
-            parts.append((obs, actions, rewards, next_obs, terminated, discount))
-        return tuple(np.stack(x) for x in zip(*parts, strict=True))
+    def _sample(self, n: int) -> tuple[np.ndarray, ...]:
+        """``n`` replay samples per member from its own buffer and generator (``DQN._sample_replay``), stacked
+        (K, n, ...); the discount is γ (a float) for 1-step targets, else γ^m per sample (K, n)."""
+        parts = [m._sample_replay(n) for m in self.members]
+        obs, actions, rewards, next_obs, terminated, discount = (np.stack(x) for x in zip(*parts, strict=True))
+        if self.members[0].config.n_steps == 1:
+            discount = self.members[0].config.gamma  # a Python float, as the single agent's 1-step target
+        return obs, actions, rewards, next_obs, terminated, discount
 
     def train(self, gradient_steps: int) -> None:
-        """``gradient_steps`` Huber TD steps of every member (``agents.dqn.DQN._train``)."""
+        """``gradient_steps`` Huber TD steps of every member (``agents.dqn.DQN._train``: the minibatches of a chunk
+        of steps sampled together, their targets from one stacked forward pass of the fixed target network)."""
         members, m0 = self.members, self.members[0]
         c = m0.config
         lr = m0.lr_schedule(m0.progress_remaining)
         self.optimizer.lr = lr
         for m in members:
             m.optimizer.lr = lr
-        kappa = m0.cost.kappa
+        kappa, B = m0.cost.kappa, c.batch_size
         losses = []
-        for _ in range(gradient_steps):
-            obs, actions, rewards, next_obs, terminated, discount = self._sample()
-            if c.n_steps == 1:
-                discount = c.gamma  # a Python float, as the single agent's 1-step target
-            q_next = self.q_target.forward(next_obs)  # (K, B, A)
-            if c.double_q:
-                pick = self.q_net.forward(next_obs).argmax(axis=2)[..., None]
-                q_next_max = np.take_along_axis(q_next, pick, axis=2)[..., 0]
-            else:
-                q_next_max = q_next.max(axis=2)
-            y = rewards + (1.0 - terminated) * discount * q_next_max  # TD target, no gradient through it
-            q = self.q_net.forward(obs, train=True)
-            q_a = np.take_along_axis(q, actions[..., None], axis=2)[..., 0]  # (K, B)
-            r = np.abs(q_a - y)
-            losses.append(np.where(r <= kappa, 0.5 * r * r, kappa * (r - 0.5 * kappa)).mean(axis=1))
-            d_q = np.zeros_like(q)
-            # HuberCost.delta per member: clip(Q(s, a) − y, ±κ) / B, only the taken action's Q gets a gradient
-            np.put_along_axis(
-                d_q, actions[..., None], (np.clip(q_a - y, -kappa, kappa) / q_a.shape[1])[..., None], axis=2
-            )
-            self.q_net.q.backward(d_q)
-            self.optimizer.step()
+        for g in replay_chunk_steps(gradient_steps, B, m0.replay_buffer.obs[0]):
+            obs_g, actions_g, rewards_g, next_obs_g, terminated_g, discount_g = self._sample(g * B)
+            q_next_g = self.q_target.forward(next_obs_g)  # (K, g·B, A)
+            if not c.double_q:
+                y_g = rewards_g + (1.0 - terminated_g) * discount_g * q_next_g.max(axis=2)
+            for j in range(g):
+                batch = slice(j * B, (j + 1) * B)
+                if c.double_q:
+                    pick = self.q_net.forward(next_obs_g[:, batch]).argmax(axis=2)[..., None]
+                    q_next_max = np.take_along_axis(q_next_g[:, batch], pick, axis=2)[..., 0]
+                    discount = discount_g if np.isscalar(discount_g) else discount_g[:, batch]
+                    y = rewards_g[:, batch] + (1.0 - terminated_g[:, batch]) * discount * q_next_max
+                else:
+                    y = y_g[:, batch]  # TD target, no gradient through it
+                actions = actions_g[:, batch]
+                q = self.q_net.forward(obs_g[:, batch], train=True)
+                q_a = np.take_along_axis(q, actions[..., None], axis=2)[..., 0]  # (K, B)
+                r = np.abs(q_a - y)
+                losses.append(np.where(r <= kappa, 0.5 * r * r, kappa * (r - 0.5 * kappa)).mean(axis=1))
+                d_q = np.zeros_like(q)
+                # HuberCost.delta per member: clip(Q(s, a) − y, ±κ) / B, only the taken action's Q gets a gradient
+                np.put_along_axis(d_q, actions[..., None], (np.clip(q_a - y, -kappa, kappa) / B)[..., None], axis=2)
+                self.q_net.q.backward(d_q)
+                self.optimizer.step()
         loss = np.mean(losses, axis=0)
         for k, m in enumerate(members):
             m._n_updates += gradient_steps
