@@ -89,3 +89,9 @@ def test_the_kept_benchmark_figures() -> None:
     )
     assert {r["zoo_env"] for r in rows if r["env"] == "LunarLander-v3"} == {"LunarLander-v2"}
     assert (zoo_table.BENCHMARK.parent / "LICENSE_rl-baselines3-zoo").read_text().startswith("MIT License")
+
+
+def test_a_miss_never_prints_as_its_bar():
+    assert zoo_table._below(1.95, 2) == "1.95"
+    assert zoo_table._below(1.996, 2) == "1.996"  # two decimals would print "2.00 < 2"
+    assert zoo_table._below(2.9949, 3) == "2.99"

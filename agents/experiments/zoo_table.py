@@ -94,6 +94,11 @@ def _seconds(values: list[float | None]) -> str:
     return "/".join(f"{v:.0f}" for v in values)
 
 
+def _below(ratio: float, bar: float) -> str:
+    """A ratio under its bar with two decimals, or three when two would round it up to the bar (1.996 < 2)."""
+    return f"{ratio:.2f}" if round(ratio, 2) < bar else f"{ratio:.3f}"
+
+
 def _seeds(n: int) -> str:
     return "" if n == 3 else f" ({n} seed{'s' * (n > 1)})"
 
@@ -124,7 +129,9 @@ def markdown(rows: list[dict]) -> str:
         ratio = r["cpu_ratio"]
         ret = "met" if r["return_met"] else f"miss by {r['return_shortfall']:.1f}"
         bar = r["speed_bar"]
-        speed = "n/a" if r["speed_met"] is None else "met" if r["speed_met"] else f"miss ({ratio:.2f} < {bar:g})"
+        speed = (
+            "n/a" if r["speed_met"] is None else "met" if r["speed_met"] else f"miss ({_below(ratio, bar)} < {bar:g})"
+        )
         cells += [
             f"{r['nngym_eval_mean']:.1f} ± {r['nngym_eval_std']:.1f}{_seeds(r['nngym_seeds'])}",
             f"{r['sb3_eval_mean']:.1f} ± {r['sb3_eval_std']:.1f}{_seeds(r['sb3_seeds'])}",
