@@ -120,7 +120,8 @@ class DQNPopulationEngine:
             m.optimizer.lr = lr
         kappa, B = m0.cost.kappa, c.batch_size
         losses = []
-        for g in replay_chunk_steps(gradient_steps, B, m0.replay_buffer.obs[0]):
+        # a chunk holds K·g·B samples: the budget of one agent's g·B is shared by the K members
+        for g in replay_chunk_steps(gradient_steps, self.K * B, m0.replay_buffer.obs[0]):
             obs_g, actions_g, rewards_g, next_obs_g, terminated_g, discount_g = self._sample(g * B)
             q_next_g = self.q_target.forward(next_obs_g)  # (K, g·B, A)
             if not c.double_q:
