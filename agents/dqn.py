@@ -274,17 +274,15 @@ class DQN(BaseAgent):
         for g in replay_chunk_steps(gradient_steps, B, self.replay_buffer.obs[0]):
             obs_g, actions_g, rewards_g, next_obs_g, terminated_g, discount_g = self._sample_replay(g * B)
             q_next_g = self.q_target.forward(next_obs_g)  # (g·B, A): the target is fixed during this call
-            if not c.double_q:
-                y_g = rewards_g + (1.0 - terminated_g) * discount_g * q_next_g.max(axis=1)  # no gradient through it
+            q_next_max_g = None if c.double_q else q_next_g.max(axis=1)
             for j in range(g):
                 batch = slice(j * B, (j + 1) * B)
                 if c.double_q:  # the online net, as it is at this step, picks the next action
-                    q_next = q_next_g[batch]
-                    q_next_max = q_next[rows, self.q_net.forward(next_obs_g[batch]).argmax(axis=1)]
-                    discount = discount_g if np.isscalar(discount_g) else discount_g[batch]
-                    y = rewards_g[batch] + (1.0 - terminated_g[batch]) * discount * q_next_max
+                    q_next_max = q_next_g[batch][rows, self.q_net.forward(next_obs_g[batch]).argmax(axis=1)]
                 else:
-                    y = y_g[batch]
+                    q_next_max = q_next_max_g[batch]
+                discount = discount_g if c.n_steps == 1 else discount_g[batch]
+                y = rewards_g[batch] + (1.0 - terminated_g[batch]) * discount * q_next_max  # no gradient through it
                 actions = actions_g[batch]
                 q = self.q_net.forward(obs_g[batch], train=True)
                 q_a = q[rows, actions]

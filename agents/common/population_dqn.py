@@ -124,17 +124,16 @@ class DQNPopulationEngine:
         for g in replay_chunk_steps(gradient_steps, self.K * B, m0.replay_buffer.obs[0]):
             obs_g, actions_g, rewards_g, next_obs_g, terminated_g, discount_g = self._sample(g * B)
             q_next_g = self.q_target.forward(next_obs_g)  # (K, g·B, A)
-            if not c.double_q:
-                y_g = rewards_g + (1.0 - terminated_g) * discount_g * q_next_g.max(axis=2)
+            q_next_max_g = None if c.double_q else q_next_g.max(axis=2)
             for j in range(g):
                 batch = slice(j * B, (j + 1) * B)
                 if c.double_q:
                     pick = self.q_net.forward(next_obs_g[:, batch]).argmax(axis=2)[..., None]
                     q_next_max = np.take_along_axis(q_next_g[:, batch], pick, axis=2)[..., 0]
-                    discount = discount_g if np.isscalar(discount_g) else discount_g[:, batch]
-                    y = rewards_g[:, batch] + (1.0 - terminated_g[:, batch]) * discount * q_next_max
                 else:
-                    y = y_g[:, batch]  # TD target, no gradient through it
+                    q_next_max = q_next_max_g[:, batch]
+                discount = discount_g if c.n_steps == 1 else discount_g[:, batch]
+                y = rewards_g[:, batch] + (1.0 - terminated_g[:, batch]) * discount * q_next_max  # TD target
                 actions = actions_g[:, batch]
                 q = self.q_net.forward(obs_g[:, batch], train=True)
                 q_a = np.take_along_axis(q, actions[..., None], axis=2)[..., 0]  # (K, B)
