@@ -1,6 +1,6 @@
 """The recurrent attention model (RAM) on DigitGlimpse: train, then the curve and where it looks.
 
-    python scripts/ram_figures.py train --seed 0 --epochs 20        # 28x28 MNIST, 6 glimpses of 8x8, one scale
+    python scripts/ram_figures.py train --seed 0                   # 28x28 MNIST, 6 glimpses of 8x8, one scale
     python scripts/ram_figures.py train --seed 0 --translated       # 60x60 translated MNIST, 8 glimpses, 3 scales
     python scripts/ram_figures.py plot --seed 0                     # curve, trajectories PNG and GIF
 
@@ -26,12 +26,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("command", choices=["train", "plot"])
     p.add_argument("--seed", type=int, nargs="+", default=[0])
-    p.add_argument("--epochs", type=float, default=20.0, help="passes of 60,000 training episodes")
-    p.add_argument("--eval-epochs", type=float, default=1.0, help="epochs between test evaluations")
+    p.add_argument("--epochs", type=float, default=55.0, help="passes of 60,000 training episodes")
+    p.add_argument("--eval-epochs", type=float, default=5.0, help="epochs between test evaluations")
     p.add_argument("--translated", action="store_true", help="60x60 translated MNIST instead of 28x28")
-    p.add_argument("--lr", default="1e-3", help="Adam step size, a number or lin_<x>")
+    p.add_argument("--lr", default="lin_1e-3", help="Adam step size, a number or lin_<x> (linear decay to 0)")
     p.add_argument("--n-envs", type=int, default=64, help="episodes per update")
-    p.add_argument("--location-std", type=float, default=0.1)
+    p.add_argument("--location-std", type=float, default=0.15, help="σ of the location policy")
     p.add_argument("--out", type=Path, default=Path("runs/ram"))
     p.add_argument("--figures", type=Path, default=FIGURES)
     args = p.parse_args()
