@@ -262,6 +262,7 @@ class RAM(BaseAgent):
             batch = self._collect_episodes(callback)
             if batch is None:
                 break
+            callback.on_rollout_end()  # after the N episodes, before the update (SB3's order)
             obs, actions, rewards, labels = batch
             self.optimizer.lr = self.lr_schedule(self.progress_remaining)
             terms, _ = self.model.loss_and_grads(obs, actions, rewards, labels, c.reinforce_coef, c.baseline_coef)

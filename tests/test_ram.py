@@ -168,3 +168,26 @@ def test_learns_to_classify_well_above_chance_in_seconds():
     accuracy, results = accuracy_and_trajectories(agent, {**RAM_ENV, "max_glimpses": 4}, n_images=300)
     assert accuracy > 0.25, accuracy  # chance is 0.1; seeds 0-2 gave 0.36, 0.31, 0.40
     assert len(results) == 300 and all(len(r["locations"]) == 4 for r in results)
+
+
+def test_callback_hooks_fire_in_sb3_order_once_per_batch_of_episodes():
+    from agents.common.callbacks import BaseCallback
+
+    class Recorder(BaseCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.events: list[tuple[str, int, int]] = []
+
+        def _on_step(self) -> bool:
+            self.events.append(("step", self.agent.num_timesteps, self.agent._n_updates))
+            return True
+
+        def on_rollout_end(self) -> None:
+            self.events.append(("rollout_end", self.agent.num_timesteps, self.agent._n_updates))
+
+    rec = Recorder()
+    small_agent(seed=0).learn(8 * 3 * 2, callback=rec)  # 8 envs, 3 glimpses: 2 batches of 8 episodes
+    ends = [e for e in rec.events if e[0] == "rollout_end"]
+    # after each batch's 3 env steps and before its update, as SB3 calls it after collect_rollouts
+    assert ends == [("rollout_end", 24, 0), ("rollout_end", 48, 1)]
+    assert [e[0] for e in rec.events] == ["step"] * 3 + ["rollout_end"] + ["step"] * 3 + ["rollout_end"]
