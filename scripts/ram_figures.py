@@ -1,6 +1,6 @@
 """The recurrent attention model (RAM) on DigitGlimpse: train, then the curve and where it looks.
 
-    python scripts/ram_figures.py train --seed 0                   # 28x28 MNIST, 6 glimpses of 8x8, one scale
+    python scripts/ram_figures.py train --seed 0                    # 28x28 MNIST, 6 glimpses of 8x8, one scale
     python scripts/ram_figures.py train --seed 0 --translated       # 60x60 translated MNIST, 8 glimpses, 3 scales
     python scripts/ram_figures.py plot --seed 0                     # curve, trajectories PNG and GIF
 

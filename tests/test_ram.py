@@ -10,6 +10,7 @@ import pytest
 import envs  # noqa: F401  (registers the ids)
 from agents import ALGOS
 from agents.common.attention_model import RecurrentAttentionModel
+from agents.common.callbacks import BaseCallback
 from agents.common.vec_env import make_vec_env
 from agents.experiments.glimpse import accuracy_and_trajectories
 from agents.ram import RAM
@@ -171,8 +172,6 @@ def test_learns_to_classify_well_above_chance_in_seconds():
 
 
 def test_callback_hooks_fire_in_sb3_order_once_per_batch_of_episodes():
-    from agents.common.callbacks import BaseCallback
-
     class Recorder(BaseCallback):
         def __init__(self) -> None:
             super().__init__()
