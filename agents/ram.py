@@ -54,6 +54,8 @@ class RAMConfig:
     """λ_b, weight of the baseline's squared error."""
     detach_heads: bool = True
     """The location and baseline losses train only their heads (the core learns from the classification loss)."""
+    weight_decay: float = 0.0
+    """L2 coefficient added as λ' w to the gradient of every weight matrix (not biases), as in ``nngym.optim``."""
     max_grad_norm: float | None = None
     """If set, clip the global gradient norm to this."""
     log_interval: int = 100
@@ -129,9 +131,10 @@ class RAM(BaseAgent):
             )
         if not (np.isfinite(c.location_std) and c.location_std > 0):
             raise ValueError(f"RAM: location_std must be a positive number, got {c.location_std!r}")
-        if c.reinforce_coef < 0 or c.baseline_coef < 0:
+        if c.reinforce_coef < 0 or c.baseline_coef < 0 or c.weight_decay < 0:
             raise ValueError(
-                f"RAM: reinforce_coef and baseline_coef must be >= 0, got {c.reinforce_coef}, {c.baseline_coef}"
+                "RAM: reinforce_coef, baseline_coef and weight_decay must be >= 0, got "
+                f"{c.reinforce_coef}, {c.baseline_coef}, {c.weight_decay}"
             )
         self.n_location = n_loc
         self._loc_low = act_space["location"].low.astype(np.float32)
@@ -148,7 +151,9 @@ class RAM(BaseAgent):
             detach_heads=c.detach_heads,
         )
         self.lr_schedule = parse_schedule(c.learning_rate)
-        self.optimizer = Adam(self.model, lr=self.lr_schedule(1.0), max_grad_norm=c.max_grad_norm)
+        self.optimizer = Adam(
+            self.model, lr=self.lr_schedule(1.0), weight_decay=c.weight_decay, max_grad_norm=c.max_grad_norm
+        )
 
     # --- files ----------------------------------------------------------------------------------
     def _nets(self) -> dict[str, Sequential]:

@@ -46,6 +46,11 @@ class DigitGlimpseEnv(gym.Env[np.ndarray, Any]):
     `canvas_size` x `canvas_size` canvas (Mnih et al.'s "translated MNIST" uses 60), and every
     coordinate below refers to the canvas. S is `canvas_size` below.
 
+    With `max_shift` = m > 0 the digit is also moved by a random (row, column) shift drawn
+    uniformly from [-m, m]^2 at every reset, pixels pushed past the canvas's edge being lost: data
+    augmentation for training (small translations of the training digits), off by default so that
+    the test split shows every digit where MNIST put it.
+
     ## Action Space
 
     * `"move"`: `Discrete(14)`: 0-9 answer with that digit; 10 = move up, 11 = down, 12 = left,
@@ -90,7 +95,8 @@ class DigitGlimpseEnv(gym.Env[np.ndarray, Any]):
 
     An image drawn uniformly from the split with `self.np_random` (or `options={"index": i}`),
     placed at a random offset of the canvas if it is larger than 28 (also `self.np_random`, or
-    `options={"offset": (row, column)}`), glimpse centred at pixel (S // 2, S // 2), one glimpse
+    `options={"offset": (row, column)}`), shifted if `max_shift` > 0 (`self.np_random`, or
+    `options={"shift": (rows, columns)}`), glimpse centred at pixel (S // 2, S // 2), one glimpse
     shown.
 
     ## Episode End
@@ -99,12 +105,12 @@ class DigitGlimpseEnv(gym.Env[np.ndarray, Any]):
        `"location"`: the step after the `max_glimpses`-th glimpse (its label is the answer).
     2. Truncation: none needed (at most `max_glimpses` steps).
 
-    `info` holds `"index"` (in the split), `"location"` (row, column), `"glimpses"` (shown so far)
-    and `"label"`; an answering step adds `"correct"`, and a canvas larger than 28 adds `"offset"`
-    (the row and column of the digit's top-left pixel). With `reveal_label="end"` the label is only
-    in the info of the episode's last step: the supervised signal a learner such as the recurrent
-    attention model trains its classifier with (cross-entropy on its last answer), given once the
-    answer is in; the reward stays the same. The default, `"always"`, has it in every info.
+    `info` holds `"index"` (in the split), `"location"` (row, column), `"glimpses"` (shown so far) and
+    `"label"`; an answering step adds `"correct"`, and a canvas larger than 28 adds `"offset"` (the row and
+    column of the digit's top-left pixel), and `max_shift` > 0 adds `"shift"`. With `reveal_label="end"` the
+    label is only in the info of the episode's last step: the supervised signal a learner such as the recurrent
+    attention model trains its classifier with (cross-entropy on its last answer), given once the answer is in;
+    the reward stays the same. The default, `"always"`, has it in every info.
 
     ## Arguments
 
@@ -119,6 +125,7 @@ class DigitGlimpseEnv(gym.Env[np.ndarray, Any]):
     | `action_mode`  | **str**   | `"move"`   | `"move"` (discrete moves, answer any time) or `"location"`  |
     | `canvas_size`  | **int**   | `28`       | S, side of the canvas the digit is placed on, >= 28         |
     | `reveal_label` | **str**   | `"always"` | `"always"` or `"end"`: which steps' info holds `"label"`    |
+    | `max_shift`    | **int**   | `0`        | shift the digit by up to this many pixels, 0 to 27          |
 
     ```python
     >>> import gymnasium as gym, envs
@@ -133,7 +140,8 @@ class DigitGlimpseEnv(gym.Env[np.ndarray, Any]):
 
     ## Version History
     * v0: Initial version; retina scales, continuous locations, the translated canvas and
-      `reveal_label` added as options whose defaults keep the original behaviour.
+      `reveal_label` added as options whose defaults keep the original behaviour; later `max_shift`,
+      off by default.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
@@ -150,6 +158,7 @@ class DigitGlimpseEnv(gym.Env[np.ndarray, Any]):
         action_mode: str = "move",
         canvas_size: int = SIDE,
         reveal_label: str = "always",
+        max_shift: int = 0,
     ):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
@@ -171,13 +180,15 @@ class DigitGlimpseEnv(gym.Env[np.ndarray, Any]):
             raise ValueError(f"action_mode must be one of {ACTION_MODES}, got {action_mode!r}")
         if reveal_label not in REVEAL_LABEL:
             raise ValueError(f"reveal_label must be one of {REVEAL_LABEL}, got {reveal_label!r}")
+        if int(max_shift) != max_shift or not 0 <= max_shift < SIDE:
+            raise ValueError(f"max_shift must be an integer from 0 to {SIDE - 1} pixels, got {max_shift!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.split = split
         self.glimpse_size, self.move_step, self.max_glimpses = int(glimpse_size), int(move_step), int(max_glimpses)
         self.wrong_reward = float(wrong_reward)
         self.n_scales, self.action_mode, self.canvas_size = int(n_scales), action_mode, S
-        self.reveal_label = reveal_label
+        self.reveal_label, self.max_shift = reveal_label, int(max_shift)
         self.render_mode = render_mode
 
         self._images, labels = load_mnist(split)  # cached: one read per process
@@ -202,6 +213,7 @@ class DigitGlimpseEnv(gym.Env[np.ndarray, Any]):
         self._canvas = np.zeros((S + self._sides[-1], S + self._sides[-1]), dtype=np.float32)  # zero-padded, / 255
         self._index = -1  # set by reset
         self._offset = (0, 0)  # the digit's top-left pixel on the canvas
+        self._shift = (0, 0)  # the random shift added to it (max_shift)
         self._row = self._col = S // 2
         self._glimpses = 0
 
@@ -227,6 +239,8 @@ class DigitGlimpseEnv(gym.Env[np.ndarray, Any]):
             info = {"label": self._labels[self._index], **info}
         if self.canvas_size != SIDE:
             info["offset"] = self._offset
+        if self.max_shift:
+            info["shift"] = self._shift
         return info
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict[str, Any]]:
@@ -251,14 +265,37 @@ class DigitGlimpseEnv(gym.Env[np.ndarray, Any]):
                 top, left = (int(v) for v in self.np_random.integers(S - SIDE + 1, size=2))
             self._canvas[...] = 0.0
         self._offset = (top, left)
-        np.multiply(
-            self._images[index],
-            np.float32(1 / 255),
-            out=self._canvas[p + top : p + top + SIDE, p + left : p + left + SIDE],
-        )
+        if not self.max_shift:
+            np.multiply(
+                self._images[index],
+                np.float32(1 / 255),
+                out=self._canvas[p + top : p + top + SIDE, p + left : p + left + SIDE],
+            )
+        else:
+            self._paste_shifted(index, top, left, options)
         self._row = self._col = S // 2
         self._glimpses = 1
         return self._get_obs(), self._get_info()
+
+    def _paste_shifted(self, index: int, top: int, left: int, options: dict | None) -> None:
+        """Draws the image at (top, left) + a shift in [-m, m]^2 (m = max_shift), cropped to the S x S canvas."""
+        m, S, p = self.max_shift, self.canvas_size, self._pad
+        if options is not None and "shift" in options:
+            d_row, d_col = (int(v) for v in options["shift"])
+            if not (abs(d_row) <= m and abs(d_col) <= m):
+                raise ValueError(f"options['shift'] must be a (rows, columns) in [-{m}, {m}], got {options['shift']!r}")
+        else:
+            d_row, d_col = (int(v) for v in self.np_random.integers(-m, m + 1, size=2))
+        self._shift = (d_row, d_col)
+        self._canvas[...] = 0.0
+        r0, c0 = top + d_row, left + d_col  # the image's top-left pixel on the canvas, maybe outside it
+        rows = slice(max(0, -r0), min(SIDE, S - r0))  # the image's rows and columns that land on the canvas
+        cols = slice(max(0, -c0), min(SIDE, S - c0))
+        np.multiply(
+            self._images[index][rows, cols],
+            np.float32(1 / 255),
+            out=self._canvas[p + r0 + rows.start : p + r0 + rows.stop, p + c0 + cols.start : p + c0 + cols.stop],
+        )
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self.action_mode == "location":
@@ -316,7 +353,7 @@ class DigitGlimpseEnv(gym.Env[np.ndarray, Any]):
             raise RuntimeError("call reset() before render()")
         S, p = self.canvas_size, self._pad
         cell = max(1, 224 // S)
-        if S == SIDE:
+        if S == SIDE and not self.max_shift:
             gray = self._images[self._index]
         else:
             gray = np.rint(self._canvas[p : p + S, p : p + S] * 255).astype(np.uint8)

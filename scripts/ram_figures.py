@@ -32,6 +32,8 @@ def main() -> None:
     p.add_argument("--lr", default="lin_1e-3", help="Adam step size, a number or lin_<x> (linear decay to 0)")
     p.add_argument("--n-envs", type=int, default=64, help="episodes per update")
     p.add_argument("--location-std", type=float, default=0.15, help="σ of the location policy")
+    p.add_argument("--max-shift", type=int, default=0, help="shift training digits by up to this many pixels")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="L2 coefficient on the weights")
     p.add_argument("--out", type=Path, default=Path("runs/ram"))
     p.add_argument("--figures", type=Path, default=FIGURES)
     args = p.parse_args()
@@ -48,7 +50,9 @@ def main() -> None:
                 args.eval_epochs,
                 learning_rate=lr,
                 n_envs=args.n_envs,
+                max_shift=args.max_shift,
                 location_std=args.location_std,
+                weight_decay=args.weight_decay,
             )
             print(json.dumps({k: s[k] for k in ("seed", "epochs", "train_seconds", "test_accuracy")}))
         return

@@ -16,6 +16,7 @@ RAM_OPTIONS = [
     {"n_scales": 2},
     {"action_mode": "location", "n_scales": 3, "glimpse_size": 12, "canvas_size": 60, "reveal_label": "end"},
     {"canvas_size": 60, "move_step": 6, "reveal_label": "end"},
+    {"action_mode": "location", "max_shift": 3, "reveal_label": "end"},
 ]
 
 
@@ -93,6 +94,37 @@ def test_translated_canvas_places_the_digit_at_the_offset():
         env.reset(options={"offset": (33, 0)})
     with pytest.raises(ValueError, match="canvas_size must be an integer >= the image side 28"):
         gym.make("nngym/DigitGlimpse-v0", canvas_size=20)
+
+
+def test_max_shift_moves_the_digit_and_crops_it_at_the_edge():
+    images, _ = load_mnist("test")
+    env = gym.make("nngym/DigitGlimpse-v0", split="test", action_mode="location", max_shift=3)
+    obs, info = env.reset(options={"index": 5, "shift": (-3, 2)})
+    assert info["shift"] == (-3, 2)
+    # the 8 x 8 patch around (14, 14) covers rows 10..17, columns 10..17 of the shifted digit, which shows image
+    # rows 13..20 and columns 8..15 there
+    np.testing.assert_allclose(obs[:64].reshape(8, 8), images[5, 13:21, 8:16] / np.float32(255), rtol=1e-6)
+    # a shift of (-8, 10) pushes image rows 0..7 and columns 18..27 off the canvas: canvas (r, c) = image (r + 8,
+    # c - 10); a glimpse at the top-right corner (0, 27) covers canvas rows 0..3 (image rows 8..11) and columns
+    # 23..27 (image columns 13..17), the rest of the patch being off the canvas (zeros)
+    far = gym.make("nngym/DigitGlimpse-v0", split="test", action_mode="location", max_shift=10).unwrapped
+    far.reset(options={"index": 5, "shift": (-8, 10)})
+    obs, *_ = far.step({"label": 0, "location": np.array([-1.0, 1.0], np.float32)})
+    expected = np.zeros((8, 8), np.float32)
+    expected[4:, :5] = images[5, 8:12, 13:18] / np.float32(255)
+    assert expected.sum() > 1
+    np.testing.assert_allclose(obs[:64].reshape(8, 8), expected, rtol=1e-6)
+    p = far._pad
+    np.testing.assert_allclose(far._canvas[p : p + 28, p : p + 28].sum(), images[5, 8:, :18].sum() / 255, rtol=1e-5)
+    shifts = {env.reset(seed=s)[1]["shift"] for s in range(40)}
+    assert len(shifts) > 15 and all(abs(r) <= 3 and abs(c) <= 3 for r, c in shifts)
+    assert env.reset(seed=7)[1]["shift"] == env.reset(seed=7)[1]["shift"]
+    with pytest.raises(ValueError, match=r"options\['shift'\] must be a \(rows, columns\) in \[-3, 3\]"):
+        env.reset(options={"shift": (4, 0)})
+    with pytest.raises(ValueError, match="max_shift must be an integer from 0 to 27 pixels, got -1"):
+        gym.make("nngym/DigitGlimpse-v0", max_shift=-1)
+    unshifted = gym.make("nngym/DigitGlimpse-v0", split="test")
+    assert "shift" not in unshifted.reset(seed=0)[1]
 
 
 def test_reveal_label_end_shows_the_label_only_on_the_last_step():

@@ -135,6 +135,17 @@ def test_same_seed_same_parameters_and_save_load_same_actions(tmp_path):
     assert ALGOS["ram"] is RAM
 
 
+def test_weight_decay_shrinks_the_weight_matrices_only():
+    plain, decayed = small_agent(seed=5), small_agent(seed=5, weight_decay=0.5)
+    assert decayed.optimizer.weight_decay == 0.5
+    plain.learn(8 * 3 * 2)
+    decayed.learn(8 * 3 * 2)
+    p = {n: w for n, w, _ in plain.model.named_params()}
+    q = {n: w for n, w, _ in decayed.model.named_params()}
+    weights = [n for n in p if p[n].ndim >= 2]
+    assert sum(np.abs(q[n]).sum() for n in weights) < sum(np.abs(p[n]).sum() for n in weights)
+
+
 @pytest.mark.parametrize(
     ("make", "match"),
     [
@@ -144,6 +155,7 @@ def test_same_seed_same_parameters_and_save_load_same_actions(tmp_path):
         (lambda: RAM(ram_env(2), net="cnn"), "net must be 'mlp'"),
         (lambda: RAM(ram_env(2), location_std=0.0), "location_std must be a positive number"),
         (lambda: RAM(ram_env(2), n_envs=0), "n_envs"),
+        (lambda: RAM(ram_env(2), weight_decay=-1e-4), "weight_decay must be >= 0, got 1.0, 1.0, -0.0001"),
     ],
 )
 def test_bad_spaces_and_settings_raise_value_error(make, match):

@@ -134,9 +134,18 @@ class TestAccuracyCallback(BaseCallback):
 
 
 def train(
-    seed: int, epochs: float, out: Path, env_kwargs: dict[str, Any] = MNIST, eval_epochs: float = 1.0, **config: Any
+    seed: int,
+    epochs: float,
+    out: Path,
+    env_kwargs: dict[str, Any] = MNIST,
+    eval_epochs: float = 1.0,
+    max_shift: int = 0,
+    **config: Any,
 ) -> dict[str, Any]:
     """Trains RAM for ``epochs`` x 60,000 episodes, with the test accuracy every ``eval_epochs``.
+
+    ``max_shift`` > 0 moves each training digit by a random shift of up to that many pixels (the env's
+    ``max_shift``, data augmentation); the test digits are never shifted. ``config`` goes to ``RAM``.
 
     Writes ``<out>/ram_s<seed>/`` (curve.csv, progress.csv, monitor.csv, model.npz) and ``<out>/ram_s<seed>.json``.
 
@@ -145,7 +154,8 @@ def train(
     """
     run = Path(out) / f"ram_s{seed}"
     c = {"n_envs": 64, **config}
-    env = make_vec_env(ENV_ID, c["n_envs"], c.get("vectorization", "gym-sync"), **env_kwargs)
+    train_kwargs = {**env_kwargs, "max_shift": max_shift} if max_shift else env_kwargs
+    env = make_vec_env(ENV_ID, c["n_envs"], c.get("vectorization", "gym-sync"), **train_kwargs)
     steps_per_epoch = TRAIN_IMAGES * env_kwargs["max_glimpses"]
     total = int(round(epochs * steps_per_epoch))
     agent = RAM(env, seed=seed, log_dir=run, **c)
@@ -155,6 +165,7 @@ def train(
     summary = {
         "seed": seed,
         "env_kwargs": env_kwargs,
+        "max_shift": max_shift,
         "config": c,
         "epochs": epochs,
         "steps": agent.num_timesteps,
