@@ -187,6 +187,18 @@ def test_resume_from_checkpoint_continues_counters_schedules_and_optimizer(tmp_p
     assert resumed.optimizer.lr == pytest.approx(full.optimizer.lr)
 
 
+@pytest.mark.parametrize("cls", [PPO, DQN])
+def test_the_same_checkpoint_resumes_the_same_way(cls, tmp_path):
+    kw = {"n_steps": 16, "batch_size": 32} if cls is PPO else {"learning_starts": 50, "buffer_size": 1000}
+    path = cls("CartPole-v1", seed=0, **kw).learn(256).save(tmp_path / "ckpt")
+    a, b = cls.load(path, env="CartPole-v1"), cls.load(path, env="CartPole-v1")
+    a.learn(256, reset_num_timesteps=False)
+    b.learn(256, reset_num_timesteps=False)
+    assert a.num_timesteps == b.num_timesteps == 512
+    np.testing.assert_array_equal(_params(a), _params(b))
+    assert not np.array_equal(_params(a), _params(cls.load(path)))  # it did learn after resuming
+
+
 def test_dqn_checkpoint_can_carry_the_replay_buffer(tmp_path):
     agent = DQN("CartPole-v1", seed=0, learning_starts=50, buffer_size=1000).learn(300)
     loaded = DQN.load(agent.save(tmp_path / "with", include_replay_buffer=True))

@@ -274,11 +274,15 @@ class BaseAgent:
         else:
             self._total_timesteps = int(total_timesteps) + self.num_timesteps
         if reset_num_timesteps or self._last_obs is None:
-            self._last_obs, _ = self.env.reset(seed=self.seed if self.num_timesteps == 0 else None)
+            # a fresh run resets with the agent's seed; a run resumed from a file (no last observation) with a seed
+            # drawn from the agent's restored generator, so the same checkpoint always continues the same way
+            fresh = self.num_timesteps == 0
+            env_seed = self.seed if fresh else int(self.rng.integers(2**31 - 1))
+            self._last_obs, _ = self.env.reset(seed=env_seed)
             self._ep_ret[:] = 0
             self._ep_len[:] = 0
-            if self.num_timesteps == 0 and hasattr(self.action_space, "seed"):
-                self.env.action_space.seed(self.seed)
+            if hasattr(self.action_space, "seed"):
+                self.env.action_space.seed(env_seed)
         append = not reset_num_timesteps
         if self.log_dir is not None:
             self._monitor = MonitorWriter(self.log_dir, self.env_id, append=append)
