@@ -11,8 +11,8 @@ Jobs (``--jobs``, default all):
 - ``ppo``, ``a2c``, ``dqn``: CartPole-v1 (``--env``) with agents/hyperparams/<algo>.yml, the yml's n_timesteps.
 - ``ppo-cnn``: the main job's env, PPO-CNN on nngym/DigitClassify-v0 (ppo.yml's entry), 50k steps (``--cnn-steps``);
   SB3 gets the same CNN (``agents.baselines.sb3.SpecCNN``). Evaluated by MNIST test accuracy.
-- ``dqn-acrobot``: DQN on Acrobot-v1 with rl-baselines3-zoo's values (tests/data/zoo/dqn.yml: 256x256, batch 128,
-  a gradient step per env step), ``--acrobot-steps`` (default 20k of the zoo's 100k: a speed figure).
+- ``dqn-acrobot``: DQN on Acrobot-v1 with rl-baselines3-zoo's values (agents/hyperparams/zoo/dqn.yml: 256x256,
+  batch 128, a gradient step per env step), ``--acrobot-steps`` (default 20k of the zoo's 100k: a speed figure).
 
 Prints, per run, seconds of ``learn`` and env steps per second of each implementation and the deterministic
 evaluation (``--eval-episodes``, 0 to skip); then per job the mean ± std over seeds and the ratios nngym ÷ SB3
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--steps", type=int, default=None, help="every job's steps (default: each job's own)")
     p.add_argument("--cnn-steps", type=int, default=50_000)
     p.add_argument("--acrobot-steps", type=int, default=20_000)
-    p.add_argument("--zoo-dqn", default=str(ROOT / "tests" / "data" / "zoo" / "dqn.yml"))
+    p.add_argument("--zoo-dqn", default=str(ROOT / "agents" / "hyperparams" / "zoo" / "dqn.yml"))
     p.add_argument("--impls", nargs="+", default=["nngym", "sb3", "sbx"], choices=["nngym", "sb3", "sbx"])
     p.add_argument("--skip-sb3", action="store_true", help="same as --impls without sb3")
     p.add_argument("--eval-episodes", type=int, default=20)

@@ -1,4 +1,4 @@
-"""rl-baselines3-zoo's own hyperparameter files, read unchanged (copies in tests/data/zoo, MIT license).
+"""rl-baselines3-zoo's own hyperparameter files, read unchanged (copies in agents/hyperparams/zoo, MIT license).
 
 Every entry whose env is installed either becomes an agent (its hyperparameters, wrappers and
 normalisation applied) or raises one HyperparamsError naming the key, the file and the env id —
@@ -18,10 +18,11 @@ import yaml
 
 import envs  # noqa: F401 - registers the nngym/ ids
 from agents import ALGOS, HyperparamsError, load_hyperparams, parse_policy_kwargs
+from agents.common.hyperparams import HYPERPARAMS_DIR
 from agents.common.vec_env import make_vec_env
 from envs.wrappers import FrameSkip, FrameStack, zoo_wrappers
 
-ZOO = Path(__file__).parent / "data" / "zoo"
+ZOO = HYPERPARAMS_DIR / "zoo"
 FILES = {"ppo": "ppo.yml", "a2c": "a2c.yml", "dqn": "dqn.yml", "recurrent_ppo": "ppo_lstm.yml"}
 
 

@@ -1,6 +1,6 @@
 """One table of nngym vs SB3 on the zoo's own entries, next to the zoo's benchmark figures.
 
-    python scripts/compare.py --algo ppo --env CartPole-v1 --hyperparams-file <zoo>/hyperparams/ppo.yml \
+    python scripts/compare.py --algo ppo --env CartPole-v1 --hyperparams-file agents/hyperparams/zoo/ppo.yml \
         --log-dir runs/zoo          # one per (algo, env) row: writes docs/figures/compare_ppo_CartPole-v1.csv ...
     python scripts/zoo_table.py     # reads those files: docs/figures/zoo_table.md and zoo_table.csv
 
