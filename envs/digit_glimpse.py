@@ -266,6 +266,8 @@ class DigitGlimpseEnv(gym.Env[np.ndarray, Any]):
             self._canvas[...] = 0.0
         self._offset = (top, left)
         if not self.max_shift:
+            if options is not None and "shift" in options:
+                raise ValueError(f"options['shift'] needs max_shift > 0 (this env's is 0), got {options['shift']!r}")
             np.multiply(
                 self._images[index],
                 np.float32(1 / 255),

@@ -125,6 +125,8 @@ def test_max_shift_moves_the_digit_and_crops_it_at_the_edge():
         gym.make("nngym/DigitGlimpse-v0", max_shift=-1)
     unshifted = gym.make("nngym/DigitGlimpse-v0", split="test")
     assert "shift" not in unshifted.reset(seed=0)[1]
+    with pytest.raises(ValueError, match="options\\['shift'\\] needs max_shift > 0"):
+        unshifted.reset(options={"shift": (1, 1)})
 
 
 def test_reveal_label_end_shows_the_label_only_on_the_last_step():
