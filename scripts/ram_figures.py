@@ -1,12 +1,14 @@
 """The recurrent attention model (RAM) on DigitGlimpse: train, then the curve and where it looks.
 
     python scripts/ram_figures.py train --seed 0                    # 28x28 MNIST, 6 glimpses of 8x8, one scale
+    python scripts/ram_figures.py train --seed 0 --max-shift 0      # without shifting the training digits
     python scripts/ram_figures.py train --seed 0 --translated       # 60x60 translated MNIST, 8 glimpses, 3 scales
     python scripts/ram_figures.py plot --seed 0                     # curve, trajectories PNG and GIF
 
 ``train`` writes ``<out>/ram_s<seed>/`` (curve.csv: test accuracy on all 10,000 test images after every
 ``--eval-epochs`` epochs of 60,000 episodes, model.npz, progress.csv, monitor.csv) and ``<out>/ram_s<seed>.json``;
-``plot`` writes ``docs/figures/ram_curve.png``, ``ram_glimpses.png`` and ``ram_glimpses.gif``.
+By default each training digit is shifted by up to 2 pixels (``--max-shift``, the env's ``max_shift``); the test
+digits never are. ``plot`` writes ``docs/figures/ram_curve.png``, ``ram_glimpses.png`` and ``ram_glimpses.gif``.
 """
 
 from __future__ import annotations
@@ -26,13 +28,13 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("command", choices=["train", "plot"])
     p.add_argument("--seed", type=int, nargs="+", default=[0])
-    p.add_argument("--epochs", type=float, default=55.0, help="passes of 60,000 training episodes")
+    p.add_argument("--epochs", type=float, default=45.0, help="passes of 60,000 training episodes")
     p.add_argument("--eval-epochs", type=float, default=5.0, help="epochs between test evaluations")
     p.add_argument("--translated", action="store_true", help="60x60 translated MNIST instead of 28x28")
     p.add_argument("--lr", default="lin_1e-3", help="Adam step size, a number or lin_<x> (linear decay to 0)")
     p.add_argument("--n-envs", type=int, default=64, help="episodes per update")
     p.add_argument("--location-std", type=float, default=0.15, help="σ of the location policy")
-    p.add_argument("--max-shift", type=int, default=0, help="shift training digits by up to this many pixels")
+    p.add_argument("--max-shift", type=int, default=2, help="shift training digits by up to this many pixels")
     p.add_argument("--weight-decay", type=float, default=0.0, help="L2 coefficient on the weights")
     p.add_argument("--out", type=Path, default=Path("runs/ram"))
     p.add_argument("--figures", type=Path, default=FIGURES)
