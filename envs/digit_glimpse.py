@@ -263,33 +263,10 @@ class DigitGlimpseEnv(gym.Env[np.ndarray, Any]):
                     )
             else:
                 top, left = (int(v) for v in self.np_random.integers(S - SIDE + 1, size=2))
-            self._canvas[...] = 0.0
         self._offset = (top, left)
-        if not self.max_shift:
-            if options is not None and "shift" in options:
-                raise ValueError(f"options['shift'] needs max_shift > 0 (this env's is 0), got {options['shift']!r}")
-            np.multiply(
-                self._images[index],
-                np.float32(1 / 255),
-                out=self._canvas[p + top : p + top + SIDE, p + left : p + left + SIDE],
-            )
-        else:
-            self._paste_shifted(index, top, left, options)
-        self._row = self._col = S // 2
-        self._glimpses = 1
-        return self._get_obs(), self._get_info()
-
-    def _paste_shifted(self, index: int, top: int, left: int, options: dict | None) -> None:
-        """Draws the image at (top, left) + a shift in [-m, m]^2 (m = max_shift), cropped to the S x S canvas."""
-        m, S, p = self.max_shift, self.canvas_size, self._pad
-        if options is not None and "shift" in options:
-            d_row, d_col = (int(v) for v in options["shift"])
-            if not (abs(d_row) <= m and abs(d_col) <= m):
-                raise ValueError(f"options['shift'] must be a (rows, columns) in [-{m}, {m}], got {options['shift']!r}")
-        else:
-            d_row, d_col = (int(v) for v in self.np_random.integers(-m, m + 1, size=2))
-        self._shift = (d_row, d_col)
-        self._canvas[...] = 0.0
+        self._shift = d_row, d_col = self._draw_shift(options)
+        if S > SIDE or self.max_shift:  # the digit does not cover the whole canvas: clear what it leaves
+            self._canvas[...] = 0.0
         r0, c0 = top + d_row, left + d_col  # the image's top-left pixel on the canvas, maybe outside it
         rows = slice(max(0, -r0), min(SIDE, S - r0))  # the image's rows and columns that land on the canvas
         cols = slice(max(0, -c0), min(SIDE, S - c0))
@@ -298,6 +275,24 @@ class DigitGlimpseEnv(gym.Env[np.ndarray, Any]):
             np.float32(1 / 255),
             out=self._canvas[p + r0 + rows.start : p + r0 + rows.stop, p + c0 + cols.start : p + c0 + cols.stop],
         )
+        self._row = self._col = S // 2
+        self._glimpses = 1
+        return self._get_obs(), self._get_info()
+
+    def _draw_shift(self, options: dict | None) -> tuple[int, int]:
+        """The digit's (rows, columns) shift: ``options["shift"]`` or uniform in [-m, m]^2 (m = max_shift, 0: none)."""
+        m = self.max_shift
+        if options is not None and "shift" in options:
+            if not m:
+                raise ValueError(f"options['shift'] needs max_shift > 0 (this env's is 0), got {options['shift']!r}")
+            d_row, d_col = (int(v) for v in options["shift"])
+            if not (abs(d_row) <= m and abs(d_col) <= m):
+                raise ValueError(f"options['shift'] must be a (rows, columns) in [-{m}, {m}], got {options['shift']!r}")
+            return d_row, d_col
+        if not m:
+            return 0, 0
+        d_row, d_col = (int(v) for v in self.np_random.integers(-m, m + 1, size=2))
+        return d_row, d_col
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self.action_mode == "location":
