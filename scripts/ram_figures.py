@@ -3,6 +3,7 @@
     python scripts/ram_figures.py train --seed 0                    # 28x28 MNIST, 6 glimpses of 8x8, one scale
     python scripts/ram_figures.py train --seed 0 --max-shift 0      # without shifting the training digits
     python scripts/ram_figures.py train --seed 0 --translated       # 60x60 translated MNIST, 8 glimpses, 3 scales
+    python scripts/ram_figures.py train --seed 0 --resume           # 45 more epochs from runs/ram/mnist/ram_s0
     python scripts/ram_figures.py plot --seed 0                     # curve, trajectories PNG and GIF
 
 ``train`` writes ``<out>/ram_s<seed>/`` (curve.csv: test accuracy on all 10,000 test images after every
@@ -36,6 +37,11 @@ def main() -> None:
     p.add_argument("--location-std", type=float, default=0.15, help="σ of the location policy")
     p.add_argument("--max-shift", type=int, default=2, help="shift training digits by up to this many pixels")
     p.add_argument("--weight-decay", type=float, default=0.0, help="L2 coefficient on the weights")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue <out>/ram_s<seed>/model.npz for --epochs more (its schedule runs on over the whole count)",
+    )
     p.add_argument("--out", type=Path, default=Path("runs/ram"))
     p.add_argument("--figures", type=Path, default=FIGURES)
     args = p.parse_args()
@@ -55,6 +61,7 @@ def main() -> None:
                 max_shift=args.max_shift,
                 location_std=args.location_std,
                 weight_decay=args.weight_decay,
+                resume=args.resume,
             )
             print(json.dumps({k: s[k] for k in ("seed", "epochs", "train_seconds", "test_accuracy")}))
         return

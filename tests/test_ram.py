@@ -202,3 +202,25 @@ def test_callback_hooks_fire_in_sb3_order_once_per_batch_of_episodes():
     # after each batch's 3 env steps and before its update, as SB3 calls it after collect_rollouts
     assert ends == [("rollout_end", 24, 0), ("rollout_end", 48, 1)]
     assert [e[0] for e in rec.events] == ["step"] * 3 + ["rollout_end"] + ["step"] * 3 + ["rollout_end"]
+
+
+def test_a_resumed_training_run_appends_its_curve_and_continues_its_counts(tmp_path):
+    from agents.experiments import glimpse
+
+    small = {"n_envs": 16, "glimpse_hidden": 8, "glimpse_features": 8, "lstm_hidden_size": 8}
+    with pytest.raises(FileNotFoundError, match="no saved model"):
+        glimpse.train(0, 0.01, tmp_path, resume=True, **small)
+    first = glimpse.train(0, 0.01, tmp_path, eval_epochs=0.005, n_test_images=50, learning_rate="lin_1e-3", **small)
+    # the threshold the last episodes cross is evaluated once, after the last update
+    assert [row[1] for row in first["curve"]] == [1808, 3648]  # 38 updates of 16 episodes x 6 glimpses
+    t_first = RAM.load(tmp_path / "ram_s0" / "model.npz").optimizer.t
+    with pytest.raises(ValueError, match="learning_rate='lin_5e-4' vs 'lin_1e-3'"):
+        glimpse.train(0, 0.01, tmp_path, resume=True, learning_rate="lin_5e-4", **small)
+    second = glimpse.train(0, 0.01, tmp_path, eval_epochs=0.005, n_test_images=50, resume=True, **small)
+    rows = glimpse.read_curve(tmp_path / "ram_s0" / "curve.csv")
+    assert [int(r["steps"]) for r in rows] == [1808, 3648, 5456, 7296]
+    assert [r["epoch"] for r in rows] == [0.01, 0.01, 0.02, 0.02]
+    assert rows[2]["seconds"] > rows[1]["seconds"]  # training seconds continue from the first run's
+    assert second["curve"][:2] == [tuple(r.values()) for r in rows[:2]] and second["epochs"] == 0.02
+    resumed = RAM.load(tmp_path / "ram_s0" / "model.npz")
+    assert t_first == 38 and resumed.optimizer.t == 76

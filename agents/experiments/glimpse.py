@@ -9,6 +9,7 @@ locations, the label in the info of an episode's last step; ``TRANSLATED`` is th
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -94,26 +95,43 @@ class TestAccuracyCallback(BaseCallback):
     """Test accuracy every ``eval_freq`` env steps (and at the end) into ``<log_path>/curve.csv``, saving the model.
 
     Rows: ``epoch,steps,seconds,accuracy`` (epochs of 60,000 training episodes, seconds of training alone: the
-    evaluations are not counted).
+    evaluations are not counted). A threshold the run's last update reaches is evaluated once, after that update,
+    by ``on_training_end``. With ``append`` the rows of an earlier run in ``curve.csv`` are kept and the seconds
+    continue from its last row (a run resumed from its ``model.npz``).
     """
 
-    def __init__(self, eval_freq: int, env_kwargs: dict[str, Any], log_path: Path, steps_per_epoch: int) -> None:
+    def __init__(
+        self,
+        eval_freq: int,
+        env_kwargs: dict[str, Any],
+        log_path: Path,
+        steps_per_epoch: int,
+        append: bool = False,
+        n_images: int | None = None,
+    ) -> None:
         super().__init__()
         self.eval_freq, self.env_kwargs, self.log_path = int(eval_freq), env_kwargs, Path(log_path)
-        self.steps_per_epoch = steps_per_epoch
+        self.steps_per_epoch, self.append, self.n_images = steps_per_epoch, append, n_images
         self.history: list[tuple[float, int, float, float]] = []
 
     def on_training_start(self) -> None:
         self._next = self.agent.num_timesteps + self.eval_freq
-        self._eval_seconds, self._t0 = 0.0, time.perf_counter()
+        self._eval_seconds, self._t0, self._seconds_before = 0.0, time.perf_counter(), 0.0
         self.log_path.mkdir(parents=True, exist_ok=True)
-        (self.log_path / "curve.csv").write_text("epoch,steps,seconds,accuracy\n")
+        curve = self.log_path / "curve.csv"
+        if self.append and curve.exists():
+            rows = read_curve(curve)
+            self.history = [(r["epoch"], int(r["steps"]), r["seconds"], r["accuracy"]) for r in rows]
+            self._seconds_before = self.history[-1][2] if self.history else 0.0
+        else:
+            curve.write_text("epoch,steps,seconds,accuracy\n")
 
     def _record(self) -> None:
         t = time.perf_counter()
         steps = int(self.agent.num_timesteps)
-        row = (round(steps / self.steps_per_epoch, 3), steps, round(t - self._t0 - self._eval_seconds, 1))
-        accuracy, _ = accuracy_and_trajectories(self.agent, self.env_kwargs)
+        seconds = round(self._seconds_before + t - self._t0 - self._eval_seconds, 1)
+        row = (round(steps / self.steps_per_epoch, 2), steps, seconds)
+        accuracy, _ = accuracy_and_trajectories(self.agent, self.env_kwargs, n_images=self.n_images)
         self.agent.save(self.log_path / "model.npz")
         self._eval_seconds += time.perf_counter() - t
         self.history.append((*row, accuracy))
@@ -124,8 +142,10 @@ class TestAccuracyCallback(BaseCallback):
 
     def _on_step(self) -> bool:
         if self.agent.num_timesteps >= self._next:
+            # the threshold the last episodes cross waits for their update: on_training_end evaluates it
+            if self._next < self.agent._total_timesteps:
+                self._record()
             self._next += self.eval_freq
-            self._record()
         return True
 
     def on_training_end(self) -> None:
@@ -140,6 +160,8 @@ def train(
     env_kwargs: dict[str, Any] = MNIST,
     eval_epochs: float = 1.0,
     max_shift: int = 0,
+    resume: bool = False,
+    n_test_images: int | None = None,
     **config: Any,
 ) -> dict[str, Any]:
     """Trains RAM for ``epochs`` x 60,000 episodes, with the test accuracy every ``eval_epochs``.
@@ -147,10 +169,22 @@ def train(
     ``max_shift`` > 0 moves each training digit by a random shift of up to that many pixels (the env's
     ``max_shift``, data augmentation); the test digits are never shifted. ``config`` goes to ``RAM``.
 
+    With ``resume`` the run continues from ``<out>/ram_s<seed>/model.npz`` for ``epochs`` more (Adam's state,
+    counters and generator restored, the curve appended to). As in SB3, a schedule then runs on over the whole
+    count: ``lin_1e-3`` resumed for as many epochs as were done continues from 5e-4 down to 0. ``config`` must then
+    agree with the saved configuration.
+
     Writes ``<out>/ram_s<seed>/`` (curve.csv, progress.csv, monitor.csv, model.npz) and ``<out>/ram_s<seed>.json``.
+
+    Args:
+        n_test_images: Evaluate on the first this many test images (None: all 10,000).
 
     Returns:
         The summary written to the JSON file.
+
+    Raises:
+        FileNotFoundError: ``resume`` without a saved model.
+        ValueError: ``resume`` with a ``config`` that differs from the saved one.
     """
     run = Path(out) / f"ram_s{seed}"
     c = {"n_envs": 64, **config}
@@ -158,16 +192,31 @@ def train(
     env = make_vec_env(ENV_ID, c["n_envs"], c.get("vectorization", "gym-sync"), **train_kwargs)
     steps_per_epoch = TRAIN_IMAGES * env_kwargs["max_glimpses"]
     total = int(round(epochs * steps_per_epoch))
-    agent = RAM(env, seed=seed, log_dir=run, **c)
-    cb = TestAccuracyCallback(int(eval_epochs * steps_per_epoch), env_kwargs, run, steps_per_epoch)
+    if resume:
+        if not (run / "model.npz").exists():
+            raise FileNotFoundError(f"resume: no saved model at {run / 'model.npz'}; train without --resume first")
+        agent = RAM.load(run / "model.npz", env=env, log_dir=run)
+        saved = dataclasses.asdict(agent.config)
+        differ = {k: (v, saved.get(k)) for k, v in c.items() if saved.get(k) != v}
+        if differ:
+            raise ValueError(
+                "resume: the config differs from the saved model's (given, saved): "
+                + ", ".join(f"{k}={a!r} vs {b!r}" for k, (a, b) in sorted(differ.items()))
+            )
+    else:
+        agent = RAM(env, seed=seed, log_dir=run, **c)
+    cb = TestAccuracyCallback(
+        int(eval_epochs * steps_per_epoch), env_kwargs, run, steps_per_epoch, append=resume, n_images=n_test_images
+    )
     t0 = time.perf_counter()
-    agent.learn(total, callback=cb)
+    agent.learn(total, callback=cb, reset_num_timesteps=not resume)
     summary = {
         "seed": seed,
         "env_kwargs": env_kwargs,
         "max_shift": max_shift,
         "config": c,
-        "epochs": epochs,
+        "epochs": round(agent.num_timesteps / steps_per_epoch, 2),
+        "resumed": resume,
         "steps": agent.num_timesteps,
         "train_seconds": cb.history[-1][2],
         "wall_seconds": round(time.perf_counter() - t0, 1),
