@@ -51,7 +51,7 @@ def test_eval_freq_keeps_and_evaluates_the_best_model(tmp_path):
     }
 
 
-def test_env_kwargs_reach_training_and_evaluation_envs(tmp_path):
+def test_env_kwargs_reach_training_and_evaluation_envs(tmp_path, monkeypatch):
     tmaze = ["--algo", "recurrent_ppo", "--env", "nngym/TMaze-v0", "--no-progress"]
     args = [
         *tmaze,
@@ -79,3 +79,14 @@ def test_env_kwargs_reach_training_and_evaluation_envs(tmp_path):
         train.main([*tmaze, "--env-kwargs", "corridor_length"])
     with pytest.raises(ValueError, match="corridor_length must be an integer >= 1, got 0"):
         train.main([*tmaze, "--env-kwargs", "corridor_length=0"])
+    # --eval-env-kwargs builds the evaluation env alone (the training env keeps --env-kwargs)
+    made = []
+    real_make = train.gym.make
+    monkeypatch.setattr(train.gym, "make", lambda env_id, **kw: made.append(kw) or real_make(env_id, **kw))
+    result = train.main([*args, "--eval-env-kwargs", "corridor_length=4"])
+    assert result["env_kwargs"] == {"corridor_length": 2} and result["eval_env_kwargs"] == {"corridor_length": 4}
+    assert made[-1] == {"corridor_length": 4} and {"corridor_length": 2} in made
+    with pytest.raises(ValueError, match="corridor_length must be an integer >= 1, got 0"):
+        train.main([*args, "--eval-env-kwargs", "corridor_length=0"])
+    with pytest.raises(SystemExit, match="--eval-env-kwargs: expected KEY=VALUE, got 'corridor_length'"):
+        train.main([*args, "--eval-env-kwargs", "corridor_length"])

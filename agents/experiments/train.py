@@ -58,6 +58,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="gym.make arguments for training and evaluation envs, YAML values, e.g. length=50 (nngym agents only)",
     )
+    p.add_argument(
+        "--eval-env-kwargs",
+        nargs="*",
+        default=None,
+        metavar="KEY=VALUE",
+        help="gym.make arguments for the evaluation envs instead of --env-kwargs, e.g. max_shift=0 (nngym agents only)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--total-timesteps", type=int, default=None, help="default: the yml's n_timesteps")
     p.add_argument("--log-dir", default="runs/")
@@ -148,15 +155,17 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         cls = ALGOS[args.algo]
     env_kwargs = parse_key_values(args.env_kwargs, "--env-kwargs")
-    if (env_kwargs or wrappers) and args.impl == "sb3":
+    given_eval_kwargs = args.eval_env_kwargs is not None
+    eval_env_kwargs = parse_key_values(args.eval_env_kwargs, "--eval-env-kwargs") if given_eval_kwargs else env_kwargs
+    if (env_kwargs or given_eval_kwargs or wrappers) and args.impl == "sb3":
         raise SystemExit(
-            "--env-kwargs, env_wrapper and frame_stack: only for --impl nngym (the SB3 wrapper builds its envs "
-            "from the id alone)"
+            "--env-kwargs, --eval-env-kwargs, env_wrapper and frame_stack: only for --impl nngym (the SB3 wrapper "
+            "builds its envs from the id alone)"
         )
-    if env_kwargs or wrappers:  # the agents take a ready vector env; evaluation gets one env made the same way
+    if env_kwargs or given_eval_kwargs or wrappers:  # the agents take a ready vector env; evaluation one env
         n_envs = int(hp.get("n_envs", cls.Config.n_envs))
         env = make_vec_env(args.env, n_envs, hp.get("vectorization", "sync"), wrappers=wrappers, **env_kwargs)
-        eval_env: str | gym.Env = gym.make(args.env, **env_kwargs)
+        eval_env: str | gym.Env = gym.make(args.env, **eval_env_kwargs)
         for wrap in wrappers:
             eval_env = wrap(eval_env)
     else:
@@ -188,6 +197,7 @@ def main(argv: list[str] | None = None) -> dict:
         "algo": args.algo,
         "env": args.env,
         "env_kwargs": env_kwargs,
+        "eval_env_kwargs": eval_env_kwargs,
         "seed": args.seed,
         "total_timesteps": agent.num_timesteps,
         "train_seconds": round(seconds, 2),
