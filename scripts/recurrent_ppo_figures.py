@@ -3,6 +3,7 @@
     python scripts/recurrent_ppo_figures.py cartpole --seed 0     # CartPoleNoVel-v1, 100k steps each
     python scripts/recurrent_ppo_figures.py tmaze --seed 0        # T-maze, gated curriculum 10 -> 100
     python scripts/recurrent_ppo_figures.py glimpse --seed 0      # DigitGlimpse-v0, test accuracy
+    python scripts/recurrent_ppo_figures.py glimpse --seed 0 --agents rppo --steps 4000000 --max-shift 2
     python scripts/recurrent_ppo_figures.py plot                  # PNGs from the runs so far
 
 Each task writes ``<out>/<task>_<agent>_s<seed>/`` (monitor.csv, progress.csv, model.npz) and
@@ -183,9 +184,9 @@ GLIMPSE_PPO = dict(
 )
 
 
-def glimpse_accuracy(agent, n_test: int) -> float:
-    """Greedy accuracy on the first ``n_test`` test images (one episode each, ``options={"index": i}``)."""
-    env = gym.make("nngym/DigitGlimpse-v0", split="test")
+def glimpse_accuracy(agent, n_test: int, split: str = "test") -> float:
+    """Greedy accuracy on the first ``n_test`` images of ``split`` (one episode each, ``options={"index": i}``)."""
+    env = gym.make("nngym/DigitGlimpse-v0", split=split)
     correct = 0
     for i in range(n_test):
         obs, _ = env.reset(seed=i, options={"index": i})
@@ -198,15 +199,24 @@ def glimpse_accuracy(agent, n_test: int) -> float:
     return correct / n_test
 
 
-def run_glimpse(out: Path, seed: int, steps: int, n_test: int) -> dict:
+def run_glimpse(
+    out: Path, seed: int, steps: int, n_test: int, max_shift: int = 0, agents: tuple[str, ...] = ("rppo", "ppo")
+) -> dict:
+    """Trains the agents named in ``agents`` on DigitGlimpse's training digits, shifted by up to ``max_shift``
+    pixels at every reset (the env's data augmentation, 0: none), then reports the greedy accuracy on the first
+    ``n_test`` test images and on as many (unshifted) training images."""
     env_id = "nngym/DigitGlimpse-v0"
-    result: dict = {"task": "glimpse", "seed": seed, "n_test": n_test}
+    result: dict = {"task": "glimpse", "seed": seed, "n_test": n_test, "max_shift": max_shift}
     for name, cls, hp in (("rppo", RecurrentPPO, GLIMPSE_RPPO), ("ppo", PPO, GLIMPSE_PPO)):
+        if name not in agents:
+            continue
+        env = make_vec_env(env_id, hp["n_envs"], max_shift=max_shift) if max_shift else env_id
         t0 = time.perf_counter()
-        agent = cls(env_id, seed=seed, log_dir=out / f"glimpse_{name}_s{seed}", **hp).learn(steps)
+        agent = cls(env, seed=seed, log_dir=out / f"glimpse_{name}_s{seed}", **hp).learn(steps)
         minutes = (time.perf_counter() - t0) / 60
         acc = glimpse_accuracy(agent, n_test)
-        result[name] = {"steps": steps, "test_accuracy": acc, "minutes": round(minutes, 2)}
+        train_acc = glimpse_accuracy(agent, n_test, split="train")
+        result[name] = {"steps": steps, "test_accuracy": acc, "train_accuracy": train_acc, "minutes": round(minutes, 2)}
         agent.save(out / f"glimpse_{name}_s{seed}" / "model.npz")
         print(name, result[name], flush=True)
     return result
@@ -261,6 +271,10 @@ def main() -> None:
     p.add_argument("--out", default="runs/rppo")
     p.add_argument("--steps", type=int, default=GLIMPSE_STEPS, help="glimpse: env steps per agent")
     p.add_argument("--n-test", type=int, default=10_000, help="glimpse: test images to evaluate")
+    p.add_argument("--max-shift", type=int, default=0, help="glimpse: shift training digits by up to this many pixels")
+    p.add_argument(
+        "--agents", nargs="+", choices=["rppo", "ppo"], default=["rppo", "ppo"], help="glimpse: the agents to train"
+    )
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -268,7 +282,10 @@ def main() -> None:
         plot(out)
         return
     run = {"cartpole": run_cartpole, "tmaze": run_tmaze}.get(args.task)
-    result = run(out, args.seed) if run else run_glimpse(out, args.seed, args.steps, args.n_test)
+    if run:
+        result = run(out, args.seed)
+    else:
+        result = run_glimpse(out, args.seed, args.steps, args.n_test, args.max_shift, tuple(args.agents))
     (out / f"{args.task}_s{args.seed}.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result))
 
