@@ -3,7 +3,7 @@
     python scripts/ram_figures.py train --seed 0                    # 28x28 MNIST, 6 glimpses of 8x8, one scale
     python scripts/ram_figures.py train --seed 0 --max-shift 0      # without shifting the training digits
     python scripts/ram_figures.py train --seed 0 --translated       # 60x60 translated MNIST, 8 glimpses, 3 scales
-    python scripts/ram_figures.py train --seed 0 --resume           # 45 more epochs from runs/ram/mnist/ram_s0
+    python scripts/ram_figures.py train --seed 0 --resume           # 45 more epochs from runs/ram/mnist/ram_s0 (98.5%)
     python scripts/ram_figures.py plot --seed 0                     # curve, trajectories PNG and GIF
 
 ``train`` writes ``<out>/ram_s<seed>/`` (curve.csv: test accuracy on all 10,000 test images after every
