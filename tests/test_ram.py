@@ -12,6 +12,7 @@ from agents import ALGOS
 from agents.common.attention_model import RecurrentAttentionModel
 from agents.common.callbacks import BaseCallback
 from agents.common.vec_env import make_vec_env
+from agents.experiments import glimpse
 from agents.experiments.glimpse import accuracy_and_trajectories
 from agents.ram import RAM
 from tests.gradients import assert_all_float64, assert_gradient_matches
@@ -205,8 +206,6 @@ def test_callback_hooks_fire_in_sb3_order_once_per_batch_of_episodes():
 
 
 def test_a_resumed_training_run_appends_its_curve_and_continues_its_counts(tmp_path):
-    from agents.experiments import glimpse
-
     small = {"n_envs": 16, "glimpse_hidden": 8, "glimpse_features": 8, "lstm_hidden_size": 8}
     with pytest.raises(FileNotFoundError, match="no saved model"):
         glimpse.train(0, 0.01, tmp_path, resume=True, **small)
