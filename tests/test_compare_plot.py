@@ -75,6 +75,7 @@ def test_compare_files_match_monitor(compared: tuple[Path, list[dict]]) -> None:
         meta = json.loads((run_dir / "eval.json").read_text())
         assert float(r["eval_mean"]) == pytest.approx(meta["eval_mean"])
         assert int(r["timesteps"]) == meta["total_timesteps"] >= 1024
+        assert meta["num_threads"] == 1  # every implementation on one core
         assert (run_dir / "progress.csv").stat().st_size > 0
     with open(base.with_suffix(".csv")) as f:
         table = {r["impl"]: r for r in csv.DictReader(f)}

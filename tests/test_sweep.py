@@ -46,6 +46,9 @@ def test_grid_expansion_and_names():
     names = {r.name for r in sweep.runs}
     assert "sb3_ppo_CartPole-v1_s1_gamma=0.99_n_epochs=2" in names
     assert len(names) == 8
+    for run in sweep.runs:  # runs side by side: a core each
+        argv = run.argv(Path("runs"), 1, 0, None)
+        assert argv[argv.index("--num-threads") + 1] == "1"
 
 
 def _results(log_dir: Path) -> dict[str, float]:

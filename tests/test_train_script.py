@@ -1,6 +1,9 @@
-"""The train runner behind scripts/train.py: the kept best model is evaluated like the final one; env kwargs."""
+"""The train runner behind scripts/train.py: the kept best model is evaluated like the final one; env kwargs;
+the BLAS thread count."""
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pytest
@@ -90,3 +93,32 @@ def test_env_kwargs_reach_training_and_evaluation_envs(tmp_path, monkeypatch):
         train.main([*args, "--eval-env-kwargs", "corridor_length=0"])
     with pytest.raises(SystemExit, match="--eval-env-kwargs: expected KEY=VALUE, got 'corridor_length'"):
         train.main([*args, "--eval-env-kwargs", "corridor_length"])
+
+
+def test_num_threads_sets_the_blas_threads_while_learning(tmp_path, monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    real_learn = PPO.learn
+
+    def learn(self, *args, **kwargs):
+        seen.append(self.blas_threads)
+        return real_learn(self, *args, **kwargs)
+
+    monkeypatch.setattr(PPO, "learn", learn)
+    monkeypatch.setattr(PPO, "_finish_learn", lambda self, cb: seen.append(_blas_threads(threadpool_info())))
+    argv = ["--algo", "ppo", "--env", "CartPole-v1", "--total-timesteps", "64", "--no-progress"]
+    argv += ["--log-dir", str(tmp_path), "--n-eval-episodes", "1", "-p", "n_envs=2", "n_steps=32", "batch_size=32"]
+    result = train.main([*argv, "--num-threads", "1"])
+    assert result["num_threads"] == 1 and seen == [1, 1]  # the agent's setting, and BLAS's count inside learn
+    cores = len(os.sched_getaffinity(0))
+    assert train.main(argv)["num_threads"] == cores  # the default, -1: every core the process may run on
+    assert seen[2] == cores
+    for bad in ("0", "-2"):
+        with pytest.raises(SystemExit, match=f"--num-threads: expected a count >= 1 or -1 \\(every core\\), got {bad}"):
+            train.main([*argv, "--num-threads", bad])
+
+
+def _blas_threads(info: list[dict]) -> int:
+    """The BLAS library's thread count in threadpoolctl's ``threadpool_info()``."""
+    return next(i["num_threads"] for i in info if i["user_api"] == "blas")

@@ -154,6 +154,9 @@ class SB3Agent:
     sb3_class: ClassVar[type[BaseAlgorithm]] = BaseAlgorithm
     policy_names: ClassVar[dict[str, str]] = {"mlp": "MlpPolicy", "cnn": "CnnPolicy"}
     schedule_keys: ClassVar[tuple[str, ...]] = ("learning_rate",)
+    #: torch threads while building and learning, one as nngym's agents (``BaseAgent.blas_threads``): one thread
+    #: on small matrices; set it on an agent for more.
+    torch_threads: int = 1
 
     def __init__(
         self,
@@ -172,7 +175,7 @@ class SB3Agent:
         self.n_envs = int(config.get("n_envs", 1))
         self.env_id = env if isinstance(env, str) else getattr(getattr(env, "spec", None), "id", "") or ""
         self.log_interval = int(config.get("log_interval", 1 if self.algo != "DQN" else 4))
-        torch.set_num_threads(1)  # as nngym's agents (BaseAgent.blas_threads): one thread on small matrices
+        torch.set_num_threads(self.torch_threads)
         self._normalize_obs = bool(config.get("normalize_obs", False))
         self._normalize_reward = bool(config.get("normalize_reward", False))
         self._gamma = float(config.get("gamma", 0.99))
@@ -284,7 +287,7 @@ class SB3Agent:
         """
         if self.model is None:
             raise ValueError(f"SB3 {self.algo}.learn needs an env: pass env= to the constructor or to load()")
-        torch.set_num_threads(1)
+        torch.set_num_threads(self.torch_threads)
         append = not reset_num_timesteps
         if self.log_dir is not None:
             self._attach_logs(append)

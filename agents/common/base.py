@@ -227,9 +227,12 @@ class BaseAgent:
         return None if self.normalizer is None else self.normalizer.ret_rms
 
     # --- learning ---------------------------------------------------------------------------
-    #: BLAS threads while learning: the agents' matrices (a few hundred rows by 64 or 256 columns) are
-    #: too small for threads to pay for their synchronisation, and on a shared machine they cost more.
-    blas_threads: ClassVar[int] = 1
+    #: BLAS threads while learning. One by default: the MLP agents' matrices (a few hundred rows by 64 or 256
+    #: columns) are too small for threads to pay for their synchronisation, and seeds trained side by side
+    #: each want a core of their own. Set it on an agent (``agent.blas_threads = 2``) for larger products: the
+    #: CNN policies' convolutions run about 1.3x faster on two threads (RESULTS.md, "The main job"). Runs are
+    #: reproducible for a given count; another count rounds some products differently.
+    blas_threads: int = 1
 
     def learn(
         self,

@@ -129,7 +129,7 @@ def train_runs(args: argparse.Namespace, env: str) -> dict[str, list[Path]]:
             if seed in todo:
                 argv = ["--impl", impl, "--algo", args.algo, "--env", env, "--seed", str(seed)]
                 argv += ["--log-dir", str(Path(args.log_dir) / impl), "--n-eval-episodes", str(args.n_eval_episodes)]
-                argv += ["--no-progress"]
+                argv += ["--no-progress", "--num-threads", "1"]  # one core each, as SB3 and the population
                 if args.hyperparams_file:
                     argv += ["--hyperparams-file", args.hyperparams_file]
                 if args.total_timesteps:

@@ -91,6 +91,7 @@ class Run:
         """Arguments of the train runner (``agents.experiments.train``) for this run."""
         args = ["--impl", self.impl, "--algo", self.algo, "--env", self.env, "--seed", str(self.seed)]
         args += ["--log-dir", str(log_dir), "--n-eval-episodes", str(n_eval_episodes)]
+        args += ["--num-threads", "1"]  # runs side by side, a core each
         if self.total_timesteps:
             args += ["--total-timesteps", str(self.total_timesteps)]
         if checkpoint_freq:

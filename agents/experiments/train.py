@@ -17,7 +17,11 @@ and writes the same files (model.npz holds the torch policy's tensors).
 Writes to ``<log-dir>/<algo>_<env>_s<seed>/`` (a "/" in the env id becomes "-"): monitor.csv, progress.csv, model.npz,
 eval.json, reward_curve.png (and checkpoints/ with --checkpoint-freq). eval.json has the wall-clock seconds of
 ``learn`` (train_seconds, steps_per_second) and its CPU seconds (train_cpu_seconds, steps_per_cpu_second: the
-process's CPU time, which pre-emption by other processes does not inflate; the agents run on one thread).
+process's CPU time, which pre-emption by other processes does not inflate, summed over threads).
+``--num-threads`` (the zoo's option) sets the BLAS threads of nngym's agents, the torch threads of SB3's; the
+default, -1, is every core the process may run on (``taskset -c 0`` makes it one), where the CNN's convolutions
+run about 1.3x faster on two threads than on one. A run is reproducible for a given thread count; another count
+rounds some products differently, so ``--num-threads 1`` reproduces a one-thread run on any machine.
 Resume a killed run with ``--resume <checkpoint.npz>``: it continues to the same total number of steps.
 
     python scripts/train.py --algo ppo --env CartPole-v1 --tensorboard-log runs/tb && tensorboard --logdir runs/tb
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -79,6 +84,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--accuracy-freq", type=int, default=0, help="DigitClassify: test accuracy every this many env steps (0: off)"
     )
     p.add_argument("--stop-accuracy", type=float, default=None, help="with --accuracy-freq: stop once reached")
+    p.add_argument(
+        "--num-threads",
+        type=int,
+        default=-1,
+        help="BLAS threads of nngym's agents (torch threads of SB3's) while learning; -1: every core this process "
+        "may run on",
+    )
     p.add_argument("--verbose", type=int, default=0)
     p.add_argument("--n-eval-episodes", type=int, default=20)
     p.add_argument(
@@ -127,8 +139,22 @@ def plot_rewards(run_dir: Path, title: str) -> Path:
     return plot_training_curve(run_dir, title)
 
 
+def thread_count(num_threads: int) -> int:
+    """``--num-threads``: ``n >= 1`` as given, ``-1`` the number of cores this process may run on.
+
+    Raises:
+        SystemExit: For 0 or a count below -1.
+    """
+    if num_threads == -1:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if num_threads < 1:
+        raise SystemExit(f"--num-threads: expected a count >= 1 or -1 (every core), got {num_threads}")
+    return num_threads
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
+    threads = thread_count(args.num_threads)
     try:
         hp = load_hyperparams(args.algo, args.env, args.hyperparams_file)
     except HyperparamsError as e:
@@ -177,6 +203,10 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         agent = cls(env, seed=args.seed, log_dir=run_dir, verbose=args.verbose, **tensorboard, **hp)
         remaining, reset = total, True
+    if args.impl == "sb3":
+        agent.torch_threads = threads
+    else:
+        agent.blas_threads = threads
     callbacks = []
     if args.eval_freq:
         best_path = run_dir / "best_model.npz"
@@ -199,6 +229,7 @@ def main(argv: list[str] | None = None) -> dict:
         "env_kwargs": env_kwargs,
         "eval_env_kwargs": eval_env_kwargs,
         "seed": args.seed,
+        "num_threads": threads,
         "total_timesteps": agent.num_timesteps,
         "train_seconds": round(seconds, 2),
         "steps_per_second": round(remaining / seconds),
