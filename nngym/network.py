@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from nngym.layer import LAYER_REGISTRY, Layer
+from nngym.parallel import BatchSplit
 from nngym.serialization import ModelFileError, load_npz, save_npz
 from nngym.version import __version__
 
@@ -25,6 +26,11 @@ class Sequential:
     Args:
         layers: The layers, input side first.
 
+    Attributes:
+        threads: With ``threads > 1``, ``forward`` and ``backward`` split a batch of at least that many
+            examples into slices run side by side on threads, and sum the slices' gradients
+            (``nngym.parallel.BatchSplit``); 1 (the default) runs it whole.
+
     Example:
         >>> rng = np.random.default_rng(0)
         >>> net = Sequential([Dense(784, 30, rng), Sigmoid(), Dense(30, 10, rng), Sigmoid()])
@@ -36,12 +42,21 @@ class Sequential:
         for i, layer in enumerate(self.layers):
             if not isinstance(layer, Layer):
                 raise TypeError(f"layer {i} is {type(layer).__name__}, expected an nngym Layer")
+        self.threads = 1
+        self._split: BatchSplit | None = None
+        self._split_cache = False  # whether the last forward(train=True) ran split
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         """Feeds ``x`` (N, ...) forward; with ``train=True`` each layer caches what backward needs.
 
         Sequences are (N, T, D) for recurrent layers built with ``batch_first=True``, else (T, N, D).
         """
+        if self.threads > 1 and len(x) >= self.threads:
+            out = self._batch_split().forward(x, train)
+            self._split_cache |= train
+            return out
+        if train:
+            self._split_cache = False
         for layer in self.layers:
             x = layer.forward(x, train)
         return x
@@ -78,17 +93,28 @@ class Sequential:
         Returns:
             ∂C/∂input, shape of the input; None with ``input_grad=False``.
         """
+        first = next((i for i, layer in enumerate(self.layers) if layer.params), None)
+        if self._split_cache and self._split is not None:
+            if first is None and not input_grad:
+                return None
+            return self._split.backward(delta, input_grad, -1 if first is None else first)
         if input_grad:
             for layer in reversed(self.layers):
                 delta = layer.backward(delta)
             return delta
-        first = next((i for i, layer in enumerate(self.layers) if layer.params), None)
         if first is None:
             return None
         for layer in reversed(self.layers[first + 1 :]):
             delta = layer.backward(delta)
         self.layers[first].backward_params(delta)
         return None
+
+    def _batch_split(self) -> BatchSplit:
+        """The replicas for ``threads`` slices, made again when the count or the parameters changed."""
+        split = self._split
+        if split is None or split.threads != self.threads or not split.current():
+            split = self._split = BatchSplit(self, self.threads)
+        return split
 
     def named_params(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """``[("<layer index>.<key>", param, grad), ...]`` for every parameter."""

@@ -154,7 +154,7 @@ class SB3Agent:
     sb3_class: ClassVar[type[BaseAlgorithm]] = BaseAlgorithm
     policy_names: ClassVar[dict[str, str]] = {"mlp": "MlpPolicy", "cnn": "CnnPolicy"}
     schedule_keys: ClassVar[tuple[str, ...]] = ("learning_rate",)
-    #: torch threads while building and learning, one as nngym's agents (``BaseAgent.blas_threads``): one thread
+    #: torch threads while building and learning, one as nngym's agents (``BaseAgent.num_threads``): one thread
     #: on small matrices; set it on an agent for more.
     torch_threads: int = 1
 
@@ -269,6 +269,10 @@ class SB3Agent:
     @property
     def _total_timesteps(self) -> int:  # read by nngym's ProgressBarCallback
         return int(self.model._total_timesteps)
+
+    def learning_threads(self) -> int:
+        """The torch threads ``learn`` uses (``torch_threads``)."""
+        return self.torch_threads
 
     def learn(
         self,

@@ -25,7 +25,9 @@ from agents.common.normalize import NormalizedVecEnv, Normalizer
 from agents.common.policies import ActorCriticPolicy, check_spaces
 from agents.common.spaces import ACTION_SPACES, encode_observations, encode_vec_env, encoded_space, to_env_actions
 from agents.common.vec_env import make_vec_env
+from nngym.conv import Conv2D
 from nngym.network import Sequential
+from nngym.parallel import split_batches, splittable
 from nngym.serialization import ModelFileError, load_npz, save_npz
 from nngym.version import __version__
 
@@ -227,12 +229,31 @@ class BaseAgent:
         return None if self.normalizer is None else self.normalizer.ret_rms
 
     # --- learning ---------------------------------------------------------------------------
-    #: BLAS threads while learning. One by default: the MLP agents' matrices (a few hundred rows by 64 or 256
-    #: columns) are too small for threads to pay for their synchronisation, and seeds trained side by side
-    #: each want a core of their own. Set it on an agent (``agent.blas_threads = 2``) for larger products: the
-    #: CNN policies' convolutions run about 1.3x faster on two threads (RESULTS.md, "The main job"). Runs are
-    #: reproducible for a given count; another count rounds some products differently.
-    blas_threads: int = 1
+    #: Threads while learning, or -1: as many as measured to pay (``learning_threads``). One by default: the
+    #: MLP agents' matrices (a few hundred rows by 64 or 256 columns) are too small for threads to pay for
+    #: their synchronisation, and seeds trained side by side each want a core of their own. With more
+    #: (``agent.num_threads = 2``), networks with convolutions split their batches across that many threads
+    #: (``nngym.parallel``) with BLAS on one thread each, and the others get as many BLAS threads. Runs are
+    #: reproducible for a given count; another count rounds differently.
+    num_threads: int = 1
+
+    def _split_nets(self) -> list[Sequential]:
+        """The networks with convolutions, whose batches are split across threads while learning."""
+        return [net for net in self._nets().values() if _has_conv(net) and splittable(net)]
+
+    def learning_threads(self) -> int:
+        """The threads ``learn`` uses: ``num_threads``, or for -1 every core this process may run on if the
+        agent has a network with convolutions (the main job's CNN learns 1.2–1.3x faster on two cores, its
+        batches split), else one (two BLAS threads gave PPO on CartPole nothing: RESULTS.md, "The main job").
+
+        Raises:
+            ValueError: For a count of 0 or below -1.
+        """
+        if self.num_threads == -1:
+            return available_cores() if self._split_nets() else 1
+        if self.num_threads < 1:
+            raise ValueError(f"num_threads must be >= 1 or -1 (as many as pay), got {self.num_threads}")
+        return int(self.num_threads)
 
     def learn(
         self,
@@ -244,8 +265,9 @@ class BaseAgent:
     ) -> Self:
         """Trains for ``total_timesteps`` env steps (SB3's ``learn``); returns self.
 
-        BLAS runs on ``blas_threads`` threads for the duration of the call (threadpoolctl), and the
-        previous limits are restored afterwards, also when training raises.
+        For the duration of the call, the networks with convolutions split their batches across
+        ``learning_threads()`` threads with BLAS on one thread, else BLAS runs on that many threads
+        (threadpoolctl); the previous settings are restored afterwards, also when training raises.
 
         Args:
             total_timesteps: Env steps to train for (from now on, if ``reset_num_timesteps`` is False).
@@ -254,7 +276,9 @@ class BaseAgent:
             reset_num_timesteps: Start counting (and the schedules) from 0; False continues a run.
             tb_log_name: With ``tensorboard_log``: the run name (default: the algorithm, ``"PPO"``...).
         """
-        with threadpool_limits(limits=self.blas_threads, user_api="blas"):
+        threads, split = self.learning_threads(), self._split_nets()
+        blas = 1 if split and threads > 1 else threads
+        with threadpool_limits(limits=blas, user_api="blas"), split_batches(split, threads):
             cb = self._setup_learn(total_timesteps, callback, reset_num_timesteps, progress_bar, tb_log_name)
             self._learn(cb, reset_num_timesteps)
             self._finish_learn(cb)
@@ -540,3 +564,13 @@ def _space_from_json(d: dict[str, Any]) -> gym.Space:
     if kind == "Tuple":
         return gym.spaces.Tuple([_space_from_json(s) for s in d["spaces"]])
     raise ModelFileError(f"unknown space type {kind!r}")
+
+
+def _has_conv(net: Sequential) -> bool:
+    """Whether ``net`` has a convolution (the layers whose batches pay for splitting across threads)."""
+    return any(isinstance(layer, Conv2D) for layer in net.layers)
+
+
+def available_cores() -> int:
+    """The number of cores this process may run on (its CPU affinity, e.g. 1 under ``taskset -c 0``)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -75,8 +75,8 @@ class Population:
         ValueError: For another algorithm, a policy that is not an MLP, a single env instance, or bad seeds.
     """
 
-    #: BLAS threads while learning, one as a single agent's (``BaseAgent.blas_threads``).
-    blas_threads: int = 1
+    #: BLAS threads while learning, one as a single agent's (``BaseAgent.num_threads``).
+    num_threads: int = 1
 
     def __init__(
         self,
@@ -184,7 +184,7 @@ class Population:
         Callbacks see the population (``callback.agent``); ``on_step`` is called once per population step (K ·
         n_envs env steps), and returning False stops every member.
         """
-        with threadpool_limits(limits=self.blas_threads, user_api="blas"):
+        with threadpool_limits(limits=self.num_threads, user_api="blas"):
             for m in self.members:
                 m._setup_learn(total_timesteps, None, reset_num_timesteps, False)
             callbacks = list(callback) if isinstance(callback, list) else [callback] if callback else []

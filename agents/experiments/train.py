@@ -18,10 +18,12 @@ Writes to ``<log-dir>/<algo>_<env>_s<seed>/`` (a "/" in the env id becomes "-"):
 eval.json, reward_curve.png (and checkpoints/ with --checkpoint-freq). eval.json has the wall-clock seconds of
 ``learn`` (train_seconds, steps_per_second) and its CPU seconds (train_cpu_seconds, steps_per_cpu_second: the
 process's CPU time, which pre-emption by other processes does not inflate, summed over threads).
-``--num-threads`` (the zoo's option) sets the BLAS threads of nngym's agents, the torch threads of SB3's; the
-default, -1, is every core the process may run on (``taskset -c 0`` makes it one), where the CNN's convolutions
-run about 1.3x faster on two threads than on one. A run is reproducible for a given thread count; another count
-rounds some products differently, so ``--num-threads 1`` reproduces a one-thread run on any machine.
+``--num-threads`` (the zoo's option) sets the threads of nngym's agents (``BaseAgent.num_threads``: a CNN's
+batches are split across them, other networks get as many BLAS threads), the torch threads of SB3's. The
+default, -1, gives nngym's CNN agents every core the process may run on (``taskset -c 0`` makes it one) and its
+MLP agents one, where threads were measured not to pay; SB3's torch every core, as its default. A run is
+reproducible for a given thread count; another count rounds differently, so ``--num-threads 1`` reproduces a
+one-thread run on any machine.
 Resume a killed run with ``--resume <checkpoint.npz>``: it continues to the same total number of steps.
 
     python scripts/train.py --algo ppo --env CartPole-v1 --tensorboard-log runs/tb && tensorboard --logdir runs/tb
@@ -34,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
@@ -44,6 +45,7 @@ import yaml
 
 import envs  # noqa: F401 - registers the nngym/ env ids
 from agents import ALGOS, CheckpointCallback, EvalCallback, HyperparamsError, evaluate_episodes, load_hyperparams
+from agents.common.base import available_cores
 from agents.common.callbacks import AccuracyCallback
 from agents.common.evaluation import classification_accuracy
 from agents.common.vec_env import make_vec_env
@@ -88,8 +90,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--num-threads",
         type=int,
         default=-1,
-        help="BLAS threads of nngym's agents (torch threads of SB3's) while learning; -1: every core this process "
-        "may run on",
+        help="threads of nngym's agents (torch threads of SB3's) while learning; -1: nngym's CNN agents every core "
+        "this process may run on, its MLP agents one (SB3: every core, torch's default)",
     )
     p.add_argument("--verbose", type=int, default=0)
     p.add_argument("--n-eval-episodes", type=int, default=20)
@@ -139,22 +141,20 @@ def plot_rewards(run_dir: Path, title: str) -> Path:
     return plot_training_curve(run_dir, title)
 
 
-def thread_count(num_threads: int) -> int:
-    """``--num-threads``: ``n >= 1`` as given, ``-1`` the number of cores this process may run on.
+def check_threads(num_threads: int) -> int:
+    """``--num-threads``: a count >= 1, or -1 (as many as measured to pay: ``BaseAgent.learning_threads``).
 
     Raises:
         SystemExit: For 0 or a count below -1.
     """
-    if num_threads == -1:
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    if num_threads < 1:
-        raise SystemExit(f"--num-threads: expected a count >= 1 or -1 (every core), got {num_threads}")
+    if num_threads == 0 or num_threads < -1:
+        raise SystemExit(f"--num-threads: expected a count >= 1 or -1 (as many as pay), got {num_threads}")
     return num_threads
 
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    threads = thread_count(args.num_threads)
+    threads = check_threads(args.num_threads)
     try:
         hp = load_hyperparams(args.algo, args.env, args.hyperparams_file)
     except HyperparamsError as e:
@@ -203,10 +203,10 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         agent = cls(env, seed=args.seed, log_dir=run_dir, verbose=args.verbose, **tensorboard, **hp)
         remaining, reset = total, True
-    if args.impl == "sb3":
-        agent.torch_threads = threads
+    if args.impl == "sb3":  # -1: every core, as torch's own default
+        agent.torch_threads = available_cores() if threads == -1 else threads
     else:
-        agent.blas_threads = threads
+        agent.num_threads = threads
     callbacks = []
     if args.eval_freq:
         best_path = run_dir / "best_model.npz"
@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> dict:
         "env_kwargs": env_kwargs,
         "eval_env_kwargs": eval_env_kwargs,
         "seed": args.seed,
-        "num_threads": threads,
+        "num_threads": agent.learning_threads(),
         "total_timesteps": agent.num_timesteps,
         "train_seconds": round(seconds, 2),
         "steps_per_second": round(remaining / seconds),

@@ -92,7 +92,7 @@ def train_population(
             "env": env,
             "env_kwargs": {},
             "seed": m.seed,
-            "num_threads": pop.blas_threads,
+            "num_threads": pop.num_threads,
             "total_timesteps": m.num_timesteps,
             "train_seconds": round(share, 2),
             "steps_per_second": round(total / share),

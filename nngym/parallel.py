@@ -1,0 +1,155 @@
+"""Data parallelism on threads: a network's batch split into slices that run side by side.
+
+A mini-batch's gradient is a sum over its examples (BP3 and BP4 sum δ·aᵀ over the batch), so the batch can
+be cut into slices, each slice run forward and backward by a *replica* of the network, and the replicas'
+gradients added. A replica shares the layers' parameters (the very arrays: an optimiser step is seen by all)
+and has its own caches and gradient arrays. numpy releases the GIL inside its loops and BLAS products, so on
+a machine with several cores the slices run at the same time.
+
+Why by hand (``concurrent.futures`` threads, not BLAS threads): the products of a small CNN on a batch of 64
+are too small for BLAS to split well (its threads also wait spinning between calls), and the copies of
+im2col, col2im and pooling are single-threaded in numpy. Splitting the batch parallelises all of it; on the
+main job's CNN a forward and backward pass at batch 64 took 1.6× less time on two threads this way against
+1.17× with two BLAS threads (RESULTS.md, "The main job").
+
+A split run rounds differently from an unsplit one (a sum over 64 examples becomes two sums of 32, added),
+and the same for a given thread count: runs stay reproducible for a given ``threads``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from nngym.layer import Layer
+
+if TYPE_CHECKING:
+    from nngym.network import Sequential
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """One executor per thread count, shared by all networks (threads are started once)."""
+    if threads not in _POOLS:
+        _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="nngym-batch")
+    return _POOLS[threads]
+
+
+def splittable(net: Sequential) -> bool:
+    """Whether ``net``'s batch can be split across threads (``check_splittable`` would not raise)."""
+    try:
+        check_splittable(net)
+    except ValueError:
+        return False
+    return True
+
+
+def check_splittable(net: Sequential) -> None:
+    """Raises ValueError if ``net``'s batch cannot be split across threads.
+
+    Raises:
+        ValueError: For a layer that keeps a random generator (``Dropout``: its masks would depend on which
+            thread drew first) or a network whose examples are not along axis 0 (time-major recurrent layers).
+    """
+    for i, layer in enumerate(net.layers):
+        if isinstance(getattr(layer, "rng", None), np.random.Generator):
+            raise ValueError(f"layer {i} ({type(layer).__name__}) draws random numbers: its batch cannot be split")
+    if net.batch_axis != 0:
+        raise ValueError(f"the network's examples are along axis {net.batch_axis}: its batch cannot be split")
+
+
+class BatchSplit:
+    """Runs ``net``'s forward and backward on ``threads`` slices of the batch at once.
+
+    Args:
+        net: The network. Its own layers keep the parameters and receive the summed gradients.
+        threads: Number of slices and threads, at least 2.
+
+    Raises:
+        ValueError: For fewer than 2 threads or a network whose batch cannot be split (``check_splittable``).
+    """
+
+    def __init__(self, net: Sequential, threads: int) -> None:
+        if threads < 2:
+            raise ValueError(f"BatchSplit needs at least 2 threads, got {threads}")
+        check_splittable(net)
+        self.net, self.threads = net, threads
+        self.replicas = [[self._replica(layer) for layer in net.layers] for _ in range(threads)]
+
+    @staticmethod
+    def _replica(layer: Layer) -> Layer:
+        """``layer`` with the same ``params`` dict (shared arrays), its own gradients and cache."""
+        r = copy.copy(layer)
+        r.grads = {k: np.zeros_like(g) for k, g in layer.grads.items()}
+        r._cache = None
+        return r
+
+    def current(self) -> bool:
+        """Whether the replicas still share the network's parameters (``astype`` replaces them)."""
+        return all(
+            r.params is layer.params and r.dtype == layer.dtype
+            for layers in self.replicas
+            for r, layer in zip(layers, self.net.layers, strict=True)
+        )
+
+    def forward(self, x: np.ndarray, train: bool) -> np.ndarray:
+        """The network's output on ``x`` (N, ...), N ≥ ``threads``: each slice by its replica, concatenated."""
+        slices = np.array_split(x, self.threads)
+
+        def run(k: int) -> np.ndarray:
+            a = slices[k]
+            for layer in self.replicas[k]:
+                a = layer.forward(a, train)
+            return a
+
+        return np.concatenate(list(_pool(self.threads).map(run, range(self.threads))), axis=0)
+
+    def backward(self, delta: np.ndarray, input_grad: bool, first: int) -> np.ndarray | None:
+        """Backprop of each slice's ∂C/∂output by its replica, then the replicas' gradients summed into the
+        network's (``first``: the index of the first layer with parameters, where ``input_grad=False`` stops).
+
+        Returns:
+            ∂C/∂input (N, ...) concatenated over the slices; None with ``input_grad=False``.
+        """
+        sizes = [len(s) for s in np.array_split(np.empty(len(delta)), self.threads)]
+        bounds = np.cumsum([0, *sizes])
+
+        def run(k: int) -> np.ndarray | None:
+            d = delta[bounds[k] : bounds[k + 1]]
+            layers = self.replicas[k]
+            if input_grad:
+                for layer in reversed(layers):
+                    d = layer.backward(d)
+                return d
+            for layer in reversed(layers[first + 1 :]):
+                d = layer.backward(d)
+            layers[first].backward_params(d)
+            return None
+
+        grads_in = list(_pool(self.threads).map(run, range(self.threads)))
+        for i, layer in enumerate(self.net.layers):  # Σ over the slices, in slice order (reproducible)
+            for key, g in layer.grads.items():
+                np.copyto(g, self.replicas[0][i].grads[key])
+                for replica in self.replicas[1:]:
+                    g += replica[i].grads[key]
+        return np.concatenate(grads_in, axis=0) if input_grad else None
+
+
+@contextlib.contextmanager
+def split_batches(nets: Sequence[Sequential], threads: int) -> Iterator[None]:
+    """Within the block, ``nets`` split their batches across ``threads`` threads (``Sequential.threads``);
+    their previous settings are restored afterwards, also when the block raises."""
+    before = [net.threads for net in nets]
+    try:
+        for net in nets:
+            net.threads = threads
+        yield
+    finally:
+        for net, n in zip(nets, before, strict=True):
+            net.threads = n
