@@ -22,14 +22,21 @@ import contextlib
 import copy
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from nngym.layer import Layer
 
-if TYPE_CHECKING:
-    from nngym.network import Sequential
+
+class Sequential(Protocol):
+    """What is split: ``nngym.network.Sequential`` (which imports this module, so only its shape is named here)."""
+
+    layers: list[Layer]
+    threads: int
+
+    @property
+    def batch_axis(self) -> int: ...
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 
