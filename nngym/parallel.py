@@ -38,6 +38,7 @@ class Sequential(Protocol):
     @property
     def batch_axis(self) -> int: ...
 
+
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 
 
