@@ -27,6 +27,9 @@ a missing optional package (``pip install -e ".[baselines]"``, ``".[sbx]"``) dro
 runs of the same seeds, one after another in this process (``agents.experiments.population_bench``)::
 
     taskset -c 1 python scripts/bench_agents.py --jobs ppo --population 1 2 4 8 16
+
+``--num-threads N`` (default 1) gives nngym's agents and SB3's torch N threads each (nngym splits a CNN's batches
+across them, ``nngym.parallel``); run it without ``taskset`` for N > 1.
 """
 
 from __future__ import annotations
@@ -110,7 +113,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
         help="instead: K seeds as one population vs K single runs (nngym only; agents.experiments.population_bench)",
     )
     p.add_argument("--out", default="docs/figures", help="with --population: directory of the table and figure")
+    p.add_argument(
+        "--num-threads",
+        type=int,
+        default=1,
+        help="threads of nngym's agents (BaseAgent.num_threads) and SB3's torch (SBX's JAX uses the cores the process "
+        "may run on, so pin with taskset for one)",
+    )
     args = p.parse_args(argv)
+    if args.num_threads < 1:
+        raise SystemExit(f"--num-threads: expected a count >= 1, got {args.num_threads}")
     if args.algos:
         args.jobs = args.algos
     if args.population:
@@ -133,10 +145,15 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for name, job in jobs.items():
         for n_seed, seed in enumerate(args.seeds):
             row: dict[str, Any] = {"job": name, "env": job["env"], "seed": seed, "steps": job["steps"]}
+            row["num_threads"] = args.num_threads
             order = list(makers[name])
             order = order[n_seed % len(order) :] + order[: n_seed % len(order)]
             for impl in order:
                 agent = makers[name][impl](seed)
+                if impl == "nngym":
+                    agent.num_threads = args.num_threads
+                elif impl == "sb3":
+                    agent.torch_threads = args.num_threads
                 t0 = time.perf_counter()
                 agent.learn(job["steps"])
                 sec = time.perf_counter() - t0
