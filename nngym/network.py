@@ -51,7 +51,7 @@ class Sequential:
 
         Sequences are (N, T, D) for recurrent layers built with ``batch_first=True``, else (T, N, D).
         """
-        if self.threads > 1 and len(x) >= self.threads:
+        if self.threads > 1 and isinstance(x, np.ndarray) and len(x) >= self.threads:
             out = self._batch_split().forward(x, train)
             self._split_cache |= train
             return out

@@ -63,11 +63,16 @@ def check_splittable(net: Sequential) -> None:
 
     Raises:
         ValueError: For a layer that keeps a random generator (``Dropout``: its masks would depend on which
-            thread drew first) or a network whose examples are not along axis 0 (time-major recurrent layers).
+            thread drew first), a layer holding networks of its own (their caches would be shared by the
+            threads), or a network whose examples are not along axis 0 (time-major recurrent layers).
     """
     for i, layer in enumerate(net.layers):
+        name = type(layer).__name__
         if isinstance(getattr(layer, "rng", None), np.random.Generator):
-            raise ValueError(f"layer {i} ({type(layer).__name__}) draws random numbers: its batch cannot be split")
+            raise ValueError(f"layer {i} ({name}) draws random numbers: its batch cannot be split")
+        held = [v for value in vars(layer).values() for v in (value if isinstance(value, list) else [value])]
+        if any(hasattr(v, "layers") and hasattr(v, "forward") for v in held):
+            raise ValueError(f"layer {i} ({name}) holds networks of its own: its batch cannot be split")
     if net.batch_axis != 0:
         raise ValueError(f"the network's examples are along axis {net.batch_axis}: its batch cannot be split")
 

@@ -11,6 +11,7 @@ from agents import PPO
 from agents.common.base import available_cores
 from nngym import Dense, Dropout, ReLU, Sequential
 from nngym.builders import cnn
+from nngym.layer import Layer
 from nngym.parallel import BatchSplit, split_batches
 
 SPEC = "conv:4x3,pool:2,conv:6x3,pool:2,dense:16"
@@ -96,8 +97,23 @@ def test_networks_that_cannot_be_split_raise_clearly():
     dropout.threads = 2
     with pytest.raises(ValueError, match=r"layer 2 \(Dropout\) draws random numbers: its batch cannot be split"):
         dropout.forward(np.zeros((4, 4), np.float32))
+    nested = Sequential([_CombinedLike(_net())])
+    nested.threads = 2
+    with pytest.raises(ValueError, match=r"layer 0 \(_CombinedLike\) holds networks of its own"):
+        nested.forward(np.zeros((4, 2, 14, 14)))
     with pytest.raises(ValueError, match="at least 2 threads, got 1"):
         BatchSplit(_net(), 1)
+
+
+class _CombinedLike(Layer):
+    """A layer that runs a network of its own (as agents.common.cnn.CombinedInput does)."""
+
+    def __init__(self, net: Sequential) -> None:
+        super().__init__(np.float64)
+        self.nets = [net]
+
+    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+        return self.nets[0].forward(x, train)
 
 
 def test_split_batches_restores_the_setting_also_on_error():
