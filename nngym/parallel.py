@@ -10,7 +10,8 @@ Why by hand (``concurrent.futures`` threads, not BLAS threads): the products of 
 are too small for BLAS to split well (its threads also wait spinning between calls), and the copies of
 im2col, col2im and pooling are single-threaded in numpy. Splitting the batch parallelises all of it; on the
 main job's CNN a forward and backward pass at batch 64 took 1.6× less time on two threads this way against
-1.17× with two BLAS threads (RESULTS.md, "The main job").
+1.17× with two BLAS threads, and the whole main job 1.03–1.33× less than on one thread against 1.03–1.07×
+(RESULTS.md, "The main job": the two threads share the memory bandwidth the copies need).
 
 A split run rounds differently from an unsplit one (a sum over 64 examples becomes two sums of 32, added),
 and the same for a given thread count: runs stay reproducible for a given ``threads``.
