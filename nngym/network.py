@@ -93,15 +93,13 @@ class Sequential:
         Returns:
             ∂C/∂input, shape of the input; None with ``input_grad=False``.
         """
-        first = next((i for i, layer in enumerate(self.layers) if layer.params), None)
-        if self._split_cache and self._split is not None:
-            if first is None and not input_grad:
-                return None
-            return self._split.backward(delta, input_grad, -1 if first is None else first)
+        if self._split_cache and self._split is not None:  # the last training forward ran split
+            return self._split.backward(delta, input_grad)
         if input_grad:
             for layer in reversed(self.layers):
                 delta = layer.backward(delta)
             return delta
+        first = next((i for i, layer in enumerate(self.layers) if layer.params), None)
         if first is None:
             return None
         for layer in reversed(self.layers[first + 1 :]):

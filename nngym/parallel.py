@@ -36,8 +36,14 @@ class Sequential(Protocol):
     layers: list[Layer]
     threads: int
 
+    def __init__(self, layers: list[Layer]) -> None: ...
+
     @property
     def batch_axis(self) -> int: ...
+
+    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray: ...
+
+    def backward(self, delta: np.ndarray, input_grad: bool = True) -> np.ndarray | None: ...
 
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
@@ -94,7 +100,8 @@ class BatchSplit:
             raise ValueError(f"BatchSplit needs at least 2 threads, got {threads}")
         check_splittable(net)
         self.net, self.threads = net, threads
-        self.replicas = [[self._replica(layer) for layer in net.layers] for _ in range(threads)]
+        # each replica a network of the same class (one thread each), so its forward and backward are net's own
+        self.replicas = [type(net)([self._replica(layer) for layer in net.layers]) for _ in range(threads)]
 
     @staticmethod
     def _replica(layer: Layer) -> Layer:
@@ -108,50 +115,32 @@ class BatchSplit:
         """Whether the replicas still share the network's parameters (``astype`` replaces them)."""
         return all(
             r.params is layer.params and r.dtype == layer.dtype
-            for layers in self.replicas
-            for r, layer in zip(layers, self.net.layers, strict=True)
+            for replica in self.replicas
+            for r, layer in zip(replica.layers, self.net.layers, strict=True)
         )
 
     def forward(self, x: np.ndarray, train: bool) -> np.ndarray:
         """The network's output on ``x`` (N, ...), N ≥ ``threads``: each slice by its replica, concatenated."""
         slices = np.array_split(x, self.threads)
+        outs = _pool(self.threads).map(lambda k: self.replicas[k].forward(slices[k], train), range(self.threads))
+        return np.concatenate(list(outs), axis=0)
 
-        def run(k: int) -> np.ndarray:
-            a = slices[k]
-            for layer in self.replicas[k]:
-                a = layer.forward(a, train)
-            return a
-
-        return np.concatenate(list(_pool(self.threads).map(run, range(self.threads))), axis=0)
-
-    def backward(self, delta: np.ndarray, input_grad: bool, first: int) -> np.ndarray | None:
-        """Backprop of each slice's ∂C/∂output by its replica, then the replicas' gradients summed into the
-        network's (``first``: the index of the first layer with parameters, where ``input_grad=False`` stops).
+    def backward(self, delta: np.ndarray, input_grad: bool) -> np.ndarray | None:
+        """Backprop of each slice of ∂C/∂output (N, ...) by its replica (``Sequential.backward``), then the
+        replicas' gradients summed into the network's.
 
         Returns:
             ∂C/∂input (N, ...) concatenated over the slices; None with ``input_grad=False``.
         """
-        sizes = [len(s) for s in np.array_split(np.empty(len(delta)), self.threads)]
-        bounds = np.cumsum([0, *sizes])
-
-        def run(k: int) -> np.ndarray | None:
-            d = delta[bounds[k] : bounds[k + 1]]
-            layers = self.replicas[k]
-            if input_grad:
-                for layer in reversed(layers):
-                    d = layer.backward(d)
-                return d
-            for layer in reversed(layers[first + 1 :]):
-                d = layer.backward(d)
-            layers[first].backward_params(d)
-            return None
-
-        grads_in = list(_pool(self.threads).map(run, range(self.threads)))
+        slices = np.array_split(delta, self.threads)  # the slices forward made
+        grads_in = list(
+            _pool(self.threads).map(lambda k: self.replicas[k].backward(slices[k], input_grad), range(self.threads))
+        )
         for i, layer in enumerate(self.net.layers):  # Σ over the slices, in slice order (reproducible)
             for key, g in layer.grads.items():
-                np.copyto(g, self.replicas[0][i].grads[key])
+                np.copyto(g, self.replicas[0].layers[i].grads[key])
                 for replica in self.replicas[1:]:
-                    g += replica[i].grads[key]
+                    g += replica.layers[i].grads[key]
         return np.concatenate(grads_in, axis=0) if input_grad else None
 
 
