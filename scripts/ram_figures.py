@@ -9,13 +9,15 @@
 ``train`` writes ``<out>/ram_s<seed>/`` (curve.csv: test accuracy on all 10,000 test images after every
 ``--eval-epochs`` epochs of 60,000 episodes, model.npz, progress.csv, monitor.csv) and ``<out>/ram_s<seed>.json``;
 By default each training digit is shifted by up to 2 pixels (``--max-shift``, the env's ``max_shift``); the test
-digits never are. ``plot`` writes ``docs/figures/ram_curve.png``, ``ram_glimpses.png`` and ``ram_glimpses.gif``.
+digits never are. ``plot`` writes ``docs/figures/ram_curve.png`` with its data (``ram_curve_s<seed>.csv``, each
+seed's curve.csv), ``ram_glimpses.png`` and ``ram_glimpses.gif``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from pathlib import Path
 
 import envs  # noqa: F401 - registers the nngym/ env ids
@@ -68,6 +70,8 @@ def main() -> None:
     tag = "_translated" if args.translated else ""
     curves = {seed: glimpse.read_curve(out / f"ram_s{seed}" / "curve.csv") for seed in args.seed}
     glimpse.plot_curves(curves, args.figures / f"ram_curve{tag}.png")
+    for seed in args.seed:  # the figure's data beside it
+        shutil.copyfile(out / f"ram_s{seed}" / "curve.csv", args.figures / f"ram_curve{tag}_s{seed}.csv")
     agent = RAM.load(out / f"ram_s{args.seed[0]}" / "model.npz")
     accuracy, results = glimpse.accuracy_and_trajectories(agent, env_kwargs)
     print(f"seed {args.seed[0]}: deterministic test accuracy {accuracy:.4f} on 10,000 test images")

@@ -233,3 +233,27 @@ def test_sb3_features_extractor_is_nngym_cnn_in_torch() -> None:
         t.weight.data, t.bias.data = torch.tensor(n.params["W"]), torch.tensor(n.params["b"])
     x = np.random.default_rng(1).random((3, 1, 28, 28)).astype(np.float32)
     np.testing.assert_allclose(extractor(torch.tensor(x)).detach().numpy(), net.forward(x, train=False), atol=1e-5)
+
+
+def test_markdown_says_when_seeds_were_one_population() -> None:
+    """A population's members carry 1/K of its time: the table says so under it, with the whole population's time."""
+    from agents.experiments.compare import markdown, summarise
+
+    returns, lengths = np.full(10, 500.0), np.full(10, 500)
+
+    def run(seed: int, population: dict | None) -> Run:
+        meta = {"algo": "ppo", "env": "CartPole-v1", "seed": seed, "total_timesteps": 5000, "eval_mean": 500.0}
+        meta |= {"eval_std": 0.0, "train_seconds": 10.0, "steps_per_second": 500}
+        meta |= {} if population is None else {"population": population}
+        return Run(Path("."), returns, lengths, np.arange(10.0), "CartPole-v1", meta)
+
+    pop = {"seeds": [0, 1, 2, 3], "train_seconds": 40.0, "train_cpu_seconds": 38.5}
+    summary, _ = summarise({"nngym": [run(s, pop) for s in range(4)], "sb3": [run(0, None)]}, 475.0, 5)
+    assert summary[0]["populations"] == [pop] and summary[1]["populations"] == []
+    text = markdown(summary, 5)
+    assert text.count("one population") == 1
+    assert (
+        "nngym: seeds 0, 1, 2, 3 trained as one population in one process (40.0 s wall-clock, 38.5 CPU s for all 4)"
+        in text
+    )
+    assert "each seed's 1/4 share" in text

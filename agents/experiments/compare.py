@@ -209,6 +209,7 @@ def summarise(runs: dict[str, list[Run]], threshold: float | None, window: int) 
                 "steps_per_cpu_second_mean": cpu_sps,
                 "test_accuracy_mean": _mean_or_none([p["test_accuracy"] for p in rows]),
                 "test_accuracy_std": _std_or_none([p["test_accuracy"] for p in rows]),
+                "populations": populations(runs[impl]),
             }
         )
     for row in summary:
@@ -216,6 +217,17 @@ def summarise(runs: dict[str, list[Run]], threshold: float | None, window: int) 
         cpu_sps = row["steps_per_cpu_second_mean"]
         row["cpu_sps_ratio_to_sb3"] = cpu_sps / sb3_cpu_sps if cpu_sps is not None and sb3_cpu_sps else None
     return summary, per_run
+
+
+def populations(runs: list[Run]) -> list[dict]:
+    """The populations the runs were members of (eval.json's ``population``), once each, in order of first member:
+    ``{"seeds", "train_seconds", "train_cpu_seconds"}`` of the whole population."""
+    found: dict[tuple[int, ...], dict] = {}
+    for r in runs:
+        pop = r.meta.get("population")
+        if pop is not None:
+            found.setdefault(tuple(pop["seeds"]), pop)
+    return list(found.values())
 
 
 def _mean_or_none(values: list[float | None]) -> float | None:
@@ -273,7 +285,20 @@ def markdown(summary: list[dict], window: int) -> str:
         if accuracy:
             cells.insert(7, f"{100 * r['test_accuracy_mean']:.2f}% ± {100 * r['test_accuracy_std']:.2f}")
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    notes = [population_note(r["impl"], pop) for r in summary for pop in r.get("populations", [])]
+    return "\n".join(lines) + "\n" + "".join(f"\n{note}\n" for note in notes)
+
+
+def population_note(impl: str, pop: dict) -> str:
+    """The sentence under the table for one population: its seeds trained in one process, so a member's learn s
+    and learn CPU s are its 1/K share of the population's time, and that time in all."""
+    k = len(pop["seeds"])
+    cpu = pop.get("train_cpu_seconds")
+    total = f"{pop['train_seconds']:.1f} s wall-clock" + ("" if cpu is None else f", {cpu:.1f} CPU s")
+    return (
+        f"{impl}: seeds {', '.join(str(s) for s in pop['seeds'])} trained as one population in one process "
+        f"({total} for all {k}); their learn s and learn CPU s are each seed's 1/{k} share."
+    )
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
@@ -375,7 +400,7 @@ def compare_env(args: argparse.Namespace, env: str) -> tuple[list[dict], dict[st
     section, stat_rows = statistics_section(scores, "eval return", args.bootstrap_reps)
     table = markdown(summary, args.window) + "\n" + section
     base.with_suffix(".md").write_text(table)
-    write_csv(base.with_suffix(".csv"), summary)
+    write_csv(base.with_suffix(".csv"), [{k: v for k, v in r.items() if k != "populations"} for r in summary])
     write_csv(base.with_name(base.name + "_runs.csv"), per_run)
     write_csv(base.with_name(base.name + "_stats.csv"), [{"env": env, **r} for r in stat_rows])
     groups = {label(impl, args.algo): rs for impl, rs in runs.items()}

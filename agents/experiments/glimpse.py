@@ -312,12 +312,17 @@ def _border(frame: np.ndarray, correct: bool | None, width: int = 6) -> np.ndarr
     return out
 
 
+#: Test-error ticks (%) of the log-scaled curve axis.
+ERROR_TICKS = (0.5, 1, 1.5, 2, 3, 5, 10, 20, 50)
+
+
 def plot_curves(curves: dict[int, list[dict[str, float]]], path: Path) -> None:
     """Test error (%) against training epochs and minutes, one line per seed, with Mnih et al.'s 1.12 %."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for seed, rows in sorted(curves.items()):
@@ -330,6 +335,9 @@ def plot_curves(curves: dict[int, list[dict[str, float]]], path: Path) -> None:
         ax.set_xlabel(xlabel)
         ax.set_ylabel("test error, 10,000 images (%)")
         ax.set_yscale("log")
+        ax.yaxis.set_major_locator(FixedLocator(ERROR_TICKS))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())  # plain percentages, not "6 × 10^0"
         ax.grid(alpha=0.3, which="both")
     axes[0].legend(fontsize=8)
     fig.suptitle("Recurrent attention model on DigitGlimpse: 6 glimpses of 8x8, one scale", fontsize=10)
