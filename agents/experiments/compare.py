@@ -285,7 +285,7 @@ def markdown(summary: list[dict], window: int) -> str:
         if accuracy:
             cells.insert(7, f"{100 * r['test_accuracy_mean']:.2f}% ± {100 * r['test_accuracy_std']:.2f}")
         lines.append("| " + " | ".join(cells) + " |")
-    notes = [population_note(r["impl"], pop) for r in summary for pop in r.get("populations", [])]
+    notes = [population_note(r["impl"], pop) for r in summary for pop in r["populations"]]
     return "\n".join(lines) + "\n" + "".join(f"\n{note}\n" for note in notes)
 
 
