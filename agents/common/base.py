@@ -18,7 +18,7 @@ from threadpoolctl import threadpool_limits
 from typing_extensions import Self
 
 from agents.common.callbacks import BaseCallback, CallbackList, MaybeCallback, ProgressBarCallback
-from agents.common.config import check_config
+from agents.common.config import check_config, check_seed, check_total_timesteps
 from agents.common.dbn_policy import pretrain_dbn_trunk
 from agents.common.logger import Logger, MonitorWriter, tensorboard_run_dir
 from agents.common.normalize import NormalizedVecEnv, Normalizer
@@ -76,7 +76,7 @@ class BaseAgent:
         self,
         env: str | gym.Env | gym.vector.VectorEnv | None,
         net: str = "mlp",
-        seed: int = 0,
+        seed: int | None = 0,
         log_dir: str | os.PathLike | None = None,
         verbose: int = 0,
         tensorboard_log: str | os.PathLike | None = None,
@@ -90,7 +90,11 @@ class BaseAgent:
             raise ValueError(f"{self.algo}: unknown hyperparameters {unknown}; expected some of {sorted(fields)}")
         self.config = self.Config(**config)
         check_config(self.algo, self.config)
-        self.net, self.seed = net, int(seed)
+        for field in dataclasses.fields(self.config):  # 8.0 from a yml's !!float: the int it stands for
+            value = getattr(self.config, field.name)
+            if str(field.type).startswith("int") and isinstance(value, float):
+                setattr(self.config, field.name, int(value))
+        self.net, self.seed = net, check_seed(seed)
         self.log_dir, self.verbose = log_dir, verbose
         self.tensorboard_log = tensorboard_log
         self.rng = np.random.default_rng(self.seed)
@@ -276,6 +280,7 @@ class BaseAgent:
             reset_num_timesteps: Start counting (and the schedules) from 0; False continues a run.
             tb_log_name: With ``tensorboard_log``: the run name (default: the algorithm, ``"PPO"``...).
         """
+        check_total_timesteps(total_timesteps)
         threads, split = self.learning_threads(), self._split_nets()
         blas = 1 if split and threads > 1 else threads
         with threadpool_limits(limits=blas, user_api="blas"), split_batches(split, threads):

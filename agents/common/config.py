@@ -10,6 +10,8 @@ import dataclasses
 import math
 from typing import Any
 
+import numpy as np
+
 from nngym.schedules import parse_schedule
 
 #: field -> (lowest, highest, lowest allowed?, highest allowed?)
@@ -75,7 +77,9 @@ def check_config(algo: str, config: Any) -> None:
         numeric = isinstance(value, int | float) and not isinstance(value, bool)
         if str(field.type).startswith("int") and not (numeric and float(value).is_integer()):
             raise ValueError(f"{algo}: {name} must be an integer, got {value!r}")
-        if name in RANGES and not (numeric and _in_range(name, float(value))):
+        if name in RANGES and not numeric:
+            raise ValueError(f"{algo}: {name} must be a number {_describe(name)}, got {type(value).__name__} {value!r}")
+        if name in RANGES and not _in_range(name, float(value)):
             raise ValueError(f"{algo}: {name} must be {_describe(name)}, got {value!r}")
         if name in SCHEDULES:
             try:
@@ -84,3 +88,24 @@ def check_config(algo: str, config: Any) -> None:
                 raise ValueError(f"{algo}: {name} must be a number or 'lin_<x>', got {value!r}") from err
             if not start > 0.0:
                 raise ValueError(f"{algo}: {name} must be > 0, got {value!r}")
+
+
+def check_seed(seed: Any) -> int:
+    """The agent's seed as an int: ``seed`` itself, or for None (SB3's default) one drawn from the OS's entropy,
+    kept in ``agent.seed`` and the model file so the run can be repeated.
+
+    Raises:
+        ValueError: For anything but a non-negative int or None.
+    """
+    if seed is None:
+        return int(np.random.SeedSequence().entropy % (2**31 - 1))
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, a list of them, or None, got {seed!r}")
+    return int(seed)
+
+
+def check_total_timesteps(total_timesteps: Any) -> None:
+    """Raises a ValueError unless ``total_timesteps`` is a whole number >= 0 (``1e5`` too, as SB3 takes it)."""
+    whole = isinstance(total_timesteps, int | float | np.integer) and float(total_timesteps).is_integer()
+    if isinstance(total_timesteps, bool) or not whole or total_timesteps < 0:
+        raise ValueError(f"total_timesteps must be a whole number >= 0, got {total_timesteps!r}")

@@ -29,6 +29,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from agents.common.callbacks import CallbackList, MaybeCallback, ProgressBarCallback
+from agents.common.config import check_total_timesteps
 from agents.common.population_dqn import DQNPopulationEngine
 from agents.common.population_onpolicy import A2CPopulationEngine, PPOPopulationEngine
 from nngym.serialization import ModelFileError
@@ -53,8 +54,8 @@ def check_seeds(seeds: Any) -> list[int]:
         ValueError: For an empty list, non-integers or repeated seeds.
     """
     out = list(seeds)
-    if not out or not all(isinstance(s, int | np.integer) and not isinstance(s, bool) for s in out):
-        raise ValueError(f"a population needs a non-empty list of integer seeds, got {seeds!r}")
+    if not out or not all(isinstance(s, int | np.integer) and not isinstance(s, bool) and s >= 0 for s in out):
+        raise ValueError(f"a population needs a non-empty list of non-negative integer seeds, got {seeds!r}")
     out = [int(s) for s in out]
     if len(set(out)) != len(out):
         raise ValueError(f"a population needs distinct seeds (members would be identical), got {out}")
@@ -164,6 +165,8 @@ class Population:
         It has member k's parameters, optimiser state, counters and generator state (and replay buffer for DQN),
         and envs made from the env id, as ``agent_cls.load`` of member k's saved file gives it.
         """
+        if isinstance(k, bool) or not isinstance(k, int | np.integer):
+            raise TypeError(f"member index must be an int, got {type(k).__name__} {k!r}")
         if not -len(self) <= k < len(self):
             raise IndexError(f"member {k} of a population of {len(self)}")
         self.engine.sync_members()
@@ -184,6 +187,7 @@ class Population:
         Callbacks see the population (``callback.agent``); ``on_step`` is called once per population step (K ·
         n_envs env steps), and returning False stops every member.
         """
+        check_total_timesteps(total_timesteps)
         with threadpool_limits(limits=self.num_threads, user_api="blas"):
             for m in self.members:
                 m._setup_learn(total_timesteps, None, reset_num_timesteps, False)

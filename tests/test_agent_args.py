@@ -1,0 +1,50 @@
+"""Seeds, step counts and hyperparameter types: what SB3 users pass, and clear errors for what cannot work."""
+
+import numpy as np
+import pytest
+
+from agents import A2C, PPO
+
+SMALL = {"n_envs": 1, "n_steps": 16, "batch_size": 16}
+
+
+def test_seed_none_draws_a_seed_that_repeats_the_run():
+    agent = PPO("CartPole-v1", seed=None, **SMALL)
+    assert isinstance(agent.seed, int) and 0 <= agent.seed < 2**31
+    twin = PPO("CartPole-v1", seed=agent.seed, **SMALL)
+    for (_, p, _), (_, q, _) in zip(agent.policy.named_params(), twin.policy.named_params(), strict=True):
+        np.testing.assert_array_equal(p, q)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True, "3"])
+def test_bad_seed_is_named(seed):
+    with pytest.raises(ValueError, match=r"seed must be a non-negative int, a list of them, or None, got"):
+        PPO("CartPole-v1", seed=seed, **SMALL)
+
+
+def test_population_refuses_negative_seeds_and_non_int_member():
+    with pytest.raises(ValueError, match="non-negative integer seeds"):
+        PPO("CartPole-v1", seed=[-1, 0], **SMALL)
+    population = PPO("CartPole-v1", seed=[0, 1], **SMALL)
+    with pytest.raises(TypeError, match="member index must be an int, got str '0'"):
+        population.member("0")
+    with pytest.raises(ValueError, match="total_timesteps must be a whole number >= 0, got -5"):
+        population.learn(-5)
+
+
+@pytest.mark.parametrize("steps", [-10, 2.5, "100"])
+def test_learn_refuses_bad_step_counts(steps):
+    with pytest.raises(ValueError, match="total_timesteps must be a whole number >= 0"):
+        A2C("CartPole-v1", n_envs=1).learn(steps)
+
+
+def test_learn_takes_a_float_count_as_sb3_does():
+    agent = A2C("CartPole-v1", n_envs=1, n_steps=5).learn(2e1)
+    assert agent.num_timesteps == 20
+
+
+def test_integral_float_counts_become_ints_and_strings_are_named():
+    agent = PPO("CartPole-v1", n_envs=2.0, n_steps=16, batch_size=16)
+    assert agent.config.n_envs == 2 and isinstance(agent.config.n_envs, int) and agent.env.num_envs == 2
+    with pytest.raises(ValueError, match=r"PPO: gamma must be a number >= 0 and <= 1, got str '0.9'"):
+        PPO("CartPole-v1", gamma="0.9")
