@@ -48,3 +48,13 @@ def test_integral_float_counts_become_ints_and_strings_are_named():
     assert agent.config.n_envs == 2 and isinstance(agent.config.n_envs, int) and agent.env.num_envs == 2
     with pytest.raises(ValueError, match=r"PPO: gamma must be a number >= 0 and <= 1, got str '0.9'"):
         PPO("CartPole-v1", gamma="0.9")
+
+
+def test_evaluate_names_a_vector_env():
+    import gymnasium as gym
+
+    from agents import evaluate
+
+    agent = A2C("CartPole-v1", n_envs=1)
+    with pytest.raises(ValueError, match="evaluation runs episodes on a single env, got a vector env of 2 envs"):
+        evaluate(agent, gym.make_vec("CartPole-v1", 2), 2)

@@ -92,5 +92,5 @@ def test_state_does_not_leak_from_one_episode_into_the_next():
 
 
 def test_bad_episode_count():
-    with pytest.raises(ValueError, match="n_episodes must be >= 1"):
+    with pytest.raises(ValueError, match="n_episodes must be an int >= 1"):
         run_episodes(CueMemoryPolicy(), tmaze(), 0)

@@ -40,10 +40,15 @@ def run_episodes(
         seed: Seed of the first reset (then the env's own sequence).
 
     Raises:
-        ValueError: For ``n_episodes`` < 1.
+        ValueError: For ``n_episodes`` < 1 or a vector env.
     """
-    if n_episodes < 1:
-        raise ValueError(f"n_episodes must be >= 1, got {n_episodes}")
+    if isinstance(n_episodes, bool) or not isinstance(n_episodes, int | np.integer) or n_episodes < 1:
+        raise ValueError(f"n_episodes must be an int >= 1, got {n_episodes!r}")
+    if isinstance(env, gym.vector.VectorEnv):
+        raise ValueError(
+            f"evaluation runs episodes on a single env, got a vector env of {env.num_envs} envs "
+            f"({type(env).__name__}); pass an env id or a gymnasium.Env"
+        )
     env = gym.make(env) if isinstance(env, str) else env
     stats = EpisodeStats()
     obs, _ = env.reset(seed=seed)
