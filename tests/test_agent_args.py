@@ -58,3 +58,15 @@ def test_evaluate_names_a_vector_env():
     agent = A2C("CartPole-v1", n_envs=1)
     with pytest.raises(ValueError, match="evaluation runs episodes on a single env, got a vector env of 2 envs"):
         evaluate(agent, gym.make_vec("CartPole-v1", 2), 2)
+
+
+def test_load_takes_hyperparameters_that_replace_the_saved_ones(tmp_path):
+    agent = PPO("CartPole-v1", seed=3, learning_rate=3e-4, **SMALL)
+    agent.save(tmp_path / "m.npz")
+    loaded = PPO.load(tmp_path / "m.npz", env="CartPole-v1", learning_rate=1e-5, n_envs=2, verbose=0)
+    assert loaded.config.learning_rate == 1e-5 and loaded.env.num_envs == 2
+    assert loaded.config.n_steps == 16 and loaded.seed == 3
+    obs = np.random.default_rng(0).normal(size=(8, 4)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.predict(obs)[0], agent.predict(obs)[0])
+    with pytest.raises(ValueError, match="unknown hyperparameters"):
+        PPO.load(tmp_path / "m.npz", no_such_key=1)

@@ -442,7 +442,8 @@ class BaseAgent:
         Args:
             path: The model file.
             env: Env to continue training on (its spaces must match the saved ones).
-            **kwargs: ``log_dir``, ``verbose``, ``tensorboard_log``.
+            **kwargs: ``log_dir``, ``verbose``, ``tensorboard_log``, and hyperparameters that replace the saved
+                ones (as SB3's ``load`` takes them), e.g. ``learning_rate=1e-5`` or ``n_envs=4`` to train on.
 
         Raises:
             ModelFileError: Wrong algorithm, incompatible spaces, or digest mismatch (the file is corrupt or
@@ -460,10 +461,11 @@ class BaseAgent:
             raise ModelFileError(f"{path} holds a {meta.get('algorithm')} model, cannot load it as {cls.algo}")
         obs_space = _space_from_json(meta["observation_space"])
         act_space = _space_from_json(meta["action_space"])
+        fields = {f.name for f in dataclasses.fields(cls.Config)}
+        config = {**meta["config"], **{k: v for k, v in kwargs.items() if k in fields}}
+        kwargs = {k: v for k, v in kwargs.items() if k not in fields}
         if env is not None:
-            probe = (
-                make_vec_env(env, meta["config"].get("n_envs", 1)) if not isinstance(env, gym.vector.VectorEnv) else env
-            )
+            probe = make_vec_env(env, config.get("n_envs", 1)) if not isinstance(env, gym.vector.VectorEnv) else env
             if probe.single_observation_space != obs_space or probe.single_action_space != act_space:
                 raise ModelFileError(
                     f"{path}: saved spaces {obs_space}, {act_space} do not match the env's "
@@ -473,7 +475,7 @@ class BaseAgent:
         net = meta["net"]
         if net == "custom":  # given networks: rebuild them from their saved architectures (weights come next)
             net = {name: Sequential.from_architecture(arch) for name, arch in meta["architectures"].items()}
-        agent = cls(env, net=net, seed=meta["seed"], _spaces=(obs_space, act_space), **kwargs, **meta["config"])
+        agent = cls(env, net=net, seed=meta["seed"], _spaces=(obs_space, act_space), **kwargs, **config)
         agent.env_id = meta.get("env_id", "")
         for name, net in agent._nets().items():
             prefix = f"net/{name}/"
