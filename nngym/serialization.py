@@ -53,6 +53,13 @@ def load_npz(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, 
         path = path.with_name(path.name + ".npz")
     if not path.exists():
         raise FileNotFoundError(f"model file not found: {path}")
+    if path.is_file():
+        with path.open("rb") as f:
+            head = f.read(4)
+        if head[:2] != b"PK":  # every zip, hence every npz, starts so; np.load would guess a pickle
+            raise ModelFileError(
+                f"{path} is not a valid nngym model file: expected an npz (zip) archive, it starts with {head!r}"
+            )
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}

@@ -70,3 +70,14 @@ def test_load_takes_hyperparameters_that_replace_the_saved_ones(tmp_path):
     np.testing.assert_array_equal(loaded.predict(obs)[0], agent.predict(obs)[0])
     with pytest.raises(ValueError, match="unknown hyperparameters"):
         PPO.load(tmp_path / "m.npz", no_such_key=1)
+
+
+@pytest.mark.parametrize("content", [b"hello", b'{"format": "nngym.agent"}'])
+def test_a_file_that_is_no_npz_is_named_without_pickle_advice(tmp_path, content):
+    from nngym.serialization import ModelFileError
+
+    path = tmp_path / "model.npz"
+    path.write_bytes(content)
+    with pytest.raises(ModelFileError, match=r"expected an npz \(zip\) archive, it starts with") as err:
+        PPO.load(path)
+    assert "pickle" not in str(err.value)
