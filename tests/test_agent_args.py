@@ -81,3 +81,12 @@ def test_a_file_that_is_no_npz_is_named_without_pickle_advice(tmp_path, content)
     with pytest.raises(ModelFileError, match=r"expected an npz \(zip\) archive, it starts with") as err:
         PPO.load(path)
     assert "pickle" not in str(err.value)
+
+
+def test_population_indexes_members_and_refuses_predict():
+    from agents import evaluate
+
+    population = PPO("CartPole-v1", seed=[4, 5], **SMALL)
+    assert [population[k].seed for k in range(len(population))] == [4, 5]
+    with pytest.raises(TypeError, match=r"population of 2 members \(seeds \[4, 5\]\) has no single policy"):
+        evaluate(population, "CartPole-v1", 1)

@@ -129,6 +129,17 @@ class Population:
     def __len__(self) -> int:
         return len(self.members)
 
+    def __getitem__(self, k: int) -> Any:
+        """``population[k]`` is ``population.member(k)``."""
+        return self.member(k)
+
+    def predict(self, *args: Any, **kwargs: Any) -> Any:
+        """Raises a TypeError: a population has one policy per member, not one (evaluate its members)."""
+        raise TypeError(
+            f"a {self.algo} population of {len(self)} members (seeds {self.seeds}) has no single policy to predict "
+            "with: use population[k] (population.member(k)), e.g. evaluate(population[k], env)"
+        )
+
     @property
     def seeds(self) -> list[int]:
         """The members' seeds, in member order."""
