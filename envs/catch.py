@@ -9,6 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.actions import check_action
+from envs.checks import is_whole
 from envs.render import draw_box
 
 LEFT, STAY, RIGHT = 0, 1, 2
@@ -89,14 +90,14 @@ class CatchEnv(gym.Env[np.ndarray, int]):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
 
     def __init__(self, rows: int = 10, columns: int = 5, scale: int = 1, render_mode: str | None = None):
-        if int(rows) != rows or rows < 2:
+        if not is_whole(rows) or rows < 2:
             raise ValueError(f"rows must be an integer >= 2, got {rows!r}")
-        if int(columns) != columns or not 1 <= columns <= 2 * (rows - 1) + 1:
+        if not is_whole(columns) or not 1 <= columns <= 2 * (rows - 1) + 1:
             raise ValueError(
                 f"columns must be an integer from 1 to 2 * (rows - 1) + 1 = {2 * (rows - 1) + 1} "
                 f"(so the ball can always be caught), got {columns!r}"
             )
-        if int(scale) != scale or not 1 <= scale <= 16:
+        if not is_whole(scale) or not 1 <= scale <= 16:
             raise ValueError(f"scale must be an integer from 1 to 16, got {scale!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")

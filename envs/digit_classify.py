@@ -9,6 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.actions import check_action
+from envs.checks import is_finite_number, is_whole
 from envs.render import gray_to_rgb
 from nngym.datasets import load_mnist
 
@@ -109,11 +110,11 @@ class DigitClassifyEnv(gym.Env[np.ndarray, int]):
     ):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-        if int(images_per_episode) != images_per_episode or images_per_episode < 1:
+        if not is_whole(images_per_episode) or images_per_episode < 1:
             raise ValueError(f"images_per_episode must be an integer >= 1, got {images_per_episode!r}")
-        if not np.isfinite(wrong_reward) or wrong_reward >= 1.0:
+        if not is_finite_number(wrong_reward) or wrong_reward >= 1.0:
             raise ValueError(f"wrong_reward must be a finite number below the correct reward 1, got {wrong_reward!r}")
-        if int(scale) != scale or not 1 <= scale <= 8:
+        if not is_whole(scale) or not 1 <= scale <= 8:
             raise ValueError(f"scale must be an integer from 1 to 8, got {scale!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")

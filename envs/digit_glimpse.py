@@ -10,6 +10,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.actions import check_action
+from envs.checks import is_finite_number, is_whole
 from envs.digit_classify import SPLITS
 from envs.render import draw_box, gray_to_rgb
 from nngym.datasets import load_mnist
@@ -162,25 +163,25 @@ class DigitGlimpseEnv(gym.Env[np.ndarray, Any]):
     ):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-        if int(canvas_size) != canvas_size or canvas_size < SIDE:
+        if not is_whole(canvas_size) or canvas_size < SIDE:
             raise ValueError(f"canvas_size must be an integer >= the image side {SIDE}, got {canvas_size!r}")
         S = int(canvas_size)
         where = f"the image side {S}" if S == SIDE else f"the canvas side {S}"
-        if int(glimpse_size) != glimpse_size or not 1 <= glimpse_size <= S:
+        if not is_whole(glimpse_size) or not 1 <= glimpse_size <= S:
             raise ValueError(f"glimpse_size must be an integer from 1 to {where}, got {glimpse_size!r}")
-        if int(move_step) != move_step or not 1 <= move_step <= S - 1:
+        if not is_whole(move_step) or not 1 <= move_step <= S - 1:
             raise ValueError(f"move_step must be an integer from 1 to {S - 1} pixels, got {move_step!r}")
-        if int(max_glimpses) != max_glimpses or max_glimpses < 1:
+        if not is_whole(max_glimpses) or max_glimpses < 1:
             raise ValueError(f"max_glimpses must be an integer >= 1, got {max_glimpses!r}")
-        if not np.isfinite(wrong_reward) or wrong_reward >= 1.0:
+        if not is_finite_number(wrong_reward) or wrong_reward >= 1.0:
             raise ValueError(f"wrong_reward must be a finite number below the correct reward 1, got {wrong_reward!r}")
-        if int(n_scales) != n_scales or n_scales < 1:
+        if not is_whole(n_scales) or n_scales < 1:
             raise ValueError(f"n_scales must be an integer >= 1, got {n_scales!r}")
         if action_mode not in ACTION_MODES:
             raise ValueError(f"action_mode must be one of {ACTION_MODES}, got {action_mode!r}")
         if reveal_label not in REVEAL_LABEL:
             raise ValueError(f"reveal_label must be one of {REVEAL_LABEL}, got {reveal_label!r}")
-        if int(max_shift) != max_shift or not 0 <= max_shift < SIDE:
+        if not is_whole(max_shift) or not 0 <= max_shift < SIDE:
             raise ValueError(f"max_shift must be an integer from 0 to {SIDE - 1} pixels, got {max_shift!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")

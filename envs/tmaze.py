@@ -9,6 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.actions import check_action
+from envs.checks import is_whole
 
 NORTH, EAST, SOUTH, WEST = 0, 1, 2, 3
 
@@ -97,7 +98,7 @@ class TMazeEnv(gym.Env[np.ndarray, int]):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 8}
 
     def __init__(self, corridor_length: int = 10, render_mode: str | None = None):
-        if int(corridor_length) != corridor_length or corridor_length < 1:
+        if not is_whole(corridor_length) or corridor_length < 1:
             raise ValueError(f"corridor_length must be an integer >= 1, got {corridor_length!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")

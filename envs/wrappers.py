@@ -23,6 +23,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.wrappers import FrameStackObservation, ResizeObservation
 
+from envs.checks import is_whole
+
 Wrap = Callable[[gym.Env], gym.Env]
 
 
@@ -35,7 +37,7 @@ class FrameSkip(gym.Wrapper):
     """
 
     def __init__(self, env: gym.Env, skip: int = 4) -> None:
-        if int(skip) != skip or skip < 1:
+        if not is_whole(skip) or skip < 1:
             raise ValueError(f"FrameSkip needs an integer skip >= 1, got {skip!r}")
         super().__init__(env)
         self.skip = int(skip)
@@ -66,7 +68,7 @@ class FrameStack(gym.ObservationWrapper):
         space = env.observation_space
         if not isinstance(space, gym.spaces.Box) or len(space.shape) not in (1, 3):
             raise ValueError(f"frame_stack needs a Box observation space of 1 or 3 dimensions, got {space}")
-        if int(k) != k or k < 1:
+        if not is_whole(k) or k < 1:
             raise ValueError(f"frame_stack must be an integer >= 1, got {k!r}")
         stacked = FrameStackObservation(env, int(k), padding_type="zero")
         super().__init__(stacked)

@@ -90,3 +90,21 @@ def test_population_indexes_members_and_refuses_predict():
     assert [population[k].seed for k in range(len(population))] == [4, 5]
     with pytest.raises(TypeError, match=r"population of 2 members \(seeds \[4, 5\]\) has no single policy"):
         evaluate(population, "CartPole-v1", 1)
+
+
+@pytest.mark.parametrize(
+    ("env_id", "kwargs", "message"),
+    [
+        ("nngym/TMaze-v0", {"corridor_length": None}, "corridor_length must be an integer >= 1, got None"),
+        ("nngym/Catch-v0", {"rows": float("inf")}, "rows must be an integer >= 2, got inf"),
+        ("nngym/DigitClassify-v0", {"wrong_reward": "a"}, "wrong_reward must be a finite number below"),
+        ("nngym/Catch-v0", {"scale": "2"}, "scale must be an integer from 1 to 16, got '2'"),
+    ],
+)
+def test_env_arguments_of_the_wrong_type_are_named(env_id, kwargs, message):
+    import gymnasium as gym
+
+    import envs  # noqa: F401  (registers the nngym/ envs)
+
+    with pytest.raises(ValueError, match=message):
+        gym.make(env_id, **kwargs)
