@@ -14,7 +14,9 @@ The networks map layer for layer (``agents.common.policies`` lays them out: sepa
 → Transpose (channels-last images) + Mul, ``Dense`` → Gemm, ``Conv2D`` → Conv, ``MaxPool2D`` → MaxPool,
 ``L2Pool2D`` → LpPool(p=2), ``Flatten`` → Flatten, Tanh / ReLU / Sigmoid / Softmax → their operators,
 ``Dropout`` → nothing (inference). Observation normalisation (``normalize_obs``) becomes Sub, Div and Clip
-with the frozen statistics. Recurrent policies (LSTM state) are not exported.
+with the frozen statistics. A Box observation of another rank than 1 or 3 is flattened first (as ``predict``
+encodes it). Recurrent policies (LSTM state), Discrete / MultiDiscrete / MultiBinary / Dict / Tuple observations
+and MultiDiscrete / MultiBinary actions are not exported (a ValueError says so before anything is written).
 
 Needs ``pip install -e ".[onnx]"`` (onnx, and onnxruntime to run the file).
 """
@@ -142,6 +144,36 @@ def _normalized_input(g: _Graph, agent: Any, x: str) -> str:
     return g.node("Clip", [x, g.const(-c, "clip_low"), g.const(c, "clip_high")], "normalized_obs")
 
 
+def check_exportable(agent: Any) -> None:
+    """Raises a ValueError naming what ``agent`` is (or has) and what ONNX export supports, if it cannot be exported.
+
+    Supported: nngym's PPO, A2C, REINFORCE and DQN (feed-forward policies) with Box observations and Discrete
+    or 1-D Box actions.
+    """
+    name = type(agent).__name__
+    sb3_adapter = type(agent).__module__ == "agents.baselines.sb3"
+    nngym_agent = (hasattr(agent, "policy") or hasattr(agent, "q_net")) and hasattr(agent, "observation_space")
+    if getattr(agent, "algo", "") == "RecurrentPPO" or sb3_adapter or not nngym_agent:
+        raise ValueError(
+            "ONNX export covers nngym's PPO, A2C, REINFORCE and DQN (feed-forward policies); got "
+            f"{name}{' (an SB3 adapter model, train.py --impl sb3)' if sb3_adapter else ''}"
+        )
+    obs_space, act_space = agent.observation_space, agent.action_space
+    if not isinstance(obs_space, gym.spaces.Box):
+        raise ValueError(
+            f"ONNX export supports Box observations only; {name} has observation space {obs_space} "
+            f"({type(obs_space).__name__})"
+        )
+    if not (
+        isinstance(act_space, gym.spaces.Discrete)
+        or (isinstance(act_space, gym.spaces.Box) and len(act_space.shape) == 1)
+    ):
+        raise ValueError(
+            f"ONNX export supports Discrete or 1-D Box actions only; {name} has action space {act_space} "
+            f"({type(act_space).__name__})"
+        )
+
+
 def export_onnx(agent: Any, path: str | os.PathLike, opset: int = OPSET) -> Path:
     """Writes ``agent``'s deterministic policy (and value) as an ONNX model; see the module docstring.
 
@@ -155,17 +187,18 @@ def export_onnx(agent: Any, path: str | os.PathLike, opset: int = OPSET) -> Path
 
     Raises:
         ImportError: Without the onnx package (naming the extra to install).
-        ValueError: For a recurrent agent, or a layer without an ONNX counterpart.
+        ValueError: For a recurrent agent, another kind of model, observation or action space than supported
+            (``check_exportable``), or a layer without an ONNX counterpart; nothing is written then.
     """
     onnx = _onnx()
-    if getattr(agent, "algo", "") == "RecurrentPPO" or not (hasattr(agent, "policy") or hasattr(agent, "q_net")):
-        raise ValueError(
-            f"ONNX export covers PPO, A2C, REINFORCE and DQN (feed-forward policies); got {type(agent).__name__}"
-        )
+    check_exportable(agent)
     g = _Graph(onnx)
     h = onnx.helper
     obs_shape = list(agent.observation_space.shape)
-    obs = _normalized_input(g, agent, "obs")
+    obs = "obs"
+    if len(obs_shape) not in (1, 3):  # encoded as predict does: flattened to (N, D)
+        obs = g.node("Flatten", [obs], "flat_obs", axis=1)
+    obs = _normalized_input(g, agent, obs)
     outputs = []
     space = agent.action_space
     if hasattr(agent, "q_net"):  # DQN

@@ -47,6 +47,7 @@ import gymnasium as gym
 import numpy as np
 
 import envs  # noqa: F401 - registers the nngym/ env ids
+from agents import HyperparamsError, load_hyperparams
 from agents.experiments import stats, train
 from agents.experiments.plotting import (
     Run,
@@ -94,7 +95,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("-p", "--hyperparams", nargs="*", default=[], metavar="KEY=VALUE", help="passed to train.py")
     p.add_argument("--bootstrap-reps", type=int, default=50_000, help="bootstrap resamples of the CIs")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    for option, seeds in (("--seeds", args.seeds), ("--sb3-seeds", args.sb3_seeds or [])):
+        duplicates = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+        if duplicates:
+            p.error(f"{option}: duplicate seeds {duplicates}")
+    if args.bootstrap_reps < 1:
+        p.error(f"--bootstrap-reps: expected at least 1 resample, got {args.bootstrap_reps}")
+    return args
+
+
+def check_hyperparams(args: argparse.Namespace) -> None:
+    """Reads the hyperparameters of every ``--env`` before anything trains.
+
+    Raises:
+        SystemExit: Naming the file and the env id without an entry (or the key that cannot be honoured).
+    """
+    for env in args.env:
+        try:
+            load_hyperparams(args.algo, env, args.hyperparams_file)
+        except HyperparamsError as e:
+            raise SystemExit(f"error: {e}") from None
 
 
 def train_runs(args: argparse.Namespace, env: str) -> dict[str, list[Path]]:
@@ -448,6 +469,7 @@ def write_aggregate(
 
 def main(argv: list[str] | None = None) -> list[dict]:
     args = parse_args(argv)
+    check_hyperparams(args)
     summaries, per_env = [], {}
     for env in args.env:
         summary, runs = compare_env(args, env)

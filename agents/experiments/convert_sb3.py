@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from agents.baselines.sb3_zip import load_sb3
+from agents.baselines.sb3_zip import SB3ZipError, load_sb3, read_sb3_zip
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -26,8 +26,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def zip_kind(path: str | Path) -> str:
+    """What the zip's policy is, told by its state dict: ``"DQN"`` (a Q-network, ``q_net.*``), ``"PPO/A2C"``
+    (an actor-critic, ``action_net.*``) or ``"unknown"``."""
+    _, state = read_sb3_zip(path)
+    if any(k.startswith("q_net.") for k in state):
+        return "DQN"
+    if any(k.startswith("action_net.") for k in state):
+        return "PPO/A2C"
+    return "unknown"
+
+
+def check_algo(path: str | Path, algo: str | None) -> None:
+    """Raises an SB3ZipError if ``--algo`` names a Q-network for an actor-critic's zip, or the other way round."""
+    if algo is None:
+        return
+    kind = zip_kind(path)
+    wanted = "DQN" if algo.lower() == "dqn" else "PPO/A2C"
+    if kind != "unknown" and kind != wanted:
+        keys = "q_net.*" if kind == "DQN" else "action_net.*, value_net.*"
+        raise SB3ZipError(
+            f"{path}: the zip holds a {kind} model's parameters (policy {keys}), not {algo.upper()}'s; "
+            f"drop --algo or give {'dqn' if kind == 'DQN' else 'ppo or a2c'}"
+        )
+
+
 def main(argv: list[str] | None = None) -> Path:
     args = parse_args(argv)
+    check_algo(args.zip, args.algo)
     agent = load_sb3(args.zip, algo=args.algo, vecnormalize=args.vecnormalize)
     out = agent.save(args.out)
     print(f"{args.zip}: SB3 {agent.algo} -> {out} (load it with agents.{agent.algo}.load)")

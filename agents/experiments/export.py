@@ -20,6 +20,7 @@ import gymnasium as gym
 import numpy as np
 
 from agents.common.onnx_export import export_onnx
+from agents.common.spaces import encode_observations
 from agents.experiments.models import load_model
 
 
@@ -58,7 +59,8 @@ def check_onnx(agent: Any, path: Path, n: int = 1000) -> dict[str, float]:
     action, _ = agent.predict(obs, deterministic=True)
     out = {"action": float(np.max(np.abs(got["action"].astype(np.float64) - action)))}
     if "value" in got:
-        values = agent.policy.values(agent._normalize_obs(obs))
+        encoded, _ = encode_observations(agent.observation_space, obs, "check_onnx")
+        values = agent.policy.values(agent._normalize_obs(encoded))
         out["value"] = float(np.max(np.abs(got["value"] - values)))
         out["value (relative)"] = float(np.max(np.abs(got["value"] - values) / np.maximum(np.abs(values), 1.0)))
     return out
@@ -67,7 +69,10 @@ def check_onnx(agent: Any, path: Path, n: int = 1000) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> Path:
     args = parse_args(argv)
     agent = load_model(args.model)
-    out = export_onnx(agent, args.onnx)
+    try:
+        out = export_onnx(agent, args.onnx)
+    except ValueError as err:  # raised before anything is written
+        raise SystemExit(f"{args.model}: {err}") from None
     print(f"{args.model}: {agent.algo} policy -> {out}")
     if args.check:
         try:

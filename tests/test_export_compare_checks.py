@@ -1,0 +1,138 @@
+"""Argument and input checks of export (ONNX), compare and convert_sb3: refused up front with a message naming
+what was given and what is supported, nothing written or trained first."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from agents import PPO
+from agents.experiments import compare
+
+
+class SpacesEnv(gym.Env):
+    """A do-nothing env of the given observation and action spaces, 8-step episodes."""
+
+    def __init__(self, observation_space: gym.Space, action_space: gym.Space) -> None:
+        self.observation_space, self.action_space = observation_space, action_space
+        self._t = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self._t = 0
+        return self.observation_space.sample(), {}
+
+    def step(self, action):
+        self._t += 1
+        return self.observation_space.sample(), 0.0, False, self._t >= 8, {}
+
+
+BOX3 = gym.spaces.Box(-1, 1, (3,), dtype=np.float32)
+DISCRETE2 = gym.spaces.Discrete(2)
+
+
+def _ppo(observation_space: gym.Space, action_space: gym.Space) -> PPO:
+    return PPO(SpacesEnv(observation_space, action_space), n_envs=1, n_steps=16, batch_size=16)
+
+
+@pytest.mark.parametrize(
+    ("observation_space", "action_space", "match"),
+    [
+        (BOX3, gym.spaces.MultiDiscrete([3, 2]), "Discrete or 1-D Box actions only.*MultiDiscrete"),
+        (BOX3, gym.spaces.MultiBinary(3), "Discrete or 1-D Box actions only.*MultiBinary"),
+        (gym.spaces.Discrete(5), DISCRETE2, "Box observations only.*Discrete"),
+        (gym.spaces.Dict({"a": BOX3, "b": gym.spaces.Discrete(3)}), DISCRETE2, "Box observations only.*Dict"),
+    ],
+)
+def test_export_refuses_unsupported_spaces_before_writing(tmp_path, observation_space, action_space, match):
+    pytest.importorskip("onnx")
+    from agents.common.onnx_export import export_onnx
+
+    agent = _ppo(observation_space, action_space)
+    with pytest.raises(ValueError, match=match):
+        export_onnx(agent, tmp_path / "out" / "policy.onnx")
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_command_refuses_discrete_observations_without_writing(tmp_path):
+    pytest.importorskip("onnx")
+    from agents.experiments import export
+
+    _ppo(gym.spaces.Discrete(5), DISCRETE2).save(tmp_path / "model.npz")
+    with pytest.raises(SystemExit, match="Box observations only"):
+        export.main([str(tmp_path / "model.npz"), "--onnx", str(tmp_path / "out.onnx")])
+    assert not (tmp_path / "out.onnx").exists()
+
+
+def test_export_refuses_an_sb3_adapter_model(tmp_path):
+    pytest.importorskip("onnx")
+    pytest.importorskip("stable_baselines3")
+    from agents.baselines.sb3 import SB3PPO
+    from agents.common.onnx_export import export_onnx
+
+    agent = SB3PPO("CartPole-v1", n_steps=16, batch_size=16)
+    with pytest.raises(ValueError, match=r"nngym's PPO, A2C, REINFORCE and DQN.*SB3PPO \(an SB3 adapter model"):
+        export_onnx(agent, tmp_path / "sb3.onnx")
+    assert not (tmp_path / "sb3.onnx").exists()
+
+
+def test_export_flattens_a_two_dimensional_box(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from agents.experiments import export
+
+    agent = _ppo(gym.spaces.Box(-1, 1, (2, 3), dtype=np.float32), DISCRETE2)
+    agent.save(tmp_path / "model.npz")
+    out = export.main([str(tmp_path / "model.npz"), "--onnx", str(tmp_path / "box23.onnx"), "--check", "200"])
+    assert "checked on 200 observations with onnxruntime" in capsys.readouterr().out
+    obs = export.sample_observations(agent.observation_space, 200, seed=3)
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    got = dict(zip(names, session.run(None, {"obs": obs}), strict=True))
+    action, _ = agent.predict(obs, deterministic=True)
+    assert np.mean(got["action"] == action) >= 0.99
+    np.testing.assert_allclose(got["value"], agent.policy.values(obs.reshape(200, 6)), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("option", ["--seeds", "--sb3-seeds"])
+def test_compare_refuses_duplicate_seeds(option, capsys):
+    with pytest.raises(SystemExit):
+        compare.parse_args([option, "0", "1", "0"])
+    assert f"{option}: duplicate seeds [0]" in capsys.readouterr().err
+
+
+def test_compare_refuses_no_bootstrap_resamples(capsys):
+    with pytest.raises(SystemExit):
+        compare.parse_args(["--bootstrap-reps", "0"])
+    assert "--bootstrap-reps: expected at least 1" in capsys.readouterr().err
+
+
+def test_compare_checks_every_envs_hyperparameters_before_training(tmp_path, monkeypatch):
+    trained = []
+    monkeypatch.setattr(compare.train, "main", lambda argv: trained.append(argv))
+    monkeypatch.setattr(compare, "train_population", lambda *a, **k: trained.append(a))
+    hp = tmp_path / "ppo.yml"
+    hp.write_text("CartPole-v1:\n  n_timesteps: 64\n")
+    argv = ["--env", "CartPole-v1", "Acrobot-v1", "--algo", "ppo", "--hyperparams-file", str(hp)]
+    argv += ["--log-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "out")]
+    with pytest.raises(SystemExit, match="no ppo hyperparameters for 'Acrobot-v1'"):
+        compare.main(argv)
+    assert trained == []
+
+
+def test_convert_names_the_zips_algorithm(tmp_path):
+    sb3 = pytest.importorskip("stable_baselines3")
+    from agents.baselines.sb3_zip import SB3ZipError
+    from agents.experiments import convert_sb3
+
+    path = tmp_path / "ppo.zip"
+    sb3.PPO("MlpPolicy", "CartPole-v1", n_steps=16, batch_size=16, device="cpu").save(path)
+    with pytest.raises(SB3ZipError, match=r"holds a PPO/A2C model's parameters \(policy action_net.*not DQN's"):
+        convert_sb3.main([str(path), str(tmp_path / "out.npz"), "--algo", "dqn"])
+    assert not (tmp_path / "out.npz").exists()
+    dqn = tmp_path / "dqn.zip"
+    sb3.DQN("MlpPolicy", "CartPole-v1", buffer_size=100, device="cpu").save(dqn)
+    with pytest.raises(SB3ZipError, match=r"holds a DQN model's parameters \(policy q_net.*not PPO's"):
+        convert_sb3.main([str(dqn), str(tmp_path / "out.npz"), "--algo", "ppo"])
+    assert convert_sb3.main([str(path), str(tmp_path / "a2c.npz"), "--algo", "a2c"]).exists()
