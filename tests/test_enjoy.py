@@ -126,3 +126,23 @@ def test_zip_model_and_missing_imageio(tmp_path, monkeypatch):
         )
     with pytest.raises(Exception, match="holds a PPO model, not dqn"):
         enjoy.main(["--algo", "dqn", "--env", "CartPole-v1", "--model", str(tmp_path / "m.npz")])
+
+
+def test_a_model_trained_with_frame_stack_plays_on_the_same_wrapped_env(tmp_path, capsys):
+    from agents.experiments import train
+
+    yml = tmp_path / "ppo.yml"
+    yml.write_text(
+        "CartPole-v1:\n  n_timesteps: 64\n  policy: 'MlpPolicy'\n  n_envs: 1\n  n_steps: 32\n"
+        "  batch_size: 32\n  frame_stack: 2\n"
+    )
+    train.main(
+        ["--algo", "ppo", "--env", "CartPole-v1", "--hyperparams-file", str(yml), "--log-dir", str(tmp_path / "runs")]
+        + ["--no-progress", "--n-eval-episodes", "1"]
+    )
+    model = tmp_path / "runs" / "ppo_CartPole-v1_s0" / "model.npz"
+    out = enjoy.main(["--env", "CartPole-v1", "--model", str(model), "--n-episodes", "1"])
+    assert len(out["returns"]) == 1 and out["lengths"][0] >= 1
+    assert "env wrapped as in training (the run's eval.json): {'frame_stack': 2}" in capsys.readouterr().out
+    with pytest.raises(ValueError, match=r"expected obs of shape \(8,\)"):
+        enjoy.main(["--env", "CartPole-v1", "--model", str(model), "--n-episodes", "1", "--no-env-wrappers"])

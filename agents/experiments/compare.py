@@ -106,16 +106,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def check_hyperparams(args: argparse.Namespace) -> None:
-    """Reads the hyperparameters of every ``--env`` before anything trains.
+    """Reads the hyperparameters of every ``--env`` with a run left to train, before anything trains.
+
+    An env whose runs are all finished (reused, not retrained) needs no entry.
 
     Raises:
         SystemExit: Naming the file and the env id without an entry (or the key that cannot be honoured).
     """
     for env in args.env:
+        if all(_finished(args, d) for dirs in run_dirs(args, env).values() for d in dirs.values()):
+            continue
         try:
             load_hyperparams(args.algo, env, args.hyperparams_file)
         except HyperparamsError as e:
             raise SystemExit(f"error: {e}") from None
+
+
+def run_dirs(args: argparse.Namespace, env: str) -> dict[str, dict[int, Path]]:
+    """Impl -> seed -> the run directory ``<log-dir>/<impl>/<algo>_<env>_s<seed>``."""
+    slug = f"{args.algo}_{env.replace('/', '-')}"
+    dirs = {}
+    for impl in args.impl:
+        seeds = args.seeds if impl == "nngym" or not getattr(args, "sb3_seeds", None) else args.sb3_seeds
+        dirs[impl] = {seed: Path(args.log_dir) / impl / f"{slug}_s{seed}" for seed in seeds}
+    return dirs
 
 
 def train_runs(args: argparse.Namespace, env: str) -> dict[str, list[Path]]:
@@ -124,12 +138,13 @@ def train_runs(args: argparse.Namespace, env: str) -> dict[str, list[Path]]:
     nngym's missing seeds of PPO, A2C and DQN train together as one population (``train_population``) unless
     ``--no-population``; a configuration a population does not take is trained one seed at a time, saying why.
     """
-    slug = f"{args.algo}_{env.replace('/', '-')}"
     runs: dict[str, list[Path]] = {}
-    for impl in args.impl:
-        seeds = args.seeds if impl == "nngym" or not getattr(args, "sb3_seeds", None) else args.sb3_seeds
-        dirs = {seed: Path(args.log_dir) / impl / f"{slug}_s{seed}" for seed in seeds}
+    for impl, dirs in run_dirs(args, env).items():
+        seeds = list(dirs)
         todo = [seed for seed in seeds if not _finished(args, dirs[seed])]
+        for seed in seeds:
+            if seed not in todo:
+                print(f"reusing {dirs[seed]}", flush=True)
         if impl == "nngym" and getattr(args, "population", True) and len(todo) > 1 and args.algo in POPULATION_ALGOS:
             print(f"training nngym {args.algo} {env} seeds {todo} as one population", flush=True)
             try:
@@ -170,10 +185,7 @@ def _finished(args: argparse.Namespace, run_dir: Path) -> bool:
         return False
     meta = json.loads(done.read_text())
     same_file = meta.get("hyperparams_file") == args.hyperparams_file
-    if same_file and (args.total_timesteps is None or meta.get("total_timesteps", 0) >= args.total_timesteps):
-        print(f"reusing {run_dir} ({meta.get('total_timesteps')} steps)", flush=True)
-        return True
-    return False
+    return same_file and (args.total_timesteps is None or meta.get("total_timesteps", 0) >= args.total_timesteps)
 
 
 def summarise(runs: dict[str, list[Run]], threshold: float | None, window: int) -> tuple[list[dict], list[dict]]:

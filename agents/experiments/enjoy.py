@@ -14,11 +14,16 @@ the reset and one after every step, at the env's ``render_fps`` (a GIF stores a 
 for longer). Videos are written with imageio
 (``pip install -e ".[video]"``: imageio, and imageio-ffmpeg's bundled ffmpeg for mp4), not Gymnasium's
 ``RecordVideo``, whose moviepy dependency is heavier and brings nothing here.
+
+A model trained with a zoo entry's ``env_wrapper`` / ``frame_stack`` plays on an env wrapped the same way:
+``train.py`` records them in the run's ``eval.json``, which is read from the model's folder (or the folder
+above, for ``checkpoints/`` and ``best/``); ``--no-env-wrappers`` plays on the bare env.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -29,6 +34,7 @@ import numpy as np
 import envs  # noqa: F401 - registers the nngym/ env ids
 from agents.experiments.models import load_model
 from agents.experiments.train import parse_key_values
+from envs.wrappers import zoo_wrappers
 
 #: Shown when a video is asked for without imageio.
 VIDEO_MISSING = 'writing videos needs imageio (and imageio-ffmpeg for mp4): pip install -e ".[video]"'
@@ -47,6 +53,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--video-folder", default=None, help="write a video of each episode here")
     p.add_argument("--video-format", default="mp4", choices=["mp4", "gif"])
     p.add_argument("--fps", type=float, default=None, help="frames per second (default: the env's render_fps)")
+    p.add_argument(
+        "--no-env-wrappers", action="store_true", help="ignore the env_wrapper / frame_stack of the run's eval.json"
+    )
     return p.parse_args(argv)
 
 
@@ -57,6 +66,20 @@ def _sb3_zip(path: str, algo: str | None) -> Any:
     if algo not in SB3_ALGOS:
         raise SystemExit(f"--impl sb3 with a zip needs --algo, one of {sorted(SB3_ALGOS)}")
     return SB3_ALGOS[algo].sb3_class.load(path, device="cpu")
+
+
+def run_env_wrappers(model: str | os.PathLike) -> dict[str, Any]:
+    """The ``env_wrapper`` and ``frame_stack`` that ``train.py`` recorded in the eval.json of the model's run
+    (in the model's folder or the one above); empty if there is none or it recorded neither."""
+    folder = Path(model).resolve().parent
+    for candidate in (folder / "eval.json", folder.parent / "eval.json"):
+        if candidate.is_file():
+            try:
+                recorded = json.loads(candidate.read_text())
+            except json.JSONDecodeError as err:
+                raise SystemExit(f"{candidate}: not valid JSON ({err}); use --no-env-wrappers to ignore it") from err
+            return {k: recorded[k] for k in ("env_wrapper", "frame_stack") if recorded.get(k) is not None}
+    return {}
 
 
 def write_video(frames: list[np.ndarray], path: Path, fps: float) -> Path:
@@ -129,6 +152,11 @@ def main(argv: list[str] | None = None) -> dict:
     record = args.video_folder is not None
     env_kwargs = parse_key_values(args.env_kwargs, "--env-kwargs")
     env = gym.make(args.env, render_mode="rgb_array" if record else None, **env_kwargs)
+    wrapping = {} if args.no_env_wrappers else run_env_wrappers(args.model)
+    for wrap in zoo_wrappers(wrapping.get("env_wrapper"), wrapping.get("frame_stack")):
+        env = wrap(env)
+    if wrapping:
+        print(f"env wrapped as in training (the run's eval.json): {wrapping}")
     returns, lengths, videos = play(agent, env, args.n_episodes, args.deterministic, args.seed, record)
     fps = args.fps or float(env.metadata.get("render_fps") or 30)
     env.close()

@@ -160,7 +160,8 @@ def main(argv: list[str] | None = None) -> dict:
     except HyperparamsError as e:
         raise SystemExit(f"error: {e}") from None
     n_timesteps = int(hp.pop("n_timesteps", 100_000))
-    wrappers = zoo_wrappers(hp.pop("env_wrapper", None), hp.pop("frame_stack", None))
+    wrapping = {k: hp.pop(k) for k in ("env_wrapper", "frame_stack") if hp.get(k) is not None}
+    wrappers = zoo_wrappers(wrapping.get("env_wrapper"), wrapping.get("frame_stack"))
     if args.impl == "sb3":  # the yml's nngym-only options (DQN's double_q); asked for with -p they still raise
         from agents.baselines.sb3 import sb3_hyperparams
 
@@ -236,6 +237,7 @@ def main(argv: list[str] | None = None) -> dict:
         "train_cpu_seconds": round(cpu_seconds, 2),
         "steps_per_cpu_second": round(remaining / max(cpu_seconds, 1e-9)),
         "hyperparams_file": args.hyperparams_file,
+        **wrapping,  # env_wrapper / frame_stack: enjoy.py wraps its env the same way
         "eval_mean": float(sum(returns) / len(returns)),
         "eval_std": float((sum((r - sum(returns) / len(returns)) ** 2 for r in returns) / len(returns)) ** 0.5),
         "hyperparams": {k: list(v) if isinstance(v, tuple) else v for k, v in hp.items()},
