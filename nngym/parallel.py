@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
@@ -156,3 +157,8 @@ def split_batches(nets: Sequence[Sequential], threads: int) -> Iterator[None]:
     finally:
         for net, n in zip(nets, before, strict=True):
             net.threads = n
+
+
+def available_cores() -> int:
+    """The number of cores this process may run on (its CPU affinity, e.g. 1 under ``taskset -c 0``)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -109,6 +109,25 @@ class StackedDense(Layer):
             layer.params = {key: v[k] for key, v in self.params.items()}
             layer.grads = {key: v[k] for key, v in self.grads.items()}
 
+    def rows(self, start: int, stop: int) -> StackedDense:
+        """Members ``start`` … ``stop − 1`` as a stacked layer of their own: its ``params`` and ``grads`` are views of
+        those rows of this layer's arrays, its cache is its own (so parts of a population can run forward and
+        backward side by side, each on its rows).
+
+        Raises:
+            ValueError: For an empty or out-of-range row range.
+        """
+        if not 0 <= start < stop <= self.n_members:
+            raise ValueError(f"{self._name}: rows {start}:{stop} are not a non-empty range of {self.n_members} members")
+        out = StackedDense.__new__(StackedDense)
+        Layer.__init__(out, self.dtype)
+        out.n_members, out.n_in, out.n_out = stop - start, self.n_in, self.n_out
+        out.w_init, out.b_init = self.w_init, self.b_init
+        out.params = {k: v[start:stop] for k, v in self.params.items()}
+        out.grads = {k: v[start:stop] for k, v in self.grads.items()}
+        out._name = f"StackedDense({out.n_members}x {out.n_in}->{out.n_out})"
+        return out
+
     def member(self, k: int) -> Dense:
         """A new ``Dense`` layer holding a copy of member k's parameters."""
         layer = Dense(self.n_in, self.n_out, np.random.default_rng(0), dtype=self.dtype)
@@ -192,6 +211,17 @@ def stack_networks(nets: Sequence[Sequential], share: bool = False) -> Sequentia
                 f"at layer {i}"
             )
     return Sequential(layers)
+
+
+def network_rows(net: Sequential, start: int, stop: int) -> Sequential:
+    """Members ``start`` … ``stop − 1`` of a stacked network as a stacked network of their own, on views of their
+    rows (``StackedDense.rows``): what it learns, the whole network holds."""
+    return Sequential(
+        [
+            layer.rows(start, stop) if isinstance(layer, StackedDense) else type(layer)(dtype=layer.dtype)
+            for layer in net.layers
+        ]
+    )
 
 
 def unstack_network(net: Sequential, k: int) -> Sequential:

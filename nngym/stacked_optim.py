@@ -9,6 +9,7 @@ member k is that of an ordinary optimiser of member k's parameters alone.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,23 @@ class StackedOptimizer:
         )
         self.slots: dict[str, np.ndarray] = {}
         self.last_grad_norms: np.ndarray | None = None
+        # the gathered parameters and gradients (and the gradients squared), written in place every step: a
+        # population's arrays are megabytes, and a fresh one each step costs its pages again
+        self._P, self._G, self._G2 = (np.empty((self.n_members, self._offsets[-1]), dtype=dtype) for _ in range(3))
+
+    def rows(self, source: Any, start: int, stop: int) -> StackedOptimizer:
+        """An optimiser of members ``start`` … ``stop − 1`` alone, for ``source``, their rows of the stacked
+        parameters (``nngym.stacked.network_rows``): its slots are views of those rows of this optimiser's slots,
+        its update rule a copy of this one's (own scratch arrays, so parts can step side by side on threads).
+        A part counts its own steps (``rule.t``) and has its own ``lr``: the caller keeps them equal to this one's."""
+        for key in self.rule.slot_keys:  # every slot must exist before it can be shared by views
+            if key not in self.slots:
+                self.slots[key] = np.zeros((self.n_members, self._offsets[-1]), dtype=self._decay_mask.dtype)
+        rule = copy.copy(self.rule)
+        rule.source, rule.state, rule._scratch = source, {}, {}
+        part = StackedOptimizer(rule, stop - start)
+        part.slots = {key: v[start:stop] for key, v in self.slots.items()}
+        return part
 
     @property
     def lr(self) -> float:
@@ -61,19 +79,20 @@ class StackedOptimizer:
 
     def step(self) -> np.ndarray | None:
         """One update of every member. Returns each member's pre-clip gradient norm (K,) if clipping is on."""
-        rule, k = self.rule, self.n_members
+        rule = self.rule
         params = gather_params(rule.source)
         rule.t += 1
         rule._begin_step()
-        G = np.concatenate([g.reshape(k, -1) for _, _, g in params], axis=1)  # (K, P), member k's gradients in row k
+        G = self._gather([g for _, _, g in params], self._G)  # (K, P), member k's gradients in row k
         norms = None
         if rule.max_grad_norm is not None:
-            norms = np.sqrt(np.einsum("kp,kp->k", G, G))
+            G2 = np.square(G, out=self._G2) if G.dtype == self._G2.dtype else np.square(G)
+            norms = np.sqrt(G2.sum(axis=1))  # row by row: the same numbers for any number of rows
             clip = norms > rule.max_grad_norm
             if clip.any():
                 scale = np.where(clip, rule.max_grad_norm / (norms + 1e-6), 1.0).astype(G.dtype)
                 G *= scale[:, None]
-        P = np.concatenate([p.reshape(k, -1) for _, p, _ in params], axis=1)
+        P = self._gather([p for _, p, _ in params], self._P)
         if rule.weight_decay:
             G += rule.weight_decay * self._decay_mask * P
         for key in rule.slot_keys:
@@ -81,9 +100,19 @@ class StackedOptimizer:
                 self.slots[key] = np.zeros_like(P)
         rule._update(P, G, self.slots)
         for (_, p, _), a, b in zip(params, self._offsets[:-1], self._offsets[1:], strict=True):
-            p[...] = P[:, a:b].reshape(p.shape)
+            if p.flags.c_contiguous:  # a view of p as (K, size): written without a temporary
+                np.copyto(p.reshape(self.n_members, -1), P[:, a:b])
+            else:
+                p[...] = P[:, a:b].reshape(p.shape)
         self.last_grad_norms = norms
         return norms
+
+    def _gather(self, arrays: list[np.ndarray], out: np.ndarray) -> np.ndarray:
+        """The (K, ...) ``arrays`` side by side as (K, P), into ``out`` (a new array if they were cast since)."""
+        rows = [a.reshape(self.n_members, -1) for a in arrays]
+        if out.dtype != arrays[0].dtype:
+            return np.concatenate(rows, axis=1)
+        return np.concatenate(rows, axis=1, out=out)
 
     # --- one member's state, in the format of an ordinary optimiser's state_dict ---------------------
     def member_state_dict(self, m: int) -> dict[str, Any]:

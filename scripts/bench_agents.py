@@ -29,7 +29,9 @@ runs of the same seeds, one after another in this process (``agents.experiments.
     taskset -c 1 python scripts/bench_agents.py --jobs ppo --population 1 2 4 8 16
 
 ``--num-threads N`` (default 1) gives nngym's agents and SB3's torch N threads each (nngym splits a CNN's batches
-across them, ``nngym.parallel``); run it without ``taskset`` for N > 1.
+across them, ``nngym.parallel``); with ``--population`` it is the populations' threads (their members' updates in
+N parts side by side, ``agents.common.population_parts``; the single runs keep one). Run it without ``taskset``
+for N > 1.
 """
 
 from __future__ import annotations
@@ -176,7 +178,9 @@ def population(args: argparse.Namespace) -> list[dict]:
     """``--population K ...``: each job's populations of K seeds vs K single runs; writes
     ``<out>/population_<jobs>.md`` / ``.json`` and the seconds-per-seed figure ``population_<jobs>.png`` / ``.svg``."""
     jobs = job_table(args)
-    rows = bench_population(jobs, args.population, args.eval_episodes, log=lambda line: print(line, flush=True))
+    rows = bench_population(
+        jobs, args.population, args.eval_episodes, log=lambda line: print(line, flush=True), threads=args.num_threads
+    )
     table = population_table(rows)
     print(table)
     out = Path(args.out)

@@ -22,6 +22,9 @@ def test_chunks_cover_the_steps_within_the_byte_budget() -> None:
     assert replay_chunk_steps(100, 128, np.zeros((1, 28, 28), np.uint8)) == [g] * (100 // g) + [100 % g]
     assert replay_chunk_steps(3, 10**6, np.zeros(10**4)) == [1, 1, 1]  # a minibatch over budget: one step a chunk
     assert replay_chunk_steps(0, 64, np.zeros(4)) == []
+    # a population's stacked target pass: 8 members x 64 rows x 256 units, 16 steps keep a layer at 8 MB
+    assert replay_chunk_steps(128, 8 * 64, np.zeros(4, np.float32), width=256) == [16] * 8
+    assert replay_chunk_steps(128, 64, np.zeros(4, np.float32), width=256) == [128]
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"double_q": True, "n_steps": 3}])

@@ -8,11 +8,10 @@ import pytest
 
 import envs  # noqa: F401 - registers the nngym/ env ids
 from agents import PPO
-from agents.common.base import available_cores
 from nngym import Dense, Dropout, ReLU, Sequential
 from nngym.builders import cnn
 from nngym.layer import Layer
-from nngym.parallel import BatchSplit, split_batches
+from nngym.parallel import BatchSplit, available_cores, split_batches
 
 SPEC = "conv:4x3,pool:2,conv:6x3,pool:2,dense:16"
 

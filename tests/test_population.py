@@ -278,3 +278,43 @@ def test_callbacks_see_the_population(tmp_path):
     assert (ckpt.last_path / "population.json").exists()
     back = load_population(cls, ckpt.last_path)
     assert [m.num_timesteps for m in back.members] == [40] * 3
+
+
+@pytest.mark.parametrize(
+    ("algo", "env", "extra"),
+    [("ppo", "CartPole-v1", {}), ("a2c", "CartPole-v1", {}), ("dqn", "CartPole-v1", {}), ("ppo", "Pendulum-v1", {})],
+)
+def test_members_learn_the_same_numbers_in_parts_on_threads(algo, env, extra):
+    """num_threads = 2: the members' updates run in two parts side by side (views of their rows), and every member
+    ends with exactly the parameters, optimiser state and statistics of the population trained whole."""
+    cls, hp, _, more = CASES[algo]
+    whole = cls(env, seed=SEEDS, **hp, **extra)
+    split = cls(env, seed=SEEDS, **hp, **extra)
+    split.num_threads = 2
+    whole.learn(more)
+    split.learn(more)
+    assert [len(p.members) for p in split.engine.parts] == [2, 1] and len(whole.engine.parts) == 1
+    assert split.engine.optimizer.t == whole.engine.optimizer.t > 0
+    for k in range(len(SEEDS)):
+        np.testing.assert_array_equal(flat_params(split.members[k]), flat_params(whole.members[k]))
+        assert split.members[k]._n_updates == whole.members[k]._n_updates
+        assert split.members[k]._train_stats == whole.members[k]._train_stats
+    for key, slots in whole.engine.optimizer.slots.items():
+        np.testing.assert_array_equal(split.engine.optimizer.slots[key], slots)
+    split.num_threads = 1  # back to one part: learning goes on from the same state
+    split.learn(more // 2, reset_num_timesteps=False)
+    whole.learn(more // 2, reset_num_timesteps=False)
+    assert len(split.engine.parts) == 1
+    for k in range(len(SEEDS)):
+        np.testing.assert_array_equal(flat_params(split.members[k]), flat_params(whole.members[k]))
+
+
+def test_population_threads_are_checked():
+    pop = PPO("CartPole-v1", seed=[0, 1], n_envs=2, n_steps=8, batch_size=8, n_epochs=1)
+    for bad in (0, -2, 1.5, True):
+        pop.num_threads = bad
+        with pytest.raises(ValueError, match="num_threads must be an int >= 1 or -1"):
+            pop.learn(16)
+    pop.num_threads = 8  # more threads than members: one part per member
+    pop.learn(16)
+    assert [len(p.members) for p in pop.engine.parts] == [1, 1]

@@ -27,7 +27,7 @@ from agents.common.spaces import ACTION_SPACES, encode_observations, encode_vec_
 from agents.common.vec_env import make_vec_env
 from nngym.conv import Conv2D
 from nngym.network import Sequential
-from nngym.parallel import split_batches, splittable
+from nngym.parallel import available_cores, split_batches, splittable
 from nngym.serialization import ModelFileError, load_npz, save_npz
 from nngym.version import __version__
 
@@ -576,8 +576,3 @@ def _space_from_json(d: dict[str, Any]) -> gym.Space:
 def _has_conv(net: Sequential) -> bool:
     """Whether ``net`` has a convolution (the layers whose batches pay for splitting across threads)."""
     return any(isinstance(layer, Conv2D) for layer in net.layers)
-
-
-def available_cores() -> int:
-    """The number of cores this process may run on (its CPU affinity, e.g. 1 under ``taskset -c 0``)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -32,6 +32,7 @@ from agents.common.callbacks import CallbackList, MaybeCallback, ProgressBarCall
 from agents.common.config import check_total_timesteps
 from agents.common.population_dqn import DQNPopulationEngine
 from agents.common.population_onpolicy import A2CPopulationEngine, PPOPopulationEngine
+from nngym.parallel import available_cores
 from nngym.serialization import ModelFileError
 
 #: The algorithms a population trains, by ``algo`` name, and the loop that trains them.
@@ -76,8 +77,23 @@ class Population:
         ValueError: For another algorithm, a policy that is not an MLP, a single env instance, or bad seeds.
     """
 
-    #: BLAS threads while learning, one as a single agent's (``BaseAgent.num_threads``).
+    #: Threads while learning. With n > 1 the members are cut into n parts whose updates run side by side, one
+    #: thread each (``agents.common.population_parts``: the arithmetic of PPO's epochs and DQN's gradient steps on
+    #: n cores; rollouts stay on one thread); -1: every core the process may run on. BLAS keeps one thread per
+    #: part. A member learns the same numbers with any count. One by default, as a single agent.
     num_threads: int = 1
+
+    def learning_threads(self) -> int:
+        """The threads ``learn`` uses: ``num_threads``, or every core the process may run on for -1.
+
+        Raises:
+            ValueError: For a count of 0 or below -1.
+        """
+        if self.num_threads == -1:
+            return available_cores()
+        if isinstance(self.num_threads, bool) or not isinstance(self.num_threads, int) or self.num_threads < 1:
+            raise ValueError(f"num_threads must be an int >= 1 or -1 (every core), got {self.num_threads!r}")
+        return self.num_threads
 
     def __init__(
         self,
@@ -199,7 +215,10 @@ class Population:
         n_envs env steps), and returning False stops every member.
         """
         check_total_timesteps(total_timesteps)
-        with threadpool_limits(limits=self.num_threads, user_api="blas"):
+        threads = self.learning_threads()
+        if len(self.engine.parts) != min(threads, len(self)):
+            self.engine.set_threads(threads)
+        with threadpool_limits(limits=1, user_api="blas"):
             for m in self.members:
                 m._setup_learn(total_timesteps, None, reset_num_timesteps, False)
             callbacks = list(callback) if isinstance(callback, list) else [callback] if callback else []
@@ -211,6 +230,7 @@ class Population:
             try:
                 self.engine.learn(cb)
             finally:
+                self.engine.runner.close()
                 cb.on_training_end()
                 for m in self.members:
                     m._finish_learn(CallbackList([]))

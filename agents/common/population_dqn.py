@@ -17,9 +17,11 @@ from agents.common.buffers import replay_chunk_steps
 from agents.common.callbacks import BaseCallback
 from agents.common.member_generators import MemberGenerators
 from agents.common.polyak import polyak_update
+from agents.common.population_parts import Part, PartRunner, begin_parts, end_parts, member_rows, optimizer_parts
 from agents.common.population_policies import StackedQNetwork
 from agents.common.spaces import to_env_actions
 from agents.common.vec_env import true_next_observations
+from nngym.stacked import StackedDense
 from nngym.stacked_optim import StackedOptimizer
 
 
@@ -42,6 +44,21 @@ class DQNPopulationEngine:
         for k, m in enumerate(members):
             self.optimizer.load_member_state_dict(k, m.optimizer.state_dict())
         self.rngs = MemberGenerators([m.rng for m in members])
+        self.set_threads(1)
+
+    def set_threads(self, n: int) -> None:
+        """Gradient steps in ``n`` parts of the members side by side on ``n`` threads (``population_parts``)."""
+        rows = member_rows(self.K, n)
+        if len(rows) == 1:
+            nets = [{"q_net": self.q_net, "q_target": self.q_target}]
+        else:
+            nets = [
+                {"q_net": self.q_net.rows(r.start, r.stop), "q_target": self.q_target.rows(r.start, r.stop)}
+                for r in rows
+            ]
+        optimizers = optimizer_parts(self.optimizer, [n["q_net"] for n in nets], rows)
+        self.parts = [Part(self.members[r], r, o, n) for r, o, n in zip(rows, optimizers, nets, strict=True)]
+        self.runner = PartRunner(len(rows))
 
     def sync_members(self) -> None:
         """Each member's optimiser state from the stacked optimiser (the parameters are shared views already)."""
@@ -100,51 +117,25 @@ class DQNPopulationEngine:
         for k, m in enumerate(members):
             m._last_obs = obs[k].copy()
 
-    def _sample(self, n: int) -> tuple[np.ndarray, ...]:
+    def _sample(self, members: list[Any], n: int) -> tuple[np.ndarray, ...]:
         """``n`` replay samples per member from its own buffer and generator (``DQN._sample_replay``), stacked
-        (K, n, ...); the discount is γ (a float) for 1-step targets, else γ^m per sample (K, n)."""
-        parts = [m._sample_replay(n) for m in self.members]
+        (k, n, ...); the discount is γ (a float) for 1-step targets, else γ^m per sample (k, n)."""
+        parts = [m._sample_replay(n) for m in members]
         obs, actions, rewards, next_obs, terminated, discount = (np.stack(x) for x in zip(*parts, strict=True))
-        if self.members[0].config.n_steps == 1:
-            discount = self.members[0].config.gamma  # a Python float, as the single agent's 1-step target
+        if members[0].config.n_steps == 1:
+            discount = members[0].config.gamma  # a Python float, as the single agent's 1-step target
         return obs, actions, rewards, next_obs, terminated, discount
 
     def train(self, gradient_steps: int) -> None:
-        """``gradient_steps`` Huber TD steps of every member (``agents.dqn.DQN._train``: the minibatches of a chunk
-        of steps sampled together, their targets from one stacked forward pass of the fixed target network)."""
+        """``gradient_steps`` Huber TD steps of every member (``agents.dqn.DQN._train``), in parts side by side."""
         members, m0 = self.members, self.members[0]
-        c = m0.config
         lr = m0.lr_schedule(m0.progress_remaining)
         self.optimizer.lr = lr
         for m in members:
             m.optimizer.lr = lr
-        kappa, B = m0.cost.kappa, c.batch_size
-        losses = []
-        # a chunk holds K·g·B samples: the budget of one agent's g·B is shared by the K members
-        for g in replay_chunk_steps(gradient_steps, self.K * B, m0.replay_buffer.obs[0]):
-            obs_g, actions_g, rewards_g, next_obs_g, terminated_g, discount_g = self._sample(g * B)
-            q_next_g = self.q_target.forward(next_obs_g)  # (K, g·B, A)
-            q_next_max_g = None if c.double_q else q_next_g.max(axis=2)
-            for j in range(g):
-                batch = slice(j * B, (j + 1) * B)
-                if c.double_q:
-                    pick = self.q_net.forward(next_obs_g[:, batch]).argmax(axis=2)[..., None]
-                    q_next_max = np.take_along_axis(q_next_g[:, batch], pick, axis=2)[..., 0]
-                else:
-                    q_next_max = q_next_max_g[:, batch]
-                discount = discount_g if c.n_steps == 1 else discount_g[:, batch]
-                y = rewards_g[:, batch] + (1.0 - terminated_g[:, batch]) * discount * q_next_max  # TD target
-                actions = actions_g[:, batch]
-                q = self.q_net.forward(obs_g[:, batch], train=True)
-                q_a = np.take_along_axis(q, actions[..., None], axis=2)[..., 0]  # (K, B)
-                r = np.abs(q_a - y)
-                losses.append(np.where(r <= kappa, 0.5 * r * r, kappa * (r - 0.5 * kappa)).mean(axis=1))
-                d_q = np.zeros_like(q)
-                # HuberCost.delta per member: clip(Q(s, a) − y, ±κ) / B, only the taken action's Q gets a gradient
-                np.put_along_axis(d_q, actions[..., None], (np.clip(q_a - y, -kappa, kappa) / B)[..., None], axis=2)
-                self.q_net.q.backward(d_q)
-                self.optimizer.step()
-        loss = np.mean(losses, axis=0)
+        begin_parts(self.optimizer, self.parts)
+        loss = np.concatenate(self.runner.map(lambda part: self._train_part(part, gradient_steps), self.parts))
+        end_parts(self.optimizer, self.parts)
         for k, m in enumerate(members):
             m._n_updates += gradient_steps
             m._train_stats = {
@@ -153,3 +144,38 @@ class DQNPopulationEngine:
                 "train/learning_rate": lr,
                 "rollout/exploration_rate": m.exploration_rate,
             }
+
+    def _train_part(self, part: Part, gradient_steps: int) -> np.ndarray:
+        """One part's gradient steps (the minibatches of a chunk of steps sampled together, their targets from one
+        stacked forward pass of the fixed target network); returns each member's mean loss, (k,)."""
+        members, m0 = part.members, part.members[0]
+        q_net, q_target, optimizer = part.nets["q_net"], part.nets["q_target"], part.optimizer
+        c = m0.config
+        kappa, B = m0.cost.kappa, c.batch_size
+        losses = []
+        # a chunk holds K·g·B samples: the budget of one agent's g·B is shared by the K members
+        width = max(layer.n_out for layer in q_net.q.layers if isinstance(layer, StackedDense))
+        for g in replay_chunk_steps(gradient_steps, self.K * B, m0.replay_buffer.obs[0], width):
+            obs_g, actions_g, rewards_g, next_obs_g, terminated_g, discount_g = self._sample(members, g * B)
+            q_next_g = q_target.forward(next_obs_g)  # (k, g·B, A)
+            q_next_max_g = None if c.double_q else q_next_g.max(axis=2)
+            for j in range(g):
+                batch = slice(j * B, (j + 1) * B)
+                if c.double_q:
+                    pick = q_net.forward(next_obs_g[:, batch]).argmax(axis=2)[..., None]
+                    q_next_max = np.take_along_axis(q_next_g[:, batch], pick, axis=2)[..., 0]
+                else:
+                    q_next_max = q_next_max_g[:, batch]
+                discount = discount_g if c.n_steps == 1 else discount_g[:, batch]
+                y = rewards_g[:, batch] + (1.0 - terminated_g[:, batch]) * discount * q_next_max  # TD target
+                actions = actions_g[:, batch]
+                q = q_net.forward(obs_g[:, batch], train=True)
+                q_a = np.take_along_axis(q, actions[..., None], axis=2)[..., 0]  # (k, B)
+                r = np.abs(q_a - y)
+                losses.append(np.where(r <= kappa, 0.5 * r * r, kappa * (r - 0.5 * kappa)).mean(axis=1))
+                d_q = np.zeros_like(q)
+                # HuberCost.delta per member: clip(Q(s, a) − y, ±κ) / B, only the taken action's Q gets a gradient
+                np.put_along_axis(d_q, actions[..., None], (np.clip(q_a - y, -kappa, kappa) / B)[..., None], axis=2)
+                q_net.q.backward(d_q)
+                optimizer.step()
+        return np.mean(losses, axis=0)

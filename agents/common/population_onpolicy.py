@@ -18,6 +18,7 @@ from agents.common.buffers import RolloutBuffer
 from agents.common.callbacks import BaseCallback
 from agents.common.member_generators import MemberGenerators
 from agents.common.policies import gaussian_grads, logits_grad
+from agents.common.population_parts import Part, PartRunner, begin_parts, end_parts, member_rows, optimizer_parts
 from agents.common.population_policies import StackedActorCritic
 from agents.common.ppo_loss import ppo_loss
 from agents.common.rollout import bootstrap_truncated, explained_variance
@@ -52,6 +53,25 @@ class OnPolicyPopulationEngine:
         self.buffer = RolloutBuffer.for_spaces(
             self.T, self.K * self.N, m0.observation_space, m0.action_space, normalized=c.normalize_obs
         )
+        self.set_threads(1)
+
+    def set_threads(self, n: int) -> None:
+        """Updates in ``n`` parts of the members side by side on ``n`` threads (``population_parts``); 1: whole."""
+        rows = member_rows(self.K, n)
+        policies = [self.policy] if len(rows) == 1 else [self.policy.rows(r.start, r.stop) for r in rows]
+        optimizers = optimizer_parts(self.optimizer, policies, rows)
+        self.parts = [
+            Part(self.members[r], r, opt, {"policy": pol})
+            for r, pol, opt in zip(rows, policies, optimizers, strict=True)
+        ]
+        self.runner = PartRunner(len(rows))
+
+    def run_parts(self, fn: Any) -> list[Any]:
+        """``fn(part)`` for every part, side by side, with the parts' optimisers kept in step with the whole."""
+        begin_parts(self.optimizer, self.parts)
+        out = self.runner.map(fn, self.parts)
+        end_parts(self.optimizer, self.parts)
+        return out
 
     def sync_members(self) -> None:
         """Each member's optimiser state from the stacked optimiser (the parameters are shared views already)."""
@@ -130,17 +150,21 @@ class OnPolicyPopulationEngine:
             )
             m._train_stats["train/n_updates"] = m._n_updates
 
-    def _backward(self, dist: Any, actions: np.ndarray, d_log_prob: np.ndarray, d_entropy: float, d_values) -> None:
-        """``agents.common.policies.backward_policy_loss`` for all members: chain rule through the distribution."""
+    @staticmethod
+    def _backward(
+        policy: StackedActorCritic, dist: Any, actions: np.ndarray, d_log_prob: np.ndarray, d_entropy: float, d_values
+    ) -> None:
+        """``agents.common.policies.backward_policy_loss`` for the members of ``policy``: chain rule through the
+        distribution."""
         K, n = d_log_prob.shape
-        dtype = self.policy.actor.layers[0].dtype
+        dtype = policy.actor.layers[0].dtype
         flat = d_log_prob.reshape(-1)
-        if self.policy.discrete:
+        if policy.discrete:
             d_out, d_log_std = logits_grad(dist, actions, flat, d_entropy), None
         else:  # Gaussian: the mean through the actor, log σ per member (its n rows)
             d_out, d_log_std = gaussian_grads(dist, actions, flat, d_entropy, groups=K)
             d_log_std = d_log_std.astype(dtype)
-        self.policy.backward(d_out.reshape(K, n, -1).astype(dtype), d_values.astype(dtype), d_log_std)
+        policy.backward(d_out.reshape(K, n, -1).astype(dtype), d_values.astype(dtype), d_log_std)
 
     def learn(self, callback: BaseCallback) -> None:
         """Alternates rollouts and updates until the members' ``total_timesteps`` (the single agent's ``_learn``)."""
@@ -164,25 +188,46 @@ class PPOPopulationEngine(OnPolicyPopulationEngine):
     """PPO's update (``agents.ppo.PPO._update``) for every member at once."""
 
     def update(self) -> None:
-        c, K, m0 = self.members[0].config, self.K, self.members[0]
+        c, m0 = self.members[0].config, self.members[0]
         progress = m0.progress_remaining
         lr = self._set_lr()
         clip = m0.clip_schedule(progress)
-        obs, actions = self._member_major("obs"), self._member_major("actions")
-        old_log_prob, advantages = self._member_major("log_probs"), self._member_major("advantages")
-        returns, old_values = self._member_major("returns"), self._member_major("values")
+        names = ("obs", "actions", "log_probs", "advantages", "returns", "values")
+        data = {name: self._member_major(name) for name in names}
+        parts = self.run_parts(lambda part: self._update_part(part, {k: v[part.rows] for k, v in data.items()}, clip))
+        h = {key: np.concatenate([p[key] for p in parts], axis=1) for key in parts[0]}  # (steps, K)
+        last = h["pg_loss"][-1] + c.ent_coef * h["entropy_loss"][-1] + c.vf_coef * h["v_loss"][-1]
+        self._member_stats(
+            {
+                "train/entropy_loss": h["entropy_loss"].mean(axis=0),
+                "train/policy_gradient_loss": h["pg_loss"].mean(axis=0),
+                "train/value_loss": h["v_loss"].mean(axis=0),
+                "train/approx_kl": h["approx_kl"].mean(axis=0),
+                "train/clip_fraction": h["clip_frac"].mean(axis=0),
+                "train/loss": last,
+                "train/clip_range": clip,
+                "train/learning_rate": lr,
+            }
+        )
+
+    def _update_part(self, part: Part, data: dict[str, np.ndarray], clip: float) -> dict[str, np.ndarray]:
+        """The epochs of minibatch steps of one part's members on their rows ``data`` (each (k, T·N, ...)); returns
+        each loss term per step, (steps, k)."""
+        c, K, policy, optimizer = self.members[0].config, len(part.members), part.nets["policy"], part.optimizer
+        obs, actions, old_log_prob = data["obs"], data["actions"], data["log_probs"]
+        advantages, returns, old_values = data["advantages"], data["returns"], data["values"]
         n_total = obs.shape[1]
         rows = np.arange(K)[:, None]
         history: dict[str, list[np.ndarray]] = {
             k: [] for k in ("pg_loss", "v_loss", "entropy_loss", "clip_frac", "approx_kl")
         }
         for _epoch in range(c.n_epochs):
-            perm = np.stack([m.rng.permutation(n_total) for m in self.members])  # each member's own order
+            perm = np.stack([m.rng.permutation(n_total) for m in part.members])  # each member's own order
             for start in range(0, n_total, c.batch_size):
                 i = perm[:, start : start + c.batch_size]
                 b = i.shape[1]
                 mb_actions = actions[rows, i].reshape(K * b, *actions.shape[2:])
-                dist, values = self.policy.forward(obs[rows, i], train=True)
+                dist, values = policy.forward(obs[rows, i], train=True)
                 log_prob = dist.log_prob(mb_actions).reshape(K, b)
                 entropy = dist.entropy().reshape(K, b)
                 adv = advantages[rows, i]
@@ -203,56 +248,44 @@ class PPOPopulationEngine(OnPolicyPopulationEngine):
                 )
                 for key, values_list in history.items():
                     values_list.append(terms[key])
-                self._backward(dist, mb_actions, d_log_prob, d_entropy, d_values)
-                self.optimizer.step()
-                for m in self.members:
+                self._backward(policy, dist, mb_actions, d_log_prob, d_entropy, d_values)
+                optimizer.step()
+                for m in part.members:
                     m._n_updates += 1
-        h = {k: np.stack(v) for k, v in history.items()}  # (steps, K)
-        last = h["pg_loss"][-1] + c.ent_coef * h["entropy_loss"][-1] + c.vf_coef * h["v_loss"][-1]
-        self._member_stats(
-            {
-                "train/entropy_loss": h["entropy_loss"].mean(axis=0),
-                "train/policy_gradient_loss": h["pg_loss"].mean(axis=0),
-                "train/value_loss": h["v_loss"].mean(axis=0),
-                "train/approx_kl": h["approx_kl"].mean(axis=0),
-                "train/clip_fraction": h["clip_frac"].mean(axis=0),
-                "train/loss": last,
-                "train/clip_range": clip,
-                "train/learning_rate": lr,
-            }
-        )
+        return {k: np.stack(v) for k, v in history.items()}
 
 
 class A2CPopulationEngine(OnPolicyPopulationEngine):
     """A2C's update (``agents.a2c.A2C._update``) for every member at once: one gradient step per rollout."""
 
     def update(self) -> None:
-        c, K = self.members[0].config, self.K
         lr = self._set_lr()
-        obs, actions = self._member_major("obs"), self._member_major("actions")
-        returns, advantages = self._member_major("returns"), self._member_major("advantages")
+        data = {name: self._member_major(name) for name in ("obs", "actions", "returns", "advantages")}
+        parts = self.run_parts(lambda part: self._update_part(part, {k: v[part.rows] for k, v in data.items()}))
+        terms = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+        self._member_stats({**terms, "train/learning_rate": lr})
+
+    def _update_part(self, part: Part, data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """One gradient step of one part's members on their rows ``data`` (each (k, T·N, ...)); returns the loss
+        terms, (k,) each."""
+        c, K, policy = self.members[0].config, len(part.members), part.nets["policy"]
+        obs, actions, returns, advantages = data["obs"], data["actions"], data["returns"], data["advantages"]
         n = obs.shape[1]
         if c.normalize_advantage:  # per member, over its own rollout
             advantages = (advantages - advantages.mean(axis=1, keepdims=True)) / (
                 advantages.std(axis=1, keepdims=True) + 1e-8
             )
         flat_actions = actions.reshape(K * n, *actions.shape[2:])
-        dist, values = self.policy.forward(obs, train=True)
+        dist, values = policy.forward(obs, train=True)
         log_prob = dist.log_prob(flat_actions).reshape(K, n)
         entropy = dist.entropy().reshape(K, n)
         pg_loss = -(advantages * log_prob).mean(axis=1)
         v_loss = np.mean((returns - values) ** 2, axis=1)
         entropy_loss = -entropy.mean(axis=1)
         # loss = pg_loss + ent_coef * entropy_loss + vf_coef * v_loss, per member; its gradient by hand:
-        self._backward(dist, flat_actions, -advantages / n, -c.ent_coef / n, c.vf_coef * 2.0 * (values - returns) / n)
-        self.optimizer.step()
-        for m in self.members:
+        d_values = c.vf_coef * 2.0 * (values - returns) / n
+        self._backward(policy, dist, flat_actions, -advantages / n, -c.ent_coef / n, d_values)
+        part.optimizer.step()
+        for m in part.members:
             m._n_updates += 1
-        self._member_stats(
-            {
-                "train/entropy_loss": entropy_loss,
-                "train/policy_loss": pg_loss,
-                "train/value_loss": v_loss,
-                "train/learning_rate": lr,
-            }
-        )
+        return {"train/entropy_loss": entropy_loss, "train/policy_loss": pg_loss, "train/value_loss": v_loss}

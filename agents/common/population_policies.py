@@ -14,7 +14,7 @@ import numpy as np
 
 from agents.common.distributions import Distribution
 from agents.common.policies import ActorCriticPolicy, QNetwork, action_distribution
-from nngym.stacked import infer_stacked, stack_networks
+from nngym.stacked import infer_stacked, network_rows, stack_networks
 
 
 class StackedActorCritic:
@@ -50,6 +50,15 @@ class StackedActorCritic:
             self.log_std_grad = np.zeros_like(self.log_std)
             for k, p in enumerate(policies):  # the members see (and save) their row
                 p.log_std, p.log_std_grad = self.log_std[k], self.log_std_grad[k]
+
+    def rows(self, start: int, stop: int) -> StackedActorCritic:
+        """Members ``start`` … ``stop − 1`` as a stacked actor-critic of their own, on views of their rows (its
+        updates are theirs; ``agents.common.population_parts``)."""
+        part = StackedActorCritic.__new__(StackedActorCritic)
+        part.n_members, part.action_space, part.discrete = stop - start, self.action_space, self.discrete
+        part.actor, part.critic = network_rows(self.actor, start, stop), network_rows(self.critic, start, stop)
+        part.log_std, part.log_std_grad = self.log_std[start:stop], self.log_std_grad[start:stop]
+        return part
 
     def distribution(self, out: np.ndarray) -> Distribution:
         """π(·|s) of all members from the stacked actor's output (K, B, n): one distribution over K·B rows."""
@@ -91,6 +100,12 @@ class StackedQNetwork:
     def __init__(self, q_nets: Sequence[QNetwork]) -> None:
         self.n_members = len(q_nets)
         self.q = stack_networks([q.q for q in q_nets], share=True)
+
+    def rows(self, start: int, stop: int) -> StackedQNetwork:
+        """Members ``start`` … ``stop − 1`` as a stacked Q-network of their own, on views of their rows."""
+        part = StackedQNetwork.__new__(StackedQNetwork)
+        part.n_members, part.q = stop - start, network_rows(self.q, start, stop)
+        return part
 
     def forward(self, obs: np.ndarray, train: bool = False) -> np.ndarray:
         """Q(s, ·) of every member, (K, B, n_actions); ``train=True`` keeps caches for backward."""

@@ -6,8 +6,9 @@ seeds below K shared by every K) train one after another; populations and single
 K, then the single runs it adds), so both see the same machine load. Every trained member and single run is
 evaluated (deterministic, ``eval_episodes`` episodes).
 
-Reported per job and K, in wall-clock and in CPU seconds of the process (one BLAS thread, so CPU seconds are the
-wall time of an otherwise idle core): the population's seconds, the K single runs' seconds (their sum), the
+Reported per job and K, in wall-clock and in CPU seconds of the process (one BLAS thread, so a single run's CPU
+seconds are the wall time of an otherwise idle core; a population with ``threads`` > 1 adds up its threads' CPU):
+the population's seconds, the K single runs' seconds (their sum), the
 ratio, seconds per seed of each, and the population's time in units of one seed's single run (the mean single run).
 ``population_figure`` draws seconds per seed against K.
 """
@@ -33,7 +34,7 @@ def _timed_learn(agent: Any, steps: int) -> tuple[float, float]:
 
 
 def bench_population(
-    jobs: dict[str, dict[str, Any]], ks: Sequence[int], eval_episodes: int = 20, log: Any = print
+    jobs: dict[str, dict[str, Any]], ks: Sequence[int], eval_episodes: int = 20, log: Any = print, threads: int = 1
 ) -> list[dict[str, Any]]:
     """Rows ``{job, algo, env, steps, K, population_s, singles_s, ratio, ...}``, one per job and K (module docstring).
 
@@ -42,6 +43,8 @@ def bench_population(
         ks: Population sizes, e.g. (1, 2, 4, 8, 16).
         eval_episodes: Deterministic evaluation episodes per member and single run (0: none).
         log: Called with each measurement as a JSON line.
+        threads: The populations' ``num_threads`` (their updates in that many parts on as many cores); the single
+            runs keep one thread.
     """
     rows = []
     for name, job in jobs.items():
@@ -51,6 +54,7 @@ def bench_population(
         single_eval: dict[int, float] = {}
         for k in sorted(ks):
             pop = cls(env, seed=list(range(k)), **hp)
+            pop.num_threads = threads
             pop_s, pop_cpu = _timed_learn(pop, steps)
             evals = [
                 evaluate(m, env, eval_episodes, seed=10_000 + m.seed)[0] if eval_episodes else None for m in pop.members
@@ -88,6 +92,7 @@ def bench_population(
                     "env": env,
                     "steps": steps,
                     "K": k,
+                    "threads": threads,
                     "population_s": round(pop_s, 2),
                     "singles_s": round(singles, 2),
                     "ratio": round(pop_s / singles, 3),
@@ -113,10 +118,11 @@ def bench_population(
 def population_table(rows: list[dict[str, Any]]) -> str:
     """Markdown: per job and K, population vs K single runs (seconds, ratio, seconds per seed, evaluations)."""
     lines = [
-        "| job | steps | K | population s (CPU s) | K single runs s (CPU s) | population ÷ singles, wall (CPU) | "
+        "| job | steps | K | population threads | population s (CPU s) | K single runs s (CPU s) | "
+        "population ÷ singles, wall (CPU) | "
         "CPU s per seed, population / single | population ÷ one single run, wall (CPU) | members ≥ 475 | "
         "single runs ≥ 475 |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         hits = ["–", "–"]
@@ -125,7 +131,8 @@ def population_table(rows: list[dict[str, Any]]) -> str:
             if ev:
                 hits[i] = f"{sum(e >= 475 for e in ev)} of {len(ev)}"
         lines.append(
-            f"| {r['job']} | {r['steps']:,} | {r['K']} | {r['population_s']:.1f} ({r['population_cpu_s']:.1f}) | "
+            f"| {r['job']} | {r['steps']:,} | {r['K']} | {r.get('threads', 1)} | "
+            f"{r['population_s']:.1f} ({r['population_cpu_s']:.1f}) | "
             f"{r['singles_s']:.1f} ({r['singles_cpu_s']:.1f}) | {r['ratio']:.2f} ({r['cpu_ratio']:.2f}) | "
             f"{r['population_cpu_s_per_seed']:.2f} / {r['single_cpu_s_per_seed']:.2f} | "
             f"{r['population_in_single_runs']:.2f}× ({r['population_cpu_in_single_runs']:.2f}×) | "
@@ -145,7 +152,7 @@ def population_figure(rows: list[dict[str, Any]], out: str | Path) -> list[Path]
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, kind, ylabel in (
-        (axes[0], "_cpu", "CPU seconds per seed (one thread)"),
+        (axes[0], "_cpu", "CPU seconds per seed (all threads)"),
         (axes[1], "", "wall-clock seconds per seed (shared machine)"),
     ):
         for i, name in enumerate(dict.fromkeys(r["job"] for r in rows)):
@@ -164,7 +171,9 @@ def population_figure(rows: list[dict[str, Any]], out: str | Path) -> list[Path]
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
-    fig.suptitle(f"K seeds as one population vs K single runs ({rows[0]['env']}, one core)")
+    threads = rows[0].get("threads", 1)
+    where = "one core" if threads == 1 else f"populations on {threads} threads, single runs on one"
+    fig.suptitle(f"K seeds as one population vs K single runs ({rows[0]['env']}, {where})")
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -45,12 +45,12 @@ import yaml
 
 import envs  # noqa: F401 - registers the nngym/ env ids
 from agents import ALGOS, CheckpointCallback, EvalCallback, HyperparamsError, evaluate_episodes, load_hyperparams
-from agents.common.base import available_cores
 from agents.common.callbacks import AccuracyCallback
 from agents.common.evaluation import classification_accuracy
 from agents.common.vec_env import make_vec_env
 from agents.experiments.plotting import plot_training_curve
 from envs.wrappers import zoo_wrappers
+from nngym.parallel import available_cores
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

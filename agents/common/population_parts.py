@@ -1,0 +1,97 @@
+"""A population's members in parts whose updates run side by side on threads.
+
+Member k's rows of the stacked networks never meet member j's, so the members' updates are independent. With
+``Population.num_threads = n`` the K members are cut into n contiguous parts; each part holds views of its rows
+of the stacked networks and optimiser (``nngym.stacked.network_rows``, ``StackedOptimizer.rows``) and the parts'
+updates run on n threads. numpy releases the GIL inside its products and elementwise loops, so the parts'
+arithmetic runs on as many cores, with BLAS on one thread each. Rollouts stay on the calling thread: stepping
+Python environments holds the GIL. Each row is computed by the same calls on the same numbers as in the
+undivided population, so a member learns the same either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import numpy as np
+
+from nngym.stacked_optim import StackedOptimizer
+
+T = TypeVar("T")
+
+
+@dataclass
+class Part:
+    """Members ``rows`` of a population, with views of their rows of the stacked networks and optimiser.
+
+    Attributes:
+        members: The part's agents, in member order.
+        rows: Their rows of every stacked (K, ...) array.
+        optimizer: The stacked optimiser of these rows (slots are views of the population's).
+        nets: The stacked networks' views by name (e.g. ``{"policy": ...}`` or ``{"q_net": ..., "q_target": ...}``).
+    """
+
+    members: list[Any]
+    rows: slice
+    optimizer: StackedOptimizer
+    nets: dict[str, Any] = field(default_factory=dict)
+
+
+def member_rows(n_members: int, n_parts: int) -> list[slice]:
+    """``n_parts`` contiguous, nearly equal row ranges covering ``n_members`` (fewer if there are fewer members).
+
+    Raises:
+        ValueError: If ``n_parts`` < 1.
+    """
+    if n_parts < 1:
+        raise ValueError(f"a population needs at least one part, got {n_parts}")
+    bounds = np.linspace(0, n_members, min(n_parts, n_members) + 1).round().astype(int)
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+class PartRunner:
+    """Runs a function on every part, on one thread per part (the calling thread for a single part).
+
+    Args:
+        n_threads: Threads of the pool (made on first use, ended by ``close``).
+    """
+
+    def __init__(self, n_threads: int) -> None:
+        self.n_threads = int(n_threads)
+        self._pool: ThreadPoolExecutor | None = None
+
+    def map(self, fn: Callable[[Part], T], parts: Sequence[Part]) -> list[T]:
+        """``[fn(part) for part in parts]``, the calls side by side; an exception in one is raised here."""
+        if len(parts) == 1:
+            return [fn(parts[0])]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.n_threads, thread_name_prefix="nngym-population")
+        return list(self._pool.map(fn, parts))
+
+    def close(self) -> None:
+        """Ends the pool's threads (a later ``map`` makes a new pool)."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+
+def optimizer_parts(optimizer: StackedOptimizer, sources: Sequence[Any], rows: Sequence[slice]) -> list[Any]:
+    """The optimiser of each part (``StackedOptimizer.rows``), or the whole optimiser for a single part."""
+    if len(rows) == 1:
+        return [optimizer]
+    return [optimizer.rows(src, r.start, r.stop) for src, r in zip(sources, rows, strict=True)]
+
+
+def begin_parts(optimizer: StackedOptimizer, parts: Sequence[Part]) -> None:
+    """Gives every part's optimiser the population optimiser's step count and step size before an update."""
+    for part in parts:
+        if part.optimizer is not optimizer:
+            part.optimizer.rule.t, part.optimizer.rule.lr = optimizer.rule.t, optimizer.rule.lr
+
+
+def end_parts(optimizer: StackedOptimizer, parts: Sequence[Part]) -> None:
+    """Takes the parts' step count back (every part steps as often) after an update."""
+    optimizer.rule.t = parts[0].optimizer.rule.t
