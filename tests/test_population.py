@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from agents import A2C, DQN, PPO, REINFORCE, RecurrentPPO
+from agents.common import population_parts
 from agents.common.member_generators import MemberGenerators
 from agents.common.population import Population, load_population, member_log_dir
 from agents.ppo import ppo_loss
@@ -284,9 +285,10 @@ def test_callbacks_see_the_population(tmp_path):
     ("algo", "env", "extra"),
     [("ppo", "CartPole-v1", {}), ("a2c", "CartPole-v1", {}), ("dqn", "CartPole-v1", {}), ("ppo", "Pendulum-v1", {})],
 )
-def test_members_learn_the_same_numbers_in_parts_on_threads(algo, env, extra):
+def test_members_learn_the_same_numbers_in_parts_on_threads(algo, env, extra, monkeypatch):
     """num_threads = 2: the members' updates run in two parts side by side (views of their rows), and every member
     ends with exactly the parameters, optimiser state and statistics of the population trained whole."""
+    monkeypatch.setattr(population_parts, "MIN_PART_FLOATS", 1)  # these small networks get parts all the same
     cls, hp, _, more = CASES[algo]
     whole = cls(env, seed=SEEDS, **hp, **extra)
     split = cls(env, seed=SEEDS, **hp, **extra)
@@ -309,12 +311,17 @@ def test_members_learn_the_same_numbers_in_parts_on_threads(algo, env, extra):
         np.testing.assert_array_equal(flat_params(split.members[k]), flat_params(whole.members[k]))
 
 
-def test_population_threads_are_checked():
+def test_population_threads_are_checked_and_parts_are_as_many_as_pay():
     pop = PPO("CartPole-v1", seed=[0, 1], n_envs=2, n_steps=8, batch_size=8, n_epochs=1)
     for bad in (0, -2, 1.5, True):
         pop.num_threads = bad
         with pytest.raises(ValueError, match="num_threads must be an int >= 1 or -1"):
             pop.learn(16)
-    pop.num_threads = 8  # more threads than members: one part per member
+    pop.num_threads = 8  # members of 8 rows x 64 units: too little work for a thread each
     pop.learn(16)
-    assert [len(p.members) for p in pop.engine.parts] == [1, 1]
+    assert len(pop.engine.parts) == 1 and pop.engine.floats_per_member() == 8 * 64
+    assert population_parts.part_count(2, 8, 64 * 256) == 2  # DQN's 64 x 256: parts of 2 or more members
+    assert population_parts.part_count(2, 2, 64 * 256) == 1
+    assert population_parts.part_count(4, 16, 256 * 64) == 4
+    assert population_parts.part_count(2, 16, 40 * 64) == 1  # A2C's 40-row rollouts
+    assert population_parts.member_rows(5, 2) == [slice(0, 2), slice(2, 5)]

@@ -32,6 +32,7 @@ from agents.common.callbacks import CallbackList, MaybeCallback, ProgressBarCall
 from agents.common.config import check_total_timesteps
 from agents.common.population_dqn import DQNPopulationEngine
 from agents.common.population_onpolicy import A2CPopulationEngine, PPOPopulationEngine
+from agents.common.population_parts import part_count
 from nngym.parallel import available_cores
 from nngym.serialization import ModelFileError
 
@@ -77,10 +78,11 @@ class Population:
         ValueError: For another algorithm, a policy that is not an MLP, a single env instance, or bad seeds.
     """
 
-    #: Threads while learning. With n > 1 the members are cut into n parts whose updates run side by side, one
-    #: thread each (``agents.common.population_parts``: the arithmetic of PPO's epochs and DQN's gradient steps on
-    #: n cores; rollouts stay on one thread); -1: every core the process may run on. BLAS keeps one thread per
-    #: part. A member learns the same numbers with any count. One by default, as a single agent.
+    #: Threads while learning. With n > 1 the members are cut into up to n parts (as many as their work pays for,
+    #: ``agents.common.population_parts.part_count``) whose updates run side by side, one thread each: the
+    #: arithmetic of PPO's epochs and DQN's gradient steps on n cores; rollouts stay on one thread. -1: every core
+    #: the process may run on. BLAS keeps one thread per part. A member learns the same numbers with any count.
+    #: One by default, as a single agent.
     num_threads: int = 1
 
     def learning_threads(self) -> int:
@@ -215,9 +217,9 @@ class Population:
         n_envs env steps), and returning False stops every member.
         """
         check_total_timesteps(total_timesteps)
-        threads = self.learning_threads()
-        if len(self.engine.parts) != min(threads, len(self)):
-            self.engine.set_threads(threads)
+        parts = part_count(self.learning_threads(), len(self), self.engine.floats_per_member())
+        if len(self.engine.parts) != parts:
+            self.engine.set_threads(parts)
         with threadpool_limits(limits=1, user_api="blas"):
             for m in self.members:
                 m._setup_learn(total_timesteps, None, reset_num_timesteps, False)

@@ -60,6 +60,13 @@ class DQNPopulationEngine:
         self.parts = [Part(self.members[r], r, o, n) for r, o, n in zip(rows, optimizers, nets, strict=True)]
         self.runner = PartRunner(len(rows))
 
+    def floats_per_member(self) -> int:
+        """A member's work per gradient step: minibatch rows x the widest layer (``population_parts.part_count``)."""
+        return self.members[0].config.batch_size * self._width()
+
+    def _width(self) -> int:
+        return max(layer.n_out for layer in self.q_net.q.layers if isinstance(layer, StackedDense))
+
     def sync_members(self) -> None:
         """Each member's optimiser state from the stacked optimiser (the parameters are shared views already)."""
         for k, m in enumerate(self.members):
@@ -154,8 +161,7 @@ class DQNPopulationEngine:
         kappa, B = m0.cost.kappa, c.batch_size
         losses = []
         # a chunk holds K·g·B samples: the budget of one agent's g·B is shared by the K members
-        width = max(layer.n_out for layer in q_net.q.layers if isinstance(layer, StackedDense))
-        for g in replay_chunk_steps(gradient_steps, self.K * B, m0.replay_buffer.obs[0], width):
+        for g in replay_chunk_steps(gradient_steps, self.K * B, m0.replay_buffer.obs[0], self._width()):
             obs_g, actions_g, rewards_g, next_obs_g, terminated_g, discount_g = self._sample(members, g * B)
             q_next_g = q_target.forward(next_obs_g)  # (k, g·B, A)
             q_next_max_g = None if c.double_q else q_next_g.max(axis=2)

@@ -23,6 +23,7 @@ from agents.common.population_policies import StackedActorCritic
 from agents.common.ppo_loss import ppo_loss
 from agents.common.rollout import bootstrap_truncated, explained_variance
 from agents.common.spaces import to_env_actions
+from nngym.stacked import StackedDense
 from nngym.stacked_optim import StackedOptimizer
 
 
@@ -65,6 +66,18 @@ class OnPolicyPopulationEngine:
             for r, pol, opt in zip(rows, policies, optimizers, strict=True)
         ]
         self.runner = PartRunner(len(rows))
+
+    def floats_per_member(self) -> int:
+        """A member's work per gradient step: minibatch rows x the widest layer (``population_parts.part_count``)."""
+        c = self.members[0].config
+        rows = getattr(c, "batch_size", None) or self.T * self.N
+        width = max(
+            layer.n_out
+            for net in (self.policy.actor, self.policy.critic)
+            for layer in net.layers
+            if isinstance(layer, StackedDense)
+        )
+        return rows * width
 
     def run_parts(self, fn: Any) -> list[Any]:
         """``fn(part)`` for every part, side by side, with the parts' optimisers kept in step with the whole."""

@@ -40,6 +40,20 @@ class Part:
     nets: dict[str, Any] = field(default_factory=dict)
 
 
+#: Least work a part needs for a thread of its own, in floats of its members' widest activations per gradient
+#: step (rows of a minibatch x widest layer x members). Smaller parts lose more to handing the GIL back and forth
+#: between their many short numpy calls than they gain from a second core. On a 2-core AMD EPYC, K = 8 populations
+#: on two threads against one: DQN (64 x 256 a member, parts of 4) 1.45x faster, PPO (256 x 64, parts of 8 of 16)
+#: 1.4x; parts of one 64 x 256 DQN member no faster, of one PPO member 1.4x slower, A2C (40 x 64, parts of 8) slower.
+MIN_PART_FLOATS = 32_768
+
+
+def part_count(threads: int, n_members: int, floats_per_member: int) -> int:
+    """How many parts a population of ``n_members`` learns in with up to ``threads`` threads: no more than the
+    work pays for (``MIN_PART_FLOATS`` a part), at least one."""
+    return max(1, min(threads, n_members, n_members * floats_per_member // MIN_PART_FLOATS))
+
+
 def member_rows(n_members: int, n_parts: int) -> list[slice]:
     """``n_parts`` contiguous, nearly equal row ranges covering ``n_members`` (fewer if there are fewer members).
 
