@@ -325,3 +325,16 @@ def test_population_threads_are_checked_and_parts_are_as_many_as_pay():
     assert population_parts.part_count(4, 16, 256 * 64) == 4
     assert population_parts.part_count(2, 16, 40 * 64) == 1  # A2C's 40-row rollouts
     assert population_parts.member_rows(5, 2) == [slice(0, 2), slice(2, 5)]
+
+
+def test_train_population_records_its_threads_and_refuses_a_bad_count(tmp_path):
+    from agents.experiments import train_population
+
+    results = train_population.train_population(
+        "a2c", "CartPole-v1", [0, 1], tmp_path, total_timesteps=160, n_eval_episodes=1, num_threads=2
+    )
+    meta = json.loads((tmp_path / "a2c_CartPole-v1_s1" / "eval.json").read_text())
+    assert [r["num_threads"] for r in results] == [2, 2] and meta["num_threads"] == 2
+    assert meta["population"]["parts"] == 1  # two A2C members of 40 rows: too little work to split
+    with pytest.raises(SystemExit):
+        train_population.main(["--algo", "a2c", "--seeds", "0", "1", "--num-threads", "0"])

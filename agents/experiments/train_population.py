@@ -40,6 +40,7 @@ def train_population(
     hyperparams_file: str | None = None,
     hyperparams: Sequence[str] = (),
     verbose: int = 0,
+    num_threads: int = 1,
 ) -> list[dict[str, Any]]:
     """Trains ``seeds`` of ``algo`` on ``env`` as one population and writes each seed's run directory.
 
@@ -54,6 +55,8 @@ def train_population(
         hyperparams_file: A zoo-style YAML instead of agents/hyperparams/<algo>.yml.
         hyperparams: ``KEY=VALUE`` overrides (YAML values), as train.py's ``-p``.
         verbose: The agents' verbosity.
+        num_threads: The population's threads (``Population.num_threads``: its members' updates in up to that many
+            parts side by side; -1 every core). One keeps comparisons at one core a run.
 
     Returns:
         Each seed's eval.json content.
@@ -74,6 +77,7 @@ def train_population(
     total = total_timesteps or n_timesteps
     folders = {seed: run_dir(str(log_dir).replace("{seed}", str(seed)), algo, env, seed) for seed in seeds}
     pop = ALGOS[algo](env, seed=list(seeds), verbose=verbose, **hp)
+    pop.num_threads = num_threads
     for m in pop.members:  # each member's monitor.csv and progress.csv in its own run directory
         m.log_dir = folders[m.seed]
     t0, cpu0 = time.perf_counter(), time.process_time()
@@ -92,7 +96,7 @@ def train_population(
             "env": env,
             "env_kwargs": {},
             "seed": m.seed,
-            "num_threads": pop.num_threads,
+            "num_threads": pop.learning_threads(),
             "total_timesteps": m.num_timesteps,
             "train_seconds": round(share, 2),
             "steps_per_second": round(total / share),
@@ -106,6 +110,7 @@ def train_population(
                 "seeds": pop.seeds,
                 "train_seconds": round(seconds, 2),
                 "train_cpu_seconds": round(cpu_seconds, 2),
+                "parts": len(pop.engine.parts),
             },
         }
         (folder / "eval.json").write_text(json.dumps(result, indent=2))
@@ -127,7 +132,15 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     p.add_argument("--hyperparams-file", default=None)
     p.add_argument("-p", "--hyperparams", nargs="*", default=[], metavar="KEY=VALUE")
     p.add_argument("--verbose", type=int, default=0)
+    p.add_argument(
+        "--num-threads",
+        type=int,
+        default=1,
+        help="threads of the population: its members' updates in up to N parts side by side (-1: every core)",
+    )
     args = p.parse_args(argv)
+    if args.num_threads == 0 or args.num_threads < -1:
+        p.error(f"--num-threads: expected a count >= 1 or -1 (every core), got {args.num_threads}")
     return train_population(
         args.algo,
         args.env,
@@ -138,6 +151,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         args.hyperparams_file,
         args.hyperparams,
         args.verbose,
+        args.num_threads,
     )
 
 
