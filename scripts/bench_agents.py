@@ -30,7 +30,10 @@ runs of the same seeds, one after another in this process (``agents.experiments.
 
 ``--num-threads N`` (default 1) gives nngym's agents and SB3's torch N threads each (nngym splits a CNN's batches
 across them, ``nngym.parallel``); with ``--population`` it is the populations' threads (their members' updates in
-N parts side by side, ``agents.common.population_parts``; the single runs keep one). Run it without ``taskset``
+up to N parts side by side, ``agents.common.population_parts``; the single runs keep one), and
+``--population-threads 1 2`` measures populations on each count in turn for every K::
+
+    python scripts/bench_agents.py --jobs dqn --population 1 2 4 8 --population-threads 1 2 Run it without ``taskset``
 for N > 1.
 """
 
@@ -116,6 +119,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
     )
     p.add_argument("--out", default="docs/figures", help="with --population: directory of the table and figure")
     p.add_argument(
+        "--population-threads",
+        nargs="+",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --population: the populations' thread counts, each measured for every K (default: --num-threads)",
+    )
+    p.add_argument(
         "--num-threads",
         type=int,
         default=1,
@@ -179,7 +190,11 @@ def population(args: argparse.Namespace) -> list[dict]:
     ``<out>/population_<jobs>.md`` / ``.json`` and the seconds-per-seed figure ``population_<jobs>.png`` / ``.svg``."""
     jobs = job_table(args)
     rows = bench_population(
-        jobs, args.population, args.eval_episodes, log=lambda line: print(line, flush=True), threads=args.num_threads
+        jobs,
+        args.population,
+        args.eval_episodes,
+        log=lambda line: print(line, flush=True),
+        threads=args.population_threads or [args.num_threads],
     )
     table = population_table(rows)
     print(table)

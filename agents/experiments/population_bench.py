@@ -34,17 +34,22 @@ def _timed_learn(agent: Any, steps: int) -> tuple[float, float]:
 
 
 def bench_population(
-    jobs: dict[str, dict[str, Any]], ks: Sequence[int], eval_episodes: int = 20, log: Any = print, threads: int = 1
+    jobs: dict[str, dict[str, Any]],
+    ks: Sequence[int],
+    eval_episodes: int = 20,
+    log: Any = print,
+    threads: Sequence[int] = (1,),
 ) -> list[dict[str, Any]]:
-    """Rows ``{job, algo, env, steps, K, population_s, singles_s, ratio, ...}``, one per job and K (module docstring).
+    """Rows ``{job, algo, env, steps, K, threads, population_s, singles_s, ratio, ...}``, one per job, K and thread
+    count (module docstring).
 
     Args:
         jobs: Job name -> {"algo", "env", "hp", "steps"} (``scripts/bench_agents.py``'s table).
         ks: Population sizes, e.g. (1, 2, 4, 8, 16).
         eval_episodes: Deterministic evaluation episodes per member and single run (0: none).
         log: Called with each measurement as a JSON line.
-        threads: The populations' ``num_threads`` (their updates in that many parts on as many cores); the single
-            runs keep one thread.
+        threads: The populations' ``num_threads``, each measured in turn for every K (their updates in up to that
+            many parts on as many cores); the single runs keep one thread.
     """
     rows = []
     for name, job in jobs.items():
@@ -53,23 +58,29 @@ def bench_population(
         single_cpu: dict[int, float] = {}
         single_eval: dict[int, float] = {}
         for k in sorted(ks):
-            pop = cls(env, seed=list(range(k)), **hp)
-            pop.num_threads = threads
-            pop_s, pop_cpu = _timed_learn(pop, steps)
-            evals = [
-                evaluate(m, env, eval_episodes, seed=10_000 + m.seed)[0] if eval_episodes else None for m in pop.members
-            ]
-            log(
-                json.dumps(
-                    {
-                        "job": name,
-                        "K": k,
-                        "population_s": round(pop_s, 2),
-                        "cpu_s": round(pop_cpu, 2),
-                        "member_eval": evals,
-                    }
+            pops = {}
+            for t in threads:
+                pop = cls(env, seed=list(range(k)), **hp)
+                pop.num_threads = t
+                pop_s, pop_cpu = _timed_learn(pop, steps)
+                evals = [
+                    evaluate(m, env, eval_episodes, seed=10_000 + m.seed)[0] if eval_episodes else None
+                    for m in pop.members
+                ]
+                pops[t] = (pop_s, pop_cpu, evals, len(pop.engine.parts))
+                log(
+                    json.dumps(
+                        {
+                            "job": name,
+                            "K": k,
+                            "threads": t,
+                            "parts": len(pop.engine.parts),
+                            "population_s": round(pop_s, 2),
+                            "cpu_s": round(pop_cpu, 2),
+                            "member_eval": evals,
+                        }
+                    )
                 )
-            )
             for seed in range(k):
                 if seed in single_s:
                     continue
@@ -85,28 +96,30 @@ def bench_population(
                 )
             singles = sum(single_s[s] for s in range(k))
             singles_cpu = sum(single_cpu[s] for s in range(k))
-            rows.append(
-                {
-                    "job": name,
-                    "algo": job["algo"],
-                    "env": env,
-                    "steps": steps,
-                    "K": k,
-                    "threads": threads,
-                    "population_s": round(pop_s, 2),
-                    "singles_s": round(singles, 2),
-                    "ratio": round(pop_s / singles, 3),
-                    "population_s_per_seed": round(pop_s / k, 3),
-                    "single_s_per_seed": round(singles / k, 3),
-                    "population_cpu_s": round(pop_cpu, 2),
-                    "singles_cpu_s": round(singles_cpu, 2),
-                    "cpu_ratio": round(pop_cpu / singles_cpu, 3),
-                    "population_cpu_s_per_seed": round(pop_cpu / k, 3),
-                    "single_cpu_s_per_seed": round(singles_cpu / k, 3),
-                    "member_eval": evals,
-                    "single_eval": [single_eval[s] for s in range(k)],
-                }
-            )
+            for t, (pop_s, pop_cpu, evals, parts) in pops.items():
+                rows.append(
+                    {
+                        "job": name,
+                        "algo": job["algo"],
+                        "env": env,
+                        "steps": steps,
+                        "K": k,
+                        "threads": t,
+                        "parts": parts,
+                        "population_s": round(pop_s, 2),
+                        "singles_s": round(singles, 2),
+                        "ratio": round(pop_s / singles, 3),
+                        "population_s_per_seed": round(pop_s / k, 3),
+                        "single_s_per_seed": round(singles / k, 3),
+                        "population_cpu_s": round(pop_cpu, 2),
+                        "singles_cpu_s": round(singles_cpu, 2),
+                        "cpu_ratio": round(pop_cpu / singles_cpu, 3),
+                        "population_cpu_s_per_seed": round(pop_cpu / k, 3),
+                        "single_cpu_s_per_seed": round(singles_cpu / k, 3),
+                        "member_eval": evals,
+                        "single_eval": [single_eval[s] for s in range(k)],
+                    }
+                )
         one, one_cpu = float(np.mean(list(single_s.values()))), float(np.mean(list(single_cpu.values())))
         for row in rows:
             if row["job"] == name:
@@ -118,7 +131,7 @@ def bench_population(
 def population_table(rows: list[dict[str, Any]]) -> str:
     """Markdown: per job and K, population vs K single runs (seconds, ratio, seconds per seed, evaluations)."""
     lines = [
-        "| job | steps | K | population threads | population s (CPU s) | K single runs s (CPU s) | "
+        "| job | steps | K | population threads (parts) | population s (CPU s) | K single runs s (CPU s) | "
         "population ÷ singles, wall (CPU) | "
         "CPU s per seed, population / single | population ÷ one single run, wall (CPU) | members ≥ 475 | "
         "single runs ≥ 475 |",
@@ -131,7 +144,7 @@ def population_table(rows: list[dict[str, Any]]) -> str:
             if ev:
                 hits[i] = f"{sum(e >= 475 for e in ev)} of {len(ev)}"
         lines.append(
-            f"| {r['job']} | {r['steps']:,} | {r['K']} | {r.get('threads', 1)} | "
+            f"| {r['job']} | {r['steps']:,} | {r['K']} | {r.get('threads', 1)} ({r.get('parts', 1)}) | "
             f"{r['population_s']:.1f} ({r['population_cpu_s']:.1f}) | "
             f"{r['singles_s']:.1f} ({r['singles_cpu_s']:.1f}) | {r['ratio']:.2f} ({r['cpu_ratio']:.2f}) | "
             f"{r['population_cpu_s_per_seed']:.2f} / {r['single_cpu_s_per_seed']:.2f} | "
@@ -142,9 +155,9 @@ def population_table(rows: list[dict[str, Any]]) -> str:
 
 
 def population_figure(rows: list[dict[str, Any]], out: str | Path) -> list[Path]:
-    """Seconds per seed against K, population (solid) and single runs (dashed), one colour per job: CPU seconds
-    (left; the process runs on one thread) and wall-clock seconds (right; on a shared machine they also count
-    other processes' turns); png and svg."""
+    """Seconds per seed against K, populations (solid, one colour per job and thread count) and single runs
+    (dashed): CPU seconds (left; a population's threads added up) and wall-clock seconds (right; on a shared
+    machine they also count other processes' turns); png and svg."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -155,14 +168,16 @@ def population_figure(rows: list[dict[str, Any]], out: str | Path) -> list[Path]
         (axes[0], "_cpu", "CPU seconds per seed (all threads)"),
         (axes[1], "", "wall-clock seconds per seed (shared machine)"),
     ):
-        for i, name in enumerate(dict.fromkeys(r["job"] for r in rows)):
-            sel = [r for r in rows if r["job"] == name]
-            ks, colour = [r["K"] for r in sel], f"C{i}"
-            label = f"{name} ({sel[0]['steps']:,} steps)"
+        singles_drawn: set[str] = set()
+        for i, (name, t) in enumerate(dict.fromkeys((r["job"], r.get("threads", 1)) for r in rows)):
+            sel = [r for r in rows if r["job"] == name and r.get("threads", 1) == t]
+            ks, label = [r["K"] for r in sel], f"{name} ({sel[0]['steps']:,} steps)"
             pop = [r[f"population{kind}_s_per_seed"] for r in sel]
-            single = [r[f"single{kind}_s_per_seed"] for r in sel]
-            ax.plot(ks, pop, "o-", color=colour, label=f"{label}, population")
-            ax.plot(ks, single, "s--", color=colour, alpha=0.6, label=f"{label}, single runs")
+            ax.plot(ks, pop, "o-", color=f"C{i}", label=f"{label}, population on {t} thread{'s' * (t > 1)}")
+            if name not in singles_drawn:  # the single runs are shared by every thread count
+                singles_drawn.add(name)
+                single = [r[f"single{kind}_s_per_seed"] for r in sel]
+                ax.plot(ks, single, "s--", color=f"C{i}", alpha=0.6, label=f"{label}, single runs")
         ax.set_xscale("log", base=2)
         ax.set_xticks(sorted({r["K"] for r in rows}))
         ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
@@ -171,8 +186,8 @@ def population_figure(rows: list[dict[str, Any]], out: str | Path) -> list[Path]
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
-    threads = rows[0].get("threads", 1)
-    where = "one core" if threads == 1 else f"populations on {threads} threads, single runs on one"
+    counts = sorted({r.get("threads", 1) for r in rows})
+    where = "one core" if counts == [1] else "single runs on one thread"
     fig.suptitle(f"K seeds as one population vs K single runs ({rows[0]['env']}, {where})")
     fig.tight_layout()
     out = Path(out)
