@@ -288,7 +288,7 @@ def test_callbacks_see_the_population(tmp_path):
 def test_members_learn_the_same_numbers_in_parts_on_threads(algo, env, extra, monkeypatch):
     """num_threads = 2: the members' updates run in two parts side by side (views of their rows), and every member
     ends with exactly the parameters, optimiser state and statistics of the population trained whole."""
-    monkeypatch.setattr(population_parts, "MIN_PART_FLOATS", 1)  # these small networks get parts all the same
+    monkeypatch.setattr(population_parts, "MIN_PART_MACS", 1)  # these small networks get parts all the same
     cls, hp, _, more = CASES[algo]
     whole = cls(env, seed=SEEDS, **hp, **extra)
     split = cls(env, seed=SEEDS, **hp, **extra)
@@ -317,13 +317,15 @@ def test_population_threads_are_checked_and_parts_are_as_many_as_pay():
         pop.num_threads = bad
         with pytest.raises(ValueError, match="num_threads must be an int >= 1 or -1"):
             pop.learn(16)
-    pop.num_threads = 8  # members of 8 rows x 64 units: too little work for a thread each
+    pop.num_threads = 8  # members of 8 rows through two 4-64-64 MLPs: too little work for a thread each
     pop.learn(16)
-    assert len(pop.engine.parts) == 1 and pop.engine.floats_per_member() == 8 * 64
-    assert population_parts.part_count(2, 8, 64 * 256) == 2  # DQN's 64 x 256: parts of 2 or more members
-    assert population_parts.part_count(2, 2, 64 * 256) == 1
-    assert population_parts.part_count(4, 16, 256 * 64) == 4
-    assert population_parts.part_count(2, 16, 40 * 64) == 1  # A2C's 40-row rollouts
+    products = 2 * (4 * 64 + 64 * 64) + 64 * 2 + 64 * 1
+    assert len(pop.engine.parts) == 1 and pop.engine.macs_per_member() == 3 * 8 * products
+    ppo = 3 * 256 * products  # the CartPole entry's 256-row minibatches: parts of 4 members or more
+    assert [population_parts.part_count(2, k, ppo) for k in (2, 4, 8, 16)] == [1, 1, 2, 2]
+    dqn = 5 * 64 * (4 * 256 + 256 * 256 + 256 * 2)  # Double DQN at 64 rows: parts of 2 members or more
+    assert [population_parts.part_count(2, k, dqn) for k in (2, 4, 8)] == [1, 2, 2]
+    assert population_parts.part_count(2, 16, 3 * 40 * products) == 1  # A2C's 40-row rollouts
     assert population_parts.member_rows(5, 2) == [slice(0, 2), slice(2, 5)]
 
 

@@ -217,7 +217,7 @@ class Population:
         n_envs env steps), and returning False stops every member.
         """
         check_total_timesteps(total_timesteps)
-        parts = part_count(self.learning_threads(), len(self), self.engine.floats_per_member())
+        parts = part_count(self.learning_threads(), len(self), self.engine.macs_per_member())
         if len(self.engine.parts) != parts:
             self.engine.set_threads(parts)
         with threadpool_limits(limits=1, user_api="blas"):

@@ -60,9 +60,12 @@ class DQNPopulationEngine:
         self.parts = [Part(self.members[r], r, o, n) for r, o, n in zip(rows, optimizers, nets, strict=True)]
         self.runner = PartRunner(len(rows))
 
-    def floats_per_member(self) -> int:
-        """A member's work per gradient step: minibatch rows x the widest layer (``population_parts.part_count``)."""
-        return self.members[0].config.batch_size * self._width()
+    def macs_per_member(self) -> int:
+        """A member's multiply-adds per gradient step: minibatch rows x its products' sizes, forward, backward and the
+        passes on s' (target, and online for Double DQN) (``population_parts.part_count``)."""
+        c = self.members[0].config
+        products = sum(layer.n_in * layer.n_out for layer in self.q_net.q.layers if isinstance(layer, StackedDense))
+        return (5 if c.double_q else 4) * c.batch_size * products
 
     def _width(self) -> int:
         return max(layer.n_out for layer in self.q_net.q.layers if isinstance(layer, StackedDense))

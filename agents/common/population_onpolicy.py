@@ -67,17 +67,18 @@ class OnPolicyPopulationEngine:
         ]
         self.runner = PartRunner(len(rows))
 
-    def floats_per_member(self) -> int:
-        """A member's work per gradient step: minibatch rows x the widest layer (``population_parts.part_count``)."""
+    def macs_per_member(self) -> int:
+        """A member's multiply-adds per gradient step: minibatch rows x its products' sizes, forward and backward
+        (``population_parts.part_count``)."""
         c = self.members[0].config
         rows = getattr(c, "batch_size", None) or self.T * self.N
-        width = max(
-            layer.n_out
+        products = sum(
+            layer.n_in * layer.n_out
             for net in (self.policy.actor, self.policy.critic)
             for layer in net.layers
             if isinstance(layer, StackedDense)
         )
-        return rows * width
+        return 3 * rows * products
 
     def run_parts(self, fn: Any) -> list[Any]:
         """``fn(part)`` for every part, side by side, with the parts' optimisers kept in step with the whole."""

@@ -40,18 +40,19 @@ class Part:
     nets: dict[str, Any] = field(default_factory=dict)
 
 
-#: Least work a part needs for a thread of its own, in floats of its members' widest activations per gradient
-#: step (rows of a minibatch x widest layer x members). Smaller parts lose more to handing the GIL back and forth
-#: between their many short numpy calls than they gain from a second core. On a 2-core AMD EPYC, K = 8 populations
-#: on two threads against one: DQN (64 x 256 a member, parts of 4) 1.45x faster, PPO (256 x 64, parts of 8 of 16)
-#: 1.4x; parts of one 64 x 256 DQN member no faster, of one PPO member 1.4x slower, A2C (40 x 64, parts of 8) slower.
-MIN_PART_FLOATS = 32_768
+#: Least work a part needs for a thread of its own: multiply-adds of its members' products per gradient step
+#: (forward and backward, and DQN's passes on s'). Smaller parts lose more to handing the GIL back and forth between
+#: their many short numpy calls than they gain from a second core. Measured on a 2-core AMD EPYC, populations on two
+#: threads against one: DQN 4-256-256-2 at 64 rows (21M a member) in parts of 2 members 1.5x faster, of 1 member no
+#: faster; PPO's 64-unit actor and critic at 256 rows (7M a member) in parts of 8 members 1.26x faster, of 4 1.1x,
+#: of 2 1.3x slower; A2C's 40-row rollouts (1.1M a member) slower in parts of 8.
+MIN_PART_MACS = 25_000_000
 
 
-def part_count(threads: int, n_members: int, floats_per_member: int) -> int:
+def part_count(threads: int, n_members: int, macs_per_member: int) -> int:
     """How many parts a population of ``n_members`` learns in with up to ``threads`` threads: no more than the
-    work pays for (``MIN_PART_FLOATS`` a part), at least one."""
-    return max(1, min(threads, n_members, n_members * floats_per_member // MIN_PART_FLOATS))
+    work pays for (``MIN_PART_MACS`` a part), at least one."""
+    return max(1, min(threads, n_members, n_members * macs_per_member // MIN_PART_MACS))
 
 
 def member_rows(n_members: int, n_parts: int) -> list[slice]:
