@@ -205,7 +205,20 @@ def test_callback_hooks_fire_in_sb3_order_once_per_batch_of_episodes():
     assert [e[0] for e in rec.events] == ["step"] * 3 + ["rollout_end"] + ["step"] * 3 + ["rollout_end"]
 
 
-def test_a_resumed_training_run_appends_its_curve_and_continues_its_counts(tmp_path):
+class TickingClock:
+    """Stands in for the ``time`` module of ``agents.experiments.glimpse``: every ``perf_counter()`` call is one
+    second later, so the curve's training seconds do not depend on how fast the machine runs the test."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+def test_a_resumed_training_run_appends_its_curve_and_continues_its_counts(tmp_path, monkeypatch):
+    monkeypatch.setattr(glimpse, "time", TickingClock())
     small = {"n_envs": 16, "glimpse_hidden": 8, "glimpse_features": 8, "lstm_hidden_size": 8}
     with pytest.raises(FileNotFoundError, match="no saved model"):
         glimpse.train(0, 0.01, tmp_path, resume=True, **small)
@@ -219,7 +232,8 @@ def test_a_resumed_training_run_appends_its_curve_and_continues_its_counts(tmp_p
     rows = glimpse.read_curve(tmp_path / "ram_s0" / "curve.csv")
     assert [int(r["steps"]) for r in rows] == [1808, 3648, 5456, 7296]
     assert [r["epoch"] for r in rows] == [0.01, 0.01, 0.02, 0.02]
-    assert rows[2]["seconds"] > rows[1]["seconds"]  # training seconds continue from the first run's
+    # training seconds continue from the first run's: each row adds its own tick, evaluations not counted
+    assert [r["seconds"] for r in rows] == [1.0, 2.0, 3.0, 4.0]
     assert second["curve"][:2] == [tuple(r.values()) for r in rows[:2]] and second["epochs"] == 0.02
     resumed = RAM.load(tmp_path / "ram_s0" / "model.npz")
     assert t_first == 38 and resumed.optimizer.t == 76
