@@ -219,7 +219,7 @@ class Population:
         check_total_timesteps(total_timesteps)
         parts = part_count(self.learning_threads(), len(self), self.engine.macs_per_member())
         if len(self.engine.parts) != parts:
-            self.engine.set_threads(parts)
+            self.engine.set_parts(parts)
         with threadpool_limits(limits=1, user_api="blas"):
             for m in self.members:
                 m._setup_learn(total_timesteps, None, reset_num_timesteps, False)

@@ -44,10 +44,10 @@ class DQNPopulationEngine:
         for k, m in enumerate(members):
             self.optimizer.load_member_state_dict(k, m.optimizer.state_dict())
         self.rngs = MemberGenerators([m.rng for m in members])
-        self.set_threads(1)
+        self.set_parts(1)
 
-    def set_threads(self, n: int) -> None:
-        """Gradient steps in ``n`` parts of the members side by side on ``n`` threads (``population_parts``)."""
+    def set_parts(self, n: int) -> None:
+        """Gradient steps in ``n`` parts of the members, side by side on ``n`` threads (``population_parts``)."""
         rows = member_rows(self.K, n)
         if len(rows) == 1:
             nets = [{"q_net": self.q_net, "q_target": self.q_target}]

@@ -54,10 +54,10 @@ class OnPolicyPopulationEngine:
         self.buffer = RolloutBuffer.for_spaces(
             self.T, self.K * self.N, m0.observation_space, m0.action_space, normalized=c.normalize_obs
         )
-        self.set_threads(1)
+        self.set_parts(1)
 
-    def set_threads(self, n: int) -> None:
-        """Updates in ``n`` parts of the members side by side on ``n`` threads (``population_parts``); 1: whole."""
+    def set_parts(self, n: int) -> None:
+        """Updates in ``n`` parts of the members, side by side on ``n`` threads (``population_parts``); 1: whole."""
         rows = member_rows(self.K, n)
         policies = [self.policy] if len(rows) == 1 else [self.policy.rows(r.start, r.stop) for r in rows]
         optimizers = optimizer_parts(self.optimizer, policies, rows)
