@@ -57,8 +57,7 @@ class StackedOptimizer:
         its update rule a copy of this one's (own scratch arrays, so parts can step side by side on threads).
         A part counts its own steps (``rule.t``) and has its own ``lr``: the caller keeps them equal to this one's."""
         for key in self.rule.slot_keys:  # every slot must exist before it can be shared by views
-            if key not in self.slots:
-                self.slots[key] = np.zeros((self.n_members, self._offsets[-1]), dtype=self._decay_mask.dtype)
+            self._slot(key)
         rule = copy.copy(self.rule)
         rule.source, rule.state, rule._scratch = source, {}, {}
         part = StackedOptimizer(rule, stop - start)
@@ -107,6 +106,12 @@ class StackedOptimizer:
         self.last_grad_norms = norms
         return norms
 
+    def _slot(self, key: str) -> np.ndarray:
+        """Slot ``key`` (K, P), made as zeros if it is not there yet."""
+        if key not in self.slots:
+            self.slots[key] = np.zeros((self.n_members, self._offsets[-1]), dtype=self._decay_mask.dtype)
+        return self.slots[key]
+
     def _gather(self, arrays: list[np.ndarray], out: np.ndarray) -> np.ndarray:
         """The (K, ...) ``arrays`` side by side as (K, P), into ``out`` (a new array if they were cast since)."""
         rows = [a.reshape(self.n_members, -1) for a in arrays]
@@ -130,7 +135,6 @@ class StackedOptimizer:
             ValueError: If a slot's name or shape does not match member m's parameters.
         """
         shapes = dict(self._layout)
-        width = self._offsets[-1]
         self.rule.t, self.rule.lr = int(state["t"]), float(state["lr"])
         for name, slots in state["slots"].items():
             for key, arr in slots.items():
@@ -138,7 +142,5 @@ class StackedOptimizer:
                     raise ValueError(
                         f"optimizer state {name}/{key} has shape {np.shape(arr)}, parameter has {shapes.get(name)}"
                     )
-                if key not in self.slots:
-                    self.slots[key] = np.zeros((self.n_members, width), dtype=self._decay_mask.dtype)
                 i = [n for n, _ in self._layout].index(name)
-                self.slots[key][m, self._offsets[i] : self._offsets[i + 1]] = np.ravel(arr)
+                self._slot(key)[m, self._offsets[i] : self._offsets[i + 1]] = np.ravel(arr)

@@ -232,7 +232,7 @@ class Population:
             try:
                 self.engine.learn(cb)
             finally:
-                self.engine.runner.close()
+                self.engine.parts.close()
                 cb.on_training_end()
                 for m in self.members:
                     m._finish_learn(CallbackList([]))

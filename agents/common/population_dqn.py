@@ -17,7 +17,7 @@ from agents.common.buffers import replay_chunk_steps
 from agents.common.callbacks import BaseCallback
 from agents.common.member_generators import MemberGenerators
 from agents.common.polyak import polyak_update
-from agents.common.population_parts import Part, PartRunner, begin_parts, end_parts, member_rows, optimizer_parts
+from agents.common.population_parts import MemberParts, Part
 from agents.common.population_policies import StackedQNetwork
 from agents.common.spaces import to_env_actions
 from agents.common.vec_env import true_next_observations
@@ -48,27 +48,20 @@ class DQNPopulationEngine:
 
     def set_parts(self, n: int) -> None:
         """Gradient steps in ``n`` parts of the members, side by side on ``n`` threads (``population_parts``)."""
-        rows = member_rows(self.K, n)
-        if len(rows) == 1:
-            nets = [{"q_net": self.q_net, "q_target": self.q_target}]
-        else:
-            nets = [
-                {"q_net": self.q_net.rows(r.start, r.stop), "q_target": self.q_target.rows(r.start, r.stop)}
-                for r in rows
-            ]
-        optimizers = optimizer_parts(self.optimizer, [n["q_net"] for n in nets], rows)
-        self.parts = [Part(self.members[r], r, o, n) for r, o, n in zip(rows, optimizers, nets, strict=True)]
-        self.runner = PartRunner(len(rows))
+        self.parts = MemberParts(self.members, self.optimizer, {"q_net": self.q_net, "q_target": self.q_target}, n)
 
     def macs_per_member(self) -> int:
         """A member's multiply-adds per gradient step: minibatch rows x its products' sizes, forward, backward and the
         passes on s' (target, and online for Double DQN) (``population_parts.part_count``)."""
         c = self.members[0].config
-        products = sum(layer.n_in * layer.n_out for layer in self.q_net.q.layers if isinstance(layer, StackedDense))
+        products = sum(layer.n_in * layer.n_out for layer in self._dense_layers())
         return (5 if c.double_q else 4) * c.batch_size * products
 
     def _width(self) -> int:
-        return max(layer.n_out for layer in self.q_net.q.layers if isinstance(layer, StackedDense))
+        return max(layer.n_out for layer in self._dense_layers())
+
+    def _dense_layers(self) -> list[StackedDense]:
+        return [layer for layer in self.q_net.q.layers if isinstance(layer, StackedDense)]
 
     def sync_members(self) -> None:
         """Each member's optimiser state from the stacked optimiser (the parameters are shared views already)."""
@@ -143,9 +136,7 @@ class DQNPopulationEngine:
         self.optimizer.lr = lr
         for m in members:
             m.optimizer.lr = lr
-        begin_parts(self.optimizer, self.parts)
-        loss = np.concatenate(self.runner.map(lambda part: self._train_part(part, gradient_steps), self.parts))
-        end_parts(self.optimizer, self.parts)
+        loss = np.concatenate(self.parts.map(lambda part: self._train_part(part, gradient_steps)))
         for k, m in enumerate(members):
             m._n_updates += gradient_steps
             m._train_stats = {

@@ -18,7 +18,7 @@ from agents.common.buffers import RolloutBuffer
 from agents.common.callbacks import BaseCallback
 from agents.common.member_generators import MemberGenerators
 from agents.common.policies import gaussian_grads, logits_grad
-from agents.common.population_parts import Part, PartRunner, begin_parts, end_parts, member_rows, optimizer_parts
+from agents.common.population_parts import MemberParts, Part
 from agents.common.population_policies import StackedActorCritic
 from agents.common.ppo_loss import ppo_loss
 from agents.common.rollout import bootstrap_truncated, explained_variance
@@ -58,14 +58,7 @@ class OnPolicyPopulationEngine:
 
     def set_parts(self, n: int) -> None:
         """Updates in ``n`` parts of the members, side by side on ``n`` threads (``population_parts``); 1: whole."""
-        rows = member_rows(self.K, n)
-        policies = [self.policy] if len(rows) == 1 else [self.policy.rows(r.start, r.stop) for r in rows]
-        optimizers = optimizer_parts(self.optimizer, policies, rows)
-        self.parts = [
-            Part(self.members[r], r, opt, {"policy": pol})
-            for r, pol, opt in zip(rows, policies, optimizers, strict=True)
-        ]
-        self.runner = PartRunner(len(rows))
+        self.parts = MemberParts(self.members, self.optimizer, {"policy": self.policy}, n)
 
     def macs_per_member(self) -> int:
         """A member's multiply-adds per gradient step: minibatch rows x its products' sizes, forward and backward
@@ -79,13 +72,6 @@ class OnPolicyPopulationEngine:
             if isinstance(layer, StackedDense)
         )
         return 3 * rows * products
-
-    def run_parts(self, fn: Any) -> list[Any]:
-        """``fn(part)`` for every part, side by side, with the parts' optimisers kept in step with the whole."""
-        begin_parts(self.optimizer, self.parts)
-        out = self.runner.map(fn, self.parts)
-        end_parts(self.optimizer, self.parts)
-        return out
 
     def sync_members(self) -> None:
         """Each member's optimiser state from the stacked optimiser (the parameters are shared views already)."""
@@ -208,7 +194,7 @@ class PPOPopulationEngine(OnPolicyPopulationEngine):
         clip = m0.clip_schedule(progress)
         names = ("obs", "actions", "log_probs", "advantages", "returns", "values")
         data = {name: self._member_major(name) for name in names}
-        parts = self.run_parts(lambda part: self._update_part(part, {k: v[part.rows] for k, v in data.items()}, clip))
+        parts = self.parts.map(lambda part: self._update_part(part, {k: v[part.rows] for k, v in data.items()}, clip))
         h = {key: np.concatenate([p[key] for p in parts], axis=1) for key in parts[0]}  # (steps, K)
         last = h["pg_loss"][-1] + c.ent_coef * h["entropy_loss"][-1] + c.vf_coef * h["v_loss"][-1]
         self._member_stats(
@@ -275,7 +261,7 @@ class A2CPopulationEngine(OnPolicyPopulationEngine):
     def update(self) -> None:
         lr = self._set_lr()
         data = {name: self._member_major(name) for name in ("obs", "actions", "returns", "advantages")}
-        parts = self.run_parts(lambda part: self._update_part(part, {k: v[part.rows] for k, v in data.items()}))
+        parts = self.parts.map(lambda part: self._update_part(part, {k: v[part.rows] for k, v in data.items()}))
         terms = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
         self._member_stats({**terms, "train/learning_rate": lr})
 

@@ -1,9 +1,10 @@
 """A population's members in parts whose updates run side by side on threads.
 
 Member k's rows of the stacked networks never meet member j's, so the members' updates are independent. With
-``Population.num_threads = n`` the K members are cut into n contiguous parts; each part holds views of its rows
-of the stacked networks and optimiser (``nngym.stacked.network_rows``, ``StackedOptimizer.rows``) and the parts'
-updates run on n threads. numpy releases the GIL inside its products and elementwise loops, so the parts'
+``Population.num_threads = n`` the K members are cut into up to n contiguous parts (as many as their work pays for,
+``part_count``); each part holds views of its rows of the stacked networks and optimiser
+(``nngym.stacked.network_rows``, ``StackedOptimizer.rows``) and the parts' updates run side by side
+(``MemberParts``). numpy releases the GIL inside its products and elementwise loops, so the parts'
 arithmetic runs on as many cores, with BLAS on one thread each. Rollouts stay on the calling thread: stepping
 Python environments holds the GIL. Each row is computed by the same calls on the same numbers as in the
 undivided population, so a member learns the same either way.
@@ -11,7 +12,7 @@ undivided population, so a member learns the same either way.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -67,46 +68,52 @@ def member_rows(n_members: int, n_parts: int) -> list[slice]:
     return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
-class PartRunner:
-    """Runs a function on every part, on one thread per part (the calling thread for a single part).
+class MemberParts:
+    """A population's members cut into ``n`` parts, and the threads their updates run on.
 
     Args:
-        n_threads: Threads of the pool (made on first use, ended by ``close``).
+        members: The population's agents, in member order.
+        optimizer: The population's stacked optimiser.
+        nets: The stacked networks by name (``{"policy": ...}``, ``{"q_net": ..., "q_target": ...}``), each with
+            ``rows(start, stop)``; the first is the one the optimiser steps.
+        n: Parts (1: the whole population, on the calling thread).
     """
 
-    def __init__(self, n_threads: int) -> None:
-        self.n_threads = int(n_threads)
+    def __init__(self, members: list[Any], optimizer: StackedOptimizer, nets: dict[str, Any], n: int) -> None:
+        self.optimizer = optimizer
+        rows = member_rows(len(members), n)
+        if len(rows) == 1:
+            self.parts = [Part(members, rows[0], optimizer, nets)]
+        else:
+            self.parts = []
+            for r in rows:
+                views = {name: net.rows(r.start, r.stop) for name, net in nets.items()}
+                part_optimizer = optimizer.rows(next(iter(views.values())), r.start, r.stop)
+                self.parts.append(Part(members[r], r, part_optimizer, views))
         self._pool: ThreadPoolExecutor | None = None
 
-    def map(self, fn: Callable[[Part], T], parts: Sequence[Part]) -> list[T]:
-        """``[fn(part) for part in parts]``, the calls side by side; an exception in one is raised here."""
-        if len(parts) == 1:
-            return [fn(parts[0])]
+    def __len__(self) -> int:
+        return len(self.parts)
+
+    def __iter__(self) -> Iterator[Part]:
+        return iter(self.parts)
+
+    def map(self, fn: Callable[[Part], T]) -> list[T]:
+        """``[fn(part) for part in parts]``, the calls side by side on one thread each (an exception in one is
+        raised here), the parts' optimisers given the whole one's step count and step size before and its step
+        count taken back after (every part steps as often)."""
+        if len(self.parts) == 1:
+            return [fn(self.parts[0])]
+        for part in self.parts:
+            part.optimizer.rule.t, part.optimizer.rule.lr = self.optimizer.rule.t, self.optimizer.rule.lr
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.n_threads, thread_name_prefix="nngym-population")
-        return list(self._pool.map(fn, parts))
+            self._pool = ThreadPoolExecutor(len(self.parts), thread_name_prefix="nngym-population")
+        out = list(self._pool.map(fn, self.parts))
+        self.optimizer.rule.t = self.parts[0].optimizer.rule.t
+        return out
 
     def close(self) -> None:
-        """Ends the pool's threads (a later ``map`` makes a new pool)."""
+        """Ends the parts' threads (a later ``map`` starts them again)."""
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
-
-
-def optimizer_parts(optimizer: StackedOptimizer, sources: Sequence[Any], rows: Sequence[slice]) -> list[Any]:
-    """The optimiser of each part (``StackedOptimizer.rows``), or the whole optimiser for a single part."""
-    if len(rows) == 1:
-        return [optimizer]
-    return [optimizer.rows(src, r.start, r.stop) for src, r in zip(sources, rows, strict=True)]
-
-
-def begin_parts(optimizer: StackedOptimizer, parts: Sequence[Part]) -> None:
-    """Gives every part's optimiser the population optimiser's step count and step size before an update."""
-    for part in parts:
-        if part.optimizer is not optimizer:
-            part.optimizer.rule.t, part.optimizer.rule.lr = optimizer.rule.t, optimizer.rule.lr
-
-
-def end_parts(optimizer: StackedOptimizer, parts: Sequence[Part]) -> None:
-    """Takes the parts' step count back (every part steps as often) after an update."""
-    optimizer.rule.t = parts[0].optimizer.rule.t
