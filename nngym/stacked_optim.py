@@ -5,6 +5,11 @@ update rule (``_update``, elementwise: SGD, Momentum, RMSprop, Adam) to the K me
 side, (K, P). What is not elementwise is taken per member: the global gradient norm that ``max_grad_norm``
 clips is member k's own, ‖g_k‖, and the slots (Adam's m and v) are member k's own rows. The result for
 member k is that of an ordinary optimiser of member k's parameters alone.
+
+Small members (under ``IN_PLACE_MIN`` parameters each, e.g. PPO's 64-unit actor and critic) are gathered into
+one (K, P) array, updated with a handful of calls and written back. Large ones (DQN's 256 × 256 layers) are updated
+parameter by parameter where they lie: for K members their (K, P) copies are megabytes, and gathering and writing
+them back cost as much as the update itself.
 """
 
 from __future__ import annotations
@@ -15,6 +20,12 @@ from typing import Any
 import numpy as np
 
 from nngym.optim import Optimizer, _is_decayed, gather_params
+
+#: Parameters per member from which ``StackedOptimizer`` updates each parameter in place rather than gathered into
+#: one (K, P) array. A member's size, not K, decides, so a member learns the same numbers in any part of a
+#: population. Measured on a 2-core AMD EPYC, Adam with clipping, 8 members: 4-256-256-2 (67k a member) 1.85 →
+#: 1.1 ms a step in place; PPO's 4-64-64-2 actor and 4-64-64-1 critic (9k) faster gathered (fewer calls).
+IN_PLACE_MIN = 32_768
 
 
 class StackedOptimizer:
@@ -82,29 +93,68 @@ class StackedOptimizer:
         params = gather_params(rule.source)
         rule.t += 1
         rule._begin_step()
+        for key in rule.slot_keys:
+            self._slot(key)
+        in_place = self._offsets[-1] >= IN_PLACE_MIN and all(
+            p.flags.c_contiguous and g.flags.c_contiguous and p.dtype == g.dtype == self._P.dtype for _, p, g in params
+        )
+        norms = self._step_in_place(params) if in_place else self._step_gathered(params)
+        self.last_grad_norms = norms
+        return norms
+
+    def _step_gathered(self, params: list[tuple[str, np.ndarray, np.ndarray]]) -> np.ndarray | None:
+        """The update on the members' parameters gathered side by side, (K, P), written back after."""
+        rule = self.rule
         G = self._gather([g for _, _, g in params], self._G)  # (K, P), member k's gradients in row k
         norms = None
         if rule.max_grad_norm is not None:
             G2 = np.square(G, out=self._G2) if G.dtype == self._G2.dtype else np.square(G)
             norms = np.sqrt(G2.sum(axis=1))  # row by row: the same numbers for any number of rows
-            clip = norms > rule.max_grad_norm
-            if clip.any():
-                scale = np.where(clip, rule.max_grad_norm / (norms + 1e-6), 1.0).astype(G.dtype)
-                G *= scale[:, None]
+            scale = self._clip_scale(norms, G.dtype)
+            if scale is not None:
+                G *= scale
         P = self._gather([p for _, p, _ in params], self._P)
         if rule.weight_decay:
             G += rule.weight_decay * self._decay_mask * P
-        for key in rule.slot_keys:
-            if key not in self.slots:
-                self.slots[key] = np.zeros_like(P)
         rule._update(P, G, self.slots)
         for (_, p, _), a, b in zip(params, self._offsets[:-1], self._offsets[1:], strict=True):
             if p.flags.c_contiguous:  # a view of p as (K, size): written without a temporary
                 np.copyto(p.reshape(self.n_members, -1), P[:, a:b])
             else:
                 p[...] = P[:, a:b].reshape(p.shape)
-        self.last_grad_norms = norms
         return norms
+
+    def _step_in_place(self, params: list[tuple[str, np.ndarray, np.ndarray]]) -> np.ndarray | None:
+        """The update parameter by parameter on the (K, size) views of the parameters, gradients and slots (each
+        member's norm is the sum over parameters of its rows' dot products: the same numbers for any number of
+        rows)."""
+        rule, K = self.rule, self.n_members
+        views = [(name, p.reshape(K, -1), g.reshape(K, -1)) for name, p, g in params]
+        norms = None
+        if rule.max_grad_norm is not None:
+            squares = np.zeros(K)
+            for _, _, g in views:  # a BLAS dot per row: several times faster than squaring and summing the rows
+                squares += [np.vdot(row, row) for row in g]
+            norms = np.sqrt(squares).astype(self._G2.dtype)
+            scale = self._clip_scale(norms, self._G2.dtype)
+            if scale is not None:
+                for _, _, g in views:
+                    g *= scale
+        bounds = zip(self._offsets[:-1], self._offsets[1:], strict=True)
+        for (name, p, g), (a, b), (_, shape) in zip(views, bounds, self._layout, strict=True):
+            if rule.weight_decay and _is_decayed(name, np.empty(shape)):
+                g += rule.weight_decay * p
+            rule._update(p, g, {key: slot[:, a:b] for key, slot in self.slots.items()})
+        return norms
+
+    def _clip_scale(self, norms: np.ndarray, dtype: np.dtype) -> np.ndarray | None:
+        """Each member's factor max_norm / (‖g_k‖ + 1e-6) where ‖g_k‖ > max_norm, else 1, as (K, 1); None if no
+        member is clipped."""
+        limit = self.rule.max_grad_norm
+        clip = norms > limit
+        if not clip.any():
+            return None
+        return np.where(clip, limit / (norms + 1e-6), 1.0).astype(dtype)[:, None]
 
     def _slot(self, key: str) -> np.ndarray:
         """Slot ``key`` (K, P), made as zeros if it is not there yet."""

@@ -14,6 +14,7 @@ from agents.common import population_parts
 from agents.common.member_generators import MemberGenerators
 from agents.common.population import Population, load_population, member_log_dir
 from agents.ppo import ppo_loss
+from nngym import stacked_optim
 
 SEEDS = [0, 1, 2]
 #: small configurations: (class, hyperparameters, env steps of the first update, env steps of a few updates)
@@ -48,10 +49,13 @@ def rel(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(a - b) / np.linalg.norm(b))
 
 
-@pytest.mark.parametrize("algo", sorted(CASES))
-def test_member_k_is_the_single_run_with_seed_k(algo):
+@pytest.mark.parametrize(("algo", "in_place"), [*((a, False) for a in sorted(CASES)), ("dqn", True)])
+def test_member_k_is_the_single_run_with_seed_k(algo, in_place, monkeypatch):
     """Exactly the single run's initial parameters; after the first update (and after several) equal to the
-    single run's to 1e-5 relative error, each member having moved away from its start."""
+    single run's to 1e-5 relative error, each member having moved away from its start (also with the stacked
+    optimiser updating each parameter in place, as it does for large members)."""
+    if in_place:
+        monkeypatch.setattr(stacked_optim, "IN_PLACE_MIN", 0)
     cls, hp, first, more = CASES[algo]
     pop = cls("CartPole-v1", seed=SEEDS, **hp)
     assert isinstance(pop, Population) and len(pop) == 3 and pop.seeds == SEEDS
@@ -282,13 +286,22 @@ def test_callbacks_see_the_population(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("algo", "env", "extra"),
-    [("ppo", "CartPole-v1", {}), ("a2c", "CartPole-v1", {}), ("dqn", "CartPole-v1", {}), ("ppo", "Pendulum-v1", {})],
+    ("algo", "env", "in_place"),
+    [
+        ("ppo", "CartPole-v1", False),
+        ("a2c", "CartPole-v1", False),
+        ("dqn", "CartPole-v1", False),
+        ("dqn", "CartPole-v1", True),
+        ("ppo", "Pendulum-v1", False),
+    ],
 )
-def test_members_learn_the_same_numbers_in_parts_on_threads(algo, env, extra, monkeypatch):
+def test_members_learn_the_same_numbers_in_parts_on_threads(algo, env, in_place, monkeypatch):
     """num_threads = 2: the members' updates run in two parts side by side (views of their rows), and every member
-    ends with exactly the parameters, optimiser state and statistics of the population trained whole."""
+    ends with exactly the parameters, optimiser state and statistics of the population trained whole (with the
+    members gathered into one array for the update, and with each parameter updated in place)."""
     monkeypatch.setattr(population_parts, "MIN_PART_MACS", 1)  # these small networks get parts all the same
+    monkeypatch.setattr(stacked_optim, "IN_PLACE_MIN", 0 if in_place else 10**9)
+    extra: dict = {}
     cls, hp, _, more = CASES[algo]
     whole = cls(env, seed=SEEDS, **hp, **extra)
     split = cls(env, seed=SEEDS, **hp, **extra)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from gradients import assert_gradcheck_passes
 
-from nngym import Dense, ReLU, Sequential, Tanh, gradcheck
+from nngym import Dense, ReLU, Sequential, Tanh, gradcheck, stacked_optim
 from nngym.builders import mlp
 from nngym.optim import SGD, Adam, RMSprop
 from nngym.stacked import StackedDense, infer_stacked, stack_networks, unstack_network
@@ -95,10 +95,12 @@ def test_stack_networks_refuses_other_layers(rng):
         StackedDense(2, 3, 4, rng).forward(np.zeros((3, 5, 3)))
 
 
+@pytest.mark.parametrize("in_place", [False, True])
 @pytest.mark.parametrize("rule", [SGD, Adam, RMSprop])
-def test_stacked_optimizer_is_each_member_alone(rng, rule):
+def test_stacked_optimizer_is_each_member_alone(rng, rule, in_place, monkeypatch):
     """Three steps with per-member clipping (member 0 clipped, member 1 not): each member's parameters and slots
-    are those of an ordinary optimiser of its own network."""
+    are those of an ordinary optimiser of its own network, whether the members are gathered or updated in place."""
+    monkeypatch.setattr(stacked_optim, "IN_PLACE_MIN", 0 if in_place else 10**9)
     nets = [mlp([3, 4, 2], rng, activation="relu") for _ in range(2)]
     singles = [unstack_network(stack_networks([n]), 0) for n in nets]  # independent copies of the members
     stacked = stack_networks(nets)
