@@ -78,7 +78,7 @@ def test_env_kwargs_reach_training_and_evaluation_envs(tmp_path, monkeypatch):
     assert 3 <= lengths.min() < 11  # an arm's end is >= 3 steps away in a length-2 corridor, >= 11 in the default 10
     with pytest.raises(SystemExit, match="--env-kwargs: expected KEY=VALUE, got 'corridor_length'"):
         train.main([*tmaze, "--env-kwargs", "corridor_length"])
-    with pytest.raises(ValueError, match="corridor_length must be an integer >= 1, got 0"):
+    with pytest.raises(SystemExit, match="error: corridor_length must be an integer >= 1, got 0"):
         train.main([*tmaze, "--env-kwargs", "corridor_length=0"])
     # --eval-env-kwargs builds the evaluation env alone (the training env keeps --env-kwargs)
     made = []
@@ -87,7 +87,7 @@ def test_env_kwargs_reach_training_and_evaluation_envs(tmp_path, monkeypatch):
     result = train.main([*args, "--eval-env-kwargs", "corridor_length=4"])
     assert result["env_kwargs"] == {"corridor_length": 2} and result["eval_env_kwargs"] == {"corridor_length": 4}
     assert made[-1] == {"corridor_length": 4} and {"corridor_length": 2} in made
-    with pytest.raises(ValueError, match="corridor_length must be an integer >= 1, got 0"):
+    with pytest.raises(SystemExit, match="error: corridor_length must be an integer >= 1, got 0"):
         train.main([*args, "--eval-env-kwargs", "corridor_length=0"])
     with pytest.raises(SystemExit, match="--eval-env-kwargs: expected KEY=VALUE, got 'corridor_length'"):
         train.main([*args, "--eval-env-kwargs", "corridor_length"])
@@ -121,3 +121,26 @@ def test_num_threads_sets_the_threads_while_learning(tmp_path, monkeypatch):
 def _blas_threads(info: list[dict]) -> int:
     """The BLAS library's thread count in threadpoolctl's ``threadpool_info()``."""
     return next(i["num_threads"] for i in info if i["user_api"] == "blas")
+
+
+def test_what_the_user_gives_is_refused_with_the_reason_not_a_traceback(tmp_path):
+    """Bad hyperparameters, env arguments, env ids and model files end the script with one line naming what was
+    expected and what came."""
+    base = ["--algo", "ppo", "--env", "CartPole-v1", "--total-timesteps", "64", "--no-progress"]
+    base += ["--log-dir", str(tmp_path)]
+    with pytest.raises(SystemExit, match=r"error: PPO: unknown hyperparameters \['bogus'\]; expected some of"):
+        train.main([*base, "--hyperparams", "bogus=1"])
+    with pytest.raises(SystemExit, match="error: PPO: n_steps must be an integer, got 'abc'"):
+        train.main([*base, "--hyperparams", "n_steps=abc"])
+    with pytest.raises(SystemExit, match="error: .*unexpected keyword argument 'foo'"):
+        train.main([*base, "--env-kwargs", "foo=1"])
+    not_a_model = tmp_path / "model.npz"
+    not_a_model.write_text("not a model")
+    with pytest.raises(SystemExit, match="is not a valid nngym model file: expected an npz"):
+        train.main([*base, "--resume", str(not_a_model)])
+    entry = tmp_path / "mine.yml"
+    entry.write_text("Nope-v9: {}\n")
+    with pytest.raises(SystemExit, match="error: Environment `Nope` doesn't exist"):
+        train.main([*base[:2], "--env", "Nope-v9", *base[4:], "--hyperparams-file", str(entry)])
+    with pytest.raises(SystemExit, match=r"no ppo hyperparameters for 'Nope-v9'.*an empty one, 'Nope-v9: \{\}'"):
+        train.main([*base[:2], "--env", "Nope-v9", *base[4:]])

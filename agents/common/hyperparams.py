@@ -106,7 +106,11 @@ def load_hyperparams(
         raise HyperparamsError(f"cannot read hyperparameter file {path}: {e}") from e
     if not isinstance(table, dict) or env_id not in table:
         have = sorted(table) if isinstance(table, dict) else []
-        raise HyperparamsError(f"{path}: no {algo} hyperparameters for {env_id!r}; have {have}")
+        raise HyperparamsError(
+            f"{path}: no {algo} hyperparameters for {env_id!r}; have {have}. To train it, add an entry for it to a "
+            f"yml file (an empty one, '{env_id}: {{}}', means the agent's defaults) and pass the file as the "
+            "hyperparameters file"
+        )
     entry = table[env_id]
     if not isinstance(entry, dict):
         raise HyperparamsError(f"{path}: {env_id}: an entry is a mapping of hyperparameters, got {entry!r}")

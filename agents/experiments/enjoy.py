@@ -33,7 +33,7 @@ import numpy as np
 
 import envs  # noqa: F401 - registers the nngym/ env ids
 from agents.experiments.models import load_model
-from agents.experiments.train import parse_key_values
+from agents.experiments.train import parse_key_values, reported_as_errors
 from envs.wrappers import zoo_wrappers
 
 #: Shown when a video is asked for without imageio.
@@ -145,18 +145,23 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     if args.n_episodes < 1:
         raise SystemExit(f"--n-episodes must be >= 1, got {args.n_episodes}")
-    if args.impl == "sb3" and str(args.model).endswith(".zip"):
-        agent = _sb3_zip(args.model, args.algo)
-    else:
-        agent = load_model(args.model, args.algo, env=args.env if args.impl == "sb3" else None)
     record = args.video_folder is not None
     env_kwargs = parse_key_values(args.env_kwargs, "--env-kwargs")
-    env = gym.make(args.env, render_mode="rgb_array" if record else None, **env_kwargs)
+    with reported_as_errors():  # a missing or corrupt model file, an unknown env or bad env arguments
+        if args.impl == "sb3" and str(args.model).endswith(".zip"):
+            agent = _sb3_zip(args.model, args.algo)
+        else:
+            agent = load_model(args.model, args.algo, env=args.env if args.impl == "sb3" else None)
+        env = gym.make(args.env, render_mode="rgb_array" if record else None, **env_kwargs)
     wrapping = {} if args.no_env_wrappers else run_env_wrappers(args.model)
     for wrap in zoo_wrappers(wrapping.get("env_wrapper"), wrapping.get("frame_stack")):
         env = wrap(env)
     if wrapping:
         print(f"env wrapped as in training (the run's eval.json): {wrapping}")
+    for what in ("observation_space", "action_space"):
+        trained, given = getattr(agent, what, None), getattr(env, what)
+        if trained is not None and trained != given:
+            raise SystemExit(f"error: {args.model} was trained with {what} {trained}; {args.env} has {given}")
     returns, lengths, videos = play(agent, env, args.n_episodes, args.deterministic, args.seed, record)
     fps = args.fps or float(env.metadata.get("render_fps") or 30)
     env.close()

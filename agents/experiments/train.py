@@ -37,6 +37,8 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import gymnasium as gym
@@ -119,6 +121,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+@contextmanager
+def reported_as_errors() -> Iterator[None]:
+    """Ends the script with ``error: <reason>`` for what the user gave wrong: a ValueError (bad hyperparameters,
+    spaces, model files: their messages name what was expected and what came), a missing file, an unknown env id
+    (gymnasium's errors), and the TypeError ``gym.make`` raises for arguments the env does not take.
+
+    Raises:
+        SystemExit: With the reason, instead of a traceback.
+    """
+    try:
+        yield
+    except (ValueError, FileNotFoundError, gym.error.Error) as e:
+        raise SystemExit(f"error: {e}") from None
+    except TypeError as e:
+        if "environment creator" not in str(e):  # not gym.make's: a defect, with its traceback
+            raise
+        raise SystemExit(f"error: {e}") from None
+
+
 def parse_key_values(pairs: list[str], option: str) -> dict:
     """``["gamma=0.98", "net_arch=[64, 64]"]`` -> ``{"gamma": 0.98, "net_arch": [64, 64]}`` (values read as YAML).
 
@@ -189,21 +210,22 @@ def main(argv: list[str] | None = None) -> dict:
             "--env-kwargs, --eval-env-kwargs, env_wrapper and frame_stack: only for --impl nngym (the SB3 wrapper "
             "builds its envs from the id alone)"
         )
-    if env_kwargs or given_eval_kwargs or wrappers:  # the agents take a ready vector env; evaluation one env
-        n_envs = int(hp.get("n_envs", cls.Config.n_envs))
-        env = make_vec_env(args.env, n_envs, hp.get("vectorization", "sync"), wrappers=wrappers, **env_kwargs)
-        eval_env: str | gym.Env = gym.make(args.env, **eval_env_kwargs)
-        for wrap in wrappers:
-            eval_env = wrap(eval_env)
-    else:
-        env = eval_env = args.env
-    tensorboard = {} if args.tensorboard_log is None else {"tensorboard_log": args.tensorboard_log}
-    if args.resume:
-        agent = cls.load(args.resume, env=env, log_dir=run_dir, verbose=args.verbose, **tensorboard)
-        remaining, reset = total - agent.num_timesteps, False
-    else:
-        agent = cls(env, seed=args.seed, log_dir=run_dir, verbose=args.verbose, **tensorboard, **hp)
-        remaining, reset = total, True
+    with reported_as_errors():  # the env id and arguments, hyperparameters, a model file to resume
+        if env_kwargs or given_eval_kwargs or wrappers:  # the agents take a ready vector env; evaluation one env
+            n_envs = int(hp.get("n_envs", cls.Config.n_envs))
+            env = make_vec_env(args.env, n_envs, hp.get("vectorization", "sync"), wrappers=wrappers, **env_kwargs)
+            eval_env: str | gym.Env = gym.make(args.env, **eval_env_kwargs)
+            for wrap in wrappers:
+                eval_env = wrap(eval_env)
+        else:
+            env = eval_env = args.env
+        tensorboard = {} if args.tensorboard_log is None else {"tensorboard_log": args.tensorboard_log}
+        if args.resume:
+            agent = cls.load(args.resume, env=env, log_dir=run_dir, verbose=args.verbose, **tensorboard)
+            remaining, reset = total - agent.num_timesteps, False
+        else:
+            agent = cls(env, seed=args.seed, log_dir=run_dir, verbose=args.verbose, **tensorboard, **hp)
+            remaining, reset = total, True
     if args.impl == "sb3":  # -1: every core, as torch's own default
         agent.torch_threads = available_cores() if threads == -1 else threads
     else:
