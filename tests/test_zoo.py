@@ -210,3 +210,17 @@ def test_train_py_reads_the_zoo_dqn_file_unchanged(tmp_path):
     assert result["hyperparams"]["gradient_steps"] == -1 and result["total_timesteps"] == 400
     saved = json.loads((tmp_path / "dqn_Acrobot-v1_s0" / "eval.json").read_text())
     assert saved["hyperparams"]["net_arch"] == [256, 256]
+
+
+def test_a_namespaced_env_finds_the_entry_of_its_bare_name(tmp_path):
+    """nngym/CartPoleNoVel-v1 is the env the zoo's ppo_lstm.yml calls CartPoleNoVel-v1; an entry under the full id
+    wins over the bare name."""
+    zoo_lstm = ZOO / "ppo_lstm.yml"
+    hp = load_hyperparams("recurrent_ppo", "nngym/CartPoleNoVel-v1", zoo_lstm)
+    assert hp == load_hyperparams("recurrent_ppo", "CartPoleNoVel-v1", zoo_lstm)
+    assert hp["n_envs"] == 8 and hp["n_steps"] == 32 and hp["normalize_obs"] and hp["n_timesteps"] == 100_000
+    with pytest.raises(HyperparamsError, match="no recurrent_ppo hyperparameters for 'nngym/TMaze-v0'"):
+        load_hyperparams("recurrent_ppo", "nngym/TMaze-v0", zoo_lstm)
+    both = tmp_path / "both.yml"
+    both.write_text("CartPoleNoVel-v1: {n_steps: 16}\nnngym/CartPoleNoVel-v1: {n_steps: 64}\n")
+    assert load_hyperparams("recurrent_ppo", "nngym/CartPoleNoVel-v1", both) == {"n_steps": 64}

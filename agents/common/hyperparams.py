@@ -81,7 +81,8 @@ def load_hyperparams(
 
     Args:
         algo: Algorithm name (``ppo``, ``a2c``, ``dqn``, ``reinforce``, ``recurrent_ppo``).
-        env_id: Env id, a top-level key of the file.
+        env_id: Env id, a top-level key of the file (a namespaced id such as ``nngym/CartPoleNoVel-v1`` also
+            finds the entry of its bare name, ``CartPoleNoVel-v1``, as rl-baselines3-zoo's files name it).
         path: Another file in the same layout: one of rl-baselines3-zoo's, or the best configuration a Ray
             Tune search wrote.
         config_fields: The names of the algorithm's ``Config`` fields; when given, any other key raises.
@@ -104,17 +105,20 @@ def load_hyperparams(
         table = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as e:
         raise HyperparamsError(f"cannot read hyperparameter file {path}: {e}") from e
-    if not isinstance(table, dict) or env_id not in table:
+    key = env_id
+    if isinstance(table, dict) and key not in table and "/" in key and key.split("/", 1)[1] in table:
+        key = key.split("/", 1)[1]  # nngym/CartPoleNoVel-v1: the zoo's files name it without the namespace
+    if not isinstance(table, dict) or key not in table:
         have = sorted(table) if isinstance(table, dict) else []
         raise HyperparamsError(
             f"{path}: no {algo} hyperparameters for {env_id!r}; have {have}. To train it, add an entry for it to a "
             f"yml file (an empty one, '{env_id}: {{}}', means the agent's defaults) and pass the file as the "
             "hyperparameters file"
         )
-    entry = table[env_id]
+    entry = table[key]
     if not isinstance(entry, dict):
-        raise HyperparamsError(f"{path}: {env_id}: an entry is a mapping of hyperparameters, got {entry!r}")
-    return translate(entry, algo, f"{path}: {env_id}", config_fields)
+        raise HyperparamsError(f"{path}: {key}: an entry is a mapping of hyperparameters, got {entry!r}")
+    return translate(entry, algo, f"{path}: {key}", config_fields)
 
 
 def translate(
