@@ -210,6 +210,9 @@ def test_what_a_population_refuses():
         RecurrentPPO("CartPole-v1", seed=[0, 1])
     with pytest.raises(ValueError, match="MLP policies"):
         PPO("CartPole-v1", net="cnn", seed=[0, 1])
+    for cls in (PPO, DQN):  # image observations: the networks begin with an input layer that is not stacked
+        with pytest.raises(ValueError, match="stacks MLPs on flat observations.*got ImageScale at layer 0"):
+            cls("nngym/Catch-v0", seed=[0, 1])
     with pytest.raises(ValueError, match="distinct seeds"):
         PPO("CartPole-v1", seed=[3, 3])
     with pytest.raises(ValueError, match="target_kl"):

@@ -14,6 +14,7 @@ import numpy as np
 
 from agents.common.distributions import Distribution
 from agents.common.policies import ActorCriticPolicy, QNetwork, action_distribution
+from nngym.network import Sequential
 from nngym.stacked import infer_stacked, network_rows, stack_networks
 
 
@@ -40,8 +41,8 @@ class StackedActorCritic:
         self.n_members = len(policies)
         self.action_space: gym.Space = p0.action_space
         self.discrete = p0.discrete
-        self.actor = stack_networks([p.actor for p in policies], share=True)
-        self.critic = stack_networks([p.critic for p in policies], share=True)
+        self.actor = _stacked([p.actor for p in policies], "actor")
+        self.critic = _stacked([p.critic for p in policies], "critic")
         if self.discrete:
             self.log_std = np.zeros((self.n_members, 0), dtype=np.float32)
             self.log_std_grad = np.zeros_like(self.log_std)
@@ -99,7 +100,7 @@ class StackedQNetwork:
 
     def __init__(self, q_nets: Sequence[QNetwork]) -> None:
         self.n_members = len(q_nets)
-        self.q = stack_networks([q.q for q in q_nets], share=True)
+        self.q = _stacked([q.q for q in q_nets], "Q-network")
 
     def rows(self, start: int, stop: int) -> StackedQNetwork:
         """Members ``start`` … ``stop − 1`` as a stacked Q-network of their own, on views of their rows."""
@@ -113,3 +114,19 @@ class StackedQNetwork:
 
     def named_params(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
         return self.q.named_params()
+
+
+def _stacked(nets: Sequence[Sequential], what: str) -> Sequential:
+    """The members' ``what`` networks stacked (``stack_networks``, parameters shared).
+
+    Raises:
+        ValueError: Naming the network and the layer that cannot be stacked, for networks other than MLPs on flat
+            observations (image observations give the networks an input layer that scales and flattens them).
+    """
+    try:
+        return stack_networks(nets, share=True)
+    except ValueError as e:
+        raise ValueError(
+            f"a population stacks MLPs on flat observations, and the members' {what} is not one: {e}. Observations "
+            "with images (or image parts) train one seed per agent"
+        ) from None
