@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 
+import envs  # noqa: F401 - registers the nngym/ env ids
 from agents import A2C, DQN, PPO, REINFORCE, RecurrentPPO
 from agents.common import population_parts
 from agents.common.member_generators import MemberGenerators
