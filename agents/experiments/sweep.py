@@ -6,7 +6,8 @@ Locally, nngym's runs of PPO, A2C and DQN that differ only in their seed train b
 one subprocess (``agents.experiments.train_population``, the same files in each run's directory);
 ``population=False`` trains every run on its own, and so do sweeps with ``checkpoint_freq`` (checkpoints and
 their resume are per run) and a ``drill_kill`` run.
-A run that raises is reported with its traceback in ``error.txt`` while the others go on; a run whose
+A run that fails is reported with its reason (the ``error:`` line of a refused input, or the traceback) in
+``error.txt`` while the others go on; a run whose
 worker dies is retried and resumes from its latest checkpoint.
 """
 

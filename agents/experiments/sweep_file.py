@@ -18,9 +18,9 @@ Each combination is one run of the train runner (``python -m agents.experiments.
 behind ``scripts/train.py``) with
 its own log directory ``<log_dir>/<run name>/``, so a sweep's runs have the same layout as
 single runs. A run is *finished* when its ``eval.json`` exists; finished runs are skipped on a
-rerun. A run that raises is reported with its traceback saved to ``error.txt`` while the others
-go on; a run whose worker dies (killed by a signal, or a Ray worker lost) is retried and
-resumes from its latest checkpoint.
+rerun. A run that fails is reported with its reason (the ``error:`` line of a refused input, or the
+traceback) saved to ``error.txt`` while the others go on; a run whose worker dies (killed by a
+signal, or a Ray worker lost) is retried and resumes from its latest checkpoint.
 
 Backends: ``local`` runs each combination in a subprocess, at most ``workers`` at a time; ``ray``
 submits each as a Ray task (one CPU unless told otherwise) and brings the run's files back to the
@@ -251,7 +251,7 @@ def checkpoint_steps(path: Path | None) -> int:
 
 
 def save_error(run_dir: Path, code: int) -> str:
-    """Keeps the run's traceback (the tail of its log) in ``error.txt``; returns its last line."""
+    """Keeps why the run failed (its traceback, else the tail of its log) in ``error.txt``; returns its last line."""
     log = run_dir / "train.log"
     text = log.read_text(errors="replace") if log.exists() else ""
     tail = text[text.rfind("Traceback (most recent call last)") :] if "Traceback" in text else text[-4000:]

@@ -7,7 +7,7 @@ driver writes them under its own log directory. Nothing assumes a shared filesys
 
 If the worker dies (node lost, process killed), Ray retries the task (``max_retries``); the retry
 downloads the latest checkpoint from the store and resumes from it, so no completed work is lost.
-A run that raises is not retried: its traceback comes back and is saved to ``error.txt``.
+A run that fails is not retried: its reason (the tail of its log) comes back and is saved to ``error.txt``.
 """
 
 from __future__ import annotations
