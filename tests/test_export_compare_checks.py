@@ -123,16 +123,27 @@ def test_compare_checks_every_envs_hyperparameters_before_training(tmp_path, mon
 
 def test_convert_names_the_zips_algorithm(tmp_path):
     sb3 = pytest.importorskip("stable_baselines3")
-    from agents.baselines.sb3_zip import SB3ZipError
     from agents.experiments import convert_sb3
 
     path = tmp_path / "ppo.zip"
     sb3.PPO("MlpPolicy", "CartPole-v1", n_steps=16, batch_size=16, device="cpu").save(path)
-    with pytest.raises(SB3ZipError, match=r"holds a PPO/A2C model's parameters \(policy action_net.*not DQN's"):
+    with pytest.raises(SystemExit, match=r"error: .*holds a PPO/A2C model's parameters \(policy action_net.*not DQN's"):
         convert_sb3.main([str(path), str(tmp_path / "out.npz"), "--algo", "dqn"])
     assert not (tmp_path / "out.npz").exists()
     dqn = tmp_path / "dqn.zip"
     sb3.DQN("MlpPolicy", "CartPole-v1", buffer_size=100, device="cpu").save(dqn)
-    with pytest.raises(SB3ZipError, match=r"holds a DQN model's parameters \(policy q_net.*not PPO's"):
+    with pytest.raises(SystemExit, match=r"error: .*holds a DQN model's parameters \(policy q_net.*not PPO's"):
         convert_sb3.main([str(dqn), str(tmp_path / "out.npz"), "--algo", "ppo"])
     assert convert_sb3.main([str(path), str(tmp_path / "a2c.npz"), "--algo", "a2c"]).exists()
+
+
+def test_export_and_convert_refuse_a_file_that_is_not_a_model_in_one_line(tmp_path):
+    from agents.experiments import convert_sb3, export
+
+    junk = tmp_path / "junk.npz"
+    junk.write_text("not a model")
+    with pytest.raises(SystemExit, match="error: .*junk.npz is not a valid nngym model file: expected an npz"):
+        export.main([str(junk), "--onnx", str(tmp_path / "p.onnx")])
+    with pytest.raises(SystemExit, match="error: .*junk.npz: not a zip file"):
+        convert_sb3.main([str(junk), str(tmp_path / "out.npz")])
+    assert not (tmp_path / "p.onnx").exists() and not (tmp_path / "out.npz").exists()

@@ -32,8 +32,8 @@ import gymnasium as gym
 import numpy as np
 
 import envs  # noqa: F401 - registers the nngym/ env ids
+from agents.experiments.cli import parse_key_values, reported_as_errors
 from agents.experiments.models import load_model
-from agents.experiments.train import parse_key_values, reported_as_errors
 from envs.wrappers import zoo_wrappers
 
 #: Shown when a video is asked for without imageio.

@@ -21,6 +21,7 @@ import numpy as np
 
 from agents.common.onnx_export import export_onnx
 from agents.common.spaces import encode_observations
+from agents.experiments.cli import reported_as_errors
 from agents.experiments.models import load_model
 
 
@@ -68,7 +69,8 @@ def check_onnx(agent: Any, path: Path, n: int = 1000) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> Path:
     args = parse_args(argv)
-    agent = load_model(args.model)
+    with reported_as_errors():  # a missing or corrupt model file
+        agent = load_model(args.model)
     try:
         out = export_onnx(agent, args.onnx)
     except ValueError as err:  # raised before anything is written

@@ -37,19 +37,17 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
-import yaml
 
 import envs  # noqa: F401 - registers the nngym/ env ids
 from agents import ALGOS, CheckpointCallback, EvalCallback, HyperparamsError, evaluate_episodes, load_hyperparams
 from agents.common.callbacks import AccuracyCallback
 from agents.common.evaluation import classification_accuracy
 from agents.common.vec_env import make_vec_env
+from agents.experiments.cli import parse_key_values, reported_as_errors
 from agents.experiments.plotting import plot_training_curve
 from envs.wrappers import zoo_wrappers
 from nngym.parallel import available_cores
@@ -119,40 +117,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="overrides, YAML values, e.g. gamma=0.98",
     )
     return p.parse_args(argv)
-
-
-@contextmanager
-def reported_as_errors() -> Iterator[None]:
-    """Ends the script with ``error: <reason>`` for what the user gave wrong: a ValueError (bad hyperparameters,
-    spaces, model files: their messages name what was expected and what came), a missing file, an unknown env id
-    (gymnasium's errors), and the TypeError ``gym.make`` raises for arguments the env does not take.
-
-    Raises:
-        SystemExit: With the reason, instead of a traceback.
-    """
-    try:
-        yield
-    except (ValueError, FileNotFoundError, gym.error.Error) as e:
-        raise SystemExit(f"error: {e}") from None
-    except TypeError as e:
-        if "environment creator" not in str(e):  # not gym.make's: a defect, with its traceback
-            raise
-        raise SystemExit(f"error: {e}") from None
-
-
-def parse_key_values(pairs: list[str], option: str) -> dict:
-    """``["gamma=0.98", "net_arch=[64, 64]"]`` -> ``{"gamma": 0.98, "net_arch": [64, 64]}`` (values read as YAML).
-
-    Raises:
-        SystemExit: A pair without ``=`` or with an empty key, naming the option and the pair.
-    """
-    out = {}
-    for kv in pairs:
-        key, sep, value = kv.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"{option}: expected KEY=VALUE, got {kv!r}")
-        out[key] = yaml.safe_load(value)
-    return out
 
 
 def plot_rewards(run_dir: Path, title: str) -> Path:

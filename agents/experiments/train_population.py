@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from agents import ALGOS, evaluate_episodes, load_hyperparams
-from agents.experiments.train import parse_key_values, plot_rewards
+from agents.experiments.cli import parse_key_values
+from agents.experiments.train import plot_rewards
 
 #: The train runner's algorithms a population trains (``agents.common.population.ENGINES``).
 POPULATION_ALGOS = ("ppo", "a2c", "dqn")
