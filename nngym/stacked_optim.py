@@ -49,18 +49,18 @@ class StackedOptimizer:
         self._layout = [(name, p.shape[1:]) for name, p, _ in params]
         sizes = [int(np.prod(shape)) for _, shape in self._layout]
         self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
-        dtype = params[0][1].dtype if params else np.float32
+        self._dtype = params[0][1].dtype if params else np.dtype(np.float32)
+        self._decayed = [_is_decayed(name, np.empty(shape)) for name, shape in self._layout]
         self._decay_mask = np.concatenate(
-            [
-                np.full(s, _is_decayed(name, np.empty(shape)), dtype=dtype)
-                for (name, shape), s in zip(self._layout, sizes, strict=True)
-            ]
+            [np.full(s, d, dtype=self._dtype) for d, s in zip(self._decayed, sizes, strict=True)]
         )
         self.slots: dict[str, np.ndarray] = {}
         self.last_grad_norms: np.ndarray | None = None
+        self._in_place = self._offsets[-1] >= IN_PLACE_MIN
         # the gathered parameters and gradients (and the gradients squared), written in place every step: a
         # population's arrays are megabytes, and a fresh one each step costs its pages again
-        self._P, self._G, self._G2 = (np.empty((self.n_members, self._offsets[-1]), dtype=dtype) for _ in range(3))
+        n = 0 if self._in_place else self._offsets[-1]
+        self._P, self._G, self._G2 = (np.empty((self.n_members, n), dtype=self._dtype) for _ in range(3))
 
     def rows(self, source: Any, start: int, stop: int) -> StackedOptimizer:
         """An optimiser of members ``start`` … ``stop − 1`` alone, for ``source``, their rows of the stacked
@@ -95,8 +95,8 @@ class StackedOptimizer:
         rule._begin_step()
         for key in rule.slot_keys:
             self._slot(key)
-        in_place = self._offsets[-1] >= IN_PLACE_MIN and all(
-            p.flags.c_contiguous and g.flags.c_contiguous and p.dtype == g.dtype == self._P.dtype for _, p, g in params
+        in_place = self._in_place and all(
+            p.flags.c_contiguous and g.flags.c_contiguous and p.dtype == g.dtype == self._dtype for _, p, g in params
         )
         norms = self._step_in_place(params) if in_place else self._step_gathered(params)
         self.last_grad_norms = norms
@@ -105,6 +105,8 @@ class StackedOptimizer:
     def _step_gathered(self, params: list[tuple[str, np.ndarray, np.ndarray]]) -> np.ndarray | None:
         """The update on the members' parameters gathered side by side, (K, P), written back after."""
         rule = self.rule
+        if self._P.shape[1] != self._offsets[-1]:  # large members whose arrays changed (cast, not contiguous)
+            self._P, self._G, self._G2 = (np.empty((self.n_members, self._offsets[-1]), self._dtype) for _ in range(3))
         G = self._gather([g for _, _, g in params], self._G)  # (K, P), member k's gradients in row k
         norms = None
         if rule.max_grad_norm is not None:
@@ -135,14 +137,14 @@ class StackedOptimizer:
             squares = np.zeros(K)
             for _, _, g in views:  # a BLAS dot per row: several times faster than squaring and summing the rows
                 squares += [np.vdot(row, row) for row in g]
-            norms = np.sqrt(squares).astype(self._G2.dtype)
-            scale = self._clip_scale(norms, self._G2.dtype)
+            norms = np.sqrt(squares).astype(self._dtype)
+            scale = self._clip_scale(norms, self._dtype)
             if scale is not None:
                 for _, _, g in views:
                     g *= scale
         bounds = zip(self._offsets[:-1], self._offsets[1:], strict=True)
-        for (name, p, g), (a, b), (_, shape) in zip(views, bounds, self._layout, strict=True):
-            if rule.weight_decay and _is_decayed(name, np.empty(shape)):
+        for (_, p, g), (a, b), decayed in zip(views, bounds, self._decayed, strict=True):
+            if rule.weight_decay and decayed:
                 g += rule.weight_decay * p
             rule._update(p, g, {key: slot[:, a:b] for key, slot in self.slots.items()})
         return norms
@@ -159,7 +161,7 @@ class StackedOptimizer:
     def _slot(self, key: str) -> np.ndarray:
         """Slot ``key`` (K, P), made as zeros if it is not there yet."""
         if key not in self.slots:
-            self.slots[key] = np.zeros((self.n_members, self._offsets[-1]), dtype=self._decay_mask.dtype)
+            self.slots[key] = np.zeros((self.n_members, self._offsets[-1]), dtype=self._dtype)
         return self.slots[key]
 
     def _gather(self, arrays: list[np.ndarray], out: np.ndarray) -> np.ndarray:
