@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -147,3 +148,32 @@ def test_a_model_trained_with_frame_stack_plays_on_the_same_wrapped_env(tmp_path
     stacked_vs_plain = r"(?s)trained with observation_space Box\(.*\(8,\), float32\); CartPole-v1 has Box\(.*\(4,\)"
     with pytest.raises(SystemExit, match=stacked_vs_plain):
         enjoy.main(["--env", "CartPole-v1", "--model", str(model), "--n-episodes", "1", "--no-env-wrappers"])
+
+
+class _NoRenderModeEnv(gym.Env):
+    """A user's env whose constructor takes no render_mode (gymnasium's make only passes one when asked)."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self) -> None:
+        self.t = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.zeros(2, np.float32), float(action), False, self.t >= 3, {}
+
+
+def test_an_env_without_render_mode_plays_when_no_video_is_asked_for(tmp_path):
+    gym.register("TestNoRenderMode-v0", entry_point=_NoRenderModeEnv)
+    try:
+        PPO("TestNoRenderMode-v0", seed=0, n_steps=32).save(tmp_path / "model.npz")
+        out = enjoy.main(["--env", "TestNoRenderMode-v0", "--model", str(tmp_path / "model.npz"), "--n-episodes", "2"])
+        assert out["lengths"] == [3, 3] and all(0.0 <= r <= 3.0 for r in out["returns"])
+    finally:
+        del gym.registry["TestNoRenderMode-v0"]

@@ -219,6 +219,7 @@ def test_a_namespaced_env_finds_the_entry_of_its_bare_name(tmp_path):
     hp = load_hyperparams("recurrent_ppo", "nngym/CartPoleNoVel-v1", zoo_lstm)
     assert hp == load_hyperparams("recurrent_ppo", "CartPoleNoVel-v1", zoo_lstm)
     assert hp["n_envs"] == 8 and hp["n_steps"] == 32 and hp["normalize_obs"] and hp["n_timesteps"] == 100_000
+    assert load_hyperparams("recurrent_ppo", "envs:nngym/CartPoleNoVel-v1", zoo_lstm) == hp  # gymnasium's module:id
     with pytest.raises(HyperparamsError, match="no recurrent_ppo hyperparameters for 'nngym/TMaze-v0'"):
         load_hyperparams("recurrent_ppo", "nngym/TMaze-v0", zoo_lstm)
     both = tmp_path / "both.yml"

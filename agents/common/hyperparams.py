@@ -81,8 +81,9 @@ def load_hyperparams(
 
     Args:
         algo: Algorithm name (``ppo``, ``a2c``, ``dqn``, ``reinforce``, ``recurrent_ppo``).
-        env_id: Env id, a top-level key of the file (a namespaced id such as ``nngym/CartPoleNoVel-v1`` also
-            finds the entry of its bare name, ``CartPoleNoVel-v1``, as rl-baselines3-zoo's files name it).
+        env_id: Env id, a top-level key of the file. ``my_envs:MyEnv-v0`` (gymnasium's form for an env its module
+            registers on import) finds ``MyEnv-v0``'s entry, and a namespaced id such as ``nngym/CartPoleNoVel-v1``
+            the entry of its bare name, ``CartPoleNoVel-v1``, as rl-baselines3-zoo's files name it.
         path: Another file in the same layout: one of rl-baselines3-zoo's, or the best configuration a Ray
             Tune search wrote.
         config_fields: The names of the algorithm's ``Config`` fields; when given, any other key raises.
@@ -106,8 +107,11 @@ def load_hyperparams(
     except (OSError, yaml.YAMLError) as e:
         raise HyperparamsError(f"cannot read hyperparameter file {path}: {e}") from e
     key = env_id
-    if isinstance(table, dict) and key not in table and "/" in key and key.split("/", 1)[1] in table:
-        key = key.split("/", 1)[1]  # nngym/CartPoleNoVel-v1: the zoo's files name it without the namespace
+    if isinstance(table, dict):  # the first of: the id as given, without gymnasium's "module:" prefix (an env
+        # registered on import, gym.make("my_envs:MyEnv-v0")), and without its namespace (nngym/CartPoleNoVel-v1:
+        # the zoo's files name it CartPoleNoVel-v1)
+        registered = env_id.split(":", 1)[-1]
+        key = next((k for k in (env_id, registered, registered.split("/", 1)[-1]) if k in table), env_id)
     if not isinstance(table, dict) or key not in table:
         have = sorted(table) if isinstance(table, dict) else []
         raise HyperparamsError(

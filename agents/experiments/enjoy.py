@@ -152,7 +152,8 @@ def main(argv: list[str] | None = None) -> dict:
             agent = _sb3_zip(args.model, args.algo)
         else:
             agent = load_model(args.model, args.algo, env=args.env if args.impl == "sb3" else None)
-        env = gym.make(args.env, render_mode="rgb_array" if record else None, **env_kwargs)
+        render = {"render_mode": "rgb_array"} if record else {}  # envs need not take render_mode otherwise
+        env = gym.make(args.env, **render, **env_kwargs)
     wrapping = {} if args.no_env_wrappers else run_env_wrappers(args.model)
     for wrap in zoo_wrappers(wrapping.get("env_wrapper"), wrapping.get("frame_stack")):
         env = wrap(env)
