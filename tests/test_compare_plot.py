@@ -257,3 +257,34 @@ def test_markdown_says_when_seeds_were_one_population() -> None:
         in text
     )
     assert "each seed's 1/4 share" in text
+
+
+class _DictObsEnv(gym.Env):
+    """Dict observations (a Discrete and a Box part), Discrete actions: reward 1 for naming the Discrete part."""
+
+    observation_space = gym.spaces.Dict(
+        {"pos": gym.spaces.Discrete(3), "vec": gym.spaces.Box(-1.0, 1.0, (2,), np.float32)}
+    )
+    action_space = gym.spaces.Discrete(3)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.pos, self.t = int(self.np_random.integers(3)), 0
+        return {"pos": self.pos, "vec": np.zeros(2, np.float32)}, {}
+
+    def step(self, action):
+        reward, self.t = float(action == self.pos), self.t + 1
+        self.pos = int(self.np_random.integers(3))
+        return {"pos": self.pos, "vec": np.zeros(2, np.float32)}, reward, False, self.t >= 5, {}
+
+
+def test_sb3_baseline_takes_multi_input_policy_for_dict_observations() -> None:
+    """SB3 refuses MlpPolicy on Dict observations; the baseline picks its MultiInputPolicy, as a user of SB3 would."""
+    pytest.importorskip("stable_baselines3")
+    from agents.baselines.sb3 import SB3PPO
+
+    agent = SB3PPO(_DictObsEnv(), seed=0, n_steps=16, batch_size=16, n_epochs=1)
+    assert type(agent.model.policy).__name__ == "MultiInputActorCriticPolicy"  # SB3's class for "MultiInputPolicy"
+    agent.learn(32)
+    action, _ = agent.predict({"pos": 1, "vec": np.zeros(2, np.float32)}, deterministic=True)
+    assert int(np.asarray(action).reshape(-1)[0]) in (0, 1, 2)

@@ -153,6 +153,8 @@ class SB3Agent:
     algo: ClassVar[str] = ""
     sb3_class: ClassVar[type[BaseAlgorithm]] = BaseAlgorithm
     policy_names: ClassVar[dict[str, str]] = {"mlp": "MlpPolicy", "cnn": "CnnPolicy"}
+    #: SB3's policy for Dict observations (each part encoded, images by its CNN), used where nngym's "mlp" is
+    dict_policy: ClassVar[str] = "MultiInputPolicy"
     schedule_keys: ClassVar[tuple[str, ...]] = ("learning_rate",)
     #: torch threads while building and learning, one as nngym's agents (``BaseAgent.num_threads``): one thread
     #: on small matrices; set it on an agent for more.
@@ -248,6 +250,8 @@ class SB3Agent:
             policy_kwargs["features_extractor_kwargs"] = {"spec": spec}
             policy_kwargs["net_arch"] = []
         hp["policy"] = self.policy_names[family]
+        if family == "mlp" and isinstance(getattr(self._venv, "observation_space", None), gym.spaces.Dict):
+            hp["policy"] = self.dict_policy  # SB3 refuses MlpPolicy on Dict observations
         hp["policy_kwargs"] = policy_kwargs
         import inspect
 
@@ -498,6 +502,7 @@ class SB3RecurrentPPO(SB3Agent):
     algo = "RecurrentPPO"
     sb3_class = RecurrentPPO
     policy_names = {"mlp": "MlpLstmPolicy", "lstm": "MlpLstmPolicy", "cnn": "CnnLstmPolicy"}
+    dict_policy = "MultiInputLstmPolicy"
     schedule_keys = ("learning_rate", "clip_range")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
