@@ -16,6 +16,7 @@ from agents.common.member_generators import MemberGenerators
 from agents.common.population import Population, load_population, member_log_dir
 from agents.ppo import ppo_loss
 from nngym import stacked_optim
+from nngym.serialization import ModelFileError
 
 SEEDS = [0, 1, 2]
 #: small configurations: (class, hyperparameters, env steps of the first update, env steps of a few updates)
@@ -147,6 +148,10 @@ def test_member_is_an_ordinary_agent_of_its_own(tmp_path):
     assert rel(flat_params(m), before) > 1e-4
     loaded = PPO.load(m.save(tmp_path / "m.npz"))
     np.testing.assert_array_equal(flat_params(loaded), flat_params(m))
+    folder = pop.save(tmp_path / "pop")  # a population's folder given to load: the message says how to load it
+    with pytest.raises(ModelFileError, match=r"a population's folder, not a model file: load it with "):
+        PPO.load(folder)
+    np.testing.assert_array_equal(flat_params(PPO.load(folder / "s1.npz")), flat_params(pop.members[1]))
 
 
 def read_monitor(path):

@@ -447,8 +447,18 @@ class BaseAgent:
 
         Raises:
             ModelFileError: Wrong algorithm, incompatible spaces, or digest mismatch (the file is corrupt or
-                was edited after saving; the digest detects accidents, it does not authenticate the file).
+                was edited after saving; the digest detects accidents, it does not authenticate the file), or a
+                folder (a population's: the message says how to load it).
         """
+        if Path(path).is_dir():
+            folder = os.fspath(path)
+            what = (
+                f"a population's folder, not a model file: load it with agents.load_population({cls.algo}, "
+                f"{folder!r}), or one member with {cls.algo}.load({os.path.join(folder, 's<seed>.npz')!r})"
+                if (Path(path) / "population.json").exists()
+                else "a folder, not a model file"
+            )
+            raise ModelFileError(f"{path} is {what}")
         arrays, meta = load_npz(path)
         if meta.get("format") != "nngym.agent":
             raise ModelFileError(f"{path}: format is {meta.get('format')!r}, expected 'nngym.agent'")
