@@ -288,3 +288,13 @@ def test_sb3_baseline_takes_multi_input_policy_for_dict_observations() -> None:
     agent.learn(32)
     action, _ = agent.predict({"pos": 1, "vec": np.zeros(2, np.float32)}, deterministic=True)
     assert int(np.asarray(action).reshape(-1)[0]) in (0, 1, 2)
+
+
+def test_sb3_baseline_refuses_tuple_observations_with_a_value_error() -> None:
+    pytest.importorskip("stable_baselines3")
+    from agents.baselines.sb3 import SB3PPO
+
+    with pytest.raises(
+        ValueError, match=r"SB3 PPO: Tuple\(Discrete\(32\), Discrete\(11\), Discrete\(2\)\) observation"
+    ):
+        SB3PPO("Blackjack-v1", seed=0)

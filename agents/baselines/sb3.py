@@ -147,7 +147,8 @@ class SB3Agent:
         **config: nngym Config fields (``n_envs``, ``learning_rate``, ``net_arch``, ``activation``, ...).
 
     Raises:
-        ValueError: For a hyperparameter SB3's algorithm does not take, or a net it cannot build.
+        ValueError: For a hyperparameter SB3's algorithm does not take, a net it cannot build, or a space it does
+            not support (SB3 has no Tuple observations).
     """
 
     algo: ClassVar[str] = ""
@@ -186,15 +187,18 @@ class SB3Agent:
         self.model = None
         if self._venv is not None:
             policy = kwargs.pop("policy")
-            self.model = self.sb3_class(
-                policy,
-                self._venv,
-                seed=self.seed,
-                device="cpu",
-                verbose=0,
-                tensorboard_log=self.tensorboard_log,
-                **kwargs,
-            )
+            try:
+                self.model = self.sb3_class(
+                    policy,
+                    self._venv,
+                    seed=self.seed,
+                    device="cpu",
+                    verbose=0,
+                    tensorboard_log=self.tensorboard_log,
+                    **kwargs,
+                )
+            except NotImplementedError as e:  # SB3's word for a space it does not support (Tuple observations)
+                raise ValueError(f"SB3 {self.algo}: {e}") from e
         self._train_seconds = 0.0
 
     # --- construction ------------------------------------------------------------------------
