@@ -224,6 +224,12 @@ def network_rows(net: Sequential, start: int, stop: int) -> Sequential:
     )
 
 
+def member_products(*nets: Sequential) -> int:
+    """Multiply-adds of one member's products per input row in the stacked networks ``nets``: Σ n_in · n_out over
+    their ``StackedDense`` layers."""
+    return sum(layer.n_in * layer.n_out for net in nets for layer in net.layers if isinstance(layer, StackedDense))
+
+
 def unstack_network(net: Sequential, k: int) -> Sequential:
     """Member k of a stacked network as an ordinary ``Sequential`` (its own copy of the parameters)."""
     return Sequential(

@@ -21,7 +21,7 @@ from agents.common.population_parts import MemberParts, Part
 from agents.common.population_policies import StackedQNetwork
 from agents.common.spaces import to_env_actions
 from agents.common.vec_env import true_next_observations
-from nngym.stacked import StackedDense
+from nngym.stacked import StackedDense, member_products
 from nngym.stacked_optim import StackedOptimizer
 
 
@@ -54,14 +54,10 @@ class DQNPopulationEngine:
         """A member's multiply-adds per gradient step: minibatch rows x its products' sizes, forward, backward and the
         passes on s' (target, and online for Double DQN) (``population_parts.part_count``)."""
         c = self.members[0].config
-        products = sum(layer.n_in * layer.n_out for layer in self._dense_layers())
-        return (5 if c.double_q else 4) * c.batch_size * products
+        return (5 if c.double_q else 4) * c.batch_size * member_products(self.q_net.q)
 
     def _width(self) -> int:
-        return max(layer.n_out for layer in self._dense_layers())
-
-    def _dense_layers(self) -> list[StackedDense]:
-        return [layer for layer in self.q_net.q.layers if isinstance(layer, StackedDense)]
+        return max(layer.n_out for layer in self.q_net.q.layers if isinstance(layer, StackedDense))
 
     def sync_members(self) -> None:
         """Each member's optimiser state from the stacked optimiser (the parameters are shared views already)."""

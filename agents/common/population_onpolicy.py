@@ -23,7 +23,7 @@ from agents.common.population_policies import StackedActorCritic
 from agents.common.ppo_loss import ppo_loss
 from agents.common.rollout import bootstrap_truncated, explained_variance
 from agents.common.spaces import to_env_actions
-from nngym.stacked import StackedDense
+from nngym.stacked import member_products
 from nngym.stacked_optim import StackedOptimizer
 
 
@@ -65,13 +65,7 @@ class OnPolicyPopulationEngine:
         (``population_parts.part_count``)."""
         c = self.members[0].config
         rows = getattr(c, "batch_size", None) or self.T * self.N
-        products = sum(
-            layer.n_in * layer.n_out
-            for net in (self.policy.actor, self.policy.critic)
-            for layer in net.layers
-            if isinstance(layer, StackedDense)
-        )
-        return 3 * rows * products
+        return 3 * rows * member_products(self.policy.actor, self.policy.critic)
 
     def sync_members(self) -> None:
         """Each member's optimiser state from the stacked optimiser (the parameters are shared views already)."""

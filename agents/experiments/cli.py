@@ -28,6 +28,18 @@ def reported_as_errors() -> Iterator[None]:
         raise SystemExit(f"error: {e}") from None
 
 
+def check_threads(num_threads: int, minus_one: str) -> int:
+    """``--num-threads``: a count >= 1, or -1, which means ``minus_one`` (e.g. "as many as pay": a single agent's
+    ``BaseAgent.learning_threads``; "every core": a population's).
+
+    Raises:
+        SystemExit: For 0 or a count below -1.
+    """
+    if num_threads == 0 or num_threads < -1:
+        raise SystemExit(f"--num-threads: expected a count >= 1 or -1 ({minus_one}), got {num_threads}")
+    return num_threads
+
+
 def parse_key_values(pairs: list[str], option: str) -> dict:
     """``["gamma=0.98", "net_arch=[64, 64]"]`` -> ``{"gamma": 0.98, "net_arch": [64, 64]}`` (values read as YAML).
 

@@ -47,8 +47,9 @@ import gymnasium as gym
 import numpy as np
 
 import envs  # noqa: F401 - registers the nngym/ env ids
-from agents import HyperparamsError, load_hyperparams
+from agents import load_hyperparams
 from agents.experiments import stats, train
+from agents.experiments.cli import reported_as_errors
 from agents.experiments.plotting import (
     Run,
     final_return,
@@ -116,10 +117,8 @@ def check_hyperparams(args: argparse.Namespace) -> None:
     for env in args.env:
         if all(_finished(args, d) for dirs in run_dirs(args, env).values() for d in dirs.values()):
             continue
-        try:
+        with reported_as_errors():
             load_hyperparams(args.algo, env, args.hyperparams_file)
-        except HyperparamsError as e:
-            raise SystemExit(f"error: {e}") from None
 
 
 def run_dirs(args: argparse.Namespace, env: str) -> dict[str, dict[int, Path]]:

@@ -43,11 +43,11 @@ import gymnasium as gym
 import numpy as np
 
 import envs  # noqa: F401 - registers the nngym/ env ids
-from agents import ALGOS, CheckpointCallback, EvalCallback, HyperparamsError, evaluate_episodes, load_hyperparams
+from agents import ALGOS, CheckpointCallback, EvalCallback, evaluate_episodes, load_hyperparams
 from agents.common.callbacks import AccuracyCallback
 from agents.common.evaluation import classification_accuracy
 from agents.common.vec_env import make_vec_env
-from agents.experiments.cli import parse_key_values, reported_as_errors
+from agents.experiments.cli import check_threads, parse_key_values, reported_as_errors
 from agents.experiments.plotting import plot_training_curve
 from envs.wrappers import zoo_wrappers
 from nngym.parallel import available_cores
@@ -126,24 +126,11 @@ def plot_rewards(run_dir: Path, title: str) -> Path:
     return plot_training_curve(run_dir, title)
 
 
-def check_threads(num_threads: int) -> int:
-    """``--num-threads``: a count >= 1, or -1 (as many as measured to pay: ``BaseAgent.learning_threads``).
-
-    Raises:
-        SystemExit: For 0 or a count below -1.
-    """
-    if num_threads == 0 or num_threads < -1:
-        raise SystemExit(f"--num-threads: expected a count >= 1 or -1 (as many as pay), got {num_threads}")
-    return num_threads
-
-
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    threads = check_threads(args.num_threads)
-    try:
+    threads = check_threads(args.num_threads, "as many as pay")
+    with reported_as_errors():
         hp = load_hyperparams(args.algo, args.env, args.hyperparams_file)
-    except HyperparamsError as e:
-        raise SystemExit(f"error: {e}") from None
     n_timesteps = int(hp.pop("n_timesteps", 100_000))
     wrapping = {k: hp.pop(k) for k in ("env_wrapper", "frame_stack") if hp.get(k) is not None}
     wrappers = zoo_wrappers(wrapping.get("env_wrapper"), wrapping.get("frame_stack"))

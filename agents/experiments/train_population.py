@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from agents import ALGOS, evaluate_episodes, load_hyperparams
-from agents.experiments.cli import parse_key_values
+from agents.experiments.cli import check_threads, parse_key_values
 from agents.experiments.train import plot_rewards
 
 #: The train runner's algorithms a population trains (``agents.common.population.ENGINES``).
@@ -140,8 +140,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         help="threads of the population: its members' updates in up to N parts side by side (-1: every core)",
     )
     args = p.parse_args(argv)
-    if args.num_threads == 0 or args.num_threads < -1:
-        p.error(f"--num-threads: expected a count >= 1 or -1 (every core), got {args.num_threads}")
+    check_threads(args.num_threads, "every core")
     return train_population(
         args.algo,
         args.env,
