@@ -22,6 +22,9 @@ class Layer:
 
     params: dict[str, np.ndarray]
     grads: dict[str, np.ndarray]
+    #: Whether an optimiser may make this layer's parameters views of its flat vector
+    #: (``nngym.flat_params``); False for layers whose arrays are another layer's or network's.
+    flat_bindable: bool = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from nngym.flat_params import ParamSlot, layer_slots
 from nngym.layer import LAYER_REGISTRY, Layer
 from nngym.parallel import BatchSplit
 from nngym.serialization import ModelFileError, load_npz, save_npz
@@ -117,6 +118,11 @@ class Sequential:
     def named_params(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """``[("<layer index>.<key>", param, grad), ...]`` for every parameter."""
         return [(f"{i}.{k}", p, layer.grads[k]) for i, layer in enumerate(self.layers) for k, p in layer.params.items()]
+
+    def param_slots(self) -> list[ParamSlot] | None:
+        """Where each parameter of ``named_params`` lives (``nngym.flat_params``), None if a layer shares its
+        arrays with another network (its parameters cannot be bound to an optimiser's flat vector)."""
+        return layer_slots(self.layers)
 
     def zero_grads(self) -> None:
         for _, _, g in self.named_params():

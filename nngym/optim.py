@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from nngym.flat_params import FlatBinding, source_slots
+
 
 class ParamSource(Protocol):
     def named_params(self) -> list[tuple[str, np.ndarray, np.ndarray]]: ...
@@ -58,7 +60,10 @@ class Optimizer:
     Small networks (at most ``FLAT_LIMIT`` parameters in all, the agents' usual case) are updated as one
     flat vector: the gradients are gathered with one concatenate, the update is a handful of vector
     operations, and the new values are written back. This removes most per-parameter call overhead.
-    Larger networks are updated parameter by parameter, in place. Both give identical results.
+    Where the source says where its parameters live (``param_slots()``: ``Sequential``, the agents' policies),
+    the parameters and gradients are made views of the two flat vectors once (``nngym.flat_params``), and a step
+    gathers and writes back nothing. Larger networks are updated parameter by parameter, in place. All three
+    give identical results.
 
     Args:
         source: What to optimise (see module docstring).
@@ -99,13 +104,28 @@ class Optimizer:
         #: optimiser state: slot key -> flat vector (flat mode) or slot key -> {name: array}
         self.state: dict[str, Any] = {}
         self._scratch: dict[tuple[tuple[int, ...], np.dtype, int], np.ndarray] = {}
+        self._binding: FlatBinding | None = None
         if self._flat:  # the gathered gradients and parameters, written in place every step
             flat_dtype = self._decay_mask.dtype
             self._G = np.empty(self._offsets[-1], dtype=flat_dtype)
             self._P = np.empty(self._offsets[-1], dtype=flat_dtype)
+            slots = source_slots(source)
+            if slots is not None and FlatBinding.bindable([slot.get() for slot in slots]):
+                self._binding = FlatBinding(slots)  # the parameters become views of self._P, their grads of self._G
+                self._P, self._G = self._binding.P, self._binding.G
+
+    @property
+    def bound(self) -> bool:
+        """Whether the parameters are views of this optimiser's flat vector (``nngym.flat_params``), so a step
+        gathers and writes back nothing."""
+        return self._binding is not None
 
     def step(self) -> float | None:
         """Applies one update to every parameter. Returns the pre-clip gradient norm if clipping is on."""
+        if self._binding is not None:
+            if self._binding.intact():
+                return self._bound_step()
+            self._unbind()
         params = gather_params(self.source)
         if [(n, p.shape) for n, p, _ in params] != self._layout:
             raise ValueError("the parameters changed names or shapes since this optimizer was created; make a new one")
@@ -133,6 +153,32 @@ class Optimizer:
                 self._update(p, g, {key: self._named_slot(key, name, p) for key in self.slot_keys})
         self.last_grad_norm = norm
         return norm
+
+    def _bound_step(self) -> float | None:
+        """``step`` on the bound flat vectors: backprop left the gradients in ``G``, the update changes ``P``."""
+        self.t += 1
+        self._begin_step()
+        P, G = self._P, self._G
+        norm = None
+        if self.max_grad_norm is not None:
+            norm = float(np.sqrt(G @ G))
+            if norm > self.max_grad_norm:
+                G *= self.max_grad_norm / (norm + 1e-6)  # the layers' gradients are clipped, as clip_grad_norm does
+        if self.weight_decay:  # into scratch: the layers' gradients stay ∂C/∂w
+            decayed = self._tmp(G, 2)
+            np.multiply(self._decay_mask, P, out=decayed)
+            decayed *= self.weight_decay
+            decayed += G
+            G = decayed
+        self._update(P, G, self._flat_slots(P))
+        self.last_grad_norm = norm
+        return norm
+
+    def _unbind(self) -> None:
+        """Something replaced a bound array (``astype``, another optimiser, a population's views): gather from now
+        on, into vectors of this optimiser's own (the old ones may still be some parameters' memory)."""
+        self._binding = None
+        self._G, self._P = np.empty_like(self._G), np.empty_like(self._P)
 
     #: names of the per-parameter state vectors this optimiser keeps (e.g. Adam: "m", "v")
     slot_keys: tuple[str, ...] = ()

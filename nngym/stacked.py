@@ -43,6 +43,8 @@ class StackedDense(Layer):
         ``W``: (K, n_out, n_in), ``b``: (K, n_out), input (K, B, n_in), output (K, B, n_out).
     """
 
+    flat_bindable = False  # members' layers and row ranges are views of its arrays
+
     def __init__(
         self,
         n_members: int,

@@ -82,6 +82,8 @@ class CombinedInput(Layer):
         input (N, D), output (N, Σ_j F_j + D − Σ_j prod(shape_j)).
     """
 
+    flat_bindable = False  # its params are the part networks' arrays
+
     def __init__(
         self,
         n_in: int,

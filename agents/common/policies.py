@@ -65,6 +65,7 @@ from agents.common.spaces import ACTION_SPACES, check_observation_space, encoded
 from nngym.activations import ReLU, Tanh
 from nngym.builders import cnn, mlp
 from nngym.dense import Dense
+from nngym.flat_params import ParamSlot
 from nngym.network import Sequential
 from nngym.reshape import Flatten
 
@@ -466,6 +467,15 @@ class ActorCriticPolicy:
             out.append(("log_std", self.log_std, self.log_std_grad))
         return out
 
+    def param_slots(self) -> list[ParamSlot] | None:
+        """Where each parameter of ``named_params`` lives, for an optimiser's flat vector (``nngym.flat_params``);
+        None if a network's layers share their arrays."""
+        slots = [net.param_slots() for net in self.nets().values()]
+        if any(s is None for s in slots):
+            return None
+        extra = [] if self.discrete else [ParamSlot(self, "log_std", "log_std_grad")]
+        return [slot for s in slots for slot in s] + extra
+
     def nets(self) -> dict[str, Sequential]:
         if self.trunk is not None:
             return {"trunk": self.trunk, "pi": self.pi, "vf": self.vf}
@@ -536,6 +546,9 @@ class QNetwork:
 
     def named_params(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
         return self.q.named_params()
+
+    def param_slots(self) -> list[ParamSlot] | None:
+        return self.q.param_slots()
 
     def nets(self) -> dict[str, Sequential]:
         return {"q": self.q}
