@@ -114,23 +114,25 @@ class A2C(BaseAgent):
         if c.normalize_advantage:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         dist, values = policy.forward(obs, train=True)
-        log_prob, entropy = dist.log_prob(actions), dist.entropy()
-        pg_loss = -(advantages * log_prob).mean()
-        v_loss = np.mean((returns - values) ** 2)
-        entropy_loss = -entropy.mean()
-        # loss = pg_loss + ent_coef * entropy_loss + vf_coef * v_loss; its gradient by hand:
+        log_prob = dist.log_prob(actions)
+        # loss = pg_loss + ent_coef * entropy_loss + vf_coef * v_loss, pg_loss = −mean(A log π), v_loss =
+        # mean((R − V)²), entropy_loss = −mean(H); its gradient by hand:
         backward_policy_loss(
             policy, dist, actions, -advantages / n, -c.ent_coef / n, c.vf_coef * 2.0 * (values - returns) / n
         )
         self.optimizer.step()
         self._n_updates += 1
+        # the loss terms for the logger, computed when logged (an update comes every n_steps vector steps)
+        advantages, returns = advantages.copy(), returns.copy()  # the buffer's arrays get the next rollout
+        rollout_values = buf.values.ravel().copy()
         self._train_stats = {
-            "train/entropy_loss": float(entropy_loss),
-            "train/policy_loss": float(pg_loss),
-            "train/value_loss": float(v_loss),
-            "train/explained_variance": explained_variance(buf.values.ravel(), buf.returns.ravel()),
+            "train/entropy_loss": lambda: float(-dist.entropy().mean()),
+            "train/policy_loss": lambda: float(-(advantages * log_prob).mean()),
+            "train/value_loss": lambda: float(np.mean((returns - values) ** 2)),
+            "train/explained_variance": lambda: explained_variance(rollout_values, returns),
             "train/n_updates": self._n_updates,
             "train/learning_rate": self.optimizer.lr,
         }
         if not policy.discrete:
-            self._train_stats["train/std"] = float(np.exp(policy.log_std).mean())
+            log_std = policy.log_std.copy()
+            self._train_stats["train/std"] = lambda: float(np.exp(log_std).mean())

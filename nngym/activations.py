@@ -21,8 +21,9 @@ def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
 
 def log_softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
     """log softmax along ``axis`` (log-sum-exp with the max shifted out)."""
-    shifted = z - z.max(axis=axis, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    # the ufuncs' reduce directly: what z.max / .sum call, without their Python wrappers (a policy's hot loop)
+    shifted = z - np.maximum.reduce(z, axis=axis, keepdims=True)
+    return shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
 
 
 class Sigmoid(Layer):

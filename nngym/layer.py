@@ -87,6 +87,8 @@ def check_shape(layer: str, x: np.ndarray, expected: tuple[int | None, ...], wha
         expected: Expected shape, ``None`` for a free dimension (usually the batch).
         what: What the array is, for the message.
     """
+    if x.shape == expected:  # the usual case, without the loop below
+        return
     if x.ndim != len(expected) or any(e is not None and e != s for e, s in zip(expected, x.shape, strict=True)):
         dims = ", ".join("N" if e is None else str(e) for e in expected)
         shown = f"({dims},)" if len(expected) == 1 else f"({dims})"

@@ -274,3 +274,31 @@ def test_rollout_buffer_flat_is_time_major():
     b = RolloutBuffer(2, 3, (1,), (), np.int64)
     b.obs[:, :, 0] = np.arange(6).reshape(2, 3)
     np.testing.assert_array_equal(b.flat("obs")[:, 0], np.arange(6))
+
+
+def test_a2c_statistics_are_those_of_its_update_when_logged_later():
+    """A2C computes its loss terms when they are logged: they must be the update's, by hand, even after the
+    next rollout has overwritten the buffer."""
+    import copy
+
+    agent = A2C("CartPole-v1", seed=0, n_envs=2, n_steps=5, ent_coef=0.01)
+    agent._setup_learn(100, None, reset_num_timesteps=True, progress_bar=False)
+    c, buf = agent.config, agent.buffer
+    assert collect_rollout(agent, buf, c.gamma, c.gae_lambda, None)
+    before = copy.deepcopy(agent.policy)
+    obs, actions, returns = buf.flat("obs").copy(), buf.flat("actions").copy(), buf.flat("returns").copy()
+    adv = buf.flat("advantages").copy()
+    adv = (adv - adv.mean()) / (adv.std() + 1e-8) if c.normalize_advantage else adv
+    dist, values = before.forward(obs)
+    expected = {
+        "train/policy_loss": -(adv * dist.log_prob(actions)).mean(),
+        "train/value_loss": np.mean((returns - values) ** 2),
+        "train/entropy_loss": -dist.entropy().mean(),
+        "train/explained_variance": 1 - np.var(returns - buf.values.ravel()) / np.var(returns),
+    }
+    agent._update()
+    assert collect_rollout(agent, buf, c.gamma, c.gae_lambda, None)  # the buffer now holds the next rollout
+    stats = agent.train_stats
+    for key, value in expected.items():
+        assert stats[key] == pytest.approx(float(value), rel=1e-5), key
+    assert stats["train/n_updates"] == 1

@@ -96,7 +96,7 @@ def test_box_action_members_are_the_single_runs(algo):
         assert not np.allclose(member.policy.log_std, -0.5)  # log σ learned
         np.testing.assert_allclose(member.policy.log_std, single.policy.log_std, rtol=1e-5)
         assert rel(flat_params(member), flat_params(single)) <= 1e-5, (algo, k)
-        assert member._train_stats["train/std"] == pytest.approx(single._train_stats["train/std"], rel=1e-5)
+        assert member.train_stats["train/std"] == pytest.approx(single.train_stats["train/std"], rel=1e-5)
     assert not np.allclose(pop.members[0].policy.log_std, pop.members[1].policy.log_std)  # never shared
     member = pop.member(1)  # its own copy: acts as the single run, and trains its own log σ
     actions, _ = member.predict(np.zeros((5, 3), np.float32), deterministic=True)
@@ -322,7 +322,7 @@ def test_members_learn_the_same_numbers_in_parts_on_threads(algo, env, in_place,
     for k in range(len(SEEDS)):
         np.testing.assert_array_equal(flat_params(split.members[k]), flat_params(whole.members[k]))
         assert split.members[k]._n_updates == whole.members[k]._n_updates
-        assert split.members[k]._train_stats == whole.members[k]._train_stats
+        assert split.members[k].train_stats == whole.members[k].train_stats
     for key, slots in whole.engine.optimizer.slots.items():
         np.testing.assert_array_equal(split.engine.optimizer.slots[key], slots)
     split.num_threads = 1  # back to one part: learning goes on from the same state

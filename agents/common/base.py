@@ -9,6 +9,7 @@ import json
 import os
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -126,7 +127,9 @@ class BaseAgent:
         self.ep_info_buffer: deque[tuple[float, int]] = deque(maxlen=100)
         self.logger = Logger(None, verbose=0)
         self._monitor: MonitorWriter | None = None
-        self._train_stats: dict[str, float] = {}
+        #: the last update's statistics for the logger: numbers, or functions that compute them when logged (an
+        #: update every few env steps, as A2C's, should not pay for statistics nobody reads)
+        self._train_stats: dict[str, float | Callable[[], float]] = {}
         self.normalizer: Normalizer | None = None  # VecNormalize's statistics (normalize_obs / normalize_reward)
         c = self.config
         if getattr(c, "normalize_obs", False) or getattr(c, "normalize_reward", False):
@@ -353,13 +356,18 @@ class BaseAgent:
             self._ep_ret[idx] = 0
             self._ep_len[idx] = 0
 
+    @property
+    def train_stats(self) -> dict[str, float]:
+        """The last update's statistics, as the logger records them (``train/value_loss``, ...)."""
+        return {k: v() if callable(v) else v for k, v in self._train_stats.items()}
+
     def _dump_logs(self, iteration: int | None = None) -> None:
         elapsed = max(time.perf_counter() - self._start_time, 1e-9)
         lg = self.logger
         if self.ep_info_buffer:
             lg.record("rollout/ep_rew_mean", float(np.mean([r for r, _ in self.ep_info_buffer])))
             lg.record("rollout/ep_len_mean", float(np.mean([n for _, n in self.ep_info_buffer])))
-        for k, v in self._train_stats.items():
+        for k, v in self.train_stats.items():
             lg.record(k, v)
         lg.record("time/fps", int((self.num_timesteps - self._start_steps) / elapsed))
         lg.record("time/time_elapsed", int(elapsed))

@@ -30,7 +30,7 @@ class Categorical:
     def sample(self, rng: np.random.Generator) -> np.ndarray:
         """One action per row, (N,) int64, by inverting the cumulative distribution."""
         u = rng.random((len(self.p), 1))
-        a = (u > np.cumsum(self.p, axis=1)).sum(axis=1)
+        a = np.add.reduce(u > np.add.accumulate(self.p, axis=1), axis=1)  # Σ_k [u > P(a ≤ k)] (cumsum, sum)
         return np.minimum(a, self.p.shape[1] - 1)  # guards against cumsum rounding below 1
 
     def mode(self) -> np.ndarray:

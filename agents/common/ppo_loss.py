@@ -39,24 +39,29 @@ def ppo_loss(
         ∂loss/∂V, shaped as the inputs).
     """
     n = log_prob.shape[-1]
+
+    def mean(x: np.ndarray) -> np.ndarray:  # x.mean(axis=-1), bit for bit, without its Python wrapper
+        return np.add.reduce(x, axis=-1, dtype=np.float64 if x.dtype == np.bool_ else None) / n
+
     log_ratio = log_prob - old_log_prob
     ratio = np.exp(log_ratio)
-    surr1, surr2 = advantages * ratio, advantages * np.clip(ratio, 1.0 - clip, 1.0 + clip)
-    pg_loss = -np.minimum(surr1, surr2).mean(axis=-1)
+    clipped_ratio = np.minimum(np.maximum(ratio, 1.0 - clip), 1.0 + clip)  # clip(r, 1 − ε, 1 + ε)
+    surr1, surr2 = advantages * ratio, advantages * clipped_ratio
+    pg_loss = -mean(np.minimum(surr1, surr2))
     if clip_range_vf is None:
         v_pred, v_mask = values, 1.0
     else:
         dv = values - old_values
         v_pred = old_values + np.clip(dv, -clip_range_vf, clip_range_vf)
         v_mask = np.abs(dv) < clip_range_vf
-    v_loss = np.mean((returns - v_pred) ** 2, axis=-1)
-    entropy_loss = -entropy.mean(axis=-1)
+    v_loss = mean(np.square(returns - v_pred))
+    entropy_loss = -mean(entropy)
     terms = {
         "pg_loss": pg_loss,
         "v_loss": v_loss,
         "entropy_loss": entropy_loss,
-        "approx_kl": np.mean((ratio - 1.0) - log_ratio, axis=-1),
-        "clip_frac": np.mean(np.abs(ratio - 1.0) > clip, axis=-1),
+        "approx_kl": mean((ratio - 1.0) - log_ratio),
+        "clip_frac": mean(np.abs(ratio - 1.0) > clip),
     }
     if log_prob.ndim == 1:
         terms = {k: float(v) for k, v in terms.items()}
