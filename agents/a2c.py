@@ -10,7 +10,7 @@ from agents.common.base import BaseAgent
 from agents.common.buffers import RolloutBuffer
 from agents.common.callbacks import BaseCallback
 from agents.common.policies import backward_policy_loss
-from agents.common.rollout import collect_rollout, explained_variance
+from agents.common.rollout import collect_rollout, explained_variance, normalized_advantages
 from nngym.optim import Adam, RMSprop
 from nngym.schedules import parse_schedule
 
@@ -112,7 +112,7 @@ class A2C(BaseAgent):
         advantages = buf.flat("advantages")
         n = len(obs)
         if c.normalize_advantage:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+            advantages = normalized_advantages(advantages)
         dist, values = policy.forward(obs, train=True)
         log_prob = dist.log_prob(actions)
         # loss = pg_loss + ent_coef * entropy_loss + vf_coef * v_loss, pg_loss = −mean(A log π), v_loss =

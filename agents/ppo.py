@@ -14,7 +14,7 @@ from agents.common.callbacks import BaseCallback
 from agents.common.distributions import Distribution
 from agents.common.policies import backward_policy_loss
 from agents.common.ppo_loss import ppo_loss
-from agents.common.rollout import collect_rollout, explained_variance
+from agents.common.rollout import collect_rollout, explained_variance, normalized_advantages
 from nngym.optim import Adam
 from nngym.schedules import parse_schedule
 
@@ -163,7 +163,7 @@ class PPO(BaseAgent):
                 log_prob, entropy = dist.log_prob(mb.actions), dist.entropy()
                 adv = mb.advantages
                 if c.normalize_advantage and len(adv) > 1:
-                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                    adv = normalized_advantages(adv)
                 terms, d_log_prob, d_entropy, d_values = ppo_loss(
                     log_prob,
                     entropy,

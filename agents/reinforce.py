@@ -17,7 +17,7 @@ import numpy as np
 from agents.common.base import BaseAgent
 from agents.common.callbacks import BaseCallback
 from agents.common.policies import backward_policy_loss
-from agents.common.rollout import bootstrap_truncated
+from agents.common.rollout import bootstrap_truncated, normalized_advantages
 from agents.common.spaces import action_storage, encoded_space, to_env_actions
 from nngym.optim import Adam
 from nngym.schedules import parse_schedule
@@ -151,7 +151,7 @@ class REINFORCE(BaseAgent):
         dist, values = self.policy.forward(obs, train=True)
         advantages = g_t - values
         if c.normalize_advantage and len(advantages) > 1:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+            advantages = normalized_advantages(advantages)
         log_prob = dist.log_prob(actions)
         n = len(obs)
         pg_loss = -(advantages * log_prob).mean()

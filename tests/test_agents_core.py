@@ -302,3 +302,16 @@ def test_a2c_statistics_are_those_of_its_update_when_logged_later():
     for key, value in expected.items():
         assert stats[key] == pytest.approx(float(value), rel=1e-5), key
     assert stats["train/n_updates"] == 1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [2, 40, 256, 1001])
+def test_normalized_advantages_are_the_mean_std_formula_bit_for_bit(n, dtype):
+    from agents.common.rollout import normalized_advantages
+
+    rng = np.random.default_rng(n)
+    adv = (rng.standard_normal(n) * 30.0 + 7.0).astype(dtype)
+    got = normalized_advantages(adv)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, (adv - adv.mean()) / (adv.std() + 1e-8))
+    assert abs(got.mean()) < 1e-5 and got.std() == pytest.approx(1.0, rel=1e-4)

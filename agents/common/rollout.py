@@ -85,6 +85,17 @@ def collect_rollout(
     return True
 
 
+def normalized_advantages(advantages: np.ndarray) -> np.ndarray:
+    """(A − mean A) / (std A + 1e-8) over a minibatch's advantages (n,): the numbers of ``advantages.mean()`` and
+    ``advantages.std()`` bit for bit, through the ufuncs they call without their Python wrappers (a PPO update
+    normalises every minibatch)."""
+    n = advantages.shape[-1]
+    deviation = advantages - np.add.reduce(advantages, axis=-1, keepdims=True) / n
+    squared = deviation * deviation
+    std = np.sqrt(np.add.reduce(squared, axis=-1) / n)
+    return deviation / (std + 1e-8)
+
+
 def explained_variance(y_pred: np.ndarray, y_true: np.ndarray) -> float:
     """1 − Var[y − ŷ] / Var[y] (SB3's diagnostic; nan if Var[y] = 0)."""
     var = np.var(y_true)
