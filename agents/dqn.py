@@ -270,7 +270,7 @@ class DQN(BaseAgent):
         self.optimizer.lr = self.lr_schedule(self.progress_remaining)
         B = c.batch_size
         rows = np.arange(B)
-        losses = []
+        pairs = []  # (Q(s, a), y) of each step, for the logged loss (computed when logged)
         for g in replay_chunk_steps(gradient_steps, B, self.replay_buffer.obs[0]):
             obs_g, actions_g, rewards_g, next_obs_g, terminated_g, discount_g = self._sample_replay(g * B)
             q_next_g = self.q_target.forward(next_obs_g)  # (g·B, A): the target is fixed during this call
@@ -286,14 +286,14 @@ class DQN(BaseAgent):
                 actions = actions_g[batch]
                 q = self.q_net.forward(obs_g[batch], train=True)
                 q_a = q[rows, actions]
-                losses.append(self.cost.value(q_a, y))
+                pairs.append((q_a, y))
                 d_q = np.zeros_like(q)
                 d_q[rows, actions] = self.cost.delta(q_a, y)  # only the taken action's Q gets a gradient
                 self.q_net.q.backward(d_q, input_grad=False)  # the input is data
                 self.optimizer.step()
         self._n_updates += gradient_steps
         self._train_stats = {
-            "train/loss": float(np.mean(losses)),
+            "train/loss": lambda: float(np.mean([self.cost.value(q_a, y) for q_a, y in pairs])),
             "train/n_updates": self._n_updates,
             "train/learning_rate": self.optimizer.lr,
             "rollout/exploration_rate": self.exploration_rate,

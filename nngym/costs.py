@@ -121,7 +121,8 @@ class HuberCost(Cost):
 
     def delta(self, output: np.ndarray, y: np.ndarray) -> np.ndarray:
         _check_pair("HuberCost", output, y)
-        return np.clip(output - y, -self.kappa, self.kappa) / output.size
+        r = output - y
+        return np.minimum(np.maximum(r, -self.kappa), self.kappa) / output.size  # clip(r, ±κ) without np.clip's wrapper
 
 
 COSTS: dict[str, type[Cost]] = {

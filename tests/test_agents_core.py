@@ -315,3 +315,21 @@ def test_normalized_advantages_are_the_mean_std_formula_bit_for_bit(n, dtype):
     assert got.dtype == dtype
     np.testing.assert_array_equal(got, (adv - adv.mean()) / (adv.std() + 1e-8))
     assert abs(got.mean()) < 1e-5 and got.std() == pytest.approx(1.0, rel=1e-4)
+
+
+def test_dqn_logged_loss_is_the_mean_huber_of_the_last_calls_steps():
+    """DQN computes its logged loss when it is logged: it must be the mean Huber loss of the last training call's
+    minibatches as they were at their steps (recorded here eagerly, when each step takes its gradient)."""
+    from nngym.costs import HuberCost
+
+    class Recording(HuberCost):
+        def delta(self, output, y):
+            recorded.append(self.value(output, y))
+            return super().delta(output, y)
+
+    recorded: list[float] = []
+    agent = DQN("CartPole-v1", seed=0, learning_starts=64, train_freq=32, gradient_steps=3, batch_size=16)
+    agent.cost = Recording(1.0)
+    agent.learn(160)
+    assert len(recorded) > 3
+    assert agent.train_stats["train/loss"] == pytest.approx(float(np.mean(recorded[-3:])), rel=1e-6)

@@ -220,10 +220,10 @@ class RecordingHuber:
         self.cost, self.targets = cost, []
 
     def value(self, q, y):
-        self.targets.append(y.copy())
         return self.cost.value(q, y)
 
-    def delta(self, q, y):
+    def delta(self, q, y):  # called once per gradient step with that step's targets
+        self.targets.append(y.copy())
         return self.cost.delta(q, y)
 
 
