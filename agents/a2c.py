@@ -114,7 +114,7 @@ class A2C(BaseAgent):
         if c.normalize_advantage:
             advantages = normalized_advantages(advantages)
         dist, values = policy.forward(obs, train=True)
-        log_prob = dist.log_prob(actions)
+        log_prob, entropy = dist.log_prob(actions), dist.entropy()  # before the step changes log σ
         # loss = pg_loss + ent_coef * entropy_loss + vf_coef * v_loss, pg_loss = −mean(A log π), v_loss =
         # mean((R − V)²), entropy_loss = −mean(H); its gradient by hand:
         backward_policy_loss(
@@ -126,7 +126,7 @@ class A2C(BaseAgent):
         advantages, returns = advantages.copy(), returns.copy()  # the buffer's arrays get the next rollout
         rollout_values = buf.values.ravel().copy()
         self._train_stats = {
-            "train/entropy_loss": lambda: float(-dist.entropy().mean()),
+            "train/entropy_loss": lambda: float(-entropy.mean()),
             "train/policy_loss": lambda: float(-(advantages * log_prob).mean()),
             "train/value_loss": lambda: float(np.mean((returns - values) ** 2)),
             "train/explained_variance": lambda: explained_variance(rollout_values, returns),

@@ -276,12 +276,13 @@ def test_rollout_buffer_flat_is_time_major():
     np.testing.assert_array_equal(b.flat("obs")[:, 0], np.arange(6))
 
 
-def test_a2c_statistics_are_those_of_its_update_when_logged_later():
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
+def test_a2c_statistics_are_those_of_its_update_when_logged_later(env_id):
     """A2C computes its loss terms when they are logged: they must be the update's, by hand, even after the
-    next rollout has overwritten the buffer."""
+    next rollout has overwritten the buffer and the step has changed the parameters (log σ for Box actions)."""
     import copy
 
-    agent = A2C("CartPole-v1", seed=0, n_envs=2, n_steps=5, ent_coef=0.01)
+    agent = A2C(env_id, seed=0, n_envs=2, n_steps=5, ent_coef=0.01)
     agent._setup_learn(100, None, reset_num_timesteps=True, progress_bar=False)
     c, buf = agent.config, agent.buffer
     assert collect_rollout(agent, buf, c.gamma, c.gae_lambda, None)
@@ -297,11 +298,15 @@ def test_a2c_statistics_are_those_of_its_update_when_logged_later():
         "train/explained_variance": 1 - np.var(returns - buf.values.ravel()) / np.var(returns),
     }
     agent._update()
+    std_after = float(np.exp(agent.policy.log_std).mean()) if env_id == "Pendulum-v1" else None  # SB3 logs σ after
     assert collect_rollout(agent, buf, c.gamma, c.gae_lambda, None)  # the buffer now holds the next rollout
     stats = agent.train_stats
     for key, value in expected.items():
         assert stats[key] == pytest.approx(float(value), rel=1e-5), key
     assert stats["train/n_updates"] == 1
+    if env_id == "Pendulum-v1":
+        assert stats["train/std"] == pytest.approx(std_after, rel=1e-6)
+        assert std_after != pytest.approx(float(np.exp(before.log_std).mean()), rel=1e-9)  # the step changed σ
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
