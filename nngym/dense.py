@@ -69,6 +69,10 @@ class Dense(Layer):
             raise ValueError(f"{self._name} expected input of shape (N, ..., {self.n_in}), got {tuple(x.shape)}")
         if train:
             self._cache = x
+        if x.ndim == 2:  # (N, n_in), the usual case: no reshapes
+            z = x @ self.params["W"].T
+            z += self.params["b"]
+            return z
         z = x.reshape(-1, self.n_in) @ self.params["W"].T  # leading axes flattened
         z += self.params["b"]
         return z.reshape(*x.shape[:-1], self.n_out)
@@ -80,7 +84,8 @@ class Dense(Layer):
         """
         a_prev = self._need_cache()
         delta2 = self._param_grads(dy, a_prev)
-        return (delta2 @ self.params["W"]).reshape(a_prev.shape)  # (BP2) carried back through W^T
+        d_prev = delta2 @ self.params["W"]  # (BP2) carried back through W^T
+        return d_prev if a_prev.ndim == 2 else d_prev.reshape(a_prev.shape)
 
     def backward_params(self, dy: np.ndarray) -> None:
         """BP3 and BP4 only (``grads``), no ∂C/∂a^{l-1}."""
@@ -90,7 +95,10 @@ class Dense(Layer):
         """Fills ``grads`` (BP3, BP4); returns δ as (rows, n_out)."""
         delta = np.asarray(dy, dtype=self.dtype)
         check_shape(self._name, delta, (*a_prev.shape[:-1], self.n_out), "upstream gradient")
-        delta2, a2 = delta.reshape(-1, self.n_out), a_prev.reshape(-1, self.n_in)
+        if a_prev.ndim == 2:
+            delta2, a2 = delta, a_prev
+        else:
+            delta2, a2 = delta.reshape(-1, self.n_out), a_prev.reshape(-1, self.n_in)
         delta2.sum(axis=0, out=self.grads["b"])  # (BP3) ∂C/∂b = δ
         np.matmul(delta2.T, a2, out=self.grads["W"])  # (BP4) ∂C/∂W = δ (a^{l-1})^T
         return delta2

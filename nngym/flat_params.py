@@ -122,9 +122,11 @@ class FlatBinding:
         return all(a.base is None or _FLAT_VECTORS.get(id(a.base)) is a.base for a in arrays)
 
     def intact(self) -> bool:
-        """Whether every parameter and gradient is still the view this binding made."""
+        """Whether every parameter and gradient is still the view this binding made, of this binding's vectors
+        (a deep copy of a network and its optimiser copies the views and the vectors apart)."""
+        P, G = self.P, self.G
         for slot, pv, gv in self._bound:
             p, g = slot.get()
-            if p is not pv or g is not gv:
+            if p is not pv or g is not gv or pv.base is not P or gv.base is not G:
                 return False
         return True

@@ -123,3 +123,18 @@ def test_shared_arrays_are_never_bound():
     np.testing.assert_array_equal(stacked.params["W"][1], layers[1].params["W"])  # still the stack's row
     assert source_slots(Sequential([stacked])) is None  # the stacked layer itself is not bindable either
     assert not FlatBinding.bindable([(np.zeros(2), np.zeros(2, np.float64)), (np.zeros(3, np.float32), np.zeros(3))])
+
+
+def test_a_deep_copy_of_a_network_and_its_optimiser_still_learns():
+    """deepcopy makes the views and the flat vectors separate arrays: the copy's optimiser must notice, gather, and
+    update the copy's parameters (not a vector nothing looks at)."""
+    import copy
+
+    net = _net()
+    opt = Adam(net, lr=0.01)
+    net_copy, opt_copy = copy.deepcopy((net, opt))
+    _train(net, opt)
+    _train(net_copy, opt_copy)
+    assert opt.bound and not opt_copy.bound
+    for (_, p, _), (_, q, _) in zip(net.named_params(), net_copy.named_params(), strict=True):
+        np.testing.assert_array_equal(p, q)
