@@ -1,9 +1,9 @@
 """Where a PPO gradient step's time goes, next to a floor: the same step written straight through in numpy.
 
 Trains PPO briefly with the CartPole-v1 entry of agents/hyperparams/ppo.yml (one 256-row minibatch per epoch, the
-64-64 tanh actor and critic), then times the parts of ``PPO._update``'s gradient steps in place (drawing the
-minibatch, the forward pass, log π and entropy, the advantage normalisation, ``ppo_loss``, the backward pass, Adam)
-and a vector step of the rollout. The floor is the step's arithmetic alone, written out by hand here: both networks
+64-64 tanh actor and critic), then times the parts of ``PPO._update``'s gradient steps, the functions it calls
+wrapped with timers (drawing the minibatch, the forward pass, log π and entropy, the advantage normalisation,
+``ppo_loss``, the backward pass, Adam) and a vector step of the rollout. The floor is the step's arithmetic alone, written out by hand here: both networks
 forward and backward, log-softmax, the clipped loss and its derivative, and Adam on one flat vector, with no
 minibatch gathering, statistics, checks or layer objects. It bounds what removing nngym's structure could gain;
 what remains is numpy's cost per call. Pin it to a core for steady numbers:
@@ -15,58 +15,64 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
+import agents.ppo as ppo_module
 from agents import PPO, load_hyperparams
-from agents.common.policies import backward_policy_loss
-from agents.common.ppo_loss import ppo_loss
-from agents.common.rollout import normalized_advantages
+from agents.common.distributions import Categorical
 
 
 def nngym_parts(agent: PPO, rounds: int) -> dict[str, float]:
-    """Mean µs per gradient step of each part of ``agent``'s update, over ``rounds`` updates of its rollout."""
-    c, policy = agent.config, agent.policy
-    clip = agent.clip_schedule(1.0)
+    """Mean µs per gradient step of each part of ``agent``'s update, over ``rounds`` calls of ``PPO._update`` on its
+    rollout: the functions the update calls are wrapped with timers for the duration (the update itself unchanged)."""
     totals: dict[str, float] = {}
-    steps = 0
 
-    def tick(part: str, start: float) -> float:
-        now = time.perf_counter()
-        totals[part] = totals.get(part, 0.0) + now - start
-        return now
+    def timed(part: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            out = fn(*args, **kwargs)
+            totals[part] = totals.get(part, 0.0) + time.perf_counter() - start
+            return out
 
-    for _ in range(rounds):
-        for _epoch in range(c.n_epochs):
-            t = time.perf_counter()
-            for mb in agent._minibatches():
-                t = tick("minibatch", t)
-                dist, values = agent._evaluate_actions(mb)
-                t = tick("forward", t)
-                log_prob, entropy = dist.log_prob(mb.actions), dist.entropy()
-                t = tick("log π, entropy", t)
-                adv = normalized_advantages(mb.advantages)
-                t = tick("advantage normalisation", t)
-                _, d_log_prob, d_entropy, d_values = ppo_loss(
-                    log_prob,
-                    entropy,
-                    values,
-                    mb.old_log_prob,
-                    adv,
-                    mb.returns,
-                    mb.old_values,
-                    clip=clip,
-                    clip_range_vf=c.clip_range_vf,
-                    ent_coef=c.ent_coef,
-                    vf_coef=c.vf_coef,
-                )
-                t = tick("ppo_loss", t)
-                backward_policy_loss(policy, dist, mb.actions, d_log_prob, d_entropy, d_values)
-                t = tick("backward", t)
-                agent.optimizer.step()
-                t = tick("Adam", t)
-                steps += 1
+        return call
+
+    def timed_batches() -> Iterator[Any]:
+        batches = draw_minibatches()
+        while True:
+            start = time.perf_counter()
+            mb = next(batches, None)
+            totals["minibatch"] = totals.get("minibatch", 0.0) + time.perf_counter() - start
+            if mb is None:
+                return
+            yield mb
+
+    draw_minibatches = agent._minibatches
+    wrapped = {  # (owner, attribute) -> part
+        (agent, "_minibatches"): None,
+        (agent, "_evaluate_actions"): "forward",
+        (Categorical, "log_prob"): "log π, entropy",
+        (Categorical, "entropy"): "log π, entropy",
+        (ppo_module, "normalized_advantages"): "advantage normalisation",
+        (ppo_module, "ppo_loss"): "ppo_loss",
+        (ppo_module, "backward_policy_loss"): "backward",
+        (agent.optimizer, "step"): "Adam",
+    }
+    originals = {key: key[0].__dict__.get(key[1]) for key in wrapped}
+    try:
+        for (owner, name), part in wrapped.items():
+            setattr(owner, name, timed_batches if part is None else timed(part, getattr(owner, name)))
+        for _ in range(rounds):
+            agent._update()
+    finally:
+        for (owner, name), original in originals.items():
+            if original is None:  # an instance attribute set here over the class's method
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
+    steps = rounds * agent.config.n_epochs * -(-agent.buffer.n_steps * agent.n_envs // agent.config.batch_size)
     return {part: seconds / steps * 1e6 for part, seconds in totals.items()}
 
 
@@ -87,22 +93,34 @@ def straight_step(n: int, rng: np.random.Generator) -> Callable[[], None]:
     params, grads, m, v, tmp, step = (np.zeros(size, f32) for _ in range(6))
     rows = np.arange(n)
 
-    def run() -> None:
-        h1 = x @ w1.T
-        h1 += b1
+    def forward(w: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Hidden activations h1, h2 and the output of a 4-64-64-k tanh network with weights and biases ``w``."""
+        h1 = x @ w[0].T
+        h1 += w[1]
         np.tanh(h1, out=h1)
-        h2 = h1 @ w2.T
-        h2 += b2
+        h2 = h1 @ w[2].T
+        h2 += w[3]
         np.tanh(h2, out=h2)
-        z = h2 @ w3.T
-        z += b3
-        g1 = x @ v1.T
-        g1 += c1
-        np.tanh(g1, out=g1)
-        g2 = g1 @ v2.T
-        g2 += c2
-        np.tanh(g2, out=g2)
-        value = (g2 @ v3.T)[:, 0] + c3[0]
+        out = h2 @ w[4].T
+        out += w[5]
+        return h1, h2, out
+
+    def backward(w: tuple[np.ndarray, ...], h1: np.ndarray, h2: np.ndarray, d_out: np.ndarray) -> None:
+        """BP3 / BP4 at each layer, BP2 down to the first (its input is data)."""
+        _ = d_out.T @ h2, d_out.sum(0)
+        d2 = d_out @ w[4]
+        d2 *= 1 - h2 * h2
+        _ = d2.T @ h1, d2.sum(0)
+        d1 = d2 @ w[2]
+        d1 *= 1 - h1 * h1
+        _ = d1.T @ x, d1.sum(0)
+
+    actor, critic = (w1, b1, w2, b2, w3, b3), (v1, c1, v2, c2, v3, c3)
+
+    def run() -> None:
+        h1, h2, z = forward(actor)
+        g1, g2, value = forward(critic)
+        value = value[:, 0]
         shifted = z - z.max(axis=1, keepdims=True)
         e = np.exp(shifted)
         total = e.sum(axis=1, keepdims=True)
@@ -112,23 +130,10 @@ def straight_step(n: int, rng: np.random.Generator) -> Callable[[], None]:
         ratio = np.exp(log_prob - old_log_prob)
         surr1, surr2 = adv * ratio, adv * np.clip(ratio, 0.8, 1.2)
         d_log_prob = np.where(surr1 <= surr2, -adv * ratio / n, 0.0).astype(f32)
-        d_value = ((value - returns) * (1.0 / n))[:, None]
         dz = -p * d_log_prob[:, None]
         dz[rows, actions] += d_log_prob
-        _ = dz.T @ h2, dz.sum(0)  # actor: ∂C/∂W3, ∂C/∂b3, then BP2 and BP4 down the layers
-        d2 = dz @ w3
-        d2 *= 1 - h2 * h2
-        _ = d2.T @ h1, d2.sum(0)
-        d1 = d2 @ w2
-        d1 *= 1 - h1 * h1
-        _ = d1.T @ x, d1.sum(0)
-        _ = d_value.T @ g2, d_value.sum(0)  # critic
-        e2 = d_value @ v3
-        e2 *= 1 - g2 * g2
-        _ = e2.T @ g1, e2.sum(0)
-        e1 = e2 @ v2
-        e1 *= 1 - g1 * g1
-        _ = e1.T @ x, e1.sum(0)
+        backward(actor, h1, h2, dz)
+        backward(critic, g1, g2, ((value - returns) * (1.0 / n))[:, None])
         _ = np.sqrt(grads @ grads)  # the clipping norm
         np.multiply(m, 0.9, out=m)  # Adam on the flat vector (in place, as nngym's)
         np.multiply(grads, 0.1, out=tmp)
