@@ -3,10 +3,11 @@
 Trains PPO briefly with the CartPole-v1 entry of agents/hyperparams/ppo.yml (one 256-row minibatch per epoch, the
 64-64 tanh actor and critic), then times the parts of ``PPO._update``'s gradient steps, the functions it calls
 wrapped with timers (drawing the minibatch, the forward pass, log π and entropy, the advantage normalisation,
-``ppo_loss``, the backward pass, Adam) and a vector step of the rollout. The floor is the step's arithmetic alone, written out by hand here: both networks
-forward and backward, log-softmax, the clipped loss and its derivative, and Adam on one flat vector, with no
-minibatch gathering, statistics, checks or layer objects. It bounds what removing nngym's structure could gain;
-what remains is numpy's cost per call. Pin it to a core for steady numbers:
+``ppo_loss``, the backward pass, Adam) and a vector step of the rollout. The floor is the step's arithmetic
+alone, written out by hand here: both networks forward and backward, log-softmax, the clipped loss and its
+derivative, and Adam on one flat vector, with no minibatch gathering, statistics, checks or layer objects. It
+bounds what removing nngym's structure could gain; what remains is numpy's cost per call. Pin it to a core for
+steady numbers:
 
     OPENBLAS_NUM_THREADS=1 taskset -c 0 python scripts/bench_ppo_step.py
 """

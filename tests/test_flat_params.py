@@ -79,6 +79,23 @@ def test_a_policy_with_log_std_is_bound_and_learns_the_same_numbers(monkeypatch)
         np.testing.assert_array_equal(bound, gathered)
 
 
+def test_a_recurrent_policy_is_bound_and_learns_the_same_numbers(monkeypatch):
+    """RecurrentPPO (two LSTM branches, Box actions): bound when small enough, the run equal to the gathering one."""
+    from agents import RecurrentPPO
+
+    params = []
+    for bind in (True, False):
+        if not bind:
+            monkeypatch.setattr(nngym.optim, "source_slots", lambda source: None)
+        small = {"n_envs": 2, "n_steps": 16, "batch_size": 16, "n_epochs": 2, "lstm_hidden_size": 16}
+        agent = RecurrentPPO("Pendulum-v1", seed=0, **small)
+        assert agent.optimizer.bound == bind
+        agent.learn(64)
+        params.append([p.copy() for _, p, _ in agent.policy.named_params()])
+    for bound, gathered in zip(*params, strict=True):
+        np.testing.assert_array_equal(bound, gathered)
+
+
 def test_a_cast_breaks_the_binding_and_the_optimiser_gathers_again():
     net, ref = _net(dtype=np.float32), _net(dtype=np.float32)
     opt = Adam(net, lr=0.01)

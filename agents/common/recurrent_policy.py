@@ -23,6 +23,7 @@ import numpy as np
 
 from agents.common.distributions import Categorical, DiagGaussian
 from nngym.builders import cnn, mlp
+from nngym.flat_params import ParamSlot, layer_slots
 from nngym.lstm import LSTM
 from nngym.network import Sequential
 
@@ -95,6 +96,11 @@ class RecurrentBranch:
         out = [(f"enc.{n}", p, g) for n, p, g in self.encoder.named_params()]
         out += [(f"lstm.{k}", p, g) for k, p, g in self.lstm.named_params()]
         return out + [(f"head.{n}", p, g) for n, p, g in self.head.named_params()]
+
+    def param_slots(self) -> list[ParamSlot] | None:
+        """Where each parameter of ``named_params`` lives (``nngym.flat_params``), None if a layer shares its arrays."""
+        parts = [self.encoder.param_slots(), layer_slots([self.lstm]), self.head.param_slots()]
+        return None if any(p is None for p in parts) else [slot for p in parts for slot in p]
 
     def nets(self) -> dict[str, Sequential]:
         return {"enc": self.encoder, "lstm": Sequential([self.lstm]), "head": self.head}
@@ -233,6 +239,13 @@ class RecurrentActorCriticPolicy:
         if not self.discrete:
             out.append(("log_std", self.log_std, self.log_std_grad))
         return out
+
+    def param_slots(self) -> list[ParamSlot] | None:
+        """Where each parameter of ``named_params`` lives, for an optimiser's flat vector (``nngym.flat_params``)."""
+        actor, critic = self.actor.param_slots(), self.critic.param_slots()
+        if actor is None or critic is None:
+            return None
+        return actor + critic + ([] if self.discrete else [ParamSlot(self, "log_std", "log_std_grad")])
 
     def nets(self) -> dict[str, Sequential]:
         out = {f"pi_{k}": v for k, v in self.actor.nets().items()}
