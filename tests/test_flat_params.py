@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 import nngym.optim
-from agents import PPO
 from nngym import SGD, Adam, Dense, Momentum, RMSprop, Sequential, Tanh
 from nngym.flat_params import FlatBinding, source_slots
 from nngym.stacked import StackedDense
@@ -64,33 +63,27 @@ def test_weight_decay_leaves_the_layers_gradients_alone():
         np.testing.assert_array_equal(g, g0)
 
 
-def test_a_policy_with_log_std_is_bound_and_learns_the_same_numbers(monkeypatch):
-    """PPO with Box actions: the actor, the critic and log σ in one flat vector, the run equal to the gathering one."""
-    params = []
-    for bind in (True, False):
-        if not bind:
-            monkeypatch.setattr(nngym.optim, "source_slots", lambda source: None)
-        agent = PPO("Pendulum-v1", seed=0, n_envs=2, n_steps=32, batch_size=32, n_epochs=2)
-        assert agent.optimizer.bound == bind
-        assert agent.policy.log_std.base is (agent.optimizer._P if bind else None)
-        agent.learn(128)
-        params.append([p.copy() for _, p, _ in agent.policy.named_params()])
-    for bound, gathered in zip(*params, strict=True):
-        np.testing.assert_array_equal(bound, gathered)
-
-
-def test_a_recurrent_policy_is_bound_and_learns_the_same_numbers(monkeypatch):
-    """RecurrentPPO (two LSTM branches, Box actions): bound when small enough, the run equal to the gathering one."""
-    from agents import RecurrentPPO
+@pytest.mark.parametrize(
+    "algo, kwargs, steps",
+    [
+        # PPO with Box actions: the actor, the critic and log σ in one flat vector
+        ("PPO", {"n_envs": 2, "n_steps": 32, "batch_size": 32, "n_epochs": 2}, 128),
+        # RecurrentPPO (two LSTM branches, Box actions): bound when small enough
+        ("RecurrentPPO", {"n_envs": 2, "n_steps": 16, "batch_size": 16, "n_epochs": 2, "lstm_hidden_size": 16}, 64),
+    ],
+)
+def test_a_policy_is_bound_and_learns_the_numbers_of_the_gathering_run(algo, kwargs, steps, monkeypatch):
+    import agents
 
     params = []
     for bind in (True, False):
         if not bind:
             monkeypatch.setattr(nngym.optim, "source_slots", lambda source: None)
-        small = {"n_envs": 2, "n_steps": 16, "batch_size": 16, "n_epochs": 2, "lstm_hidden_size": 16}
-        agent = RecurrentPPO("Pendulum-v1", seed=0, **small)
+        agent = getattr(agents, algo)("Pendulum-v1", seed=0, **kwargs)
         assert agent.optimizer.bound == bind
-        agent.learn(64)
+        if algo == "PPO":
+            assert agent.policy.log_std.base is (agent.optimizer._P if bind else None)
+        agent.learn(steps)
         params.append([p.copy() for _, p, _ in agent.policy.named_params()])
     for bound, gathered in zip(*params, strict=True):
         np.testing.assert_array_equal(bound, gathered)
