@@ -187,6 +187,26 @@ def test_resume_from_checkpoint_continues_counters_schedules_and_optimizer(tmp_p
     assert resumed.optimizer.lr == pytest.approx(full.optimizer.lr)
 
 
+def test_a_run_resumed_from_a_checkpoint_logs_each_step_and_episode_once(tmp_path):
+    kw = {"n_envs": 2, "n_steps": 32, "batch_size": 32, "n_epochs": 1}
+    ckpt = CheckpointCallback(save_freq=256, save_path=tmp_path / "ckpt", name_prefix="ppo")
+    killed = PPO("CartPole-v1", seed=0, log_dir=tmp_path / "run", verbose=0, **kw).learn(2048, callback=ckpt)
+    monitor = (tmp_path / "run" / "monitor.csv").read_text().splitlines()
+    assert len(monitor) == 2 + killed._episode_num  # JSON header, column names, one row per episode
+    # the run goes on from its checkpoint at 512 steps (as if it had been killed after 2048): the rows written after
+    # the checkpoint are dropped, as the resumed run plays those steps again
+    resumed = PPO.load(tmp_path / "ckpt" / "ppo_512_steps.npz", env="CartPole-v1", log_dir=tmp_path / "run")
+    kept = resumed._episode_num
+    assert 0 < kept < killed._episode_num
+    resumed.verbose = 0
+    resumed.learn(1536, reset_num_timesteps=False)
+    after = (tmp_path / "run" / "monitor.csv").read_text().splitlines()
+    assert after[: 2 + kept] == monitor[: 2 + kept] and len(after) == 2 + resumed._episode_num
+    progress = list(csv.DictReader(open(tmp_path / "run" / "progress.csv")))
+    steps = [int(r["time/total_timesteps"]) for r in progress]
+    assert steps == list(range(64, 2049, 64))  # one row per rollout of 2 x 32 steps, none twice
+
+
 @pytest.mark.parametrize("cls", [PPO, DQN])
 def test_the_same_checkpoint_resumes_the_same_way(cls, tmp_path):
     kw = {"n_steps": 16, "batch_size": 32} if cls is PPO else {"learning_starts": 50, "buffer_size": 1000}

@@ -319,12 +319,14 @@ class BaseAgent:
             if hasattr(self.action_space, "seed"):
                 self.env.action_space.seed(env_seed)
         append = not reset_num_timesteps
-        if self.log_dir is not None:
-            self._monitor = MonitorWriter(self.log_dir, self.env_id, append=append)
+        if self.log_dir is not None:  # continuing: the files keep what this agent had logged, no more
+            self._monitor = MonitorWriter(self.log_dir, self.env_id, append=append, keep_episodes=self._episode_num)
         tb_dir = None
         if self.tensorboard_log is not None:
             tb_dir = tensorboard_run_dir(self.tensorboard_log, tb_log_name or self.algo, reset_num_timesteps)
-        self.logger = Logger(self.log_dir, verbose=self.verbose, append=append, tensorboard_dir=tb_dir)
+        self.logger = Logger(
+            self.log_dir, self.verbose, append, tensorboard_dir=tb_dir, keep_until_step=self.num_timesteps
+        )
         self._start_time = time.perf_counter()
         self._start_steps = self.num_timesteps
         callbacks = list(callback) if isinstance(callback, list) else [callback] if callback else []

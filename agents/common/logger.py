@@ -37,15 +37,24 @@ class MonitorWriter:
         folder: Directory for the file (created if missing).
         env_id: Written in the JSON header line.
         append: Keep an existing file (resume) instead of starting a new one.
+        keep_episodes: With ``append``, the number of episode rows to keep: a run resumed from a checkpoint
+            drops the rows its earlier self wrote after the checkpoint, which the resumed run plays again
+            (``None``: keep them all).
     """
 
-    def __init__(self, folder: str | os.PathLike, env_id: str = "", append: bool = False) -> None:
+    def __init__(
+        self, folder: str | os.PathLike, env_id: str = "", append: bool = False, keep_episodes: int | None = None
+    ) -> None:
         self.path = Path(folder) / "monitor.csv"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.t_start = time.time()
         if append and self.path.exists():
             with open(self.path) as f:
-                self.t_start = float(json.loads(f.readline()[1:])["t_start"])
+                lines = f.readlines()
+            self.t_start = float(json.loads(lines[0][1:])["t_start"])
+            if keep_episodes is not None and len(lines) > 2 + keep_episodes:  # header, column names, rows
+                with open(self.path, "w") as f:
+                    f.writelines(lines[: 2 + keep_episodes])
             self._file = open(self.path, "a")  # noqa: SIM115 - kept open while training
         else:
             self._file = open(self.path, "w")  # noqa: SIM115
@@ -62,6 +71,14 @@ class MonitorWriter:
 
     def close(self) -> None:
         self._file.close()
+
+
+def _step_of(row: dict[str, str]) -> float:
+    """The env step a ``progress.csv`` row was logged at (``time/total_timesteps``; rows without it: 0)."""
+    try:
+        return float(row.get("time/total_timesteps") or 0)
+    except ValueError:
+        return 0.0
 
 
 def tensorboard_run_dir(root: str | os.PathLike, name: str, reset_num_timesteps: bool = True) -> Path:
@@ -135,6 +152,8 @@ class Logger:
         folder: Where ``progress.csv`` goes (``None``: no file).
         verbose: 1 prints an SB3-style table at every ``dump``; 0 prints nothing.
         append: Keep an existing ``progress.csv`` (resume).
+        keep_until_step: With ``append``, drop the rows logged after this many env steps (a run resumed from
+            a checkpoint logs those steps again; ``None``: keep every row).
         tensorboard_dir: A run directory for TensorBoard event files (``tensorboard_run_dir``; ``None``: none).
 
     Raises:
@@ -147,6 +166,7 @@ class Logger:
         verbose: int = 1,
         append: bool = False,
         tensorboard_dir: str | os.PathLike | None = None,
+        keep_until_step: int | None = None,
     ) -> None:
         self.verbose = verbose
         self.values: dict[str, Any] = {}
@@ -156,8 +176,17 @@ class Logger:
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if append and self.path.exists():
-                with open(self.path) as f:
-                    self._keys = next(csv.reader(f), [])
+                with open(self.path, newline="") as f:
+                    reader = csv.DictReader(f)
+                    rows = list(reader)
+                    self._keys = list(reader.fieldnames or [])
+                if keep_until_step is not None:
+                    kept = [r for r in rows if _step_of(r) <= keep_until_step]
+                    if len(kept) < len(rows):
+                        with open(self.path, "w", newline="") as f:
+                            w = csv.DictWriter(f, fieldnames=self._keys)
+                            w.writeheader()
+                            w.writerows(kept)
             else:
                 self.path.write_text("")
 
