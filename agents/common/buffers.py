@@ -46,14 +46,16 @@ def gae(
             f"gae expects rewards, values, dones of one shape (T, N) and last_values (N,); got "
             f"{rewards.shape}, {values.shape}, {dones.shape}, {last_values.shape}"
         )
-    advantages = np.zeros_like(rewards)
     not_done = 1.0 - dones
     next_values = np.concatenate([values[1:], last_values[None]], axis=0)
     deltas = rewards + gamma * next_values * not_done - values
-    a = np.zeros_like(last_values)
-    for t in range(T - 1, -1, -1):  # the recursion runs backwards in time; vectorised over envs
-        a = deltas[t] + gamma * gae_lambda * not_done[t] * a
-        advantages[t] = a
+    discounts = gamma * gae_lambda * not_done  # γλ (1 − done_t), for every t at once
+    advantages = np.empty_like(deltas)
+    advantages[T - 1] = deltas[T - 1]  # A_T = 0 beyond the rollout (V(s_T) is in δ_{T−1})
+    for t in range(T - 2, -1, -1):  # the recursion runs backwards in time; vectorised over envs, in place
+        a = advantages[t]
+        np.multiply(discounts[t], advantages[t + 1], out=a)
+        a += deltas[t]
     return advantages, advantages + values
 
 

@@ -61,6 +61,7 @@ from agents.common.distributions import (
     MultiCategorical,
     StateDependentNoise,
 )
+from agents.common.joint_mlp import JointMLP
 from agents.common.spaces import ACTION_SPACES, check_observation_space, encoded_space, image_parts, space_names
 from nngym.activations import ReLU, Tanh
 from nngym.builders import cnn, mlp
@@ -398,6 +399,7 @@ class ActorCriticPolicy:
         self.log_std = np.full(shape, log_std_init, dtype=np.float32)
         self.log_std_grad = np.zeros_like(self.log_std)
         self.noise_weights: np.ndarray | None = None
+        self._joint: JointMLP | None = None  # actor and critic evaluated together in rollouts (``joint``)
         if self.use_sde:
             self.reset_noise(1, rng)
 
@@ -442,6 +444,19 @@ class ActorCriticPolicy:
         if train:
             return self.distribution(self.actor.forward(obs, True)), self.critic.forward(obs, True)[:, 0]
         return self.distribution(infer(self.actor, obs)), infer(self.critic, obs)[:, 0]
+
+    def joint(self) -> JointMLP | None:
+        """The actor and critic MLPs as one ``JointMLP``, refreshed with the current parameters, for a rollout's
+        inference (``forward``'s numbers in fewer numpy calls; stale once the parameters change); None where it
+        does not apply (a shared trunk, gSDE, other layers, MLPs of different hidden sizes)."""
+        if self.trunk is not None or self.use_sde:
+            return None
+        joint = self._joint
+        if joint is None or not joint.matches(self.actor, self.critic):
+            if not JointMLP.supports(self.actor, self.critic):
+                return None
+            joint = self._joint = JointMLP(self.actor, self.critic)
+        return joint.refresh()
 
     def values(self, obs: np.ndarray) -> np.ndarray:
         """V(s), shape (N,)."""

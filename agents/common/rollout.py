@@ -57,10 +57,15 @@ def collect_rollout(
     obs = agent._last_obs
     sde = getattr(policy, "use_sde", False)
     sample_freq = int(getattr(agent.config, "sde_sample_freq", -1))
+    joint = policy.joint()  # actor and critic in one pass where they are MLPs alike (the numbers of forward)
     for t in range(buffer.n_steps):
         if sde and (t == 0 or (sample_freq > 0 and t % sample_freq == 0)):
             policy.reset_noise(agent.n_envs, agent.rng)
-        dist, values = policy.forward(obs)
+        if joint is not None:  # the parameters do not change during the rollout: refreshed once above
+            out, values = joint(obs)
+            dist = policy.distribution(out)
+        else:
+            dist, values = policy.forward(obs)
         actions = dist.sample(agent.rng)
         buffer.obs[t] = obs
         buffer.actions[t] = actions
@@ -72,7 +77,8 @@ def collect_rollout(
         agent._track_episodes(rewards, dones)
         buffer.rewards[t] = rewards
         buffer.dones[t] = dones
-        bootstrap_truncated(buffer.rewards[t], terminated, truncated, infos, gamma, lambda o, _: policy.values(o))
+        if infos:  # an episode ended at this step (its final observation is in infos)
+            bootstrap_truncated(buffer.rewards[t], terminated, truncated, infos, gamma, lambda o, _: policy.values(o))
         if callback is not None and not callback.on_step():
             agent._last_obs = obs
             return False

@@ -81,14 +81,16 @@ class SyncVectorEnv(gym.vector.VectorEnv):
         acts = actions.tolist() if self._discrete else actions
         final: list[int] = []
         final_obs: list[Any] = []
+        batch = self._obs if self._arrays else self._obs_list  # rows written in place: no call per env
+        rewards, terminated, truncated = self._rewards, self._terminated, self._truncated
         for i, env in enumerate(self.envs):
-            obs, self._rewards[i], term, trunc, _ = env.step(acts[i])
-            self._terminated[i], self._truncated[i] = term, trunc
+            obs, rewards[i], term, trunc, _ = env.step(acts[i])
+            terminated[i], truncated[i] = term, trunc
             if term or trunc:
                 final.append(i)
                 final_obs.append(obs)
                 obs, _ = env.reset()
-            self._set_obs(i, obs)
+            batch[i] = obs
         infos: dict[str, Any] = {}
         if final:
             infos["final_obs"] = np.empty(self.num_envs, dtype=object)
