@@ -202,8 +202,8 @@ def test_a_run_resumed_from_a_checkpoint_logs_each_step_and_episode_once(tmp_pat
     resumed.learn(1536, reset_num_timesteps=False)
     after = (tmp_path / "run" / "monitor.csv").read_text().splitlines()
     assert after[: 2 + kept] == monitor[: 2 + kept] and len(after) == 2 + resumed._episode_num
-    progress = list(csv.DictReader(open(tmp_path / "run" / "progress.csv")))
-    steps = [int(r["time/total_timesteps"]) for r in progress]
+    with open(tmp_path / "run" / "progress.csv", newline="") as f:
+        steps = [int(r["time/total_timesteps"]) for r in csv.DictReader(f)]
     assert steps == list(range(64, 2049, 64))  # one row per rollout of 2 x 32 steps, none twice
 
 
