@@ -27,6 +27,7 @@ from agents.common.policies import ActorCriticPolicy, check_spaces
 from agents.common.spaces import ACTION_SPACES, encode_observations, encode_vec_env, encoded_space, to_env_actions
 from agents.common.vec_env import make_vec_env
 from nngym.conv import Conv2D
+from nngym.memory import keep_freed_memory
 from nngym.network import Sequential
 from nngym.parallel import available_cores, split_batches, splittable
 from nngym.serialization import ModelFileError, load_npz, save_npz
@@ -302,6 +303,7 @@ class BaseAgent:
     ) -> BaseCallback:
         if self.env is None:
             raise ValueError(f"{self.algo}.learn needs an env: pass env= to the constructor or to load()")
+        keep_freed_memory()  # a step's arrays come back from the heap, not from fresh pages (nngym.memory)
         if reset_num_timesteps:
             self.num_timesteps = 0
             self._episode_num = 0
