@@ -512,3 +512,17 @@ def test_ppo_solves_frozenlake_from_one_hot_states(seed):
     stats = run_episodes(agent, gym.make("FrozenLake-v1", is_slippery=False), n_episodes=3)
     # seeds 0-4 x 3 OpenBLAS kernels (default, Sandybridge, Prescott): all 15 runs reach the goal in 6 steps
     assert stats.returns == [1.0] * 3 and stats.lengths == [6] * 3
+
+
+def test_sb3_recurrent_ppo_baseline_names_multibinary_actions_before_training():
+    """sb3-contrib's RecurrentPPO fails deep in torch on MultiBinary actions; the baseline says so when it is made,
+    as nngym's RecurrentPPO does (it supports Discrete and Box actions); SB3's PPO trains on the same env."""
+    pytest.importorskip("sb3_contrib")
+    from agents.baselines.sb3 import SB3PPO, SB3RecurrentPPO
+
+    env = SpaceEnv(spaces.Box(-1, 1, (3,), np.float32), spaces.MultiBinary(2))
+    with pytest.raises(ValueError, match=r"RecurrentPPO cannot train on MultiBinary actions, got MultiBinary\(2\)"):
+        SB3RecurrentPPO(env, seed=0, n_steps=16, batch_size=16)
+    assert SB3PPO(env, seed=0, n_steps=16, batch_size=16, n_epochs=1).learn(32).num_timesteps == 32  # SB3's PPO can
+    with pytest.raises(ValueError, match=r"RecurrentPPO supports Discrete and Box action spaces, got MultiBinary"):
+        RecurrentPPO(env, seed=0)

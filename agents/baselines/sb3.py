@@ -522,6 +522,17 @@ class SB3RecurrentPPO(SB3Agent):
                         getattr(lstm, f"bias_ih_l{layer}")[h : 2 * h] = self._forget_bias
                         getattr(lstm, f"bias_hh_l{layer}")[h : 2 * h] = 0.0
 
+    def _make_env(self, env: str | gym.Env) -> VecEnv:
+        venv = super()._make_env(env)
+        if isinstance(venv.action_space, gym.spaces.MultiBinary):  # checked here, before training fails in torch
+            venv.close()
+            raise ValueError(
+                f"sb3-contrib's RecurrentPPO cannot train on MultiBinary actions, got {venv.action_space}: its "
+                "recurrent rollout buffer keeps them as int8, which its Bernoulli log-probability refuses (SB3's "
+                "PPO and A2C take them)"
+            )
+        return venv
+
     def _sb3_kwargs(self, hp: dict[str, Any]) -> dict[str, Any]:
         if hp.pop("encoder_arch", ()):
             raise ValueError("sb3-contrib's MlpLstmPolicy has no encoder before the LSTM; drop encoder_arch")
