@@ -77,7 +77,7 @@ def collect_rollout(
         agent._track_episodes(rewards, dones)
         buffer.rewards[t] = rewards
         buffer.dones[t] = dones
-        if infos:  # an episode ended at this step (its final observation is in infos)
+        if infos:  # nngym's vector env returns empty infos unless an episode ended (its final observation)
             bootstrap_truncated(buffer.rewards[t], terminated, truncated, infos, gamma, lambda o, _: policy.values(o))
         if callback is not None and not callback.on_step():
             agent._last_obs = obs
