@@ -2,8 +2,9 @@
 
 A rollout evaluates π(·|s) and V(s) for a handful of observations at every vector step (N = 8 envs and 64 units:
 a few hundred multiply-adds a product), so numpy's per-call overhead is most of the cost. Stacking the two
-networks' hidden layers along a leading axis (``nngym.stacked``'s layout) makes each hidden layer one batched
-product, one bias addition and one activation for both networks instead of two of each. The output layers stay
+networks' hidden layers along a leading axis (``nngym.stacked.stack_networks``, evaluated by ``infer_stacked`` as a
+population's are) makes each hidden layer one batched product, one bias addition and one activation for both
+networks instead of two of each. The output layers stay
 separate (their widths differ).
 
 The numbers are those of ``infer`` on each network bit for bit: numpy's batched ``matmul`` makes one BLAS product
@@ -24,6 +25,7 @@ import numpy as np
 from nngym.activations import ReLU, Tanh
 from nngym.dense import Dense
 from nngym.network import Sequential
+from nngym.stacked import infer_stacked, stack_networks
 
 
 class JointMLP:
@@ -43,14 +45,10 @@ class JointMLP:
                 "JointMLP needs an actor and a critic MLP of the same Dense / Tanh / ReLU layers and hidden sizes, "
                 f"got {_layout(actor)} and {_layout(critic)}"
             )
-        self._pairs = list(zip(actor.layers[:-1], critic.layers[:-1], strict=True))
-        self._kinds = [type(a) for a, _ in self._pairs]
-        stacked = lambda key: [  # noqa: E731
-            np.stack([a.params[key], c.params[key]]) if type(a) is Dense else None for a, c in self._pairs
-        ]
-        self._W = stacked("W")  # (2, n_out, n_in) per hidden Dense
-        self._b = [None if b is None else b[:, None] for b in stacked("b")]  # (2, 1, n_out)
-        self._WT = [None if W is None else W.transpose(0, 2, 1) for W in self._W]  # views: x @ Wᵀ, as Dense does
+        self._pairs = [(a, c) for a, c in zip(actor.layers[:-1], critic.layers[:-1], strict=True) if type(a) is Dense]
+        self._layers = (actor.layers[:-1], critic.layers[:-1])
+        self._hidden = stack_networks([Sequential(actor.layers[:-1]), Sequential(critic.layers[:-1])])  # copies
+        self._stacked = [layer for layer in self._hidden.layers if layer.params]  # one StackedDense per pair
         self._heads = (actor.layers[-1], critic.layers[-1])
 
     @staticmethod
@@ -72,42 +70,24 @@ class JointMLP:
         return True
 
     def matches(self, actor: Sequential, critic: Sequential) -> bool:
-        """Whether this object stacks these networks' present layers with the dtype and shapes it was built for
-        (networks whose layers or arrays were replaced, by ``astype`` for example, need a new one)."""
-        if actor.layers[-1] is not self._heads[0] or critic.layers[-1] is not self._heads[1]:
+        """Whether this object stacks these networks' present layers with the dtype it was built for (networks
+        whose layers or arrays were replaced, by ``astype`` for example, need a new one)."""
+        if (actor.layers[-1], critic.layers[-1]) != self._heads:
             return False
-        if len(actor.layers) != len(self._pairs) + 1 or len(critic.layers) != len(self._pairs) + 1:
+        if actor.layers[:-1] != self._layers[0] or critic.layers[:-1] != self._layers[1]:
             return False
-        for (a, c), la, lc, W in zip(self._pairs, actor.layers, critic.layers, self._W, strict=False):
-            if a is not la or c is not lc:
-                return False
-            if W is not None and (a.params["W"].dtype != W.dtype or a.params["W"].shape != W.shape[1:]):
-                return False
-        return True
+        return all(a.params["W"].dtype == s.dtype for (a, _), s in zip(self._pairs, self._stacked, strict=True))
 
     def refresh(self) -> JointMLP:
         """Copies the two networks' current hidden parameters into the stacked arrays; returns ``self``."""
-        for (a, c), W, b in zip(self._pairs, self._W, self._b, strict=True):
-            if W is not None:
-                W[0], W[1] = a.params["W"], c.params["W"]
-                b[0, 0], b[1, 0] = a.params["b"], c.params["b"]
+        for (a, c), stacked in zip(self._pairs, self._stacked, strict=True):
+            for key, value in stacked.params.items():
+                value[0], value[1] = a.params[key], c.params[key]
         return self
 
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(the actor's output (N, K), V(s) (N,)) for inputs x (N, n_in), inference only (no caches kept)."""
-        h = x
-        for kind, WT, b in zip(self._kinds, self._WT, self._b, strict=True):
-            if kind is Dense:
-                h = np.matmul(h, WT)
-                h += b
-            elif kind is Tanh:
-                np.tanh(h, out=h)
-            else:
-                np.maximum(h, 0, out=h)
-        return self._outputs(h)
-
-    def _outputs(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The two output layers on their networks' last hidden activations h (2, N, h)."""
+        h = infer_stacked(self._hidden, x)  # both networks' last hidden activations, (2, N, h)
         pi, vf = self._heads
         out = h[0] @ pi.params["W"].T
         out += pi.params["b"]

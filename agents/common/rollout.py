@@ -33,6 +33,8 @@ def bootstrap_truncated(
         gamma: Discount γ.
         values: ``values(final_obs (M, ...), env indices (M,)) -> V (M,)``.
     """
+    if "final_obs" not in infos:  # no episode ended at this step (the usual case: nothing to look at)
+        return
     bootstrap = truncated & ~terminated
     if bootstrap.any():
         idx = np.flatnonzero(bootstrap)
@@ -77,8 +79,7 @@ def collect_rollout(
         agent._track_episodes(rewards, dones)
         buffer.rewards[t] = rewards
         buffer.dones[t] = dones
-        if infos:  # nngym's vector env returns empty infos unless an episode ended (its final observation)
-            bootstrap_truncated(buffer.rewards[t], terminated, truncated, infos, gamma, lambda o, _: policy.values(o))
+        bootstrap_truncated(buffer.rewards[t], terminated, truncated, infos, gamma, lambda o, _: policy.values(o))
         if callback is not None and not callback.on_step():
             agent._last_obs = obs
             return False
