@@ -56,7 +56,11 @@ class SyncVectorEnv(gym.vector.VectorEnv):
         self._rewards = np.zeros(self.num_envs, dtype=np.float64)
         self._terminated = np.zeros(self.num_envs, dtype=np.bool_)
         self._truncated = np.zeros(self.num_envs, dtype=np.bool_)
-        self._discrete = isinstance(self.single_action_space, gym.spaces.Discrete)
+        # Discrete actions go to the envs as numpy scalars of the space's dtype, as Gymnasium's own vector envs
+        # pass them: Discrete.contains checks such a scalar in half the time it takes for a Python int.
+        self._discrete_dtype = (
+            self.single_action_space.dtype if isinstance(self.single_action_space, gym.spaces.Discrete) else None
+        )
 
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict | None = None) -> tuple[Any, dict]:
         seeds = [seed + i for i in range(self.num_envs)] if isinstance(seed, int) else seed or [None] * self.num_envs
@@ -78,7 +82,7 @@ class SyncVectorEnv(gym.vector.VectorEnv):
         return concatenate(space, self._obs_list, create_empty_array(space, self.num_envs))
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
-        acts = actions.tolist() if self._discrete else actions
+        acts = actions if self._discrete_dtype is None else np.asarray(actions, dtype=self._discrete_dtype)
         final: list[int] = []
         final_obs: list[Any] = []
         batch = self._obs if self._arrays else self._obs_list  # rows written in place: no call per env
