@@ -18,7 +18,7 @@ import gymnasium as gym
 import numpy as np
 
 from agents.common.callbacks import BaseCallback
-from agents.common.distributions import Categorical, DiagGaussian
+from agents.common.distributions import Distribution
 from agents.common.recurrent_buffer import RecurrentRolloutBuffer, SequenceBatch
 from agents.common.recurrent_policy import DEFAULT_CNN_SPEC, PolicyState, RecurrentActorCriticPolicy
 from agents.common.rollout import bootstrap_truncated
@@ -103,8 +103,6 @@ class RecurrentPPO(PPO):
 
     algo = "RecurrentPPO"
     Config = RecurrentPPOConfig
-    #: The recurrent policy's distributions: categorical and diagonal Gaussian.
-    action_spaces = (gym.spaces.Discrete, gym.spaces.Box)
     #: Its encoder before each LSTM is an MLP or a CNN, not a CNN per image part of a Dict / Tuple.
     combined_images = False
     #: The ``net`` values accepted. Both build the same policy: the encoder before each LSTM follows the
@@ -260,7 +258,7 @@ class RecurrentPPO(PPO):
         for start in range(0, n_seq, per_batch):
             yield self.buffer.batch(seqs, perm[start : start + per_batch])
 
-    def _evaluate_actions(self, mb: SequenceBatch) -> tuple[Categorical | DiagGaussian, np.ndarray]:
+    def _evaluate_actions(self, mb: SequenceBatch) -> tuple[Distribution, np.ndarray]:
         """π and V over the minibatch's sequences from their stored states (episode starts reset them)."""
         dist, values, _ = self.policy.forward(mb.obs, mb.state, mb.episode_starts, train=True)
         return dist, values

@@ -402,7 +402,7 @@ def test_dict_with_image_through_the_cnn(cls, tmp_path):
     assert_same_actions(agent, loaded, space)
 
 
-@pytest.mark.parametrize("cls", [PPO, A2C, REINFORCE], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", [PPO, A2C, REINFORCE, RecurrentPPO], ids=lambda c: c.__name__)
 @pytest.mark.parametrize(
     "action_space",
     [spaces.MultiDiscrete([3, 2, 4]), spaces.MultiDiscrete([2, 3], start=[-1, 4]), spaces.MultiBinary(3)],
@@ -478,8 +478,6 @@ def test_unsupported_combinations_name_the_space_and_what_is_supported():
         DQN(SpaceEnv(box, spaces.Box(-1, 1, (2,))))
     with pytest.raises(ValueError, match=r"DQN supports Discrete action spaces, got MultiDiscrete"):
         DQN(SpaceEnv(box, spaces.MultiDiscrete([2, 2])))
-    with pytest.raises(ValueError, match=r"RecurrentPPO supports Discrete and Box action spaces, got MultiBinary"):
-        RecurrentPPO(SpaceEnv(box, spaces.MultiBinary(2)))
     with pytest.raises(ValueError, match="RecurrentPPO does not support image parts inside Dict or Tuple"):
         RecurrentPPO(SpaceEnv(spaces.Dict({"img": IMAGE, "v": box}), spaces.Discrete(2)))
     with pytest.raises(ValueError, match=r"net='cnn' needs an image Box .* or a Dict / Tuple one with image parts"):
@@ -515,8 +513,8 @@ def test_ppo_solves_frozenlake_from_one_hot_states(seed):
 
 
 def test_sb3_recurrent_ppo_baseline_names_multibinary_actions_before_training():
-    """sb3-contrib's RecurrentPPO fails deep in torch on MultiBinary actions; the baseline says so when it is made,
-    as nngym's RecurrentPPO does (it supports Discrete and Box actions); SB3's PPO trains on the same env."""
+    """sb3-contrib's RecurrentPPO fails deep in torch on MultiBinary actions; the baseline says so when it is made.
+    SB3's PPO and nngym's RecurrentPPO train on the same env."""
     pytest.importorskip("sb3_contrib")
     from agents.baselines.sb3 import SB3PPO, SB3RecurrentPPO
 
@@ -524,5 +522,4 @@ def test_sb3_recurrent_ppo_baseline_names_multibinary_actions_before_training():
     with pytest.raises(ValueError, match=r"RecurrentPPO cannot train on MultiBinary actions, got MultiBinary\(2\)"):
         SB3RecurrentPPO(env, seed=0, n_steps=16, batch_size=16)
     assert SB3PPO(env, seed=0, n_steps=16, batch_size=16, n_epochs=1).learn(32).num_timesteps == 32  # SB3's PPO can
-    with pytest.raises(ValueError, match=r"RecurrentPPO supports Discrete and Box action spaces, got MultiBinary"):
-        RecurrentPPO(env, seed=0)
+    assert RecurrentPPO(env, seed=0, **FAST[RecurrentPPO]).learn(64).num_timesteps == 64

@@ -21,7 +21,8 @@ from collections.abc import Sequence
 import gymnasium as gym
 import numpy as np
 
-from agents.common.distributions import Categorical, DiagGaussian
+from agents.common.distributions import Distribution
+from agents.common.policies import action_distribution, n_action_params
 from nngym.builders import cnn, mlp
 from nngym.flat_params import ParamSlot, layer_slots
 from nngym.lstm import LSTM
@@ -117,7 +118,9 @@ class RecurrentActorCriticPolicy:
 
     Args:
         observation_space: 1-D Box (MLP encoder) or (C, H, W) Box image (CNN encoder).
-        action_space: Discrete (categorical logits) or 1-D Box (Gaussian mean, state-independent log σ).
+        action_space: Discrete (categorical logits), MultiDiscrete (one categorical per entry, logits side by
+            side), MultiBinary (Bernoulli logits) or 1-D Box (Gaussian mean, state-independent log σ), as
+            ``agents.common.policies.action_distribution`` reads the actor's output.
         rng: Generator for the initial weights.
         lstm_hidden_size: H.
         encoder_arch: Hidden sizes of the MLP encoder before the LSTM; ``()`` feeds observations
@@ -144,9 +147,10 @@ class RecurrentActorCriticPolicy:
         cnn_spec: str = DEFAULT_CNN_SPEC,
         log_std_init: float = 0.0,
     ) -> None:
-        self.discrete = isinstance(action_space, gym.spaces.Discrete)
+        self.action_space = action_space
+        self.discrete = not isinstance(action_space, gym.spaces.Box)  # no Gaussian, no log σ
         self.hidden_size = int(lstm_hidden_size)
-        n_out = int(action_space.n) if self.discrete else int(action_space.shape[0])
+        n_out = n_action_params(action_space)
         hidden_init, pi_init, vf_init = (
             ("orthogonal:1.4142135623730951", "orthogonal:0.01", "orthogonal:1") if ortho_init else ("nielsen",) * 3
         )
@@ -189,13 +193,13 @@ class RecurrentActorCriticPolicy:
         """Zero (h_π, c_π, h_V, c_V) for ``n`` sequences, each (n, H), in the parameters' dtype."""
         return tuple(np.zeros((n, self.hidden_size), self.dtype) for _ in range(4))  # type: ignore[return-value]
 
-    def distribution(self, out: np.ndarray) -> Categorical | DiagGaussian:
-        """The action distribution given the actor's output (M, K or D)."""
-        return Categorical(out) if self.discrete else DiagGaussian(out, self.log_std)
+    def distribution(self, out: np.ndarray) -> Distribution:
+        """The action distribution given the actor's output (M, ``n_action_params``)."""
+        return action_distribution(self.action_space, out, self.log_std)
 
     def forward(
         self, obs: np.ndarray, state: PolicyState, episode_start: np.ndarray, train: bool = False
-    ) -> tuple[Categorical | DiagGaussian, np.ndarray, PolicyState]:
+    ) -> tuple[Distribution, np.ndarray, PolicyState]:
         """π and V for sequences obs (T, B, *obs_shape) with episode_start (T, B), from ``state``.
 
         Returns:
@@ -207,13 +211,13 @@ class RecurrentActorCriticPolicy:
 
     def step(
         self, obs: np.ndarray, state: PolicyState, episode_start: np.ndarray
-    ) -> tuple[Categorical | DiagGaussian, np.ndarray, PolicyState]:
+    ) -> tuple[Distribution, np.ndarray, PolicyState]:
         """One step of N envs: obs (N, *obs_shape), episode_start (N,). Returns (π, V (N,), new state)."""
         return self.forward(obs[None], state, episode_start[None], train=False)
 
     def act_step(
         self, obs: np.ndarray, state: tuple[np.ndarray, np.ndarray], episode_start: np.ndarray
-    ) -> tuple[Categorical | DiagGaussian, tuple[np.ndarray, np.ndarray]]:
+    ) -> tuple[Distribution, tuple[np.ndarray, np.ndarray]]:
         """The actor alone for one step (what ``predict`` needs): (π, new (h_π, c_π))."""
         out, new = self.actor.forward(obs[None], state, episode_start[None], train=False)
         return self.distribution(out), new
