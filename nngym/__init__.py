@@ -14,7 +14,7 @@ and Deep Learning*. This package is the neural-network library alone: it imports
 - ``datasets``: MNIST, bundled and verified, and image augmentation
 """
 
-from nngym.activations import ACTIVATIONS, ReLU, Sigmoid, Softmax, Tanh, log_softmax, sigmoid, softmax
+from nngym.activations import ACTIVATIONS, GELU, ReLU, Sigmoid, Softmax, Tanh, log_softmax, sigmoid, softmax
 from nngym.conv import Conv2D
 from nngym.costs import COSTS, CrossEntropyCost, HuberCost, QuadraticCost, SoftmaxCrossEntropy, check_finite
 from nngym.dbn import DBN
@@ -61,6 +61,7 @@ __all__ = [
     "QuadraticCost",
     "RMSprop",
     "ReLU",
+    "GELU",
     "Recurrent",
     "Sequential",
     "Sigmoid",

@@ -3,6 +3,9 @@ the factor that turns ∇_a C into δ in (BP1) and (W^{l+1})^T δ^{l+1} into δ^
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
 
 from nngym.layer import Layer
@@ -106,4 +109,44 @@ class Softmax(Layer):
         return a * (dy - (dy * a).sum(axis=-1, keepdims=True))
 
 
-ACTIVATIONS: dict[str, type[Layer]] = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU, "softmax": Softmax}
+INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)  # a Python float: keeps float32 arrays float32
+
+
+def _normal_cdf() -> Any:
+    """scipy.special.ndtr, Φ(z) = ½ (1 + erf(z / √2)): numpy has no erf, and a hand-written approximation would not
+    give the numbers torch's exact GELU gives."""
+    try:
+        from scipy.special import ndtr
+    except ImportError as e:  # pragma: no cover - scipy comes with the zoo and dev extras
+        raise ImportError("the GELU activation needs scipy (pip install scipy, or the zoo extra)") from e
+    return ndtr
+
+
+class GELU(Layer):
+    """a = z Φ(z), Φ the standard normal CDF (Hendrycks & Gimpel 2016; torch's exact ``nn.GELU``);
+    σ'(z) = Φ(z) + z φ(z), φ(z) = e^{−z²/2} / √(2π). Any shape."""
+
+    def __init__(self, dtype: Any = np.float32) -> None:
+        super().__init__(dtype)
+        self._ndtr = _normal_cdf()  # fails when the layer is built, not in the middle of training
+
+    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+        z = self._as_input(x)
+        a = z * self._ndtr(z)
+        if train:
+            self._cache = z
+        return a
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        z = self._need_cache()
+        phi = np.exp(-0.5 * z * z) * INV_SQRT_2PI  # φ(z)
+        return dy * (self._ndtr(z) + z * phi)  # ⊙ σ'(z)
+
+
+ACTIVATIONS: dict[str, type[Layer]] = {
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
+    "relu": ReLU,
+    "gelu": GELU,
+    "softmax": Softmax,
+}

@@ -7,7 +7,7 @@ rows never meet member j's: every product, sum and gradient is taken within a me
 ``StackedDense.from_layers`` stacks K ``Dense`` layers and, with ``share=True``, makes each layer's
 parameters and gradients views of its row of the stacked arrays, so the K ordinary networks and the stacked
 one are the same numbers (an ordinary member can ``predict`` or be saved without copying anything back).
-Elementwise activations (``Tanh``, ``ReLU``, ``Sigmoid``) act on any shape and are stacked as they are.
+Elementwise activations (``Tanh``, ``ReLU``, ``Sigmoid``, ``GELU``) act on any shape and are stacked as they are.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from nngym.activations import ReLU, Sigmoid, Tanh
+from nngym.activations import GELU, ReLU, Sigmoid, Tanh
 from nngym.dense import Dense
 from nngym.init import Initializer, get_initializer
 from nngym.layer import Layer, check_shape
 from nngym.network import Sequential
 
 #: Layers a stacked network may hold besides ``StackedDense``: elementwise, parameter-free, any shape.
-ELEMENTWISE = (Tanh, ReLU, Sigmoid)
+ELEMENTWISE = (Tanh, ReLU, Sigmoid, GELU)
 
 
 class StackedDense(Layer):
@@ -209,8 +209,8 @@ def stack_networks(nets: Sequence[Sequential], share: bool = False) -> Sequentia
             layers.append(type(layer)(dtype=layer.dtype))
         else:
             raise ValueError(
-                f"stack_networks supports Dense, Tanh, ReLU and Sigmoid layers (MLPs), got {type(layer).__name__} "
-                f"at layer {i}"
+                "stack_networks supports Dense, Tanh, ReLU, Sigmoid and GELU layers (MLPs), got "
+                f"{type(layer).__name__} at layer {i}"
             )
     return Sequential(layers)
 

@@ -5,6 +5,7 @@ import pytest
 from gradients import GRAD_RTOL, assert_gradcheck_passes
 
 from nngym import (
+    GELU,
     CrossEntropyCost,
     Dense,
     HuberCost,
@@ -33,10 +34,30 @@ def test_dense_gradcheck(rng, n_in, n_out, batch):
     assert_gradcheck_passes(errors)
 
 
-@pytest.mark.parametrize("layer_cls", [Sigmoid, Tanh, Softmax])
+@pytest.mark.parametrize("layer_cls", [Sigmoid, Tanh, Softmax, GELU])
 def test_activation_gradcheck(rng, layer_cls):
     errors = gradcheck(layer_cls(), rng.standard_normal((4, 5)) * 2, rng)
     assert_gradcheck_passes(errors)
+
+
+def test_gelu_matches_torch_in_float64_and_by_hand(rng):
+    """GELU(z) = z Φ(z) and its derivative Φ(z) + z φ(z) against torch's exact nn.GELU, and at z = 0 and 1 by hand."""
+    torch = pytest.importorskip("torch")
+    z, dy = rng.standard_normal((5, 7)) * 3, rng.standard_normal((5, 7))
+    layer = GELU(dtype=np.float64)
+    a = layer.forward(z)
+    dz = layer.backward(dy)
+    zt = torch.from_numpy(z).requires_grad_(True)
+    at = torch.nn.GELU()(zt)
+    at.backward(torch.from_numpy(dy))
+    np.testing.assert_allclose(a, at.detach().numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(dz, zt.grad.numpy(), rtol=1e-12, atol=1e-15)
+    # Φ(0) = 1/2, Φ(1) = 0.8413447460685429, φ(1) = e^{-1/2} / √(2π) = 0.24197072451914337
+    np.testing.assert_allclose(layer.forward(np.array([[0.0, 1.0]])), [[0.0, 0.8413447460685429]], rtol=1e-15)
+    np.testing.assert_allclose(layer.backward(np.ones((1, 2))), [[0.5, 0.8413447460685429 + 0.24197072451914337]])
+    layer32 = GELU()
+    assert layer32.forward(np.ones((2, 2), np.float32)).dtype == np.float32
+    assert layer32.backward(np.ones((2, 2), np.float32)).dtype == np.float32
 
 
 def test_relu_gradcheck_away_from_kink(rng):

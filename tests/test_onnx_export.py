@@ -91,9 +91,10 @@ def test_ppo_box_actions_with_observation_normalisation(tmp_path):
     _check(agent, tmp_path)
 
 
-def test_a2c_sigmoid_and_reinforce_relu(tmp_path):
+def test_a2c_sigmoid_and_reinforce_relu_and_ppo_gelu(tmp_path):
     _check(A2C("Acrobot-v1", seed=1, activation="sigmoid", ortho_init=False, net_arch=(8,)), tmp_path)
     _check(REINFORCE("CartPole-v1", seed=2, activation="relu", ortho_init=False), tmp_path)
+    _check(PPO(Drift(), seed=3, activation="gelu", ortho_init=False, net_arch=(8, 8)), tmp_path)
 
 
 def test_shared_cnn_trunk_with_conv_max_and_l2_pools(tmp_path):

@@ -72,7 +72,7 @@ def test_every_installed_entry_builds_an_agent_or_names_what_is_unsupported(algo
 
 
 def test_which_entries_are_refused_and_why():
-    """The zoo entries nngym cannot honour, pinned down: gSDE, GELU, the critic without an LSTM."""
+    """The zoo entries nngym cannot honour, pinned down: gSDE for recurrent PPO, the critic without an LSTM."""
     refused = {}
     for algo, env_id in ENTRIES:
         try:
@@ -111,6 +111,10 @@ def test_zoo_entries_translate_to_the_agents_arguments():
             {"ortho_init": False, "activation_fn": "relu", "net_arch": {"pi": [64], "vf": [64]}},
         ),
         ("{'a': (1, 2), 'b': None, 'c': 'x'}", {"a": (1, 2), "b": None, "c": "x"}),
+        (
+            "dict(activation_fn=nn.GELU, net_arch=dict(pi=[256], vf=[256]))",
+            {"activation_fn": "gelu", "net_arch": {"pi": [256], "vf": [256]}},
+        ),
     ],
 )
 def test_policy_kwargs_strings(text, expected):
@@ -120,7 +124,7 @@ def test_policy_kwargs_strings(text, expected):
 @pytest.mark.parametrize(
     "text,names",
     [
-        ("dict(activation_fn=nn.GELU)", "nn.GELU"),
+        ("dict(activation_fn=nn.ELU)", "nn.ELU"),
         ("dict(x=__import__('os').system('touch /tmp/nngym_pwned'))", "__import__"),
         ("dict(f=lambda: 0)", "lambda"),
         ("dict(optimizer_class=RMSpropTFLike)", "RMSpropTFLike"),

@@ -51,7 +51,7 @@ from nngym.serialization import ModelFileError, load_npz, save_npz
 #: Config fields of nngym's agents that SB3 has no argument for and that change nothing there.
 NNGYM_ONLY = ("vectorization",)
 #: Activation names (nngym) -> torch modules.
-ACTIVATION_FNS = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid}
+ACTIVATION_FNS = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}
 
 
 def default_cnn_spec(observation_space: gym.spaces.Box) -> str:

@@ -9,7 +9,7 @@
     agent.save("ppo_cartpole.npz")                # nngym's format: PPO.load reads it
 
 What is supported: ``MlpPolicy`` with any ``net_arch`` (a list, or different ``pi``/``vf`` sizes) and a
-Tanh, ReLU or Sigmoid activation (the ones nngym has), ``CnnPolicy`` with SB3's ``NatureCNN`` (shared or
+Tanh, ReLU, Sigmoid or GELU activation (the ones nngym has), ``CnnPolicy`` with SB3's ``NatureCNN`` (shared or
 separate features extractors), Discrete and 1-D Box actions, 1-D Box or image observations. Observation and
 reward normalisation are saved by SB3 outside the zip, in ``VecNormalize.save``'s pickle (the zoo's
 ``vecnormalize.pkl``): ``load_sb3(path, vecnormalize="vecnormalize.pkl")`` reads its statistics into the agent's
@@ -55,7 +55,7 @@ from agents.a2c import A2C
 from agents.common.cnn import ImageScale
 from agents.dqn import DQN
 from agents.ppo import PPO
-from nngym.activations import ReLU, Sigmoid, Tanh
+from nngym.activations import GELU, ReLU, Sigmoid, Tanh
 from nngym.conv import Conv2D
 from nngym.dense import Dense
 from nngym.layer import Layer
@@ -69,6 +69,7 @@ AGENTS: dict[str, type[PPO] | type[A2C] | type[DQN]] = {"PPO": PPO, "A2C": A2C, 
 ACTIVATIONS: dict[str, tuple[type[Layer], str]] = {
     "Tanh": (Tanh, "tanh"),
     "ReLU": (ReLU, "relu"),
+    "GELU": (GELU, "gelu"),
     "Sigmoid": (Sigmoid, "sigmoid"),
 }
 #: torch storage classes (``torch.FloatStorage``...) -> numpy dtypes of their elements.

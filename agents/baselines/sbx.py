@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import os
+from functools import partial
 from typing import Any, ClassVar
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -25,7 +26,8 @@ import sbx  # noqa: E402
 from agents.baselines.sb3 import SB3Agent  # noqa: E402
 
 #: nngym activation names -> JAX activations.
-JAX_ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "sigmoid": nn.sigmoid}
+#: flax's gelu is the tanh approximation unless told otherwise; torch's nn.GELU and nngym's GELU are exact
+JAX_ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "sigmoid": nn.sigmoid, "gelu": partial(nn.gelu, approximate=False)}
 #: yml options sbx's agents have no counterpart for, by algorithm (dropped by ``sbx_hyperparams``).
 SBX_LACKS: dict[str, tuple[str, ...]] = {"ppo": (), "dqn": ("double_q", "max_grad_norm")}
 

@@ -12,8 +12,8 @@ ppo_lstm}.yml``, read unchanged) go through the same translation into an agent's
 - ``n_timesteps`` → an int; ``env_wrapper`` and ``frame_stack`` are passed on for whoever builds the env
   (``envs.wrappers.zoo_wrappers``); everything else must be a field of the algorithm's ``Config``.
 
-What nngym cannot honour (``optimizer_class``, a callback, a GELU activation, ``use_sde: true`` for an algorithm
-other than PPO and A2C ...) raises one ``ValueError`` naming the key, the file and the env id.
+What nngym cannot honour (``optimizer_class``, a callback, an activation other than those names, ``use_sde:
+true`` for an algorithm other than PPO and A2C ...) raises one ``ValueError`` naming the key, the file and the env id.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import yaml
 HYPERPARAMS_DIR = Path(__file__).resolve().parents[1] / "hyperparams"
 
 #: torch activation names the zoo writes in ``policy_kwargs`` -> nngym's activation names.
-ACTIVATION_NAMES = {"nn.Tanh": "tanh", "nn.ReLU": "relu", "nn.Sigmoid": "sigmoid"}
+ACTIVATION_NAMES = {"nn.Tanh": "tanh", "nn.ReLU": "relu", "nn.Sigmoid": "sigmoid", "nn.GELU": "gelu"}
 #: SB3 policy classes -> nngym's ``net``; the LSTM ones only for recurrent PPO.
 POLICIES = {"MlpPolicy": "mlp", "CnnPolicy": "cnn", "MlpLstmPolicy": "mlp", "CnnLstmPolicy": "cnn"}
 RECURRENT_POLICIES = ("MlpLstmPolicy", "CnnLstmPolicy")

@@ -12,11 +12,11 @@
 The networks map layer for layer (``agents.common.policies`` lays them out: separate actor and critic
 ``Sequential`` networks, or a shared trunk computed once with ``pi``/``vf`` heads; DQN's ``q``): ``ImageScale``
 → Transpose (channels-last images) + Mul, ``Dense`` → Gemm, ``Conv2D`` → Conv, ``MaxPool2D`` → MaxPool,
-``L2Pool2D`` → LpPool(p=2), ``Flatten`` → Flatten, Tanh / ReLU / Sigmoid / Softmax → their operators,
-``Dropout`` → nothing (inference). Observation normalisation (``normalize_obs``) becomes Sub, Div and Clip
-with the frozen statistics. A Box observation of another rank than 1 or 3 is flattened first (as ``predict``
-encodes it). Recurrent policies (LSTM state), Discrete / MultiDiscrete / MultiBinary / Dict / Tuple observations
-and MultiDiscrete / MultiBinary actions are not exported (a ValueError says so before anything is written).
+``L2Pool2D`` → LpPool(p=2), ``Flatten`` → Flatten, Tanh / ReLU / Sigmoid / Softmax → their operators, GELU →
+x · ½ (1 + Erf(x / √2)), ``Dropout`` → nothing (inference). Observation normalisation (``normalize_obs``) becomes
+Sub, Div and Clip with the frozen statistics. A Box observation of another rank than 1 or 3 is flattened first
+(as ``predict`` encodes it). Recurrent policies (LSTM state), Discrete / MultiDiscrete / MultiBinary / Dict / Tuple
+observations and MultiDiscrete / MultiBinary actions are not exported (a ValueError says so before anything is written).
 
 Needs ``pip install -e ".[onnx]"`` (onnx, and onnxruntime to run the file).
 """
@@ -31,7 +31,7 @@ import gymnasium as gym
 import numpy as np
 
 from agents.common.cnn import ImageScale
-from nngym.activations import ReLU, Sigmoid, Softmax, Tanh
+from nngym.activations import GELU, ReLU, Sigmoid, Softmax, Tanh
 from nngym.conv import Conv2D
 from nngym.dense import Dense
 from nngym.dropout import Dropout
@@ -117,11 +117,18 @@ def _layer(g: _Graph, layer: Any, x: str, prefix: str) -> str:
         return g.node("Sigmoid", [x])
     if kind is Softmax:
         return g.node("Softmax", [x], axis=-1)
+    if kind is GELU:  # x Φ(x) = x · ½ (1 + erf(x / √2)) (ONNX's own Gelu operator needs opset 20)
+        dt = layer.dtype
+        erf = g.node("Erf", [g.node("Mul", [x, g.const(np.array(np.sqrt(0.5), dt), "sqrt_half")])])
+        cdf = g.node(
+            "Mul", [g.node("Add", [erf, g.const(np.array(1.0, dt), "one")]), g.const(np.array(0.5, dt), "half")]
+        )
+        return g.node("Mul", [x, cdf])
     if kind is Dropout:
         return x
     raise ValueError(
         f"no ONNX export for layer {kind.__name__}; supported: ImageScale, Dense, Conv2D, MaxPool2D, L2Pool2D, "
-        "Flatten, Tanh, ReLU, Sigmoid, Softmax, Dropout"
+        "Flatten, Tanh, ReLU, Sigmoid, Softmax, GELU, Dropout"
     )
 
 
