@@ -43,8 +43,8 @@ class A2CConfig:
     """RMSprop ε (SB3's value, not torch's 1e-8)."""
     normalize_advantage: bool = False
     """Normalise advantages over the rollout."""
-    net_arch: tuple[int, ...] = (64, 64)
-    """Hidden sizes of the actor and of the critic."""
+    net_arch: tuple[int, ...] | dict[str, tuple[int, ...]] = (64, 64)
+    """Hidden sizes of the actor and of the critic, or SB3's ``dict(pi=[...], vf=[...])`` for different ones."""
     activation: str = "tanh"
     """Hidden activation."""
     ortho_init: bool = True

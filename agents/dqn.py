@@ -179,6 +179,14 @@ class DQN(BaseAgent):
     def _load_extra_counters(self, counters: dict) -> None:
         self._n_calls = counters["n_calls"]
 
+    def _on_env_reset(self) -> None:
+        """The env was reset (a new ``learn``, ``set_env``, a loaded replay buffer): the last stored transition of
+        each env ends its episode, so no n-step return runs on into the new episodes (it still bootstraps from its
+        next observation, as a truncation does)."""
+        rb = self.replay_buffer
+        if len(rb):
+            rb.dones[(rb.pos - rb.n_envs + np.arange(rb.n_envs)) % rb.capacity] = 1.0
+
     def _act(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:
         greedy = self.q_net.forward(obs).argmax(axis=1)
         if deterministic:

@@ -53,8 +53,8 @@ class PPOConfig:
     """Global gradient norm clip over actor and critic together."""
     target_kl: float | None = None
     """Stop the epochs early when the approximate KL exceeds 1.5 × this."""
-    net_arch: tuple[int, ...] = (64, 64)
-    """Hidden sizes of the actor and of the critic."""
+    net_arch: tuple[int, ...] | dict[str, tuple[int, ...]] = (64, 64)
+    """Hidden sizes of the actor and of the critic, or SB3's ``dict(pi=[...], vf=[...])`` for different ones."""
     activation: str = "tanh"
     """Hidden activation."""
     ortho_init: bool = True

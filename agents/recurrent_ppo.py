@@ -70,8 +70,9 @@ class RecurrentPPOConfig:
     """Initial forget-gate bias of the LSTMs (long memories, e.g. a 100-cell T-maze, like larger values)."""
     encoder_arch: tuple[int, ...] = ()
     """Hidden sizes of the MLP before each LSTM; () feeds observations straight in (sb3-contrib's MlpLstmPolicy)."""
-    net_arch: tuple[int, ...] = (64,)
-    """Hidden sizes of the MLP after each LSTM."""
+    net_arch: tuple[int, ...] | dict[str, tuple[int, ...]] = (64,)
+    """Hidden sizes of the MLP after each LSTM, the same for actor and critic, or SB3's ``dict(pi=[...], vf=[...])``
+    for different ones."""
     activation: str = "tanh"
     """Hidden activation."""
     ortho_init: bool = True
@@ -105,8 +106,9 @@ class RecurrentPPO(PPO):
     Config = RecurrentPPOConfig
     #: Its encoder before each LSTM is an MLP or a CNN, not a CNN per image part of a Dict / Tuple.
     combined_images = False
-    #: The ``net`` values accepted. Both build the same policy: the encoder before each LSTM follows the
-    #: observation space (an MLP, ``encoder_arch``, for 1-D Boxes; a CNN, ``cnn_spec``, for images).
+    #: The ``net`` values accepted, chosen as for the other agents (and sb3-contrib's ``MlpLstmPolicy`` /
+    #: ``CnnLstmPolicy``): "mlp" flattens the observations (uint8 images scaled to [0, 1]) for an MLP encoder of
+    #: ``encoder_arch`` (or straight into the LSTMs); "cnn" puts a CNN of ``cnn_spec`` before each LSTM, for images.
     nets: ClassVar[tuple[str, ...]] = ("mlp", "cnn")
 
     def __init__(
@@ -140,6 +142,7 @@ class RecurrentPPO(PPO):
             lstm_forget_bias=c.lstm_forget_bias,
             cnn_spec=c.cnn_spec,
             log_std_init=c.log_std_init,
+            net=self.net,
         )
         self.seq_len = c.seq_len or c.n_steps
         if self.seq_len < 1 or c.n_steps % self.seq_len:
@@ -178,9 +181,24 @@ class RecurrentPPO(PPO):
             (action of shape () / (D,) or (N,) / (N, D), new state (h, c)).
 
         Raises:
-            ValueError: If ``obs`` has the wrong shape, naming the expected and actual shapes.
+            ValueError: If ``obs``, ``state`` or ``episode_start`` has the wrong shape, naming the expected and
+                actual shapes.
         """
-        batch, single = encode_observations(self.observation_space, obs, f"{self.algo}.predict")
+        what = f"{self.algo}.predict"
+        batch, single = encode_observations(self.observation_space, obs, what)
+        n, H = len(batch), self.policy.hidden_size
+        if state is not None:
+            shapes = [np.shape(s) for s in state] if isinstance(state, tuple | list) else None
+            if shapes is None or len(shapes) != 2 or any(shape != (n, H) for shape in shapes):
+                got = f"shapes {shapes}" if shapes is not None else type(state).__name__
+                raise ValueError(f"{what} expected state as (h, c), each of shape {(n, H)}, got {got}")
+        if episode_start is not None:
+            starts = np.asarray(episode_start)
+            if starts.dtype.kind not in "biuf" or starts.shape not in ({(n,), ()} if n == 1 else {(n,)}):
+                got = (
+                    starts.shape if starts.dtype.kind in "biuf" else f"{type(episode_start).__name__} {episode_start!r}"
+                )
+                raise ValueError(f"{what} expected episode_start of shape {(n,)}{' or a bool' * (n == 1)}, got {got}")
         actions, new_state = self._act_step(self._normalize_obs(batch), state, episode_start, deterministic)
         return (actions[0] if single else actions), new_state
 
@@ -203,6 +221,10 @@ class RecurrentPPO(PPO):
 
     def _act(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:
         return self._act_step(obs, None, None, deterministic)[0]
+
+    def _on_env_reset(self) -> None:
+        """The LSTM states belong to the episodes before the env's reset: ``_learn`` starts from zeros."""
+        self._state = None
 
     # --- learning ---------------------------------------------------------------------------------
     def _learn(self, callback: BaseCallback, reset_num_timesteps: bool) -> None:

@@ -45,8 +45,8 @@ class REINFORCEConfig:
     """Baseline (value) loss coefficient."""
     max_grad_norm: float = 0.5
     """Global gradient norm clip."""
-    net_arch: tuple[int, ...] = (64, 64)
-    """Hidden sizes of the policy and of the baseline."""
+    net_arch: tuple[int, ...] | dict[str, tuple[int, ...]] = (64, 64)
+    """Hidden sizes of the policy and of the baseline, or SB3's ``dict(pi=[...], vf=[...])`` for different ones."""
     activation: str = "tanh"
     """Hidden activation."""
     ortho_init: bool = True

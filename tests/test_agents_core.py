@@ -222,6 +222,37 @@ def test_next_step_vector_env_refused():
         PPO(env)
 
 
+@pytest.mark.parametrize("make_kwargs", [{}, {"vectorization_mode": "sync", "max_episode_steps": 50}])
+def test_next_step_message_gives_a_make_vec_call_that_works(make_kwargs):
+    """CartPole's default vectorization (its own vector_entry_point) refuses vector_kwargs; the advice must not."""
+    import re
+
+    with pytest.raises(ValueError, match="SAME_STEP") as err:
+        PPO(gym.make_vec("CartPole-v1", num_envs=4, **make_kwargs))
+    assert "pass the env id with n_envs=4 instead" in str(err.value)
+    call = re.search(r"gym\.make_vec\(.*\)", str(err.value)).group(0)
+    assert "vectorization_mode='sync'" in call
+    env = eval(call, {"gym": gym})  # the advice, as written in the message
+    assert env.num_envs == 4 and env.spec.kwargs.get("max_episode_steps") == make_kwargs.get("max_episode_steps")
+    agent = PPO(env, seed=0, n_steps=16, batch_size=32, n_epochs=1).learn(64)
+    assert agent.num_timesteps == 64 and agent.config.n_envs == 4
+
+
+def test_n_envs_must_match_a_ready_vector_env(tmp_path):
+    env = make_vec_env("CartPole-v1", 2)
+    with pytest.raises(ValueError, match="n_envs=4 differs from the vector env's num_envs=2"):
+        PPO(env, n_envs=4)
+    agent = PPO(env, n_envs=2, n_steps=8, batch_size=16)
+    assert agent.n_envs == agent.config.n_envs == 2
+    agent = DQN(make_vec_env("CartPole-v1", 3))  # the Config's default (1) is no request: the env's 3 envs
+    assert agent.n_envs == agent.config.n_envs == 3
+    path = agent.save(tmp_path / "dqn")
+    assert DQN.load(path, env=make_vec_env("CartPole-v1", 5)).n_envs == 5  # a saved n_envs is no request either
+    assert DQN.load(path, env="CartPole-v1").n_envs == 3
+    with pytest.raises(ValueError, match="n_envs=2 differs from the vector env's num_envs=5"):
+        DQN.load(path, env=make_vec_env("CartPole-v1", 5), n_envs=2)
+
+
 # --- loss gradients on a tiny network, numerically ---------------------------------------------------------
 @pytest.mark.parametrize("discrete", [True, False])
 @pytest.mark.parametrize("clip_vf", [None, 0.05])

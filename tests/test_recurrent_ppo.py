@@ -29,8 +29,8 @@ def rollout_agent(seq_len: int = 8, **kw) -> RecurrentPPO:
         net_arch=(8,),
         **kw,
     )
-    agent._state = agent.policy.initial_state(4)
     agent._setup_learn(128, None, True, False)
+    agent._state = agent.policy.initial_state(4)
     assert agent._collect_rollout(None)
     return agent
 
@@ -227,7 +227,7 @@ def test_cnn_lstm_policy_sequence_equals_steps_and_backprops(shape):
 
     space = gym.spaces.Box(0, 255, shape, np.uint8)
     policy = RecurrentActorCriticPolicy(
-        space, gym.spaces.Discrete(3), np.random.default_rng(0), 8, cnn_spec="conv:4x3,pool:2,dense:16"
+        space, gym.spaces.Discrete(3), np.random.default_rng(0), 8, cnn_spec="conv:4x3,pool:2,dense:16", net="cnn"
     )
     T, B = 5, 2
     obs = np.random.default_rng(1).integers(0, 256, (T, B, *shape)).astype(np.uint8)
@@ -247,8 +247,9 @@ def test_cnn_lstm_policy_sequence_equals_steps_and_backprops(shape):
 
 
 def test_net_other_than_mlp_or_cnn_is_rejected_before_anything_is_built():
-    """The policy's encoder follows the observation space; any other ``net`` raises, naming it and the accepted ones
-    (for "dbn" before pretraining, which would otherwise spend 10,000 env steps first)."""
+    """``net`` chooses the encoder as for the other agents: "mlp" flattens, "cnn" is a CNN for images; any other
+    ``net`` raises, naming it and the accepted ones (for "dbn" before pretraining, which would otherwise spend 10,000
+    env steps first)."""
     from nngym import Dense, Sequential
 
     trunk = Sequential([Dense(2, 4, np.random.default_rng(0))])
@@ -264,6 +265,58 @@ def test_net_other_than_mlp_or_cnn_is_rejected_before_anything_is_built():
     with pytest.raises(ValueError, match="net='cnn' needs an image Box observation space"):
         RecurrentPPO("nngym/CartPoleNoVel-v1", net="cnn")
     small = {"lstm_hidden_size": 4, "net_arch": (4,), "cnn_spec": "conv:2x3,pool:2,dense:8"}
-    for net in ("mlp", "cnn"):  # on images both give the CNN encoder
+    for net, first in (("mlp", "Flatten"), ("cnn", "Conv2D")):  # as PPO: "mlp" flattens images, "cnn" convolves
         agent = RecurrentPPO("nngym/Catch-v0", net=net, **small)
-        assert type(agent.policy.actor.encoder.layers[0]).__name__ == "Conv2D"
+        assert type(agent.policy.actor.encoder.layers[0]).__name__ == first
+        assert agent.policy.actor.scale == 1 / 255  # uint8 pixels in [0, 1] either way
+    assert agent.policy.actor.lstm.params["W_ih"].shape[1] == 8  # the CNN's features
+    flat = RecurrentPPO("nngym/Catch-v0", **small)
+    assert flat.policy.actor.lstm.params["W_ih"].shape[1] == 50  # the LSTM takes the 1 x 10 x 5 pixels
+
+
+def test_non_image_3d_box_is_flattened_trains_and_reloads(tmp_path):
+    """A 3-D float Box of no image size: flattened into the MLP encoder (the CNN's pools would not fit it)."""
+    from gymnasium import spaces
+    from test_spaces import FAST, SpaceEnv
+
+    box = spaces.Box(0, 1, (2, 3, 4), np.float32)
+    agent = RecurrentPPO(SpaceEnv(box, spaces.Discrete(2)), seed=0, encoder_arch=(6,), **FAST[RecurrentPPO])
+    assert [type(layer).__name__ for layer in agent.policy.actor.encoder.layers][:2] == ["Flatten", "Dense"]
+    assert agent.policy.actor.encoder.layers[1].params["W"].shape == (6, 24)  # the encoder takes the 24 values
+    assert agent.learn(64).num_timesteps == 64
+    loaded = RecurrentPPO.load(agent.save(tmp_path / "box"))
+    obs = np.random.default_rng(1).random((10, 3, 2, 3, 4), dtype=np.float32)
+    s1 = s2 = None
+    for t in range(10):
+        a1, s1 = agent.predict(obs[t], s1, episode_start=np.full(3, t == 0))
+        a2, s2 = loaded.predict(obs[t], s2, episode_start=np.full(3, t == 0))
+        np.testing.assert_array_equal(a1, a2)
+        np.testing.assert_array_equal(s1[0], s2[0])
+        np.testing.assert_array_equal(s1[1], s2[1])
+    no_encoder = RecurrentPPO(SpaceEnv(box, spaces.Discrete(2)), **FAST[RecurrentPPO])
+    assert no_encoder.policy.actor.lstm.params["W_ih"].shape[1] == 24
+    with pytest.raises(ValueError, match=r"cnn_spec '.*' does not fit images of shape \(2, 3, 4\): MaxPool2D"):
+        RecurrentPPO(SpaceEnv(box, spaces.Discrete(2)), net="cnn")
+
+
+def test_predict_names_episode_start_and_state_of_the_wrong_shape():
+    agent = RecurrentPPO("CartPole-v1", seed=0, n_steps=8, lstm_hidden_size=5)
+    obs = np.zeros((3, 4), np.float32)
+    with pytest.raises(ValueError, match=r"RecurrentPPO.predict expected episode_start of shape \(3,\), got \(2,\)"):
+        agent.predict(obs, episode_start=np.ones(2))
+    with pytest.raises(ValueError, match=r"expected episode_start of shape \(3,\), got \(\)"):
+        agent.predict(obs, episode_start=True)
+    with pytest.raises(ValueError, match=r"expected episode_start of shape \(1,\) or a bool, got str 'yes'"):
+        agent.predict(obs[0], episode_start="yes")
+    state = (np.zeros((2, 5), np.float32), np.zeros((2, 5), np.float32))
+    message = (
+        r"RecurrentPPO.predict expected state as \(h, c\), each of shape \(3, 5\), got shapes \[\(2, 5\), \(2, 5\)\]"
+    )
+    with pytest.raises(ValueError, match=message):
+        agent.predict(obs, state=state)
+    with pytest.raises(ValueError, match=r"expected state as \(h, c\), each of shape \(3, 5\), got ndarray"):
+        agent.predict(obs, state=np.zeros((3, 5)))
+    actions, (h, c) = agent.predict(obs, episode_start=np.array([1, 0, 1]))
+    assert actions.shape == (3,) and h.shape == c.shape == (3, 5)
+    assert agent.predict(obs, state=(h, c), episode_start=np.zeros(3, bool))[0].shape == (3,)
+    assert np.shape(agent.predict(obs[0], episode_start=True)[0]) == ()

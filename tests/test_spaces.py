@@ -242,6 +242,39 @@ def test_predict_takes_raw_observations_and_sb3_batches_and_names_wrong_shapes()
         box.predict(np.zeros((3, 2)))
 
 
+def test_predict_refuses_fractional_discrete_values_and_what_is_no_array():
+    discrete = PPO("FrozenLake-v1", **FAST[PPO])
+    with pytest.raises(ValueError, match=r"PPO.predict expected obs of whole numbers in Discrete\(16\), got \[2.5\]"):
+        discrete.predict(2.5)  # was read as 2
+    with pytest.raises(ValueError, match=r"of whole numbers in Discrete\(16\), got \[0.5, nan\]"):
+        discrete.predict(np.array([1.0, 0.5, np.nan]))
+    np.testing.assert_array_equal(discrete.predict(np.array([2.0, 5.0]))[0], discrete.predict(np.array([2, 5]))[0])
+    with pytest.raises(ValueError, match=r"expected obs of shape \(\) or \(N\), got str 'a'"):
+        discrete.predict("a")
+    space = spaces.Dict({"vel": spaces.Box(-1, 1, (2,)), "pos": spaces.MultiDiscrete([3, 4])})
+    agent = PPO(SpaceEnv(space, spaces.Discrete(3)), **FAST[PPO])
+    with pytest.raises(
+        ValueError, match=r"expected obs\['pos'\] of whole numbers in MultiDiscrete\(\[3 4\]\), got \[1.5\]"
+    ):
+        agent.predict({"vel": np.zeros(2), "pos": np.array([1.5, 2.0])})
+    with pytest.raises(
+        ValueError, match=r"expected obs\['vel'\] of shape \(2,\) or \(N, 2\), got a dict with keys \['x'\]"
+    ):
+        agent.predict({"vel": {"x": 1}, "pos": np.array([1, 2])})
+    box = PPO("CartPole-v1", **FAST[PPO])
+    for obs, got in [
+        ({"a": np.zeros(4)}, r"a dict with keys \['a'\]"),
+        ("abc", "str 'abc'"),
+        ([[1.0, 2.0], [3.0]], r"list \[\[1.0, 2.0\], \[3.0\]\]"),
+        (None, "NoneType None"),
+    ]:
+        with pytest.raises(ValueError, match=rf"PPO.predict expected obs of shape \(4,\) or \(N, 4\), got {got}"):
+            box.predict(obs)
+    box23 = PPO(SpaceEnv(spaces.Box(-1, 1, (2, 3)), spaces.Discrete(2)), **FAST[PPO])
+    with pytest.raises(ValueError, match=r"expected obs of shape \(2, 3\) or \(N, 2, 3\), got a dict"):
+        box23.predict({"a": np.zeros((2, 3))})
+
+
 # --- action distributions ----------------------------------------------------------------------------
 
 

@@ -234,7 +234,9 @@ class SB3Agent:
                 hp[key] = _linear_schedule(float(hp[key][4:]))
         policy_kwargs: dict[str, Any] = {}
         if "net_arch" in hp:
-            policy_kwargs["net_arch"] = list(hp.pop("net_arch"))
+            net_arch = hp.pop("net_arch")  # a list, or dict(pi=..., vf=...) for actor and critic sizes of their own
+            is_dict = isinstance(net_arch, dict)
+            policy_kwargs["net_arch"] = {k: list(v) for k, v in net_arch.items()} if is_dict else list(net_arch)
         if "activation" in hp:
             name = hp.pop("activation")
             if name not in ACTIVATION_FNS:

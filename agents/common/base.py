@@ -19,7 +19,7 @@ from threadpoolctl import threadpool_limits
 from typing_extensions import Self
 
 from agents.common.callbacks import BaseCallback, CallbackList, MaybeCallback, ProgressBarCallback
-from agents.common.config import check_config, check_seed, check_total_timesteps
+from agents.common.config import canonical_config, check_config, check_seed, check_total_timesteps
 from agents.common.dbn_policy import pretrain_dbn_trunk
 from agents.common.logger import Logger, MonitorWriter, tensorboard_run_dir
 from agents.common.normalize import NormalizedVecEnv, Normalizer
@@ -29,6 +29,7 @@ from agents.common.vec_env import make_vec_env
 from nngym.conv import Conv2D
 from nngym.memory import keep_freed_memory
 from nngym.network import Sequential
+from nngym.optim import gather_params
 from nngym.parallel import available_cores, split_batches, splittable
 from nngym.serialization import ModelFileError, load_npz, save_npz
 from nngym.version import __version__
@@ -92,10 +93,7 @@ class BaseAgent:
             raise ValueError(f"{self.algo}: unknown hyperparameters {unknown}; expected some of {sorted(fields)}")
         self.config = self.Config(**config)
         check_config(self.algo, self.config)
-        for field in dataclasses.fields(self.config):  # 8.0 from a yml's !!float: the int it stands for
-            value = getattr(self.config, field.name)
-            if str(field.type).startswith("int") and isinstance(value, float):
-                setattr(self.config, field.name, int(value))
+        canonical_config(self.config)  # 8.0 from a yml's !!float: the int it stands for; net_arch as tuples
         self.net, self.seed = net, check_seed(seed)
         self.log_dir, self.verbose = log_dir, verbose
         self.tensorboard_log = tensorboard_log
@@ -103,9 +101,12 @@ class BaseAgent:
         self.env: gym.vector.VectorEnv | None = None
         self.env_id = env if isinstance(env, str) else getattr(getattr(env, "spec", None), "id", "") or ""
         if env is not None:
-            self.env = make_vec_env(
-                env, getattr(self.config, "n_envs", 1), getattr(self.config, "vectorization", "sync")
-            )
+            # n_envs given with a ready vector env must be its size; the Config's default is not a request
+            given = "n_envs" in config or not isinstance(env, gym.vector.VectorEnv)
+            n_envs = getattr(self.config, "n_envs", 1) if given else None
+            self.env = make_vec_env(env, n_envs, getattr(self.config, "vectorization", "sync"))
+            if hasattr(self.config, "n_envs"):  # the Config (and the model file) say how many envs it trained on
+                self.config.n_envs = self.env.num_envs
             self.observation_space = self.env.single_observation_space
             self.action_space = self.env.single_action_space
         elif _spaces is not None:
@@ -236,6 +237,181 @@ class BaseAgent:
         """The running return statistics of reward scaling (``normalize_reward``), or None."""
         return None if self.normalizer is None else self.normalizer.ret_rms
 
+    # --- env and parameters (SB3's get_env, set_env, get_parameters, set_parameters) -----------------
+    def get_env(self) -> gym.vector.VectorEnv | None:
+        """The vector env the agent trains on, as it steps it (observations encoded, normalised under
+        ``normalize_obs``); None for an agent loaded without an env."""
+        return self.env
+
+    def set_env(self, env: str | gym.Env | gym.vector.VectorEnv, force_reset: bool = True) -> None:
+        """Trains on ``env`` from now on (SB3's ``set_env``); ``learn(..., reset_num_timesteps=False)`` continues
+        the run on it.
+
+        Args:
+            env: An env id (``n_envs`` envs are made), a ``gymnasium.Env`` (agents with one env) or a SAME_STEP
+                vector env of ``n_envs`` envs; its spaces must be the agent's.
+            force_reset: Reset the env at the next ``learn`` (and a recurrent agent's memory), as SB3 does by default;
+                False keeps the last observation, for an env that continues where the old one stopped.
+
+        Raises:
+            ValueError: For other spaces or another number of envs than the agent's (naming both), as
+                ``load(path, env=...)`` checks them; to train on another number of envs, load the agent with it.
+        """
+        if isinstance(env, gym.vector.VectorEnv) and env.num_envs != self.n_envs:
+            raise ValueError(
+                f"{self.algo}.set_env needs a vector env of the agent's {self.n_envs} envs, got {env.num_envs}; to "
+                f"train on another number of envs, save the agent and {self.algo}.load(path, env=env)"
+            )
+        vectorization = getattr(self.config, "vectorization", "sync")
+        vec = _env_with_spaces(
+            env,
+            self.n_envs,
+            vectorization,
+            self.observation_space,
+            self.action_space,
+            f"{self.algo}.set_env: the agent's spaces",
+        )
+        vec = encode_vec_env(vec)
+        if self.normalizer is not None and self.normalize_in_env:
+            vec = NormalizedVecEnv(vec, self.normalizer)
+        self.env = vec
+        self.env_id = env if isinstance(env, str) else getattr(getattr(env, "spec", None), "id", "") or self.env_id
+        if force_reset:
+            self._last_obs = None  # the next learn resets the env (and calls _on_env_reset)
+
+    def _parameter_arrays(self) -> dict[str, dict[str, np.ndarray]]:
+        """The arrays ``get_parameters`` copies: the networks' own parameters (written in place by
+        ``set_parameters``), the optimiser's state as copies (every slot, zeros where it has none yet, as it
+        starts them)."""
+        nets = {f"net/{name}": net.state_dict() for name, net in self._nets().items()}
+        groups = {group: arrays for group, arrays in nets.items() if arrays}  # (a file has no parameterless nets)
+        if self._extra_arrays():
+            groups["extra"] = self._extra_arrays()
+        opt = self._optimizer()
+        slots = opt.state_dict()["slots"]
+        groups["opt"] = {"t": np.array(opt.t, dtype=np.int64)}
+        for name, p, _ in gather_params(opt.source):
+            for key in opt.slot_keys:
+                groups["opt"][f"{name}/{key}"] = slots.get(name, {}).get(key, np.zeros_like(p))
+        return groups
+
+    def get_parameters(self) -> dict[str, dict[str, np.ndarray]]:
+        """Copies of the learned arrays, by the names of the model file (SB3's ``get_parameters``).
+
+        Returns:
+            ``{"net/<network>": {parameter: array}}`` for each network (``net/pi``, ``net/vf``; DQN's ``net/q``,
+            ``net/q_target``; ...), ``"extra"``: the policy's other arrays (log σ, ``log_std``, for the
+            actor-critics) and ``"opt"``: the optimiser's step count ``t`` (a 0-d array) and its state, one array
+            per ``<parameter>/<slot>`` (Adam's ``m`` and ``v``). In the file, ``net/pi/0.W`` is
+            ``params["net/pi"]["0.W"]``. The normalisation statistics are not parameters (SB3 keeps them in its
+            ``VecNormalize``); ``save`` / ``load`` carry them.
+        """
+        return {
+            group: {k: np.array(v, copy=True) for k, v in arrays.items()}
+            for group, arrays in self._parameter_arrays().items()
+        }
+
+    def set_parameters(
+        self, load_path_or_dict: str | os.PathLike | dict[str, dict[str, np.ndarray]], exact_match: bool = True
+    ) -> None:
+        """Loads parameters into the agent's networks and optimiser (SB3's ``set_parameters``); nothing else changes.
+
+        Args:
+            load_path_or_dict: What ``get_parameters`` returns (of an agent of this class and architecture), or a
+                model file ``save`` wrote (its networks' architectures must be this agent's).
+            exact_match: Every group and array of ``get_parameters`` must be given; False loads those given and
+                keeps the others.
+
+        Raises:
+            ValueError: Naming an unknown group or array, a missing one (with ``exact_match``), an array of another
+                shape, or a file of another algorithm or architecture (``ModelFileError``); nothing is loaded then.
+        """
+        own = self._parameter_arrays()
+        if isinstance(load_path_or_dict, str | os.PathLike):
+            params = self._file_parameters(load_path_or_dict)
+        elif isinstance(load_path_or_dict, dict):
+            params = load_path_or_dict
+        else:
+            raise ValueError(
+                f"{self.algo}.set_parameters takes a dict of get_parameters() or a model file's path, got "
+                f"{type(load_path_or_dict).__name__}"
+            )
+        unknown = sorted(set(params) - set(own))
+        missing = sorted(set(own) - set(params)) if exact_match else []
+        if unknown or missing:
+            raise ValueError(
+                f"{self.algo}.set_parameters: expected the groups {sorted(own)}; unknown {unknown}, missing {missing}"
+            )
+        checked: dict[str, dict[str, np.ndarray]] = {}
+        for group, arrays in params.items():
+            if not isinstance(arrays, dict):
+                raise ValueError(
+                    f"{self.algo}.set_parameters: {group!r} must be a dict of arrays, got {type(arrays).__name__}"
+                )
+            unknown = sorted(set(arrays) - set(own[group]))
+            missing = sorted(set(own[group]) - set(arrays)) if exact_match else []
+            if unknown or missing:
+                raise ValueError(
+                    f"{self.algo}.set_parameters: {group!r} has unknown arrays {unknown}, missing {missing}"
+                )
+            checked[group] = {}
+            for key, value in arrays.items():
+                target = own[group][key]
+                try:
+                    value = np.asarray(value, dtype=target.dtype)
+                except (TypeError, ValueError):
+                    raise ValueError(
+                        f"{self.algo}.set_parameters: {group}/{key} must be a numeric array, got {type(value).__name__}"
+                    ) from None
+                if value.shape != target.shape:
+                    raise ValueError(
+                        f"{self.algo}.set_parameters: {group}/{key} has shape {value.shape}, expected {target.shape}"
+                    )
+                checked[group][key] = value
+        opt = self._optimizer()
+        for group, arrays in checked.items():
+            if group == "opt":
+                slots: dict[str, dict[str, np.ndarray]] = {}
+                for key, value in {**own["opt"], **arrays}.items():
+                    if key != "t":
+                        name, slot = key.rsplit("/", 1)
+                        slots.setdefault(name, {})[slot] = value
+                t = int(arrays.get("t", own["opt"]["t"]))
+                opt.load_state_dict({"t": t, "lr": opt.lr, "slots": slots})
+            else:
+                for key, value in arrays.items():
+                    own[group][key][...] = value  # in place: optimisers and populations hold views of them
+
+    def _file_parameters(self, path: str | os.PathLike) -> dict[str, dict[str, np.ndarray]]:
+        """The parameters in a model file, grouped as ``get_parameters`` groups them.
+
+        Raises:
+            ModelFileError: For a file ``load`` refuses, or networks of other architectures than this agent's.
+        """
+        arrays, meta = self._read_model_file(path)
+        params: dict[str, dict[str, np.ndarray]] = {}
+        for name, net in self._nets().items():
+            if meta["architectures"].get(name) != net.architecture():
+                raise ModelFileError(f"{path}: network {name} has another architecture than this {self.algo}'s")
+        for key, value in arrays.items():
+            if key.startswith("net/"):
+                _, name, k = key.split("/", 2)
+                params.setdefault(f"net/{name}", {})[k] = value
+            elif key.startswith("opt/"):
+                params.setdefault("opt", {})[key[4:]] = value
+            elif key in self._extra_arrays():
+                params.setdefault("extra", {})[key] = value
+        opt = self._optimizer()
+        params.setdefault("opt", {})["t"] = np.array(meta["optimizer"]["t"], dtype=np.int64)
+        for name, p, _ in gather_params(opt.source):  # slots the file's optimiser had not started: zeros, as it would
+            for slot in opt.slot_keys:
+                params["opt"].setdefault(f"{name}/{slot}", np.zeros_like(p))
+        return params
+
+    def _on_env_reset(self) -> None:
+        """Hook: ``learn`` has just reset the env, so every episode of the last run ended unfinished (a recurrent
+        agent forgets them, DQN cuts its n-step returns there)."""
+
     # --- learning ---------------------------------------------------------------------------
     #: Threads while learning, or -1: as many as measured to pay (``learning_threads``). One by default: the
     #: MLP agents' matrices (a few hundred rows by 64 or 256 columns) are too small for threads to pay for
@@ -318,6 +494,7 @@ class BaseAgent:
             self._last_obs, _ = self.env.reset(seed=env_seed)
             self._ep_ret[:] = 0
             self._ep_len[:] = 0
+            self._on_env_reset()
             if hasattr(self.action_space, "seed"):
                 self.env.action_space.seed(env_seed)
         append = not reset_num_timesteps
@@ -446,21 +623,11 @@ class BaseAgent:
         return None
 
     @classmethod
-    def load(
-        cls, path: str | os.PathLike, env: str | gym.Env | gym.vector.VectorEnv | None = None, **kwargs: Any
-    ) -> Self:
-        """Rebuilds an agent saved by ``save``; refuses another algorithm, other spaces or a corrupt file.
-
-        Args:
-            path: The model file.
-            env: Env to continue training on (its spaces must match the saved ones).
-            **kwargs: ``log_dir``, ``verbose``, ``tensorboard_log``, and hyperparameters that replace the saved
-                ones (as SB3's ``load`` takes them), e.g. ``learning_rate=1e-5`` or ``n_envs=4`` to train on.
+    def _read_model_file(cls, path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """(arrays, metadata) of a model file ``save`` wrote for this algorithm, its digest checked.
 
         Raises:
-            ModelFileError: Wrong algorithm, incompatible spaces, or digest mismatch (the file is corrupt or
-                was edited after saving; the digest detects accidents, it does not authenticate the file), or a
-                folder (a population's: the message says how to load it).
+            ModelFileError: As ``load`` names them.
         """
         if Path(path).is_dir():
             folder = os.fspath(path)
@@ -481,19 +648,43 @@ class BaseAgent:
             )
         if meta.get("algorithm") != cls.algo:
             raise ModelFileError(f"{path} holds a {meta.get('algorithm')} model, cannot load it as {cls.algo}")
+        return arrays, meta
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike, env: str | gym.Env | gym.vector.VectorEnv | None = None, **kwargs: Any
+    ) -> Self:
+        """Rebuilds an agent saved by ``save``; refuses another algorithm, other spaces or a corrupt file.
+
+        Args:
+            path: The model file.
+            env: Env to continue training on (its spaces must match the saved ones).
+            **kwargs: ``log_dir``, ``verbose``, ``tensorboard_log``, and hyperparameters that replace the saved
+                ones (as SB3's ``load`` takes them), e.g. ``learning_rate=1e-5`` or ``n_envs=4`` to train on.
+
+        Raises:
+            ModelFileError: Wrong algorithm, incompatible spaces, or digest mismatch (the file is corrupt or
+                was edited after saving; the digest detects accidents, it does not authenticate the file), or a
+                folder (a population's: the message says how to load it).
+        """
+        arrays, meta = cls._read_model_file(path)
         obs_space = _space_from_json(meta["observation_space"])
         act_space = _space_from_json(meta["action_space"])
         fields = {f.name for f in dataclasses.fields(cls.Config)}
         config = {**meta["config"], **{k: v for k, v in kwargs.items() if k in fields}}
+        if isinstance(env, gym.vector.VectorEnv) and "n_envs" in config and "n_envs" not in kwargs:
+            config["n_envs"] = env.num_envs  # a ready vector env sets the number of envs, unless n_envs is given
         kwargs = {k: v for k, v in kwargs.items() if k not in fields}
         if env is not None:
-            probe = make_vec_env(env, config.get("n_envs", 1)) if not isinstance(env, gym.vector.VectorEnv) else env
-            if probe.single_observation_space != obs_space or probe.single_action_space != act_space:
-                raise ModelFileError(
-                    f"{path}: saved spaces {obs_space}, {act_space} do not match the env's "
-                    f"{probe.single_observation_space}, {probe.single_action_space}"
-                )
-            env = probe
+            env = _env_with_spaces(
+                env,
+                config.get("n_envs", 1),
+                config.get("vectorization", "sync"),
+                obs_space,
+                act_space,
+                f"{path}: saved spaces",
+                ModelFileError,
+            )
         net = meta["net"]
         if net == "custom":  # given networks: rebuild them from their saved architectures (weights come next)
             net = {name: Sequential.from_architecture(arch) for name, arch in meta["architectures"].items()}
@@ -535,6 +726,31 @@ def _digest(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> str:
         h.update(f"{k}:{a.dtype.str}:{a.shape}".encode())
         h.update(a.tobytes())
     return h.hexdigest()
+
+
+def _env_with_spaces(
+    env: str | gym.Env | gym.vector.VectorEnv,
+    n_envs: int,
+    vectorization: str,
+    observation_space: gym.Space,
+    action_space: gym.Space,
+    what: str,
+    error: type[ValueError] = ValueError,
+) -> gym.vector.VectorEnv:
+    """``env`` as a vector env (``make_vec_env``: ``n_envs`` and ``vectorization`` for an env id, a vector env as it
+    is, if it autoresets in the same step), after checking that its single spaces are ``observation_space`` and
+    ``action_space``.
+
+    Raises:
+        ValueError: (``error``) ``what`` followed by both pairs of spaces, if they differ; ``make_vec_env``'s.
+    """
+    vec = make_vec_env(env, None if isinstance(env, gym.vector.VectorEnv) else n_envs, vectorization)
+    if vec.single_observation_space != observation_space or vec.single_action_space != action_space:
+        raise error(
+            f"{what} {observation_space}, {action_space} do not match the env's "
+            f"{vec.single_observation_space}, {vec.single_action_space}"
+        )
+    return vec
 
 
 def _space_to_json(space: gym.Space) -> dict[str, Any]:

@@ -1,7 +1,9 @@
-"""Range checks of the agents' hyperparameters, so a bad value fails at construction with its name.
+"""Range and type checks of the agents' hyperparameters, so a bad value fails at construction with its name.
 
 The Config dataclasses of the agents share field names (SB3's); one table says what each name allows.
-A value such as ``n_steps=-1`` would otherwise fail deep inside numpy with a message about array shapes.
+A value such as ``n_steps=-1`` would otherwise fail deep inside numpy with a message about array shapes,
+and ``normalize_obs="false"`` would be read as true. ``check_config`` checks, ``canonical_config`` then
+puts the values in one form (ints, bools, ``net_arch`` tuples) for the agents and their JSON files.
 """
 
 from __future__ import annotations
@@ -44,6 +46,12 @@ RANGES: dict[str, tuple[float, float, bool, bool]] = {
 ALSO_ALLOWED: dict[str, set[float]] = {"gradient_steps": {-1}}
 #: fields that are a number or a "lin_<x>" schedule, checked at their start value
 SCHEDULES = ("learning_rate", "clip_range")
+#: fields that are hidden layer sizes (``check_net_arch``); an annotation with ``dict`` also takes SB3's
+#: ``dict(pi=[...], vf=[...])`` for different actor and critic sizes
+ARCH_FIELDS = ("net_arch", "encoder_arch")
+
+#: A checked ``net_arch``: one tuple of sizes for actor and critic, or ``{"pi": sizes, "vf": sizes}``.
+NetArch = tuple[int, ...] | dict[str, tuple[int, ...]]
 
 
 def _in_range(name: str, value: float) -> bool:
@@ -64,7 +72,10 @@ def _describe(name: str) -> str:
 
 
 def check_config(algo: str, config: Any) -> None:
-    """Raise ValueError naming the first hyperparameter of ``config`` that is out of its range.
+    """Raise ValueError naming the first hyperparameter of ``config`` that is out of its range or of the wrong type.
+
+    Fields annotated ``bool`` take only ``True`` / ``False`` (numpy's ``bool_`` too): ``"false"`` or ``0`` would
+    otherwise be read by truth value. Fields named in ``ARCH_FIELDS`` are layer sizes (``check_net_arch``).
 
     Args:
         algo: Algorithm name for the message ("PPO", "DQN", ...).
@@ -72,6 +83,11 @@ def check_config(algo: str, config: Any) -> None:
     """
     for field in dataclasses.fields(config):
         name, value = field.name, getattr(config, field.name)
+        if str(field.type) == "bool" and not isinstance(value, bool | np.bool_):
+            raise ValueError(f"{algo}: {name} must be a bool (True or False), got {type(value).__name__} {value!r}")
+        if name in ARCH_FIELDS:
+            check_net_arch(algo, value, name, pi_vf="dict" in str(field.type))
+            continue
         if value is None:
             continue
         numeric = isinstance(value, int | float) and not isinstance(value, bool)
@@ -109,3 +125,63 @@ def check_total_timesteps(total_timesteps: Any) -> None:
     whole = isinstance(total_timesteps, int | float | np.integer) and float(total_timesteps).is_integer()
     if isinstance(total_timesteps, bool) or not whole or total_timesteps < 0:
         raise ValueError(f"total_timesteps must be a whole number >= 0, got {total_timesteps!r}")
+
+
+def _sizes(value: Any) -> tuple[int, ...] | None:
+    """``value`` as a tuple of positive ints, or None if it is not a list / tuple of them (bools are no sizes)."""
+    if not isinstance(value, list | tuple):
+        return None
+    if not all(isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_) and v > 0 for v in value):
+        return None
+    return tuple(int(v) for v in value)
+
+
+def check_net_arch(algo: str, value: Any, name: str = "net_arch", pi_vf: bool = True) -> NetArch:
+    """The hidden layer sizes ``value`` in their canonical form, or a ValueError saying what is accepted.
+
+    Accepted: a list or tuple of positive ints (``[64, 64]``; ``[]``: no hidden layer), and with ``pi_vf``
+    SB3's ``dict(pi=[...], vf=[...])`` (a missing key means no hidden layer there, as in SB3) or the same dict
+    alone in a list (``[dict(pi=..., vf=...)]``, SB3 before 1.8).
+
+    Returns:
+        A tuple of ints; for a dict, the tuple if ``pi`` and ``vf`` are equal, else ``{"pi": tuple, "vf": tuple}``.
+
+    Raises:
+        ValueError: Naming ``name``, the accepted forms and what came.
+    """
+    sizes = _sizes(value)
+    if sizes is not None and not (isinstance(value, list | tuple) and any(isinstance(v, dict) for v in value)):
+        return sizes
+    if pi_vf:
+        d = value[0] if isinstance(value, list | tuple) and len(value) == 1 else value
+        if isinstance(d, dict) and d and set(d) <= {"pi", "vf"}:
+            pi, vf = _sizes(d.get("pi", ())), _sizes(d.get("vf", ()))
+            if pi is not None and vf is not None:
+                return pi if pi == vf else {"pi": pi, "vf": vf}
+    accepted = "a list of positive layer sizes such as [64, 64]"
+    if pi_vf:
+        accepted += " or dict(pi=[...], vf=[...]) for different actor and critic sizes"
+    raise ValueError(f"{algo}: {name} must be {accepted}, got {type(value).__name__} {value!r}")
+
+
+def net_arch_sizes(net_arch: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(actor sizes, critic sizes) of a ``net_arch`` that ``check_net_arch`` accepts.
+
+    Raises:
+        ValueError: For a ``net_arch`` it does not accept.
+    """
+    arch = check_net_arch("policy", net_arch)
+    return (arch["pi"], arch["vf"]) if isinstance(arch, dict) else (arch, arch)
+
+
+def canonical_config(config: Any) -> None:
+    """Puts the values of a checked ``config`` in one form, in place: integral floats of int fields as ints
+    (``8.0`` from a yml's ``!!float``), numpy bools as bools, layer sizes as ``check_net_arch`` returns them."""
+    for field in dataclasses.fields(config):
+        name, value = field.name, getattr(config, field.name)
+        if str(field.type).startswith("int") and isinstance(value, float):
+            setattr(config, name, int(value))
+        elif isinstance(value, np.bool_):
+            setattr(config, name, bool(value))
+        elif name in ARCH_FIELDS:
+            setattr(config, name, check_net_arch("", value, name, pi_vf="dict" in str(field.type)))

@@ -4,7 +4,8 @@ all nngym ``Sequential`` networks.
 What the ``net`` argument of every agent may be:
 
 - ``"mlp"`` (a family in ``NET_BUILDERS``): separate actor and critic MLPs of ``net_arch`` (SB3's
-  default for PPO/A2C); image observations are scaled to [0, 1] and flattened first.
+  default for PPO/A2C; ``dict(pi=[...], vf=[...])`` gives them different sizes); image observations are
+  scaled to [0, 1] and flattened first.
 - ``"cnn"``: a CNN trunk for image observations (``CNN_SPEC`` for digit-sized images, ``CNN_SPEC_SMALL``
   for small grids such as Catch, chosen by ``default_cnn_spec``) *shared* by the actor and critic
   heads. Why shared: the convolutions are nearly all of the cost on a CPU, and a shared trunk computes
@@ -37,7 +38,7 @@ encodings, and the heads are MLPs of ``net_arch`` on top, as SB3's ``MultiInputP
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -53,6 +54,7 @@ from agents.common.cnn import (
     is_image_space,
     n_features,
 )
+from agents.common.config import net_arch_sizes
 from agents.common.distributions import (
     Bernoulli,
     Categorical,
@@ -324,7 +326,8 @@ class ActorCriticPolicy:
             ``self.pi``, ``self.vf``; ``self.actor`` / ``self.critic`` are then trunk + head views sharing
             those layers, for inference. The CNN trunk of a Dict / Tuple with image parts (a ``CombinedInput``)
             gets MLP heads of ``net_arch`` instead, as SB3's ``MultiInputPolicy``.
-        net_arch: Hidden sizes of both actor and critic MLPs (not used with other trunks).
+        net_arch: Hidden sizes of the actor and critic MLPs: one list for both, or SB3's ``{"pi": [...], "vf":
+            [...]}`` for different ones (``agents.common.config.check_net_arch``); not used with other trunks.
         activation: Hidden activation of the MLPs (CNN trunks use ReLU).
         ortho_init: Orthogonal init with gains √2 (hidden), 0.01 (policy head), 1 (value head).
         log_std_init: Initial log σ for Box actions (every entry of the (J, K) matrix under ``use_sde``).
@@ -344,7 +347,7 @@ class ActorCriticPolicy:
         action_space: gym.Space,
         rng: np.random.Generator,
         net: NetSpec = "mlp",
-        net_arch: Sequence[int] = (64, 64),
+        net_arch: Sequence[int] | Mapping[str, Sequence[int]] = (64, 64),
         activation: str = "tanh",
         ortho_init: bool = True,
         log_std_init: float = 0.0,
@@ -358,6 +361,7 @@ class ActorCriticPolicy:
         encoded = encoded_space(observation_space)
         n_in = int(np.prod(encoded.shape))
         n_out = n_action_params(action_space)
+        pi_arch, vf_arch = net_arch_sizes(net_arch)
         hidden_init, pi_init, vf_init = (
             ("orthogonal:1.4142135623730951", "orthogonal:0.01", "orthogonal:1") if ortho_init else ("nielsen",) * 3
         )
@@ -371,15 +375,15 @@ class ActorCriticPolicy:
             self.actor = with_input(copy_net(given["pi"]), observation_space)
             self.critic = with_input(copy_net(given["vf"]), observation_space)
         elif self.trunk is None:
-            self.actor = build_net(net, n_in, net_arch, n_out, activation, hidden_init, pi_init, rng)
-            self.critic = build_net(net, n_in, net_arch, 1, activation, hidden_init, vf_init, rng)
+            self.actor = build_net(net, n_in, pi_arch, n_out, activation, hidden_init, pi_init, rng)
+            self.critic = build_net(net, n_in, vf_arch, 1, activation, hidden_init, vf_init, rng)
             with_input(self.actor, observation_space, flatten=True)
             with_input(self.critic, observation_space, flatten=True)
         elif is_combined_trunk(self.trunk):  # features of images and other parts: MLP heads (MultiInputPolicy)
             f = n_features(self.trunk, encoded)
-            head = lambda n, init: mlp([f, *net_arch, n], rng, activation, w_init=hidden_init, out_w_init=init)  # noqa: E731
-            self.pi = copy_net(given["pi"]) if "pi" in given else head(n_out, pi_init)
-            self.vf = copy_net(given["vf"]) if "vf" in given else head(1, vf_init)
+            head = lambda arch, n, init: mlp([f, *arch, n], rng, activation, w_init=hidden_init, out_w_init=init)  # noqa: E731
+            self.pi = copy_net(given["pi"]) if "pi" in given else head(pi_arch, n_out, pi_init)
+            self.vf = copy_net(given["vf"]) if "vf" in given else head(vf_arch, 1, vf_init)
             self.actor = Sequential([*self.trunk.layers, *self.pi.layers])
             self.critic = Sequential([*self.trunk.layers, *self.vf.layers])
         else:

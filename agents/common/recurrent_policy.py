@@ -2,7 +2,7 @@
 
 Each branch reads a sequence of observations x (T, B, ...) as::
 
-    e_t = encoder(x_t)                       MLP (1-D observations) or CNN (images, uint8 scaled to [0, 1])
+    e_t = encoder(x_t)                       MLP on the flattened observation, or CNN on images (net="cnn")
     h_t, c_t = LSTM(e_t, (h_{t−1}, c_{t−1}) ⊙ (1 − start_t))
     z_t = head(h_t)                          logits / Gaussian mean (actor), V(s_t) (critic)
 
@@ -16,17 +16,20 @@ remember what its own loss needs. The price is a second LSTM in every step and u
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import gymnasium as gym
 import numpy as np
 
+from agents.common.cnn import image_layout, is_image_space
+from agents.common.config import net_arch_sizes
 from agents.common.distributions import Distribution
 from agents.common.policies import action_distribution, n_action_params
 from nngym.builders import cnn, mlp
 from nngym.flat_params import ParamSlot, layer_slots
 from nngym.lstm import LSTM
 from nngym.network import Sequential
+from nngym.reshape import Flatten
 
 #: (h, c) of the actor's LSTM followed by (h, c) of the critic's, each (N, H)
 PolicyState = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -38,7 +41,8 @@ class RecurrentBranch:
     """encoder → LSTM → head over sequences, with the backward pass through all three.
 
     Args:
-        encoder: Maps (M, *obs_shape) to (M, E); ``Sequential([])`` is the identity on 1-D observations.
+        encoder: Maps (M, *obs_shape) to (M, E); ``Sequential([])`` is the identity on 1-D observations, and an
+            encoder of other observations begins with ``Flatten`` (MLP) or a convolution (CNN).
         lstm: The LSTM(E, H).
         head: Maps (M, H) to (M, n_out).
         scale: Multiplier of the raw observation (1/255 for uint8 images, else 1).
@@ -117,7 +121,9 @@ class RecurrentActorCriticPolicy:
     """π(a_t | o_1..o_t) and V(o_1..o_t) from two recurrent branches (see the module docstring).
 
     Args:
-        observation_space: 1-D Box (MLP encoder) or (C, H, W) Box image (CNN encoder).
+        observation_space: A Box of the encoded observations (``agents.common.spaces.encoded_space``): 1-D, or
+            3-D, which the MLP encoder flattens and ``net="cnn"`` takes as a (C, H, W) image (uint8 pixels scaled
+            to [0, 1] either way, as ``agents.common.cnn.image_layout`` scales them).
         action_space: Discrete (categorical logits), MultiDiscrete (one categorical per entry, logits side by
             side), MultiBinary (Bernoulli logits) or 1-D Box (Gaussian mean, state-independent log σ), as
             ``agents.common.policies.action_distribution`` reads the actor's output.
@@ -125,12 +131,18 @@ class RecurrentActorCriticPolicy:
         lstm_hidden_size: H.
         encoder_arch: Hidden sizes of the MLP encoder before the LSTM; ``()`` feeds observations
             straight into the LSTM (sb3-contrib's ``MlpLstmPolicy``).
-        net_arch: Hidden sizes of the MLP head after the LSTM (actor and critic alike).
+        net_arch: Hidden sizes of the MLP head after the LSTM: one list for actor and critic, or SB3's
+            ``{"pi": [...], "vf": [...]}`` for different ones.
         activation: Hidden activation of encoder and head.
         ortho_init: SB3's orthogonal init of the Dense layers (gains √2 hidden, 0.01 policy, 1 value).
         lstm_forget_bias: Initial forget-gate bias (``nngym.LSTM``); large values keep memories longer.
         cnn_spec: ``nngym.builders.cnn`` spec of the encoder for image observations.
         log_std_init: Initial log σ for Box actions.
+        net: ``"mlp"``: the MLP encoder of ``encoder_arch``; ``"cnn"``: the CNN encoder of ``cnn_spec`` (image
+            observations only), as the agents' ``net`` chooses between flattening and a CNN.
+
+    Raises:
+        ValueError: For ``net="cnn"`` without image observations or a ``cnn_spec`` the images are too small for.
     """
 
     def __init__(
@@ -140,12 +152,13 @@ class RecurrentActorCriticPolicy:
         rng: np.random.Generator,
         lstm_hidden_size: int = 256,
         encoder_arch: Sequence[int] = (),
-        net_arch: Sequence[int] = (64,),
+        net_arch: Sequence[int] | Mapping[str, Sequence[int]] = (64,),
         activation: str = "tanh",
         ortho_init: bool = True,
         lstm_forget_bias: float = 1.0,
         cnn_spec: str = DEFAULT_CNN_SPEC,
         log_std_init: float = 0.0,
+        net: str = "mlp",
     ) -> None:
         self.action_space = action_space
         self.discrete = not isinstance(action_space, gym.spaces.Box)  # no Gaussian, no log σ
@@ -155,24 +168,33 @@ class RecurrentActorCriticPolicy:
             ("orthogonal:1.4142135623730951", "orthogonal:0.01", "orthogonal:1") if ortho_init else ("nielsen",) * 3
         )
         shape = tuple(observation_space.shape)
-        image = len(shape) == 3
-        scale = 1.0 / 255.0 if image and observation_space.dtype == np.uint8 else 1.0
+        image = is_image_space(observation_space)  # the agents' rule; a CNN only if net asks for one
+        if net == "cnn" and not image:
+            raise ValueError(f"net='cnn' needs an image Box observation space (C, H, W), got {observation_space}")
+        scale = image_layout(observation_space)[2] if image else 1.0
+        n_flat = int(np.prod(shape))
+        pi_arch, vf_arch = net_arch_sizes(net_arch)
 
-        def branch(n: int, out_init: str) -> RecurrentBranch:
-            if image:
-                encoder = cnn(cnn_spec, shape, rng, activation="relu")
-                n_enc = encoder.forward(np.zeros((1, *shape), np.float32), train=False).shape[1]
+        def branch(arch: Sequence[int], n: int, out_init: str) -> RecurrentBranch:
+            if net == "cnn":
+                try:
+                    encoder = cnn(cnn_spec, shape, rng, activation="relu")
+                    n_enc = encoder.forward(np.zeros((1, *shape), np.float32), train=False).shape[1]
+                except ValueError as err:
+                    raise ValueError(f"cnn_spec {cnn_spec!r} does not fit images of shape {shape}: {err}") from None
             elif encoder_arch:
-                encoder = mlp([shape[0], *encoder_arch], rng, activation, activation, hidden_init)
+                encoder = mlp([n_flat, *encoder_arch], rng, activation, activation, hidden_init)
                 n_enc = int(encoder_arch[-1])
             else:
-                encoder, n_enc = Sequential([]), int(shape[0])
+                encoder, n_enc = Sequential([]), n_flat
+            if net != "cnn" and len(shape) > 1:  # the MLP (or the LSTM) takes the flattened observation
+                encoder.layers.insert(0, Flatten())
             lstm = LSTM(n_enc, self.hidden_size, rng, forget_bias=lstm_forget_bias)
-            head = mlp([self.hidden_size, *net_arch, n], rng, activation, None, hidden_init, out_w_init=out_init)
+            head = mlp([self.hidden_size, *arch, n], rng, activation, None, hidden_init, out_w_init=out_init)
             return RecurrentBranch(encoder, lstm, head, scale)
 
-        self.actor = branch(n_out, pi_init)
-        self.critic = branch(1, vf_init)
+        self.actor = branch(pi_arch, n_out, pi_init)
+        self.critic = branch(vf_arch, 1, vf_init)
         self.log_std = np.full(0 if self.discrete else n_out, log_std_init, dtype=np.float32)
         self.log_std_grad = np.zeros_like(self.log_std)
 

@@ -23,6 +23,7 @@ encodes what ``predict`` is given: one raw observation, or a batch in gymnasium'
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -170,16 +171,36 @@ def encode_observations(space: gym.Space, obs: Any, what: str) -> tuple[np.ndarr
         ValueError: Naming the expected and actual shapes (or keys, or lengths) of the offending part.
     """
     if passes_through(space):
-        x = np.asarray(obs, dtype=np.float32)
+        x = _numeric(obs)
+        expected = f"{what} expected obs of shape {space.shape} or (N, {', '.join(map(str, space.shape))}), got"
+        if x is None:
+            raise ValueError(f"{expected} {_described(obs)}")
+        x = x.astype(np.float32, copy=False)
         single = x.shape == space.shape
         batch = x[None] if single else x
         if batch.ndim != 1 + len(space.shape) or batch.shape[1:] != space.shape:
-            raise ValueError(
-                f"{what} expected obs of shape {space.shape} or (N, {', '.join(map(str, space.shape))}), got {x.shape}"
-            )
+            raise ValueError(f"{expected} {x.shape}")
         return batch, single
     batch, n = _as_batch(space, obs, what, "obs")
     return encode_batch(space, batch), n is None
+
+
+def _numeric(obs: Any) -> np.ndarray | None:
+    """``obs`` as a numeric (bool, int or float) array, or None if it is no such thing (a dict, strings, ragged)."""
+    if isinstance(obs, Mapping | str | bytes):
+        return None
+    try:
+        x = np.asarray(obs)
+    except (TypeError, ValueError):  # ragged nested sequences
+        return None
+    return x if x.dtype.kind in "biuf" else None
+
+
+def _described(obs: Any) -> str:
+    """What came instead of an array, for messages: its type, and the keys of a dict."""
+    if isinstance(obs, Mapping):
+        return f"a dict with keys {sorted(map(str, obs))}"
+    return f"{type(obs).__name__} {reprlib.repr(obs)}"
 
 
 def _as_batch(space: gym.Space, obs: Any, what: str, path: str) -> tuple[Any, int | None]:
@@ -209,14 +230,21 @@ def _as_batch(space: gym.Space, obs: Any, what: str, path: str) -> tuple[Any, in
         return (
             dict(zip(keys, batched, strict=True)) if isinstance(space, spaces.Dict) else tuple(batched)
         ), sizes.pop()
-    x = np.asarray(obs)
     shape = tuple(space.nvec.shape) if isinstance(space, spaces.MultiDiscrete) else tuple(space.shape)
+    dims = ", ".join(map(str, shape))
+    expected = f"{what} expected {path} of shape {shape} or (N{', ' if dims else ''}{dims}), got"
+    x = _numeric(obs)
+    if x is None:
+        raise ValueError(f"{expected} {_described(obs)}")
+    if isinstance(space, spaces.Discrete | spaces.MultiDiscrete | spaces.MultiBinary) and x.dtype.kind == "f":
+        fractional = ~(np.isfinite(x) & (x == np.round(x)))  # 2.5 is no value of the space (2.0 is 2)
+        if fractional.any():
+            raise ValueError(f"{what} expected {path} of whole numbers in {space}, got {x[fractional].tolist()}")
     if x.shape == shape:
         return x[None], None
     if x.ndim == len(shape) + 1 and x.shape[1:] == shape:
         return x, len(x)
-    dims = ", ".join(map(str, shape))
-    raise ValueError(f"{what} expected {path} of shape {shape} or (N{', ' if dims else ''}{dims}), got {x.shape}")
+    raise ValueError(f"{expected} {x.shape}")
 
 
 class EncodedObservations(gym.vector.VectorWrapper):

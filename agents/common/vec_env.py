@@ -111,7 +111,7 @@ class SyncVectorEnv(gym.vector.VectorEnv):
 
 def make_vec_env(
     env: str | gym.Env | gym.vector.VectorEnv,
-    n_envs: int = 1,
+    n_envs: int | None = None,
     vectorization: str = "sync",
     wrappers: Sequence[Callable[[gym.Env], gym.Env]] = (),
     **make_kwargs: Any,
@@ -120,24 +120,31 @@ def make_vec_env(
 
     Args:
         env: Env id, env, or a SAME_STEP vector env (returned as it is).
-        n_envs: Sub-environments made from an env id.
+        n_envs: Sub-environments made from an env id (None: 1). With a vector env, None or its ``num_envs``.
         vectorization: ``VECTORIZATIONS``.
         wrappers: Applied in order to each sub-environment made from an env id (e.g. the zoo's
             ``env_wrapper`` and ``frame_stack``, ``agents.common.hyperparams.env_wrappers``).
         **make_kwargs: ``gym.make`` arguments.
 
     Raises:
-        ValueError: For a vector env with another autoreset mode, an unknown vectorization,
-            or a single env instance with n_envs > 1.
+        ValueError: For a vector env with another autoreset mode (saying how to make one that fits) or another
+            number of envs than ``n_envs``, an unknown vectorization, or a single env instance with n_envs > 1.
     """
     if isinstance(env, gym.vector.VectorEnv):
         mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
         if mode != AutoresetMode.SAME_STEP:
             raise ValueError(
-                f"agents need a vector env with autoreset_mode=AutoresetMode.SAME_STEP, got {mode}; create it with "
-                "gym.make_vec(..., vector_kwargs={'autoreset_mode': gym.vector.AutoresetMode.SAME_STEP})"
+                f"agents need a vector env with autoreset_mode=AutoresetMode.SAME_STEP, got {mode}; pass the env id "
+                f"with n_envs={env.num_envs} instead (the agent makes its own vector env), or create it with "
+                f"{same_step_make_vec(env)}"
+            )
+        if n_envs is not None and n_envs != env.num_envs:
+            raise ValueError(
+                f"n_envs={n_envs} differs from the vector env's num_envs={env.num_envs}; leave n_envs out (the vector "
+                "env sets it) or pass a vector env of that many envs"
             )
         return env
+    n_envs = 1 if n_envs is None else n_envs
     if vectorization not in VECTORIZATIONS:
         raise ValueError(f"vectorization must be one of {VECTORIZATIONS}, got {vectorization!r}")
     if isinstance(env, gym.Env):
@@ -152,6 +159,33 @@ def make_vec_env(
         return SyncVectorEnv(fns)
     cls = gym.vector.SyncVectorEnv if vectorization == "gym-sync" else gym.vector.AsyncVectorEnv
     return cls(fns, autoreset_mode=AutoresetMode.SAME_STEP)
+
+
+#: ``gym.make_vec`` arguments of its own, kept in a vector env's ``spec.kwargs`` next to the env's arguments
+_MAKE_VEC_KWARGS = ("num_envs", "vectorization_mode", "vector_kwargs", "wrappers")
+
+
+def same_step_make_vec(env: gym.vector.VectorEnv) -> str:
+    """How to make ``env`` again with SAME_STEP autoreset, as code for messages: the ``gym.make_vec`` call with
+    the env's id and arguments (from ``env.spec``), or for a vector env without a spec its class's constructor.
+
+    ``vectorization_mode`` is "sync" (or "async", if ``env`` was made so): the default, an env's own
+    ``vector_entry_point`` (CartPole's), refuses ``vector_kwargs``.
+    """
+    spec = getattr(env, "spec", None)
+    same_step = "gym.vector.AutoresetMode.SAME_STEP"
+    if spec is None:
+        cls = "AsyncVectorEnv" if isinstance(env, gym.vector.AsyncVectorEnv) else "SyncVectorEnv"
+        return f"gym.vector.{cls}(env_fns, autoreset_mode={same_step})"
+    mode = "async" if spec.kwargs.get("vectorization_mode") == "async" else "sync"
+    kwargs = {k: v for k, v in spec.kwargs.items() if k not in _MAKE_VEC_KWARGS}
+    if "max_episode_steps" in kwargs and kwargs["max_episode_steps"] == spec.max_episode_steps:
+        del kwargs["max_episode_steps"]  # the registered limit, which gym.make applies anyway
+    args = "".join(f", {k}={v!r}" for k, v in kwargs.items())
+    return (
+        f"gym.make_vec({spec.id!r}, num_envs={env.num_envs}, vectorization_mode={mode!r}, "
+        f"vector_kwargs={{'autoreset_mode': {same_step}}}{args})"
+    )
 
 
 def _wrapped(env: gym.Env, wrappers: Sequence[Callable[[gym.Env], gym.Env]]) -> gym.Env:
