@@ -50,6 +50,7 @@ import numpy as np
 import envs  # noqa: F401 - registers the nngym/ env ids
 from agents import ALGOS, evaluate, load_hyperparams
 from agents.common.evaluation import classification_accuracy
+from agents.experiments.cli import env_id, non_negative_int
 from agents.experiments.population_bench import bench_population, population_figure, population_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--jobs", nargs="+", default=["ppo", "a2c", "dqn", "ppo-cnn", "dqn-acrobot"])
     p.add_argument("--algos", nargs="+", default=None, help="alias of --jobs (ppo a2c dqn)")
-    p.add_argument("--env", default="CartPole-v1", help="env of the ppo, a2c and dqn jobs")
+    p.add_argument("--env", type=env_id, default="CartPole-v1", help="env of the ppo, a2c and dqn jobs")
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--steps", type=int, default=None, help="every job's steps (default: each job's own)")
     p.add_argument("--cnn-steps", type=int, default=50_000)
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--zoo-dqn", default=str(ROOT / "agents" / "hyperparams" / "zoo" / "dqn.yml"))
     p.add_argument("--impls", nargs="+", default=["nngym", "sb3", "sbx"], choices=["nngym", "sb3", "sbx"])
     p.add_argument("--skip-sb3", action="store_true", help="same as --impls without sb3")
-    p.add_argument("--eval-episodes", type=int, default=20)
+    p.add_argument("--eval-episodes", type=non_negative_int, default=20, help="0 skips the evaluation")
     p.add_argument(
         "--population",
         nargs="+",
@@ -135,7 +136,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     )
     args = p.parse_args(argv)
     if args.num_threads < 1:
-        raise SystemExit(f"--num-threads: expected a count >= 1, got {args.num_threads}")
+        raise SystemExit(f"error: --num-threads: expected a count >= 1, got {args.num_threads}")
     if args.algos:
         args.jobs = args.algos
     if args.population:

@@ -1,11 +1,11 @@
 """Run a sweep (implementations × algorithms × envs × seeds × hyperparameter grid) locally or on Ray,
 then write the comparison table and plots; or, for a sweep file with a ``tune`` section, a Ray Tune search.
 
-    python scripts/sweep.py sweeps/cartpole_ppo.yaml                          # local, 1 worker
-    python scripts/sweep.py sweeps/cartpole_ppo.yaml --workers 2
-    python scripts/sweep.py sweeps/cartpole_ppo.yaml --backend ray            # Ray started locally
-    python scripts/sweep.py sweeps/cartpole_ppo.yaml --backend ray --address ray://head:10001
-    python scripts/sweep.py sweeps/tune_ppo.yaml                              # Ray Tune (needs .[ray])
+    python scripts/sweep.py scripts/sweeps/cartpole_ppo.yaml                  # local, 1 worker
+    python scripts/sweep.py scripts/sweeps/cartpole_ppo.yaml --workers 2
+    python scripts/sweep.py scripts/sweeps/cartpole_ppo.yaml --backend ray    # Ray started locally
+    python scripts/sweep.py scripts/sweeps/cartpole_ppo.yaml --backend ray --address ray://head:10001
+    python scripts/sweep.py scripts/sweeps/tune_ppo_cartpole.yaml             # Ray Tune (needs .[ray])
 
 Rerunning the same command skips finished runs. See ``agents/experiments/sweep_file.py`` for the file format.
 """
@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from agents.experiments.cli import positive_int
 from agents.experiments.sweep import run_sweep, write_report
 from agents.experiments.sweep_file import SweepError, load_sweep
 
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("sweep_file")
     p.add_argument("--backend", choices=["local", "ray"], default="local")
     p.add_argument("--address", default=None, help="Ray cluster address (default: start Ray locally)")
-    p.add_argument("--workers", type=int, default=1, help="runs at a time (local), CPUs of a local Ray")
+    p.add_argument("--workers", type=positive_int, default=1, help="runs at a time (local), CPUs of a local Ray")
     p.add_argument("--cpus-per-run", type=float, default=1.0, help="Ray: CPUs reserved per run")
     p.add_argument("--log-dir", default=None, help="default: runs/sweeps/<sweep name>")
     p.add_argument(

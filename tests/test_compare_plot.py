@@ -110,7 +110,7 @@ def test_compare_reuses_finished_runs(compared: tuple[Path, list[dict]]) -> None
     before = monitor.stat().st_mtime_ns
     argv = ["--env", "CartPole-v1", "--algo", "ppo", "--seeds", "0", "--impl", "sb3", "--total-timesteps", "1024"]
     argv += ["--log-dir", str(root / "runs"), "--out", str(root / "again"), "--window", str(WINDOW)]
-    again = _script("compare").main(argv)
+    again = _script("compare").main([*argv, "-p", "n_epochs=2"])  # the fixture's hyperparameters
     assert monitor.stat().st_mtime_ns == before
     meta = json.loads((monitor.parent / "eval.json").read_text())
     assert again[0]["n_seeds"] == 1 and again[0]["eval_mean"] == pytest.approx(meta["eval_mean"])
@@ -298,3 +298,37 @@ def test_sb3_baseline_refuses_tuple_observations_with_a_value_error() -> None:
         ValueError, match=r"SB3 PPO: Tuple\(Discrete\(32\), Discrete\(11\), Discrete\(2\)\) observation"
     ):
         SB3PPO("Blackjack-v1", seed=0)
+
+
+def test_compare_reuses_a_run_only_if_it_trained_with_the_same_hyperparameters(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A finished run is reused when its eval.json shows what this command would train with (the yml's entry with
+    the -p overrides, translated as train.py reads them); other -p values train it again, saying why."""
+    argv = ["--env", "CartPole-v1", "--algo", "ppo", "--seeds", "0", "1", "--impl", "nngym", "--n-eval-episodes", "1"]
+    argv += ["--total-timesteps", "64", "--log-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "out")]
+    argv += ["--window", "2", "--bootstrap-reps", "100", "-p", "n_envs=2", "n_steps=32", "n_epochs=1"]
+    zoo_keys = ["policy_kwargs=dict(net_arch=[16])", "normalize=false"]
+    runs = [tmp_path / "runs" / "nngym" / f"ppo_CartPole-v1_s{seed}" for seed in (0, 1)]
+    _script("compare").main([*argv, *zoo_keys])
+    first = [json.loads((d / "eval.json").read_text()) for d in runs]
+    assert all(m["hyperparams"]["net_arch"] == [16] and m["hyperparams"]["gamma"] == 0.98 for m in first)
+    stamps = [(d / "eval.json").stat().st_mtime_ns for d in runs]
+    capsys.readouterr()
+    _script("compare").main([*argv, *zoo_keys])  # the same hyperparameters: reused
+    out = capsys.readouterr().out
+    assert [(d / "eval.json").stat().st_mtime_ns for d in runs] == stamps
+    assert all(f"reusing {d}" in out for d in runs)
+    _script("compare").main([*argv, *zoo_keys, "gamma=0.5"])
+    out = capsys.readouterr().out
+    assert all(f"retraining {d}: trained with other hyperparameters (gamma 0.98 -> 0.5)" in out for d in runs)
+    assert "reusing" not in out
+    assert all(json.loads((d / "eval.json").read_text())["hyperparams"]["gamma"] == 0.5 for d in runs)
+    _script("compare").main([*argv, "gamma=0.5"])  # the yml's net_arch again: retrained
+    out = capsys.readouterr().out
+    assert (
+        f"retraining {runs[0]}: trained with other hyperparameters (net_arch [16] -> unset, normalize_obs False" in out
+    )
+    (row,) = _script("compare").main([*argv[:-4], "--total-timesteps", "128", *argv[-4:], "gamma=0.5"])
+    out = capsys.readouterr().out
+    assert f"retraining {runs[0]}: trained 64 steps, fewer than 128" in out and row["timesteps"] == 128

@@ -177,3 +177,24 @@ def test_an_env_without_render_mode_plays_when_no_video_is_asked_for(tmp_path):
         assert out["lengths"] == [3, 3] and all(0.0 <= r <= 3.0 for r in out["returns"])
     finally:
         del gym.registry["TestNoRenderMode-v0"]
+
+
+class _Up:
+    """Always action 0: on CliffWalking-v1 (no time limit) it never reaches the goal."""
+
+    def predict(self, obs, state=None, episode_start=None, deterministic=True):
+        return 0, state
+
+
+def test_play_cuts_episodes_of_an_env_without_a_time_limit(capsys):
+    env = gym.make("CliffWalking-v1")
+    with pytest.warns(UserWarning, match="2 of 2 evaluation episodes on CliffWalking-v1 were cut after 25 steps"):
+        returns, lengths, _ = enjoy.play(_Up(), env, 2, deterministic=True, max_episode_steps=25)
+    assert lengths == [25, 25] and returns == [-25.0, -25.0]
+    with pytest.warns(UserWarning, match="cut after 10,000 steps"):  # the default cap
+        _, lengths, _ = enjoy.play(_Up(), env, 1)
+    assert lengths == [10_000]
+    with pytest.raises(SystemExit) as info:
+        enjoy.main(["--env", "CliffWalking-v1", "--model", "any.npz", "--n-episodes", "0"])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.strip().endswith("error: argument --n-episodes: expected an integer >= 1, got 0")

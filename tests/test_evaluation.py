@@ -94,3 +94,42 @@ def test_state_does_not_leak_from_one_episode_into_the_next():
 def test_bad_episode_count():
     with pytest.raises(ValueError, match="n_episodes must be an int >= 1"):
         run_episodes(CueMemoryPolicy(), tmaze(), 0)
+
+
+class Walker:
+    """Always action 0 (CliffWalking's "up": from the start it climbs to the top row and bumps into the wall there
+    forever); raises once it has been asked for more actions than ``limit``, so an evaluation that never ends fails
+    instead of hanging."""
+
+    def __init__(self, limit: int) -> None:
+        self.calls, self.limit = 0, limit
+
+    def predict(self, obs, state=None, episode_start=None, deterministic=True):
+        self.calls += 1
+        if self.calls > self.limit:
+            raise RuntimeError(f"evaluation still running after {self.limit} steps")
+        return 0, state
+
+
+def test_episodes_of_an_env_without_a_time_limit_are_cut_with_one_warning():
+    """CliffWalking-v1 has no max_episode_steps: a policy that never reaches the goal would be evaluated forever."""
+    from agents.common.evaluation import DEFAULT_MAX_EPISODE_STEPS
+
+    assert gym.spec("CliffWalking-v1").max_episode_steps is None
+    assert DEFAULT_MAX_EPISODE_STEPS == 10_000
+    with pytest.warns(
+        UserWarning, match=r"2 of 2 evaluation episodes on CliffWalking-v1 were cut after 10,000"
+    ) as seen:
+        stats = run_episodes(Walker(20_000), "CliffWalking-v1", 2)
+    assert len(seen) == 1  # one warning for the evaluation, not one per episode
+    assert stats.lengths == [10_000, 10_000] and stats.returns == [-10_000.0, -10_000.0] and stats.cut == 2
+    with pytest.warns(UserWarning, match="3 of 3 evaluation episodes"):
+        assert evaluate(Walker(90), "CliffWalking-v1", 3, max_episode_steps=30) == (-30.0, 0.0)
+    with pytest.raises(ValueError, match="max_episode_steps must be an int >= 1 or None, got 0"):
+        run_episodes(Walker(10), "CliffWalking-v1", 1, max_episode_steps=0)
+
+
+def test_an_env_with_a_time_limit_keeps_it_and_is_not_reported_as_cut(recwarn):
+    stats = run_episodes(Walker(500), tmaze(), 2)  # always "north" in the corridor: the 100-step limit truncates
+    assert stats.lengths == [100, 100] and stats.cut == 0
+    assert not [w for w in recwarn if "were cut" in str(w.message)]

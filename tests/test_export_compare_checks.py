@@ -3,6 +3,8 @@ what was given and what is supported, nothing written or trained first."""
 
 from __future__ import annotations
 
+import re
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -147,3 +149,38 @@ def test_export_and_convert_refuse_a_file_that_is_not_a_model_in_one_line(tmp_pa
     with pytest.raises(SystemExit, match="error: .*junk.npz: not a zip file"):
         convert_sb3.main([str(junk), str(tmp_path / "out.npz")])
     assert not (tmp_path / "p.onnx").exists() and not (tmp_path / "out.npz").exists()
+
+
+@pytest.mark.parametrize("kind", ["recurrent_ppo", "dqn_tuple"])
+def test_export_refusals_are_one_error_line(tmp_path, kind):
+    """A model export cannot write ends as the other scripts' refusals do: ``error: <model>: <why>``, exit code 1."""
+    pytest.importorskip("onnx")
+    from agents import DQN, RecurrentPPO
+    from agents.experiments import export
+
+    if kind == "recurrent_ppo":
+        agent = RecurrentPPO("CartPole-v1", n_envs=1, n_steps=16, batch_size=16)
+        why = "recurrent"
+    else:
+        agent = DQN(SpacesEnv(gym.spaces.Tuple((BOX3, gym.spaces.Discrete(3))), DISCRETE2), learning_starts=0)
+        why = "Box observations only.*Tuple"
+    model = tmp_path / "model.npz"
+    agent.save(model)
+    with pytest.raises(SystemExit) as info:
+        export.main([str(model), "--onnx", str(tmp_path / "out.onnx")])
+    message = str(info.value)
+    assert message.startswith(f"error: {model}: ") and "\n" not in message
+    assert re.search(why, message, re.IGNORECASE)
+    assert not (tmp_path / "out.onnx").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--window", "0"), ("--n-eval-episodes", "0"), ("--total-timesteps", "0"), ("--window", "x")]
+)
+def test_compare_refuses_bad_counts_when_parsing(option, value, capsys):
+    with pytest.raises(SystemExit) as info:
+        compare.parse_args([option, value])
+    assert info.value.code == 2
+    got = repr(value) if value == "x" else value  # what came: the text, or the number
+    expected = f"error: argument {option}: expected an integer >= 1, got {got}"
+    assert capsys.readouterr().err.strip().endswith(expected)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.experiments import plot, stats
+from agents.experiments import plot, plotting, stats
 from agents.experiments.plotting import Run, group_band, moving_mean, plot_training_curve, training_curve_figure
 
 
@@ -83,3 +83,32 @@ def test_plot_command_draws_iqm(tmp_path, capsys):
     svg = paths[1].read_text()
     assert "IQM, 3 seeds" in svg and "95% bootstrap CI" in svg and "IQM and 95% CI across runs" in svg
     assert "ppo_CartPole-v1: 3 run(s)" in capsys.readouterr().out
+
+
+def test_plot_command_keeps_envs_apart(tmp_path, capsys, monkeypatch):
+    """Runs of two envs are never averaged into one curve: a row of panels per env, each with its own threshold."""
+    rng = np.random.default_rng(4)
+    for env, base in (("CartPole-v1", 100.0), ("Acrobot-v1", -300.0)):
+        for seed in range(2):
+            run_dir = tmp_path / "runs" / f"ppo_{env}_s{seed}"
+            _monitor(run_dir, base + rng.normal(0, 5, 60), np.full(60, 50), env)
+            (run_dir / "eval.json").write_text(json.dumps({"impl": "nngym", "algo": "ppo", "env": env, "seed": seed}))
+    bands = []
+    real_band = plotting.group_band
+
+    def group_band(runs, *args, **kwargs):
+        bands.append(sorted({r.env_id for r in runs}))
+        return real_band(runs, *args, **kwargs)
+
+    monkeypatch.setattr(plotting, "group_band", group_band)
+    paths = plot.main([str(tmp_path / "runs"), "--window", "5", "--out", str(tmp_path / "fig")])
+    assert bands == [["Acrobot-v1"], ["CartPole-v1"]]  # one band per env, never a mix
+    out = capsys.readouterr().out
+    assert "Acrobot-v1, nngym PPO: 2 run(s)" in out and "CartPole-v1, nngym PPO: 2 run(s)" in out
+    svg = paths[1].read_text()
+    assert "reward threshold 475" in svg and "reward threshold -100" in svg  # each env's own
+    assert "2 envs: mean ± std across runs" in svg
+    with pytest.raises(SystemExit) as info:
+        plot.main([str(tmp_path / "runs"), "--window", "0"])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.strip().endswith("error: argument --window: expected an integer >= 1, got 0")

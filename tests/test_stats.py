@@ -121,8 +121,9 @@ def test_against_rliable_bootstrap():
     np.testing.assert_allclose(stats.performance_profile(x, taus, reps=200)[0], profiles["x"])
 
 
-def _fake_run(root: Path, impl: str, env: str, seed: int, eval_mean: float) -> None:
-    """A finished run directory as the train runner leaves it (monitor.csv, eval.json), no training."""
+def _fake_run(root: Path, impl: str, env: str, seed: int, eval_mean: float, hyperparams_file: Path) -> None:
+    """A finished run directory as the train runner leaves it (monitor.csv, eval.json), no training: trained with
+    ``hyperparams_file``'s entry (60 steps, the agent's defaults), so compare reuses it."""
     run = root / impl / f"ppo_{env.replace('/', '-')}_s{seed}"
     run.mkdir(parents=True)
     rows = "".join(f"{eval_mean + k},{10 + k},{0.1 * k}\n" for k in range(5))
@@ -138,6 +139,8 @@ def _fake_run(root: Path, impl: str, env: str, seed: int, eval_mean: float) -> N
         "eval_std": 0.0,
         "train_seconds": 1.0,
         "steps_per_second": 60,
+        "hyperparams_file": str(hyperparams_file),
+        "hyperparams": {},
     }
     (run / "eval.json").write_text(json.dumps(meta))
 
@@ -149,11 +152,14 @@ def test_compare_reports_statistics_per_env_and_over_envs(tmp_path):
         ("Acrobot-v1", "nngym"): [-80.0, -90.0, -500.0],
         ("Acrobot-v1", "sb3"): [-100.0, -95.0, -85.0],
     }
+    hyperparams = tmp_path / "ppo.yml"
+    hyperparams.write_text("CartPole-v1: {n_timesteps: 60}\nAcrobot-v1: {n_timesteps: 60}\n")
     for (env, impl), values in scores.items():
         for seed, v in enumerate(values):
-            _fake_run(tmp_path / "runs", impl, env, seed, v)
+            _fake_run(tmp_path / "runs", impl, env, seed, v, hyperparams)
     out = tmp_path / "out"
     argv = ["--env", "CartPole-v1", "Acrobot-v1", "--algo", "ppo", "--log-dir", str(tmp_path / "runs")]
+    argv += ["--hyperparams-file", str(hyperparams)]
     compare.main([*argv, "--out", str(out), "--window", "2", "--bootstrap-reps", "2000"])
     with open(out / "compare_ppo_CartPole-v1_stats.csv") as f:
         rows = {r["impl"]: r for r in csv.DictReader(f)}

@@ -1,6 +1,7 @@
 """Sweeps: validation before anything runs, local and Ray backends, resume, failures, retry from checkpoint."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -33,11 +34,34 @@ BASE = {
         ({"seeds": [0, "one"]}, "seeds must be integers"),
         ({"seeds": []}, "'seeds' is an empty list"),
         ({"total_timesteps": -5}, "total_timesteps must be a positive number"),
+        ({"n_eval_episodes": 0}, r"n_eval_episodes must be >= 1 \(the sweep's table compares the final evaluations\)"),
+        ({"envs": ["nngym_no_such_module:Env-v0"]}, "cannot import its module 'nngym_no_such_module'"),
     ],
 )
 def test_invalid_sweeps_fail_before_running(change, message):
     with pytest.raises(SweepError, match=message):
         load_sweep({**BASE, **change})
+
+
+def test_the_grid_takes_the_yml_keys_the_train_runner_translates():
+    sweep = load_sweep({**BASE, "hyperparams": {"normalize": [True, False], "policy_kwargs": "dict(net_arch=[8])"}})
+    argv = sweep.runs[0].argv(Path("runs"), 1, 0, None)
+    assert argv[argv.index("-p") + 1 :] == ["normalize=true", 'policy_kwargs="dict(net_arch=[8])"']
+
+
+def test_every_sweep_file_named_in_help_and_docs_exists():
+    """The examples in scripts/sweep.py --help, the README, RESULTS.md and docstrings name files that are there."""
+    root = Path(__file__).resolve().parents[1]
+    texts = [root / "README.md", root / "RESULTS.md", *sorted((root / "scripts").glob("*.py"))]
+    texts += sorted((root / "agents" / "experiments").glob("*.py")) + sorted((root / "scripts" / "sweeps").iterdir())
+    named = {
+        (text.name, m.group(1))
+        for text in texts
+        for m in re.finditer(r"(?<![\w/.-])((?:scripts/)?sweeps/[\w.-]+\.ya?ml)", text.read_text())
+    }
+    assert ("sweep.py", "scripts/sweeps/tune_ppo_cartpole.yaml") in named
+    missing = sorted((name, path) for name, path in named if not (root / path).is_file())
+    assert missing == []
 
 
 def test_grid_expansion_and_names():

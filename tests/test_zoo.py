@@ -7,6 +7,7 @@ never an AttributeError or TypeError. ``policy_kwargs`` strings are parsed with 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 from pathlib import Path
@@ -229,3 +230,43 @@ def test_a_namespaced_env_finds_the_entry_of_its_bare_name(tmp_path):
     both = tmp_path / "both.yml"
     both.write_text("CartPoleNoVel-v1: {n_steps: 16}\nnngym/CartPoleNoVel-v1: {n_steps: 64}\n")
     assert load_hyperparams("recurrent_ppo", "nngym/CartPoleNoVel-v1", both) == {"n_steps": 64}
+
+
+def test_overrides_are_merged_into_the_entry_and_translated_with_it(tmp_path):
+    """train.py's -p: the zoo's keys mean what they mean in a file, and an override wins over the entry's keys."""
+    from agents.common import hyperparams
+
+    path = tmp_path / "ppo.yml"
+    path.write_text(
+        "CartPole-v1:\n  policy: 'MlpPolicy'\n  gamma: 0.9\n"
+        "  policy_kwargs: 'dict(net_arch=[64, 64], activation_fn=nn.ReLU)'\n"
+        "nngym/DigitClassify-v0:\n  net: cnn\n  gamma: 0.9\n"
+    )
+    fields = [f.name for f in dataclasses.fields(ALGOS["ppo"].Config)]
+
+    def load(env: str, **overrides):
+        return hyperparams.load_hyperparams("ppo", env, path, fields, overrides)
+
+    assert load("CartPole-v1", net_arch=[8]) == {"net": "mlp", "gamma": 0.9, "net_arch": (8,), "activation": "relu"}
+    assert load("CartPole-v1", policy_kwargs="dict(net_arch=[32])") == {"net": "mlp", "gamma": 0.9, "net_arch": (32,)}
+    assert load("CartPole-v1", net_arch={"pi": [16], "vf": [16]})["net_arch"] == (16,)
+    assert load("CartPole-v1", normalize=True, normalize_reward=False) == {
+        "net": "mlp",
+        "gamma": 0.9,
+        "net_arch": (64, 64),
+        "activation": "relu",
+        "normalize_obs": True,
+        "normalize_reward": False,
+    }
+    assert load("nngym/DigitClassify-v0", policy="MlpPolicy")["net"] == "mlp"  # the override's policy, not the net
+    assert load("nngym/DigitClassify-v0")["net"] == "cnn"
+    # normalize's gamma is checked against the gamma the override sets
+    assert load("CartPole-v1", gamma=0.95, normalize="{'gamma': 0.95}")["normalize_obs"] is True
+    with pytest.raises(HyperparamsError, match=r"normalize gamma=0.95 differs from the agent's gamma"):
+        load("CartPole-v1", normalize="{'gamma': 0.95}")
+    with pytest.raises(HyperparamsError, match=r"with the overrides \{'bogus': 1\}: \['bogus'\] not hyperparameters"):
+        load("CartPole-v1", bogus=1)
+    # SB3's other forms go on to the agent, which checks them (a DQN's net_arch is one list)
+    assert load("CartPole-v1", net_arch={"pi": [16], "vf": [8]})["net_arch"] == {"pi": (16,), "vf": (8,)}
+    assert load("CartPole-v1", policy_kwargs="dict(net_arch=dict(pi=[16]))")["net_arch"] == {"pi": (16,), "vf": ()}
+    assert hyperparams.load_hyperparams("ppo", "CartPole-v1", path) == load("CartPole-v1")  # no overrides

@@ -3,15 +3,24 @@
 One loop serves every agent, nngym's and SB3's, memoryless or recurrent: it passes back the
 ``state`` that ``predict`` returned and ``episode_start`` (true on an episode's first step), so
 an LSTM policy keeps its memory through an episode and starts each one afresh.
+
+Every episode ends: an env without a time limit of its own (``spec.max_episode_steps`` None, as CliffWalking-v1's),
+where a deterministic policy can walk in circles forever, has its episodes cut after
+``DEFAULT_MAX_EPISODE_STEPS`` steps, with a warning. (SB3's ``evaluate_policy`` would wait forever there.)
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
+#: Steps after which an evaluation episode of an env without a time limit (no ``max_episode_steps`` in its spec) is
+#: cut, as if truncated.
+DEFAULT_MAX_EPISODE_STEPS = 10_000
 
 
 @dataclass
@@ -24,10 +33,48 @@ class EpisodeStats:
     """Steps."""
     last_rewards: list[float] = field(default_factory=list)
     """The reward of each episode's last step (success or failure in the T-maze, say)."""
+    cut: int = 0
+    """Episodes cut at the step cap (``max_episode_steps``) without the env ending them."""
+
+
+def episode_step_cap(env: gym.Env, max_episode_steps: int | None = None) -> int:
+    """The steps after which an evaluation episode on ``env`` is cut: ``max_episode_steps`` if given, else the env's
+    own time limit (``env.spec.max_episode_steps``), else ``DEFAULT_MAX_EPISODE_STEPS``.
+
+    Raises:
+        ValueError: For a ``max_episode_steps`` that is not an int >= 1.
+    """
+    if max_episode_steps is None:
+        spec = getattr(env, "spec", None)
+        limit = getattr(spec, "max_episode_steps", None)
+        return int(limit) if limit is not None else DEFAULT_MAX_EPISODE_STEPS
+    if isinstance(max_episode_steps, bool) or not isinstance(max_episode_steps, int | np.integer):
+        raise ValueError(f"max_episode_steps must be an int >= 1 or None, got {max_episode_steps!r}")
+    if max_episode_steps < 1:
+        raise ValueError(f"max_episode_steps must be an int >= 1 or None, got {max_episode_steps!r}")
+    return int(max_episode_steps)
+
+
+def warn_cut(env: gym.Env, cut: int, n_episodes: int, cap: int) -> None:
+    """One warning that ``cut`` of ``n_episodes`` evaluation episodes on ``env`` were cut after ``cap`` steps."""
+    if cut:
+        name = getattr(getattr(env, "spec", None), "id", None) or type(env).__name__
+        warnings.warn(
+            f"{cut} of {n_episodes} evaluation episodes on {name} were cut after {cap:,} steps without the env "
+            "ending them (it has no time limit of its own); their returns are those of the steps played. Pass "
+            "max_episode_steps to change the cap",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def run_episodes(
-    agent: Any, env: str | gym.Env, n_episodes: int, deterministic: bool = True, seed: int = 0
+    agent: Any,
+    env: str | gym.Env,
+    n_episodes: int,
+    deterministic: bool = True,
+    seed: int = 0,
+    max_episode_steps: int | None = None,
 ) -> EpisodeStats:
     """Runs ``n_episodes`` episodes one after another on a single env, carrying the agent's state.
 
@@ -38,9 +85,12 @@ def run_episodes(
         n_episodes: Number of episodes.
         deterministic: Greedy / mean actions.
         seed: Seed of the first reset (then the env's own sequence).
+        max_episode_steps: Cut an episode after this many steps, as if truncated (``episode_step_cap``: default the
+            env's own time limit, or ``DEFAULT_MAX_EPISODE_STEPS`` for an env without one); the episodes cut are
+            counted in ``EpisodeStats.cut`` and reported by one warning.
 
     Raises:
-        ValueError: For ``n_episodes`` < 1 or a vector env.
+        ValueError: For ``n_episodes`` < 1, ``max_episode_steps`` < 1 or a vector env.
     """
     if isinstance(n_episodes, bool) or not isinstance(n_episodes, int | np.integer) or n_episodes < 1:
         raise ValueError(f"n_episodes must be an int >= 1, got {n_episodes!r}")
@@ -50,6 +100,7 @@ def run_episodes(
             f"({type(env).__name__}); pass an env id or a gymnasium.Env"
         )
     env = gym.make(env) if isinstance(env, str) else env
+    cap = episode_step_cap(env, max_episode_steps)
     stats = EpisodeStats()
     obs, _ = env.reset(seed=seed)
     for _ in range(n_episodes):
@@ -61,25 +112,38 @@ def run_episodes(
             obs, r, terminated, truncated, _ = env.step(action)
             total, steps, start = total + float(r), steps + 1, False
             done = terminated or truncated
+            if not done and steps >= cap:  # no time limit of its own: cut here
+                stats.cut, done = stats.cut + 1, True
         stats.returns.append(total)
         stats.lengths.append(steps)
         stats.last_rewards.append(float(r))
         obs, _ = env.reset()
+    warn_cut(env, stats.cut, n_episodes, cap)
     return stats
 
 
 def evaluate_episodes(
-    agent: Any, env: str | gym.Env, n_episodes: int, deterministic: bool = True, seed: int = 0
+    agent: Any,
+    env: str | gym.Env,
+    n_episodes: int,
+    deterministic: bool = True,
+    seed: int = 0,
+    max_episode_steps: int | None = None,
 ) -> list[float]:
     """The undiscounted returns of ``run_episodes`` (same arguments)."""
-    return run_episodes(agent, env, n_episodes, deterministic, seed).returns
+    return run_episodes(agent, env, n_episodes, deterministic, seed, max_episode_steps).returns
 
 
 def evaluate(
-    agent: Any, env: str | gym.Env, n_episodes: int = 20, deterministic: bool = True, seed: int = 0
+    agent: Any,
+    env: str | gym.Env,
+    n_episodes: int = 20,
+    deterministic: bool = True,
+    seed: int = 0,
+    max_episode_steps: int | None = None,
 ) -> tuple[float, float]:
     """(mean, std) of the returns of ``n_episodes`` evaluation episodes (``run_episodes``)."""
-    returns = evaluate_episodes(agent, env, n_episodes, deterministic, seed)
+    returns = evaluate_episodes(agent, env, n_episodes, deterministic, seed, max_episode_steps)
     return float(np.mean(returns)), float(np.std(returns))
 
 

@@ -9,8 +9,15 @@ ppo_lstm}.yml``, read unchanged) go through the same translation into an agent's
   literals, ``dict(...)`` and the names of ``ACTIVATION_NAMES`` only, never ``eval``;
 - ``normalize``: ``true``, ``false`` or the zoo's dict string (``"{'norm_obs': False, 'norm_reward': True}"``)
   → ``normalize_obs`` / ``normalize_reward``;
+- ``net_arch`` (nngym's key, also inside ``policy_kwargs``): a list of layer sizes as a tuple, SB3's
+  ``dict(pi=[...], vf=[...])`` as one tuple when both are the same, else as ``{"pi": ..., "vf": ...}`` (the agent
+  checks it: a DQN's ``net_arch`` is one list);
 - ``n_timesteps`` → an int; ``env_wrapper`` and ``frame_stack`` are passed on for whoever builds the env
   (``envs.wrappers.zoo_wrappers``); everything else must be a field of the algorithm's ``Config``.
+
+Command-line overrides (``train.py -p KEY=VALUE``) are merged into the entry first (``merge_overrides``) and
+translated with it, so ``-p "policy_kwargs=dict(net_arch=[32])"`` and ``-p normalize=true`` mean what they mean in
+a file.
 
 What nngym cannot honour (``optimizer_class``, a callback, an activation other than those names, ``use_sde:
 true`` for an algorithm other than PPO and A2C ...) raises one ``ValueError`` naming the key, the file and the env id.
@@ -76,6 +83,7 @@ def load_hyperparams(
     env_id: str,
     path: str | Path | None = None,
     config_fields: Iterable[str] | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The entry for ``env_id`` of ``<algo>.yml`` as agent keyword arguments (plus ``n_timesteps``, env keys).
 
@@ -87,6 +95,9 @@ def load_hyperparams(
         path: Another file in the same layout: one of rl-baselines3-zoo's, or the best configuration a Ray
             Tune search wrote.
         config_fields: The names of the algorithm's ``Config`` fields; when given, any other key raises.
+        overrides: Keys in the file's form (``train.py -p``: ``policy_kwargs="dict(net_arch=[32])"``,
+            ``normalize=true``, ``gamma=0.98`` ...) merged into the entry before it is translated
+            (``merge_overrides``), so they go through the same translation and checks as the entry's own keys.
 
     Returns:
         ``Config`` fields, ``net``, ``n_timesteps`` (an int, if the entry has it) and ``env_wrapper`` /
@@ -122,7 +133,24 @@ def load_hyperparams(
     entry = table[key]
     if not isinstance(entry, dict):
         raise HyperparamsError(f"{path}: {key}: an entry is a mapping of hyperparameters, got {entry!r}")
-    return translate(entry, algo, f"{path}: {key}", config_fields)
+    where = f"{path}: {key}"
+    if overrides:
+        entry = merge_overrides(entry, overrides)
+        where += f" with the overrides {overrides}"
+    return translate(entry, algo, where, config_fields)
+
+
+def merge_overrides(entry: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """A file entry with ``overrides`` merged in, as rl-baselines3-zoo merges its ``--hyperparams`` into an entry
+    before translating it.
+
+    An override replaces the entry's key of the same name (a whole ``policy_kwargs`` string, say) and comes after
+    the entry's keys, so what it translates to wins over what they translate to (``net_arch=[32]`` over the
+    entry's ``policy_kwargs`` net_arch, ``normalize=false`` over its ``normalize_obs``); a ``policy`` override
+    also replaces the entry's ``net``, which would otherwise win over it.
+    """
+    replaced = set(overrides) | ({"net"} if "policy" in overrides else set())
+    return {**{k: v for k, v in entry.items() if k not in replaced}, **overrides}
 
 
 def translate(
@@ -150,7 +178,7 @@ def translate(
         elif key in ENV_KEYS:
             out[key] = value
         elif key == "net_arch":
-            out[key] = tuple(value)
+            out[key] = _net_arch(value)
         else:
             out[key] = value
     if fields is not None:
@@ -175,7 +203,7 @@ def _policy_kwargs(kwargs: dict[str, Any], algo: str, where: str) -> dict[str, A
     out: dict[str, Any] = {}
     for key, value in kwargs.items():
         if key == "net_arch":
-            out["net_arch"] = _net_arch(value, where)
+            out["net_arch"] = _net_arch(value)
         elif key == "activation_fn":
             if value not in ACTIVATION_NAMES.values():
                 raise HyperparamsError(
@@ -198,19 +226,19 @@ def _policy_kwargs(kwargs: dict[str, Any], algo: str, where: str) -> dict[str, A
     return out
 
 
-def _net_arch(value: Any, where: str) -> tuple[int, ...]:
-    """``[64, 64]`` or ``dict(pi=[64, 64], vf=[64, 64])`` (the same for both) -> ``(64, 64)``."""
-    if isinstance(value, dict):
-        pi, vf = value.get("pi"), value.get("vf")
-        if set(value) != {"pi", "vf"} or list(pi) != list(vf):
-            raise HyperparamsError(
-                f"{where}: policy_kwargs net_arch={value!r}: nngym's actor and critic share one net_arch "
-                "(dict(pi=..., vf=...) must give both the same sizes)"
-            )
-        value = pi
-    if not isinstance(value, list | tuple) or not all(isinstance(v, int) and v > 0 for v in value):
-        raise HyperparamsError(f"{where}: policy_kwargs net_arch must be a list of layer sizes, got {value!r}")
-    return tuple(value)
+def _net_arch(value: Any) -> Any:
+    """SB3's forms of ``net_arch`` in the form nngym's agents keep: a list of sizes as a tuple, ``dict(pi=...,
+    vf=...)`` as one tuple when both are the same (``[64, 64]`` and ``dict(pi=[64, 64], vf=[64, 64])`` are one
+    configuration), else as ``{"pi": tuple, "vf": tuple}`` (a missing key: no hidden layer, as in SB3). Anything
+    else is passed on as it came, for the agent's own check to refuse, naming the forms it accepts (a DQN's
+    ``net_arch`` is one list, say)."""
+    if isinstance(value, list | tuple) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return tuple(value)
+    if isinstance(value, dict) and value and set(value) <= {"pi", "vf"}:
+        pi, vf = (value.get(k, ()) for k in ("pi", "vf"))
+        if all(isinstance(v, list | tuple) and all(isinstance(n, int) for n in v) for v in (pi, vf)):
+            return tuple(pi) if list(pi) == list(vf) else {"pi": tuple(pi), "vf": tuple(vf)}
+    return value
 
 
 def _normalize(value: Any, entry: dict[str, Any], where: str) -> dict[str, bool]:

@@ -33,6 +33,11 @@ TENSORBOARD_MISSING = (
 class MonitorWriter:
     """Appends finished episodes (return r, length l, wall time t since start) to ``<folder>/monitor.csv``.
 
+    ``t`` is SB3's Monitor's: seconds since the run started (the header's ``t_start``). A run continued with
+    ``append`` (resumed from a checkpoint, or ``learn`` called again) goes on from the ``t`` of the last row it keeps,
+    so ``t`` counts the seconds the run has spent running, not the time between its two runs (which can be days);
+    ``t_start + t`` is then no longer the wall-clock time an episode ended.
+
     Args:
         folder: Directory for the file (created if missing).
         env_id: Written in the JSON header line.
@@ -48,13 +53,17 @@ class MonitorWriter:
         self.path = Path(folder) / "monitor.csv"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.t_start = time.time()
+        #: time.time() at t = 0 of the rows this writer adds: t_start for a new file, earlier for a continued one
+        self._t0 = self.t_start
         if append and self.path.exists():
             with open(self.path) as f:
                 lines = f.readlines()
             self.t_start = float(json.loads(lines[0][1:])["t_start"])
             if keep_episodes is not None and len(lines) > 2 + keep_episodes:  # header, column names, rows
+                lines = lines[: 2 + keep_episodes]
                 with open(self.path, "w") as f:
-                    f.writelines(lines[: 2 + keep_episodes])
+                    f.writelines(lines)
+            self._t0 = time.time() - _last_t(lines)  # t goes on from the last kept row
             self._file = open(self.path, "a")  # noqa: SIM115 - kept open while training
         else:
             self._file = open(self.path, "w")  # noqa: SIM115
@@ -64,13 +73,25 @@ class MonitorWriter:
 
     def write(self, returns: list[float], lengths: list[int]) -> None:
         """Writes one row per finished episode."""
-        t = round(time.time() - self.t_start, 6)
+        t = round(time.time() - self._t0, 6)
         for r, n in zip(returns, lengths, strict=True):
             self._file.write(f"{round(float(r), 6)},{int(n)},{t}\n")
         self._file.flush()
 
     def close(self) -> None:
         self._file.close()
+
+
+def _last_t(lines: list[str]) -> float:
+    """The ``t`` of the last episode row of a monitor file's lines (header, column names, rows), 0 without one."""
+    for line in reversed(lines[2:]):
+        cells = line.strip().split(",")
+        if len(cells) >= 3:
+            try:
+                return float(cells[2])
+            except ValueError:
+                continue
+    return 0.0
 
 
 def _step_of(row: dict[str, str]) -> float:

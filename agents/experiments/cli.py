@@ -1,7 +1,12 @@
-"""What the command-line programs share: ``KEY=VALUE`` options, and user errors reported as one line."""
+"""What the command-line programs share: ``KEY=VALUE`` options, argument types checked when the command line is
+parsed, env ids of gymnasium's ``module:EnvId`` form, and user errors reported as one ``error:`` line."""
 
 from __future__ import annotations
 
+import argparse
+import importlib
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -13,14 +18,15 @@ import yaml
 def reported_as_errors() -> Iterator[None]:
     """Ends the script with ``error: <reason>`` for what the user gave wrong: a ValueError (bad hyperparameters,
     spaces, model files: their messages name what was expected and what came), a missing file, an unknown env id
-    (gymnasium's errors), and the TypeError ``gym.make`` raises for arguments the env does not take.
+    (gymnasium's errors), a module that cannot be imported (an env's entry point, a missing optional package), and
+    the TypeError ``gym.make`` raises for arguments the env does not take.
 
     Raises:
         SystemExit: With the reason, instead of a traceback.
     """
     try:
         yield
-    except (ValueError, FileNotFoundError, gym.error.Error) as e:
+    except (ValueError, FileNotFoundError, ImportError, gym.error.Error) as e:
         raise SystemExit(f"error: {e}") from None
     except TypeError as e:
         if "environment creator" not in str(e):  # not gym.make's: a defect, with its traceback
@@ -36,7 +42,7 @@ def check_threads(num_threads: int, minus_one: str) -> int:
         SystemExit: For 0 or a count below -1.
     """
     if num_threads == 0 or num_threads < -1:
-        raise SystemExit(f"--num-threads: expected a count >= 1 or -1 ({minus_one}), got {num_threads}")
+        raise SystemExit(f"error: --num-threads: expected a count >= 1 or -1 ({minus_one}), got {num_threads}")
     return num_threads
 
 
@@ -44,12 +50,86 @@ def parse_key_values(pairs: list[str], option: str) -> dict:
     """``["gamma=0.98", "net_arch=[64, 64]"]`` -> ``{"gamma": 0.98, "net_arch": [64, 64]}`` (values read as YAML).
 
     Raises:
-        SystemExit: A pair without ``=`` or with an empty key, naming the option and the pair.
+        SystemExit: A pair without ``=``, with an empty key or a value that is not YAML, naming the option and the
+            pair.
     """
     out = {}
     for kv in pairs:
         key, sep, value = kv.partition("=")
         if not sep or not key:
-            raise SystemExit(f"{option}: expected KEY=VALUE, got {kv!r}")
-        out[key] = yaml.safe_load(value)
+            raise SystemExit(f"error: {option}: expected KEY=VALUE, got {kv!r}")
+        try:
+            out[key] = yaml.safe_load(value)
+        except yaml.YAMLError as e:
+            problem = getattr(e, "problem", None) or "not a YAML value"
+            raise SystemExit(f"error: {option}: the value of {kv!r} is not a YAML value ({problem})") from None
     return out
+
+
+def _int_at_least(low: int, text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse ``type=`` of a count that must be >= 1 (``--window``, episodes to evaluate ...).
+
+    Raises:
+        argparse.ArgumentTypeError: Naming what came; argparse ends the script with ``error: argument ...``.
+    """
+    return _int_at_least(1, text)
+
+
+def non_negative_int(text: str) -> int:
+    """argparse ``type=`` of a count that may be 0 (where 0 means off or nothing: ``--eval-freq 0`` ...).
+
+    Raises:
+        argparse.ArgumentTypeError: Naming what came; argparse ends the script with ``error: argument ...``.
+    """
+    return _int_at_least(0, text)
+
+
+def import_env_module(env: str) -> str:
+    """Imports the module of a ``module:EnvId`` env id (gymnasium's form for an env its module registers on import)
+    with the current directory importable, as it is for ``python -m`` and the interpreter (a script's
+    ``sys.path[0]`` is its own folder), so ``python scripts/train.py --env my_envs:MyEnv-v0`` finds ``my_envs.py``
+    where the command is run. An id without a module is returned as it is.
+
+    Returns:
+        ``env``, unchanged.
+
+    Raises:
+        ImportError: The module cannot be imported, naming it, the env id and the directory searched.
+    """
+    module, sep, _ = env.partition(":")
+    if not sep:
+        return env
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)  # first, as python -m puts it
+    importlib.invalidate_caches()  # a module written since the last import is found
+    try:
+        importlib.import_module(module)
+    except ImportError as e:
+        raise ImportError(
+            f"env id {env!r}: cannot import its module {module!r} from the current directory ({cwd}) or the "
+            f"installed packages: {e}"
+        ) from e
+    return env
+
+
+def env_id(text: str) -> str:
+    """argparse ``type=`` of an env id: ``import_env_module`` for the ``module:EnvId`` form.
+
+    Raises:
+        argparse.ArgumentTypeError: For a module that cannot be imported (argparse's ``error:`` line).
+    """
+    try:
+        return import_env_module(text)
+    except ImportError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None

@@ -7,8 +7,9 @@
 
 Trains each implementation x seed with the train runner (``agents.experiments.train``) into
 ``<log-dir>/<impl>/<algo>_<env>_s<seed>/``
-(a run whose eval.json shows it finished at least that many steps from the same --hyperparams-file is reused,
-not retrained; other -p overrides are not checked, so give those runs their own --log-dir); nngym's seeds of
+(a finished run is reused, not retrained, when its eval.json shows the hyperparameters this command would train
+with, the yml's entry with the -p overrides as ``train.py`` reads them, from the same --hyperparams-file, at least
+as many steps, and a final evaluation; otherwise it is trained again, saying why); nngym's seeds of
 PPO, A2C and DQN train together as one population in one process (``agents.experiments.train_population``: the
 same files per seed, ``train_seconds`` each seed's share), ``--no-population`` trains them one by one. Then it
 writes to ``--out`` (default docs/figures):
@@ -47,9 +48,9 @@ import gymnasium as gym
 import numpy as np
 
 import envs  # noqa: F401 - registers the nngym/ env ids
-from agents import load_hyperparams
+from agents.common.hyperparams import ENV_KEYS
 from agents.experiments import stats, train
-from agents.experiments.cli import reported_as_errors
+from agents.experiments.cli import env_id, positive_int, reported_as_errors
 from agents.experiments.plotting import (
     Run,
     final_return,
@@ -64,7 +65,9 @@ from agents.experiments.train_population import POPULATION_ALGOS, train_populati
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--env", nargs="+", default=["CartPole-v1"], help="one env id, or several (aggregate table)")
+    p.add_argument(
+        "--env", nargs="+", type=env_id, default=["CartPole-v1"], help="one env id, or several (aggregate table)"
+    )
     p.add_argument("--algo", default="ppo")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument(
@@ -75,7 +78,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="SB3's seeds when they differ from --seeds (e.g. 16 nngym seeds as one population next to SB3's 3)",
     )
     p.add_argument("--impl", nargs="+", default=["nngym", "sb3"], choices=["nngym", "sb3"])
-    p.add_argument("--total-timesteps", type=int, default=None, help="default: the yml's n_timesteps")
+    p.add_argument("--total-timesteps", type=positive_int, default=None, help="default: the yml's n_timesteps")
     p.add_argument("--log-dir", default="runs/compare")
     p.add_argument(
         "--hyperparams-file",
@@ -84,8 +87,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "hyperparams/ppo.yml; default agents/hyperparams/<algo>.yml",
     )
     p.add_argument("--out", default="docs/figures", help="directory for the table and figures")
-    p.add_argument("--n-eval-episodes", type=int, default=20)
-    p.add_argument("--window", type=int, default=100, help="episodes in the moving mean (threshold, curves)")
+    p.add_argument(
+        "--n-eval-episodes", type=positive_int, default=20, help="deterministic evaluation episodes (the table's)"
+    )
+    p.add_argument("--window", type=positive_int, default=100, help="episodes in the moving mean (threshold, curves)")
     p.add_argument("--threshold", type=float, default=None, help="default: the env's reward_threshold")
     p.add_argument("--retrain", action="store_true", help="train again even if a finished run exists")
     p.add_argument(
@@ -106,19 +111,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def check_hyperparams(args: argparse.Namespace) -> None:
-    """Reads the hyperparameters of every ``--env`` with a run left to train, before anything trains.
+Configs = dict[str, train.RunHyperparameters]
+"""Impl -> the hyperparameters its runs train with."""
 
-    An env whose runs are all finished (reused, not retrained) needs no entry.
+
+def check_hyperparams(args: argparse.Namespace) -> dict[str, Configs]:
+    """Reads the hyperparameters of every ``--env`` and implementation, before anything trains: what a run trains
+    with (``train.run_hyperparameters``: the yml's entry with the ``-p`` overrides), which also decides whether a
+    finished run can be reused, so every env needs its entry.
+
+    Returns:
+        Env id -> impl -> its hyperparameters.
 
     Raises:
         SystemExit: Naming the file and the env id without an entry (or the key that cannot be honoured).
     """
+    configs = {}
     for env in args.env:
-        if all(_finished(args, d) for dirs in run_dirs(args, env).values() for d in dirs.values()):
-            continue
         with reported_as_errors():
-            load_hyperparams(args.algo, env, args.hyperparams_file)
+            configs[env] = {impl: _hyperparameters(args, env, impl) for impl in args.impl}
+    return configs
+
+
+def _hyperparameters(args: argparse.Namespace, env: str, impl: str) -> train.RunHyperparameters:
+    return train.run_hyperparameters(args.algo, env, args.hyperparams_file, args.hyperparams, impl)
 
 
 def run_dirs(args: argparse.Namespace, env: str) -> dict[str, dict[int, Path]]:
@@ -131,18 +147,30 @@ def run_dirs(args: argparse.Namespace, env: str) -> dict[str, dict[int, Path]]:
     return dirs
 
 
-def train_runs(args: argparse.Namespace, env: str) -> dict[str, list[Path]]:
+def train_runs(args: argparse.Namespace, env: str, configs: Configs | None = None) -> dict[str, list[Path]]:
     """Impl -> run directories of ``env``, one per seed; trains the missing ones with the train runner.
 
+    A finished run is reused when ``stale_reason`` finds nothing against it, else trained again, saying why.
     nngym's missing seeds of PPO, A2C and DQN train together as one population (``train_population``) unless
     ``--no-population``; a configuration a population does not take is trained one seed at a time, saying why.
+
+    Args:
+        args: compare's arguments.
+        env: The env id.
+        configs: Impl -> the hyperparameters its runs train with (``check_hyperparams``; default: read here).
     """
     runs: dict[str, list[Path]] = {}
     for impl, dirs in run_dirs(args, env).items():
+        config = configs[impl] if configs is not None else _hyperparameters(args, env, impl)
         seeds = list(dirs)
-        todo = [seed for seed in seeds if not _finished(args, dirs[seed])]
+        todo = []
         for seed in seeds:
-            if seed not in todo:
+            if not _finished(args, dirs[seed]):
+                todo.append(seed)
+            elif (why := stale_reason(args, dirs[seed], config)) is not None:
+                print(f"retraining {dirs[seed]}: {why}", flush=True)
+                todo.append(seed)
+            else:
                 print(f"reusing {dirs[seed]}", flush=True)
         if impl == "nngym" and getattr(args, "population", True) and len(todo) > 1 and args.algo in POPULATION_ALGOS:
             print(f"training nngym {args.algo} {env} seeds {todo} as one population", flush=True)
@@ -167,7 +195,7 @@ def train_runs(args: argparse.Namespace, env: str) -> dict[str, list[Path]]:
                 argv += ["--no-progress", "--num-threads", "1"]  # one core each, as SB3 and the population
                 if args.hyperparams_file:
                     argv += ["--hyperparams-file", args.hyperparams_file]
-                if args.total_timesteps:
+                if args.total_timesteps is not None:
                     argv += ["--total-timesteps", str(args.total_timesteps)]
                 if args.hyperparams:
                     argv += ["-p", *args.hyperparams]
@@ -178,13 +206,43 @@ def train_runs(args: argparse.Namespace, env: str) -> dict[str, list[Path]]:
 
 
 def _finished(args: argparse.Namespace, run_dir: Path) -> bool:
-    """Whether ``run_dir`` holds a finished run to reuse (same hyperparameter file, enough steps, no --retrain)."""
-    done = run_dir / "eval.json"
-    if not done.exists() or args.retrain or not (run_dir / "monitor.csv").exists():
-        return False
-    meta = json.loads(done.read_text())
-    same_file = meta.get("hyperparams_file") == args.hyperparams_file
-    return same_file and (args.total_timesteps is None or meta.get("total_timesteps", 0) >= args.total_timesteps)
+    """Whether ``run_dir`` holds a finished run (eval.json and monitor.csv) and ``--retrain`` was not given."""
+    return not args.retrain and (run_dir / "eval.json").exists() and (run_dir / "monitor.csv").exists()
+
+
+def stale_reason(args: argparse.Namespace, run_dir: Path, config: train.RunHyperparameters) -> str | None:
+    """Why the finished run in ``run_dir`` cannot stand for the run this command would train, or None if it can.
+
+    It can when its eval.json shows the same hyperparameter file, the same hyperparameters (``config``: the yml's
+    entry with the ``-p`` overrides, translated) and env wrappers, at least as many env steps (``--total-timesteps``,
+    else the entry's n_timesteps) and a final evaluation.
+    """
+    try:
+        meta = json.loads((run_dir / "eval.json").read_text())
+    except json.JSONDecodeError as e:
+        return f"its eval.json is not valid JSON ({e})"
+    if meta.get("hyperparams_file") != args.hyperparams_file:
+        return f"trained from --hyperparams-file {meta.get('hyperparams_file')}, not {args.hyperparams_file}"
+    differences = _differences(meta.get("hyperparams") or {}, config.recorded())
+    if differences:
+        return f"trained with other hyperparameters ({differences})"
+    wrapping = json.loads(json.dumps(config.wrapping))
+    if {k: meta[k] for k in ENV_KEYS if meta.get(k) is not None} != wrapping:
+        return f"trained with other env wrappers than {wrapping or 'none'}"
+    total = config.n_timesteps if args.total_timesteps is None else args.total_timesteps
+    if meta.get("total_timesteps", 0) < total:
+        return f"trained {meta.get('total_timesteps', 0)} steps, fewer than {total}"
+    if meta.get("eval_mean") is None:
+        return "it has no final evaluation (trained with --n-eval-episodes 0)"
+    return None
+
+
+def _differences(stored: dict, wanted: dict) -> str:
+    """``"gamma 0.98 -> 0.5, n_epochs unset -> 2"``: the keys whose values differ, stored -> wanted."""
+    unset = object()
+    changed = [k for k in sorted(set(stored) | set(wanted)) if stored.get(k, unset) != wanted.get(k, unset)]
+    show = {k: (stored.get(k, "unset"), wanted.get(k, "unset")) for k in changed}
+    return ", ".join(f"{k} {old} -> {new}" for k, (old, new) in show.items())
 
 
 def summarise(runs: dict[str, list[Run]], threshold: float | None, window: int) -> tuple[list[dict], list[dict]]:
@@ -419,9 +477,12 @@ def normalised_scores(
     return out, refs
 
 
-def compare_env(args: argparse.Namespace, env: str) -> tuple[list[dict], dict[str, list[Run]]]:
-    """Trains (or reuses) the runs of ``env`` and writes its table, statistics and figures; (summary, runs)."""
-    dirs = train_runs(args, env)
+def compare_env(
+    args: argparse.Namespace, env: str, configs: Configs | None = None
+) -> tuple[list[dict], dict[str, list[Run]]]:
+    """Trains (or reuses) the runs of ``env`` and writes its table, statistics and figures; (summary, runs).
+    ``configs``: as ``train_runs`` takes them."""
+    dirs = train_runs(args, env, configs)
     runs = {impl: [load_run(d) for d in ds] for impl, ds in dirs.items()}
     threshold = args.threshold if args.threshold is not None else reward_threshold(env)
     summary, per_run = summarise(runs, threshold, args.window)
@@ -480,10 +541,10 @@ def write_aggregate(
 
 def main(argv: list[str] | None = None) -> list[dict]:
     args = parse_args(argv)
-    check_hyperparams(args)
+    configs = check_hyperparams(args)
     summaries, per_env = [], {}
     for env in args.env:
-        summary, runs = compare_env(args, env)
+        summary, runs = compare_env(args, env, configs[env])
         summaries += summary
         per_env[env] = eval_scores(runs)
     if len(args.env) > 1:

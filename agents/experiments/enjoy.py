@@ -15,6 +15,9 @@ for longer). Videos are written with imageio
 (``pip install -e ".[video]"``: imageio, and imageio-ffmpeg's bundled ffmpeg for mp4), not Gymnasium's
 ``RecordVideo``, whose moviepy dependency is heavier and brings nothing here.
 
+An episode of an env without a time limit of its own (CliffWalking-v1's, say) is cut after 10,000 steps, with a
+warning (``agents.common.evaluation.episode_step_cap``), so a policy walking in circles does not play forever.
+
 A model trained with a zoo entry's ``env_wrapper`` / ``frame_stack`` plays on an env wrapped the same way:
 ``train.py`` records them in the run's ``eval.json``, which is read from the model's folder (or the folder
 above, for ``checkpoints/`` and ``best/``); ``--no-env-wrappers`` plays on the bare env.
@@ -32,7 +35,8 @@ import gymnasium as gym
 import numpy as np
 
 import envs  # noqa: F401 - registers the nngym/ env ids
-from agents.experiments.cli import parse_key_values, reported_as_errors
+from agents.common.evaluation import episode_step_cap, warn_cut
+from agents.experiments.cli import env_id, parse_key_values, positive_int, reported_as_errors
 from agents.experiments.models import load_model
 from envs.wrappers import zoo_wrappers
 
@@ -43,10 +47,16 @@ VIDEO_MISSING = 'writing videos needs imageio (and imageio-ffmpeg for mp4): pip 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--algo", default=None, help="ppo, a2c, dqn, ...: checked against the model file (default: its own)")
-    p.add_argument("--env", required=True, help="env id, e.g. CartPole-v1 or nngym/DigitGlimpse-v0")
+    p.add_argument(
+        "--env",
+        required=True,
+        type=env_id,
+        help="env id, e.g. CartPole-v1 or nngym/DigitGlimpse-v0; module:EnvId imports module (from the current "
+        "directory) to register EnvId",
+    )
     p.add_argument("--model", required=True, help="model file: nngym .npz or SB3 .zip")
     p.add_argument("--impl", default="nngym", choices=["nngym", "sb3"], help="sb3: load a zip with SB3 itself")
-    p.add_argument("--n-episodes", type=int, default=5)
+    p.add_argument("--n-episodes", type=positive_int, default=5)
     p.add_argument("--deterministic", action="store_true", help="greedy / mean actions (default: sample)")
     p.add_argument("--seed", type=int, default=0, help="seed of the first reset")
     p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE", help="gym.make arguments")
@@ -64,7 +74,7 @@ def _sb3_zip(path: str, algo: str | None) -> Any:
     from agents.baselines.sb3 import SB3_ALGOS
 
     if algo not in SB3_ALGOS:
-        raise SystemExit(f"--impl sb3 with a zip needs --algo, one of {sorted(SB3_ALGOS)}")
+        raise SystemExit(f"error: --impl sb3 with a zip needs --algo, one of {sorted(SB3_ALGOS)}")
     return SB3_ALGOS[algo].sb3_class.load(path, device="cpu")
 
 
@@ -77,7 +87,8 @@ def run_env_wrappers(model: str | os.PathLike) -> dict[str, Any]:
             try:
                 recorded = json.loads(candidate.read_text())
             except json.JSONDecodeError as err:
-                raise SystemExit(f"{candidate}: not valid JSON ({err}); use --no-env-wrappers to ignore it") from err
+                why = f"error: {candidate}: not valid JSON ({err}); use --no-env-wrappers to ignore it"
+                raise SystemExit(why) from err
             return {k: recorded[k] for k in ("env_wrapper", "frame_stack") if recorded.get(k) is not None}
     return {}
 
@@ -115,14 +126,19 @@ def play(
     deterministic: bool = False,
     seed: int = 0,
     record: bool = False,
+    max_episode_steps: int | None = None,
 ) -> tuple[list[float], list[int], list[list[np.ndarray]]]:
     """Plays ``n_episodes`` (carrying a recurrent agent's state), optionally keeping every rendered frame.
+
+    An episode is cut after ``max_episode_steps`` steps (``agents.common.evaluation.episode_step_cap``: default the
+    env's own time limit, or 10,000 steps for an env without one), with one warning if any was.
 
     Returns:
         (returns, lengths, frames per episode: the reset's frame then one per step; empty lists without
         ``record``).
     """
-    returns, lengths, videos = [], [], []
+    cap = episode_step_cap(env, max_episode_steps)
+    returns, lengths, videos, cut = [], [], [], 0
     obs, _ = env.reset(seed=seed)
     for _ in range(n_episodes):
         frames = [env.render()] if record else []
@@ -134,17 +150,18 @@ def play(
             total, steps, start, done = total + float(r), steps + 1, False, terminated or truncated
             if record:
                 frames.append(env.render())
+            if not done and steps >= cap:  # no time limit of its own: cut here
+                cut, done = cut + 1, True
         returns.append(total)
         lengths.append(steps)
         videos.append(frames)
         obs, _ = env.reset()
+    warn_cut(env, cut, n_episodes, cap)
     return returns, lengths, videos
 
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    if args.n_episodes < 1:
-        raise SystemExit(f"--n-episodes must be >= 1, got {args.n_episodes}")
     record = args.video_folder is not None
     env_kwargs = parse_key_values(args.env_kwargs, "--env-kwargs")
     with reported_as_errors():  # a missing or corrupt model file, an unknown env or bad env arguments

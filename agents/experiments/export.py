@@ -21,7 +21,7 @@ import numpy as np
 
 from agents.common.onnx_export import export_onnx
 from agents.common.spaces import encode_observations
-from agents.experiments.cli import reported_as_errors
+from agents.experiments.cli import non_negative_int, reported_as_errors
 from agents.experiments.models import load_model
 
 
@@ -29,7 +29,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", metavar="MODEL", help="nngym model file (.npz) or SB3 model zip")
     p.add_argument("--onnx", required=True, metavar="OUT", help="the .onnx file to write")
-    p.add_argument("--check", type=int, default=1000, help="observations to compare with predict (0: none)")
+    p.add_argument(
+        "--check", type=non_negative_int, default=1000, help="observations to compare with predict (0: none)"
+    )
     return p.parse_args(argv)
 
 
@@ -73,8 +75,8 @@ def main(argv: list[str] | None = None) -> Path:
         agent = load_model(args.model)
     try:
         out = export_onnx(agent, args.onnx)
-    except ValueError as err:  # raised before anything is written
-        raise SystemExit(f"{args.model}: {err}") from None
+    except (ValueError, ImportError) as err:  # raised before anything is written: a model it cannot export, no onnx
+        raise SystemExit(f"error: {args.model}: {err}") from None
     print(f"{args.model}: {agent.algo} policy -> {out}")
     if args.check:
         try:

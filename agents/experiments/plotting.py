@@ -4,7 +4,9 @@ A *run* is a directory holding one ``monitor.csv`` (nngym's agents, SB3's ``VecM
 ``<i>.monitor.csv`` (SB3's ``make_vec_env(monitor_dir=...)``, one per env; merged in time order as
 ``stable_baselines3.common.results_plotter.load_results`` does). Runs are grouped (e.g. by
 implementation and algorithm), each run's returns are smoothed over a window of episodes, put on a
-common x grid (env steps or wall-clock seconds) and drawn as the mean across runs with a ± std band.
+common x grid (env steps or wall-clock seconds) and drawn as the mean across runs with a ± std band;
+runs of different envs are never averaged together: each env gets its own row of panels
+(``plot_env_groups``), with its own reward threshold.
 """
 
 from __future__ import annotations
@@ -191,6 +193,11 @@ def group_band(
     return grid, mean, mean - std, mean + std
 
 
+def run_env(run: Run) -> str:
+    """The env a run trained on: its monitor header's ``env_id``, else eval.json's ``env``, else ``""``."""
+    return run.env_id or str(run.meta.get("env", ""))
+
+
 def run_label(run: Run, fallback: str | None = None) -> str:
     """Group label: ``fallback`` if given, else ``"<impl> <ALGO>"`` from eval.json, else the directory
     name without a trailing seed (``ppo_CartPole-v1_s0`` -> ``ppo_CartPole-v1``)."""
@@ -214,7 +221,7 @@ def plot_groups(
     """One figure: mean ± std (or IQM and its 95% CI) of the smoothed return per group, a dashed threshold line.
 
     Args:
-        groups: Label -> runs.
+        groups: Label -> runs (of one env).
         out: Output path without suffix; writes ``<out>.png`` and ``<out>.svg``.
         x: "steps" or "time"; "both" draws two panels side by side.
         window: Episodes in the moving mean.
@@ -227,30 +234,66 @@ def plot_groups(
     Returns:
         The two files written.
     """
+    return plot_env_groups({"": groups}, out, x, window, {"": threshold}, title, accuracy, stat)
+
+
+def plot_env_groups(
+    by_env: dict[str, dict[str, list[Run]]],
+    out: str | os.PathLike,
+    x: str = "steps",
+    window: int = 100,
+    thresholds: dict[str, float | None] | None = None,
+    title: str = "",
+    accuracy: bool = False,
+    stat: str = "mean",
+) -> list[Path]:
+    """``plot_groups`` for runs of several envs: one row of panels per env, titled with its env id (with one env,
+    ``plot_groups``' figure), each with that env's threshold line; a label keeps its colour in every row.
+
+    Args:
+        by_env: Env id -> label -> runs.
+        out: Output path without suffix; writes ``<out>.png`` and ``<out>.svg``.
+        x: "steps" or "time"; "both" draws two panels side by side.
+        window: Episodes in the moving mean.
+        thresholds: Env id -> its reward threshold line (missing or None: none).
+        title: Figure title.
+        accuracy: As ``plot_groups``.
+        stat: As ``plot_groups``.
+
+    Returns:
+        The two files written.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    thresholds = thresholds or {}
     panels = ["steps", "time"] if x == "both" else [x]
-    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 3.8), squeeze=False)
-    for ax, kind in zip(axes[0], panels, strict=True):
-        for i, (label, runs) in enumerate(groups.items()):
-            if accuracy:
-                runs = [_per_step(r) for r in runs]
-            grid, centre, low, high = group_band(runs, kind, window, stat=stat)
-            color = f"C{i}"
-            what = "IQM, " if stat == "iqm" else ""
-            ax.plot(grid, centre, color=color, lw=1.6, label=f"{label} ({what}{len(runs)} seed{'s' * (len(runs) > 1)})")
-            ax.fill_between(grid, low, high, color=color, alpha=0.2, lw=0)
-        if threshold is not None and not accuracy:
-            ax.axhline(threshold, color="k", ls="--", lw=1, label=f"reward threshold {threshold:g}")
-        ax.set_xlabel("env steps" if kind == "steps" else "wall-clock seconds")
-        ylabel = "training accuracy" if accuracy else "episode return"
-        ax.set_ylabel(f"{ylabel}\n(mean of last {window} episodes)")
-        ax.grid(alpha=0.3)
-        band = "shaded: 95% bootstrap CI of the IQM" if stat == "iqm" else "shaded: ± std across seeds"
-        ax.legend(loc="lower right", fontsize=8, title=band, title_fontsize=7)
+    colors = {label: f"C{i}" for i, label in enumerate(dict.fromkeys(lb for g in by_env.values() for lb in g))}
+    fig, axes = plt.subplots(len(by_env), len(panels), figsize=(6 * len(panels), 3.8 * len(by_env)), squeeze=False)
+    for row, (env, groups) in zip(axes, by_env.items(), strict=True):
+        threshold = thresholds.get(env)
+        for ax, kind in zip(row, panels, strict=True):
+            for label, runs in groups.items():
+                if accuracy:
+                    runs = [_per_step(r) for r in runs]
+                grid, centre, low, high = group_band(runs, kind, window, stat=stat)
+                color = colors[label]
+                what = "IQM, " if stat == "iqm" else ""
+                seeds = f"{what}{len(runs)} seed{'s' * (len(runs) > 1)}"
+                ax.plot(grid, centre, color=color, lw=1.6, label=f"{label} ({seeds})")
+                ax.fill_between(grid, low, high, color=color, alpha=0.2, lw=0)
+            if threshold is not None and not accuracy:
+                ax.axhline(threshold, color="k", ls="--", lw=1, label=f"reward threshold {threshold:g}")
+            ax.set_xlabel("env steps" if kind == "steps" else "wall-clock seconds")
+            ylabel = "training accuracy" if accuracy else "episode return"
+            ax.set_ylabel(f"{ylabel}\n(mean of last {window} episodes)")
+            ax.grid(alpha=0.3)
+            band = "shaded: 95% bootstrap CI of the IQM" if stat == "iqm" else "shaded: ± std across seeds"
+            ax.legend(loc="lower right", fontsize=8, title=band, title_fontsize=7)
+            if len(by_env) > 1:
+                ax.set_title(env or "env unknown", fontsize=10)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -402,12 +445,12 @@ def training_curve_figure(run_dir: str | os.PathLike, title: str, window: int | 
             threshold = reward_threshold(run.env_id) if run.env_id else None
             if threshold is not None:
                 ax.axhline(threshold, color="k", ls="--", lw=1, label=f"reward threshold {threshold:g}")
-            if "eval_mean" in meta:
-                final = f"final evaluation {meta['eval_mean']:.1f} ± {meta.get('eval_std', 0.0):.1f} (deterministic)"
+            if meta.get("eval_mean") is not None:  # None: the evaluation was skipped
+                final = f"final evaluation {meta['eval_mean']:.1f} ± {meta.get('eval_std') or 0.0:.1f} (deterministic)"
                 ax.errorbar(
                     [steps[-1]],
                     [meta["eval_mean"]],
-                    yerr=[meta.get("eval_std", 0.0)],
+                    yerr=[meta.get("eval_std") or 0.0],
                     fmt="*",
                     color="C3",
                     ms=11,

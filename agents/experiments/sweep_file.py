@@ -44,6 +44,8 @@ import yaml
 import envs as _nngym_envs  # noqa: F401 - registers the nngym/ ids
 from agents import ALGOS
 from agents.baselines import ALGO_NAMES as SB3_ALGO_NAMES
+from agents.common.hyperparams import ENV_KEYS
+from agents.experiments.cli import import_env_module
 
 IMPLS = ("nngym", "sb3")
 #: the train runner each run executes in its own process (``run_command`` appends the run's arguments)
@@ -58,7 +60,7 @@ SWEEP_KEYS = {
     "seeds": "list of integer seeds",
     "total_timesteps": "env steps per run (default: the algorithm's YAML n_timesteps)",
     "hyperparams": "mapping of hyperparameter -> value or list of values (a grid)",
-    "n_eval_episodes": "deterministic evaluation episodes after training (default 20)",
+    "n_eval_episodes": "deterministic evaluation episodes after training, >= 1: the table compares them (default 20)",
     "checkpoint_freq": "vector steps between checkpoints (default 0: none; needed to resume after a crash)",
     "max_retries": "restarts of a run whose worker died (default 2)",
     "tune": "a Ray Tune search (see agents.experiments.tune)",
@@ -200,21 +202,40 @@ def load_sweep(source: str | os.PathLike | dict[str, Any]) -> Sweep:
     ]
     ints = {k: spec.get(k, d) for k, d in (("n_eval_episodes", 20), ("checkpoint_freq", 0), ("max_retries", 2))}
     for k, v in ints.items():
-        if not isinstance(v, int) or v < 0:
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
             raise SweepError(f"{where}: {k} must be a non-negative integer, got {v!r}")
+    if ints["n_eval_episodes"] < 1:
+        raise SweepError(
+            f"{where}: n_eval_episodes must be >= 1 (the sweep's table compares the final evaluations), got 0"
+        )
     return Sweep(name=str(spec.get("name", Path(where).stem)), runs=runs, tune=tune, **ints)
 
 
 def check_envs(envs: Iterable[str], where: str) -> None:
+    """Checks that every env id is registered; a ``module:EnvId`` id's module is imported first (from the current
+    directory too, ``agents.experiments.cli.import_env_module``).
+
+    Raises:
+        SweepError: Naming the id that is unknown or whose module cannot be imported.
+    """
     for env_id in envs:
         try:
+            import_env_module(env_id)
             gym.spec(env_id)
+        except ImportError as e:
+            raise SweepError(f"{where}: {e}") from None
         except gym.error.Error as e:
             raise SweepError(f"{where}: unknown env id {env_id!r} ({e})") from None
 
 
 def check_hyperparams(grid: dict[str, Any], algos: list[str], where: str) -> None:
-    allowed = {"n_envs", "n_timesteps", "policy", "policy_kwargs", "net_arch"}
+    """Checks the grid's names: the algorithms' Config fields and the yml keys the train runner translates
+    (``agents.common.hyperparams``: ``policy``, ``policy_kwargs``, ``normalize`` ...), which a run passes as ``-p``.
+
+    Raises:
+        SweepError: Naming the names an algorithm does not have.
+    """
+    allowed = {"n_envs", "n_timesteps", "net", "policy", "policy_kwargs", "normalize", "net_arch", *ENV_KEYS}
     for algo in algos:
         if algo in ALGOS:
             names = allowed | {f.name for f in dataclasses.fields(ALGOS[algo].Config)}

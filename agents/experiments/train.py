@@ -24,7 +24,16 @@ default, -1, gives nngym's CNN agents every core the process may run on (``tasks
 MLP agents one, where threads were measured not to pay; SB3's torch every core, as its default. A run is
 reproducible for a given thread count; another count rounds differently, so ``--num-threads 1`` reproduces a
 one-thread run on any machine.
-Resume a killed run with ``--resume <checkpoint.npz>``: it continues to the same total number of steps.
+Resume a killed run with ``--resume <checkpoint.npz>``: it continues to the same total number of steps, and
+monitor.csv's ``t`` goes on from the checkpoint's last episode (the time between the two runs is not counted).
+``--total-timesteps 0`` trains nothing, as SB3's ``learn(0)``: the initial policy (or the checkpoint's) is saved,
+evaluated and plotted. ``--n-eval-episodes 0`` skips the evaluation (eval.json's eval_mean and eval_std are null).
+Evaluation episodes of an env without a time limit are cut after 10,000 steps, with a warning
+(``agents.common.evaluation.run_episodes``).
+
+``-p KEY=VALUE`` overrides are merged into the yml's entry and translated with it (``agents.common.hyperparams``),
+so the zoo's keys work there too: ``-p "policy_kwargs=dict(net_arch=[32])" normalize=true``. An env id of
+gymnasium's ``module:EnvId`` form imports ``module`` from the current directory (or the installed packages).
 
     python scripts/train.py --algo ppo --env CartPole-v1 --tensorboard-log runs/tb && tensorboard --logdir runs/tb
 
@@ -35,19 +44,30 @@ files, one run directory ``DIR/<ALGO>_<n>`` per training, as SB3 does (``pip ins
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
 import envs  # noqa: F401 - registers the nngym/ env ids
-from agents import ALGOS, CheckpointCallback, EvalCallback, evaluate_episodes, load_hyperparams
+from agents import ALGOS, CheckpointCallback, EvalCallback, evaluate_episodes
 from agents.common.callbacks import AccuracyCallback
 from agents.common.evaluation import classification_accuracy
+from agents.common.hyperparams import ENV_KEYS, load_hyperparams
 from agents.common.vec_env import make_vec_env
-from agents.experiments.cli import check_threads, parse_key_values, reported_as_errors
+from agents.experiments.cli import (
+    check_threads,
+    env_id,
+    non_negative_int,
+    parse_key_values,
+    positive_int,
+    reported_as_errors,
+)
 from agents.experiments.plotting import plot_training_curve
 from envs.wrappers import zoo_wrappers
 from nngym.parallel import available_cores
@@ -57,7 +77,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--algo", default="ppo", choices=sorted(ALGOS))
     p.add_argument("--impl", default="nngym", choices=["nngym", "sb3"], help="nngym's agents or Stable-Baselines3's")
-    p.add_argument("--env", default="nngym/DigitClassify-v0")
+    p.add_argument(
+        "--env",
+        type=env_id,
+        default="nngym/DigitClassify-v0",
+        help="env id; module:EnvId imports module (from the current directory) to register EnvId",
+    )
     p.add_argument(
         "--env-kwargs",
         nargs="*",
@@ -73,7 +98,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="gym.make arguments for the evaluation envs instead of --env-kwargs, e.g. max_shift=0 (nngym agents only)",
     )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--total-timesteps", type=int, default=None, help="default: the yml's n_timesteps")
+    p.add_argument(
+        "--total-timesteps",
+        type=non_negative_int,
+        default=None,
+        help="env steps in all (with --resume: counting the checkpoint's); default: the yml's n_timesteps; 0 trains "
+        "nothing, as SB3's learn(0): the initial policy is saved and evaluated",
+    )
     p.add_argument("--log-dir", default="runs/")
     p.add_argument(
         "--tensorboard-log",
@@ -83,7 +114,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="tqdm progress bar")
     p.add_argument(
-        "--accuracy-freq", type=int, default=0, help="DigitClassify: test accuracy every this many env steps (0: off)"
+        "--accuracy-freq",
+        type=non_negative_int,
+        default=0,
+        help="DigitClassify: test accuracy every this many env steps (0: off)",
     )
     p.add_argument("--stop-accuracy", type=float, default=None, help="with --accuracy-freq: stop once reached")
     p.add_argument(
@@ -94,16 +128,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "this process may run on, its MLP agents one (SB3: every core, torch's default)",
     )
     p.add_argument("--verbose", type=int, default=0)
-    p.add_argument("--n-eval-episodes", type=int, default=20)
+    p.add_argument(
+        "--n-eval-episodes",
+        type=non_negative_int,
+        default=20,
+        help="deterministic evaluation episodes of the final (and best) model; 0 skips the evaluation",
+    )
     p.add_argument(
         "--eval-freq",
-        type=int,
+        type=non_negative_int,
         default=0,
         help="EvalCallback every this many vector steps (0: off); it keeps best_model.npz, which is evaluated "
         "like the final model at the end (eval.json's best_model)",
     )
-    p.add_argument("--eval-episodes", type=int, default=5, help="episodes per periodic evaluation (--eval-freq)")
-    p.add_argument("--checkpoint-freq", type=int, default=0, help="checkpoint every this many vector steps (0: off)")
+    p.add_argument(
+        "--eval-episodes", type=positive_int, default=5, help="episodes per periodic evaluation (--eval-freq)"
+    )
+    p.add_argument(
+        "--checkpoint-freq", type=non_negative_int, default=0, help="checkpoint every this many vector steps (0: off)"
+    )
     p.add_argument("--resume", default=None, help="checkpoint file to continue from")
     p.add_argument(
         "--hyperparams-file", default=None, help="zoo-style YAML to read instead of agents/hyperparams/<algo>.yml"
@@ -114,9 +157,65 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         nargs="*",
         default=[],
         metavar="KEY=VALUE",
-        help="overrides, YAML values, e.g. gamma=0.98",
+        help="overrides, YAML values, merged into the yml's entry and translated with it, e.g. gamma=0.98 "
+        '"policy_kwargs=dict(net_arch=[32])" normalize=true',
     )
     return p.parse_args(argv)
+
+
+@dataclasses.dataclass
+class RunHyperparameters:
+    """What a run of the train runner trains with (``run_hyperparameters``)."""
+
+    agent: dict[str, Any]
+    """The agent's keyword arguments."""
+    n_timesteps: int
+    """The entry's n_timesteps (100,000 without one): the env steps unless --total-timesteps says otherwise."""
+    wrapping: dict[str, Any]
+    """The entry's ``env_wrapper`` / ``frame_stack`` (those that are set), for whoever builds the env."""
+    dropped: list[str]
+    """With ``impl="sb3"``: the entry's nngym-only keys left out (no SB3 counterpart)."""
+
+    def recorded(self) -> dict[str, Any]:
+        """The agent's arguments as eval.json records them (``"hyperparams"``: JSON, tuples as lists)."""
+        return json.loads(json.dumps({k: list(v) if isinstance(v, tuple) else v for k, v in self.agent.items()}))
+
+
+def run_hyperparameters(
+    algo: str,
+    env: str,
+    hyperparams_file: str | None = None,
+    overrides: Sequence[str] = (),
+    impl: str = "nngym",
+) -> RunHyperparameters:
+    """The hyperparameters a run trains with: the yml's entry for ``env`` with the ``-p`` overrides merged in,
+    translated together (``agents.common.hyperparams.load_hyperparams``); what ``train.py``, the population trainer
+    and ``compare.py`` (to decide whether a finished run can be reused) all read.
+
+    Args:
+        algo: Algorithm name.
+        env: Env id.
+        hyperparams_file: A zoo-style YAML instead of ``agents/hyperparams/<algo>.yml``.
+        overrides: ``KEY=VALUE`` pairs (YAML values), as ``-p`` takes them.
+        impl: ``"sb3"`` leaves out the entry's nngym-only keys (``agents.baselines.sb3.sb3_hyperparams``);
+            asked for with ``-p`` they stay, and SB3 refuses them.
+
+    Raises:
+        HyperparamsError: A key that cannot be honoured, or an env id without an entry (a ValueError).
+        SystemExit: A pair that is not ``KEY=VALUE``.
+    """
+    given = parse_key_values(list(overrides), "--hyperparams")
+    fields = [f.name for f in dataclasses.fields(ALGOS[algo].Config)] if algo in ALGOS else None
+    hp = load_hyperparams(algo, env, hyperparams_file, fields, given)
+    n_timesteps = int(hp.pop("n_timesteps", 100_000))
+    wrapping = {k: v for k in ENV_KEYS if (v := hp.pop(k, None)) is not None}
+    dropped: list[str] = []
+    if impl == "sb3" and hp:  # the yml's nngym-only options (DQN's double_q); asked for with -p they still raise
+        from agents.baselines.sb3 import sb3_hyperparams
+
+        _, dropped = sb3_hyperparams(algo, {k: v for k, v in hp.items() if k not in given})
+        hp = {k: v for k, v in hp.items() if k not in dropped}
+    return RunHyperparameters(hp, n_timesteps, wrapping, dropped)
 
 
 def plot_rewards(run_dir: Path, title: str) -> Path:
@@ -130,26 +229,20 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     threads = check_threads(args.num_threads, "as many as pay")
     with reported_as_errors():
-        hp = load_hyperparams(args.algo, args.env, args.hyperparams_file)
-    n_timesteps = int(hp.pop("n_timesteps", 100_000))
-    wrapping = {k: hp.pop(k) for k in ("env_wrapper", "frame_stack") if hp.get(k) is not None}
+        config = run_hyperparameters(args.algo, args.env, args.hyperparams_file, args.hyperparams, args.impl)
+    hp, wrapping = config.agent, config.wrapping
     wrappers = zoo_wrappers(wrapping.get("env_wrapper"), wrapping.get("frame_stack"))
-    if args.impl == "sb3":  # the yml's nngym-only options (DQN's double_q); asked for with -p they still raise
-        from agents.baselines.sb3 import sb3_hyperparams
-
-        hp, dropped = sb3_hyperparams(args.algo, hp)
-        if dropped:
-            print(f"--impl sb3: the yml's {dropped} dropped (no SB3 counterpart)", flush=True)
-    hp.update(parse_key_values(args.hyperparams, "--hyperparams"))
-    if "net_arch" in hp:
-        hp["net_arch"] = tuple(hp["net_arch"])
-    total = args.total_timesteps or n_timesteps
+    if config.dropped:
+        print(f"--impl sb3: the yml's {config.dropped} dropped (no SB3 counterpart)", flush=True)
+    total = config.n_timesteps if args.total_timesteps is None else args.total_timesteps
     run_dir = Path(args.log_dir) / f"{args.algo}_{args.env.replace('/', '-')}_s{args.seed}"
     if args.impl == "sb3":
         from agents.baselines.sb3 import SB3_ALGOS
 
         if args.algo not in SB3_ALGOS:
-            raise SystemExit(f"--impl sb3: no SB3 baseline for {args.algo!r}; expected one of {sorted(SB3_ALGOS)}")
+            raise SystemExit(
+                f"error: --impl sb3: no SB3 baseline for {args.algo!r}; expected one of {sorted(SB3_ALGOS)}"
+            )
         cls = SB3_ALGOS[args.algo]
     else:
         cls = ALGOS[args.algo]
@@ -158,8 +251,8 @@ def main(argv: list[str] | None = None) -> dict:
     eval_env_kwargs = parse_key_values(args.eval_env_kwargs, "--eval-env-kwargs") if given_eval_kwargs else env_kwargs
     if (env_kwargs or given_eval_kwargs or wrappers) and args.impl == "sb3":
         raise SystemExit(
-            "--env-kwargs, --eval-env-kwargs, env_wrapper and frame_stack: only for --impl nngym (the SB3 wrapper "
-            "builds its envs from the id alone)"
+            "error: --env-kwargs, --eval-env-kwargs, env_wrapper and frame_stack: only for --impl nngym (the SB3 "
+            "wrapper builds its envs from the id alone)"
         )
     with reported_as_errors():  # the env id and arguments, hyperparameters, a model file to resume
         if env_kwargs or given_eval_kwargs or wrappers:  # the agents take a ready vector env; evaluation one env
@@ -174,6 +267,12 @@ def main(argv: list[str] | None = None) -> dict:
         if args.resume:
             agent = cls.load(args.resume, env=env, log_dir=run_dir, verbose=args.verbose, **tensorboard)
             remaining, reset = total - agent.num_timesteps, False
+            if remaining < 0:
+                asked = "--total-timesteps" if args.total_timesteps is not None else "the hyperparameters' n_timesteps"
+                raise SystemExit(
+                    f"error: --resume {args.resume}: the checkpoint has trained {agent.num_timesteps} steps, more "
+                    f"than {asked} {total}; ask for a total of at least {agent.num_timesteps}"
+                )
         else:
             agent = cls(env, seed=args.seed, log_dir=run_dir, verbose=args.verbose, **tensorboard, **hp)
             remaining, reset = total, True
@@ -194,8 +293,9 @@ def main(argv: list[str] | None = None) -> dict:
     t0, cpu0 = time.perf_counter(), time.process_time()
     agent.learn(remaining, callback=callbacks, progress_bar=args.progress, reset_num_timesteps=reset)
     seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - cpu0
+    seconds = max(seconds, 1e-9)
     agent.save(run_dir / "model.npz")
-    returns = evaluate_episodes(agent, eval_env, args.n_eval_episodes, deterministic=True, seed=10_000 + args.seed)
+    returns = evaluation(agent, eval_env, args.n_eval_episodes, 10_000 + args.seed)
     result = {
         "impl": args.impl,
         "algo": args.algo,
@@ -211,18 +311,13 @@ def main(argv: list[str] | None = None) -> dict:
         "steps_per_cpu_second": round(remaining / max(cpu_seconds, 1e-9)),
         "hyperparams_file": args.hyperparams_file,
         **wrapping,  # env_wrapper / frame_stack: enjoy.py wraps its env the same way
-        "eval_mean": float(sum(returns) / len(returns)),
-        "eval_std": float((sum((r - sum(returns) / len(returns)) ** 2 for r in returns) / len(returns)) ** 0.5),
-        "hyperparams": {k: list(v) if isinstance(v, tuple) else v for k, v in hp.items()},
+        **mean_std(returns),
+        "hyperparams": config.recorded(),
     }
     if args.eval_freq and (run_dir / "best_model.npz").exists():  # the model the EvalCallback kept, same evaluation
         best = cls.load(run_dir / "best_model.npz")
-        best_returns = evaluate_episodes(best, eval_env, args.n_eval_episodes, True, seed=10_000 + args.seed)
-        result["best_model"] = {
-            "timesteps": best.num_timesteps,
-            "eval_mean": float(np.mean(best_returns)),
-            "eval_std": float(np.std(best_returns)),
-        }
+        best_returns = evaluation(best, eval_env, args.n_eval_episodes, 10_000 + args.seed)
+        result["best_model"] = {"timesteps": best.num_timesteps, **mean_std(best_returns)}
     if classify:  # deterministic policy, all 10,000 test images
         result["test_accuracy"] = classification_accuracy(agent, "test")
     (run_dir / "eval.json").write_text(json.dumps(result, indent=2))
@@ -232,6 +327,18 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"test accuracy: {100 * result['test_accuracy']:.2f}% (deterministic policy, all 10,000 test images)")
         print(f"reward curve: {run_dir / 'reward_curve.png'}")
     return result
+
+
+def evaluation(agent: Any, env: str | gym.Env, n_episodes: int, seed: int) -> list[float] | None:
+    """The returns of ``n_episodes`` deterministic episodes (``evaluate_episodes``); None for 0 (skipped)."""
+    return evaluate_episodes(agent, env, n_episodes, deterministic=True, seed=seed) if n_episodes else None
+
+
+def mean_std(returns: list[float] | None) -> dict[str, float | None]:
+    """eval.json's ``eval_mean`` and ``eval_std`` of the returns (both None when the evaluation was skipped)."""
+    if returns is None:
+        return {"eval_mean": None, "eval_std": None}
+    return {"eval_mean": float(np.mean(returns)), "eval_std": float(np.std(returns))}
 
 
 if __name__ == "__main__":  # python -m agents.experiments.train (what sweeps run)

@@ -16,11 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from agents import ALGOS, evaluate_episodes, load_hyperparams
-from agents.experiments.cli import check_threads, parse_key_values
-from agents.experiments.train import plot_rewards
+from agents import ALGOS
+from agents.experiments.cli import check_threads, env_id, non_negative_int
+from agents.experiments.train import evaluation, mean_std, plot_rewards, run_hyperparameters
 
 #: The train runner's algorithms a population trains (``agents.common.population.ENGINES``).
 POPULATION_ALGOS = ("ppo", "a2c", "dqn")
@@ -51,10 +49,12 @@ def train_population(
         seeds: The seeds, two or more distinct ints.
         log_dir: Parent of the run directories (``run_dir``); ``{seed}`` in it is filled in with each seed (the
             sweep gives every seed a parent of its own).
-        total_timesteps: Env steps per seed (default: the yml's n_timesteps).
-        n_eval_episodes: Deterministic evaluation episodes of each member (seed 10,000 + its seed, as train.py).
+        total_timesteps: Env steps per seed (default: the yml's n_timesteps; 0 trains nothing, as train.py).
+        n_eval_episodes: Deterministic evaluation episodes of each member (seed 10,000 + its seed, as train.py; 0
+            skips the evaluation).
         hyperparams_file: A zoo-style YAML instead of agents/hyperparams/<algo>.yml.
-        hyperparams: ``KEY=VALUE`` overrides (YAML values), as train.py's ``-p``.
+        hyperparams: ``KEY=VALUE`` overrides (YAML values), as train.py's ``-p``: merged into the yml's entry and
+            translated with it (``agents.experiments.train.run_hyperparameters``).
         verbose: The agents' verbosity.
         num_threads: The population's threads (``Population.num_threads``: its members' updates in up to that many
             parts side by side; -1 every core). One keeps comparisons at one core a run.
@@ -68,14 +68,11 @@ def train_population(
     """
     if algo not in POPULATION_ALGOS:
         raise ValueError(f"a population trains {POPULATION_ALGOS}, got {algo!r}")
-    hp = load_hyperparams(algo, env, hyperparams_file)
-    n_timesteps = int(hp.pop("n_timesteps", 100_000))
-    if hp.pop("env_wrapper", None) is not None or hp.pop("frame_stack", None) is not None:
+    config = run_hyperparameters(algo, env, hyperparams_file, hyperparams)
+    if config.wrapping:
         raise ValueError(f"{env}: env_wrapper / frame_stack entries are trained one seed per process")
-    hp.update(parse_key_values(list(hyperparams), "--hyperparams"))
-    if "net_arch" in hp:
-        hp["net_arch"] = tuple(hp["net_arch"])
-    total = total_timesteps or n_timesteps
+    hp = config.agent
+    total = config.n_timesteps if total_timesteps is None else total_timesteps
     folders = {seed: run_dir(str(log_dir).replace("{seed}", str(seed)), algo, env, seed) for seed in seeds}
     pop = ALGOS[algo](env, seed=list(seeds), verbose=verbose, **hp)
     pop.num_threads = num_threads
@@ -89,8 +86,8 @@ def train_population(
     for m in pop.members:
         folder = folders[m.seed]
         m.save(folder / "model.npz")
-        returns = evaluate_episodes(m, env, n_eval_episodes, deterministic=True, seed=10_000 + m.seed)
-        share, cpu_share = seconds / k, cpu_seconds / k
+        returns = evaluation(m, env, n_eval_episodes, 10_000 + m.seed)
+        share, cpu_share = max(seconds / k, 1e-9), cpu_seconds / k
         result = {
             "impl": "nngym",
             "algo": algo,
@@ -104,9 +101,8 @@ def train_population(
             "train_cpu_seconds": round(cpu_share, 2),
             "steps_per_cpu_second": round(total / max(cpu_share, 1e-9)),
             "hyperparams_file": hyperparams_file,
-            "eval_mean": float(np.mean(returns)),
-            "eval_std": float(np.std(returns)),
-            "hyperparams": {key: list(v) if isinstance(v, tuple) else v for key, v in hp.items()},
+            **mean_std(returns),
+            "hyperparams": config.recorded(),
             "population": {
                 "seeds": pop.seeds,
                 "train_seconds": round(seconds, 2),
@@ -125,11 +121,16 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     """Command line: ``python -m agents.experiments.train_population --algo ppo --env CartPole-v1 --seeds 0 1 2``."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--algo", default="ppo", choices=POPULATION_ALGOS)
-    p.add_argument("--env", default="CartPole-v1")
+    p.add_argument("--env", type=env_id, default="CartPole-v1")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     p.add_argument("--log-dir", default="runs/", help="parent of the run directories; {seed} is filled in")
-    p.add_argument("--total-timesteps", type=int, default=None, help="default: the yml's n_timesteps")
-    p.add_argument("--n-eval-episodes", type=int, default=20)
+    p.add_argument(
+        "--total-timesteps",
+        type=non_negative_int,
+        default=None,
+        help="default: the yml's n_timesteps; 0 trains nothing",
+    )
+    p.add_argument("--n-eval-episodes", type=non_negative_int, default=20, help="0 skips the evaluation")
     p.add_argument("--hyperparams-file", default=None)
     p.add_argument("-p", "--hyperparams", nargs="*", default=[], metavar="KEY=VALUE")
     p.add_argument("--verbose", type=int, default=0)
