@@ -35,6 +35,18 @@ def rollout_agent(seq_len: int = 8, **kw) -> RecurrentPPO:
     return agent
 
 
+def assert_same_actions_and_states(agent: RecurrentPPO, loaded: RecurrentPPO, obs: np.ndarray) -> None:
+    """Both agents act alike and carry the same LSTM state over the sequence obs (T, N, ...), N envs starting at 0."""
+    s1 = s2 = None
+    for t in range(len(obs)):
+        start = np.full(obs.shape[1], t == 0)
+        a1, s1 = agent.predict(obs[t], s1, episode_start=start)
+        a2, s2 = loaded.predict(obs[t], s2, episode_start=start)
+        np.testing.assert_array_equal(a1, a2)
+        np.testing.assert_array_equal(s1[0], s2[0])
+        np.testing.assert_array_equal(s1[1], s2[1])
+
+
 def test_sequence_minibatches_reproduce_rollout_log_probs():
     agent = rollout_agent(seq_len=8)
     buf = agent.buffer
@@ -117,13 +129,7 @@ def test_save_load_identical_actions_and_state(tmp_path):
     path = agent.save(tmp_path / "rppo.npz")
     loaded = RecurrentPPO.load(path)
     obs = np.random.default_rng(2).random((10, 3, 2), dtype=np.float32)
-    s1 = s2 = None
-    for t in range(10):
-        a1, s1 = agent.predict(obs[t], s1, episode_start=np.full(3, t == 0))
-        a2, s2 = loaded.predict(obs[t], s2, episode_start=np.full(3, t == 0))
-        np.testing.assert_array_equal(a1, a2)
-        np.testing.assert_array_equal(s1[0], s2[0])
-        np.testing.assert_array_equal(s1[1], s2[1])
+    assert_same_actions_and_states(agent, loaded, obs)
     assert loaded.num_timesteps == agent.num_timesteps == 64
     np.testing.assert_array_equal(loaded.obs_rms.mean, agent.obs_rms.mean)
     assert agent.obs_rms.count > 64  # the statistics were updated in the rollouts
@@ -286,13 +292,7 @@ def test_non_image_3d_box_is_flattened_trains_and_reloads(tmp_path):
     assert agent.learn(64).num_timesteps == 64
     loaded = RecurrentPPO.load(agent.save(tmp_path / "box"))
     obs = np.random.default_rng(1).random((10, 3, 2, 3, 4), dtype=np.float32)
-    s1 = s2 = None
-    for t in range(10):
-        a1, s1 = agent.predict(obs[t], s1, episode_start=np.full(3, t == 0))
-        a2, s2 = loaded.predict(obs[t], s2, episode_start=np.full(3, t == 0))
-        np.testing.assert_array_equal(a1, a2)
-        np.testing.assert_array_equal(s1[0], s2[0])
-        np.testing.assert_array_equal(s1[1], s2[1])
+    assert_same_actions_and_states(agent, loaded, obs)
     no_encoder = RecurrentPPO(SpaceEnv(box, spaces.Discrete(2)), **FAST[RecurrentPPO])
     assert no_encoder.policy.actor.lstm.params["W_ih"].shape[1] == 24
     with pytest.raises(ValueError, match=r"cnn_spec '.*' does not fit images of shape \(2, 3, 4\): MaxPool2D"):
