@@ -332,3 +332,25 @@ def test_compare_reuses_a_run_only_if_it_trained_with_the_same_hyperparameters(
     (row,) = _script("compare").main([*argv[:-4], "--total-timesteps", "128", *argv[-4:], "gamma=0.5"])
     out = capsys.readouterr().out
     assert f"retraining {runs[0]}: trained 64 steps, fewer than 128" in out and row["timesteps"] == 128
+
+
+def test_sb3_adapter_continues_the_monitor_time_when_learning_again(tmp_path):
+    """SB3's VecMonitor counts ``t`` from the header's ``t_start``, so a run continued later (an hour here, moved into
+    the header) would jump by the time between; the adapter goes on from the last row, as nngym's MonitorWriter."""
+    pytest.importorskip("stable_baselines3")
+    from agents.baselines.sb3 import SB3PPO
+
+    agent = SB3PPO("CartPole-v1", seed=0, n_steps=64, batch_size=64, n_epochs=1, log_dir=tmp_path)
+    agent.learn(512)
+    monitor = tmp_path / "monitor.csv"
+    lines = monitor.read_text().splitlines()
+    header = json.loads(lines[0][1:])
+    header["t_start"] -= 3600.0
+    monitor.write_text("\n".join(["#" + json.dumps(header), *lines[1:]]) + "\n")
+    before = np.loadtxt(monitor, delimiter=",", skiprows=2, ndmin=2)
+    agent.learn(512, reset_num_timesteps=False)
+    after = np.loadtxt(monitor, delimiter=",", skiprows=2, ndmin=2)
+    assert len(after) > len(before) > 0
+    np.testing.assert_array_equal(after[: len(before)], before)
+    assert np.all(np.diff(after[:, 2]) >= 0) and after[-1, 2] - before[-1, 2] < 600
+    assert json.loads(monitor.read_text().splitlines()[0][1:]) == header  # the file keeps its header

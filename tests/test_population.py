@@ -362,3 +362,8 @@ def test_train_population_records_its_threads_and_refuses_a_bad_count(tmp_path):
     assert meta["population"]["parts"] == 1  # two A2C members of 40 rows: too little work to split
     with pytest.raises(SystemExit):
         train_population.main(["--algo", "a2c", "--seeds", "0", "1", "--num-threads", "0"])
+    argv = ["--algo", "a2c", "--log-dir", str(tmp_path), "--total-timesteps", "80", "--n-eval-episodes", "1"]
+    for bad, says in ((["--seeds", "0", "0"], "seed"), (["--seeds", "0", "1", "-p", "n_steps=-1"], "n_steps")):
+        with pytest.raises(SystemExit) as info:  # one error: line, no traceback
+            train_population.main([*argv, *bad])
+        assert str(info.value).startswith("error: ") and says in str(info.value)

@@ -42,7 +42,7 @@ from typing_extensions import Self
 
 from agents.common.callbacks import MaybeCallback, ProgressBarCallback
 from agents.common.cnn import image_layout
-from agents.common.logger import tensorboard_run_dir
+from agents.common.logger import last_episode_t, tensorboard_run_dir
 from agents.common.policies import default_cnn_spec as nngym_default_cnn_spec
 from agents.recurrent_ppo import RecurrentPPOConfig
 from nngym.builders import cnn
@@ -327,11 +327,9 @@ class SB3Agent:
         monitor, progress = self.log_dir / "monitor.csv", self.log_dir / "progress.csv"
         vm = self._monitor
         keep = append and monitor.exists()
-        if keep:
-            with open(monitor) as f:
-                vm.t_start = float(json.loads(f.readline()[1:])["t_start"])
-        else:
-            vm.t_start = time.time()
+        vm.t_start = time.time()
+        if keep:  # t goes on from the last row, as nngym's MonitorWriter continues it (the file keeps its header)
+            vm.t_start -= last_episode_t(monitor.read_text().splitlines())
         vm.results_writer = ResultsWriter(
             str(monitor), header={"t_start": vm.t_start, "env_id": self.env_id}, override_existing=not keep
         )

@@ -63,7 +63,7 @@ class MonitorWriter:
                 lines = lines[: 2 + keep_episodes]
                 with open(self.path, "w") as f:
                     f.writelines(lines)
-            self._t0 = time.time() - _last_t(lines)  # t goes on from the last kept row
+            self._t0 = time.time() - last_episode_t(lines)  # t goes on from the last kept row
             self._file = open(self.path, "a")  # noqa: SIM115 - kept open while training
         else:
             self._file = open(self.path, "w")  # noqa: SIM115
@@ -82,8 +82,9 @@ class MonitorWriter:
         self._file.close()
 
 
-def _last_t(lines: list[str]) -> float:
-    """The ``t`` of the last episode row of a monitor file's lines (header, column names, rows), 0 without one."""
+def last_episode_t(lines: list[str]) -> float:
+    """The ``t`` of the last episode row of a monitor file's lines (header, column names, rows), 0 without one:
+    where a continued run's time axis goes on."""
     for line in reversed(lines[2:]):
         cells = line.strip().split(",")
         if len(cells) >= 3:

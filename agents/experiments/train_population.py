@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agents import ALGOS
-from agents.experiments.cli import check_threads, env_id, non_negative_int
+from agents.experiments.cli import check_threads, env_id, non_negative_int, reported_as_errors
 from agents.experiments.train import evaluation, mean_std, plot_rewards, run_hyperparameters
 
 #: The train runner's algorithms a population trains (``agents.common.population.ENGINES``).
@@ -142,18 +142,19 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     )
     args = p.parse_args(argv)
     check_threads(args.num_threads, "every core")
-    return train_population(
-        args.algo,
-        args.env,
-        args.seeds,
-        args.log_dir,
-        args.total_timesteps,
-        args.n_eval_episodes,
-        args.hyperparams_file,
-        args.hyperparams,
-        args.verbose,
-        args.num_threads,
-    )
+    with reported_as_errors():  # as train.py: bad seeds, hyperparameters or env arguments end in one error: line
+        return train_population(
+            args.algo,
+            args.env,
+            args.seeds,
+            args.log_dir,
+            args.total_timesteps,
+            args.n_eval_episodes,
+            args.hyperparams_file,
+            args.hyperparams,
+            args.verbose,
+            args.num_threads,
+        )
 
 
 if __name__ == "__main__":  # python -m agents.experiments.train_population (what sweeps run)
