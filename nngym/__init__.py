@@ -10,6 +10,7 @@ and Deep Learning*. This package is the neural-network library alone: it imports
 - ``costs``, ``optim``, ``schedules``, ``init``: costs, optimisers, learning-rate schedules, initialisers
 - ``network``, ``builders``, ``serialization``: ``Sequential`` networks, builders from spec strings, npz + JSON files
 - ``train``, ``gradcheck``: supervised training loops, central-difference gradient checks
+- ``checks``: argument checks shared by constructors, builders and training loops
 - ``rbm``, ``dbn``: restricted Boltzmann machines and deep belief networks
 - ``datasets``: MNIST, bundled and verified, and image augmentation
 """

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from nngym.activations import ACTIVATIONS
+from nngym.checks import check_rng, float_dtype, is_int
 from nngym.conv import Conv2D
 from nngym.dense import Dense
 from nngym.dropout import Dropout
@@ -41,10 +42,17 @@ def mlp(
         dtype: Parameter dtype.
 
     Raises:
-        ValueError: For fewer than two sizes or an unknown activation.
+        ValueError: For fewer than two sizes, a size that is not an integer >= 1, an unknown activation, an
+            ``rng`` that is not a ``np.random.Generator``, or a dtype that is not floating.
     """
-    if len(sizes) < 2:
-        raise ValueError(f"mlp needs at least input and output sizes, got {list(sizes)}")
+    if isinstance(sizes, np.ndarray):
+        sizes = sizes.tolist()
+    if isinstance(sizes, str) or not isinstance(sizes, Sequence) or len(sizes) < 2:
+        raise ValueError(f"mlp needs a list of at least input and output sizes, got {sizes!r}")
+    if not all(is_int(n) and n >= 1 for n in sizes):
+        raise ValueError(f"mlp sizes must be integers >= 1, got {list(sizes)}")
+    check_rng(rng, "mlp rng")
+    dtype = float_dtype(dtype, "mlp dtype")
     for name in (activation, output_activation):
         if name is not None and name not in ACTIVATIONS:
             raise ValueError(f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}")
@@ -111,7 +119,8 @@ def cnn(
         dtype: Parameter dtype.
 
     Returns:
-        The ``Sequential`` network; inputs (N, C, H, W), outputs (N, n_out or features).
+        The ``Sequential`` network; inputs (N, C, H, W) (its ``input_shape`` is (C, H, W)), outputs
+        (N, n_out or features).
 
     Raises:
         ValueError: For a malformed spec item, an unknown activation or pool kind, or a layer that does
@@ -120,10 +129,22 @@ def cnn(
     for name in (activation, output_activation):
         if name is not None and name not in ACTIVATIONS:
             raise ValueError(f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}")
+    if not isinstance(spec, str):
+        raise ValueError(f"cnn spec must be a string of {CNN_SPEC_HELP}; got {type(spec).__name__} {spec!r}")
+    check_rng(rng, "cnn rng")
+    dtype = float_dtype(dtype, "cnn dtype")
+    if n_out is not None and not (is_int(n_out) and n_out >= 1):
+        raise ValueError(f"cnn n_out must be an integer >= 1 or None, got {n_out!r}")
     if pool not in POOLS:
         raise ValueError(f"unknown pool kind {pool!r}; expected one of {sorted(POOLS)}")
-    if len(input_shape) != 3:
-        raise ValueError(f"input_shape must be (C, H, W), got {tuple(input_shape)}")
+    if isinstance(input_shape, np.ndarray):
+        input_shape = tuple(input_shape.tolist())
+    if (
+        not isinstance(input_shape, Sequence)
+        or len(input_shape) != 3
+        or not all(is_int(d) and d >= 1 for d in input_shape)
+    ):
+        raise ValueError(f"input_shape must be (C, H, W), three integers >= 1, got {input_shape!r}")
     shape: tuple[int, ...] = tuple(int(d) for d in input_shape)
     layers: list[Layer] = []
 
@@ -174,4 +195,6 @@ def cnn(
         layers.append(Dense(shape[0], n_out, rng, w_init=out_w_init or w_init, dtype=dtype))
         if output_activation is not None:
             layers.append(ACTIVATIONS[output_activation](dtype=dtype))
-    return Sequential(layers)
+    net = Sequential(layers)
+    net.input_shape = tuple(int(d) for d in input_shape)  # so inputs of other image sizes are reported as such
+    return net

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from nngym.checks import check_rng, is_int
 from nngym.im2col import col2im, conv_output_size, im2col, pair
 from nngym.init import Initializer, get_initializer
 from nngym.layer import Layer, check_shape
@@ -59,10 +60,20 @@ class Conv2D(Layer):
         self.kernel = pair(kernel_size, "kernel_size")
         self.stride = pair(stride, "stride")
         self.padding = pair(padding, "padding")
-        if in_channels < 1 or out_channels < 1 or min(self.kernel) < 1 or min(self.stride) < 1 or min(self.padding) < 0:
+        check_rng(rng, "Conv2D rng")
+        channels_ok = is_int(in_channels) and is_int(out_channels)
+        if (
+            not channels_ok
+            or in_channels < 1
+            or out_channels < 1
+            or min(self.kernel) < 1
+            or min(self.stride) < 1
+            or min(self.padding) < 0
+        ):
             raise ValueError(
-                f"Conv2D needs channels >= 1, kernel >= 1, stride >= 1, padding >= 0; got in_channels={in_channels}, "
-                f"out_channels={out_channels}, kernel_size={kernel_size}, stride={stride}, padding={padding}"
+                f"Conv2D needs integer channels >= 1, kernel >= 1, stride >= 1, padding >= 0; got "
+                f"in_channels={in_channels!r}, out_channels={out_channels!r}, kernel_size={kernel_size}, "
+                f"stride={stride}, padding={padding}"
             )
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.w_init = w_init if isinstance(w_init, str) else "custom"

@@ -90,7 +90,17 @@ class SoftmaxCrossEntropy(Cost):
             onehot = np.zeros_like(output)
             np.put_along_axis(onehot, y[..., None], 1, axis=-1)
             return onehot
-        _check_pair("SoftmaxCrossEntropy", output, y)
+        if output.shape != y.shape:  # neither form: say what both would be
+            raise ValueError(
+                f"SoftmaxCrossEntropy: targets must have the output's shape {tuple(output.shape)} (one-hot) or be "
+                f"integer class labels of shape {tuple(output.shape[:-1])}; got {y.dtype} targets of shape "
+                f"{tuple(y.shape)}"
+                + (
+                    " (labels must have an integer dtype: convert with .astype(int))"
+                    if y.shape == output.shape[:-1]
+                    else ""
+                )
+            )
         return y
 
     def value(self, output: np.ndarray, y: np.ndarray) -> float:

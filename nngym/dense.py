@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from nngym.checks import check_rng, is_int
 from nngym.init import Initializer, get_initializer
 from nngym.layer import Layer, check_shape
 
@@ -23,7 +24,11 @@ class Dense(Layer):
         w_init: Weight initialiser name or callable (default ``"nielsen"``: N(0, 1/n_in)).
         b_init: Bias initialiser name or callable (default ``"zeros"``; the seed's network.py used
             ``"standard_normal"``).
-        dtype: Parameter dtype.
+        dtype: Parameter dtype (floating).
+
+    Raises:
+        ValueError: For sizes that are not integers >= 1, an ``rng`` that is not a Generator, or a dtype that is
+            not floating.
 
     Shapes:
         ``W``: (n_out, n_in), ``b``: (n_out,), input (N, ..., n_in), output (N, ..., n_out).
@@ -39,8 +44,9 @@ class Dense(Layer):
         dtype: np.dtype | type = np.float32,
     ) -> None:
         super().__init__(dtype)
-        if n_in < 1 or n_out < 1:
-            raise ValueError(f"Dense needs n_in >= 1 and n_out >= 1, got n_in={n_in}, n_out={n_out}")
+        if not (is_int(n_in) and is_int(n_out)) or n_in < 1 or n_out < 1:
+            raise ValueError(f"Dense needs integers n_in >= 1 and n_out >= 1, got n_in={n_in!r}, n_out={n_out!r}")
+        check_rng(rng, "Dense rng")
         self.n_in, self.n_out = int(n_in), int(n_out)
         self.w_init = w_init if isinstance(w_init, str) else "custom"
         self.b_init = b_init if isinstance(b_init, str) else "custom"

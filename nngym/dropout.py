@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from nngym.checks import check_rng, is_real
 from nngym.dense import Dense
 from nngym.layer import Layer
 from nngym.network import Sequential
@@ -27,11 +28,16 @@ class Dropout(Layer):
 
     def __init__(self, p: float, rng: np.random.Generator, dtype: np.dtype | type = np.float32) -> None:
         super().__init__(dtype)
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout needs 0 <= p < 1, got p={p}")
+        if not is_real(p) or not 0.0 <= p < 1.0:
+            raise ValueError(f"Dropout needs a number 0 <= p < 1, got p={p!r}")
         self.p = float(p)
-        self.rng = rng
+        self.rng = check_rng(rng, "Dropout rng")
         self._init_grads()
+
+    @property
+    def stochastic(self) -> bool:  # type: ignore[override]
+        """Whether ``forward(train=True)`` draws a random mask (p > 0)."""
+        return self.p > 0.0
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         x = self._as_input(x)

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from nngym.checks import float_dtype
+
 #: Every concrete layer class, by name, so saved networks can be rebuilt.
 LAYER_REGISTRY: dict[str, type[Layer]] = {}
 
@@ -25,13 +27,20 @@ class Layer:
     #: Whether an optimiser may make this layer's parameters views of its flat vector
     #: (``nngym.flat_params``); False for layers whose arrays are another layer's or network's.
     flat_bindable: bool = True
+    #: Whether ``forward(train=True)`` draws random numbers (``Dropout``), so two calls on the same input differ.
+    stochastic: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         LAYER_REGISTRY[cls.__name__] = cls
 
     def __init__(self, dtype: np.dtype | type = np.float32) -> None:
-        self.dtype = np.dtype(dtype)
+        """Sets the dtype (which must be floating: float16, float32, float64) and empty ``params``/``grads``.
+
+        Raises:
+            ValueError: If ``dtype`` is not a floating dtype (integer parameters would round every update).
+        """
+        self.dtype = float_dtype(dtype, f"{type(self).__name__} dtype")
         self.params = {}
         self.grads = {}
         self._cache: Any = None
@@ -52,6 +61,10 @@ class Layer:
         """JSON-able constructor arguments (without the random generator)."""
         return {}
 
+    def named_params(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """``[(key, param, grad), ...]``, so a single layer is a parameter source for the optimisers."""
+        return [(k, p, self.grads[k]) for k, p in self.params.items()]
+
     # --- helpers shared by all layers ---------------------------------------------
     def _init_grads(self) -> None:
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
@@ -66,8 +79,12 @@ class Layer:
         return np.asarray(x, dtype=self.dtype)
 
     def astype(self, dtype: np.dtype | type) -> Layer:
-        """Casts parameters and gradients in place to ``dtype`` (e.g. float64 for gradient checks)."""
-        self.dtype = np.dtype(dtype)
+        """Casts parameters and gradients in place to ``dtype`` (e.g. float64 for gradient checks).
+
+        Raises:
+            ValueError: If ``dtype`` is not a floating dtype.
+        """
+        self.dtype = float_dtype(dtype, f"{type(self).__name__} dtype")
         self.params = {k: v.astype(self.dtype) for k, v in self.params.items()}
         self._init_grads()
         self._cache = None

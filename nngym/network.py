@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from nngym.checks import check_int, float_dtype
 from nngym.flat_params import ParamSlot, layer_slots
 from nngym.layer import LAYER_REGISTRY, Layer
 from nngym.parallel import BatchSplit
@@ -28,6 +29,8 @@ class Sequential:
         layers: The layers, input side first.
 
     Attributes:
+        input_shape: The shape of one input, e.g. (C, H, W) for a ``cnn``, if known (builders set it): an input
+            of another shape that a layer refuses is then reported in the network's terms. None: unknown.
         threads: With ``threads > 1``, ``forward`` and ``backward`` split a batch of at least that many
             examples into slices run side by side on threads, and sum the slices' gradients
             (``nngym.parallel.BatchSplit``); 1 (the default) runs it whole.
@@ -37,6 +40,8 @@ class Sequential:
         >>> net = Sequential([Dense(784, 30, rng), Sigmoid(), Dense(30, 10, rng), Sigmoid()])
         >>> seq = Sequential([LSTM(4, 8, rng, batch_first=True), Dense(8, 2, rng)])  # (N, T, 4) -> (N, T, 2)
     """
+
+    input_shape: tuple[int, ...] | None = None
 
     def __init__(self, layers: Iterable[Layer]) -> None:
         self.layers = list(layers)
@@ -58,9 +63,24 @@ class Sequential:
             return out
         if train:
             self._split_cache = False
-        for layer in self.layers:
-            x = layer.forward(x, train)
-        return x
+        out = x
+        try:
+            for layer in self.layers:
+                out = layer.forward(out, train)
+        except ValueError as e:
+            self._explain_input_error(x, e)
+            raise
+        return out
+
+    def _explain_input_error(self, x: Any, error: ValueError) -> None:
+        """A layer refused what reached it: if the network's input had the wrong shape for ``input_shape``, says
+        that (a layer deep inside sees only the consequence, e.g. a Dense after a CNN given other image sizes)."""
+        expected = self.input_shape
+        if expected is not None and isinstance(x, np.ndarray) and tuple(x.shape[1:]) != tuple(expected):
+            dims = ", ".join(str(d) for d in expected)
+            raise ValueError(
+                f"the network expected input of shape (N, {dims}), got {tuple(x.shape)} ({error})"
+            ) from error
 
     __call__ = forward
 
@@ -74,8 +94,15 @@ class Sequential:
         """Inference-mode forward in chunks of ``batch_size`` examples along ``batch_axis`` (no caches kept).
 
         Chunks split the batch, never the time axis, so each sequence is run whole.
+
+        Raises:
+            ValueError: If ``batch_size`` is not an integer >= 1.
         """
+        check_int(batch_size, "predict batch_size")
+        x = np.asarray(x)
         axis = self.batch_axis
+        if x.ndim <= axis:
+            raise ValueError(f"predict expected a batch of inputs with axis {axis} indexing examples, got {x.shape}")
         n = x.shape[axis]
         if n <= batch_size:
             return self.forward(x, train=False)
@@ -133,7 +160,12 @@ class Sequential:
         return sum(p.size for _, p, _ in self.named_params())
 
     def astype(self, dtype: np.dtype | type) -> Sequential:
-        """Casts every layer in place (float64 for gradient checks)."""
+        """Casts every layer in place (float64 for gradient checks).
+
+        Raises:
+            ValueError: If ``dtype`` is not a floating dtype (nothing is cast then).
+        """
+        float_dtype(dtype, "Sequential dtype")
         for layer in self.layers:
             layer.astype(dtype)
         return self
@@ -157,8 +189,12 @@ class Sequential:
         if missing or extra:
             raise ModelFileError(f"parameters do not match: missing {missing}, unexpected {extra}")
         for name, p in own.items():
-            if state[name].shape != p.shape:
-                raise ModelFileError(f"parameter {name}: expected shape {p.shape}, file has {state[name].shape}")
+            arr = state[name]
+            if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fiu":
+                shown = arr.dtype if isinstance(arr, np.ndarray) else type(arr).__name__
+                raise ModelFileError(f"parameter {name}: expected an array of real numbers, file has {shown}")
+            if arr.shape != p.shape:
+                raise ModelFileError(f"parameter {name}: expected shape {p.shape}, file has {arr.shape}")
         for name, p in own.items():
             p[...] = state[name]
 
@@ -175,12 +211,24 @@ class Sequential:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Sequential:
-        """Rebuilds a network saved by ``save`` (architecture from its JSON, then the weights)."""
+        """Rebuilds a network saved by ``save`` (architecture from its JSON, then the weights).
+
+        Raises:
+            FileNotFoundError: If there is no such file.
+            ModelFileError: Naming the file and what is wrong: not a model file, a metadata entry missing or
+                malformed (format, architecture, dtype), a layer that cannot be built from its config, or
+                parameters that are missing, unexpected, mis-shaped or not real numbers.
+        """
         arrays, meta = load_npz(path)
         if meta.get("format") != "nngym.Sequential":
             raise ModelFileError(f"{path}: format is {meta.get('format')!r}, expected 'nngym.Sequential'")
-        net = cls.from_architecture(meta["architecture"], dtype=meta.get("dtype", "float32"))
-        net.load_state_dict(arrays)
+        if "architecture" not in meta:
+            raise ModelFileError(f"{path}: metadata has no 'architecture' entry (keys: {sorted(meta)})")
+        try:
+            net = cls.from_architecture(meta["architecture"], dtype=meta.get("dtype", "float32"))
+            net.load_state_dict(arrays)
+        except ModelFileError as e:
+            raise ModelFileError(f"{path}: {e}") from e
         return net
 
     def load_params(self, path: str | os.PathLike) -> None:
@@ -190,7 +238,8 @@ class Sequential:
         (initialisers do not matter).
         """
         arrays, meta = load_npz(path)
-        saved_types = [spec.get("type") for spec in meta.get("architecture") or []]
+        arch = meta.get("architecture")
+        saved_types = [spec.get("type") for spec in arch if isinstance(spec, dict)] if isinstance(arch, list) else []
         own_types = [type(layer).__name__ for layer in self.layers]
         own_shapes = {name: p.shape for name, p in self.state_dict().items()}
         if saved_types != own_types or {k: v.shape for k, v in arrays.items()} != own_shapes:
@@ -202,13 +251,39 @@ class Sequential:
 
     @classmethod
     def from_architecture(cls, architecture: list[dict[str, Any]], dtype: str = "float32") -> Sequential:
+        """Builds a network (fresh weights) from what ``architecture()`` returned.
+
+        Args:
+            architecture: ``[{"type": "Dense", "config": {...}}, ...]``, as ``architecture()`` returns it.
+            dtype: Parameter dtype, a floating dtype's name.
+
+        Raises:
+            ModelFileError: For an architecture that is not such a list, an unknown layer type, a config with
+                missing or unexpected keys or values its layer refuses, or a dtype that is not floating.
+        """
+        try:
+            dtype = str(float_dtype(dtype, "dtype"))
+        except ValueError as e:
+            raise ModelFileError(str(e)) from e
+        if not isinstance(architecture, list):
+            raise ModelFileError(
+                f"architecture must be a list of {{'type': ..., 'config': {{...}}}} entries, "
+                f"got {type(architecture).__name__} {architecture!r}"
+            )
         rng = np.random.default_rng(0)  # weights are overwritten by the file; any generator will do
         layers = []
-        for spec in architecture:
-            layer_cls = LAYER_REGISTRY.get(spec.get("type", ""))
+        for i, spec in enumerate(architecture):
+            if not isinstance(spec, dict) or not isinstance(spec.get("config", {}), dict):
+                raise ModelFileError(
+                    f"architecture entry {i} must be {{'type': <layer name>, 'config': {{...}}}}, got {spec!r}"
+                )
+            kind = spec.get("type")
+            layer_cls = LAYER_REGISTRY.get(kind) if isinstance(kind, str) else None
             if layer_cls is None:
-                raise ModelFileError(f"unknown layer type {spec.get('type')!r}; known: {sorted(LAYER_REGISTRY)}")
-            layers.append(_build(layer_cls, spec.get("config", {}), rng, dtype))
+                raise ModelFileError(
+                    f"architecture entry {i}: unknown layer type {kind!r}; known: {sorted(LAYER_REGISTRY)}"
+                )
+            layers.append(_build(layer_cls, spec.get("config", {}), rng, dtype, i))
         return cls(layers)
 
     def __repr__(self) -> str:
@@ -216,19 +291,41 @@ class Sequential:
         return f"Sequential([\n  {inner}\n])"
 
 
-def _build(layer_cls: type[Layer], config: dict[str, Any], rng: np.random.Generator, dtype: str) -> Layer:
+def _build(
+    layer_cls: type[Layer], config: dict[str, Any], rng: np.random.Generator, dtype: str, index: int = 0
+) -> Layer:
+    """``layer_cls`` from a saved config; every problem with the config is a ModelFileError naming the entry."""
     import inspect
 
-    sig = inspect.signature(layer_cls.__init__)
+    where = f"architecture entry {index} ({layer_cls.__name__})"
+    params = inspect.signature(layer_cls.__init__).parameters
+    given = {"rng", "dtype"} & set(params)
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    accepted = [k for k, p in params.items() if k != "self" and k not in given and p.kind is not p.VAR_POSITIONAL]
+    unexpected = sorted(set(config) - set(accepted)) if not takes_any else []
+    required = [
+        k
+        for k in accepted
+        if params[k].default is inspect.Parameter.empty and params[k].kind is not inspect.Parameter.VAR_KEYWORD
+    ]
+    missing = [k for k in required if k not in config]
+    if unexpected or missing:
+        problems = ", ".join(
+            f"{what} {keys}" for what, keys in (("missing", missing), ("unexpected", unexpected)) if keys
+        )
+        raise ModelFileError(f"{where}: config {config!r} does not fit the layer: {problems} (it takes {accepted})")
     kwargs = dict(config)
-    if "rng" in sig.parameters:
+    if "rng" in given:
         kwargs["rng"] = rng
-    if "dtype" in sig.parameters:
+    if "dtype" in given:
         kwargs["dtype"] = dtype
     for key in ("w_init", "b_init"):
         if kwargs.get(key) == "custom":
             kwargs[key] = "zeros"
-    return layer_cls(**kwargs)
+    try:
+        return layer_cls(**kwargs)
+    except (TypeError, ValueError, KeyError) as e:  # a value the layer refuses (or cannot use)
+        raise ModelFileError(f"{where}: cannot build the layer from config {config!r}: {e}") from e
 
 
 def _describe(arch: Any) -> str:
@@ -236,6 +333,9 @@ def _describe(arch: Any) -> str:
         return repr(arch)
     parts = []
     for spec in arch:
+        if not isinstance(spec, dict) or not isinstance(spec.get("config", {}), dict):
+            parts.append(repr(spec))
+            continue
         cfg = spec.get("config", {})
         inner = ",".join(str(v) for k, v in cfg.items() if k not in ("w_init", "b_init"))
         parts.append(f"{spec.get('type')}({inner})" if inner else str(spec.get("type")))

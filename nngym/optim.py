@@ -1,18 +1,20 @@
 """Optimisers that update parameters in place from the gradients backprop left in ``grads``.
 
 All take a *parameter source*: any object with ``named_params()`` returning
-``[(name, param, grad), ...]`` (a ``Sequential``, an agent's policy), or a list of
+``[(name, param, grad), ...]`` (a ``Sequential``, a single ``Layer``, an agent's policy), or a list of
 such objects. Gradients are the batch means the costs produce, so plain SGD is the
 seed's rule w' = w − η/m Σ_x ∂C_x/∂w.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
 
+from nngym.checks import check_rate, is_real
 from nngym.flat_params import FlatBinding, source_slots
 
 
@@ -38,9 +40,28 @@ def global_grad_norm(grads: Iterable[np.ndarray]) -> float:
 def clip_grad_norm(source: ParamSource | Sequence[ParamSource], max_norm: float) -> float:
     """Scales all gradients in place so their global norm is at most ``max_norm``.
 
+    Args:
+        source: The parameter source whose gradients are clipped (see module docstring).
+        max_norm: The largest global norm allowed, a finite number > 0.
+
     Returns:
         The global norm before clipping.
+
+    Raises:
+        ValueError: If ``max_norm`` is not a finite number > 0 (a negative one would reverse the gradients,
+            zero would erase them).
     """
+    _check_max_norm(max_norm, "clip_grad_norm max_norm")
+    return _clip_grad_norm(source, max_norm)
+
+
+def _check_max_norm(max_norm: Any, what: str) -> None:
+    if not is_real(max_norm) or not 0.0 < max_norm < math.inf:
+        raise ValueError(f"{what} must be a finite number > 0, got {type(max_norm).__name__} {max_norm!r}")
+
+
+def _clip_grad_norm(source: ParamSource | Sequence[ParamSource], max_norm: float) -> float:
+    """``clip_grad_norm`` without the check of ``max_norm`` (the optimisers check it once, when built)."""
     grads = [g for _, _, g in gather_params(source)]
     norm = global_grad_norm(grads)
     if norm > max_norm:
@@ -48,6 +69,22 @@ def clip_grad_norm(source: ParamSource | Sequence[ParamSource], max_norm: float)
         for g in grads:
             g *= scale
     return norm
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 80 else text[:77] + '...'}"
+
+
+def _check_source(source: Any, optimizer: str) -> None:
+    """Raises a ValueError unless ``source`` is a parameter source or a non-empty list of them."""
+    sources = source if isinstance(source, list | tuple) and source else [source]
+    for s in sources:
+        if isinstance(s, type) or not hasattr(s, "named_params"):
+            raise ValueError(
+                f"{optimizer} optimises a parameter source: a Sequential, a Layer, an object with named_params() "
+                f"(e.g. a policy), or a list of them; got {_shown(source)}"
+            )
 
 
 def _is_decayed(name: str, p: np.ndarray) -> bool:
@@ -66,12 +103,17 @@ class Optimizer:
     give identical results.
 
     Args:
-        source: What to optimise (see module docstring).
-        lr: Learning rate η (may be changed between steps, e.g. by a schedule).
+        source: What to optimise (see module docstring); it must have parameters.
+        lr: Learning rate η, a finite number >= 0 (may be changed between steps, e.g. by a schedule; that
+            assignment is not checked, as agents make it every step).
         weight_decay: L2 coefficient λ' added as ``λ' w`` to the gradient of weights
             (arrays with two or more dimensions, not biases). The seed's regularised
             rule w → (1 − ηλ/n) w − η ∂C_0/∂w is ``weight_decay = λ/n``.
-        max_grad_norm: If set, gradients are clipped to this global norm before the step.
+        max_grad_norm: If set, gradients are clipped to this global norm (a finite number > 0) before the step.
+
+    Raises:
+        ValueError: For a source that is not a parameter source or has no parameters, or an ``lr``,
+            ``weight_decay`` or ``max_grad_norm`` that is not a finite number in its range (not a bool or string).
     """
 
     FLAT_LIMIT = 200_000
@@ -83,10 +125,12 @@ class Optimizer:
         weight_decay: float = 0.0,
         max_grad_norm: float | None = None,
     ) -> None:
-        if lr < 0 or weight_decay < 0 or (max_grad_norm is not None and max_grad_norm <= 0):
-            raise ValueError(
-                f"need lr >= 0, weight_decay >= 0, max_grad_norm > 0; got {lr}, {weight_decay}, {max_grad_norm}"
-            )
+        kind = type(self).__name__
+        check_rate(lr, f"{kind} lr")
+        check_rate(weight_decay, f"{kind} weight_decay")
+        if max_grad_norm is not None:
+            _check_max_norm(max_grad_norm, f"{kind} max_grad_norm (None for no clipping)")
+        _check_source(source, kind)
         self.source = source
         self.lr = float(lr)
         self.weight_decay = float(weight_decay)
@@ -94,6 +138,8 @@ class Optimizer:
         self.t = 0  # number of steps taken
         self.last_grad_norm: float | None = None
         params = gather_params(source)
+        if not params:
+            raise ValueError(f"{kind}: the {type(source).__name__} given has no parameters to optimise")
         self._layout = [(name, p.shape) for name, p, _ in params]
         sizes = [p.size for _, p, _ in params]
         self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
@@ -146,7 +192,7 @@ class Optimizer:
                 p[...] = P[a:b].reshape(p.shape)  # (p.reshape(-1) would be a copy for a non-contiguous p)
         else:
             if self.max_grad_norm is not None:
-                norm = clip_grad_norm(self.source, self.max_grad_norm)
+                norm = _clip_grad_norm(self.source, self.max_grad_norm)
             for name, p, g in params:
                 if self.weight_decay and _is_decayed(name, p):
                     g = g + self.weight_decay * p
@@ -266,12 +312,17 @@ class Momentum(Optimizer):
     """Momentum-based gradient descent (the seed, ch. 3): v' = μ v − η ∇C, w' = w + v'.
 
     Args:
-        mu: Momentum coefficient μ ("friction" is 1 − μ).
+        mu: Momentum coefficient μ in [0, 1] ("friction" is 1 − μ; μ > 1 makes the velocity grow without bound).
+
+    Raises:
+        ValueError: For μ outside [0, 1], besides the base class's checks.
     """
 
     def __init__(self, source: Any, lr: float, mu: float = 0.9, **kw: Any) -> None:
+        if not is_real(mu) or not 0.0 <= mu <= 1.0:
+            raise ValueError(f"Momentum: invalid momentum value mu={mu!r} (need 0 <= mu <= 1)")
         super().__init__(source, lr, **kw)
-        self.mu = mu
+        self.mu = float(mu)
 
     slot_keys = ("v",)
 
@@ -286,11 +337,18 @@ class RMSprop(Optimizer):
     """RMSprop: s' = α s + (1 − α) g², w' = w − η g / (sqrt(s') + ε) (torch's defaults: α=0.99, ε=1e-8).
 
     SB3's A2C uses α=0.99, ε=1e-5.
+
+    Raises:
+        ValueError: For α outside [0, 1] (torch checks only α >= 0, but α > 1 makes s negative and the step NaN)
+            or ε that is not a finite number >= 0, besides the base class's checks.
     """
 
     def __init__(self, source: Any, lr: float, alpha: float = 0.99, eps: float = 1e-8, **kw: Any) -> None:
+        if not is_real(alpha) or not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"RMSprop: invalid alpha value {alpha!r} (need 0 <= alpha <= 1)")
+        check_rate(eps, "RMSprop eps")
         super().__init__(source, lr, **kw)
-        self.alpha, self.eps = alpha, eps
+        self.alpha, self.eps = float(alpha), float(eps)
 
     slot_keys = ("s",)
 
@@ -311,14 +369,24 @@ class Adam(Optimizer):
     """Adam (Kingma & Ba 2015) with bias correction, as torch.optim.Adam.
 
     m' = β1 m + (1 − β1) g, v' = β2 v + (1 − β2) g², w' = w − η m̂ / (sqrt(v̂) + ε).
+
+    Raises:
+        ValueError: Unless ``betas`` is a pair with 0 <= β < 1 each and ε is a finite number >= 0 (torch's checks),
+            besides the base class's checks.
     """
 
     def __init__(
         self, source: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, **kw: Any
     ) -> None:
+        if isinstance(betas, str) or not isinstance(betas, Sequence | np.ndarray) or len(betas) != 2:
+            raise ValueError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
+        for i, beta in enumerate(betas):
+            if not is_real(beta) or not 0.0 <= beta < 1.0:
+                raise ValueError(f"Adam: invalid beta parameter at index {i}: {beta!r} (need 0 <= beta < 1)")
+        check_rate(eps, "Adam eps")
         super().__init__(source, lr, **kw)
-        self.beta1, self.beta2 = betas
-        self.eps = eps
+        self.beta1, self.beta2 = float(betas[0]), float(betas[1])
+        self.eps = float(eps)
 
     slot_keys = ("m", "v")
 

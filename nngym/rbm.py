@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from nngym.activations import sigmoid, softmax
+from nngym.checks import check_rng, float_dtype, is_int
 from nngym.optim import Momentum
 from nngym.serialization import ModelFileError, load_npz, save_npz
 
@@ -80,8 +81,9 @@ class RBM:
         n_softmax: int = 0,
         dtype: np.dtype | type = np.float32,
     ) -> None:
-        if n_visible < 1 or n_hidden < 1:
-            raise ValueError(f"RBM needs n_visible >= 1 and n_hidden >= 1, got {n_visible}, {n_hidden}")
+        if not (is_int(n_visible) and is_int(n_hidden)) or n_visible < 1 or n_hidden < 1:
+            raise ValueError(f"RBM needs integers n_visible >= 1 and n_hidden >= 1, got {n_visible!r}, {n_hidden!r}")
+        check_rng(rng, "RBM rng")
         if visible not in VISIBLE_TYPES:
             raise ValueError(f"visible must be one of {VISIBLE_TYPES}, got {visible!r}")
         self.n_visible, self.n_hidden = int(n_visible), int(n_hidden)
@@ -91,7 +93,7 @@ class RBM:
                 f"n_softmax must be 0 or in [2, n_visible={n_visible}] with Bernoulli units, got {n_softmax}"
             )
         self.n_softmax = int(n_softmax)
-        self.dtype = np.dtype(dtype)
+        self.dtype = float_dtype(dtype, "RBM dtype")
         self.params = {
             "W": (w_std * rng.standard_normal((self.n_hidden, self.n_visible))).astype(self.dtype),
             "a": np.zeros(self.n_visible, self.dtype),

@@ -29,6 +29,7 @@ from typing import Any, ClassVar, Literal, overload
 
 import numpy as np
 
+from nngym.checks import check_rng, is_int
 from nngym.layer import Layer
 
 State = tuple[np.ndarray, ...]
@@ -84,10 +85,12 @@ class Recurrent(Layer):
         dtype: np.dtype | type = np.float32,
     ) -> None:
         super().__init__(dtype)
-        if input_size < 1 or hidden_size < 1:
+        if not (is_int(input_size) and is_int(hidden_size)) or input_size < 1 or hidden_size < 1:
             raise ValueError(
-                f"{type(self).__name__} needs input_size >= 1 and hidden_size >= 1, got {input_size}, {hidden_size}"
+                f"{type(self).__name__} needs integers input_size >= 1 and hidden_size >= 1, "
+                f"got {input_size!r}, {hidden_size!r}"
             )
+        check_rng(rng, f"{type(self).__name__} rng")
         if w_init not in ("uniform", "orthogonal"):
             raise ValueError(f"unknown w_init {w_init!r}; expected 'uniform' or 'orthogonal'")
         self.input_size, self.hidden_size, self.w_init = int(input_size), int(hidden_size), w_init
@@ -233,10 +236,6 @@ class Recurrent(Layer):
             starts = starts[None]
         y, new_state = self._run(x[None], state, starts, train=False)
         return y[0], new_state
-
-    def named_params(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
-        """``[(key, param, grad), ...]`` so the layer is a parameter source for the optimisers."""
-        return [(k, p, self.grads[k]) for k, p in self.params.items()]
 
     def zero_grads(self) -> None:
         for g in self.grads.values():

@@ -46,7 +46,8 @@ def load_npz(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, 
 
     Raises:
         FileNotFoundError: If the file does not exist.
-        ModelFileError: If it is not a valid model file (not a zip, no metadata, bad JSON, object arrays).
+        ModelFileError: If it is not a valid model file (not a zip, no metadata, metadata not a JSON object,
+            object arrays).
     """
     path = Path(path)
     if not path.exists() and path.suffix != ".npz" and path.with_name(path.name + ".npz").exists():
@@ -71,4 +72,6 @@ def load_npz(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, 
         meta = json.loads(str(arrays.pop(META_KEY)))
     except json.JSONDecodeError as e:
         raise ModelFileError(f"{path}: metadata is not valid JSON: {e}") from e
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"{path}: metadata must be a JSON object, got {type(meta).__name__} {meta!r:.80}")
     return arrays, meta

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm import tqdm
 
+from nngym.checks import check_int, check_rng, is_real
 from nngym.costs import Cost, check_finite
 from nngym.network import Sequential
 from nngym.optim import Optimizer
+from nngym.schedules import parse_schedule
 
 
 def accuracy(net: Sequential, x: np.ndarray, labels: np.ndarray, batch_size: int = 1000) -> float:
@@ -49,7 +52,7 @@ def fit(
     batch_size: int,
     rng: np.random.Generator,
     eval_data: tuple[np.ndarray, np.ndarray] | None = None,
-    lr_schedule: Callable[[float], float] | None = None,
+    lr_schedule: Callable[[float], float] | float | str | None = None,
     progress: bool = False,
     on_epoch: Callable[[int, History], None] | None = None,
 ) -> History:
@@ -61,22 +64,54 @@ def fit(
 
     Args:
         net: The network; recurrent layers in it must be ``batch_first``.
-        cost: The cost (its gradient is the batch mean).
+        cost: The cost, an instance such as ``SoftmaxCrossEntropy()`` (its gradient is the batch mean).
         optimizer: Updates ``net``'s parameters.
-        x: Inputs (N, ...).
-        y: Targets as the cost expects them (one-hot (N, K) or labels (N,); (N, T, K) or (N, T) for sequences).
-        epochs: Passes over the data.
-        batch_size: Mini-batch size m.
-        rng: Generator for shuffling.
-        eval_data: ``(x_eval, labels)`` evaluated (accuracy) after each epoch.
-        lr_schedule: Maps progress remaining (1 → 0) to the learning rate, applied per batch.
+        x: Inputs (N, ...), N >= 1; anything ``np.asarray`` reads (e.g. nested lists).
+        y: Targets as the cost expects them (one-hot (N, K) or labels (N,); (N, T, K) or (N, T) for sequences);
+            anything ``np.asarray`` reads.
+        epochs: Passes over the data, an integer >= 0 (0 trains nothing and returns an empty ``History``).
+        batch_size: Mini-batch size m, an integer >= 1.
+        rng: ``np.random.Generator`` for shuffling.
+        eval_data: A pair ``(x_eval, labels)`` evaluated (accuracy) after each epoch.
+        lr_schedule: Maps progress remaining (1 → 0) to the learning rate, applied per batch; a number or a
+            ``"lin_<x>"`` string is read by ``nngym.schedules.parse_schedule``. Each rate it gives must be a
+            finite number >= 0.
         progress: Show a tqdm bar per epoch.
         on_epoch: Called after each epoch with ``(epoch, history)``.
 
     Raises:
         FloatingPointError: If the cost becomes NaN or infinite.
-        ValueError: If x and y differ in length, or a recurrent layer reads time-major sequences.
+        ValueError: If x and y differ in length or are empty, a recurrent layer reads time-major sequences,
+            ``epochs`` or ``batch_size`` is not an integer in its range (bools are not integers), ``rng`` is not a
+            ``np.random.Generator``, ``cost`` is not a cost instance, ``eval_data`` is not an ``(x, labels)`` pair,
+            or the schedule gives a learning rate that is not a finite number >= 0.
     """
+    if not all(callable(getattr(net, m, None)) for m in ("forward", "backward", "predict")):
+        raise ValueError(f"fit trains a network (a Sequential), got {type(net).__name__} {net!r:.80}")
+    epochs = check_int(epochs, "fit epochs", minimum=0)
+    batch_size = check_int(batch_size, "fit batch_size")
+    check_rng(rng, "fit rng")
+    if isinstance(cost, type) or not (
+        callable(getattr(cost, "value", None)) and callable(getattr(cost, "delta", None))
+    ):
+        raise ValueError(
+            f"fit needs a cost instance with value() and delta(), e.g. SoftmaxCrossEntropy(); got {cost!r}"
+        )
+    if isinstance(optimizer, type) or not callable(getattr(optimizer, "step", None)):
+        raise ValueError(f"fit needs an optimizer instance, e.g. Adam(net), got {optimizer!r}")
+    if lr_schedule is not None and not callable(lr_schedule):
+        lr_schedule = parse_schedule(lr_schedule)
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim < 1 or y.ndim < 1:
+        raise ValueError(f"fit needs batches of examples along axis 0, got x of shape {x.shape}, y of shape {y.shape}")
+    if eval_data is not None:
+        if not isinstance(eval_data, tuple | list) or len(eval_data) != 2:
+            raise ValueError(
+                f"eval_data must be a pair (x_eval, labels), got {type(eval_data).__name__}"
+                + (f" of shape {eval_data.shape}" if isinstance(eval_data, np.ndarray) else f" {eval_data!r:.80}")
+            )
+        if len(eval_data[0]) != len(eval_data[1]):
+            raise ValueError(f"eval_data has {len(eval_data[0])} inputs but {len(eval_data[1])} labels")
     if net.batch_axis != 0:
         raise ValueError(
             "fit shuffles and batches along axis 0, but the network reads time-major (T, N, D) sequences: "
@@ -84,6 +119,8 @@ def fit(
         )
     if len(x) != len(y):
         raise ValueError(f"x has {len(x)} examples but y has {len(y)}")
+    if len(x) == 0:
+        raise ValueError("fit needs at least one example, got an empty x")
     history = History()
     n = len(x)
     steps_total = epochs * ((n + batch_size - 1) // batch_size)
@@ -96,7 +133,13 @@ def fit(
         for start in bar:
             idx = order[start : start + batch_size]
             if lr_schedule is not None:
-                optimizer.lr = lr_schedule(1.0 - step / steps_total)
+                lr = lr_schedule(1.0 - step / steps_total)
+                if not (is_real(lr) and 0.0 <= lr < math.inf):  # a negative rate would climb the cost
+                    raise ValueError(
+                        f"lr_schedule gave learning rate {lr!r} at epoch {epoch + 1}, batch {start // batch_size}; "
+                        "it must be a finite number >= 0"
+                    )
+                optimizer.lr = lr
             out = net.forward(x[idx])
             loss = cost.value(out, y[idx])
             check_finite(loss, f"cost at epoch {epoch + 1}, batch {start // batch_size}")

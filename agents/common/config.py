@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from nngym.schedules import parse_schedule
+from nngym.schedules import ScheduleRateError, parse_schedule
 
 #: field -> (lowest, highest, lowest allowed?, highest allowed?)
 RANGES: dict[str, tuple[float, float, bool, bool]] = {
@@ -100,6 +100,8 @@ def check_config(algo: str, config: Any) -> None:
         if name in SCHEDULES:
             try:
                 start = parse_schedule(value)(1.0)
+            except ScheduleRateError as err:  # a number, but negative or not finite
+                raise ValueError(f"{algo}: {name} must be > 0, got {value!r}") from err
             except (TypeError, ValueError) as err:
                 raise ValueError(f"{algo}: {name} must be a number or 'lin_<x>', got {value!r}") from err
             if not start > 0.0:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nngym.checks import float_dtype
+
 #: Environment variable naming a directory with the four files, used instead of the bundled copy.
 ENV_VAR = "NNGYM_MNIST_DIR"
 
@@ -140,6 +142,18 @@ def load_mnist(
 def load_mnist_float(
     split: str = "train", data_dir: str | os.PathLike | None = None, dtype: np.dtype | type = np.float32
 ) -> tuple[np.ndarray, np.ndarray]:
-    """MNIST as the seed's network sees it: images flattened to (N, 784) in [0, 1], labels (N,) int64."""
+    """MNIST as the seed's network sees it: images flattened to (N, 784) in [0, 1], labels (N,) int64.
+
+    Args:
+        split: ``"train"`` or ``"test"``.
+        data_dir: As for ``load_mnist``.
+        dtype: The images' dtype, a floating one (float16, float32, float64): an integer dtype would round
+            the grey levels in [0, 1] to 0 or 1.
+
+    Raises:
+        ValueError: For an unknown split or a dtype that is not floating.
+        MNISTError: If a file is missing, truncated or corrupt.
+    """
+    dtype = float_dtype(dtype, "load_mnist_float dtype")
     images, labels = load_mnist(split, data_dir)
     return (images.reshape(len(images), -1) / np.asarray(255.0, dtype)).astype(dtype), labels.astype(np.int64)
