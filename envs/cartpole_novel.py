@@ -60,7 +60,7 @@ class CartPoleNoVelEnv(CartPoleEnv):
 
     ## Arguments
 
-    `sutton_barto_reward` as in CartPole-v1.
+    `sutton_barto_reward` as in CartPole-v1 (a bool).
 
     ```python
     >>> import gymnasium as gym, envs
@@ -82,7 +82,9 @@ class CartPoleNoVelEnv(CartPoleEnv):
     def __init__(self, sutton_barto_reward: bool = False, render_mode: str | None = None):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
-        super().__init__(sutton_barto_reward=sutton_barto_reward, render_mode=render_mode)
+        if not isinstance(sutton_barto_reward, bool | np.bool_):
+            raise ValueError(f"sutton_barto_reward must be a bool (True or False), got {sutton_barto_reward!r}")
+        super().__init__(sutton_barto_reward=bool(sutton_barto_reward), render_mode=render_mode)
         full = self.observation_space
         self.observation_space = spaces.Box(full.low[OBSERVED], full.high[OBSERVED], dtype=np.float32)
 
@@ -91,6 +93,8 @@ class CartPoleNoVelEnv(CartPoleEnv):
         return obs[OBSERVED], info
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if self.state is None:
+            raise RuntimeError("call reset() before step()")
         action = check_action(self.action_space, action, "0 left, 1 right")
         obs, reward, terminated, truncated, info = super().step(action)
         return obs[OBSERVED], reward, terminated, truncated, info

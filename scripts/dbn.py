@@ -10,19 +10,30 @@ Stages share one run directory, so the RBMs are pretrained once and reused:
     python scripts/dbn.py fields       # first-layer receptive fields PNG
 
 Pretraining checkpoints every epoch (``<run>/rbm<l>.npz``, ``<run>/top.npz``); rerunning resumes.
-Figures go to docs/figures/, numbers to ``<run>/results_<stage>.json`` and stdout.
+Figures go to ``--out`` (default docs/figures/), numbers to ``<run>/results_<stage>.json`` and stdout.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from agents.experiments.cli import (
+    non_negative_float,
+    non_negative_int,
+    output_file,
+    positive_float,
+    positive_int,
+    probability,
+    reported_as_errors,
+    writing,
+)
 from nngym.builders import mlp  # noqa: E402
 from nngym.costs import SoftmaxCrossEntropy  # noqa: E402
 from nngym.datasets.augment import random_shifts  # noqa: E402
@@ -60,26 +71,44 @@ def save_json(run: Path, stage: str, results: dict) -> None:
     print(json.dumps(results, indent=2))
 
 
+def figure_path(args: argparse.Namespace) -> Path:
+    """The PNG ``generate`` (``dbn_generated<tag>.png``) or ``fields`` (``dbn_receptive_fields.png``) writes."""
+    return args.out / (f"dbn_generated{args.tag}.png" if args.stage == "generate" else "dbn_receptive_fields.png")
+
+
 def load_dbn(run: Path, name: str = "dbn.npz") -> DBN:
     return DBN.load(run / name)
 
 
 # --- stages ---------------------------------------------------------------------------------
-def pretrain(args: argparse.Namespace) -> None:
-    x, labels = load_mnist_float("train")
-    rng = np.random.default_rng(args.seed)
-    dbn = DBN(args.sizes, rng, n_labels=10, n_top=args.top)
-    layer_cfg = CDConfig(lr=args.lr, lr_final=args.lr / 10, epochs=args.epochs, batch_size=100, weight_decay=2e-4)
+def pretrain_configs(args: argparse.Namespace) -> tuple[CDConfig, CDConfig]:
+    """CD settings of the stack's RBMs and of the label-joined top RBM: ``--batch-size`` and ``--weight-decay``
+    for both, ``--lr`` / ``--epochs`` for the stack, ``--top-*`` for the top (learning rates decay to a tenth)."""
+    layer_cfg = CDConfig(
+        lr=args.lr,
+        lr_final=args.lr / 10,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        weight_decay=args.weight_decay,
+    )
     top_cfg = CDConfig(
         k=args.top_k,
         persistent=args.top_pcd,
         lr=args.top_lr,
         lr_final=args.top_lr / 10,
         epochs=args.top_epochs,
-        batch_size=100,
+        batch_size=args.batch_size,
         n_chains=100,
-        weight_decay=2e-4,
+        weight_decay=args.weight_decay,
     )
+    return layer_cfg, top_cfg
+
+
+def pretrain(args: argparse.Namespace) -> None:
+    x, labels = load_mnist_float("train")
+    rng = np.random.default_rng(args.seed)
+    dbn = DBN(args.sizes, rng, n_labels=10, n_top=args.top)
+    layer_cfg, top_cfg = pretrain_configs(args)
     t0 = time.time()
 
     def log(layer: int, h: dict) -> None:
@@ -100,6 +129,8 @@ def pretrain(args: argparse.Namespace) -> None:
         "top_epochs": args.top_epochs,
         "top_pcd": args.top_pcd,
         "top_k": args.top_k,
+        "batch_size": args.batch_size,
+        "weight_decay": args.weight_decay,
         "seconds": round(time.time() - t0, 1),
         "top_rbm_free_energy_test_accuracy": float((dbn.classify_top(x_test) == y_test).mean()),
     }
@@ -117,10 +148,10 @@ def refine_top(args: argparse.Namespace) -> None:
         lr=args.top_lr,
         lr_final=0.0,
         epochs=args.top_epochs,
-        batch_size=100,
+        batch_size=args.batch_size,
         momentum=0.5,
         final_momentum=0.5,
-        weight_decay=2e-4,
+        weight_decay=args.weight_decay,
     )
     t0 = time.time()
     (args.run / "top_pcd.npz").unlink(missing_ok=True)
@@ -223,7 +254,8 @@ def generate(args: argparse.Namespace) -> None:
     per_label = [float((predicted[labels == c] == c).mean()) for c in range(10)]
     cols = min(10, args.per_label)
     grid = samples.reshape(10, args.per_label, 784)[:, :cols].reshape(-1, 784)
-    save_png(FIGURES / f"dbn_generated{args.tag}.png", tile(grid, 10, cols, pad_value=0.0), invert=True)
+    with writing(figure_path(args)):
+        save_png(figure_path(args), tile(grid, 10, cols, pad_value=0.0), invert=True)
     results = {
         "model": args.model,
         "samples": len(labels),
@@ -271,54 +303,103 @@ def fewlabels(args: argparse.Namespace) -> None:
 
 
 def fields(args: argparse.Namespace) -> None:
-    W = load_dbn(args.run).rbms[0].params["W"][:100]
+    """The first hidden layer's weights as images: up to 100 units on the largest square grid there are units for
+    (10 x 10 from 100 units on; a 64-unit layer gives 8 x 8)."""
+    W = load_dbn(args.run).rbms[0].params["W"]
+    side = math.isqrt(min(len(W), 100))
+    W = W[: side * side]
     lo, hi = W.min(axis=1, keepdims=True), W.max(axis=1, keepdims=True)
-    save_png(FIGURES / "dbn_receptive_fields.png", tile((W - lo) / (hi - lo), 10, 10))
+    with writing(figure_path(args)):
+        save_png(figure_path(args), tile((W - lo) / np.maximum(hi - lo, 1e-12), side, side))
 
 
-def main() -> None:
+STAGES = ["pretrain", "refine_top", "finetune", "generate", "fewlabels", "fields"]
+#: A stage's defaults of the shared options: (epochs, lr, batch_size, weight_decay).
+STAGE_DEFAULTS = {
+    "pretrain": (20, 0.05, 100, 2e-4),
+    "refine_top": (0, 0.0, 100, 2e-4),  # the top RBM's PCD: --top-epochs and --top-lr
+    "finetune": (40, 0.1, 50, 1e-5),
+    "fewlabels": (200, 0.1, 20, 1e-4),
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, checked: counts >= 1, rates > 0, a stack from MNIST's 784 pixels, an existing DBN file in
+    the run directory for the stages after ``pretrain``, a writable ``--out`` for the figures.
+
+    Raises:
+        SystemExit: argparse's ``error:`` line naming the option and the value.
+    """
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("stage", choices=["pretrain", "refine_top", "finetune", "generate", "fewlabels", "fields"])
+    p.add_argument("stage", choices=STAGES)
     p.add_argument("--model", default="dbn.npz", help="generate: DBN file in the run directory")
     p.add_argument("--run", type=Path, default=Path("runs/dbn"), help="run directory (checkpoints, results)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--sizes", type=int, nargs="+", default=[784, 500, 500], help="unsupervised stack")
-    p.add_argument("--top", type=int, default=2000, help="hidden units of the label-joined top RBM")
-    p.add_argument("--epochs", type=int, default=None, help="pretraining epochs per RBM / fine-tuning epochs")
-    p.add_argument("--top-epochs", type=int, default=20)
-    p.add_argument("--top-lr", type=float, default=0.05)
+    p.add_argument(
+        "--out", type=Path, default=FIGURES, help="generate, fields: folder of the PNG (default: docs/figures/)"
+    )
+    p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument(
+        "--sizes", type=positive_int, nargs="+", default=[784, 500, 500], help="unsupervised stack, from 784 pixels"
+    )
+    p.add_argument("--top", type=positive_int, default=2000, help="hidden units of the label-joined top RBM")
+    p.add_argument("--epochs", type=positive_int, default=None, help="pretraining epochs per RBM / fine-tuning epochs")
+    p.add_argument("--top-epochs", type=positive_int, default=20)
+    p.add_argument("--top-lr", type=positive_float, default=0.05)
     p.add_argument("--top-pcd", action=argparse.BooleanOptionalAction, default=False)
-    p.add_argument("--top-k", type=int, default=1, help="Gibbs steps of the top RBM's CD-k")
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--weight-decay", type=float, default=None)
-    p.add_argument("--shift", type=int, default=0, help="fine-tuning: random translations up to this many pixels")
-    p.add_argument("--dropout", type=float, default=0.0, help="fine-tuning: dropout after each hidden layer")
-    p.add_argument("--input-dropout", type=float, default=0.0, help="fine-tuning: dropout on the pixels")
+    p.add_argument("--top-k", type=positive_int, default=1, help="Gibbs steps of the top RBM's CD-k")
+    p.add_argument("--lr", type=positive_float, default=None)
+    p.add_argument("--batch-size", type=positive_int, default=None, help="pretrain, refine_top: CD mini-batch too")
+    p.add_argument("--weight-decay", type=non_negative_float, default=None, help="pretrain, refine_top: CD's too")
+    p.add_argument(
+        "--shift", type=non_negative_int, default=0, help="fine-tuning: random translations up to this many pixels"
+    )
+    p.add_argument("--dropout", type=probability, default=0.0, help="fine-tuning: dropout after each hidden layer")
+    p.add_argument("--input-dropout", type=probability, default=0.0, help="fine-tuning: dropout on the pixels")
     p.add_argument("--tag", default="", help="suffix of the results file")
-    p.add_argument("--per-label", type=int, default=100)
-    p.add_argument("--gibbs", type=int, default=1000)
+    p.add_argument("--per-label", type=positive_int, default=100)
+    p.add_argument("--gibbs", type=non_negative_int, default=1000)
     p.add_argument("--start", choices=["coin", "mean"], default="mean", help="generate: initial top features")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--n-labelled", type=int, default=600)
-    args = p.parse_args()
-    defaults = {  # stage: (epochs, lr, batch_size, weight_decay)
-        "pretrain": (20, 0.05, 100, 0.0),
-        "finetune": (40, 0.1, 50, 1e-5),
-        "fewlabels": (200, 0.1, 20, 1e-4),
-    }.get(args.stage, (0, 0.0, 0, 0.0))
+    p.add_argument("--seeds", type=non_negative_int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--n-labelled", type=positive_int, default=600)
+    args = p.parse_args(argv)
+    if len(args.sizes) < 2 or args.sizes[0] != 784:
+        p.error(
+            f"--sizes: expected the stack's layer sizes from MNIST's 784 pixels, e.g. 784 500 500, got {args.sizes}"
+        )
+    if args.n_labelled > 60_000:
+        p.error(f"--n-labelled: expected at most the 60000 training images, got {args.n_labelled}")
+    if args.stage != "pretrain":
+        needed = args.run / (args.model if args.stage == "generate" else "dbn.npz")
+        if not needed.is_file():
+            writer = "refine_top" if needed.name == "dbn_pcd.npz" else "pretrain"
+            p.error(f"{needed} not found: {args.stage} reads the DBN of a run directory (--run); {writer} writes it")
+    if args.stage in ("generate", "fields"):
+        try:
+            output_file(str(figure_path(args)))
+        except argparse.ArgumentTypeError as e:
+            p.error(f"--out {args.out}: {e}")
+    defaults = STAGE_DEFAULTS.get(args.stage, (0, 0.0, 0, 0.0))
     for name, value in zip(("epochs", "lr", "batch_size", "weight_decay"), defaults, strict=True):
         if getattr(args, name) is None:
             setattr(args, name, value)
-    args.run.mkdir(parents=True, exist_ok=True)
-    {
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.stage == "pretrain":
+        with writing(args.run):
+            args.run.mkdir(parents=True, exist_ok=True)
+    stage = {
         "pretrain": pretrain,
         "refine_top": refine_top,
         "finetune": finetune,
         "generate": generate,
         "fewlabels": fewlabels,
         "fields": fields,
-    }[args.stage](args)
+    }[args.stage]
+    with reported_as_errors():  # a checkpoint or DBN file of another size, a corrupt file, MNIST's files missing
+        stage(args)
 
 
 if __name__ == "__main__":

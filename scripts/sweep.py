@@ -20,6 +20,7 @@ from pathlib import Path
 from agents.experiments.cli import positive_int
 from agents.experiments.sweep import run_sweep, write_report
 from agents.experiments.sweep_file import SweepError, load_sweep
+from agents.experiments.tune import check_tune
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -48,13 +49,16 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         sweep = load_sweep(args.sweep_file)
-    except SweepError as e:
-        print(f"error: {e}", file=sys.stderr)
+        if sweep.tune is not None:
+            check_tune(sweep.tune)
+    except SweepError as e:  # the tune section's messages begin "tune:"; load_sweep's name the file
+        where = "" if str(e).startswith(str(args.sweep_file)) else f"{args.sweep_file}: "
+        print(f"error: {where}{e}", file=sys.stderr)
         return 2
     log_dir = Path(args.log_dir or f"runs/sweeps/{sweep.name}")
 
     if sweep.tune is not None:
-        from agents.experiments.tune import run_tune
+        from agents.experiments.tune import run_tune  # Ray only when it runs
 
         best, path = run_tune(sweep.tune, log_dir, address=args.address)
         print(f"best hyperparameters {best}\nwritten to {path} (use: scripts/train.py --hyperparams-file {path})")

@@ -209,6 +209,8 @@ def test_async_vector_matches_sync(env_id):
         ("nngym/Catch-v0", {"columns": 20}, r"columns must be an integer from 1 to 2 \* \(rows - 1\) \+ 1 = 19"),
         ("nngym/Catch-v0", {"scale": 17}, "scale must be an integer from 1 to 16"),
         ("nngym/CartPoleNoVel-v1", {"render_mode": "ansi"}, "render_mode must be None or one of"),
+        ("nngym/CartPoleNoVel-v1", {"sutton_barto_reward": "yes"}, "sutton_barto_reward must be a bool .*'yes'"),
+        ("nngym/CartPoleNoVel-v1", {"sutton_barto_reward": 1}, "sutton_barto_reward must be a bool .*got 1"),
     ],
 )
 @pytest.mark.filterwarnings("ignore::UserWarning")  # gym.make's own note on the unsupported render_mode
@@ -228,6 +230,14 @@ def test_invalid_actions_are_rejected_not_mapped(env_id):
     for action in (np.int64(0), np.int32(0), np.array(0)):  # numpy integers and 0-d arrays are valid
         env.step(action)
         env.reset()
+
+
+@pytest.mark.parametrize("env_id", envs.ENV_IDS)
+def test_every_env_refuses_a_step_before_reset_alike(env_id):
+    """The env itself (without gym.make's order check) raises the same RuntimeError."""
+    env = gym.make(env_id, disable_env_checker=True).unwrapped
+    with pytest.raises(RuntimeError, match=re.escape("call reset() before step()")):
+        env.step(0)
 
 
 # --- random-policy and optimal returns (the docstrings' tables) ---

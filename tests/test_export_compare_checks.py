@@ -3,6 +3,7 @@ what was given and what is supported, nothing written or trained first."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 
 import gymnasium as gym
@@ -184,3 +185,36 @@ def test_compare_refuses_bad_counts_when_parsing(option, value, capsys):
     got = repr(value) if value == "x" else value  # what came: the text, or the number
     expected = f"error: argument {option}: expected an integer >= 1, got {got}"
     assert capsys.readouterr().err.strip().endswith(expected)
+
+
+def test_export_and_convert_name_an_output_path_they_cannot_write(tmp_path):
+    """A path in a folder that cannot hold files (/proc), or a folder itself: one line naming the path given."""
+    sb3 = pytest.importorskip("stable_baselines3")
+    from agents.experiments import convert_sb3, export
+
+    zip_path = tmp_path / "ppo.zip"
+    sb3.PPO("MlpPolicy", "CartPole-v1", n_steps=16, batch_size=16, device="cpu").save(zip_path)
+    model = tmp_path / "model.npz"
+    _ppo(BOX3, DISCRETE2).save(model)
+    runs = [(convert_sb3.main, [str(zip_path)], "/proc/x.npz")]
+    if importlib.util.find_spec("onnx") is not None:
+        runs += [(export.main, [str(model), "--onnx"], "/proc/x.onnx"), (export.main, [str(model), "--onnx"], "DIR")]
+    for main, argv, out in runs:
+        out = str(tmp_path) if out == "DIR" else out
+        with pytest.raises(SystemExit) as info:
+            main([*argv, out])
+        message = str(info.value)
+        assert message.startswith(f"error: cannot write {out}: ") and "\n" not in message, message
+    assert str(info.value) == f"error: cannot write {tmp_path}: Is a directory"
+
+
+def test_export_of_a_population_folder_says_to_give_a_member_file(tmp_path):
+    from agents.experiments import export
+
+    folder = PPO("CartPole-v1", seed=[3, 4], n_envs=1, n_steps=16, batch_size=16).save(tmp_path / "pop")
+    with pytest.raises(SystemExit) as info:
+        export.main([str(folder), "--onnx", str(tmp_path / "out.onnx")])
+    message = str(info.value)
+    assert message.startswith(f"error: {folder} is a population's folder") and "\n" not in message
+    assert f"give one member's file, {folder / 's<seed>.npz'} (s3.npz, s4.npz)" in message
+    assert "Errno" not in message and not (tmp_path / "out.onnx").exists()

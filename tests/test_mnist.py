@@ -1,7 +1,10 @@
 """The bundled MNIST: parsed, verified, clear errors for broken files, and a quick learning test."""
 
 import gzip
+import re
+import runpy
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +12,7 @@ import pytest
 from nngym import SGD, SoftmaxCrossEntropy
 from nngym.builders import mlp
 from nngym.datasets.mnist import FILES, MNISTError, load_mnist, load_mnist_float, mnist_dir, parse_idx
+from nngym.network import Sequential
 from nngym.train import accuracy, fit
 
 
@@ -78,3 +82,48 @@ def test_quick_mlp_learns_mnist_subset():
     fit(net, SoftmaxCrossEntropy(), SGD(net, lr=1.0), x[:20000], y[:20000], epochs=3, batch_size=20, rng=rng)
     # seeds 0-4 x 3 OpenBLAS kernels: min 93.5%, median 94.4% (10,000 images, 4 epochs at lr 0.5: min 90.5%)
     assert accuracy(net, xt[:2000], yt[:2000]) > 0.90
+
+
+def _mnist_script():
+    """``main`` and ``parse_args`` of scripts/mnist.py (a script, not a module of the packages)."""
+    return runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "mnist.py"))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--epochs", "0"], "argument --epochs: expected an integer >= 1, got 0"),
+        (["--epochs", "-1"], "argument --epochs: expected an integer >= 1, got -1"),
+        (["--batch", "0"], "argument --batch: expected an integer >= 1, got 0"),
+        (["--sizes", "a,b"], "argument --sizes: expected comma-separated integers, e.g. 784,30,10, got 'a,b'"),
+        (["--sizes", "700,30,10"], "argument --sizes: expected layer sizes >= 1 that start with 784 .*'700,30,10'"),
+        (["--sizes", "784,0,10"], "argument --sizes: expected layer sizes >= 1 .*'784,0,10'"),
+        (["--eta", "-1"], "argument --eta: expected a number > 0, got -1"),
+        (["--lmbda", "-1"], "argument --lmbda: expected a number >= 0, got -1"),
+        (["--init", "foo"], "argument --init: unknown initializer 'foo'; expected one of"),
+        (["--init", "orthogonal:x"], "argument --init: 'orthogonal:x': could not convert"),
+        (["--save", "/proc/x.npz"], "argument --save: cannot write /proc/x.npz: "),
+        (["--dropout", "0.5"], "--dropout 0.5 applies to --net cnn .*the MLP has no dropout"),
+        (["--net", "cnn", "--dropout", "1"], r"argument --dropout: expected a probability in \[0, 1\), got 1"),
+        (["--activation", "softmax"], "argument --activation: invalid choice: 'softmax'"),
+    ],
+)
+def test_mnist_script_refuses_bad_arguments_in_one_error_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        _mnist_script()["parse_args"](argv)
+    assert info.value.code == 2
+    text = capsys.readouterr().err  # argparse: the usage, then one error line
+    assert text.startswith("usage:") and "Traceback" not in text
+    assert re.search(f": error: {message}", text.strip().splitlines()[-1]), text
+
+
+def test_mnist_script_bad_spec_is_an_error_line_and_gelu_trains(tmp_path, capsys):
+    script = _mnist_script()
+    with pytest.raises(SystemExit, match=r"^error: bad CNN spec item 'conv:8'; comma-separated items"):
+        script["main"](["--net", "cnn", "--spec", "conv:8"])
+    out = tmp_path / "gelu.npz"
+    argv = ["--sizes", "784,16,10", "--activation", "gelu", "--cost", "softmax-cross-entropy", "--eta", "0.1"]
+    history = script["main"]([*argv, "--epochs", "1", "--train-size", "200", "--no-progress", "--save", str(out)])
+    assert len(history.eval_accuracy) == 1 and 0.0 <= history.eval_accuracy[0] <= 1.0
+    assert [type(layer).__name__ for layer in Sequential.load(out).layers] == ["Dense", "GELU", "Dense"]
+    assert "gelu" in script["HIDDEN_ACTIVATIONS"] and "softmax" not in script["HIDDEN_ACTIVATIONS"]

@@ -209,6 +209,30 @@ def test_save_load_and_resume_a_population(tmp_path, algo):
         load_population(A2C if algo == "ppo" else PPO, folder)
 
 
+def test_a_corrupt_population_json_is_named_with_its_problem(tmp_path):
+    folder = PPO("CartPole-v1", seed=[0, 1], n_envs=1, n_steps=16, batch_size=16).save(tmp_path / "pop")
+    index = folder / "population.json"
+    good = json.loads(index.read_text())
+    cases = [
+        ("{not json", "not valid JSON"),
+        ([0, 1], r"expected a JSON object .*got \[0, 1\]"),
+        ({**good, "files": None}, "'files' must be a non-empty list of member file names, got None"),
+        ({k: v for k, v in good.items() if k != "seeds"}, "'seeds' must be a list of the members' seeds, got None"),
+        ({**good, "seeds": [0]}, "lists 2 member files and 1 seeds, expected one seed per file"),
+        ({**good, "seeds": [1, 1]}, "'seeds': a population needs distinct seeds"),
+        ({**good, "seeds": [5, 1]}, "lists seed 5 for s0.npz, but .*s0.npz holds the member with seed 0"),
+        ({**good, "seeds": [1, 0]}, "lists seed 1 for s0.npz, but .*s0.npz holds the member with seed 0"),
+    ]
+    for content, message in cases:
+        index.write_text(content if isinstance(content, str) else json.dumps(content))
+        with pytest.raises(ModelFileError, match=message) as raised:
+            load_population(PPO, folder, log_dir=tmp_path / "logs")
+        assert str(raised.value).startswith(f"{index}: "), raised.value
+    assert not (tmp_path / "logs").exists()  # refused before any member's logs were opened
+    index.write_text(json.dumps(good))
+    assert load_population(PPO, folder).seeds == [0, 1]
+
+
 def test_what_a_population_refuses():
     with pytest.raises(ValueError, match="supports \\['A2C', 'DQN', 'PPO'\\]"):
         REINFORCE("CartPole-v1", seed=[0, 1])

@@ -2,6 +2,7 @@
 
 import json
 import re
+import runpy
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,9 @@ import pytest
 from agents.experiments.sweep import run_sweep, write_report
 from agents.experiments.sweep_file import TRAIN_COMMAND as TRAIN
 from agents.experiments.sweep_file import SweepError, load_sweep
+from agents.experiments.tune import check_tune
+
+ROOT = Path(__file__).resolve().parents[1]
 
 BASE = {
     "name": "t",
@@ -33,6 +37,8 @@ BASE = {
         ({"hyperparams": {"learning_rat": [1e-3]}}, r"ppo has no hyperparameter \['learning_rat'\]"),
         ({"seeds": [0, "one"]}, "seeds must be integers"),
         ({"seeds": []}, "'seeds' is an empty list"),
+        ({"seeds": [0, 0]}, r"seeds must be distinct .*got \[0, 0\]: 0 repeated"),
+        ({"seeds": [3, 1, 3, 1, 2]}, r"seeds must be distinct .*: 1, 3 repeated"),
         ({"total_timesteps": -5}, "total_timesteps must be a positive number"),
         ({"n_eval_episodes": 0}, r"n_eval_episodes must be >= 1 \(the sweep's table compares the final evaluations\)"),
         ({"envs": ["nngym_no_such_module:Env-v0"]}, "cannot import its module 'nngym_no_such_module'"),
@@ -41,6 +47,59 @@ BASE = {
 def test_invalid_sweeps_fail_before_running(change, message):
     with pytest.raises(SweepError, match=message):
         load_sweep({**BASE, **change})
+
+
+TUNE = {"algo": "ppo", "env": "CartPole-v1", "search_space": {"learning_rate": {"loguniform": [1e-4, 3e-3]}}}
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"env": None}, "tune: missing 'env'"),
+        ({"search_space": {"learning_rat": {"choice": [1]}}}, r"tune: ppo has no hyperparameter \['learning_rat'\]"),
+        (
+            {"search_space": {"learning_rate": {"loguniform": [0, 1]}}},
+            r"search_space.learning_rate: loguniform needs bounds 0 < low < high, got low 0 and high 1",
+        ),
+        (
+            {"search_space": {"learning_rate": {"loguniform": [0.01, 0.001]}}},
+            "loguniform needs bounds 0 < low < high, got low 0.01 and high 0.001",
+        ),
+        ({"search_space": {"n_steps": {"randint": [32, 16]}}}, "randint needs low < high .*got low 32 and high 16"),
+        ({"search_space": {"n_steps": {"choice": []}}}, "choice needs a non-empty list of values, got \\[\\]"),
+        ({"search_space": {"n_steps": [16, 32]}}, "search_space.n_steps must be one of"),
+        (
+            {"total_timesteps": 1000},
+            r"need 0 < report_every <= total_timesteps, got report_every 5000 \(the default\) and total_timesteps 1000",
+        ),
+        ({"report_every": 0}, "report_every must be an integer >= 1, got 0"),
+        ({"num_samples": "8"}, "num_samples must be an integer >= 1, got '8'"),
+        ({"asha": {"grace_period": 9}}, r"asha.grace_period must be an integer from 1 to .* = 6\), got 9"),
+        ({"asha": {"reduction_factor": 1}}, "asha.reduction_factor must be a number > 1, got 1"),
+    ],
+)
+def test_invalid_tune_sections_fail_before_ray(change, message):
+    cfg = {k: v for k, v in {**TUNE, **change}.items() if v is not None}
+    with pytest.raises(SweepError, match=message):
+        check_tune(cfg)
+
+
+def test_sweep_script_ends_a_bad_file_in_one_error_line(tmp_path, capsys):
+    main = runpy.run_path(str(ROOT / "scripts" / "sweep.py"))["main"]
+    cases = {
+        "tune: {algo: ppo}": "error: {file}: tune: missing 'env'",
+        "tune: {algo: ppo, env: CartPole-v1, search_space: {learning_rate: {loguniform: [0, 1]}}}": (
+            "error: {file}: tune: search_space.learning_rate: loguniform needs bounds 0 < low < high"
+        ),
+        "algos: [ppo]\nenvs: [CartPole-v1]\nseeds: [0, 0]": "error: {file}: seeds must be distinct",
+    }
+    for text, expected in cases.items():
+        path = tmp_path / "bad.yaml"
+        path.write_text(text)
+        assert main([str(path), "--log-dir", str(tmp_path / "runs")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(expected.format(file=path)) and err.count("\n") == 1, err
+    assert not (tmp_path / "runs").exists()  # nothing ran
 
 
 def test_the_grid_takes_the_yml_keys_the_train_runner_translates():

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from agents.common.population_dqn import DQNPopulationEngine
 from agents.common.population_onpolicy import A2CPopulationEngine, PPOPopulationEngine
 from agents.common.population_parts import part_count
 from nngym.parallel import available_cores
-from nngym.serialization import ModelFileError
+from nngym.serialization import META_KEY, ModelFileError
 
 #: The algorithms a population trains, by ``algo`` name, and the loop that trains them.
 ENGINES: dict[str, type] = {"PPO": PPOPopulationEngine, "A2C": A2CPopulationEngine, "DQN": DQNPopulationEngine}
@@ -277,7 +278,9 @@ def load_population(
         **kwargs: ``verbose``, ``tensorboard_log``.
 
     Raises:
-        ModelFileError: If ``population.json`` is missing, of another format or algorithm.
+        ModelFileError: If ``population.json`` is missing, not valid JSON, of another format or algorithm, without
+            its ``files`` and ``seeds`` lists (of one length, distinct seeds), or if a member file's seed is not the
+            one ``population.json`` lists for it; the message names the file.
     """
     folder = Path(path)
     if folder.suffix == ".npz":
@@ -285,17 +288,64 @@ def load_population(
     index = folder / "population.json"
     if not index.exists():
         raise ModelFileError(f"{folder}: no population.json (not a saved population)")
-    meta = json.loads(index.read_text())
-    if meta.get("format") != "nngym.population" or meta.get("algorithm") != agent_cls.algo:
-        raise ModelFileError(
-            f"{index}: holds {meta.get('format')!r} of {meta.get('algorithm')!r}, "
-            f"expected a {agent_cls.algo} population"
-        )
+    files, seeds = _read_index(index, agent_cls.algo)
+    for name, seed in zip(files, seeds, strict=True):
+        _check_member_seed(index, folder / name, seed)  # before any member's logs are opened under a listed seed
     members = [
         agent_cls.load(folder / name, env=env, log_dir=member_log_dir(log_dir, seed), **kwargs)
-        for name, seed in zip(meta["files"], meta["seeds"], strict=True)
+        for name, seed in zip(files, seeds, strict=True)
     ]
     return Population.from_members(members, log_dir)
+
+
+def _check_member_seed(index: Path, path: Path, seed: int) -> None:
+    """Checks the seed in a member file's metadata against the one ``population.json`` lists for it (a file that
+    cannot be read is left to ``load``, which says what is wrong with it).
+
+    Raises:
+        ModelFileError: Naming both files and both seeds.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            found = json.loads(str(data[META_KEY])).get("seed")
+    except (OSError, ValueError, KeyError, EOFError, AttributeError, zipfile.BadZipFile):
+        return
+    if found != seed:
+        raise ModelFileError(
+            f"{index}: lists seed {seed} for {path.name}, but {path} holds the member with seed {found}"
+        )
+
+
+def _read_index(index: Path, algo: str) -> tuple[list[str], list[int]]:
+    """The member files and seeds ``population.json`` lists, checked.
+
+    Raises:
+        ModelFileError: Naming ``index`` and what is wrong in it.
+    """
+    try:
+        meta = json.loads(index.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelFileError(f"{index}: not valid JSON ({e}); Population.save writes this file") from None
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"{index}: expected a JSON object (format, algorithm, seeds, files), got {meta!r}")
+    if meta.get("format") != "nngym.population" or meta.get("algorithm") != algo:
+        raise ModelFileError(
+            f"{index}: holds {meta.get('format')!r} of {meta.get('algorithm')!r}, expected a {algo} population"
+        )
+    files, seeds = meta.get("files"), meta.get("seeds")
+    if not (isinstance(files, list) and files and all(isinstance(f, str) and f for f in files)):
+        raise ModelFileError(f"{index}: 'files' must be a non-empty list of member file names, got {files!r}")
+    if not isinstance(seeds, list):
+        raise ModelFileError(f"{index}: 'seeds' must be a list of the members' seeds, got {seeds!r}")
+    if len(files) != len(seeds):
+        raise ModelFileError(
+            f"{index}: lists {len(files)} member files and {len(seeds)} seeds, expected one seed per file"
+        )
+    try:
+        seeds = check_seeds(seeds)
+    except ValueError as e:
+        raise ModelFileError(f"{index}: 'seeds': {e}") from None
+    return files, seeds
 
 
 def _check_supported(agent_cls: type, net: Any) -> None:

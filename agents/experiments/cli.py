@@ -5,33 +5,80 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import gymnasium as gym
 import yaml
+
+#: The OSErrors of a path the user named: missing, not permitted, a folder for a file or a file for a folder.
+PATH_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError)
 
 
 @contextmanager
 def reported_as_errors() -> Iterator[None]:
     """Ends the script with ``error: <reason>`` for what the user gave wrong: a ValueError (bad hyperparameters,
-    spaces, model files: their messages name what was expected and what came), a missing file, an unknown env id
-    (gymnasium's errors), a module that cannot be imported (an env's entry point, a missing optional package), and
-    the TypeError ``gym.make`` raises for arguments the env does not take.
+    spaces, model files: their messages name what was expected and what came), a missing file or one that cannot
+    be read or written (permissions, a folder where a file was meant, a file where a folder was meant), an
+    unknown env id (gymnasium's errors), a module that cannot be imported (an env's entry point, a missing
+    optional package), and the TypeError ``gym.make`` raises for arguments the env does not take.
 
     Raises:
         SystemExit: With the reason, instead of a traceback.
     """
     try:
         yield
-    except (ValueError, FileNotFoundError, ImportError, gym.error.Error) as e:
+    except (ValueError, ImportError, gym.error.Error, *PATH_ERRORS) as e:
         raise SystemExit(f"error: {e}") from None
     except TypeError as e:
         if "environment creator" not in str(e):  # not gym.make's: a defect, with its traceback
             raise
         raise SystemExit(f"error: {e}") from None
+
+
+@contextmanager
+def writing(path: str | os.PathLike) -> Iterator[None]:
+    """Ends the script with ``error: cannot write <path>: <reason>`` for an OSError while writing ``path`` (a folder
+    that cannot be made or written to, a read-only file system such as ``/proc``, a folder of that name, a full
+    disk): the file the user named, not a temporary file or a traceback.
+
+    Raises:
+        SystemExit: With the path and the reason.
+    """
+    try:
+        yield
+    except OSError as e:
+        reason = e.strerror or str(e)
+        if e.filename is not None and os.fspath(e.filename) != os.fspath(path):
+            reason += f" ({e.filename})"
+        raise SystemExit(f"error: cannot write {os.fspath(path)}: {reason}") from None
+
+
+def output_file(text: str) -> str:
+    """argparse ``type=`` of a file a script writes when it is done (``--save`` after training): its folder must
+    exist or be creatable and be writable, and the path must not be a folder, so a long run does not end in a
+    failed write.
+
+    Raises:
+        argparse.ArgumentTypeError: Naming the path and the reason.
+    """
+    path = Path(text)
+    if not text or path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder, expected a file name")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:  # the nearest folder that exists is the one written to
+        folder = folder.parent
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise argparse.ArgumentTypeError(f"cannot write {text}: {e.strerror or e} (in {folder})") from None
+    return text
 
 
 def check_threads(num_threads: int, minus_one: str) -> int:
@@ -92,6 +139,44 @@ def non_negative_int(text: str) -> int:
         argparse.ArgumentTypeError: Naming what came; argparse ends the script with ``error: argument ...``.
     """
     return _int_at_least(0, text)
+
+
+def _float_in(text: str, low: float, high: float | None, closed: bool, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    inside = (value >= low if closed else value > low) and (high is None or value < high)
+    if not (math.isfinite(value) and inside):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse ``type=`` of a finite number > 0 (a learning rate ...).
+
+    Raises:
+        argparse.ArgumentTypeError: Naming what came; argparse ends the script with ``error: argument ...``.
+    """
+    return _float_in(text, 0.0, None, False, "a number > 0")
+
+
+def non_negative_float(text: str) -> float:
+    """argparse ``type=`` of a finite number >= 0 (a regularisation strength, where 0 means none ...).
+
+    Raises:
+        argparse.ArgumentTypeError: Naming what came; argparse ends the script with ``error: argument ...``.
+    """
+    return _float_in(text, 0.0, None, True, "a number >= 0")
+
+
+def probability(text: str) -> float:
+    """argparse ``type=`` of a dropout probability: a number in [0, 1).
+
+    Raises:
+        argparse.ArgumentTypeError: Naming what came; argparse ends the script with ``error: argument ...``.
+    """
+    return _float_in(text, 0.0, 1.0, True, "a probability in [0, 1)")
 
 
 def import_env_module(env: str) -> str:

@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 
 from agents.baselines.sb3_zip import SB3ZipError, load_sb3, read_sb3_zip
-from agents.experiments.cli import reported_as_errors
+from agents.experiments.cli import reported_as_errors, writing
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> Path:
     with reported_as_errors():  # a missing or corrupt zip, an unknown algorithm
         check_algo(args.zip, args.algo)
         agent = load_sb3(args.zip, algo=args.algo, vecnormalize=args.vecnormalize)
-    out = agent.save(args.out)
+    with writing(args.out):
+        out = agent.save(args.out)
     print(f"{args.zip}: SB3 {agent.algo} -> {out} (load it with agents.{agent.algo}.load)")
     return out
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from agents.common.onnx_export import export_onnx
 from agents.common.spaces import encode_observations
-from agents.experiments.cli import non_negative_int, reported_as_errors
+from agents.experiments.cli import non_negative_int, reported_as_errors, writing
 from agents.experiments.models import load_model
 
 
@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> Path:
     with reported_as_errors():  # a missing or corrupt model file
         agent = load_model(args.model)
     try:
-        out = export_onnx(agent, args.onnx)
+        with writing(args.onnx):
+            out = export_onnx(agent, args.onnx)
     except (ValueError, ImportError) as err:  # raised before anything is written: a model it cannot export, no onnx
         raise SystemExit(f"error: {args.model}: {err}") from None
     print(f"{args.model}: {agent.algo} policy -> {out}")

@@ -35,9 +35,19 @@ def load_model(
         **kwargs: Passed to ``load``.
 
     Raises:
-        ModelFileError: Not a model file, or one of another algorithm than ``algo``.
+        ModelFileError: Not a model file (a folder, a population's folder among them), or one of another algorithm
+            than ``algo``.
     """
     path = Path(path)
+    if path.is_dir():
+        members = sorted(p.name for p in path.glob("s*.npz"))
+        what = (
+            f"a population's folder (population.json and one model file per seed), not a model file: give one "
+            f"member's file, {os.path.join(path, 's<seed>.npz')} ({', '.join(members) or 'none found'})"
+            if (path / "population.json").exists()
+            else "a folder, not a model file"
+        )
+        raise ModelFileError(f"{path} is {what}")
     if path.suffix == ".zip":
         return load_sb3(path, algo=algo, **kwargs)
     _, meta = load_npz(path)

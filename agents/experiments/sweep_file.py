@@ -57,7 +57,7 @@ SWEEP_KEYS = {
     "impls": "list of implementations: nngym, sb3",
     "algos": "list of algorithms",
     "envs": "list of env ids",
-    "seeds": "list of integer seeds",
+    "seeds": "list of distinct integer seeds",
     "total_timesteps": "env steps per run (default: the algorithm's YAML n_timesteps)",
     "hyperparams": "mapping of hyperparameter -> value or list of values (a grid)",
     "n_eval_episodes": "deterministic evaluation episodes after training, >= 1: the table compares them (default 20)",
@@ -185,6 +185,12 @@ def load_sweep(source: str | os.PathLike | dict[str, Any]) -> Sweep:
             raise SweepError(f"{where}: {impl} has no algorithm {missing}; it offers {sorted(known_algos(impl))}")
     if not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise SweepError(f"{where}: seeds must be integers, got {seeds}")
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise SweepError(
+            f"{where}: seeds must be distinct (a repeated seed is the same run twice), got {seeds}: "
+            f"{', '.join(map(str, repeated))} repeated"
+        )
     check_envs(envs, where)
 
     grid = spec.get("hyperparams") or {}

@@ -34,7 +34,7 @@ import yaml
 from agents import ALGOS, load_hyperparams
 from agents.common.callbacks import BaseCallback
 from agents.common.evaluation import evaluate_episodes
-from agents.experiments.sweep_file import check_envs, check_hyperparams
+from agents.experiments.sweep_file import SweepError, check_envs, check_hyperparams
 
 TUNE_KEYS = {
     "algo",
@@ -50,6 +50,8 @@ TUNE_KEYS = {
     "max_concurrent",
 }
 DISTRIBUTIONS = ("uniform", "loguniform", "choice", "randint", "grid")
+#: What the ``asha`` mapping may set (arguments of Ray's ASHAScheduler; ``max_t`` comes from the budget).
+ASHA_KEYS = {"grace_period", "reduction_factor", "brackets", "stop_last_trials"}
 
 
 class TuneReportCallback(BaseCallback):
@@ -83,27 +85,66 @@ class TuneReportCallback(BaseCallback):
         return True
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value)
+
+
+def check_distribution(key: str, dist: Any) -> None:
+    """Checks one ``search_space`` entry before Ray sees it: ``{uniform: [low, high]}`` (low <= high),
+    ``{loguniform: [low, high]}`` (0 < low < high), ``{randint: [low, high]}`` (integers, low < high; high
+    excluded), ``{choice: [...]}`` or ``{grid: [...]}`` (a non-empty list).
+
+    Raises:
+        SweepError: Naming the hyperparameter, the distribution and what its arguments must be.
+    """
+    where = f"tune: search_space.{key}"
+    if not (isinstance(dist, dict) and len(dist) == 1 and next(iter(dist)) in DISTRIBUTIONS):
+        raise SweepError(f"{where} must be one of {list(DISTRIBUTIONS)} with its arguments, got {dist!r}")
+    ((kind, args),) = dist.items()
+    if kind in ("choice", "grid"):
+        if not isinstance(args, list) or not args:
+            raise SweepError(f"{where}: {kind} needs a non-empty list of values, got {args!r}")
+        return
+    is_bound = _is_int if kind == "randint" else _is_number
+    if not (isinstance(args, list) and len(args) == 2 and all(is_bound(a) for a in args)):
+        what = "integers" if kind == "randint" else "finite numbers"
+        raise SweepError(f"{where}: {kind} needs [low, high], two {what}, got {args!r}")
+    low, high = args
+    if kind == "loguniform" and not 0 < low < high:
+        raise SweepError(f"{where}: loguniform needs bounds 0 < low < high, got low {low} and high {high}")
+    if kind == "randint" and not low < high:
+        raise SweepError(f"{where}: randint needs low < high (high is excluded), got low {low} and high {high}")
+    if kind == "uniform" and not low <= high:
+        raise SweepError(f"{where}: uniform needs low <= high, got low {low} and high {high}")
+
+
 def check_tune(cfg: dict[str, Any]) -> dict[str, Any]:
     """Validates a ``tune`` section; returns it with defaults filled in.
 
     Raises:
-        ValueError: For unknown keys, an unknown algorithm or env, or a malformed search space.
+        SweepError: (a ValueError) For unknown keys, an unknown algorithm or env, a malformed search space or
+            distribution, or counts that are not positive integers, naming the key and the value.
     """
+    if not isinstance(cfg, dict):
+        raise SweepError(f"tune: expected a mapping of {sorted(TUNE_KEYS)}, got {cfg!r}")
     unknown = sorted(set(cfg) - TUNE_KEYS)
     if unknown:
-        raise ValueError(f"tune: unknown keys {unknown}; allowed: {sorted(TUNE_KEYS)}")
+        raise SweepError(f"tune: unknown keys {unknown}; allowed: {sorted(TUNE_KEYS)}")
     if cfg.get("algo") not in ALGOS:
-        raise ValueError(f"tune: algo must be one of {sorted(ALGOS)}, got {cfg.get('algo')!r}")
+        raise SweepError(f"tune: algo must be one of {sorted(ALGOS)}, got {cfg.get('algo')!r}")
     if "env" not in cfg:
-        raise ValueError("tune: missing 'env'")
-    check_envs([cfg["env"]], "tune")
+        raise SweepError("tune: missing 'env' (the env id to tune on, e.g. env: CartPole-v1)")
+    check_envs([str(cfg["env"])], "tune")
     space = cfg.get("search_space")
     if not isinstance(space, dict) or not space:
-        raise ValueError("tune: 'search_space' must map hyperparameters to distributions, e.g. {choice: [16, 32]}")
+        raise SweepError("tune: 'search_space' must map hyperparameters to distributions, e.g. {choice: [16, 32]}")
     check_hyperparams(space, [cfg["algo"]], "tune")
     for key, dist in space.items():
-        if not (isinstance(dist, dict) and len(dist) == 1 and next(iter(dist)) in DISTRIBUTIONS):
-            raise ValueError(f"tune: search_space.{key} must be one of {list(DISTRIBUTIONS)} with its arguments")
+        check_distribution(key, dist)
     out = {
         "total_timesteps": 30_000,
         "report_every": 5_000,
@@ -114,9 +155,48 @@ def check_tune(cfg: dict[str, Any]) -> dict[str, Any]:
         "output": "best.yml",
         **cfg,
     }
-    if out["report_every"] <= 0 or out["total_timesteps"] < out["report_every"]:
-        raise ValueError("tune: need 0 < report_every <= total_timesteps")
+    for key in ("total_timesteps", "report_every", "n_eval_episodes", "num_samples"):
+        if not _is_int(out[key]) or out[key] < 1:
+            raise SweepError(f"tune: {key} must be an integer >= 1, got {out[key]!r}")
+    if not _is_int(out["seed"]) or out["seed"] < 0:
+        raise SweepError(f"tune: seed must be an integer >= 0, got {out['seed']!r}")
+    if out.get("max_concurrent") is not None and (not _is_int(out["max_concurrent"]) or out["max_concurrent"] < 1):
+        raise SweepError(f"tune: max_concurrent must be an integer >= 1, got {out['max_concurrent']!r}")
+    if not isinstance(out["asha"], dict) or set(out["asha"]) - ASHA_KEYS:
+        raise SweepError(f"tune: asha must be a mapping of {sorted(ASHA_KEYS)}, got {out['asha']!r}")
+    if not isinstance(out["output"], str) or not out["output"]:
+        raise SweepError(f"tune: output must be a file name, got {out['output']!r}")
+    if out["total_timesteps"] < out["report_every"]:
+        default = " (the default)" if "report_every" not in cfg else ""
+        raise SweepError(
+            f"tune: need 0 < report_every <= total_timesteps, got report_every {out['report_every']}{default} and "
+            f"total_timesteps {out['total_timesteps']}"
+        )
+    check_asha(out["asha"], out["total_timesteps"] // out["report_every"])
     return out
+
+
+def check_asha(asha: dict[str, Any], reports: int) -> None:
+    """Checks the ``asha`` mapping against a trial's ``reports`` (total_timesteps // report_every), as Ray's
+    ASHAScheduler would assert.
+
+    Raises:
+        SweepError: Naming the key and its value.
+    """
+    grace = asha.get("grace_period", 1)
+    if not _is_int(grace) or not 1 <= grace <= reports:
+        raise SweepError(
+            f"tune: asha.grace_period must be an integer from 1 to the reports per trial "
+            f"(total_timesteps // report_every = {reports}), got {grace!r}"
+        )
+    factor = asha.get("reduction_factor", 2)
+    if not _is_number(factor) or factor <= 1:
+        raise SweepError(f"tune: asha.reduction_factor must be a number > 1, got {factor!r}")
+    brackets = asha.get("brackets", 1)
+    if not _is_int(brackets) or brackets < 1:
+        raise SweepError(f"tune: asha.brackets must be an integer >= 1, got {brackets!r}")
+    if not isinstance(asha.get("stop_last_trials", True), bool):
+        raise SweepError(f"tune: asha.stop_last_trials must be true or false, got {asha['stop_last_trials']!r}")
 
 
 def _param_space(space: dict[str, dict[str, Any]]) -> dict[str, Any]:
