@@ -13,8 +13,10 @@ from typing import Any
 import numpy as np
 
 
-def _shown(value: Any) -> str:
-    return f"{type(value).__name__} {value!r}"
+def shown(value: Any) -> str:
+    """``value`` for an error message: its type and repr (cut to 80 characters)."""
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 80 else text[:77] + '...'}"
 
 
 def float_dtype(dtype: Any, what: str = "dtype") -> np.dtype:
@@ -41,7 +43,7 @@ def check_rng(rng: Any, what: str = "rng") -> np.random.Generator:
         ValueError: For anything else (a seed, None, the legacy ``np.random`` module), naming what came.
     """
     if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"{what} must be a np.random.Generator (e.g. np.random.default_rng(0)), got {_shown(rng)}")
+        raise ValueError(f"{what} must be a np.random.Generator (e.g. np.random.default_rng(0)), got {shown(rng)}")
     return rng
 
 
@@ -62,7 +64,7 @@ def check_int(value: Any, what: str, minimum: int = 1) -> int:
         ValueError: Naming ``what``, the bound and the value that came.
     """
     if not is_int(value) or value < minimum:
-        raise ValueError(f"{what} must be an integer >= {minimum}, got {_shown(value)}")
+        raise ValueError(f"{what} must be an integer >= {minimum}, got {shown(value)}")
     return int(value)
 
 
@@ -73,5 +75,5 @@ def check_rate(value: Any, what: str = "learning rate") -> float:
         ValueError: Naming ``what`` and the value that came.
     """
     if not is_real(value) or not 0.0 <= value < math.inf:
-        raise ValueError(f"{what} must be a finite number >= 0, got {_shown(value)}")
+        raise ValueError(f"{what} must be a finite number >= 0, got {shown(value)}")
     return float(value)

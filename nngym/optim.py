@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from nngym.checks import check_rate, is_real
+from nngym.checks import check_rate, is_real, shown
 from nngym.flat_params import FlatBinding, source_slots
 
 
@@ -71,11 +71,6 @@ def _clip_grad_norm(source: ParamSource | Sequence[ParamSource], max_norm: float
     return norm
 
 
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return f"{type(value).__name__} {text if len(text) <= 80 else text[:77] + '...'}"
-
-
 def _check_source(source: Any, optimizer: str) -> None:
     """Raises a ValueError unless ``source`` is a parameter source or a non-empty list of them."""
     sources = source if isinstance(source, list | tuple) and source else [source]
@@ -83,7 +78,7 @@ def _check_source(source: Any, optimizer: str) -> None:
         if isinstance(s, type) or not hasattr(s, "named_params"):
             raise ValueError(
                 f"{optimizer} optimises a parameter source: a Sequential, a Layer, an object with named_params() "
-                f"(e.g. a policy), or a list of them; got {_shown(source)}"
+                f"(e.g. a policy), or a list of them; got {shown(source)}"
             )
 
 

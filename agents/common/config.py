@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from nngym.checks import is_int
 from nngym.schedules import ScheduleRateError, parse_schedule
 
 #: field -> (lowest, highest, lowest allowed?, highest allowed?)
@@ -133,7 +134,7 @@ def _sizes(value: Any) -> tuple[int, ...] | None:
     """``value`` as a tuple of positive ints, or None if it is not a list / tuple of them (bools are no sizes)."""
     if not isinstance(value, list | tuple):
         return None
-    if not all(isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_) and v > 0 for v in value):
+    if not all(is_int(v) and v > 0 for v in value):
         return None
     return tuple(int(v) for v in value)
 

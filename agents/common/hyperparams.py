@@ -32,6 +32,8 @@ from typing import Any
 
 import yaml
 
+from agents.common.config import check_net_arch
+
 #: The files that come with the package, one per algorithm.
 HYPERPARAMS_DIR = Path(__file__).resolve().parents[1] / "hyperparams"
 
@@ -231,14 +233,11 @@ def _net_arch(value: Any) -> Any:
     vf=...)`` as one tuple when both are the same (``[64, 64]`` and ``dict(pi=[64, 64], vf=[64, 64])`` are one
     configuration), else as ``{"pi": tuple, "vf": tuple}`` (a missing key: no hidden layer, as in SB3). Anything
     else is passed on as it came, for the agent's own check to refuse, naming the forms it accepts (a DQN's
-    ``net_arch`` is one list, say)."""
-    if isinstance(value, list | tuple) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        return tuple(value)
-    if isinstance(value, dict) and value and set(value) <= {"pi", "vf"}:
-        pi, vf = (value.get(k, ()) for k in ("pi", "vf"))
-        if all(isinstance(v, list | tuple) and all(isinstance(n, int) for n in v) for v in (pi, vf)):
-            return tuple(pi) if list(pi) == list(vf) else {"pi": tuple(pi), "vf": tuple(vf)}
-    return value
+    ``net_arch`` is one list, say): ``agents.common.config.check_net_arch``'s canonical form."""
+    try:
+        return check_net_arch("", value)
+    except ValueError:
+        return value
 
 
 def _normalize(value: Any, entry: dict[str, Any], where: str) -> dict[str, bool]:
