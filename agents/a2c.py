@@ -12,7 +12,7 @@ from agents.common.callbacks import BaseCallback
 from agents.common.policies import backward_policy_loss
 from agents.common.rollout import collect_rollout, explained_variance, normalized_advantages
 from nngym.optim import Adam, RMSprop
-from nngym.schedules import parse_schedule
+from nngym.schedules import Schedule
 
 
 @dataclass
@@ -25,8 +25,8 @@ class A2CConfig:
     """"sync" (agents.common.vec_env.SyncVectorEnv), "gym-sync" or "async" (gymnasium.vector)."""
     n_steps: int = 5
     """Steps T per env between updates: the n of the n-step returns."""
-    learning_rate: float | str = 7e-4
-    """Step size: a number or "lin_<x>"."""
+    learning_rate: float | str | Schedule = 7e-4
+    """Step size: a number, "lin_<x>" or a callable of the progress remaining (SB3's)."""
     gamma: float = 0.99
     """Discount γ."""
     gae_lambda: float = 1.0
@@ -79,7 +79,7 @@ class A2C(BaseAgent):
     def _build(self) -> None:
         c = self.config
         self.policy = self._actor_critic_policy()
-        self.lr_schedule = parse_schedule(c.learning_rate)
+        self.lr_schedule = self._schedule("learning_rate")
         lr = self.lr_schedule(1.0)
         kw = {"max_grad_norm": c.max_grad_norm}
         if c.use_rms_prop:

@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 
 from agents.common.base import BaseAgent
-from agents.common.buffers import ReplayBuffer, replay_chunk_steps
+from agents.common.buffers import PIPELINE_CHUNK_ROWS, ReplayBuffer, replay_chunk_steps
 from agents.common.callbacks import BaseCallback
 from agents.common.policies import QNetwork
 from agents.common.polyak import polyak_update
@@ -18,11 +18,12 @@ from agents.common.vec_env import true_next_observations
 from nngym.costs import HuberCost
 from nngym.network import Sequential
 from nngym.optim import Adam
-from nngym.schedules import linear, parse_schedule
+from nngym.parallel import beside, done
+from nngym.schedules import Schedule, linear
 
 
 def lr_decay_schedule(
-    learning_rate: float | str, learning_rate_final: float | str, start: float, end: float
+    learning_rate: float | str | Schedule, learning_rate_final: float | str, start: float, end: float
 ) -> Callable[[float], float]:
     """DQN's ``learning_rate_final`` schedule (also given to SB3 by ``agents.baselines.sb3``): ``learning_rate`` until
     ``start`` of training, linear down to ``learning_rate_final`` by ``end``, then constant.
@@ -37,8 +38,15 @@ def lr_decay_schedule(
         The step size as a function of the progress remaining (1 at the start of training, 0 at the end).
 
     Raises:
-        ValueError: If the floor is not > 0 or the window is not 0 <= start < end <= 1.
+        ValueError: If ``learning_rate`` is a schedule ("lin_<x>" or a callable: the decay is a schedule of its own),
+            the floor is not > 0 or the window is not 0 <= start < end <= 1.
     """
+    if callable(learning_rate) or (isinstance(learning_rate, str) and learning_rate.strip().startswith("lin")):
+        what = "a callable" if callable(learning_rate) else repr(learning_rate)
+        raise ValueError(
+            f"DQN: learning_rate_final needs a constant learning_rate (a number), got {what}; leave "
+            "learning_rate_final None to use a 'lin_<x>' or callable learning_rate (a callable can hold the decay)"
+        )
     if not 0.0 <= start < end <= 1.0:
         raise ValueError(
             f"DQN: need 0 <= learning_rate_decay_start < learning_rate_decay_end <= 1, got {start} and {end}"
@@ -62,12 +70,13 @@ class DQNConfig:
     """Number of parallel environments N."""
     vectorization: str = "sync"
     """"sync" (agents.common.vec_env.SyncVectorEnv), "gym-sync" or "async" (gymnasium.vector)."""
-    learning_rate: float | str = 1e-4
-    """Adam step size: a number or "lin_<x>"."""
+    learning_rate: float | str | Schedule = 1e-4
+    """Adam step size: a number, "lin_<x>" or a callable of the progress remaining (SB3's)."""
     learning_rate_final: float | None = None
-    """Floor of an optional linear step-size decay (None: off). When set, ``learning_rate`` must be a number: the
-    step size is ``learning_rate`` until ``learning_rate_decay_start`` of training, falls linearly to this value by
-    ``learning_rate_decay_end`` and stays there (a piecewise-linear schedule, like ε's)."""
+    """Floor of an optional linear step-size decay (None: off). When set, ``learning_rate`` must be a number (not
+    "lin_<x>" or a callable): the step size is ``learning_rate`` until ``learning_rate_decay_start`` of training,
+    falls linearly to this value by ``learning_rate_decay_end`` and stays there (a piecewise-linear schedule, like
+    ε's)."""
     learning_rate_decay_start: float = 0.0
     """Fraction of training at which the step-size decay starts (with ``learning_rate_final``)."""
     learning_rate_decay_end: float = 1.0
@@ -128,6 +137,7 @@ class DQN(BaseAgent):
     normalize_in_env = False  # as SB3's off-policy agents: raw transitions stored, normalised when sampled
     Config = DQNConfig
     action_spaces = (gym.spaces.Discrete,)
+    works_beside = True
 
     def _build(self) -> None:
         c = self.config
@@ -149,14 +159,12 @@ class DQN(BaseAgent):
         """The step size as a function of the progress remaining (1 at the start, 0 at the end).
 
         Raises:
-            ValueError: If ``learning_rate_final`` is set with a "lin_<x>" learning rate, is not > 0, or the decay
-                window is not 0 <= start < end <= 1.
+            ValueError: If ``learning_rate_final`` is set with a "lin_<x>" or callable learning rate, is not > 0, or
+                the decay window is not 0 <= start < end <= 1.
         """
         c = self.config
         if c.learning_rate_final is None:
-            return parse_schedule(c.learning_rate)
-        if isinstance(c.learning_rate, str) and c.learning_rate.strip().startswith("lin_"):
-            raise ValueError(f"DQN: learning_rate_final needs a constant learning_rate, got {c.learning_rate!r}")
+            return self._schedule("learning_rate")
         return lr_decay_schedule(
             c.learning_rate, c.learning_rate_final, c.learning_rate_decay_start, c.learning_rate_decay_end
         )
@@ -270,18 +278,27 @@ class DQN(BaseAgent):
         """``gradient_steps`` Huber TD steps on minibatches from the replay buffer.
 
         The target network does not change during a call (it is updated between env steps), so the minibatches
-        of up to ``replay_chunk_steps`` gradient steps are sampled together and their targets Q'(s', ·) come from
-        one forward pass of g·B rows instead of g passes of B; the online network still steps after each
-        minibatch.
+        of a chunk of gradient steps (``replay_chunk_steps``, at most ``PIPELINE_CHUNK_ROWS`` rows) are sampled
+        together and their targets Q'(s', ·) come from one forward pass over the chunk's rows instead of one pass
+        per minibatch; the online network still steps after each minibatch. With two or more learning threads
+        (``works_beside``) the target pass over the next chunk runs on a second thread while the online network
+        trains on this one: the same numbers as on one thread, in less time on two cores.
         """
         c = self.config
         self.optimizer.lr = self.lr_schedule(self.progress_remaining)
         B = c.batch_size
         rows = np.arange(B)
         pairs = []  # (Q(s, a), y) of each step, for the logged loss (computed when logged)
-        for g in replay_chunk_steps(gradient_steps, B, self.replay_buffer.obs[0]):
-            obs_g, actions_g, rewards_g, next_obs_g, terminated_g, discount_g = self._sample_replay(g * B)
-            q_next_g = self.q_target.forward(next_obs_g)  # (g·B, A): the target is fixed during this call
+        run = beside if self.learning_threads() > 1 else lambda fn, *args: done(fn(*args))
+        chunks = replay_chunk_steps(gradient_steps, B, self.replay_buffer.obs[0], max_rows=PIPELINE_CHUNK_ROWS)
+        sample = self._sample_replay(chunks[0] * B) if chunks else None
+        targets = run(self.q_target.forward, sample[3]) if chunks else None
+        for k, g in enumerate(chunks):
+            obs_g, actions_g, rewards_g, next_obs_g, terminated_g, discount_g = sample
+            q_next_g = targets.result()  # (g·B, A): the target is fixed during this call
+            if k + 1 < len(chunks):  # the next chunk's rows, drawn now (the steps below draw nothing)
+                sample = self._sample_replay(chunks[k + 1] * B)
+                targets = run(self.q_target.forward, sample[3])
             q_next_max_g = None if c.double_q else q_next_g.max(axis=1)
             for j in range(g):
                 batch = slice(j * B, (j + 1) * B)

@@ -16,7 +16,7 @@ from agents.common.policies import backward_policy_loss
 from agents.common.ppo_loss import ppo_loss
 from agents.common.rollout import collect_rollout, explained_variance, normalized_advantages
 from nngym.optim import Adam
-from nngym.schedules import parse_schedule
+from nngym.schedules import Schedule
 
 
 @dataclass
@@ -33,16 +33,17 @@ class PPOConfig:
     """Minibatch size."""
     n_epochs: int = 10
     """Passes over the rollout per update."""
-    learning_rate: float | str = 3e-4
-    """Adam step size: a number or "lin_<x>" (linear decay to 0)."""
+    learning_rate: float | str | Schedule = 3e-4
+    """Adam step size: a number, "lin_<x>" (linear decay to 0) or a callable of the progress remaining (SB3's)."""
     gamma: float = 0.99
     """Discount γ."""
     gae_lambda: float = 0.95
     """GAE λ."""
-    clip_range: float | str = 0.2
-    """Clip ε of the probability ratio: a number or "lin_<x>"."""
-    clip_range_vf: float | None = None
-    """If set, clip the value prediction to old value ± this (SB3's value clipping)."""
+    clip_range: float | str | Schedule = 0.2
+    """Clip ε of the probability ratio: a number, "lin_<x>" or a callable of the progress remaining."""
+    clip_range_vf: float | Schedule | None = None
+    """If set, clip the value prediction to old value ± this (SB3's value clipping): a number or a callable of the
+    progress remaining."""
     normalize_advantage: bool = True
     """Normalise advantages per minibatch."""
     ent_coef: float = 0.0
@@ -110,8 +111,9 @@ class PPO(BaseAgent):
     def _build(self) -> None:
         c = self.config
         self.policy = self._actor_critic_policy()
-        self.lr_schedule = parse_schedule(c.learning_rate)
-        self.clip_schedule = parse_schedule(c.clip_range)
+        self.lr_schedule = self._schedule("learning_rate")
+        self.clip_schedule = self._schedule("clip_range")
+        self.clip_vf_schedule = None if c.clip_range_vf is None else self._schedule("clip_range_vf")
         self.optimizer = Adam(self.policy, lr=self.lr_schedule(1.0), eps=1e-5, max_grad_norm=c.max_grad_norm)
         self.buffer = RolloutBuffer.for_spaces(
             c.n_steps, self.n_envs, self.observation_space, self.action_space, normalized=c.normalize_obs
@@ -149,12 +151,18 @@ class PPO(BaseAgent):
         """π(·|s) and V(s) of a minibatch, keeping the caches for the backward pass."""
         return self.policy.forward(mb.obs, train=True)
 
+    def _clip_range_vf(self, progress: float) -> float | None:
+        """ε_vf at ``progress``: ``clip_range_vf`` as given if a number (or None), else its callable's value."""
+        c = self.config
+        return self.clip_vf_schedule(progress) if callable(c.clip_range_vf) else c.clip_range_vf
+
     def _update(self) -> None:
         """``n_epochs`` passes of clipped-surrogate gradient steps over the rollout (early stop on ``target_kl``)."""
         c, buf, policy = self.config, self.buffer, self.policy
         progress = self.progress_remaining
         self.optimizer.lr = self.lr_schedule(progress)
         clip = self.clip_schedule(progress)
+        clip_vf = self._clip_range_vf(progress)
         pg_losses, v_losses, ent_losses, clip_fracs, kls = [], [], [], [], []
         continue_training = True
         for _epoch in range(c.n_epochs):
@@ -173,7 +181,7 @@ class PPO(BaseAgent):
                     mb.returns,
                     mb.old_values,
                     clip=clip,
-                    clip_range_vf=c.clip_range_vf,
+                    clip_range_vf=clip_vf,
                     ent_coef=c.ent_coef,
                     vf_coef=c.vf_coef,
                 )

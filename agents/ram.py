@@ -23,7 +23,7 @@ from agents.common.spaces import encode_observations
 from agents.common.vec_env import SyncVectorEnv
 from nngym.network import Sequential
 from nngym.optim import Adam
-from nngym.schedules import parse_schedule
+from nngym.schedules import Schedule
 
 #: The most steps an episode may take before the agent gives up waiting for it to end.
 MAX_EPISODE_STEPS = 1_000
@@ -38,8 +38,8 @@ class RAMConfig:
     vectorization: str = "gym-sync"
     """How the N envs are stepped; the agent reads the label from the last step's info, which gymnasium's vector
     envs ("gym-sync", "async") pass on (the project's "sync" one drops infos)."""
-    learning_rate: float | str = 1e-3
-    """Adam step size: a number or "lin_<x>" (linear decay to 0)."""
+    learning_rate: float | str | Schedule = 1e-3
+    """Adam step size: a number, "lin_<x>" (linear decay to 0) or a callable of the progress remaining (SB3's)."""
     glimpse_hidden: int = 128
     """Units of the retina features h_ρ and of the location features h_l."""
     glimpse_features: int = 256
@@ -150,7 +150,7 @@ class RAM(BaseAgent):
             location_std=c.location_std,
             detach_heads=c.detach_heads,
         )
-        self.lr_schedule = parse_schedule(c.learning_rate)
+        self.lr_schedule = self._schedule("learning_rate")
         self.optimizer = Adam(
             self.model, lr=self.lr_schedule(1.0), weight_decay=c.weight_decay, max_grad_norm=c.max_grad_norm
         )

@@ -25,7 +25,7 @@ from agents.common.rollout import bootstrap_truncated
 from agents.common.spaces import encode_observations, encoded_space, to_env_actions
 from agents.ppo import PPO
 from nngym.optim import Adam
-from nngym.schedules import parse_schedule
+from nngym.schedules import Schedule
 
 
 @dataclass
@@ -44,16 +44,16 @@ class RecurrentPPOConfig:
     """Transitions per minibatch: batch_size // seq_len sequences (at least one)."""
     n_epochs: int = 10
     """Passes over the rollout per update."""
-    learning_rate: float | str = 3e-4
-    """Adam step size: a number or "lin_<x>" (linear decay to 0)."""
+    learning_rate: float | str | Schedule = 3e-4
+    """Adam step size: a number, "lin_<x>" (linear decay to 0) or a callable of the progress remaining (SB3's)."""
     gamma: float = 0.99
     """Discount γ."""
     gae_lambda: float = 0.95
     """GAE λ."""
-    clip_range: float | str = 0.2
-    """Clip ε of the probability ratio: a number or "lin_<x>"."""
-    clip_range_vf: float | None = None
-    """If set, clip the value prediction to old value ± this."""
+    clip_range: float | str | Schedule = 0.2
+    """Clip ε of the probability ratio: a number, "lin_<x>" or a callable of the progress remaining."""
+    clip_range_vf: float | Schedule | None = None
+    """If set, clip the value prediction to old value ± this: a number or a callable of the progress remaining."""
     normalize_advantage: bool = True
     """Normalise advantages per minibatch."""
     ent_coef: float = 0.0
@@ -147,8 +147,9 @@ class RecurrentPPO(PPO):
         self.seq_len = c.seq_len or c.n_steps
         if self.seq_len < 1 or c.n_steps % self.seq_len:
             raise ValueError(f"seq_len must divide n_steps = {c.n_steps}, got {c.seq_len}")
-        self.lr_schedule = parse_schedule(c.learning_rate)
-        self.clip_schedule = parse_schedule(c.clip_range)
+        self.lr_schedule = self._schedule("learning_rate")
+        self.clip_schedule = self._schedule("clip_range")
+        self.clip_vf_schedule = None if c.clip_range_vf is None else self._schedule("clip_range_vf")
         self.optimizer = Adam(self.policy, lr=self.lr_schedule(1.0), eps=1e-5, max_grad_norm=c.max_grad_norm)
         self.buffer = RecurrentRolloutBuffer.for_spaces(
             c.n_steps,

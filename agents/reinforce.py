@@ -20,7 +20,7 @@ from agents.common.policies import backward_policy_loss
 from agents.common.rollout import bootstrap_truncated, normalized_advantages
 from agents.common.spaces import action_storage, encoded_space, to_env_actions
 from nngym.optim import Adam
-from nngym.schedules import parse_schedule
+from nngym.schedules import Schedule
 
 
 @dataclass
@@ -33,8 +33,8 @@ class REINFORCEConfig:
     """"sync" (agents.common.vec_env.SyncVectorEnv), "gym-sync" or "async" (gymnasium.vector)."""
     n_steps: int = 128
     """Vector steps collected between updates (finished episodes only are learned from)."""
-    learning_rate: float | str = 1e-3
-    """Adam step size: a number or "lin_<x>"."""
+    learning_rate: float | str | Schedule = 1e-3
+    """Adam step size: a number, "lin_<x>" or a callable of the progress remaining (SB3's)."""
     gamma: float = 0.99
     """Discount γ."""
     normalize_advantage: bool = True
@@ -76,7 +76,7 @@ class REINFORCE(BaseAgent):
     def _build(self) -> None:
         c = self.config
         self.policy = self._actor_critic_policy()
-        self.lr_schedule = parse_schedule(c.learning_rate)
+        self.lr_schedule = self._schedule("learning_rate")
         self.optimizer = Adam(self.policy, lr=self.lr_schedule(1.0), max_grad_norm=c.max_grad_norm)
         self._alloc(2 * c.n_steps)
         self._pos = 0

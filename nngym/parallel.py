@@ -22,13 +22,15 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
 from nngym.layer import Layer
+
+T = TypeVar("T")
 
 
 class Sequential(Protocol):
@@ -47,14 +49,37 @@ class Sequential(Protocol):
     def backward(self, delta: np.ndarray, input_grad: bool = True) -> np.ndarray | None: ...
 
 
-_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS: dict[tuple[int, str], ThreadPoolExecutor] = {}
+
+
+def _pool_named(threads: int, name: str) -> ThreadPoolExecutor:
+    """One executor per thread count and use, shared by all networks (threads are started once)."""
+    key = (threads, name)
+    if key not in _POOLS:
+        _POOLS[key] = ThreadPoolExecutor(threads, thread_name_prefix=name)
+    return _POOLS[key]
 
 
 def _pool(threads: int) -> ThreadPoolExecutor:
-    """One executor per thread count, shared by all networks (threads are started once)."""
-    if threads not in _POOLS:
-        _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="nngym-batch")
-    return _POOLS[threads]
+    """The executor of the batch split's ``threads`` slices."""
+    return _pool_named(threads, "nngym-batch")
+
+
+def beside(fn: Callable[..., T], *args: Any) -> Future[T]:
+    """Starts ``fn(*args)`` on a worker thread beside the caller and returns its future.
+
+    For work the caller does not need until later, e.g. a DQN target network's pass over the next chunk of
+    minibatches while the online network trains on this one: numpy releases the GIL in its BLAS products and
+    large loops, so on a second core the two run at the same time. One worker, shared by all callers.
+    """
+    return _pool_named(1, "nngym-beside").submit(fn, *args)
+
+
+def done(value: T) -> Future[T]:
+    """A finished future holding ``value`` (the one-thread stand-in for ``beside``)."""
+    future: Future[T] = Future()
+    future.set_result(value)
+    return future
 
 
 def splittable(net: Sequential) -> bool:

@@ -18,8 +18,12 @@ Prints, per run, seconds of ``learn`` and env steps per second of each implement
 evaluation (``--eval-episodes``, 0 to skip); then per job the mean ± std over seeds and the ratios nngym ÷ SB3
 and nngym ÷ SBX (their mean and minimum over seeds). SBX's time includes its JIT compilation, as a user sees it.
 
-SB3 and SBX get the yml entry minus the options they have no counterpart for (``agents.baselines.sb3.SB3_LACKS``,
-``agents.baselines.sbx.SBX_LACKS``, printed when dropped): DQN's ``double_q`` (and ``max_grad_norm`` for SBX).
+Every implementation runs the same algorithm: an option of the yml entry that one of the compared implementations
+has no counterpart for (``agents.baselines.sb3.SB3_LACKS``, ``agents.baselines.sbx.SBX_LACKS``: DQN's ``double_q``,
+and ``max_grad_norm`` for SBX) is dropped for all of them, nngym included, and the job prints what was dropped; each
+then runs its own default for it (DQN: no Double DQN, gradients clipped at norm 10 where the implementation clips).
+``--nngym-entry`` gives nngym the whole yml entry instead (more work than the baselines do: a figure of nngym's own
+configuration, not a like-for-like ratio).
 sbx has no A2C and no CNN of nngym's specs: those rows have no SBX column. ``--impls`` picks implementations;
 a missing optional package (``pip install -e ".[baselines]"``, ``".[sbx]"``) drops its column with a message.
 
@@ -77,6 +81,11 @@ def job_table(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     return jobs
 
 
+def without(hp: dict[str, Any], dropped: list[str]) -> dict[str, Any]:
+    """``hp`` without the options in ``dropped`` (each implementation then runs its default for them)."""
+    return {k: v for k, v in hp.items() if k not in dropped}
+
+
 def baselines(impls: list[str]) -> dict[str, tuple[Any, Any]]:
     """Implementation name -> (make agent, hyperparameters it takes) for the importable baselines."""
     out = {}
@@ -109,6 +118,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--zoo-dqn", default=str(ROOT / "agents" / "hyperparams" / "zoo" / "dqn.yml"))
     p.add_argument("--impls", nargs="+", default=["nngym", "sb3", "sbx"], choices=["nngym", "sb3", "sbx"])
     p.add_argument("--skip-sb3", action="store_true", help="same as --impls without sb3")
+    p.add_argument(
+        "--nngym-entry",
+        action="store_true",
+        help="nngym runs the whole yml entry, options the baselines lack included (default: the options all have)",
+    )
     p.add_argument("--eval-episodes", type=non_negative_int, default=20, help="0 skips the evaluation")
     p.add_argument(
         "--population",
@@ -145,15 +159,22 @@ def main(argv: list[str] | None = None) -> list[dict]:
     jobs, base = job_table(args), baselines(impls)
     makers: dict[str, dict[str, Any]] = {}
     for name, job in jobs.items():
+        runs = {  # the baselines that run this job: impl -> (make, options of the entry they lack)
+            impl: (make, translate(job["algo"], job["hp"])[1])
+            for impl, (make, translate, algos) in base.items()
+            if job["algo"] in algos and not (impl == "sbx" and job["hp"].get("net", "mlp") != "mlp")
+        }
+        lacking = sorted({k for _, keys in runs.values() for k in keys})
+        if lacking and not args.nngym_entry:
+            print(f"{name}: every implementation runs without {lacking} (not in {', '.join(runs)})", flush=True)
         makers[name] = {}
         if "nngym" in impls:
-            makers[name]["nngym"] = lambda s, j=job: ALGOS[j["algo"]](j["env"], seed=s, **j["hp"])
-        for impl, (make, translate, algos) in base.items():
-            if job["algo"] not in algos or (impl == "sbx" and job["hp"].get("net", "mlp") != "mlp"):
-                continue
-            hp, dropped = translate(job["algo"], job["hp"])
-            if dropped:
-                print(f"{name}: {impl} runs without {dropped} (no counterpart)", flush=True)
+            hp = job["hp"] if args.nngym_entry else without(job["hp"], lacking)
+            makers[name]["nngym"] = lambda s, j=job, h=hp: ALGOS[j["algo"]](j["env"], seed=s, **h)
+        for impl, (make, keys) in runs.items():
+            if keys and args.nngym_entry:
+                print(f"{name}: {impl} runs without {keys} (no counterpart)", flush=True)
+            hp = without(job["hp"], keys if args.nngym_entry else lacking)
             makers[name][impl] = lambda s, j=job, h=hp, m=make: m(j["algo"], j["env"], s, **h)
     rows = []
     for name, job in jobs.items():

@@ -110,6 +110,37 @@ def test_bad_arguments():
         DBNPretrainConfig(sizes=(0,))
 
 
+def test_dbn_kwargs_are_checked_before_any_env_step():
+    """Each field of dbn_kwargs is checked as the agents' hyperparameters are: ``persistent="false"`` (read as true by
+    truth value) is refused naming the field, before the random policy spends a step; good values reach CD as given."""
+    env = StepCounter(gym.make("CartPole-v1"))
+    with pytest.raises(ValueError, match=r"dbn_kwargs: persistent must be a bool \(True or False\), got str 'false'"):
+        PPO(env, net="dbn", seed=0, n_steps=8, dbn_kwargs={**TINY, "persistent": "false"})
+    assert env.steps == 0
+    bad = [
+        ({"persistent": 1}, r"persistent must be a bool \(True or False\), got int 1"),
+        ({"n_obs": -1}, r"n_obs must be an integer >= 0, got -1"),
+        ({"n_obs": 2.5}, r"n_obs must be an integer, got 2.5"),
+        ({"k": 0}, r"k must be an integer >= 1, got 0"),
+        ({"epochs": "3"}, r"epochs must be an integer, got '3'"),
+        ({"batch_size": 0}, r"batch_size must be >= 1, got 0"),
+        ({"sizes": 16}, r"sizes must be a non-empty list of positive sizes, got int 16"),
+        ({"sizes": [8, 2.5]}, r"sizes must be a non-empty list of positive sizes, got list \[8, 2.5\]"),
+        ({"lr": 0}, r"lr must be None \(the defaults\) or a finite number > 0, got int 0"),
+        ({"lr": "0.01"}, r"lr must be None \(the defaults\) or a finite number > 0, got str '0.01'"),
+        ({"weight_decay": -1e-4}, r"weight_decay must be a finite number >= 0, got float -0.0001"),
+        ({"init": "glorot"}, r"init must be the name of an initialiser: unknown initializer 'glorot'"),
+        ({"init": None}, r"init must be the name of an initialiser, got NoneType None"),
+    ]
+    for kwargs, message in bad:
+        with pytest.raises(ValueError, match=rf"^dbn_kwargs: {message}"):
+            DBNPretrainConfig(**kwargs)
+    config = DBNPretrainConfig(n_obs=1e3, sizes=[8, 4], k=2, persistent=np.bool_(True), lr=0.01, init="orthogonal:2")
+    assert (config.n_obs, config.sizes, config.persistent) == (1000, (8, 4), True)
+    assert type(config.n_obs) is int and type(config.persistent) is bool  # as the agents' configs hold them
+    assert [(c.k, c.persistent, c.lr) for c in config.cd_configs("gaussian")] == [(2, True, 0.01)] * 2
+
+
 @pytest.mark.slow
 def test_pretrained_trunk_learns_digits_faster_than_random_init():
     """PPO on DigitClassify (10 classes) for 8,192 RL steps: the trunk pretrained on 4,096 unlabelled digits labels

@@ -260,7 +260,11 @@ def test_unsupported_spaces_and_options_raise_clear_errors():
         (PPO, {"batch_size": 64.5}, r"PPO: batch_size must be an integer, got 64.5"),
         (PPO, {"gamma": 1.5}, r"PPO: gamma must be >= 0 and <= 1, got 1.5"),
         (PPO, {"learning_rate": "lin_-1e-3"}, r"PPO: learning_rate must be > 0, got 'lin_-1e-3'"),
-        (PPO, {"clip_range": "fast"}, r"PPO: clip_range must be a number or 'lin_<x>', got 'fast'"),
+        (
+            PPO,
+            {"clip_range": "fast"},
+            r"PPO: clip_range must be a number > 0, 'lin_<x>' or a callable of progress_remaining, got 'fast'",
+        ),
         (A2C, {"max_grad_norm": 0.0}, r"A2C: max_grad_norm must be > 0, got 0.0"),
         (DQN, {"tau": 0.0}, r"DQN: tau must be > 0 and <= 1, got 0.0"),
         (DQN, {"exploration_final_eps": -0.1}, r"DQN: exploration_final_eps must be >= 0 and <= 1"),

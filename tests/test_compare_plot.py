@@ -354,3 +354,56 @@ def test_sb3_adapter_continues_the_monitor_time_when_learning_again(tmp_path):
     np.testing.assert_array_equal(after[: len(before)], before)
     assert np.all(np.diff(after[:, 2]) >= 0) and after[-1, 2] - before[-1, 2] < 600
     assert json.loads(monitor.read_text().splitlines()[0][1:]) == header  # the file keeps its header
+
+
+def test_compare_evaluates_a_reused_run_again_over_another_number_of_episodes(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """eval.json records n_eval_episodes; a reused run evaluated over another number of episodes (or an unknown one:
+    an eval.json from before the number was recorded) has its saved model evaluated again, as train.py evaluated it,
+    one line saying so, and is not retrained."""
+    from agents import PPO, evaluate_episodes
+
+    argv = ["--env", "CartPole-v1", "--algo", "ppo", "--seeds", "0", "1", "--impl", "nngym", "--total-timesteps", "64"]
+    argv += ["--log-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--window", "2"]
+    argv += ["--bootstrap-reps", "100", "-p", "n_envs=2", "n_steps=32", "n_epochs=1"]
+    runs = [tmp_path / "runs" / "nngym" / f"ppo_CartPole-v1_s{seed}" for seed in (0, 1)]
+    _script("compare").main([*argv, "--n-eval-episodes", "1"])  # the two seeds as one population
+    models = {seed: PPO.load(d / "model.npz") for seed, d in enumerate(runs)}
+
+    def evaluated(seed: int, n: int) -> list[float]:  # train.py's final evaluation of the saved model
+        return evaluate_episodes(models[seed], "CartPole-v1", n, deterministic=True, seed=10_000 + seed)
+
+    for seed, d in enumerate(runs):
+        meta = json.loads((d / "eval.json").read_text())
+        assert meta["n_eval_episodes"] == 1 and meta["eval_mean"] == np.mean(evaluated(seed, 1))
+        assert meta["population"]["seeds"] == [0, 1]  # train_population's eval.json records the number too
+    trained = [((d / "monitor.csv").stat().st_mtime_ns, (d / "model.npz").stat().st_mtime_ns) for d in runs]
+    capsys.readouterr()
+    summary = _script("compare").main([*argv, "--n-eval-episodes", "3"])
+    out = capsys.readouterr().out
+    for d in runs:
+        assert f"reusing {d}, its model evaluated again: evaluated over 1 episodes, --n-eval-episodes 3 wanted\n" in out
+    assert "training" not in out
+    assert [((d / "monitor.csv").stat().st_mtime_ns, (d / "model.npz").stat().st_mtime_ns) for d in runs] == trained
+    for seed, d in enumerate(runs):
+        meta, returns = json.loads((d / "eval.json").read_text()), evaluated(seed, 3)
+        assert (meta["n_eval_episodes"], meta["eval_mean"], meta["eval_std"]) == (3, np.mean(returns), np.std(returns))
+    means = [json.loads((d / "eval.json").read_text())["eval_mean"] for d in runs]
+    assert summary[0]["eval_mean"] == pytest.approx(np.mean(means))  # the table reports the new evaluation
+
+    stamps = [(d / "eval.json").stat().st_mtime_ns for d in runs]
+    _script("compare").main([*argv, "--n-eval-episodes", "3"])  # the same number: reused as it is
+    out = capsys.readouterr().out
+    assert all(f"reusing {d}\n" in out for d in runs) and "evaluated again" not in out
+    assert [(d / "eval.json").stat().st_mtime_ns for d in runs] == stamps
+
+    old = json.loads((runs[0] / "eval.json").read_text())
+    del old["n_eval_episodes"]  # as eval.json was written before the number was recorded
+    (runs[0] / "eval.json").write_text(json.dumps(old))
+    _script("compare").main([*argv, "--n-eval-episodes", "3"])
+    out = capsys.readouterr().out
+    unknown = "its eval.json does not say over how many episodes it was evaluated, --n-eval-episodes 3 wanted"
+    assert f"reusing {runs[0]}, its model evaluated again: {unknown}\n" in out and f"reusing {runs[1]}\n" in out
+    meta = json.loads((runs[0] / "eval.json").read_text())
+    assert (meta["n_eval_episodes"], meta["eval_mean"]) == (3, np.mean(evaluated(0, 3)))

@@ -121,8 +121,8 @@ def test_fit_refuses_a_schedule_that_gives_a_negative_or_nan_rate(rng):
         ("nan", "schedule 'nan': the rate must be a finite number >= 0"),
         ("inf", "schedule 'inf': the rate must be a finite number >= 0"),
         (-0.1, "schedule -0.1: the rate must be a finite number >= 0"),
-        (True, "schedule must be a number or 'lin_<number>', got bool True"),
-        (None, "schedule must be a number or 'lin_<number>', got NoneType None"),
+        (True, "schedule must be a number, 'lin_<number>' or a callable of progress_remaining, got bool True"),
+        (None, "schedule must be a number, 'lin_<number>' or a callable of progress_remaining, got NoneType None"),
     ],
 )
 def test_parse_schedule_refuses_rates_that_are_not_finite_and_non_negative(spec, message):
@@ -159,7 +159,9 @@ def test_fit_reads_a_number_as_a_constant_schedule(rng):
     opt = SGD(net, 0.5)
     fit(net, SoftmaxCrossEntropy(), opt, *_data(rng), 1, 4, rng, lr_schedule=0.01)
     assert opt.lr == 0.01
-    with pytest.raises(ValueError, match="schedule must be a number or 'lin_<number>', got 'fast'"):
+    with pytest.raises(
+        ValueError, match="schedule must be a number, 'lin_<number>' or a callable of progress_remaining, got 'fast'"
+    ):
         fit(net, SoftmaxCrossEntropy(), opt, *_data(rng), 1, 4, rng, lr_schedule="fast")
 
 

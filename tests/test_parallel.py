@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import envs  # noqa: F401 - registers the nngym/ env ids
-from agents import PPO
+from agents import DQN, PPO
 from nngym import Dense, Dropout, ReLU, Sequential
 from nngym.builders import cnn
 from nngym.layer import Layer
@@ -140,12 +140,14 @@ def test_a_cnn_agent_splits_its_batches_only_while_learning(monkeypatch):
         np.testing.assert_array_equal(p, q, err_msg=name)  # same seed, same thread count: same parameters
 
 
-def test_learning_threads_for_minus_one_are_every_core_for_a_cnn_and_one_for_an_mlp():
+def test_learning_threads_for_minus_one_are_every_core_for_a_cnn_and_a_dqn_and_one_for_an_mlp():
     cnn_agent = PPO("nngym/DigitClassify-v0", seed=0, net="cnn", n_envs=2, n_steps=2, batch_size=4)
     mlp_agent = PPO("CartPole-v1", seed=0, n_envs=2, n_steps=2, batch_size=4)
-    assert cnn_agent.learning_threads() == mlp_agent.learning_threads() == 1  # the default
-    cnn_agent.num_threads = mlp_agent.num_threads = -1
+    dqn_agent = DQN("CartPole-v1", seed=0)
+    assert cnn_agent.learning_threads() == mlp_agent.learning_threads() == dqn_agent.learning_threads() == 1
+    cnn_agent.num_threads = mlp_agent.num_threads = dqn_agent.num_threads = -1
     assert (cnn_agent.learning_threads(), mlp_agent.learning_threads()) == (available_cores(), 1)
+    assert dqn_agent.learning_threads() == available_cores()  # its target pass runs beside (DQN.works_beside)
     mlp_agent.num_threads = 0
     with pytest.raises(ValueError, match=r"num_threads must be >= 1 or -1 \(as many as pay\), got 0"):
         mlp_agent.learn(4)

@@ -228,7 +228,7 @@ def test_learns_length5_tmaze_in_seconds():
 
 @pytest.mark.parametrize("shape", [(1, 10, 10), (2, 8, 6)])
 def test_cnn_lstm_policy_sequence_equals_steps_and_backprops(shape):
-    """CNN encoder + LSTM on uint8 (C, H, W) images: one sequence call = T single steps."""
+    """CNN encoder (after ImageScale) + LSTM on uint8 (C, H, W) images: one sequence call = T single steps."""
     from agents.common.recurrent_policy import RecurrentActorCriticPolicy
 
     space = gym.spaces.Box(0, 255, shape, np.uint8)
@@ -249,7 +249,7 @@ def test_cnn_lstm_policy_sequence_equals_steps_and_backprops(shape):
     dist, values, _ = policy.forward(obs, policy.initial_state(B), starts, train=True)
     policy.backward(np.ones((T * B, 3), np.float32), np.ones(T * B, np.float32))
     grads = dict((n, g) for n, _, g in policy.named_params())
-    assert np.abs(grads["pi.enc.0.W"]).sum() > 0 and np.abs(grads["vf.enc.0.W"]).sum() > 0
+    assert np.abs(grads["pi.enc.1.W"]).sum() > 0 and np.abs(grads["vf.enc.1.W"]).sum() > 0
 
 
 def test_net_other_than_mlp_or_cnn_is_rejected_before_anything_is_built():
@@ -271,10 +271,11 @@ def test_net_other_than_mlp_or_cnn_is_rejected_before_anything_is_built():
     with pytest.raises(ValueError, match="net='cnn' needs an image Box observation space"):
         RecurrentPPO("nngym/CartPoleNoVel-v1", net="cnn")
     small = {"lstm_hidden_size": 4, "net_arch": (4,), "cnn_spec": "conv:2x3,pool:2,dense:8"}
-    for net, first in (("mlp", "Flatten"), ("cnn", "Conv2D")):  # as PPO: "mlp" flattens images, "cnn" convolves
+    for net, second in (("mlp", "Flatten"), ("cnn", "Conv2D")):  # as PPO: "mlp" flattens images, "cnn" convolves
         agent = RecurrentPPO("nngym/Catch-v0", net=net, **small)
-        assert type(agent.policy.actor.encoder.layers[0]).__name__ == first
-        assert agent.policy.actor.scale == 1 / 255  # uint8 pixels in [0, 1] either way
+        scale, layer = agent.policy.actor.encoder.layers[:2]
+        assert (type(scale).__name__, type(layer).__name__) == ("ImageScale", second)
+        assert scale.scale == 1 / 255 and not scale.channels_last  # uint8 pixels in [0, 1] either way
     assert agent.policy.actor.lstm.params["W_ih"].shape[1] == 8  # the CNN's features
     flat = RecurrentPPO("nngym/Catch-v0", **small)
     assert flat.policy.actor.lstm.params["W_ih"].shape[1] == 50  # the LSTM takes the 1 x 10 x 5 pixels
@@ -287,8 +288,10 @@ def test_non_image_3d_box_is_flattened_trains_and_reloads(tmp_path):
 
     box = spaces.Box(0, 1, (2, 3, 4), np.float32)
     agent = RecurrentPPO(SpaceEnv(box, spaces.Discrete(2)), seed=0, encoder_arch=(6,), **FAST[RecurrentPPO])
-    assert [type(layer).__name__ for layer in agent.policy.actor.encoder.layers][:2] == ["Flatten", "Dense"]
-    assert agent.policy.actor.encoder.layers[1].params["W"].shape == (6, 24)  # the encoder takes the 24 values
+    layers = agent.policy.actor.encoder.layers  # a 3-D Box goes through ImageScale(1) as PPO's: taken as it is
+    assert [type(layer).__name__ for layer in layers][:3] == ["ImageScale", "Flatten", "Dense"]
+    assert layers[0].scale == 1 and not layers[0].channels_last
+    assert layers[2].params["W"].shape == (6, 24)  # the encoder takes the 24 values
     assert agent.learn(64).num_timesteps == 64
     loaded = RecurrentPPO.load(agent.save(tmp_path / "box"))
     obs = np.random.default_rng(1).random((10, 3, 2, 3, 4), dtype=np.float32)
@@ -320,3 +323,78 @@ def test_predict_names_episode_start_and_state_of_the_wrong_shape():
     assert actions.shape == (3,) and h.shape == c.shape == (3, 5)
     assert agent.predict(obs, state=(h, c), episode_start=np.zeros(3, bool))[0].shape == (3,)
     assert np.shape(agent.predict(obs[0], episode_start=True)[0]) == ()
+
+
+class ColourEnv(gym.Env):
+    """Noisy 16 x 16 RGB images, channels last (H, W, 3) as SB3 takes them (or first, (3, H, W)): one colour
+    channel is lit and naming it (action 0, 1 or 2) earns 1. Truncated after ``length`` steps."""
+
+    def __init__(self, channels_last: bool = True, side: int = 16, length: int = 8) -> None:
+        self.channels_last, self.length = channels_last, length
+        shape = (side, side, 3) if channels_last else (3, side, side)
+        self.observation_space = gym.spaces.Box(0, 255, shape, np.uint8)
+        self.action_space = gym.spaces.Discrete(3)
+        self.t = self.colour = 0
+
+    def _get_obs(self) -> np.ndarray:
+        side = self.observation_space.shape[1]
+        chw = self.np_random.integers(0, 64, (3, side, side)).astype(np.uint8)
+        chw[self.colour] += 160
+        return chw.transpose(1, 2, 0) if self.channels_last else chw
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        self.t, self.colour = 0, int(self.np_random.integers(3))
+        return self._get_obs(), {}
+
+    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
+        reward = float(int(action) == self.colour)
+        self.t, self.colour = self.t + 1, int(self.np_random.integers(3))
+        return self._get_obs(), reward, False, self.t >= self.length, {}
+
+
+def test_cnn_takes_channels_last_images_as_channels_first_trains_and_reloads(tmp_path):
+    """net="cnn" on (H, W, 3) uint8 images, as PPO's and sb3-contrib's CnnLstmPolicy (VecTransposeImage): the CNN
+    sees (3, H, W), so an agent on channels-last images acts, step by step and state by state, exactly as the same
+    agent on the channels-first images; it trains, reloads, and refuses images of the other layout by their shape.
+    net="mlp" flattens the same (3, H, W) pixels."""
+    kw = {"net": "cnn", "seed": 0, "n_steps": 32, "batch_size": 32, "n_epochs": 2, "seq_len": 8}
+    kw |= {"lstm_hidden_size": 8, "net_arch": (8,), "learning_rate": 1e-3}
+    hwc, chw = RecurrentPPO(ColourEnv(), **kw), RecurrentPPO(ColourEnv(channels_last=False), **kw)
+    scale = hwc.policy.actor.encoder.layers[0]
+    assert type(scale).__name__ == "ImageScale" and scale.channels_last and scale.scale == 1 / 255
+    assert hwc.policy.actor.encoder.layers[1].params["W"].shape == (16, 3, 3, 3)  # the default spec on 3 channels
+    for (name, p_hwc, _), (_, p_chw, _) in zip(hwc.policy.named_params(), chw.policy.named_params(), strict=True):
+        np.testing.assert_array_equal(p_hwc, p_chw, err_msg=name)  # the same weights from the same seed
+    images = np.random.default_rng(1).integers(0, 256, (6, 2, 16, 16, 3)).astype(np.uint8)  # (T, N, H, W, C)
+    transposed = images.transpose(0, 1, 4, 2, 3)  # (T, N, C, H, W)
+    features = hwc.policy.actor.encoder.forward(images[0], train=False)
+    np.testing.assert_array_equal(features, chw.policy.actor.encoder.forward(transposed[0], train=False))
+    s1 = s2 = None
+    for t in range(len(images)):
+        start = np.full(2, t == 0)
+        a1, s1 = hwc.predict(images[t], s1, episode_start=start, deterministic=False)
+        a2, s2 = chw.predict(transposed[t], s2, episode_start=start, deterministic=False)
+        np.testing.assert_array_equal(a1, a2)
+        np.testing.assert_array_equal(s1[0], s2[0])
+        np.testing.assert_array_equal(s1[1], s2[1])
+
+    before = [p.copy() for _, p, _ in hwc.policy.named_params()]
+    assert hwc.learn(320).num_timesteps == 320
+    changed = [not np.array_equal(p, q) for (_, p, _), q in zip(hwc.policy.named_params(), before, strict=True)]
+    assert all(changed[:2])  # the CNN's first convolution trained (weights and biases)
+    loaded = RecurrentPPO.load(hwc.save(tmp_path / "rgb"))
+    assert loaded.policy.actor.encoder.layers[0].channels_last
+    assert_same_actions_and_states(hwc, loaded, images)
+
+    wrong = r"expected obs of shape \(16, 16, 3\) or \(N, 16, 16, 3\), got \(2, 3, 16, 16\)"
+    with pytest.raises(ValueError, match=wrong):
+        hwc.predict(transposed[0])
+    with pytest.raises(ValueError, match=r"expected input of shape \(N, 16, 16, 3\), got \(2, 3, 16, 16\)"):
+        hwc.policy.step(transposed[0], hwc.policy.initial_state(2), np.ones(2, np.float32))
+    with pytest.raises(ValueError, match=r"images of shape \(4, 4, 3\), channels last, so \(C, H, W\) = \(3, 4, 4\)"):
+        RecurrentPPO(ColourEnv(side=4), net="cnn")
+    flat = RecurrentPPO(ColourEnv(), lstm_hidden_size=4).policy.actor.encoder  # "mlp" flattens (C, H, W), as PPO's
+    assert [type(layer).__name__ for layer in flat.layers] == ["ImageScale", "Flatten"]
+    pixels = transposed[0].reshape(2, 3 * 16 * 16) / 255
+    np.testing.assert_allclose(flat.forward(images[0], train=False), pixels, rtol=1e-6)

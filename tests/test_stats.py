@@ -137,12 +137,31 @@ def _fake_run(root: Path, impl: str, env: str, seed: int, eval_mean: float, hype
         "total_timesteps": 60,
         "eval_mean": eval_mean,
         "eval_std": 0.0,
+        "n_eval_episodes": 20,
         "train_seconds": 1.0,
         "steps_per_second": 60,
         "hyperparams_file": str(hyperparams_file),
         "hyperparams": {},
     }
     (run / "eval.json").write_text(json.dumps(meta))
+
+
+def test_compare_retrains_a_run_it_cannot_evaluate_again(tmp_path, capsys):
+    """A reusable run whose eval.json does not say how many episodes it was evaluated over, and whose model file is
+    gone, is trained again (it cannot be evaluated again)."""
+    hyperparams = tmp_path / "ppo.yml"
+    hyperparams.write_text("CartPole-v1: {n_timesteps: 60}\n")
+    _fake_run(tmp_path / "runs", "nngym", "CartPole-v1", 0, 123.0, hyperparams)
+    run = tmp_path / "runs" / "nngym" / "ppo_CartPole-v1_s0"
+    meta = json.loads((run / "eval.json").read_text())
+    del meta["n_eval_episodes"]
+    (run / "eval.json").write_text(json.dumps(meta))
+    argv = ["--env", "CartPole-v1", "--algo", "ppo", "--log-dir", str(tmp_path / "runs"), "--seeds", "0"]
+    argv += ["--hyperparams-file", str(hyperparams), "--impl", "nngym", "--n-eval-episodes", "2"]
+    compare.main([*argv, "--out", str(tmp_path / "out")])
+    assert "it has no model.npz to evaluate again" in capsys.readouterr().out
+    meta = json.loads((run / "eval.json").read_text())
+    assert meta["n_eval_episodes"] == 2 and meta["eval_mean"] != 123.0 and (run / "model.npz").exists()
 
 
 def test_compare_reports_statistics_per_env_and_over_envs(tmp_path):

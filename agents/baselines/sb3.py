@@ -42,6 +42,7 @@ from typing_extensions import Self
 
 from agents.common.callbacks import MaybeCallback, ProgressBarCallback
 from agents.common.cnn import image_layout
+from agents.common.config import CALLABLE_FIELDS, restore_schedules, schedule_marker
 from agents.common.logger import last_episode_t, tensorboard_run_dir
 from agents.common.policies import default_cnn_spec as nngym_default_cnn_spec
 from agents.recurrent_ppo import RecurrentPPOConfig
@@ -381,13 +382,18 @@ class SB3Agent:
             for name in ("obs_rms", "ret_rms"):
                 rms = getattr(self._venv, name)
                 arrays.update({f"{name}/mean": rms.mean, f"{name}/var": rms.var, f"{name}/count": np.array(rms.count)})
+        config = dict(self.config)
+        progress = float(getattr(self.model, "_current_progress_remaining", 1.0))
+        for name in CALLABLE_FIELDS:  # a callable schedule: its value where SB3 last evaluated it (load restores it)
+            if callable(fn := config.get(name)):
+                config[name] = schedule_marker(fn, float(fn(progress)), progress)
         meta = {
             "format": "nngym.sb3",
             "algorithm": self.algo,
             "net": self.net,
             "seed": self.seed,
             "env_id": self.env_id,
-            "config": self.config,
+            "config": config,
             "param_groups": [{k: v for k, v in g.items() if _jsonable(v)} for g in opt["param_groups"]],
             "num_timesteps": self.num_timesteps,
             "n_updates": int(getattr(self.model, "_n_updates", 0)),
@@ -395,23 +401,37 @@ class SB3Agent:
         return save_npz(path, arrays, meta)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, env: str | gym.Env | None = None, **kwargs: Any) -> Self:
+    def load(
+        cls,
+        path: str | os.PathLike,
+        env: str | gym.Env | None = None,
+        custom_objects: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Self:
         """Rebuilds an agent saved by ``save`` on ``env`` (default: the saved env id).
+
+        A callable schedule was saved as its last value: without its function in ``custom_objects`` it is that
+        value as a constant, with a UserWarning (as nngym's ``BaseAgent.load``).
 
         Args:
             path: The model file.
             env: Env to continue training / act on.
+            custom_objects: Hyperparameters that replace the saved ones, such as the functions of callable schedules
+                (``{"learning_rate": fn}``).
             **kwargs: ``log_dir``, ``verbose``.
 
         Raises:
             ModelFileError: Not an SB3 model file of this algorithm, or tensors of other shapes.
+            ValueError: For ``custom_objects`` keys that are not hyperparameters.
         """
         arrays, meta = load_npz(path)
         if meta.get("format") != "nngym.sb3" or meta.get("algorithm") != cls.algo:
             raise ModelFileError(
                 f"{path}: holds {meta.get('format')!r} {meta.get('algorithm')!r}, expected 'nngym.sb3' {cls.algo!r}"
             )
-        agent = cls(env or meta["env_id"], net=meta["net"], seed=meta["seed"], **kwargs, **meta["config"])
+        fields = set(meta["config"]) | set(CALLABLE_FIELDS)
+        config = restore_schedules(cls.__name__, path, meta["config"], fields, custom_objects, {})
+        agent = cls(env or meta["env_id"], net=meta["net"], seed=meta["seed"], **kwargs, **config)
         state = {k[7:]: torch.as_tensor(v) for k, v in arrays.items() if k.startswith("policy/")}
         try:
             agent.policy.load_state_dict(state)

@@ -19,7 +19,15 @@ from threadpoolctl import threadpool_limits
 from typing_extensions import Self
 
 from agents.common.callbacks import BaseCallback, CallbackList, MaybeCallback, ProgressBarCallback
-from agents.common.config import canonical_config, check_config, check_seed, check_total_timesteps
+from agents.common.config import (
+    CALLABLE_FIELDS,
+    canonical_config,
+    check_config,
+    check_seed,
+    check_total_timesteps,
+    restore_schedules,
+    schedule_marker,
+)
 from agents.common.dbn_policy import pretrain_dbn_trunk
 from agents.common.logger import Logger, MonitorWriter, tensorboard_run_dir
 from agents.common.normalize import NormalizedVecEnv, Normalizer
@@ -31,6 +39,7 @@ from nngym.memory import keep_freed_memory
 from nngym.network import Sequential
 from nngym.optim import gather_params
 from nngym.parallel import available_cores, split_batches, splittable
+from nngym.schedules import CallableSchedule, Schedule, parse_schedule
 from nngym.serialization import ModelFileError, load_npz, save_npz
 from nngym.version import __version__
 
@@ -64,6 +73,12 @@ class BaseAgent:
     #: Whether ``normalize_obs``/``normalize_reward`` wrap the training env (``NormalizedVecEnv``, what
     #: on-policy agents want); off-policy agents store raw transitions and normalise when they sample.
     normalize_in_env: ClassVar[bool] = True
+    #: The attribute holding the schedule built from each schedule field of the Config (``_schedule``).
+    schedule_attrs: ClassVar[dict[str, str]] = {
+        "learning_rate": "lr_schedule",
+        "clip_range": "clip_schedule",
+        "clip_range_vf": "clip_vf_schedule",
+    }
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         """A list of seeds makes a population (``agents.common.population.Population``): K agents, one per seed,
@@ -162,6 +177,26 @@ class BaseAgent:
     def _learn(self, callback: BaseCallback, reset_num_timesteps: bool) -> None:  # pragma: no cover - abstract
         """The algorithm's training loop, until ``self._total_timesteps`` env steps or a callback stops it."""
         raise NotImplementedError
+
+    def _schedule(self, name: str) -> Schedule:
+        """The schedule of the Config field ``name`` (``learning_rate``, ``clip_range``, ``clip_range_vf``): a
+        number, ``"lin_<x>"`` or a callable of the progress remaining, whose values are checked when used (a
+        ValueError naming ``<algo>: <name>`` and the progress)."""
+        return parse_schedule(getattr(self.config, name), f"{self.algo}: {name}")
+
+    def _callable_schedules(self) -> dict[str, Any]:
+        """The Config's schedules given as callables, by field name (what ``load``'s ``custom_objects`` restores)."""
+        return {name: v for name in CALLABLE_FIELDS if callable(v := getattr(self.config, name, None))}
+
+    def _schedule_marker(self, name: str, fn: Any) -> dict[str, Any]:
+        """What the model file holds for the callable schedule ``fn`` of field ``name``: its value at the last update
+        (``CallableSchedule.last_value``), or, if the agent has not used it yet, at the progress remaining now
+        (1.0 before any training)."""
+        schedule = getattr(self, self.schedule_attrs.get(name, ""), None)
+        if isinstance(schedule, CallableSchedule) and schedule.fn is fn and schedule.last_value is not None:
+            return schedule_marker(fn, schedule.last_value, schedule.last_progress)
+        progress = self.progress_remaining
+        return schedule_marker(fn, parse_schedule(fn, f"{self.algo}: {name}")(progress), progress)
 
     # Defaults for the actor-critic agents (PPO, A2C, REINFORCE: ``self.policy`` an ActorCriticPolicy,
     # ``self.optimizer``); DQN and RecurrentPPO override them.
@@ -417,9 +452,14 @@ class BaseAgent:
     #: MLP agents' matrices (a few hundred rows by 64 or 256 columns) are too small for threads to pay for
     #: their synchronisation, and seeds trained side by side each want a core of their own. With more
     #: (``agent.num_threads = 2``), networks with convolutions split their batches across that many threads
-    #: (``nngym.parallel``) with BLAS on one thread each, and the others get as many BLAS threads. Runs are
-    #: reproducible for a given count; another count rounds differently.
+    #: (``nngym.parallel``) with BLAS on one thread each, an agent that ``works_beside`` runs that work on a
+    #: second thread, and the others get as many BLAS threads. Runs are reproducible for a given count; another
+    #: count rounds differently (not DQN's: its thread does the same arithmetic).
     num_threads: int = 1
+
+    #: Whether the agent, given two or more threads, runs part of its work on a thread beside its main loop
+    #: (DQN: the target network's pass over the next chunk of minibatches); BLAS then keeps one thread each.
+    works_beside: bool = False
 
     def _split_nets(self) -> list[Sequential]:
         """The networks with convolutions, whose batches are split across threads while learning."""
@@ -428,13 +468,14 @@ class BaseAgent:
     def learning_threads(self) -> int:
         """The threads ``learn`` uses: ``num_threads``, or for -1 every core this process may run on if the
         agent has a network with convolutions (the main job's CNN learns 1.2–1.3x faster on two cores, its
-        batches split), else one (two BLAS threads gave PPO on CartPole nothing: RESULTS.md, "The main job").
+        batches split) or works beside its main loop (``works_beside``: DQN), else one (two BLAS threads gave PPO
+        on CartPole nothing: RESULTS.md, "The main job").
 
         Raises:
             ValueError: For a count of 0 or below -1.
         """
         if self.num_threads == -1:
-            return available_cores() if self._split_nets() else 1
+            return available_cores() if self._split_nets() or self.works_beside else 1
         if self.num_threads < 1:
             raise ValueError(f"num_threads must be >= 1 or -1 (as many as pay), got {self.num_threads}")
         return int(self.num_threads)
@@ -462,7 +503,7 @@ class BaseAgent:
         """
         check_total_timesteps(total_timesteps)
         threads, split = self.learning_threads(), self._split_nets()
-        blas = 1 if split and threads > 1 else threads
+        blas = 1 if (split or self.works_beside) and threads > 1 else threads
         with threadpool_limits(limits=blas, user_api="blas"), split_batches(split, threads):
             cb = self._setup_learn(total_timesteps, callback, reset_num_timesteps, progress_bar, tb_log_name)
             self._learn(cb, reset_num_timesteps)
@@ -518,8 +559,15 @@ class BaseAgent:
 
     @property
     def progress_remaining(self) -> float:
-        """1 at the start of ``learn`` down to 0 at its end (SB3's convention for schedules)."""
-        return 1.0 - self.num_timesteps / max(self._total_timesteps, 1)
+        """1 at the start of ``learn`` down to 0 at its end (SB3's convention for schedules), clamped to [0, 1].
+
+        Every schedule (``learning_rate``, ``clip_range``, ``clip_range_vf``, DQN's step-size decay and ε) is
+        evaluated here. ``1 − num_timesteps / total_timesteps`` goes below 0 when the last rollout of T·N steps runs
+        past ``total_timesteps`` (T·N not dividing it); SB3 2.x passes that negative value on, so a ``"lin_<x>"``
+        schedule gives a negative learning rate (gradient ascent) on the last update. nngym clamps it to 0: the
+        schedule's end value. Runs whose total is a multiple of the rollout end at exactly 0 and are unchanged.
+        """
+        return min(max(1.0 - self.num_timesteps / max(self._total_timesteps, 1), 0.0), 1.0)
 
     def _track_episodes(self, rewards: np.ndarray, dones: np.ndarray) -> None:
         """Accumulates episode returns and lengths (of the raw rewards); writes finished episodes to monitor.csv."""
@@ -595,7 +643,13 @@ class BaseAgent:
             "format": "nngym.agent",
             "algorithm": self.algo,
             "nngym_version": __version__,
-            "config": dataclasses.asdict(self.config),
+            # a callable schedule as a marker with its last value (the file holds no code): load restores it
+            "config": dataclasses.asdict(
+                dataclasses.replace(
+                    self.config,
+                    **{name: self._schedule_marker(name, fn) for name, fn in self._callable_schedules().items()},
+                )
+            ),
             "net": self.net if isinstance(self.net, str | list) else "custom",  # custom: rebuilt from architectures
             "seed": self.seed,
             "env_id": self.env_id,
@@ -652,17 +706,28 @@ class BaseAgent:
 
     @classmethod
     def load(
-        cls, path: str | os.PathLike, env: str | gym.Env | gym.vector.VectorEnv | None = None, **kwargs: Any
+        cls,
+        path: str | os.PathLike,
+        env: str | gym.Env | gym.vector.VectorEnv | None = None,
+        custom_objects: dict[str, Any] | None = None,
+        **kwargs: Any,
     ) -> Self:
         """Rebuilds an agent saved by ``save``; refuses another algorithm, other spaces or a corrupt file.
+
+        A schedule that was a callable (``learning_rate=lambda p: 3e-4 * p``) is saved as its value at the last
+        update, since the file holds no code: loaded without its function, it is that value as a constant, with a
+        UserWarning naming the field; ``custom_objects={"learning_rate": fn}`` gives the function back.
 
         Args:
             path: The model file.
             env: Env to continue training on (its spaces must match the saved ones).
+            custom_objects: SB3's argument: hyperparameters that replace the saved ones, chiefly the functions of
+                callable schedules (``{"learning_rate": fn, "clip_range": fn2}``); keys must be Config fields.
             **kwargs: ``log_dir``, ``verbose``, ``tensorboard_log``, and hyperparameters that replace the saved
                 ones (as SB3's ``load`` takes them), e.g. ``learning_rate=1e-5`` or ``n_envs=4`` to train on.
 
         Raises:
+            ValueError: For ``custom_objects`` keys that are not Config fields, or also given as keywords.
             ModelFileError: Wrong algorithm, incompatible spaces, or digest mismatch (the file is corrupt or
                 was edited after saving; the digest detects accidents, it does not authenticate the file), or a
                 folder (a population's: the message says how to load it).
@@ -671,8 +736,9 @@ class BaseAgent:
         obs_space = _space_from_json(meta["observation_space"])
         act_space = _space_from_json(meta["action_space"])
         fields = {f.name for f in dataclasses.fields(cls.Config)}
-        config = {**meta["config"], **{k: v for k, v in kwargs.items() if k in fields}}
-        if isinstance(env, gym.vector.VectorEnv) and "n_envs" in config and "n_envs" not in kwargs:
+        overrides = {k: v for k, v in kwargs.items() if k in fields}
+        config = restore_schedules(cls.__name__, path, meta["config"], fields, custom_objects, overrides)
+        if isinstance(env, gym.vector.VectorEnv) and "n_envs" in config and "n_envs" not in overrides:
             config["n_envs"] = env.num_envs  # a ready vector env sets the number of envs, unless n_envs is given
         kwargs = {k: v for k, v in kwargs.items() if k not in fields}
         if env is not None:

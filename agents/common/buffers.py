@@ -288,7 +288,16 @@ Q-networks: 8 members of 256 units with minibatches of 64 take 16 steps a chunk,
 size."""
 
 
-def replay_chunk_steps(gradient_steps: int, batch_size: int, observation: np.ndarray, width: int = 0) -> list[int]:
+PIPELINE_CHUNK_ROWS = 1024
+"""Rows of one chunk of a single DQN's training call: small enough that the call has several chunks, so the
+target network's pass over the next one can run on a second thread beside the gradient steps of this one
+(``DQN.works_beside``), large enough that BLAS runs it as one big product (on OpenBLAS 0.3.31 a pass of 1,024 rows
+or more gives each row the same numbers as one pass over all 8,192 rows of the zoo's CartPole call)."""
+
+
+def replay_chunk_steps(
+    gradient_steps: int, batch_size: int, observation: np.ndarray, width: int = 0, max_rows: int = 0
+) -> list[int]:
     """How many gradient steps each chunk of a DQN training call samples at once.
 
     Args:
@@ -297,15 +306,18 @@ def replay_chunk_steps(gradient_steps: int, batch_size: int, observation: np.nda
         observation: One stored observation (its size sets the chunk).
         width: Units of the Q-network's widest layer: the target network's pass over a chunk holds g·B rows of
             them (0: not counted).
+        max_rows: Most rows g·B of a chunk (0: no such limit), e.g. ``PIPELINE_CHUNK_ROWS``.
 
     Returns:
-        Chunk lengths g >= 1 summing to G, each with 2·g·B·|s|·4 <= ``REPLAY_CHUNK_BYTES`` and
-        g·B·width·4 <= ``ACTIVATION_CHUNK_BYTES`` where it can.
+        Chunk lengths g >= 1 summing to G, each with 2·g·B·|s|·4 <= ``REPLAY_CHUNK_BYTES``,
+        g·B·width·4 <= ``ACTIVATION_CHUNK_BYTES`` and g·B <= ``max_rows`` where it can.
     """
     row_bytes = 2 * 4 * max(observation.size, 1)
     g = REPLAY_CHUNK_BYTES // (row_bytes * batch_size)
     if width:
         g = min(g, ACTIVATION_CHUNK_BYTES // (4 * width * batch_size))
+    if max_rows:
+        g = min(g, max_rows // batch_size)
     g = int(np.clip(g, 1, max(gradient_steps, 1)))
     chunks = [g] * (gradient_steps // g)
     if gradient_steps % g:

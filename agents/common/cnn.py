@@ -182,6 +182,9 @@ def image_input(space: gym.spaces.Box, dtype: np.dtype | type = np.float32) -> I
 def cnn_trunk(space: gym.spaces.Box, spec: str, rng: np.random.Generator, activation: str = "relu") -> Sequential:
     """``ImageScale`` then ``nngym.builders.cnn(spec)``: images of ``space`` to features (N, F).
 
+    The network's ``input_shape`` is ``space.shape``, (H, W, C) for channels last, so an image of the other layout
+    is refused naming the shape expected and the one received.
+
     Raises:
         ValueError: If ``space`` is not an image space or a spec item does not fit the image.
     """
@@ -190,6 +193,7 @@ def cnn_trunk(space: gym.spaces.Box, spec: str, rng: np.random.Generator, activa
     chw, _, _ = image_layout(space)
     net = cnn(spec, chw, rng, activation=activation)
     net.layers.insert(0, image_input(space))
+    net.input_shape = tuple(int(d) for d in space.shape)  # what ImageScale takes, named when an input has another
     return net
 
 

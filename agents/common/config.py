@@ -4,18 +4,26 @@ The Config dataclasses of the agents share field names (SB3's); one table says w
 A value such as ``n_steps=-1`` would otherwise fail deep inside numpy with a message about array shapes,
 and ``normalize_obs="false"`` would be read as true. ``check_config`` checks, ``canonical_config`` then
 puts the values in one form (ints, bools, ``net_arch`` tuples) for the agents and their JSON files.
+
+Schedules (``learning_rate``, PPO's ``clip_range`` and ``clip_range_vf``) may also be callables of the progress
+remaining, as SB3 takes them. A model file is npz + JSON and cannot hold a function: ``schedule_marker`` is what it
+holds instead (the value at the last update), and ``restore_schedules`` turns the markers back into functions given
+by the user (``custom_objects``), or else into that value as a constant (``SavedSchedule``), with a warning.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from nngym.checks import is_int
-from nngym.schedules import ScheduleRateError, parse_schedule
+from nngym.schedules import CallableSchedule, ScheduleRateError, parse_schedule
 
 #: field -> (lowest, highest, lowest allowed?, highest allowed?)
 RANGES: dict[str, tuple[float, float, bool, bool]] = {
@@ -47,6 +55,9 @@ RANGES: dict[str, tuple[float, float, bool, bool]] = {
 ALSO_ALLOWED: dict[str, set[float]] = {"gradient_steps": {-1}}
 #: fields that are a number or a "lin_<x>" schedule, checked at their start value
 SCHEDULES = ("learning_rate", "clip_range")
+#: fields that also take a callable of the progress remaining (SB3's schedules; ``clip_range_vf`` is a number,
+#: None or a callable), its values checked when used (``nngym.schedules.CallableSchedule``)
+CALLABLE_FIELDS = ("learning_rate", "clip_range", "clip_range_vf")
 #: fields that are hidden layer sizes (``check_net_arch``); an annotation with ``dict`` also takes SB3's
 #: ``dict(pi=[...], vf=[...])`` for different actor and critic sizes
 ARCH_FIELDS = ("net_arch", "encoder_arch")
@@ -91,6 +102,9 @@ def check_config(algo: str, config: Any) -> None:
             continue
         if value is None:
             continue
+        if name in CALLABLE_FIELDS and callable(value):
+            check_schedule_callable(algo, name, value)
+            continue
         numeric = isinstance(value, int | float) and not isinstance(value, bool)
         if str(field.type).startswith("int") and not (numeric and float(value).is_integer()):
             raise ValueError(f"{algo}: {name} must be an integer, got {value!r}")
@@ -104,9 +118,118 @@ def check_config(algo: str, config: Any) -> None:
             except ScheduleRateError as err:  # a number, but negative or not finite
                 raise ValueError(f"{algo}: {name} must be > 0, got {value!r}") from err
             except (TypeError, ValueError) as err:
-                raise ValueError(f"{algo}: {name} must be a number or 'lin_<x>', got {value!r}") from err
+                raise ValueError(
+                    f"{algo}: {name} must be a number > 0, 'lin_<x>' or a callable of progress_remaining, got {value!r}"
+                ) from err
             if not start > 0.0:
                 raise ValueError(f"{algo}: {name} must be > 0, got {value!r}")
+
+
+def check_schedule_callable(algo: str, name: str, fn: Callable[[float], Any]) -> None:
+    """Calls the schedule ``fn`` of the field ``name`` at progress_remaining 1.0, as SB3 does when it builds the
+    optimiser, so a function of another signature or a bad first value fails at construction.
+
+    Raises:
+        ValueError: If the call raises (naming the field, what a schedule is and the error), or the value is not a
+            finite number >= 0 (``CallableSchedule``'s message).
+    """
+    try:
+        value = fn(1.0)
+    except Exception as err:
+        raise ValueError(
+            f"{algo}: {name} is a callable, so it must be a function of progress_remaining (1.0 at the start of "
+            f"training, 0.0 at the end); calling it with 1.0 raised {type(err).__name__}: {err}"
+        ) from err
+    CallableSchedule(lambda _progress: value, f"{algo}: {name}")(1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class SavedSchedule:
+    """A callable schedule read back from a model file without its function: the value it had at the last update,
+    as a constant. It stays a callable, so saving the agent again records the same marker (and ``load`` warns again)
+    until the function is given back (``load(..., custom_objects={name: fn})``)."""
+
+    qualname: str
+    """The function's ``__qualname__`` when it was saved (``"<lambda>"``, ``"linear_schedule.<locals>.f"``)."""
+    value: float
+    """Its value at the last update (at progress_remaining 1.0 before any training)."""
+    progress_remaining: float
+    """The progress remaining of that update."""
+
+    def __call__(self, progress_remaining: float) -> float:
+        return self.value
+
+
+def schedule_marker(fn: Callable[[float], Any], value: float, progress_remaining: float) -> dict[str, Any]:
+    """What a model file's JSON holds in place of the callable schedule ``fn``: its name and the ``value`` it had at
+    ``progress_remaining`` (the last update)."""
+    qualname = fn.qualname if isinstance(fn, SavedSchedule) else getattr(fn, "__qualname__", type(fn).__name__)
+    return {"callable": qualname, "last_value": float(value), "progress_remaining": float(progress_remaining)}
+
+
+def is_schedule_marker(value: Any) -> bool:
+    """Whether ``value``, read from a model file's config, is a ``schedule_marker``."""
+    return isinstance(value, dict) and set(value) == {"callable", "last_value", "progress_remaining"}
+
+
+def restore_schedules(
+    algo: str,
+    path: str | os.PathLike,
+    saved: dict[str, Any],
+    fields: set[str],
+    custom_objects: dict[str, Any] | None,
+    overrides: dict[str, Any],
+) -> dict[str, Any]:
+    """The saved config ``saved`` with ``custom_objects`` and ``overrides`` (``load``'s hyperparameter keywords) in
+    place of the saved values, and each remaining ``schedule_marker`` as a ``SavedSchedule`` (its last value, a
+    constant); one UserWarning names those fields and how to restore their functions.
+
+    Args:
+        algo: Algorithm name for the messages (``"PPO"``).
+        path: The model file, for the messages.
+        saved: The config as the file holds it.
+        fields: The Config's field names: the keys ``custom_objects`` may have.
+        custom_objects: SB3's ``load`` argument: values that replace the saved ones, such as the functions of
+            callable schedules (``{"learning_rate": fn}``); None for none.
+        overrides: Hyperparameters given to ``load`` as keywords (they replace the saved values too).
+
+    Raises:
+        ValueError: If ``custom_objects`` is not a dict, has a key that is not a field of the Config (SB3's
+            ``lr_schedule`` too: nngym builds it from ``learning_rate``), or a key also given as a keyword.
+    """
+    custom = {} if custom_objects is None else custom_objects
+    if not isinstance(custom, dict):
+        raise ValueError(f"{algo}.load: custom_objects must be a dict or None, got {type(custom).__name__}")
+    unknown = sorted(set(custom) - fields, key=str)
+    if unknown:
+        hint = " (for lr_schedule pass learning_rate: nngym builds the schedule from it)" * ("lr_schedule" in unknown)
+        raise ValueError(
+            f"{algo}.load: custom_objects has keys {unknown} that are not hyperparameters of {algo}{hint}; "
+            f"expected some of {sorted(fields)}"
+        )
+    twice = sorted(set(custom) & set(overrides))
+    if twice:
+        raise ValueError(f"{algo}.load: {twice} given both in custom_objects and as keywords; give each once")
+    config = {**saved, **custom, **overrides}
+    lost = {}
+    for name, value in saved.items():
+        if is_schedule_marker(value) and name not in custom and name not in overrides:
+            config[name] = SavedSchedule(str(value["callable"]), value["last_value"], value["progress_remaining"])
+            lost[name] = config[name]
+    if lost:
+        what = "; ".join(
+            f"{name} was the callable {s.qualname} and is now the constant {s.value:g} (its value at "
+            f"progress_remaining {s.progress_remaining:g}, the last update)"
+            for name, s in lost.items()
+        )
+        restore = ", ".join(f"{name!r}: <function>" for name in lost)
+        warnings.warn(
+            f"{path}: a model file cannot hold a function: {what}. To restore {'them' if len(lost) > 1 else 'it'}: "
+            f"{algo}.load(path, custom_objects={{{restore}}})",
+            UserWarning,
+            stacklevel=3,
+        )
+    return config
 
 
 def check_seed(seed: Any) -> int:

@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -36,8 +37,11 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from agents.common.cnn import image_input, is_image_space
+from agents.common.config import canonical_config, check_config
 from nngym.builders import mlp
+from nngym.checks import check_rate, is_int, is_real, shown
 from nngym.dbn import DBN
+from nngym.init import get_initializer
 from nngym.network import Sequential
 from nngym.rbm import CDConfig
 from nngym.reshape import Flatten
@@ -72,9 +76,32 @@ class DBNPretrainConfig:
     """Weight initialiser of the random-init trunk (``n_obs=0``)."""
 
     def __post_init__(self) -> None:
+        """Checks every field as the agents' hyperparameters are checked, before any env step is spent.
+
+        Raises:
+            ValueError: Naming the field and what came: ``persistent`` not a bool (``"false"`` would be read as
+                true), ``n_obs``, ``k``, ``epochs`` or ``batch_size`` not whole numbers (``n_obs`` >= 0, the others
+                >= 1), ``sizes`` not positive ints, ``lr`` not None or a finite number > 0 (0 would silently become
+                the default), ``weight_decay`` not a finite number >= 0, ``init`` not an initialiser's name.
+        """
+        check_config("dbn_kwargs", self)  # the agents' rules: bools, whole numbers for ints, batch_size >= 1
+        canonical_config(self)  # 1e4 from a yml as 10000
+        for name, minimum in (("n_obs", 0), ("k", 1), ("epochs", 1)):
+            value = getattr(self, name)
+            if value is None or value < minimum:
+                raise ValueError(f"dbn_kwargs: {name} must be an integer >= {minimum}, got {value!r}")
+        if not (isinstance(self.sizes, list | tuple) and self.sizes and all(is_int(s) and s >= 1 for s in self.sizes)):
+            raise ValueError(f"dbn_kwargs: sizes must be a non-empty list of positive sizes, got {shown(self.sizes)}")
         self.sizes = tuple(int(s) for s in self.sizes)
-        if self.n_obs < 0 or not self.sizes or min(self.sizes) < 1:
-            raise ValueError(f"dbn_kwargs needs n_obs >= 0 and positive sizes, got n_obs={self.n_obs}, {self.sizes}")
+        if self.lr is not None and not (is_real(self.lr) and 0.0 < self.lr < math.inf):
+            raise ValueError(f"dbn_kwargs: lr must be None (the defaults) or a finite number > 0, got {shown(self.lr)}")
+        check_rate(self.weight_decay, "dbn_kwargs: weight_decay")
+        if not isinstance(self.init, str):
+            raise ValueError(f"dbn_kwargs: init must be the name of an initialiser, got {shown(self.init)}")
+        try:
+            get_initializer(self.init)
+        except ValueError as err:
+            raise ValueError(f"dbn_kwargs: init must be the name of an initialiser: {err}") from None
 
     def cd_configs(self, visible: str) -> list[CDConfig]:
         """One ``CDConfig`` per RBM."""

@@ -140,6 +140,10 @@ class Population:
     def _init_from_members(self, members: list[Any], log_dir: str | os.PathLike | None) -> None:
         self.members = members
         self.agent_cls = type(members[0])
+        for m in members[1:]:  # the engine evaluates member 0's schedules: one object, so each file saves its value
+            for attr in m.schedule_attrs.values():
+                if hasattr(m, attr):
+                    setattr(m, attr, getattr(members[0], attr))
         self.algo = self.agent_cls.algo
         self.log_dir = log_dir
         self.engine = ENGINES[self.algo](members)
@@ -202,7 +206,8 @@ class Population:
         self.engine.sync_members()
         with tempfile.TemporaryDirectory() as tmp:
             path = self.members[k].save(Path(tmp) / "member.npz", include_replay_buffer=True)
-            return self.agent_cls.load(path, env=self.env_id or None)
+            custom = self.members[k]._callable_schedules()  # the file holds their last values, not the functions
+            return self.agent_cls.load(path, env=self.env_id or None, custom_objects=custom)
 
     # --- learning ----------------------------------------------------------------------------
     def learn(
@@ -275,7 +280,8 @@ def load_population(
         path: The directory ``save`` wrote.
         env: An env id for the members (``None``: no env, prediction only).
         log_dir: The members' log directory (``member_log_dir``); logs are appended when training continues.
-        **kwargs: ``verbose``, ``tensorboard_log``.
+        **kwargs: ``verbose``, ``tensorboard_log``, ``custom_objects`` (the functions of callable schedules, as
+            ``agent_cls.load`` takes them).
 
     Raises:
         ModelFileError: If ``population.json`` is missing, not valid JSON, of another format or algorithm, without

@@ -186,9 +186,12 @@ class PPOPopulationEngine(OnPolicyPopulationEngine):
         progress = m0.progress_remaining
         lr = self._set_lr()
         clip = m0.clip_schedule(progress)
+        clip_vf = m0._clip_range_vf(progress)
         names = ("obs", "actions", "log_probs", "advantages", "returns", "values")
         data = {name: self._member_major(name) for name in names}
-        parts = self.parts.map(lambda part: self._update_part(part, {k: v[part.rows] for k, v in data.items()}, clip))
+        parts = self.parts.map(
+            lambda part: self._update_part(part, {k: v[part.rows] for k, v in data.items()}, clip, clip_vf)
+        )
         h = {key: np.concatenate([p[key] for p in parts], axis=1) for key in parts[0]}  # (steps, K)
         last = h["pg_loss"][-1] + c.ent_coef * h["entropy_loss"][-1] + c.vf_coef * h["v_loss"][-1]
         self._member_stats(
@@ -204,9 +207,11 @@ class PPOPopulationEngine(OnPolicyPopulationEngine):
             }
         )
 
-    def _update_part(self, part: Part, data: dict[str, np.ndarray], clip: float) -> dict[str, np.ndarray]:
-        """The epochs of minibatch steps of one part's members on their rows ``data`` (each (k, T·N, ...)); returns
-        each loss term per step, (steps, k)."""
+    def _update_part(
+        self, part: Part, data: dict[str, np.ndarray], clip: float, clip_vf: float | None
+    ) -> dict[str, np.ndarray]:
+        """The epochs of minibatch steps of one part's members on their rows ``data`` (each (k, T·N, ...)), with
+        clip ranges ε = ``clip`` and ε_vf = ``clip_vf``; returns each loss term per step, (steps, k)."""
         c, K, policy, optimizer = self.members[0].config, len(part.members), part.nets["policy"], part.optimizer
         obs, actions, old_log_prob = data["obs"], data["actions"], data["log_probs"]
         advantages, returns, old_values = data["advantages"], data["returns"], data["values"]
@@ -236,7 +241,7 @@ class PPOPopulationEngine(OnPolicyPopulationEngine):
                     returns[rows, i],
                     old_values[rows, i],
                     clip=clip,
-                    clip_range_vf=c.clip_range_vf,
+                    clip_range_vf=clip_vf,
                     ent_coef=c.ent_coef,
                     vf_coef=c.vf_coef,
                 )

@@ -2,7 +2,7 @@
 
 Each branch reads a sequence of observations x (T, B, ...) as::
 
-    e_t = encoder(x_t)                       MLP on the flattened observation, or CNN on images (net="cnn")
+    e_t = encoder(x_t)                       MLP on the flattened observation, or CNN on (C, H, W) images (net="cnn")
     h_t, c_t = LSTM(e_t, (h_{t−1}, c_{t−1}) ⊙ (1 − start_t))
     z_t = head(h_t)                          logits / Gaussian mean (actor), V(s_t) (critic)
 
@@ -21,15 +21,14 @@ from collections.abc import Mapping, Sequence
 import gymnasium as gym
 import numpy as np
 
-from agents.common.cnn import image_layout, is_image_space
+from agents.common.cnn import cnn_trunk, image_layout, is_image_space, n_features
 from agents.common.config import net_arch_sizes
 from agents.common.distributions import Distribution
-from agents.common.policies import action_distribution, n_action_params
-from nngym.builders import cnn, mlp
+from agents.common.policies import action_distribution, n_action_params, with_input
+from nngym.builders import mlp
 from nngym.flat_params import ParamSlot, layer_slots
 from nngym.lstm import LSTM
 from nngym.network import Sequential
-from nngym.reshape import Flatten
 
 #: (h, c) of the actor's LSTM followed by (h, c) of the critic's, each (N, H)
 PolicyState = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -41,27 +40,18 @@ class RecurrentBranch:
     """encoder → LSTM → head over sequences, with the backward pass through all three.
 
     Args:
-        encoder: Maps (M, *obs_shape) to (M, E); ``Sequential([])`` is the identity on 1-D observations, and an
-            encoder of other observations begins with ``Flatten`` (MLP) or a convolution (CNN).
+        encoder: Maps (M, *obs_shape) to (M, E); ``Sequential([])`` is the identity on 1-D observations. An
+            encoder of images (3-D Boxes) begins with the agents' ``ImageScale`` (uint8 pixels to [0, 1],
+            (H, W, C) to (C, H, W)), then ``Flatten`` (MLP) or a convolution (CNN).
         lstm: The LSTM(E, H).
         head: Maps (M, H) to (M, n_out).
-        scale: Multiplier of the raw observation (1/255 for uint8 images, else 1).
     """
 
-    def __init__(
-        self,
-        encoder: Sequential,
-        lstm: LSTM,
-        head: Sequential,
-        scale: float = 1.0,
-    ) -> None:
-        self.encoder, self.lstm, self.head, self.scale = encoder, lstm, head, float(scale)
+    def __init__(self, encoder: Sequential, lstm: LSTM, head: Sequential) -> None:
+        self.encoder, self.lstm, self.head = encoder, lstm, head
 
     def _encode(self, x: np.ndarray, train: bool) -> np.ndarray:
-        dtype = self.lstm.dtype
-        x = x.astype(dtype, copy=False)
-        if self.scale != 1.0:
-            x = x * dtype.type(self.scale)
+        x = x.astype(self.lstm.dtype, copy=False)
         return self.encoder.forward(x, train) if self.encoder.layers else x
 
     def forward(
@@ -122,8 +112,9 @@ class RecurrentActorCriticPolicy:
 
     Args:
         observation_space: A Box of the encoded observations (``agents.common.spaces.encoded_space``): 1-D, or
-            3-D, which the MLP encoder flattens and ``net="cnn"`` takes as a (C, H, W) image (uint8 pixels scaled
-            to [0, 1] either way, as ``agents.common.cnn.image_layout`` scales them).
+            3-D, an image (C, H, W) or (H, W, C) that both encoders take as the other agents do, through
+            ``agents.common.cnn.ImageScale`` (uint8 pixels scaled to [0, 1], channels last turned to (C, H, W),
+            as SB3's ``VecTransposeImage``), then flattened (MLP) or convolved (``net="cnn"``).
         action_space: Discrete (categorical logits), MultiDiscrete (one categorical per entry, logits side by
             side), MultiBinary (Bernoulli logits) or 1-D Box (Gaussian mean, state-independent log σ), as
             ``agents.common.policies.action_distribution`` reads the actor's output.
@@ -170,28 +161,31 @@ class RecurrentActorCriticPolicy:
         shape = tuple(observation_space.shape)
         image = is_image_space(observation_space)  # the agents' rule; a CNN only if net asks for one
         if net == "cnn" and not image:
-            raise ValueError(f"net='cnn' needs an image Box observation space (C, H, W), got {observation_space}")
-        scale = image_layout(observation_space)[2] if image else 1.0
+            raise ValueError(
+                f"net='cnn' needs an image Box observation space (C, H, W) or (H, W, C), got {observation_space}"
+            )
         n_flat = int(np.prod(shape))
         pi_arch, vf_arch = net_arch_sizes(net_arch)
 
         def branch(arch: Sequence[int], n: int, out_init: str) -> RecurrentBranch:
-            if net == "cnn":
+            if net == "cnn":  # ImageScale (scaled, channels last turned to NCHW), then the CNN, as PPO's trunk
                 try:
-                    encoder = cnn(cnn_spec, shape, rng, activation="relu")
-                    n_enc = encoder.forward(np.zeros((1, *shape), np.float32), train=False).shape[1]
+                    encoder = cnn_trunk(observation_space, cnn_spec, rng)
+                    n_enc = n_features(encoder, observation_space)
                 except ValueError as err:
-                    raise ValueError(f"cnn_spec {cnn_spec!r} does not fit images of shape {shape}: {err}") from None
+                    chw, channels_last, _ = image_layout(observation_space)
+                    shown = f"{shape}, channels last, so (C, H, W) = {chw}" if channels_last else f"{shape}"
+                    raise ValueError(f"cnn_spec {cnn_spec!r} does not fit images of shape {shown}: {err}") from None
             elif encoder_arch:
                 encoder = mlp([n_flat, *encoder_arch], rng, activation, activation, hidden_init)
                 n_enc = int(encoder_arch[-1])
             else:
                 encoder, n_enc = Sequential([]), n_flat
-            if net != "cnn" and len(shape) > 1:  # the MLP (or the LSTM) takes the flattened observation
-                encoder.layers.insert(0, Flatten())
+            if net != "cnn" and image:  # the MLP (or the LSTM) takes the flattened (C, H, W) pixels, as PPO's "mlp"
+                with_input(encoder, observation_space, flatten=True)
             lstm = LSTM(n_enc, self.hidden_size, rng, forget_bias=lstm_forget_bias)
             head = mlp([self.hidden_size, *arch, n], rng, activation, None, hidden_init, out_w_init=out_init)
-            return RecurrentBranch(encoder, lstm, head, scale)
+            return RecurrentBranch(encoder, lstm, head)
 
         self.actor = branch(pi_arch, n_out, pi_init)
         self.critic = branch(vf_arch, 1, vf_init)

@@ -8,8 +8,10 @@
 Trains each implementation x seed with the train runner (``agents.experiments.train``) into
 ``<log-dir>/<impl>/<algo>_<env>_s<seed>/``
 (a finished run is reused, not retrained, when its eval.json shows the hyperparameters this command would train
-with, the yml's entry with the -p overrides as ``train.py`` reads them, from the same --hyperparams-file, at least
-as many steps, and a final evaluation; otherwise it is trained again, saying why); nngym's seeds of
+with, the yml's entry with the -p overrides as ``train.py`` reads them, from the same --hyperparams-file, and at
+least as many steps; otherwise it is trained again, saying why. A reused run whose final evaluation was not over
+--n-eval-episodes episodes, eval.json's n_eval_episodes, or does not say, has its saved model evaluated again,
+saying so); nngym's seeds of
 PPO, A2C and DQN train together as one population in one process (``agents.experiments.train_population``: the
 same files per seed, ``train_seconds`` each seed's share), ``--no-population`` trains them one by one. Then it
 writes to ``--out`` (default docs/figures):
@@ -150,7 +152,9 @@ def run_dirs(args: argparse.Namespace, env: str) -> dict[str, dict[int, Path]]:
 def train_runs(args: argparse.Namespace, env: str, configs: Configs | None = None) -> dict[str, list[Path]]:
     """Impl -> run directories of ``env``, one per seed; trains the missing ones with the train runner.
 
-    A finished run is reused when ``stale_reason`` finds nothing against it, else trained again, saying why.
+    A finished run is reused when ``stale_reason`` finds nothing against it, else trained again, saying why; a reused
+    run whose final evaluation is not of --n-eval-episodes episodes (``evaluation_reason``) has its saved model
+    evaluated again (``train.evaluate_again``), saying why.
     nngym's missing seeds of PPO, A2C and DQN train together as one population (``train_population``) unless
     ``--no-population``; a configuration a population does not take is trained one seed at a time, saying why.
 
@@ -170,6 +174,12 @@ def train_runs(args: argparse.Namespace, env: str, configs: Configs | None = Non
             elif (why := stale_reason(args, dirs[seed], config)) is not None:
                 print(f"retraining {dirs[seed]}: {why}", flush=True)
                 todo.append(seed)
+            elif (why := evaluation_reason(args, dirs[seed])) is not None and not (dirs[seed] / "model.npz").exists():
+                print(f"retraining {dirs[seed]}: {why}, and it has no model.npz to evaluate again", flush=True)
+                todo.append(seed)
+            elif why is not None:
+                print(f"reusing {dirs[seed]}, its model evaluated again: {why}", flush=True)
+                train.evaluate_again(dirs[seed], args.n_eval_episodes)
             else:
                 print(f"reusing {dirs[seed]}", flush=True)
         if impl == "nngym" and getattr(args, "population", True) and len(todo) > 1 and args.algo in POPULATION_ALGOS:
@@ -214,8 +224,8 @@ def stale_reason(args: argparse.Namespace, run_dir: Path, config: train.RunHyper
     """Why the finished run in ``run_dir`` cannot stand for the run this command would train, or None if it can.
 
     It can when its eval.json shows the same hyperparameter file, the same hyperparameters (``config``: the yml's
-    entry with the ``-p`` overrides, translated) and env wrappers, at least as many env steps (``--total-timesteps``,
-    else the entry's n_timesteps) and a final evaluation.
+    entry with the ``-p`` overrides, translated) and env wrappers, and at least as many env steps
+    (``--total-timesteps``, else the entry's n_timesteps). Its final evaluation is ``evaluation_reason``'s concern.
     """
     try:
         meta = json.loads((run_dir / "eval.json").read_text())
@@ -232,8 +242,22 @@ def stale_reason(args: argparse.Namespace, run_dir: Path, config: train.RunHyper
     total = config.n_timesteps if args.total_timesteps is None else args.total_timesteps
     if meta.get("total_timesteps", 0) < total:
         return f"trained {meta.get('total_timesteps', 0)} steps, fewer than {total}"
+    return None
+
+
+def evaluation_reason(args: argparse.Namespace, run_dir: Path) -> str | None:
+    """Why the final evaluation in the eval.json of a reusable run is not the one this command reports, or None if
+    it is: it must be of ``--n-eval-episodes`` episodes (eval.json's ``n_eval_episodes``; an eval.json written before
+    the number was recorded evaluated an unknown number, so it does not count as one)."""
+    meta = json.loads((run_dir / "eval.json").read_text())
+    n = meta.get("n_eval_episodes")
+    wanted = f"--n-eval-episodes {args.n_eval_episodes}"
     if meta.get("eval_mean") is None:
-        return "it has no final evaluation (trained with --n-eval-episodes 0)"
+        return f"it has no final evaluation (trained with --n-eval-episodes 0), {wanted} wanted"
+    if n is None:
+        return f"its eval.json does not say over how many episodes it was evaluated, {wanted} wanted"
+    if n != args.n_eval_episodes:
+        return f"evaluated over {n} episodes, {wanted} wanted"
     return None
 
 

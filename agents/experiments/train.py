@@ -20,14 +20,16 @@ eval.json, reward_curve.png (and checkpoints/ with --checkpoint-freq). eval.json
 process's CPU time, which pre-emption by other processes does not inflate, summed over threads).
 ``--num-threads`` (the zoo's option) sets the threads of nngym's agents (``BaseAgent.num_threads``: a CNN's
 batches are split across them, other networks get as many BLAS threads), the torch threads of SB3's. The
-default, -1, gives nngym's CNN agents every core the process may run on (``taskset -c 0`` makes it one) and its
-MLP agents one, where threads were measured not to pay; SB3's torch every core, as its default. A run is
+default, -1, gives nngym's CNN agents and DQN every core the process may run on (``taskset -c 0`` makes it one;
+DQN runs its target network's passes on a second thread) and its other MLP agents one, where threads were
+measured not to pay; SB3's torch every core, as its default. A run is
 reproducible for a given thread count; another count rounds differently, so ``--num-threads 1`` reproduces a
 one-thread run on any machine.
 Resume a killed run with ``--resume <checkpoint.npz>``: it continues to the same total number of steps, and
 monitor.csv's ``t`` goes on from the checkpoint's last episode (the time between the two runs is not counted).
 ``--total-timesteps 0`` trains nothing, as SB3's ``learn(0)``: the initial policy (or the checkpoint's) is saved,
-evaluated and plotted. ``--n-eval-episodes 0`` skips the evaluation (eval.json's eval_mean and eval_std are null).
+evaluated and plotted. ``--n-eval-episodes 0`` skips the evaluation (eval.json's eval_mean and eval_std are null);
+eval.json's n_eval_episodes says how many episodes were evaluated.
 Evaluation episodes of an env without a time limit are cut after 10,000 steps, with a warning
 (``agents.common.evaluation.run_episodes``).
 
@@ -68,6 +70,7 @@ from agents.experiments.cli import (
     positive_int,
     reported_as_errors,
 )
+from agents.experiments.models import load_model
 from agents.experiments.plotting import plot_training_curve
 from envs.wrappers import zoo_wrappers
 from nngym.parallel import available_cores
@@ -124,8 +127,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--num-threads",
         type=int,
         default=-1,
-        help="threads of nngym's agents (torch threads of SB3's) while learning; -1: nngym's CNN agents every core "
-        "this process may run on, its MLP agents one (SB3: every core, torch's default)",
+        help="threads of nngym's agents (torch threads of SB3's) while learning; -1: nngym's CNN agents and DQN every "
+        "core this process may run on, its other MLP agents one (SB3: every core, torch's default)",
     )
     p.add_argument("--verbose", type=int, default=0)
     p.add_argument(
@@ -258,9 +261,7 @@ def main(argv: list[str] | None = None) -> dict:
         if env_kwargs or given_eval_kwargs or wrappers:  # the agents take a ready vector env; evaluation one env
             n_envs = int(hp.get("n_envs", cls.Config.n_envs))
             env = make_vec_env(args.env, n_envs, hp.get("vectorization", "sync"), wrappers=wrappers, **env_kwargs)
-            eval_env: str | gym.Env = gym.make(args.env, **eval_env_kwargs)
-            for wrap in wrappers:
-                eval_env = wrap(eval_env)
+            eval_env: str | gym.Env = evaluation_env(args.env, eval_env_kwargs, wrapping)
         else:
             env = eval_env = args.env
         tensorboard = {} if args.tensorboard_log is None else {"tensorboard_log": args.tensorboard_log}
@@ -312,6 +313,7 @@ def main(argv: list[str] | None = None) -> dict:
         "hyperparams_file": args.hyperparams_file,
         **wrapping,  # env_wrapper / frame_stack: enjoy.py wraps its env the same way
         **mean_std(returns),
+        "n_eval_episodes": args.n_eval_episodes,
         "hyperparams": config.recorded(),
     }
     if args.eval_freq and (run_dir / "best_model.npz").exists():  # the model the EvalCallback kept, same evaluation
@@ -327,6 +329,41 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"test accuracy: {100 * result['test_accuracy']:.2f}% (deterministic policy, all 10,000 test images)")
         print(f"reward curve: {run_dir / 'reward_curve.png'}")
     return result
+
+
+def evaluation_env(env: str, eval_env_kwargs: dict[str, Any], wrapping: dict[str, Any]) -> gym.Env:
+    """The env of the final evaluation when the id alone will not do: ``gym.make(env, **eval_env_kwargs)`` wrapped as
+    the training envs (``wrapping``: the entry's ``env_wrapper`` / ``frame_stack``, ``envs.wrappers.zoo_wrappers``)."""
+    eval_env = gym.make(env, **eval_env_kwargs)
+    for wrap in zoo_wrappers(wrapping.get("env_wrapper"), wrapping.get("frame_stack")):
+        eval_env = wrap(eval_env)
+    return eval_env
+
+
+def evaluate_again(run_dir: Path, n_eval_episodes: int) -> dict[str, Any]:
+    """Evaluates a finished run's saved model again over ``n_eval_episodes`` episodes, as ``main`` evaluated it (the
+    same env, arguments and wrappers, deterministic, seed 10,000 + the run's seed; its best model too, if kept), and
+    rewrites eval.json's ``eval_mean``, ``eval_std`` and ``n_eval_episodes``.
+
+    Args:
+        run_dir: The run directory (eval.json and model.npz of nngym's agents or of the SB3 adapter).
+        n_eval_episodes: Deterministic evaluation episodes, >= 1.
+
+    Returns:
+        The new eval.json content.
+    """
+    meta = json.loads((run_dir / "eval.json").read_text())
+    wrapping = {k: meta[k] for k in ENV_KEYS if meta.get(k) is not None}
+    eval_env_kwargs = meta.get("eval_env_kwargs", meta.get("env_kwargs")) or {}
+    env = evaluation_env(meta["env"], eval_env_kwargs, wrapping) if eval_env_kwargs or wrapping else meta["env"]
+    seed = 10_000 + int(meta["seed"])
+    agent = load_model(run_dir / "model.npz", meta["algo"])
+    meta |= {**mean_std(evaluation(agent, env, n_eval_episodes, seed)), "n_eval_episodes": n_eval_episodes}
+    if isinstance(meta.get("best_model"), dict) and (run_dir / "best_model.npz").exists():
+        best = load_model(run_dir / "best_model.npz", meta["algo"])
+        meta["best_model"] |= mean_std(evaluation(best, env, n_eval_episodes, seed))
+    (run_dir / "eval.json").write_text(json.dumps(meta, indent=2))
+    return meta
 
 
 def evaluation(agent: Any, env: str | gym.Env, n_episodes: int, seed: int) -> list[float] | None:

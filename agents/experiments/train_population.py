@@ -102,6 +102,7 @@ def train_population(
             "steps_per_cpu_second": round(total / max(cpu_share, 1e-9)),
             "hyperparams_file": hyperparams_file,
             **mean_std(returns),
+            "n_eval_episodes": n_eval_episodes,
             "hyperparams": config.recorded(),
             "population": {
                 "seeds": pop.seeds,
