@@ -96,8 +96,9 @@ class A2C(BaseAgent):
         iteration = 0
         while self.num_timesteps < self._total_timesteps:
             # --- rollout --- (n-step returns: GAE with λ = 1)
+            cb.on_rollout_start()
             if not collect_rollout(self, self.buffer, c.gamma, c.gae_lambda, cb):
-                break
+                break  # a callback stopped training: no rollout end, no update (SB3's order)
             cb.on_rollout_end()
             iteration += 1
             # --- update ---

@@ -186,6 +186,8 @@ class DQN(BaseAgent):
 
     def _load_extra_counters(self, counters: dict) -> None:
         self._n_calls = counters["n_calls"]
+        # ε where the saved run left it (what predict's default ε-greedy actions use), not the initial ε
+        self.exploration_rate = self._epsilon()
 
     def _on_env_reset(self) -> None:
         """The env was reset (a new ``learn``, ``set_env``, a loaded replay buffer): the last stored transition of
@@ -209,19 +211,30 @@ class DQN(BaseAgent):
         return self.exploration(max(1.0 - done, 0.0))
 
     def _learn(self, callback: BaseCallback, reset_num_timesteps: bool) -> None:
-        """Acts ε-greedily, stores transitions, trains every ``train_freq`` steps."""
+        """Acts ε-greedily, stores transitions, trains every ``train_freq`` steps.
+
+        The callback's rollouts are SB3's off-policy ones: ``on_rollout_start`` before the steps that lead to a
+        training call (``train_freq`` vector steps; the first of a ``learn`` may be shorter, as ``train_freq`` counts
+        the agent's steps), ``on_rollout_end`` after them, before training (also while ``learning_starts`` holds
+        training back), and after the last steps of ``learn``; not when a callback stopped training.
+        """
         c, cb = self.config, callback
         obs, n_act = self._last_obs, self.action_space.n
         n_target = max(c.target_update_interval // self.n_envs, 1)
         last_logged_episode = self._episode_num
+        in_rollout = False
         while self.num_timesteps < self._total_timesteps:
             # --- rollout ---
+            if not in_rollout:
+                cb.on_rollout_start()
+                in_rollout = True
             seen = self._observe(obs)
             if self.num_timesteps < c.learning_starts:
                 actions = self.rng.integers(0, n_act, self.n_envs)
             else:
                 actions = self._act(seen, deterministic=False)
-            next_obs, rewards, terminated, truncated, infos = self.env.step(to_env_actions(self.action_space, actions))
+            env_actions = to_env_actions(self.action_space, actions)
+            next_obs, rewards, terminated, truncated, infos = self.env.step(env_actions)
             self.num_timesteps += self.n_envs
             self._n_calls += 1
             dones = terminated | truncated
@@ -234,15 +247,24 @@ class DQN(BaseAgent):
             self.exploration_rate = self._epsilon()
             if self._n_calls % n_target == 0:
                 self._update_target()
+            cb.update_locals(
+                {"new_obs": next_obs, "actions": env_actions, "rewards": rewards, "dones": dones, "infos": infos}
+            )
             if not cb.on_step():
-                break
+                self._last_obs = obs
+                return  # a callback stopped training: no rollout end (SB3's order)
             # --- update ---
-            if self._n_calls % c.train_freq == 0 and self.num_timesteps > c.learning_starts:
-                self._train(c.gradient_steps if c.gradient_steps >= 0 else c.train_freq * self.n_envs)
+            if self._n_calls % c.train_freq == 0:
+                cb.on_rollout_end()
+                in_rollout = False
+                if self.num_timesteps > c.learning_starts:
+                    self._train(c.gradient_steps if c.gradient_steps >= 0 else c.train_freq * self.n_envs)
             if c.log_interval and self._episode_num - last_logged_episode >= c.log_interval and dones.any():
                 last_logged_episode = self._episode_num
                 self._dump_logs()
         self._last_obs = obs
+        if in_rollout:  # total_timesteps came before the next training call
+            cb.on_rollout_end()
 
     def _observe(self, obs: np.ndarray) -> np.ndarray:
         """The observations the Q-network acts on; under ``normalize_obs`` they first update the statistics."""

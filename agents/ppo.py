@@ -124,8 +124,9 @@ class PPO(BaseAgent):
         iteration = 0
         while self.num_timesteps < self._total_timesteps:
             # --- rollout --- (and GAE, arXiv:1506.02438)
+            callback.on_rollout_start()
             if not self._collect_rollout(callback):
-                break
+                break  # a callback stopped training: no rollout end, no update (SB3's order)
             callback.on_rollout_end()
             iteration += 1
             # --- update ---

@@ -74,7 +74,7 @@ class RAM(BaseAgent):
         >>> from agents.common.vec_env import make_vec_env
         >>> env = make_vec_env("nngym/DigitGlimpse-v0", 64, "gym-sync", action_mode="location", reveal_label="end")
         >>> agent = RAM(env, seed=0).learn(60_000 * 6)  # one pass over the training digits
-        >>> action, state = agent.predict(obs, state, episode_start=start)  # {"label": ..., "location": ...}
+        >>> action, state = agent.predict(obs, state, episode_start=start, deterministic=True)  # label, location
     """
 
     algo = "RAM"
@@ -183,9 +183,11 @@ class RAM(BaseAgent):
         obs: np.ndarray,
         state: tuple[np.ndarray, np.ndarray] | None = None,
         episode_start: np.ndarray | bool | None = None,
-        deterministic: bool = True,
+        deterministic: bool = False,
     ) -> tuple[dict[str, Any], tuple[np.ndarray, np.ndarray]]:
         """The action for one observation or a batch of N, and the core's next LSTM state (SB3's convention).
+
+        As SB3's ``predict``, the location is sampled unless ``deterministic=True`` (what the evaluators pass).
 
         Args:
             obs: One observation (D,) or a batch (N, D).
@@ -240,8 +242,12 @@ class RAM(BaseAgent):
             dones = terminated | truncated
             self._track_episodes(rewards, dones)
             self._last_obs = obs
-            if callback is not None and not callback.on_step():
-                return None
+            if callback is not None:
+                callback.update_locals(
+                    {"new_obs": obs, "actions": env_actions, "rewards": rewards, "dones": dones, "infos": infos}
+                )
+                if not callback.on_step():
+                    return None
             if dones.any():
                 if not dones.all():
                     raise RuntimeError(
@@ -264,9 +270,10 @@ class RAM(BaseAgent):
             self._n_updates = 0
         iteration = 0
         while self.num_timesteps < self._total_timesteps:
+            callback.on_rollout_start()
             batch = self._collect_episodes(callback)
             if batch is None:
-                break
+                break  # a callback stopped training: no rollout end, no update (SB3's order)
             callback.on_rollout_end()  # after the N episodes, before the update (SB3's order)
             obs, actions, rewards, labels = batch
             self.optimizer.lr = self.lr_schedule(self.progress_remaining)

@@ -99,7 +99,7 @@ class RecurrentPPO(PPO):
     Example:
         >>> agent = RecurrentPPO("nngym/CartPoleNoVel-v1", seed=0, n_envs=8, n_steps=32).learn(10_000)
         >>> obs, state, start = env.reset()[0], None, True
-        >>> action, state = agent.predict(obs, state, episode_start=start)
+        >>> action, state = agent.predict(obs, state, episode_start=start, deterministic=True)
     """
 
     algo = "RecurrentPPO"
@@ -168,9 +168,11 @@ class RecurrentPPO(PPO):
         obs: np.ndarray,
         state: tuple[np.ndarray, np.ndarray] | None = None,
         episode_start: np.ndarray | bool | None = None,
-        deterministic: bool = True,
+        deterministic: bool = False,
     ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
         """Actions and the actor's next LSTM state, for one observation or a batch of N (SB3's convention).
+
+        As SB3's ``predict``, it samples from the policy unless ``deterministic=True`` (what the evaluators pass).
 
         Args:
             obs: One raw observation or a batch of N (see ``BaseAgent.predict``).
@@ -256,7 +258,8 @@ class RecurrentPPO(PPO):
             buf.actions[t] = actions
             buf.values[t] = values
             buf.log_probs[t] = dist.log_prob(actions)
-            obs, rewards, terminated, truncated, infos = env.step(to_env_actions(self.action_space, actions))
+            env_actions = to_env_actions(self.action_space, actions)
+            obs, rewards, terminated, truncated, infos = env.step(env_actions)
             self.num_timesteps += self.n_envs
             dones = terminated | truncated
             self._track_episodes(rewards, dones)
@@ -264,9 +267,13 @@ class RecurrentPPO(PPO):
             buf.dones[t] = dones
             bootstrap_truncated(buf.rewards[t], terminated, truncated, infos, c.gamma, final_values)
             starts = dones.astype(np.float32)
-            if callback is not None and not callback.on_step():
-                self._last_obs, self._state, self._episode_starts = obs, state, starts
-                return False
+            if callback is not None:
+                callback.update_locals(
+                    {"new_obs": obs, "actions": env_actions, "rewards": rewards, "dones": dones, "infos": infos}
+                )
+                if not callback.on_step():
+                    self._last_obs, self._state, self._episode_starts = obs, state, starts
+                    return False
         self._last_obs, self._state, self._episode_starts = obs, state, starts
         last_values = policy.values_step(obs, state[2:], starts)
         buf.compute_returns_and_advantages(last_values, c.gamma, c.gae_lambda)

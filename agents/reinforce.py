@@ -103,9 +103,10 @@ class REINFORCE(BaseAgent):
         values = lambda final_obs, _: self.policy.values(final_obs)  # noqa: E731 - V(s) of truncated episodes
         if reset_num_timesteps:
             self._pos = 0
-        obs, iteration, stop = self._last_obs, 0, False
-        while self.num_timesteps < self._total_timesteps and not stop:
+        obs, iteration = self._last_obs, 0
+        while self.num_timesteps < self._total_timesteps:
             # --- rollout ---
+            cb.on_rollout_start()
             for _ in range(c.n_steps):
                 if self._pos == len(s["obs"]):  # an episode longer than the store: grow it
                     self._alloc(2 * self._pos)
@@ -113,16 +114,20 @@ class REINFORCE(BaseAgent):
                 actions = self._act(obs, deterministic=False)
                 t = self._pos
                 s["obs"][t], s["actions"][t], s["used"][t] = obs, actions, False
-                obs, rewards, terminated, truncated, infos = self.env.step(to_env_actions(self.action_space, actions))
+                env_actions = to_env_actions(self.action_space, actions)
+                obs, rewards, terminated, truncated, infos = self.env.step(env_actions)
                 self.num_timesteps += self.n_envs
                 dones = terminated | truncated
                 self._track_episodes(rewards, dones)
                 s["rewards"][t], s["dones"][t] = rewards, dones
                 bootstrap_truncated(s["rewards"][t], terminated, truncated, infos, c.gamma, values)
                 self._pos += 1
+                cb.update_locals(
+                    {"new_obs": obs, "actions": env_actions, "rewards": rewards, "dones": dones, "infos": infos}
+                )
                 if not cb.on_step():
-                    stop = True
-                    break
+                    self._last_obs = obs
+                    return  # a callback stopped training: no rollout end, no update (SB3's order)
             self._last_obs = obs
             cb.on_rollout_end()
             # --- update ---

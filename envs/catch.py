@@ -13,6 +13,7 @@ from envs.checks import is_whole
 from envs.render import draw_box
 
 LEFT, STAY, RIGHT = 0, 1, 2
+MAX_ROWS = 64  # observations up to 1024 x 2032 pixels at scale 16, renders up to 2048 x 4064
 
 
 class CatchEnv(gym.Env[np.ndarray, int]):
@@ -71,7 +72,7 @@ class CatchEnv(gym.Env[np.ndarray, int]):
 
     | Parameter  | Type    | Default | Description                                      |
     |------------|---------|---------|--------------------------------------------------|
-    | `rows`     | **int** | `10`    | grid height, >= 2 (episode length `rows - 1`)    |
+    | `rows`     | **int** | `10`    | grid height, 2 to 64 (episode length `rows - 1`) |
     | `columns`  | **int** | `5`     | grid width, >= 1 and <= 2 * (rows - 1) + 1 so catching is always possible |
     | `scale`    | **int** | `1`     | pixels per cell in the observation, 1 to 16      |
 
@@ -90,8 +91,11 @@ class CatchEnv(gym.Env[np.ndarray, int]):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
 
     def __init__(self, rows: int = 10, columns: int = 5, scale: int = 1, render_mode: str | None = None):
-        if not is_whole(rows) or rows < 2:
-            raise ValueError(f"rows must be an integer >= 2, got {rows!r}")
+        if not is_whole(rows) or not 2 <= rows <= MAX_ROWS:
+            raise ValueError(
+                f"rows must be an integer from 2 to {MAX_ROWS} (every step draws a rows * scale by columns * scale "
+                f"image, columns up to 2 * rows - 1), got {rows!r}"
+            )
         if not is_whole(columns) or not 1 <= columns <= 2 * (rows - 1) + 1:
             raise ValueError(
                 f"columns must be an integer from 1 to 2 * (rows - 1) + 1 = {2 * (rows - 1) + 1} "

@@ -81,7 +81,7 @@ class DigitClassifyEnv(gym.Env[np.ndarray, int]):
     | Parameter            | Type      | Default   | Description                                          |
     |----------------------|-----------|-----------|------------------------------------------------------|
     | `split`              | **str**   | `"train"` | `"train"` (60,000 images) or `"test"` (10,000)       |
-    | `images_per_episode` | **int**   | `1`       | answers per episode, >= 1                            |
+    | `images_per_episode` | **int**   | `1`       | answers per episode, 1 to the split's size           |
     | `wrong_reward`       | **float** | `0.0`     | reward for a wrong answer, < 1                       |
     | `scale`              | **int**   | `1`       | nearest-neighbour upsampling factor, 1 to 8          |
 
@@ -128,6 +128,11 @@ class DigitClassifyEnv(gym.Env[np.ndarray, int]):
         self._images = images[:, None]  # (N, 1, 28, 28) read-only view, no copy
         self._labels = labels.tolist()  # Python ints: cheaper to compare and to put in info
         self._n = len(labels)
+        if self.images_per_episode > self._n:  # each reset lists the episode's image indices
+            raise ValueError(
+                f"images_per_episode must be at most the {self._n} images of the {split!r} split (an episode from "
+                f"options['index'] then shows each image once at most), got {images_per_episode!r}"
+            )
 
         side = 28 * self.scale
         self.action_space = spaces.Discrete(10)

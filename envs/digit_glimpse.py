@@ -16,11 +16,33 @@ from envs.render import draw_box, gray_to_rgb
 from nngym.datasets import load_mnist
 
 SIDE = 28  # MNIST image side
+MAX_CANVAS = 1024  # largest canvas side: the zero-padded float32 canvas then stays around 100 MB at most
 UP, DOWN, LEFT, RIGHT = 10, 11, 12, 13  # move actions; 0-9 answer
 MOVES = {UP: (-1, 0), DOWN: (1, 0), LEFT: (0, -1), RIGHT: (0, 1)}
 ACTION_MODES = ("move", "location")
 REVEAL_LABEL = ("always", "end")
 SCALE_COLORS = ((220, 30, 30), (30, 140, 220), (40, 170, 60), (200, 140, 20))  # render: one colour per scale
+
+
+def max_scales(glimpse_size: int, canvas_size: int = SIDE) -> int:
+    """The most retina scales that each show something new: up to the first whose patch covers the whole canvas
+    from every glimpse centre.
+
+    A patch of side s centred at pixel r covers rows r - s // 2 to r - s // 2 + s - 1, so it covers rows 0 to
+    S - 1 from every centre 0 <= r <= S - 1 when s >= 2S - 1. The scale after such a patch would average the
+    same canvas and more zero padding outside it.
+
+    Args:
+        glimpse_size: g, the first patch's side.
+        canvas_size: S, the canvas side.
+
+    Returns:
+        The smallest k >= 1 with g * 2**(k - 1) >= 2S - 1.
+    """
+    k = 1
+    while glimpse_size * 2 ** (k - 1) < 2 * canvas_size - 1:
+        k += 1
+    return k
 
 
 class DigitGlimpseEnv(gym.Env[np.ndarray, Any]):
@@ -33,7 +55,10 @@ class DigitGlimpseEnv(gym.Env[np.ndarray, Any]):
     `n_scales` patches around the same centre, of sides g, 2g, 4g, ... (g = `glimpse_size`), each
     averaged down to g x g pixels: a sharp centre and a blurred surround. Outside the image it sees
     zeros. Several glimpses must be combined to classify well, so a memoryless policy is at a
-    disadvantage against a recurrent one (LSTM).
+    disadvantage against a recurrent one (LSTM). Scales stop at the first patch that covers the whole
+    canvas from every glimpse centre (a side of 2S - 1 or more, S the canvas side below), as a larger
+    one would only add zero padding: `n_scales` is at most `max_scales(g, S)`, 4 for the default g = 8
+    on 28 x 28 (sides 8, 16, 32, 64), 5 for g = 12 on Mnih et al.'s 60 x 60 canvas.
 
     Two ways to move (`action_mode`):
 
@@ -122,9 +147,11 @@ class DigitGlimpseEnv(gym.Env[np.ndarray, Any]):
     | `move_step`    | **int**   | `4`        | pixels per move (`"move"` mode), 1 to S - 1                 |
     | `max_glimpses` | **int**   | `6`        | glimpses per episode (the first is free), >= 1              |
     | `wrong_reward` | **float** | `0.0`      | reward for a wrong or missing answer, < 1                   |
-    | `n_scales`     | **int**   | `1`        | patches per glimpse, sides g * 2**k for k < n_scales, >= 1  |
+    | `n_scales`     | **int**   | `1`        | patches per glimpse, sides g * 2**k for k < n_scales, 1 to  |
+    |                |           |            | `max_scales(g, S)` (see the description)                    |
     | `action_mode`  | **str**   | `"move"`   | `"move"` (discrete moves, answer any time) or `"location"`  |
-    | `canvas_size`  | **int**   | `28`       | S, side of the canvas the digit is placed on, >= 28         |
+    | `canvas_size`  | **int**   | `28`       | S, side of the canvas the digit is placed on, 28 to 1024    |
+    |                |           |            | (`MAX_CANVAS`: the padded float32 canvas stays near 100 MB) |
     | `reveal_label` | **str**   | `"always"` | `"always"` or `"end"`: which steps' info holds `"label"`    |
     | `max_shift`    | **int**   | `0`        | shift the digit by up to this many pixels, 0 to 27          |
 
@@ -163,8 +190,11 @@ class DigitGlimpseEnv(gym.Env[np.ndarray, Any]):
     ):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-        if not is_whole(canvas_size) or canvas_size < SIDE:
-            raise ValueError(f"canvas_size must be an integer >= the image side {SIDE}, got {canvas_size!r}")
+        if not is_whole(canvas_size) or not SIDE <= canvas_size <= MAX_CANVAS:
+            raise ValueError(
+                f"canvas_size must be an integer from the image side {SIDE} to {MAX_CANVAS} (the env keeps a "
+                f"zero-padded float32 canvas up to 5 times as wide), got {canvas_size!r}"
+            )
         S = int(canvas_size)
         where = f"the image side {S}" if S == SIDE else f"the canvas side {S}"
         if not is_whole(glimpse_size) or not 1 <= glimpse_size <= S:
@@ -175,8 +205,15 @@ class DigitGlimpseEnv(gym.Env[np.ndarray, Any]):
             raise ValueError(f"max_glimpses must be an integer >= 1, got {max_glimpses!r}")
         if not is_finite_number(wrong_reward) or wrong_reward >= 1.0:
             raise ValueError(f"wrong_reward must be a finite number below the correct reward 1, got {wrong_reward!r}")
-        if not is_whole(n_scales) or n_scales < 1:
-            raise ValueError(f"n_scales must be an integer >= 1, got {n_scales!r}")
+        top_scale = max_scales(int(glimpse_size), S)
+        if not is_whole(n_scales) or not 1 <= n_scales <= top_scale:
+            g, side = int(glimpse_size), int(glimpse_size) * 2 ** (top_scale - 1)
+            raise ValueError(
+                f"n_scales must be an integer from 1 to {top_scale} for glimpse_size {g} on a {S} x {S} canvas: "
+                f"scale {top_scale}'s patch (side {side}) already covers the whole canvas from every glimpse "
+                f"centre (a side of 2 * {S} - 1 = {2 * S - 1} does), so a larger scale would only add zero padding; "
+                f"got {n_scales!r}"
+            )
         if action_mode not in ACTION_MODES:
             raise ValueError(f"action_mode must be one of {ACTION_MODES}, got {action_mode!r}")
         if reveal_label not in REVEAL_LABEL:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from nngym.checks import check_int, float_dtype
+from nngym.checks import check_int, float_dtype, is_int
 from nngym.flat_params import ParamSlot, layer_slots
 from nngym.layer import LAYER_REGISTRY, Layer
 from nngym.parallel import BatchSplit
@@ -29,8 +29,9 @@ class Sequential:
         layers: The layers, input side first.
 
     Attributes:
-        input_shape: The shape of one input, e.g. (C, H, W) for a ``cnn``, if known (builders set it): an input
-            of another shape that a layer refuses is then reported in the network's terms. None: unknown.
+        input_shape: The shape of one input, e.g. (C, H, W) for a ``cnn``, if known (builders set it; ``save`` and
+            ``load`` keep it): an input of another shape that a layer refuses is then reported in the network's
+            terms. None: unknown.
         threads: With ``threads > 1``, ``forward`` and ``backward`` split a batch of at least that many
             examples into slices run side by side on threads, and sum the slices' gradients
             (``nngym.parallel.BatchSplit``); 1 (the default) runs it whole.
@@ -199,36 +200,46 @@ class Sequential:
             p[...] = state[name]
 
     def save(self, path: str | os.PathLike, extra_meta: dict[str, Any] | None = None) -> Path:
-        """Saves architecture (JSON) and parameters (npz) to one file. Returns the path written."""
+        """Saves architecture (JSON), ``input_shape`` (if known) and parameters (npz) to one file. Returns the path
+        written."""
         meta = {
             "format": "nngym.Sequential",
             "nngym_version": __version__,
             "dtype": str(self.layers[0].dtype) if self.layers else "float32",
             "architecture": self.architecture(),
+            **({} if self.input_shape is None else {"input_shape": [int(d) for d in self.input_shape]}),
             **(extra_meta or {}),
         }
         return save_npz(path, self.state_dict(), meta)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Sequential:
-        """Rebuilds a network saved by ``save`` (architecture from its JSON, then the weights).
+        """Rebuilds a network saved by ``save`` (architecture from its JSON, then the weights), with its
+        ``input_shape`` if the file has one (files written before it was saved load with None).
 
         Raises:
             FileNotFoundError: If there is no such file.
             ModelFileError: Naming the file and what is wrong: not a model file, a metadata entry missing or
-                malformed (format, architecture, dtype), a layer that cannot be built from its config, or
-                parameters that are missing, unexpected, mis-shaped or not real numbers.
+                malformed (format, architecture, dtype, input_shape), a layer that cannot be built from its config,
+                or parameters that are missing, unexpected, mis-shaped or not real numbers.
         """
         arrays, meta = load_npz(path)
         if meta.get("format") != "nngym.Sequential":
             raise ModelFileError(f"{path}: format is {meta.get('format')!r}, expected 'nngym.Sequential'")
         if "architecture" not in meta:
             raise ModelFileError(f"{path}: metadata has no 'architecture' entry (keys: {sorted(meta)})")
+        shape = meta.get("input_shape")
+        if shape is not None and not (isinstance(shape, list) and shape and all(is_int(d) and d >= 1 for d in shape)):
+            raise ModelFileError(
+                f"{path}: input_shape must be a list of integers >= 1 (one input's shape), got {shape!r}"
+            )
         try:
             net = cls.from_architecture(meta["architecture"], dtype=meta.get("dtype", "float32"))
             net.load_state_dict(arrays)
         except ModelFileError as e:
             raise ModelFileError(f"{path}: {e}") from e
+        if shape is not None:
+            net.input_shape = tuple(shape)
         return net
 
     def load_params(self, path: str | os.PathLike) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from nngym.activations import sigmoid, softmax
-from nngym.checks import check_rng, float_dtype, is_int
+from nngym.checks import check_int, check_rate, check_rng, float_dtype, is_int, is_real, shown
 from nngym.optim import Momentum
 from nngym.serialization import ModelFileError, load_npz, save_npz
 
@@ -69,6 +69,12 @@ class RBM:
 
     Shapes:
         ``W``: (H, D), ``a``: (D,), ``b``: (H,); batches are rows, v (N, D), h (N, H).
+
+    Raises:
+        ValueError: For sizes that are not integers >= 1 (bools and floats such as 784.0 are not integers), an
+            ``rng`` that is not a ``np.random.Generator``, an unknown ``visible``, a ``w_std`` that is not a finite
+            number >= 0, an ``n_softmax`` that is not 0 or an integer in [2, n_visible] with Bernoulli units, or a
+            dtype that is not floating.
     """
 
     def __init__(
@@ -82,15 +88,19 @@ class RBM:
         dtype: np.dtype | type = np.float32,
     ) -> None:
         if not (is_int(n_visible) and is_int(n_hidden)) or n_visible < 1 or n_hidden < 1:
-            raise ValueError(f"RBM needs integers n_visible >= 1 and n_hidden >= 1, got {n_visible!r}, {n_hidden!r}")
+            raise ValueError(
+                f"RBM needs integers n_visible >= 1 and n_hidden >= 1, got {shown(n_visible)}, {shown(n_hidden)}"
+            )
         check_rng(rng, "RBM rng")
-        if visible not in VISIBLE_TYPES:
-            raise ValueError(f"visible must be one of {VISIBLE_TYPES}, got {visible!r}")
+        if not isinstance(visible, str) or visible not in VISIBLE_TYPES:
+            raise ValueError(f"RBM visible must be one of {VISIBLE_TYPES}, got {visible!r}")
+        check_rate(w_std, "RBM w_std")
         self.n_visible, self.n_hidden = int(n_visible), int(n_hidden)
         self.visible = visible
-        if n_softmax and (visible != "bernoulli" or not 2 <= n_softmax <= n_visible):
+        if not is_int(n_softmax) or (n_softmax and (visible != "bernoulli" or not 2 <= n_softmax <= n_visible)):
             raise ValueError(
-                f"n_softmax must be 0 or in [2, n_visible={n_visible}] with Bernoulli units, got {n_softmax}"
+                f"RBM n_softmax must be 0 or an integer in [2, n_visible={n_visible}] with Bernoulli units, got "
+                f"{shown(n_softmax)} with {visible} units"
             )
         self.n_softmax = int(n_softmax)
         self.dtype = float_dtype(dtype, "RBM dtype")
@@ -106,9 +116,12 @@ class RBM:
         """Returns ``v`` (N, D) as this RBM's dtype after checking shape and, for Bernoulli units, range.
 
         Raises:
-            ValueError: Wrong shape; Bernoulli data outside [0, 1] (or not in {0, 1} if ``binary``).
+            ValueError: Data that are not real numbers (bools count as 0/1); wrong shape; NaN or infinite values;
+                Bernoulli data outside [0, 1] (or not in {0, 1} if ``binary``).
         """
         v = np.asarray(v)
+        if v.dtype.kind not in "biuf":
+            raise ValueError(f"{self!r} expected visible data of real numbers, got an array of dtype {v.dtype}")
         if v.ndim != 2 or v.shape[1] != self.n_visible:
             raise ValueError(f"{self!r} expected visible data of shape (N, {self.n_visible}), got {tuple(v.shape)}")
         if not np.all(np.isfinite(v)):
@@ -157,7 +170,14 @@ class RBM:
         return v
 
     def gibbs(self, v: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-        """Runs k steps of block Gibbs sampling v → h → v from ``v`` (N, D); returns the last v sample."""
+        """Runs k steps of block Gibbs sampling v → h → v from ``v`` (N, D); returns the last v sample.
+
+        Raises:
+            ValueError: For data ``check_visible`` refuses, a ``k`` that is not an integer >= 0 or an ``rng`` that
+                is not a ``np.random.Generator``.
+        """
+        k = check_int(k, "gibbs k", minimum=0)
+        check_rng(rng, "gibbs rng")
         v = self.check_visible(v)
         for _ in range(k):
             v = self.sample_visible(self.sample_hidden(v, rng), rng)
@@ -198,9 +218,12 @@ class RBM:
 
         Returns:
             The negative-phase visible samples v_k (the new persistent chain state).
+
+        Raises:
+            ValueError: If ``k`` is not an integer >= 1 (the batches are not checked here: ``CDTrainer.train``
+                checks its data once).
         """
-        if k < 1:
-            raise ValueError(f"CD needs k >= 1 Gibbs steps, got {k}")
+        check_int(k, "CD k (Gibbs steps)")
         v = v_data if chain is None else chain
         for _ in range(k):
             v = self.sample_visible(self.sample_hidden(v, rng), rng)
@@ -245,11 +268,17 @@ class RBM:
         Args:
             v: Binary data (N, D).
             rng: Generator choosing the bit, or ``None`` for the exact sum.
+
+        Raises:
+            ValueError: For Gaussian units or a softmax group, data that are not binary (N, D), or an ``rng`` that
+                is neither None nor a ``np.random.Generator``.
         """
         if self.visible != "bernoulli" or self.n_softmax:
             raise ValueError(
                 "pseudo_log_likelihood is defined here for Bernoulli visible units only (no softmax group)"
             )
+        if rng is not None:
+            check_rng(rng, "pseudo_log_likelihood rng (None for the exact sum)")
         v = self.check_visible(v, binary=True).astype(np.float64)
         W, a, b = (self.params[k].astype(np.float64) for k in ("W", "a", "b"))
         z = v @ W.T + b  # (N, H)
@@ -330,14 +359,17 @@ class RBM:
 
     @classmethod
     def _from_file(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any], where: str, prefix: str = "") -> RBM:
-        rbm = cls(
-            meta["n_visible"],
-            meta["n_hidden"],
-            np.random.default_rng(0),
-            meta["visible"],
-            n_softmax=meta.get("n_softmax", 0),
-            dtype=meta["dtype"],
-        )
+        try:
+            rbm = cls(
+                meta["n_visible"],
+                meta["n_hidden"],
+                np.random.default_rng(0),
+                meta["visible"],
+                n_softmax=meta.get("n_softmax", 0),
+                dtype=meta["dtype"],
+            )
+        except (KeyError, ValueError) as e:
+            raise ModelFileError(f"{where}: metadata does not describe an RBM ({e})") from e
         for k, p in rbm.params.items():
             arr = arrays.get(prefix + k)
             if arr is None or arr.shape != p.shape:
@@ -358,7 +390,11 @@ def _non_binary(v: np.ndarray) -> str:
 
 @dataclass
 class CDConfig:
-    """Hyper-parameters of contrastive-divergence training (defaults after Hinton's practical guide)."""
+    """Hyper-parameters of contrastive-divergence training (defaults after Hinton's practical guide).
+
+    Raises:
+        ValueError: For a field ``check`` refuses, naming it.
+    """
 
     k: int = 1
     """Gibbs steps per gradient estimate (CD-k)."""
@@ -385,6 +421,31 @@ class CDConfig:
     weight_decay: float = 2e-4
     """L2 coefficient on W (not biases)."""
 
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Checks every field (run when the config is made, and again by ``CDTrainer`` for fields set later).
+
+        Raises:
+            ValueError: Naming the field, what it must be and what it is: ``k``, ``n_chains``, ``epochs`` and
+                ``batch_size`` integers >= 1 and ``momentum_epochs`` >= 0 (bools and floats such as 10.0 are not
+                integers), ``persistent`` a bool (the string ``"false"`` would read as true), ``lr`` and
+                ``weight_decay`` finite numbers >= 0, ``lr_final`` None or such a number, the momenta in [0, 1].
+        """
+        for name, minimum in (("k", 1), ("n_chains", 1), ("epochs", 1), ("batch_size", 1), ("momentum_epochs", 0)):
+            check_int(getattr(self, name), f"CDConfig {name}", minimum)
+        if not isinstance(self.persistent, bool | np.bool_):
+            raise ValueError(f"CDConfig persistent must be a bool, got {shown(self.persistent)}")
+        check_rate(self.lr, "CDConfig lr")
+        if self.lr_final is not None:
+            check_rate(self.lr_final, "CDConfig lr_final (None for a constant rate)")
+        check_rate(self.weight_decay, "CDConfig weight_decay")
+        for name in ("momentum", "final_momentum"):
+            mu = getattr(self, name)
+            if not is_real(mu) or not 0.0 <= mu <= 1.0:
+                raise ValueError(f"CDConfig {name} must be a number in [0, 1], got {shown(mu)}")
+
 
 class CDTrainer:
     """Trains an ``RBM`` by CD-k or PCD with momentum, weight decay and a linear learning-rate decay.
@@ -397,11 +458,17 @@ class CDTrainer:
         rbm: The machine to train (updated in place).
         config: Hyper-parameters.
         rng: Generator for mini-batch order, Gibbs samples and chain initialisation.
+
+    Raises:
+        ValueError: For an ``rbm`` that is not an ``RBM``, a ``config`` that is not a ``CDConfig`` or has a field
+            ``CDConfig.check`` refuses, or an ``rng`` that is not a ``np.random.Generator``.
     """
 
     def __init__(self, rbm: RBM, config: CDConfig, rng: np.random.Generator) -> None:
-        if config.k < 1 or config.batch_size < 1 or config.epochs < 1 or config.n_chains < 1:
-            raise ValueError(f"CDConfig needs k, batch_size, epochs, n_chains >= 1, got {config}")
+        if not isinstance(rbm, RBM):
+            raise ValueError(f"CDTrainer trains an RBM, got {shown(rbm)}")
+        check_cd_config(config, "CDTrainer config")
+        check_rng(rng, "CDTrainer rng")
         self.rbm, self.config, self.rng = rbm, config, rng
         self.optimizer = Momentum(rbm, lr=config.lr, mu=config.momentum, weight_decay=config.weight_decay)
         self.epoch = 0
@@ -426,10 +493,21 @@ class CDTrainer:
 
         Returns:
             The history: one dict per epoch (``epoch``, ``recon_error``, ``free_energy``, ``lr``).
+
+        Raises:
+            ValueError: For data ``RBM.check_visible`` refuses or no rows of data (in ``x`` or ``monitor``), an
+                ``epochs`` that is not None or an integer >= 0, or a config field ``CDConfig.check`` refuses.
         """
+        check_cd_config(self.config, "CDTrainer config")
         c, rbm = self.config, self.rbm
+        if epochs is not None:
+            check_int(epochs, "CDTrainer.train epochs (None for the rest of config.epochs)", minimum=0)
         x = rbm.check_visible(x)
         monitor = x[:1000] if monitor is None else rbm.check_visible(monitor)
+        if len(x) == 0 or len(monitor) == 0:
+            raise ValueError(
+                f"CDTrainer.train needs at least one example in x and in monitor, got shapes {x.shape}, {monitor.shape}"
+            )
         epochs = max(c.epochs - self.epoch, 0) if epochs is None else epochs
         n = len(x)
         n_batches = (n + c.batch_size - 1) // c.batch_size
@@ -489,7 +567,11 @@ class CDTrainer:
         state = meta["rng"]
         rng = np.random.Generator(getattr(np.random, state["bit_generator"])())
         rng.bit_generator.state = state
-        trainer = cls(rbm, CDConfig(**meta["cd_config"]), rng)
+        try:
+            config = CDConfig(**meta["cd_config"])
+        except (TypeError, ValueError) as e:
+            raise ModelFileError(f"{path}: cd_config {meta['cd_config']!r} is not a valid CDConfig: {e}") from e
+        trainer = cls(rbm, config, rng)
         trainer.epoch, trainer.history = int(meta["epoch"]), list(meta["history"])
         slots: dict[str, dict[str, np.ndarray]] = {}
         for k, arr in arrays.items():
@@ -499,3 +581,10 @@ class CDTrainer:
         trainer.optimizer.load_state_dict({"t": meta["optimizer_t"], "lr": trainer.optimizer.lr, "slots": slots})
         trainer.chain = arrays.get("chain")
         return trainer
+
+
+def check_cd_config(config: Any, what: str) -> None:
+    """Raises a ValueError unless ``config`` is a ``CDConfig`` whose fields pass ``CDConfig.check``."""
+    if not isinstance(config, CDConfig):
+        raise ValueError(f"{what} must be a CDConfig, got {shown(config)}")
+    config.check()

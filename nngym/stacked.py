@@ -241,12 +241,13 @@ def unstack_network(net: Sequential, k: int) -> Sequential:
 
 def infer_stacked(net: Sequential, x: np.ndarray) -> np.ndarray:
     """Inference-mode forward of a stacked MLP for the rollout's hot loop, (K, B, n_in) → (K, B, n_out): the
-    arithmetic of ``net.forward(x, train=False)`` without shape checks or caches, activations in place."""
+    arithmetic of ``net.forward(x, train=False)`` without shape checks or caches, activations in place (an input of
+    another dtype, float64 or integer observations, is cast to the layer's as ``forward`` casts it)."""
     owned = False
     for layer in net.layers:
         kind = type(layer)
         if kind is StackedDense:
-            x = np.matmul(x, layer.params["W"].transpose(0, 2, 1))
+            x = np.matmul(np.asarray(x, dtype=layer.dtype), layer.params["W"].transpose(0, 2, 1))
             x += layer.params["b"][:, None, :]
             owned = True
         elif kind is Tanh and owned:

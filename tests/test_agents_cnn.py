@@ -82,10 +82,12 @@ def test_cnn_policy_save_load_identical_actions(cls, tmp_path):
     images = load_mnist("test")[0][:64, None]
     agent.save(tmp_path / "m.npz")
     loaded = cls.load(tmp_path / "m.npz")
-    np.testing.assert_array_equal(loaded.predict(images)[0], agent.predict(images)[0])
+    np.testing.assert_array_equal(
+        loaded.predict(images, deterministic=True)[0], agent.predict(images, deterministic=True)[0]
+    )
     first = next(iter(loaded._nets().values()))
     assert isinstance(first.layers[0], ImageScale)
-    assert len(set(agent.predict(images)[0].tolist())) > 1 or cls is DQN  # not a constant function
+    assert len(set(agent.predict(images, deterministic=True)[0].tolist())) > 1 or cls is DQN  # not a constant function
 
 
 def test_custom_networks_sequential_spec_and_dict(tmp_path):
@@ -100,7 +102,7 @@ def test_custom_networks_sequential_spec_and_dict(tmp_path):
     obs = np.stack([agent.observation_space.sample() for _ in range(16)])
     agent.save(tmp_path / "custom.npz")
     loaded = PPO.load(tmp_path / "custom.npz")
-    np.testing.assert_array_equal(loaded.predict(obs)[0], agent.predict(obs)[0])
+    np.testing.assert_array_equal(loaded.predict(obs, deterministic=True)[0], agent.predict(obs, deterministic=True)[0])
     # a spec string and the same spec as a list build the same trunk
     a = A2C(CATCH, net="conv:4x3p1,dense:16", seed=0).policy.trunk.architecture()
     assert a == A2C(CATCH, net=["conv:4x3p1", "dense:16"], seed=0).policy.trunk.architecture()
@@ -112,7 +114,9 @@ def test_custom_networks_sequential_spec_and_dict(tmp_path):
     d = DQN(CATCH, net={"q": q}, seed=0, learning_starts=16, buffer_size=100).learn(64)
     assert d.q_net.q.layers[0] is not d.q_target.q.layers[0]  # online and target networks are separate copies
     d.save(tmp_path / "q.npz")
-    np.testing.assert_array_equal(DQN.load(tmp_path / "q.npz").predict(obs)[0], d.predict(obs)[0])
+    np.testing.assert_array_equal(
+        DQN.load(tmp_path / "q.npz").predict(obs, deterministic=True)[0], d.predict(obs, deterministic=True)[0]
+    )
     with pytest.raises(ValueError, match="needs both 'pi' and 'vf'"):
         PPO(CATCH, net={"pi": pi})
     with pytest.raises(ValueError, match="need image observations"):

@@ -92,7 +92,7 @@ def test_translated_canvas_places_the_digit_at_the_offset():
     assert len(offsets) > 10 and all(0 <= r <= 32 and 0 <= c <= 32 for r, c in offsets)
     with pytest.raises(ValueError, match="offset"):
         env.reset(options={"offset": (33, 0)})
-    with pytest.raises(ValueError, match="canvas_size must be an integer >= the image side 28"):
+    with pytest.raises(ValueError, match="canvas_size must be an integer from the image side 28 to 1024"):
         gym.make("nngym/DigitGlimpse-v0", canvas_size=20)
 
 

@@ -198,3 +198,28 @@ def test_play_cuts_episodes_of_an_env_without_a_time_limit(capsys):
         enjoy.main(["--env", "CliffWalking-v1", "--model", "any.npz", "--n-episodes", "0"])
     assert info.value.code == 2
     assert capsys.readouterr().err.strip().endswith("error: argument --n-episodes: expected an integer >= 1, got 0")
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "expected"),
+    [
+        ("--fps", "-1", "expected a number > 0, got -1"),  # was PIL's OverflowError / an ffmpeg failure
+        ("--fps", "nan", "expected a number > 0, got nan"),  # was a ValueError from the video writer
+        ("--fps", "0", "expected a number > 0, got 0"),  # was the env's frame rate, silently
+        ("--fps", "inf", "expected a number > 0, got inf"),
+        ("--fps", "fast", "expected a number > 0, got 'fast'"),
+        ("--seed", "-1", "expected an integer >= 0, got -1"),  # was gymnasium's traceback at the first reset
+    ],
+)
+def test_bad_fps_and_seed_are_refused_when_parsing(option, value, expected, capsys):
+    with pytest.raises(SystemExit) as info:
+        enjoy.parse_args(["--env", "CartPole-v1", "--model", "m.npz", option, value])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith(f"error: argument {option}: {expected}")
+
+
+def test_fps_and_seed_in_range_are_kept():
+    args = enjoy.parse_args(["--env", "CartPole-v1", "--model", "m.npz", "--fps", "12.5", "--seed", "0"])
+    assert (args.fps, args.seed) == (12.5, 0)
+    assert enjoy.parse_args(["--env", "CartPole-v1", "--model", "m.npz"]).fps is None  # the env's render_fps

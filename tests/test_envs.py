@@ -205,7 +205,7 @@ def test_async_vector_matches_sync(env_id):
         ("nngym/DigitGlimpse-v0", {"split": "val"}, "split must be one of"),
         ("nngym/TMaze-v0", {"corridor_length": -3}, "corridor_length must be an integer >= 1"),
         ("nngym/TMaze-v0", {"corridor_length": 2.5}, "corridor_length must be an integer >= 1"),
-        ("nngym/Catch-v0", {"rows": 1}, "rows must be an integer >= 2"),
+        ("nngym/Catch-v0", {"rows": 1}, "rows must be an integer from 2 to 64"),
         ("nngym/Catch-v0", {"columns": 20}, r"columns must be an integer from 1 to 2 \* \(rows - 1\) \+ 1 = 19"),
         ("nngym/Catch-v0", {"scale": 17}, "scale must be an integer from 1 to 16"),
         ("nngym/CartPoleNoVel-v1", {"render_mode": "ansi"}, "render_mode must be None or one of"),

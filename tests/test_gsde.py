@@ -152,6 +152,6 @@ def test_agents_with_sde_same_seed_same_parameters_and_save_load(cls, kw, tmp_pa
     np.testing.assert_array_equal(loaded.policy.log_std, a.policy.log_std)
     assert loaded.config.use_sde and loaded.config.sde_sample_freq == kw["sde_sample_freq"]
     obs = np.random.default_rng(0).uniform(-1, 1, (4, 3)).astype(np.float32)
-    np.testing.assert_array_equal(loaded.predict(obs)[0], a.predict(obs)[0])
+    np.testing.assert_array_equal(loaded.predict(obs, deterministic=True)[0], a.predict(obs, deterministic=True)[0])
     stochastic = loaded.predict(obs, deterministic=False)[0]
-    assert stochastic.shape == (4, 1) and not np.allclose(stochastic, loaded.predict(obs)[0])
+    assert stochastic.shape == (4, 1) and not np.allclose(stochastic, loaded.predict(obs, deterministic=True)[0])

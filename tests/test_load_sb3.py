@@ -207,7 +207,7 @@ for name in ("torch", "stable_baselines3", "sb3_contrib"):
 import numpy as np
 from agents.baselines import load_sb3  # the package and its loader, with torch unimportable
 agent = load_sb3({str(path)!r})
-np.save({str(tmp_path / "actions.npy")!r}, agent.predict(np.load({str(tmp_path / "obs.npy")!r}))[0])
+np.save({str(tmp_path / "actions.npy")!r}, agent.predict(np.load({str(tmp_path / "obs.npy")!r}), deterministic=True)[0])
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "stable_baselines3") and sys.modules[m])
 print("loaded:", loaded)
 """
@@ -370,3 +370,111 @@ def test_bad_vecnormalize_files_are_refused(tmp_path):
     VecNormalize(make_vec_env("Pendulum-v1", 1)).save(tmp_path / "pendulum.pkl")  # 3 values, CartPole has 4
     with pytest.raises(SB3ZipError, match=r"observation statistics of shape \(3,\), the model's observations \(4,\)"):
         load_sb3(path, vecnormalize=tmp_path / "pendulum.pkl")
+
+
+class SpacesEnv(gym.Env):
+    """Random observations of ``observation_space``, any action of ``action_space``, 8-step episodes."""
+
+    def __init__(self, observation_space: gym.Space, action_space: gym.Space) -> None:
+        self.observation_space, self.action_space = observation_space, action_space
+        self._t = 0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self._t = 0
+        return self.observation_space.sample(), {}
+
+    def step(self, action):
+        self._t += 1
+        return self.observation_space.sample(), 0.0, False, self._t >= 8, {}
+
+
+_MD, _MB = gym.spaces.MultiDiscrete, gym.spaces.MultiBinary
+SPACE_CASES = {  # id: (algo, observation space, action space)
+    "ppo-multidiscrete-obs-and-actions": ("PPO", _MD([3, 4, 2]), _MD([2, 3])),
+    "a2c-multibinary-obs-and-actions": ("A2C", _MB(5), _MB(3)),
+    "ppo-2d-multibinary-obs": ("PPO", _MB([3, 4]), gym.spaces.Discrete(4)),
+    "dqn-multidiscrete-obs": ("DQN", _MD([3, 4]), gym.spaces.Discrete(3)),
+    "ppo-int64-box-obs": ("PPO", gym.spaces.Box(0, 5, (3,), np.int64), gym.spaces.Box(-1, 1, (2,))),
+}
+
+
+def _space_observations(space: gym.Space, n: int = N_OBS) -> np.ndarray:
+    space.seed(0)
+    return np.stack([space.sample() for _ in range(n)])
+
+
+@pytest.mark.parametrize("case", list(SPACE_CASES))
+def test_multidiscrete_multibinary_and_int_box_spaces_act_as_sb3(case, tmp_path):
+    algo, obs_space, act_space = SPACE_CASES[case]
+    pytest.importorskip("stable_baselines3")
+    extra = {"learning_starts": 16, "buffer_size": 100, "seed": 1} if algo == "DQN" else {"n_steps": 32}
+    extra.update({"batch_size": 32, "n_epochs": 1} if algo == "PPO" else {})
+    kw = {} if algo == "DQN" else {"policy_kwargs": {"ortho_init": False}}  # varied actions from the start
+    model, path = _train(algo, SpacesEnv(obs_space, act_space), tmp_path, steps=32, **extra, **kw)
+    agent = load_sb3(path)
+    assert agent.observation_space == obs_space and agent.action_space == act_space
+    obs = _space_observations(obs_space)
+    want, _ = model.predict(obs, deterministic=True)
+    got, _ = agent.predict(obs, deterministic=True)
+    assert got.shape == want.shape == (N_OBS, *act_space.shape)
+    if isinstance(act_space, gym.spaces.Box):
+        np.testing.assert_allclose(got, want, atol=1e-5)
+    else:  # SB3 gives MultiBinary actions as float32 0. / 1., nngym in the space's dtype: equal values
+        assert np.array_equal(got, want), f"{np.sum(np.any(got != want, axis=tuple(range(1, got.ndim))))} differ"
+        assert len(np.unique(want.reshape(N_OBS, -1), axis=0)) > 1
+    if algo != "DQN":
+        np.testing.assert_allclose(
+            agent.policy.values(agent._normalize_obs(_encoded(agent, obs))),
+            _sb3_values(model, obs),
+            rtol=1e-5,
+            atol=1e-5,
+        )
+
+
+def _encoded(agent, obs: np.ndarray) -> np.ndarray:
+    from agents.common.spaces import encode_observations
+
+    return encode_observations(agent.observation_space, obs, "test")[0]
+
+
+def test_spaces_sb3_cannot_act_in_are_refused_by_name(tmp_path):
+    pytest.importorskip("stable_baselines3")
+    box = gym.spaces.Box(-1, 1, (3,), np.float32)
+    # SB3 ignores a start: its actions are indices from 0, which nngym would shift by the start
+    _, path = _train("PPO", SpacesEnv(box, gym.spaces.Discrete(3, start=1)), tmp_path, steps=32, n_steps=32)
+    with pytest.raises(SB3ZipError, match=r"action_space: Discrete\(3, start=1\) has a non-zero start.*SB3 ignores"):
+        load_sb3(path)
+    _, path = _train("PPO", SpacesEnv(box, _MD([3, 2], start=[0, 2])), tmp_path, steps=32, n_steps=32)
+    with pytest.raises(SB3ZipError, match=r"action_space: MultiDiscrete\(\[3 2\], start=\[0 2\]\) has a non-zero"):
+        load_sb3(path)
+    dict_env = SpacesEnv(gym.spaces.Dict({"a": box}), gym.spaces.Discrete(2))
+    _, path = _train("PPO", dict_env, tmp_path, steps=32, n_steps=32, policy="MultiInputPolicy")
+    supported = "supported: Box, Discrete, MultiDiscrete and MultiBinary"
+    with pytest.raises(SB3ZipError, match=rf"observation_space: a Dict space is not supported \({supported}\)"):
+        load_sb3(path)
+
+
+def test_commands_on_multidiscrete_zips_convert_or_refuse_in_one_line(tmp_path):
+    pytest.importorskip("stable_baselines3")
+    from agents.experiments import convert_sb3
+
+    env = SpacesEnv(gym.spaces.Box(-1, 1, (3,), np.float32), _MD([3, 2]))
+    model, path = _train("PPO", env, tmp_path, steps=32, n_steps=32, policy_kwargs={"ortho_init": False})
+    out = convert_sb3.main([str(path), str(tmp_path / "md.npz")])
+    obs = observations(model.observation_space)
+    assert np.array_equal(PPO.load(out).predict(obs, deterministic=True)[0], model.predict(obs, deterministic=True)[0])
+    from agents.experiments import enjoy
+
+    gym.register("TestMultiDiscreteActions-v0", entry_point=lambda: SpacesEnv(env.observation_space, env.action_space))
+    try:
+        played = enjoy.main(["--env", "TestMultiDiscreteActions-v0", "--model", str(path), "--n-episodes", "2"])
+    finally:
+        del gym.registry["TestMultiDiscreteActions-v0"]
+    assert played["lengths"] == [8, 8]
+    pytest.importorskip("onnx")
+    from agents.experiments import export
+
+    with pytest.raises(SystemExit, match=r"^error: .*ONNX export supports Discrete or 1-D Box actions only.*Multi"):
+        export.main([str(path), "--onnx", str(tmp_path / "md.onnx")])
+    assert not (tmp_path / "md.onnx").exists()

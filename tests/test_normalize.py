@@ -125,11 +125,11 @@ def test_every_agent_normalizes_saves_and_freezes_statistics(cls, env_id, kw, tm
     np.testing.assert_array_equal(loaded.obs_rms.mean, agent.obs_rms.mean)
     np.testing.assert_array_equal(loaded.ret_rms.var, agent.ret_rms.var)
     obs = np.random.default_rng(2).normal(0.0, 0.5, (20, *agent.observation_space.shape)).astype(np.float32)
-    a1, _ = agent.predict(obs, episode_start=np.ones(20))
-    a2, _ = loaded.predict(obs, episode_start=np.ones(20))
+    a1, _ = agent.predict(obs, episode_start=np.ones(20), deterministic=True)
+    a2, _ = loaded.predict(obs, episode_start=np.ones(20), deterministic=True)
     np.testing.assert_array_equal(a1, a2)
     count = agent.obs_rms.count
-    agent.predict(obs, episode_start=np.ones(20))
+    agent.predict(obs, episode_start=np.ones(20), deterministic=True)
     assert agent.obs_rms.count == count  # frozen in predict
     # the networks see normalised observations: predict on raw obs equals acting on what the normaliser makes
     np.testing.assert_array_equal(a1, agent._act(agent._normalize_obs(obs), True) if cls is not RecurrentPPO else a1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -137,3 +138,93 @@ except ImportError as e:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert 'pip install -e ".[onnx]"' in out.stdout
+
+
+class Shifted(gym.Env):
+    """A 3-D observation and Discrete actions numbered from ``start`` (e.g. 1, 2, 3), 8-step episodes."""
+
+    observation_space = gym.spaces.Box(-1, 1, (3,), dtype=np.float32)
+
+    def __init__(self, start: int = 1) -> None:
+        self.action_space = gym.spaces.Discrete(3, start=start)
+        self._t = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self._t = 0
+        return self.observation_space.sample(), {}
+
+    def step(self, action):
+        assert self.action_space.contains(action)
+        self._t += 1
+        return self.observation_space.sample(), 0.0, False, self._t >= 8, {}
+
+
+@pytest.mark.parametrize("algo", [PPO, DQN])
+@pytest.mark.parametrize("start", [1, -2])
+def test_discrete_actions_with_a_start_are_predicts_actions(algo, start, tmp_path):
+    agent = algo(Shifted(start), seed=0, net_arch=(16,), ortho_init=False) if algo is PPO else algo(Shifted(start))
+    got = _check(agent, tmp_path)  # equal to predict's actions, which are start, start + 1, start + 2
+    assert set(np.unique(got["action"])) == {start, start + 1, start + 2}
+    scores = got["logits" if algo is PPO else "q_values"]
+    np.testing.assert_array_equal(got["action"], np.argmax(scores, axis=1) + start)
+
+
+def _export_main(tmp_path: Path, agent, *extra: str) -> Path:
+    from agents.experiments import export
+
+    agent.save(tmp_path / "model.npz")
+    return export.main([str(tmp_path / "model.npz"), "--onnx", str(tmp_path / "policy.onnx"), *extra])
+
+
+def test_export_command_check_passes_on_actions_with_a_start(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    _export_main(tmp_path, DQN(Shifted(1), seed=0))
+    out = capsys.readouterr().out
+    assert "checked on 1000 observations with onnxruntime: actions equal predict's on 1000" in out
+
+
+def _exporting(monkeypatch, other) -> None:
+    """Makes the export command write ``other``'s graph instead of the model's, so the check sees a mismatch."""
+    from agents.experiments import export
+
+    real = export.export_onnx
+    monkeypatch.setattr(export, "export_onnx", lambda agent, path: real(other, path))
+
+
+def test_export_command_fails_when_the_onnx_actions_differ_from_predicts(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    agent = PPO("CartPole-v1", seed=0, n_steps=32, ortho_init=False)
+    _exporting(monkeypatch, PPO("CartPole-v1", seed=1, n_steps=32, ortho_init=False))  # other weights
+    with pytest.raises(SystemExit) as info:
+        _export_main(tmp_path, agent)
+    message = str(info.value.code)
+    assert message.startswith(f"error: {tmp_path / 'policy.onnx'} was written but disagrees with predict")
+    assert re.search(r"actions differ on [1-9]\d* of 1000 observations", message) and "\n" not in message
+    assert (tmp_path / "policy.onnx").stat().st_size > 1000  # the file stays, for inspection
+
+
+def test_export_command_fails_when_values_differ_beyond_the_tolerance(tmp_path, monkeypatch):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    agent = PPO("CartPole-v1", seed=0, n_steps=32)
+    other = PPO("CartPole-v1", seed=0, n_steps=32)
+    other.policy.critic.layers[-1].params["b"] += 1e-2  # the same actions, values off by 10 x the tolerance
+    _exporting(monkeypatch, other)
+    with pytest.raises(SystemExit, match=r"^error: .*disagrees with predict.*: value off by 0\.01 .*tolerance 0\.001"):
+        _export_main(tmp_path, agent)
+    other.policy.critic.layers[-1].params["b"] -= 9.5e-3  # off by 5e-4: within the tolerance (1e-3)
+    assert _export_main(tmp_path, agent).exists()
+
+
+def test_export_command_fails_on_actions_without_the_spaces_start(tmp_path, monkeypatch):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    agent = DQN(Shifted(1), seed=0)
+    unshifted = DQN(Shifted(0), seed=0)  # the same Q-network, actions numbered 0, 1, 2: ONNX's arg-max alone
+    unshifted.q_net.q.load_state_dict(agent.q_net.q.state_dict())
+    _exporting(monkeypatch, unshifted)
+    with pytest.raises(SystemExit, match=r"^error: .*disagrees with predict.*: actions differ on 1000 of 1000 obs"):
+        _export_main(tmp_path, agent)

@@ -141,7 +141,9 @@ def test_member_is_an_ordinary_agent_of_its_own(tmp_path):
     np.testing.assert_array_equal(flat_params(m), flat_params(pop.members[1]))
     assert m.optimizer.state_dict()["t"] == pop.engine.optimizer.t > 0
     obs = np.zeros((5, 4), dtype=np.float32)
-    np.testing.assert_array_equal(m.predict(obs)[0], pop.members[1].predict(obs)[0])
+    np.testing.assert_array_equal(
+        m.predict(obs, deterministic=True)[0], pop.members[1].predict(obs, deterministic=True)[0]
+    )
     before = flat_params(pop.members[1])
     m.learn(first)  # trains the copy only
     np.testing.assert_array_equal(flat_params(pop.members[1]), before)

@@ -105,13 +105,13 @@ def test_predict_with_the_carried_state_is_the_sequence_forward():
     seen, locations, state = [], [], None
     for t in range(3):
         seen.append(obs)
-        action, state = agent.predict(obs, state, episode_start=t == 0)
+        action, state = agent.predict(obs, state, episode_start=t == 0, deterministic=True)
         locations.append(action["location"])
         obs, *_ = env.step(action)
     mu, _, logits = agent.model.forward(np.stack(seen)[:, None], train=False)
     np.testing.assert_allclose(np.stack(locations), mu[:, 0], rtol=1e-5, atol=1e-6)
     assert action["label"] == int(np.argmax(logits[-1, 0])) and isinstance(action["label"], int)
-    fresh, _ = agent.predict(seen[0], state, episode_start=True)  # a start resets the carried state
+    fresh, _ = agent.predict(seen[0], state, episode_start=True, deterministic=True)  # a start resets the carried state
     np.testing.assert_allclose(fresh["location"], locations[0], rtol=1e-6)
 
 
@@ -126,7 +126,7 @@ def test_same_seed_same_parameters_and_save_load_same_actions(tmp_path):
     loaded = RAM.load(path)
     obs = gym.make("nngym/DigitGlimpse-v0", **RAM_ENV).observation_space.sample()
     batch = np.stack([obs, obs * 0.5])
-    (x, sx), (y, sy) = a.predict(batch), loaded.predict(batch)
+    (x, sx), (y, sy) = a.predict(batch, deterministic=True), loaded.predict(batch, deterministic=True)
     np.testing.assert_array_equal(x["location"], y["location"])
     np.testing.assert_array_equal(x["label"], y["label"])
     np.testing.assert_array_equal(sx[0], sy[0])

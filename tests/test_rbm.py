@@ -67,7 +67,7 @@ def test_contrastive_divergence_uses_its_own_gibbs_sample():
     np.testing.assert_array_equal(v1, (rng.random((2, 4), dtype=np.float32) < rbm.visible_mean(h0)).astype(float))
     ph0, ph1 = rbm.hidden_probs(v0), rbm.hidden_probs(v1)
     np.testing.assert_allclose(rbm.grads["W"], -(ph0.T @ v0 - ph1.T @ v1) / 2)
-    with pytest.raises(ValueError, match="k >= 1"):
+    with pytest.raises(ValueError, match=r"CD k \(Gibbs steps\) must be an integer >= 1, got int 0"):
         rbm.contrastive_divergence(v0, 0, rng)
 
 
@@ -121,9 +121,9 @@ def test_softmax_group_partition_and_sampling(n_visible, n_hidden):
     np.testing.assert_array_equal(samples[:, 2:].sum(axis=1), 1)
     np.testing.assert_allclose(samples.mean(axis=0), rbm.visible_mean(h[[5]])[0], atol=0.015)
     np.testing.assert_allclose(rbm.visible_mean(h[[5]])[0, 2:].sum(), 1.0)
-    with pytest.raises(ValueError, match="n_softmax must be 0 or in"):
+    with pytest.raises(ValueError, match="n_softmax must be 0 or an integer in"):
         RBM(4, 3, rng, n_softmax=1)
-    with pytest.raises(ValueError, match="n_softmax must be 0 or in"):
+    with pytest.raises(ValueError, match="n_softmax must be 0 or an integer in"):
         RBM(4, 3, rng, visible="gaussian", n_softmax=2)
 
 

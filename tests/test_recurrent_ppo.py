@@ -40,8 +40,8 @@ def assert_same_actions_and_states(agent: RecurrentPPO, loaded: RecurrentPPO, ob
     s1 = s2 = None
     for t in range(len(obs)):
         start = np.full(obs.shape[1], t == 0)
-        a1, s1 = agent.predict(obs[t], s1, episode_start=start)
-        a2, s2 = loaded.predict(obs[t], s2, episode_start=start)
+        a1, s1 = agent.predict(obs[t], s1, episode_start=start, deterministic=True)
+        a2, s2 = loaded.predict(obs[t], s2, episode_start=start, deterministic=True)
         np.testing.assert_array_equal(a1, a2)
         np.testing.assert_array_equal(s1[0], s2[0])
         np.testing.assert_array_equal(s1[1], s2[1])
@@ -109,7 +109,7 @@ def test_predict_state_equals_step_by_step_lstm():
     _, final = branch.forward(obs, (np.zeros((2, 5), np.float32),) * 2, starts)
     np.testing.assert_allclose(final[0], state[0], atol=1e-6)
     # a single observation: action of shape (), state (1, H)
-    action, state1 = agent.predict(obs[0, 0], None, episode_start=True)
+    action, state1 = agent.predict(obs[0, 0], None, episode_start=True, deterministic=True)
     assert np.shape(action) == () and state1[0].shape == (1, 5)
     with pytest.raises(ValueError, match="expected obs of shape"):
         agent.predict(np.zeros((2, 4), np.float32))

@@ -169,7 +169,7 @@ def test_load_without_the_functions_warns_once_and_uses_their_last_values(tmp_pa
     assert "custom_objects={'learning_rate': <function>, 'clip_range': <function>}" in message
     assert loaded.config.learning_rate == SavedSchedule("lr_fn", lr_fn(0.0), 0.0)
     obs = np.zeros((3, 4), np.float32)
-    np.testing.assert_array_equal(loaded.predict(obs)[0], agent.predict(obs)[0])
+    np.testing.assert_array_equal(loaded.predict(obs, deterministic=True)[0], agent.predict(obs, deterministic=True)[0])
     assert evaluate(loaded, "CartPole-v1", n_episodes=1)[0] > 0
     loaded.learn(ROLLOUT, reset_num_timesteps=False)  # further learning: the last values as constants
     assert loaded.optimizer.lr == lr_fn(0.0) and loaded.train_stats["train/clip_range"] == clip_fn(0.0)

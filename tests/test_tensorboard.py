@@ -29,8 +29,10 @@ def _progress(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def _assert_same_as_progress_csv(tb_dir: Path, progress: Path) -> None:
-    rows = _progress(progress)
+def _assert_same_as_progress_csv(tb_dir: Path, progress: Path, first_row: int = 0) -> None:
+    """The event files of ``tb_dir`` hold the rows of ``progress.csv`` from ``first_row`` on (earlier ``learn`` calls
+    of the agent wrote the rows before it)."""
+    rows = _progress(progress)[first_row:]
     scalars = _scalars(tb_dir)
     assert rows and set(scalars) == set(rows[0])  # every column of progress.csv, nothing else
     for key, events in scalars.items():
@@ -61,7 +63,8 @@ def test_ppo_event_file_matches_progress_csv_and_runs_are_numbered_like_sb3(tmp_
 
     agent.learn(256)  # a new learn call: a new run directory, steps from 0 again
     assert sorted(p.name for p in tb.iterdir()) == ["PPO_1", "PPO_2"]
-    _assert_same_as_progress_csv(tb / "PPO_2", tmp_path / "run" / "progress.csv")
+    # progress.csv keeps the first run's 4 rows and goes on with the new run's (as SB3's logger, kept by the agent)
+    _assert_same_as_progress_csv(tb / "PPO_2", tmp_path / "run" / "progress.csv", first_row=4)
     agent.learn(256, reset_num_timesteps=False, tb_log_name="PPO")  # continuing: the same run, later steps
     assert sorted(p.name for p in tb.iterdir()) == ["PPO_1", "PPO_2"]
     assert [s for s, _ in _scalars(tb / "PPO_2")["time/fps"]] == [128, 256, 384, 512]

@@ -177,7 +177,9 @@ def test_total_timesteps_zero_trains_nothing_and_negative_counts_are_refused_whe
     )
     saved = PPO.load(tmp_path / "ppo_CartPole-v1_s0" / "model.npz")
     assert saved.num_timesteps == 0
-    np.testing.assert_array_equal(saved.predict(np.ones(4), deterministic=True)[0], untrained.predict(np.ones(4))[0])
+    np.testing.assert_array_equal(
+        saved.predict(np.ones(4), deterministic=True)[0], untrained.predict(np.ones(4), deterministic=True)[0]
+    )
     capsys.readouterr()
     for option, value, low in [
         ("--total-timesteps", "-5", 0),

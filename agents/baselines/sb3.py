@@ -14,7 +14,7 @@ layer for layer, instead of NatureCNN (which needs at least 36x36 images).
 
 Example:
     >>> agent = SB3PPO("CartPole-v1", seed=0, n_envs=8, n_steps=32).learn(10_000)
-    >>> action, _ = agent.predict(obs)
+    >>> action, _ = agent.predict(obs, deterministic=True)
 """
 
 from __future__ import annotations
@@ -352,9 +352,10 @@ class SB3Agent:
         obs: np.ndarray,
         state: Any = None,
         episode_start: np.ndarray | None = None,
-        deterministic: bool = True,
+        deterministic: bool = False,
     ) -> tuple[np.ndarray, Any]:
-        """SB3's ``predict``: one observation or a batch; ``state``/``episode_start`` for recurrent policies."""
+        """SB3's ``predict``: one observation or a batch; ``state``/``episode_start`` for recurrent policies; a sample
+        unless ``deterministic=True``, as SB3's default."""
         if episode_start is not None:  # nngym's evaluators pass a bool; SB3 wants (n_envs,)
             episode_start = np.atleast_1d(np.asarray(episode_start, dtype=bool))
         if isinstance(self._venv, VecNormalize) and self._normalize_obs:

@@ -10,7 +10,11 @@
 
 What is supported: ``MlpPolicy`` with any ``net_arch`` (a list, or different ``pi``/``vf`` sizes) and a
 Tanh, ReLU, Sigmoid or GELU activation (the ones nngym has), ``CnnPolicy`` with SB3's ``NatureCNN`` (shared or
-separate features extractors), Discrete and 1-D Box actions, 1-D Box or image observations. Observation and
+separate features extractors); Discrete, MultiDiscrete, MultiBinary and 1-D Box actions (DQN: Discrete); Box
+(1-D, images, other shapes flattened), Discrete, MultiDiscrete and MultiBinary observations (one-hot or 0/1
+encoded as SB3 does). Dict and Tuple spaces (``MultiInputPolicy``) are refused, and so are Discrete and
+MultiDiscrete spaces with a non-zero ``start``, which SB3 ignores (its actions are indices from 0) while nngym
+adds it: an ``SB3ZipError`` names the space. Observation and
 reward normalisation are saved by SB3 outside the zip, in ``VecNormalize.save``'s pickle (the zoo's
 ``vecnormalize.pkl``): ``load_sb3(path, vecnormalize="vecnormalize.pkl")`` reads its statistics into the agent's
 own normaliser (``agents.common.normalize``), so ``predict`` takes raw observations as SB3's model behind its
@@ -72,6 +76,8 @@ ACTIVATIONS: dict[str, tuple[type[Layer], str]] = {
     "GELU": (GELU, "gelu"),
     "Sigmoid": (Sigmoid, "sigmoid"),
 }
+#: The SB3 space types ``load_sb3`` reads (the last part of a space's ``:type:``).
+SPACES = ("Box", "Discrete", "MultiDiscrete", "MultiBinary")
 #: torch storage classes (``torch.FloatStorage``...) -> numpy dtypes of their elements.
 STORAGE_DTYPES: dict[str, np.dtype] = {
     "DoubleStorage": np.dtype("float64"),
@@ -408,15 +414,57 @@ def read_sb3_zip(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, np.
 
 
 def _space(d: Any, what: str) -> gym.Space:
-    """A Discrete or Box space from its entry in SB3's ``data`` JSON."""
+    """A Box, Discrete, MultiDiscrete or MultiBinary space from its entry in SB3's ``data`` JSON.
+
+    Raises:
+        SB3ZipError: Another type of space (Dict, Tuple, ...: naming it and the supported ones), a description
+            without the fields its type needs, or a Discrete / MultiDiscrete space with a non-zero ``start``: SB3
+            ignores the start (its policy's actions are indices from 0, its one-hot observations assume values
+            from 0), while nngym adds it to actions and subtracts it from observations, so the agent would act
+            otherwise.
+    """
     if not isinstance(d, dict):
         raise SB3ZipError(f"{what}: no space description")
-    kind = str(d.get(":type:", ""))
-    if kind.endswith("Discrete'>"):
-        return gym.spaces.Discrete(int(d["n"]), start=int(d.get("start", 0)))
-    if not kind.endswith("Box'>"):
-        raise SB3ZipError(f"{what}: {kind} is not supported; expected a Discrete or Box space")
-    dtype, shape = np.dtype(d["dtype"]), tuple(int(s) for s in d["_shape"])
+    kind = _class_name(d.get(":type:"))
+    if kind not in SPACES:
+        raise SB3ZipError(
+            f"{what}: a {kind or str(d.get(':type:'))} space is not supported (supported: Box, Discrete, "
+            "MultiDiscrete and MultiBinary)"
+        )
+
+    def field(name: str) -> Any:
+        if name not in d:
+            raise SB3ZipError(f"{what}: the {kind} space's description has no {name!r}")
+        return d[name]
+
+    try:
+        if kind == "Box":
+            return _box(d, field("dtype"), field("_shape"), what)
+        if kind == "MultiBinary":
+            n = field("n")
+            return gym.spaces.MultiBinary([int(k) for k in n] if isinstance(n, list) else int(n))
+        if kind == "Discrete":
+            space = gym.spaces.Discrete(int(field("n")), start=int(d.get("start", 0)))
+        else:  # MultiDiscrete: nvec and start printed by numpy ("[3 4]")
+            shape = tuple(int(k) for k in field("_shape"))
+            nvec = _readable_array(field("nvec"), shape, np.dtype(np.int64), what, "nvec")
+            start = _readable_array(d.get("start", "0"), shape, np.dtype(np.int64), what, "start")
+            space = gym.spaces.MultiDiscrete(nvec, dtype=np.dtype(field("dtype")), start=start)
+    except SB3ZipError:
+        raise
+    except (TypeError, ValueError) as e:  # a field of another form than SB3 writes
+        raise SB3ZipError(f"{what}: the {kind} space's description cannot be read ({e})") from None
+    if np.any(space.start != 0):
+        raise SB3ZipError(
+            f"{what}: {space} has a non-zero start, which SB3 ignores (its actions are indices from 0, its one-hot "
+            "observations assume values from 0) and nngym does not; not supported"
+        )
+    return space
+
+
+def _box(d: dict[str, Any], dtype: Any, shape: Any, what: str) -> gym.spaces.Box:
+    """A Box from its description: the exact bounds of its cloudpickled form, else the readable ones."""
+    dtype, shape = np.dtype(dtype), tuple(int(s) for s in shape)
     try:
         raw = base64.b64decode(d[":serialized:"].encode())
         state = RestrictedUnpickler(io.BytesIO(raw), SPACE_GLOBALS, what=what).load().state
@@ -431,10 +479,10 @@ def _space(d: Any, what: str) -> gym.Space:
     return gym.spaces.Box(low.reshape(shape), high.reshape(shape), dtype=dtype)
 
 
-def _readable_array(text: Any, shape: tuple[int, ...], dtype: np.dtype, what: str) -> np.ndarray:
+def _readable_array(text: Any, shape: tuple[int, ...], dtype: np.dtype, what: str, name: str = "bounds") -> np.ndarray:
     """An array from numpy's printed form (``"[-4.8 -inf 0.41887903 -inf]"``), if nothing was elided."""
     if not isinstance(text, str) or "..." in text:
-        raise SB3ZipError(f"{what}: the space's bounds cannot be read")
+        raise SB3ZipError(f"{what}: the space's {name} cannot be read")
     values = np.array([float(v) for v in text.replace("[", " ").replace("]", " ").split()], dtype=dtype)
     if values.size == 1:
         return np.full(shape, values[0], dtype=dtype)

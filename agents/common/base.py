@@ -3,6 +3,7 @@ statistics and logging, callback hooks, and safe save/load (npz + JSON, never pi
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import hashlib
 import json
@@ -18,7 +19,14 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from typing_extensions import Self
 
-from agents.common.callbacks import BaseCallback, CallbackList, MaybeCallback, ProgressBarCallback
+from agents.common.callbacks import (
+    BaseCallback,
+    CallbackList,
+    MaybeCallback,
+    ProgressBarCallback,
+    as_callback,
+    start_training,
+)
 from agents.common.config import (
     CALLABLE_FIELDS,
     canonical_config,
@@ -48,8 +56,9 @@ class BaseAgent:
     """Shared plumbing; subclasses define ``Config``, ``_build`` (networks, optimiser), ``learn``, ``_act``.
 
     Args:
-        env: An env id, a ``gymnasium.Env`` (n_envs must be 1) or a SAME_STEP vector env; ``None``
-            only when loading without an env (``predict`` still works).
+        env: An env id (``n_envs`` envs are made), a ``gymnasium.Env`` (one env, whatever the Config's default
+            ``n_envs``; an ``n_envs`` other than 1 given with it is refused) or a SAME_STEP vector env (its size sets
+            ``n_envs``); ``None`` only when loading without an env (``predict`` still works).
         net: "mlp", "cnn", "dbn" (pretrained here on the env, ``agents.common.dbn_policy``) or a custom nngym network:
             a spec, a ``Sequential`` trunk or a dict of networks (see ``agents.common.policies``).
         seed: Seeds the agent's generator (weights, sampling, minibatches) and the envs (seed + i). A list of seeds
@@ -116,8 +125,9 @@ class BaseAgent:
         self.env: gym.vector.VectorEnv | None = None
         self.env_id = env if isinstance(env, str) else getattr(getattr(env, "spec", None), "id", "") or ""
         if env is not None:
-            # n_envs given with a ready vector env must be its size; the Config's default is not a request
-            given = "n_envs" in config or not isinstance(env, gym.vector.VectorEnv)
+            # n_envs given with a ready vector env must be its size, and an env instance is one env (as SB3 wraps
+            # it); the Config's default (REINFORCE's 8, RAM's 64) is for env ids, not a request
+            given = "n_envs" in config or isinstance(env, str)
             n_envs = getattr(self.config, "n_envs", 1) if given else None
             self.env = make_vec_env(env, n_envs, getattr(self.config, "vectorization", "sync"))
             if hasattr(self.config, "n_envs"):  # the Config (and the model file) say how many envs it trained on
@@ -144,6 +154,9 @@ class BaseAgent:
         self.ep_info_buffer: deque[tuple[float, int]] = deque(maxlen=100)
         self.logger = Logger(None, verbose=0)
         self._monitor: MonitorWriter | None = None
+        self._logged_to: Path | None = None  # the log_dir an earlier learn of this agent wrote to
+        #: rows monitor.csv and progress.csv held when the current run began (earlier runs' rows, kept above it)
+        self._log_rows_before = {"monitor": 0, "progress": 0}
         #: the last update's statistics for the logger: numbers, or functions that compute them when logged (an
         #: update every few env steps, as A2C's, should not pay for statistics nobody reads)
         self._train_stats: dict[str, float | Callable[[], float]] = {}
@@ -237,16 +250,21 @@ class BaseAgent:
         obs: np.ndarray,
         state: Any = None,
         episode_start: np.ndarray | None = None,
-        deterministic: bool = True,
+        deterministic: bool = False,
     ) -> tuple[np.ndarray, Any]:
         """Actions for one raw observation or a batch of N; ``state`` is passed through.
+
+        As SB3's ``predict``, it samples from the policy unless ``deterministic=True`` (the evaluators pass it:
+        ``evaluate``, ``EvalCallback``, ``classification_accuracy``). The samples come from the agent's generator
+        (``agent.rng``), so they advance it.
 
         Args:
             obs: One observation of the observation space, or a batch in gymnasium's / SB3's layout: an array
                 (N, *obs_shape), ints (N,) for Discrete, a dict (Dict) or tuple (Tuple) of such batches.
             state: Returned unchanged (recurrent agents carry theirs).
             episode_start: Not used by memoryless agents.
-            deterministic: The most likely action instead of a sample.
+            deterministic: The most likely action (DQN: the greedy one) instead of a sample (DQN: ε-greedy, with
+                the current exploration rate).
 
         Returns:
             (one action of the action space (shape () / (D,)) or N of them ((N,) / (N, D)), state).
@@ -496,10 +514,17 @@ class BaseAgent:
 
         Args:
             total_timesteps: Env steps to train for (from now on, if ``reset_num_timesteps`` is False).
-            callback: A callback, a list of callbacks, or None.
+            callback: A callback (``agents.common.callbacks``, called in SB3's order), a list of them, a function
+                ``fn(locals, globals) -> bool`` called at every step (as SB3 takes it), or None.
             progress_bar: Show a tqdm bar over the env steps.
-            reset_num_timesteps: Start counting (and the schedules) from 0; False continues a run.
+            reset_num_timesteps: Start counting (and the schedules) from 0; False continues a run. Either way a
+                second ``learn`` appends to the ``log_dir``'s files (``_open_logs``).
             tb_log_name: With ``tensorboard_log``: the run name (default: the algorithm, ``"PPO"``...).
+
+        Raises:
+            TypeError: For a ``callback`` of another kind, before the env is reset or a log file opened.
+            ValueError: From a callback's ``init_callback`` (an ``EvalCallback`` on an env with other spaces), also
+                before then.
         """
         check_total_timesteps(total_timesteps)
         threads, split = self.learning_threads(), self._split_nets()
@@ -518,8 +543,20 @@ class BaseAgent:
         progress_bar: bool,
         tb_log_name: str | None = None,
     ) -> BaseCallback:
+        """Makes the callback and checks it (``init_callback``), then resets the counters and the env, opens the log
+        files and calls ``on_training_start``: what comes before the first env step of ``learn``.
+
+        Raises:
+            ValueError: Without an env, or from a callback's ``init_callback`` (an ``EvalCallback`` whose env's
+                spaces differ from the agent's); nothing has changed then.
+            TypeError: For a callback that is none (``as_callback``).
+        """
         if self.env is None:
             raise ValueError(f"{self.algo}.learn needs an env: pass env= to the constructor or to load()")
+        cb = as_callback(callback, f"{self.algo}.learn")
+        if progress_bar:
+            cb = CallbackList([cb, ProgressBarCallback()])
+        cb.init_callback(self)  # before the env is reset or a log file opened: a bad callback changes nothing
         keep_freed_memory()  # a step's arrays come back from the heap, not from fresh pages (nngym.memory)
         if reset_num_timesteps:
             self.num_timesteps = 0
@@ -538,24 +575,50 @@ class BaseAgent:
             self._on_env_reset()
             if hasattr(self.action_space, "seed"):
                 self.env.action_space.seed(env_seed)
-        append = not reset_num_timesteps
-        if self.log_dir is not None:  # continuing: the files keep what this agent had logged, no more
-            self._monitor = MonitorWriter(self.log_dir, self.env_id, append=append, keep_episodes=self._episode_num)
+        append = self._open_logs(reset_num_timesteps)
         tb_dir = None
         if self.tensorboard_log is not None:
             tb_dir = tensorboard_run_dir(self.tensorboard_log, tb_log_name or self.algo, reset_num_timesteps)
-        self.logger = Logger(
-            self.log_dir, self.verbose, append, tensorboard_dir=tb_dir, keep_until_step=self.num_timesteps
-        )
+        self.logger = Logger(self.log_dir, self.verbose, append, tensorboard_dir=tb_dir)
         self._start_time = time.perf_counter()
         self._start_steps = self.num_timesteps
-        callbacks = list(callback) if isinstance(callback, list) else [callback] if callback else []
-        if progress_bar:
-            callbacks.append(ProgressBarCallback())
-        cb = CallbackList(callbacks)
-        cb.init(self)
-        cb.on_training_start()
+        training = {
+            "self": self,
+            "total_timesteps": self._total_timesteps,
+            "callback": cb,
+            "reset_num_timesteps": reset_num_timesteps,
+            "progress_bar": progress_bar,
+            "tb_log_name": tb_log_name or self.algo,
+        }
+        start_training(cb, training, globals())
         return cb
+
+    def _open_logs(self, reset_num_timesteps: bool) -> bool:
+        """Opens ``monitor.csv`` in ``log_dir`` and prepares ``progress.csv``; returns whether they are appended to.
+
+        As SB3's ``Monitor``, which keeps writing to its file for as long as it wraps the env, every ``learn`` of
+        this agent after the first appends to the files it wrote (``reset_num_timesteps=True`` too: its rows follow,
+        with ``progress.csv``'s steps from 0 again); the first ``learn`` of an agent starts them anew, unless it
+        continues a run (``reset_num_timesteps=False``, an agent loaded from a checkpoint): then the rows logged
+        after the checkpoint, which the resumed run plays again, are dropped. ``monitor.csv``'s ``t`` goes on from
+        its last row (``MonitorWriter``).
+        """
+        if self.log_dir is None:
+            return False
+        folder = Path(self.log_dir)
+        again = self._logged_to == folder  # this agent wrote the files in an earlier learn
+        if again and reset_num_timesteps:  # a new run after the rows of the earlier ones
+            self._log_rows_before = _log_rows(folder)
+        elif not again and reset_num_timesteps:  # a new run in new files
+            self._log_rows_before = {"monitor": 0, "progress": 0}
+        elif not again:  # resumed from a model file: the rows up to its checkpoint
+            keep = self._log_rows_before["progress"]
+            _trim_progress(folder / "progress.csv", keep, self.num_timesteps)
+        append = again or not reset_num_timesteps
+        keep_episodes = None if again else self._log_rows_before["monitor"] + self._episode_num
+        self._monitor = MonitorWriter(folder, self.env_id, append=append, keep_episodes=keep_episodes)
+        self._logged_to = folder
+        return append
 
     @property
     def progress_remaining(self) -> float:
@@ -662,6 +725,7 @@ class BaseAgent:
                 "n_updates": self._n_updates,
                 "episode_num": self._episode_num,
                 "pretrain_timesteps": self.pretrain_timesteps,
+                "log_rows_before": self._log_rows_before,
                 **self._extra_counters(),
             },
             "optimizer": {"t": opt_state["t"], "lr": opt_state["lr"]},
@@ -740,6 +804,8 @@ class BaseAgent:
         config = restore_schedules(cls.__name__, path, meta["config"], fields, custom_objects, overrides)
         if isinstance(env, gym.vector.VectorEnv) and "n_envs" in config and "n_envs" not in overrides:
             config["n_envs"] = env.num_envs  # a ready vector env sets the number of envs, unless n_envs is given
+        elif isinstance(env, gym.Env) and "n_envs" in config and "n_envs" not in overrides:
+            config["n_envs"] = 1  # an env instance is one env, whatever the saved run trained on
         kwargs = {k: v for k, v in kwargs.items() if k not in fields}
         if env is not None:
             env = _env_with_spaces(
@@ -771,6 +837,7 @@ class BaseAgent:
         agent.num_timesteps, agent._total_timesteps = c["num_timesteps"], c["total_timesteps"]
         agent._n_updates, agent._episode_num = c["n_updates"], c["episode_num"]
         agent.pretrain_timesteps = c.get("pretrain_timesteps", 0)
+        agent._log_rows_before = {"monitor": 0, "progress": 0, **c.get("log_rows_before", {})}
         agent._load_extra_counters(c)
         agent.rng.bit_generator.state = meta["rng_state"]
         agent._load_extra_arrays(arrays)
@@ -783,6 +850,40 @@ class BaseAgent:
         if replay and hasattr(agent, "replay_buffer"):
             agent.replay_buffer.load_state_dict(replay)
         return agent
+
+
+def _log_rows(folder: Path) -> dict[str, int]:
+    """The rows of ``monitor.csv`` (episodes) and ``progress.csv`` in ``folder`` (0 for a file that is missing)."""
+    monitor, progress = folder / "monitor.csv", folder / "progress.csv"
+    episodes = max(len(monitor.read_text().splitlines()) - 2, 0) if monitor.exists() else 0  # JSON line, names
+    rows = 0
+    if progress.exists() and progress.stat().st_size:
+        with open(progress, newline="") as f:
+            rows = sum(1 for _ in csv.DictReader(f))
+    return {"monitor": episodes, "progress": rows}
+
+
+def _trim_progress(path: Path, keep: int, until_step: int) -> None:
+    """Drops the rows of ``progress.csv`` a run resumed at ``until_step`` env steps logs again: after the first
+    ``keep`` rows (earlier runs'), those logged after ``until_step`` (``time/total_timesteps``)."""
+    if not path.exists() or not path.stat().st_size:
+        return
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        rows, keys = list(reader), list(reader.fieldnames or [])
+
+    def step(row: dict[str, str]) -> float:
+        try:
+            return float(row.get("time/total_timesteps") or 0)
+        except ValueError:
+            return 0.0
+
+    kept = rows[:keep] + [r for r in rows[keep:] if step(r) <= until_step]
+    if len(kept) < len(rows):
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(kept)
 
 
 def _digest(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> str:

@@ -1,116 +1,424 @@
-"""Callbacks called from ``learn``: periodic evaluation (keeping the best model), test accuracy,
-periodic checkpoints, and a tqdm progress bar. SB3's hook names; ``on_step`` returning False stops training."""
+"""Callbacks called from ``learn`` as Stable-Baselines3 calls its own: periodic evaluation (keeping the best model),
+test accuracy, periodic checkpoints, stopping rules and a tqdm progress bar.
+
+A callback has SB3's attributes (``model``, the agent, also called ``agent``; ``num_timesteps``, ``n_calls``,
+``training_env``, ``logger``, ``locals``, ``globals``, ``parent``) and hooks, which every agent's ``learn`` calls
+in SB3's order::
+
+    init_callback(agent)                      # before the env is reset or a log file is opened
+    on_training_start(locals, globals)
+    repeat:                                   # on-policy: one rollout of n_steps vector steps per update
+        on_rollout_start()                    # DQN: the steps between two training calls (train_freq)
+        per vector step: update_locals(step), on_step()   # False stops training at once
+        on_rollout_end()                      # after the rollout, before the update (not when a step stopped it)
+    on_training_end()
+
+Subclasses override the underscored hooks (``_init_callback``, ``_on_training_start``, ``_on_rollout_start``,
+``_on_step``, ``_on_rollout_end``, ``_on_training_end``). ``learn(callback=...)`` takes a callback, a list of them
+(a ``CallbackList``), a function ``fn(locals, globals) -> bool`` (a ``ConvertCallback``, as SB3 takes it) or None;
+anything else raises a TypeError before the env is touched.
+
+``self.locals`` holds, from ``on_training_start`` on, ``self`` (the agent), ``total_timesteps`` (the step count at
+which this ``learn`` ends), ``callback``, ``reset_num_timesteps``, ``progress_bar`` and ``tb_log_name``; from the
+first ``on_step`` on, also the vector step just taken (``STEP_LOCALS``): ``new_obs``, ``actions``, ``rewards``,
+``dones`` (terminated or truncated), ``infos``, as SB3's ``collect_rollouts`` has them, except that ``infos`` is
+gymnasium's vector-env info dict (arrays over the envs, with ``_<key>`` masks; ``final_obs`` / ``final_info`` for
+the envs whose episode ended) instead of SB3's list of one dict per env. ``new_obs`` and ``rewards`` are what the
+training env returned: for the on-policy agents normalised under ``normalize_obs`` / ``normalize_reward``, as SB3's
+``VecNormalize`` gives them; DQN's raw, as it stores them. A population's callbacks get lists of one entry per
+member. ``self.globals`` is the agent module's globals, as SB3 passes its own.
+"""
 
 from __future__ import annotations
 
+import inspect
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-from agents.common.evaluation import classification_accuracy, evaluate_episodes
+from agents.common.evaluation import classification_accuracy, run_episodes
+from nngym.checks import is_int, is_real, shown
+
+#: The keys ``update_locals`` sets at every vector step (see the module's docstring).
+STEP_LOCALS = ("new_obs", "actions", "rewards", "dones", "infos")
+
+
+def check_count(value: Any, what: str, minimum: int = 1) -> int:
+    """``value`` as an int, which must be a whole number ``>= minimum``: an int, or a float that is one (``1e4``
+    from a yml, as the agents' int hyperparameters and ``total_timesteps`` take it); not a bool.
+
+    Raises:
+        ValueError: Naming ``what``, the bound and the value that came.
+    """
+    whole = is_int(value) or (is_real(value) and float(value).is_integer())
+    if not whole or value < minimum:
+        raise ValueError(f"{what} must be a whole number >= {minimum}, got {shown(value)}")
+    return int(value)
 
 
 class BaseCallback:
-    """Hooks: ``on_training_start``, ``on_step`` (after every vector-env step), ``on_rollout_end``, ``on_training_end``.
+    """SB3's ``BaseCallback``: the hooks ``learn`` calls and the attributes they read.
 
-    ``self.agent`` is set by ``init``; ``self.n_calls`` counts ``on_step`` calls.
+    Attributes:
+        model: The agent being trained (set by ``init_callback``); ``agent`` is the same object.
+        n_calls: ``on_step`` calls so far (vector steps: one call = n_envs env steps).
+        num_timesteps: The agent's env steps, as of the last ``on_training_start`` / ``on_step``.
+        locals: The training loop's variables (the module's docstring lists the keys); updated at every step.
+        globals: The agent module's globals.
+        parent: The callback that calls this one on an event (``EvalCallback``'s ``callback_on_new_best`` /
+            ``callback_after_eval``), else None.
+        verbose: 0 prints nothing; subclasses print more at 1 and 2.
     """
 
-    def __init__(self) -> None:
-        self.agent: Any = None
+    def __init__(self, verbose: int = 0) -> None:
+        self.model: Any = None
         self.n_calls = 0
+        self.num_timesteps = 0
+        self.verbose = verbose
+        self.locals: dict[str, Any] = {}
+        self.globals: dict[str, Any] = {}
+        self.parent: BaseCallback | None = None
+
+    @property
+    def agent(self) -> Any:
+        """The agent being trained: ``self.model`` (nngym's earlier name for it)."""
+        return self.model
+
+    @agent.setter
+    def agent(self, agent: Any) -> None:
+        self.model = agent
+
+    @property
+    def training_env(self) -> Any:
+        """The vector env the agent trains on (``model.get_env()``).
+
+        Raises:
+            ValueError: If the agent has none (loaded without an env).
+        """
+        env = self.model.get_env()
+        if env is None:
+            raise ValueError(f"{type(self).__name__}.training_env: the agent has no env (pass env= to it or to load)")
+        return env
+
+    @property
+    def logger(self) -> Any:
+        """The agent's logger (``agents.common.logger.Logger``): ``record(key, value)`` adds a value to the next row of
+        progress.csv (and TensorBoard), as SB3's ``logger.record``."""
+        return self.model.logger
+
+    # --- what learn calls ------------------------------------------------------------------------------------------
+    def init_callback(self, model: Any) -> None:
+        """Keeps a reference to the agent, then ``_init_callback`` (checks, folders)."""
+        self.model = model
+        self._init_callback()
 
     def init(self, agent: Any) -> None:
-        self.agent = agent
+        """``init_callback`` under nngym's earlier name."""
+        self.init_callback(agent)
 
-    def on_training_start(self) -> None:
-        return None
+    def on_training_start(self, locals_: dict[str, Any] | None = None, globals_: dict[str, Any] | None = None) -> None:
+        """Keeps ``locals_`` and ``globals_`` (None: keeps the ones it has), reads the agent's step count (which a
+        continued run starts from), then ``_on_training_start``."""
+        if locals_ is not None:
+            self.locals = locals_
+        if globals_ is not None:
+            self.globals = globals_
+        self.num_timesteps = self.model.num_timesteps
+        self._on_training_start()
+
+    def on_rollout_start(self) -> None:
+        self._on_rollout_start()
 
     def on_step(self) -> bool:
+        """After every vector step: counts the call, reads the agent's step count, then ``_on_step``.
+
+        Returns:
+            False to stop training (as SB3, any false value stops it).
+        """
         self.n_calls += 1
+        self.num_timesteps = self.model.num_timesteps
         return self._on_step()
+
+    def on_rollout_end(self) -> None:
+        self._on_rollout_end()
+
+    def on_training_end(self) -> None:
+        self._on_training_end()
+
+    def update_locals(self, locals_: dict[str, Any]) -> None:
+        """Updates ``self.locals`` with the training loop's variables of this step (and the children's)."""
+        self.locals.update(locals_)
+        self.update_child_locals(locals_)
+
+    def update_child_locals(self, locals_: dict[str, Any]) -> None:
+        """Passes ``locals_`` on to the callbacks this one calls (none here)."""
+
+    # --- what subclasses override -----------------------------------------------------------------------------------
+    def _init_callback(self) -> None:
+        return None
+
+    def _on_training_start(self) -> None:
+        return None
+
+    def _on_rollout_start(self) -> None:
+        return None
 
     def _on_step(self) -> bool:
         return True
 
-    def on_rollout_end(self) -> None:
+    def _on_rollout_end(self) -> None:
         return None
 
-    def on_training_end(self) -> None:
+    def _on_training_end(self) -> None:
         return None
 
 
-#: What ``learn(callback=...)`` takes: one callback, a list of them, or None.
-MaybeCallback = BaseCallback | list[BaseCallback] | None
+#: What ``learn(callback=...)`` takes: a callback, a list of them, a function ``(locals, globals) -> bool`` or None.
+MaybeCallback = BaseCallback | list[BaseCallback] | Callable[[dict[str, Any], dict[str, Any]], bool] | None
+
+
+def as_callback(callback: Any, where: str = "learn") -> BaseCallback:
+    """The one callback ``learn`` calls for what it was given (SB3's ``_init_callback``): a list becomes a
+    ``CallbackList``, a function ``fn(locals, globals) -> bool`` a ``ConvertCallback``, None an empty list.
+
+    Raises:
+        TypeError: For anything else (a class instead of an instance, a number, a string...), naming ``where``,
+            what is taken and what came.
+    """
+    if isinstance(callback, BaseCallback):
+        return callback
+    if callback is None:
+        return CallbackList([])
+    if isinstance(callback, list | tuple):
+        return CallbackList(list(callback), where)
+    return ConvertCallback(_checked_function(callback, f"{where}: callback"))
+
+
+def _checked_function(fn: Any, what: str) -> Callable[[dict[str, Any], dict[str, Any]], bool]:
+    """``fn`` if it is a function to wrap in a ``ConvertCallback``.
+
+    Raises:
+        TypeError: For a callback class (not an instance) or something not callable.
+    """
+    if isinstance(fn, type):
+        hint = f"; pass an instance: {fn.__name__}()" if issubclass(fn, BaseCallback) else ""
+        raise TypeError(f"{what} must be a callback instance, got the class {fn.__name__}{hint}")
+    if not callable(fn):
+        raise TypeError(
+            f"{what} must be a BaseCallback, a list of them, a function (locals, globals) -> bool or None, "
+            f"got {shown(fn)}"
+        )
+    return fn
+
+
+def _takes_locals(callback: BaseCallback) -> bool:
+    """Whether ``callback.on_training_start`` takes SB3's (locals, globals): False for a subclass written for
+    nngym's earlier hooks, which overrides ``on_training_start(self)`` without arguments."""
+    try:
+        params = inspect.signature(callback.on_training_start).parameters.values()
+    except (TypeError, ValueError):  # pragma: no cover - a builtin or C method
+        return True
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(p.kind in positional for p in params) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in params)
+
+
+def start_training(callback: BaseCallback, locals_: dict[str, Any], globals_: dict[str, Any]) -> None:
+    """``callback.on_training_start(locals_, globals_)``; a callback whose ``on_training_start`` takes no arguments
+    (written for nngym's earlier hooks) gets ``locals_`` and ``globals_`` set and is called without them."""
+    if _takes_locals(callback):
+        callback.on_training_start(locals_, globals_)
+    else:
+        callback.locals, callback.globals = locals_, globals_
+        callback.num_timesteps = callback.model.num_timesteps
+        callback.on_training_start()
 
 
 class CallbackList(BaseCallback):
-    """Several callbacks called in order; training stops if any ``on_step`` returns False."""
+    """Several callbacks called in order; training stops if any ``on_step`` returns False (all are called).
 
-    def __init__(self, callbacks: list[BaseCallback]) -> None:
+    Args:
+        callbacks: Callbacks, or functions ``(locals, globals) -> bool`` (wrapped in ``ConvertCallback``).
+        where: Who asks, for messages.
+
+    Raises:
+        TypeError: For an item that is neither (naming its index).
+    """
+
+    def __init__(self, callbacks: list[Any], where: str = "CallbackList") -> None:
         super().__init__()
-        self.callbacks = callbacks
+        if not isinstance(callbacks, list | tuple):
+            raise TypeError(f"{where} takes a list of callbacks, got {shown(callbacks)}")
+        self.callbacks = [
+            c if isinstance(c, BaseCallback) else ConvertCallback(_checked_function(c, f"{where}: callback[{i}]"))
+            for i, c in enumerate(callbacks)
+        ]
 
-    def init(self, agent: Any) -> None:
-        super().init(agent)
+    def _init_callback(self) -> None:
         for c in self.callbacks:
-            c.init(agent)
+            c.init_callback(self.model)
+            c.parent = self.parent
 
-    def on_training_start(self) -> None:
+    def _on_training_start(self) -> None:
         for c in self.callbacks:
-            c.on_training_start()
+            start_training(c, self.locals, self.globals)
+
+    def _on_rollout_start(self) -> None:
+        for c in self.callbacks:
+            c.on_rollout_start()
 
     def _on_step(self) -> bool:
-        return all([c.on_step() for c in self.callbacks])
+        go_on = True
+        for c in self.callbacks:
+            go_on = bool(c.on_step()) and go_on
+        return go_on
 
-    def on_rollout_end(self) -> None:
+    def _on_rollout_end(self) -> None:
         for c in self.callbacks:
             c.on_rollout_end()
 
-    def on_training_end(self) -> None:
+    def _on_training_end(self) -> None:
         for c in self.callbacks:
             c.on_training_end()
+
+    def update_child_locals(self, locals_: dict[str, Any]) -> None:
+        for c in self.callbacks:
+            c.update_locals(locals_)
+
+
+class ConvertCallback(BaseCallback):
+    """A function ``fn(locals, globals) -> bool`` called at every step (SB3's ``ConvertCallback``: what ``learn``
+    makes of a function given as its callback); a false value stops training."""
+
+    def __init__(self, callback: Callable[[dict[str, Any], dict[str, Any]], bool] | None, verbose: int = 0) -> None:
+        super().__init__(verbose)
+        self.callback = callback
+
+    def _on_step(self) -> bool:
+        return True if self.callback is None else self.callback(self.locals, self.globals)
+
+
+class EventCallback(BaseCallback):
+    """A callback that calls another one (``callback``, whose ``parent`` it becomes) when an event happens.
+
+    Args:
+        callback: Called on the event (None: nothing).
+        verbose: Verbosity.
+    """
+
+    def __init__(self, callback: BaseCallback | None = None, verbose: int = 0) -> None:
+        super().__init__(verbose)
+        if callback is not None and not isinstance(callback, BaseCallback):
+            raise TypeError(f"{type(self).__name__}: callback must be a BaseCallback or None, got {shown(callback)}")
+        self.callback = callback
+        if callback is not None:
+            callback.parent = self
+
+    def init_callback(self, model: Any) -> None:
+        super().init_callback(model)
+        if self.callback is not None:
+            self.callback.init_callback(self.model)
+
+    def _on_training_start(self) -> None:
+        if self.callback is not None:
+            start_training(self.callback, self.locals, self.globals)
+
+    def _on_event(self) -> bool:
+        return True if self.callback is None else bool(self.callback.on_step())
+
+    def update_child_locals(self, locals_: dict[str, Any]) -> None:
+        if self.callback is not None:
+            self.callback.update_locals(locals_)
+
+
+class EveryNTimesteps(EventCallback):
+    """Calls ``callback`` once at least ``n_steps`` env steps have passed since it last did (SB3's).
+
+    Raises:
+        ValueError: For ``n_steps`` that is not a whole number >= 1.
+    """
+
+    def __init__(self, n_steps: int, callback: BaseCallback) -> None:
+        super().__init__(callback)
+        self.n_steps = check_count(n_steps, "EveryNTimesteps: n_steps")
+        self.last_time_trigger = 0
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps - self.last_time_trigger >= self.n_steps:
+            self.last_time_trigger = self.num_timesteps
+            return self._on_event()
+        return True
 
 
 class CheckpointCallback(BaseCallback):
     """Saves the agent every ``save_freq`` calls (vector steps) to ``<save_path>/<name_prefix>_<steps>_steps.npz``.
 
     Args:
-        save_freq: Interval in ``on_step`` calls (one call = n_envs env steps, as in SB3).
-        save_path: Directory.
+        save_freq: Interval in ``on_step`` calls (one call = n_envs env steps, as in SB3): a whole number >= 1.
+        save_path: Directory (created by ``init_callback``).
         name_prefix: File name prefix.
         save_replay_buffer: DQN: store the replay buffer too.
+        verbose: 2 prints each path saved.
+
+    Raises:
+        ValueError: For a ``save_freq`` that is not a whole number >= 1 (0 would divide by zero in SB3).
     """
 
     def __init__(
-        self, save_freq: int, save_path: str | os.PathLike, name_prefix: str = "model", save_replay_buffer: bool = False
+        self,
+        save_freq: int,
+        save_path: str | os.PathLike,
+        name_prefix: str = "model",
+        save_replay_buffer: bool = False,
+        verbose: int = 0,
     ) -> None:
-        super().__init__()
-        self.save_freq, self.save_path, self.name_prefix = save_freq, Path(save_path), name_prefix
+        super().__init__(verbose)
+        self.save_freq = check_count(save_freq, "CheckpointCallback: save_freq")
+        self.save_path, self.name_prefix = Path(save_path), name_prefix
         self.save_replay_buffer = save_replay_buffer
         self.last_path: Path | None = None
 
+    def _init_callback(self) -> None:
+        self.save_path.mkdir(parents=True, exist_ok=True)
+
     def _on_step(self) -> bool:
         if self.n_calls % self.save_freq == 0:
-            path = self.save_path / f"{self.name_prefix}_{self.agent.num_timesteps}_steps.npz"
-            self.last_path = self.agent.save(path, include_replay_buffer=self.save_replay_buffer)
+            path = self.save_path / f"{self.name_prefix}_{self.num_timesteps}_steps.npz"
+            self.last_path = self.model.save(path, include_replay_buffer=self.save_replay_buffer)
+            if self.verbose >= 2:
+                print(f"Saving model checkpoint to {self.last_path}")
         return True
 
 
-class EvalCallback(BaseCallback):
+class EvalCallback(EventCallback):
     """Evaluates the agent on a separate env every ``eval_freq`` calls; saves the best model.
 
+    The evaluation is ``agents.common.evaluation.run_episodes``: ``n_eval_episodes`` episodes one after another on
+    one env, the first reset with ``seed``, carrying a recurrent agent's state, as ``evaluate`` runs them, so its
+    numbers are those of ``evaluate(agent, eval_env, n_eval_episodes, deterministic, seed)``. A vector env is refused
+    (SB3 evaluates on a VecEnv's envs side by side: different episodes, and numbers ``evaluate`` would not give).
+
     Args:
-        eval_env: Env id or env used only for evaluation.
-        eval_freq: Interval in ``on_step`` calls.
-        n_eval_episodes: Episodes per evaluation.
+        eval_env: Env id or ``gymnasium.Env`` used only for evaluation, with the training env's spaces (checked by
+            ``init_callback``, before training).
+        eval_freq: Interval in ``on_step`` calls (vector steps): a whole number >= 1.
+        n_eval_episodes: Episodes per evaluation: a whole number >= 1.
         best_model_save_path: Directory for ``best_model.npz`` (``None``: do not save).
         deterministic: Greedy / mean actions.
-        log_path: Directory for ``evaluations.npz`` (timesteps, results) as SB3 writes.
+        log_path: Directory for ``evaluations.npz`` as SB3 writes it: ``timesteps`` (E,), ``results`` (E,
+            n_eval_episodes) returns and ``ep_lengths`` (E, n_eval_episodes), one row per evaluation.
+        seed: Seed of each evaluation's first reset.
+        callback_on_new_best: Called (``on_step``) when the mean return is a new best, e.g.
+            ``StopTrainingOnRewardThreshold``; its False stops training.
+        callback_after_eval: Called after every evaluation, e.g. ``StopTrainingOnNoModelImprovement``.
+        verbose: 1 prints each evaluation's mean return and length, as SB3's.
+
+    Raises:
+        ValueError: For a vector env or something that is not an env, or counts that are not whole numbers >= 1.
     """
 
     def __init__(
@@ -122,53 +430,222 @@ class EvalCallback(BaseCallback):
         deterministic: bool = True,
         log_path: str | os.PathLike | None = None,
         seed: int = 12345,
+        callback_on_new_best: BaseCallback | None = None,
+        callback_after_eval: BaseCallback | None = None,
+        verbose: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(callback_after_eval, verbose)
+        if isinstance(eval_env, gym.vector.VectorEnv):
+            raise ValueError(
+                f"EvalCallback evaluates on one env, episode after episode (as evaluate does), got a vector env of "
+                f"{eval_env.num_envs} envs ({type(eval_env).__name__}); pass the env id or one gymnasium.make(...)"
+            )
+        if not isinstance(eval_env, str | gym.Env):
+            raise ValueError(f"EvalCallback: eval_env must be an env id or a gymnasium.Env, got {shown(eval_env)}")
+        self.eval_freq = check_count(eval_freq, "EvalCallback: eval_freq")
+        self.n_eval_episodes = check_count(n_eval_episodes, "EvalCallback: n_eval_episodes")
+        if callback_on_new_best is not None and not isinstance(callback_on_new_best, BaseCallback):
+            raise TypeError(
+                f"EvalCallback: callback_on_new_best must be a BaseCallback or None, got {shown(callback_on_new_best)}"
+            )
         self.eval_env = gym.make(eval_env) if isinstance(eval_env, str) else eval_env
-        self.eval_freq, self.n_eval_episodes, self.deterministic = eval_freq, n_eval_episodes, deterministic
+        self.deterministic = deterministic
         self.best_model_save_path = None if best_model_save_path is None else Path(best_model_save_path)
         self.log_path = None if log_path is None else Path(log_path)
         self.seed = seed
+        self.callback_on_new_best = callback_on_new_best
+        if callback_on_new_best is not None:
+            callback_on_new_best.parent = self
         self.best_mean_reward = -np.inf
         self.last_mean_reward = -np.inf
         self.timesteps: list[int] = []
         self.results: list[list[float]] = []
+        self.ep_lengths: list[list[int]] = []
+
+    # SB3's names of the evaluations so far
+    @property
+    def evaluations_timesteps(self) -> list[int]:
+        return self.timesteps
+
+    @property
+    def evaluations_results(self) -> list[list[float]]:
+        return self.results
+
+    @property
+    def evaluations_length(self) -> list[list[int]]:
+        return self.ep_lengths
+
+    def _init_callback(self) -> None:
+        """Checks the eval env's spaces against the agent's; creates the output folders; inits
+        ``callback_on_new_best``.
+
+        Raises:
+            ValueError: If the spaces differ, naming both pairs.
+        """
+        obs_space = getattr(self.model, "observation_space", None)
+        act_space = getattr(self.model, "action_space", None)
+        env_spaces = (self.eval_env.observation_space, self.eval_env.action_space)
+        if obs_space is not None and act_space is not None and env_spaces != (obs_space, act_space):
+            raise ValueError(
+                f"EvalCallback: the eval env's spaces {env_spaces[0]}, {env_spaces[1]} differ from the agent's "
+                f"{obs_space}, {act_space}; evaluate on an env like the one it trains on"
+            )
+        if self.best_model_save_path is not None:
+            self.best_model_save_path.mkdir(parents=True, exist_ok=True)
+        if self.log_path is not None:
+            self.log_path.mkdir(parents=True, exist_ok=True)
+        if self.callback_on_new_best is not None:
+            self.callback_on_new_best.init_callback(self.model)
 
     def _on_step(self) -> bool:
         if self.n_calls % self.eval_freq:
             return True
-        rewards = evaluate_episodes(self.agent, self.eval_env, self.n_eval_episodes, self.deterministic, self.seed)
-        mean = float(np.mean(rewards))
+        stats = run_episodes(self.model, self.eval_env, self.n_eval_episodes, self.deterministic, self.seed)
+        mean, mean_length = float(np.mean(stats.returns)), float(np.mean(stats.lengths))
         self.last_mean_reward = mean
-        self.timesteps.append(self.agent.num_timesteps)
-        self.results.append(rewards)
-        self.agent.logger.record("eval/mean_reward", mean)
+        self.timesteps.append(self.num_timesteps)
+        self.results.append(stats.returns)
+        self.ep_lengths.append(stats.lengths)
         if self.log_path is not None:
-            self.log_path.mkdir(parents=True, exist_ok=True)
             np.savez(
-                self.log_path / "evaluations.npz", timesteps=np.array(self.timesteps), results=np.array(self.results)
+                self.log_path / "evaluations.npz",
+                timesteps=np.array(self.timesteps, dtype=np.int64),
+                results=np.array(self.results, dtype=np.float64),
+                ep_lengths=np.array(self.ep_lengths, dtype=np.int64),
             )
+        if self.verbose >= 1:
+            print(f"Eval num_timesteps={self.num_timesteps}, episode_reward={mean:.2f} +/- {np.std(stats.returns):.2f}")
+            print(f"Episode length: {mean_length:.2f} +/- {np.std(stats.lengths):.2f}")
+        self.logger.record("eval/mean_reward", mean)
+        self.logger.record("eval/mean_ep_length", mean_length)
+        go_on = True
         if mean > self.best_mean_reward:
-            self.best_mean_reward = mean
+            if self.verbose >= 1:
+                print("New best mean reward!")
             if self.best_model_save_path is not None:
-                self.agent.save(self.best_model_save_path / "best_model.npz")
-        return True
+                self.model.save(self.best_model_save_path / "best_model.npz")
+            self.best_mean_reward = mean
+            if self.callback_on_new_best is not None:
+                go_on = bool(self.callback_on_new_best.on_step())
+        if self.callback is not None:
+            go_on = self._on_event() and go_on
+        return go_on
+
+    def update_child_locals(self, locals_: dict[str, Any]) -> None:
+        super().update_child_locals(locals_)
+        if self.callback_on_new_best is not None:
+            self.callback_on_new_best.update_locals(locals_)
+
+
+class StopTrainingOnRewardThreshold(BaseCallback):
+    """Stops training once the best mean evaluation return reaches ``reward_threshold`` (SB3's): the
+    ``callback_on_new_best`` of an ``EvalCallback``.
+
+    Raises:
+        ValueError: If it is called without an ``EvalCallback`` as its parent.
+    """
+
+    def __init__(self, reward_threshold: float, verbose: int = 0) -> None:
+        super().__init__(verbose)
+        self.reward_threshold = reward_threshold
+
+    def _on_step(self) -> bool:
+        best = _parent_best(self)
+        go_on = bool(best < self.reward_threshold)
+        if self.verbose >= 1 and not go_on:
+            print(f"Stopping training because the mean reward {best:.2f} reached the threshold {self.reward_threshold}")
+        return go_on
+
+
+class StopTrainingOnNoModelImprovement(BaseCallback):
+    """Stops training after more than ``max_no_improvement_evals`` evaluations in a row without a new best model,
+    counting from evaluation ``min_evals`` on (SB3's): the ``callback_after_eval`` of an ``EvalCallback``.
+
+    Raises:
+        ValueError: For counts that are not whole numbers >= 0; when called without an ``EvalCallback`` parent.
+    """
+
+    def __init__(self, max_no_improvement_evals: int, min_evals: int = 0, verbose: int = 0) -> None:
+        super().__init__(verbose)
+        what = "StopTrainingOnNoModelImprovement"
+        self.max_no_improvement_evals = check_count(max_no_improvement_evals, f"{what}: max_no_improvement_evals", 0)
+        self.min_evals = check_count(min_evals, f"{what}: min_evals", 0)
+        self.last_best_mean_reward = -np.inf
+        self.no_improvement_evals = 0
+
+    def _on_step(self) -> bool:
+        best = _parent_best(self)
+        go_on = True
+        if self.n_calls > self.min_evals:
+            if best > self.last_best_mean_reward:
+                self.no_improvement_evals = 0
+            else:
+                self.no_improvement_evals += 1
+                go_on = self.no_improvement_evals <= self.max_no_improvement_evals
+        self.last_best_mean_reward = best
+        if self.verbose >= 1 and not go_on:
+            print(
+                "Stopping training because there was no new best model in the last "
+                f"{self.no_improvement_evals} evaluations"
+            )
+        return go_on
+
+
+def _parent_best(callback: BaseCallback) -> float:
+    """The best mean return of ``callback``'s ``EvalCallback`` parent.
+
+    Raises:
+        ValueError: If its parent is not an ``EvalCallback``.
+    """
+    if not isinstance(callback.parent, EvalCallback):
+        raise ValueError(
+            f"{type(callback).__name__} reads the evaluations of an EvalCallback: pass it as the EvalCallback's "
+            "callback_on_new_best or callback_after_eval, not to learn"
+        )
+    return callback.parent.best_mean_reward
+
+
+class StopTrainingOnMaxEpisodes(BaseCallback):
+    """Stops training once ``max_episodes`` episodes per env have ended, ``max_episodes`` · n_envs in all (SB3's).
+
+    Raises:
+        ValueError: For a ``max_episodes`` that is not a whole number >= 1.
+    """
+
+    def __init__(self, max_episodes: int, verbose: int = 0) -> None:
+        super().__init__(verbose)
+        self.max_episodes = check_count(max_episodes, "StopTrainingOnMaxEpisodes: max_episodes")
+        self._total_max_episodes = self.max_episodes
+        self.n_episodes = 0
+
+    def _init_callback(self) -> None:
+        self._total_max_episodes = self.max_episodes * self.training_env.num_envs
+
+    def _on_step(self) -> bool:
+        self.n_episodes += int(np.sum(self.locals["dones"]))
+        go_on = self.n_episodes < self._total_max_episodes
+        if self.verbose >= 1 and not go_on:
+            print(
+                f"Stopping training with a total of {self.num_timesteps} steps because the model reached "
+                f"max_episodes={self.max_episodes}, by playing for {self.n_episodes} episodes"
+            )
+        return go_on
 
 
 class ProgressBarCallback(BaseCallback):
     """A tqdm bar over the env steps of this ``learn`` call."""
 
-    def on_training_start(self) -> None:
+    def _on_training_start(self) -> None:
         from tqdm.auto import tqdm
 
-        self._start = self.agent.num_timesteps
-        self.bar = tqdm(total=self.agent._total_timesteps - self._start, unit="steps")
+        total = self.locals.get("total_timesteps", self.model._total_timesteps)
+        self.bar = tqdm(total=total - self.model.num_timesteps, unit="steps")
 
     def _on_step(self) -> bool:
-        self.bar.update(self.agent.n_envs)
+        self.bar.update(self.model.n_envs)
         return True
 
-    def on_training_end(self) -> None:
+    def _on_training_end(self) -> None:
         self.bar.close()
 
 
@@ -179,10 +656,13 @@ class AccuracyCallback(BaseCallback):
     Rows: ``steps,seconds,accuracy``; ``self.history`` keeps them as tuples.
 
     Args:
-        eval_freq: Interval in env steps (rounded to whole vector steps).
+        eval_freq: Interval in env steps (rounded to whole vector steps): a whole number >= 1.
         log_path: Directory for ``accuracy.csv`` (``None``: keep in memory only).
         split: MNIST split evaluated.
         stop_at: Stop training once the accuracy reaches this (``None``: never).
+
+    Raises:
+        ValueError: For an ``eval_freq`` that is not a whole number >= 1.
     """
 
     def __init__(
@@ -193,12 +673,12 @@ class AccuracyCallback(BaseCallback):
         stop_at: float | None = None,
     ) -> None:
         super().__init__()
-        self.eval_freq, self.split, self.stop_at = int(eval_freq), split, stop_at
+        self.eval_freq, self.split, self.stop_at = check_count(eval_freq, "AccuracyCallback: eval_freq"), split, stop_at
         self.log_path = None if log_path is None else Path(log_path)
         self.history: list[tuple[int, float, float]] = []
 
-    def on_training_start(self) -> None:
-        self._next = self.agent.num_timesteps + self.eval_freq
+    def _on_training_start(self) -> None:
+        self._next = self.model.num_timesteps + self.eval_freq
         self._eval_seconds = 0.0
         self._t0 = time.perf_counter()
         if self.log_path is not None:
@@ -207,21 +687,21 @@ class AccuracyCallback(BaseCallback):
 
     def _record(self) -> None:
         t = time.perf_counter()
-        row = (int(self.agent.num_timesteps), round(t - self._t0 - self._eval_seconds, 2))  # training time only
-        acc = classification_accuracy(self.agent, self.split)
+        row = (int(self.model.num_timesteps), round(t - self._t0 - self._eval_seconds, 2))  # training time only
+        acc = classification_accuracy(self.model, self.split)
         self._eval_seconds += time.perf_counter() - t
         self.history.append((*row, acc))
-        self.agent.logger.record("eval/accuracy", acc)
+        self.logger.record("eval/accuracy", acc)
         if self.log_path is not None:
             with open(self.log_path / "accuracy.csv", "a") as f:
                 f.write(f"{row[0]},{row[1]},{acc:.4f}\n")
 
     def _on_step(self) -> bool:
-        if self.agent.num_timesteps >= self._next:
+        if self.model.num_timesteps >= self._next:
             self._next += self.eval_freq
             self._record()
             return self.stop_at is None or self.history[-1][2] < self.stop_at
         return True
 
-    def on_training_end(self) -> None:
+    def _on_training_end(self) -> None:
         self._record()  # the final policy (an on-step row at the same step count came before the last update)

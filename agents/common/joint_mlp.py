@@ -50,6 +50,7 @@ class JointMLP:
         self._hidden = stack_networks([Sequential(actor.layers[:-1]), Sequential(critic.layers[:-1])])  # copies
         self._stacked = [layer for layer in self._hidden.layers if layer.params]  # one StackedDense per pair
         self._heads = (actor.layers[-1], critic.layers[-1])
+        self._dtype = actor.layers[0].dtype  # that of every hidden Dense layer (``supports``)
 
     @staticmethod
     def supports(actor: Sequential, critic: Sequential) -> bool:
@@ -86,7 +87,9 @@ class JointMLP:
         return self
 
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(the actor's output (N, K), V(s) (N,)) for inputs x (N, n_in), inference only (no caches kept)."""
+        """(the actor's output (N, K), V(s) (N,)) for inputs x (N, n_in), inference only (no caches kept); x is
+        cast to the networks' dtype first, as their ``forward`` does (no copy when it already has that dtype)."""
+        x = np.asarray(x, dtype=self._dtype)
         h = infer_stacked(self._hidden, x)  # both networks' last hidden activations, (2, N, h)
         pi, vf = self._heads
         out = h[0] @ pi.params["W"].T

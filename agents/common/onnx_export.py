@@ -4,10 +4,11 @@
 
 - input ``obs``: float32 (N, *observation shape), what ``agent.predict`` takes (uint8 pixels as their
   values 0..255: the graph scales them as the policy's first layer does);
-- outputs, for PPO / A2C / REINFORCE: ``action`` (N,) int64 for Discrete actions (the arg-max of the logits)
-  or (N, D) float32 for Box actions (the Gaussian's mean clipped to the action space, as ``predict``),
-  ``logits`` (N, K) or ``mean`` (N, D), and ``value`` (N,); for DQN: ``action`` (N,) int64 and ``q_values``
-  (N, K).
+- outputs, for PPO / A2C / REINFORCE: ``action`` (N,) int64 for Discrete actions (the arg-max of the logits
+  plus the space's ``start``, as ``predict`` gives them: 1, 2, 3 for ``Discrete(3, start=1)``) or (N, D) float32
+  for Box actions (the Gaussian's mean clipped to the action space, as ``predict``), ``logits`` (N, K) or
+  ``mean`` (N, D), and ``value`` (N,); for DQN: ``action`` (N,) int64 (arg-max of the Q-values plus ``start``)
+  and ``q_values`` (N, K).
 
 The networks map layer for layer (``agents.common.policies`` lays them out: separate actor and critic
 ``Sequential`` networks, or a shared trunk computed once with ``pi``/``vf`` heads; DQN's ``q``): ``ImageScale``
@@ -151,6 +152,17 @@ def _normalized_input(g: _Graph, agent: Any, x: str) -> str:
     return g.node("Clip", [x, g.const(-c, "clip_low"), g.const(c, "clip_high")], "normalized_obs")
 
 
+def _discrete_action(g: _Graph, scores: str, space: gym.spaces.Discrete) -> None:
+    """``action`` (N,) int64: the arg-max of ``scores`` (N, K) plus the space's ``start``, as ``predict`` gives it
+    (``agents.common.spaces.to_env_actions``)."""
+    start = int(space.start)
+    if start == 0:
+        g.node("ArgMax", [scores], output="action", axis=1, keepdims=0)
+        return
+    index = g.node("ArgMax", [scores], "index", axis=1, keepdims=0)
+    g.node("Add", [index, g.const(np.array(start, dtype=np.int64), "action_start")], output="action")
+
+
 def check_exportable(agent: Any) -> None:
     """Raises a ValueError naming what ``agent`` is (or has) and what ONNX export supports, if it cannot be exported.
 
@@ -210,7 +222,7 @@ def export_onnx(agent: Any, path: str | os.PathLike, opset: int = OPSET) -> Path
     space = agent.action_space
     if hasattr(agent, "q_net"):  # DQN
         q = g.node("Identity", [_network(g, agent.q_net.q, obs, "q")], output="q_values")
-        g.node("ArgMax", [q], output="action", axis=1, keepdims=0)
+        _discrete_action(g, q, space)
         outputs += [
             ("action", onnx.TensorProto.INT64, ["N"]),
             ("q_values", onnx.TensorProto.FLOAT, ["N", int(space.n)]),
@@ -225,7 +237,7 @@ def export_onnx(agent: Any, path: str | os.PathLike, opset: int = OPSET) -> Path
             out, value = _network(g, policy.actor, obs, "pi"), _network(g, policy.critic, obs, "vf")
         if isinstance(space, gym.spaces.Discrete):
             g.node("Identity", [out], output="logits")
-            g.node("ArgMax", ["logits"], output="action", axis=1, keepdims=0)
+            _discrete_action(g, "logits", space)
             outputs += [
                 ("action", onnx.TensorProto.INT64, ["N"]),
                 ("logits", onnx.TensorProto.FLOAT, ["N", int(space.n)]),

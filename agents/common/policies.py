@@ -214,11 +214,16 @@ def _given(net: NetSpec, allowed: set[str]) -> dict[str, Sequential]:
 def infer(net: Sequential, x: np.ndarray) -> np.ndarray:
     """Inference-mode forward for the rollout's hot loop: the same arithmetic as ``net.forward(x, train=False)``
     for Dense / Tanh / ReLU layers, without shape checks or caches, activations applied in place; any other
-    layer type runs its own ``forward``."""
+    layer type runs its own ``forward``.
+
+    As in ``forward``, a Dense layer casts its input to its own dtype first (observations of float64 or integers
+    give the float32 numbers of float32 ones; no copy when the input already has that dtype)."""
     owned = False  # whether x is an intermediate this function allocated (safe to overwrite)
     for layer in net.layers:
         kind = type(layer)
         if kind is Dense:
+            if not owned:  # the network's input or another layer's output: of any dtype
+                x = np.asarray(x, dtype=layer.dtype)
             x = x @ layer.params["W"].T
             x += layer.params["b"]
             owned = True

@@ -29,7 +29,7 @@ import gymnasium as gym
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from agents.common.callbacks import CallbackList, MaybeCallback, ProgressBarCallback
+from agents.common.callbacks import CallbackList, MaybeCallback, ProgressBarCallback, as_callback, start_training
 from agents.common.config import check_total_timesteps
 from agents.common.population_dqn import DQNPopulationEngine
 from agents.common.population_onpolicy import A2CPopulationEngine, PPOPopulationEngine
@@ -219,22 +219,29 @@ class Population:
     ) -> Population:
         """Trains every member for ``total_timesteps`` env steps (each, as a single run's ``learn``); returns self.
 
-        Callbacks see the population (``callback.agent``); ``on_step`` is called once per population step (K ·
-        n_envs env steps), and returning False stops every member.
+        Callbacks see the population (``callback.model``, ``callback.agent``); ``on_step`` is called once per
+        population step (K · n_envs env steps), and returning False stops every member. Their ``locals`` hold the
+        step's ``new_obs``, ``actions``, ``rewards``, ``dones`` and ``infos`` as lists of one entry per member.
         """
         check_total_timesteps(total_timesteps)
+        cb = as_callback(callback, f"{self.algo} population.learn")  # a TypeError before anything changes
         parts = part_count(self.learning_threads(), len(self), self.engine.macs_per_member())
         if len(self.engine.parts) != parts:
             self.engine.set_parts(parts)
         with threadpool_limits(limits=1, user_api="blas"):
+            if progress_bar:
+                cb = CallbackList([cb, ProgressBarCallback()])
+            cb.init_callback(self)
             for m in self.members:
                 m._setup_learn(total_timesteps, None, reset_num_timesteps, False)
-            callbacks = list(callback) if isinstance(callback, list) else [callback] if callback else []
-            if progress_bar:
-                callbacks.append(ProgressBarCallback())
-            cb = CallbackList(callbacks)
-            cb.init(self)
-            cb.on_training_start()
+            training = {
+                "self": self,
+                "total_timesteps": self._total_timesteps,
+                "callback": cb,
+                "reset_num_timesteps": reset_num_timesteps,
+                "progress_bar": progress_bar,
+            }
+            start_training(cb, training, globals())
             try:
                 self.engine.learn(cb)
             finally:

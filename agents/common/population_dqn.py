@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from agents.common.buffers import replay_chunk_steps
-from agents.common.callbacks import BaseCallback
+from agents.common.callbacks import STEP_LOCALS, BaseCallback
 from agents.common.member_generators import MemberGenerators
 from agents.common.polyak import polyak_update
 from agents.common.population_parts import MemberParts, Part
@@ -76,8 +76,13 @@ class DQNPopulationEngine:
         n_target = max(c.target_update_interval // N, 1)
         last_logged = [m._episode_num for m in members]
         obs = np.stack([m._last_obs for m in members])  # (K, N, ...)
+        step: dict[str, list[Any]] = {key: [None] * K for key in STEP_LOCALS}  # the callbacks' locals, per member
+        in_rollout, stopped = False, False
         while m0.num_timesteps < m0._total_timesteps:
-            # --- rollout ---
+            # --- rollout --- (a callback's: the steps up to a training call, as DQN._learn)
+            if not in_rollout:
+                callback.on_rollout_start()
+                in_rollout = True
             seen = np.stack([m._observe(obs[k]) for k, m in enumerate(members)])
             if m0.num_timesteps < c.learning_starts:
                 actions = self.rngs.integers(0, n_act, K * N).reshape(K, N)
@@ -88,7 +93,8 @@ class DQNPopulationEngine:
             next_all = obs.copy()
             any_done = np.zeros(K, dtype=bool)
             for k, m in enumerate(members):
-                next_obs, rewards, terminated, truncated, infos = m.env.step(to_env_actions(m.action_space, actions[k]))
+                env_actions = to_env_actions(m.action_space, actions[k])
+                next_obs, rewards, terminated, truncated, infos = m.env.step(env_actions)
                 m.num_timesteps += N
                 m._n_calls += 1
                 dones = terminated | truncated
@@ -100,14 +106,21 @@ class DQNPopulationEngine:
                 next_all[k] = next_obs
                 m.exploration_rate = m._epsilon()
                 any_done[k] = dones.any()
+                for key, value in zip(STEP_LOCALS, (next_obs, env_actions, rewards, dones, infos), strict=True):
+                    step[key][k] = value
             obs = next_all
             if m0._n_calls % n_target == 0:
                 self._update_target()
+            callback.update_locals({key: list(values) for key, values in step.items()})
             if not callback.on_step():
+                stopped = True
                 break
             # --- update ---
-            if m0._n_calls % c.train_freq == 0 and m0.num_timesteps > c.learning_starts:
-                self.train(c.gradient_steps if c.gradient_steps >= 0 else c.train_freq * N)
+            if m0._n_calls % c.train_freq == 0:
+                callback.on_rollout_end()
+                in_rollout = False
+                if m0.num_timesteps > c.learning_starts:
+                    self.train(c.gradient_steps if c.gradient_steps >= 0 else c.train_freq * N)
             if c.log_interval:
                 for k, m in enumerate(members):
                     if m._episode_num - last_logged[k] >= c.log_interval and any_done[k]:
@@ -115,6 +128,8 @@ class DQNPopulationEngine:
                         m._dump_logs()
         for k, m in enumerate(members):
             m._last_obs = obs[k].copy()
+        if in_rollout and not stopped:  # total_timesteps came before the next training call
+            callback.on_rollout_end()
 
     def _sample(self, members: list[Any], n: int) -> tuple[np.ndarray, ...]:
         """``n`` replay samples per member from its own buffer and generator (``DQN._sample_replay``), stacked

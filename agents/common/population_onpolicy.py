@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from agents.common.buffers import RolloutBuffer
-from agents.common.callbacks import BaseCallback
+from agents.common.callbacks import STEP_LOCALS, BaseCallback
 from agents.common.member_generators import MemberGenerators
 from agents.common.policies import gaussian_grads, logits_grad
 from agents.common.population_parts import MemberParts, Part
@@ -84,6 +84,7 @@ class OnPolicyPopulationEngine:
         c, buf, K, N = self.members[0].config, self.buffer, self.K, self.N
         obs = np.stack([m._last_obs for m in self.members])  # (K, N, ...)
         action_shape = buf.actions.shape[2:]
+        step: dict[str, list[Any]] = {key: [None] * K for key in STEP_LOCALS}  # the callbacks' locals, per member
         for t in range(self.T):
             dist, values = self.policy.forward(obs)
             actions = dist.sample(self.rngs)  # member k's generator draws its rows, as in its single run
@@ -94,7 +95,8 @@ class OnPolicyPopulationEngine:
             per_member = actions.reshape(K, N, *action_shape)
             obs = obs.copy()
             for k, m in enumerate(self.members):
-                o, rewards, terminated, truncated, infos = m.env.step(to_env_actions(m.action_space, per_member[k]))
+                env_actions = to_env_actions(m.action_space, per_member[k])
+                o, rewards, terminated, truncated, infos = m.env.step(env_actions)
                 m.num_timesteps += N
                 dones = terminated | truncated
                 m._track_episodes(rewards, dones)
@@ -106,6 +108,9 @@ class OnPolicyPopulationEngine:
                     buf.rewards[t, cols], terminated, truncated, infos, c.gamma, lambda x, _, v=critic: v(x)
                 )
                 obs[k] = o
+                for key, value in zip(STEP_LOCALS, (o, env_actions, rewards, dones, infos), strict=True):
+                    step[key][k] = value
+            callback.update_locals({key: list(values) for key, values in step.items()})
             if not callback.on_step():
                 self._keep_obs(obs)
                 return False
@@ -165,8 +170,9 @@ class OnPolicyPopulationEngine:
         m0, c = self.members[0], self.members[0].config
         iteration = 0
         while m0.num_timesteps < m0._total_timesteps:
+            callback.on_rollout_start()
             if not self.collect_rollout(callback):
-                break
+                break  # a callback stopped training: no rollout end, no update (SB3's order)
             callback.on_rollout_end()
             iteration += 1
             self.update()

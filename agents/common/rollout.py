@@ -52,6 +52,9 @@ def collect_rollout(
     Under gSDE (the config's ``use_sde``) new noise weights are drawn for every env at the start of the rollout
     and, with ``sde_sample_freq`` > 0, every ``sde_sample_freq`` steps of it.
 
+    The caller calls ``callback.on_rollout_start()`` before and ``on_rollout_end()`` after (SB3's order); here
+    ``update_locals`` (``agents.common.callbacks.STEP_LOCALS``) and ``on_step`` follow every vector step.
+
     Returns:
         False if a callback asked to stop.
     """
@@ -73,16 +76,21 @@ def collect_rollout(
         buffer.actions[t] = actions
         buffer.values[t] = values
         buffer.log_probs[t] = dist.log_prob(actions)
-        obs, rewards, terminated, truncated, infos = env.step(to_env_actions(agent.action_space, actions))
+        env_actions = to_env_actions(agent.action_space, actions)
+        obs, rewards, terminated, truncated, infos = env.step(env_actions)
         agent.num_timesteps += agent.n_envs
         dones = terminated | truncated
         agent._track_episodes(rewards, dones)
         buffer.rewards[t] = rewards
         buffer.dones[t] = dones
         bootstrap_truncated(buffer.rewards[t], terminated, truncated, infos, gamma, lambda o, _: policy.values(o))
-        if callback is not None and not callback.on_step():
-            agent._last_obs = obs
-            return False
+        if callback is not None:
+            callback.update_locals(
+                {"new_obs": obs, "actions": env_actions, "rewards": rewards, "dones": dones, "infos": infos}
+            )
+            if not callback.on_step():
+                agent._last_obs = obs
+                return False
     agent._last_obs = obs
     if buffer.dones[-1].all():  # every episode just ended: GAE multiplies V(s_T) by 1 − done = 0, so skip it
         last_values = np.zeros(agent.n_envs, np.float32)

@@ -291,10 +291,18 @@ def action_storage(space: gym.Space) -> tuple[tuple[int, ...], type]:
 
 
 def to_env_actions(space: gym.Space, actions: np.ndarray) -> np.ndarray:
-    """The agents' actions (N, ...) as the env takes them: Box clipped to its bounds, Discrete and MultiDiscrete
-    indices shifted by the space's ``start``, MultiBinary in the space's dtype; unchanged otherwise."""
+    """The agents' actions (N, ...) as the env takes them: Box clipped to its bounds in the space's dtype, Discrete
+    and MultiDiscrete indices shifted by the space's ``start``, MultiBinary in the space's dtype; unchanged
+    otherwise.
+
+    Box: SB3 clips to the bounds too, which gives float32 and float64 spaces their own dtype (float32 actions
+    clipped to float64 bounds are float64); a float16 space also gets its dtype here, as its ``contains`` wants.
+    Actions for an integer Box stay real numbers (no silent rounding)."""
     if isinstance(space, spaces.Box):
-        return np.clip(actions, space.low, space.high)
+        clipped = np.clip(actions, space.low, space.high)
+        if clipped.dtype == space.dtype or space.dtype.kind != "f":
+            return clipped
+        return clipped.astype(space.dtype)
     if isinstance(space, spaces.Discrete):  # a scalar start: a plain comparison (np.any costs µs a step)
         return actions + space.start if space.start != 0 else actions
     if isinstance(space, spaces.MultiDiscrete):

@@ -4,19 +4,25 @@
     python scripts/enjoy.py --algo ppo --env nngym/DigitGlimpse-v0 --model runs/.../model.npz \\
         --n-episodes 3 --video-folder runs/videos --deterministic
     python scripts/enjoy.py --algo ppo --env CartPole-v1 --model sb3_model.zip     # an SB3 zip, without torch
+    python scripts/enjoy.py --env Acrobot-v1 --model sb3_model.zip --vecnormalize vecnormalize.pkl
 
 ``--model`` is an nngym model file, the SB3 adapter's (``train.py --impl sb3``), or an SB3 ``.zip``
 (``agents.experiments.models.load_model``; with ``--impl sb3`` a zip is loaded by SB3 itself). Recurrent
 agents keep their state through each episode. With ``--video-folder`` every episode is rendered
 (``render_mode="rgb_array"``: the nngym envs draw with numpy, classic control with pygame) and written
 as ``<folder>/<algo>-<env>-episode-<i>.mp4`` (or ``.gif`` with ``--video-format gif``): one frame after
-the reset and one after every step, at the env's ``render_fps`` (a GIF stores a repeated frame once, shown
-for longer). Videos are written with imageio
+the reset and one after every step, at ``--fps`` (default the env's ``render_fps``; a GIF stores a repeated frame
+once, shown for longer). Videos are written with imageio
 (``pip install -e ".[video]"``: imageio, and imageio-ffmpeg's bundled ffmpeg for mp4), not Gymnasium's
 ``RecordVideo``, whose moviepy dependency is heavier and brings nothing here.
 
 An episode of an env without a time limit of its own (CliffWalking-v1's, say) is cut after 10,000 steps, with a
 warning (``agents.common.evaluation.episode_step_cap``), so a policy walking in circles does not play forever.
+
+An SB3 zip trained behind ``VecNormalize`` needs its statistics, ``--vecnormalize vecnormalize.pkl`` (as for
+scripts/convert_sb3.py). Without the option, a statistics file found with the zip (``vecnormalize.pkl`` or the
+Hugging Face hub's ``vec_normalize.pkl`` next to it, the zoo's ``<folder>/<env>/vecnormalize.pkl``) is not
+applied, and a warning names it.
 
 A model trained with a zoo entry's ``env_wrapper`` / ``frame_stack`` plays on an env wrapped the same way:
 ``train.py`` records them in the run's ``eval.json``, which is read from the model's folder (or the folder
@@ -36,7 +42,15 @@ import numpy as np
 
 import envs  # noqa: F401 - registers the nngym/ env ids
 from agents.common.evaluation import episode_step_cap, warn_cut
-from agents.experiments.cli import env_id, parse_key_values, positive_int, reported_as_errors
+from agents.experiments.cli import (
+    env_id,
+    non_negative_int,
+    parse_key_values,
+    positive_float,
+    positive_int,
+    reported_as_errors,
+)
+from agents.experiments.convert_sb3 import add_vecnormalize_option, vecnormalize_for, warn_unapplied_vecnormalize
 from agents.experiments.models import load_model
 from envs.wrappers import zoo_wrappers
 
@@ -56,13 +70,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--model", required=True, help="model file: nngym .npz or SB3 .zip")
     p.add_argument("--impl", default="nngym", choices=["nngym", "sb3"], help="sb3: load a zip with SB3 itself")
+    add_vecnormalize_option(p)
     p.add_argument("--n-episodes", type=positive_int, default=5)
     p.add_argument("--deterministic", action="store_true", help="greedy / mean actions (default: sample)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the first reset")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the first reset, >= 0")
     p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE", help="gym.make arguments")
     p.add_argument("--video-folder", default=None, help="write a video of each episode here")
     p.add_argument("--video-format", default="mp4", choices=["mp4", "gif"])
-    p.add_argument("--fps", type=float, default=None, help="frames per second (default: the env's render_fps)")
+    p.add_argument(
+        "--fps", type=positive_float, default=None, help="video frames per second, > 0 (default: the env's render_fps)"
+    )
     p.add_argument(
         "--no-env-wrappers", action="store_true", help="ignore the env_wrapper / frame_stack of the run's eval.json"
     )
@@ -164,13 +181,22 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     record = args.video_folder is not None
     env_kwargs = parse_key_values(args.env_kwargs, "--env-kwargs")
+    vecnormalize = vecnormalize_for(args.model, args.vecnormalize)
+    sb3_itself = args.impl == "sb3" and str(args.model).endswith(".zip")
+    if sb3_itself and vecnormalize is not None:
+        raise SystemExit(
+            "error: --vecnormalize: with --impl sb3 the zip is played by SB3 itself, on raw observations; drop "
+            "--impl sb3 to play it with the statistics applied"
+        )
     with reported_as_errors():  # a missing or corrupt model file, an unknown env or bad env arguments
-        if args.impl == "sb3" and str(args.model).endswith(".zip"):
+        if sb3_itself:
             agent = _sb3_zip(args.model, args.algo)
         else:
-            agent = load_model(args.model, args.algo, env=args.env if args.impl == "sb3" else None)
+            stats = {"vecnormalize": vecnormalize} if vecnormalize is not None else {}
+            agent = load_model(args.model, args.algo, env=args.env if args.impl == "sb3" else None, **stats)
         render = {"render_mode": "rgb_array"} if record else {}  # envs need not take render_mode otherwise
         env = gym.make(args.env, **render, **env_kwargs)
+    warn_unapplied_vecnormalize(args.model, vecnormalize)
     wrapping = {} if args.no_env_wrappers else run_env_wrappers(args.model)
     for wrap in zoo_wrappers(wrapping.get("env_wrapper"), wrapping.get("frame_stack")):
         env = wrap(env)
@@ -181,7 +207,7 @@ def main(argv: list[str] | None = None) -> dict:
         if trained is not None and trained != given:
             raise SystemExit(f"error: {args.model} was trained with {what} {trained}; {args.env} has {given}")
     returns, lengths, videos = play(agent, env, args.n_episodes, args.deterministic, args.seed, record)
-    fps = args.fps or float(env.metadata.get("render_fps") or 30)
+    fps = args.fps if args.fps is not None else float(env.metadata.get("render_fps") or 30)
     env.close()
     name = f"{args.algo or getattr(agent, 'algo', 'agent').lower()}-{args.env.replace('/', '-')}"
     paths = []

@@ -2,17 +2,28 @@
 
     python scripts/export.py runs/ppo_CartPole-v1_s0/model.npz --onnx ppo_cartpole.onnx
     python scripts/export.py sb3_model.zip --onnx policy.onnx      # an SB3 zip, read without torch
+    python scripts/export.py sb3_model.zip --onnx policy.onnx --vecnormalize vecnormalize.pkl
 
 MODEL is an nngym model file (or an SB3 PPO/A2C/DQN zip, ``agents.experiments.models.load_model``). The
 graph (``agents.common.onnx_export``) takes ``obs`` float32 (N, *observation shape) and gives ``action``
 (deterministic, as ``predict``), ``value`` (actor-critics), ``logits`` / ``mean`` or ``q_values``. With
 onnxruntime installed, the file is checked on ``--check`` random observations against ``predict``
-(``pip install -e ".[onnx]"``).
+(``pip install -e ".[onnx]"``): every output must be within ``TOLERANCE`` (1e-3) of nngym's, relative to
+max(|nngym's|, 1), and every Discrete action equal to ``predict``'s, but at a near-tie: where nngym's logits (or
+Q-values) of the two actions are no further apart than the two outputs' ONNX rounding errors, which may break the
+tie either way. Otherwise the command ends with an ``error:`` line saying what disagrees; the file is written all
+the same, to inspect.
+
+An SB3 zip trained behind ``VecNormalize`` needs its statistics, ``--vecnormalize vecnormalize.pkl`` (as for
+scripts/convert_sb3.py): the graph then normalises raw observations itself. Without the option, a statistics file
+found with the zip (``vecnormalize.pkl`` or the Hugging Face hub's ``vec_normalize.pkl`` next to it, the zoo's
+``<folder>/<env>/vecnormalize.pkl``) is not applied: a warning names it.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +31,15 @@ import gymnasium as gym
 import numpy as np
 
 from agents.common.onnx_export import export_onnx
+from agents.common.policies import infer
 from agents.common.spaces import encode_observations
 from agents.experiments.cli import non_negative_int, reported_as_errors, writing
+from agents.experiments.convert_sb3 import add_vecnormalize_option, vecnormalize_for, warn_unapplied_vecnormalize
 from agents.experiments.models import load_model
+
+#: Allowed |ONNX − nngym| of the check, relative to max(|nngym's|, 1): float32 arithmetic in another order (ONNX
+#: Runtime's kernels) stays well within it, even for a CNN on unscaled pixel values 0..255 (below 1e-4 measured).
+TOLERANCE = 1e-3
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -32,6 +49,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--check", type=non_negative_int, default=1000, help="observations to compare with predict (0: none)"
     )
+    add_vecnormalize_option(p)
     return p.parse_args(argv)
 
 
@@ -46,9 +64,62 @@ def sample_observations(space: gym.spaces.Box, n: int, seed: int = 0) -> np.ndar
     return np.where(finite, uniform, rng.normal(size=(n, *space.shape))).astype(np.float32)
 
 
-def check_onnx(agent: Any, path: Path, n: int = 1000) -> dict[str, float]:
-    """Max |ONNX − nngym| over ``n`` observations for the action (and the value, also relative to max(|V|, 1)),
-    run by onnxruntime.
+@dataclasses.dataclass(frozen=True)
+class OnnxCheck:
+    """What ``check_onnx`` found on ``n`` observations.
+
+    Attributes:
+        n: Observations compared.
+        errors: max |ONNX − nngym| / max(|nngym|, 1) per output compared: ``action`` (Box actions), ``logits``,
+            ``mean`` or ``q_values``, and ``value`` (actor-critics).
+        actions_differ: Discrete actions: observations whose ONNX action is not ``predict``'s, near-ties excepted.
+        near_ties: Discrete actions: observations whose actions differ where nngym's logits (or Q-values) of the
+            two actions are no further apart than the ONNX errors of those two outputs (each counted up to the
+            tolerance): rounding broke a tie.
+        tolerance: The tolerance of ``errors``, relative to max(|nngym's|, 1).
+    """
+
+    n: int
+    errors: dict[str, float]
+    actions_differ: int = 0
+    near_ties: int = 0
+    tolerance: float = TOLERANCE
+
+    def problems(self) -> list[str]:
+        """What disagrees with ``predict``: actions that differ, outputs off by more than the tolerance (or NaN)."""
+        out = [f"actions differ on {self.actions_differ} of {self.n} observations"] if self.actions_differ else []
+        return out + [f"{k} off by {v:.2g}" for k, v in self.errors.items() if not v <= self.tolerance]
+
+    def summary(self) -> str:
+        """One line of what was compared and found."""
+        shown = ", ".join(f"{k} {v:.2g}" for k, v in self.errors.items())
+        errors = f"max |ONNX - nngym| / max(|nngym|, 1): {shown} (tolerance {self.tolerance:g})"
+        if "action" in self.errors:  # Box actions: compared as numbers
+            return errors
+        equal = self.n - self.actions_differ - self.near_ties
+        ties = f" ({self.near_ties} more differ at near-ties)" if self.near_ties else ""
+        return f"actions equal predict's on {equal} of {self.n}{ties}; {errors}"
+
+
+def _relative_error(got: np.ndarray, want: np.ndarray) -> float:
+    """max |got − want| / max(|want|, 1) (NaN if ``got`` has a NaN)."""
+    want = np.asarray(want, dtype=np.float64)
+    err = np.abs(np.asarray(got, dtype=np.float64) - want) / np.maximum(np.abs(want), 1.0)
+    return float(np.max(err)) if err.size else 0.0
+
+
+def check_onnx(agent: Any, path: Path, n: int = 1000, tolerance: float = TOLERANCE) -> OnnxCheck:
+    """Runs the ONNX file with onnxruntime on ``n`` observations (``sample_observations``) and compares its outputs
+    with ``agent``'s: ``predict``'s deterministic actions, the actor's logits / means or the Q-values, V(s).
+
+    Args:
+        agent: The exported agent.
+        path: The ``.onnx`` file ``export_onnx`` wrote for it.
+        n: Observations to compare on, >= 1.
+        tolerance: Allowed |ONNX − nngym| relative to max(|nngym's|, 1).
+
+    Returns:
+        What was found; ``problems()`` is empty when the file agrees.
 
     Raises:
         ImportError: Without onnxruntime.
@@ -60,19 +131,41 @@ def check_onnx(agent: Any, path: Path, n: int = 1000) -> dict[str, float]:
     names = [o.name for o in session.get_outputs()]
     got = dict(zip(names, session.run(None, {"obs": obs}), strict=True))
     action, _ = agent.predict(obs, deterministic=True)
-    out = {"action": float(np.max(np.abs(got["action"].astype(np.float64) - action)))}
+    encoded, _ = encode_observations(agent.observation_space, obs, "check_onnx")
+    normed = agent._normalize_obs(encoded)
+    errors: dict[str, float] = {}
+    if "q_values" in got:
+        scores_name, scores = "q_values", agent.q_net.forward(normed)
+    else:
+        scores_name, scores = ("logits" if "logits" in got else "mean"), infer(agent.policy.actor, normed)
+    space = agent.action_space
+    differ = ties = 0
+    if isinstance(space, gym.spaces.Discrete):
+        rows, start = np.arange(len(obs)), int(space.start)
+        mine, theirs = action.astype(np.int64) - start, got["action"].astype(np.int64) - start
+        valid = (theirs >= 0) & (theirs < int(space.n))  # an index of the space at all
+        other = np.where(valid, theirs, mine)
+        # each output's ONNX error, up to the tolerance (wrong scores explain no tie), (N, K)
+        rounding = np.minimum(np.abs(got[scores_name] - scores), tolerance * np.maximum(np.abs(scores), 1.0))
+        gap = scores[rows, mine] - scores[rows, other]  # >= 0: predict's action has the top score
+        eps = 4 * np.finfo(np.float32).eps * np.maximum(np.abs(scores[rows, mine]), 1.0)
+        tie = valid & (gap <= rounding[rows, mine] + rounding[rows, other] + eps)
+        unequal = mine != theirs
+        differ, ties = int(np.sum(unequal & ~tie)), int(np.sum(unequal & tie))
+    else:
+        errors["action"] = _relative_error(got["action"], action)
+    errors[scores_name] = _relative_error(got[scores_name], scores)
     if "value" in got:
-        encoded, _ = encode_observations(agent.observation_space, obs, "check_onnx")
-        values = agent.policy.values(agent._normalize_obs(encoded))
-        out["value"] = float(np.max(np.abs(got["value"] - values)))
-        out["value (relative)"] = float(np.max(np.abs(got["value"] - values) / np.maximum(np.abs(values), 1.0)))
-    return out
+        errors["value"] = _relative_error(got["value"], agent.policy.values(normed))
+    return OnnxCheck(len(obs), errors, differ, ties, tolerance)
 
 
 def main(argv: list[str] | None = None) -> Path:
     args = parse_args(argv)
+    vecnormalize = vecnormalize_for(args.model, args.vecnormalize)
     with reported_as_errors():  # a missing or corrupt model file
-        agent = load_model(args.model)
+        agent = load_model(args.model, **({"vecnormalize": vecnormalize} if vecnormalize is not None else {}))
+    warn_unapplied_vecnormalize(args.model, vecnormalize)
     try:
         with writing(args.onnx):
             out = export_onnx(agent, args.onnx)
@@ -81,12 +174,16 @@ def main(argv: list[str] | None = None) -> Path:
     print(f"{args.model}: {agent.algo} policy -> {out}")
     if args.check:
         try:
-            diffs = check_onnx(agent, out, args.check)
+            found = check_onnx(agent, out, args.check)
         except ImportError:
             print('not checked: onnxruntime is missing (pip install -e ".[onnx]")')
-        else:
-            shown = ", ".join(f"{k} {v:.2g}" for k, v in diffs.items())
-            print(f"checked on {args.check} observations with onnxruntime: max |ONNX - predict| {shown}")
+            return out
+        if found.problems():
+            raise SystemExit(
+                f"error: {out} was written but disagrees with predict on the {found.n} checked observations: "
+                f"{'; '.join(found.problems())} (tolerance {found.tolerance:g}, relative to max(|nngym's|, 1))"
+            )
+        print(f"checked on {found.n} observations with onnxruntime: {found.summary()}")
     return out
 
 
