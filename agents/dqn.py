@@ -152,7 +152,7 @@ class DQN(BaseAgent):
         obs_space = encoded_space(self.observation_space)  # what the env gives (agents.common.spaces)
         self.replay_buffer = ReplayBuffer(c.buffer_size, obs_space.shape, n_envs=self.n_envs, obs_dtype=obs_space.dtype)
         self.cost = HuberCost(1.0)
-        self.exploration_rate = c.exploration_initial_eps
+        self.exploration_rate = 0.0  # a fresh agent's predict is greedy, as SB3's; learn starts it on its schedule
         self._n_calls = 0
 
     def _make_lr_schedule(self) -> Callable[[float], float]:
@@ -222,6 +222,7 @@ class DQN(BaseAgent):
         obs, n_act = self._last_obs, self.action_space.n
         n_target = max(c.target_update_interval // self.n_envs, 1)
         last_logged_episode = self._episode_num
+        self.exploration_rate = self._epsilon()  # ε at the progress where this run starts (the initial ε when fresh)
         in_rollout = False
         while self.num_timesteps < self._total_timesteps:
             # --- rollout ---

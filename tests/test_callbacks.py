@@ -396,7 +396,9 @@ def test_predict_samples_by_default_as_sb3(cls):
 
 @pytest.mark.parametrize("cls", [PPO, A2C, REINFORCE, RecurrentPPO, DQN])
 def test_default_predict_differs_between_generator_states_and_deterministic_does_not(cls):
-    agent = cls("CartPole-v1", seed=0, **SMALL[cls])  # untrained: near-uniform actions (DQN: ε = 1)
+    agent = cls("CartPole-v1", seed=0, **SMALL[cls])  # untrained: near-uniform actions
+    if cls is DQN:
+        agent.exploration_rate = 1.0  # a fresh DQN acts greedily (ε = 0, as SB3's); with ε = 1 it samples
     obs = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
     first, second = agent.predict(obs)[0], agent.predict(obs)[0]
     assert not np.array_equal(first, second)  # samples from two states of agent.rng
@@ -440,3 +442,52 @@ def test_a_loaded_dqn_explores_with_the_epsilon_its_run_reached(tmp_path):
     obs = np.random.default_rng(0).normal(size=(200, 4)).astype(np.float32)
     greedy = loaded.predict(obs, deterministic=True)[0]
     assert np.mean(loaded.predict(obs)[0] != greedy) < 0.05
+
+
+def test_a_fresh_dqn_predicts_greedily_and_learn_starts_on_its_schedule():
+    """SB3's DQN starts with ε = 0, so a fresh agent's ``predict`` is greedy; ``learn`` acts on the schedule from its
+    first step (ε = exploration_initial_eps at progress 1), and a second ``learn`` goes on from where ε was."""
+    agent = DQN("CartPole-v1", seed=0, learning_starts=0, exploration_initial_eps=0.9, exploration_fraction=0.5)
+    assert agent.exploration_rate == 0.0
+    obs = np.random.default_rng(0).normal(size=(32, 4)).astype(np.float32)
+    np.testing.assert_array_equal(agent.predict(obs)[0], agent.predict(obs, deterministic=True)[0])
+    rates, act = [], agent._act
+    agent._act = lambda o, deterministic: rates.append(agent.exploration_rate) or act(o, deterministic)
+    agent.learn(10)
+    assert rates[0] == pytest.approx(0.9) and len(rates) == 10
+    rates.clear()
+    agent.learn(10, reset_num_timesteps=False)  # progress 1 - 10/20 = 0.5 at its first step: ε at the end of decay
+    assert rates[0] == pytest.approx(agent.config.exploration_final_eps)
+
+
+def test_the_sb3_adapter_calls_nngym_callbacks_as_nngym_agents_do():
+    """``train.py --impl sb3`` runs nngym's callbacks inside SB3's learn: every hook, SB3's step variables as
+    ``locals``, functions wrapped, other objects refused before any step; StopTrainingOnMaxEpisodes stops it."""
+    pytest.importorskip("stable_baselines3")
+    from agents.baselines.sb3 import sb3_agent
+    from agents.common.callbacks import StopTrainingOnMaxEpisodes
+
+    class Recorder(BaseCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.events: list[Any] = []
+
+        def _on_rollout_start(self) -> None:
+            self.events.append("rollout_start")
+
+        def _on_step(self) -> bool:
+            self.events.append(sorted(set(self.locals) & {"actions", "dones", "infos", "new_obs", "rewards"}))
+            return True
+
+        def _on_rollout_end(self) -> None:
+            self.events.append("rollout_end")
+
+    agent, recorder = sb3_agent("ppo", "CartPole-v1", 0, n_steps=32, batch_size=32), Recorder()
+    agent.learn(64, callback=[recorder, lambda locals_, globals_: True])
+    keys = ["actions", "dones", "infos", "new_obs", "rewards"]
+    assert recorder.events == (["rollout_start"] + [keys] * 32 + ["rollout_end"]) * 2
+    stop = StopTrainingOnMaxEpisodes(2)
+    agent.learn(10_000, callback=stop)
+    assert agent.num_timesteps < 1000 and stop.n_episodes >= 2
+    with pytest.raises(TypeError, match="SB3 PPO.learn: callback.* must be a BaseCallback"):
+        agent.learn(64, callback=3)

@@ -40,7 +40,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor, Ve
 from torch import nn
 from typing_extensions import Self
 
-from agents.common.callbacks import MaybeCallback, ProgressBarCallback
+from agents.common.callbacks import MaybeCallback, ProgressBarCallback, as_callback, start_training
 from agents.common.cnn import image_layout
 from agents.common.config import CALLABLE_FIELDS, restore_schedules, schedule_marker
 from agents.common.logger import last_episode_t, tensorboard_run_dir
@@ -113,17 +113,23 @@ def _torch_layer(layer: Any) -> nn.Module:
 
 
 class _CallbackAdapter(SB3Callback):
-    """Calls an nngym callback (``agents.common.callbacks``) from SB3's ``learn``, with the wrapper as its agent."""
+    """Calls an nngym callback (``agents.common.callbacks``) from SB3's ``learn``, with the wrapper as its model:
+    every hook in SB3's order, and SB3's training-loop variables as its ``locals`` (``infos`` is SB3's list of dicts
+    here)."""
 
     def __init__(self, callback: Any, agent: SB3Agent) -> None:
         super().__init__()
         self.inner, self.wrapper = callback, agent
 
     def _on_training_start(self) -> None:
-        self.inner.init(self.wrapper)
-        self.inner.on_training_start()
+        self.inner.init_callback(self.wrapper)
+        start_training(self.inner, self.locals, self.globals)
+
+    def _on_rollout_start(self) -> None:
+        self.inner.on_rollout_start()
 
     def _on_step(self) -> bool:
+        self.inner.update_locals(self.locals)  # SB3 updated ours just before this step's on_step
         return bool(self.inner.on_step())
 
     def _on_rollout_end(self) -> None:
@@ -277,6 +283,10 @@ class SB3Agent:
     def logger(self) -> Logger:
         return self.model.logger
 
+    def get_env(self) -> VecEnv | None:
+        """The SB3 model's vector env (SB3's ``get_env``; None when loaded without one)."""
+        return None if self.model is None else self.model.get_env()
+
     @property
     def _total_timesteps(self) -> int:  # read by nngym's ProgressBarCallback
         return int(self.model._total_timesteps)
@@ -306,13 +316,14 @@ class SB3Agent:
         append = not reset_num_timesteps
         if self.log_dir is not None:
             self._attach_logs(append)
-        callbacks = list(callback) if isinstance(callback, list) else [callback] if callback else []
+        callbacks = list(callback) if isinstance(callback, list | tuple) else [] if callback is None else [callback]
         if progress_bar:  # nngym's tqdm bar (SB3's needs the rich package)
             callbacks.append(ProgressBarCallback())
+        inner = as_callback(callbacks, f"SB3 {self.algo}.learn")  # refuses what is not a callback, before any step
         t0 = time.perf_counter()
         self.model.learn(
             total_timesteps,
-            callback=[_CallbackAdapter(c, self) for c in callbacks],
+            callback=_CallbackAdapter(inner, self),
             log_interval=self.log_interval,
             reset_num_timesteps=reset_num_timesteps,
         )

@@ -5,7 +5,7 @@
 
     from agents.baselines.sb3_zip import load_sb3
     agent = load_sb3("ppo_cartpole.zip")          # an nngym PPO; numpy only
-    action, _ = agent.predict(obs)                # SB3's deterministic action
+    action, _ = agent.predict(obs, deterministic=True)  # SB3's deterministic action
     agent.save("ppo_cartpole.npz")                # nngym's format: PPO.load reads it
 
 What is supported: ``MlpPolicy`` with any ``net_arch`` (a list, or different ``pi``/``vf`` sizes) and a

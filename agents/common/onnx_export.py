@@ -5,7 +5,8 @@
 - input ``obs``: float32 (N, *observation shape), what ``agent.predict`` takes (uint8 pixels as their
   values 0..255: the graph scales them as the policy's first layer does);
 - outputs, for PPO / A2C / REINFORCE: ``action`` (N,) int64 for Discrete actions (the arg-max of the logits
-  plus the space's ``start``, as ``predict`` gives them: 1, 2, 3 for ``Discrete(3, start=1)``) or (N, D) float32
+  plus the space's ``start``, as ``predict(obs, deterministic=True)`` gives them: 1, 2, 3 for
+  ``Discrete(3, start=1)``) or (N, D) float32
   for Box actions (the Gaussian's mean clipped to the action space, as ``predict``), ``logits`` (N, K) or
   ``mean`` (N, D), and ``value`` (N,); for DQN: ``action`` (N,) int64 (arg-max of the Q-values plus ``start``)
   and ``q_values`` (N, K).

@@ -6,7 +6,8 @@
 
 MODEL is an nngym model file (or an SB3 PPO/A2C/DQN zip, ``agents.experiments.models.load_model``). The
 graph (``agents.common.onnx_export``) takes ``obs`` float32 (N, *observation shape) and gives ``action``
-(deterministic, as ``predict``), ``value`` (actor-critics), ``logits`` / ``mean`` or ``q_values``. With
+(deterministic, as ``predict(obs, deterministic=True)``), ``value`` (actor-critics), ``logits`` / ``mean`` or
+``q_values``. With
 onnxruntime installed, the file is checked on ``--check`` random observations against ``predict``
 (``pip install -e ".[onnx]"``): every output must be within ``TOLERANCE`` (1e-3) of nngym's, relative to
 max(|nngym's|, 1), and every Discrete action equal to ``predict``'s, but at a near-tie: where nngym's logits (or

@@ -243,7 +243,7 @@ def glimpse_frames(agent: RAM, env_kwargs: dict[str, Any], indices: list[int], s
         state, start, shots = None, True, []
         while True:
             shots.append(env.render())
-            action, state = agent.predict(obs, state, episode_start=start)
+            action, state = agent.predict(obs, state, episode_start=start, deterministic=True)
             start = False
             obs, _, term, trunc, info = env.step(action)
             if term or trunc:
