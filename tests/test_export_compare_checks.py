@@ -9,27 +9,10 @@ import re
 import gymnasium as gym
 import numpy as np
 import pytest
+from toy_envs import SpacesEnv
 
 from agents import PPO
 from agents.experiments import compare
-
-
-class SpacesEnv(gym.Env):
-    """A do-nothing env of the given observation and action spaces, 8-step episodes."""
-
-    def __init__(self, observation_space: gym.Space, action_space: gym.Space) -> None:
-        self.observation_space, self.action_space = observation_space, action_space
-        self._t = 0
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self._t = 0
-        return self.observation_space.sample(), {}
-
-    def step(self, action):
-        self._t += 1
-        return self.observation_space.sample(), 0.0, False, self._t >= 8, {}
-
 
 BOX3 = gym.spaces.Box(-1, 1, (3,), dtype=np.float32)
 DISCRETE2 = gym.spaces.Discrete(2)

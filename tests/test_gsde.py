@@ -5,11 +5,11 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
+from gradients import assert_all_float64, assert_gradient_matches
 
 from agents import A2C, PPO
 from agents.common.distributions import LOG_2PI, StateDependentNoise
 from agents.common.policies import ActorCriticPolicy, backward_policy_loss
-from tests.gradients import assert_all_float64, assert_gradient_matches
 
 OBS = gym.spaces.Box(-2.0, 2.0, (3,), np.float32)
 ACT = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)

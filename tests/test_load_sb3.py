@@ -15,6 +15,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
+from toy_envs import SpacesEnv
 
 from agents import A2C, DQN, PPO
 from agents.baselines.sb3_zip import SB3ZipError, UnsafePickleError, load_sb3, read_sb3_zip
@@ -370,23 +371,6 @@ def test_bad_vecnormalize_files_are_refused(tmp_path):
     VecNormalize(make_vec_env("Pendulum-v1", 1)).save(tmp_path / "pendulum.pkl")  # 3 values, CartPole has 4
     with pytest.raises(SB3ZipError, match=r"observation statistics of shape \(3,\), the model's observations \(4,\)"):
         load_sb3(path, vecnormalize=tmp_path / "pendulum.pkl")
-
-
-class SpacesEnv(gym.Env):
-    """Random observations of ``observation_space``, any action of ``action_space``, 8-step episodes."""
-
-    def __init__(self, observation_space: gym.Space, action_space: gym.Space) -> None:
-        self.observation_space, self.action_space = observation_space, action_space
-        self._t = 0
-
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
-        self._t = 0
-        return self.observation_space.sample(), {}
-
-    def step(self, action):
-        self._t += 1
-        return self.observation_space.sample(), 0.0, False, self._t >= 8, {}
 
 
 _MD, _MB = gym.spaces.MultiDiscrete, gym.spaces.MultiBinary

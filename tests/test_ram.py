@@ -6,6 +6,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
+from gradients import assert_all_float64, assert_gradient_matches
 
 import envs  # noqa: F401  (registers the ids)
 from agents import ALGOS
@@ -15,7 +16,6 @@ from agents.common.vec_env import make_vec_env
 from agents.experiments import glimpse
 from agents.experiments.glimpse import accuracy_and_trajectories
 from agents.ram import RAM
-from tests.gradients import assert_all_float64, assert_gradient_matches
 
 RAM_ENV = {"action_mode": "location", "reveal_label": "end"}
 

@@ -26,6 +26,7 @@ from agents.common.callbacks import (
     ProgressBarCallback,
     as_callback,
     start_training,
+    training_locals,
 )
 from agents.common.config import (
     CALLABLE_FIELDS,
@@ -582,14 +583,9 @@ class BaseAgent:
         self.logger = Logger(self.log_dir, self.verbose, append, tensorboard_dir=tb_dir)
         self._start_time = time.perf_counter()
         self._start_steps = self.num_timesteps
-        training = {
-            "self": self,
-            "total_timesteps": self._total_timesteps,
-            "callback": cb,
-            "reset_num_timesteps": reset_num_timesteps,
-            "progress_bar": progress_bar,
-            "tb_log_name": tb_log_name or self.algo,
-        }
+        training = training_locals(
+            self, self._total_timesteps, cb, reset_num_timesteps, progress_bar, tb_log_name or self.algo
+        )
         start_training(cb, training, globals())
         return cb
 

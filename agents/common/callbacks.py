@@ -227,6 +227,26 @@ def _takes_locals(callback: BaseCallback) -> bool:
     return sum(p.kind in positional for p in params) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in params)
 
 
+def training_locals(
+    agent: Any,
+    total_timesteps: int,
+    callback: BaseCallback,
+    reset_num_timesteps: bool,
+    progress_bar: bool,
+    tb_log_name: str | None = None,
+) -> dict[str, Any]:
+    """The callbacks' ``locals`` at training start, the variables SB3's ``learn`` has then (each step adds
+    ``STEP_LOCALS``)."""
+    return {
+        "self": agent,
+        "total_timesteps": total_timesteps,
+        "callback": callback,
+        "reset_num_timesteps": reset_num_timesteps,
+        "progress_bar": progress_bar,
+        "tb_log_name": tb_log_name,
+    }
+
+
 def start_training(callback: BaseCallback, locals_: dict[str, Any], globals_: dict[str, Any]) -> None:
     """``callback.on_training_start(locals_, globals_)``; a callback whose ``on_training_start`` takes no arguments
     (written for nngym's earlier hooks) gets ``locals_`` and ``globals_`` set and is called without them."""

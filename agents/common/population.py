@@ -29,7 +29,14 @@ import gymnasium as gym
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from agents.common.callbacks import CallbackList, MaybeCallback, ProgressBarCallback, as_callback, start_training
+from agents.common.callbacks import (
+    CallbackList,
+    MaybeCallback,
+    ProgressBarCallback,
+    as_callback,
+    start_training,
+    training_locals,
+)
 from agents.common.config import check_total_timesteps
 from agents.common.population_dqn import DQNPopulationEngine
 from agents.common.population_onpolicy import A2CPopulationEngine, PPOPopulationEngine
@@ -234,13 +241,7 @@ class Population:
             cb.init_callback(self)
             for m in self.members:
                 m._setup_learn(total_timesteps, None, reset_num_timesteps, False)
-            training = {
-                "self": self,
-                "total_timesteps": self._total_timesteps,
-                "callback": cb,
-                "reset_num_timesteps": reset_num_timesteps,
-                "progress_bar": progress_bar,
-            }
+            training = training_locals(self, self._total_timesteps, cb, reset_num_timesteps, progress_bar)
             start_training(cb, training, globals())
             try:
                 self.engine.learn(cb)

@@ -75,6 +75,8 @@ class DQNPopulationEngine:
         n_act = m0.action_space.n
         n_target = max(c.target_update_interval // N, 1)
         last_logged = [m._episode_num for m in members]
+        for m in members:  # ε at the progress where this run starts, as DQN._learn sets it
+            m.exploration_rate = m._epsilon()
         obs = np.stack([m._last_obs for m in members])  # (K, N, ...)
         step: dict[str, list[Any]] = {key: [None] * K for key in STEP_LOCALS}  # the callbacks' locals, per member
         in_rollout, stopped = False, False
