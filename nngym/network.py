@@ -30,8 +30,8 @@ class Sequential:
 
     Attributes:
         input_shape: The shape of one input, e.g. (C, H, W) for a ``cnn``, if known (builders set it; ``save`` and
-            ``load`` keep it): an input of another shape that a layer refuses is then reported in the network's
-            terms. None: unknown.
+            ``load`` keep it, and ``from_architecture`` takes it): an input of another shape that a layer refuses is
+            then reported in the network's terms. None: unknown.
         threads: With ``threads > 1``, ``forward`` and ``backward`` split a batch of at least that many
             examples into slices run side by side on threads, and sum the slices' gradients
             (``nngym.parallel.BatchSplit``); 1 (the default) runs it whole.
@@ -229,17 +229,13 @@ class Sequential:
         if "architecture" not in meta:
             raise ModelFileError(f"{path}: metadata has no 'architecture' entry (keys: {sorted(meta)})")
         shape = meta.get("input_shape")
-        if shape is not None and not (isinstance(shape, list) and shape and all(is_int(d) and d >= 1 for d in shape)):
-            raise ModelFileError(
-                f"{path}: input_shape must be a list of integers >= 1 (one input's shape), got {shape!r}"
-            )
+        if shape is not None and not isinstance(shape, list):  # JSON: a list (a tuple is for networks in memory)
+            raise ModelFileError(f"{path}: {_input_shape_error(shape)}")
         try:
-            net = cls.from_architecture(meta["architecture"], dtype=meta.get("dtype", "float32"))
+            net = cls.from_architecture(meta["architecture"], dtype=meta.get("dtype", "float32"), input_shape=shape)
             net.load_state_dict(arrays)
         except ModelFileError as e:
             raise ModelFileError(f"{path}: {e}") from e
-        if shape is not None:
-            net.input_shape = tuple(shape)
         return net
 
     def load_params(self, path: str | os.PathLike) -> None:
@@ -261,17 +257,31 @@ class Sequential:
         self.load_state_dict(arrays)
 
     @classmethod
-    def from_architecture(cls, architecture: list[dict[str, Any]], dtype: str = "float32") -> Sequential:
+    def from_architecture(
+        cls,
+        architecture: list[dict[str, Any]],
+        dtype: str = "float32",
+        input_shape: tuple[int, ...] | list[int] | None = None,
+    ) -> Sequential:
         """Builds a network (fresh weights) from what ``architecture()`` returned.
+
+        The architecture holds the layers only; the shape of one input, which names the network's expected input
+        in its errors, is given apart (the ``input_shape`` a saved network's file or the copied network has).
 
         Args:
             architecture: ``[{"type": "Dense", "config": {...}}, ...]``, as ``architecture()`` returns it.
             dtype: Parameter dtype, a floating dtype's name.
+            input_shape: The network's ``input_shape``: one input's shape, integers >= 1 (None: unknown).
 
         Raises:
             ModelFileError: For an architecture that is not such a list, an unknown layer type, a config with
-                missing or unexpected keys or values its layer refuses, or a dtype that is not floating.
+                missing or unexpected keys or values its layer refuses, a dtype that is not floating, or an
+                ``input_shape`` that is not a list or tuple of integers >= 1.
         """
+        if input_shape is not None and not (
+            isinstance(input_shape, list | tuple) and input_shape and all(is_int(d) and d >= 1 for d in input_shape)
+        ):
+            raise ModelFileError(_input_shape_error(input_shape))
         try:
             dtype = str(float_dtype(dtype, "dtype"))
         except ValueError as e:
@@ -295,7 +305,10 @@ class Sequential:
                     f"architecture entry {i}: unknown layer type {kind!r}; known: {sorted(LAYER_REGISTRY)}"
                 )
             layers.append(_build(layer_cls, spec.get("config", {}), rng, dtype, i))
-        return cls(layers)
+        net = cls(layers)
+        if input_shape is not None:
+            net.input_shape = tuple(int(d) for d in input_shape)
+        return net
 
     def __repr__(self) -> str:
         inner = ",\n  ".join(repr(layer) for layer in self.layers)
@@ -337,6 +350,11 @@ def _build(
         return layer_cls(**kwargs)
     except (TypeError, ValueError, KeyError) as e:  # a value the layer refuses (or cannot use)
         raise ModelFileError(f"{where}: cannot build the layer from config {config!r}: {e}") from e
+
+
+def _input_shape_error(shape: Any) -> str:
+    """What is wrong with a malformed ``input_shape``."""
+    return f"input_shape must be a list of integers >= 1 (one input's shape), got {shape!r}"
 
 
 def _describe(arch: Any) -> str:

@@ -372,6 +372,51 @@ def test_a_second_learn_appends_to_the_logs(tmp_path):
     assert len(_monitor(tmp_path / "monitor.csv")[1]) < len(rows) and _steps(tmp_path / "progress.csv") == [64, 128]
 
 
+def _log_files(folder: Path) -> dict[str, Any]:
+    """What two ``learn`` calls leave in a log folder, in terms both implementations share."""
+    lines = (folder / "monitor.csv").read_text().splitlines()
+    ts = [float(line.split(",")[2]) for line in lines[2:]]
+    progress = (folder / "progress.csv").read_text().splitlines()
+    return {
+        "monitor_headers": [line[:1] == "#" for line in lines].count(True),
+        "monitor_column_lines": lines.count("r,l,t"),
+        "t_goes_on": ts == sorted(ts),
+        "progress_headers": sum(line.startswith(progress[0]) for line in progress),
+        "steps": _steps(folder / "progress.csv"),
+    }
+
+
+def test_the_sb3_adapter_keeps_its_logs_across_learns_as_nngyms_agents_do(tmp_path):
+    """A second ``learn`` (``reset_num_timesteps=True``) of the SB3 adapter appends to monitor.csv and progress.csv as
+    nngym's agents do: one header, ``t`` going on, the first run's rows kept, progress.csv's steps from 0 again."""
+    pytest.importorskip("stable_baselines3")
+    from agents.baselines.sb3 import SB3PPO
+
+    kw = {"n_envs": 2, "n_steps": 32, "batch_size": 32, "n_epochs": 1}
+    files = {}
+    for name, cls in (("nngym", PPO), ("sb3", SB3PPO)):
+        agent = cls("CartPole-v1", seed=0, log_dir=tmp_path / name, **kw).learn(256)
+        first = _monitor(tmp_path / name / "monitor.csv")[1]
+        agent.learn(128)
+        rows = _monitor(tmp_path / name / "monitor.csv")[1]
+        assert rows[: len(first)] == first and len(rows) > len(first), name  # the first run's episodes, then more
+        assert rows[len(first)][2] >= first[-1][2], name  # t goes on from the first run's last row
+        files[name] = _log_files(tmp_path / name)
+    assert (
+        files["sb3"]
+        == files["nngym"]
+        == {
+            "monitor_headers": 1,
+            "monitor_column_lines": 1,
+            "t_goes_on": True,
+            "progress_headers": 1,
+            "steps": [64, 128, 192, 256, 64, 128],
+        }
+    )
+    SB3PPO("CartPole-v1", seed=0, log_dir=tmp_path / "sb3", **kw).learn(128)  # another agent: new files, as nngym's
+    assert _steps(tmp_path / "sb3" / "progress.csv") == [64, 128]
+
+
 def test_a_checkpoint_of_a_second_run_resumes_below_the_first_runs_rows(tmp_path):
     kw = {"n_envs": 2, "n_steps": 32, "batch_size": 32, "n_epochs": 1}
     agent = PPO("CartPole-v1", seed=0, log_dir=tmp_path / "run", **kw).learn(256)

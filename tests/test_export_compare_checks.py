@@ -25,8 +25,6 @@ def _ppo(observation_space: gym.Space, action_space: gym.Space) -> PPO:
 @pytest.mark.parametrize(
     ("observation_space", "action_space", "match"),
     [
-        (BOX3, gym.spaces.MultiDiscrete([3, 2]), "Discrete or 1-D Box actions only.*MultiDiscrete"),
-        (BOX3, gym.spaces.MultiBinary(3), "Discrete or 1-D Box actions only.*MultiBinary"),
         (gym.spaces.Discrete(5), DISCRETE2, "Box observations only.*Discrete"),
         (gym.spaces.Dict({"a": BOX3, "b": gym.spaces.Discrete(3)}), DISCRETE2, "Box observations only.*Dict"),
     ],

@@ -10,6 +10,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
+from toy_envs import SpacesEnv
 
 import envs  # noqa: F401 - registers the nngym/ env ids
 from agents import A2C, DQN, PPO, REINFORCE, RecurrentPPO
@@ -228,3 +229,98 @@ def test_export_command_fails_on_actions_without_the_spaces_start(tmp_path, monk
     _exporting(monkeypatch, unshifted)
     with pytest.raises(SystemExit, match=r"^error: .*disagrees with predict.*: actions differ on 1000 of 1000 obs"):
         _export_main(tmp_path, agent)
+
+
+#: MultiDiscrete actions numbered from non-zero starts, and MultiBinary ones.
+MULTI_ACTIONS = {
+    "multidiscrete-start": gym.spaces.MultiDiscrete([3, 2, 4], start=[1, -2, 0]),
+    "multibinary": gym.spaces.MultiBinary(3),
+}
+#: A few hundred steps of training in well under a second.
+FAST = {PPO: {"n_steps": 32, "batch_size": 32, "n_epochs": 2}, A2C: {"n_steps": 8}, REINFORCE: {"n_steps": 32}}
+
+
+def _multi_agent(algo, space: gym.Space, seed: int = 0):
+    env = SpacesEnv(gym.spaces.Box(-1, 1, (4,), np.float32), space)
+    agent = algo(env, seed=seed, net_arch=(16,), ortho_init=False, **FAST[algo])
+    agent.learn(256)
+    assert agent.num_timesteps >= 256
+    return agent
+
+
+@pytest.mark.parametrize("name", list(MULTI_ACTIONS))
+@pytest.mark.parametrize("algo", [PPO, A2C, REINFORCE], ids=lambda c: c.__name__)
+def test_multidiscrete_and_multibinary_actions_are_predicts_actions(algo, name, tmp_path):
+    pytest.importorskip("onnx")
+    space = MULTI_ACTIONS[name]
+    agent = _multi_agent(algo, space)
+    path = export_onnx(agent, tmp_path / "policy.onnx")
+    obs = sample_observations(agent.observation_space, 1000, seed=1)
+    got = _run(path, obs)
+    action, _ = agent.predict(obs, deterministic=True)
+    assert got["action"].shape == action.shape == (1000, 3)
+    assert got["action"].dtype == action.dtype == (np.int64 if name == "multidiscrete-start" else np.int8)
+    np.testing.assert_array_equal(got["action"], action)
+    logits = infer(agent.policy.actor, obs)
+    np.testing.assert_allclose(got["logits"], logits, rtol=TOL, atol=TOL)
+    np.testing.assert_allclose(got["value"], agent.policy.values(obs), rtol=TOL, atol=TOL)
+    assert all(space.contains(a) for a in got["action"])
+    if isinstance(space, gym.spaces.MultiDiscrete):  # each part: its own slice of the logits, plus its start
+        parts = np.split(got["logits"], np.cumsum(space.nvec)[:-1], axis=1)
+        np.testing.assert_array_equal(got["action"], np.stack([p.argmax(1) for p in parts], 1) + space.start)
+    else:
+        np.testing.assert_array_equal(got["action"], got["logits"] > 0)
+    for d in range(3):  # every part (entry) takes more than one value
+        assert len(np.unique(action[:, d])) > 1
+
+
+@pytest.mark.parametrize("name", list(MULTI_ACTIONS))
+def test_export_command_check_covers_multidiscrete_and_multibinary_actions(name, tmp_path, capsys):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    _export_main(tmp_path, _multi_agent(PPO, MULTI_ACTIONS[name]))
+    out = capsys.readouterr().out
+    assert "checked on 1000 observations with onnxruntime: actions equal predict's on 1000 of 1000;" in out
+
+
+def test_export_command_fails_on_multidiscrete_actions_without_the_starts(tmp_path, monkeypatch):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    agent = _multi_agent(PPO, MULTI_ACTIONS["multidiscrete-start"])
+    unshifted = _multi_agent(PPO, gym.spaces.MultiDiscrete([3, 2, 4]))  # the same networks, parts from 0
+    for net in ("actor", "critic"):
+        getattr(unshifted.policy, net).load_state_dict(getattr(agent.policy, net).state_dict())
+    _exporting(monkeypatch, unshifted)
+    with pytest.raises(SystemExit, match=r"^error: .*disagrees with predict.*: actions differ on 1000 of 1000 obs"):
+        _export_main(tmp_path, agent)
+
+
+def test_export_command_fails_when_multibinary_actions_differ(tmp_path, monkeypatch):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    agent = _multi_agent(PPO, MULTI_ACTIONS["multibinary"])
+    _exporting(monkeypatch, _multi_agent(PPO, MULTI_ACTIONS["multibinary"], seed=1))  # other weights
+    with pytest.raises(SystemExit, match=r"^error: .*disagrees with predict.*: actions differ on [1-9]\d* of 1000 obs"):
+        _export_main(tmp_path, agent)
+
+
+def test_check_counts_multibinary_and_multidiscrete_near_ties_apart():
+    """A choice that differs where nngym's two scores are within their ONNX errors is a near-tie; otherwise the
+    observation's action differs (one differing part is enough)."""
+    from agents.experiments.export import _compare_choices
+
+    mb = gym.spaces.MultiBinary(2)
+    scores = np.array([[1e-7, 2.0], [0.5, -1.0], [-3.0, 1.0]], np.float32)  # predict: logit > 0
+    onnx = np.array([[-1e-7, 2.0], [-0.5, -1.0], [-3.0, 1.0]], np.float32)  # row 0: a near-tie; row 1: off
+    action, onnx_action = (scores > 0).astype(np.int8), (onnx > 0).astype(np.int8)
+    assert _compare_choices(mb, action, onnx_action, scores, onnx, 1e-3) == (1, 1)
+    assert _compare_choices(mb, action, action, scores, scores, 1e-3) == (0, 0)
+    assert _compare_choices(mb, action, action[:, :1], scores, scores, 1e-3) == (3, 0)  # another shape
+    md = gym.spaces.MultiDiscrete([2, 3], start=[1, -1])
+    scores = np.array([[0.3, 0.3 + 1e-7, 0, 1, 0], [1, 0, 0, 0, 2], [0, 1, 0, 1, 0]], np.float32)
+    onnx = np.array([[0.3 + 2e-7, 0.3, 0, 1, 0], [1, 0, 2, 0, 0], [0, 1, 0, 1, 0]], np.float32)
+    action = np.array([[2, 0], [1, 1], [2, 0]])  # each part's arg-max plus its start
+    onnx_action = np.array([[1, 0], [1, -1], [2, 0]])  # row 0: part 0 at a near-tie; row 1: part 1 off by 2
+    assert _compare_choices(md, action, onnx_action, scores, onnx, 1e-3) == (1, 1)
+    onnx_action[2] = [2, 2]  # outside part 1's values (-1, 0, 1): differs, no tie
+    assert _compare_choices(md, action, onnx_action, scores, onnx, 1e-3) == (2, 1)

@@ -12,8 +12,9 @@ import pytest
 import envs  # noqa: F401 - registers the nngym/ env ids
 from agents import A2C, DQN, PPO, REINFORCE, RecurrentPPO
 from agents.common import population_parts
+from agents.common.logger import member_log_dir
 from agents.common.member_generators import MemberGenerators
-from agents.common.population import Population, load_population, member_log_dir
+from agents.common.population import Population, load_population
 from agents.ppo import ppo_loss
 from nngym import stacked_optim
 from nngym.serialization import ModelFileError

@@ -237,3 +237,43 @@ def test_a_resumed_training_run_appends_its_curve_and_continues_its_counts(tmp_p
     assert second["curve"][:2] == [tuple(r.values()) for r in rows[:2]] and second["epochs"] == 0.02
     resumed = RAM.load(tmp_path / "ram_s0" / "model.npz")
     assert t_first == 38 and resumed.optimizer.t == 76
+
+
+class SB3StyleList(BaseCallback):
+    """Forwards every hook to ``child`` as SB3's own ``CallbackList`` does: ``on_training_start(locals, globals)``."""
+
+    def __init__(self, child: BaseCallback) -> None:
+        super().__init__()
+        self.child = child
+
+    def _init_callback(self) -> None:
+        self.child.init_callback(self.model)
+
+    def _on_training_start(self) -> None:
+        self.child.on_training_start(self.locals, self.globals)
+
+    def _on_step(self) -> bool:
+        return self.child.on_step()
+
+    def _on_training_end(self) -> None:
+        self.child.on_training_end()
+
+    def update_child_locals(self, locals_: dict) -> None:
+        self.child.update_locals(locals_)
+
+
+def test_the_test_accuracy_callback_runs_on_sb3s_hooks(tmp_path, monkeypatch):
+    """``TestAccuracyCallback`` overrides SB3's underscored hooks, so a callback that calls it as SB3 calls its children
+    gets the curve ``learn`` gets calling it itself (with nngym's earlier hooks, on_training_start(locals, globals)
+    was a TypeError)."""
+    assert not {"on_training_start", "on_step", "on_training_end"} & set(vars(glimpse.TestAccuracyCallback))
+    env_kwargs = {**RAM_ENV, "max_glimpses": 3}
+    curves = []
+    for name, wrap in (("direct", lambda cb: cb), ("sb3", SB3StyleList)):
+        monkeypatch.setattr(glimpse, "time", TickingClock())
+        cb = glimpse.TestAccuracyCallback(24, env_kwargs, tmp_path / name, steps_per_epoch=240, n_images=8)
+        small_agent(seed=0).learn(48, callback=wrap(cb))  # 2 batches of 8 episodes of 3 glimpses
+        curves.append(glimpse.read_curve(tmp_path / name / "curve.csv"))
+        assert [h[1] for h in cb.history] == [24, 48] and cb.locals["total_timesteps"] == 48
+        assert (tmp_path / name / "model.npz").exists()
+    assert curves[0] == curves[1] and [r["seconds"] for r in curves[0]] == [1.0, 2.0]

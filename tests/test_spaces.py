@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import gymnasium as gym
 import numpy as np
@@ -529,6 +530,34 @@ def test_unsupported_combinations_name_the_space_and_what_is_supported():
         check_spaces("PPO", spaces.Text(4), spaces.Discrete(2))
     with pytest.raises(ValueError, match=supported + r" \(nested too\), got .* with a Text part"):
         check_spaces("PPO", spaces.Dict({"t": spaces.Text(4), "v": box}), spaces.Discrete(2))
+
+
+@pytest.mark.parametrize("cls", [PPO, A2C, REINFORCE, RecurrentPPO], ids=lambda c: c.__name__)
+def test_integer_box_actions_are_refused_naming_the_multidiscrete_of_the_same_integers(cls):
+    """A Gaussian's actions are real numbers, which an integer Box's ``contains`` refuses (SB3 sends them anyway)."""
+    box = spaces.Box(-1, 1, (3,))
+    want = (
+        f"{cls.__name__} supports Box action spaces of a floating-point dtype (real-valued actions), got "
+        "Box(0, 5, (2,), int64) of dtype int64; for integer actions use MultiDiscrete([6, 6]), whose actions are "
+        "the same integers"
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(want)}$"):
+        cls(SpaceEnv(box, spaces.Box(0, 5, (2,), np.int64)), **FAST[cls])
+
+
+def test_integer_box_message_gives_the_starts_and_float_boxes_stay_accepted():
+    box = spaces.Box(-1, 1, (3,))
+    shifted = spaces.Box(np.array([-1, 2]), np.array([1, 4]), dtype=np.int32)
+    with pytest.raises(ValueError, match=re.escape("got Box([-1  2], [1 4], (2,), int32) of dtype int32; for integer")):
+        check_spaces("PPO", box, shifted)
+    with pytest.raises(ValueError, match=re.escape("use MultiDiscrete([3, 3], start=[-1, 2]), whose actions are")):
+        check_spaces("PPO", box, shifted)
+    with pytest.raises(ValueError, match="of dtype int64; for integer actions use a bounded MultiDiscrete action"):
+        check_spaces("A2C", box, spaces.Box(-np.inf, np.inf, (2,), np.int64))
+    with pytest.raises(ValueError, match=r"got Box\(False, True, \(2,\), bool\) of dtype bool"):
+        check_spaces("A2C", box, spaces.Box(0, 1, (2,), bool))
+    for dtype in (np.float16, np.float32, np.float64):
+        check_spaces("PPO", box, spaces.Box(-1, 1, (2,), dtype))
 
 
 # --- learning ------------------------------------------------------------------------------------------

@@ -207,6 +207,7 @@ class SB3Agent:
             except NotImplementedError as e:  # SB3's word for a space it does not support (Tuple observations)
                 raise ValueError(f"SB3 {self.algo}: {e}") from e
         self._train_seconds = 0.0
+        self._logged_to: Path | None = None  # the log_dir an earlier learn of this agent wrote to
 
     # --- construction ------------------------------------------------------------------------
     def _make_env(self, env: str | gym.Env) -> VecEnv:
@@ -304,18 +305,25 @@ class SB3Agent:
     ) -> Self:
         """Trains for ``total_timesteps`` env steps, writing monitor.csv and progress.csv to ``log_dir``.
 
+        The files are kept as nngym's agents keep theirs (``BaseAgent._open_logs``): every ``learn`` of this agent
+        after the first appends to them, with ``reset_num_timesteps=True`` too (monitor.csv's header stays the first
+        run's and ``t`` goes on from its last row; progress.csv's rows follow the earlier ones, their steps from 0
+        again), as SB3's ``Monitor`` keeps writing to its file; the first ``learn`` of an agent starts them anew,
+        unless it continues a run (``reset_num_timesteps=False``, e.g. after ``load``).
+
         Args:
             total_timesteps: Env steps of this call.
             callback: nngym callback(s) (``agents.common.callbacks``), called with this wrapper as their agent.
             progress_bar: SB3's progress bar.
-            reset_num_timesteps: False continues the counters, the monitor file and progress.csv.
+            reset_num_timesteps: False continues the counters (and the schedules) and the TensorBoard run.
         """
         if self.model is None:
             raise ValueError(f"SB3 {self.algo}.learn needs an env: pass env= to the constructor or to load()")
         torch.set_num_threads(self.torch_threads)
-        append = not reset_num_timesteps
         if self.log_dir is not None:
-            self._attach_logs(append)
+            again = self._logged_to == self.log_dir  # this agent wrote the files in an earlier learn
+            self._attach_logs(again or not reset_num_timesteps, reset_num_timesteps)
+            self._logged_to = self.log_dir
         callbacks = list(callback) if isinstance(callback, list | tuple) else [] if callback is None else [callback]
         if progress_bar:  # nngym's tqdm bar (SB3's needs the rich package)
             callbacks.append(ProgressBarCallback())
@@ -333,8 +341,10 @@ class SB3Agent:
             self._monitor.results_writer = None
         return self
 
-    def _attach_logs(self, append: bool) -> None:
-        """SB3's VecMonitor writer and CSV logger on ``<log_dir>/monitor.csv`` and ``progress.csv``."""
+    def _attach_logs(self, append: bool, reset_num_timesteps: bool) -> None:
+        """SB3's VecMonitor writer and CSV logger on ``<log_dir>/monitor.csv`` and ``progress.csv`` (``append``: after
+        the rows they hold), and SB3's TensorBoard writer in a new run directory, or the latest one when continuing a
+        run (not ``reset_num_timesteps``)."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         monitor, progress = self.log_dir / "monitor.csv", self.log_dir / "progress.csv"
         vm = self._monitor
@@ -354,7 +364,9 @@ class SB3Agent:
         formats = [csv_format] + ([HumanOutputFormat(sys.stdout)] if self.verbose else [])
         if self.model.tensorboard_log is not None:  # tensorboard_log=DIR: SB3's writer, SB3's <DIR>/<ALGO>_<n> runs
             formats.append(
-                TensorBoardOutputFormat(str(tensorboard_run_dir(self.model.tensorboard_log, self.algo, not append)))
+                TensorBoardOutputFormat(
+                    str(tensorboard_run_dir(self.model.tensorboard_log, self.algo, reset_num_timesteps))
+                )
             )
         self.model.set_logger(Logger(str(self.log_dir), formats))
 

@@ -28,6 +28,7 @@ from agents.common.callbacks import (
     start_training,
     training_locals,
 )
+from agents.common.cnn import ImageScale, is_image_space
 from agents.common.config import (
     CALLABLE_FIELDS,
     canonical_config,
@@ -183,6 +184,18 @@ class BaseAgent:
         elif dbn_kwargs:
             raise ValueError(f"{self.algo}: dbn_kwargs needs net='dbn', got net={net!r}")
         self._build()
+        self._name_image_inputs()
+
+    def _name_image_inputs(self) -> None:
+        """Sets ``input_shape`` to the observation space's shape ((H, W, C) for channels last) on the networks that
+        take the image observations (an ``ImageScale`` first layer), so an observation of another shape that reaches
+        one is named as such. A given network built for (C, H, W) (``net=cnn(...)``) has had its input layer put in
+        front of it; a loaded agent gets the shape this way also from a file written before ``input_shapes``."""
+        if not is_image_space(self.observation_space):
+            return
+        for net in self._nets().values():
+            if net.layers and isinstance(net.layers[0], ImageScale):
+                net.input_shape = tuple(int(d) for d in self.observation_space.shape)
 
     # --- subclass interface -------------------------------------------------------------
     def _build(self) -> None:  # pragma: no cover - abstract
@@ -715,6 +728,12 @@ class BaseAgent:
             "observation_space": _space_to_json(self.observation_space),
             "action_space": _space_to_json(self.action_space),
             "architectures": {name: net.architecture() for name, net in self._nets().items()},
+            # what a network's errors name its input as (Sequential.input_shape), for the networks that know it
+            "input_shapes": {
+                name: [int(d) for d in net.input_shape]
+                for name, net in self._nets().items()
+                if net.input_shape is not None
+            },
             "counters": {
                 "num_timesteps": self.num_timesteps,
                 "total_timesteps": self._total_timesteps,
@@ -815,7 +834,7 @@ class BaseAgent:
             )
         net = meta["net"]
         if net == "custom":  # given networks: rebuild them from their saved architectures (weights come next)
-            net = {name: Sequential.from_architecture(arch) for name, arch in meta["architectures"].items()}
+            net = _custom_nets(path, meta)
         agent = cls(env, net=net, seed=meta["seed"], _spaces=(obs_space, act_space), **kwargs, **config)
         agent.env_id = meta.get("env_id", "")
         for name, net in agent._nets().items():
@@ -846,6 +865,25 @@ class BaseAgent:
         if replay and hasattr(agent, "replay_buffer"):
             agent.replay_buffer.load_state_dict(replay)
         return agent
+
+
+def _custom_nets(path: str | os.PathLike, meta: dict[str, Any]) -> dict[str, Sequential]:
+    """The given networks of a model file, rebuilt from their saved architectures with the ``input_shape`` each had
+    (files written before ``input_shapes`` was saved have none: their networks get None).
+
+    Raises:
+        ModelFileError: Naming the file and the network, for an architecture or input shape that cannot be built.
+    """
+    shapes = meta.get("input_shapes") or {}
+    if not isinstance(shapes, dict):
+        raise ModelFileError(f"{path}: input_shapes must map network names to shapes, got {shapes!r}")
+    nets = {}
+    for name, arch in meta["architectures"].items():
+        try:
+            nets[name] = Sequential.from_architecture(arch, input_shape=shapes.get(name))
+        except ModelFileError as e:
+            raise ModelFileError(f"{path}: network {name}: {e}") from None
+    return nets
 
 
 def _log_rows(folder: Path) -> dict[str, int]:

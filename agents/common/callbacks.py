@@ -25,8 +25,15 @@ first ``on_step`` on, also the vector step just taken (``STEP_LOCALS``): ``new_o
 gymnasium's vector-env info dict (arrays over the envs, with ``_<key>`` masks; ``final_obs`` / ``final_info`` for
 the envs whose episode ended) instead of SB3's list of one dict per env. ``new_obs`` and ``rewards`` are what the
 training env returned: for the on-policy agents normalised under ``normalize_obs`` / ``normalize_reward``, as SB3's
-``VecNormalize`` gives them; DQN's raw, as it stores them. A population's callbacks get lists of one entry per
-member. ``self.globals`` is the agent module's globals, as SB3 passes its own.
+``VecNormalize`` gives them; DQN's raw, as it stores them. ``self.globals`` is the agent module's globals, as SB3
+passes its own.
+
+On a population (``PPO(env, seed=[0, 1, ...])``, ``agents.common.population``) the model is the population:
+``on_step`` comes once per population step, ``locals`` hold lists of one entry per member, ``num_timesteps`` counts
+all members' env steps, ``training_env`` is its ``PopulationEnvs`` (``num_envs`` = K·n_envs) and ``logger`` writes into
+every member's progress.csv. ``CheckpointCallback`` saves the population's directory, ``EvalCallback`` evaluates each
+member into its own files, ``StopTrainingOnMaxEpisodes`` counts the episodes of all K·n_envs envs; ``AccuracyCallback``
+and an ``EvalCallback``'s ``callback_on_new_best`` / ``callback_after_eval`` are refused when ``learn`` starts.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ import gymnasium as gym
 import numpy as np
 
 from agents.common.evaluation import classification_accuracy, run_episodes
+from agents.common.logger import member_log_dir
 from nngym.checks import is_int, is_real, shown
 
 #: The keys ``update_locals`` sets at every vector step (see the module's docstring).
@@ -59,6 +67,22 @@ def check_count(value: Any, what: str, minimum: int = 1) -> int:
     if not whole or value < minimum:
         raise ValueError(f"{what} must be a whole number >= {minimum}, got {shown(value)}")
     return int(value)
+
+
+def population_members(model: Any) -> list[Any] | None:
+    """The members of a population (``agents.common.population.Population``), None for a single agent."""
+    members = getattr(model, "members", None)
+    return members if isinstance(members, list) else None
+
+
+def refuse_population(callback: Any, why: str) -> None:
+    """Raises for a callback that cannot run on a population, if its model is one.
+
+    Raises:
+        ValueError: Naming the callback, the population and ``why``.
+    """
+    if population_members(callback.model) is not None:
+        raise ValueError(f"{type(callback).__name__} cannot run on {callback.model!r}: {why}")
 
 
 class BaseCallback:
@@ -95,7 +119,8 @@ class BaseCallback:
 
     @property
     def training_env(self) -> Any:
-        """The vector env the agent trains on (``model.get_env()``).
+        """The vector env the agent trains on (``model.get_env()``; a population's: its members' envs as one,
+        ``agents.common.population.PopulationEnvs``).
 
         Raises:
             ValueError: If the agent has none (loaded without an env).
@@ -107,8 +132,10 @@ class BaseCallback:
 
     @property
     def logger(self) -> Any:
-        """The agent's logger (``agents.common.logger.Logger``): ``record(key, value)`` adds a value to the next row of
-        progress.csv (and TensorBoard), as SB3's ``logger.record``."""
+        """The agent's logger (``agents.common.logger.Logger``): ``record(key, value, exclude=None)`` adds a value to
+        the next row of progress.csv (and TensorBoard, and the stdout table), ``record_mean`` the mean of the values
+        given until then, as SB3's; a population's writes into every member's files
+        (``agents.common.population.PopulationLogger``)."""
         return self.model.logger
 
     # --- what learn calls ------------------------------------------------------------------------------------------
@@ -377,6 +404,10 @@ class EveryNTimesteps(EventCallback):
 class CheckpointCallback(BaseCallback):
     """Saves the agent every ``save_freq`` calls (vector steps) to ``<save_path>/<name_prefix>_<steps>_steps.npz``.
 
+    On a population (one call per population step) it saves the population's directory
+    ``<save_path>/<name_prefix>_<steps>_steps/`` (``Population.save``: a model file per member, which
+    ``load_population`` reads back), ``<steps>`` being the population's env steps, all members' together.
+
     Args:
         save_freq: Interval in ``on_step`` calls (one call = n_envs env steps, as in SB3): a whole number >= 1.
         save_path: Directory (created by ``init_callback``).
@@ -421,6 +452,17 @@ class EvalCallback(EventCallback):
     one env, the first reset with ``seed``, carrying a recurrent agent's state, as ``evaluate`` runs them, so its
     numbers are those of ``evaluate(agent, eval_env, n_eval_episodes, deterministic, seed)``. A vector env is refused
     (SB3 evaluates on a VecEnv's envs side by side: different episodes, and numbers ``evaluate`` would not give).
+
+    On a population every member is evaluated, one after the other on the same episodes, and each gets the files its
+    single run would: ``evaluations.npz`` in ``member_log_dir(log_path, seed)`` (``<log_path>/s<seed>``, or
+    ``{seed}`` filled in), ``best_model.npz`` (an ordinary model file of the member, saved when its own mean return
+    is a new best) in ``member_log_dir(best_model_save_path, seed)``, and ``eval/mean_reward`` /
+    ``eval/mean_ep_length`` in its own progress.csv; the timesteps are the member's own env steps. Member k's
+    evaluations are those its single run with the same callback would make (its parameters follow that run's). In
+    memory, each evaluation's ``timesteps``, ``results`` and ``ep_lengths`` entry is a list of one entry per member
+    and ``best_mean_reward`` / ``last_mean_reward`` are arrays (K,). ``callback_on_new_best`` and
+    ``callback_after_eval`` follow one run's evaluations while a population stops all its members at once: they are
+    refused on a population.
 
     Args:
         eval_env: Env id or ``gymnasium.Env`` used only for evaluation, with the training env's spaces (checked by
@@ -500,7 +542,8 @@ class EvalCallback(EventCallback):
         ``callback_on_new_best``.
 
         Raises:
-            ValueError: If the spaces differ, naming both pairs.
+            ValueError: If the spaces differ, naming both pairs; on a population, with ``callback_on_new_best`` or
+                ``callback_after_eval``.
         """
         obs_space = getattr(self.model, "observation_space", None)
         act_space = getattr(self.model, "action_space", None)
@@ -510,6 +553,10 @@ class EvalCallback(EventCallback):
                 f"EvalCallback: the eval env's spaces {env_spaces[0]}, {env_spaces[1]} differ from the agent's "
                 f"{obs_space}, {act_space}; evaluate on an env like the one it trains on"
             )
+        members = population_members(self.model)
+        if members is not None:
+            self._init_members(members)
+            return
         if self.best_model_save_path is not None:
             self.best_model_save_path.mkdir(parents=True, exist_ok=True)
         if self.log_path is not None:
@@ -517,8 +564,35 @@ class EvalCallback(EventCallback):
         if self.callback_on_new_best is not None:
             self.callback_on_new_best.init_callback(self.model)
 
+    def _init_members(self, members: list[Any]) -> None:
+        """A population: refuses the stopping callbacks, makes each member's folders, one best and last mean return
+        per member."""
+        children = (("callback_on_new_best", self.callback_on_new_best), ("callback_after_eval", self.callback))
+        given = [name for name, child in children if child is not None]
+        if given:
+            refuse_population(
+                self,
+                f"its {' and '.join(given)} follow one run's evaluations, but a population has one per member "
+                "(best_mean_reward[k]) and stops all its members at once; evaluate it without them, or train the "
+                "seeds one by one",
+            )
+
+        self._member_dirs = {
+            name: [member_log_dir(folder, m.seed) for m in members] if folder is not None else None
+            for name, folder in (("log", self.log_path), ("best", self.best_model_save_path))
+        }
+        for folder in (d for dirs in self._member_dirs.values() if dirs for d in dirs):
+            folder.mkdir(parents=True, exist_ok=True)
+        if np.ndim(self.best_mean_reward) != 1 or len(self.best_mean_reward) != len(members):
+            self.best_mean_reward = np.full(len(members), -np.inf)
+            self.last_mean_reward = np.full(len(members), -np.inf)
+
     def _on_step(self) -> bool:
         if self.n_calls % self.eval_freq:
+            return True
+        members = population_members(self.model)
+        if members is not None:
+            self._evaluate_members(members)
             return True
         stats = run_episodes(self.model, self.eval_env, self.n_eval_episodes, self.deterministic, self.seed)
         mean, mean_length = float(np.mean(stats.returns)), float(np.mean(stats.lengths))
@@ -550,6 +624,40 @@ class EvalCallback(EventCallback):
         if self.callback is not None:
             go_on = self._on_event() and go_on
         return go_on
+
+    def _evaluate_members(self, members: list[Any]) -> None:
+        """Evaluates each member of a population into its own files, progress.csv row and best model."""
+        stats = [run_episodes(m, self.eval_env, self.n_eval_episodes, self.deterministic, self.seed) for m in members]
+        self.timesteps.append([int(m.num_timesteps) for m in members])
+        self.results.append([s.returns for s in stats])
+        self.ep_lengths.append([s.lengths for s in stats])
+        self.last_mean_reward = np.array([np.mean(s.returns) for s in stats], dtype=np.float64)
+        synced = False
+        for k, (m, s) in enumerate(zip(members, stats, strict=True)):
+            mean, mean_length = float(self.last_mean_reward[k]), float(np.mean(s.lengths))
+            if self._member_dirs["log"] is not None:
+                np.savez(
+                    self._member_dirs["log"][k] / "evaluations.npz",
+                    timesteps=np.array([t[k] for t in self.timesteps], dtype=np.int64),
+                    results=np.array([r[k] for r in self.results], dtype=np.float64),
+                    ep_lengths=np.array([n[k] for n in self.ep_lengths], dtype=np.int64),
+                )
+            if self.verbose >= 1:
+                print(
+                    f"Eval seed {m.seed} num_timesteps={m.num_timesteps}, episode_reward={mean:.2f} +/- "
+                    f"{np.std(s.returns):.2f}, episode length: {mean_length:.2f} +/- {np.std(s.lengths):.2f}"
+                )
+            m.logger.record("eval/mean_reward", mean)
+            m.logger.record("eval/mean_ep_length", mean_length)
+            if mean > self.best_mean_reward[k]:
+                if self.verbose >= 1:
+                    print(f"New best mean reward for seed {m.seed}!")
+                if self._member_dirs["best"] is not None:
+                    if not synced:  # the members' optimiser states from the stacked optimiser, for their files
+                        self.model.sync()
+                        synced = True
+                    m.save(self._member_dirs["best"][k] / "best_model.npz")
+                self.best_mean_reward[k] = mean
 
     def update_child_locals(self, locals_: dict[str, Any]) -> None:
         super().update_child_locals(locals_)
@@ -628,6 +736,9 @@ def _parent_best(callback: BaseCallback) -> float:
 class StopTrainingOnMaxEpisodes(BaseCallback):
     """Stops training once ``max_episodes`` episodes per env have ended, ``max_episodes`` · n_envs in all (SB3's).
 
+    On a population, whose ``training_env`` has K · n_envs envs, every member stops once ``max_episodes`` · K · n_envs
+    episodes have ended over all its members.
+
     Raises:
         ValueError: For a ``max_episodes`` that is not a whole number >= 1.
     """
@@ -682,7 +793,7 @@ class AccuracyCallback(BaseCallback):
         stop_at: Stop training once the accuracy reaches this (``None``: never).
 
     Raises:
-        ValueError: For an ``eval_freq`` that is not a whole number >= 1.
+        ValueError: For an ``eval_freq`` that is not a whole number >= 1; when ``learn`` starts, on a population.
     """
 
     def __init__(
@@ -696,6 +807,18 @@ class AccuracyCallback(BaseCallback):
         self.eval_freq, self.split, self.stop_at = check_count(eval_freq, "AccuracyCallback: eval_freq"), split, stop_at
         self.log_path = None if log_path is None else Path(log_path)
         self.history: list[tuple[int, float, float]] = []
+
+    def _init_callback(self) -> None:
+        """Refuses a population, whose K policies have no one accuracy.
+
+        Raises:
+            ValueError: On a population, naming what to do instead.
+        """
+        refuse_population(
+            self,
+            "a population has one policy per member, not one to take the accuracy of; after training, "
+            "classification_accuracy(population[k]) gives member k's",
+        )
 
     def _on_training_start(self) -> None:
         self._next = self.model.num_timesteps + self.eval_freq

@@ -211,8 +211,8 @@ def n_features(net: Sequential, space: gym.Space) -> int:
 
 
 def copy_net(net: Sequential) -> Sequential:
-    """A new ``Sequential`` with ``net``'s architecture and weights (no shared arrays)."""
+    """A new ``Sequential`` with ``net``'s architecture, weights (no shared arrays) and ``input_shape``."""
     dtype = str(net.layers[0].dtype) if net.layers else "float32"
-    twin = Sequential.from_architecture(net.architecture(), dtype=dtype)
+    twin = Sequential.from_architecture(net.architecture(), dtype=dtype, input_shape=net.input_shape)
     twin.load_state_dict({k: v.copy() for k, v in net.state_dict().items()})
     return twin

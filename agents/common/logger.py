@@ -3,10 +3,11 @@
 - ``MonitorWriter``: one ``monitor.csv`` per run (SB3's ``Monitor`` / ``VecMonitor`` format:
   a ``#{"t_start": ..., "env_id": ...}`` JSON line, then ``r,l,t`` rows), readable by
   ``stable_baselines3.common.results_plotter.load_results``.
-- ``Logger``: ``record(key, value)`` then ``dump(step)`` writes a row of ``progress.csv``
-  (SB3's key names, e.g. ``rollout/ep_rew_mean``, ``time/fps``), a short stdout table, and, with a
-  TensorBoard directory, the same scalars at the same step to a TensorBoard event file
-  (``TensorBoardOutputFormat``).
+- ``Logger``: ``record(key, value)`` (or ``record_mean``, the mean of the values given since the last
+  ``dump``) then ``dump(step)`` writes a row of ``progress.csv`` (SB3's key names, e.g.
+  ``rollout/ep_rew_mean``, ``time/fps``), a short stdout table, and, with a TensorBoard directory, the same
+  scalars at the same step to a TensorBoard event file (``TensorBoardOutputFormat``); ``exclude=`` keeps a
+  value out of some of them, under SB3's format names (``OUTPUT_NAMES``).
 - ``tensorboard_run_dir``: SB3's run directory naming, ``<root>/<name>_<n>`` with n one more than the
   latest run of that name (the latest itself when continuing a run).
 """
@@ -22,6 +23,40 @@ import sys
 import time
 from pathlib import Path
 from typing import Any, TextIO
+
+#: SB3's output format names, as ``record(..., exclude=...)`` takes them, and the nngym output each one names:
+#: the stdout table (SB3's "stdout" and "log" both print the human-readable table), progress.csv, TensorBoard. nngym
+#: writes no JSON log, so "json" excludes a value from nothing.
+OUTPUT_NAMES: dict[str, str | None] = {
+    "stdout": "stdout",
+    "log": "stdout",
+    "csv": "csv",
+    "tensorboard": "tensorboard",
+    "json": None,
+}
+
+
+def excluded_outputs(exclude: Any, where: str = "Logger.record") -> frozenset[str]:
+    """The nngym outputs (``"stdout"``, ``"csv"``, ``"tensorboard"``) that SB3's ``exclude`` argument names: None,
+    one format name or a tuple / list of them (``OUTPUT_NAMES``).
+
+    Raises:
+        ValueError: For another kind of value or a name that is not one of SB3's formats, naming ``where``, the
+            names taken and what came.
+    """
+    if exclude is None:
+        return frozenset()
+    names = (exclude,) if isinstance(exclude, str) else exclude
+    if not isinstance(names, tuple | list) or not all(isinstance(n, str) for n in names):
+        raise ValueError(
+            f"{where}: exclude must be None, a format name or a tuple of them (some of {sorted(OUTPUT_NAMES)}), "
+            f"got {type(exclude).__name__} {exclude!r}"
+        )
+    unknown = sorted({n for n in names if n not in OUTPUT_NAMES})
+    if unknown:
+        raise ValueError(f"{where}: exclude takes SB3's format names {sorted(OUTPUT_NAMES)}, got {unknown}")
+    return frozenset(out for n in names if (out := OUTPUT_NAMES[n]) is not None)
+
 
 #: Shown when TensorBoard logging is asked for without the ``tensorboard`` package.
 TENSORBOARD_MISSING = (
@@ -170,6 +205,11 @@ class TensorBoardOutputFormat:
 class Logger:
     """Collects scalars under SB3's key names and writes them to ``progress.csv``, stdout and TensorBoard.
 
+    ``record(key, value, exclude=None)`` and ``record_mean(key, value, exclude=None)`` are SB3's: ``exclude`` names
+    outputs the value stays out of, by SB3's format names (``"stdout"`` / ``"log"``: the stdout table, ``"csv"``:
+    progress.csv, ``"tensorboard"``; ``"json"``, which nngym does not write, excludes it from nothing), so callbacks
+    written for SB3 run unchanged.
+
     Args:
         folder: Where ``progress.csv`` goes (``None``: no file).
         verbose: 1 prints an SB3-style table at every ``dump``; 0 prints nothing.
@@ -192,6 +232,9 @@ class Logger:
     ) -> None:
         self.verbose = verbose
         self.values: dict[str, Any] = {}
+        #: the outputs each recorded key stays out of (``excluded_outputs``); keys without an entry go everywhere
+        self.excluded: dict[str, frozenset[str]] = {}
+        self._mean_counts: dict[str, int] = {}  # record_mean: values averaged into each key since the last dump
         self.tensorboard = None if tensorboard_dir is None else TensorBoardOutputFormat(tensorboard_dir)
         self.path = None if folder is None else Path(folder) / "progress.csv"
         self._keys: list[str] = []
@@ -212,27 +255,61 @@ class Logger:
             else:
                 self.path.write_text("")
 
-    def record(self, key: str, value: Any) -> None:
+    def record(self, key: str, value: Any, exclude: str | tuple[str, ...] | None = None) -> None:
+        """Sets ``key``'s value in the next row (SB3's ``record``); a later ``record`` of the key replaces it.
+
+        Args:
+            key: SB3-style name, ``"<group>/<name>"``.
+            value: A number (or a string, for the table and progress.csv).
+            exclude: Outputs the value stays out of: SB3's format names (``OUTPUT_NAMES``), one or a tuple.
+
+        Raises:
+            ValueError: For an ``exclude`` that names no SB3 format (``excluded_outputs``).
+        """
+        self.excluded[key] = excluded_outputs(exclude)
         self.values[key] = value
+        self._mean_counts.pop(key, None)
+
+    def record_mean(self, key: str, value: Any, exclude: str | tuple[str, ...] | None = None) -> None:
+        """Averages ``value`` into ``key``: the next row holds the mean of the values ``record_mean`` was given for it
+        since the last ``dump`` (SB3's ``record_mean``; a ``record`` of the key in between starts the mean again).
+        None is skipped, as SB3 skips it.
+
+        Raises:
+            ValueError: For an ``exclude`` that names no SB3 format (``excluded_outputs``).
+        """
+        excluded = excluded_outputs(exclude, "Logger.record_mean")
+        if value is None:
+            return
+        count = self._mean_counts.get(key, 0)
+        mean = self.values[key] if count else 0.0
+        self.values[key] = mean + (value - mean) / (count + 1)
+        self._mean_counts[key] = count + 1
+        self.excluded[key] = excluded
+
+    def _shown_in(self, output: str) -> dict[str, Any]:
+        """The recorded values that go to ``output`` (``"stdout"``, ``"csv"`` or ``"tensorboard"``)."""
+        return {k: v for k, v in self.values.items() if output not in self.excluded.get(k, ())}
 
     def dump(self, step: int, out: TextIO | None = None) -> None:
-        """Writes the recorded values (plus ``time/total_timesteps``) and clears them."""
+        """Writes the recorded values (plus ``time/total_timesteps``), each to the outputs it is not excluded from,
+        and clears them."""
         self.values.setdefault("time/total_timesteps", step)
         if self.path is not None:
-            self._write_csv()
+            self._write_csv(self._shown_in("csv"))
         if self.tensorboard is not None:
-            self.tensorboard.write(self.values, step)
+            self.tensorboard.write(self._shown_in("tensorboard"), step)
         if self.verbose:
-            print(self.table(), file=out or sys.stdout)
-        self.values = {}
+            print(self.table(self._shown_in("stdout")), file=out or sys.stdout)
+        self.values, self.excluded, self._mean_counts = {}, {}, {}
 
     def close(self) -> None:
         """Closes the TensorBoard event file (``progress.csv`` is closed after every row)."""
         if self.tensorboard is not None:
             self.tensorboard.close()
 
-    def _write_csv(self) -> None:
-        new = [k for k in self.values if k not in self._keys]
+    def _write_csv(self, values: dict[str, Any]) -> None:
+        new = [k for k in values if k not in self._keys]
         if new:  # a new key: rewrite the file with the wider header, as SB3 does
             self._keys.extend(new)
             rows = []
@@ -244,14 +321,16 @@ class Logger:
                 w.writeheader()
                 w.writerows(rows)
         with open(self.path, "a", newline="") as f:
-            csv.DictWriter(f, fieldnames=self._keys).writerow({k: _fmt(v) for k, v in self.values.items()})
+            csv.DictWriter(f, fieldnames=self._keys).writerow({k: _fmt(v) for k, v in values.items()})
 
-    def table(self) -> str:
-        """SB3's stdout table: keys grouped by prefix, values right of a bar."""
+    def table(self, values: dict[str, Any] | None = None) -> str:
+        """SB3's stdout table of ``values`` (default: every recorded value): keys grouped by prefix, values right of
+        a bar."""
+        values = self.values if values is None else values
         groups: dict[str, list[tuple[str, str]]] = {}
-        for key in sorted(self.values):
+        for key in sorted(values):
             prefix, _, name = key.partition("/")
-            groups.setdefault(prefix, []).append((name, _fmt(self.values[key])))
+            groups.setdefault(prefix, []).append((name, _fmt(values[key])))
         kw = max([len(p) + 1 for p in groups] + [len(n) + 4 for g in groups.values() for n, _ in g] + [10])
         vw = max([len(v) for g in groups.values() for _, v in g] + [8])
         line = "-" * (kw + vw + 7)
@@ -267,3 +346,12 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
     return str(v)
+
+
+def member_log_dir(log_dir: str | os.PathLike | None, seed: int) -> Path | None:
+    """Member ``seed``'s log directory: ``log_dir`` with ``{seed}`` filled in if it has one, else
+    ``log_dir/s<seed>``."""
+    if log_dir is None:
+        return None
+    text = os.fspath(log_dir)
+    return Path(text.format(seed=seed)) if "{seed}" in text else Path(text) / f"s{seed}"

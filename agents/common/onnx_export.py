@@ -4,12 +4,18 @@
 
 - input ``obs``: float32 (N, *observation shape), what ``agent.predict`` takes (uint8 pixels as their
   values 0..255: the graph scales them as the policy's first layer does);
-- outputs, for PPO / A2C / REINFORCE: ``action`` (N,) int64 for Discrete actions (the arg-max of the logits
-  plus the space's ``start``, as ``predict(obs, deterministic=True)`` gives them: 1, 2, 3 for
-  ``Discrete(3, start=1)``) or (N, D) float32
-  for Box actions (the Gaussian's mean clipped to the action space, as ``predict``), ``logits`` (N, K) or
-  ``mean`` (N, D), and ``value`` (N,); for DQN: ``action`` (N,) int64 (arg-max of the Q-values plus ``start``)
-  and ``q_values`` (N, K).
+- outputs, for PPO / A2C / REINFORCE: ``action`` as ``predict(obs, deterministic=True)`` gives it (see
+  ``agents.common.spaces.to_env_actions``), the actor's raw output and ``value`` (N,):
+
+  - Discrete(K): ``action`` (N,) int64, the arg-max of ``logits`` (N, K) plus the space's ``start`` (1, 2, 3 for
+    ``Discrete(3, start=1)``);
+  - MultiDiscrete(nvec): ``action`` (N, D) int64, ``logits`` (N, Σ nvec) split into the D parts' sizes, the arg-max
+    of each part plus that part's ``start``;
+  - MultiBinary(D): ``action`` (N, D) in the space's dtype (int8), 1 where the logit is > 0 (probability > ½) and 0
+    elsewhere, ``logits`` (N, D);
+  - 1-D Box(D): ``action`` (N, D) float32, the Gaussian's ``mean`` (N, D) clipped to the action space;
+
+  for DQN: ``action`` (N,) int64 (arg-max of the Q-values plus ``start``) and ``q_values`` (N, K).
 
 The networks map layer for layer (``agents.common.policies`` lays them out: separate actor and critic
 ``Sequential`` networks, or a shared trunk computed once with ``pi``/``vf`` heads; DQN's ``q``): ``ImageScale``
@@ -17,8 +23,8 @@ The networks map layer for layer (``agents.common.policies`` lays them out: sepa
 ``L2Pool2D`` → LpPool(p=2), ``Flatten`` → Flatten, Tanh / ReLU / Sigmoid / Softmax → their operators, GELU →
 x · ½ (1 + Erf(x / √2)), ``Dropout`` → nothing (inference). Observation normalisation (``normalize_obs``) becomes
 Sub, Div and Clip with the frozen statistics. A Box observation of another rank than 1 or 3 is flattened first
-(as ``predict`` encodes it). Recurrent policies (LSTM state), Discrete / MultiDiscrete / MultiBinary / Dict / Tuple
-observations and MultiDiscrete / MultiBinary actions are not exported (a ValueError says so before anything is written).
+(as ``predict`` encodes it). Recurrent policies (LSTM state) and Discrete / MultiDiscrete / MultiBinary / Dict / Tuple
+observations are not exported (a ValueError says so before anything is written).
 
 Needs ``pip install -e ".[onnx]"`` (onnx, and onnxruntime to run the file).
 """
@@ -164,11 +170,38 @@ def _discrete_action(g: _Graph, scores: str, space: gym.spaces.Discrete) -> None
     g.node("Add", [index, g.const(np.array(start, dtype=np.int64), "action_start")], output="action")
 
 
+def _multi_discrete_action(g: _Graph, logits: str, space: gym.spaces.MultiDiscrete) -> None:
+    """``action`` (N, D) int64: ``logits`` (N, Σ nvec) split into the D parts' sizes, the arg-max of each part plus
+    the part's ``start``, as ``predict`` gives it (``MultiCategorical.mode``, then ``to_env_actions``)."""
+    nvec = np.asarray(space.nvec, dtype=np.int64).reshape(-1)
+    start = np.asarray(space.start, dtype=np.int64).reshape(-1)
+    parts = [logits]
+    if len(nvec) > 1:
+        names = [g.name("part") for _ in nvec]
+        g.nodes.append(
+            g.helper.make_node("Split", [logits, g.const(nvec, "part_sizes")], names, name=g.name("Split"), axis=1)
+        )
+        parts = names
+    indices = [g.node("ArgMax", [part], "part_index", axis=1, keepdims=1) for part in parts]  # (N, 1) each
+    if not np.any(start):
+        g.node("Concat", indices, output="action", axis=1)
+        return
+    index = g.node("Concat", indices, "index", axis=1)
+    g.node("Add", [index, g.const(start, "action_start")], output="action")
+
+
+def _multi_binary_action(g: _Graph, logits: str, space: gym.spaces.MultiBinary) -> None:
+    """``action`` (N, D) in the space's dtype: 1 where ``logits`` (N, D) > 0 (probability > ½), as ``predict`` gives
+    it (``Bernoulli.mode``, then ``to_env_actions``)."""
+    positive = g.node("Greater", [logits, g.const(np.array(0.0, dtype=np.float32), "zero")], "positive")
+    g.node("Cast", [positive], output="action", to=g.helper.np_dtype_to_tensor_dtype(np.dtype(space.dtype)))
+
+
 def check_exportable(agent: Any) -> None:
     """Raises a ValueError naming what ``agent`` is (or has) and what ONNX export supports, if it cannot be exported.
 
-    Supported: nngym's PPO, A2C, REINFORCE and DQN (feed-forward policies) with Box observations and Discrete
-    or 1-D Box actions.
+    Supported: nngym's PPO, A2C, REINFORCE and DQN (feed-forward policies) with Box observations and Discrete,
+    1-D MultiDiscrete, 1-D MultiBinary or 1-D Box actions.
     """
     name = type(agent).__name__
     sb3_adapter = type(agent).__module__ == "agents.baselines.sb3"
@@ -184,13 +217,13 @@ def check_exportable(agent: Any) -> None:
             f"ONNX export supports Box observations only; {name} has observation space {obs_space} "
             f"({type(obs_space).__name__})"
         )
+    vector = (gym.spaces.Box, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)
     if not (
-        isinstance(act_space, gym.spaces.Discrete)
-        or (isinstance(act_space, gym.spaces.Box) and len(act_space.shape) == 1)
+        isinstance(act_space, gym.spaces.Discrete) or (isinstance(act_space, vector) and len(act_space.shape) == 1)
     ):
         raise ValueError(
-            f"ONNX export supports Discrete or 1-D Box actions only; {name} has action space {act_space} "
-            f"({type(act_space).__name__})"
+            "ONNX export supports Discrete, 1-D MultiDiscrete, 1-D MultiBinary or 1-D Box actions only; "
+            f"{name} has action space {act_space} ({type(act_space).__name__} of shape {act_space.shape})"
         )
 
 
@@ -236,13 +269,20 @@ def export_onnx(agent: Any, path: str | os.PathLike, opset: int = OPSET) -> Path
             value = _network(g, policy.vf, features, "vf")
         else:
             out, value = _network(g, policy.actor, obs, "pi"), _network(g, policy.critic, obs, "vf")
-        if isinstance(space, gym.spaces.Discrete):
+        if isinstance(space, gym.spaces.Discrete | gym.spaces.MultiDiscrete | gym.spaces.MultiBinary):
             g.node("Identity", [out], output="logits")
-            _discrete_action(g, "logits", space)
-            outputs += [
-                ("action", onnx.TensorProto.INT64, ["N"]),
-                ("logits", onnx.TensorProto.FLOAT, ["N", int(space.n)]),
-            ]
+            if isinstance(space, gym.spaces.Discrete):
+                _discrete_action(g, "logits", space)
+                action_dtype, action_shape, k = onnx.TensorProto.INT64, ["N"], int(space.n)
+            elif isinstance(space, gym.spaces.MultiDiscrete):
+                _multi_discrete_action(g, "logits", space)
+                action_dtype, action_shape = onnx.TensorProto.INT64, ["N", int(space.nvec.size)]
+                k = int(space.nvec.sum())
+            else:
+                _multi_binary_action(g, "logits", space)
+                action_dtype = h.np_dtype_to_tensor_dtype(np.dtype(space.dtype))
+                action_shape, k = ["N", int(space.shape[0])], int(space.shape[0])
+            outputs += [("action", action_dtype, action_shape), ("logits", onnx.TensorProto.FLOAT, ["N", k])]
         else:
             g.node("Identity", [out], output="mean")
             low, high = space.low.astype(np.float32), space.high.astype(np.float32)

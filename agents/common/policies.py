@@ -252,7 +252,9 @@ def check_spaces(
     MultiDiscrete, MultiBinary, Dict and Tuple (``agents.common.spaces``). ``net="cnn"`` needs an image Box
     or a Dict / Tuple with image parts (unless ``combined_images`` is False).
 
-    Actions: the types in ``action_spaces``; Box, MultiDiscrete and MultiBinary ones 1-D.
+    Actions: the types in ``action_spaces``; Box, MultiDiscrete and MultiBinary ones 1-D; Box ones of a
+    floating-point dtype (the Gaussian's actions are real numbers: an integer Box would get actions its
+    ``contains`` refuses; MultiDiscrete is the space of integer vectors).
 
     Args:
         algo: The algorithm's name, for the messages.
@@ -289,6 +291,21 @@ def check_spaces(
             f"{algo} supports 1-D {type(action_space).__name__} action spaces, got {action_space} "
             f"of shape {action_space.shape}"
         )
+    if isinstance(action_space, spaces.Box) and action_space.dtype.kind != "f":
+        raise ValueError(
+            f"{algo} supports Box action spaces of a floating-point dtype (real-valued actions), got {action_space} "
+            f"of dtype {action_space.dtype}; for integer actions use {_integer_action_space(action_space)}"
+        )
+
+
+def _integer_action_space(box: spaces.Box) -> str:
+    """The MultiDiscrete space of an integer Box's actions, for messages: ``MultiDiscrete([6, 6])`` for
+    ``Box(0, 5, (2,), int64)``, with a ``start`` for other lower bounds; a general hint for unbounded ones."""
+    if not box.is_bounded("both"):
+        return "a bounded MultiDiscrete action space (one entry per action dimension)"
+    low, high = box.low.astype(np.int64), box.high.astype(np.int64)
+    nvec, start = (high - low + 1).tolist(), low.tolist()
+    return f"MultiDiscrete({nvec}{f', start={start}' if any(start) else ''}), whose actions are the same integers"
 
 
 def n_action_params(action_space: gym.Space) -> int:

@@ -13,6 +13,11 @@ follows the single run with seed k up to floating-point rounding.
 Files: with ``log_dir``, member k writes ``monitor.csv`` and ``progress.csv`` into its own directory (the
 layout of K single runs; ``member_log_dir``). ``save(path)`` writes a directory of one ordinary model file per
 member plus ``population.json``; ``load_population`` reads it back to continue training.
+
+Callbacks see the population as their ``model``: ``training_env`` is ``get_env()``, the K·n_envs envs of its members
+(``PopulationEnvs``), and ``logger`` writes into every member's progress.csv (``PopulationLogger``).
+``CheckpointCallback`` saves the population's directory, ``EvalCallback`` evaluates each member into its own files
+and ``StopTrainingOnMaxEpisodes`` counts the episodes of all K·n_envs envs (``agents.common.callbacks``).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import json
 import os
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +43,7 @@ from agents.common.callbacks import (
     training_locals,
 )
 from agents.common.config import check_total_timesteps
+from agents.common.logger import member_log_dir
 from agents.common.population_dqn import DQNPopulationEngine
 from agents.common.population_onpolicy import A2CPopulationEngine, PPOPopulationEngine
 from agents.common.population_parts import part_count
@@ -46,15 +52,6 @@ from nngym.serialization import META_KEY, ModelFileError
 
 #: The algorithms a population trains, by ``algo`` name, and the loop that trains them.
 ENGINES: dict[str, type] = {"PPO": PPOPopulationEngine, "A2C": A2CPopulationEngine, "DQN": DQNPopulationEngine}
-
-
-def member_log_dir(log_dir: str | os.PathLike | None, seed: int) -> Path | None:
-    """Member ``seed``'s log directory: ``log_dir`` with ``{seed}`` filled in if it has one, else
-    ``log_dir/s<seed>``."""
-    if log_dir is None:
-        return None
-    text = os.fspath(log_dir)
-    return Path(text.format(seed=seed)) if "{seed}" in text else Path(text) / f"s{seed}"
 
 
 def check_seeds(seeds: Any) -> list[int]:
@@ -70,6 +67,75 @@ def check_seeds(seeds: Any) -> list[int]:
     if len(set(out)) != len(out):
         raise ValueError(f"a population needs distinct seeds (members would be identical), got {out}")
     return out
+
+
+class PopulationEnvs:
+    """The envs a population steps, K members' vector envs of n_envs each, as one read-only view: a population's
+    ``get_env()``, so a callback's ``training_env``.
+
+    It has a vector env's size and spaces (``num_envs`` = K·n_envs, the population's ``n_envs``, as the locals'
+    ``dones`` hold K·n_envs flags, one array per member), and member k's vector env at ``envs[k]`` (or
+    ``population_envs[k]``). It does not step or reset: the population steps its members' envs itself.
+
+    Args:
+        envs: The members' vector envs, in member order.
+    """
+
+    def __init__(self, envs: Sequence[gym.vector.VectorEnv]) -> None:
+        self.envs = list(envs)
+        self.num_envs = sum(e.num_envs for e in self.envs)
+        self.single_observation_space = self.envs[0].single_observation_space
+        self.single_action_space = self.envs[0].single_action_space
+
+    def __len__(self) -> int:
+        """K, the number of members' vector envs (``num_envs`` counts their envs)."""
+        return len(self.envs)
+
+    def __getitem__(self, k: int) -> gym.vector.VectorEnv:
+        return self.envs[k]
+
+    def __iter__(self) -> Iterator[gym.vector.VectorEnv]:
+        return iter(self.envs)
+
+    def __repr__(self) -> str:
+        return f"PopulationEnvs({len(self.envs)} members x {self.envs[0].num_envs} envs)"
+
+
+class PopulationLogger:
+    """The members' loggers behind one: what a callback's ``logger`` is on a population.
+
+    ``record`` and ``record_mean`` (SB3's, with ``exclude``) add the value to every member's next row of
+    progress.csv (and TensorBoard), the row the member writes at its next log interval; ``dump`` writes each
+    member's row now. A value of one member alone goes to that member's own logger,
+    ``population.members[k].logger.record(key, value)`` (as ``EvalCallback`` records each member's evaluation).
+    The members' loggers are looked up at every call: each ``learn`` opens new ones.
+
+    Args:
+        members: The population's agents.
+    """
+
+    def __init__(self, members: Sequence[Any]) -> None:
+        self.members = list(members)
+
+    def record(self, key: str, value: Any, exclude: str | tuple[str, ...] | None = None) -> None:
+        """``record`` on every member's logger (``agents.common.logger.Logger.record``)."""
+        for m in self.members:
+            m.logger.record(key, value, exclude)
+
+    def record_mean(self, key: str, value: Any, exclude: str | tuple[str, ...] | None = None) -> None:
+        """``record_mean`` on every member's logger (``agents.common.logger.Logger.record_mean``)."""
+        for m in self.members:
+            m.logger.record_mean(key, value, exclude)
+
+    def dump(self, step: int | None = None) -> None:
+        """Writes every member's recorded values now, each row at the member's own env steps.
+
+        Args:
+            step: Taken as SB3's ``dump(step)`` takes it, not used: a callback's ``num_timesteps`` is the
+                population's, K times a member's, and each member's file counts its own steps.
+        """
+        for m in self.members:
+            m.logger.dump(m.num_timesteps)
 
 
 class Population:
@@ -154,6 +220,7 @@ class Population:
         self.algo = self.agent_cls.algo
         self.log_dir = log_dir
         self.engine = ENGINES[self.algo](members)
+        self._logger = PopulationLogger(members)
 
     # --- what a population is ----------------------------------------------------------------
     def __len__(self) -> int:
@@ -197,6 +264,28 @@ class Population:
         """Environments stepped per population step, K · n_envs."""
         return sum(m.n_envs for m in self.members)
 
+    @property
+    def observation_space(self) -> gym.Space:
+        """The members' observation space (one for all)."""
+        return self.members[0].observation_space
+
+    @property
+    def action_space(self) -> gym.Space:
+        """The members' action space (one for all)."""
+        return self.members[0].action_space
+
+    def get_env(self) -> PopulationEnvs | None:
+        """The members' envs as one view (``PopulationEnvs``: ``num_envs`` = K · n_envs, member k's vector env at
+        ``[k]``), what a callback's ``training_env`` is; None if the members have no envs (loaded without one)."""
+        envs = [m.get_env() for m in self.members]
+        return None if any(e is None for e in envs) else PopulationEnvs(envs)
+
+    @property
+    def logger(self) -> PopulationLogger:
+        """The members' loggers as one (``PopulationLogger``): a callback's ``logger.record(key, value)`` goes into
+        every member's progress.csv."""
+        return self._logger
+
     def __repr__(self) -> str:
         return f"Population({self.algo}, seeds={self.seeds})"
 
@@ -228,7 +317,8 @@ class Population:
 
         Callbacks see the population (``callback.model``, ``callback.agent``); ``on_step`` is called once per
         population step (K · n_envs env steps), and returning False stops every member. Their ``locals`` hold the
-        step's ``new_obs``, ``actions``, ``rewards``, ``dones`` and ``infos`` as lists of one entry per member.
+        step's ``new_obs``, ``actions``, ``rewards``, ``dones`` and ``infos`` as lists of one entry per member; their
+        ``training_env`` is ``get_env()`` and their ``logger`` the members' loggers (``PopulationLogger``).
         """
         check_total_timesteps(total_timesteps)
         cb = as_callback(callback, f"{self.algo} population.learn")  # a TypeError before anything changes

@@ -44,7 +44,8 @@ OBSERVATION_SPACES: tuple[type[gym.Space], ...] = (
     spaces.Tuple,
 )
 
-#: The action space types of the actor-critic agents (PPO, A2C, REINFORCE); DQN takes Discrete only.
+#: The action space types of the actor-critic agents (PPO, A2C, REINFORCE); DQN takes Discrete only. Box ones
+#: must have a floating-point dtype (``agents.common.policies.check_spaces``).
 ACTION_SPACES: tuple[type[gym.Space], ...] = (spaces.Discrete, spaces.Box, spaces.MultiDiscrete, spaces.MultiBinary)
 
 
@@ -297,7 +298,10 @@ def to_env_actions(space: gym.Space, actions: np.ndarray) -> np.ndarray:
 
     Box: SB3 clips to the bounds too, which gives float32 and float64 spaces their own dtype (float32 actions
     clipped to float64 bounds are float64); a float16 space also gets its dtype here, as its ``contains`` wants.
-    Actions for an integer Box stay real numbers (no silent rounding)."""
+    The agents refuse an integer Box action space when they are made (``agents.common.policies.check_spaces``):
+    a Gaussian's real numbers are no actions of it (SB3 sends them all the same, and the space's ``contains``
+    refuses them), and MultiDiscrete is the space of integer actions. An integer Box given here anyway gets its
+    real numbers clipped, not rounded."""
     if isinstance(space, spaces.Box):
         clipped = np.clip(actions, space.low, space.high)
         if clipped.dtype == space.dtype or space.dtype.kind != "f":

@@ -7,13 +7,13 @@
 MODEL is an nngym model file (or an SB3 PPO/A2C/DQN zip, ``agents.experiments.models.load_model``). The
 graph (``agents.common.onnx_export``) takes ``obs`` float32 (N, *observation shape) and gives ``action``
 (deterministic, as ``predict(obs, deterministic=True)``), ``value`` (actor-critics), ``logits`` / ``mean`` or
-``q_values``. With
-onnxruntime installed, the file is checked on ``--check`` random observations against ``predict``
-(``pip install -e ".[onnx]"``): every output must be within ``TOLERANCE`` (1e-3) of nngym's, relative to
-max(|nngym's|, 1), and every Discrete action equal to ``predict``'s, but at a near-tie: where nngym's logits (or
-Q-values) of the two actions are no further apart than the two outputs' ONNX rounding errors, which may break the
-tie either way. Otherwise the command ends with an ``error:`` line saying what disagrees; the file is written all
-the same, to inspect.
+``q_values``. With onnxruntime installed, the file is checked on ``--check`` random observations against
+``predict`` (``pip install -e ".[onnx]"``): every output must be within ``TOLERANCE`` (1e-3) of nngym's, relative
+to max(|nngym's|, 1), and every Discrete, MultiDiscrete or MultiBinary action equal to ``predict``'s, but at a
+near-tie: where nngym's logits (or Q-values) of the two actions are no further apart than the two outputs' ONNX
+rounding errors, which may break the tie either way. Each part of a MultiDiscrete action is compared so, and each
+entry of a MultiBinary one as the choice between 0 (score 0) and 1 (score: its logit). Otherwise the command ends
+with an ``error:`` line saying what disagrees; the file is written all the same, to inspect.
 
 An SB3 zip trained behind ``VecNormalize`` needs its statistics, ``--vecnormalize vecnormalize.pkl`` (as for
 scripts/convert_sb3.py): the graph then normalises raw observations itself. Without the option, a statistics file
@@ -73,10 +73,11 @@ class OnnxCheck:
         n: Observations compared.
         errors: max |ONNX − nngym| / max(|nngym|, 1) per output compared: ``action`` (Box actions), ``logits``,
             ``mean`` or ``q_values``, and ``value`` (actor-critics).
-        actions_differ: Discrete actions: observations whose ONNX action is not ``predict``'s, near-ties excepted.
-        near_ties: Discrete actions: observations whose actions differ where nngym's logits (or Q-values) of the
-            two actions are no further apart than the ONNX errors of those two outputs (each counted up to the
-            tolerance): rounding broke a tie.
+        actions_differ: Discrete, MultiDiscrete and MultiBinary actions: observations whose ONNX action is not
+            ``predict``'s, near-ties excepted.
+        near_ties: Discrete, MultiDiscrete and MultiBinary actions: observations whose actions differ only where
+            nngym's logits (or Q-values) of the two choices are no further apart than the ONNX errors of those two
+            outputs (each counted up to the tolerance): rounding broke a tie.
         tolerance: The tolerance of ``errors``, relative to max(|nngym's|, 1).
     """
 
@@ -107,6 +108,80 @@ def _relative_error(got: np.ndarray, want: np.ndarray) -> float:
     want = np.asarray(want, dtype=np.float64)
     err = np.abs(np.asarray(got, dtype=np.float64) - want) / np.maximum(np.abs(want), 1.0)
     return float(np.max(err)) if err.size else 0.0
+
+
+def _choice_differences(
+    mine: np.ndarray, theirs: np.ndarray, scores: np.ndarray, onnx_scores: np.ndarray, tolerance: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where one categorical choice of ONNX differs from ``predict``'s, and where that is a near-tie.
+
+    Args:
+        mine: ``predict``'s indices (N,), the arg-max of ``scores``.
+        theirs: ONNX's indices (N,) (any integers: one outside 0..K-1 differs, and is no tie).
+        scores: nngym's scores of the K choices (N, K).
+        onnx_scores: ONNX's scores (N, K).
+        tolerance: The check's tolerance, relative to max(|nngym's|, 1): an ONNX error is counted up to it.
+
+    Returns:
+        (unequal (N,) bool, near-tie (N,) bool): a near-tie where nngym's scores of the two choices are no further
+        apart than their ONNX errors (rounding may break the tie either way).
+    """
+    rows = np.arange(len(mine))
+    valid = (theirs >= 0) & (theirs < scores.shape[1])  # an index of the choices at all
+    other = np.where(valid, theirs, mine)
+    # each output's ONNX error, up to the tolerance (wrong scores explain no tie), (N, K)
+    rounding = np.minimum(np.abs(onnx_scores - scores), tolerance * np.maximum(np.abs(scores), 1.0))
+    gap = scores[rows, mine] - scores[rows, other]  # >= 0: predict's choice has the top score
+    eps = 4 * np.finfo(np.float32).eps * np.maximum(np.abs(scores[rows, mine]), 1.0)
+    tie = valid & (gap <= rounding[rows, mine] + rounding[rows, other] + eps)
+    return mine != theirs, tie
+
+
+def _compare_choices(
+    space: gym.Space,
+    action: np.ndarray,
+    onnx_action: np.ndarray,
+    scores: np.ndarray,
+    onnx_scores: np.ndarray,
+    tolerance: float,
+) -> tuple[int, int]:
+    """(observations whose ONNX action differs from ``predict``'s, near-ties excepted; those that differ only at
+    near-ties) for Discrete, MultiDiscrete and MultiBinary actions.
+
+    Each categorical choice is compared as ``_choice_differences`` does: the Discrete action; each part of a
+    MultiDiscrete one (its slice of the logits, without its ``start``); each entry of a MultiBinary one, a choice
+    between 0 (score 0) and 1 (score: its logit), as ``logit > 0`` decides it. An observation differs if any of its
+    choices differs beyond a near-tie. An ONNX action of another shape than ``predict``'s differs everywhere.
+
+    Args:
+        space: The action space.
+        action: ``predict``'s deterministic actions, (N,) or (N, D).
+        onnx_action: The ONNX file's ``action`` output.
+        scores: nngym's logits (or Q-values), (N, K) or (N, Σ nvec) or (N, D).
+        onnx_scores: The ONNX file's logits (or Q-values), of the same shape.
+        tolerance: The check's tolerance, relative to max(|nngym's|, 1).
+    """
+    n = len(action)
+    if onnx_action.shape != action.shape:
+        return n, 0
+    mine, theirs = action.astype(np.int64).reshape(n, -1), onnx_action.astype(np.int64).reshape(n, -1)
+    n_parts = mine.shape[1]
+    if isinstance(space, gym.spaces.MultiBinary):
+        zero = np.zeros((n, 1), scores.dtype)  # entry d: the scores (0, logit_d) of its choices 0 and 1
+        parts = [(np.hstack([zero, scores[:, [d]]]), np.hstack([zero, onnx_scores[:, [d]]])) for d in range(n_parts)]
+        start = np.zeros(n_parts, dtype=np.int64)
+    else:
+        sizes = np.asarray([space.n] if isinstance(space, gym.spaces.Discrete) else space.nvec, np.int64).reshape(-1)
+        bounds = np.cumsum(sizes)[:-1]
+        parts = list(zip(np.split(scores, bounds, axis=1), np.split(onnx_scores, bounds, axis=1), strict=True))
+        start = np.asarray(space.start, dtype=np.int64).reshape(-1)
+    unequal, tie = np.zeros((n, len(parts)), bool), np.zeros((n, len(parts)), bool)
+    for d, (part, onnx_part) in enumerate(parts):
+        unequal[:, d], tie[:, d] = _choice_differences(
+            mine[:, d] - start[d], theirs[:, d] - start[d], part, onnx_part, tolerance
+        )
+    differs = np.any(unequal & ~tie, axis=1)
+    return int(np.sum(differs)), int(np.sum(np.any(unequal, axis=1) & ~differs))
 
 
 def check_onnx(agent: Any, path: Path, n: int = 1000, tolerance: float = TOLERANCE) -> OnnxCheck:
@@ -141,18 +216,8 @@ def check_onnx(agent: Any, path: Path, n: int = 1000, tolerance: float = TOLERAN
         scores_name, scores = ("logits" if "logits" in got else "mean"), infer(agent.policy.actor, normed)
     space = agent.action_space
     differ = ties = 0
-    if isinstance(space, gym.spaces.Discrete):
-        rows, start = np.arange(len(obs)), int(space.start)
-        mine, theirs = action.astype(np.int64) - start, got["action"].astype(np.int64) - start
-        valid = (theirs >= 0) & (theirs < int(space.n))  # an index of the space at all
-        other = np.where(valid, theirs, mine)
-        # each output's ONNX error, up to the tolerance (wrong scores explain no tie), (N, K)
-        rounding = np.minimum(np.abs(got[scores_name] - scores), tolerance * np.maximum(np.abs(scores), 1.0))
-        gap = scores[rows, mine] - scores[rows, other]  # >= 0: predict's action has the top score
-        eps = 4 * np.finfo(np.float32).eps * np.maximum(np.abs(scores[rows, mine]), 1.0)
-        tie = valid & (gap <= rounding[rows, mine] + rounding[rows, other] + eps)
-        unequal = mine != theirs
-        differ, ties = int(np.sum(unequal & ~tie)), int(np.sum(unequal & tie))
+    if isinstance(space, gym.spaces.Discrete | gym.spaces.MultiDiscrete | gym.spaces.MultiBinary):
+        differ, ties = _compare_choices(space, action, got["action"], scores, got[scores_name], tolerance)
     else:
         errors["action"] = _relative_error(got["action"], action)
     errors[scores_name] = _relative_error(got[scores_name], scores)

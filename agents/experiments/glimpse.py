@@ -96,8 +96,9 @@ class TestAccuracyCallback(BaseCallback):
 
     Rows: ``epoch,steps,seconds,accuracy`` (epochs of 60,000 training episodes, seconds of training alone: the
     evaluations are not counted). A threshold the run's last update reaches is evaluated once, after that update,
-    by ``on_training_end``. With ``append`` the rows of an earlier run in ``curve.csv`` are kept and the seconds
-    continue from its last row (a run resumed from its ``model.npz``).
+    when training ends. With ``append`` the rows of an earlier run in ``curve.csv`` are kept and the seconds continue
+    from its last row (a run resumed from its ``model.npz``). It overrides SB3's hooks (``_on_training_start``,
+    ``_on_step``, ``_on_training_end``), so it runs wherever nngym's callbacks run, also called as SB3 calls them.
     """
 
     def __init__(
@@ -114,8 +115,8 @@ class TestAccuracyCallback(BaseCallback):
         self.steps_per_epoch, self.append, self.n_images = steps_per_epoch, append, n_images
         self.history: list[tuple[float, int, float, float]] = []
 
-    def on_training_start(self) -> None:
-        self._next = self.agent.num_timesteps + self.eval_freq
+    def _on_training_start(self) -> None:
+        self._next = self.model.num_timesteps + self.eval_freq
         self._eval_seconds, self._t0, self._seconds_before = 0.0, time.perf_counter(), 0.0
         self.log_path.mkdir(parents=True, exist_ok=True)
         curve = self.log_path / "curve.csv"
@@ -128,28 +129,28 @@ class TestAccuracyCallback(BaseCallback):
 
     def _record(self) -> None:
         t = time.perf_counter()
-        steps = int(self.agent.num_timesteps)
+        steps = int(self.model.num_timesteps)
         seconds = round(self._seconds_before + t - self._t0 - self._eval_seconds, 1)
         row = (round(steps / self.steps_per_epoch, 2), steps, seconds)
-        accuracy, _ = accuracy_and_trajectories(self.agent, self.env_kwargs, n_images=self.n_images)
-        self.agent.save(self.log_path / "model.npz")
+        accuracy, _ = accuracy_and_trajectories(self.model, self.env_kwargs, n_images=self.n_images)
+        self.model.save(self.log_path / "model.npz")
         self._eval_seconds += time.perf_counter() - t
         self.history.append((*row, accuracy))
-        self.agent.logger.record("eval/accuracy", accuracy)
+        self.logger.record("eval/accuracy", accuracy)
         with open(self.log_path / "curve.csv", "a") as f:
             f.write(f"{row[0]},{row[1]},{row[2]},{accuracy:.4f}\n")
         print(f"epoch {row[0]:.2f}  {row[2]:.0f} s  test accuracy {accuracy:.4f}", flush=True)
 
     def _on_step(self) -> bool:
-        if self.agent.num_timesteps >= self._next:
-            # the threshold the last episodes cross waits for their update: on_training_end evaluates it
-            if self._next < self.agent._total_timesteps:
+        if self.model.num_timesteps >= self._next:
+            # the threshold the last episodes cross waits for their update: _on_training_end evaluates it
+            if self._next < self.model._total_timesteps:
                 self._record()
             self._next += self.eval_freq
         return True
 
-    def on_training_end(self) -> None:
-        if not self.history or self.history[-1][1] != self.agent.num_timesteps:
+    def _on_training_end(self) -> None:
+        if not self.history or self.history[-1][1] != self.model.num_timesteps:
             self._record()
 
 
