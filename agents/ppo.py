@@ -111,9 +111,7 @@ class PPO(BaseAgent):
     def _build(self) -> None:
         c = self.config
         self.policy = self._actor_critic_policy()
-        self.lr_schedule = self._schedule("learning_rate")
-        self.clip_schedule = self._schedule("clip_range")
-        self.clip_vf_schedule = None if c.clip_range_vf is None else self._schedule("clip_range_vf")
+        self._build_schedules()
         self.optimizer = Adam(self.policy, lr=self.lr_schedule(1.0), eps=1e-5, max_grad_norm=c.max_grad_norm)
         self.buffer = RolloutBuffer.for_spaces(
             c.n_steps, self.n_envs, self.observation_space, self.action_space, normalized=c.normalize_obs
@@ -152,10 +150,15 @@ class PPO(BaseAgent):
         """π(·|s) and V(s) of a minibatch, keeping the caches for the backward pass."""
         return self.policy.forward(mb.obs, train=True)
 
+    def _build_schedules(self) -> None:
+        """The step size's, the clip range's and the value clip range's schedules (None without value clipping)."""
+        self.lr_schedule = self._schedule("learning_rate")
+        self.clip_schedule = self._schedule("clip_range")
+        self.clip_vf_schedule = None if self.config.clip_range_vf is None else self._schedule("clip_range_vf")
+
     def _clip_range_vf(self, progress: float) -> float | None:
-        """ε_vf at ``progress``: ``clip_range_vf`` as given if a number (or None), else its callable's value."""
-        c = self.config
-        return self.clip_vf_schedule(progress) if callable(c.clip_range_vf) else c.clip_range_vf
+        """ε_vf at ``progress``, None without value clipping."""
+        return None if self.clip_vf_schedule is None else self.clip_vf_schedule(progress)
 
     def _update(self) -> None:
         """``n_epochs`` passes of clipped-surrogate gradient steps over the rollout (early stop on ``target_kl``)."""

@@ -147,9 +147,7 @@ class RecurrentPPO(PPO):
         self.seq_len = c.seq_len or c.n_steps
         if self.seq_len < 1 or c.n_steps % self.seq_len:
             raise ValueError(f"seq_len must divide n_steps = {c.n_steps}, got {c.seq_len}")
-        self.lr_schedule = self._schedule("learning_rate")
-        self.clip_schedule = self._schedule("clip_range")
-        self.clip_vf_schedule = None if c.clip_range_vf is None else self._schedule("clip_range_vf")
+        self._build_schedules()
         self.optimizer = Adam(self.policy, lr=self.lr_schedule(1.0), eps=1e-5, max_grad_norm=c.max_grad_norm)
         self.buffer = RecurrentRolloutBuffer.for_spaces(
             c.n_steps,
