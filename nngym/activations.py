@@ -67,17 +67,23 @@ class Tanh(Layer):
 class ReLU(Layer):
     """a = max(0, z), derivative 1 where z > 0 else 0. Any shape."""
 
-    _zero: np.ndarray | None = None
+    _zeros: dict[tuple[tuple[int, ...], np.dtype], np.ndarray] | None = None
 
     def apply(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """max(0, z) elementwise (into ``out`` if given; ``out=z`` works in place), no cache kept.
 
-        The zeros are an array of z's shape kept between calls: numpy's maximum against an array is several
-        times faster than against the scalar 0, with the same result.
+        The zeros are arrays of z's shape kept between calls, one per shape met (a DQN's training minibatch and its
+        target network's chunk of minibatches alternate): numpy's maximum against an array is several times faster
+        than against the scalar 0, with the same result.
         """
-        zero = self._zero
-        if zero is None or zero.shape != z.shape or zero.dtype != z.dtype:
-            zero = self._zero = np.zeros_like(z)
+        if self._zeros is None:
+            self._zeros = {}
+        key = (z.shape, z.dtype)
+        zero = self._zeros.get(key)
+        if zero is None:
+            if len(self._zeros) >= 4:  # shapes that come and go (evaluation batches) are not kept for ever
+                self._zeros.clear()
+            zero = self._zeros[key] = np.zeros_like(z)
         return np.maximum(z, zero, out=out)
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:

@@ -253,7 +253,7 @@ def infer_stacked(net: Sequential, x: np.ndarray) -> np.ndarray:
         elif kind is Tanh and owned:
             np.tanh(x, out=x)
         elif kind is ReLU and owned:
-            np.maximum(x, 0, out=x)
+            layer.apply(x, out=x)  # against its kept zeros: numpy's maximum with the scalar 0 is ~4x slower
         else:
             x = layer.forward(x, train=False)
             owned = False

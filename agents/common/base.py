@@ -42,7 +42,15 @@ from agents.common.dbn_policy import pretrain_dbn_trunk
 from agents.common.logger import Logger, MonitorWriter, tensorboard_run_dir
 from agents.common.normalize import NormalizedVecEnv, Normalizer
 from agents.common.policies import ActorCriticPolicy, check_spaces
-from agents.common.spaces import ACTION_SPACES, encode_observations, encode_vec_env, encoded_space, to_env_actions
+from agents.common.sb3_args import sb3_arguments
+from agents.common.spaces import (
+    ACTION_SPACES,
+    encode_observations,
+    encode_vec_env,
+    encoded_space,
+    image_parts,
+    to_env_actions,
+)
 from agents.common.vec_env import make_vec_env
 from nngym.conv import Conv2D
 from nngym.memory import keep_freed_memory
@@ -54,15 +62,28 @@ from nngym.serialization import ModelFileError, load_npz, save_npz
 from nngym.version import __version__
 
 
-class BaseAgent:
+class _AgentMeta(type):
+    """Makes every agent class take SB3's constructor form too: ``PPO("MlpPolicy", env, policy_kwargs=...)`` is
+    ``PPO(env, net="mlp", ...)`` (``agents.common.sb3_args``)."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        args, kwargs = sb3_arguments(cls.algo, args, kwargs)
+        return super().__call__(*args, **kwargs)
+
+
+class BaseAgent(metaclass=_AgentMeta):
     """Shared plumbing; subclasses define ``Config``, ``_build`` (networks, optimiser), ``learn``, ``_act``.
+
+    SB3's form is taken too: ``PPO("MlpPolicy", env, policy_kwargs=dict(net_arch=[64, 64]), device="cpu")``
+    (``agents.common.sb3_args``: the policy name sets ``net``, ``policy_kwargs`` its shape).
 
     Args:
         env: An env id (``n_envs`` envs are made), a ``gymnasium.Env`` (one env, whatever the Config's default
             ``n_envs``; an ``n_envs`` other than 1 given with it is refused) or a SAME_STEP vector env (its size sets
             ``n_envs``); ``None`` only when loading without an env (``predict`` still works).
         net: "mlp", "cnn", "dbn" (pretrained here on the env, ``agents.common.dbn_policy``) or a custom nngym network:
-            a spec, a ``Sequential`` trunk or a dict of networks (see ``agents.common.policies``).
+            a spec, a ``Sequential`` trunk or a dict of networks (see ``agents.common.policies``); "multi_input"
+            (SB3's ``MultiInputPolicy``) is "cnn" for Dict / Tuple observations with image parts, else "mlp".
         seed: Seeds the agent's generator (weights, sampling, minibatches) and the envs (seed + i). A list of seeds
             makes a population of one agent per seed trained together (``agents.common.population``).
         log_dir: Where ``monitor.csv`` and ``progress.csv`` go (``None``: no files).
@@ -70,6 +91,8 @@ class BaseAgent:
         tensorboard_log: Directory for TensorBoard event files (SB3's argument): each ``learn`` call writes the
             keys of progress.csv at the same steps to a run directory ``<tensorboard_log>/<ALGO>_<n>``
             (``agents.common.logger.tensorboard_run_dir``); needs ``pip install -e ".[tensorboard]"``.
+        stats_window_size: Episodes ``rollout/ep_rew_mean`` and ``rollout/ep_len_mean`` average over (SB3's
+            argument; kept in the model file).
         dbn_kwargs: With ``net="dbn"``: fields of ``agents.common.dbn_policy.DBNPretrainConfig`` (pretraining
             observations, RBM sizes, CD-k, epochs); the DBN is pretrained on the env here, before ``learn``.
         **config: Overrides of the fields of ``Config`` (unknown names raise ValueError).
@@ -109,6 +132,7 @@ class BaseAgent:
         log_dir: str | os.PathLike | None = None,
         verbose: int = 0,
         tensorboard_log: str | os.PathLike | None = None,
+        stats_window_size: int = 100,
         dbn_kwargs: dict[str, Any] | None = None,
         _spaces: tuple[gym.Space, gym.Space] | None = None,
         **config: Any,
@@ -123,6 +147,11 @@ class BaseAgent:
         self.net, self.seed = net, check_seed(seed)
         self.log_dir, self.verbose = log_dir, verbose
         self.tensorboard_log = tensorboard_log
+        if not isinstance(stats_window_size, int | np.integer) or isinstance(stats_window_size, bool):
+            raise ValueError(f"{self.algo}: stats_window_size must be an int >= 1, got {stats_window_size!r}")
+        if stats_window_size < 1:
+            raise ValueError(f"{self.algo}: stats_window_size must be an int >= 1, got {stats_window_size}")
+        self.stats_window_size = int(stats_window_size)
         self.rng = np.random.default_rng(self.seed)
         self.env: gym.vector.VectorEnv | None = None
         self.env_id = env if isinstance(env, str) else getattr(getattr(env, "spec", None), "id", "") or ""
@@ -140,6 +169,9 @@ class BaseAgent:
             self.observation_space, self.action_space = _spaces
         else:
             raise ValueError(f"{self.algo} needs an env (id, Env or vector env)")
+        if isinstance(net, str) and net == "multi_input":  # SB3's MultiInputPolicy: a CNN for image parts
+            net = "cnn" if image_parts(self.observation_space) else "mlp"
+            self.net = net
         check_spaces(
             self.algo, self.observation_space, self.action_space, self.action_spaces, net, self.combined_images
         )
@@ -153,7 +185,7 @@ class BaseAgent:
         self._last_obs: np.ndarray | None = None
         self._ep_ret = np.zeros(self.n_envs)
         self._ep_len = np.zeros(self.n_envs, dtype=np.int64)
-        self.ep_info_buffer: deque[tuple[float, int]] = deque(maxlen=100)
+        self.ep_info_buffer: deque[tuple[float, int]] = deque(maxlen=self.stats_window_size)
         self.logger = Logger(None, verbose=0)
         self._monitor: MonitorWriter | None = None
         self._logged_to: Path | None = None  # the log_dir an earlier learn of this agent wrote to
@@ -724,6 +756,7 @@ class BaseAgent:
             ),
             "net": self.net if isinstance(self.net, str | list) else "custom",  # custom: rebuilt from architectures
             "seed": self.seed,
+            "stats_window_size": self.stats_window_size,
             "env_id": self.env_id,
             "observation_space": _space_to_json(self.observation_space),
             "action_space": _space_to_json(self.action_space),
@@ -835,6 +868,7 @@ class BaseAgent:
         net = meta["net"]
         if net == "custom":  # given networks: rebuild them from their saved architectures (weights come next)
             net = _custom_nets(path, meta)
+        kwargs.setdefault("stats_window_size", meta.get("stats_window_size", 100))  # files before it kept 100
         agent = cls(env, net=net, seed=meta["seed"], _spaces=(obs_space, act_space), **kwargs, **config)
         agent.env_id = meta.get("env_id", "")
         for name, net in agent._nets().items():

@@ -1,0 +1,136 @@
+"""SB3's constructor form: ``PPO("MlpPolicy", env, policy_kwargs=...)`` builds what nngym's own form builds."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from toy_envs import SpacesEnv
+
+from agents import A2C, DQN, PPO, RecurrentPPO
+from agents.common.population import Population
+
+
+def _params(agent) -> dict[str, np.ndarray]:
+    return {f"{name}/{k}": v.copy() for name, net in agent._nets().items() for k, v in net.state_dict().items()}
+
+
+def _same(a, b) -> None:
+    pa, pb = _params(a), _params(b)
+    assert pa.keys() == pb.keys()
+    for key in pa:
+        np.testing.assert_array_equal(pa[key], pb[key], err_msg=key)
+
+
+def test_policy_and_policy_kwargs_build_the_same_agent_as_nngyms_form():
+    sb3 = PPO(
+        "MlpPolicy",
+        "CartPole-v1",
+        policy_kwargs=dict(net_arch=dict(pi=[32], vf=[32]), activation_fn="nn.ReLU"),
+        n_steps=32,
+        batch_size=32,
+        device="cpu",
+    )
+    own = PPO("CartPole-v1", net="mlp", net_arch=(32,), activation="relu", n_steps=32, batch_size=32)
+    assert (sb3.net, sb3.config.net_arch, sb3.config.activation) == ("mlp", (32,), "relu")
+    _same(sb3, own)
+    sb3.learn(64)
+    own.learn(64)
+    _same(sb3, own)
+
+
+def test_torch_activation_classes_are_read_by_name():
+    nn = pytest.importorskip("torch.nn")
+    agent = A2C("MlpPolicy", "CartPole-v1", policy_kwargs=dict(net_arch=[16], activation_fn=nn.Tanh))
+    assert agent.config.activation == "tanh" and agent.config.net_arch == (16,)
+    with pytest.raises(ValueError, match="activation_fn=nn.ELU is not supported"):
+        A2C("MlpPolicy", "CartPole-v1", policy_kwargs=dict(activation_fn=nn.ELU))
+
+
+def test_policy_by_keyword_env_instance_and_dqn():
+    agent = DQN(policy="MlpPolicy", env=gym.make("CartPole-v1"), learning_starts=16, buffer_size=256)
+    assert agent.net == "mlp" and agent.n_envs == 1
+    agent.learn(32)
+    assert agent.num_timesteps == 32
+
+
+def test_recurrent_policies_fit_recurrent_ppo_only():
+    assert RecurrentPPO("MlpLstmPolicy", "CartPole-v1", n_steps=16).net == "mlp"
+    fits = r"expected one of \['CnnPolicy', 'MlpPolicy', 'MultiInputPolicy'\]"
+    with pytest.raises(ValueError, match=r"policy='MlpLstmPolicy' is not supported by PPO; " + fits):
+        PPO("MlpLstmPolicy", "CartPole-v1")
+    fits = r"expected one of \['CnnLstmPolicy', 'MlpLstmPolicy'\]"
+    with pytest.raises(ValueError, match=r"not supported by RecurrentPPO; " + fits):
+        RecurrentPPO(policy="MlpPolicy", env="CartPole-v1")
+    with pytest.raises(ValueError, match="policy='MLPPolicy' is not supported by PPO"):
+        PPO("MLPPolicy", "CartPole-v1")  # a typo is named as a policy, not looked up as an env id
+    with pytest.raises(ValueError, match="policy='TinyPolicy' is not supported by PPO"):
+        PPO(policy="TinyPolicy", env="CartPole-v1")
+
+
+def test_multi_input_policy_sends_image_parts_through_a_cnn():
+    image = gym.spaces.Box(0, 255, (16, 16, 1), np.uint8)
+    vector = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
+    with_image = SpacesEnv(gym.spaces.Dict({"pixels": image, "v": vector}), gym.spaces.Discrete(2))
+    without = SpacesEnv(gym.spaces.Dict({"a": vector, "b": gym.spaces.Discrete(4)}), gym.spaces.Discrete(2))
+    assert PPO("MultiInputPolicy", with_image, n_steps=16, batch_size=16).net == "cnn"
+    assert PPO("MultiInputPolicy", without, n_steps=16, batch_size=16).net == "mlp"
+
+
+def test_a_policy_class_is_refused_naming_what_is_taken():
+    class ActorCriticPolicy:  # SB3's policy classes: nngym builds its own networks
+        pass
+
+    with pytest.raises(ValueError, match=r"policy=ActorCriticPolicy \(a policy class\) is not supported"):
+        PPO(ActorCriticPolicy, "CartPole-v1")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"device": "cuda"}, "device='cuda' is not supported: nngym computes with numpy on the CPU"),
+        ({"_init_setup_model": False}, "_init_setup_model=False is not supported"),
+        ({"rollout_buffer_class": object}, "rollout_buffer_class=<class 'object'> is not supported"),
+        ({"policy_kwargs": [64, 64]}, "policy_kwargs must be a dict"),
+        ({"policy": "CnnPolicy"}, "got the policy twice"),
+        ({"net": "cnn"}, "policy='MlpPolicy' stands for net='mlp', but net='cnn' was given too"),
+        ({"stats_window_size": 0}, "stats_window_size must be an int >= 1, got 0"),
+    ],
+)
+def test_sb3_arguments_nngym_cannot_honour_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
+        PPO("MlpPolicy", "CartPole-v1", **kwargs)
+
+
+def test_sb3_defaults_are_accepted_and_hyperparameters_by_position_refused():
+    agent = DQN(
+        "MlpPolicy",
+        "CartPole-v1",
+        replay_buffer_class=None,
+        replay_buffer_kwargs=None,
+        optimize_memory_usage=False,
+        _init_setup_model=True,
+        device="auto",
+    )
+    assert agent.net == "mlp"
+    with pytest.raises(ValueError, match="optimize_memory_usage=True is not supported"):
+        DQN("MlpPolicy", "CartPole-v1", optimize_memory_usage=True)
+    with pytest.raises(ValueError, match=r"pass the hyperparameters after policy and env by keyword"):
+        PPO("MlpPolicy", "CartPole-v1", 3e-4)
+
+
+def test_a_list_of_seeds_in_sb3_form_makes_a_population():
+    pop = PPO("MlpPolicy", "CartPole-v1", seed=[0, 1], n_steps=16, batch_size=16, policy_kwargs=dict(net_arch=[8]))
+    assert isinstance(pop, Population) and pop.seeds == [0, 1]
+    single = PPO("CartPole-v1", seed=1, n_steps=16, batch_size=16, net_arch=(8,))
+    _same(pop.member(1), single)
+
+
+def test_stats_window_size_sets_the_episode_window_and_is_kept_in_the_file(tmp_path):
+    agent = PPO("MlpPolicy", "CartPole-v1", n_steps=64, batch_size=64, stats_window_size=3)
+    agent.learn(256)
+    assert agent.ep_info_buffer.maxlen == 3 and len(agent.ep_info_buffer) == 3
+    path = tmp_path / "model.npz"
+    agent.save(path)
+    assert PPO.load(path, device="cpu").stats_window_size == 3
+    assert PPO.load(path, stats_window_size=7).stats_window_size == 7
