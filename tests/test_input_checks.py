@@ -414,3 +414,14 @@ def test_a_cnn_reports_inputs_of_another_image_shape(rng):
     assert net.forward(np.zeros((2, 1, 12, 12), np.float32)).shape == (2, 2)
     with pytest.raises(ValueError, match=re.escape("input_shape must be (C, H, W), three integers >= 1, got (1, 12)")):
         cnn("conv:4x3", (1, 12), rng)  # type: ignore[arg-type]
+
+
+def test_predict_names_the_reset_pair_that_code_for_sb3s_vec_env_passes():
+    from agents import PPO
+
+    agent = PPO("CartPole-v1", n_steps=16, batch_size=16)
+    pair = agent.get_env().reset(seed=0)  # Gymnasium's (obs, info); SB3's VecEnv.reset gives obs alone
+    with pytest.raises(ValueError, match=r"got a tuple \(obs, info\) .*pass its obs \(obs, info = env.reset\(\)\)"):
+        agent.predict(pair)
+    action, _ = agent.predict(pair[0], deterministic=True)
+    assert action.shape == (1,)

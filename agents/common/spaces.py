@@ -198,9 +198,16 @@ def _numeric(obs: Any) -> np.ndarray | None:
 
 
 def _described(obs: Any) -> str:
-    """What came instead of an array, for messages: its type, and the keys of a dict."""
+    """What came instead of an array, for messages: its type, and the keys of a dict; the ``(obs, info)`` pair of a
+    Gymnasium ``reset`` is named as such (SB3's ``VecEnv.reset`` returns the observations alone, and code written for
+    it passes the pair on)."""
     if isinstance(obs, Mapping):
         return f"a dict with keys {sorted(map(str, obs))}"
+    if isinstance(obs, tuple) and len(obs) == 2 and isinstance(obs[1], Mapping):
+        return (
+            f"a tuple (obs, info) {reprlib.repr(obs)}: Gymnasium's reset() returns (obs, info), pass its obs "
+            "(obs, info = env.reset())"
+        )
     return f"{type(obs).__name__} {reprlib.repr(obs)}"
 
 
