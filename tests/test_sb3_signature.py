@@ -134,3 +134,30 @@ def test_stats_window_size_sets_the_episode_window_and_is_kept_in_the_file(tmp_p
     agent.save(path)
     assert PPO.load(path, device="cpu").stats_window_size == 3
     assert PPO.load(path, stats_window_size=7).stats_window_size == 7
+
+
+def test_learn_takes_sb3s_log_interval_for_the_call(tmp_path):
+    import csv
+
+    def rows(agent_dir):
+        with open(agent_dir / "progress.csv") as f:
+            return [int(r["time/total_timesteps"]) for r in csv.DictReader(f)]
+
+    every = PPO("MlpPolicy", "CartPole-v1", n_steps=32, batch_size=32, log_dir=tmp_path / "a")
+    every.learn(total_timesteps=32 * 6)
+    second = PPO("MlpPolicy", "CartPole-v1", n_steps=32, batch_size=32, log_dir=tmp_path / "b")
+    second.learn(total_timesteps=32 * 6, log_interval=2)
+    assert rows(tmp_path / "a") == [32, 64, 96, 128, 160, 192]
+    assert rows(tmp_path / "b") == [64, 128, 192]
+    assert second.config.log_interval == 1  # the Config's value again after the call
+    with pytest.raises(ValueError, match="log_interval"):
+        second.learn(32, log_interval=0)
+    assert second.config.log_interval == 1
+
+
+def test_an_sb3_vec_env_is_refused_saying_what_to_pass():
+    env_util = pytest.importorskip("stable_baselines3.common.env_util")
+    vec_env = pytest.importorskip("stable_baselines3.common.vec_env")
+    venv = vec_env.VecNormalize(env_util.make_vec_env("CartPole-v1", n_envs=2))
+    with pytest.raises(ValueError, match=r"VecNormalize.*pass the env id with n_envs=N.*normalize_obs=True"):
+        PPO("MlpPolicy", venv)

@@ -551,6 +551,7 @@ class BaseAgent(metaclass=_AgentMeta):
         progress_bar: bool = False,
         reset_num_timesteps: bool = True,
         tb_log_name: str | None = None,
+        log_interval: int | None = None,
     ) -> Self:
         """Trains for ``total_timesteps`` env steps (SB3's ``learn``); returns self.
 
@@ -566,6 +567,8 @@ class BaseAgent(metaclass=_AgentMeta):
             reset_num_timesteps: Start counting (and the schedules) from 0; False continues a run. Either way a
                 second ``learn`` appends to the ``log_dir``'s files (``_open_logs``).
             tb_log_name: With ``tensorboard_log``: the run name (default: the algorithm, ``"PPO"``...).
+            log_interval: SB3's argument: the Config's ``log_interval`` for this call (on-policy agents: iterations
+                between two rows of progress.csv; DQN: episodes), None keeps the Config's.
 
         Raises:
             TypeError: For a ``callback`` of another kind, before the env is reset or a log file opened.
@@ -573,12 +576,19 @@ class BaseAgent(metaclass=_AgentMeta):
                 before then.
         """
         check_total_timesteps(total_timesteps)
+        kept_interval = self.config.log_interval
+        if log_interval is not None:  # checked as the Config field before anything runs
+            check_config(self.algo, dataclasses.replace(self.config, log_interval=log_interval))
+            self.config.log_interval = int(log_interval)
         threads, split = self.learning_threads(), self._split_nets()
         blas = 1 if (split or self.works_beside) and threads > 1 else threads
-        with threadpool_limits(limits=blas, user_api="blas"), split_batches(split, threads):
-            cb = self._setup_learn(total_timesteps, callback, reset_num_timesteps, progress_bar, tb_log_name)
-            self._learn(cb, reset_num_timesteps)
-            self._finish_learn(cb)
+        try:
+            with threadpool_limits(limits=blas, user_api="blas"), split_batches(split, threads):
+                cb = self._setup_learn(total_timesteps, callback, reset_num_timesteps, progress_bar, tb_log_name)
+                self._learn(cb, reset_num_timesteps)
+                self._finish_learn(cb)
+        finally:
+            self.config.log_interval = kept_interval
         return self
 
     def _setup_learn(

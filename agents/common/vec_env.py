@@ -154,7 +154,10 @@ def make_vec_env(
     elif isinstance(env, str):
         fns = [lambda: _wrapped(gym.make(env, **make_kwargs), wrappers) for _ in range(n_envs)]
     else:
-        raise ValueError(f"env must be an env id, a gymnasium.Env or a gymnasium.vector.VectorEnv, got {type(env)}")
+        raise ValueError(
+            f"env must be an env id, a gymnasium.Env or a gymnasium.vector.VectorEnv, got {type(env)}"
+            + _sb3_vec_env_hint(env)
+        )
     if vectorization == "sync":
         return SyncVectorEnv(fns)
     cls = gym.vector.SyncVectorEnv if vectorization == "gym-sync" else gym.vector.AsyncVectorEnv
@@ -215,3 +218,13 @@ def true_next_observations(next_obs: np.ndarray, dones: np.ndarray, infos: dict)
     real_next = next_obs.copy()
     real_next[idx] = final_observations(infos, idx)
     return real_next
+
+
+def _sb3_vec_env_hint(env: Any) -> str:
+    """For an SB3 ``VecEnv`` (``make_vec_env``, ``DummyVecEnv``, ``VecNormalize``...), what to pass instead."""
+    if not type(env).__module__.startswith("stable_baselines3"):
+        return ""
+    return (
+        "; SB3's VecEnv is not taken (its API is not Gymnasium's): pass the env id with n_envs=N (the agent makes N "
+        "envs), or a Gymnasium vector env, and normalize_obs=True / normalize_reward=True for what VecNormalize does"
+    )
