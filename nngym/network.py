@@ -27,6 +27,8 @@ class Sequential:
 
     Args:
         layers: The layers, input side first.
+        input_shape: The shape of one input, without the batch axis (None: unknown). A network put together from
+            the layers of others (a trunk's followed by a head's) passes the first one's here.
 
     Attributes:
         input_shape: The shape of one input, e.g. (C, H, W) for a ``cnn``, if known (builders set it; ``save`` and
@@ -36,19 +38,28 @@ class Sequential:
             examples into slices run side by side on threads, and sum the slices' gradients
             (``nngym.parallel.BatchSplit``); 1 (the default) runs it whole.
 
+    Raises:
+        TypeError: For an item of ``layers`` that is not an nngym ``Layer``.
+        ValueError: For an ``input_shape`` that is not a list or tuple of integers >= 1.
+
     Example:
         >>> rng = np.random.default_rng(0)
         >>> net = Sequential([Dense(784, 30, rng), Sigmoid(), Dense(30, 10, rng), Sigmoid()])
         >>> seq = Sequential([LSTM(4, 8, rng, batch_first=True), Dense(8, 2, rng)])  # (N, T, 4) -> (N, T, 2)
+        >>> actor = Sequential([*trunk.layers, *head.layers], input_shape=trunk.input_shape)
     """
 
     input_shape: tuple[int, ...] | None = None
 
-    def __init__(self, layers: Iterable[Layer]) -> None:
+    def __init__(self, layers: Iterable[Layer], input_shape: tuple[int, ...] | list[int] | None = None) -> None:
         self.layers = list(layers)
         for i, layer in enumerate(self.layers):
             if not isinstance(layer, Layer):
                 raise TypeError(f"layer {i} is {type(layer).__name__}, expected an nngym Layer")
+        if input_shape is not None:
+            if not _is_shape(input_shape):
+                raise ValueError(_input_shape_error(input_shape))
+            self.input_shape = tuple(int(d) for d in input_shape)
         self.threads = 1
         self._split: BatchSplit | None = None
         self._split_cache = False  # whether the last forward(train=True) ran split
@@ -278,9 +289,7 @@ class Sequential:
                 missing or unexpected keys or values its layer refuses, a dtype that is not floating, or an
                 ``input_shape`` that is not a list or tuple of integers >= 1.
         """
-        if input_shape is not None and not (
-            isinstance(input_shape, list | tuple) and input_shape and all(is_int(d) and d >= 1 for d in input_shape)
-        ):
+        if input_shape is not None and not _is_shape(input_shape):
             raise ModelFileError(_input_shape_error(input_shape))
         try:
             dtype = str(float_dtype(dtype, "dtype"))
@@ -305,10 +314,7 @@ class Sequential:
                     f"architecture entry {i}: unknown layer type {kind!r}; known: {sorted(LAYER_REGISTRY)}"
                 )
             layers.append(_build(layer_cls, spec.get("config", {}), rng, dtype, i))
-        net = cls(layers)
-        if input_shape is not None:
-            net.input_shape = tuple(int(d) for d in input_shape)
-        return net
+        return cls(layers, input_shape=input_shape)
 
     def __repr__(self) -> str:
         inner = ",\n  ".join(repr(layer) for layer in self.layers)
@@ -350,6 +356,11 @@ def _build(
         return layer_cls(**kwargs)
     except (TypeError, ValueError, KeyError) as e:  # a value the layer refuses (or cannot use)
         raise ModelFileError(f"{where}: cannot build the layer from config {config!r}: {e}") from e
+
+
+def _is_shape(shape: Any) -> bool:
+    """Whether ``shape`` is a non-empty list or tuple of integers >= 1 (one input's shape)."""
+    return isinstance(shape, list | tuple) and len(shape) > 0 and all(is_int(d) and d >= 1 for d in shape)
 
 
 def _input_shape_error(shape: Any) -> str:

@@ -244,6 +244,17 @@ def test_stop_training_on_reward_threshold_is_called_by_eval_callback_as_its_par
         PPO("CartPole-v1", seed=0, **SMALL[PPO]).learn(100, callback=StopTrainingOnRewardThreshold(1.0))
 
 
+def test_stopping_after_no_improvement_counts_afresh_for_another_model():
+    """A used EvalCallback and its StopTrainingOnNoModelImprovement, given a new agent, stop it where new ones would
+    (not at its first evaluation, measured against the first agent's best)."""
+    after = StopTrainingOnNoModelImprovement(max_no_improvement_evals=1)
+    ev = EvalCallback("CartPole-v1", eval_freq=1, n_eval_episodes=1, callback_after_eval=after, seed=0)
+    for _ in range(2):
+        agent = PPO("CartPole-v1", seed=0, **SMALL[PPO]).learn(1000, callback=ev)
+        assert agent.num_timesteps == 2 * 3 and ev.timesteps == [2, 4, 6]  # the best first, then 2 evaluations
+        assert (after.n_calls, after.no_improvement_evals) == (3, 2) and ev.best_mean_reward == ev.last_mean_reward
+
+
 def test_every_n_timesteps_triggers_its_callback():
     inner = Recorder()
     PPO("CartPole-v1", seed=0, **SMALL[PPO]).learn(16, callback=EveryNTimesteps(6, inner))

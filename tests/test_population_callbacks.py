@@ -1,18 +1,21 @@
 """Callbacks on a population (``A2C("CartPole-v1", seed=[0, 1])``): ``training_env`` is the members' envs as one,
 ``logger`` writes into every member's progress.csv, ``StopTrainingOnMaxEpisodes`` counts the episodes of all K·n_envs
-envs, ``EvalCallback`` evaluates each member into the files its single run would get, and the callbacks that need
-one policy or one run's evaluations are refused before training."""
+envs, ``EvalCallback`` evaluates each member into the files its single run would get (and, used again on another
+model, starts afresh), and the callbacks that need one policy or one run's evaluations are refused before training.
+``load_population`` warns once for the callable schedules its members' files hold as their last values."""
 
 from __future__ import annotations
 
 import csv
 import re
+import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from agents import A2C
+from agents import A2C, PPO, load_population
 from agents.common.callbacks import (
     AccuracyCallback,
     BaseCallback,
@@ -21,7 +24,8 @@ from agents.common.callbacks import (
     StopTrainingOnNoModelImprovement,
     StopTrainingOnRewardThreshold,
 )
-from agents.common.population import PopulationEnvs
+from agents.common.config import SavedSchedule
+from agents.common.population import Population, PopulationEnvs
 
 HP = {"n_envs": 2, "n_steps": 4, "log_interval": 1}  # a row of progress.csv per rollout of 4 vector steps
 SEEDS = [0, 1]
@@ -100,8 +104,10 @@ def test_eval_callback_evaluates_each_member_as_its_single_run_is_evaluated(tmp_
                 np.testing.assert_array_equal(got[key], want[key], err_msg=key)
         assert ev.best_mean_reward[k] == single.best_mean_reward and ev.last_mean_reward[k] == single.last_mean_reward
         means = np.mean(single.results, axis=1)
-        rows = _rows(tmp_path / "logs" / f"s{seed}" / "progress.csv")
-        assert [float(r["eval/mean_reward"]) for r in rows] == pytest.approx(means, rel=1e-3)
+        rows = _rows(tmp_path / "logs" / f"s{seed}" / "progress.csv")  # each evaluation's row, then the member's
+        assert [r["time/total_timesteps"] for r in rows] == ["8", "8", "16", "16"]
+        assert [float(r["eval/mean_reward"]) for r in rows[::2]] == pytest.approx(means, rel=1e-3)
+        assert [r["eval/mean_reward"] for r in rows[1::2]] == ["", ""]
         best = A2C.load(tmp_path / "best" / f"s{seed}" / "best_model.npz")
         assert best.seed == seed and best.num_timesteps == single.timesteps[int(np.argmax(means))]
         assert best.optimizer.t == best._n_updates  # the member's optimiser state, synced from the stacked one
@@ -132,3 +138,87 @@ def test_what_cannot_run_on_a_population_is_refused_before_training(callback, me
     with pytest.raises(ValueError, match=re.escape(message)):
         pop.learn(16, callback=callback())
     assert pop.num_timesteps == 0 and not list(tmp_path.iterdir())  # no step, no log file
+
+
+MAKE = {
+    "population": lambda: A2C("CartPole-v1", seed=SEEDS, **HP),
+    "single": lambda: A2C("CartPole-v1", seed=SEEDS[0], **HP),
+}
+
+
+def _evaluations(ev: EvalCallback) -> dict[str, object]:
+    """What an EvalCallback holds of the evaluations it made."""
+    best, last = (np.asarray(v).tolist() for v in (ev.best_mean_reward, ev.last_mean_reward))
+    return {"steps": ev.timesteps, "returns": ev.results, "lengths": ev.ep_lengths, "best": best, "last": last}
+
+
+def _npz_files(log_path: Path, kind: str) -> dict[str, dict[str, list]]:
+    """The evaluations.npz files an EvalCallback wrote under ``log_path`` for a model of ``kind``, as lists."""
+    files = ["evaluations.npz"] if kind == "single" else [f"s{seed}/evaluations.npz" for seed in SEEDS]
+    out = {}
+    for name in files:
+        with np.load(log_path / name) as data:
+            out[name] = {key: data[key].tolist() for key in data.files}
+    return out
+
+
+@pytest.mark.parametrize("order", [("population", "single"), ("single", "population")])
+def test_an_eval_callback_used_on_a_population_and_a_single_agent_evaluates_each_as_a_new_one(order, tmp_path):
+    """Given another model, a used EvalCallback starts afresh, as a new one would; given the same model, trained on,
+    it goes on with its evaluations (SB3's)."""
+    kw = {"eval_freq": 4, "n_eval_episodes": 2}
+    used = EvalCallback("CartPole-v1", log_path=tmp_path / "used", **kw)
+    for kind in order:
+        fresh = EvalCallback("CartPole-v1", log_path=tmp_path / kind, **kw)
+        MAKE[kind]().learn(16, callback=fresh)
+        model = MAKE[kind]().learn(16, callback=used)
+        assert _evaluations(used) == _evaluations(fresh) and used.n_calls == fresh.n_calls == 8, kind
+        assert _npz_files(tmp_path / "used", kind) == _npz_files(tmp_path / kind, kind)
+    model.learn(16, callback=used, reset_num_timesteps=False)
+    twice = EvalCallback("CartPole-v1", **kw)
+    again = MAKE[order[1]]().learn(16, callback=twice)
+    again.learn(16, callback=twice, reset_num_timesteps=False)
+    assert len(used.timesteps) == 4 and _evaluations(used) == _evaluations(twice)
+
+
+# --- load_population: one warning for the callable schedules of all the members -------------------------------------
+def lr_fn(progress: float) -> float:
+    return 1e-3 * (0.5 + progress)
+
+
+def clip_fn(progress: float) -> float:
+    return 0.1 + 0.1 * progress
+
+
+def _load(folder: Path, **kwargs: Any) -> tuple[Population, list[str]]:
+    """``load_population(PPO, folder, **kwargs)`` and the messages of the schedule warnings it gave (each one's
+    location checked: the caller's line)."""
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        pop = load_population(PPO, folder, **kwargs)
+    caught = [w for w in record if "a model file cannot hold a function" in str(w.message)]
+    assert all(w.category is UserWarning and w.filename == __file__ for w in caught)
+    return pop, [str(w.message) for w in caught]
+
+
+def test_load_population_warns_once_for_the_callable_schedules_of_all_its_members(tmp_path):
+    hp = {"n_steps": 32, "n_envs": 2, "batch_size": 64, "n_epochs": 1, "learning_rate": lr_fn, "clip_range": clip_fn}
+    folder = PPO("CartPole-v1", seed=[0, 1, 2], **hp).learn(128).save(tmp_path / "pop")
+    lr, clip = SavedSchedule("lr_fn", lr_fn(0.0), 0.0), SavedSchedule("clip_fn", clip_fn(0.0), 0.0)  # the last values
+
+    pop, (message,) = _load(folder)
+    assert message == (
+        f"{folder}: a model file cannot hold a function: in the files of all 3 members (seeds [0, 1, 2]), "
+        "learning_rate was the callable lr_fn and is now the constant 0.0005 (its value at progress_remaining 0, the "
+        "last update); clip_range was the callable clip_fn and is now the constant 0.1 (its value at "
+        "progress_remaining 0, the last update). To restore them: "
+        "load_population(PPO, path, custom_objects={'learning_rate': <function>, 'clip_range': <function>})"
+    )
+    assert [(m.config.learning_rate, m.config.clip_range) for m in pop.members] == [(lr, clip)] * 3
+
+    pop, (message,) = _load(folder, custom_objects={"learning_rate": lr_fn})  # one function given back
+    assert "clip_range was the callable clip_fn" in message and "learning_rate" not in message
+    assert [(m.config.learning_rate, m.config.clip_range) for m in pop.members] == [(lr_fn, clip)] * 3
+
+    pop, messages = _load(folder, custom_objects={"learning_rate": lr_fn}, clip_range=0.2)  # the other as a keyword
+    assert messages == [] and [(m.config.learning_rate, m.config.clip_range) for m in pop.members] == [(lr_fn, 0.2)] * 3

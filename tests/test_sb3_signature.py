@@ -161,3 +161,15 @@ def test_an_sb3_vec_env_is_refused_saying_what_to_pass():
     venv = vec_env.VecNormalize(env_util.make_vec_env("CartPole-v1", n_envs=2))
     with pytest.raises(ValueError, match=r"VecNormalize.*pass the env id with n_envs=N.*normalize_obs=True"):
         PPO("MlpPolicy", venv)
+
+
+def test_multi_input_policy_populations_stack_mlps_only():
+    vector = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
+    parts = gym.spaces.Dict({"a": vector, "b": gym.spaces.Discrete(4)})
+    flat = [SpacesEnv(parts, gym.spaces.Discrete(2)) for _ in "ab"]
+    pop = PPO("MultiInputPolicy", flat, seed=[0, 1], n_steps=16, batch_size=16)
+    assert isinstance(pop, Population) and pop.member(0).net == "mlp"
+    image = gym.spaces.Box(0, 255, (16, 16, 1), np.uint8)
+    pixels = [SpacesEnv(gym.spaces.Dict({"p": image, "v": vector}), gym.spaces.Discrete(2)) for _ in "ab"]
+    with pytest.raises(ValueError, match="population supports MLP policies \\(net='mlp'\\); got net='cnn'"):
+        PPO("MultiInputPolicy", pixels, seed=[0, 1], n_steps=16, batch_size=16)

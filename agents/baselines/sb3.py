@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -43,7 +44,7 @@ from typing_extensions import Self
 from agents.common.callbacks import MaybeCallback, ProgressBarCallback, as_callback, start_training
 from agents.common.cnn import image_layout
 from agents.common.config import CALLABLE_FIELDS, restore_schedules, schedule_marker
-from agents.common.logger import last_episode_t, tensorboard_run_dir
+from agents.common.logger import last_episode_t, log_rows, tensorboard_run_dir, trim_monitor, trim_progress
 from agents.common.policies import default_cnn_spec as nngym_default_cnn_spec
 from agents.recurrent_ppo import RecurrentPPOConfig
 from nngym.builders import cnn
@@ -208,6 +209,10 @@ class SB3Agent:
                 raise ValueError(f"SB3 {self.algo}: {e}") from e
         self._train_seconds = 0.0
         self._logged_to: Path | None = None  # the log_dir an earlier learn of this agent wrote to
+        #: rows of monitor.csv (episodes) and progress.csv that earlier runs left before this run's (nngym's
+        #: ``BaseAgent._log_rows_before``): what a run resumed from a checkpoint keeps below its own rows
+        self._log_rows_before: dict[str, int] | None = {"monitor": 0, "progress": 0}  # None: not known
+        self._episode_base = 0  # _episode_num = this + the VecMonitor's episode_count
 
     # --- construction ------------------------------------------------------------------------
     def _make_env(self, env: str | gym.Env) -> VecEnv:
@@ -238,8 +243,8 @@ class SB3Agent:
         for key in ("n_envs", "log_interval", "normalize_obs", "normalize_reward", *NNGYM_ONLY):
             hp.pop(key, None)
         for key in self.schedule_keys:
-            if isinstance(hp.get(key), str) and hp[key].startswith("lin_"):
-                hp[key] = _linear_schedule(float(hp[key][4:]))
+            if isinstance(hp.get(key), str):
+                hp[key] = _sb3_schedule(hp[key], f"SB3 {self.algo}: {key}")
         policy_kwargs: dict[str, Any] = {}
         if "net_arch" in hp:
             net_arch = hp.pop("net_arch")  # a list, or dict(pi=..., vf=...) for actor and critic sizes of their own
@@ -289,6 +294,12 @@ class SB3Agent:
         return None if self.model is None else self.model.get_env()
 
     @property
+    def _episode_num(self) -> int:
+        """Episodes this run has finished (since the ``learn`` that reset the counters, across a checkpoint)."""
+        monitor = getattr(self, "_monitor", None)
+        return self._episode_base + (0 if monitor is None else int(monitor.episode_count))
+
+    @property
     def _total_timesteps(self) -> int:  # read by nngym's ProgressBarCallback
         return int(self.model._total_timesteps)
 
@@ -309,7 +320,9 @@ class SB3Agent:
         after the first appends to them, with ``reset_num_timesteps=True`` too (monitor.csv's header stays the first
         run's and ``t`` goes on from its last row; progress.csv's rows follow the earlier ones, their steps from 0
         again), as SB3's ``Monitor`` keeps writing to its file; the first ``learn`` of an agent starts them anew,
-        unless it continues a run (``reset_num_timesteps=False``, e.g. after ``load``).
+        unless it continues a run (``reset_num_timesteps=False``, e.g. after ``load``): then the rows logged after
+        the checkpoint, which the resumed run plays again, are dropped (the episodes after the checkpoint's from
+        monitor.csv, the rows after its ``num_timesteps`` from progress.csv).
 
         Args:
             total_timesteps: Env steps of this call.
@@ -320,9 +333,11 @@ class SB3Agent:
         if self.model is None:
             raise ValueError(f"SB3 {self.algo}.learn needs an env: pass env= to the constructor or to load()")
         torch.set_num_threads(self.torch_threads)
+        if reset_num_timesteps:  # a new run: its episodes from 0
+            self._episode_base = -int(self._monitor.episode_count)
         if self.log_dir is not None:
             again = self._logged_to == self.log_dir  # this agent wrote the files in an earlier learn
-            self._attach_logs(again or not reset_num_timesteps, reset_num_timesteps)
+            self._attach_logs(again, reset_num_timesteps)
             self._logged_to = self.log_dir
         callbacks = list(callback) if isinstance(callback, list | tuple) else [] if callback is None else [callback]
         if progress_bar:  # nngym's tqdm bar (SB3's needs the rich package)
@@ -341,12 +356,25 @@ class SB3Agent:
             self._monitor.results_writer = None
         return self
 
-    def _attach_logs(self, append: bool, reset_num_timesteps: bool) -> None:
-        """SB3's VecMonitor writer and CSV logger on ``<log_dir>/monitor.csv`` and ``progress.csv`` (``append``: after
-        the rows they hold), and SB3's TensorBoard writer in a new run directory, or the latest one when continuing a
-        run (not ``reset_num_timesteps``)."""
+    def _attach_logs(self, again: bool, reset_num_timesteps: bool) -> None:
+        """SB3's VecMonitor writer and CSV logger on ``<log_dir>/monitor.csv`` and ``progress.csv``, and SB3's
+        TensorBoard writer in a new run directory, or the latest one when continuing a run (not
+        ``reset_num_timesteps``).
+
+        The files are appended to when this agent wrote them in an earlier ``learn`` (``again``) or the run goes on
+        (not ``reset_num_timesteps``); a run resumed from a model file (not ``again``) first drops the rows its
+        earlier self logged after the checkpoint, as ``BaseAgent._open_logs`` does.
+        """
         self.log_dir.mkdir(parents=True, exist_ok=True)
         monitor, progress = self.log_dir / "monitor.csv", self.log_dir / "progress.csv"
+        if again and reset_num_timesteps:  # a new run after the rows of the earlier ones
+            self._log_rows_before = log_rows(self.log_dir)
+        elif not again and reset_num_timesteps:  # a new run in new files
+            self._log_rows_before = {"monitor": 0, "progress": 0}
+        elif not again and self._log_rows_before is not None:  # resumed from a model file: rows up to its checkpoint
+            trim_progress(progress, self._log_rows_before["progress"], self.num_timesteps)
+            trim_monitor(monitor, self._log_rows_before["monitor"] + self._episode_num)
+        append = again or not reset_num_timesteps
         vm = self._monitor
         keep = append and monitor.exists()
         vm.t_start = time.time()
@@ -421,6 +449,8 @@ class SB3Agent:
             "param_groups": [{k: v for k, v in g.items() if _jsonable(v)} for g in opt["param_groups"]],
             "num_timesteps": self.num_timesteps,
             "n_updates": int(getattr(self.model, "_n_updates", 0)),
+            "episode_num": self._episode_num,
+            "log_rows_before": self._log_rows_before,
         }
         return save_npz(path, arrays, meta)
 
@@ -472,6 +502,9 @@ class SB3Agent:
         agent.policy.optimizer.load_state_dict({"state": opt_state, "param_groups": groups})
         agent.model.num_timesteps = int(meta["num_timesteps"])
         agent.model._n_updates = int(meta["n_updates"])
+        # a file written without these counters says nothing of the rows before its checkpoint: they are all kept
+        agent._episode_base = int(meta.get("episode_num", 0))
+        agent._log_rows_before = meta.get("log_rows_before")
         if isinstance(agent._venv, VecNormalize):
             for name in ("obs_rms", "ret_rms"):
                 if f"{name}/mean" in arrays:
@@ -498,12 +531,30 @@ def _linear_schedule(start: float):
     return schedule
 
 
+def _sb3_schedule(text: str, name: str) -> Any:
+    """A schedule given as a string, as rl-baselines3-zoo's ``_preprocess_schedules`` reads it for SB3: ``lin_<x>`` /
+    ``linear_<x>`` -> the linear schedule from ``x`` to 0, ``"<x>"`` -> the number ``x``.
+
+    Raises:
+        ValueError: Naming ``name``, the accepted forms and ``text``, for any other string or a number < 0.
+    """
+    s = text.strip()
+    prefix = next((p for p in ("lin_", "linear_") if s.startswith(p)), "")
+    try:
+        value = float(s[len(prefix) :])
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value < math.inf:
+        raise ValueError(f"{name} must be a number >= 0, 'lin_<x>' or 'linear_<x>' (x >= 0), got {text!r}")
+    return _linear_schedule(value) if prefix else value
+
+
 class SB3PPO(SB3Agent):
     """stable-baselines3's PPO with nngym's PPO hyperparameters (``agents/hyperparams/ppo.yml``)."""
 
     algo = "PPO"
     sb3_class = PPO
-    schedule_keys = ("learning_rate", "clip_range")
+    schedule_keys = ("learning_rate", "clip_range", "clip_range_vf")
 
 
 class SB3A2C(SB3Agent):
@@ -551,7 +602,7 @@ class SB3RecurrentPPO(SB3Agent):
     sb3_class = RecurrentPPO
     policy_names = {"mlp": "MlpLstmPolicy", "lstm": "MlpLstmPolicy", "cnn": "CnnLstmPolicy"}
     dict_policy = "MultiInputLstmPolicy"
-    schedule_keys = ("learning_rate", "clip_range")
+    schedule_keys = ("learning_rate", "clip_range", "clip_range_vf")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._forget_bias: float | None = None

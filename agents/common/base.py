@@ -3,7 +3,6 @@ statistics and logging, callback hooks, and safe save/load (npz + JSON, never pi
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import hashlib
 import json
@@ -39,7 +38,7 @@ from agents.common.config import (
     schedule_marker,
 )
 from agents.common.dbn_policy import pretrain_dbn_trunk
-from agents.common.logger import Logger, MonitorWriter, tensorboard_run_dir
+from agents.common.logger import Logger, MonitorWriter, log_rows, tensorboard_run_dir, trim_progress
 from agents.common.normalize import NormalizedVecEnv, Normalizer
 from agents.common.policies import ActorCriticPolicy, check_spaces
 from agents.common.sb3_args import sb3_arguments
@@ -659,12 +658,12 @@ class BaseAgent(metaclass=_AgentMeta):
         folder = Path(self.log_dir)
         again = self._logged_to == folder  # this agent wrote the files in an earlier learn
         if again and reset_num_timesteps:  # a new run after the rows of the earlier ones
-            self._log_rows_before = _log_rows(folder)
+            self._log_rows_before = log_rows(folder)
         elif not again and reset_num_timesteps:  # a new run in new files
             self._log_rows_before = {"monitor": 0, "progress": 0}
         elif not again:  # resumed from a model file: the rows up to its checkpoint
             keep = self._log_rows_before["progress"]
-            _trim_progress(folder / "progress.csv", keep, self.num_timesteps)
+            trim_progress(folder / "progress.csv", keep, self.num_timesteps)
         append = again or not reset_num_timesteps
         keep_episodes = None if again else self._log_rows_before["monitor"] + self._episode_num
         self._monitor = MonitorWriter(folder, self.env_id, append=append, keep_episodes=keep_episodes)
@@ -928,40 +927,6 @@ def _custom_nets(path: str | os.PathLike, meta: dict[str, Any]) -> dict[str, Seq
         except ModelFileError as e:
             raise ModelFileError(f"{path}: network {name}: {e}") from None
     return nets
-
-
-def _log_rows(folder: Path) -> dict[str, int]:
-    """The rows of ``monitor.csv`` (episodes) and ``progress.csv`` in ``folder`` (0 for a file that is missing)."""
-    monitor, progress = folder / "monitor.csv", folder / "progress.csv"
-    episodes = max(len(monitor.read_text().splitlines()) - 2, 0) if monitor.exists() else 0  # JSON line, names
-    rows = 0
-    if progress.exists() and progress.stat().st_size:
-        with open(progress, newline="") as f:
-            rows = sum(1 for _ in csv.DictReader(f))
-    return {"monitor": episodes, "progress": rows}
-
-
-def _trim_progress(path: Path, keep: int, until_step: int) -> None:
-    """Drops the rows of ``progress.csv`` a run resumed at ``until_step`` env steps logs again: after the first
-    ``keep`` rows (earlier runs'), those logged after ``until_step`` (``time/total_timesteps``)."""
-    if not path.exists() or not path.stat().st_size:
-        return
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        rows, keys = list(reader), list(reader.fieldnames or [])
-
-    def step(row: dict[str, str]) -> float:
-        try:
-            return float(row.get("time/total_timesteps") or 0)
-        except ValueError:
-            return 0.0
-
-    kept = rows[:keep] + [r for r in rows[keep:] if step(r) <= until_step]
-    if len(kept) < len(rows):
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=keys)
-            writer.writeheader()
-            writer.writerows(kept)
 
 
 def _digest(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> str:

@@ -48,7 +48,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from agents.common.evaluation import classification_accuracy, run_episodes
+from agents.common.evaluation import EpisodeStats, classification_accuracy, run_episodes
 from agents.common.logger import member_log_dir
 from nngym.checks import is_int, is_real, shown
 
@@ -453,16 +453,25 @@ class EvalCallback(EventCallback):
     numbers are those of ``evaluate(agent, eval_env, n_eval_episodes, deterministic, seed)``. A vector env is refused
     (SB3 evaluates on a VecEnv's envs side by side: different episodes, and numbers ``evaluate`` would not give).
 
+    Each evaluation writes a row of progress.csv at once, as SB3's does: ``eval/mean_reward``,
+    ``eval/mean_ep_length``, ``eval/success_rate`` (the mean of ``info["is_success"]`` at the episodes' ends, when the
+    env's infos have it) and ``time/total_timesteps``, with whatever else was recorded since the agent's last row;
+    the agent writes its own rows at its log interval as before. Unlike SB3's, the row's ``time/total_timesteps``
+    also goes to TensorBoard, which holds every value of progress.csv (``agents.common.logger``).
+
     On a population every member is evaluated, one after the other on the same episodes, and each gets the files its
     single run would: ``evaluations.npz`` in ``member_log_dir(log_path, seed)`` (``<log_path>/s<seed>``, or
     ``{seed}`` filled in), ``best_model.npz`` (an ordinary model file of the member, saved when its own mean return
-    is a new best) in ``member_log_dir(best_model_save_path, seed)``, and ``eval/mean_reward`` /
-    ``eval/mean_ep_length`` in its own progress.csv; the timesteps are the member's own env steps. Member k's
-    evaluations are those its single run with the same callback would make (its parameters follow that run's). In
-    memory, each evaluation's ``timesteps``, ``results`` and ``ep_lengths`` entry is a list of one entry per member
-    and ``best_mean_reward`` / ``last_mean_reward`` are arrays (K,). ``callback_on_new_best`` and
-    ``callback_after_eval`` follow one run's evaluations while a population stops all its members at once: they are
-    refused on a population.
+    is a new best) in ``member_log_dir(best_model_save_path, seed)``, and the evaluation's row in its own
+    progress.csv, at its own env steps. Member k's evaluations are those its single run with the same callback
+    would make (its parameters follow that run's). In memory, each evaluation's ``timesteps``, ``results``,
+    ``ep_lengths`` and ``successes`` entry is a list of one entry per member and ``best_mean_reward`` /
+    ``last_mean_reward`` are arrays (K,). ``callback_on_new_best`` and ``callback_after_eval`` follow one run's
+    evaluations while a population stops all its members at once: they are refused on a population.
+
+    Used again on the model it evaluated (``learn(..., reset_num_timesteps=False)``), it goes on with that model's
+    evaluations and best mean return, as SB3's; given another model (a single agent after a population, a new
+    agent), it starts afresh, as a new ``EvalCallback`` would: no evaluation, no best, no call counted yet.
 
     Args:
         eval_env: Env id or ``gymnasium.Env`` used only for evaluation, with the training env's spaces (checked by
@@ -472,7 +481,8 @@ class EvalCallback(EventCallback):
         best_model_save_path: Directory for ``best_model.npz`` (``None``: do not save).
         deterministic: Greedy / mean actions.
         log_path: Directory for ``evaluations.npz`` as SB3 writes it: ``timesteps`` (E,), ``results`` (E,
-            n_eval_episodes) returns and ``ep_lengths`` (E, n_eval_episodes), one row per evaluation.
+            n_eval_episodes) returns and ``ep_lengths`` (E, n_eval_episodes), one row per evaluation, and
+            ``successes`` (E', n) the ``is_success`` flags of the E' evaluations whose episodes had them.
         seed: Seed of each evaluation's first reset.
         callback_on_new_best: Called (``on_step``) when the mean return is a new best, e.g.
             ``StopTrainingOnRewardThreshold``; its False stops training.
@@ -518,11 +528,17 @@ class EvalCallback(EventCallback):
         self.callback_on_new_best = callback_on_new_best
         if callback_on_new_best is not None:
             callback_on_new_best.parent = self
-        self.best_mean_reward = -np.inf
-        self.last_mean_reward = -np.inf
-        self.timesteps: list[int] = []
-        self.results: list[list[float]] = []
-        self.ep_lengths: list[list[int]] = []
+        self._start_afresh()
+
+    def _start_afresh(self) -> None:
+        """The state of a callback that has evaluated nothing yet."""
+        self.n_calls = 0
+        self.best_mean_reward: float | np.ndarray = -np.inf
+        self.last_mean_reward: float | np.ndarray = -np.inf
+        self.timesteps: list[Any] = []
+        self.results: list[Any] = []
+        self.ep_lengths: list[Any] = []
+        self.successes: list[Any] = []
 
     # SB3's names of the evaluations so far
     @property
@@ -536,6 +552,17 @@ class EvalCallback(EventCallback):
     @property
     def evaluations_length(self) -> list[list[int]]:
         return self.ep_lengths
+
+    @property
+    def evaluations_successes(self) -> list[list[bool]]:
+        return self.successes
+
+    def init_callback(self, model: Any) -> None:
+        """Starts afresh for a model other than the one it evaluated (its evaluations, best and last mean returns
+        and call count are that model's), then inits as every callback does (``_init_callback``)."""
+        if model is not self.model:
+            self._start_afresh()
+        super().init_callback(model)
 
     def _init_callback(self) -> None:
         """Checks the eval env's spaces against the agent's; creates the output folders; inits
@@ -583,9 +610,15 @@ class EvalCallback(EventCallback):
         }
         for folder in (d for dirs in self._member_dirs.values() if dirs for d in dirs):
             folder.mkdir(parents=True, exist_ok=True)
-        if np.ndim(self.best_mean_reward) != 1 or len(self.best_mean_reward) != len(members):
+        if np.ndim(self.best_mean_reward) == 0:  # nothing evaluated yet (else: the same population, trained on)
             self.best_mean_reward = np.full(len(members), -np.inf)
             self.last_mean_reward = np.full(len(members), -np.inf)
+
+    def _run(self, agent: Any) -> tuple[EpisodeStats, list[bool]]:
+        """One evaluation of ``agent``: ``run_episodes``' statistics and the ``is_success`` flags of the episodes
+        whose last info had one."""
+        stats = run_episodes(agent, self.eval_env, self.n_eval_episodes, self.deterministic, self.seed)
+        return stats, stats.successes
 
     def _on_step(self) -> bool:
         if self.n_calls % self.eval_freq:
@@ -594,24 +627,20 @@ class EvalCallback(EventCallback):
         if members is not None:
             self._evaluate_members(members)
             return True
-        stats = run_episodes(self.model, self.eval_env, self.n_eval_episodes, self.deterministic, self.seed)
+        stats, successes = self._run(self.model)
         mean, mean_length = float(np.mean(stats.returns)), float(np.mean(stats.lengths))
         self.last_mean_reward = mean
         self.timesteps.append(self.num_timesteps)
         self.results.append(stats.returns)
         self.ep_lengths.append(stats.lengths)
+        if successes:
+            self.successes.append(successes)
         if self.log_path is not None:
-            np.savez(
-                self.log_path / "evaluations.npz",
-                timesteps=np.array(self.timesteps, dtype=np.int64),
-                results=np.array(self.results, dtype=np.float64),
-                ep_lengths=np.array(self.ep_lengths, dtype=np.int64),
-            )
+            _save_evaluations(self.log_path, self.timesteps, self.results, self.ep_lengths, self.successes)
         if self.verbose >= 1:
             print(f"Eval num_timesteps={self.num_timesteps}, episode_reward={mean:.2f} +/- {np.std(stats.returns):.2f}")
             print(f"Episode length: {mean_length:.2f} +/- {np.std(stats.lengths):.2f}")
-        self.logger.record("eval/mean_reward", mean)
-        self.logger.record("eval/mean_ep_length", mean_length)
+        _log_evaluation(self.logger, self.num_timesteps, mean, mean_length, successes, self.verbose)
         go_on = True
         if mean > self.best_mean_reward:
             if self.verbose >= 1:
@@ -627,28 +656,30 @@ class EvalCallback(EventCallback):
 
     def _evaluate_members(self, members: list[Any]) -> None:
         """Evaluates each member of a population into its own files, progress.csv row and best model."""
-        stats = [run_episodes(m, self.eval_env, self.n_eval_episodes, self.deterministic, self.seed) for m in members]
+        runs = [self._run(m) for m in members]
+        stats = [s for s, _ in runs]
         self.timesteps.append([int(m.num_timesteps) for m in members])
         self.results.append([s.returns for s in stats])
         self.ep_lengths.append([s.lengths for s in stats])
+        self.successes.append([flags for _, flags in runs])
         self.last_mean_reward = np.array([np.mean(s.returns) for s in stats], dtype=np.float64)
         synced = False
-        for k, (m, s) in enumerate(zip(members, stats, strict=True)):
+        for k, (m, (s, successes)) in enumerate(zip(members, runs, strict=True)):
             mean, mean_length = float(self.last_mean_reward[k]), float(np.mean(s.lengths))
             if self._member_dirs["log"] is not None:
-                np.savez(
-                    self._member_dirs["log"][k] / "evaluations.npz",
-                    timesteps=np.array([t[k] for t in self.timesteps], dtype=np.int64),
-                    results=np.array([r[k] for r in self.results], dtype=np.float64),
-                    ep_lengths=np.array([n[k] for n in self.ep_lengths], dtype=np.int64),
+                _save_evaluations(
+                    self._member_dirs["log"][k],
+                    [t[k] for t in self.timesteps],
+                    [r[k] for r in self.results],
+                    [n[k] for n in self.ep_lengths],
+                    [f[k] for f in self.successes if f[k]],
                 )
             if self.verbose >= 1:
                 print(
                     f"Eval seed {m.seed} num_timesteps={m.num_timesteps}, episode_reward={mean:.2f} +/- "
                     f"{np.std(s.returns):.2f}, episode length: {mean_length:.2f} +/- {np.std(s.lengths):.2f}"
                 )
-            m.logger.record("eval/mean_reward", mean)
-            m.logger.record("eval/mean_ep_length", mean_length)
+            _log_evaluation(m.logger, int(m.num_timesteps), mean, mean_length, successes, self.verbose)
             if mean > self.best_mean_reward[k]:
                 if self.verbose >= 1:
                     print(f"New best mean reward for seed {m.seed}!")
@@ -663,6 +694,38 @@ class EvalCallback(EventCallback):
         super().update_child_locals(locals_)
         if self.callback_on_new_best is not None:
             self.callback_on_new_best.update_locals(locals_)
+
+
+def _save_evaluations(
+    folder: Path, timesteps: list[int], results: list[list[float]], ep_lengths: list[list[int]], successes: list[Any]
+) -> None:
+    """``<folder>/evaluations.npz`` as SB3 writes it: ``timesteps`` (E,), ``results`` and ``ep_lengths`` (E,
+    n_eval_episodes), and ``successes`` (E', n) if some evaluations had ``is_success`` flags."""
+    extra = {"successes": np.array(successes, dtype=bool)} if successes else {}
+    np.savez(
+        folder / "evaluations.npz",
+        timesteps=np.array(timesteps, dtype=np.int64),
+        results=np.array(results, dtype=np.float64),
+        ep_lengths=np.array(ep_lengths, dtype=np.int64),
+        **extra,
+    )
+
+
+def _log_evaluation(
+    logger: Any, steps: int, mean: float, mean_length: float, successes: list[bool], verbose: int
+) -> None:
+    """Writes an evaluation's row of progress.csv now, at ``steps`` env steps, as SB3's ``EvalCallback`` does:
+    ``eval/mean_reward``, ``eval/mean_ep_length``, ``eval/success_rate`` (with ``successes``) and
+    ``time/total_timesteps``, plus what else was recorded since the last row."""
+    logger.record("eval/mean_reward", mean)
+    logger.record("eval/mean_ep_length", mean_length)
+    if successes:
+        success_rate = float(np.mean(successes))
+        if verbose >= 1:
+            print(f"Success rate: {100 * success_rate:.2f}%")
+        logger.record("eval/success_rate", success_rate)
+    logger.record("time/total_timesteps", steps)  # in TensorBoard too: it holds every value of progress.csv
+    logger.dump(steps)
 
 
 class StopTrainingOnRewardThreshold(BaseCallback):
@@ -700,6 +763,13 @@ class StopTrainingOnNoModelImprovement(BaseCallback):
         self.min_evals = check_count(min_evals, f"{what}: min_evals", 0)
         self.last_best_mean_reward = -np.inf
         self.no_improvement_evals = 0
+
+    def init_callback(self, model: Any) -> None:
+        """Starts counting afresh for a model other than the one it followed (as its ``EvalCallback`` parent starts
+        its evaluations afresh), then inits as every callback does."""
+        if model is not self.model:
+            self.n_calls, self.last_best_mean_reward, self.no_improvement_evals = 0, -np.inf, 0
+        super().init_callback(model)
 
     def _on_step(self) -> bool:
         best = _parent_best(self)

@@ -53,10 +53,11 @@ RANGES: dict[str, tuple[float, float, bool, bool]] = {
 }
 #: values allowed besides the range: SB3's ``gradient_steps=-1`` (as many gradient steps as env steps collected)
 ALSO_ALLOWED: dict[str, set[float]] = {"gradient_steps": {-1}}
-#: fields that are a number or a "lin_<x>" schedule, checked at their start value
-SCHEDULES = ("learning_rate", "clip_range")
-#: fields that also take a callable of the progress remaining (SB3's schedules; ``clip_range_vf`` is a number,
-#: None or a callable), its values checked when used (``nngym.schedules.CallableSchedule``)
+#: fields that are a number or a "lin_<x>" / "linear_<x>" schedule (rl-baselines3-zoo's strings), checked at their
+#: start value; ``clip_range_vf`` may also be None (no value clipping)
+SCHEDULES = ("learning_rate", "clip_range", "clip_range_vf")
+#: fields that also take a callable of the progress remaining (SB3's schedules), its values checked when used
+#: (``nngym.schedules.CallableSchedule``)
 CALLABLE_FIELDS = ("learning_rate", "clip_range", "clip_range_vf")
 #: fields that are hidden layer sizes (``check_net_arch``); an annotation with ``dict`` also takes SB3's
 #: ``dict(pi=[...], vf=[...])`` for different actor and critic sizes
@@ -108,9 +109,9 @@ def check_config(algo: str, config: Any) -> None:
         numeric = isinstance(value, int | float) and not isinstance(value, bool)
         if str(field.type).startswith("int") and not (numeric and float(value).is_integer()):
             raise ValueError(f"{algo}: {name} must be an integer, got {value!r}")
-        if name in RANGES and not numeric:
+        if name in RANGES and not numeric and not (name in SCHEDULES and isinstance(value, str)):
             raise ValueError(f"{algo}: {name} must be a number {_describe(name)}, got {type(value).__name__} {value!r}")
-        if name in RANGES and not _in_range(name, float(value)):
+        if name in RANGES and numeric and not _in_range(name, float(value)):
             raise ValueError(f"{algo}: {name} must be {_describe(name)}, got {value!r}")
         if name in SCHEDULES:
             try:

@@ -35,6 +35,8 @@ class EpisodeStats:
     """The reward of each episode's last step (success or failure in the T-maze, say)."""
     cut: int = 0
     """Episodes cut at the step cap (``max_episode_steps``) without the env ending them."""
+    successes: list[bool] = field(default_factory=list)
+    """``info["is_success"]`` of the last step of each episode whose last info has it (SB3's success rate)."""
 
 
 def episode_step_cap(env: gym.Env, max_episode_steps: int | None = None) -> int:
@@ -109,9 +111,11 @@ def run_episodes(
             action, state = agent.predict(
                 obs, state=state, episode_start=np.array([start]), deterministic=deterministic
             )
-            obs, r, terminated, truncated, _ = env.step(action)
+            obs, r, terminated, truncated, info = env.step(action)
             total, steps, start = total + float(r), steps + 1, False
             done = terminated or truncated
+            if done and info.get("is_success") is not None:
+                stats.successes.append(bool(info["is_success"]))
             if not done and steps >= cap:  # no time limit of its own: cut here
                 stats.cut, done = stats.cut + 1, True
         stats.returns.append(total)

@@ -138,6 +138,42 @@ def _step_of(row: dict[str, str]) -> float:
         return 0.0
 
 
+def log_rows(folder: Path) -> dict[str, int]:
+    """The rows of ``monitor.csv`` (episodes) and ``progress.csv`` in ``folder`` (0 for a file that is missing)."""
+    monitor, progress = folder / "monitor.csv", folder / "progress.csv"
+    episodes = max(len(monitor.read_text().splitlines()) - 2, 0) if monitor.exists() else 0  # JSON line, names
+    rows = 0
+    if progress.exists() and progress.stat().st_size:
+        with open(progress, newline="") as f:
+            rows = sum(1 for _ in csv.DictReader(f))
+    return {"monitor": episodes, "progress": rows}
+
+
+def trim_progress(path: Path, keep: int, until_step: int) -> None:
+    """Drops the rows of ``progress.csv`` a run resumed at ``until_step`` env steps logs again: after the first
+    ``keep`` rows (earlier runs'), those logged after ``until_step`` (``time/total_timesteps``)."""
+    if not path.exists() or not path.stat().st_size:
+        return
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        rows, keys = list(reader), list(reader.fieldnames or [])
+    kept = rows[:keep] + [r for r in rows[keep:] if _step_of(r) <= until_step]
+    if len(kept) < len(rows):
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(kept)
+
+
+def trim_monitor(path: Path, episodes: int) -> None:
+    """Keeps the first ``episodes`` episode rows of a ``monitor.csv`` (after its JSON header and column names)."""
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    if len(lines) > 2 + episodes:
+        path.write_text("".join(lines[: 2 + episodes]))
+
+
 def tensorboard_run_dir(root: str | os.PathLike, name: str, reset_num_timesteps: bool = True) -> Path:
     """The TensorBoard directory of one ``learn`` call, named as SB3 names it: ``<root>/<name>_<n>``.
 

@@ -165,7 +165,9 @@ def build_trunk(net: NetSpec, observation_space: gym.Space, rng: np.random.Gener
             return Sequential([combined_input(observation_space, rng, cnn_spec=spec)])
         raise ValueError(f"conv and pool items need image observations (C, H, W), got {observation_space}: {spec!r}")
     n_in = int(np.prod(encoded_space(observation_space).shape))
-    return with_input(cnn(spec, (n_in, 1, 1), rng), observation_space)  # dense/dropout items on the encoding
+    trunk = cnn(spec, (n_in, 1, 1), rng)  # dense/dropout items on the encoding, which arrives as (N, n_in)
+    trunk.input_shape = (n_in,)
+    return with_input(trunk, observation_space)
 
 
 def combined_input(
@@ -197,6 +199,7 @@ def with_input(net: Sequential, observation_space: gym.Space, flatten: bool = Fa
         return net
     if is_image_space(observation_space):
         net.layers[:0] = [image_input(observation_space), *([Flatten()] if flatten else [])]
+        net.input_shape = tuple(int(d) for d in observation_space.shape)  # what errors name as its input
     elif image_parts(observation_space):
         net.layers.insert(0, combined_input(observation_space))
     return net
@@ -406,14 +409,15 @@ class ActorCriticPolicy:
             head = lambda arch, n, init: mlp([f, *arch, n], rng, activation, w_init=hidden_init, out_w_init=init)  # noqa: E731
             self.pi = copy_net(given["pi"]) if "pi" in given else head(pi_arch, n_out, pi_init)
             self.vf = copy_net(given["vf"]) if "vf" in given else head(vf_arch, 1, vf_init)
-            self.actor = Sequential([*self.trunk.layers, *self.pi.layers])
-            self.critic = Sequential([*self.trunk.layers, *self.vf.layers])
+            self.actor = Sequential([*self.trunk.layers, *self.pi.layers], input_shape=self.trunk.input_shape)
+            self.critic = Sequential([*self.trunk.layers, *self.vf.layers], input_shape=self.trunk.input_shape)
         else:
             f = n_features(self.trunk, encoded)
             self.pi = copy_net(given["pi"]) if "pi" in given else Sequential([Dense(f, n_out, rng, w_init=pi_init)])
             self.vf = copy_net(given["vf"]) if "vf" in given else Sequential([Dense(f, 1, rng, w_init=vf_init)])
-            self.actor = Sequential([*self.trunk.layers, *self.pi.layers])  # views for inference (infer, _act)
-            self.critic = Sequential([*self.trunk.layers, *self.vf.layers])
+            shape = self.trunk.input_shape  # views for inference (infer, _act)
+            self.actor = Sequential([*self.trunk.layers, *self.pi.layers], input_shape=shape)
+            self.critic = Sequential([*self.trunk.layers, *self.vf.layers], input_shape=shape)
         if self.use_sde:  # the actor's layers before its final Dense give z(s); that Dense gives μ(s)
             head_net = self.actor if self.trunk is None else self.pi
             if not isinstance(head_net.layers[-1], Dense):
@@ -573,10 +577,12 @@ class QNetwork:
         elif is_combined_trunk(trunk):
             f = n_features(trunk, encoded)
             head = mlp([f, *net_arch, n_actions], rng, activation, w_init="he_normal", out_w_init="nielsen")
-            self.q = Sequential([*trunk.layers, *head.layers])
+            self.q = Sequential([*trunk.layers, *head.layers], input_shape=trunk.input_shape)
         elif trunk is not None:
             f = n_features(trunk, encoded)
-            self.q = Sequential([*trunk.layers, Dense(f, n_actions, rng, w_init="nielsen")])
+            self.q = Sequential(
+                [*trunk.layers, Dense(f, n_actions, rng, w_init="nielsen")], input_shape=trunk.input_shape
+            )
         else:
             self.q = build_net(net, n_in, net_arch, n_actions, activation, "he_normal", "nielsen", rng)
             with_input(self.q, observation_space, flatten=True)

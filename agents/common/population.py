@@ -22,9 +22,11 @@ and ``StopTrainingOnMaxEpisodes`` counts the episodes of all K·n_envs envs (``a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -42,7 +44,7 @@ from agents.common.callbacks import (
     start_training,
     training_locals,
 )
-from agents.common.config import check_total_timesteps
+from agents.common.config import SavedSchedule, check_total_timesteps, is_schedule_marker
 from agents.common.logger import member_log_dir
 from agents.common.population_dqn import DQNPopulationEngine
 from agents.common.population_onpolicy import A2CPopulationEngine, PPOPopulationEngine
@@ -181,7 +183,8 @@ class Population:
         **kwargs: Any,
     ) -> None:
         seeds = check_seeds(seed)
-        _check_supported(agent_cls, net)
+        multi_input = isinstance(net, str) and net == "multi_input"  # SB3's MultiInputPolicy: the spaces decide
+        _check_supported(agent_cls, "mlp" if multi_input else net)
         if isinstance(env, gym.Env | gym.vector.VectorEnv):
             raise ValueError(
                 f"a population of {len(seeds)} needs an env id (each member makes its own envs) or a list of "
@@ -194,6 +197,8 @@ class Population:
             agent_cls(e, net=net, seed=s, log_dir=member_log_dir(log_dir, s), **kwargs)
             for e, s in zip(envs, seeds, strict=True)
         ]
+        if multi_input:  # "cnn" for image parts, which a population does not stack
+            _check_supported(agent_cls, members[0].net)
         self._init_from_members(members, log_dir)
 
     @classmethod
@@ -373,6 +378,10 @@ def load_population(
 ) -> Population:
     """A population saved by ``Population.save``, to continue training (``learn(..., reset_num_timesteps=False)``).
 
+    Schedules that were callables are read back as ``agent_cls.load`` reads them (their last values, as constants)
+    unless ``custom_objects`` gives their functions back; one UserWarning for the whole population names them, where
+    each member's ``load`` would warn once per member.
+
     Args:
         agent_cls: The algorithm's class (``PPO``...); the file's must match.
         path: The directory ``save`` wrote.
@@ -393,31 +402,81 @@ def load_population(
     if not index.exists():
         raise ModelFileError(f"{folder}: no population.json (not a saved population)")
     files, seeds = _read_index(index, agent_cls.algo)
-    for name, seed in zip(files, seeds, strict=True):
-        _check_member_seed(index, folder / name, seed)  # before any member's logs are opened under a listed seed
+    metas = [_member_meta(folder / name) for name in files]
+    for name, seed, meta in zip(files, seeds, metas, strict=True):
+        _check_member_seed(index, folder / name, seed, meta)  # before any member's logs are opened under a listed seed
+    custom = kwargs.pop("custom_objects", None)
+    if custom is None or isinstance(custom, dict):
+        # each member's saved schedules given to its load as load would make them: one warning below, none per member
+        given = ({f.name for f in dataclasses.fields(agent_cls.Config)} & set(kwargs)) | set(custom or {})
+        saved = [_saved_schedules(agent_cls, meta, given) for meta in metas]
+        custom_objects = [{**lost, **(custom or {})} for lost in saved]
+    else:  # not a dict: load says what it takes
+        saved, custom_objects = [{} for _ in files], [custom for _ in files]
     members = [
-        agent_cls.load(folder / name, env=env, log_dir=member_log_dir(log_dir, seed), **kwargs)
-        for name, seed in zip(files, seeds, strict=True)
+        agent_cls.load(folder / name, env=env, log_dir=member_log_dir(log_dir, seed), custom_objects=objects, **kwargs)
+        for name, seed, objects in zip(files, seeds, custom_objects, strict=True)
     ]
-    return Population.from_members(members, log_dir)
+    population = Population.from_members(members, log_dir)  # one configuration: the same saved schedules in all
+    if saved[0]:
+        warnings.warn(_saved_schedules_message(agent_cls.__name__, folder, seeds, saved[0]), UserWarning, stacklevel=2)
+    return population
 
 
-def _check_member_seed(index: Path, path: Path, seed: int) -> None:
-    """Checks the seed in a member file's metadata against the one ``population.json`` lists for it (a file that
-    cannot be read is left to ``load``, which says what is wrong with it).
+def _member_meta(path: Path) -> dict[str, Any] | None:
+    """The metadata of a member file, None if it cannot be read (``load`` then says what is wrong with it)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data[META_KEY]))
+    except (OSError, ValueError, KeyError, EOFError, AttributeError, zipfile.BadZipFile):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def _check_member_seed(index: Path, path: Path, seed: int, meta: dict[str, Any] | None) -> None:
+    """Checks the seed in a member file's metadata ``meta`` against the one ``population.json`` lists for it (a file
+    that cannot be read, ``meta`` None, is left to ``load``, which says what is wrong with it).
 
     Raises:
         ModelFileError: Naming both files and both seeds.
     """
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            found = json.loads(str(data[META_KEY])).get("seed")
-    except (OSError, ValueError, KeyError, EOFError, AttributeError, zipfile.BadZipFile):
+    if meta is None:
         return
+    found = meta.get("seed")
     if found != seed:
         raise ModelFileError(
             f"{index}: lists seed {seed} for {path.name}, but {path} holds the member with seed {found}"
         )
+
+
+def _saved_schedules(agent_cls: type, meta: dict[str, Any] | None, given: set[str]) -> dict[str, SavedSchedule]:
+    """The callable schedules a member file holds as markers (``schedule_marker``) and ``load`` would read back as
+    their last values (``SavedSchedule``), by field name: those not ``given`` (in ``custom_objects`` or as keywords)."""
+    config = meta.get("config") if meta is not None else None
+    if not isinstance(config, dict):
+        return {}
+    fields = {f.name for f in dataclasses.fields(agent_cls.Config)}
+    return {
+        name: SavedSchedule(str(value["callable"]), value["last_value"], value["progress_remaining"])
+        for name, value in config.items()
+        if name in fields and name not in given and is_schedule_marker(value)
+    }
+
+
+def _saved_schedules_message(algo: str, folder: Path, seeds: list[int], lost: dict[str, SavedSchedule]) -> str:
+    """The warning of ``load_population`` for the callable schedules ``lost`` that every member file held as their
+    last values: ``load``'s warning, said once for the population."""
+    what = "; ".join(
+        f"{name} was the callable {s.qualname} and is now the constant {s.value:g} (its value at progress_remaining "
+        f"{s.progress_remaining:g}, the last update)"
+        for name, s in lost.items()
+    )
+    restore = ", ".join(f"{name!r}: <function>" for name in lost)
+    return (
+        f"{folder}: a model file cannot hold a function: in the files of all {len(seeds)} members (seeds {seeds}), "
+        f"{what}. To restore {'them' if len(lost) > 1 else 'it'}: "
+        f"load_population({algo}, path, custom_objects={{{restore}}})"
+    )
 
 
 def _read_index(index: Path, algo: str) -> tuple[list[str], list[int]]:
