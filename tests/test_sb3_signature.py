@@ -173,3 +173,31 @@ def test_multi_input_policy_populations_stack_mlps_only():
     pixels = [SpacesEnv(gym.spaces.Dict({"p": image, "v": vector}), gym.spaces.Discrete(2)) for _ in "ab"]
     with pytest.raises(ValueError, match="population supports MLP policies \\(net='mlp'\\); got net='cnn'"):
         PPO("MultiInputPolicy", pixels, seed=[0, 1], n_steps=16, batch_size=16)
+
+
+def test_dqn_takes_sb3s_train_freq_tuple_in_steps():
+    assert DQN("MlpPolicy", "CartPole-v1", train_freq=(4, "step")).config.train_freq == 4
+    assert DQN("CartPole-v1", train_freq=[8, "step"]).config.train_freq == 8  # a yml list
+    with pytest.raises(ValueError, match=r"train_freq=\(1, 'episode'\) is not supported: nngym's DQN trains every n"):
+        DQN("MlpPolicy", "CartPole-v1", train_freq=(1, "episode"))
+    with pytest.raises(ValueError, match=r"train_freq must be an int or SB3's \(n, 'step'\), got \(4, 'steps'\)"):
+        DQN("MlpPolicy", "CartPole-v1", train_freq=(4, "steps"))
+
+
+def test_populations_and_the_sb3_adapter_take_log_interval(tmp_path):
+    import csv
+
+    pop = PPO("MlpPolicy", "CartPole-v1", seed=[0, 1], n_steps=16, batch_size=16, log_dir=tmp_path / "s{seed}")
+    pop.learn(16 * 4, log_interval=2)
+    with open(tmp_path / "s1" / "progress.csv") as f:
+        assert [int(r["time/total_timesteps"]) for r in csv.DictReader(f)] == [32, 64]
+    assert pop.config.log_interval == 1
+    with pytest.raises(ValueError, match="log_interval"):
+        pop.learn(16, log_interval=0)
+    sb3 = pytest.importorskip("agents.baselines.sb3")
+    agent = sb3.sb3_agent("ppo", "CartPole-v1", seed=0, log_dir=tmp_path / "sb3", n_steps=16, batch_size=16)
+    agent.learn(16 * 4, log_interval=2)
+    with open(tmp_path / "sb3" / "progress.csv") as f:
+        assert [int(r["time/total_timesteps"]) for r in csv.DictReader(f)] == [32, 64]
+    with pytest.raises(ValueError, match="log_interval must be an int >= 1, got 0"):
+        agent.learn(16, log_interval=0)

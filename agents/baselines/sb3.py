@@ -313,8 +313,10 @@ class SB3Agent:
         callback: MaybeCallback = None,
         progress_bar: bool = False,
         reset_num_timesteps: bool = True,
+        log_interval: int | None = None,
     ) -> Self:
-        """Trains for ``total_timesteps`` env steps, writing monitor.csv and progress.csv to ``log_dir``.
+        """Trains for ``total_timesteps`` env steps, writing monitor.csv and progress.csv to ``log_dir``
+        (``log_interval``: SB3's, for this call; None keeps the agent's).
 
         The files are kept as nngym's agents keep theirs (``BaseAgent._open_logs``): every ``learn`` of this agent
         after the first appends to them, with ``reset_num_timesteps=True`` too (monitor.csv's header stays the first
@@ -347,7 +349,7 @@ class SB3Agent:
         self.model.learn(
             total_timesteps,
             callback=_CallbackAdapter(inner, self),
-            log_interval=self.log_interval,
+            log_interval=self.log_interval if log_interval is None else _log_interval(log_interval, self.algo),
             reset_num_timesteps=reset_num_timesteps,
         )
         self._train_seconds += time.perf_counter() - t0
@@ -512,6 +514,13 @@ class SB3Agent:
                     rms.mean, rms.var = arrays[f"{name}/mean"].copy(), arrays[f"{name}/var"].copy()
                     rms.count = float(arrays[f"{name}/count"])
         return agent
+
+
+def _log_interval(value: Any, algo: str) -> int:
+    """SB3's ``log_interval``, checked: an int >= 1."""
+    if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"SB3 {algo}.learn: log_interval must be an int >= 1, got {value!r}")
+    return int(value)
 
 
 def _jsonable(v: Any) -> bool:

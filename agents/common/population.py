@@ -37,6 +37,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from agents.common.callbacks import (
+    BaseCallback,
     CallbackList,
     MaybeCallback,
     ProgressBarCallback,
@@ -44,7 +45,7 @@ from agents.common.callbacks import (
     start_training,
     training_locals,
 )
-from agents.common.config import SavedSchedule, check_total_timesteps, is_schedule_marker
+from agents.common.config import SavedSchedule, check_config, check_total_timesteps, is_schedule_marker
 from agents.common.logger import member_log_dir
 from agents.common.population_dqn import DQNPopulationEngine
 from agents.common.population_onpolicy import A2CPopulationEngine, PPOPopulationEngine
@@ -317,8 +318,10 @@ class Population:
         callback: MaybeCallback = None,
         progress_bar: bool = False,
         reset_num_timesteps: bool = True,
+        log_interval: int | None = None,
     ) -> Population:
         """Trains every member for ``total_timesteps`` env steps (each, as a single run's ``learn``); returns self.
+        ``log_interval`` is SB3's, for this call (None: the Config's).
 
         Callbacks see the population (``callback.model``, ``callback.agent``); ``on_step`` is called once per
         population step (K · n_envs env steps), and returning False stops every member. Their ``locals`` hold the
@@ -327,6 +330,20 @@ class Population:
         """
         check_total_timesteps(total_timesteps)
         cb = as_callback(callback, f"{self.algo} population.learn")  # a TypeError before anything changes
+        kept_interval = self.config.log_interval
+        if log_interval is not None:  # checked as the Config field before anything runs
+            check_config(self.algo, dataclasses.replace(self.config, log_interval=log_interval))
+        try:
+            for m in self.members:
+                m.config.log_interval = kept_interval if log_interval is None else int(log_interval)
+            self._learn(total_timesteps, cb, progress_bar, reset_num_timesteps)
+        finally:
+            for m in self.members:
+                m.config.log_interval = kept_interval
+        return self
+
+    def _learn(self, total_timesteps: int, cb: BaseCallback, progress_bar: bool, reset_num_timesteps: bool) -> None:
+        """``learn`` after its arguments were checked."""
         parts = part_count(self.learning_threads(), len(self), self.engine.macs_per_member())
         if len(self.engine.parts) != parts:
             self.engine.set_parts(parts)
@@ -345,7 +362,6 @@ class Population:
                 cb.on_training_end()
                 for m in self.members:
                     m._finish_learn(CallbackList([]))
-        return self
 
     # --- files -------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike, include_replay_buffer: bool = False) -> Path:

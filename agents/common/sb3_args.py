@@ -15,6 +15,7 @@ so code written for SB3 runs unchanged where nngym has the same thing, and says 
 - ``device``: ``"auto"`` and ``"cpu"`` are accepted (nngym computes with numpy on the CPU); anything else is refused.
 - ``_init_setup_model=True``, ``rollout_buffer_class=None``, ``replay_buffer_class=None``, their ``*_kwargs=None`` and
   ``optimize_memory_usage=False`` (SB3's defaults) are accepted and dropped; other values are refused, naming why.
+- ``train_freq=(n, "step")`` (SB3's tuple, also a yml list) is ``n``; ``(n, "episode")`` is refused.
 - ``stats_window_size`` is passed on (the agents keep that many episodes for ``rollout/ep_rew_mean``).
 
 Arguments already in nngym's form pass through unchanged, so the translation can run on every construction.
@@ -92,6 +93,8 @@ def sb3_arguments(algo: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> t
             raise ValueError(f"{algo}: policy={policy!r} stands for net={net!r}, but net={given!r} was given too")
         if len(args) < 2:
             kwargs["net"] = net
+    if isinstance(kwargs.get("train_freq"), list | tuple):
+        kwargs["train_freq"] = _train_freq(algo, kwargs["train_freq"])
     if "policy_kwargs" in kwargs:
         kwargs.update(_translate_policy_kwargs(algo, kwargs.pop("policy_kwargs")))
     if "device" in kwargs:
@@ -107,6 +110,19 @@ def sb3_arguments(algo: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> t
             if value is not default and value != default:
                 raise ValueError(f"{algo}: {key}={value!r} is not supported: {SB3_REFUSED[key]} ({key}={default!r})")
     return args, kwargs
+
+
+def _train_freq(algo: str, value: list[Any] | tuple[Any, ...]) -> Any:
+    """SB3's ``train_freq=(n, "step")`` as nngym's ``n`` (env steps between training calls); ``(n, "episode")`` is
+    refused: nngym's DQN trains every n env steps."""
+    if len(value) != 2 or value[1] not in ("step", "episode"):
+        raise ValueError(f"{algo}: train_freq must be an int or SB3's (n, 'step'), got {value!r}")
+    if value[1] == "episode":
+        raise ValueError(
+            f"{algo}: train_freq={value!r} is not supported: nngym's {algo} trains every n env steps, "
+            "train_freq=n or (n, 'step')"
+        )
+    return value[0]
 
 
 def _is_policy(value: Any) -> bool:
