@@ -84,7 +84,8 @@ def test_env_kwargs_reach_training_and_evaluation_envs(tmp_path, monkeypatch):
     monitor = tmp_path / "recurrent_ppo_nngym-TMaze-v0_s0" / "monitor.csv"
     lengths = np.loadtxt(monitor, delimiter=",", skiprows=2, usecols=1)
     assert 3 <= lengths.min() < 11  # an arm's end is >= 3 steps away in a length-2 corridor, >= 11 in the default 10
-    with pytest.raises(SystemExit, match="--env-kwargs: expected KEY=VALUE, got 'corridor_length'"):
+    no_pair = r"expected KEY=VALUE \(or the zoo's KEY:VALUE\), got 'corridor_length'"
+    with pytest.raises(SystemExit, match="--env-kwargs: " + no_pair):
         train.main([*tmaze, "--env-kwargs", "corridor_length"])
     with pytest.raises(SystemExit, match="error: corridor_length must be an integer >= 1, got 0"):
         train.main([*tmaze, "--env-kwargs", "corridor_length=0"])
@@ -97,7 +98,8 @@ def test_env_kwargs_reach_training_and_evaluation_envs(tmp_path, monkeypatch):
     assert made[-1] == {"corridor_length": 4} and {"corridor_length": 2} in made
     with pytest.raises(SystemExit, match="error: corridor_length must be an integer >= 1, got 0"):
         train.main([*args, "--eval-env-kwargs", "corridor_length=0"])
-    with pytest.raises(SystemExit, match="--eval-env-kwargs: expected KEY=VALUE, got 'corridor_length'"):
+    no_pair = r"expected KEY=VALUE \(or the zoo's KEY:VALUE\), got 'corridor_length'"
+    with pytest.raises(SystemExit, match="--eval-env-kwargs: " + no_pair):
         train.main([*args, "--eval-env-kwargs", "corridor_length"])
 
 

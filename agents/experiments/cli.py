@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import yaml
@@ -93,18 +94,31 @@ def check_threads(num_threads: int, minus_one: str) -> int:
     return num_threads
 
 
+def zoo_aliases(parser: argparse.ArgumentParser, aliases: dict[tuple[str, ...], tuple[str, dict[str, Any]]]) -> None:
+    """Adds other names for options the parser has, e.g. rl-baselines3-zoo's ``-n`` for ``--total-timesteps``:
+    ``{("-n", "--n-timesteps"): ("total_timesteps", {"type": non_negative_int})}`` (flags: the option's ``dest`` and
+    the ``add_argument`` keywords the value needs). They are left out of ``--help`` and set no default of their own
+    (the option's holds), and an error names the flag the user typed."""
+    for flags, (dest, kwargs) in aliases.items():
+        parser.add_argument(*flags, dest=dest, default=argparse.SUPPRESS, help=argparse.SUPPRESS, **kwargs)
+
+
 def parse_key_values(pairs: list[str], option: str) -> dict:
     """``["gamma=0.98", "net_arch=[64, 64]"]`` -> ``{"gamma": 0.98, "net_arch": [64, 64]}`` (values read as YAML).
 
+    rl-baselines3-zoo's ``KEY:VALUE`` form (``-params n_steps:64``) is read too: a pair splits at its first ``=`` or
+    ``:``, whichever comes first (keys hold neither).
+
     Raises:
-        SystemExit: A pair without ``=``, with an empty key or a value that is not YAML, naming the option and the
-            pair.
+        SystemExit: A pair without ``=`` or ``:``, with an empty key or a value that is not YAML, naming the option and
+            the pair.
     """
     out = {}
     for kv in pairs:
-        key, sep, value = kv.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"error: {option}: expected KEY=VALUE, got {kv!r}")
+        cut = min((i for i in (kv.find("="), kv.find(":")) if i >= 0), default=-1)
+        key, value = (kv[:cut], kv[cut + 1 :]) if cut >= 0 else (kv, "")
+        if cut < 0 or not key:
+            raise SystemExit(f"error: {option}: expected KEY=VALUE (or the zoo's KEY:VALUE), got {kv!r}")
         try:
             out[key] = yaml.safe_load(value)
         except yaml.YAMLError as e:

@@ -33,6 +33,10 @@ eval.json's n_eval_episodes says how many episodes were evaluated.
 Evaluation episodes of an env without a time limit are cut after 10,000 steps, with a warning
 (``agents.common.evaluation.run_episodes``).
 
+rl-baselines3-zoo's option names work too: ``-n``/``--n-timesteps``, ``-f``/``--log-folder``, ``-tb``,
+``--save-freq``, ``-conf``/``--conf-file`` and ``-params`` with its ``KEY:VALUE`` pairs
+(``-params n_steps:64 learning_rate:lin_0.001``); the run directory is nngym's, ``<log-dir>/<algo>_<env>_s<seed>/``.
+
 ``-p KEY=VALUE`` overrides are merged into the yml's entry and translated with it (``agents.common.hyperparams``),
 so the zoo's keys work there too: ``-p "policy_kwargs=dict(net_arch=[32])" normalize=true``. An env id of
 gymnasium's ``module:EnvId`` form imports ``module`` from the current directory (or the installed packages).
@@ -69,6 +73,7 @@ from agents.experiments.cli import (
     parse_key_values,
     positive_int,
     reported_as_errors,
+    zoo_aliases,
 )
 from agents.experiments.models import load_model
 from agents.experiments.plotting import plot_training_curve
@@ -148,11 +153,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--eval-episodes", type=positive_int, default=5, help="episodes per periodic evaluation (--eval-freq)"
     )
     p.add_argument(
-        "--checkpoint-freq", type=non_negative_int, default=0, help="checkpoint every this many vector steps (0: off)"
+        "--checkpoint-freq",
+        type=non_negative_int,
+        default=0,
+        help="checkpoint every this many vector steps (0: off)",
     )
     p.add_argument("--resume", default=None, help="checkpoint file to continue from")
     p.add_argument(
-        "--hyperparams-file", default=None, help="zoo-style YAML to read instead of agents/hyperparams/<algo>.yml"
+        "--hyperparams-file",
+        default=None,
+        help="zoo-style YAML to read instead of agents/hyperparams/<algo>.yml",
     )
     p.add_argument(
         "-p",
@@ -162,6 +172,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="overrides, YAML values, merged into the yml's entry and translated with it, e.g. gamma=0.98 "
         '"policy_kwargs=dict(net_arch=[32])" normalize=true',
+    )
+    # rl-baselines3-zoo's names of the same options (not in --help: errors name the option as typed)
+    zoo_aliases(
+        p,
+        {
+            ("-n", "--n-timesteps"): ("total_timesteps", {"type": non_negative_int}),
+            ("-f", "--log-folder"): ("log_dir", {}),
+            ("-tb",): ("tensorboard_log", {}),
+            ("--save-freq",): ("checkpoint_freq", {"type": non_negative_int}),
+            ("-conf", "--conf-file"): ("hyperparams_file", {}),
+            ("-params",): ("hyperparams", {"nargs": "*"}),
+        },
     )
     return p.parse_args(argv)
 
