@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
 
 import gymnasium as gym
 import numpy as np
@@ -20,6 +23,7 @@ from nngym.network import Sequential
 from nngym.optim import Adam
 from nngym.parallel import beside, done
 from nngym.schedules import Schedule, linear
+from nngym.serialization import ModelFileError, load_npz, save_npz
 
 
 def lr_decay_schedule(
@@ -155,6 +159,60 @@ class DQN(BaseAgent):
         self.exploration_rate = 0.0  # a fresh agent's predict is greedy, as SB3's; learn starts it on its schedule
         self._n_calls = 0
 
+    def save_replay_buffer(self, path: str | os.PathLike | BinaryIO) -> Path | BinaryIO:
+        """SB3's: writes the replay buffer alone (its transitions, position and fill) as an npz with JSON metadata,
+        never pickle (``nngym.serialization``); ``load_replay_buffer`` reads it back. ``save(path,
+        include_replay_buffer=True)`` keeps it in the model file instead.
+
+        Returns:
+            The path written (``.npz`` appended if missing), or the file object.
+        """
+        arrays = {f"replay/{k}": v for k, v in self.replay_buffer.state_dict().items()}
+        meta = {
+            "format": "nngym.replay_buffer",
+            "algorithm": self.algo,
+            "capacity": self.replay_buffer.capacity,
+            "n_envs": self.n_envs,
+        }
+        return save_npz(path, arrays, meta)
+
+    def load_replay_buffer(self, path: str | os.PathLike | BinaryIO, truncate_last_traj: bool = True) -> None:
+        """SB3's: the replay buffer ``save_replay_buffer`` wrote, in place of this agent's.
+
+        Args:
+            path: The file.
+            truncate_last_traj: SB3's argument (its buffer may hold a half-stored last episode to cut); nngym's
+                buffer stores every transition whole with its own ``dones``, so there is nothing to cut: taken for
+                compatibility.
+
+        Raises:
+            ModelFileError: For a file that is not a replay buffer, or one of other observations (shape, dtype) or
+                more transitions than this agent's capacity, or other envs per step, naming both.
+        """
+        arrays, meta = load_npz(path)
+        if meta.get("format") != "nngym.replay_buffer":
+            raise ModelFileError(f"{path}: format is {meta.get('format')!r}, expected 'nngym.replay_buffer'")
+        state = {k[len("replay/") :]: v for k, v in arrays.items() if k.startswith("replay/")}
+        buf = self.replay_buffer
+        expected = (buf.obs.shape[1:], buf.obs.dtype)
+        got = (state["obs"].shape[1:], state["obs"].dtype) if "obs" in state else None
+        if got != expected or meta.get("n_envs") != self.n_envs or len(state["obs"]) > buf.capacity:
+            raise ModelFileError(
+                f"{path}: a replay buffer of {len(state.get('obs', ()))} transitions of observations "
+                f"{got} from {meta.get('n_envs')} envs; this agent stores observations {expected} from "
+                f"{self.n_envs} envs, {buf.capacity} at most"
+            )
+        buf.load_state_dict(state)
+
+    def _hyperparameter_changed(self, name: str) -> None:
+        """DQN's step size is its own schedule (with the decay window) and ε's line is built from its two ends."""
+        if name.startswith("learning_rate"):
+            self.lr_schedule = self._make_lr_schedule()
+        elif name in ("exploration_initial_eps", "exploration_final_eps"):
+            self.exploration = linear(self.config.exploration_initial_eps, self.config.exploration_final_eps)
+        else:
+            super()._hyperparameter_changed(name)
+
     def _make_lr_schedule(self) -> Callable[[float], float]:
         """The step size as a function of the progress remaining (1 at the start, 0 at the end).
 
@@ -243,7 +301,7 @@ class DQN(BaseAgent):
             self.replay_buffer.add(obs, real_next, actions, rewards, terminated, dones)  # raw, as the env gave them
             if self.normalizer is not None:
                 self.normalizer.scale_rewards(rewards, dones)  # advances the running returns' statistics
-            self._track_episodes(rewards, dones)
+            self._track_episodes(rewards, dones, infos)
             obs = next_obs
             self.exploration_rate = self._epsilon()
             if self._n_calls % n_target == 0:

@@ -199,7 +199,7 @@ class PPO(BaseAgent):
                     break
                 backward_policy_loss(policy, dist, mb.actions, d_log_prob, d_entropy, d_values)  # (BPTT if recurrent)
                 self.optimizer.step()
-                self._n_updates += 1
+            self._n_updates += 1  # SB3's count: one per epoch (also the epoch target_kl stopped)
             if not continue_training:
                 break
         self._train_stats = {

@@ -240,7 +240,7 @@ class RAM(BaseAgent):
             obs, rewards, terminated, truncated, infos = self.env.step(env_actions)
             self.num_timesteps += self.n_envs
             dones = terminated | truncated
-            self._track_episodes(rewards, dones)
+            self._track_episodes(rewards, dones, infos)
             self._last_obs = obs
             if callback is not None:
                 callback.update_locals(

@@ -109,7 +109,7 @@ class RecurrentPPO(PPO):
     #: The ``net`` values accepted, chosen as for the other agents (and sb3-contrib's ``MlpLstmPolicy`` /
     #: ``CnnLstmPolicy``): "mlp" flattens the observations (uint8 images scaled to [0, 1]) for an MLP encoder of
     #: ``encoder_arch`` (or straight into the LSTMs); "cnn" puts a CNN of ``cnn_spec`` before each LSTM, for images.
-    nets: ClassVar[tuple[str, ...]] = ("mlp", "cnn")
+    nets: ClassVar[tuple[str, ...]] = ("mlp", "cnn", "multi_input")  # multi_input: SB3's MultiInputLstmPolicy
 
     def __init__(
         self, env: str | gym.Env | gym.vector.VectorEnv | None, net: str = "mlp", *args: Any, **kwargs: Any
@@ -260,7 +260,7 @@ class RecurrentPPO(PPO):
             obs, rewards, terminated, truncated, infos = env.step(env_actions)
             self.num_timesteps += self.n_envs
             dones = terminated | truncated
-            self._track_episodes(rewards, dones)
+            self._track_episodes(rewards, dones, infos)
             buf.rewards[t] = rewards  # scaled by the env's NormalizedVecEnv under normalize_reward
             buf.dones[t] = dones
             bootstrap_truncated(buf.rewards[t], terminated, truncated, infos, c.gamma, final_values)

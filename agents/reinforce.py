@@ -118,7 +118,7 @@ class REINFORCE(BaseAgent):
                 obs, rewards, terminated, truncated, infos = self.env.step(env_actions)
                 self.num_timesteps += self.n_envs
                 dones = terminated | truncated
-                self._track_episodes(rewards, dones)
+                self._track_episodes(rewards, dones, infos)
                 s["rewards"][t], s["dones"][t] = rewards, dones
                 bootstrap_truncated(s["rewards"][t], terminated, truncated, infos, c.gamma, values)
                 self._pos += 1

@@ -7,11 +7,12 @@ file cannot execute code. The JSON is stored as a 0-d unicode array under the ke
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -22,17 +23,28 @@ class ModelFileError(ValueError):
     """A model file is missing, corrupt, or does not match what it is loaded into."""
 
 
-def save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Path:
-    """Writes ``arrays`` and JSON ``meta`` to ``path`` atomically (write to a temp file, then rename).
+def save_npz(
+    path: str | os.PathLike | BinaryIO, arrays: dict[str, np.ndarray], meta: dict[str, Any]
+) -> Path | BinaryIO:
+    """Writes ``arrays`` and JSON ``meta`` to ``path`` atomically (write to a temp file, then rename), or into a
+    binary file object opened for writing (``io.BytesIO``, as SB3's ``save`` takes one).
 
     Returns:
-        The path written (``.npz`` appended if missing).
+        The path written (``.npz`` appended if missing), or the file object.
+
+    Raises:
+        TypeError: For something that is neither a path nor a writable binary file object.
     """
+    if META_KEY in arrays:
+        raise ValueError(f"array name {META_KEY!r} is reserved")
+    if hasattr(path, "write"):
+        np.savez(path, **{META_KEY: np.array(json.dumps(meta))}, **arrays)
+        return path
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"a model file is saved to a path or a binary file object, got {type(path).__name__}")
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_name(path.name + ".npz")
-    if META_KEY in arrays:
-        raise ValueError(f"array name {META_KEY!r} is reserved")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
@@ -41,28 +53,42 @@ def save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dict[
     return path
 
 
-def load_npz(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Reads a file written by ``save_npz``.
+def load_npz(path: str | os.PathLike | BinaryIO) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Reads a file written by ``save_npz``: a path, or a binary file object opened for reading (``io.BytesIO``).
 
     Raises:
         FileNotFoundError: If the file does not exist.
         ModelFileError: If it is not a valid model file (not a zip, no metadata, metadata not a JSON object,
             object arrays).
+        TypeError: For something that is neither a path nor a readable binary file object.
     """
+    if hasattr(path, "read"):
+        content = path.read()
+        if not isinstance(content, bytes):
+            raise TypeError(f"a model file object must be opened in binary mode, got {type(content).__name__} data")
+        return _read_npz(io.BytesIO(content), getattr(path, "name", "<file object>"), content[:4])
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"a model file is loaded from a path or a binary file object, got {type(path).__name__}")
     path = Path(path)
     if not path.exists() and path.suffix != ".npz" and path.with_name(path.name + ".npz").exists():
         path = path.with_name(path.name + ".npz")
     if not path.exists():
         raise FileNotFoundError(f"model file not found: {path}")
+    head = b"PK"
     if path.is_file():
         with path.open("rb") as f:
             head = f.read(4)
-        if head[:2] != b"PK":  # every zip, hence every npz, starts so; np.load would guess a pickle
-            raise ModelFileError(
-                f"{path} is not a valid nngym model file: expected an npz (zip) archive, it starts with {head!r}"
-            )
+    return _read_npz(path, path, head)
+
+
+def _read_npz(source: Path | io.BytesIO, path: Any, head: bytes) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The arrays and metadata of the npz ``source`` (``path`` names it in messages, ``head`` its first bytes)."""
+    if head[:2] != b"PK":  # every zip, hence every npz, starts so; np.load would guess a pickle
+        raise ModelFileError(
+            f"{path} is not a valid nngym model file: expected an npz (zip) archive, it starts with {head!r}"
+        )
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with np.load(source, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError) as e:
         raise ModelFileError(f"{path} is not a valid nngym model file (npz): {e}") from e

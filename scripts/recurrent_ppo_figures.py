@@ -104,7 +104,7 @@ def run_tmaze(out: Path, seed: int) -> dict:
         start, gate, passed = agent.num_timesteps, 0.0, False
         while agent.num_timesteps < TMAZE_MAX_STEPS and not passed:
             agent.learn(TMAZE_CHUNK, reset_num_timesteps=agent.num_timesteps == 0)
-            train_success = float(np.mean([r > 2.0 for r, _ in agent.ep_info_buffer]))  # +4 minus a few bumps
+            train_success = float(np.mean([e["r"] > 2.0 for e in agent.ep_info_buffer]))  # +4 minus a few bumps
             gate = success_rate(agent, length, TMAZE_GATE_EPISODES, TMAZE_GATE_SEED)
             passed = gate >= TMAZE_GATE and train_success >= TMAZE_GATE
         passed_at = agent.num_timesteps

@@ -119,7 +119,7 @@ def test_every_agent_normalizes_saves_and_freezes_statistics(cls, env_id, kw, tm
     agent = cls(env_id, seed=1, normalize_obs=True, normalize_reward=True, **kw).learn(256)
     assert agent.obs_rms.count > 256 and agent.ret_rms.count > 200  # updated in training
     assert np.abs(agent.obs_rms.mean).max() > 1e-3
-    assert all(r > 0 for r, _ in agent.ep_info_buffer)  # episode statistics stay raw: CartPole pays +1 per step
+    assert all(e["r"] > 0 for e in agent.ep_info_buffer)  # episode statistics stay raw: CartPole pays +1 per step
     path = agent.save(tmp_path / "agent.npz")
     loaded = cls.load(path)
     np.testing.assert_array_equal(loaded.obs_rms.mean, agent.obs_rms.mean)

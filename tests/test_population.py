@@ -76,7 +76,8 @@ def test_member_k_is_the_single_run_with_seed_k(algo, in_place, monkeypatch):
             assert rel(flat_params(pop.members[k]), start[k]) > 1e-4  # it learned something
             assert rel(flat_params(pop.members[k]), flat_params(single)) <= 1e-5, (algo, k, steps)
             assert pop.members[k].num_timesteps == single.num_timesteps
-            assert list(pop.members[k].ep_info_buffer) == list(single.ep_info_buffer)
+            episodes = [[(e["r"], e["l"]) for e in a.ep_info_buffer] for a in (pop.members[k], single)]
+            assert episodes[0] == episodes[1]  # returns and lengths (the seconds differ)
             assert pop.members[k].rng.bit_generator.state == single.rng.bit_generator.state
 
 

@@ -266,7 +266,9 @@ def test_net_other_than_mlp_or_cnn_is_rejected_before_anything_is_built():
         (trunk, "a Sequential"),
         ({"trunk": trunk}, "a dict"),
     ]:
-        with pytest.raises(ValueError, match=rf"RecurrentPPO: net must be one of \['mlp', 'cnn'\], got {shown}"):
+        with pytest.raises(
+            ValueError, match=rf"RecurrentPPO: net must be one of \['mlp', 'cnn', 'multi_input'\], got {shown}"
+        ):
             RecurrentPPO("nngym/CartPoleNoVel-v1", net=net)
     with pytest.raises(ValueError, match="net='cnn' needs an image Box observation space"):
         RecurrentPPO("nngym/CartPoleNoVel-v1", net="cnn")

@@ -59,7 +59,7 @@ def test_recurrent_policies_fit_recurrent_ppo_only():
     fits = r"expected one of \['CnnPolicy', 'MlpPolicy', 'MultiInputPolicy'\]"
     with pytest.raises(ValueError, match=r"policy='MlpLstmPolicy' is not supported by PPO; " + fits):
         PPO("MlpLstmPolicy", "CartPole-v1")
-    fits = r"expected one of \['CnnLstmPolicy', 'MlpLstmPolicy'\]"
+    fits = r"expected one of \['CnnLstmPolicy', 'MlpLstmPolicy', 'MultiInputLstmPolicy'\]"
     with pytest.raises(ValueError, match=r"not supported by RecurrentPPO; " + fits):
         RecurrentPPO(policy="MlpPolicy", env="CartPole-v1")
     with pytest.raises(ValueError, match="policy='MLPPolicy' is not supported by PPO"):

@@ -258,7 +258,8 @@ class SB3Agent:
         for key in ("ortho_init", "log_std_init"):
             if key in hp:
                 policy_kwargs[key] = hp.pop(key)
-        family = "cnn" if _is_cnn(self.net) else self.net
+        # SB3's MultiInputPolicy ("multi_input"): its own CombinedExtractor, chosen below for Dict observations
+        family = "mlp" if self.net == "multi_input" else "cnn" if _is_cnn(self.net) else self.net
         if family not in self.policy_names:
             raise ValueError(
                 f"{self.algo}: net must be one of {sorted(self.policy_names)} or a CNN spec, got {self.net!r}"

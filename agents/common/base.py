@@ -7,11 +7,12 @@ import dataclasses
 import hashlib
 import json
 import os
+import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -113,6 +114,81 @@ class BaseAgent(metaclass=_AgentMeta):
         "clip_range_vf": "clip_vf_schedule",
     }
 
+    #: Hyperparameters an assignment may change between learns, as SB3's ``model.ent_coef = 0.01`` does: the loops
+    #: read them from the Config when they use them, and the schedules, the clipping norm and DQN's ε built from them
+    #: are built again (``_hyperparameter_changed``). The other Config fields shape the networks, buffers, envs or
+    #: normalisation when the agent is made, and assigning them is refused, naming how to set them.
+    SETTABLE: ClassVar[frozenset[str]] = frozenset(
+        {
+            "learning_rate",
+            "clip_range",
+            "clip_range_vf",
+            "max_grad_norm",
+            "gamma",
+            "gae_lambda",
+            "ent_coef",
+            "vf_coef",
+            "n_epochs",
+            "batch_size",
+            "target_kl",
+            "normalize_advantage",
+            "learning_starts",
+            "train_freq",
+            "gradient_steps",
+            "target_update_interval",
+            "tau",
+            "double_q",
+            "exploration_fraction",
+            "exploration_initial_eps",
+            "exploration_final_eps",
+            "learning_rate_final",
+            "learning_rate_decay_start",
+            "learning_rate_decay_end",
+            "log_interval",
+        }
+    )
+    #: Config fields that are also attributes of the agent's own (the envs it has, a recurrent agent's sequence length)
+    OWN_ATTRIBUTES: ClassVar[frozenset[str]] = frozenset({"n_envs", "seq_len"})
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Gives each agent class SB3's hyperparameter attributes: ``agent.gamma`` reads ``agent.config.gamma``, and
+        ``agent.gamma = 0.98`` sets it (``_set_hyperparameter``)."""
+        super().__init_subclass__(**kwargs)
+        if not dataclasses.is_dataclass(cls.__dict__.get("Config")):
+            return
+        for field in dataclasses.fields(cls.Config):
+            name = field.name
+            if name in cls.OWN_ATTRIBUTES or any(name in vars(base) for base in cls.__mro__ if base is not object):
+                continue
+            setattr(cls, name, _hyperparameter_property(name))
+
+    def _set_hyperparameter(self, name: str, value: Any) -> None:
+        """``agent.<name> = value`` for a Config field: checked as the Config checks it, then in effect from the next
+        update on.
+
+        Raises:
+            ValueError: For a field fixed when the agent is made, or a value the Config refuses, naming both.
+        """
+        if name not in self.SETTABLE:
+            raise ValueError(
+                f"{self.algo}.{name} is fixed when the agent is made (it shapes its networks, buffers, envs or "
+                f"normalisation): pass it to {self.algo}(..., {name}=...) or {self.algo}.load(path, {name}=...)"
+            )
+        check_config(self.algo, dataclasses.replace(self.config, **{name: value}))
+        setattr(self.config, name, value)
+        canonical_config(self.config)
+        self._hyperparameter_changed(name)
+
+    def _hyperparameter_changed(self, name: str) -> None:
+        """Builds again what the agent made from the Config field ``name`` (its schedule, the optimiser's clipping
+        norm); subclasses add theirs (DQN's ε and step-size decay)."""
+        attr = self.schedule_attrs.get(name)
+        if attr is not None and hasattr(self, attr):
+            value = getattr(self.config, name)
+            setattr(self, attr, None if value is None else self._schedule(name))
+        if name == "max_grad_norm" and hasattr(self, "optimizer"):
+            self._optimizer().max_grad_norm = self.config.max_grad_norm
+
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         """A list of seeds makes a population (``agents.common.population.Population``): K agents, one per seed,
         trained together in this process on stacked parameters; an int seed makes the agent itself."""
@@ -174,6 +250,8 @@ class BaseAgent(metaclass=_AgentMeta):
         check_spaces(
             self.algo, self.observation_space, self.action_space, self.action_spaces, net, self.combined_images
         )
+        #: the vector env as made, before encoding and normalisation: what ``get_env`` gives users
+        self._raw_env: gym.vector.VectorEnv | None = self.env
         if self.env is not None:  # observations are encoded where they enter the agent (agents.common.spaces)
             self.env = encode_vec_env(self.env)
         self.n_envs = self.env.num_envs if self.env is not None else 1
@@ -184,7 +262,10 @@ class BaseAgent(metaclass=_AgentMeta):
         self._last_obs: np.ndarray | None = None
         self._ep_ret = np.zeros(self.n_envs)
         self._ep_len = np.zeros(self.n_envs, dtype=np.int64)
-        self.ep_info_buffer: deque[tuple[float, int]] = deque(maxlen=self.stats_window_size)
+        #: SB3's: the last ``stats_window_size`` episodes as ``{"r": return, "l": length, "t": seconds}``, and their
+        #: ``info["is_success"]`` where the env gives one
+        self.ep_info_buffer: deque[dict[str, float]] = deque(maxlen=self.stats_window_size)
+        self.ep_success_buffer: deque[bool] = deque(maxlen=self.stats_window_size)
         self.logger = Logger(None, verbose=0)
         self._monitor: MonitorWriter | None = None
         self._logged_to: Path | None = None  # the log_dir an earlier learn of this agent wrote to
@@ -337,9 +418,14 @@ class BaseAgent(metaclass=_AgentMeta):
 
     # --- env and parameters (SB3's get_env, set_env, get_parameters, set_parameters) -----------------
     def get_env(self) -> gym.vector.VectorEnv | None:
-        """The vector env the agent trains on, as it steps it (observations encoded, normalised under
-        ``normalize_obs``); None for an agent loaded without an env."""
-        return self.env
+        """The vector env the agent trains on, with the env's own observations and rewards (None for an agent loaded
+        without an env): what ``predict`` takes, as SB3's ``predict`` takes what its ``get_env()`` gives.
+
+        The agent steps it through its encoding of Discrete / Dict / Tuple... observations and, under
+        ``normalize_obs`` / ``normalize_reward``, VecNormalize's arithmetic (``self.env``); ``predict`` applies both
+        itself, so observations of this env go to ``predict`` as they come (passing it already normalised ones would
+        normalise them twice). ``set_env(agent.get_env())`` gives the agent the same env back."""
+        return self._raw_env
 
     def set_env(self, env: str | gym.Env | gym.vector.VectorEnv, force_reset: bool = True) -> None:
         """Trains on ``env`` from now on (SB3's ``set_env``); ``learn(..., reset_num_timesteps=False)`` continues
@@ -369,6 +455,7 @@ class BaseAgent(metaclass=_AgentMeta):
             self.action_space,
             f"{self.algo}.set_env: the agent's spaces",
         )
+        self._raw_env = vec
         vec = encode_vec_env(vec)
         if self.normalizer is not None and self.normalize_in_env:
             vec = NormalizedVecEnv(vec, self.normalizer)
@@ -682,8 +769,17 @@ class BaseAgent(metaclass=_AgentMeta):
         """
         return min(max(1.0 - self.num_timesteps / max(self._total_timesteps, 1), 0.0), 1.0)
 
-    def _track_episodes(self, rewards: np.ndarray, dones: np.ndarray) -> None:
-        """Accumulates episode returns and lengths (of the raw rewards); writes finished episodes to monitor.csv."""
+    def _track_episodes(self, rewards: np.ndarray, dones: np.ndarray, infos: dict[str, Any] | None = None) -> None:
+        """Accumulates episode returns and lengths (of the raw rewards); at an episode's end, adds SB3's
+        ``{"r": return, "l": length, "t": seconds since learn started}`` to ``ep_info_buffer`` and the env's
+        ``info["is_success"]`` (if it has one) to ``ep_success_buffer``, and writes the episode to monitor.csv.
+
+        Args:
+            rewards: The vector step's rewards, (n_envs,).
+            dones: terminated | truncated, (n_envs,).
+            infos: The vector env's info dict (Gymnasium's: ``is_success`` with its mask ``_is_success``, under
+                ``final_info`` for the episodes the step ended and reset), or None.
+        """
         if isinstance(self.env, NormalizedVecEnv):
             rewards = self.env.raw_rewards
         self._ep_ret += rewards
@@ -691,7 +787,13 @@ class BaseAgent(metaclass=_AgentMeta):
         if dones.any():
             idx = np.flatnonzero(dones)
             rets, lens = self._ep_ret[idx].tolist(), self._ep_len[idx].tolist()
-            self.ep_info_buffer.extend(zip(rets, lens, strict=True))
+            t = round(time.perf_counter() - self._start_time, 6)
+            self.ep_info_buffer.extend({"r": r, "l": n, "t": t} for r, n in zip(rets, lens, strict=True))
+            # an episode's last info: "final_info" where the vector env reset it in the same step (SAME_STEP)
+            last = infos.get("final_info", infos) if infos else None
+            if last and "is_success" in last:
+                has = last.get("_is_success", np.ones(len(dones), dtype=bool))
+                self.ep_success_buffer.extend(bool(last["is_success"][i]) for i in idx if has[i])
             self._episode_num += len(idx)
             if self._monitor is not None:
                 self._monitor.write(rets, lens)
@@ -707,8 +809,10 @@ class BaseAgent(metaclass=_AgentMeta):
         elapsed = max(time.perf_counter() - self._start_time, 1e-9)
         lg = self.logger
         if self.ep_info_buffer:
-            lg.record("rollout/ep_rew_mean", float(np.mean([r for r, _ in self.ep_info_buffer])))
-            lg.record("rollout/ep_len_mean", float(np.mean([n for _, n in self.ep_info_buffer])))
+            lg.record("rollout/ep_rew_mean", float(np.mean([e["r"] for e in self.ep_info_buffer])))
+            lg.record("rollout/ep_len_mean", float(np.mean([e["l"] for e in self.ep_info_buffer])))
+        if self.ep_success_buffer:
+            lg.record("rollout/success_rate", float(np.mean(self.ep_success_buffer)))
         for k, v in self.train_stats.items():
             lg.record(k, v)
         lg.record("time/fps", int((self.num_timesteps - self._start_steps) / elapsed))
@@ -730,16 +834,34 @@ class BaseAgent(metaclass=_AgentMeta):
             self._monitor = None
 
     # --- files --------------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike, include_replay_buffer: bool = False) -> Path:
+    def save(
+        self,
+        path: str | os.PathLike | BinaryIO,
+        include_replay_buffer: bool = False,
+        exclude: Iterable[str] | None = None,
+        include: Iterable[str] | None = None,
+    ) -> Path | BinaryIO:
         """One npz of arrays (network parameters, optimiser state) plus JSON metadata, with a SHA-256 digest.
 
         The digest, stored in the file, lets ``load`` detect a damaged or accidentally edited file; it is no
         protection against deliberate modification, since anyone can recompute it.
 
         Args:
-            path: File to write (``.npz`` appended if missing).
+            path: File to write (``.npz`` appended if missing), or a binary file object (``io.BytesIO``).
             include_replay_buffer: DQN only: also store the replay buffer, to resume with it.
+            exclude: SB3's argument (attributes left out of its pickle); nngym's file holds arrays and settings only,
+                so only None or an empty list is taken.
+            include: SB3's argument, the same: None or empty.
+
+        Raises:
+            ValueError: For an ``exclude`` or ``include`` that names something.
         """
+        for name, given in (("exclude", exclude), ("include", include)):
+            if given is not None and list(given):
+                raise ValueError(
+                    f"{self.algo}.save: {name}={list(given)!r} is not supported: an nngym model file holds the arrays "
+                    "and settings to load and resume the agent, not its Python attributes"
+                )
         arrays: dict[str, np.ndarray] = {}
         for name, net in self._nets().items():
             arrays.update({f"net/{name}/{k}": v for k, v in net.state_dict().items()})
@@ -756,6 +878,12 @@ class BaseAgent(metaclass=_AgentMeta):
             "format": "nngym.agent",
             "algorithm": self.algo,
             "nngym_version": __version__,
+            "system_info": {
+                "nngym": __version__,
+                "numpy": np.__version__,
+                "gymnasium": gym.__version__,
+                "python": sys.version.split()[0],
+            },
             # a callable schedule as a marker with its last value (the file holds no code): load restores it
             "config": dataclasses.asdict(
                 dataclasses.replace(
@@ -804,7 +932,7 @@ class BaseAgent(metaclass=_AgentMeta):
         Raises:
             ModelFileError: As ``load`` names them.
         """
-        if Path(path).is_dir():
+        if isinstance(path, str | os.PathLike) and Path(path).is_dir():
             folder = os.fspath(path)
             what = (
                 f"a population's folder, not a model file: load it with agents.load_population({cls.algo}, "
@@ -828,9 +956,11 @@ class BaseAgent(metaclass=_AgentMeta):
     @classmethod
     def load(
         cls,
-        path: str | os.PathLike,
+        path: str | os.PathLike | BinaryIO,
         env: str | gym.Env | gym.vector.VectorEnv | None = None,
         custom_objects: dict[str, Any] | None = None,
+        print_system_info: bool = False,
+        force_reset: bool = True,
         **kwargs: Any,
     ) -> Self:
         """Rebuilds an agent saved by ``save``; refuses another algorithm, other spaces or a corrupt file.
@@ -844,8 +974,13 @@ class BaseAgent(metaclass=_AgentMeta):
             env: Env to continue training on (its spaces must match the saved ones).
             custom_objects: SB3's argument: hyperparameters that replace the saved ones, chiefly the functions of
                 callable schedules (``{"learning_rate": fn, "clip_range": fn2}``); keys must be Config fields.
-            **kwargs: ``log_dir``, ``verbose``, ``tensorboard_log``, and hyperparameters that replace the saved
-                ones (as SB3's ``load`` takes them), e.g. ``learning_rate=1e-5`` or ``n_envs=4`` to train on.
+            print_system_info: SB3's argument: print the nngym, numpy and Python versions that saved the file next to
+                the ones running now.
+            force_reset: SB3's argument, taken for compatibility: the file holds no last observation, so the first
+                ``learn`` resets the env either way (as SB3's does after ``load``).
+            **kwargs: ``log_dir``, ``verbose``, ``tensorboard_log``, ``device`` ("auto" / "cpu"), and hyperparameters
+                that replace the saved ones (as SB3's ``load`` takes them), e.g. ``learning_rate=1e-5`` or
+                ``n_envs=4`` to train on.
 
         Raises:
             ValueError: For ``custom_objects`` keys that are not Config fields, or also given as keywords.
@@ -854,6 +989,8 @@ class BaseAgent(metaclass=_AgentMeta):
                 folder (a population's: the message says how to load it).
         """
         arrays, meta = cls._read_model_file(path)
+        if print_system_info:
+            print(system_info_lines(meta))
         obs_space = _space_from_json(meta["observation_space"])
         act_space = _space_from_json(meta["action_space"])
         fields = {f.name for f in dataclasses.fields(cls.Config)}
@@ -927,6 +1064,32 @@ def _custom_nets(path: str | os.PathLike, meta: dict[str, Any]) -> dict[str, Seq
         except ModelFileError as e:
             raise ModelFileError(f"{path}: network {name}: {e}") from None
     return nets
+
+
+def system_info_lines(meta: dict[str, Any]) -> str:
+    """What ``load(..., print_system_info=True)`` prints: the versions a model file was saved with (its metadata
+    ``meta``) and the ones running now."""
+    saved = meta.get("system_info", {})
+    now = {
+        "nngym": __version__,
+        "numpy": np.__version__,
+        "gymnasium": gym.__version__,
+        "python": sys.version.split()[0],
+    }
+    rows = [f"{name}: saved with {saved.get(name, 'unknown')}, running {version}" for name, version in now.items()]
+    return "== nngym model file ==\n" + "\n".join(rows)
+
+
+def _hyperparameter_property(name: str) -> property:
+    """``agent.<name>``: the Config field ``name``, read and set as SB3's agents' hyperparameter attributes."""
+
+    def get(agent: BaseAgent) -> Any:
+        return getattr(agent.config, name)
+
+    def set_(agent: BaseAgent, value: Any) -> None:
+        agent._set_hyperparameter(name, value)
+
+    return property(get, set_, doc=f"The hyperparameter ``{name}`` (``config.{name}``; SB3's attribute).")
 
 
 def _digest(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> str:

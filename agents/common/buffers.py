@@ -163,6 +163,10 @@ class ReplayBuffer:
     def __len__(self) -> int:
         return self.capacity if self.full else self.pos
 
+    def size(self) -> int:
+        """Transitions stored (SB3's ``size()``; ``len(buffer)``)."""
+        return len(self)
+
     def add(
         self,
         obs: np.ndarray,

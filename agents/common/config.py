@@ -114,16 +114,19 @@ def check_config(algo: str, config: Any) -> None:
         if name in RANGES and numeric and not _in_range(name, float(value)):
             raise ValueError(f"{algo}: {name} must be {_describe(name)}, got {value!r}")
         if name in SCHEDULES:
+            # a step size of 0 is SB3's way to freeze an agent (load(..., custom_objects={"learning_rate": 0.0}))
+            bound = ">= 0" if name == "learning_rate" else "> 0"
             try:
                 start = parse_schedule(value)(1.0)
             except ScheduleRateError as err:  # a number, but negative or not finite
-                raise ValueError(f"{algo}: {name} must be > 0, got {value!r}") from err
+                raise ValueError(f"{algo}: {name} must be {bound}, got {value!r}") from err
             except (TypeError, ValueError) as err:
                 raise ValueError(
-                    f"{algo}: {name} must be a number > 0, 'lin_<x>' or a callable of progress_remaining, got {value!r}"
+                    f"{algo}: {name} must be a number {bound}, 'lin_<x>' or a callable of progress_remaining, got "
+                    f"{value!r}"
                 ) from err
-            if not start > 0.0:
-                raise ValueError(f"{algo}: {name} must be > 0, got {value!r}")
+            if not (start >= 0.0 if name == "learning_rate" else start > 0.0):
+                raise ValueError(f"{algo}: {name} must be {bound}, got {value!r}")
 
 
 def check_schedule_callable(algo: str, name: str, fn: Callable[[float], Any]) -> None:

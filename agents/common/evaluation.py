@@ -141,12 +141,21 @@ def evaluate_episodes(
 def evaluate(
     agent: Any,
     env: str | gym.Env,
-    n_episodes: int = 20,
+    n_episodes: int | None = None,
     deterministic: bool = True,
     seed: int = 0,
     max_episode_steps: int | None = None,
+    n_eval_episodes: int | None = None,
 ) -> tuple[float, float]:
-    """(mean, std) of the returns of ``n_episodes`` evaluation episodes (``run_episodes``)."""
+    """(mean, std) of the returns of ``n_episodes`` evaluation episodes (``run_episodes``; 20 if not given);
+    ``n_eval_episodes`` is SB3's ``evaluate_policy`` name for the same number.
+
+    Raises:
+        ValueError: If both ``n_episodes`` and ``n_eval_episodes`` are given, with different numbers.
+    """
+    if n_episodes is not None and n_eval_episodes is not None and n_episodes != n_eval_episodes:
+        raise ValueError(f"evaluate got n_episodes={n_episodes} and n_eval_episodes={n_eval_episodes}: give one")
+    n_episodes = n_episodes if n_episodes is not None else n_eval_episodes if n_eval_episodes is not None else 20
     returns = evaluate_episodes(agent, env, n_episodes, deterministic, seed, max_episode_steps)
     return float(np.mean(returns)), float(np.std(returns))
 

@@ -40,8 +40,17 @@ HYPERPARAMS_DIR = Path(__file__).resolve().parents[1] / "hyperparams"
 #: torch activation names the zoo writes in ``policy_kwargs`` -> nngym's activation names.
 ACTIVATION_NAMES = {"nn.Tanh": "tanh", "nn.ReLU": "relu", "nn.Sigmoid": "sigmoid", "nn.GELU": "gelu"}
 #: SB3 policy classes -> nngym's ``net``; the LSTM ones only for recurrent PPO.
-POLICIES = {"MlpPolicy": "mlp", "CnnPolicy": "cnn", "MlpLstmPolicy": "mlp", "CnnLstmPolicy": "cnn"}
-RECURRENT_POLICIES = ("MlpLstmPolicy", "CnnLstmPolicy")
+#: "multi_input" (SB3's MultiInputPolicy, for Dict / Tuple observations) is "cnn" when they have image parts, else
+#: "mlp" (the agent decides, ``BaseAgent``).
+POLICIES = {
+    "MlpPolicy": "mlp",
+    "CnnPolicy": "cnn",
+    "MultiInputPolicy": "multi_input",
+    "MlpLstmPolicy": "mlp",
+    "CnnLstmPolicy": "cnn",
+    "MultiInputLstmPolicy": "multi_input",
+}
+RECURRENT_POLICIES = ("MlpLstmPolicy", "CnnLstmPolicy", "MultiInputLstmPolicy")
 #: SB3 policy arguments nngym has no counterpart for
 ZOO_ONLY_POLICY_KWARGS = (
     "optimizer_class",
@@ -60,6 +69,16 @@ ZOO_ONLY_POLICY_KWARGS = (
     "dueling",
     "n_quantiles",
 )
+#: SB3 policy arguments whose value here is what nngym does (SB3's defaults): accepted with it and dropped
+POLICY_KWARGS_AS_NNGYM: dict[str, Any] = {
+    "n_lstm_layers": 1,
+    "shared_lstm": False,
+    "lstm_kwargs": None,
+    "normalize_images": True,
+    "share_features_extractor": True,
+    "squash_output": False,
+    "use_expln": False,
+}
 #: keys passed on to whoever builds the env (not agent arguments)
 ENV_KEYS = ("env_wrapper", "frame_stack")
 #: keys whose value changes nothing when it is this one (SB3's defaults), so they are accepted and dropped
@@ -221,8 +240,12 @@ def _policy_kwargs(kwargs: dict[str, Any], algo: str, where: str) -> dict[str, A
                     f"{where}: policy_kwargs enable_critic_lstm={value!r} is not supported: nngym's recurrent PPO "
                     "always gives the critic its own LSTM (enable_critic_lstm=True)"
                 )
+        elif key in POLICY_KWARGS_AS_NNGYM and value == POLICY_KWARGS_AS_NNGYM[key]:
+            continue  # what nngym does anyway
         elif key in ZOO_ONLY_POLICY_KWARGS:
-            raise HyperparamsError(f"{where}: policy_kwargs {key}={value!r} is not supported by nngym's {algo}")
+            default = POLICY_KWARGS_AS_NNGYM.get(key, ...)
+            same = f" (only {key}={default!r}, what it does)" if default is not ... else ""
+            raise HyperparamsError(f"{where}: policy_kwargs {key}={value!r} is not supported by nngym's {algo}{same}")
         else:  # nngym's own names (activation, encoder_arch ...): checked against the Config with the rest
             out[key] = value
     return out

@@ -104,7 +104,7 @@ class DQNPopulationEngine:
                 m.replay_buffer.add(obs[k], real_next, actions[k], rewards, terminated, dones)
                 if m.normalizer is not None:
                     m.normalizer.scale_rewards(rewards, dones)
-                m._track_episodes(rewards, dones)
+                m._track_episodes(rewards, dones, infos)
                 next_all[k] = next_obs
                 m.exploration_rate = m._epsilon()
                 any_done[k] = dones.any()

@@ -99,7 +99,7 @@ class OnPolicyPopulationEngine:
                 o, rewards, terminated, truncated, infos = m.env.step(env_actions)
                 m.num_timesteps += N
                 dones = terminated | truncated
-                m._track_episodes(rewards, dones)
+                m._track_episodes(rewards, dones, infos)
                 cols = self._cols(k)
                 buf.rewards[t, cols] = rewards
                 buf.dones[t, cols] = dones
@@ -255,8 +255,8 @@ class PPOPopulationEngine(OnPolicyPopulationEngine):
                     values_list.append(terms[key])
                 self._backward(policy, dist, mb_actions, d_log_prob, d_entropy, d_values)
                 optimizer.step()
-                for m in part.members:
-                    m._n_updates += 1
+            for m in part.members:  # SB3's count: one per epoch
+                m._n_updates += 1
         return {k: np.stack(v) for k, v in history.items()}
 
 

@@ -80,7 +80,7 @@ def collect_rollout(
         obs, rewards, terminated, truncated, infos = env.step(env_actions)
         agent.num_timesteps += agent.n_envs
         dones = terminated | truncated
-        agent._track_episodes(rewards, dones)
+        agent._track_episodes(rewards, dones, infos)
         buffer.rewards[t] = rewards
         buffer.dones[t] = dones
         bootstrap_truncated(buffer.rewards[t], terminated, truncated, infos, gamma, lambda o, _: policy.values(o))

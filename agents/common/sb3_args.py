@@ -35,7 +35,7 @@ from agents.common.hyperparams import (
 )
 
 #: SB3's policy names nngym's agents take, and the ``net`` each stands for ("multi_input": decided by the spaces).
-SB3_POLICIES: dict[str, str] = {**POLICIES, "MultiInputPolicy": "multi_input"}
+SB3_POLICIES: dict[str, str] = POLICIES
 
 #: SB3 constructor arguments whose SB3 default changes nothing in nngym: accepted with that value and dropped.
 SB3_DEFAULTS: dict[str, Any] = {
