@@ -49,13 +49,13 @@ def test_exclude_keeps_a_value_out_of_the_outputs_sb3s_format_names_name(tmp_pat
         "no_json",
     ]
     rows = _rows(tmp_path / "progress.csv")
-    assert [r["a/no_csv"] for r in rows] == ["", "7"] and rows[0]["a/no_stdout"] == "3"
+    assert [r["a/no_csv"] for r in rows] == ["", "7.0"] and rows[0]["a/no_stdout"] == "3.0"  # str(value), as SB3's
     assert {k: v for k, v in rows[0].items() if v} == {
-        "a/everywhere": "1",
-        "a/no_stdout": "3",
-        "a/no_log": "4",
-        "a/no_tb": "5",
-        "a/no_json": "6",
+        "a/everywhere": "1.0",
+        "a/no_stdout": "3.0",
+        "a/no_log": "4.0",
+        "a/no_tb": "5.0",
+        "a/no_json": "6.0",
         "time/total_timesteps": "10",
     }
     scalars = _scalars(tmp_path / "tb")
@@ -75,7 +75,7 @@ def test_record_mean_is_the_mean_of_the_values_since_the_last_dump(tmp_path):
     logger.record_mean("a/mean", 10.0)  # a new row: the earlier values are not in its mean
     logger.dump(2)
     rows = _rows(tmp_path / "progress.csv")
-    assert [(r["a/mean"], r["a/restart"]) for r in rows] == [("3", "6"), ("10", "")]
+    assert [(r["a/mean"], r["a/restart"]) for r in rows] == [("3.0", "6.0"), ("10.0", "")]
     assert "a/no_csv" not in rows[0]
 
 
@@ -111,8 +111,8 @@ def test_a_callback_written_for_sb3_logs_through_the_agents_logger(tmp_path, cap
     kw = {"n_envs": 2, "n_steps": 4, "batch_size": 8, "n_epochs": 1}
     PPO("CartPole-v1", seed=0, log_dir=tmp_path, verbose=1, **kw).learn(16, callback=SB3Callback())
     rows = _rows(tmp_path / "progress.csv")
-    assert [r["train/x"] for r in rows] == ["1", "1"] and "train/shown" not in rows[0]
-    assert [r["train/step_reward"] for r in rows] == ["1", "1"]  # CartPole: reward 1 at every step
+    assert [r["train/x"] for r in rows] == ["1.0", "1.0"] and "train/shown" not in rows[0]
+    assert [r["train/step_reward"] for r in rows] == ["1.0", "1.0"]  # CartPole: reward 1 at every step
     printed = capsys.readouterr().out
     assert printed.count("shown") == 2 and printed.count("step_reward") == 2
     assert not re.search(r"^\|\s+x\s+\|", printed, re.MULTILINE)  # excluded from the table only

@@ -16,7 +16,9 @@ in SB3's order::
 Subclasses override the underscored hooks (``_init_callback``, ``_on_training_start``, ``_on_rollout_start``,
 ``_on_step``, ``_on_rollout_end``, ``_on_training_end``). ``learn(callback=...)`` takes a callback, a list of them
 (a ``CallbackList``), a function ``fn(locals, globals) -> bool`` (a ``ConvertCallback``, as SB3 takes it) or None;
-anything else raises a TypeError before the env is touched.
+anything else raises a TypeError before the env is touched. That includes Stable-Baselines3's own callbacks
+(``stable_baselines3.common.callbacks``), which expect an SB3 model: the error names the class of this module, nngym's
+version of it, to import instead.
 
 ``self.locals`` holds, from ``on_training_start`` on, ``self`` (the agent), ``total_timesteps`` (the step count at
 which this ``learn`` ends), ``callback``, ``reset_num_timesteps``, ``progress_bar`` and ``tb_log_name``; from the
@@ -215,7 +217,8 @@ def as_callback(callback: Any, where: str = "learn") -> BaseCallback:
 
     Raises:
         TypeError: For anything else (a class instead of an instance, a number, a string...), naming ``where``,
-            what is taken and what came.
+            what is taken and what came; for one of Stable-Baselines3's own callbacks, also what to import from
+            ``agents.common.callbacks`` instead (``sb3_callback_hint``).
     """
     if isinstance(callback, BaseCallback):
         return callback
@@ -226,19 +229,51 @@ def as_callback(callback: Any, where: str = "learn") -> BaseCallback:
     return ConvertCallback(_checked_function(callback, f"{where}: callback"))
 
 
+def sb3_callback_hint(value: Any) -> str:
+    """For a callback (or callback class) of Stable-Baselines3's own, or a subclass of one, the end of an error
+    message saying what to use instead: nngym's version from ``agents.common.callbacks``; "" for anything else.
+
+    nngym's agents call ``agents.common.callbacks.BaseCallback``'s hooks, with nngym's model and logger: SB3's own
+    callbacks (``stable_baselines3.common.callbacks``) expect an SB3 model, and are refused.
+    """
+    cls = value if isinstance(value, type) else type(value)
+    sb3 = next((c for c in cls.__mro__ if c.__module__.split(".")[0] in ("stable_baselines3", "sb3_contrib")), None)
+    if sb3 is None:
+        return ""
+    namesake = globals().get(sb3.__name__)  # nngym's version of the SB3 class, if this module has one
+    ours = sb3.__name__ if isinstance(namesake, type) and issubclass(namesake, BaseCallback) else None
+    if sb3 is cls:
+        instead = (
+            f"import {ours} from agents.common.callbacks (nngym's versions of SB3's callbacks, taking SB3's keyword "
+            "arguments)"
+            if ours
+            else "nngym has no version of it: write it as a subclass of agents.common.callbacks.BaseCallback"
+        )
+        return (
+            f"; {cls.__module__}.{cls.__name__} is Stable-Baselines3's own callback, which nngym's agents cannot "
+            f"call; {instead}"
+        )
+    return (
+        f"; {cls.__name__} subclasses Stable-Baselines3's {sb3.__module__}.{sb3.__name__}, which nngym's agents cannot "
+        f"call: subclass agents.common.callbacks.{ours or 'BaseCallback'} instead (nngym's versions of SB3's "
+        "callbacks, with the same hooks)"
+    )
+
+
 def _checked_function(fn: Any, what: str) -> Callable[[dict[str, Any], dict[str, Any]], bool]:
     """``fn`` if it is a function to wrap in a ``ConvertCallback``.
 
     Raises:
-        TypeError: For a callback class (not an instance) or something not callable.
+        TypeError: For a callback class (not an instance), something not callable or one of Stable-Baselines3's
+            own callbacks (naming the one of ``agents.common.callbacks`` to use instead).
     """
     if isinstance(fn, type):
-        hint = f"; pass an instance: {fn.__name__}()" if issubclass(fn, BaseCallback) else ""
+        hint = f"; pass an instance: {fn.__name__}()" if issubclass(fn, BaseCallback) else sb3_callback_hint(fn)
         raise TypeError(f"{what} must be a callback instance, got the class {fn.__name__}{hint}")
-    if not callable(fn):
+    if not callable(fn) or sb3_callback_hint(fn):
         raise TypeError(
             f"{what} must be a BaseCallback, a list of them, a function (locals, globals) -> bool or None, "
-            f"got {shown(fn)}"
+            f"got {shown(fn)}{sb3_callback_hint(fn)}"
         )
     return fn
 
@@ -360,7 +395,10 @@ class EventCallback(BaseCallback):
     def __init__(self, callback: BaseCallback | None = None, verbose: int = 0) -> None:
         super().__init__(verbose)
         if callback is not None and not isinstance(callback, BaseCallback):
-            raise TypeError(f"{type(self).__name__}: callback must be a BaseCallback or None, got {shown(callback)}")
+            raise TypeError(
+                f"{type(self).__name__}: callback must be a BaseCallback or None, got {shown(callback)}"
+                f"{sb3_callback_hint(callback)}"
+            )
         self.callback = callback
         if callback is not None:
             callback.parent = self
@@ -412,7 +450,12 @@ class CheckpointCallback(BaseCallback):
         save_freq: Interval in ``on_step`` calls (one call = n_envs env steps, as in SB3): a whole number >= 1.
         save_path: Directory (created by ``init_callback``).
         name_prefix: File name prefix.
-        save_replay_buffer: DQN: store the replay buffer too.
+        save_replay_buffer: DQN: store the replay buffer too, inside the model file (SB3 writes a ``.pkl`` of its
+            own).
+        save_vecnormalize: SB3's: also save the ``VecNormalize`` statistics, which SB3 writes to a ``.pkl`` of their
+            own. Accepted and nothing more: nngym keeps the normaliser's statistics (``normalize_obs`` /
+            ``normalize_reward``: ``obs_rms``, ``ret_rms`` and their settings) inside every model file it saves, so
+            each checkpoint holds them, and ``load`` restores them, whatever this is.
         verbose: 2 prints each path saved.
 
     Raises:
@@ -425,12 +468,14 @@ class CheckpointCallback(BaseCallback):
         save_path: str | os.PathLike,
         name_prefix: str = "model",
         save_replay_buffer: bool = False,
+        save_vecnormalize: bool = False,
         verbose: int = 0,
     ) -> None:
         super().__init__(verbose)
         self.save_freq = check_count(save_freq, "CheckpointCallback: save_freq")
         self.save_path, self.name_prefix = Path(save_path), name_prefix
         self.save_replay_buffer = save_replay_buffer
+        self.save_vecnormalize = save_vecnormalize  # the statistics are in every model file (see above)
         self.last_path: Path | None = None
 
     def _init_callback(self) -> None:
@@ -488,9 +533,17 @@ class EvalCallback(EventCallback):
             ``StopTrainingOnRewardThreshold``; its False stops training.
         callback_after_eval: Called after every evaluation, e.g. ``StopTrainingOnNoModelImprovement``.
         verbose: 1 prints each evaluation's mean return and length, as SB3's.
+        render: SB3's: show the evaluation episodes on the screen. True makes an env id with
+            ``render_mode="human"``, which gymnasium renders at every step; an env given must be one made so
+            (another cannot be shown by nngym's evaluation, which calls no ``render``).
+        warn: SB3's: warn if the eval env has no ``Monitor`` wrapper, which SB3's evaluation reads the returns
+            from. Accepted and not used: nngym's evaluation adds up the eval env's rewards itself, with no Monitor
+            to look for.
 
     Raises:
-        ValueError: For a vector env or something that is not an env, or counts that are not whole numbers >= 1.
+        ValueError: For a vector env or something that is not an env, counts that are not whole numbers >= 1,
+            ``render`` or ``warn`` that are not bools, or ``render=True`` with an env not made with
+            ``render_mode="human"``.
     """
 
     def __init__(
@@ -505,8 +558,13 @@ class EvalCallback(EventCallback):
         callback_on_new_best: BaseCallback | None = None,
         callback_after_eval: BaseCallback | None = None,
         verbose: int = 0,
+        render: bool = False,
+        warn: bool = True,
     ) -> None:
         super().__init__(callback_after_eval, verbose)
+        for name, flag in (("render", render), ("warn", warn)):
+            if not isinstance(flag, bool | np.bool_):
+                raise ValueError(f"EvalCallback: {name} must be a bool, got {shown(flag)}")
         if isinstance(eval_env, gym.vector.VectorEnv):
             raise ValueError(
                 f"EvalCallback evaluates on one env, episode after episode (as evaluate does), got a vector env of "
@@ -519,8 +577,19 @@ class EvalCallback(EventCallback):
         if callback_on_new_best is not None and not isinstance(callback_on_new_best, BaseCallback):
             raise TypeError(
                 f"EvalCallback: callback_on_new_best must be a BaseCallback or None, got {shown(callback_on_new_best)}"
+                f"{sb3_callback_hint(callback_on_new_best)}"
             )
-        self.eval_env = gym.make(eval_env) if isinstance(eval_env, str) else eval_env
+        if render and not isinstance(eval_env, str) and getattr(eval_env, "render_mode", None) != "human":
+            raise ValueError(
+                "EvalCallback: render=True shows the evaluation episodes, which an env does by itself when made with "
+                "render_mode='human' (gymnasium renders it at every step; nngym's evaluation calls no render), got "
+                f"an env with render_mode={getattr(eval_env, 'render_mode', None)!r}; pass the env id, or "
+                "gymnasium.make(..., render_mode='human')"
+            )
+        if isinstance(eval_env, str):
+            eval_env = gym.make(eval_env, render_mode="human") if render else gym.make(eval_env)
+        self.eval_env = eval_env
+        self.render, self.warn = bool(render), bool(warn)
         self.deterministic = deterministic
         self.best_model_save_path = None if best_model_save_path is None else Path(best_model_save_path)
         self.log_path = None if log_path is None else Path(log_path)

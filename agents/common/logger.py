@@ -7,22 +7,36 @@
   ``dump``) then ``dump(step)`` writes a row of ``progress.csv`` (SB3's key names, e.g.
   ``rollout/ep_rew_mean``, ``time/fps``), a short stdout table, and, with a TensorBoard directory, the same
   scalars at the same step to a TensorBoard event file (``TensorBoardOutputFormat``); ``exclude=`` keeps a
-  value out of some of them, under SB3's format names (``OUTPUT_NAMES``).
-- ``tensorboard_run_dir``: SB3's run directory naming, ``<root>/<name>_<n>`` with n one more than the
-  latest run of that name (the latest itself when continuing a run).
+  value out of some of them, under SB3's format names (``OUTPUT_NAMES``). progress.csv holds each value as
+  recorded (``str(value)``, as SB3's CSV writer); only the stdout table shortens floats to 4 significant digits.
+- ``Figure``, ``Image``, ``HParam``, ``Video`` (``agents.common.tensorboard``, importable from here as from SB3's
+  logger): values only TensorBoard shows. Videos, and any of them when the logger has no TensorBoard output, are not
+  written, with one warning per key. None of them goes to progress.csv or the stdout table.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import numbers
 import os
-import re
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, TextIO
+
+import numpy as np
+
+from agents.common.tensorboard import (  # noqa: F401 - Figure...Video: SB3's names, imported from its logger
+    Figure,
+    HParam,
+    Image,
+    TensorBoardOutputFormat,
+    Video,
+    close_figure,
+    tensorboard_only,
+    tensorboard_run_dir,
+)
 
 #: SB3's output format names, as ``record(..., exclude=...)`` takes them, and the nngym output each one names:
 #: the stdout table (SB3's "stdout" and "log" both print the human-readable table), progress.csv, TensorBoard. nngym
@@ -56,13 +70,6 @@ def excluded_outputs(exclude: Any, where: str = "Logger.record") -> frozenset[st
     if unknown:
         raise ValueError(f"{where}: exclude takes SB3's format names {sorted(OUTPUT_NAMES)}, got {unknown}")
     return frozenset(out for n in names if (out := OUTPUT_NAMES[n]) is not None)
-
-
-#: Shown when TensorBoard logging is asked for without the ``tensorboard`` package.
-TENSORBOARD_MISSING = (
-    "TensorBoard logging (tensorboard_log=..., --tensorboard-log) needs the tensorboard package: "
-    'pip install -e ".[tensorboard]"'
-)
 
 
 class MonitorWriter:
@@ -174,77 +181,20 @@ def trim_monitor(path: Path, episodes: int) -> None:
         path.write_text("".join(lines[: 2 + episodes]))
 
 
-def tensorboard_run_dir(root: str | os.PathLike, name: str, reset_num_timesteps: bool = True) -> Path:
-    """The TensorBoard directory of one ``learn`` call, named as SB3 names it: ``<root>/<name>_<n>``.
-
-    n is one more than the largest n of the existing ``<name>_<n>`` directories under ``root`` (1 for the
-    first run); continuing a run (``reset_num_timesteps=False``) writes into the latest one again.
-
-    Args:
-        root: The ``tensorboard_log`` directory.
-        name: The run name, by default the algorithm (``"PPO"``, ``"DQN"``, ...).
-        reset_num_timesteps: False: the latest run's directory (continued), True: a new one.
-    """
-    root = Path(root)
-    pattern = re.compile(rf"^{re.escape(name)}_(\d+)$")
-    ids = [int(m.group(1)) for p in (root.iterdir() if root.is_dir() else []) if (m := pattern.match(p.name))]
-    latest = max(ids, default=0)
-    return root / f"{name}_{latest if not reset_num_timesteps else latest + 1}"
-
-
-class TensorBoardOutputFormat:
-    """Writes each ``dump``'s numeric values as TensorBoard scalars (tag = SB3's key name, step = env steps).
-
-    Written with the ``tensorboard`` package's own event-file writer
-    (``tensorboard.summary.writer.event_file_writer.EventFileWriter``, the one torch's ``SummaryWriter`` and
-    so SB3 use underneath) and its ``Summary``/``Event`` protos: no torch, and the one package that writes
-    the files is also the one that shows them (``tensorboard --logdir DIR``), where tensorboardX would be a
-    second package next to it. Unlike SB3, which keeps ``time/total_timesteps``, ``time/iterations`` and
-    ``time/time_elapsed`` out of TensorBoard, every key of ``progress.csv`` is written, so the two hold the
-    same numbers; non-numeric values are skipped.
-
-    Args:
-        folder: The run's event-file directory (created if missing).
-
-    Raises:
-        ImportError: Without the tensorboard package, naming ``pip install -e ".[tensorboard]"``.
-    """
-
-    def __init__(self, folder: str | os.PathLike) -> None:
-        try:
-            from tensorboard.compat.proto.event_pb2 import Event
-            from tensorboard.compat.proto.summary_pb2 import Summary
-            from tensorboard.summary.writer.event_file_writer import EventFileWriter
-        except ImportError as err:
-            raise ImportError(TENSORBOARD_MISSING) from err
-        self.dir = Path(folder)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self._event, self._summary = Event, Summary
-        self._writer = EventFileWriter(str(self.dir))
-
-    def write(self, values: dict[str, Any], step: int) -> None:
-        """One event at ``step`` holding a scalar per numeric value (bools and strings skipped); flushed."""
-        scalars = [
-            self._summary.Value(tag=key, simple_value=float(v))
-            for key, v in values.items()
-            if isinstance(v, numbers.Real) and not isinstance(v, bool)
-        ]
-        if scalars:
-            event = self._event(wall_time=time.time(), step=int(step), summary=self._summary(value=scalars))
-            self._writer.add_event(event)
-            self._writer.flush()
-
-    def close(self) -> None:
-        self._writer.close()
-
-
 class Logger:
-    """Collects scalars under SB3's key names and writes them to ``progress.csv``, stdout and TensorBoard.
+    """Collects values under SB3's key names and writes them to ``progress.csv``, stdout and TensorBoard.
 
     ``record(key, value, exclude=None)`` and ``record_mean(key, value, exclude=None)`` are SB3's: ``exclude`` names
     outputs the value stays out of, by SB3's format names (``"stdout"`` / ``"log"``: the stdout table, ``"csv"``:
     progress.csv, ``"tensorboard"``; ``"json"``, which nngym does not write, excludes it from nothing), so callbacks
-    written for SB3 run unchanged.
+    written for SB3 run unchanged. So are ``name_to_value`` (the values recorded since the last ``dump``),
+    ``get_dir()`` and ``close()``.
+
+    progress.csv holds every value as recorded, ``str(value)`` as SB3's CSV writer writes it (``123456.789``, not a
+    rounded ``1.235e+05``); the stdout table shows floats to 4 significant digits. ``Figure``, ``Image``, ``HParam``
+    and ``Video`` values (this module's or SB3's) go to TensorBoard only (``TensorBoardOutputFormat``), never to
+    progress.csv or the table; one that is not written (a video, or any of them without a TensorBoard output) gives
+    one warning per key, naming its type, and the run goes on.
 
     Args:
         folder: Where ``progress.csv`` goes (``None``: no file).
@@ -271,6 +221,7 @@ class Logger:
         #: the outputs each recorded key stays out of (``excluded_outputs``); keys without an entry go everywhere
         self.excluded: dict[str, frozenset[str]] = {}
         self._mean_counts: dict[str, int] = {}  # record_mean: values averaged into each key since the last dump
+        self._warned: set[str] = set()  # keys whose value was not written, warned about once
         self.tensorboard = None if tensorboard_dir is None else TensorBoardOutputFormat(tensorboard_dir)
         self.path = None if folder is None else Path(folder) / "progress.csv"
         self._keys: list[str] = []
@@ -296,7 +247,8 @@ class Logger:
 
         Args:
             key: SB3-style name, ``"<group>/<name>"``.
-            value: A number (or a string, for the table and progress.csv).
+            value: A number (or a string, for the table and progress.csv), or a ``Figure``, ``Image``, ``HParam`` or
+                ``Video`` (this module's or SB3's) for TensorBoard only.
             exclude: Outputs the value stays out of: SB3's format names (``OUTPUT_NAMES``), one or a tuple.
 
         Raises:
@@ -323,28 +275,81 @@ class Logger:
         self._mean_counts[key] = count + 1
         self.excluded[key] = excluded
 
+    @property
+    def name_to_value(self) -> dict[str, Any]:
+        """SB3's ``name_to_value``: the values recorded since the last ``dump`` (a ``record_mean`` key: the mean so
+        far), by key; ``dump`` empties it. The logger's own dict, as SB3's, but a plain one: a key not recorded is
+        missing (``.get(key)``), where SB3's defaultdict would read it as 0.0 and write that 0.0 at the next dump."""
+        return self.values
+
+    def get_dir(self) -> str | None:
+        """SB3's ``get_dir``: the folder the logger writes its files to, progress.csv's (else the TensorBoard run
+        directory), None if it writes no file."""
+        if self.path is not None:
+            return os.fspath(self.path.parent)
+        return None if self.tensorboard is None else os.fspath(self.tensorboard.dir)
+
     def _shown_in(self, output: str) -> dict[str, Any]:
-        """The recorded values that go to ``output`` (``"stdout"``, ``"csv"`` or ``"tensorboard"``)."""
-        return {k: v for k, v in self.values.items() if output not in self.excluded.get(k, ())}
+        """The recorded values that go to ``output`` (``"stdout"``, ``"csv"`` or ``"tensorboard"``): the values only
+        TensorBoard shows (``tensorboard_only``) go to no other output."""
+        return {
+            k: v
+            for k, v in self.values.items()
+            if output not in self.excluded.get(k, ()) and (output == "tensorboard" or tensorboard_only(v) is None)
+        }
 
     def dump(self, step: int, out: TextIO | None = None) -> None:
         """Writes the recorded values (plus ``time/total_timesteps``), each to the outputs it is not excluded from,
-        and clears them."""
+        and clears them.
+
+        A ``Figure``, ``Image``, ``HParam`` or ``Video`` that goes to TensorBoard but is not written there (a video,
+        an image that is none, or a logger without TensorBoard output) warns once per key and is dropped; a
+        ``Figure`` with ``close=True`` is closed.
+        """
         self.values.setdefault("time/total_timesteps", step)
         if self.path is not None:
             self._write_csv(self._shown_in("csv"))
+        board = self._shown_in("tensorboard")
         if self.tensorboard is not None:
-            self.tensorboard.write(self._shown_in("tensorboard"), step)
+            not_written = self.tensorboard.write(board, step)
+        else:
+            not_written = {
+                k: "the logger has no TensorBoard output; give the agent tensorboard_log=DIR (--tensorboard-log) to "
+                "write it"
+                for k, v in board.items()
+                if tensorboard_only(v) is not None
+            }
+        for key, why in not_written.items():
+            self._warn_not_written(key, self.values[key], why)
         if self.verbose:
             print(self.table(self._shown_in("stdout")), file=out or sys.stdout)
+        for v in self.values.values():
+            if tensorboard_only(v) == "figure" and v.close:
+                close_figure(v.figure)
         self.values, self.excluded, self._mean_counts = {}, {}, {}
 
+    def _warn_not_written(self, key: str, value: Any, why: str) -> None:
+        """One warning per key that ``value``, recorded under ``key``, is not written, naming its type and why."""
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        kind = type(value)
+        warnings.warn(
+            f"Logger: {key!r} holds a value of type {kind.__module__}.{kind.__qualname__}, which goes to TensorBoard "
+            f"only (never to progress.csv or the stdout table), and is not written: {why}",
+            UserWarning,
+            stacklevel=3,
+        )
+
     def close(self) -> None:
-        """Closes the TensorBoard event file (``progress.csv`` is closed after every row)."""
+        """Closes the TensorBoard event file (SB3's ``close``; ``progress.csv`` is closed after every row). Calling it
+        again does nothing."""
         if self.tensorboard is not None:
             self.tensorboard.close()
 
     def _write_csv(self, values: dict[str, Any]) -> None:
+        """Appends a row of ``values`` to progress.csv, each as ``str(value)`` (SB3's CSV writer: full precision; None
+        an empty cell), widening the header for new keys."""
         new = [k for k in values if k not in self._keys]
         if new:  # a new key: rewrite the file with the wider header, as SB3 does
             self._keys.extend(new)
@@ -357,7 +362,9 @@ class Logger:
                 w.writeheader()
                 w.writerows(rows)
         with open(self.path, "a", newline="") as f:
-            csv.DictWriter(f, fieldnames=self._keys).writerow({k: _fmt(v) for k, v in values.items()})
+            csv.DictWriter(f, fieldnames=self._keys).writerow(
+                {k: "" if v is None else str(v) for k, v in values.items()}
+            )
 
     def table(self, values: dict[str, Any] | None = None) -> str:
         """SB3's stdout table of ``values`` (default: every recorded value): keys grouped by prefix, values right of
@@ -379,7 +386,8 @@ class Logger:
 
 
 def _fmt(v: Any) -> str:
-    if isinstance(v, float):
+    """A value as the stdout table shows it: floats (numpy's too) to 4 significant digits."""
+    if isinstance(v, float | np.floating):
         return f"{v:.4g}"
     return str(v)
 
