@@ -162,3 +162,18 @@ def test_cnn_learns_catch(cls, steps, kw):
     agent = cls(CATCH, net="cnn", seed=0, **kw).learn(steps)
     mean, _ = evaluate(agent, CATCH, n_episodes=50, seed=1)
     assert mean >= 0.9  # seeds 0-4 x 3 OpenBLAS kernels, PPO and DQN: min 1.0, median 1.0
+
+
+def test_uint8_observations_are_scaled_by_1_over_255_only_for_pixels_of_bounds_0_to_255():
+    from toy_envs import SpacesEnv
+
+    def first_scale(low: int, high: int) -> float:
+        space = gym.spaces.Box(low, high, (7, 9, 3), np.uint8)
+        agent = PPO(SpacesEnv(space, gym.spaces.Discrete(2)), net="cnn", n_steps=8, batch_size=8)
+        layer = agent.policy.trunk.layers[0]
+        assert isinstance(layer, ImageScale)
+        return layer.scale
+
+    assert first_scale(0, 255) == pytest.approx(1 / 255)
+    assert first_scale(0, 1) == 1.0  # a 0/1 mask is no 0..255 image (SB3 scales those only)
+    assert first_scale(0, 100) == 1.0

@@ -164,12 +164,14 @@ def image_layout(space: gym.spaces.Box) -> tuple[tuple[int, int, int], bool, flo
 
     Channels first unless the last axis is strictly the smallest (SB3's rule: the channel axis is the
     smallest one), so (1, 28, 28) and (1, 10, 5) are channels first and (84, 84, 3) channels last.
-    uint8 observations are scaled by 1/255, float ones are taken as they are.
+    uint8 pixels of bounds 0..255 are scaled by 1/255 (SB3's ``normalize_images`` applies to those only); other
+    observations, floats or uint8 levels of other bounds (0..1 masks, say), are taken as they are.
     """
     shape = tuple(int(d) for d in space.shape)
     channels_last = shape[2] < min(shape[0], shape[1])
     chw = (shape[2], shape[0], shape[1]) if channels_last else shape
-    scale = 1.0 / 255.0 if space.dtype == np.uint8 else 1.0
+    pixels = space.dtype == np.uint8 and np.all(space.low == 0) and np.all(space.high == 255)
+    scale = 1.0 / 255.0 if pixels else 1.0
     return chw, channels_last, scale
 
 
