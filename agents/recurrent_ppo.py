@@ -20,7 +20,7 @@ import numpy as np
 from agents.common.callbacks import BaseCallback
 from agents.common.distributions import Distribution
 from agents.common.recurrent_buffer import RecurrentRolloutBuffer, SequenceBatch
-from agents.common.recurrent_policy import DEFAULT_CNN_SPEC, PolicyState, RecurrentActorCriticPolicy
+from agents.common.recurrent_policy import PolicyState, RecurrentActorCriticPolicy, default_recurrent_cnn_spec
 from agents.common.rollout import bootstrap_truncated
 from agents.common.spaces import encode_observations, encoded_space, to_env_actions
 from agents.ppo import PPO
@@ -77,8 +77,9 @@ class RecurrentPPOConfig:
     """Hidden activation."""
     ortho_init: bool = True
     """SB3's orthogonal initialisation of the Dense layers."""
-    cnn_spec: str = DEFAULT_CNN_SPEC
-    """Encoder for image observations (``nngym.builders.cnn`` spec)."""
+    cnn_spec: str | None = None
+    """Encoder for image observations (``nngym.builders.cnn`` spec); None: ``default_recurrent_cnn_spec`` of the
+    images' size."""
     log_std_init: float = 0.0
     """Initial log σ for Box actions."""
     normalize_obs: bool = False
@@ -140,7 +141,7 @@ class RecurrentPPO(PPO):
             activation=c.activation,
             ortho_init=c.ortho_init,
             lstm_forget_bias=c.lstm_forget_bias,
-            cnn_spec=c.cnn_spec,
+            cnn_spec=c.cnn_spec or default_recurrent_cnn_spec(obs_space),
             log_std_init=c.log_std_init,
             net=self.net,
         )

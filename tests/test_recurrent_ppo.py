@@ -301,7 +301,9 @@ def test_non_image_3d_box_is_flattened_trains_and_reloads(tmp_path):
     no_encoder = RecurrentPPO(SpaceEnv(box, spaces.Discrete(2)), **FAST[RecurrentPPO])
     assert no_encoder.policy.actor.lstm.params["W_ih"].shape[1] == 24
     with pytest.raises(ValueError, match=r"cnn_spec '.*' does not fit images of shape \(2, 3, 4\): MaxPool2D"):
-        RecurrentPPO(SpaceEnv(box, spaces.Discrete(2)), net="cnn")
+        RecurrentPPO(
+            SpaceEnv(box, spaces.Discrete(2)), net="cnn", cnn_spec="conv:16x3,pool:2,conv:32x3,pool:2,dense:128"
+        )
 
 
 def test_predict_names_episode_start_and_state_of_the_wrong_shape():
@@ -395,8 +397,23 @@ def test_cnn_takes_channels_last_images_as_channels_first_trains_and_reloads(tmp
     with pytest.raises(ValueError, match=r"expected input of shape \(N, 16, 16, 3\), got \(2, 3, 16, 16\)"):
         hwc.policy.step(transposed[0], hwc.policy.initial_state(2), np.ones(2, np.float32))
     with pytest.raises(ValueError, match=r"images of shape \(4, 4, 3\), channels last, so \(C, H, W\) = \(3, 4, 4\)"):
-        RecurrentPPO(ColourEnv(side=4), net="cnn")
+        RecurrentPPO(ColourEnv(side=4), net="cnn", cnn_spec="conv:16x3,pool:2,conv:32x3,pool:2,dense:128")
     flat = RecurrentPPO(ColourEnv(), lstm_hidden_size=4).policy.actor.encoder  # "mlp" flattens (C, H, W), as PPO's
     assert [type(layer).__name__ for layer in flat.layers] == ["ImageScale", "Flatten"]
     pixels = transposed[0].reshape(2, 3 * 16 * 16) / 255
     np.testing.assert_allclose(flat.forward(images[0], train=False), pixels, rtol=1e-6)
+
+
+def test_the_default_cnn_encoder_fits_small_images_too():
+    import gymnasium as gym
+    from toy_envs import SpacesEnv
+
+    from agents.common.policies import CNN_SPEC_SMALL
+    from agents.common.recurrent_policy import DEFAULT_CNN_SPEC, default_recurrent_cnn_spec
+
+    small = gym.spaces.Box(0, 255, (7, 9, 3), np.uint8)
+    agent = RecurrentPPO(SpacesEnv(small, gym.spaces.Discrete(2)), net="cnn", n_steps=8, lstm_hidden_size=4)
+    agent.learn(16)
+    assert agent.config.cnn_spec is None and default_recurrent_cnn_spec(small) == CNN_SPEC_SMALL
+    assert default_recurrent_cnn_spec(gym.spaces.Box(0, 255, (1, 28, 28), np.uint8)) == DEFAULT_CNN_SPEC
+    assert default_recurrent_cnn_spec(gym.spaces.Box(0, 255, (10, 10, 1), np.uint8)) == DEFAULT_CNN_SPEC

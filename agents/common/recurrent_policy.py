@@ -17,6 +17,7 @@ remember what its own loss needs. The price is a second LSTM in every step and u
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -24,7 +25,7 @@ import numpy as np
 from agents.common.cnn import cnn_trunk, image_layout, is_image_space, n_features
 from agents.common.config import net_arch_sizes
 from agents.common.distributions import Distribution
-from agents.common.policies import action_distribution, n_action_params, with_input
+from agents.common.policies import CNN_SPEC_SMALL, action_distribution, n_action_params, with_input
 from nngym.builders import mlp
 from nngym.flat_params import ParamSlot, layer_slots
 from nngym.lstm import LSTM
@@ -34,6 +35,16 @@ from nngym.network import Sequential
 PolicyState = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 DEFAULT_CNN_SPEC = "conv:16x3,pool:2,conv:32x3,pool:2,dense:128"
+
+
+def default_recurrent_cnn_spec(observation_space: Any) -> str:
+    """The recurrent policy's CNN encoder for images of ``observation_space``: ``DEFAULT_CNN_SPEC`` for images at
+    least 10 pixels on each side (what its two 3x3 convolutions and 2x2 pools need), else the feedforward agents'
+    padded ``CNN_SPEC_SMALL``; any spec for other observations (it is not used)."""
+    if not is_image_space(observation_space):
+        return DEFAULT_CNN_SPEC
+    _, h, w = image_layout(observation_space)[0]
+    return DEFAULT_CNN_SPEC if min(h, w) >= 10 else CNN_SPEC_SMALL
 
 
 class RecurrentBranch:
