@@ -260,7 +260,7 @@ def test_unsupported_spaces_and_options_raise_clear_errors():
         (PPO, {"n_steps": -8}, r"PPO: n_steps must be >= 1, got -8"),
         (PPO, {"batch_size": 64.5}, r"PPO: batch_size must be an integer, got 64.5"),
         (PPO, {"gamma": 1.5}, r"PPO: gamma must be >= 0 and <= 1, got 1.5"),
-        (PPO, {"learning_rate": "lin_-1e-3"}, r"PPO: learning_rate must be > 0, got 'lin_-1e-3'"),
+        (PPO, {"learning_rate": "lin_-1e-3"}, r"PPO: learning_rate must be >= 0, got 'lin_-1e-3'"),
         (
             PPO,
             {"clip_range": "fast"},

@@ -12,6 +12,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.wrappers.utils import RunningMeanStd
 
+from agents.common.vec_env import SubEnvMethods
+
 
 class RunningNormalizer:
     """Running mean μ and variance σ² of observations (or returns), and the normalisation they define.
@@ -141,13 +143,16 @@ class Normalizer:
                 rms.load_state(arrays[name])
 
 
-class NormalizedVecEnv(gym.vector.VectorEnv):
+class NormalizedVecEnv(SubEnvMethods, gym.vector.VectorEnv):
     """A vector env whose observations and rewards go through a ``Normalizer`` (SB3's ``VecNormalize``).
 
     ``reset`` and ``step`` return normalised observations (the statistics updated while training) and
     scaled rewards; the final observations of finished episodes in ``infos`` are normalised too (not
     merged into the statistics), so a truncated episode bootstraps from what the critic sees. The raw
     rewards of the last step stay in ``raw_rewards`` for the episode statistics.
+
+    ``call``, ``get_attr``, ``set_attr``, ``env_method`` (``agents.common.vec_env.SubEnvMethods``) reach the wrapped
+    env's sub-environments, and ``render`` and ``render_mode`` are the wrapped env's.
 
     Args:
         env: A SAME_STEP vector env (``agents.common.vec_env``).
@@ -161,6 +166,7 @@ class NormalizedVecEnv(gym.vector.VectorEnv):
         self.observation_space, self.action_space = env.observation_space, env.action_space
         self.metadata = getattr(env, "metadata", {})
         self.spec = getattr(env, "spec", None)
+        self.render_mode = getattr(env, "render_mode", None)
         self.raw_rewards = np.zeros(self.num_envs)
 
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict | None = None):
@@ -181,6 +187,10 @@ class NormalizedVecEnv(gym.vector.VectorEnv):
                 final[i] = self.normalizer.normalize_obs(np.asarray(final[i])[None])[0]
             infos["final_obs"] = final
         return obs, rewards, terminated, truncated, infos
+
+    def render(self) -> tuple | None:
+        """The wrapped env's ``render()``: a frame per sub-env (raw, as the envs draw them)."""
+        return self.env.render()
 
     def close(self, **kwargs) -> None:
         self.env.close(**kwargs)

@@ -33,6 +33,7 @@ from gymnasium import spaces
 from gymnasium.vector.utils import batch_space
 
 from agents.common.cnn import is_image_space
+from agents.common.vec_env import SubEnvMethods
 
 #: The observation space types the agents accept (nested ``Dict`` and ``Tuple`` of them too).
 OBSERVATION_SPACES: tuple[type[gym.Space], ...] = (
@@ -255,10 +256,13 @@ def _as_batch(space: gym.Space, obs: Any, what: str, path: str) -> tuple[Any, in
     raise ValueError(f"{expected} {x.shape}")
 
 
-class EncodedObservations(gym.vector.VectorWrapper):
+class EncodedObservations(SubEnvMethods, gym.vector.VectorWrapper):
     """A vector env whose observations, and the ``final_obs`` of its infos, are encoded (module docstring).
 
     The episode logic is the wrapped env's (SAME_STEP autoreset stays SAME_STEP); only observations change.
+    ``call``, ``get_attr``, ``set_attr``, ``env_method`` (``agents.common.vec_env.SubEnvMethods``) reach the wrapped
+    env's sub-environments (their raw observations, spaces and attributes), ``render`` and ``render_mode`` are the
+    wrapped env's (``gymnasium.vector.VectorWrapper``).
 
     Args:
         env: A vector env whose single observation space does not pass through (see ``encode_vec_env``).

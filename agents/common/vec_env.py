@@ -13,11 +13,17 @@ Tuple observations are batched as Gymnasium batches them (a dict / tuple of arra
 agents encode them to arrays on top (``agents.common.spaces.EncodedObservations``).
 Gymnasium's own ``SyncVectorEnv`` / ``AsyncVectorEnv`` are used with ``vectorization=
 "gym-sync"`` / ``"async"``, created with ``autoreset_mode=AutoresetMode.SAME_STEP``.
+
+``SubEnvMethods`` gives ``SyncVectorEnv`` and the agents' wrappers of a vector env (``agents.common.normalize.
+NormalizedVecEnv``, ``agents.common.spaces.EncodedObservations``) the sub-environment methods of Gymnasium's vector
+envs (``call``, ``get_attr``, ``set_attr``) and of SB3's ``VecEnv`` (``env_method``, ``indices=``), so code written
+for either runs on an agent's envs (``get_env()`` with vectorization "sync", and ``agent.env``, the env it steps);
+the wrappers reach the sub-environments of the env they wrap, whichever its vectorization.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -28,11 +34,157 @@ from gymnasium.vector.utils import batch_space, concatenate, create_empty_array
 VECTORIZATIONS = ("sync", "gym-sync", "async")
 
 
-class SyncVectorEnv(gym.vector.VectorEnv):
+def sub_env_indices(indices: int | Iterable[int] | None, num_envs: int, what: str) -> list[int]:
+    """SB3's ``indices`` argument as a list of sub-environment indices in [0, num_envs).
+
+    Args:
+        indices: None (every sub-env), one index or an iterable of them; negative ones count from the end, as
+            SB3's list indexing does.
+        num_envs: N, the number of sub-environments.
+        what: The method asking, for messages (e.g. ``"get_attr"``).
+
+    Raises:
+        ValueError: For an index that is no int, or outside [-N, N).
+    """
+    if indices is None:
+        return list(range(num_envs))
+    given = [indices] if isinstance(indices, int | np.integer) else list(indices)
+    for i in given:
+        if not isinstance(i, int | np.integer) or isinstance(i, bool) or not -num_envs <= i < num_envs:
+            raise ValueError(
+                f"{what}: indices must be None, an int or ints in [0, {num_envs}) (the env's num_envs is {num_envs}), "
+                f"got {indices!r}"
+            )
+    return [int(i) % num_envs for i in given]
+
+
+def _call_sub_env(env: gym.Env, name: str, args: tuple, kwargs: dict) -> Any:
+    """What Gymnasium's ``SyncVectorEnv.call`` does for one sub-env: the attribute ``name`` (looked up through its
+    wrappers), called with ``args`` and ``kwargs`` if it is callable."""
+    attr = env.get_wrapper_attr(name)
+    return attr(*args, **kwargs) if callable(attr) else attr
+
+
+class SubEnvMethods:
+    """Gymnasium's ``call`` / ``get_attr`` / ``set_attr`` and SB3's ``env_method`` / ``get_attr(indices=)`` /
+    ``set_attr(indices=)`` on the sub-environments of a vector env.
+
+    For the sub-environments of ``unwrapped``: those of this process (nngym's and Gymnasium's ``SyncVectorEnv``)
+    directly, so ``indices`` picks any of them; those of another vector env (Gymnasium's ``AsyncVectorEnv``) through
+    its own ``call`` / ``get_attr`` / ``set_attr``, which reach all of them at once (``get_attr`` picks ``indices``
+    from the values of all; ``call``, ``env_method`` and ``set_attr`` on some of them only raise a ValueError).
+
+    Semantics as Gymnasium's ``SyncVectorEnv``: an attribute is looked up through each sub-env's wrappers
+    (``get_wrapper_attr``); ``call`` and ``get_attr`` call it if it is callable; ``set_attr`` spreads a list or
+    tuple of values over the envs (one each) and sets any other value on every env (SB3's sets the same value, list
+    or not, on every env: to set a list on each, pass a list of lists). Results are tuples (Gymnasium's type),
+    ``env_method``'s a list (SB3's).
+    """
+
+    num_envs: int
+    unwrapped: gym.vector.VectorEnv  # the vector env classes' own
+
+    def _local_sub_envs(self) -> list[gym.Env] | None:
+        """The sub-environments stepped in this process, or None (another vector env steps them)."""
+        base = self.unwrapped
+        return base.envs if isinstance(base, SyncVectorEnv | gym.vector.SyncVectorEnv) else None
+
+    def _call(self, name: str, args: tuple, kwargs: dict, indices: int | Iterable[int] | None, what: str) -> tuple:
+        idx = sub_env_indices(indices, self.num_envs, what)
+        envs = self._local_sub_envs()
+        if envs is not None:
+            return tuple(_call_sub_env(envs[i], name, args, kwargs) for i in idx)
+        self._check_all(idx, what)
+        return tuple(self.unwrapped.call(name, *args, **kwargs))
+
+    def _check_all(self, idx: list[int], what: str) -> None:
+        """Raises a ValueError if ``idx`` are not all the sub-envs, which a vector env of another process can't pick."""
+        if sorted(idx) != list(range(self.num_envs)):
+            raise ValueError(
+                f"{what} with indices={idx} needs the sub-environments in this process (vectorization 'sync' or "
+                f"'gym-sync'), got {type(self.unwrapped).__name__}, which reaches all {self.num_envs} of them at "
+                "once; leave indices out"
+            )
+
+    def call(self, name: str, /, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        """Each sub-env's attribute ``name``, called with ``args`` and ``kwargs`` if callable (Gymnasium's ``call``).
+
+        Returns:
+            One result per sub-env, in order (``num_envs``,).
+        """
+        return self._call(name, args, kwargs, None, "call")
+
+    def env_method(
+        self, method_name: str, *method_args: Any, indices: int | Iterable[int] | None = None, **method_kwargs: Any
+    ) -> list[Any]:
+        """SB3's ``env_method``: each sub-env's method ``method_name`` called with the arguments.
+
+        Args:
+            method_name: The method, looked up through each sub-env's wrappers.
+            *method_args: Its positional arguments.
+            indices: The sub-envs (None: all; an int or ints).
+            **method_kwargs: Its keyword arguments.
+
+        Returns:
+            One result per sub-env of ``indices``, in their order.
+        """
+        return list(self._call(method_name, method_args, method_kwargs, indices, "env_method"))
+
+    def get_attr(self, name: str, indices: int | Iterable[int] | None = None) -> tuple[Any, ...]:
+        """Each sub-env's attribute ``name`` (Gymnasium's ``get_attr``, and SB3's with ``indices``).
+
+        Args:
+            name: The attribute, looked up through each sub-env's wrappers (a callable one is called, as Gymnasium's
+                ``get_attr`` does).
+            indices: The sub-envs (None: all; an int or ints).
+
+        Returns:
+            One value per sub-env of ``indices``, in their order.
+        """
+        idx = sub_env_indices(indices, self.num_envs, "get_attr")
+        if self._local_sub_envs() is not None:
+            return self._call(name, (), {}, idx, "get_attr")
+        values = tuple(self.unwrapped.get_attr(name))
+        return values if indices is None else tuple(values[i] for i in idx)
+
+    def set_attr(self, name: str, values: Any, indices: int | Iterable[int] | None = None) -> None:
+        """Sets each sub-env's attribute ``name`` (Gymnasium's ``set_attr``, and SB3's with ``indices``).
+
+        Args:
+            name: The attribute, set where each sub-env's wrappers hold it (``set_wrapper_attr``).
+            values: A list or tuple of one value per sub-env of ``indices``, or one value for them all.
+            indices: The sub-envs (None: all; an int or ints).
+
+        Raises:
+            ValueError: For a list or tuple of another length than the sub-envs of ``indices``.
+        """
+        idx = sub_env_indices(indices, self.num_envs, "set_attr")
+        if not isinstance(values, list | tuple):
+            values = [values] * len(idx)
+        if len(values) != len(idx):
+            raise ValueError(
+                f"set_attr: values must be one value or a list or tuple of one value per env ({len(idx)}), got "
+                f"{len(values)} values"
+            )
+        envs = self._local_sub_envs()
+        if envs is None:
+            self._check_all(idx, "set_attr")
+            order = sorted(range(len(idx)), key=idx.__getitem__)
+            self.unwrapped.set_attr(name, [values[k] for k in order])
+            return
+        for i, value in zip(idx, values, strict=True):
+            envs[i].set_wrapper_attr(name, value)
+
+
+class SyncVectorEnv(SubEnvMethods, gym.vector.VectorEnv):
     """Steps ``num_envs`` environments in turn, autoresetting in the same step (SAME_STEP).
 
     Args:
         env_fns: Functions that create the sub-environments.
+
+    Attributes:
+        envs: The sub-environments.
+        render_mode: The first sub-environment's.
     """
 
     def __init__(self, env_fns: Sequence[Callable[[], gym.Env]]) -> None:
@@ -103,6 +255,11 @@ class SyncVectorEnv(gym.vector.VectorEnv):
                 infos["final_obs"][i] = o
                 infos["_final_obs"][i] = True
         return self._batch(), self._rewards.copy(), self._terminated.copy(), self._truncated.copy(), infos
+
+    def render(self) -> tuple[Any, ...]:
+        """Each sub-env's ``render()`` (a frame (H, W, 3) uint8 each for ``render_mode="rgb_array"``), as
+        Gymnasium's ``SyncVectorEnv.render`` returns them."""
+        return tuple(env.render() for env in self.envs)
 
     def close_extras(self, **kwargs: Any) -> None:
         for env in self.envs:

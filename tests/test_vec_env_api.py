@@ -1,0 +1,189 @@
+"""The sub-environment methods of Gymnasium's vector envs (``call``, ``get_attr``, ``set_attr``, ``render``) and of
+SB3's ``VecEnv`` (``env_method``, ``indices=``) on the agents' vector envs: ``get_env()`` (nngym's
+``SyncVectorEnv``) and the env the agent steps (``agent.env``: under ``NormalizedVecEnv`` with ``normalize_obs``,
+under ``EncodedObservations`` for Dict observations).
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium import spaces
+from toy_envs import SpacesEnv
+
+from agents import DQN, PPO
+from agents.common.normalize import NormalizedVecEnv
+from agents.common.spaces import EncodedObservations
+from agents.common.vec_env import SyncVectorEnv, make_vec_env
+
+CARTPOLE_FRAME = (400, 600, 3)
+
+
+def cartpole_envs(which: str) -> tuple[gym.vector.VectorEnv, list[gym.Env]]:
+    """(vector env, its sub-environments) of a PPO on 2 CartPole envs: ``get_env()``, or ``agent.env`` with
+    ``normalize_obs=True``."""
+    if which == "get_env":
+        env = PPO("CartPole-v1", n_envs=2).get_env()
+        assert type(env) is SyncVectorEnv
+    else:
+        env = PPO("CartPole-v1", n_envs=2, normalize_obs=True).env
+        assert isinstance(env, NormalizedVecEnv)
+    return env, env.unwrapped.envs
+
+
+WHICH = ["get_env", "normalized"]
+
+
+@pytest.mark.parametrize("which", WHICH)
+def test_get_attr_gives_each_envs_attribute(which):
+    env, subs = cartpole_envs(which)
+    specs = env.get_attr("spec")
+    assert isinstance(specs, tuple)
+    assert [s.id for s in specs] == ["CartPole-v1", "CartPole-v1"]
+    assert specs[0] is subs[0].spec
+    assert env.get_attr("spec", indices=1) == (subs[1].spec,)
+    assert env.get_attr("spec", indices=[1, 0]) == (subs[1].spec, subs[0].spec)
+    assert env.get_attr("spec", indices=-1) == (subs[1].spec,)
+    # looked up through the sub-envs' wrappers: the TimeLimit's limit
+    assert env.get_attr("_max_episode_steps") == (500, 500)
+
+
+@pytest.mark.parametrize("which", WHICH)
+def test_call_and_env_method_give_per_env_results(which):
+    env, _ = cartpole_envs(which)
+    expected = gym.make("CartPole-v1").reset(seed=7)[0]
+    results = env.call("reset", seed=7)
+    assert isinstance(results, tuple)
+    assert len(results) == 2
+    for obs, info in results:
+        np.testing.assert_array_equal(obs, expected)
+        assert info == {}
+    assert env.call("np_random_seed") == (7, 7)  # an attribute that is no method: its value
+    one = env.env_method("reset", seed=7, indices=[1])
+    assert isinstance(one, list)
+    assert len(one) == 1
+    np.testing.assert_array_equal(one[0][0], expected)
+    env.env_method("reset", seed=3, indices=0)
+    assert env.get_attr("np_random_seed") == (3, 7)
+    assert env.env_method("reset", seed=5)[1][0].shape == (4,)
+    assert env.get_attr("np_random_seed") == (5, 5)
+
+
+@pytest.mark.parametrize("which", WHICH)
+def test_set_attr_changes_each_envs_attribute(which):
+    env, subs = cartpole_envs(which)
+    env.set_attr("gravity", [1.5, 2.5])  # one value each
+    assert [s.unwrapped.gravity for s in subs] == [1.5, 2.5]
+    assert env.get_attr("gravity") == (1.5, 2.5)
+    env.set_attr("gravity", 4.0)  # one value for all
+    assert [s.unwrapped.gravity for s in subs] == [4.0, 4.0]
+    env.set_attr("gravity", 9.0, indices=1)  # SB3's: the envs of indices only
+    assert [s.unwrapped.gravity for s in subs] == [4.0, 9.0]
+    env.set_attr("gravity", (7.0, 8.0), indices=[1, 0])
+    assert [s.unwrapped.gravity for s in subs] == [8.0, 7.0]
+    # set where the sub-env's wrappers hold it (CartPoleEnv.force_mag), so its physics uses it
+    env.set_attr("gravity", 9.8)
+    env.set_attr("force_mag", [0.0, 10.0])
+    env.call("reset", seed=0)
+    env.env_method("step", 1)
+    states = env.get_attr("state")
+    single = gym.make("CartPole-v1")
+    single.reset(seed=0)
+    single.unwrapped.force_mag = 0.0
+    single.step(1)
+    np.testing.assert_array_equal(states[0], single.unwrapped.state)
+    assert states[1][1] > states[0][1]  # the pushed cart moves right faster
+
+
+@pytest.mark.parametrize("which", WHICH)
+def test_bad_indices_and_values_are_named(which):
+    env, subs = cartpole_envs(which)
+    with pytest.raises(ValueError, match=r"get_attr: indices must be .* ints in \[0, 2\).*got 2"):
+        env.get_attr("spec", indices=2)
+    with pytest.raises(ValueError, match=r"env_method: indices must be .*got \[0, 'a'\]"):
+        env.env_method("reset", indices=[0, "a"])
+    with pytest.raises(ValueError, match=r"one value per env \(2\), got 3 values"):
+        env.set_attr("gravity", [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match=r"one value per env \(1\), got 2 values"):
+        env.set_attr("gravity", [1.0, 2.0], indices=0)
+    assert [s.unwrapped.gravity for s in subs] == [9.8, 9.8]
+
+
+@pytest.mark.parametrize("normalize_obs", [False, True])
+def test_render_gives_each_envs_frame(normalize_obs):
+    vec = make_vec_env("CartPole-v1", 2, render_mode="rgb_array")
+    agent = PPO(vec, normalize_obs=normalize_obs)
+    for env in (agent.get_env(), agent.env):
+        assert env.render_mode == "rgb_array"
+        env.reset(seed=[4, 9])
+        frames = env.render()
+        assert isinstance(frames, tuple)
+        assert [(f.shape, f.dtype) for f in frames] == [(CARTPOLE_FRAME, np.uint8)] * 2
+        for seed, frame in zip([4, 9], frames, strict=True):
+            single = gym.make("CartPole-v1", render_mode="rgb_array")
+            single.reset(seed=seed)
+            np.testing.assert_array_equal(frame, single.render())
+        assert not np.array_equal(frames[0], frames[1])
+    vec.close()
+
+
+def test_render_mode_of_envs_made_without_one():
+    agent = PPO("CartPole-v1", n_envs=2, normalize_obs=True)
+    assert agent.get_env().render_mode is None
+    assert agent.env.render_mode is None
+    agent.env.reset(seed=0)
+    with pytest.warns(UserWarning, match="without specifying any render mode"):
+        assert agent.env.render() == (None, None)
+
+
+DICT_SPACE = spaces.Dict({"a": spaces.Discrete(3), "b": spaces.Box(-1.0, 1.0, (2,), np.float32)})
+
+
+def test_dict_observations_reach_the_raw_sub_envs():
+    vec = SyncVectorEnv([lambda: SpacesEnv(DICT_SPACE, spaces.Discrete(2)) for _ in range(2)])
+    agent = DQN(vec, normalize_obs=True)
+    env = agent.env
+    assert isinstance(env, EncodedObservations)
+    subs = vec.envs
+    assert env.get_attr("observation_space") == (DICT_SPACE, DICT_SPACE)  # the raw space, not the encoded Box
+    assert env.single_observation_space.shape == (5,)  # the encoded observations: one-hot a, then b
+    obs = env.call("reset", seed=3)
+    assert [set(o) for o, _ in obs] == [{"a", "b"}, {"a", "b"}]
+    assert obs[0][0]["a"] == obs[1][0]["a"]
+    np.testing.assert_array_equal(obs[0][0]["b"], obs[1][0]["b"])
+    env.set_attr("_t", [3, 6])
+    assert [s._t for s in subs] == [3, 6]
+    stepped = env.env_method("step", 1, indices=1)
+    assert len(stepped) == 1
+    assert set(stepped[0][0]) == {"a", "b"}
+    assert [s._t for s in subs] == [3, 7]
+    env.set_attr("_t", 0, indices=[0])
+    assert env.get_attr("_t") == (0, 7)
+    assert env.get_attr("render_mode", indices=0) == (None,)
+
+
+def test_async_envs_through_the_wrapper():
+    agent = PPO("CartPole-v1", n_envs=2, vectorization="async", normalize_obs=True)
+    env = agent.env
+    assert isinstance(env, NormalizedVecEnv)
+    assert isinstance(env.unwrapped, gym.vector.AsyncVectorEnv)
+    try:
+        assert [s.id for s in env.get_attr("spec")] == ["CartPole-v1"] * 2
+        assert [s.id for s in env.get_attr("spec", indices=[1])] == ["CartPole-v1"]
+        env.set_attr("gravity", [1.5, 2.5])
+        assert env.get_attr("gravity") == (1.5, 2.5)
+        assert env.get_attr("gravity", indices=1) == (2.5,)
+        env.set_attr("gravity", (4.0, 3.0), indices=[1, 0])  # every env, in another order
+        assert env.get_attr("gravity") == (3.0, 4.0)
+        env.reset(seed=7)
+        assert env.call("np_random_seed") == (7, 8)
+        assert env.env_method("np_random_seed") == [7, 8]
+        assert env.env_method("get_wrapper_attr", "_max_episode_steps") == [500, 500]
+        with pytest.raises(ValueError, match=r"env_method with indices=\[1\] needs the sub-environments in this"):
+            env.env_method("reset", indices=[1])
+        with pytest.raises(ValueError, match=r"set_attr with indices=\[0\] needs .* got AsyncVectorEnv"):
+            env.set_attr("gravity", 1.0, indices=0)
+        assert env.get_attr("gravity") == (3.0, 4.0)
+    finally:
+        env.close()
