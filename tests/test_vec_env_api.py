@@ -187,3 +187,61 @@ def test_async_envs_through_the_wrapper():
         assert env.get_attr("gravity") == (3.0, 4.0)
     finally:
         env.close()
+
+
+class _Shaped(gym.Env):
+    """A Box((4,)) env whose observations are ``obs`` from step ``bad_from`` on (0: from reset)."""
+
+    observation_space = gym.spaces.Box(-1, 1, (4,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, obs: np.ndarray, bad_from: int = 0) -> None:
+        self.obs, self.bad_from, self.t = obs, bad_from, 0
+
+    def _obs(self) -> np.ndarray:
+        return self.obs if self.t >= self.bad_from else np.zeros(4, np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self._obs(), {"started": True}
+
+    def step(self, action):
+        self.t += 1
+        done = self.t >= 3
+        info = {"x": float(self.t)}
+        if done:
+            info["is_success"] = True
+        return self._obs(), 1.0, done, False, info
+
+
+@pytest.mark.parametrize("bad_from", [0, 1])
+def test_observations_of_another_shape_or_kind_are_refused_not_broadcast(bad_from):
+    one = SyncVectorEnv([lambda: _Shaped(np.array([0.5], np.float32), bad_from)])
+    with pytest.raises(ValueError, match=r"env 0 \(_Shaped\) returned an observation of shape \(1,\), but its obs"):
+        one.reset(seed=0)
+        one.step(np.array([0]))
+    ints = gym.spaces.Box(0, 10, (4,), np.int64)
+    env = _Shaped(np.array([2.7, 0.5, 9.9, 1.0]), bad_from)
+    env.observation_space = ints
+    floats = SyncVectorEnv([lambda: env])
+    with pytest.raises(ValueError, match=r"returned an observation of dtype float(32|64), which does not fit .* int64"):
+        floats.reset(seed=0)
+        floats.step(np.array([0]))
+
+
+def test_the_envs_infos_reach_callbacks_as_gymnasiums_vector_envs_merge_them():
+    vec = SyncVectorEnv([lambda: _Shaped(np.zeros(4, np.float32), 99) for _ in range(2)])
+    _, infos = vec.reset(seed=0)
+    np.testing.assert_array_equal(infos["started"], [True, True])
+    _, _, _, _, infos = vec.step(np.array([0, 1]))
+    np.testing.assert_array_equal(infos["x"], [1.0, 1.0])
+    np.testing.assert_array_equal(infos["_x"], [True, True])
+    vec.step(np.array([0, 1]))
+    _, _, terminated, _, infos = vec.step(np.array([0, 1]))  # the third step ends both episodes
+    assert terminated.all() and infos["final_info"]["is_success"].tolist() == [True, True]
+    np.testing.assert_array_equal(infos["final_info"]["x"], [3.0, 3.0])
+    np.testing.assert_array_equal(infos["started"], [True, True])  # the reset's info, as Gymnasium's SAME_STEP
+    agent = PPO(vec, n_steps=6, batch_size=6)
+    agent.learn(12)
+    assert list(agent.ep_success_buffer) == [True] * 4  # 12 env steps, 6 for each of 2 envs: 4 three-step episodes

@@ -213,18 +213,48 @@ class SyncVectorEnv(SubEnvMethods, gym.vector.VectorEnv):
         self._discrete_dtype = (
             self.single_action_space.dtype if isinstance(self.single_action_space, gym.spaces.Discrete) else None
         )
+        self._steps_checked = False  # whether the observations of a step since the last reset were checked
 
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict | None = None) -> tuple[Any, dict]:
         seeds = [seed + i for i in range(self.num_envs)] if isinstance(seed, int) else seed or [None] * self.num_envs
+        infos: dict[str, Any] = {}
         for i, (env, s) in enumerate(zip(self.envs, seeds, strict=True)):
-            self._set_obs(i, env.reset(seed=s, options=options)[0])
-        return self._batch(), {}
+            obs, info = env.reset(seed=s, options=options)
+            self._set_obs(i, obs)
+            if info:
+                infos = self._add_info(infos, info, i)
+        self._steps_checked = False  # the first step's observations are checked too
+        return self._batch(), infos
 
     def _set_obs(self, i: int, obs: Any) -> None:
         if self._arrays:
+            self._check_obs(i, obs)
             self._obs[i] = obs
         else:
             self._obs_list[i] = obs
+
+    def _check_obs(self, i: int, obs: Any) -> None:
+        """Refuses an observation of another shape than the observation space's, or of a dtype that does not cast to
+        the space's within its kind (floats to an integer space): written into the batch's row, numpy would broadcast
+        or truncate it without a word. Checked at every reset (autoresets too) and on the first step after ``reset()``,
+        not on every step (the agents' hot loop).
+
+        Raises:
+            ValueError: Naming the env, the space and the shape or dtype that came.
+        """
+        space = self.single_observation_space
+        a = np.asarray(obs)
+        name = getattr(self.spec, "id", None) or type(self.envs[i].unwrapped).__name__
+        if a.shape != space.shape:
+            raise ValueError(
+                f"env {i} ({name}) returned an observation of shape {a.shape}, but its observation space {space} "
+                f"has shape {space.shape}"
+            )
+        if not np.can_cast(a.dtype, space.dtype, casting="same_kind"):
+            raise ValueError(
+                f"env {i} ({name}) returned an observation of dtype {a.dtype}, which does not fit its observation "
+                f"space {space} of dtype {space.dtype}"
+            )
 
     def _batch(self) -> Any:
         """A copy of the current observations, (num_envs, ...) (a dict / tuple of such arrays for Dict / Tuple)."""
@@ -239,14 +269,25 @@ class SyncVectorEnv(SubEnvMethods, gym.vector.VectorEnv):
         final_obs: list[Any] = []
         batch = self._obs if self._arrays else self._obs_list  # rows written in place: no call per env
         rewards, terminated, truncated = self._rewards, self._terminated, self._truncated
+        env_infos: list[tuple[int, dict[str, Any]]] = []  # (i, info) of the envs whose info is not empty
+        check = self._arrays and not self._steps_checked  # the first step after a reset: its observations too
         for i, env in enumerate(self.envs):
-            obs, rewards[i], term, trunc, _ = env.step(acts[i])
+            obs, rewards[i], term, trunc, info = env.step(acts[i])
             terminated[i], truncated[i] = term, trunc
+            if check:
+                self._check_obs(i, obs)
             if term or trunc:
                 final.append(i)
                 final_obs.append(obs)
-                obs, _ = env.reset()
+                if info:  # Gymnasium's SAME_STEP layout: the ended step's info under final_info
+                    env_infos.append((i, {"final_info": info}))
+                obs, info = env.reset()
+                if self._arrays:
+                    self._check_obs(i, obs)
+            if info:
+                env_infos.append((i, info))
             batch[i] = obs
+        self._steps_checked = True
         infos: dict[str, Any] = {}
         if final:
             infos["final_obs"] = np.empty(self.num_envs, dtype=object)
@@ -254,6 +295,8 @@ class SyncVectorEnv(SubEnvMethods, gym.vector.VectorEnv):
             for i, o in zip(final, final_obs, strict=True):
                 infos["final_obs"][i] = o
                 infos["_final_obs"][i] = True
+        for i, info in env_infos:  # the envs' own keys, merged as Gymnasium's vector envs merge them
+            infos = self._add_info(infos, info, i)
         return self._batch(), self._rewards.copy(), self._terminated.copy(), self._truncated.copy(), infos
 
     def render(self) -> tuple[Any, ...]:
