@@ -588,3 +588,22 @@ def test_sb3_recurrent_ppo_baseline_names_multibinary_actions_before_training():
         SB3RecurrentPPO(env, seed=0, n_steps=16, batch_size=16)
     assert SB3PPO(env, seed=0, n_steps=16, batch_size=16, n_epochs=1).learn(32).num_timesteps == 32  # SB3's PPO can
     assert RecurrentPPO(env, seed=0, **FAST[RecurrentPPO]).learn(64).num_timesteps == 64
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "gym-sync"])
+def test_discrete_and_multidiscrete_actions_come_in_the_spaces_dtype(vectorization):
+    from toy_envs import SpacesEnv
+
+    class Checking(SpacesEnv):  # asserts as Gymnasium's envs do
+        def step(self, action):
+            assert self.action_space.contains(action), (action, getattr(action, "dtype", None))
+            return super().step(action)
+
+    obs = gym.spaces.Box(-1, 1, (2,), np.float32)
+    for action_space in (
+        gym.spaces.Discrete(3, start=2, dtype=np.int32),
+        gym.spaces.MultiDiscrete([3, 2], dtype=np.int8),
+    ):
+        agent = PPO(Checking(obs, action_space), n_steps=8, batch_size=8, vectorization=vectorization).learn(16)
+        action, _ = agent.predict(np.zeros(2, np.float32), deterministic=True)
+        assert action.dtype == action_space.dtype and action_space.contains(action)

@@ -304,8 +304,8 @@ def action_storage(space: gym.Space) -> tuple[tuple[int, ...], type]:
 
 def to_env_actions(space: gym.Space, actions: np.ndarray) -> np.ndarray:
     """The agents' actions (N, ...) as the env takes them: Box clipped to its bounds in the space's dtype, Discrete
-    and MultiDiscrete indices shifted by the space's ``start``, MultiBinary in the space's dtype; unchanged
-    otherwise.
+    and MultiDiscrete indices shifted by the space's ``start`` in its dtype (Gymnasium's ``contains`` checks it),
+    MultiBinary in the space's dtype; unchanged otherwise.
 
     Box: SB3 clips to the bounds too, which gives float32 and float64 spaces their own dtype (float32 actions
     clipped to float64 bounds are float64); a float16 space also gets its dtype here, as its ``contains`` wants.
@@ -319,9 +319,11 @@ def to_env_actions(space: gym.Space, actions: np.ndarray) -> np.ndarray:
             return clipped
         return clipped.astype(space.dtype)
     if isinstance(space, spaces.Discrete):  # a scalar start: a plain comparison (np.any costs µs a step)
-        return actions + space.start if space.start != 0 else actions
+        out = actions + space.start if space.start != 0 else actions
+        return out if out.dtype == space.dtype else out.astype(space.dtype)  # contains() wants the space's dtype
     if isinstance(space, spaces.MultiDiscrete):
-        return actions + space.start if np.any(space.start) else actions
+        out = actions + space.start if np.any(space.start) else actions
+        return out if out.dtype == space.dtype else out.astype(space.dtype)
     if isinstance(space, spaces.MultiBinary):
         return actions.astype(space.dtype)
     return actions
