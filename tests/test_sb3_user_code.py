@@ -118,3 +118,37 @@ def test_sb3s_recurrent_policy_names_and_lstm_defaults():
     assert agent.net == "mlp"
     with pytest.raises(ValueError, match=r"n_lstm_layers=2 is not supported .* \(only n_lstm_layers=1, what it does\)"):
         RecurrentPPO("MlpLstmPolicy", env, policy_kwargs=dict(n_lstm_layers=2))
+
+
+def test_set_logger_takes_sb3s_configured_logger_and_leaves_it_open(tmp_path):
+    logger_module = pytest.importorskip("stable_baselines3.common.logger")
+    import csv
+
+    sb3_logger = logger_module.configure(str(tmp_path / "sb3log"), ["csv"])
+    agent = PPO("CartPole-v1", n_steps=32, batch_size=32, log_dir=tmp_path / "run")
+    agent.set_logger(sb3_logger)
+    agent.learn(96)
+    agent.learn(64, reset_num_timesteps=False)  # still open: SB3's learn does not close it either
+    sb3_logger.close()
+    with open(tmp_path / "sb3log" / "progress.csv") as f:
+        steps = [int(r["time/total_timesteps"]) for r in csv.DictReader(f)]
+    assert steps == [32, 64, 96, 128, 160]
+    assert not (tmp_path / "run" / "progress.csv").exists() or (tmp_path / "run" / "progress.csv").stat().st_size == 0
+    assert (tmp_path / "run" / "monitor.csv").exists()
+    with pytest.raises(TypeError, match="set_logger needs a logger with record"):
+        agent.set_logger(object())
+
+
+def test_log_every_n_timesteps_writes_rows_between_the_log_intervals(tmp_path):
+    import csv
+
+    from agents import LogEveryNTimesteps
+
+    agent = DQN("CartPole-v1", learning_starts=10, log_dir=tmp_path, log_interval=10_000)  # no row of its own
+    agent.learn(100, callback=LogEveryNTimesteps(40))
+    with open(tmp_path / "progress.csv") as f:
+        assert [int(r["time/total_timesteps"]) for r in csv.DictReader(f)] == [40, 80]
+    pop = PPO("CartPole-v1", seed=[0, 1], n_steps=16, batch_size=16, log_interval=10_000, log_dir=tmp_path / "s{seed}")
+    pop.learn(64, callback=LogEveryNTimesteps(32))  # the population's steps: 2 members x 16 per call
+    with open(tmp_path / "s1" / "progress.csv") as f:
+        assert [int(r["time/total_timesteps"]) for r in csv.DictReader(f)] == [16, 32, 48, 64]

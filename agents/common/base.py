@@ -267,6 +267,7 @@ class BaseAgent(metaclass=_AgentMeta):
         self.ep_info_buffer: deque[dict[str, float]] = deque(maxlen=self.stats_window_size)
         self.ep_success_buffer: deque[bool] = deque(maxlen=self.stats_window_size)
         self.logger = Logger(None, verbose=0)
+        self._custom_logger: Any = None  # set_logger's: used by every learn instead of the log_dir's own
         self._monitor: MonitorWriter | None = None
         self._logged_to: Path | None = None  # the log_dir an earlier learn of this agent wrote to
         #: rows monitor.csv and progress.csv held when the current run began (earlier runs' rows, kept above it)
@@ -721,7 +722,10 @@ class BaseAgent(metaclass=_AgentMeta):
         tb_dir = None
         if self.tensorboard_log is not None:
             tb_dir = tensorboard_run_dir(self.tensorboard_log, tb_log_name or self.algo, reset_num_timesteps)
-        self.logger = Logger(self.log_dir, self.verbose, append, tensorboard_dir=tb_dir)
+        if self._custom_logger is not None:
+            self.logger = self._custom_logger
+        else:
+            self.logger = Logger(self.log_dir, self.verbose, append, tensorboard_dir=tb_dir)
         self._start_time = time.perf_counter()
         self._start_steps = self.num_timesteps
         training = training_locals(
@@ -826,9 +830,31 @@ class BaseAgent(metaclass=_AgentMeta):
             lg.record("time/episodes", self._episode_num)
         lg.dump(self.num_timesteps)
 
+    def set_logger(self, logger: Any) -> None:
+        """SB3's: every ``learn`` from now on writes its rows through ``logger`` instead of the one it makes for
+        ``log_dir`` / ``tensorboard_log`` (monitor.csv is still written to ``log_dir``). Any object with SB3's
+        ``record(key, value, exclude=None)`` and ``dump(step)`` works: nngym's ``Logger`` or the one SB3's
+        ``stable_baselines3.common.logger.configure(folder, ["stdout", "csv", "tensorboard"])`` returns. ``learn``
+        leaves it open (its owner closes it), as SB3's does.
+
+        Raises:
+            TypeError: For an object without ``record`` and ``dump``.
+        """
+        if not (callable(getattr(logger, "record", None)) and callable(getattr(logger, "dump", None))):
+            raise TypeError(
+                f"{self.algo}.set_logger needs a logger with record(key, value, exclude=None) and dump(step) (nngym's "
+                f"Logger or SB3's configure(...)), got {type(logger).__name__}"
+            )
+        self._custom_logger = self.logger = logger
+
+    def dump_logs(self, iteration: int | None = None) -> None:
+        """SB3's: writes a log row now (``rollout/``, ``train/`` and ``time/`` values) at the current step."""
+        self._dump_logs(iteration)
+
     def _finish_learn(self, callback: BaseCallback) -> None:
         callback.on_training_end()
-        self.logger.close()
+        if self.logger is not self._custom_logger:  # a logger of set_logger stays open for its owner
+            self.logger.close()
         if self._monitor is not None:
             self._monitor.close()
             self._monitor = None

@@ -439,6 +439,22 @@ class EveryNTimesteps(EventCallback):
         return True
 
 
+class LogEveryNTimesteps(EveryNTimesteps):
+    """Writes the agent's log row (progress.csv, the stdout table, TensorBoard) once at least ``n_steps`` env steps
+    have passed since it last did (SB3's): the agent's ``dump_logs()``, besides the rows of its own log interval.
+
+    Raises:
+        ValueError: For ``n_steps`` that is not a whole number >= 1.
+    """
+
+    def __init__(self, n_steps: int) -> None:
+        super().__init__(n_steps, ConvertCallback(self._log_data))
+
+    def _log_data(self, _locals: dict[str, Any], _globals: dict[str, Any]) -> bool:
+        self.model.dump_logs()
+        return True
+
+
 class CheckpointCallback(BaseCallback):
     """Saves the agent every ``save_freq`` calls (vector steps) to ``<save_path>/<name_prefix>_<steps>_steps.npz``.
 

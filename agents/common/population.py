@@ -286,6 +286,11 @@ class Population:
         envs = [m.get_env() for m in self.members]
         return None if any(e is None for e in envs) else PopulationEnvs(envs)
 
+    def dump_logs(self) -> None:
+        """SB3's ``dump_logs``: each member writes its log row now, at its own env steps."""
+        for m in self.members:
+            m.dump_logs()
+
     @property
     def logger(self) -> PopulationLogger:
         """The members' loggers as one (``PopulationLogger``): a callback's ``logger.record(key, value)`` goes into
