@@ -281,7 +281,7 @@ def test_a_module_env_id_is_imported_from_the_current_directory(tmp_path, monkey
     result = train.main([*argv, "--env", "nngym_tmp_envs:TmpPole-v0"])
     assert result["env"] == "nngym_tmp_envs:TmpPole-v0" and result["total_timesteps"] == 64
     assert tmp_path in [Path(p) for p in sys.path] and "nngym_tmp_envs" in sys.modules
-    lengths = _rows(tmp_path / "runs" / "ppo_nngym_tmp_envs:TmpPole-v0_s0" / "monitor.csv")[:, 1]
+    lengths = _rows(tmp_path / "runs" / "ppo_nngym_tmp_envs-TmpPole-v0_s0" / "monitor.csv")[:, 1]
     assert lengths.max() <= 20  # the module's registration, with its time limit
     with pytest.raises(SystemExit, match="error: No module named 'nngym_no_such_module'"):
         train.main([*argv, "--env", "nngym_tmp_envs:TmpBroken-v0"])

@@ -58,3 +58,10 @@ def test_a_zoo_command_line_trains(tmp_path):
     from agents import PPO
 
     assert PPO.load(run / "model.npz").config.n_steps == 32
+
+
+def test_run_folders_of_module_env_ids_hold_no_colon():
+    from agents.experiments.cli import env_slug
+
+    assert env_slug("nngym/Catch-v0") == "nngym-Catch-v0"
+    assert env_slug("my_envs:MyEnv-v0") == "my_envs-MyEnv-v0"  # ":" is not allowed in Windows names

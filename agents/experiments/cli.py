@@ -94,6 +94,12 @@ def check_threads(num_threads: int, minus_one: str) -> int:
     return num_threads
 
 
+def env_slug(env: str) -> str:
+    """An env id as a file or folder name: ``/`` (a namespace, ``nngym/Catch-v0``) and ``:`` (gymnasium's
+    ``module:EnvId`` form, not allowed in Windows names) become ``-``."""
+    return env.replace("/", "-").replace(":", "-")
+
+
 def zoo_aliases(parser: argparse.ArgumentParser, aliases: dict[tuple[str, ...], tuple[str, dict[str, Any]]]) -> None:
     """Adds other names for options the parser has, e.g. rl-baselines3-zoo's ``-n`` for ``--total-timesteps``:
     ``{("-n", "--n-timesteps"): ("total_timesteps", {"type": non_negative_int})}`` (flags: the option's ``dest`` and

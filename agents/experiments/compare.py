@@ -52,7 +52,7 @@ import numpy as np
 import envs  # noqa: F401 - registers the nngym/ env ids
 from agents.common.hyperparams import ENV_KEYS
 from agents.experiments import stats, train
-from agents.experiments.cli import env_id, positive_int, reported_as_errors
+from agents.experiments.cli import env_id, env_slug, positive_int, reported_as_errors
 from agents.experiments.plotting import (
     Run,
     final_return,
@@ -141,7 +141,7 @@ def _hyperparameters(args: argparse.Namespace, env: str, impl: str) -> train.Run
 
 def run_dirs(args: argparse.Namespace, env: str) -> dict[str, dict[int, Path]]:
     """Impl -> seed -> the run directory ``<log-dir>/<impl>/<algo>_<env>_s<seed>``."""
-    slug = f"{args.algo}_{env.replace('/', '-')}"
+    slug = f"{args.algo}_{env_slug(env)}"
     dirs = {}
     for impl in args.impl:
         seeds = args.seeds if impl == "nngym" or not getattr(args, "sb3_seeds", None) else args.sb3_seeds
@@ -512,7 +512,7 @@ def compare_env(
     summary, per_run = summarise(runs, threshold, args.window)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    base = out / f"compare_{args.algo}_{env.replace('/', '-')}"
+    base = out / f"compare_{args.algo}_{env_slug(env)}"
     scores = {impl: [s] for impl, s in eval_scores(runs).items()}
     section, stat_rows = statistics_section(scores, "eval return", args.bootstrap_reps)
     table = markdown(summary, args.window) + "\n" + section

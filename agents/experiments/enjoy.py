@@ -44,6 +44,7 @@ import envs  # noqa: F401 - registers the nngym/ env ids
 from agents.common.evaluation import episode_step_cap, warn_cut
 from agents.experiments.cli import (
     env_id,
+    env_slug,
     non_negative_int,
     parse_key_values,
     positive_float,
@@ -209,7 +210,7 @@ def main(argv: list[str] | None = None) -> dict:
     returns, lengths, videos = play(agent, env, args.n_episodes, args.deterministic, args.seed, record)
     fps = args.fps if args.fps is not None else float(env.metadata.get("render_fps") or 30)
     env.close()
-    name = f"{args.algo or getattr(agent, 'algo', 'agent').lower()}-{args.env.replace('/', '-')}"
+    name = f"{args.algo or getattr(agent, 'algo', 'agent').lower()}-{env_slug(args.env)}"
     paths = []
     for i, frames in enumerate(videos if record else []):
         paths.append(write_video(frames, Path(args.video_folder) / f"{name}-episode-{i}.{args.video_format}", fps))

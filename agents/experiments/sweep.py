@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from agents.experiments import compare
+from agents.experiments.cli import env_slug
 from agents.experiments.plotting import load_run, plot_groups, reward_threshold
 from agents.experiments.sweep_file import (
     POPULATION_COMMAND,
@@ -229,7 +230,7 @@ def write_report(results: list[RunResult], log_dir: Path, window: int = 100) -> 
         tables.append(head + compare.markdown(summary, window) + "\n" + section)
         by_impl = {r["impl"]: r for r in stat_rows}
         rows += [{**row, **_stat_columns(by_impl[row["impl"]]), "overrides": hp} for row in summary]
-        slug = "_".join([algo, env.replace("/", "-"), *(f"{k}={v}" for k, v in overrides)])
+        slug = "_".join([algo, env_slug(env), *(f"{k}={v}" for k, v in overrides)])
         labels = {impl: f"{'SB3' if impl == 'sb3' else 'nngym'} {algo.upper()}" for impl in runs}
         title = f"{env}: {algo.upper()}{f' ({hp})' if hp else ''}, mean ± std over seeds"
         plot_groups(

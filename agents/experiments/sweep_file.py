@@ -45,7 +45,7 @@ import envs as _nngym_envs  # noqa: F401 - registers the nngym/ ids
 from agents import ALGOS
 from agents.baselines import ALGO_NAMES as SB3_ALGO_NAMES
 from agents.common.hyperparams import ENV_KEYS
-from agents.experiments.cli import import_env_module
+from agents.experiments.cli import env_slug, import_env_module
 
 IMPLS = ("nngym", "sb3")
 #: the train runner each run executes in its own process (``run_command`` appends the run's arguments)
@@ -85,7 +85,7 @@ class Run:
     @property
     def name(self) -> str:
         """Directory name: ``<impl>_<algo>_<env>_s<seed>[_<key>=<value>...]``."""
-        parts = [self.impl, self.algo, self.env.replace("/", "-"), f"s{self.seed}"]
+        parts = [self.impl, self.algo, env_slug(self.env), f"s{self.seed}"]
         parts += [f"{k}={v}" for k, v in self.overrides]
         return "_".join(parts)
 

@@ -69,6 +69,7 @@ from agents.common.vec_env import make_vec_env
 from agents.experiments.cli import (
     check_threads,
     env_id,
+    env_slug,
     non_negative_int,
     parse_key_values,
     positive_int,
@@ -260,7 +261,7 @@ def main(argv: list[str] | None = None) -> dict:
     if config.dropped:
         print(f"--impl sb3: the yml's {config.dropped} dropped (no SB3 counterpart)", flush=True)
     total = config.n_timesteps if args.total_timesteps is None else args.total_timesteps
-    run_dir = Path(args.log_dir) / f"{args.algo}_{args.env.replace('/', '-')}_s{args.seed}"
+    run_dir = Path(args.log_dir) / f"{args.algo}_{env_slug(args.env)}_s{args.seed}"
     if args.impl == "sb3":
         from agents.baselines.sb3 import SB3_ALGOS
 

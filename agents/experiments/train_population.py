@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agents import ALGOS
-from agents.experiments.cli import check_threads, env_id, non_negative_int, reported_as_errors
+from agents.experiments.cli import check_threads, env_id, env_slug, non_negative_int, reported_as_errors
 from agents.experiments.train import evaluation, mean_std, plot_rewards, run_hyperparameters
 
 #: The train runner's algorithms a population trains (``agents.common.population.ENGINES``).
@@ -25,8 +25,9 @@ POPULATION_ALGOS = ("ppo", "a2c", "dqn")
 
 
 def run_dir(log_dir: str | Path, algo: str, env: str, seed: int | str) -> Path:
-    """``<log_dir>/<algo>_<env>_s<seed>``, the train runner's run directory (a "/" in the env id becomes "-")."""
-    return Path(log_dir) / f"{algo}_{env.replace('/', '-')}_s{seed}"
+    """``<log_dir>/<algo>_<env>_s<seed>``, the train runner's run directory (``env_slug``: a "/" or ":" in the env
+    id becomes "-")."""
+    return Path(log_dir) / f"{algo}_{env_slug(env)}_s{seed}"
 
 
 def train_population(

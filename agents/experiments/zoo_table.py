@@ -23,6 +23,8 @@ import argparse
 import csv
 from pathlib import Path
 
+from agents.experiments.cli import env_slug
+
 #: The zoo's benchmark figures kept with the package (MIT license, see the file's header).
 BENCHMARK = Path(__file__).resolve().parent / "data" / "zoo_benchmark.csv"
 #: Least ratio nngym steps per CPU-second / SB3's, per algorithm.
@@ -51,7 +53,7 @@ def _float(value: str) -> float | None:
 def table_row(bench: dict, figures: Path) -> dict:
     """One row of the table: the benchmark's figures and, if compare wrote them, nngym's and SB3's."""
     algo, env = bench["algo"], bench["env"]
-    base = figures / f"compare_{algo}_{env.replace('/', '-')}"
+    base = figures / f"compare_{algo}_{env_slug(env)}"
     row = {
         "algo": algo,
         "env": env,
