@@ -245,3 +245,34 @@ def test_the_envs_infos_reach_callbacks_as_gymnasiums_vector_envs_merge_them():
     agent = PPO(vec, n_steps=6, batch_size=6)
     agent.learn(12)
     assert list(agent.ep_success_buffer) == [True] * 4  # 12 env steps, 6 for each of 2 envs: 4 three-step episodes
+
+
+def test_merge_infos_gives_gymnasiums_layout():
+    from agents.common.vec_env import merge_infos
+
+    reference = gym.vector.SyncVectorEnv([lambda: gym.make("CartPole-v1") for _ in range(4)])
+    env_infos = [
+        (0, {"n": 1, "x": 0.5, "ok": True, "arr": np.arange(3.0), "tag": "a", "sub": {"k": 2}}),
+        (2, {"n": 7, "x": 1.5, "ok": False, "arr": np.ones(3), "tag": "b", "sub": {"k": 5, "j": 1.0}}),
+        (3, {"x": 2.5, "only": np.int32(4)}),
+    ]
+    expected: dict = {}
+    for i, info in env_infos:
+        expected = reference._add_info(expected, info, i)
+
+    def same(a, b):
+        assert a.keys() == b.keys()
+        for key in a:
+            if isinstance(a[key], dict):
+                same(a[key], b[key])
+            else:
+                assert a[key].dtype == b[key].dtype, key
+                np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+    same(merge_infos(env_infos, 4), expected)
+    uniform = [(i, {"label": i, "correct": i % 2 == 0}) for i in (0, 1, 3)]  # every env gives the same keys
+    expected = {}
+    for i, info in uniform:
+        expected = reference._add_info(expected, info, i)
+    same(merge_infos(uniform, 4), expected)
+    assert merge_infos(uniform, 4)["label"].tolist() == [0, 1, 0, 3] and merge_infos([], 4) == {}

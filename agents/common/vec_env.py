@@ -176,6 +176,46 @@ class SubEnvMethods:
             envs[i].set_wrapper_attr(name, value)
 
 
+def merge_infos(env_infos: list[tuple[int, dict[str, Any]]], num_envs: int) -> dict[str, Any]:
+    """The infos ``(i, info)`` of some of ``num_envs`` envs as one vector-env info dict, in the layout of Gymnasium's
+    ``VectorEnv._add_info``: for each key, an array (num_envs, ...) holding env i's value at row i (numbers in an
+    array of the first value's type, arrays stacked, anything else in an object array), the mask ``_key`` of the
+    envs that had it, and a dict value merged the same way, recursively.
+
+    Written by key rather than env by env as Gymnasium's is: an env such as DigitClassify gives a few keys at every
+    step of every env, and one array per key costs a fraction of an ``_add_info`` call per env and key (64 envs
+    of DigitClassify: 0.11 against 0.35 ms a vector step)."""
+    if not env_infos:
+        return {}
+    first = env_infos[0][1].keys()
+    uniform = all(info.keys() == first for _, info in env_infos)  # the usual case: every env gives the same keys
+    keys = list(first) if uniform else list(dict.fromkeys(k for _, info in env_infos for k in info))
+    every = [i for i, _ in env_infos]
+    out: dict[str, Any] = {}
+    for key in keys:
+        if uniform:
+            rows, values = every, [info[key] for _, info in env_infos]
+        else:
+            rows = [i for i, info in env_infos if key in info]
+            values = [info[key] for _, info in env_infos if key in info]
+        v0 = values[0]
+        if isinstance(v0, dict):
+            value: Any = merge_infos(
+                [(i, v) for i, v in zip(rows, values, strict=True) if isinstance(v, dict)], num_envs
+            )
+        elif type(v0) in (int, float, bool) or isinstance(v0, np.number):
+            value = np.zeros(num_envs, dtype=type(v0))
+            value[rows] = values
+        else:  # arrays (of v0's shape and dtype, stacked) or any object
+            value = np.zeros((num_envs, *v0.shape), v0.dtype) if isinstance(v0, np.ndarray) else np.full(num_envs, None)
+            for i, v in zip(rows, values, strict=True):
+                value[i] = v
+        mask = np.zeros(num_envs, dtype=np.bool_)
+        mask[rows] = True
+        out[key], out[f"_{key}"] = value, mask
+    return out
+
+
 class SyncVectorEnv(SubEnvMethods, gym.vector.VectorEnv):
     """Steps ``num_envs`` environments in turn, autoresetting in the same step (SAME_STEP).
 
@@ -217,14 +257,14 @@ class SyncVectorEnv(SubEnvMethods, gym.vector.VectorEnv):
 
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict | None = None) -> tuple[Any, dict]:
         seeds = [seed + i for i in range(self.num_envs)] if isinstance(seed, int) else seed or [None] * self.num_envs
-        infos: dict[str, Any] = {}
+        env_infos: list[tuple[int, dict[str, Any]]] = []
         for i, (env, s) in enumerate(zip(self.envs, seeds, strict=True)):
             obs, info = env.reset(seed=s, options=options)
             self._set_obs(i, obs)
             if info:
-                infos = self._add_info(infos, info, i)
+                env_infos.append((i, info))
         self._steps_checked = False  # the first step's observations are checked too
-        return self._batch(), infos
+        return self._batch(), merge_infos(env_infos, self.num_envs)
 
     def _set_obs(self, i: int, obs: Any) -> None:
         if self._arrays:
@@ -236,8 +276,8 @@ class SyncVectorEnv(SubEnvMethods, gym.vector.VectorEnv):
     def _check_obs(self, i: int, obs: Any) -> None:
         """Refuses an observation of another shape than the observation space's, or of a dtype that does not cast to
         the space's within its kind (floats to an integer space): written into the batch's row, numpy would broadcast
-        or truncate it without a word. Checked at every reset (autoresets too) and on the first step after ``reset()``,
-        not on every step (the agents' hot loop).
+        or truncate it without a word. Checked at ``reset()`` and on the first step after it (its autoresets too),
+        not on every step: the agents' hot loop (an env that resets at every step, a bandit, would pay at each).
 
         Raises:
             ValueError: Naming the env, the space and the shape or dtype that came.
@@ -270,6 +310,7 @@ class SyncVectorEnv(SubEnvMethods, gym.vector.VectorEnv):
         batch = self._obs if self._arrays else self._obs_list  # rows written in place: no call per env
         rewards, terminated, truncated = self._rewards, self._terminated, self._truncated
         env_infos: list[tuple[int, dict[str, Any]]] = []  # (i, info) of the envs whose info is not empty
+        final_infos: list[tuple[int, dict[str, Any]]] = []  # (i, info) of the steps that ended an episode
         check = self._arrays and not self._steps_checked  # the first step after a reset: its observations too
         for i, env in enumerate(self.envs):
             obs, rewards[i], term, trunc, info = env.step(acts[i])
@@ -280,9 +321,9 @@ class SyncVectorEnv(SubEnvMethods, gym.vector.VectorEnv):
                 final.append(i)
                 final_obs.append(obs)
                 if info:  # Gymnasium's SAME_STEP layout: the ended step's info under final_info
-                    env_infos.append((i, {"final_info": info}))
+                    final_infos.append((i, info))
                 obs, info = env.reset()
-                if self._arrays:
+                if check:
                     self._check_obs(i, obs)
             if info:
                 env_infos.append((i, info))
@@ -295,8 +336,12 @@ class SyncVectorEnv(SubEnvMethods, gym.vector.VectorEnv):
             for i, o in zip(final, final_obs, strict=True):
                 infos["final_obs"][i] = o
                 infos["_final_obs"][i] = True
-        for i, info in env_infos:  # the envs' own keys, merged as Gymnasium's vector envs merge them
-            infos = self._add_info(infos, info, i)
+        if final_infos:
+            infos["final_info"] = merge_infos(final_infos, self.num_envs)
+            infos["_final_info"] = np.zeros(self.num_envs, dtype=np.bool_)
+            infos["_final_info"][[i for i, _ in final_infos]] = True
+        if env_infos:  # the envs' own keys, merged as Gymnasium's vector envs merge them
+            infos.update(merge_infos(env_infos, self.num_envs))
         return self._batch(), self._rewards.copy(), self._terminated.copy(), self._truncated.copy(), infos
 
     def render(self) -> tuple[Any, ...]:
