@@ -180,7 +180,7 @@ class RAM(BaseAgent):
 
     def predict(
         self,
-        obs: np.ndarray,
+        observation: np.ndarray,
         state: tuple[np.ndarray, np.ndarray] | None = None,
         episode_start: np.ndarray | bool | None = None,
         deterministic: bool = False,
@@ -190,7 +190,7 @@ class RAM(BaseAgent):
         As SB3's ``predict``, the location is sampled unless ``deterministic=True`` (what the evaluators pass).
 
         Args:
-            obs: One observation (D,) or a batch (N, D).
+            observation: One observation (D,) or a batch (N, D).
             state: The core's (h, c), each (N, H), returned by the previous call; None for zeros.
             episode_start: (N,) (or a bool for one observation); true resets the state first.
             deterministic: The location policy's mean instead of a sample (the answer is always the argmax).
@@ -199,9 +199,9 @@ class RAM(BaseAgent):
             ({"label": int or (N,), "location": (L,) or (N, L)}, new (h, c)).
 
         Raises:
-            ValueError: If ``obs`` has the wrong shape, naming the expected and actual shapes.
+            ValueError: If ``observation`` has the wrong shape, naming the expected and actual shapes.
         """
-        batch, single = encode_observations(self.observation_space, obs, f"{self.algo}.predict")
+        batch, single = encode_observations(self.observation_space, observation, f"{self.algo}.predict")
         n = len(batch)
         state = self.model.initial_state(n) if state is None else tuple(np.asarray(s, self.model.dtype) for s in state)
         if episode_start is not None:

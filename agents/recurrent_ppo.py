@@ -164,7 +164,7 @@ class RecurrentPPO(PPO):
     # --- acting ---------------------------------------------------------------------------------
     def predict(
         self,
-        obs: np.ndarray,
+        observation: np.ndarray,
         state: tuple[np.ndarray, np.ndarray] | None = None,
         episode_start: np.ndarray | bool | None = None,
         deterministic: bool = False,
@@ -174,7 +174,7 @@ class RecurrentPPO(PPO):
         As SB3's ``predict``, it samples from the policy unless ``deterministic=True`` (what the evaluators pass).
 
         Args:
-            obs: One raw observation or a batch of N (see ``BaseAgent.predict``).
+            observation: One raw observation or a batch of N (see ``BaseAgent.predict``).
             state: The actor's (h, c), each (N, H), returned by the previous call; None for zeros.
             episode_start: (N,) (or a bool for one observation); true resets the state first.
             deterministic: Most likely action instead of a sample.
@@ -183,11 +183,11 @@ class RecurrentPPO(PPO):
             (action of shape () / (D,) or (N,) / (N, D), new state (h, c)).
 
         Raises:
-            ValueError: If ``obs``, ``state`` or ``episode_start`` has the wrong shape, naming the expected and
+            ValueError: If ``observation``, ``state`` or ``episode_start`` has the wrong shape, naming the expected and
                 actual shapes.
         """
         what = f"{self.algo}.predict"
-        batch, single = encode_observations(self.observation_space, obs, what)
+        batch, single = encode_observations(self.observation_space, observation, what)
         n, H = len(batch), self.policy.hidden_size
         if state is not None:
             shapes = [np.shape(s) for s in state] if isinstance(state, tuple | list) else None

@@ -312,9 +312,10 @@ class SB3Agent:
         self,
         total_timesteps: int,
         callback: MaybeCallback = None,
-        progress_bar: bool = False,
-        reset_num_timesteps: bool = True,
         log_interval: int | None = None,
+        tb_log_name: str | None = None,
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
     ) -> Self:
         """Trains for ``total_timesteps`` env steps, writing monitor.csv and progress.csv to ``log_dir``
         (``log_interval``: SB3's, for this call; None keeps the agent's).
@@ -340,6 +341,7 @@ class SB3Agent:
             self._episode_base = -int(self._monitor.episode_count)
         if self.log_dir is not None:
             again = self._logged_to == self.log_dir  # this agent wrote the files in an earlier learn
+            self._tb_name = tb_log_name or self.algo  # SB3's run name of the TensorBoard directory
             self._attach_logs(again, reset_num_timesteps)
             self._logged_to = self.log_dir
         callbacks = list(callback) if isinstance(callback, list | tuple) else [] if callback is None else [callback]
@@ -396,14 +398,14 @@ class SB3Agent:
         if self.model.tensorboard_log is not None:  # tensorboard_log=DIR: SB3's writer, SB3's <DIR>/<ALGO>_<n> runs
             formats.append(
                 TensorBoardOutputFormat(
-                    str(tensorboard_run_dir(self.model.tensorboard_log, self.algo, reset_num_timesteps))
+                    str(tensorboard_run_dir(self.model.tensorboard_log, self._tb_name, reset_num_timesteps))
                 )
             )
         self.model.set_logger(Logger(str(self.log_dir), formats))
 
     def predict(
         self,
-        obs: np.ndarray,
+        observation: np.ndarray,
         state: Any = None,
         episode_start: np.ndarray | None = None,
         deterministic: bool = False,
@@ -413,8 +415,8 @@ class SB3Agent:
         if episode_start is not None:  # nngym's evaluators pass a bool; SB3 wants (n_envs,)
             episode_start = np.atleast_1d(np.asarray(episode_start, dtype=bool))
         if isinstance(self._venv, VecNormalize) and self._normalize_obs:
-            obs = self._venv.normalize_obs(np.asarray(obs, dtype=np.float32))
-        return self.policy.predict(obs, state=state, episode_start=episode_start, deterministic=deterministic)
+            observation = self._venv.normalize_obs(np.asarray(observation, dtype=np.float32))
+        return self.policy.predict(observation, state=state, episode_start=episode_start, deterministic=deterministic)
 
     @property
     def policy(self) -> Any:

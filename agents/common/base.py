@@ -374,7 +374,7 @@ class BaseAgent(metaclass=_AgentMeta):
     # --- acting -----------------------------------------------------------------------------
     def predict(
         self,
-        obs: np.ndarray,
+        observation: np.ndarray,
         state: Any = None,
         episode_start: np.ndarray | None = None,
         deterministic: bool = False,
@@ -386,7 +386,7 @@ class BaseAgent(metaclass=_AgentMeta):
         (``agent.rng``), so they advance it.
 
         Args:
-            obs: One observation of the observation space, or a batch in gymnasium's / SB3's layout: an array
+            observation: One observation of the observation space, or a batch in gymnasium's / SB3's layout: an array
                 (N, *obs_shape), ints (N,) for Discrete, a dict (Dict) or tuple (Tuple) of such batches.
             state: Returned unchanged (recurrent agents carry theirs).
             episode_start: Not used by memoryless agents.
@@ -397,9 +397,9 @@ class BaseAgent(metaclass=_AgentMeta):
             (one action of the action space (shape () / (D,)) or N of them ((N,) / (N, D)), state).
 
         Raises:
-            ValueError: If ``obs`` has the wrong shape, naming the expected and actual shapes.
+            ValueError: If ``observation`` has the wrong shape, naming the expected and actual shapes.
         """
-        batch, single = encode_observations(self.observation_space, obs, f"{self.algo}.predict")
+        batch, single = encode_observations(self.observation_space, observation, f"{self.algo}.predict")
         actions = to_env_actions(self.action_space, self._act(self._normalize_obs(batch), deterministic))
         return (actions[0] if single else actions), state
 
@@ -635,10 +635,10 @@ class BaseAgent(metaclass=_AgentMeta):
         self,
         total_timesteps: int,
         callback: MaybeCallback = None,
-        progress_bar: bool = False,
-        reset_num_timesteps: bool = True,
-        tb_log_name: str | None = None,
         log_interval: int | None = None,
+        tb_log_name: str | None = None,
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
     ) -> Self:
         """Trains for ``total_timesteps`` env steps (SB3's ``learn``); returns self.
 
@@ -650,12 +650,14 @@ class BaseAgent(metaclass=_AgentMeta):
             total_timesteps: Env steps to train for (from now on, if ``reset_num_timesteps`` is False).
             callback: A callback (``agents.common.callbacks``, called in SB3's order), a list of them, a function
                 ``fn(locals, globals) -> bool`` called at every step (as SB3 takes it), or None.
-            progress_bar: Show a tqdm bar over the env steps.
-            reset_num_timesteps: Start counting (and the schedules) from 0; False continues a run. Either way a
-                second ``learn`` appends to the ``log_dir``'s files (``_open_logs``).
-            tb_log_name: With ``tensorboard_log``: the run name (default: the algorithm, ``"PPO"``...).
             log_interval: SB3's argument: the Config's ``log_interval`` for this call (on-policy agents: iterations
                 between two rows of progress.csv; DQN: episodes), None keeps the Config's.
+            tb_log_name: With ``tensorboard_log``: the run name (default: the algorithm, ``"PPO"``...).
+            reset_num_timesteps: Start counting (and the schedules) from 0; False continues a run. Either way a
+                second ``learn`` appends to the ``log_dir``'s files (``_open_logs``).
+            progress_bar: Show a tqdm bar over the env steps.
+
+        The arguments come in SB3's order, so positional calls written for SB3 mean the same here.
 
         Raises:
             TypeError: For a ``callback`` of another kind, before the env is reset or a log file opened.

@@ -321,12 +321,14 @@ class Population:
         self,
         total_timesteps: int,
         callback: MaybeCallback = None,
-        progress_bar: bool = False,
-        reset_num_timesteps: bool = True,
         log_interval: int | None = None,
+        tb_log_name: str | None = None,
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
     ) -> Population:
         """Trains every member for ``total_timesteps`` env steps (each, as a single run's ``learn``); returns self.
-        ``log_interval`` is SB3's, for this call (None: the Config's).
+        ``log_interval`` is SB3's, for this call (None: the Config's); ``tb_log_name`` names the members' TensorBoard
+        runs (with ``tensorboard_log``). The arguments come in SB3's order.
 
         Callbacks see the population (``callback.model``, ``callback.agent``); ``on_step`` is called once per
         population step (K · n_envs env steps), and returning False stops every member. Their ``locals`` hold the
@@ -341,13 +343,20 @@ class Population:
         try:
             for m in self.members:
                 m.config.log_interval = kept_interval if log_interval is None else int(log_interval)
-            self._learn(total_timesteps, cb, progress_bar, reset_num_timesteps)
+            self._learn(total_timesteps, cb, progress_bar, reset_num_timesteps, tb_log_name)
         finally:
             for m in self.members:
                 m.config.log_interval = kept_interval
         return self
 
-    def _learn(self, total_timesteps: int, cb: BaseCallback, progress_bar: bool, reset_num_timesteps: bool) -> None:
+    def _learn(
+        self,
+        total_timesteps: int,
+        cb: BaseCallback,
+        progress_bar: bool,
+        reset_num_timesteps: bool,
+        tb_log_name: str | None = None,
+    ) -> None:
         """``learn`` after its arguments were checked."""
         parts = part_count(self.learning_threads(), len(self), self.engine.macs_per_member())
         if len(self.engine.parts) != parts:
@@ -357,7 +366,7 @@ class Population:
                 cb = CallbackList([cb, ProgressBarCallback()])
             cb.init_callback(self)
             for m in self.members:
-                m._setup_learn(total_timesteps, None, reset_num_timesteps, False)
+                m._setup_learn(total_timesteps, None, reset_num_timesteps, False, tb_log_name)
             training = training_locals(self, self._total_timesteps, cb, reset_num_timesteps, progress_bar)
             start_training(cb, training, globals())
             try:
