@@ -152,3 +152,43 @@ def test_log_every_n_timesteps_writes_rows_between_the_log_intervals(tmp_path):
     pop.learn(64, callback=LogEveryNTimesteps(32))  # the population's steps: 2 members x 16 per call
     with open(tmp_path / "s1" / "progress.csv") as f:
         assert [int(r["time/total_timesteps"]) for r in csv.DictReader(f)] == [16, 32, 48, 64]
+
+
+def test_load_and_set_parameters_take_sb3s_arguments(tmp_path):
+    agent = PPO("CartPole-v1", n_steps=32, batch_size=32).learn(32)
+    path = agent.save(tmp_path / "m")
+    assert PPO.load(path, seed=7).seed == 7
+    with pytest.raises(ModelFileError, match="the file's networks are net='mlp'"):
+        PPO.load(path, net="cnn")
+    other = PPO("CartPole-v1", n_steps=32, batch_size=32, seed=3)
+    buffer = io.BytesIO(path.read_bytes())
+    other.set_parameters(buffer, device="auto")
+    np.testing.assert_array_equal(other.policy.actor.layers[0].params["W"], agent.policy.actor.layers[0].params["W"])
+    with pytest.raises(ValueError, match="device='cuda' is not supported"):
+        other.set_parameters(path, device="cuda")
+    with pytest.warns(UserWarning, match=r"custom_objects keys \['lr_schedule', 'observation_space'\] .* ignored"):
+        loaded = PPO.load(
+            path, custom_objects={"learning_rate": 0.0, "lr_schedule": lambda _: 0.0, "observation_space": 1}
+        )
+    assert loaded.learning_rate == 0.0
+
+
+def test_a_new_run_starts_from_other_episodes_and_its_own_statistics():
+    agent = PPO("CartPole-v1", n_steps=32, batch_size=32, seed=0)
+    agent.learn(64)
+    first = agent._last_obs.copy()
+    agent.learn(64)  # reset_num_timesteps=True: a new run, not the same episodes again (SB3 does not reseed)
+    assert len(agent.ep_info_buffer) == agent._episode_num  # this run's episodes only
+    assert not np.array_equal(first, agent._last_obs)
+    runs = [PPO("CartPole-v1", n_steps=32, batch_size=32, seed=0).learn(64) for _ in range(2)]
+    np.testing.assert_array_equal(runs[0]._last_obs, runs[1]._last_obs)  # the same seed: the same first run
+    agent.stats_window_size = 2
+    assert agent.ep_info_buffer.maxlen == 2 and len(agent.ep_info_buffer) <= 2
+
+
+def test_save_takes_sb3s_positional_order_and_dqn_train_freq_tuples_as_attributes(tmp_path):
+    agent = DQN("CartPole-v1", learning_starts=10, buffer_size=100).learn(20)
+    with pytest.raises(ValueError, match=r"exclude=\['env'\] is not supported"):
+        agent.save(tmp_path / "m", ["env"])  # SB3's save(path, exclude, include)
+    agent.train_freq = (8, "step")
+    assert agent.config.train_freq == 8

@@ -212,21 +212,21 @@ def test_model_files_without_callables_load_as_before(tmp_path):
 @pytest.mark.parametrize(
     ("custom_objects", "kwargs", "message"),
     [
-        (
-            {"lr_schedule": lr_fn},
-            {},
-            "PPO.load: custom_objects has keys ['lr_schedule'] that are not hyperparameters of PPO (for lr_schedule "
-            "pass learning_rate",
-        ),
-        ({"policy_kwargs": {}}, {}, "custom_objects has keys ['policy_kwargs'] that are not hyperparameters of PPO"),
         ({"learning_rate": lr_fn}, {"learning_rate": 1e-3}, "['learning_rate'] given both in custom_objects and as"),
         ([("learning_rate", lr_fn)], {}, "PPO.load: custom_objects must be a dict or None, got list"),
     ],
 )
-def test_load_refuses_unknown_custom_objects(tmp_path, custom_objects, kwargs, message):
+def test_load_refuses_bad_custom_objects(tmp_path, custom_objects, kwargs, message):
     path = PPO("CartPole-v1", learning_rate=lr_fn, **SMALL[PPO]).save(tmp_path / "m.npz")
     with pytest.raises(ValueError, match=re.escape(message)):
         PPO.load(path, custom_objects=custom_objects, **kwargs)
+
+
+def test_load_ignores_custom_objects_that_are_not_hyperparameters_as_sb3(tmp_path):
+    path = PPO("CartPole-v1", learning_rate=lr_fn, **SMALL[PPO]).save(tmp_path / "m.npz")
+    with pytest.warns(UserWarning, match=re.escape("custom_objects keys ['lr_schedule', 'policy_kwargs'] are not")):
+        loaded = PPO.load(path, custom_objects={"learning_rate": lr_fn, "lr_schedule": lr_fn, "policy_kwargs": {}})
+    assert loaded.config.learning_rate is lr_fn
 
 
 # --- what is refused ---------------------------------------------------------------------------------------------

@@ -162,6 +162,21 @@ class BaseAgent(metaclass=_AgentMeta):
                 continue
             setattr(cls, name, _hyperparameter_property(name))
 
+    @property
+    def stats_window_size(self) -> int:
+        """Episodes ``rollout/ep_rew_mean`` and ``rollout/ep_len_mean`` average over (SB3's ``stats_window_size``);
+        setting it keeps the last episodes of the buffers that fit."""
+        return self._stats_window_size
+
+    @stats_window_size.setter
+    def stats_window_size(self, value: int) -> None:
+        if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{self.algo}: stats_window_size must be an int >= 1, got {value!r}")
+        self._stats_window_size = int(value)
+        if hasattr(self, "ep_info_buffer"):
+            self.ep_info_buffer = deque(self.ep_info_buffer, maxlen=self._stats_window_size)
+            self.ep_success_buffer = deque(self.ep_success_buffer, maxlen=self._stats_window_size)
+
     def _set_hyperparameter(self, name: str, value: Any) -> None:
         """``agent.<name> = value`` for a Config field: checked as the Config checks it, then in effect from the next
         update on.
@@ -174,6 +189,7 @@ class BaseAgent(metaclass=_AgentMeta):
                 f"{self.algo}.{name} is fixed when the agent is made (it shapes its networks, buffers, envs or "
                 f"normalisation): pass it to {self.algo}(..., {name}=...) or {self.algo}.load(path, {name}=...)"
             )
+        value = sb3_arguments(self.algo, (), {name: value})[1][name]  # SB3's forms (train_freq=(4, "step"))
         check_config(self.algo, dataclasses.replace(self.config, **{name: value}))
         setattr(self.config, name, value)
         canonical_config(self.config)
@@ -222,11 +238,7 @@ class BaseAgent(metaclass=_AgentMeta):
         self.net, self.seed = net, check_seed(seed)
         self.log_dir, self.verbose = log_dir, verbose
         self.tensorboard_log = tensorboard_log
-        if not isinstance(stats_window_size, int | np.integer) or isinstance(stats_window_size, bool):
-            raise ValueError(f"{self.algo}: stats_window_size must be an int >= 1, got {stats_window_size!r}")
-        if stats_window_size < 1:
-            raise ValueError(f"{self.algo}: stats_window_size must be an int >= 1, got {stats_window_size}")
-        self.stats_window_size = int(stats_window_size)
+        self.stats_window_size = stats_window_size
         self.rng = np.random.default_rng(self.seed)
         self.env: gym.vector.VectorEnv | None = None
         self.env_id = env if isinstance(env, str) else getattr(getattr(env, "spec", None), "id", "") or ""
@@ -268,6 +280,7 @@ class BaseAgent(metaclass=_AgentMeta):
         self.ep_success_buffer: deque[bool] = deque(maxlen=self.stats_window_size)
         self.logger = Logger(None, verbose=0)
         self._custom_logger: Any = None  # set_logger's: used by every learn instead of the log_dir's own
+        self._envs_seeded = False  # whether the envs had their first reset (with the agent's seed)
         self._monitor: MonitorWriter | None = None
         self._logged_to: Path | None = None  # the log_dir an earlier learn of this agent wrote to
         #: rows monitor.csv and progress.csv held when the current run began (earlier runs' rows, kept above it)
@@ -498,7 +511,10 @@ class BaseAgent(metaclass=_AgentMeta):
         }
 
     def set_parameters(
-        self, load_path_or_dict: str | os.PathLike | dict[str, dict[str, np.ndarray]], exact_match: bool = True
+        self,
+        load_path_or_dict: str | os.PathLike | BinaryIO | dict[str, dict[str, np.ndarray]],
+        exact_match: bool = True,
+        device: str = "auto",
     ) -> None:
         """Loads parameters into the agent's networks and optimiser (SB3's ``set_parameters``); nothing else changes.
 
@@ -507,13 +523,16 @@ class BaseAgent(metaclass=_AgentMeta):
                 model file ``save`` wrote (its networks' architectures must be this agent's).
             exact_match: Every group and array of ``get_parameters`` must be given; False loads those given and
                 keeps the others.
+            device: SB3's argument: "auto" or "cpu" (nngym computes with numpy on the CPU).
 
         Raises:
             ValueError: Naming an unknown group or array, a missing one (with ``exact_match``), an array of another
                 shape, or a file of another algorithm or architecture (``ModelFileError``); nothing is loaded then.
         """
+        if str(device) not in ("auto", "cpu"):
+            raise ValueError(f"{self.algo}.set_parameters: device={device!r} is not supported: nngym runs on the CPU")
         own = self._parameter_arrays()
-        if isinstance(load_path_or_dict, str | os.PathLike):
+        if isinstance(load_path_or_dict, str | os.PathLike) or hasattr(load_path_or_dict, "read"):
             params = self._file_parameters(load_path_or_dict)
         elif isinstance(load_path_or_dict, dict):
             params = load_path_or_dict
@@ -707,12 +726,17 @@ class BaseAgent(metaclass=_AgentMeta):
             self.num_timesteps = 0
             self._episode_num = 0
             self._total_timesteps = int(total_timesteps)
+            self.ep_info_buffer.clear()  # a new run's statistics, as SB3's
+            self.ep_success_buffer.clear()
         else:
             self._total_timesteps = int(total_timesteps) + self.num_timesteps
         if reset_num_timesteps or self._last_obs is None:
             # a fresh run resets with the agent's seed; a run resumed from a file (no last observation) with a seed
             # drawn from the agent's restored generator, so the same checkpoint always continues the same way
-            fresh = self.num_timesteps == 0
+            # the agent's seed for its envs' very first reset only: a later run (learn again with
+            # reset_num_timesteps) starts from other episodes, as SB3's does
+            fresh = self.num_timesteps == 0 and not self._envs_seeded
+            self._envs_seeded = True
             env_seed = self.seed if fresh else int(self.rng.integers(2**31 - 1))
             self._last_obs, _ = self.env.reset(seed=env_seed)
             self._ep_ret[:] = 0
@@ -865,9 +889,9 @@ class BaseAgent(metaclass=_AgentMeta):
     def save(
         self,
         path: str | os.PathLike | BinaryIO,
-        include_replay_buffer: bool = False,
         exclude: Iterable[str] | None = None,
         include: Iterable[str] | None = None,
+        include_replay_buffer: bool = False,
     ) -> Path | BinaryIO:
         """One npz of arrays (network parameters, optimiser state) plus JSON metadata, with a SHA-256 digest.
 
@@ -876,10 +900,10 @@ class BaseAgent(metaclass=_AgentMeta):
 
         Args:
             path: File to write (``.npz`` appended if missing), or a binary file object (``io.BytesIO``).
-            include_replay_buffer: DQN only: also store the replay buffer, to resume with it.
             exclude: SB3's argument (attributes left out of its pickle); nngym's file holds arrays and settings only,
                 so only None or an empty list is taken.
             include: SB3's argument, the same: None or empty.
+            include_replay_buffer: DQN only: also store the replay buffer, to resume with it.
 
         Raises:
             ValueError: For an ``exclude`` or ``include`` that names something.
@@ -1043,7 +1067,14 @@ class BaseAgent(metaclass=_AgentMeta):
         if net == "custom":  # given networks: rebuild them from their saved architectures (weights come next)
             net = _custom_nets(path, meta)
         kwargs.setdefault("stats_window_size", meta.get("stats_window_size", 100))  # files before it kept 100
+        if "net" in kwargs and kwargs.pop("net") != meta["net"]:
+            raise ModelFileError(
+                f"{path}: the file's networks are net={meta['net']!r}; load cannot rebuild them as another"
+            )
+        seed = kwargs.pop("seed", None)  # SB3's load(seed=...): the agent's seed from now on
         agent = cls(env, net=net, seed=meta["seed"], _spaces=(obs_space, act_space), **kwargs, **config)
+        if seed is not None:
+            agent.seed = check_seed(seed)
         agent.env_id = meta.get("env_id", "")
         for name, net in agent._nets().items():
             prefix = f"net/{name}/"
@@ -1161,7 +1192,7 @@ def _space_to_json(space: gym.Space) -> dict[str, Any]:
         ValueError: For another space type.
     """
     if isinstance(space, gym.spaces.Discrete):
-        return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
+        return {"type": "Discrete", "n": int(space.n), "start": int(space.start), "dtype": str(space.dtype)}
     if isinstance(space, gym.spaces.Box):
         return {
             "type": "Box",
@@ -1196,7 +1227,7 @@ def _space_from_json(d: dict[str, Any]) -> gym.Space:
     """
     kind = d.get("type")
     if kind == "Discrete":
-        return gym.spaces.Discrete(d["n"], start=d["start"])
+        return gym.spaces.Discrete(d["n"], start=d["start"], dtype=d.get("dtype", "int64"))  # int64 before it was kept
     if kind == "Box":
         low = np.array(d["low"], dtype=d["dtype"]).reshape(d["shape"])
         high = np.array(d["high"], dtype=d["dtype"]).reshape(d["shape"])

@@ -198,19 +198,23 @@ def restore_schedules(
         overrides: Hyperparameters given to ``load`` as keywords (they replace the saved values too).
 
     Raises:
-        ValueError: If ``custom_objects`` is not a dict, has a key that is not a field of the Config (SB3's
-            ``lr_schedule`` too: nngym builds it from ``learning_rate``), or a key also given as a keyword.
+        ValueError: If ``custom_objects`` is not a dict, or has a key also given as a keyword. Keys that are not
+            fields of the Config (SB3's ``lr_schedule``, ``observation_space``...) are ignored with a warning, as SB3
+            ignores what its file does not hold.
     """
     custom = {} if custom_objects is None else custom_objects
     if not isinstance(custom, dict):
         raise ValueError(f"{algo}.load: custom_objects must be a dict or None, got {type(custom).__name__}")
     unknown = sorted(set(custom) - fields, key=str)
-    if unknown:
-        hint = " (for lr_schedule pass learning_rate: nngym builds the schedule from it)" * ("lr_schedule" in unknown)
-        raise ValueError(
-            f"{algo}.load: custom_objects has keys {unknown} that are not hyperparameters of {algo}{hint}; "
-            f"expected some of {sorted(fields)}"
+    if unknown:  # SB3 replaces only what its file holds; rl-baselines3-zoo's enjoy passes lr_schedule and the like
+        hint = " (nngym builds lr_schedule from learning_rate)" * ("lr_schedule" in unknown)
+        warnings.warn(
+            f"{algo}.load: custom_objects keys {unknown} are not hyperparameters of {algo} and are ignored, as SB3 "
+            f"ignores what its file does not hold{hint}; it takes some of {sorted(fields)}",
+            UserWarning,
+            stacklevel=3,
         )
+        custom = {k: v for k, v in custom.items() if k in fields}
     twice = sorted(set(custom) & set(overrides))
     if twice:
         raise ValueError(f"{algo}.load: {twice} given both in custom_objects and as keywords; give each once")
