@@ -109,7 +109,9 @@ class CatchEnv(gym.Env[np.ndarray, int]):
         self.render_mode = render_mode
 
         self.action_space = spaces.Discrete(3)
-        self.observation_space = spaces.Box(0, 255, shape=(1, rows * scale, columns * scale), dtype=np.uint8)
+        self.observation_space = spaces.Box(
+            0, 255, shape=(1, self.rows * self.scale, self.columns * self.scale), dtype=np.uint8
+        )
 
         self._ball_row = self._ball_col = self._paddle = -1  # set by reset
 

@@ -16,6 +16,7 @@ Anything else (``AtariWrapper``, minigrid's wrappers) raises a ValueError that n
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -121,28 +122,52 @@ def wrapper_class(name: str) -> Callable[..., gym.Env]:
     )
 
 
-def zoo_wrappers(env_wrapper: Any = None, frame_stack: int | None = None) -> list[Wrap]:
+def zoo_wrappers(env_wrapper: Any = None, frame_stack: Any = None) -> list[Wrap]:
     """Functions wrapping one env, in order, for a zoo entry's ``env_wrapper`` and ``frame_stack``.
 
     Args:
         env_wrapper: ``None``, a dotted name, or a list of names and ``{name: kwargs}`` mappings.
-        frame_stack: k for ``FrameStack``, or None.
+        frame_stack: k for ``FrameStack`` (a whole number >= 1), or None for no stacking.
 
     Raises:
-        ValueError: For a wrapper that is not supported or an entry of the wrong form, naming it.
+        ValueError: For a wrapper that is not supported, an entry of the wrong form or a ``frame_stack`` that is not
+            a whole number >= 1, naming it; the functions raise it too for arguments a wrapper does not take.
     """
     items = [] if env_wrapper is None else env_wrapper if isinstance(env_wrapper, list) else [env_wrapper]
     out: list[Wrap] = []
     for item in items:
         if isinstance(item, str):
             name, kwargs = item, {}
-        elif isinstance(item, dict) and len(item) == 1:
+        elif isinstance(item, dict) and len(item) == 1 and isinstance(next(iter(item)), str):
             name, kwargs = next(iter(item.items()))
+            if kwargs is not None and not isinstance(kwargs, dict):
+                raise ValueError(f"env_wrapper {name!r}: its arguments are a mapping, got {kwargs!r}")
             kwargs = dict(kwargs or {})
         else:
             raise ValueError(f"env_wrapper items are dotted names or {{name: kwargs}}, got {item!r}")
-        cls = wrapper_class(str(name))
-        out.append(lambda env, cls=cls, kwargs=kwargs: cls(env, **kwargs))
-    if frame_stack:
-        out.append(lambda env: FrameStack(env, int(frame_stack)))
+        cls = wrapper_class(name)
+        try:
+            inspect.signature(cls).bind(None, **kwargs)  # the env, then the entry's arguments
+        except TypeError as e:
+            raise ValueError(f"env_wrapper {name!r} does not take the arguments {kwargs}: {e}") from None
+        except ValueError:  # no signature to check: the call below says what it does not take
+            pass
+        out.append(_wrapping(name, cls, kwargs))
+    if frame_stack is not None:
+        if not is_whole(frame_stack) or frame_stack < 1:
+            raise ValueError(f"frame_stack must be a whole number >= 1 (observations stacked), got {frame_stack!r}")
+        out.append(lambda env, k=int(frame_stack): FrameStack(env, k))
     return out
+
+
+def _wrapping(name: str, cls: Callable[..., gym.Env], kwargs: dict[str, Any]) -> Wrap:
+    """``env -> cls(env, **kwargs)``; the TypeError or AssertionError of a value ``cls`` refuses (gymnasium's wrappers
+    check their arguments with asserts) as a ValueError naming the wrapper and its arguments."""
+
+    def wrap(env: gym.Env) -> gym.Env:
+        try:
+            return cls(env, **kwargs)
+        except (TypeError, AssertionError) as e:
+            raise ValueError(f"env_wrapper {name!r} with the arguments {kwargs}: {e or type(e).__name__}") from None
+
+    return wrap

@@ -12,16 +12,46 @@ from agents.experiments.train import main, parse_args
 
 def test_zoo_option_names_mean_nngyms():
     zoo = parse_args(
-        "--algo ppo --env CartPole-v1 -n 5000 -f logs/ -tb tb/ --save-freq 100 -conf my.yml "
+        "--algo ppo --env CartPole-v1 -n 5000 -f logs/ -tb tb/ -conf my.yml "
         "-params n_steps:64 learning_rate:lin_0.001".split()
     )
     own = parse_args(
         "--algo ppo --env CartPole-v1 --total-timesteps 5000 --log-dir logs/ --tensorboard-log tb/ "
-        "--checkpoint-freq 100 --hyperparams-file my.yml -p n_steps:64 learning_rate:lin_0.001".split()
+        "--hyperparams-file my.yml -p n_steps:64 learning_rate:lin_0.001".split()
     )
     assert vars(zoo) == vars(own)
     assert (zoo.total_timesteps, zoo.log_dir, zoo.tensorboard_log) == (5000, "logs/", "tb/")
-    assert (zoo.checkpoint_freq, zoo.hyperparams_file) == (100, "my.yml")
+    assert zoo.hyperparams_file == "my.yml"
+
+
+def test_save_freq_counts_env_steps_as_the_zoos_does(tmp_path):
+    """The zoo's --save-freq is in env steps (a checkpoint every save_freq // n_envs vector steps); nngym's
+    --checkpoint-freq in vector steps; -1 turns the zoo's off, and -n -1 is the yml's n_timesteps."""
+    common = f"--algo ppo --env CartPole-v1 -f {tmp_path} --no-progress --n-eval-episodes 0".split()
+    tiny = "-params n_envs:2 n_steps:16 batch_size:32 n_epochs:1".split()
+    main([*common, "-n", "128", "--save-freq", "64", *tiny])
+    checkpoints = tmp_path / "ppo_CartPole-v1_s0" / "checkpoints"
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["ppo_128_steps.npz", "ppo_64_steps.npz"]
+    for p in checkpoints.iterdir():
+        p.unlink()
+    main([*common, "-n", "128", "--checkpoint-freq", "32", *tiny])  # 32 vector steps of 2 envs
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["ppo_128_steps.npz", "ppo_64_steps.npz"]
+    (tmp_path / "ppo.yml").write_text("CartPole-v1:\n  n_timesteps: 64\n  n_envs: 2\n  n_steps: 16\n  batch_size: 32\n")
+    out = main([*common, "--seed", "1", "-n", "-1", "--save-freq", "-1", "-conf", str(tmp_path / "ppo.yml")])
+    assert out["total_timesteps"] == 64
+    assert not (tmp_path / "ppo_CartPole-v1_s1" / "checkpoints").exists()
+    with pytest.raises(SystemExit, match="give one of them"):
+        main([*common, "--save-freq", "64", "--checkpoint-freq", "32"])
+
+
+def test_repeated_override_options_add_up():
+    args = parse_args("-params n_steps:64 -p gamma=0.9 --env-kwargs a=1 --env-kwargs b=2 --eval-env-kwargs c=3".split())
+    assert args.hyperparams == ["n_steps:64", "gamma=0.9"]
+    assert args.env_kwargs == ["a=1", "b=2"]
+    assert args.eval_env_kwargs == ["c=3"]
+    again = parse_args("-p n_steps:64 -params gamma:0.9 --eval-env-kwargs c=3 --eval-env-kwargs d=4".split())
+    assert again.hyperparams == ["n_steps:64", "gamma:0.9"]
+    assert again.eval_env_kwargs == ["c=3", "d=4"]
 
 
 def test_key_value_pairs_split_at_the_first_equals_sign_or_colon():

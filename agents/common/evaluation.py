@@ -160,22 +160,43 @@ def evaluate(
     return float(np.mean(returns)), float(np.std(returns))
 
 
-def classification_accuracy(agent: Any, split: str = "test", batch_size: int = 1000) -> float:
+def classification_accuracy(agent: Any, split: str = "test", batch_size: int = 1000, scale: int | None = None) -> float:
     """Fraction of the MNIST ``split`` (all 10,000 test images by default) the deterministic policy labels right.
 
     This is DigitClassify's mean reward per step with ``wrong_reward=0`` over one sweep of the split,
-    computed in batches: the observations are the env's own (uint8 images of shape (1, 28, 28)).
+    computed in batches: the observations are the env's own, uint8 images of shape (1, 28·scale, 28·scale)
+    (``scale``: the env's nearest-neighbour upsampling).
 
     Args:
-        agent: Anything with ``predict(obs (N, 1, 28, 28), deterministic=True) -> (actions (N,), state)``.
+        agent: Anything with ``predict(obs (N, 1, 28·scale, 28·scale), deterministic=True) -> (actions (N,), state)``.
         split: "train" or "test".
         batch_size: Images per ``predict`` call.
+        scale: The env's ``scale`` the agent was trained with; None reads it from the agent's observation space
+            (1 when it has none).
+
+    Raises:
+        ValueError: For a ``scale`` that is not a whole number from 1 to 8, or an agent whose observations are not
+            such images, naming its shape.
     """
     from nngym.datasets import load_mnist
 
+    shape = getattr(getattr(agent, "observation_space", None), "shape", None)
+    if scale is None:
+        scale = shape[-1] // 28 if shape is not None and len(shape) == 3 and shape[-1] % 28 == 0 else 1
+    if isinstance(scale, bool) or not isinstance(scale, int | np.integer) or not 1 <= scale <= 8:
+        raise ValueError(f"classification_accuracy: scale must be a whole number from 1 to 8, got {scale!r}")
+    expected = (1, 28 * scale, 28 * scale)
+    if shape is not None and tuple(shape) != expected:
+        raise ValueError(
+            f"classification_accuracy: the agent's observations have shape {tuple(shape)}; DigitClassify's images at "
+            f"scale {scale} are {expected}"
+        )
     images, labels = load_mnist(split)
     correct = 0
     for i in range(0, len(labels), batch_size):
-        actions, _ = agent.predict(images[i : i + batch_size, None], deterministic=True)
+        batch = images[i : i + batch_size, None]
+        if scale > 1:
+            batch = batch.repeat(scale, axis=2).repeat(scale, axis=3)
+        actions, _ = agent.predict(batch, deterministic=True)
         correct += int(np.sum(np.asarray(actions) == labels[i : i + batch_size]))
     return correct / len(labels)

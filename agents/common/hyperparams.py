@@ -26,6 +26,7 @@ true`` for an algorithm other than PPO and A2C ...) raises one ``ValueError`` na
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -186,7 +187,7 @@ def translate(
         if key in UNSUPPORTED and (fields is None or key not in fields):  # unless the algorithm honours it
             raise HyperparamsError(f"{where}: {key}={value!r} is not supported by nngym: {UNSUPPORTED[key]}")
         if key == "n_timesteps":
-            out[key] = int(float(value))
+            out[key] = _n_timesteps(value, where)
         elif key == "policy":
             out.setdefault("net", _policy(str(value), algo, where))  # an explicit net: key wins
         elif key == "policy_kwargs":
@@ -207,6 +208,25 @@ def translate(
         if unknown:
             raise HyperparamsError(f"{where}: {unknown} not hyperparameters of nngym's {algo}; it has {sorted(fields)}")
     return out
+
+
+def _n_timesteps(value: Any, where: str) -> int:
+    """``n_timesteps`` as an int: a whole number >= 0, also written as a float (the zoo's ``!!float 1e6``) or a string
+    of one (``"1e6"``, which YAML reads as a string).
+
+    Raises:
+        HyperparamsError: For anything else (a bool, a fraction, a negative or infinite number, text), naming it.
+    """
+    number = value
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+    whole = not isinstance(number, bool) and isinstance(number, int | float) and math.isfinite(number)
+    if not whole or number < 0 or not float(number).is_integer():
+        raise HyperparamsError(f"{where}: n_timesteps must be a whole number of env steps >= 0, got {value!r}")
+    return int(number)
 
 
 def _policy(name: str, algo: str, where: str) -> str:

@@ -82,6 +82,23 @@ def output_file(text: str) -> str:
     return text
 
 
+def output_folder(text: str) -> str:
+    """argparse ``type=`` of a folder a script writes into (``--log-dir``, ``--video-folder``): it may not exist yet,
+    but neither it nor a folder above it may be a file, so a run does not end, after its work, in a failed write.
+
+    Raises:
+        argparse.ArgumentTypeError: Naming the path and the file in the way.
+    """
+    if not text:
+        raise argparse.ArgumentTypeError("expected a folder, got ''")
+    path = Path(text)
+    for folder in (path, *path.parents):
+        if folder.exists() and not folder.is_dir():
+            what = "a file" if folder == path else f"inside the file {folder}"
+            raise argparse.ArgumentTypeError(f"expected a folder, got {text!r}: {what}")
+    return text
+
+
 def check_threads(num_threads: int, minus_one: str) -> int:
     """``--num-threads``: a count >= 1, or -1, which means ``minus_one`` (e.g. "as many as pay": a single agent's
     ``BaseAgent.learning_threads``; "every core": a population's).
@@ -131,6 +148,22 @@ def parse_key_values(pairs: list[str], option: str) -> dict:
             problem = getattr(e, "problem", None) or "not a YAML value"
             raise SystemExit(f"error: {option}: the value of {kv!r} is not a YAML value ({problem})") from None
     return out
+
+
+def parse_env_kwargs(pairs: list[str], option: str) -> dict:
+    """``--env-kwargs`` pairs as ``gym.make`` arguments (``parse_key_values``), with the arguments ``gym.make`` itself
+    takes checked: ``max_episode_steps`` must be a whole number >= 1 (or null), not what gymnasium's ``TimeLimit``
+    refuses with a TypeError after the env is made.
+
+    Raises:
+        SystemExit: A pair ``parse_key_values`` refuses, or a ``max_episode_steps`` that is not a count, naming the
+            option and the value.
+    """
+    kwargs = parse_key_values(pairs, option)
+    steps = kwargs.get("max_episode_steps")
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+        raise SystemExit(f"error: {option}: max_episode_steps must be a whole number >= 1, got {steps!r}")
+    return kwargs
 
 
 def _int_at_least(low: int, text: str) -> int:
@@ -232,8 +265,11 @@ def env_id(text: str) -> str:
     """argparse ``type=`` of an env id: ``import_env_module`` for the ``module:EnvId`` form.
 
     Raises:
-        argparse.ArgumentTypeError: For a module that cannot be imported (argparse's ``error:`` line).
+        argparse.ArgumentTypeError: For an id with more than one ``:`` or a module that cannot be imported (argparse's
+            ``error:`` line).
     """
+    if text.count(":") > 1:
+        raise argparse.ArgumentTypeError(f"expected an env id or module:EnvId (one ':'), got {text!r}")
     try:
         return import_env_module(text)
     except ImportError as e:

@@ -101,7 +101,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=True,
         help="train nngym's seeds (PPO, A2C, DQN) as one population in one process (--no-population: one by one)",
     )
-    p.add_argument("-p", "--hyperparams", nargs="*", default=[], metavar="KEY=VALUE", help="passed to train.py")
+    p.add_argument(
+        "-p", "--hyperparams", nargs="*", action="extend", default=[], metavar="KEY=VALUE", help="passed to train.py"
+    )
     p.add_argument("--bootstrap-reps", type=int, default=50_000, help="bootstrap resamples of the CIs")
     args = p.parse_args(argv)
     for option, seeds in (("--seeds", args.seeds), ("--sb3-seeds", args.sb3_seeds or [])):
@@ -516,8 +518,8 @@ def compare_env(
     scores = {impl: [s] for impl, s in eval_scores(runs).items()}
     section, stat_rows = statistics_section(scores, "eval return", args.bootstrap_reps)
     table = markdown(summary, args.window) + "\n" + section
-    base.with_suffix(".md").write_text(table)
-    write_csv(base.with_suffix(".csv"), [{k: v for k, v in r.items() if k != "populations"} for r in summary])
+    base.with_name(base.name + ".md").write_text(table)
+    write_csv(base.with_name(base.name + ".csv"), [{k: v for k, v in r.items() if k != "populations"} for r in summary])
     write_csv(base.with_name(base.name + "_runs.csv"), per_run)
     write_csv(base.with_name(base.name + "_stats.csv"), [{"env": env, **r} for r in stat_rows])
     groups = {label(impl, args.algo): rs for impl, rs in runs.items()}
@@ -534,7 +536,7 @@ def compare_env(
         args.algo,
     )
     print(table)
-    print("wrote", base.with_suffix(".md"), base.with_suffix(".csv"), *paths, file=sys.stderr)
+    print("wrote", base.with_name(base.name + ".md"), base.with_name(base.name + ".csv"), *paths, file=sys.stderr)
     return summary, runs
 
 
@@ -551,7 +553,7 @@ def write_aggregate(
     )
     text = f"### {algo.upper()} over {len(per_env)} envs, normalised scores\n\n{ref_lines}\n\n{section}"
     base.parent.mkdir(parents=True, exist_ok=True)
-    base.with_suffix(".md").write_text(text)
+    base.with_name(base.name + ".md").write_text(text)
     write_csv(base.with_name(base.name + "_stats.csv"), [{"envs": " ".join(per_env), **r} for r in rows])
     profile_figure(
         scores,

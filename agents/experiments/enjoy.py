@@ -46,7 +46,8 @@ from agents.experiments.cli import (
     env_id,
     env_slug,
     non_negative_int,
-    parse_key_values,
+    output_folder,
+    parse_env_kwargs,
     positive_float,
     positive_int,
     reported_as_errors,
@@ -75,8 +76,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--n-episodes", type=positive_int, default=5)
     p.add_argument("--deterministic", action="store_true", help="greedy / mean actions (default: sample)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the first reset, >= 0")
-    p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE", help="gym.make arguments")
-    p.add_argument("--video-folder", default=None, help="write a video of each episode here")
+    p.add_argument(
+        "--env-kwargs", nargs="*", action="extend", default=[], metavar="KEY=VALUE", help="gym.make arguments"
+    )
+    p.add_argument("--video-folder", type=output_folder, default=None, help="write a video of each episode here")
     p.add_argument("--video-format", default="mp4", choices=["mp4", "gif"])
     p.add_argument(
         "--fps", type=positive_float, default=None, help="video frames per second, > 0 (default: the env's render_fps)"
@@ -181,7 +184,12 @@ def play(
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     record = args.video_folder is not None
-    env_kwargs = parse_key_values(args.env_kwargs, "--env-kwargs")
+    env_kwargs = parse_env_kwargs(args.env_kwargs, "--env-kwargs")
+    if record and env_kwargs.get("render_mode", "rgb_array") != "rgb_array":
+        raise SystemExit(
+            f"error: --video-folder renders with render_mode='rgb_array'; --env-kwargs gives render_mode="
+            f"{env_kwargs['render_mode']!r}"
+        )
     vecnormalize = vecnormalize_for(args.model, args.vecnormalize)
     sb3_itself = args.impl == "sb3" and str(args.model).endswith(".zip")
     if sb3_itself and vecnormalize is not None:
@@ -196,11 +204,11 @@ def main(argv: list[str] | None = None) -> dict:
             stats = {"vecnormalize": vecnormalize} if vecnormalize is not None else {}
             agent = load_model(args.model, args.algo, env=args.env if args.impl == "sb3" else None, **stats)
         render = {"render_mode": "rgb_array"} if record else {}  # envs need not take render_mode otherwise
-        env = gym.make(args.env, **render, **env_kwargs)
-    warn_unapplied_vecnormalize(args.model, vecnormalize)
-    wrapping = {} if args.no_env_wrappers else run_env_wrappers(args.model)
-    for wrap in zoo_wrappers(wrapping.get("env_wrapper"), wrapping.get("frame_stack")):
-        env = wrap(env)
+        env = gym.make(args.env, **{**env_kwargs, **render})
+        warn_unapplied_vecnormalize(args.model, vecnormalize)
+        wrapping = {} if args.no_env_wrappers else run_env_wrappers(args.model)
+        for wrap in zoo_wrappers(wrapping.get("env_wrapper"), wrapping.get("frame_stack")):
+            env = wrap(env)
     if wrapping:
         print(f"env wrapped as in training (the run's eval.json): {wrapping}")
     for what in ("observation_space", "action_space"):

@@ -27,6 +27,12 @@ reproducible for a given thread count; another count rounds differently, so ``--
 one-thread run on any machine.
 Resume a killed run with ``--resume <checkpoint.npz>``: it continues to the same total number of steps, and
 monitor.csv's ``t`` goes on from the checkpoint's last episode (the time between the two runs is not counted).
+Hyperparameters (the yml's and ``-p``'s) that differ from the checkpoint's are applied if the agent takes them after it
+is made (learning rate, discount, clipping, DQN's exploration ...: ``load(path, **overrides)``'s, the agent's
+``SETTABLE``); any that shape its networks, buffers or envs (``net_arch``, ``n_envs``, ``buffer_size`` ...) end the
+command with an ``error:`` line naming them, the checkpoint's values and the ones given. eval.json records the values
+the agent trained with. A DQN's checkpoints hold its replay buffer with ``--save-replay-buffer`` (the zoo's option);
+resumed from one without it, the buffer starts empty, and a warning says so.
 ``--total-timesteps 0`` trains nothing, as SB3's ``learn(0)``: the initial policy (or the checkpoint's) is saved,
 evaluated and plotted. ``--n-eval-episodes 0`` skips the evaluation (eval.json's eval_mean and eval_std are null);
 eval.json's n_eval_episodes says how many episodes were evaluated.
@@ -36,6 +42,10 @@ Evaluation episodes of an env without a time limit are cut after 10,000 steps, w
 rl-baselines3-zoo's option names work too: ``-n``/``--n-timesteps``, ``-f``/``--log-folder``, ``-tb``,
 ``--save-freq``, ``-conf``/``--conf-file`` and ``-params`` with its ``KEY:VALUE`` pairs
 (``-params n_steps:64 learning_rate:lin_0.001``); the run directory is nngym's, ``<log-dir>/<algo>_<env>_s<seed>/``.
+They keep the zoo's meanings: ``-n -1`` is the yml's n_timesteps, and ``--save-freq`` counts env steps, as the zoo's
+does (a checkpoint every ``max(save_freq // n_envs, 1)`` vector steps; -1 or 0: none), where nngym's
+``--checkpoint-freq`` counts vector steps (give one of the two). ``-p``/``-params``, ``--env-kwargs`` and
+``--eval-env-kwargs`` may be repeated: the pairs of all of them count.
 
 ``-p KEY=VALUE`` overrides are merged into the yml's entry and translated with it (``agents.common.hyperparams``),
 so the zoo's keys work there too: ``-p "policy_kwargs=dict(net_arch=[32])" normalize=true``. An env id of
@@ -63,6 +73,7 @@ import numpy as np
 import envs  # noqa: F401 - registers the nngym/ env ids
 from agents import ALGOS, CheckpointCallback, EvalCallback, evaluate_episodes
 from agents.common.callbacks import AccuracyCallback
+from agents.common.config import canonical_config, check_config
 from agents.common.evaluation import classification_accuracy
 from agents.common.hyperparams import ENV_KEYS, load_hyperparams
 from agents.common.vec_env import make_vec_env
@@ -71,6 +82,8 @@ from agents.experiments.cli import (
     env_id,
     env_slug,
     non_negative_int,
+    output_folder,
+    parse_env_kwargs,
     parse_key_values,
     positive_int,
     reported_as_errors,
@@ -95,6 +108,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--env-kwargs",
         nargs="*",
+        action="extend",
         default=[],
         metavar="KEY=VALUE",
         help="gym.make arguments for training and evaluation envs, YAML values, e.g. length=50 (nngym agents only)",
@@ -102,6 +116,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--eval-env-kwargs",
         nargs="*",
+        action="extend",
         default=None,
         metavar="KEY=VALUE",
         help="gym.make arguments for the evaluation envs instead of --env-kwargs, e.g. max_shift=0 (nngym agents only)",
@@ -114,9 +129,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="env steps in all (with --resume: counting the checkpoint's); default: the yml's n_timesteps; 0 trains "
         "nothing, as SB3's learn(0): the initial policy is saved and evaluated",
     )
-    p.add_argument("--log-dir", default="runs/")
+    p.add_argument("--log-dir", type=output_folder, default="runs/")
     p.add_argument(
         "--tensorboard-log",
+        type=output_folder,
         default=None,
         metavar="DIR",
         help="also write the logged values as TensorBoard event files to DIR/<ALGO>_<n> (needs the tensorboard extra)",
@@ -159,6 +175,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0,
         help="checkpoint every this many vector steps (0: off)",
     )
+    p.add_argument(
+        "--save-replay-buffer",
+        action="store_true",
+        help="DQN: checkpoints hold the replay buffer too, so --resume continues with it (larger files)",
+    )
     p.add_argument("--resume", default=None, help="checkpoint file to continue from")
     p.add_argument(
         "--hyperparams-file",
@@ -169,6 +190,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "-p",
         "--hyperparams",
         nargs="*",
+        action="extend",
         default=[],
         metavar="KEY=VALUE",
         help="overrides, YAML values, merged into the yml's entry and translated with it, e.g. gamma=0.98 "
@@ -178,15 +200,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     zoo_aliases(
         p,
         {
-            ("-n", "--n-timesteps"): ("total_timesteps", {"type": non_negative_int}),
-            ("-f", "--log-folder"): ("log_dir", {}),
-            ("-tb",): ("tensorboard_log", {}),
-            ("--save-freq",): ("checkpoint_freq", {"type": non_negative_int}),
+            ("-n", "--n-timesteps"): ("total_timesteps", {"type": zoo_count}),
+            ("-f", "--log-folder"): ("log_dir", {"type": output_folder}),
+            ("-tb",): ("tensorboard_log", {"type": output_folder}),
+            ("--save-freq",): ("save_freq", {"type": zoo_count}),
             ("-conf", "--conf-file"): ("hyperparams_file", {}),
-            ("-params",): ("hyperparams", {"nargs": "*"}),
+            ("-params",): ("hyperparams", {"nargs": "*", "action": "extend"}),
         },
     )
     return p.parse_args(argv)
+
+
+def zoo_count(text: str) -> int:
+    """argparse ``type=`` of the zoo's ``-n`` and ``--save-freq``: a count >= 0, or -1, which means the zoo's default
+    (the yml's n_timesteps; no checkpoints).
+
+    Raises:
+        argparse.ArgumentTypeError: Naming what came; argparse ends the script with ``error: argument ...``.
+    """
+    if text.strip() == "-1":
+        return -1
+    try:
+        return non_negative_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, or -1 (the zoo's default), got {text!r}") from None
 
 
 @dataclasses.dataclass
@@ -254,13 +291,19 @@ def plot_rewards(run_dir: Path, title: str) -> Path:
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     threads = check_threads(args.num_threads, "as many as pay")
-    with reported_as_errors():
+    save_freq = getattr(args, "save_freq", None)  # the zoo's --save-freq, in env steps
+    if save_freq is not None and args.checkpoint_freq:
+        raise SystemExit(
+            "error: --save-freq (env steps) and --checkpoint-freq (vector steps) name one interval; give one of them"
+        )
+    with reported_as_errors():  # the hyperparameters, the entry's env_wrapper and frame_stack
         config = run_hyperparameters(args.algo, args.env, args.hyperparams_file, args.hyperparams, args.impl)
+        wrappers = zoo_wrappers(config.wrapping.get("env_wrapper"), config.wrapping.get("frame_stack"))
     hp, wrapping = config.agent, config.wrapping
-    wrappers = zoo_wrappers(wrapping.get("env_wrapper"), wrapping.get("frame_stack"))
     if config.dropped:
         print(f"--impl sb3: the yml's {config.dropped} dropped (no SB3 counterpart)", flush=True)
-    total = config.n_timesteps if args.total_timesteps is None else args.total_timesteps
+    asked = None if args.total_timesteps == -1 else args.total_timesteps  # the zoo's -n -1: the yml's n_timesteps
+    total = config.n_timesteps if asked is None else asked
     run_dir = Path(args.log_dir) / f"{args.algo}_{env_slug(args.env)}_s{args.seed}"
     if args.impl == "sb3":
         from agents.baselines.sb3 import SB3_ALGOS
@@ -272,9 +315,9 @@ def main(argv: list[str] | None = None) -> dict:
         cls = SB3_ALGOS[args.algo]
     else:
         cls = ALGOS[args.algo]
-    env_kwargs = parse_key_values(args.env_kwargs, "--env-kwargs")
+    env_kwargs = parse_env_kwargs(args.env_kwargs, "--env-kwargs")
     given_eval_kwargs = args.eval_env_kwargs is not None
-    eval_env_kwargs = parse_key_values(args.eval_env_kwargs, "--eval-env-kwargs") if given_eval_kwargs else env_kwargs
+    eval_env_kwargs = parse_env_kwargs(args.eval_env_kwargs, "--eval-env-kwargs") if given_eval_kwargs else env_kwargs
     if (env_kwargs or given_eval_kwargs or wrappers) and args.impl == "sb3":
         raise SystemExit(
             "error: --env-kwargs, --eval-env-kwargs, env_wrapper and frame_stack: only for --impl nngym (the SB3 "
@@ -285,21 +328,27 @@ def main(argv: list[str] | None = None) -> dict:
             n_envs = int(hp.get("n_envs", cls.Config.n_envs))
             env = make_vec_env(args.env, n_envs, hp.get("vectorization", "sync"), wrappers=wrappers, **env_kwargs)
             eval_env: str | gym.Env = evaluation_env(args.env, eval_env_kwargs, wrapping)
+            check_eval_spaces(env, eval_env)
         else:
             env = eval_env = args.env
         tensorboard = {} if args.tensorboard_log is None else {"tensorboard_log": args.tensorboard_log}
         if args.resume:
             agent = cls.load(args.resume, env=env, log_dir=run_dir, verbose=args.verbose, **tensorboard)
+            resume_hyperparameters(agent, hp, args.resume)
+            warn_empty_replay_buffer(agent, args.resume)
             remaining, reset = total - agent.num_timesteps, False
             if remaining < 0:
-                asked = "--total-timesteps" if args.total_timesteps is not None else "the hyperparameters' n_timesteps"
+                what = "--total-timesteps" if asked is not None else "the hyperparameters' n_timesteps"
                 raise SystemExit(
                     f"error: --resume {args.resume}: the checkpoint has trained {agent.num_timesteps} steps, more "
-                    f"than {asked} {total}; ask for a total of at least {agent.num_timesteps}"
+                    f"than {what} {total}; ask for a total of at least {agent.num_timesteps}"
                 )
         else:
             agent = cls(env, seed=args.seed, log_dir=run_dir, verbose=args.verbose, **tensorboard, **hp)
             remaining, reset = total, True
+        classify = args.env.startswith("nngym/DigitClassify")
+        scale = digit_scale(agent, env_kwargs) if classify else 1
+    agent.env_id = args.env  # as given (monitor.csv's header, the model file), however the env was made
     if args.impl == "sb3":  # -1: every core, as torch's own default
         agent.torch_threads = available_cores() if threads == -1 else threads
     else:
@@ -309,9 +358,15 @@ def main(argv: list[str] | None = None) -> dict:
         best_path = run_dir / "best_model.npz"
         best_path.unlink(missing_ok=True)  # a stale best model of an earlier run must not be evaluated
         callbacks.append(EvalCallback(eval_env, args.eval_freq, args.eval_episodes, run_dir, log_path=run_dir))
-    if args.checkpoint_freq:
-        callbacks.append(CheckpointCallback(args.checkpoint_freq, run_dir / "checkpoints", args.algo))
-    classify = args.env.startswith("nngym/DigitClassify")
+    checkpoint_freq = args.checkpoint_freq
+    if save_freq is not None and save_freq > 0:  # the zoo's env steps -> vector steps, as the zoo converts them
+        checkpoint_freq = max(save_freq // agent.n_envs, 1)
+    if checkpoint_freq:
+        callbacks.append(
+            CheckpointCallback(
+                checkpoint_freq, run_dir / "checkpoints", args.algo, save_replay_buffer=args.save_replay_buffer
+            )
+        )
     if classify and args.accuracy_freq:
         callbacks.append(AccuracyCallback(args.accuracy_freq, run_dir, stop_at=args.stop_accuracy))
     t0, cpu0 = time.perf_counter(), time.process_time()
@@ -337,14 +392,14 @@ def main(argv: list[str] | None = None) -> dict:
         **wrapping,  # env_wrapper / frame_stack: enjoy.py wraps its env the same way
         **mean_std(returns),
         "n_eval_episodes": args.n_eval_episodes,
-        "hyperparams": config.recorded(),
+        "hyperparams": agent_hyperparameters(agent, hp) if args.resume else config.recorded(),
     }
     if args.eval_freq and (run_dir / "best_model.npz").exists():  # the model the EvalCallback kept, same evaluation
         best = cls.load(run_dir / "best_model.npz")
         best_returns = evaluation(best, eval_env, args.n_eval_episodes, 10_000 + args.seed)
         result["best_model"] = {"timesteps": best.num_timesteps, **mean_std(best_returns)}
     if classify:  # deterministic policy, all 10,000 test images
-        result["test_accuracy"] = classification_accuracy(agent, "test")
+        result["test_accuracy"] = classification_accuracy(agent, "test", scale=scale)
     (run_dir / "eval.json").write_text(json.dumps(result, indent=2))
     plot_rewards(run_dir, f"{args.impl} {args.algo.upper()} {args.env} seed {args.seed}")
     print(json.dumps({k: v for k, v in result.items() if k != "hyperparams"}))
@@ -352,6 +407,113 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"test accuracy: {100 * result['test_accuracy']:.2f}% (deterministic policy, all 10,000 test images)")
         print(f"reward curve: {run_dir / 'reward_curve.png'}")
     return result
+
+
+def check_eval_spaces(env: gym.vector.VectorEnv, eval_env: gym.Env) -> None:
+    """Refuses an evaluation env (``--eval-env-kwargs``) whose observation or action space is not the training
+    envs': the agent could not act on it, and the evaluation would fail after training.
+
+    Raises:
+        ValueError: Naming the space, the training envs' and the evaluation env's.
+    """
+    for what in ("observation_space", "action_space"):
+        trained, evaluated = getattr(env, f"single_{what}"), getattr(eval_env, what)
+        if trained != evaluated:
+            raise ValueError(
+                f"--eval-env-kwargs: the evaluation env's {what} {evaluated} is not the training envs' {trained}; "
+                "evaluation env arguments may change the data, not the spaces"
+            )
+
+
+def _plain(value: Any) -> Any:
+    """A hyperparameter's value in JSON's form (tuples as lists), to compare and record."""
+    return json.loads(json.dumps(value, default=repr))
+
+
+def resume_hyperparameters(agent: Any, hp: dict[str, Any], checkpoint: str) -> dict[str, Any]:
+    """Gives a resumed ``agent`` the hyperparameters of this run (the yml's entry and ``-p``) where they differ from
+    its checkpoint's: those the agent takes after it is made (``SETTABLE``: learning rate, discount, clipping ...,
+    as ``load(path, **overrides)`` takes them) are set; those that shape its networks, buffers or envs cannot be.
+
+    Returns:
+        The hyperparameters set: name -> the value given.
+
+    Raises:
+        SystemExit: For any that cannot be set, naming them with the checkpoint's values and the ones given.
+    """
+    fields = {f.name for f in dataclasses.fields(agent.config)} if dataclasses.is_dataclass(agent.config) else None
+    saved = {k: getattr(agent.config, k) for k in fields} if fields is not None else dict(agent.config)
+    given = {k: v for k, v in hp.items() if k != "net"}
+    if fields is not None:  # in the Config's own form (8.0 -> 8, net_arch as tuples), as the agent would keep them
+        candidate = dataclasses.replace(agent.config, **{k: v for k, v in given.items() if k in fields})
+        check_config(agent.algo, candidate)
+        canonical_config(candidate)
+        given = {k: getattr(candidate, k) if k in fields else v for k, v in given.items()}
+    differ = {k: (saved.get(k, "unset"), v) for k, v in given.items() if _plain(saved.get(k, "unset")) != _plain(v)}
+    net = hp.get("net")
+    if net not in (None, "multi_input") and net != getattr(agent, "net", net):
+        differ["net"] = (agent.net, net)
+    settable = getattr(agent, "SETTABLE", frozenset())
+    fixed = {k: v for k, v in differ.items() if k not in settable}
+    if fixed:
+        keys = ", ".join(sorted(fixed))
+        theirs = ", ".join(f"{k}={_plain(fixed[k][0])!r}" for k in sorted(fixed))
+        ours = ", ".join(f"{k}={_plain(fixed[k][1])!r}" for k in sorted(fixed))
+        raise SystemExit(
+            f"error: --resume {checkpoint}: {keys} cannot change when a run is resumed (they shape the agent's "
+            f"networks, buffers or envs): the checkpoint has {theirs}, the hyperparameters given {ours}"
+        )
+    for key, (_, value) in differ.items():
+        setattr(agent, key, value)  # the agent's hyperparameter attribute: in effect from the next update
+    return {k: v for k, (_, v) in differ.items()}
+
+
+def agent_hyperparameters(agent: Any, hp: dict[str, Any]) -> dict[str, Any]:
+    """The values the agent trains with of the hyperparameters ``hp`` names, as eval.json records them (a resumed
+    agent keeps its checkpoint's where the run gave none)."""
+    config = agent.config
+    values = {k: getattr(config, k) if dataclasses.is_dataclass(config) else config.get(k) for k in hp if k != "net"}
+    if "net" in hp:
+        values["net"] = getattr(agent, "net", hp["net"])
+    return _plain({k: values[k] for k in hp})
+
+
+def warn_empty_replay_buffer(agent: Any, checkpoint: str) -> None:
+    """One warning line when a DQN resumes from a checkpoint without its replay buffer (saved without
+    ``--save-replay-buffer``): the buffer starts empty, and once ``learning_starts`` has passed DQN trains at once on
+    the few transitions in it."""
+    buffer = getattr(agent, "replay_buffer", None)
+    if buffer is None or len(buffer) or not agent.num_timesteps:
+        return
+    starts = agent.config.learning_starts
+    passed = (
+        f"learning_starts ({starts}) has passed, so DQN trains at once on the few transitions in it"
+        if agent.num_timesteps >= starts
+        else f"DQN trains once learning_starts ({starts}) is reached"
+    )
+    print(
+        f"warning: --resume {checkpoint} holds no replay buffer (train with --save-replay-buffer to keep it in the "
+        f"checkpoints): the buffer starts empty and {passed}",
+        flush=True,
+    )
+
+
+def digit_scale(agent: Any, env_kwargs: dict[str, Any]) -> int:
+    """DigitClassify's ``scale`` the agent was made for, which ``classification_accuracy`` upsamples the test images
+    by: the env's argument, checked against the agent's observation space before any training.
+
+    Raises:
+        ValueError: For an observation space other than the env's own images, (1, 28·scale, 28·scale).
+    """
+    scale = int(env_kwargs.get("scale", 1))
+    shape = getattr(getattr(agent, "observation_space", None), "shape", None)
+    expected = (1, 28 * scale, 28 * scale)
+    if shape is not None and tuple(shape) != expected:
+        raise ValueError(
+            f"nngym/DigitClassify's test accuracy needs the env's own observations of shape {expected} (scale "
+            f"{scale}); the agent has {tuple(shape)}"
+        )
+    return scale
 
 
 def evaluation_env(env: str, eval_env_kwargs: dict[str, Any], wrapping: dict[str, Any]) -> gym.Env:

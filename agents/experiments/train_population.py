@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     )
     p.add_argument("--n-eval-episodes", type=non_negative_int, default=20, help="0 skips the evaluation")
     p.add_argument("--hyperparams-file", default=None)
-    p.add_argument("-p", "--hyperparams", nargs="*", default=[], metavar="KEY=VALUE")
+    p.add_argument("-p", "--hyperparams", nargs="*", action="extend", default=[], metavar="KEY=VALUE")
     p.add_argument("--verbose", type=int, default=0)
     p.add_argument(
         "--num-threads",

@@ -62,7 +62,8 @@ def table_row(bench: dict, figures: Path) -> dict:
         "zoo_mean": bench["mean_reward"],
         "zoo_std": bench["std_reward"],
     }
-    summary = {r["impl"]: r for r in _read_csv(base.with_suffix(".csv"))} if base.with_suffix(".csv").exists() else {}
+    summary_csv = base.with_name(base.name + ".csv")  # not with_suffix: env ids may hold dots
+    summary = {r["impl"]: r for r in _read_csv(summary_csv)} if summary_csv.exists() else {}
     if not {"nngym", "sb3"} <= set(summary):
         return {**row, "status": "not run"}
     runs = _read_csv(base.with_name(base.name + "_runs.csv"))
