@@ -73,7 +73,9 @@ def load_npz(path: str | os.PathLike | BinaryIO) -> tuple[dict[str, np.ndarray],
     if not path.exists() and path.suffix != ".npz" and path.with_name(path.name + ".npz").exists():
         path = path.with_name(path.name + ".npz")
     if not path.exists():
-        raise FileNotFoundError(f"model file not found: {path}")
+        npz = path.with_suffix(".npz")
+        hint = f" (nngym's model files are .npz: {npz} exists)" if path.suffix == ".zip" and npz.exists() else ""
+        raise FileNotFoundError(f"model file not found: {path}{hint}")
     head = b"PK"
     if path.is_file():
         with path.open("rb") as f:
@@ -93,7 +95,7 @@ def _read_npz(source: Path | io.BytesIO, path: Any, head: bytes) -> tuple[dict[s
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError) as e:
         raise ModelFileError(f"{path} is not a valid nngym model file (npz): {e}") from e
     if META_KEY not in arrays:
-        raise ModelFileError(f"{path} has no {META_KEY} entry: not an nngym model file")
+        raise ModelFileError(f"{path} has no {META_KEY} entry: not an nngym model file{_sb3_hint(source)}")
     try:
         meta = json.loads(str(arrays.pop(META_KEY)))
     except json.JSONDecodeError as e:
@@ -101,3 +103,18 @@ def _read_npz(source: Path | io.BytesIO, path: Any, head: bytes) -> tuple[dict[s
     if not isinstance(meta, dict):
         raise ModelFileError(f"{path}: metadata must be a JSON object, got {type(meta).__name__} {meta!r:.80}")
     return arrays, meta
+
+
+def _sb3_hint(source: Path | io.BytesIO) -> str:
+    """For an SB3 model zip (its ``data`` and ``policy.pth`` entries), what reads it; "" for anything else."""
+    try:
+        with zipfile.ZipFile(source) as z:
+            names = set(z.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return ""
+    if {"data", "policy.pth"} <= names:
+        return (
+            ": it is a Stable-Baselines3 model zip; load it with agents.baselines.sb3_zip.load_sb3 (or convert it with "
+            "scripts/convert_sb3.py)"
+        )
+    return ""

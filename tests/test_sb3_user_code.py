@@ -192,3 +192,25 @@ def test_save_takes_sb3s_positional_order_and_dqn_train_freq_tuples_as_attribute
         agent.save(tmp_path / "m", ["env"])  # SB3's save(path, exclude, include)
     agent.train_freq = (8, "step")
     assert agent.config.train_freq == 8
+
+
+def test_callbacks_take_sb3s_argument_order_and_defaults(tmp_path):
+    from agents import CheckpointCallback, EvalCallback, StopTrainingOnRewardThreshold
+
+    stop = StopTrainingOnRewardThreshold(1e9)
+    callback = EvalCallback("CartPole-v1", stop, None, 2, 16)  # SB3's positional order
+    assert (callback.callback_on_new_best, callback.n_eval_episodes, callback.eval_freq) == (stop, 2, 16)
+    assert callback.verbose == 1  # SB3's default: each evaluation is printed
+    checkpoint = CheckpointCallback(16, tmp_path)
+    PPO("CartPole-v1", n_steps=16, batch_size=16).learn(32, callback=checkpoint)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rl_model_16_steps.npz", "rl_model_32_steps.npz"]
+
+
+def test_load_names_an_sb3_zip_and_the_npz_beside_a_zip_name(tmp_path):
+    sb3 = pytest.importorskip("stable_baselines3")
+    sb3.PPO("MlpPolicy", "CartPole-v1", n_steps=64).save(tmp_path / "theirs")
+    with pytest.raises(ModelFileError, match=r"Stable-Baselines3 model zip; load it with agents\.baselines\.sb3_zip"):
+        PPO.load(tmp_path / "theirs.zip")
+    PPO("CartPole-v1").save(tmp_path / "mine")
+    with pytest.raises(FileNotFoundError, match=r"mine\.zip \(nngym's model files are \.npz: .*mine\.npz exists\)"):
+        PPO.load(tmp_path / "mine.zip")

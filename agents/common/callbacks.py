@@ -465,7 +465,7 @@ class CheckpointCallback(BaseCallback):
     Args:
         save_freq: Interval in ``on_step`` calls (one call = n_envs env steps, as in SB3): a whole number >= 1.
         save_path: Directory (created by ``init_callback``).
-        name_prefix: File name prefix.
+        name_prefix: File name prefix (SB3's default, ``rl_model``).
         save_replay_buffer: DQN: store the replay buffer too, inside the model file (SB3 writes a ``.pkl`` of its
             own).
         save_vecnormalize: SB3's: also save the ``VecNormalize`` statistics, which SB3 writes to a ``.pkl`` of their
@@ -482,7 +482,7 @@ class CheckpointCallback(BaseCallback):
         self,
         save_freq: int,
         save_path: str | os.PathLike,
-        name_prefix: str = "model",
+        name_prefix: str = "rl_model",
         save_replay_buffer: bool = False,
         save_vecnormalize: bool = False,
         verbose: int = 0,
@@ -534,27 +534,31 @@ class EvalCallback(EventCallback):
     evaluations and best mean return, as SB3's; given another model (a single agent after a population, a new
     agent), it starts afresh, as a new ``EvalCallback`` would: no evaluation, no best, no call counted yet.
 
+    The arguments come in SB3's order with SB3's defaults (``verbose=1`` prints each evaluation), nngym's ``seed``
+    last.
+
     Args:
         eval_env: Env id or ``gymnasium.Env`` used only for evaluation, with the training env's spaces (checked by
             ``init_callback``, before training).
-        eval_freq: Interval in ``on_step`` calls (vector steps): a whole number >= 1.
-        n_eval_episodes: Episodes per evaluation: a whole number >= 1.
-        best_model_save_path: Directory for ``best_model.npz`` (``None``: do not save).
-        deterministic: Greedy / mean actions.
-        log_path: Directory for ``evaluations.npz`` as SB3 writes it: ``timesteps`` (E,), ``results`` (E,
-            n_eval_episodes) returns and ``ep_lengths`` (E, n_eval_episodes), one row per evaluation, and
-            ``successes`` (E', n) the ``is_success`` flags of the E' evaluations whose episodes had them.
-        seed: Seed of each evaluation's first reset.
         callback_on_new_best: Called (``on_step``) when the mean return is a new best, e.g.
             ``StopTrainingOnRewardThreshold``; its False stops training.
         callback_after_eval: Called after every evaluation, e.g. ``StopTrainingOnNoModelImprovement``.
-        verbose: 1 prints each evaluation's mean return and length, as SB3's.
+        n_eval_episodes: Episodes per evaluation: a whole number >= 1.
+        eval_freq: Interval in ``on_step`` calls (vector steps): a whole number >= 1.
+        log_path: Directory for ``evaluations.npz`` as SB3 writes it: ``timesteps`` (E,), ``results`` (E,
+            n_eval_episodes) returns and ``ep_lengths`` (E, n_eval_episodes), one row per evaluation, and
+            ``successes`` (E', n) the ``is_success`` flags of the E' evaluations whose episodes had them.
+        best_model_save_path: Directory for ``best_model.npz`` (``None``: do not save).
+        deterministic: Greedy / mean actions.
         render: SB3's: show the evaluation episodes on the screen. True makes an env id with
             ``render_mode="human"``, which gymnasium renders at every step; an env given must be one made so
             (another cannot be shown by nngym's evaluation, which calls no ``render``).
+        verbose: 1 prints each evaluation's mean return and length, as SB3's; 0 prints nothing.
         warn: SB3's: warn if the eval env has no ``Monitor`` wrapper, which SB3's evaluation reads the returns
             from. Accepted and not used: nngym's evaluation adds up the eval env's rewards itself, with no Monitor
             to look for.
+        seed: Seed of each evaluation's first reset (nngym's: every evaluation plays the same episodes, so their
+            returns compare the policies alone).
 
     Raises:
         ValueError: For a vector env or something that is not an env, counts that are not whole numbers >= 1,
@@ -565,17 +569,17 @@ class EvalCallback(EventCallback):
     def __init__(
         self,
         eval_env: str | gym.Env,
-        eval_freq: int = 10_000,
-        n_eval_episodes: int = 5,
-        best_model_save_path: str | os.PathLike | None = None,
-        deterministic: bool = True,
-        log_path: str | os.PathLike | None = None,
-        seed: int = 12345,
         callback_on_new_best: BaseCallback | None = None,
         callback_after_eval: BaseCallback | None = None,
-        verbose: int = 0,
+        n_eval_episodes: int = 5,
+        eval_freq: int = 10_000,
+        log_path: str | os.PathLike | None = None,
+        best_model_save_path: str | os.PathLike | None = None,
+        deterministic: bool = True,
         render: bool = False,
+        verbose: int = 1,
         warn: bool = True,
+        seed: int = 12345,
     ) -> None:
         super().__init__(callback_after_eval, verbose)
         for name, flag in (("render", render), ("warn", warn)):

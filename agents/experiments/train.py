@@ -357,7 +357,16 @@ def main(argv: list[str] | None = None) -> dict:
     if args.eval_freq:
         best_path = run_dir / "best_model.npz"
         best_path.unlink(missing_ok=True)  # a stale best model of an earlier run must not be evaluated
-        callbacks.append(EvalCallback(eval_env, args.eval_freq, args.eval_episodes, run_dir, log_path=run_dir))
+        callbacks.append(
+            EvalCallback(
+                eval_env,
+                n_eval_episodes=args.eval_episodes,
+                eval_freq=args.eval_freq,
+                log_path=run_dir,
+                best_model_save_path=run_dir,
+                verbose=args.verbose,
+            )
+        )
     checkpoint_freq = args.checkpoint_freq
     if save_freq is not None and save_freq > 0:  # the zoo's env steps -> vector steps, as the zoo converts them
         checkpoint_freq = max(save_freq // agent.n_envs, 1)
