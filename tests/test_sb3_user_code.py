@@ -214,3 +214,18 @@ def test_load_names_an_sb3_zip_and_the_npz_beside_a_zip_name(tmp_path):
     PPO("CartPole-v1").save(tmp_path / "mine")
     with pytest.raises(FileNotFoundError, match=r"mine\.zip \(nngym's model files are \.npz: .*mine\.npz exists\)"):
         PPO.load(tmp_path / "mine.zip")
+
+
+def test_an_sb3_monitor_writing_into_log_dir_is_refused_before_anything_is_written(tmp_path):
+    monitor = pytest.importorskip("stable_baselines3.common.monitor")
+    env = monitor.Monitor(gym.make("CartPole-v1"), str(tmp_path))
+    agent = PPO(env, n_steps=16, batch_size=16, log_dir=tmp_path)
+    with pytest.raises(
+        ValueError, match=r"the env's SB3 Monitor writes .*monitor\.csv, where the agent writes its own"
+    ):
+        agent.learn(16)
+    assert agent.num_timesteps == 0
+    (tmp_path / "m").mkdir()
+    elsewhere = PPO(monitor.Monitor(gym.make("CartPole-v1"), str(tmp_path / "m")), n_steps=16, log_dir=tmp_path / "a")
+    elsewhere.learn(16)  # another folder: both files are written
+    assert (tmp_path / "m" / "monitor.csv").exists() and (tmp_path / "a" / "monitor.csv").exists()

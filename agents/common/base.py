@@ -721,6 +721,7 @@ class BaseAgent(metaclass=_AgentMeta):
         if progress_bar:
             cb = CallbackList([cb, ProgressBarCallback()])
         cb.init_callback(self)  # before the env is reset or a log file opened: a bad callback changes nothing
+        self._check_no_monitor_in_log_dir()
         keep_freed_memory()  # a step's arrays come back from the heap, not from fresh pages (nngym.memory)
         if reset_num_timesteps:
             self.num_timesteps = 0
@@ -759,6 +760,28 @@ class BaseAgent(metaclass=_AgentMeta):
         )
         start_training(cb, training, globals())
         return cb
+
+    def _check_no_monitor_in_log_dir(self) -> None:
+        """Refuses an env wrapped in SB3's ``Monitor`` that writes its ``monitor.csv`` into ``log_dir``, where the agent
+        writes its own: two writers would interleave their rows in one file.
+
+        Raises:
+            ValueError: Naming the file and what to do.
+        """
+        if self.log_dir is None:
+            return
+        ours = (Path(self.log_dir) / "monitor.csv").resolve()
+        for env in getattr(self._raw_env, "envs", ()):
+            while env is not None:
+                if type(env).__name__ == "Monitor" and type(env).__module__.startswith("stable_baselines3"):
+                    handler = getattr(getattr(env, "results_writer", None), "file_handler", None)
+                    if handler is not None and Path(handler.name).resolve() == ours:
+                        raise ValueError(
+                            f"{self.algo}: the env's SB3 Monitor writes {ours}, where the agent writes its own "
+                            "monitor.csv (log_dir): two writers would mix their rows; drop the Monitor (the agent "
+                            "writes SB3's format) or give it another folder"
+                        )
+                env = getattr(env, "env", None)
 
     def _open_logs(self, reset_num_timesteps: bool) -> bool:
         """Opens ``monitor.csv`` in ``log_dir`` and prepares ``progress.csv``; returns whether they are appended to.
