@@ -159,6 +159,11 @@ class DQN(BaseAgent):
         self.exploration_rate = 0.0  # a fresh agent's predict is greedy, as SB3's; learn starts it on its schedule
         self._n_calls = 0
 
+    @property
+    def q_net_target(self) -> QNetwork:
+        """SB3's name of the target Q-network (``q_target``)."""
+        return self.q_target
+
     def save_replay_buffer(self, path: str | os.PathLike | BinaryIO) -> Path | BinaryIO:
         """SB3's: writes the replay buffer alone (its transitions, position and fill) as an npz with JSON metadata,
         never pickle (``nngym.serialization``); ``load_replay_buffer`` reads it back. ``save(path,

@@ -229,3 +229,18 @@ def test_an_sb3_monitor_writing_into_log_dir_is_refused_before_anything_is_writt
     elsewhere = PPO(monitor.Monitor(gym.make("CartPole-v1"), str(tmp_path / "m")), n_steps=16, log_dir=tmp_path / "a")
     elsewhere.learn(16)  # another folder: both files are written
     assert (tmp_path / "m" / "monitor.csv").exists() and (tmp_path / "a" / "monitor.csv").exists()
+
+
+def test_set_random_seed_and_sb3s_names():
+    agent = PPO("CartPole-v1", n_steps=16, batch_size=16, seed=0)
+    agent.set_random_seed(5)
+    agent.learn(16)
+    again = PPO("CartPole-v1", n_steps=16, batch_size=16, seed=0)
+    again.set_random_seed(5)
+    again.learn(16)
+    np.testing.assert_array_equal(agent._last_obs, again._last_obs)  # the same seed: the same run
+    assert agent.seed == 5  # the weights stay those made with seed 0, as SB3's set_random_seed leaves them
+    dqn = DQN("CartPole-v1")
+    assert dqn.q_net_target is dqn.q_target
+    with pytest.raises(ValueError, match="give nngym's agent its trunk as net="):
+        PPO("MlpPolicy", "CartPole-v1", policy_kwargs=dict(features_extractor_class=object))

@@ -896,6 +896,14 @@ class BaseAgent(metaclass=_AgentMeta):
             )
         self._custom_logger = self.logger = logger
 
+    def set_random_seed(self, seed: int | None = None) -> None:
+        """SB3's: seeds the agent's generator (sampling, minibatch order, exploration) and, at the next ``learn``'s
+        reset, its envs and action space, with ``seed`` (None: a fresh random seed)."""
+        self.seed = check_seed(seed)  # None: one drawn from the OS's entropy
+        self.rng = np.random.default_rng(self.seed)
+        self._envs_seeded = False
+        self._last_obs = None  # the next learn resets the envs with it
+
     def dump_logs(self, iteration: int | None = None) -> None:
         """SB3's: writes a log row now (``rollout/``, ``train/`` and ``time/`` values) at the current step."""
         self._dump_logs(iteration)

@@ -265,6 +265,8 @@ def _policy_kwargs(kwargs: dict[str, Any], algo: str, where: str) -> dict[str, A
         elif key in ZOO_ONLY_POLICY_KWARGS:
             default = POLICY_KWARGS_AS_NNGYM.get(key, ...)
             same = f" (only {key}={default!r}, what it does)" if default is not ... else ""
+            if key.startswith("features_extractor"):  # nngym's trunks are numpy networks, given as net
+                same = " (give nngym's agent its trunk as net=: a spec such as 'conv:16x5,dense:128' or a Sequential)"
             raise HyperparamsError(f"{where}: policy_kwargs {key}={value!r} is not supported by nngym's {algo}{same}")
         else:  # nngym's own names (activation, encoder_arch ...): checked against the Config with the rest
             out[key] = value
