@@ -99,7 +99,7 @@ def run_tmaze(out: Path, seed: int) -> dict:
         if agent is None:
             agent = RecurrentPPO(env, seed=seed, log_dir=out / f"tmaze_rppo_s{seed}", **TMAZE_RPPO)
         else:
-            agent.env, agent._last_obs = env, None
+            agent.set_env(env)  # the next learn resets it
         agent.ep_info_buffer.clear()  # training episodes of this length only
         start, gate, passed = agent.num_timesteps, 0.0, False
         while agent.num_timesteps < TMAZE_MAX_STEPS and not passed:
@@ -128,7 +128,7 @@ def run_tmaze(out: Path, seed: int) -> dict:
             agent = PPO(env, seed=seed, log_dir=out / f"tmaze_ppo_s{seed}", **TMAZE_PPO)
             agent.learn(row["steps"] - row["start"])
         else:
-            agent.env, agent._last_obs = env, None
+            agent.set_env(env)  # the next learn resets it
             agent.learn(row["steps"] - row["start"], reset_num_timesteps=False)
         success = success_rate(agent, row["length"])
         ppo_rows.append({"length": row["length"], "steps": agent.num_timesteps, "success": success})

@@ -244,3 +244,13 @@ def test_set_random_seed_and_sb3s_names():
     assert dqn.q_net_target is dqn.q_target
     with pytest.raises(ValueError, match="give nngym's agent its trunk as net="):
         PPO("MlpPolicy", "CartPole-v1", policy_kwargs=dict(features_extractor_class=object))
+
+
+def test_save_arguments_in_sb3s_order_everywhere(tmp_path):
+    agent = PPO("CartPole-v1", n_steps=16, batch_size=16)
+    with pytest.raises(TypeError, match="exclude is SB3's list of attributes, got True; for the replay buffer pass"):
+        agent.save(tmp_path / "a", True)
+    pop = PPO("CartPole-v1", seed=[0, 1], n_steps=16, batch_size=16)
+    with pytest.raises(ValueError, match=r"PPO population.save: exclude=\['env'\] is not supported"):
+        pop.save(tmp_path / "p", ["env"])
+    assert (pop.save(tmp_path / "p", exclude=None) / "population.json").exists()

@@ -95,3 +95,12 @@ def test_run_folders_of_module_env_ids_hold_no_colon():
 
     assert env_slug("nngym/Catch-v0") == "nngym-Catch-v0"
     assert env_slug("my_envs:MyEnv-v0") == "my_envs-MyEnv-v0"  # ":" is not allowed in Windows names
+
+
+def test_overrides_take_the_agents_own_arguments_besides_the_config():
+    from agents.experiments.train import run_hyperparameters
+
+    run = run_hyperparameters(
+        "ppo", "nngym/DigitClassify-v0", None, ["net=dbn", "dbn_kwargs={n_obs: 64, sizes: [8]}", "stats_window_size=10"]
+    )
+    assert run.agent["dbn_kwargs"] == {"n_obs": 64, "sizes": [8]} and run.agent["stats_window_size"] == 10

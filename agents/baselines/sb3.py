@@ -46,6 +46,7 @@ from agents.common.cnn import image_layout
 from agents.common.config import CALLABLE_FIELDS, restore_schedules, schedule_marker
 from agents.common.logger import last_episode_t, log_rows, tensorboard_run_dir, trim_monitor, trim_progress
 from agents.common.policies import default_cnn_spec as nngym_default_cnn_spec
+from agents.common.sb3_args import check_save_arguments
 from agents.recurrent_ppo import RecurrentPPOConfig
 from nngym.builders import cnn
 from nngym.serialization import ModelFileError, load_npz, save_npz
@@ -423,13 +424,23 @@ class SB3Agent:
         return self.model.policy
 
     # --- files ----------------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike, include_replay_buffer: bool = False) -> Path:
+    def save(
+        self, path: str | os.PathLike, exclude: Any = None, include: Any = None, include_replay_buffer: bool = False
+    ) -> Path:
         """The policy's and optimiser's tensors in an npz, the hyperparameters and counters as JSON.
 
         Args:
             path: File to write (``.npz`` appended if missing).
-            include_replay_buffer: Accepted for the interface; the replay buffer is not saved.
+            exclude: SB3's, as nngym's agents take it: None or empty (``check_save_arguments``).
+            include: The same.
+            include_replay_buffer: True is refused: the adapter's files hold no replay buffer.
+
+        Raises:
+            ValueError: For ``include_replay_buffer=True``, or an ``exclude`` / ``include`` that names something.
         """
+        check_save_arguments(f"SB3 {self.algo}", exclude, include)
+        if include_replay_buffer:
+            raise ValueError(f"SB3 {self.algo}.save: the SB3 adapter's model files hold no replay buffer")
         arrays = {f"policy/{k}": v.detach().cpu().numpy() for k, v in self.policy.state_dict().items()}
         opt = self.policy.optimizer.state_dict()
         for idx, slots in opt["state"].items():

@@ -42,7 +42,7 @@ from agents.common.dbn_policy import pretrain_dbn_trunk
 from agents.common.logger import Logger, MonitorWriter, log_rows, tensorboard_run_dir, trim_progress
 from agents.common.normalize import NormalizedVecEnv, Normalizer
 from agents.common.policies import ActorCriticPolicy, check_spaces
-from agents.common.sb3_args import sb3_arguments
+from agents.common.sb3_args import check_save_arguments, sb3_arguments
 from agents.common.spaces import (
     ACTION_SPACES,
     encode_observations,
@@ -938,13 +938,9 @@ class BaseAgent(metaclass=_AgentMeta):
 
         Raises:
             ValueError: For an ``exclude`` or ``include`` that names something.
+            TypeError: For a bool in ``exclude``'s place (``include_replay_buffer`` is a keyword).
         """
-        for name, given in (("exclude", exclude), ("include", include)):
-            if given is not None and list(given):
-                raise ValueError(
-                    f"{self.algo}.save: {name}={list(given)!r} is not supported: an nngym model file holds the arrays "
-                    "and settings to load and resume the agent, not its Python attributes"
-                )
+        check_save_arguments(self.algo, exclude, include)
         arrays: dict[str, np.ndarray] = {}
         for name, net in self._nets().items():
             arrays.update({f"net/{name}/{k}": v for k, v in net.state_dict().items()})

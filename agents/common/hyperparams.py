@@ -80,6 +80,9 @@ POLICY_KWARGS_AS_NNGYM: dict[str, Any] = {
     "squash_output": False,
     "use_expln": False,
 }
+#: agent arguments besides the Config's fields that an entry (or ``-p``) may hold: the DBN trunk's pretraining and
+#: SB3's episode window
+AGENT_KEYS = ("dbn_kwargs", "stats_window_size")
 #: keys passed on to whoever builds the env (not agent arguments)
 ENV_KEYS = ("env_wrapper", "frame_stack")
 #: keys whose value changes nothing when it is this one (SB3's defaults), so they are accepted and dropped
@@ -204,7 +207,7 @@ def translate(
         else:
             out[key] = value
     if fields is not None:
-        unknown = sorted(set(out) - fields - {"n_timesteps", "net", *ENV_KEYS})
+        unknown = sorted(set(out) - fields - {"n_timesteps", "net", *ENV_KEYS, *AGENT_KEYS})
         if unknown:
             raise HyperparamsError(f"{where}: {unknown} not hyperparameters of nngym's {algo}; it has {sorted(fields)}")
     return out

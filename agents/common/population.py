@@ -50,6 +50,7 @@ from agents.common.logger import member_log_dir
 from agents.common.population_dqn import DQNPopulationEngine
 from agents.common.population_onpolicy import A2CPopulationEngine, PPOPopulationEngine
 from agents.common.population_parts import part_count
+from agents.common.sb3_args import check_save_arguments
 from nngym.parallel import available_cores
 from nngym.serialization import META_KEY, ModelFileError
 
@@ -378,10 +379,18 @@ class Population:
                     m._finish_learn(CallbackList([]))
 
     # --- files -------------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike, include_replay_buffer: bool = False) -> Path:
+    def save(
+        self,
+        path: str | os.PathLike,
+        exclude: Any = None,
+        include: Any = None,
+        include_replay_buffer: bool = False,
+    ) -> Path:
         """A directory ``path`` (a ``.npz`` suffix dropped) of member files ``s<seed>.npz``, each an ordinary model
         file (``agent_cls.load`` reads it as a single agent), and ``population.json`` listing them in order.
-        Returns the directory."""
+        Returns the directory. ``exclude`` / ``include`` are SB3's, taken as the single agents' ``save`` takes
+        them (``agents.common.sb3_args.check_save_arguments``)."""
+        check_save_arguments(f"{self.algo} population", exclude, include)
         folder = Path(path)
         if folder.suffix == ".npz":
             folder = folder.with_suffix("")

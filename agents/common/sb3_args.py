@@ -171,3 +171,25 @@ def _activation_name(where: str, fn: Any) -> Any:
     if isinstance(fn, str) and fn in ACTIVATION_NAMES:
         return ACTIVATION_NAMES[fn]
     return fn if isinstance(fn, str) else getattr(fn, "__name__", repr(fn))
+
+
+def check_save_arguments(algo: str, exclude: Any, include: Any) -> None:
+    """SB3's ``save(path, exclude, include)``: lists of attributes its pickle leaves out or adds. An nngym model file
+    holds the arrays and settings that load and resume the agent, not its Python attributes: only None or empty
+    lists are taken.
+
+    Raises:
+        TypeError: For a bool where SB3 has ``exclude`` (nngym's old ``save(path, include_replay_buffer)`` order).
+        ValueError: For an ``exclude`` or ``include`` that names something.
+    """
+    if isinstance(exclude, bool):
+        raise TypeError(
+            f"{algo}.save(path, exclude, include): exclude is SB3's list of attributes, got {exclude!r}; for the "
+            "replay buffer pass include_replay_buffer=True"
+        )
+    for name, given in (("exclude", exclude), ("include", include)):
+        if given is not None and list(given):
+            raise ValueError(
+                f"{algo}.save: {name}={list(given)!r} is not supported: an nngym model file holds the arrays and "
+                "settings to load and resume the agent, not its Python attributes"
+            )

@@ -290,6 +290,11 @@ def plot_rewards(run_dir: Path, title: str) -> Path:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
+    if args.save_replay_buffer and args.impl == "sb3":
+        raise SystemExit(
+            "error: --save-replay-buffer keeps nngym's DQN replay buffer in its checkpoints; the SB3 "
+            "adapter's model files hold none (drop --save-replay-buffer or use --impl nngym)"
+        )
     threads = check_threads(args.num_threads, "as many as pay")
     save_freq = getattr(args, "save_freq", None)  # the zoo's --save-freq, in env steps
     if save_freq is not None and args.checkpoint_freq:
