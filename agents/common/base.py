@@ -35,6 +35,7 @@ from agents.common.config import (
     check_config,
     check_seed,
     check_total_timesteps,
+    log_interval_for_call,
     restore_schedules,
     schedule_marker,
 )
@@ -42,7 +43,7 @@ from agents.common.dbn_policy import pretrain_dbn_trunk
 from agents.common.logger import Logger, MonitorWriter, log_rows, tensorboard_run_dir, trim_progress
 from agents.common.normalize import NormalizedVecEnv, Normalizer
 from agents.common.policies import ActorCriticPolicy, check_spaces
-from agents.common.sb3_args import check_save_arguments, sb3_arguments
+from agents.common.sb3_args import check_device, check_save_arguments, sb3_arguments
 from agents.common.spaces import (
     ACTION_SPACES,
     encode_observations,
@@ -529,8 +530,7 @@ class BaseAgent(metaclass=_AgentMeta):
             ValueError: Naming an unknown group or array, a missing one (with ``exact_match``), an array of another
                 shape, or a file of another algorithm or architecture (``ModelFileError``); nothing is loaded then.
         """
-        if str(device) not in ("auto", "cpu"):
-            raise ValueError(f"{self.algo}.set_parameters: device={device!r} is not supported: nngym runs on the CPU")
+        check_device(f"{self.algo}.set_parameters", device)
         own = self._parameter_arrays()
         if isinstance(load_path_or_dict, str | os.PathLike) or hasattr(load_path_or_dict, "read"):
             params = self._file_parameters(load_path_or_dict)
@@ -684,19 +684,16 @@ class BaseAgent(metaclass=_AgentMeta):
                 before then.
         """
         check_total_timesteps(total_timesteps)
-        kept_interval = self.config.log_interval
-        if log_interval is not None:  # checked as the Config field before anything runs
-            check_config(self.algo, dataclasses.replace(self.config, log_interval=log_interval))
-            self.config.log_interval = int(log_interval)
         threads, split = self.learning_threads(), self._split_nets()
         blas = 1 if (split or self.works_beside) and threads > 1 else threads
-        try:
-            with threadpool_limits(limits=blas, user_api="blas"), split_batches(split, threads):
-                cb = self._setup_learn(total_timesteps, callback, reset_num_timesteps, progress_bar, tb_log_name)
-                self._learn(cb, reset_num_timesteps)
-                self._finish_learn(cb)
-        finally:
-            self.config.log_interval = kept_interval
+        with (
+            log_interval_for_call(self.algo, [self.config], log_interval),
+            threadpool_limits(limits=blas, user_api="blas"),
+            split_batches(split, threads),
+        ):
+            cb = self._setup_learn(total_timesteps, callback, reset_num_timesteps, progress_bar, tb_log_name)
+            self._learn(cb, reset_num_timesteps)
+            self._finish_learn(cb)
         return self
 
     def _setup_learn(
@@ -957,12 +954,7 @@ class BaseAgent(metaclass=_AgentMeta):
             "format": "nngym.agent",
             "algorithm": self.algo,
             "nngym_version": __version__,
-            "system_info": {
-                "nngym": __version__,
-                "numpy": np.__version__,
-                "gymnasium": gym.__version__,
-                "python": sys.version.split()[0],
-            },
+            "system_info": _system_info(),
             # a callable schedule as a marker with its last value (the file holds no code): load restores it
             "config": dataclasses.asdict(
                 dataclasses.replace(
@@ -1152,16 +1144,21 @@ def _custom_nets(path: str | os.PathLike, meta: dict[str, Any]) -> dict[str, Seq
     return nets
 
 
-def system_info_lines(meta: dict[str, Any]) -> str:
-    """What ``load(..., print_system_info=True)`` prints: the versions a model file was saved with (its metadata
-    ``meta``) and the ones running now."""
-    saved = meta.get("system_info", {})
-    now = {
+def _system_info() -> dict[str, str]:
+    """The versions running now, as a model file records them (``system_info``)."""
+    return {
         "nngym": __version__,
         "numpy": np.__version__,
         "gymnasium": gym.__version__,
         "python": sys.version.split()[0],
     }
+
+
+def system_info_lines(meta: dict[str, Any]) -> str:
+    """What ``load(..., print_system_info=True)`` prints: the versions a model file was saved with (its metadata
+    ``meta``) and the ones running now."""
+    saved = meta.get("system_info", {})
+    now = _system_info()
     rows = [f"{name}: saved with {saved.get(name, 'unknown')}, running {version}" for name, version in now.items()]
     return "== nngym model file ==\n" + "\n".join(rows)
 

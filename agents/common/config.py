@@ -17,7 +17,8 @@ import dataclasses
 import math
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -163,6 +164,22 @@ class SavedSchedule:
     def __call__(self, progress_remaining: float) -> float:
         return self.value
 
+    @classmethod
+    def from_marker(cls, marker: dict[str, Any]) -> SavedSchedule:
+        """The schedule a model file's marker (``schedule_marker``) stands for."""
+        return cls(str(marker["callable"]), marker["last_value"], marker["progress_remaining"])
+
+
+def lost_schedules_text(lost: dict[str, SavedSchedule]) -> tuple[str, str]:
+    """What the warnings of ``load`` and ``load_population`` say of the callable schedules ``lost`` (read back as
+    constants): a description of each, and the ``custom_objects`` that would give their functions back."""
+    what = "; ".join(
+        f"{name} was the callable {s.qualname} and is now the constant {s.value:g} (its value at "
+        f"progress_remaining {s.progress_remaining:g}, the last update)"
+        for name, s in lost.items()
+    )
+    return what, ", ".join(f"{name!r}: <function>" for name in lost)
+
 
 def schedule_marker(fn: Callable[[float], Any], value: float, progress_remaining: float) -> dict[str, Any]:
     """What a model file's JSON holds in place of the callable schedule ``fn``: its name and the ``value`` it had at
@@ -222,15 +239,9 @@ def restore_schedules(
     lost = {}
     for name, value in saved.items():
         if is_schedule_marker(value) and name not in custom and name not in overrides:
-            config[name] = SavedSchedule(str(value["callable"]), value["last_value"], value["progress_remaining"])
-            lost[name] = config[name]
+            config[name] = lost[name] = SavedSchedule.from_marker(value)
     if lost:
-        what = "; ".join(
-            f"{name} was the callable {s.qualname} and is now the constant {s.value:g} (its value at "
-            f"progress_remaining {s.progress_remaining:g}, the last update)"
-            for name, s in lost.items()
-        )
-        restore = ", ".join(f"{name!r}: <function>" for name in lost)
+        what, restore = lost_schedules_text(lost)
         warnings.warn(
             f"{path}: a model file cannot hold a function: {what}. To restore {'them' if len(lost) > 1 else 'it'}: "
             f"{algo}.load(path, custom_objects={{{restore}}})",
@@ -238,6 +249,26 @@ def restore_schedules(
             stacklevel=3,
         )
     return config
+
+
+@contextmanager
+def log_interval_for_call(algo: str, configs: Sequence[Any], log_interval: int | None) -> Iterator[None]:
+    """SB3's ``learn(..., log_interval=n)``: ``configs``' ``log_interval`` is ``n`` for the call (checked as the
+    Config field before anything runs) and what it was afterwards, also when training raises; None changes nothing.
+
+    Raises:
+        ValueError: For a ``log_interval`` the Config refuses.
+    """
+    kept = [c.log_interval for c in configs]
+    if log_interval is not None:
+        check_config(algo, dataclasses.replace(configs[0], log_interval=log_interval))
+        for c in configs:
+            c.log_interval = int(log_interval)
+    try:
+        yield
+    finally:
+        for c, k in zip(configs, kept, strict=True):
+            c.log_interval = k
 
 
 def check_seed(seed: Any) -> int:

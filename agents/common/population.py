@@ -45,7 +45,13 @@ from agents.common.callbacks import (
     start_training,
     training_locals,
 )
-from agents.common.config import SavedSchedule, check_config, check_total_timesteps, is_schedule_marker
+from agents.common.config import (
+    SavedSchedule,
+    check_total_timesteps,
+    is_schedule_marker,
+    log_interval_for_call,
+    lost_schedules_text,
+)
 from agents.common.logger import member_log_dir
 from agents.common.population_dqn import DQNPopulationEngine
 from agents.common.population_onpolicy import A2CPopulationEngine, PPOPopulationEngine
@@ -338,16 +344,8 @@ class Population:
         """
         check_total_timesteps(total_timesteps)
         cb = as_callback(callback, f"{self.algo} population.learn")  # a TypeError before anything changes
-        kept_interval = self.config.log_interval
-        if log_interval is not None:  # checked as the Config field before anything runs
-            check_config(self.algo, dataclasses.replace(self.config, log_interval=log_interval))
-        try:
-            for m in self.members:
-                m.config.log_interval = kept_interval if log_interval is None else int(log_interval)
+        with log_interval_for_call(self.algo, [m.config for m in self.members], log_interval):
             self._learn(total_timesteps, cb, progress_bar, reset_num_timesteps, tb_log_name)
-        finally:
-            for m in self.members:
-                m.config.log_interval = kept_interval
         return self
 
     def _learn(
@@ -496,7 +494,7 @@ def _saved_schedules(agent_cls: type, meta: dict[str, Any] | None, given: set[st
         return {}
     fields = {f.name for f in dataclasses.fields(agent_cls.Config)}
     return {
-        name: SavedSchedule(str(value["callable"]), value["last_value"], value["progress_remaining"])
+        name: SavedSchedule.from_marker(value)
         for name, value in config.items()
         if name in fields and name not in given and is_schedule_marker(value)
     }
@@ -505,12 +503,7 @@ def _saved_schedules(agent_cls: type, meta: dict[str, Any] | None, given: set[st
 def _saved_schedules_message(algo: str, folder: Path, seeds: list[int], lost: dict[str, SavedSchedule]) -> str:
     """The warning of ``load_population`` for the callable schedules ``lost`` that every member file held as their
     last values: ``load``'s warning, said once for the population."""
-    what = "; ".join(
-        f"{name} was the callable {s.qualname} and is now the constant {s.value:g} (its value at progress_remaining "
-        f"{s.progress_remaining:g}, the last update)"
-        for name, s in lost.items()
-    )
-    restore = ", ".join(f"{name!r}: <function>" for name in lost)
+    what, restore = lost_schedules_text(lost)
     return (
         f"{folder}: a model file cannot hold a function: in the files of all {len(seeds)} members (seeds {seeds}), "
         f"{what}. To restore {'them' if len(lost) > 1 else 'it'}: "

@@ -98,12 +98,7 @@ def sb3_arguments(algo: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> t
     if "policy_kwargs" in kwargs:
         kwargs.update(_translate_policy_kwargs(algo, kwargs.pop("policy_kwargs")))
     if "device" in kwargs:
-        device = str(kwargs.pop("device"))
-        if device not in ("auto", "cpu"):
-            raise ValueError(
-                f"{algo}: device={device!r} is not supported: nngym computes with numpy on the CPU "
-                "(device='auto' or 'cpu')"
-            )
+        check_device(algo, kwargs.pop("device"))
     for key, default in SB3_DEFAULTS.items():
         if key in kwargs:
             value = kwargs.pop(key)
@@ -171,6 +166,20 @@ def _activation_name(where: str, fn: Any) -> Any:
     if isinstance(fn, str) and fn in ACTIVATION_NAMES:
         return ACTIVATION_NAMES[fn]
     return fn if isinstance(fn, str) else getattr(fn, "__name__", repr(fn))
+
+
+def check_device(where: str, device: Any) -> None:
+    """SB3's ``device`` argument: "auto" or "cpu" (a ``torch.device("cpu")`` too) are taken; nngym computes with numpy
+    on the CPU.
+
+    Raises:
+        ValueError: For any other device, naming ``where``.
+    """
+    if str(device) not in ("auto", "cpu"):
+        raise ValueError(
+            f"{where}: device={str(device)!r} is not supported: nngym computes with numpy on the CPU "
+            "(device='auto' or 'cpu')"
+        )
 
 
 def check_save_arguments(algo: str, exclude: Any, include: Any) -> None:

@@ -328,7 +328,8 @@ class SyncVectorEnv(SubEnvMethods, gym.vector.VectorEnv):
             if info:
                 env_infos.append((i, info))
             batch[i] = obs
-        self._steps_checked = True
+        if check:
+            self._steps_checked = True
         infos: dict[str, Any] = {}
         if final:
             infos["final_obs"] = np.empty(self.num_envs, dtype=object)
