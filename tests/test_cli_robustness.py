@@ -221,3 +221,28 @@ def test_zoo_table_reads_the_compare_files_of_env_ids_with_dots(tmp_path):
     bench = {"algo": "ppo", "env": "pkg.myenvs:Foo-v0", "zoo_env": "Foo-v0", "n_timesteps": 1000}
     row = zoo_table.table_row({**bench, "mean_reward": 85.0, "std_reward": 10.0}, tmp_path)
     assert (row["status"], row["nngym_eval_mean"], row["sb3_eval_mean"], row["cpu_ratio"]) == ("done", 90.0, 80.0, 4.0)
+
+
+def test_more_threads_than_cores_are_kept_with_a_warning(tmp_path, monkeypatch, capsys):
+    from agents.experiments import cli
+
+    monkeypatch.setattr(cli, "available_cores", lambda: 2)
+    assert [cli.check_threads(n, "as many as pay") for n in (-1, 1, 2)] == [-1, 1, 2]
+    assert capsys.readouterr().out == ""
+    assert cli.check_threads(3, "as many as pay") == 3  # kept: a 3-thread run's numbers, as SB3 and torch keep it
+    assert capsys.readouterr().out == (
+        "warning: --num-threads 3 is more than the 2 cores this process may run on: the threads share them, which "
+        "makes the run slower, not faster (its numbers are still those of a 3-thread run)\n"
+    )
+    monkeypatch.setattr(cli, "available_cores", lambda: 1)
+    result = train.main([*PPO_ARGS, "--log-dir", str(tmp_path), "-n", "0", "--num-threads", "2"])
+    assert result["num_threads"] == 2
+    assert "warning: --num-threads 2 is more than the 1 core this process may run on" in capsys.readouterr().out
+
+
+def test_a_negative_seed_is_refused_when_parsed(capsys):
+    with pytest.raises(SystemExit) as info:
+        train.parse_args(["--seed", "-3"])  # was refused by the agent after the env was made
+    assert info.value.code == 2
+    last_line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last_line.endswith("argument --seed: expected an integer >= 0, got -3")

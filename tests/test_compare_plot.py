@@ -407,3 +407,45 @@ def test_compare_evaluates_a_reused_run_again_over_another_number_of_episodes(
     assert f"reusing {runs[0]}, its model evaluated again: {unknown}\n" in out and f"reusing {runs[1]}\n" in out
     meta = json.loads((runs[0] / "eval.json").read_text())
     assert (meta["n_eval_episodes"], meta["eval_mean"]) == (3, np.mean(evaluated(0, 3)))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("nan", "expected a finite number, got nan"),  # was drawn as a "reward threshold nan" legend entry
+        ("inf", "expected a finite number, got inf"),
+        ("-inf", "expected a finite number, got -inf"),
+        ("twenty", "expected a finite number, got 'twenty'"),
+    ],
+)
+def test_plot_refuses_a_threshold_that_is_not_a_finite_number(
+    value: str, expected: str, capsys: pytest.CaptureFixture
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        _script("plot").parse_args(["runs", f"--threshold={value}"])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(f"error: argument --threshold: {expected}")
+
+
+def test_plot_keeps_a_finite_threshold_of_any_sign() -> None:
+    plot = _script("plot")
+    assert plot.parse_args(["runs", "--threshold", "-100.5"]).threshold == -100.5  # Acrobot's is negative
+    assert plot.parse_args(["runs", "--threshold", "475"]).threshold == 475.0
+    assert plot.parse_args(["runs"]).threshold is None  # each env's reward_threshold
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--threshold=nan"], "argument --threshold: expected a finite number, got nan"),
+        (["--seeds", "0", "-1"], "argument --seeds: expected an integer >= 0, got -1"),
+        (["--sb3-seeds", "-2"], "argument --sb3-seeds: expected an integer >= 0, got -2"),
+    ],
+)
+def test_compare_refuses_a_nan_threshold_and_negative_seeds_before_training(
+    argv: list[str], expected: str, capsys: pytest.CaptureFixture
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        _script("compare").parse_args(argv)
+    assert info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(f"error: {expected}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import gymnasium as gym
@@ -223,3 +224,77 @@ def test_fps_and_seed_in_range_are_kept():
     args = enjoy.parse_args(["--env", "CartPole-v1", "--model", "m.npz", "--fps", "12.5", "--seed", "0"])
     assert (args.fps, args.seed) == (12.5, 0)
     assert enjoy.parse_args(["--env", "CartPole-v1", "--model", "m.npz"]).fps is None  # the env's render_fps
+
+
+def _trained_with_env_kwargs(tmp_path: Path, *env_kwargs: str) -> Path:
+    """A tiny PPO run on CartPole-v1 trained by train.py with ``--env-kwargs``; its model file."""
+    from agents.experiments import train
+
+    train.main(
+        ["--algo", "ppo", "--env", "CartPole-v1", "--total-timesteps", "64", "--log-dir", str(tmp_path / "runs")]
+        + ["--no-progress", "--n-eval-episodes", "1", "--env-kwargs", *env_kwargs]
+        + ["-p", "n_envs=1", "n_steps=32", "batch_size=32", "n_epochs=1"]
+    )
+    return tmp_path / "runs" / "ppo_CartPole-v1_s0" / "model.npz"
+
+
+def test_a_model_plays_with_its_runs_env_kwargs_and_the_command_line_overrides_them(tmp_path, capsys):
+    # Sutton and Barto's reward: 0 a step, -1 at a fall; episodes cut after 5 steps, before any fall
+    model = _trained_with_env_kwargs(tmp_path, "sutton_barto_reward=true", "max_episode_steps=5")
+    capsys.readouterr()
+    out = enjoy.main(["--env", "CartPole-v1", "--model", str(model), "--n-episodes", "2"])
+    assert out["lengths"] == [5, 5] and out["returns"] == [0.0, 0.0]
+    run = "{'sutton_barto_reward': True, 'max_episode_steps': 5}"
+    assert f"env made with the run's env_kwargs (its eval.json): {run}\n" in capsys.readouterr().out
+
+    out = enjoy.main(
+        ["--env", "CartPole-v1", "--model", str(model), "--n-episodes", "2", "--env-kwargs", "max_episode_steps=3"]
+    )
+    assert out["lengths"] == [3, 3] and out["returns"] == [0.0, 0.0]  # the run's reward, the command line's cut
+    assert (
+        f"env made with the run's env_kwargs (its eval.json): {run}; --env-kwargs overriding "
+        "{'max_episode_steps': 3}: {'sutton_barto_reward': True, 'max_episode_steps': 3}" in capsys.readouterr().out
+    )
+
+    out = enjoy.main(
+        [
+            "--env",
+            "CartPole-v1",
+            "--model",
+            str(model),
+            "--n-episodes",
+            "2",
+            "--env-kwargs",
+            "sutton_barto_reward=false",
+        ]
+    )
+    assert out["lengths"] == [5, 5] and out["returns"] == [5.0, 5.0]  # 1 a step
+    capsys.readouterr()
+
+    out = enjoy.main(["--env", "CartPole-v1", "--model", str(model), "--n-episodes", "2", "--no-run-env-kwargs"])
+    assert all(n > 5 for n in out["lengths"]) and out["returns"] == [float(n) for n in out["lengths"]]
+    assert "env_kwargs" not in capsys.readouterr().out
+
+
+def test_the_runs_env_kwargs_are_not_applied_to_another_env_or_without_a_run(tmp_path, capsys):
+    model = _trained_with_env_kwargs(tmp_path, "max_episode_steps=5")
+    meta = json.loads((model.parent / "eval.json").read_text())
+    assert meta["env_kwargs"] == {"max_episode_steps": 5}
+    gym.register("TestCartPoleCopy-v0", entry_point="gymnasium.envs.classic_control.cartpole:CartPoleEnv")
+    try:
+        out = enjoy.main(["--env", "TestCartPoleCopy-v0", "--model", str(model), "--n-episodes", "1"])
+    finally:
+        del gym.registry["TestCartPoleCopy-v0"]
+    assert out["lengths"][0] > 5
+    text = capsys.readouterr().out
+    assert "the run trained on CartPole-v1 (its eval.json); its env_kwargs {'max_episode_steps': 5} are not " in text
+    alone = tmp_path / "alone" / "model.npz"  # a model file outside a run folder: the env as the command line gives
+    alone.parent.mkdir()
+    alone.write_bytes(model.read_bytes())
+    out = enjoy.main(
+        ["--env", "CartPole-v1", "--model", str(alone), "--n-episodes", "1", "--env-kwargs", "max_episode_steps=4"]
+    )
+    assert out["lengths"] == [4] and "env_kwargs" not in capsys.readouterr().out
+    (model.parent / "eval.json").write_text(json.dumps({**meta, "env_kwargs": [5]}))
+    with pytest.raises(SystemExit, match=r"env_kwargs: expected a mapping of gym.make arguments, got \[5\]"):
+        enjoy.main(["--env", "CartPole-v1", "--model", str(model), "--n-episodes", "1"])

@@ -6,6 +6,8 @@ so collecting a rollout allocates nothing per step.
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import gymnasium as gym
 import numpy as np
 
@@ -126,6 +128,46 @@ class RolloutBuffer:
         return a.reshape(self.n_steps * self.n_envs, *a.shape[2:])
 
 
+class ReplayBufferSamples(NamedTuple):
+    """A minibatch of 1-step transitions (``ReplayBuffer.sample``), with SB3's field names in nngym's order.
+
+    SB3's ``ReplayBufferSamples`` orders them observations, actions, next_observations, dones, rewards; here they come
+    in the order nngym's tuple always had, so ``obs, actions, rewards, next_obs, terminated = buffer.sample(...)``
+    unpacks as before, and by name ``batch.rewards`` is the rewards in either library. Unlike SB3's (torch tensors,
+    rewards and dones (B, 1)), these are numpy arrays of the shapes below.
+    """
+
+    observations: np.ndarray
+    """s, shape (B, ...), the stored dtype."""
+    actions: np.ndarray
+    """a, shape (B,), int64."""
+    rewards: np.ndarray
+    """r, shape (B,), float32."""
+    next_observations: np.ndarray
+    """The true s' (the final observation of an episode that ended), shape (B, ...)."""
+    dones: np.ndarray
+    """1 where s' is terminal (terminated, not truncated: SB3's dones with timeouts handled), shape (B,), float32."""
+
+
+class NStepReplayBufferSamples(NamedTuple):
+    """A minibatch of n-step transitions (``ReplayBuffer.sample_n_step``): ``ReplayBufferSamples``'s fields, in its
+    order, and the discounts, SB3's ``discounts`` of its n-step buffer.
+    """
+
+    observations: np.ndarray
+    """s_t, shape (B, ...)."""
+    actions: np.ndarray
+    """a_t, shape (B,), int64."""
+    rewards: np.ndarray
+    """The n-step returns R = Σ_{k<m} γ^k r_{t+k}, shape (B,), float32."""
+    next_observations: np.ndarray
+    """s' of the last step taken, shape (B, ...)."""
+    dones: np.ndarray
+    """1 where the last step's s' is terminal, shape (B,), float32."""
+    discounts: np.ndarray
+    """γ^m, shape (B,), float32."""
+
+
 class ReplayBuffer:
     """A ring buffer of transitions (s, a, r, s', terminated, done) for DQN, with optional n-step returns.
 
@@ -144,11 +186,21 @@ class ReplayBuffer:
             transitions N slots apart).
         obs_dtype: Storage dtype of observations and next observations: the observation space's (uint8
             pixels take a quarter of float32's bytes).
+        seed: What seeds the buffer's own generator, ``rng`` (anything ``np.random.default_rng`` takes: an int, a
+            ``SeedSequence``, a ``Generator`` to share, or None for fresh entropy), which ``sample`` and
+            ``sample_n_step`` draw from when they are given no generator (SB3's ``sample(batch_size)``). The
+            default, 0, makes those draws the same in every run.
     """
 
     def __init__(
-        self, capacity: int, obs_shape: tuple[int, ...], n_envs: int = 1, obs_dtype: np.dtype | type = np.float32
+        self,
+        capacity: int,
+        obs_shape: tuple[int, ...],
+        n_envs: int = 1,
+        obs_dtype: np.dtype | type = np.float32,
+        seed: int | np.random.SeedSequence | np.random.Generator | None = 0,
     ) -> None:
+        self.rng = np.random.default_rng(seed)
         self.capacity = int(capacity)
         self.n_envs = int(n_envs)
         self.obs = np.zeros((self.capacity, *obs_shape), dtype=obs_dtype)
@@ -202,14 +254,60 @@ class ReplayBuffer:
             self.full = True
         self.pos = (self.pos + n) % self.capacity
 
-    def sample(self, batch_size: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-        """(obs, actions, rewards, next_obs, terminated) for ``batch_size`` uniform indices."""
-        idx = rng.integers(0, len(self), size=batch_size)
-        return self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx], self.terminated[idx]
+    def _indices(self, batch_size: int, rng: np.random.Generator | None, method: str) -> np.ndarray:
+        """``batch_size`` uniform slots in [0, len(self)), drawn by ``rng`` (the buffer's own ``self.rng`` if None).
+
+        Raises:
+            ValueError: For an empty buffer, naming ``method``.
+            TypeError: For an ``rng`` that is not a numpy Generator (SB3's second argument is ``env``, a
+                VecNormalize: give it as ``env=``).
+        """
+        if rng is None:
+            rng = self.rng
+        elif not hasattr(rng, "integers"):
+            raise TypeError(
+                f"ReplayBuffer.{method}: rng: expected a numpy Generator or None (the buffer's own), got "
+                f"{type(rng).__name__}; SB3's second argument, a VecNormalize, is given as env="
+            )
+        if not len(self):
+            raise ValueError(f"ReplayBuffer.{method}: the buffer is empty; add transitions before sampling")
+        return rng.integers(0, len(self), size=batch_size)
+
+    def sample(self, batch_size: int, rng: np.random.Generator | None = None, env: Any = None) -> ReplayBufferSamples:
+        """``batch_size`` transitions at uniform indices, drawn with replacement (SB3's ``sample(batch_size, env)``).
+
+        Args:
+            batch_size: B.
+            rng: The generator of the indices; None draws from the buffer's own (``self.rng``, seeded at
+                construction), so SB3's ``model.replay_buffer.sample(batch_size)`` works and is reproducible.
+                The agent passes its own generator.
+            env: SB3's: a VecNormalize-like object whose ``normalize_obs`` and ``normalize_reward`` are applied to
+                the sampled observations, next observations and rewards (the buffer holds them raw); None: raw.
+
+        Returns:
+            ``ReplayBufferSamples(observations (B, ...), actions (B,), rewards (B,), next_observations (B, ...),
+            dones (B,))``: nngym's tuple (obs, actions, rewards, next_obs, terminated) with SB3's field names;
+            ``dones`` is 1 where s' is terminal.
+
+        Raises:
+            ValueError: For an empty buffer.
+            TypeError: For an ``rng`` that is not a numpy Generator.
+        """
+        if env is not None and not all(callable(getattr(env, m, None)) for m in ("normalize_obs", "normalize_reward")):
+            raise TypeError(
+                "ReplayBuffer.sample: env: expected None or an object with normalize_obs and normalize_reward (SB3's "
+                f"VecNormalize), got {type(env).__name__}"
+            )
+        idx = self._indices(batch_size, rng, "sample")
+        obs, rewards, next_obs = self.obs[idx], self.rewards[idx], self.next_obs[idx]
+        if env is not None:  # as SB3's _normalize_obs / _normalize_reward
+            obs, next_obs = env.normalize_obs(obs), env.normalize_obs(next_obs)
+            rewards = np.asarray(env.normalize_reward(rewards), dtype=np.float32)
+        return ReplayBufferSamples(obs, self.actions[idx], rewards, next_obs, self.terminated[idx])
 
     def sample_n_step(
-        self, batch_size: int, rng: np.random.Generator, n_steps: int, gamma: float
-    ) -> tuple[np.ndarray, ...]:
+        self, batch_size: int, rng: np.random.Generator | None, n_steps: int, gamma: float
+    ) -> NStepReplayBufferSamples:
         """n-step transitions (Sutton 1988; Hessel et al. 2018) for ``batch_size`` uniform start indices.
 
         For a start transition t of one env, m <= n steps are taken: the steps t, t+1, ... of that env up to
@@ -221,15 +319,20 @@ class ReplayBuffer:
 
         Args:
             batch_size: B.
-            rng: Generator for the start indices.
+            rng: Generator for the start indices; None draws from the buffer's own (``self.rng``).
             n_steps: n >= 1.
             gamma: Discount γ.
 
         Returns:
-            (obs (B, ...), actions (B,), returns R (B,), next_obs (B, ...) of the last step,
-            terminated (B,) of the last step, discounts γ^m (B,)), float32 except actions.
+            ``NStepReplayBufferSamples(observations (B, ...), actions (B,), rewards: the returns R (B,),
+            next_observations (B, ...) of the last step, dones: terminated (B,) of the last step, discounts γ^m
+            (B,))``, nngym's tuple with SB3's field names; float32 except actions and observations.
+
+        Raises:
+            ValueError: For an empty buffer.
+            TypeError: For an ``rng`` that is not a numpy Generator.
         """
-        idx = rng.integers(0, len(self), size=batch_size)
+        idx = self._indices(batch_size, rng, "sample_n_step")
         k = np.arange(n_steps)
         steps = (idx[:, None] + k * self.n_envs) % self.capacity  # (B, n): slots of steps t .. t+n-1 of t's env
         in_buffer = k * self.n_envs < self._written_since(idx)[:, None]  # (B, n), a prefix of each row; k = 0 always
@@ -241,7 +344,9 @@ class ReplayBuffer:
         powers = np.float32(gamma) ** k.astype(np.float32)
         returns = (self.rewards[steps] * powers * take).sum(axis=1, dtype=np.float32)
         discounts = np.float32(gamma) ** m.astype(np.float32)
-        return self.obs[idx], self.actions[idx], returns, self.next_obs[last], self.terminated[last], discounts
+        return NStepReplayBufferSamples(
+            self.obs[idx], self.actions[idx], returns, self.next_obs[last], self.terminated[last], discounts
+        )
 
     def _written_since(self, idx: np.ndarray) -> np.ndarray:
         """Slots written from slot idx on, idx included: (pos − idx) mod capacity in 1..capacity (capacity when

@@ -17,6 +17,8 @@ from typing import Any
 import gymnasium as gym
 import yaml
 
+from nngym.parallel import available_cores
+
 #: The OSErrors of a path the user named: missing, not permitted, a folder for a file or a file for a folder.
 PATH_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError)
 
@@ -103,11 +105,24 @@ def check_threads(num_threads: int, minus_one: str) -> int:
     """``--num-threads``: a count >= 1, or -1, which means ``minus_one`` (e.g. "as many as pay": a single agent's
     ``BaseAgent.learning_threads``; "every core": a population's).
 
+    A count above the cores this process may run on (``nngym.parallel.available_cores``: its CPU affinity) is kept,
+    as SB3 and torch keep it: a run's numbers depend on its thread count, so asking for a larger machine's count
+    reproduces that machine's run. It prints a warning line, since the threads then share the cores, which makes the
+    run slower, not faster.
+
     Raises:
         SystemExit: For 0 or a count below -1.
     """
     if num_threads == 0 or num_threads < -1:
         raise SystemExit(f"error: --num-threads: expected a count >= 1 or -1 ({minus_one}), got {num_threads}")
+    cores = available_cores()
+    if num_threads > cores:
+        print(
+            f"warning: --num-threads {num_threads} is more than the {cores} core{'s' * (cores != 1)} this process may "
+            f"run on: the threads share them, which makes the run slower, not faster (its numbers are still those of "
+            f"a {num_threads}-thread run)",
+            flush=True,
+        )
     return num_threads
 
 
@@ -203,6 +218,16 @@ def _float_in(text: str, low: float, high: float | None, closed: bool, what: str
     if not (math.isfinite(value) and inside):
         raise argparse.ArgumentTypeError(f"expected {what}, got {text}")
     return value
+
+
+def finite_float(text: str) -> float:
+    """argparse ``type=`` of a number that may have any sign but must be finite (a reward threshold ...): ``nan``,
+    ``inf`` and ``-inf``, which ``float`` reads, are refused.
+
+    Raises:
+        argparse.ArgumentTypeError: Naming what came; argparse ends the script with ``error: argument ...``.
+    """
+    return _float_in(text, -math.inf, None, True, "a finite number")
 
 
 def positive_float(text: str) -> float:

@@ -52,7 +52,7 @@ import numpy as np
 import envs  # noqa: F401 - registers the nngym/ env ids
 from agents.common.hyperparams import ENV_KEYS
 from agents.experiments import stats, train
-from agents.experiments.cli import env_id, env_slug, positive_int, reported_as_errors
+from agents.experiments.cli import env_id, env_slug, finite_float, non_negative_int, positive_int, reported_as_errors
 from agents.experiments.plotting import (
     Run,
     final_return,
@@ -71,11 +71,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--env", nargs="+", type=env_id, default=["CartPole-v1"], help="one env id, or several (aggregate table)"
     )
     p.add_argument("--algo", default="ppo")
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--seeds", nargs="+", type=non_negative_int, default=[0, 1, 2])
     p.add_argument(
         "--sb3-seeds",
         nargs="+",
-        type=int,
+        type=non_negative_int,
         default=None,
         help="SB3's seeds when they differ from --seeds (e.g. 16 nngym seeds as one population next to SB3's 3)",
     )
@@ -93,7 +93,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--n-eval-episodes", type=positive_int, default=20, help="deterministic evaluation episodes (the table's)"
     )
     p.add_argument("--window", type=positive_int, default=100, help="episodes in the moving mean (threshold, curves)")
-    p.add_argument("--threshold", type=float, default=None, help="default: the env's reward_threshold")
+    p.add_argument("--threshold", type=finite_float, default=None, help="default: the env's reward_threshold")
     p.add_argument("--retrain", action="store_true", help="train again even if a finished run exists")
     p.add_argument(
         "--population",

@@ -24,9 +24,14 @@ scripts/convert_sb3.py). Without the option, a statistics file found with the zi
 Hugging Face hub's ``vec_normalize.pkl`` next to it, the zoo's ``<folder>/<env>/vecnormalize.pkl``) is not
 applied, and a warning names it.
 
-A model trained with a zoo entry's ``env_wrapper`` / ``frame_stack`` plays on an env wrapped the same way:
-``train.py`` records them in the run's ``eval.json``, which is read from the model's folder (or the folder
-above, for ``checkpoints/`` and ``best/``); ``--no-env-wrappers`` plays on the bare env.
+A model plays on the env it trained on: ``train.py`` records in the run's ``eval.json`` the training envs' arguments
+(``env_kwargs``: ``train.py --env-kwargs``) and a zoo entry's ``env_wrapper`` / ``frame_stack``, and enjoy makes its
+env with those arguments and wraps it the same way. eval.json is read from the model's folder (or the folder above,
+for ``checkpoints/`` and ``best/``); a model file outside a run folder plays on the env the command line gives.
+``--env-kwargs`` on enjoy's command line overrides the run's arguments key by key (the evaluation envs' own,
+eval.json's ``eval_env_kwargs``, are given this way); ``--no-run-env-kwargs`` leaves the run's arguments out (the env
+gets ``--env-kwargs`` alone) and ``--no-env-wrappers`` its wrappers. The run's arguments are applied only when
+``--env`` is the env the run trained on (eval.json's ``env``). What was applied is printed.
 """
 
 from __future__ import annotations
@@ -77,7 +82,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--deterministic", action="store_true", help="greedy / mean actions (default: sample)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the first reset, >= 0")
     p.add_argument(
-        "--env-kwargs", nargs="*", action="extend", default=[], metavar="KEY=VALUE", help="gym.make arguments"
+        "--env-kwargs",
+        nargs="*",
+        action="extend",
+        default=[],
+        metavar="KEY=VALUE",
+        help="gym.make arguments, YAML values; each overrides the run's own of that key (eval.json's env_kwargs)",
     )
     p.add_argument("--video-folder", type=output_folder, default=None, help="write a video of each episode here")
     p.add_argument("--video-format", default="mp4", choices=["mp4", "gif"])
@@ -85,7 +95,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--fps", type=positive_float, default=None, help="video frames per second, > 0 (default: the env's render_fps)"
     )
     p.add_argument(
-        "--no-env-wrappers", action="store_true", help="ignore the env_wrapper / frame_stack of the run's eval.json"
+        "--no-env-wrappers",
+        action="store_true",
+        help="ignore the env_wrapper / frame_stack of the run's eval.json (its env_kwargs: --no-run-env-kwargs)",
+    )
+    p.add_argument(
+        "--no-run-env-kwargs",
+        action="store_true",
+        help="ignore the env_kwargs of the run's eval.json: the env gets --env-kwargs alone (the wrappers: "
+        "--no-env-wrappers)",
     )
     return p.parse_args(argv)
 
@@ -99,19 +117,72 @@ def _sb3_zip(path: str, algo: str | None) -> Any:
     return SB3_ALGOS[algo].sb3_class.load(path, device="cpu")
 
 
-def run_env_wrappers(model: str | os.PathLike) -> dict[str, Any]:
-    """The ``env_wrapper`` and ``frame_stack`` that ``train.py`` recorded in the eval.json of the model's run
-    (in the model's folder or the one above); empty if there is none or it recorded neither."""
+#: How to play without what eval.json records, for its error messages.
+IGNORE_RUN = "use --no-env-wrappers and --no-run-env-kwargs to ignore it"
+
+
+def run_record(model: str | os.PathLike) -> tuple[Path | None, dict[str, Any]]:
+    """The eval.json that ``train.py`` wrote for the model's run: in the model's folder, or the one above (for
+    ``checkpoints/`` and ``best/``).
+
+    Returns:
+        (its path, its content); (None, {}) when there is none.
+
+    Raises:
+        SystemExit: For a file that is not a JSON object, naming it.
+    """
     folder = Path(model).resolve().parent
     for candidate in (folder / "eval.json", folder.parent / "eval.json"):
         if candidate.is_file():
             try:
                 recorded = json.loads(candidate.read_text())
             except json.JSONDecodeError as err:
-                why = f"error: {candidate}: not valid JSON ({err}); use --no-env-wrappers to ignore it"
-                raise SystemExit(why) from err
-            return {k: recorded[k] for k in ("env_wrapper", "frame_stack") if recorded.get(k) is not None}
-    return {}
+                raise SystemExit(f"error: {candidate}: not valid JSON ({err}); {IGNORE_RUN}") from err
+            if not isinstance(recorded, dict):
+                kind = type(recorded).__name__
+                raise SystemExit(f"error: {candidate}: expected a JSON object, got a {kind}; {IGNORE_RUN}")
+            return candidate, recorded
+    return None, {}
+
+
+def run_env_wrappers(model: str | os.PathLike) -> dict[str, Any]:
+    """The ``env_wrapper`` and ``frame_stack`` that ``train.py`` recorded in the eval.json of the model's run
+    (``run_record``); empty if there is none or it recorded neither."""
+    _, recorded = run_record(model)
+    return {k: recorded[k] for k in ("env_wrapper", "frame_stack") if recorded.get(k) is not None}
+
+
+def _registered(env: str) -> str:
+    """An env id without gymnasium's ``module:`` prefix: the id the env is registered under."""
+    return env.split(":", 1)[-1]
+
+
+def run_env_kwargs(model: str | os.PathLike, env: str) -> dict[str, Any]:
+    """The ``gym.make`` arguments of the training envs that ``train.py`` recorded in the eval.json of the model's run
+    (``env_kwargs``: ``train.py --env-kwargs``), when the run trained on ``env``.
+
+    Args:
+        model: The model file.
+        env: The env id enjoy plays on (``--env``).
+
+    Returns:
+        The arguments; empty if there is no eval.json, it recorded none, or it names another env (with a line
+        saying so when it had arguments).
+
+    Raises:
+        SystemExit: For an ``env_kwargs`` that is not a mapping of arguments, naming the file and what it holds.
+    """
+    path, recorded = run_record(model)
+    kwargs = recorded.get("env_kwargs") or {}
+    if not isinstance(kwargs, dict):
+        raise SystemExit(
+            f"error: {path}: env_kwargs: expected a mapping of gym.make arguments, got {kwargs!r}; {IGNORE_RUN}"
+        )
+    trained_on = recorded.get("env")
+    if kwargs and isinstance(trained_on, str) and _registered(trained_on) != _registered(env):
+        print(f"the run trained on {trained_on} (its eval.json); its env_kwargs {kwargs} are not applied to {env}")
+        return {}
+    return kwargs
 
 
 def write_video(frames: list[np.ndarray], path: Path, fps: float) -> Path:
@@ -181,15 +252,36 @@ def play(
     return returns, lengths, videos
 
 
+def env_arguments(run: dict[str, Any], given: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The env's ``gym.make`` arguments: the run's (``run_env_kwargs``) with those given (``--env-kwargs``) over them,
+    key by key.
+
+    Returns:
+        (the arguments, a line saying what came from the run and what was overridden; None without the run's).
+    """
+    if not run:
+        return dict(given), None
+    kwargs = {**run, **given}
+    line = f"env made with the run's env_kwargs (its eval.json): {run}"
+    overridden = {k: v for k, v in given.items() if k in run and run[k] != v}
+    added = {k: v for k, v in given.items() if k not in run}
+    changes = [f"overriding {overridden}"] * bool(overridden) + [f"adding {added}"] * bool(added)
+    if changes:
+        line += f"; --env-kwargs {' and '.join(changes)}: {kwargs}"
+    return kwargs, line
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     record = args.video_folder is not None
-    env_kwargs = parse_env_kwargs(args.env_kwargs, "--env-kwargs")
-    if record and env_kwargs.get("render_mode", "rgb_array") != "rgb_array":
+    given_kwargs = parse_env_kwargs(args.env_kwargs, "--env-kwargs")
+    if record and given_kwargs.get("render_mode", "rgb_array") != "rgb_array":
         raise SystemExit(
             f"error: --video-folder renders with render_mode='rgb_array'; --env-kwargs gives render_mode="
-            f"{env_kwargs['render_mode']!r}"
+            f"{given_kwargs['render_mode']!r}"
         )
+    run_kwargs = {} if args.no_run_env_kwargs else run_env_kwargs(args.model, args.env)
+    env_kwargs, applied = env_arguments(run_kwargs, given_kwargs)
     vecnormalize = vecnormalize_for(args.model, args.vecnormalize)
     sb3_itself = args.impl == "sb3" and str(args.model).endswith(".zip")
     if sb3_itself and vecnormalize is not None:
@@ -209,6 +301,8 @@ def main(argv: list[str] | None = None) -> dict:
         wrapping = {} if args.no_env_wrappers else run_env_wrappers(args.model)
         for wrap in zoo_wrappers(wrapping.get("env_wrapper"), wrapping.get("frame_stack")):
             env = wrap(env)
+    if applied:
+        print(applied)
     if wrapping:
         print(f"env wrapped as in training (the run's eval.json): {wrapping}")
     for what in ("observation_space", "action_space"):

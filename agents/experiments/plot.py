@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 import envs  # noqa: F401 - registers the nngym/ ids, for their reward thresholds
-from agents.experiments.cli import positive_int
+from agents.experiments.cli import finite_float, positive_int
 from agents.experiments.plotting import (
     MonitorFileError,
     Run,
@@ -46,7 +46,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--stat", default="mean", choices=["mean", "iqm"], help="mean ± std, or IQM with its 95%% bootstrap CI"
     )
     p.add_argument(
-        "--threshold", type=float, default=None, help="drawn for every env (default: each env's reward_threshold)"
+        "--threshold",
+        type=finite_float,
+        default=None,
+        help="a finite number, drawn for every env (default: each env's reward_threshold)",
     )
     p.add_argument("--title", default=None)
     p.add_argument("--out", default=None, help="output path without suffix (default: <first RUN_DIR>/reward_curves)")
