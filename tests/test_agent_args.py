@@ -329,3 +329,34 @@ def make_same_step(env_id: str, n: int):
         vectorization_mode="sync",
         vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP},
     )
+
+
+def test_numpy_scalars_are_taken_as_the_python_numbers_they_hold(tmp_path):
+    # what a random or grid search built with numpy passes: rng.choice([64, 128]) is an np.int64
+    from agents import DQN
+
+    agent = PPO(
+        "CartPole-v1",
+        n_steps=np.int64(64),
+        batch_size=np.int32(32),
+        n_epochs=np.int64(2),
+        gamma=np.float32(0.99),
+        learning_rate=np.float32(3e-4),
+        clip_range=np.float16(0.25),
+    )
+    c = agent.config
+    assert (c.n_steps, c.batch_size, c.n_epochs) == (64, 32, 2)
+    assert [type(v) for v in (c.n_steps, c.batch_size, c.n_epochs)] == [int, int, int]
+    assert (c.gamma, c.learning_rate, c.clip_range) == (float(np.float32(0.99)), float(np.float32(3e-4)), 0.25)
+    assert [type(v) for v in (c.gamma, c.learning_rate, c.clip_range)] == [float, float, float]
+    agent.ent_coef = np.float32(0.5)  # an attribute set the same way
+    assert type(agent.config.ent_coef) is float and agent.config.ent_coef == 0.5
+    agent.learn(64)
+    agent.save(tmp_path / "m.npz")  # an np.float32 learning rate used to end in json's TypeError here
+    assert PPO.load(tmp_path / "m.npz").config.learning_rate == float(np.float32(3e-4))
+    dqn = DQN("CartPole-v1", buffer_size=np.int64(1000), exploration_fraction=np.float32(0.5))
+    assert (dqn.config.buffer_size, type(dqn.config.buffer_size)) == (1000, int)
+    with pytest.raises(ValueError, match=r"PPO: n_steps must be an integer, got np.float64\(2.5\)"):
+        PPO("CartPole-v1", n_steps=np.float64(2.5))
+    with pytest.raises(ValueError, match=r"PPO: gamma must be >= 0 and <= 1, got np.float32\(1.5\)"):
+        PPO("CartPole-v1", gamma=np.float32(1.5))

@@ -107,7 +107,9 @@ def check_config(algo: str, config: Any) -> None:
         if name in CALLABLE_FIELDS and callable(value):
             check_schedule_callable(algo, name, value)
             continue
-        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        # numpy's scalars too (a search's ``rng.choice([64, 128])`` is an np.int64): canonical_config makes them
+        # Python numbers, which the agents' JSON files can hold
+        numeric = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
         if str(field.type).startswith("int") and not (numeric and float(value).is_integer()):
             raise ValueError(f"{algo}: {name} must be an integer, got {value!r}")
         if name in RANGES and not numeric and not (name in SCHEDULES and isinstance(value, str)):
@@ -341,11 +343,16 @@ def net_arch_sizes(net_arch: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
 
 def canonical_config(config: Any) -> None:
     """Puts the values of a checked ``config`` in one form, in place: integral floats of int fields as ints
-    (``8.0`` from a yml's ``!!float``), numpy bools as bools, layer sizes as ``check_net_arch`` returns them."""
+    (``8.0`` from a yml's ``!!float``), numpy scalars as Python numbers (``np.int64(128)`` as 128, ``np.float32``
+    as the float it holds), numpy bools as bools, layer sizes as ``check_net_arch`` returns them."""
     for field in dataclasses.fields(config):
         name, value = field.name, getattr(config, field.name)
-        if str(field.type).startswith("int") and isinstance(value, float):
+        if str(field.type).startswith("int") and isinstance(value, float | np.floating | np.integer):
             setattr(config, name, int(value))
+        elif isinstance(value, np.integer):
+            setattr(config, name, int(value))
+        elif isinstance(value, np.floating):
+            setattr(config, name, float(value))
         elif isinstance(value, np.bool_):
             setattr(config, name, bool(value))
         elif name in ARCH_FIELDS:
