@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import gymnasium as gym
 import numpy as np
@@ -130,8 +130,105 @@ class DQNConfig:
     """Dump logs every this many episodes (as SB3 counts for off-policy agents)."""
 
 
+class DQNPolicy:
+    """SB3's ``DQNPolicy`` of an nngym ``DQN`` (``agent.policy``): its online and target Q-networks and the
+    methods SB3's users call on ``model.policy`` (``BasePolicy``'s).
+
+    ``predict`` is greedy whatever ``deterministic`` says, as SB3's ``DQNPolicy``: ε-greedy exploration is the
+    agent's (``DQN.predict``), not the policy's, so ``policy.predict(obs)`` is ``agent.predict(obs,
+    deterministic=True)`` (and ``agent.predict(obs)`` while ``agent.exploration_rate`` is 0, as for a fresh agent).
+
+    Args:
+        agent: The DQN whose policy it is.
+
+    Attributes:
+        observation_space: The agent's, what ``predict`` takes.
+        action_space: The agent's (Discrete).
+        training: What ``set_training_mode`` was last given.
+    """
+
+    def __init__(self, agent: DQN) -> None:
+        self._agent = agent
+        self.observation_space: gym.Space = agent.observation_space
+        self.action_space: gym.spaces.Discrete = agent.action_space
+        self.training = True
+
+    @property
+    def q_net(self) -> QNetwork:
+        """SB3's ``policy.q_net``: the online Q-network (``agent.q_net``)."""
+        return self._agent.q_net
+
+    @property
+    def q_net_target(self) -> QNetwork:
+        """SB3's ``policy.q_net_target``: the target Q-network (``agent.q_target``)."""
+        return self._agent.q_target
+
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, Any]:
+        """SB3's ``policy.predict``: the greedy actions argmax_a Q(s, a), as ``agent.predict(observation, state,
+        episode_start, deterministic=True)`` gives them (the same encoding, normalisation with the frozen
+        statistics, actions shifted by the space's ``start`` in its dtype); draws nothing from ``agent.rng``.
+
+        Args:
+            observation: One raw observation (*obs_shape) or a batch (N, *obs_shape).
+            state: Returned unchanged (no memory).
+            episode_start: Not used.
+            deterministic: Taken for SB3's signature: the Q-network's action is greedy either way.
+
+        Returns:
+            (one action, shape (), or N of them, (N,); ``state``).
+
+        Raises:
+            ValueError: For observations of the wrong shape, with the agent's ``predict``'s message.
+        """
+        return self._agent.predict(observation, state, episode_start, deterministic=True)
+
+    def set_training_mode(self, mode: bool) -> None:
+        """SB3's: records ``mode`` in ``training``; it changes no output (``ActorCriticPolicy.set_training_mode``).
+
+        Raises:
+            ValueError: For anything but a bool (as torch's ``Module.train``).
+        """
+        if not isinstance(mode, bool | np.bool_):
+            raise ValueError(f"DQNPolicy.set_training_mode takes a bool, got {mode!r}")
+        self.training = bool(mode)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """SB3's (torch's): copies of both Q-networks' parameters, by the model file's names: ``net/q/<name>`` and
+        ``net/q_target/<name>`` (``net/q/0.W`` (64, obs_dim), ...), as ``agent.get_parameters()["net/q"]`` and
+        ``["net/q_target"]`` hold them (SB3's ``q_net.*`` and ``q_net_target.*``)."""
+        return self._agent._policy_state_dict()
+
+    def load_state_dict(self, state_dict: dict[str, np.ndarray], strict: bool = True) -> None:
+        """SB3's (torch's): writes ``state_dict()``'s arrays into both Q-networks in place, each cast to its
+        parameter's dtype; nothing is written unless all fit (``ActorCriticPolicy.load_state_dict``).
+
+        Args:
+            state_dict: Name -> array, e.g. another DQN's ``policy.state_dict()`` (same architecture).
+            strict: Every name must be given; False loads the names given and keeps the other parameters.
+
+        Raises:
+            ValueError: For unknown names or (``strict``) missing ones, naming the expected and the given names; an
+                array of another shape, naming both shapes; or one that is not numeric.
+        """
+        self._agent._load_policy_state_dict(state_dict, strict, f"{self._agent.algo}.policy.load_state_dict")
+
+    def parameters(self) -> list[np.ndarray]:
+        """SB3's (torch's, which yields torch Parameters): both Q-networks' parameters themselves, numpy arrays in
+        ``state_dict()``'s order, not copies: writing into one changes the network."""
+        return list(self._agent._policy_arrays().values())
+
+
 class DQN(BaseAgent):
     """Deep Q-network (Mnih et al. 2015): ε-greedy acting, replay, Huber TD loss, a periodically copied target.
+
+    As SB3's, ``agent.q_net`` and ``agent.q_net_target`` are the online and target Q-networks, and ``agent.policy``
+    (a ``DQNPolicy``) holds them with SB3's policy methods.
 
     Example:
         >>> agent = DQN("CartPole-v1", seed=0, learning_starts=1000).learn(50_000)
@@ -154,10 +251,17 @@ class DQN(BaseAgent):
         self.optimizer = Adam(self.q_net, lr=self.lr_schedule(1.0), max_grad_norm=c.max_grad_norm)
         self.exploration = linear(c.exploration_initial_eps, c.exploration_final_eps)
         obs_space = encoded_space(self.observation_space)  # what the env gives (agents.common.spaces)
-        self.replay_buffer = ReplayBuffer(c.buffer_size, obs_space.shape, n_envs=self.n_envs, obs_dtype=obs_space.dtype)
+        self.replay_buffer = ReplayBuffer(
+            c.buffer_size,
+            obs_space.shape,
+            n_envs=self.n_envs,
+            obs_dtype=obs_space.dtype,
+            seed=self._replay_seed(),
+        )
         self.cost = HuberCost(1.0)
         self.exploration_rate = 0.0  # a fresh agent's predict is greedy, as SB3's; learn starts it on its schedule
         self._n_calls = 0
+        self.policy = DQNPolicy(self)  # SB3's model.policy: the Q-networks and BasePolicy's methods
 
     @property
     def q_net_target(self) -> QNetwork:
@@ -232,6 +336,16 @@ class DQN(BaseAgent):
             c.learning_rate, c.learning_rate_final, c.learning_rate_decay_start, c.learning_rate_decay_end
         )
 
+    def _replay_seed(self) -> np.random.SeedSequence:
+        """The replay buffer's own seed, for SB3's ``replay_buffer.sample(n)`` without a generator: a child of the
+        agent's seed, so the agent's generator (``self.rng``, which draws the training minibatches) is not touched."""
+        return np.random.SeedSequence(self.seed).spawn(1)[0]
+
+    def set_random_seed(self, seed: int | None = None) -> None:
+        """SB3's, and the replay buffer's own generator from the new seed too."""
+        super().set_random_seed(seed)
+        self.replay_buffer.rng = np.random.default_rng(self._replay_seed())
+
     def _nets(self) -> dict[str, Sequential]:
         return {"q": self.q_net.q, "q_target": self.q_target.q}
 
@@ -283,6 +397,8 @@ class DQN(BaseAgent):
         """
         c, cb = self.config, callback
         obs, n_act = self._last_obs, self.action_space.n
+        if self.normalizer is not None:
+            self.normalizer.old_obs = obs  # SB3's get_original_obs: the env's observations before normalisation
         n_target = max(c.target_update_interval // self.n_envs, 1)
         last_logged_episode = self._episode_num
         self.exploration_rate = self._epsilon()  # ε at the progress where this run starts (the initial ε when fresh)
@@ -306,6 +422,7 @@ class DQN(BaseAgent):
             self.replay_buffer.add(obs, real_next, actions, rewards, terminated, dones)  # raw, as the env gave them
             if self.normalizer is not None:
                 self.normalizer.scale_rewards(rewards, dones)  # advances the running returns' statistics
+                self.normalizer.old_obs, self.normalizer.old_reward = next_obs, rewards  # SB3's get_original_obs
             self._track_episodes(rewards, dones, infos)
             obs = next_obs
             self.exploration_rate = self._epsilon()

@@ -22,7 +22,7 @@ from agents.common.distributions import Distribution
 from agents.common.recurrent_buffer import RecurrentRolloutBuffer, SequenceBatch
 from agents.common.recurrent_policy import PolicyState, RecurrentActorCriticPolicy, default_recurrent_cnn_spec
 from agents.common.rollout import bootstrap_truncated
-from agents.common.spaces import encode_observations, encoded_space, to_env_actions
+from agents.common.spaces import encode_observations, to_env_actions
 from agents.ppo import PPO
 from nngym.optim import Adam
 from nngym.schedules import Schedule
@@ -130,9 +130,8 @@ class RecurrentPPO(PPO):
 
     def _build(self) -> None:
         c = self.config
-        obs_space = encoded_space(self.observation_space)  # what the env gives (agents.common.spaces)
         self.policy = RecurrentActorCriticPolicy(
-            obs_space,
+            self.observation_space,  # the policy takes its encoding (agents.common.spaces)
             self.action_space,
             self.rng,
             lstm_hidden_size=c.lstm_hidden_size,
@@ -141,7 +140,7 @@ class RecurrentPPO(PPO):
             activation=c.activation,
             ortho_init=c.ortho_init,
             lstm_forget_bias=c.lstm_forget_bias,
-            cnn_spec=c.cnn_spec or default_recurrent_cnn_spec(obs_space),
+            cnn_spec=c.cnn_spec or default_recurrent_cnn_spec(self.observation_space),
             log_std_init=c.log_std_init,
             net=self.net,
         )

@@ -170,8 +170,7 @@ def test_uint8_observations_are_scaled_by_1_over_255_only_for_pixels_of_bounds_0
     def first_scale(low: int, high: int) -> float:
         space = gym.spaces.Box(low, high, (7, 9, 3), np.uint8)
         agent = PPO(SpacesEnv(space, gym.spaces.Discrete(2)), net="cnn", n_steps=8, batch_size=8)
-        layer = agent.policy.trunk.layers[0]
-        assert isinstance(layer, ImageScale)
+        layer = next(layer for layer in agent.policy.trunk.layers if isinstance(layer, ImageScale))
         return layer.scale
 
     assert first_scale(0, 255) == pytest.approx(1 / 255)

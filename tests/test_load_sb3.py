@@ -464,3 +464,14 @@ def test_commands_on_multidiscrete_zips_convert_play_and_export(tmp_path):
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     got = session.run(["action"], {"obs": obs.astype(np.float32)})[0]
     assert got.dtype == np.int64 and np.array_equal(got, model.predict(obs, deterministic=True)[0])  # SB3's
+
+
+def test_a_3d_float_box_is_flattened_as_sb3s_flatten_extractor_does(tmp_path):
+    # no image by SB3's rule (uint8 0..255 only): nngym's networks get it flattened, as SB3's MlpPolicy does
+    box = gym.spaces.Box(-1.0, 1.0, (2, 3, 4), np.float32)
+    model, path = _train("PPO", SpacesEnv(box, gym.spaces.Discrete(3)), tmp_path)
+    agent = load_sb3(path)
+    layers = [type(layer).__name__ for net in agent._nets().values() for layer in net.layers]
+    assert "Dense" in layers and not {"ImageScale", "Unflatten", "Flatten"} & set(layers)
+    obs = np.random.default_rng(0).uniform(-1, 1, (200, 2, 3, 4)).astype(np.float32)
+    _assert_same_actions(model, agent, obs)

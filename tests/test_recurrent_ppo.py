@@ -290,10 +290,9 @@ def test_non_image_3d_box_is_flattened_trains_and_reloads(tmp_path):
 
     box = spaces.Box(0, 1, (2, 3, 4), np.float32)
     agent = RecurrentPPO(SpaceEnv(box, spaces.Discrete(2)), seed=0, encoder_arch=(6,), **FAST[RecurrentPPO])
-    layers = agent.policy.actor.encoder.layers  # a 3-D Box goes through ImageScale(1) as PPO's: taken as it is
-    assert [type(layer).__name__ for layer in layers][:3] == ["ImageScale", "Flatten", "Dense"]
-    assert layers[0].scale == 1 and not layers[0].channels_last
-    assert layers[2].params["W"].shape == (6, 24)  # the encoder takes the 24 values
+    layers = agent.policy.actor.encoder.layers  # no image by SB3's rule: its flat encoding, as PPO's MLP takes it
+    assert [type(layer).__name__ for layer in layers] == ["Dense", "Tanh"]
+    assert layers[0].params["W"].shape == (6, 24)  # the encoder takes the 24 values
     assert agent.learn(64).num_timesteps == 64
     loaded = RecurrentPPO.load(agent.save(tmp_path / "box"))
     obs = np.random.default_rng(1).random((10, 3, 2, 3, 4), dtype=np.float32)

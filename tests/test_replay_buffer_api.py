@@ -134,3 +134,17 @@ def test_sampling_a_dqns_buffer_leaves_its_training_draws_unchanged():
     assert sorted(theirs) == sorted(a.q_net.q.state_dict())
     for name, x in a.q_net.q.state_dict().items():
         np.testing.assert_array_equal(x, theirs[name], err_msg=name)
+
+
+def test_a_dqns_buffer_draws_from_a_child_of_the_agents_seed():
+    def filled(seed: int) -> DQN:
+        return DQN("CartPole-v1", seed=seed, learning_starts=10, buffer_size=500).learn(100)
+
+    a, b, c = filled(3), filled(3), filled(4)
+    idx = np.random.default_rng(np.random.SeedSequence(3).spawn(1)[0]).integers(0, len(a.replay_buffer), size=5)
+    drawn = a.replay_buffer.sample(5)
+    np.testing.assert_array_equal(drawn.observations, a.replay_buffer.obs[idx])  # the seed's child stream
+    np.testing.assert_array_equal(b.replay_buffer.sample(5).observations, drawn.observations)
+    assert not np.array_equal(c.replay_buffer.sample(5).observations, c.replay_buffer.obs[idx])
+    a.set_random_seed(3)  # starts the buffer's stream again too
+    np.testing.assert_array_equal(a.replay_buffer.sample(5).observations, drawn.observations)

@@ -56,7 +56,7 @@ import gymnasium as gym
 import numpy as np
 
 from agents.a2c import A2C
-from agents.common.cnn import ImageScale
+from agents.common.cnn import ImageScale, Unflatten, is_image_space
 from agents.dqn import DQN
 from agents.ppo import PPO
 from nngym.activations import GELU, ReLU, Sigmoid, Tanh
@@ -529,20 +529,23 @@ def _nature_cnn(state: dict[str, np.ndarray], prefix: str) -> list[Layer]:
     return [*layers, Flatten(), *_mlp_layers(_linear_layers(state, f"{prefix}linear."), ReLU)]
 
 
-def _image_input(observation_space: gym.Space, normalize_images: bool) -> list[Layer]:
-    """SB3's observation preprocessing: images (uint8 0..255) divided by 255 if ``normalize_images``."""
+def _image_input(observation_space: gym.Space, normalize_images: bool, cnn: bool) -> list[Layer]:
+    """SB3's observation preprocessing: images (uint8 0..255, ``is_image_space``) divided by 255 if
+    ``normalize_images``. Any other 3-D Box reaches nngym's networks flattened (``agents.common.spaces``): nothing
+    for SB3's FlattenExtractor, and for its NatureCNN (which SB3 runs on such observations with
+    ``normalize_images=False``) back in their shape, unscaled."""
     if not (isinstance(observation_space, gym.spaces.Box) and len(observation_space.shape) == 3):
         return []
-    sb3_image = observation_space.dtype == np.uint8 and np.all(observation_space.low == 0)
-    sb3_image = bool(sb3_image and np.all(observation_space.high == 255))
-    return [ImageScale(1.0 / 255.0 if sb3_image and normalize_images else 1.0)]
+    if not is_image_space(observation_space):
+        return [Unflatten(observation_space.shape), ImageScale(1.0)] if cnn else []
+    return [ImageScale(1.0 / 255.0 if normalize_images else 1.0)]
 
 
 def _features(
     state: dict[str, np.ndarray], prefix: str, extractor: str, observation_space: gym.Space, normalize_images: bool
 ) -> list[Layer]:
     """The features extractor's layers (with the input scaling): ``[ImageScale], Flatten`` or NatureCNN."""
-    head = _image_input(observation_space, normalize_images)
+    head = _image_input(observation_space, normalize_images, cnn=extractor == "NatureCNN")
     if extractor in ("", "FlattenExtractor"):
         if any(k.startswith(prefix) for k in state):
             raise SB3ZipError(f"the features extractor {prefix!r} has weights; expected none for FlattenExtractor")

@@ -10,7 +10,7 @@ import os
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
@@ -28,7 +28,7 @@ from agents.common.callbacks import (
     start_training,
     training_locals,
 )
-from agents.common.cnn import ImageScale, is_image_space
+from agents.common.cnn import ImageScale, image_input_mismatch, is_image_space
 from agents.common.config import (
     CALLABLE_FIELDS,
     canonical_config,
@@ -283,6 +283,7 @@ class BaseAgent(metaclass=_AgentMeta):
         self._custom_logger: Any = None  # set_logger's: used by every learn instead of the log_dir's own
         self._envs_seeded = False  # whether the envs had their first reset (with the agent's seed)
         self._monitor: MonitorWriter | None = None
+        self._monitored: np.ndarray | None = None  # which envs have an SB3 Monitor inside (set by learn)
         self._logged_to: Path | None = None  # the log_dir an earlier learn of this agent wrote to
         #: rows monitor.csv and progress.csv held when the current run began (earlier runs' rows, kept above it)
         self._log_rows_before = {"monitor": 0, "progress": 0}
@@ -312,12 +313,17 @@ class BaseAgent(metaclass=_AgentMeta):
             raise ValueError(f"{self.algo}: dbn_kwargs needs net='dbn', got net={net!r}")
         self._build()
         self._name_image_inputs()
+        self._attach_policy()
 
     def _name_image_inputs(self) -> None:
         """Sets ``input_shape`` to the observation space's shape ((H, W, C) for channels last) on the networks that
         take the image observations (an ``ImageScale`` first layer), so an observation of another shape that reaches
         one is named as such. A given network built for (C, H, W) (``net=cnn(...)``) has had its input layer put in
-        front of it; a loaded agent gets the shape this way also from a file written before ``input_shapes``."""
+        front of it; a loaded agent gets the shape this way also from a file written before ``input_shapes``.
+
+        Images are SB3's (``agents.common.cnn.is_image_space``: 3-D Boxes of dtype uint8 with bounds 0 and 255);
+        any other 3-D Box reaches the networks flattened, and a CNN on it starts with ``Unflatten``, whose
+        ``input_shape`` (the flat width) ``agents.common.cnn.cnn_trunk`` sets."""
         if not is_image_space(self.observation_space):
             return
         for net in self._nets().values():
@@ -423,13 +429,99 @@ class BaseAgent(metaclass=_AgentMeta):
 
     @property
     def obs_rms(self) -> Any:
-        """The running observation statistics (``normalize_obs``), or None."""
-        return None if self.normalizer is None else self.normalizer.obs_rms
+        """The running observation statistics ``predict`` normalises with (``normalize_obs``), or None (also after
+        ``get_vec_normalize_env().norm_obs = False``)."""
+        norm = self.normalizer
+        return None if norm is None or not norm.norm_obs else norm.obs_rms
 
     @property
     def ret_rms(self) -> Any:
-        """The running return statistics of reward scaling (``normalize_reward``), or None."""
-        return None if self.normalizer is None else self.normalizer.ret_rms
+        """The running return statistics of reward scaling (``normalize_reward``), or None (also after
+        ``get_vec_normalize_env().norm_reward = False``)."""
+        norm = self.normalizer
+        return None if norm is None or not norm.norm_reward else norm.ret_rms
+
+    def get_vec_normalize_env(self) -> Normalizer | None:
+        """SB3's: the normalisation of the training env, None without ``normalize_obs`` / ``normalize_reward``.
+
+        SB3 returns its ``VecNormalize`` wrapper; nngym keeps the same statistics and arithmetic in the agent's
+        ``Normalizer`` (``agents.common.normalize``; on-policy agents' env applies it, DQN applies it when it acts
+        and samples), which this returns, with what SB3's users call on ``VecNormalize``: ``obs_rms`` / ``ret_rms``
+        (``mean``, ``var``, ``count``), ``normalize_obs``, ``unnormalize_obs``, ``normalize_reward``,
+        ``unnormalize_reward``, ``get_original_obs``, ``get_original_reward``, ``training`` (False freezes the
+        statistics, as SB3's ``venv.training = False``), ``norm_obs``, ``norm_reward``, ``clip_obs``, ``clip_reward``,
+        ``gamma``, ``epsilon`` and ``save(path)`` (npz + JSON; ``Normalizer.load`` reads it). It is no env (no
+        ``reset`` / ``step``: ``get_env()`` gives the env), and changes to it act at once on ``predict`` and
+        training; the model file keeps the statistics and settings, not the flags set here (``load`` gives the
+        Config's normalisation, training)."""
+        return self.normalizer
+
+    # --- SB3's BasePolicy methods of ``agent.policy`` (``state_dict``, ``load_state_dict``, ``parameters``) ---------
+    def _attach_policy(self) -> None:
+        """Tells the agent's ``policy`` (PPO, A2C, REINFORCE: an ``ActorCriticPolicy``; RecurrentPPO: a
+        ``RecurrentActorCriticPolicy``; DQN: a ``DQNPolicy``) its agent: the policy's SB3 methods are the agent's
+        (``predict``, and ``_policy_state_dict``, ``_load_policy_state_dict``, ``_policy_arrays`` below), and its
+        ``observation_space`` the agent's, what ``predict`` takes (the recurrent policy is built on its encoding)."""
+        policy = getattr(self, "policy", None)
+        if policy is not None:
+            policy._agent = self
+            policy.observation_space = self.observation_space
+
+    def _policy_arrays(self) -> dict[str, np.ndarray]:
+        """The policy's parameters themselves (no copies), by the model file's names.
+
+        Returns:
+            ``net/<network>/<parameter>`` for each network of ``_nets`` in order (``get_parameters()["net/<network>"]
+            [<parameter>]``: ``net/pi/0.W`` (64, 4), ...; DQN's ``net/q/...`` and ``net/q_target/...``), then the
+            policy's other arrays under their own names (``log_std`` (D,), (0,) for discrete actions, (J, D) under
+            gSDE: ``get_parameters()["extra"]``).
+        """
+        arrays = {f"net/{name}/{k}": v for name, net in self._nets().items() for k, v in net.state_dict().items()}
+        arrays.update(self._extra_arrays())
+        return arrays
+
+    def _policy_state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of ``_policy_arrays``: ``agent.policy.state_dict()``."""
+        return {name: np.array(value, copy=True) for name, value in self._policy_arrays().items()}
+
+    def _load_policy_state_dict(self, state_dict: dict[str, np.ndarray], strict: bool, what: str) -> None:
+        """``agent.policy.load_state_dict``: writes the arrays into the parameters in place (optimisers and
+        populations hold views of them), each cast to its parameter's dtype; nothing is written unless all fit.
+
+        Args:
+            state_dict: Name -> array, by the names of ``_policy_arrays`` (what ``state_dict()`` returns).
+            strict: Every name must be given; False loads the names given and keeps the others.
+            what: The caller, for messages (``"PPO.policy.load_state_dict"``).
+
+        Raises:
+            ValueError: For something other than a dict, unknown names or (``strict``) missing ones, naming the
+                expected and the given names; an array of another shape, naming both shapes; or one that is not
+                numeric.
+        """
+        own = self._policy_arrays()
+        if not isinstance(state_dict, Mapping):
+            raise ValueError(f"{what} takes a dict of name -> array (state_dict()), got {type(state_dict).__name__}")
+        unknown = sorted(set(state_dict) - set(own))
+        missing = sorted(set(own) - set(state_dict)) if strict else []
+        if unknown or missing:
+            raise ValueError(
+                f"{what}: expected the names {list(own)}, got {list(state_dict)}: unknown {unknown}, missing {missing}"
+            )
+        checked = {}
+        for name, value in state_dict.items():
+            target = own[name]
+            try:
+                array = np.asarray(value)
+                if array.dtype.kind not in "iuf":
+                    raise TypeError
+                array = array.astype(target.dtype, copy=False)
+            except (TypeError, ValueError):
+                raise ValueError(f"{what}: {name} must be a numeric array, got {type(value).__name__}") from None
+            if array.shape != target.shape:
+                raise ValueError(f"{what}: {name} has shape {array.shape}, expected {target.shape}")
+            checked[name] = array
+        for name, array in checked.items():
+            own[name][...] = array
 
     # --- env and parameters (SB3's get_env, set_env, get_parameters, set_parameters) -----------------
     def get_env(self) -> gym.vector.VectorEnv | None:
@@ -719,6 +811,9 @@ class BaseAgent(metaclass=_AgentMeta):
             cb = CallbackList([cb, ProgressBarCallback()])
         cb.init_callback(self)  # before the env is reset or a log file opened: a bad callback changes nothing
         self._check_no_monitor_in_log_dir()
+        monitored = [sb3_monitor(env) is not None for env in getattr(self._raw_env, "envs", ())]
+        #: which envs have an SB3 Monitor inside: their episodes are counted as the Monitor counts them (as SB3 does)
+        self._monitored = np.array(monitored) if any(monitored) else None
         keep_freed_memory()  # a step's arrays come back from the heap, not from fresh pages (nngym.memory)
         if reset_num_timesteps:
             self.num_timesteps = 0
@@ -769,16 +864,14 @@ class BaseAgent(metaclass=_AgentMeta):
             return
         ours = (Path(self.log_dir) / "monitor.csv").resolve()
         for env in getattr(self._raw_env, "envs", ()):
-            while env is not None:
-                if type(env).__name__ == "Monitor" and type(env).__module__.startswith("stable_baselines3"):
-                    handler = getattr(getattr(env, "results_writer", None), "file_handler", None)
-                    if handler is not None and Path(handler.name).resolve() == ours:
-                        raise ValueError(
-                            f"{self.algo}: the env's SB3 Monitor writes {ours}, where the agent writes its own "
-                            "monitor.csv (log_dir): two writers would mix their rows; drop the Monitor (the agent "
-                            "writes SB3's format) or give it another folder"
-                        )
-                env = getattr(env, "env", None)
+            monitor = sb3_monitor(env)
+            handler = getattr(getattr(monitor, "results_writer", None), "file_handler", None)
+            if handler is not None and Path(handler.name).resolve() == ours:
+                raise ValueError(
+                    f"{self.algo}: the env's SB3 Monitor writes {ours}, where the agent writes its own "
+                    "monitor.csv (log_dir): two writers would mix their rows; drop the Monitor (the agent "
+                    "writes SB3's format) or give it another folder"
+                )
 
     def _open_logs(self, reset_num_timesteps: bool) -> bool:
         """Opens ``monitor.csv`` in ``log_dir`` and prepares ``progress.csv``; returns whether they are appended to.
@@ -837,10 +930,12 @@ class BaseAgent(metaclass=_AgentMeta):
         if dones.any():
             idx = np.flatnonzero(dones)
             rets, lens = self._ep_ret[idx].tolist(), self._ep_len[idx].tolist()
-            t = round(time.perf_counter() - self._start_time, 6)
-            self.ep_info_buffer.extend({"r": r, "l": n, "t": t} for r, n in zip(rets, lens, strict=True))
             # an episode's last info: "final_info" where the vector env reset it in the same step (SAME_STEP)
             last = infos.get("final_info", infos) if infos else None
+            if self._monitored is not None and last and "episode" in last:
+                self._monitor_counts(idx, last, rets, lens)
+            t = round(time.perf_counter() - self._start_time, 6)
+            self.ep_info_buffer.extend({"r": r, "l": n, "t": t} for r, n in zip(rets, lens, strict=True))
             if last and "is_success" in last:
                 has = last.get("_is_success", np.ones(len(dones), dtype=bool))
                 self.ep_success_buffer.extend(bool(last["is_success"][i]) for i in idx if has[i])
@@ -849,6 +944,24 @@ class BaseAgent(metaclass=_AgentMeta):
                 self._monitor.write(rets, lens)
             self._ep_ret[idx] = 0
             self._ep_len[idx] = 0
+
+    def _monitor_counts(self, idx: np.ndarray, last: dict[str, Any], rets: list[float], lens: list[int]) -> None:
+        """Replaces, in place, the return and length of each episode of ``idx`` that ended in an env with an SB3
+        ``Monitor`` inside by the Monitor's ``info["episode"]``, as SB3 counts them: with reward wrappers outside
+        the Monitor (clipped or scaled rewards, the Atari pattern) the statistics and monitor.csv are the env's own
+        returns, not those of the rewards the agent learns from.
+
+        Args:
+            idx: The envs whose episodes ended, (k,).
+            last: Those episodes' last infos in Gymnasium's layout (``episode`` dict of arrays, its mask
+                ``_episode``).
+            rets: The agent's own returns of those episodes, (k,), replaced where the Monitor has its own.
+            lens: Their lengths, likewise.
+        """
+        episode, has = last["episode"], last.get("_episode", np.ones(self.n_envs, dtype=bool))
+        for j, i in enumerate(idx):
+            if self._monitored[i] and has[i]:
+                rets[j], lens[j] = float(episode["r"][i]), int(episode["l"][i])
 
     @property
     def train_stats(self) -> dict[str, float]:
@@ -1097,8 +1210,13 @@ class BaseAgent(metaclass=_AgentMeta):
         agent.env_id = meta.get("env_id", "")
         for name, net in agent._nets().items():
             prefix = f"net/{name}/"
-            if net.architecture() != meta["architectures"][name]:
-                raise ModelFileError(f"{path}: network {name} architecture differs from the config's")
+            saved = meta["architectures"][name]
+            if net.architecture() != saved:
+                # a file of a 3-D Box taken as an image before SB3's rule (is_image_space), or the other way round
+                why = image_input_mismatch(agent.observation_space, saved[0].get("type") if saved else None)
+                raise ModelFileError(
+                    f"{path}: network {name} architecture differs from the config's" + (f": {why}" if why else "")
+                )
             net.load_state_dict({k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)})
         slots: dict[str, dict[str, np.ndarray]] = {}
         for k, v in arrays.items():
@@ -1182,6 +1300,16 @@ def _digest(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> str:
         h.update(f"{k}:{a.dtype.str}:{a.shape}".encode())
         h.update(a.tobytes())
     return h.hexdigest()
+
+
+def sb3_monitor(env: gym.Env) -> gym.Env | None:
+    """The SB3 ``Monitor`` in ``env``'s chain of wrappers, or None (recognised by its class, so SB3 need not be
+    installed)."""
+    while env is not None:
+        if type(env).__name__ == "Monitor" and type(env).__module__.startswith("stable_baselines3"):
+            return env
+        env = getattr(env, "env", None)
+    return None
 
 
 def _env_with_spaces(

@@ -1,9 +1,17 @@
-"""Image observations for the agents: the [0, 1] scaling layer, image-space tests and CNN trunks.
+"""Image observations for the agents: the [0, 1] scaling layer, the image rule and CNN trunks.
+
+What an image is follows Stable-Baselines3 (``stable_baselines3.common.preprocessing.is_image_space`` with its
+defaults): a 3-D Box of dtype uint8 whose bounds are all 0 and 255 (``is_image_space``). Only those are images:
+an agent picks a CNN for them by default (``MultiInputPolicy``'s image parts), scales their pixels to [0, 1] and
+keeps their shape. Every other 3-D Box (floats, uint8 levels of other bounds) is feature data, flattened like any
+other Box (``agents.common.spaces``); a CNN asked for explicitly (``net="cnn"``, ``CnnPolicy``, a conv spec)
+still takes it (``is_cnn_space``), unscaled, as SB3's ``CnnPolicy`` does with ``normalize_images=False``.
 
 A policy sees pixels through a ``Sequential`` whose first layer is ``ImageScale``: uint8 grey
 levels 0..255 become floats in [0, 1], and (H, W, C) images are turned to NCHW, what nngym's
 ``Conv2D`` takes. Because the scaling is a layer, it is part of the saved architecture, so a
-loaded agent sees pixels exactly as the trained one did.
+loaded agent sees pixels exactly as the trained one did. A CNN on a 3-D Box that is no image starts with
+``Unflatten``, which gives the flattened observations their shape back, then ``ImageScale`` with scale 1.
 
 Images inside a ``Dict`` or ``Tuple`` observation arrive flattened among the other parts' columns
 (``agents.common.spaces``); ``CombinedInput`` takes each one back out, runs its own network on it
@@ -59,6 +67,43 @@ class ImageScale(Layer):
 
     def config(self) -> dict[str, Any]:
         return {"scale": self.scale, "channels_last": self.channels_last}
+
+
+class Unflatten(Layer):
+    """Flat observations back in their shape: (N, prod(shape)) → (N, *shape), the C order of ``shape``.
+
+    The first layer of a CNN on a 3-D Box that is no image (``is_image_space``): such observations reach the
+    networks flattened (``agents.common.spaces``), and the CNN takes them as ``shape`` again.
+
+    Args:
+        shape: One observation's shape, e.g. the Box's (C, H, W) or (H, W, C).
+        dtype: Output dtype.
+
+    Shapes:
+        input (N, prod(shape)), output (N, *shape).
+    """
+
+    def __init__(self, shape: tuple[int, ...] | list[int], dtype: np.dtype | type = np.float32) -> None:
+        super().__init__(dtype)
+        self.shape = tuple(int(d) for d in shape)
+        self.size = int(np.prod(self.shape))
+        self._init_grads()
+
+    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+        x = self._as_input(x)
+        check_shape(f"Unflatten({self.size} -> {self.shape})", x, (None, self.size))
+        if train:
+            self._cache = True
+        return x.reshape(len(x), *self.shape)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        """∂C/∂x: ∂C/∂y flattened back to (N, prod(shape))."""
+        self._need_cache()
+        dy = np.asarray(dy, dtype=self.dtype)
+        return dy.reshape(len(dy), self.size)
+
+    def config(self) -> dict[str, Any]:
+        return {"shape": list(self.shape)}
 
 
 class CombinedInput(Layer):
@@ -155,48 +200,115 @@ class CombinedInput(Layer):
 
 
 def is_image_space(space: gym.Space) -> bool:
-    """A 3-D Box: (C, H, W) or (H, W, C) pixels (uint8 0..255, or floats already scaled)."""
+    """Whether ``space`` is an image by SB3's rule: a 3-D Box, (C, H, W) or (H, W, C), of dtype uint8 whose bounds
+    are all 0 and 255 (``stable_baselines3.common.preprocessing.is_image_space`` with its defaults; SB3's optional
+    channels check aside, nngym reads the layout itself, ``image_layout``).
+
+    Images keep their shape on the way to the networks, get a CNN by default where the agents pick one (the image
+    parts of a ``Dict`` / ``Tuple`` under ``MultiInputPolicy``) and are scaled to [0, 1] by ``ImageScale``. Any other
+    3-D Box (floats, uint8 of other bounds) is no image: it is flattened (``agents.common.spaces``), and only a CNN
+    asked for explicitly takes it (``is_cnn_space``).
+    """
+    return (
+        isinstance(space, gym.spaces.Box)
+        and len(space.shape) == 3
+        and space.dtype == np.uint8
+        and bool(np.all(space.low == 0))
+        and bool(np.all(space.high == 255))
+    )
+
+
+def is_cnn_space(space: gym.Space) -> bool:
+    """Whether a CNN can take observations of ``space``: any 3-D Box, (C, H, W) or (H, W, C).
+
+    That is wider than ``is_image_space``: a CNN asked for explicitly (``net="cnn"``, ``CnnPolicy``,
+    ``CnnLstmPolicy``, a spec with conv items) also takes a 3-D Box that is no image, its values unscaled (as SB3's
+    ``CnnPolicy`` with ``normalize_images=False``), reshaped from the flattened observations (``Unflatten``).
+    """
     return isinstance(space, gym.spaces.Box) and len(space.shape) == 3
 
 
 def image_layout(space: gym.spaces.Box) -> tuple[tuple[int, int, int], bool, float]:
-    """((C, H, W), channels_last, scale) of an image space.
+    """((C, H, W), channels_last, scale) of a 3-D Box (``is_cnn_space``), as a CNN takes it.
 
     Channels first unless the last axis is strictly the smallest (SB3's rule: the channel axis is the
     smallest one), so (1, 28, 28) and (1, 10, 5) are channels first and (84, 84, 3) channels last.
-    uint8 pixels of bounds 0..255 are scaled by 1/255 (SB3's ``normalize_images`` applies to those only); other
-    observations, floats or uint8 levels of other bounds (0..1 masks, say), are taken as they are.
+    Images (``is_image_space``: uint8 pixels of bounds 0..255) are scaled by 1/255 (SB3's ``normalize_images``
+    applies to those only); other 3-D Boxes, floats or uint8 levels of other bounds (0..1 masks, say), are taken as
+    they are.
     """
     shape = tuple(int(d) for d in space.shape)
     channels_last = shape[2] < min(shape[0], shape[1])
     chw = (shape[2], shape[0], shape[1]) if channels_last else shape
-    pixels = space.dtype == np.uint8 and np.all(space.low == 0) and np.all(space.high == 255)
-    scale = 1.0 / 255.0 if pixels else 1.0
+    scale = 1.0 / 255.0 if is_image_space(space) else 1.0
     return chw, channels_last, scale
 
 
 def image_input(space: gym.spaces.Box, dtype: np.dtype | type = np.float32) -> ImageScale:
-    """The ``ImageScale`` layer for observations of ``space``."""
+    """The ``ImageScale`` layer for observations of the 3-D Box ``space`` (``image_layout``'s layout and scale)."""
     _, channels_last, scale = image_layout(space)
     return ImageScale(scale, channels_last, dtype=dtype)
 
 
-def cnn_trunk(space: gym.spaces.Box, spec: str, rng: np.random.Generator, activation: str = "relu") -> Sequential:
-    """``ImageScale`` then ``nngym.builders.cnn(spec)``: images of ``space`` to features (N, F).
+def cnn_input(space: gym.spaces.Box) -> tuple[list[Layer], tuple[int, ...]]:
+    """(the input layers a CNN on the 3-D Box ``space`` starts with, the shape of one observation they take).
 
-    The network's ``input_shape`` is ``space.shape``, (H, W, C) for channels last, so an image of the other layout
-    is refused naming the shape expected and the one received.
+    An image (``is_image_space``) reaches the networks as it is: ``[ImageScale]``, taking ``space.shape``. Any other
+    3-D Box reaches them flattened (``agents.common.spaces``): ``[Unflatten, ImageScale]`` (scale 1), taking
+    (prod(shape),). Either way the CNN after them gets (N, C, H, W).
+    """
+    shape = tuple(int(d) for d in space.shape)
+    if is_image_space(space):
+        return [image_input(space)], shape
+    return [Unflatten(shape), image_input(space)], (int(np.prod(shape)),)
+
+
+def cnn_trunk(space: gym.spaces.Box, spec: str, rng: np.random.Generator, activation: str = "relu") -> Sequential:
+    """``cnn_input``'s layers then ``nngym.builders.cnn(spec)``: observations of the 3-D Box ``space``, as they reach
+    the networks, to features (N, F).
+
+    The network's ``input_shape`` is what its input layers take: ``space.shape`` for an image, (H, W, C) for channels
+    last, so an image of the other layout is refused naming the shape expected and the one received; (prod(shape),)
+    for a 3-D Box that is no image (its observations arrive flattened).
 
     Raises:
-        ValueError: If ``space`` is not an image space or a spec item does not fit the image.
+        ValueError: If ``space`` is not a 3-D Box or a spec item does not fit the observations.
     """
-    if not is_image_space(space):
-        raise ValueError(f"a CNN needs an image Box observation space (C, H, W) or (H, W, C), got {space}")
+    if not is_cnn_space(space):
+        raise ValueError(f"a CNN needs a 3-D Box observation space, (C, H, W) or (H, W, C), got {space}")
     chw, _, _ = image_layout(space)
     net = cnn(spec, chw, rng, activation=activation)
-    net.layers.insert(0, image_input(space))
-    net.input_shape = tuple(int(d) for d in space.shape)  # what ImageScale takes, named when an input has another
+    layers, net.input_shape = cnn_input(space)  # input_shape: named when an input has another shape
+    net.layers[:0] = layers
     return net
+
+
+def image_input_mismatch(space: gym.Space, first_layer: Layer | str | None) -> str | None:
+    """Why a network whose first layer is ``first_layer`` (a layer, or its type's name as an architecture holds it)
+    cannot take the observations of ``space``, or None if nothing is wrong with its input layer.
+
+    An ``ImageScale`` first takes images, (N, C, H, W) or (N, H, W, C); a 3-D Box reaches the networks so only when
+    it is an image by SB3's rule (``is_image_space``), any other one arrives flattened. nngym put ``ImageScale`` in
+    front of every 3-D Box before it followed SB3's rule: networks saved then, for a 3-D Box that is no image, are
+    such networks. An ``Unflatten`` first takes flattened observations, which an image never is.
+    """
+    kind = first_layer if isinstance(first_layer, str | None) else type(first_layer).__name__
+    if kind == "Unflatten" and is_image_space(space):
+        return (
+            f"its first layer is Unflatten, which takes flattened observations, but {space} is an image by SB3's "
+            "rule (a 3-D Box of dtype uint8 with bounds 0 and 255): its observations reach the networks in their "
+            "shape, through ImageScale"
+        )
+    if kind != "ImageScale" or not is_cnn_space(space) or is_image_space(space):
+        return None
+    size = int(np.prod(space.shape))
+    return (
+        f"its first layer is ImageScale, which takes images, but {space} is no image by SB3's rule (a 3-D Box of "
+        f"dtype uint8 with bounds 0 and 255): its observations reach the networks flattened, (N, {size}). Networks "
+        "that nngym built before it followed SB3's rule (model files saved then) have ImageScale in front of every "
+        "3-D Box and cannot take them: train the agent again; a network of your own is given without its "
+        "ImageScale layer (one that starts with a convolution gets Unflatten and ImageScale(scale 1) put in front)"
+    )
 
 
 def n_features(net: Sequential, space: gym.Space) -> int:

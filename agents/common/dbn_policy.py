@@ -9,11 +9,13 @@ heads (π and V, or Q) on those features and fine-tunes everything by RL.
 
 Visible units follow the observations:
 
-- images (uint8 pixels): Bernoulli visible units on grey levels scaled to [0, 1] (Hinton's convention
-  for MNIST); the trunk is ``ImageScale`` → ``Flatten`` → the DBN's layers.
-- real-valued 1-D observations: a Gaussian-visible first RBM (unit variance) on observations standardised
-  with the collected data's mean μ and standard deviation s. The standardisation is folded into the first
-  Dense layer, W' = W / s, b' = b − W (μ / s), so the trunk is plain Dense + Sigmoid layers and still equals
+- images (SB3's rule, ``agents.common.cnn.is_image_space``: 3-D Boxes of dtype uint8 with bounds 0 and 255):
+  Bernoulli visible units on grey levels scaled to [0, 1] (Hinton's convention for MNIST); the trunk is
+  ``ImageScale`` → ``Flatten`` → the DBN's layers.
+- everything else, as the agents encode it into one vector (``agents.common.spaces``: 1-D Boxes, and 3-D
+  Boxes that are no images flattened, among others): a Gaussian-visible first RBM (unit variance) on observations
+  standardised with the collected data's mean μ and standard deviation s. The standardisation is folded into the
+  first Dense layer, W' = W / s, b' = b − W (μ / s), so the trunk is plain Dense + Sigmoid layers and still equals
   ``dbn.up((x − μ) / s)``.
 
 The env steps spent collecting are the agent's ``pretrain_timesteps`` (saved with it, logged as
@@ -176,8 +178,9 @@ def collect_random_observations(
 def dbn_trunk(pretraining: DBNPretraining, observation_space: gym.Space) -> Sequential:
     """The trunk (N, *obs_shape) → (N, sizes[-1]) whose output equals ``dbn.up(pretraining.visible(obs))``.
 
-    Images: ``ImageScale``, ``Flatten``, then ``dbn.to_network()``. 1-D observations: ``to_network()`` with the
-    standardisation folded into the first Dense layer (W' = W / s, b' = b − W (μ / s)).
+    Images (SB3's rule, ``is_image_space``): ``ImageScale``, ``Flatten``, then ``dbn.to_network()``. 1-D (encoded)
+    observations: ``to_network()`` with the standardisation folded into the first Dense layer (W' = W / s,
+    b' = b − W (μ / s)).
     """
     net = pretraining.dbn.to_network()
     if is_image_space(observation_space):
@@ -191,7 +194,8 @@ def dbn_trunk(pretraining: DBNPretraining, observation_space: gym.Space) -> Sequ
 
 
 def random_trunk(observation_space: gym.Space, config: DBNPretrainConfig, rng: np.random.Generator) -> Sequential:
-    """The DBN trunk's shape — [ImageScale, Flatten,] (Dense, Sigmoid) per size — from random init (the baseline)."""
+    """The DBN trunk's shape — [ImageScale, Flatten,] (images only) (Dense, Sigmoid) per size — from random init
+    (the baseline)."""
     n_in = int(np.prod(observation_space.shape))
     net = mlp([n_in, *config.sizes], rng, activation="sigmoid", output_activation="sigmoid", w_init=config.init)
     if is_image_space(observation_space):

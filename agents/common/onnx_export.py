@@ -19,12 +19,14 @@
 
 The networks map layer for layer (``agents.common.policies`` lays them out: separate actor and critic
 ``Sequential`` networks, or a shared trunk computed once with ``pi``/``vf`` heads; DQN's ``q``): ``ImageScale``
-→ Transpose (channels-last images) + Mul, ``Dense`` → Gemm, ``Conv2D`` → Conv, ``MaxPool2D`` → MaxPool,
-``L2Pool2D`` → LpPool(p=2), ``Flatten`` → Flatten, Tanh / ReLU / Sigmoid / Softmax → their operators, GELU →
-x · ½ (1 + Erf(x / √2)), ``Dropout`` → nothing (inference). Observation normalisation (``normalize_obs``) becomes
-Sub, Div and Clip with the frozen statistics. A Box observation of another rank than 1 or 3 is flattened first
-(as ``predict`` encodes it). Recurrent policies (LSTM state) and Discrete / MultiDiscrete / MultiBinary / Dict / Tuple
-observations are not exported (a ValueError says so before anything is written).
+→ Transpose (channels-last images) + Mul, ``Unflatten`` → Reshape, ``Dense`` → Gemm, ``Conv2D`` → Conv,
+``MaxPool2D`` → MaxPool, ``L2Pool2D`` → LpPool(p=2), ``Flatten`` → Flatten, Tanh / ReLU / Sigmoid / Softmax → their
+operators, GELU → x · ½ (1 + Erf(x / √2)), ``Dropout`` → nothing (inference). Observation normalisation
+(``normalize_obs``) becomes Sub, Div and Clip with the frozen statistics. A Box observation that is neither 1-D nor
+an image (SB3's rule: a 3-D Box of dtype uint8 with bounds 0 and 255) is flattened first, as ``predict`` encodes it
+(``agents.common.spaces.passes_through``); a CNN on such a 3-D Box takes it back in its shape (Reshape). Recurrent
+policies (LSTM state) and Discrete / MultiDiscrete / MultiBinary / Dict / Tuple observations are not exported (a
+ValueError says so before anything is written).
 
 Needs ``pip install -e ".[onnx]"`` (onnx, and onnxruntime to run the file).
 """
@@ -38,7 +40,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from agents.common.cnn import ImageScale
+from agents.common.cnn import ImageScale, Unflatten
+from agents.common.spaces import passes_through
 from nngym.activations import GELU, ReLU, Sigmoid, Softmax, Tanh
 from nngym.conv import Conv2D
 from nngym.dense import Dense
@@ -96,6 +99,8 @@ def _layer(g: _Graph, layer: Any, x: str, prefix: str) -> str:
         if layer.channels_last:
             x = g.node("Transpose", [x], "nchw", perm=[0, 3, 1, 2])
         return g.node("Mul", [x, g.const(np.float32(layer.scale), f"{prefix}scale")], "scaled")
+    if kind is Unflatten:
+        return g.node("Reshape", [x, g.const(np.array([-1, *layer.shape], dtype=np.int64), f"{prefix}shape")], "box")
     if kind is Dense:
         w, b = layer.params["W"].astype(np.float32), layer.params["b"].astype(np.float32)
         return g.node("Gemm", [x, g.const(w, f"{prefix}W"), g.const(b, f"{prefix}b")], "dense", transB=1)
@@ -135,8 +140,8 @@ def _layer(g: _Graph, layer: Any, x: str, prefix: str) -> str:
     if kind is Dropout:
         return x
     raise ValueError(
-        f"no ONNX export for layer {kind.__name__}; supported: ImageScale, Dense, Conv2D, MaxPool2D, L2Pool2D, "
-        "Flatten, Tanh, ReLU, Sigmoid, Softmax, GELU, Dropout"
+        f"no ONNX export for layer {kind.__name__}; supported: ImageScale, Unflatten, Dense, Conv2D, MaxPool2D, "
+        "L2Pool2D, Flatten, Tanh, ReLU, Sigmoid, Softmax, GELU, Dropout"
     )
 
 
@@ -249,7 +254,7 @@ def export_onnx(agent: Any, path: str | os.PathLike, opset: int = OPSET) -> Path
     h = onnx.helper
     obs_shape = list(agent.observation_space.shape)
     obs = "obs"
-    if len(obs_shape) not in (1, 3):  # encoded as predict does: flattened to (N, D)
+    if not passes_through(agent.observation_space):  # encoded as predict does: flattened to (N, D)
         obs = g.node("Flatten", [obs], "flat_obs", axis=1)
     obs = _normalized_input(g, agent, obs)
     outputs = []

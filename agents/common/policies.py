@@ -25,15 +25,22 @@ What the ``net`` argument of every agent may be:
   taking the features), or ``{"q": Sequential}`` for DQN.
 
 Given networks are copied (architecture and weights), never trained in place; an ``ImageScale``
-layer (``agents.common.cnn``) is put in front of them for image observations when they lack one. Agents
-with custom networks save them as ``net="custom"`` plus their architectures, and load them back.
+layer (``agents.common.cnn``) is put in front of them for image observations when they lack one (and
+``Unflatten`` + ``ImageScale`` in front of a given CNN on a 3-D Box that is no image). Agents with custom networks
+save them as ``net="custom"`` plus their architectures, and load them back.
 
-Networks take observations as ``agents.common.spaces`` encodes them: Boxes (1-D or images) as they are,
-everything else (Discrete, MultiDiscrete, MultiBinary, Box of other shapes, Dict, Tuple) as one float vector.
+Images are SB3's (``agents.common.cnn.is_image_space``): 3-D Boxes, (C, H, W) or (H, W, C), of dtype uint8 with
+bounds 0 and 255. Networks take observations as ``agents.common.spaces`` encodes them: 1-D Boxes and images as they
+are, everything else (Discrete, MultiDiscrete, MultiBinary, Box of other shapes, 3-D Boxes that are no images, Dict,
+Tuple) as one float vector. A 3-D Box that is no image is feature data, flattened for the MLPs as SB3's
+``MlpPolicy`` does; ``"cnn"`` or a spec with conv items still convolves it (``agents.common.cnn.is_cnn_space``), its
+values unscaled, as SB3's ``CnnPolicy`` with ``normalize_images=False``.
 With image parts inside a Dict or Tuple, the first layer is a ``CombinedInput``: under ``"cnn"`` (or a spec
 with conv items) it runs a CNN trunk on each image part and concatenates the features with the other parts'
 encodings, and the heads are MLPs of ``net_arch`` on top, as SB3's ``MultiInputPolicy`` with its
-``CombinedExtractor``; otherwise it only scales the image parts' pixels to [0, 1].
+``CombinedExtractor``; otherwise it only scales the image parts' pixels to [0, 1]. 3-D parts that are no images
+are flattened with the other parts, under ``"cnn"`` too (as the ``CombinedExtractor`` does); a Dict / Tuple without
+image parts refuses ``"cnn"`` (``check_spaces``).
 """
 
 from __future__ import annotations
@@ -47,10 +54,14 @@ from gymnasium import spaces
 from agents.common.cnn import (
     CombinedInput,
     ImageScale,
+    Unflatten,
+    cnn_input,
     cnn_trunk,
     copy_net,
     image_input,
+    image_input_mismatch,
     image_layout,
+    is_cnn_space,
     is_image_space,
     n_features,
 )
@@ -67,9 +78,11 @@ from agents.common.joint_mlp import JointMLP
 from agents.common.spaces import ACTION_SPACES, check_observation_space, encoded_space, image_parts, space_names
 from nngym.activations import ReLU, Tanh
 from nngym.builders import cnn, mlp
+from nngym.conv import Conv2D
 from nngym.dense import Dense
 from nngym.flat_params import ParamSlot
 from nngym.network import Sequential
+from nngym.pooling import L2Pool2D, MaxPool2D
 from nngym.reshape import Flatten
 
 #: The default CNN trunk for digit-sized images (DigitClassify's (1, 28, 28)): a small LeNet-style
@@ -134,12 +147,17 @@ def build_trunk(net: NetSpec, observation_space: gym.Space, rng: np.random.Gener
     """The shared feature trunk (N, *encoded obs shape) -> (N, F) that ``net`` asks for, or ``None`` for a family
     of separate networks (``NET_BUILDERS``, e.g. "mlp").
 
-    With image parts in a Dict or Tuple observation space, ``"cnn"`` or a spec with conv items gives the
-    ``CombinedInput`` of ``combined_input``: the spec's CNN on every image part (``"cnn"``: ``default_cnn_spec``
-    of each part's size), the features followed by the other parts' encodings.
+    ``"cnn"`` or a spec with conv items on a 3-D Box gives ``agents.common.cnn.cnn_trunk``: an image (SB3's rule,
+    ``is_image_space``) scaled to [0, 1], any other 3-D Box taken back in its shape from its flattened encoding and
+    convolved unscaled. A spec without conv items is a CNN trunk on an image and an MLP trunk on the encoding of
+    anything else (a 3-D Box that is no image included). With image parts in a Dict or Tuple observation space,
+    ``"cnn"`` or a spec with conv items gives the ``CombinedInput`` of ``combined_input``: the spec's CNN on every
+    image part (``"cnn"``: ``default_cnn_spec`` of each part's size), the features followed by the other parts'
+    encodings (3-D parts that are no images among them, flattened).
 
     Raises:
-        ValueError: For a spec item that does not fit the observations.
+        ValueError: For a spec item that does not fit the observations, conv items without a 3-D Box or image
+            parts, or a given network that cannot take the observations (``with_input``).
     """
     if isinstance(net, Sequential):
         return with_input(copy_net(net), observation_space)
@@ -158,12 +176,17 @@ def build_trunk(net: NetSpec, observation_space: gym.Space, rng: np.random.Gener
         )
     else:
         return None
-    if is_image_space(observation_space):
+    conv = any(item.split(":")[0].strip() in ("conv", "pool", "maxpool", "l2pool") for item in spec.split(","))
+    if is_image_space(observation_space) or (conv and is_cnn_space(observation_space)):
         return cnn_trunk(observation_space, spec, rng)
-    if any(item.split(":")[0].strip() in ("conv", "pool", "maxpool", "l2pool") for item in spec.split(",")):
+    if conv:
         if parts:
             return Sequential([combined_input(observation_space, rng, cnn_spec=spec)])
-        raise ValueError(f"conv and pool items need image observations (C, H, W), got {observation_space}: {spec!r}")
+        raise ValueError(
+            "conv and pool items need image observations or another 3-D Box, (C, H, W) or (H, W, C), or a Dict / "
+            "Tuple observation space with image parts (3-D Boxes of dtype uint8 with bounds 0 and 255, SB3's image "
+            f"rule), got {observation_space}{_no_image_parts(observation_space)}: {spec!r}"
+        )
     n_in = int(np.prod(encoded_space(observation_space).shape))
     trunk = cnn(spec, (n_in, 1, 1), rng)  # dense/dropout items on the encoding, which arrives as (N, n_in)
     trunk.input_shape = (n_in,)
@@ -194,12 +217,27 @@ def combined_input(
 
 def with_input(net: Sequential, observation_space: gym.Space, flatten: bool = False) -> Sequential:
     """``net`` (in place) with its input layer in front, unless it has one: ``ImageScale`` (and ``Flatten`` if
-    ``flatten``) for image observations, ``combined_input`` (scaling only) for image parts of a Dict or Tuple."""
-    if net.layers and isinstance(net.layers[0], ImageScale | CombinedInput):
+    ``flatten``) for image observations (SB3's rule, ``agents.common.cnn.is_image_space``), ``combined_input``
+    (scaling only) for image parts of a Dict or Tuple. A 3-D Box that is no image arrives flattened: a network that
+    starts with a convolution or a pool gets ``Unflatten`` and ``ImageScale`` (scale 1) in front
+    (``agents.common.cnn.cnn_input``), any other takes the flat observations as they are.
+
+    Raises:
+        ValueError: For a network that starts with ``ImageScale`` on a 3-D Box that is no image
+            (``agents.common.cnn.image_input_mismatch``: one built, or saved, before nngym followed SB3's rule).
+    """
+    first = net.layers[0] if net.layers else None
+    mismatch = image_input_mismatch(observation_space, first)
+    if mismatch is not None:
+        raise ValueError(f"a network cannot take the observations of {observation_space}: {mismatch}")
+    if isinstance(first, ImageScale | Unflatten | CombinedInput):
         return net
     if is_image_space(observation_space):
         net.layers[:0] = [image_input(observation_space), *([Flatten()] if flatten else [])]
         net.input_shape = tuple(int(d) for d in observation_space.shape)  # what errors name as its input
+    elif is_cnn_space(observation_space) and isinstance(first, Conv2D | MaxPool2D | L2Pool2D):
+        layers, net.input_shape = cnn_input(observation_space)
+        net.layers[:0] = layers
     elif image_parts(observation_space):
         net.layers.insert(0, combined_input(observation_space))
     return net
@@ -250,10 +288,12 @@ def check_spaces(
 ) -> None:
     """Raises a ValueError saying what ``algo`` supports if the spaces are not handled.
 
-    Observations: Box of any shape (an image Box (C, H, W) / (H, W, C) keeps its shape, uint8 pixels scaled to
-    [0, 1]; "cnn" or a custom network, or "mlp" which flattens it; other shapes are flattened), Discrete,
-    MultiDiscrete, MultiBinary, Dict and Tuple (``agents.common.spaces``). ``net="cnn"`` needs an image Box
-    or a Dict / Tuple with image parts (unless ``combined_images`` is False).
+    Observations: Box of any shape (an image, SB3's rule: a 3-D Box (C, H, W) / (H, W, C) of dtype uint8 with bounds
+    0 and 255, keeps its shape and has its pixels scaled to [0, 1], for "cnn", a custom network, or "mlp" which
+    flattens it; other shapes, 3-D Boxes that are no images included, are flattened), Discrete, MultiDiscrete,
+    MultiBinary, Dict and Tuple (``agents.common.spaces``). ``net="cnn"`` needs a 3-D Box (an image, or another one
+    it convolves unscaled) or a Dict / Tuple with image parts (unless ``combined_images`` is False); the 3-D parts
+    of a Dict / Tuple that are no images are flattened, so they alone do not take ``"cnn"``.
 
     Actions: the types in ``action_spaces``; Box, MultiDiscrete and MultiBinary ones 1-D; Box ones of a
     floating-point dtype (the Gaussian's actions are real numbers: an integer Box would get actions its
@@ -268,21 +308,23 @@ def check_spaces(
         combined_images: Whether ``algo`` takes image parts inside Dict / Tuple observations.
     """
     check_observation_space(algo, observation_space)
-    image, parts = is_image_space(observation_space), image_parts(observation_space)
+    convolvable, parts = is_cnn_space(observation_space), image_parts(observation_space)
     if parts and not combined_images:
         raise ValueError(
             f"{algo} does not support image parts inside Dict or Tuple observation spaces, got {observation_space}; "
-            "it takes image Box observations, and Dict / Tuple ones without images"
+            "it takes image Box observations, and Dict / Tuple ones without images (image: a 3-D Box of dtype "
+            "uint8 with bounds 0 and 255, SB3's rule; other 3-D parts are flattened)"
         )
     if isinstance(net, str) and net == "dbn" and parts:
         raise ValueError(
             f"{algo} with net='dbn' needs observations without image parts inside a Dict or Tuple, got "
             f"{observation_space}; use net='cnn' or 'mlp'"
         )
-    if isinstance(net, str) and net == "cnn" and not (image or parts):
+    if isinstance(net, str) and net == "cnn" and not (convolvable or parts):
         raise ValueError(
-            f"{algo} with net='cnn' needs an image Box observation space, (C, H, W) or (H, W, C), or a Dict / Tuple "
-            f"one with image parts, got {observation_space}"
+            f"{algo} with net='cnn' needs an image Box observation space, (C, H, W) or (H, W, C) (or any other "
+            "3-D Box, convolved as it is), or a Dict / Tuple one with image parts (3-D Boxes of dtype uint8 with "
+            f"bounds 0 and 255, SB3's image rule), got {observation_space}{_no_image_parts(observation_space)}"
         )
     if not isinstance(action_space, action_spaces):
         raise ValueError(f"{algo} supports {space_names(action_spaces)} action spaces, got {action_space}")
@@ -299,6 +341,29 @@ def check_spaces(
             f"{algo} supports Box action spaces of a floating-point dtype (real-valued actions), got {action_space} "
             f"of dtype {action_space.dtype}; for integer actions use {_integer_action_space(action_space)}"
         )
+
+
+def _no_image_parts(space: gym.Space) -> str:
+    """For messages: the 3-D parts of a Dict / Tuple ``space`` that are no images by SB3's rule (flattened like the
+    other parts, so no CNN takes them), as ``"; its 3-D parts ['a'] are no images ..."``, or ``""``."""
+    found: list[str] = []
+
+    def walk(s: gym.Space, path: str) -> None:
+        if isinstance(s, spaces.Dict | spaces.Tuple):
+            items = s.spaces.items() if isinstance(s, spaces.Dict) else enumerate(s.spaces)
+            for key, part in items:
+                walk(part, f"{path}[{key!r}]")
+        elif is_cnn_space(s) and not is_image_space(s):
+            found.append(f"{path} {s}")
+
+    if isinstance(space, spaces.Dict | spaces.Tuple):
+        walk(space, "obs")
+    if not found:
+        return ""
+    return (
+        f"; its 3-D parts {', '.join(found)} are no images by that rule (SB3's CombinedExtractor flattens them, and "
+        "so does nngym): use net='mlp' (what MultiInputPolicy picks here), or give them as uint8 pixels 0..255"
+    )
 
 
 def _integer_action_space(box: spaces.Box) -> str:
@@ -340,6 +405,11 @@ def is_combined_trunk(trunk: Sequential | None) -> bool:
 class ActorCriticPolicy:
     """π(a|s) from an actor network and V(s) from a critic network, with SB3's orthogonal init.
 
+    ``agent.policy`` of PPO, A2C and REINFORCE, with the methods SB3's users call on their ``model.policy``
+    (``BasePolicy``'s): ``predict`` (the agent's), ``set_training_mode``, ``state_dict``, ``load_state_dict``,
+    ``parameters``, ``observation_space``, ``action_space``. Those but ``set_training_mode`` need the agent, which
+    tells the policy it is its own (``BaseAgent._attach_policy``).
+
     Args:
         observation_space: Any space ``check_spaces`` accepts; the networks take its encoding
             (``agents.common.spaces``), (N, *encoded shape).
@@ -378,6 +448,7 @@ class ActorCriticPolicy:
         log_std_init: float = 0.0,
         use_sde: bool = False,
     ) -> None:
+        self.observation_space = observation_space  # what predict takes (SB3's policy.observation_space)
         self.action_space = action_space
         self.discrete = not isinstance(action_space, gym.spaces.Box)  # no Gaussian, no log σ
         if use_sde and self.discrete:
@@ -525,6 +596,105 @@ class ActorCriticPolicy:
         if self.trunk is not None:
             return {"trunk": self.trunk, "pi": self.pi, "vf": self.vf}
         return {"pi": self.actor, "vf": self.critic}
+
+    # --- SB3's BasePolicy methods: the agent's arithmetic (agents.common.base.BaseAgent) ---------------------------
+    #: The agent the policy belongs to, set by it (``BaseAgent._attach_policy``); None for a policy made on its own.
+    _agent = None
+    #: SB3's ``policy.training``: what ``set_training_mode`` was last given.
+    training: bool = True
+
+    def _owner(self, what: str):  # -> BaseAgent (agents.common.base, which imports this module)
+        """The agent of the policy, for its SB3 method ``what``.
+
+        Raises:
+            RuntimeError: For a policy made on its own, not by an agent.
+        """
+        if self._agent is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.{what} needs the agent the policy belongs to (its observation encoding, "
+                "normalisation, generator and parameter names): call it on agent.policy"
+            )
+        return self._agent
+
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: object = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, object]:
+        """SB3's ``policy.predict``: the agent's ``predict`` (``BaseAgent.predict``), so the same actions from the
+        same observations, as SB3's ``model.predict`` is its policy's.
+
+        The observations are encoded and, under ``normalize_obs``, normalised with the frozen statistics; actions
+        are sampled from the agent's generator (``agent.rng``, which they advance) unless ``deterministic``; Box
+        actions are clipped to the space's bounds in its dtype, Discrete ones shifted by its ``start``.
+
+        Args:
+            observation: One raw observation (*obs_shape) or a batch (N, *obs_shape) (ints (N,) for Discrete, a
+                dict / tuple of such batches for Dict / Tuple spaces).
+            state: Returned unchanged (no memory).
+            episode_start: Not used (no memory).
+            deterministic: The most likely action instead of a sample.
+
+        Returns:
+            (one action, shape () / (D,), or N of them, (N,) / (N, D); ``state``).
+
+        Raises:
+            ValueError: For observations of the wrong shape, with the agent's ``predict``'s message.
+            RuntimeError: For a policy made on its own, not by an agent.
+        """
+        return self._owner("predict").predict(observation, state, episode_start, deterministic)
+
+    def set_training_mode(self, mode: bool) -> None:
+        """SB3's: records ``mode`` in ``training``, and changes no output: nngym's layers take the mode per call,
+        the updates running the networks in training mode (dropout on) and ``predict`` and the rollouts in
+        inference mode, as SB3 switches its policy's mode for each.
+
+        Raises:
+            ValueError: For anything but a bool (as torch's ``Module.train``).
+        """
+        if not isinstance(mode, bool | np.bool_):
+            raise ValueError(f"{type(self).__name__}.set_training_mode takes a bool, got {mode!r}")
+        self.training = bool(mode)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """SB3's (torch's): copies of the policy's parameters, by the model file's names: ``net/<network>/<name>``
+        for each network (``net/pi/0.W`` (64, obs_dim), ``net/pi/0.b`` (64,), ...; with a trunk ``net/trunk/...``
+        first), then ``log_std`` ((D,), (0,) for discrete actions, (J, D) under gSDE). ``agent.get_parameters()``
+        has the same arrays, ``net/pi/0.W`` as ``["net/pi"]["0.W"]`` and ``log_std`` as ``["extra"]["log_std"]``.
+        The normalisation statistics are not parameters (``agent.get_vec_normalize_env()`` has them).
+
+        Raises:
+            RuntimeError: For a policy made on its own, not by an agent.
+        """
+        return self._owner("state_dict")._policy_state_dict()
+
+    def load_state_dict(self, state_dict: dict[str, np.ndarray], strict: bool = True) -> None:
+        """SB3's (torch's): writes the arrays of ``state_dict()``'s names into the parameters, in place (each cast
+        to its parameter's dtype); nothing is written unless all fit.
+
+        Args:
+            state_dict: Name -> array, e.g. another agent's ``policy.state_dict()`` (same architecture).
+            strict: Every name must be given; False loads the names given and keeps the other parameters.
+
+        Raises:
+            ValueError: For unknown names or (``strict``) missing ones, naming the expected and the given names; an
+                array of another shape, naming both shapes; or one that is not numeric.
+            RuntimeError: For a policy made on its own, not by an agent.
+        """
+        what = f"{getattr(self._agent, 'algo', type(self).__name__)}.policy.load_state_dict"
+        self._owner("load_state_dict")._load_policy_state_dict(state_dict, strict, what)
+
+    def parameters(self) -> list[np.ndarray]:
+        """SB3's (torch's, which yields torch Parameters): the parameters themselves, numpy arrays in
+        ``state_dict()``'s order, not copies: writing into one changes the policy (``sum(p.size for p in
+        policy.parameters())`` counts them).
+
+        Raises:
+            RuntimeError: For a policy made on its own, not by an agent.
+        """
+        return list(self._owner("parameters")._policy_arrays().values())
 
     @property
     def dtype(self) -> np.dtype:

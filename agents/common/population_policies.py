@@ -121,12 +121,14 @@ def _stacked(nets: Sequence[Sequential], what: str) -> Sequential:
 
     Raises:
         ValueError: Naming the network and the layer that cannot be stacked, for networks other than MLPs on flat
-            observations (image observations give the networks an input layer that scales and flattens them).
+            observations (image observations, SB3's rule: 3-D Boxes of dtype uint8 with bounds 0 and 255, give the
+            networks an input layer that scales them; other 3-D Boxes arrive flattened and stack).
     """
     try:
         return stack_networks(nets, share=True)
     except ValueError as e:
         raise ValueError(
             f"a population stacks MLPs on flat observations, and the members' {what} is not one: {e}. Observations "
-            "with images (or image parts) train one seed per agent"
+            "with images (or image parts: 3-D Boxes of dtype uint8 with bounds 0 and 255, SB3's image rule) train "
+            "one seed per agent"
         ) from None

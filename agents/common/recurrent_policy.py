@@ -2,7 +2,7 @@
 
 Each branch reads a sequence of observations x (T, B, ...) as::
 
-    e_t = encoder(x_t)                       MLP on the flattened observation, or CNN on (C, H, W) images (net="cnn")
+    e_t = encoder(x_t)                       MLP on the flattened observation, or CNN on (C, H, W) (net="cnn")
     h_t, c_t = LSTM(e_t, (h_{t−1}, c_{t−1}) ⊙ (1 − start_t))
     z_t = head(h_t)                          logits / Gaussian mean (actor), V(s_t) (critic)
 
@@ -22,10 +22,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from agents.common.cnn import cnn_trunk, image_layout, is_image_space, n_features
+from agents.common.cnn import cnn_trunk, image_layout, is_cnn_space, is_image_space, n_features
 from agents.common.config import net_arch_sizes
 from agents.common.distributions import Distribution
 from agents.common.policies import CNN_SPEC_SMALL, action_distribution, n_action_params, with_input
+from agents.common.spaces import encoded_space
 from nngym.builders import mlp
 from nngym.flat_params import ParamSlot, layer_slots
 from nngym.lstm import LSTM
@@ -38,10 +39,11 @@ DEFAULT_CNN_SPEC = "conv:16x3,pool:2,conv:32x3,pool:2,dense:128"
 
 
 def default_recurrent_cnn_spec(observation_space: Any) -> str:
-    """The recurrent policy's CNN encoder for images of ``observation_space``: ``DEFAULT_CNN_SPEC`` for images at
-    least 10 pixels on each side (what its two 3x3 convolutions and 2x2 pools need), else the feedforward agents'
-    padded ``CNN_SPEC_SMALL``; any spec for other observations (it is not used)."""
-    if not is_image_space(observation_space):
+    """The recurrent policy's CNN encoder for observations of the 3-D Box ``observation_space`` (an image or not,
+    ``agents.common.cnn.is_cnn_space``): ``DEFAULT_CNN_SPEC`` for grids at least 10 cells on each side (what its two
+    3x3 convolutions and 2x2 pools need), else the feedforward agents' padded ``CNN_SPEC_SMALL``; any spec for other
+    observations (it is not used)."""
+    if not is_cnn_space(observation_space):
         return DEFAULT_CNN_SPEC
     _, h, w = image_layout(observation_space)[0]
     return DEFAULT_CNN_SPEC if min(h, w) >= 10 else CNN_SPEC_SMALL
@@ -52,8 +54,10 @@ class RecurrentBranch:
 
     Args:
         encoder: Maps (M, *obs_shape) to (M, E); ``Sequential([])`` is the identity on 1-D observations. An
-            encoder of images (3-D Boxes) begins with the agents' ``ImageScale`` (uint8 pixels to [0, 1],
-            (H, W, C) to (C, H, W)), then ``Flatten`` (MLP) or a convolution (CNN).
+            encoder of images (SB3's rule: 3-D Boxes of dtype uint8 with bounds 0 and 255) begins with the agents'
+            ``ImageScale`` (uint8 pixels to [0, 1], (H, W, C) to (C, H, W)), then ``Flatten`` (MLP) or a
+            convolution (CNN); a CNN encoder of another 3-D Box, whose observations arrive flattened, begins with
+            ``Unflatten`` and ``ImageScale`` (scale 1).
         lstm: The LSTM(E, H).
         head: Maps (M, H) to (M, n_out).
     """
@@ -122,10 +126,14 @@ class RecurrentActorCriticPolicy:
     """π(a_t | o_1..o_t) and V(o_1..o_t) from two recurrent branches (see the module docstring).
 
     Args:
-        observation_space: A Box of the encoded observations (``agents.common.spaces.encoded_space``): 1-D, or
-            3-D, an image (C, H, W) or (H, W, C) that both encoders take as the other agents do, through
-            ``agents.common.cnn.ImageScale`` (uint8 pixels scaled to [0, 1], channels last turned to (C, H, W),
-            as SB3's ``VecTransposeImage``), then flattened (MLP) or convolved (``net="cnn"``).
+        observation_space: The agent's observation space (or its encoding, ``agents.common.spaces.encoded_space``,
+            the same Box unless it is a 3-D Box that is no image): the encoders take the encoded observations, 1-D,
+            or an image (SB3's rule: a 3-D Box (C, H, W) or (H, W, C) of dtype uint8 with bounds 0 and 255) as the
+            other agents do, through ``agents.common.cnn.ImageScale`` (uint8 pixels scaled to [0, 1], channels last
+            turned to (C, H, W), as SB3's ``VecTransposeImage``), then flattened (MLP) or convolved
+            (``net="cnn"``). Any other 3-D Box arrives flattened, for the MLP as it is; ``net="cnn"`` takes it
+            back in its shape (``agents.common.cnn.cnn_trunk``), which needs the agent's own space here, not
+            its flat encoding.
         action_space: Discrete (categorical logits), MultiDiscrete (one categorical per entry, logits side by
             side), MultiBinary (Bernoulli logits) or 1-D Box (Gaussian mean, state-independent log σ), as
             ``agents.common.policies.action_distribution`` reads the actor's output.
@@ -140,16 +148,18 @@ class RecurrentActorCriticPolicy:
         lstm_forget_bias: Initial forget-gate bias (``nngym.LSTM``); large values keep memories longer.
         cnn_spec: ``nngym.builders.cnn`` spec of the encoder for image observations.
         log_std_init: Initial log σ for Box actions.
-        net: ``"mlp"``: the MLP encoder of ``encoder_arch``; ``"cnn"``: the CNN encoder of ``cnn_spec`` (image
-            observations only), as the agents' ``net`` chooses between flattening and a CNN.
+        net: ``"mlp"``: the MLP encoder of ``encoder_arch``; ``"cnn"``: the CNN encoder of ``cnn_spec`` (3-D Box
+            observations only: images scaled to [0, 1], others unscaled), as the agents' ``net`` chooses between
+            flattening and a CNN.
 
     Raises:
-        ValueError: For ``net="cnn"`` without image observations or a ``cnn_spec`` the images are too small for.
+        ValueError: For ``net="cnn"`` without a 3-D Box observation space or a ``cnn_spec`` the observations are too
+            small for.
     """
 
     def __init__(
         self,
-        observation_space: gym.spaces.Box,
+        observation_space: gym.Space,
         action_space: gym.Space,
         rng: np.random.Generator,
         lstm_hidden_size: int = 256,
@@ -169,22 +179,30 @@ class RecurrentActorCriticPolicy:
         hidden_init, pi_init, vf_init = (
             ("orthogonal:1.4142135623730951", "orthogonal:0.01", "orthogonal:1") if ortho_init else ("nielsen",) * 3
         )
-        shape = tuple(observation_space.shape)
-        image = is_image_space(observation_space)  # the agents' rule; a CNN only if net asks for one
-        if net == "cnn" and not image:
+        encoded = encoded_space(observation_space)  # what the encoders take (agents.common.spaces)
+        image = is_image_space(observation_space)  # SB3's rule: scaled, kept in shape; a CNN only if net asks
+        if net == "cnn" and not is_cnn_space(observation_space):
             raise ValueError(
-                f"net='cnn' needs an image Box observation space (C, H, W) or (H, W, C), got {observation_space}"
+                f"net='cnn' needs an image Box observation space (C, H, W) or (H, W, C) (or any other 3-D Box, "
+                f"convolved as it is), got {observation_space}"
+                + (
+                    "; if that is the flat encoding of a 3-D Box that is no image, build the policy from the agent's "
+                    "own observation space, whose shape the CNN takes back"
+                    if len(encoded.shape) == 1 and encoded is observation_space
+                    else ""
+                )
             )
-        n_flat = int(np.prod(shape))
+        n_flat = int(np.prod(encoded.shape))
         pi_arch, vf_arch = net_arch_sizes(net_arch)
 
         def branch(arch: Sequence[int], n: int, out_init: str) -> RecurrentBranch:
             if net == "cnn":  # ImageScale (scaled, channels last turned to NCHW), then the CNN, as PPO's trunk
                 try:
                     encoder = cnn_trunk(observation_space, cnn_spec, rng)
-                    n_enc = n_features(encoder, observation_space)
+                    n_enc = n_features(encoder, encoded)
                 except ValueError as err:
                     chw, channels_last, _ = image_layout(observation_space)
+                    shape = tuple(observation_space.shape)
                     shown = f"{shape}, channels last, so (C, H, W) = {chw}" if channels_last else f"{shape}"
                     raise ValueError(f"cnn_spec {cnn_spec!r} does not fit images of shape {shown}: {err}") from None
             elif encoder_arch:
@@ -193,7 +211,7 @@ class RecurrentActorCriticPolicy:
             else:
                 encoder, n_enc = Sequential([]), n_flat
             if net != "cnn" and image:  # the MLP (or the LSTM) takes the flattened (C, H, W) pixels, as PPO's "mlp"
-                with_input(encoder, observation_space, flatten=True)
+                with_input(encoder, observation_space, flatten=True)  # (other 3-D Boxes arrive flat: nothing to add)
             lstm = LSTM(n_enc, self.hidden_size, rng, forget_bias=lstm_forget_bias)
             head = mlp([self.hidden_size, *arch, n], rng, activation, None, hidden_init, out_w_init=out_init)
             return RecurrentBranch(encoder, lstm, head)
@@ -281,3 +299,94 @@ class RecurrentActorCriticPolicy:
     def nets(self) -> dict[str, Sequential]:
         out = {f"pi_{k}": v for k, v in self.actor.nets().items()}
         return out | {f"vf_{k}": v for k, v in self.critic.nets().items()}
+
+    # --- SB3's BasePolicy methods (sb3-contrib's RecurrentActorCriticPolicy): the agent's arithmetic --------------
+    #: The agent the policy belongs to, set by it (``BaseAgent._attach_policy``); None for a policy made on its own.
+    _agent: Any = None
+    #: SB3's ``policy.observation_space``: the agent's, what ``predict`` takes (set with ``_agent``).
+    observation_space: gym.Space | None = None
+    #: SB3's ``policy.training``: what ``set_training_mode`` was last given.
+    training: bool = True
+
+    def _owner(self, what: str) -> Any:
+        """The agent of the policy (a ``RecurrentPPO``), for its SB3 method ``what``.
+
+        Raises:
+            RuntimeError: For a policy made on its own, not by an agent.
+        """
+        if self._agent is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.{what} needs the agent the policy belongs to (its observation encoding, "
+                "normalisation, generator and parameter names): call it on agent.policy"
+            )
+        return self._agent
+
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: tuple[np.ndarray, np.ndarray] | None = None,
+        episode_start: np.ndarray | bool | None = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        """sb3-contrib's ``policy.predict``: the agent's ``predict`` (``RecurrentPPO.predict``), the same actions and
+        next LSTM state from the same observations, state and episode starts (as ``ActorCriticPolicy.predict``).
+
+        Args:
+            observation: One raw observation (*obs_shape) or a batch (N, *obs_shape).
+            state: The actor's (h, c), each (N, H), of the previous call; None for zeros.
+            episode_start: (N,) (or a bool for one observation); true resets the state first.
+            deterministic: The most likely action instead of a sample (from ``agent.rng``).
+
+        Returns:
+            (action, shape () / (D,), or actions (N,) / (N, D); the new (h, c), each (N, H)).
+
+        Raises:
+            ValueError: For an observation, state or episode_start of the wrong shape (the agent's message).
+            RuntimeError: For a policy made on its own, not by an agent.
+        """
+        return self._owner("predict").predict(observation, state, episode_start, deterministic)
+
+    def set_training_mode(self, mode: bool) -> None:
+        """SB3's: records ``mode`` in ``training``; it changes no output (as ``ActorCriticPolicy.set_training_mode``).
+
+        Raises:
+            ValueError: For anything but a bool (as torch's ``Module.train``).
+        """
+        if not isinstance(mode, bool | np.bool_):
+            raise ValueError(f"{type(self).__name__}.set_training_mode takes a bool, got {mode!r}")
+        self.training = bool(mode)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """SB3's (torch's): copies of the parameters by the model file's names, ``net/<network>/<name>`` for each
+        network of ``nets`` (``net/pi_lstm/0.W_x``, ``net/pi_head/0.W``, ``net/vf_...``), then ``log_std`` ((D,),
+        (0,) for discrete actions), as ``agent.get_parameters()`` groups them (``ActorCriticPolicy.state_dict``).
+
+        Raises:
+            RuntimeError: For a policy made on its own, not by an agent.
+        """
+        return self._owner("state_dict")._policy_state_dict()
+
+    def load_state_dict(self, state_dict: dict[str, np.ndarray], strict: bool = True) -> None:
+        """SB3's (torch's): writes ``state_dict()``'s arrays into the parameters in place, each cast to its
+        parameter's dtype; nothing is written unless all fit (``ActorCriticPolicy.load_state_dict``).
+
+        Args:
+            state_dict: Name -> array, e.g. another agent's ``policy.state_dict()`` (same architecture).
+            strict: Every name must be given; False loads the names given and keeps the other parameters.
+
+        Raises:
+            ValueError: For unknown names or (``strict``) missing ones, naming the expected and the given names; an
+                array of another shape, naming both shapes; or one that is not numeric.
+            RuntimeError: For a policy made on its own, not by an agent.
+        """
+        what = f"{getattr(self._agent, 'algo', type(self).__name__)}.policy.load_state_dict"
+        self._owner("load_state_dict")._load_policy_state_dict(state_dict, strict, what)
+
+    def parameters(self) -> list[np.ndarray]:
+        """SB3's (torch's, which yields torch Parameters): the parameters themselves, numpy arrays in
+        ``state_dict()``'s order, not copies: writing into one changes the policy.
+
+        Raises:
+            RuntimeError: For a policy made on its own, not by an agent.
+        """
+        return list(self._owner("parameters")._policy_arrays().values())

@@ -2,13 +2,17 @@
 
 Observations reach the networks as one array per observation, encoded here and nowhere else:
 
-- ``Box``: 1-D and image (3-D, (C, H, W) or (H, W, C)) Boxes pass through unchanged (uint8 pixels are
-  scaled to [0, 1] by the network's first layer, ``agents.common.cnn.ImageScale``); other shapes are flattened.
+- ``Box``: 1-D Boxes and images pass through unchanged; other shapes are flattened. An image is SB3's: a 3-D Box,
+  (C, H, W) or (H, W, C), of dtype uint8 with bounds 0 and 255 (``agents.common.cnn.is_image_space``); its pixels
+  are scaled to [0, 1] by the network's first layer, ``agents.common.cnn.ImageScale``. Any other 3-D Box (floats,
+  uint8 of other bounds) is feature data, flattened like the other shapes (a CNN asked for explicitly takes it back
+  in its shape, ``agents.common.cnn.Unflatten``).
 - ``Discrete``: one-hot; ``MultiDiscrete``: the one-hots of its entries, concatenated; ``MultiBinary``: 0/1.
 - ``Dict`` and ``Tuple`` (nested too): each part encoded, concatenated in the space's order (a ``Dict``'s keys
-  sorted, as gymnasium keeps them). An image Box inside keeps its pixels, flattened, at a known offset
-  (``image_parts``), where the network's first layer (``agents.common.cnn.CombinedInput``) takes them
-  back out for a CNN or scales them.
+  sorted, as gymnasium keeps them). An image inside (SB3's rule, as above) keeps its pixels, flattened, at a known
+  offset (``image_parts``), where the network's first layer (``agents.common.cnn.CombinedInput``) takes them
+  back out for a CNN or scales them; a 3-D part that is no image is just flattened, as SB3's ``CombinedExtractor``
+  does with it.
 
 Every encoding but the pass-through is gymnasium's ``flatten_space`` / ``flatten`` (subtracting a space's
 ``start``) in float32. That is what SB3's ``preprocess_obs`` computes for Discrete, MultiDiscrete (one-hots),
@@ -72,8 +76,9 @@ def check_observation_space(algo: str, space: gym.Space) -> None:
 
 
 def passes_through(space: gym.Space) -> bool:
-    """Whether observations of ``space`` reach the networks unchanged: a 1-D or an image (3-D) Box."""
-    return isinstance(space, spaces.Box) and len(space.shape) in (1, 3)
+    """Whether observations of ``space`` reach the networks unchanged: a 1-D Box, or an image by SB3's rule (a 3-D
+    Box of dtype uint8 with bounds 0 and 255, ``agents.common.cnn.is_image_space``). Other 3-D Boxes are flattened."""
+    return isinstance(space, spaces.Box) and (len(space.shape) == 1 or is_image_space(space))
 
 
 def encoded_space(space: gym.Space) -> spaces.Box:
@@ -88,6 +93,8 @@ def encoded_space(space: gym.Space) -> spaces.Box:
 def image_parts(space: gym.Space) -> list[tuple[int, spaces.Box]]:
     """(offset, image Box) of each image part of a ``Dict`` / ``Tuple``, in the encoded layout's order.
 
+    Image parts are SB3's images (``agents.common.cnn.is_image_space``: 3-D Boxes of dtype uint8 with bounds 0 and
+    255), the parts SB3's ``CombinedExtractor`` sends through a CNN; other 3-D parts are flattened with the rest.
     An image part's pixels are the columns ``offset : offset + prod(box.shape)`` of the encoding, in the
     C order of ``box.shape``. A plain Box (image or not) has no parts: it is no composite.
     """

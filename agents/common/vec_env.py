@@ -23,7 +23,9 @@ the wrappers reach the sub-environments of the env they wrap, whichever its vect
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import reprlib
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -216,6 +218,82 @@ def merge_infos(env_infos: list[tuple[int, dict[str, Any]]], num_envs: int) -> d
     return out
 
 
+def _described(value: Any) -> str:
+    """What came, for messages: an array's shape and dtype, a tuple's or list's length, else its type; with a short
+    repr."""
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype} ({reprlib.repr(value)})"
+    if isinstance(value, tuple | list):
+        return f"a {type(value).__name__} of {len(value)} values ({reprlib.repr(value)})"
+    return f"{reprlib.repr(value)} ({type(value).__name__})"
+
+
+def _is_real_scalar(value: Any) -> bool:
+    """Whether ``value`` is one real number: a bool, int or float, Python's or numpy's (a 0-d array of one too)."""
+    if isinstance(value, bool | int | float | np.bool_ | np.integer | np.floating):
+        return True
+    return isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "biuf"
+
+
+def observation_misfit(space: gym.Space, obs: Any, path: str = "") -> str | None:
+    """What of ``obs`` does not fit ``space``, as the end of the sentence "env i (X) returned an observation ...",
+    or None if it fits.
+
+    Box, Discrete, MultiDiscrete and MultiBinary (parts): the shape must be the space's and the dtype must cast to
+    the space's within its kind (``np.can_cast(..., "same_kind")``: float64 to float32, not floats to an integer
+    space); the values are not compared with the bounds. Dict: a mapping with exactly the space's keys (the missing
+    and extra ones are named); Tuple: a tuple or list of as many parts; both checked part by part, the part named
+    by its keys and indices (``['pos']``, ``[0]['x']``). Other spaces (Text, Graph, Sequence...) are not checked.
+
+    Args:
+        space: The observation space (or a part of it).
+        obs: The observation (or that part of it).
+        path: Where the part is in the observation, "" for the whole.
+    """
+    of = f"whose part {path} has" if path else "of"
+    with_ = f"whose part {path} has" if path else "with"
+    that = f"whose part {path} is" if path else "that is"
+    own = f"its observation space's part {path}, {space}," if path else f"its observation space {space}"
+    if isinstance(space, gym.spaces.Dict):
+        keys = list(space.spaces)
+        if not isinstance(obs, Mapping):
+            return f"{that} {_described(obs)}, but {own} wants a dict with keys {keys}"
+        missing = [k for k in keys if k not in obs]
+        extra = [k for k in obs if k not in space.spaces]
+        if missing or extra:
+            which = ", ".join(f"{w} {ks}" for w, ks in (("missing", missing), ("extra", extra)) if ks)
+            return f"{with_} keys {list(obs)}, but {own} has keys {keys} ({which})"
+        for key, part in space.spaces.items():
+            misfit = observation_misfit(part, obs[key], f"{path}[{key!r}]")
+            if misfit is not None:
+                return misfit
+        return None
+    if isinstance(space, gym.spaces.Tuple):
+        n = len(space.spaces)
+        if not isinstance(obs, tuple | list):
+            return f"{that} {_described(obs)}, but {own} wants a tuple of {n} parts"
+        if len(obs) != n:
+            return f"{with_} {len(obs)} parts, but {own} has {n}"
+        for k, (part, o) in enumerate(zip(space.spaces, obs, strict=True)):
+            misfit = observation_misfit(part, o, f"{path}[{k}]")
+            if misfit is not None:
+                return misfit
+        return None
+    if not isinstance(space, gym.spaces.Box | gym.spaces.Discrete | gym.spaces.MultiDiscrete | gym.spaces.MultiBinary):
+        return None
+    try:
+        a = np.asarray(obs)
+    except (TypeError, ValueError):  # ragged nested lists
+        a = None
+    if a is None or a.dtype.kind not in "biuf":
+        return f"{that} {_described(obs)}, which does not fit {own}"
+    if a.shape != space.shape:
+        return f"{of} shape {a.shape}, but {own} has shape {space.shape}"
+    if not np.can_cast(a.dtype, space.dtype, casting="same_kind"):
+        return f"{of} dtype {a.dtype}, which does not fit {own} of dtype {space.dtype}"
+    return None
+
+
 class SyncVectorEnv(SubEnvMethods, gym.vector.VectorEnv):
     """Steps ``num_envs`` environments in turn, autoresetting in the same step (SAME_STEP).
 
@@ -258,50 +336,151 @@ class SyncVectorEnv(SubEnvMethods, gym.vector.VectorEnv):
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict | None = None) -> tuple[Any, dict]:
         seeds = [seed + i for i in range(self.num_envs)] if isinstance(seed, int) else seed or [None] * self.num_envs
         env_infos: list[tuple[int, dict[str, Any]]] = []
+        batch = self._obs if self._arrays else self._obs_list
         for i, (env, s) in enumerate(zip(self.envs, seeds, strict=True)):
-            obs, info = env.reset(seed=s, options=options)
-            self._set_obs(i, obs)
+            obs, info = self._checked_reset(i, env.reset(seed=s, options=options))
+            batch[i] = obs
             if info:
                 env_infos.append((i, info))
         self._steps_checked = False  # the first step's observations are checked too
         return self._batch(), merge_infos(env_infos, self.num_envs)
 
-    def _set_obs(self, i: int, obs: Any) -> None:
-        if self._arrays:
-            self._check_obs(i, obs)
-            self._obs[i] = obs
-        else:
-            self._obs_list[i] = obs
+    def _env_name(self, i: int) -> str:
+        """Env ``i`` for messages: its class, after its id if it was made from one (``"CartPole-v1, CartPoleEnv"``)."""
+        env = self.envs[i]
+        cls = type(env.unwrapped).__name__
+        env_id = getattr(getattr(env, "spec", None), "id", None)
+        return f"{env_id}, {cls}" if env_id else cls
 
-    def _check_obs(self, i: int, obs: Any) -> None:
-        """Refuses an observation of another shape than the observation space's, or of a dtype that does not cast to
-        the space's within its kind (floats to an integer space): written into the batch's row, numpy would broadcast
-        or truncate it without a word. Checked at ``reset()`` and on the first step after it (its autoresets too),
-        not on every step: the agents' hot loop (an env that resets at every step, a bandit, would pay at each).
+    def _checked_reset(self, i: int, out: Any) -> tuple[Any, dict]:
+        """``out``, what env ``i``'s ``reset()`` returned, after checking it is Gymnasium's ``(observation, info)``
+        with a dict info and an observation that fits the observation space (``_check_obs``). Gym's older API
+        returned the observation alone, which unpacking into (observation, info) would split. Called at ``reset()``
+        and for the autoresets of the first step after it, as ``_check_obs``.
 
         Raises:
-            ValueError: Naming the env, the space and the shape or dtype that came.
+            ValueError: Naming the env and what it returned.
         """
-        space = self.single_observation_space
-        a = np.asarray(obs)
-        name = getattr(self.spec, "id", None) or type(self.envs[i].unwrapped).__name__
-        if a.shape != space.shape:
+        if not isinstance(out, tuple) or len(out) != 2 or not isinstance(out[1], dict):
             raise ValueError(
-                f"env {i} ({name}) returned an observation of shape {a.shape}, but its observation space {space} "
-                f"has shape {space.shape}"
+                f"env {i} ({self._env_name(i)}): reset() must return (observation, info) (Gymnasium's API), info a "
+                f"dict; it returned {_described(out)}"
             )
-        if not np.can_cast(a.dtype, space.dtype, casting="same_kind"):
+        self._check_obs(i, out[0])
+        return out
+
+    def _checked_step(self, i: int, env: gym.Env, action: Any) -> tuple[Any, Any, Any, Any, dict]:
+        """``env.step(action)`` for env ``i``, after checking it is Gymnasium's ``(observation, reward, terminated,
+        truncated, info)``: a scalar reward and flags, a dict info, an observation that fits the observation space.
+        Called on the first step after a reset, as ``_check_obs``; a later step that returns something else fails in
+        ``step``'s except paths, which name the env too.
+
+        Raises:
+            ValueError: Naming the env and what it returned.
+        """
+        out = env.step(action)
+        name = self._env_name(i)
+        if not isinstance(out, tuple) or len(out) != 5:
+            old = isinstance(out, tuple) and len(out) == 4
             raise ValueError(
-                f"env {i} ({name}) returned an observation of dtype {a.dtype}, which does not fit its observation "
-                f"space {space} of dtype {space.dtype}"
+                f"env {i} ({name}): step() must return (observation, reward, terminated, truncated, info) "
+                f"(Gymnasium's API); it returned {_described(out)}"
+                + (", as gym's older API (observation, reward, done, info)" if old else "")
             )
+        obs, reward, terminated, truncated, info = out
+        if not _is_real_scalar(reward):
+            raise ValueError(
+                f"env {i} ({name}): the reward must be a scalar (a Python or numpy number), got {_described(reward)}"
+            )
+        for flag, value in (("terminated", terminated), ("truncated", truncated)):
+            if not _is_real_scalar(value):
+                raise ValueError(f"env {i} ({name}): {flag} must be a bool, got {_described(value)}")
+        if not isinstance(info, dict):
+            raise ValueError(
+                f"env {i} ({name}): step()'s info must be a dict (Gymnasium's API), got {_described(info)}"
+            )
+        self._check_obs(i, obs)
+        return out
+
+    def _check_obs(self, i: int, obs: Any) -> None:
+        """Refuses an observation that does not fit the observation space (``observation_misfit``: another shape, a
+        dtype that does not cast to the space's within its kind, floats for an integer space; a Dict's keys or a
+        Tuple's length, part by part): written into the batch's row, numpy would broadcast or truncate it without a
+        word, and a Dict or Tuple part would fail deep in Gymnasium's batching. Checked at ``reset()`` and on the
+        first step after it (its autoresets too), not on every step: the agents' hot loop (an env that resets at
+        every step, a bandit, would pay at each).
+
+        Raises:
+            ValueError: Naming the env, the part, the space and what came.
+        """
+        misfit = observation_misfit(self.single_observation_space, obs)
+        if misfit is not None:
+            raise ValueError(f"env {i} ({self._env_name(i)}) returned an observation {misfit}")
 
     def _batch(self) -> Any:
-        """A copy of the current observations, (num_envs, ...) (a dict / tuple of such arrays for Dict / Tuple)."""
+        """A copy of the current observations, (num_envs, ...) (a dict / tuple of such arrays for Dict / Tuple).
+
+        Raises:
+            ValueError: Naming the env whose observation Gymnasium's ``concatenate`` could not batch, and the space.
+        """
         if self._arrays:
             return self._obs.copy()
         space = self.single_observation_space
-        return concatenate(space, self._obs_list, create_empty_array(space, self.num_envs))
+        try:
+            return concatenate(space, self._obs_list, create_empty_array(space, self.num_envs))
+        except Exception as e:  # an observation that no longer fits (checked at reset and on the first step only)
+            raise self._batch_error(e) from e
+
+    def _batch_error(self, error: Exception) -> ValueError:
+        """The ValueError for ``error``, raised by batching the observations: naming the first env whose observation
+        does not fit the space (``observation_misfit``) or cannot be batched alone."""
+        space = self.single_observation_space
+        for i, obs in enumerate(self._obs_list):
+            misfit = observation_misfit(space, obs)
+            if misfit is not None:
+                return ValueError(f"env {i} ({self._env_name(i)}) returned an observation {misfit}")
+        for i, obs in enumerate(self._obs_list):
+            try:
+                concatenate(space, [obs], create_empty_array(space, 1))
+            except Exception:
+                return ValueError(
+                    f"env {i} ({self._env_name(i)}) returned an observation that Gymnasium cannot batch as its "
+                    f"observation space {space}: {type(error).__name__}: {error}"
+                )
+        return ValueError(
+            f"the observations of the {self.num_envs} envs cannot be batched as their observation space {space}: "
+            f"{type(error).__name__}: {error}"
+        )
+
+    def _raise_step_error(self, i: int, error: Exception) -> None:
+        """For ``error``, raised where ``step`` unpacks env ``i``'s ``step()`` into (observation, reward, terminated,
+        truncated, info) and stores the reward (not inside the env), a ValueError naming the env and what it must
+        return; returns for an error of the env's own, which ``step`` re-raises as it came."""
+        tb = error.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        if tb is None or tb.tb_frame.f_code is not SyncVectorEnv.step.__code__:
+            return
+        name, message = self._env_name(i), f"{type(error).__name__}: {error}"
+        if "unpack" in str(error):
+            raise ValueError(
+                f"env {i} ({name}): step() must return (observation, reward, terminated, truncated, info) "
+                f"(Gymnasium's API); it returned something else ({message})"
+            ) from error
+        raise ValueError(
+            f"env {i} ({name}): the reward must be a scalar (a Python or numpy number), got a value numpy cannot "
+            f"store as one number ({message})"
+        ) from error
+
+    def _raise_info_error(self, env_infos: list[tuple[int, Any]], error: Exception) -> None:
+        """For ``error``, raised merging the envs' infos, a ValueError naming the first env whose info is no dict;
+        returns if they all are, and ``step`` re-raises ``error``."""
+        for i, info in env_infos:
+            if not isinstance(info, dict):
+                raise ValueError(
+                    f"env {i} ({self._env_name(i)}): step()'s info must be a dict (Gymnasium's API), got "
+                    f"{_described(info)}"
+                ) from error
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         acts = actions if self._discrete_dtype is None else np.asarray(actions, dtype=self._discrete_dtype)
@@ -311,23 +490,28 @@ class SyncVectorEnv(SubEnvMethods, gym.vector.VectorEnv):
         rewards, terminated, truncated = self._rewards, self._terminated, self._truncated
         env_infos: list[tuple[int, dict[str, Any]]] = []  # (i, info) of the envs whose info is not empty
         final_infos: list[tuple[int, dict[str, Any]]] = []  # (i, info) of the steps that ended an episode
-        check = self._arrays and not self._steps_checked  # the first step after a reset: its observations too
+        check = not self._steps_checked  # the first step after a reset: what the envs return is checked too
         for i, env in enumerate(self.envs):
-            obs, rewards[i], term, trunc, info = env.step(acts[i])
+            # the except paths cost nothing on a step that works, and name the env that returned something wrong
+            try:
+                obs, rewards[i], term, trunc, info = self._checked_step(i, env, acts[i]) if check else env.step(acts[i])
+            except (ValueError, TypeError) as e:
+                self._raise_step_error(i, e)
+                raise
             terminated[i], truncated[i] = term, trunc
-            if check:
-                self._check_obs(i, obs)
             if term or trunc:
                 final.append(i)
                 final_obs.append(obs)
                 if info:  # Gymnasium's SAME_STEP layout: the ended step's info under final_info
                     final_infos.append((i, info))
-                obs, info = env.reset()
-                if check:
-                    self._check_obs(i, obs)
+                obs, info = self._checked_reset(i, env.reset()) if check else env.reset()
             if info:
                 env_infos.append((i, info))
-            batch[i] = obs
+            try:
+                batch[i] = obs
+            except (ValueError, TypeError):
+                self._check_obs(i, obs)
+                raise
         if check:
             self._steps_checked = True
         infos: dict[str, Any] = {}
@@ -337,12 +521,16 @@ class SyncVectorEnv(SubEnvMethods, gym.vector.VectorEnv):
             for i, o in zip(final, final_obs, strict=True):
                 infos["final_obs"][i] = o
                 infos["_final_obs"][i] = True
-        if final_infos:
-            infos["final_info"] = merge_infos(final_infos, self.num_envs)
-            infos["_final_info"] = np.zeros(self.num_envs, dtype=np.bool_)
-            infos["_final_info"][[i for i, _ in final_infos]] = True
-        if env_infos:  # the envs' own keys, merged as Gymnasium's vector envs merge them
-            infos.update(merge_infos(env_infos, self.num_envs))
+        try:
+            if final_infos:
+                infos["final_info"] = merge_infos(final_infos, self.num_envs)
+                infos["_final_info"] = np.zeros(self.num_envs, dtype=np.bool_)
+                infos["_final_info"][[i for i, _ in final_infos]] = True
+            if env_infos:  # the envs' own keys, merged as Gymnasium's vector envs merge them
+                infos.update(merge_infos(env_infos, self.num_envs))
+        except (AttributeError, TypeError) as e:
+            self._raise_info_error(final_infos + env_infos, e)
+            raise
         return self._batch(), self._rewards.copy(), self._terminated.copy(), self._truncated.copy(), infos
 
     def render(self) -> tuple[Any, ...]:
@@ -373,10 +561,15 @@ def make_vec_env(
         **make_kwargs: ``gym.make`` arguments.
 
     Raises:
-        ValueError: For a vector env with another autoreset mode (saying how to make one that fits) or another
-            number of envs than ``n_envs``, an unknown vectorization, or a single env instance with n_envs > 1.
+        ValueError: For a vector env with another autoreset mode (saying how to make one that fits), with Gymnasium's
+            ``DictInfoToList`` wrapper (its infos are a list, the agents read Gymnasium's dict) or another number of
+            envs than ``n_envs``, an unknown vectorization, or a single env instance with n_envs > 1.
+
+    Warns:
+        UserWarning: For an env instance with vectorization "async": the worker process steps a copy of it.
     """
     if isinstance(env, gym.vector.VectorEnv):
+        _refuse_list_infos(env)
         mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
         if mode != AutoresetMode.SAME_STEP:
             raise ValueError(
@@ -396,6 +589,16 @@ def make_vec_env(
     if isinstance(env, gym.Env):
         if n_envs != 1:
             raise ValueError(f"an env instance can only be used with n_envs=1, got n_envs={n_envs}; pass an env id")
+        if vectorization == "async":
+            warnings.warn(
+                f"vectorization='async' steps a copy of the env instance ({type(env.unwrapped).__name__}) in a worker "
+                "process: the instance given is pickled into it and its own state does not change (the statistics "
+                "of its wrappers, such as RecordEpisodeStatistics's queues, stay empty; get_env().get_attr and call "
+                "reach the copy). Pass the env id instead (the worker makes the env itself), or use "
+                "vectorization='sync' to step this instance",
+                UserWarning,
+                stacklevel=2,
+            )
         fns = [lambda: env]
     elif isinstance(env, str):
         fns = [lambda: _wrapped(gym.make(env, **make_kwargs), wrappers) for _ in range(n_envs)]
@@ -437,6 +640,41 @@ def same_step_make_vec(env: gym.vector.VectorEnv) -> str:
     )
 
 
+def _refuse_list_infos(env: gym.vector.VectorEnv) -> None:
+    """Raises a ValueError if ``env`` or a vector env it wraps is Gymnasium's ``DictInfoToList``, whose infos are a
+    list of one dict per env: the agents read Gymnasium's dict of arrays (``final_obs``, ``final_info``...)."""
+    from gymnasium.wrappers.vector import DictInfoToList
+
+    inner: Any = env
+    while isinstance(inner, gym.vector.VectorWrapper):
+        if isinstance(inner, DictInfoToList):
+            raise ValueError(
+                "agents need a vector env whose infos are Gymnasium's dict (arrays over the envs with _<key> masks, "
+                "final_obs and final_info for the episodes a step ended), got one wrapped in "
+                "gymnasium.wrappers.vector.DictInfoToList, whose infos are a list of one dict per env; pass the vector "
+                "env without DictInfoToList: callbacks see Gymnasium's dict infos (self.locals['infos'])"
+            )
+        inner = inner.env
+
+
+def check_vector_infos(env: gym.vector.VectorEnv, infos: Any, method: str = "reset") -> None:
+    """Raises a ValueError unless ``infos``, what ``env.<method>()`` returned as its infos, is a dict (Gymnasium's
+    layout of a vector env's infos, which the agents read). For the first ``reset()`` of a vector env given to an
+    agent: a vector env whose infos are a list (one dict per env) gives it at every call.
+
+    Args:
+        env: The vector env.
+        infos: Its infos.
+        method: The method that returned them, for the message.
+    """
+    if not isinstance(infos, dict):
+        raise ValueError(
+            f"{type(env).__name__}.{method}() returned infos of type {type(infos).__name__}; agents need Gymnasium's "
+            "vector-env infos, a dict of arrays over the envs with _<key> masks (a list of one dict per env, as "
+            "gymnasium.wrappers.vector.DictInfoToList gives, is not taken)"
+        )
+
+
 def _wrapped(env: gym.Env, wrappers: Sequence[Callable[[gym.Env], gym.Env]]) -> gym.Env:
     for wrap in wrappers:
         env = wrap(env)
@@ -444,8 +682,28 @@ def _wrapped(env: gym.Env, wrappers: Sequence[Callable[[gym.Env], gym.Env]]) -> 
 
 
 def final_observations(infos: dict, idx: np.ndarray) -> np.ndarray:
-    """The true final observations of the sub-envs ``idx`` whose episodes ended this step, (len(idx), ...)."""
-    return np.stack([infos["final_obs"][i] for i in idx]).astype(np.float32)
+    """The true final observations of the sub-envs ``idx`` whose episodes ended this step, (len(idx), ...).
+
+    Raises:
+        ValueError: For infos that are no dict, or hold no ``final_obs`` of those envs (a vector env that does not
+            autoreset in the same step, or gives its infos in another layout).
+    """
+    try:
+        return np.stack([infos["final_obs"][i] for i in idx]).astype(np.float32)
+    except (TypeError, KeyError, IndexError) as e:
+        if not isinstance(infos, dict):
+            raise ValueError(
+                f"the vector env's infos are of type {type(infos).__name__}; agents need Gymnasium's vector-env "
+                "infos, a dict of arrays over the envs (a list of one dict per env, as "
+                "gymnasium.wrappers.vector.DictInfoToList gives, is not taken)"
+            ) from e
+        if "final_obs" not in infos:
+            raise ValueError(
+                f"the vector env's infos hold no final_obs for the envs {list(idx)} whose episodes ended this step "
+                f"(keys: {sorted(infos)}); agents need a vector env with autoreset_mode=AutoresetMode.SAME_STEP, "
+                "which puts an ended episode's last observation in infos['final_obs']"
+            ) from e
+        raise
 
 
 def true_next_observations(next_obs: np.ndarray, dones: np.ndarray, infos: dict) -> np.ndarray:
@@ -466,11 +724,29 @@ def true_next_observations(next_obs: np.ndarray, dones: np.ndarray, infos: dict)
     return real_next
 
 
-def _sb3_vec_env_hint(env: Any) -> str:
-    """For an SB3 ``VecEnv`` (``make_vec_env``, ``DummyVecEnv``, ``VecNormalize``...), what to pass instead."""
-    if not type(env).__module__.startswith("stable_baselines3"):
+def _sb3_vec_env_hint(env: Any, single: bool = False) -> str:
+    """For an SB3 ``VecEnv`` (``make_vec_env``, ``DummyVecEnv``, ``VecNormalize``...), what to pass instead; "" for
+    anything else.
+
+    Args:
+        env: What was given.
+        single: Whether one env is wanted (evaluation) rather than an agent's envs.
+    """
+    if not type(env).__module__.startswith("stable_baselines3") or not hasattr(env, "step_async"):
         return ""
+    if single:
+        return (
+            "; SB3's VecEnv is not taken (its API is not Gymnasium's): pass the env id or one gymnasium.Env, on which "
+            "the episodes run one after another (an agent's predict normalises observations itself under "
+            "normalize_obs: no VecNormalize is needed)"
+        )
+    n = getattr(env, "num_envs", None)
     return (
         "; SB3's VecEnv is not taken (its API is not Gymnasium's): pass the env id with n_envs=N (the agent makes N "
-        "envs), or a Gymnasium vector env, and normalize_obs=True / normalize_reward=True for what VecNormalize does"
+        f"envs{f'; this VecEnv has {n}' if isinstance(n, int) else ''}), or a Gymnasium vector env, and "
+        "normalize_obs=True / normalize_reward=True for what VecNormalize does. To keep the env's arguments (SB3's "
+        "env_kwargs; the agents take none), pass make_vec_env(env_id, n_envs=N, **env_kwargs) from "
+        "agents.common.vec_env (nngym's vector env), or Gymnasium's gym.make_vec(env_id, num_envs=N, "
+        'vectorization_mode="sync", vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}, '
+        "**env_kwargs)"
     )

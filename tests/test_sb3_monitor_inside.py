@@ -1,0 +1,53 @@
+"""An SB3 ``Monitor`` inside the env's wrappers: the agent counts episodes as the Monitor does, as SB3 does."""
+
+from __future__ import annotations
+
+import csv
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.wrappers import TransformReward
+
+from agents import PPO
+
+monitor = pytest.importorskip("stable_baselines3.common.monitor")
+
+
+def _scaled(inner_monitor: bool) -> gym.Env:
+    """CartPole (reward 1 a step) with its rewards scaled by 0.01 outside an SB3 Monitor, or without one."""
+    env = gym.make("CartPole-v1")
+    return TransformReward(monitor.Monitor(env) if inner_monitor else env, lambda r: 0.01 * r)
+
+
+def test_returns_are_the_monitors_with_a_reward_wrapper_outside_it(tmp_path):
+    agent = PPO(_scaled(True), seed=0, n_steps=256, batch_size=64, n_epochs=1, log_dir=tmp_path).learn(256)
+    episodes = list(agent.ep_info_buffer)
+    assert len(episodes) >= 5
+    assert all(e["r"] == e["l"] for e in episodes)  # CartPole's own return: 1 a step, not 0.01
+    with open(tmp_path / "monitor.csv") as f:
+        rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
+    assert [float(row["r"]) for row in rows] == [float(e["r"]) for e in episodes]
+    plain = PPO(_scaled(False), seed=0, n_steps=256, batch_size=64, n_epochs=1).learn(256)
+    assert all(np.isclose(e["r"], 0.01 * e["l"]) for e in plain.ep_info_buffer)  # the rewards the agent gets
+
+
+def test_only_the_envs_with_a_monitor_are_counted_by_it():
+    same_step = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}
+    vec = gym.vector.SyncVectorEnv([lambda: _scaled(True), lambda: _scaled(False)], **same_step)
+    agent = PPO(vec, seed=1, n_steps=128, batch_size=64, n_epochs=1)
+    seen: dict[int, list[tuple[float, int]]] = {0: [], 1: []}
+    track = agent._track_episodes
+
+    def spy(rewards, dones, infos=None):  # which env each new ep_info_buffer entry came from
+        before = len(agent.ep_info_buffer)
+        track(rewards, dones, infos)
+        new = list(agent.ep_info_buffer)[before:] if len(agent.ep_info_buffer) > before else []
+        for i, e in zip(np.flatnonzero(dones), new, strict=True):
+            seen[int(i)].append((e["r"], e["l"]))
+
+    agent._track_episodes = spy
+    agent.learn(256)
+    assert seen[0] and seen[1]
+    assert all(r == n for r, n in seen[0])
+    assert all(np.isclose(r, 0.01 * n) for r, n in seen[1])
