@@ -70,9 +70,10 @@ class RecurrentPPOConfig:
     """Initial forget-gate bias of the LSTMs (long memories, e.g. a 100-cell T-maze, like larger values)."""
     encoder_arch: tuple[int, ...] = ()
     """Hidden sizes of the MLP before each LSTM; () feeds observations straight in (sb3-contrib's MlpLstmPolicy)."""
-    net_arch: tuple[int, ...] | dict[str, tuple[int, ...]] = (64,)
+    net_arch: tuple[int, ...] | dict[str, tuple[int, ...]] | None = None
     """Hidden sizes of the MLP after each LSTM, the same for actor and critic, or SB3's ``dict(pi=[...], vf=[...])``
-    for different ones."""
+    for different ones; None: sb3-contrib's default, (64, 64) after the observations or an MLP encoder
+    (``MlpLstmPolicy``, ``MultiInputLstmPolicy``), () after a CNN encoder (``CnnLstmPolicy``: the heads on the LSTM)."""
     activation: str = "tanh"
     """Hidden activation."""
     ortho_init: bool = True
@@ -130,6 +131,8 @@ class RecurrentPPO(PPO):
 
     def _build(self) -> None:
         c = self.config
+        if c.net_arch is None:  # sb3-contrib's default (ActorCriticPolicy's: none after NatureCNN), kept in the file
+            c.net_arch = () if self.net == "cnn" else (64, 64)
         self.policy = RecurrentActorCriticPolicy(
             self.observation_space,  # the policy takes its encoding (agents.common.spaces)
             self.action_space,

@@ -416,3 +416,24 @@ def test_the_default_cnn_encoder_fits_small_images_too():
     assert agent.config.cnn_spec is None and default_recurrent_cnn_spec(small) == CNN_SPEC_SMALL
     assert default_recurrent_cnn_spec(gym.spaces.Box(0, 255, (1, 28, 28), np.uint8)) == DEFAULT_CNN_SPEC
     assert default_recurrent_cnn_spec(gym.spaces.Box(0, 255, (10, 10, 1), np.uint8)) == DEFAULT_CNN_SPEC
+
+
+def test_default_architecture_is_sb3_contribs():
+    """No net_arch: sb3-contrib's RecurrentPPO defaults (LSTM 256 then 64, 64 for MlpLstmPolicy; the heads straight on
+    the LSTM after a CNN), layer by layer against sb3-contrib's own policy where it is installed."""
+
+    def head_sizes(agent) -> list[tuple[int, int]]:
+        return [layer.params["W"].shape[::-1] for layer in agent.policy.actor.head.layers if "W" in layer.params]
+
+    mlp = RecurrentPPO("CartPole-v1", seed=0, n_steps=8, batch_size=8)
+    assert mlp.config.net_arch == (64, 64)
+    assert mlp.policy.actor.lstm.params["W_ih"].shape == (4 * 256, 4)
+    assert head_sizes(mlp) == [(256, 64), (64, 64), (64, 2)]
+    cnn = RecurrentPPO("CnnLstmPolicy", "nngym/Catch-v0", seed=0, n_steps=8, batch_size=8)
+    assert cnn.config.net_arch == () and head_sizes(cnn) == [(256, 3)]
+    assert RecurrentPPO("CartPole-v1", net_arch=[32], n_steps=8, batch_size=8).config.net_arch == (32,)  # as given
+    sb3_contrib = pytest.importorskip("sb3_contrib")
+    theirs = sb3_contrib.RecurrentPPO("MlpLstmPolicy", "CartPole-v1", device="cpu").policy
+    linears = [m for m in [*theirs.mlp_extractor.policy_net, theirs.action_net] if hasattr(m, "weight")]
+    assert [tuple(m.weight.shape[::-1]) for m in linears] == head_sizes(mlp)
+    assert theirs.lstm_actor.hidden_size == mlp.policy.actor.lstm.params["W_ih"].shape[0] // 4

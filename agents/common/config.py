@@ -100,7 +100,8 @@ def check_config(algo: str, config: Any) -> None:
         if str(field.type) == "bool" and not isinstance(value, bool | np.bool_):
             raise ValueError(f"{algo}: {name} must be a bool (True or False), got {type(value).__name__} {value!r}")
         if name in ARCH_FIELDS:
-            check_net_arch(algo, value, name, pi_vf="dict" in str(field.type))
+            if not (value is None and field.default is None):  # None: the agent's own default (RecurrentPPO's)
+                check_net_arch(algo, value, name, pi_vf="dict" in str(field.type))
             continue
         if value is None:
             continue
@@ -355,5 +356,5 @@ def canonical_config(config: Any) -> None:
             setattr(config, name, float(value))
         elif isinstance(value, np.bool_):
             setattr(config, name, bool(value))
-        elif name in ARCH_FIELDS:
+        elif name in ARCH_FIELDS and value is not None:
             setattr(config, name, check_net_arch("", value, name, pi_vf="dict" in str(field.type)))

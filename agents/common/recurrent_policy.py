@@ -164,7 +164,7 @@ class RecurrentActorCriticPolicy:
         rng: np.random.Generator,
         lstm_hidden_size: int = 256,
         encoder_arch: Sequence[int] = (),
-        net_arch: Sequence[int] | Mapping[str, Sequence[int]] = (64,),
+        net_arch: Sequence[int] | Mapping[str, Sequence[int]] = (64, 64),
         activation: str = "tanh",
         ortho_init: bool = True,
         lstm_forget_bias: float = 1.0,
