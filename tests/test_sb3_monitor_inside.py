@@ -51,3 +51,18 @@ def test_only_the_envs_with_a_monitor_are_counted_by_it():
     assert seen[0] and seen[1]
     assert all(r == n for r, n in seen[0])
     assert all(np.isclose(r, 0.01 * n) for r, n in seen[1])
+
+
+def test_evaluation_reads_the_monitor_as_sb3s_evaluate_policy_does():
+    from stable_baselines3.common.evaluation import evaluate_policy
+
+    from agents import evaluate, run_episodes
+
+    agent = PPO("CartPole-v1", seed=0, n_steps=64, batch_size=64, n_epochs=1)
+    stats = run_episodes(agent, _scaled(True), 3, seed=5)
+    assert stats.returns == [float(n) for n in stats.lengths]  # the Monitor's: 1 a step
+    plain = run_episodes(agent, _scaled(False), 3, seed=5)
+    assert plain.lengths == stats.lengths and np.allclose(plain.returns, [0.01 * n for n in plain.lengths])
+    rewards, lengths = evaluate_policy(agent, _scaled(True), n_eval_episodes=3, return_episode_rewards=True)
+    assert rewards == [float(n) for n in lengths]  # SB3 counts them the same way
+    assert evaluate(agent, _scaled(True), 3, seed=5)[0] == pytest.approx(np.mean(stats.lengths))

@@ -52,7 +52,7 @@ from agents.common.spaces import (
     image_parts,
     to_env_actions,
 )
-from agents.common.vec_env import make_vec_env
+from agents.common.vec_env import check_vector_infos, make_vec_env, sb3_monitor
 from nngym.conv import Conv2D
 from nngym.memory import keep_freed_memory
 from nngym.network import Sequential
@@ -831,7 +831,8 @@ class BaseAgent(metaclass=_AgentMeta):
             fresh = self.num_timesteps == 0 and not self._envs_seeded
             self._envs_seeded = True
             env_seed = self.seed if fresh else int(self.rng.integers(2**31 - 1))
-            self._last_obs, _ = self.env.reset(seed=env_seed)
+            self._last_obs, infos = self.env.reset(seed=env_seed)
+            check_vector_infos(self.env, infos)  # Gymnasium's dict layout, which the agent and callbacks read
             self._ep_ret[:] = 0
             self._ep_len[:] = 0
             self._on_env_reset()
@@ -1300,16 +1301,6 @@ def _digest(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> str:
         h.update(f"{k}:{a.dtype.str}:{a.shape}".encode())
         h.update(a.tobytes())
     return h.hexdigest()
-
-
-def sb3_monitor(env: gym.Env) -> gym.Env | None:
-    """The SB3 ``Monitor`` in ``env``'s chain of wrappers, or None (recognised by its class, so SB3 need not be
-    installed)."""
-    while env is not None:
-        if type(env).__name__ == "Monitor" and type(env).__module__.startswith("stable_baselines3"):
-            return env
-        env = getattr(env, "env", None)
-    return None
 
 
 def _env_with_spaces(

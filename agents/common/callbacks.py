@@ -511,8 +511,9 @@ class EvalCallback(EventCallback):
 
     The evaluation is ``agents.common.evaluation.run_episodes``: ``n_eval_episodes`` episodes one after another on
     one env, the first reset with ``seed``, carrying a recurrent agent's state, as ``evaluate`` runs them, so its
-    numbers are those of ``evaluate(agent, eval_env, n_eval_episodes, deterministic, seed)``. A vector env is refused
-    (SB3 evaluates on a VecEnv's envs side by side: different episodes, and numbers ``evaluate`` would not give).
+    numbers are those of ``evaluate(agent, eval_env, n_eval_episodes, deterministic, seed=seed)``. A vector env is
+    refused (SB3 evaluates on a VecEnv's envs side by side: different episodes, and numbers ``evaluate`` would not
+    give).
 
     Each evaluation writes a row of progress.csv at once, as SB3's does: ``eval/mean_reward``,
     ``eval/mean_ep_length``, ``eval/success_rate`` (the mean of ``info["is_success"]`` at the episodes' ends, when the

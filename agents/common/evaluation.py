@@ -18,6 +18,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from agents.common.vec_env import _sb3_vec_env_hint, sb3_monitor
+
 #: Steps after which an evaluation episode of an env without a time limit (no ``max_episode_steps`` in its spec) is
 #: cut, as if truncated.
 DEFAULT_MAX_EPISODE_STEPS = 10_000
@@ -75,10 +77,14 @@ def run_episodes(
     env: str | gym.Env,
     n_episodes: int,
     deterministic: bool = True,
-    seed: int = 0,
+    seed: int | None = 0,
     max_episode_steps: int | None = None,
 ) -> EpisodeStats:
     """Runs ``n_episodes`` episodes one after another on a single env, carrying the agent's state.
+
+    An episode's return and length are the sums of its rewards and steps, or, for an env with an SB3 ``Monitor``
+    inside its wrappers, the Monitor's (as SB3's ``evaluate_policy`` counts them: the env's own returns when reward
+    wrappers outside the Monitor clip or scale what the agent learns from).
 
     Args:
         agent: Anything with SB3's ``predict(obs, state=..., episode_start=..., deterministic=...) ->
@@ -86,23 +92,43 @@ def run_episodes(
         env: Env id or env (not a vector env).
         n_episodes: Number of episodes.
         deterministic: Greedy / mean actions.
-        seed: Seed of the first reset (then the env's own sequence).
+        seed: Seed of the first reset (then the env's own sequence); None: unseeded.
         max_episode_steps: Cut an episode after this many steps, as if truncated (``episode_step_cap``: default the
             env's own time limit, or ``DEFAULT_MAX_EPISODE_STEPS`` for an env without one); the episodes cut are
             counted in ``EpisodeStats.cut`` and reported by one warning.
 
     Raises:
-        ValueError: For ``n_episodes`` < 1, ``max_episode_steps`` < 1 or a vector env.
+        ValueError: For ``n_episodes`` < 1, ``max_episode_steps`` < 1, a ``seed`` that is no int or None (a bool:
+            SB3's ``evaluate_policy`` takes ``render`` in that place), a vector env (Gymnasium's, or SB3's
+            ``VecEnv``, saying what to pass instead) or anything else without ``reset`` and ``step``.
     """
     if isinstance(n_episodes, bool) or not isinstance(n_episodes, int | np.integer) or n_episodes < 1:
         raise ValueError(f"n_episodes must be an int >= 1, got {n_episodes!r}")
+    if isinstance(seed, bool) or not (seed is None or isinstance(seed, int | np.integer)):
+        raise ValueError(
+            f"seed must be an int or None, got {seed!r}"
+            + (
+                " (SB3's evaluate_policy takes render in that place; nngym's evaluate takes no render, and seed by "
+                "keyword)"
+                if isinstance(seed, bool)
+                else ""
+            )
+        )
+    seed = None if seed is None else int(seed)  # Gymnasium's reset takes Python ints only
     if isinstance(env, gym.vector.VectorEnv):
         raise ValueError(
             f"evaluation runs episodes on a single env, got a vector env of {env.num_envs} envs "
             f"({type(env).__name__}); pass an env id or a gymnasium.Env"
         )
+    if not isinstance(env, str | gym.Env):
+        hint = _sb3_vec_env_hint(env, single=True)
+        if hint or not (hasattr(env, "reset") and hasattr(env, "step")):
+            raise ValueError(
+                f"evaluation runs episodes on a single env, an env id or a gymnasium.Env, got {type(env)}{hint}"
+            )
     env = gym.make(env) if isinstance(env, str) else env
     cap = episode_step_cap(env, max_episode_steps)
+    monitored = sb3_monitor(env) is not None  # SB3's evaluate_policy reads its Monitor's returns, so do we
     stats = EpisodeStats()
     obs, _ = env.reset(seed=seed)
     for _ in range(n_episodes):
@@ -116,6 +142,8 @@ def run_episodes(
             done = terminated or truncated
             if done and info.get("is_success") is not None:
                 stats.successes.append(bool(info["is_success"]))
+            if done and monitored and "episode" in info:  # the env's own return under reward wrappers outside it
+                total, steps = float(info["episode"]["r"]), int(info["episode"]["l"])
             if not done and steps >= cap:  # no time limit of its own: cut here
                 stats.cut, done = stats.cut + 1, True
         stats.returns.append(total)
@@ -131,7 +159,7 @@ def evaluate_episodes(
     env: str | gym.Env,
     n_episodes: int,
     deterministic: bool = True,
-    seed: int = 0,
+    seed: int | None = 0,
     max_episode_steps: int | None = None,
 ) -> list[float]:
     """The undiscounted returns of ``run_episodes`` (same arguments)."""
@@ -143,15 +171,24 @@ def evaluate(
     env: str | gym.Env,
     n_episodes: int | None = None,
     deterministic: bool = True,
-    seed: int = 0,
+    *,
+    seed: int | None = 0,
     max_episode_steps: int | None = None,
     n_eval_episodes: int | None = None,
 ) -> tuple[float, float]:
-    """(mean, std) of the returns of ``n_episodes`` evaluation episodes (``run_episodes``; 20 if not given);
-    ``n_eval_episodes`` is SB3's ``evaluate_policy`` name for the same number.
+    """(mean, std) of the returns of ``n_episodes`` evaluation episodes (``run_episodes``; 20 if not given, SB3's
+    default is 10); ``n_eval_episodes`` is SB3's ``evaluate_policy`` name for the same number.
+
+    The first four arguments are ``evaluate_policy``'s; the others are keyword-only, as SB3's fifth is ``render``
+    (``evaluate(model, env, 5, True, False)`` is refused rather than run with ``seed=False``). Unlike SB3's, the
+    first reset is seeded (``seed``), an episode without a time limit of its own is cut (``max_episode_steps``), the
+    env is one env (an env id or a ``gymnasium.Env``; a vector env is refused) and the result is always (mean, std)
+    as Python floats (no ``render``, ``callback``, ``reward_threshold``, ``return_episode_rewards`` or ``warn``:
+    ``run_episodes`` gives the returns and lengths of each episode).
 
     Raises:
-        ValueError: If both ``n_episodes`` and ``n_eval_episodes`` are given, with different numbers.
+        ValueError: If both ``n_episodes`` and ``n_eval_episodes`` are given, with different numbers; ``run_episodes``'
+            errors.
     """
     if n_episodes is not None and n_eval_episodes is not None and n_episodes != n_eval_episodes:
         raise ValueError(f"evaluate got n_episodes={n_episodes} and n_eval_episodes={n_eval_episodes}: give one")

@@ -10,7 +10,11 @@ step after a done would return reward 0 and a reset obs, and would have to be sk
 less per-step overhead than Gymnasium's (preallocated observation arrays, no per-step
 info merging; sub-environment infos other than the final observation are dropped). Dict and
 Tuple observations are batched as Gymnasium batches them (a dict / tuple of arrays); the
-agents encode them to arrays on top (``agents.common.spaces.EncodedObservations``).
+agents encode them to arrays on top (``agents.common.spaces.EncodedObservations``). What the sub-environments return
+is checked at ``reset()`` and on the first step after it: Gymnasium's API (``(observation, info)``, ``(observation,
+reward, terminated, truncated, info)``, a scalar reward, dict infos) and observations that fit the observation space,
+part by part for Dict and Tuple (``observation_misfit``); a later step that returns something else fails with a
+ValueError naming the env from an except path, so a step that works pays for no check.
 Gymnasium's own ``SyncVectorEnv`` / ``AsyncVectorEnv`` are used with ``vectorization=
 "gym-sync"`` / ``"async"``, created with ``autoreset_mode=AutoresetMode.SAME_STEP``.
 
@@ -24,6 +28,7 @@ the wrappers reach the sub-environments of the env they wrap, whichever its vect
 from __future__ import annotations
 
 import reprlib
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -224,7 +229,8 @@ def _described(value: Any) -> str:
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} and dtype {value.dtype} ({reprlib.repr(value)})"
     if isinstance(value, tuple | list):
-        return f"a {type(value).__name__} of {len(value)} values ({reprlib.repr(value)})"
+        n = len(value)
+        return f"a {type(value).__name__} of {n} value{'' if n == 1 else 's'} ({reprlib.repr(value)})"
     return f"{reprlib.repr(value)} ({type(value).__name__})"
 
 
@@ -242,7 +248,7 @@ def observation_misfit(space: gym.Space, obs: Any, path: str = "") -> str | None
     Box, Discrete, MultiDiscrete and MultiBinary (parts): the shape must be the space's and the dtype must cast to
     the space's within its kind (``np.can_cast(..., "same_kind")``: float64 to float32, not floats to an integer
     space); the values are not compared with the bounds. Dict: a mapping with exactly the space's keys (the missing
-    and extra ones are named); Tuple: a tuple or list of as many parts; both checked part by part, the part named
+    and extra ones are named); Tuple: a tuple, list or array of as many parts; both checked part by part, the part named
     by its keys and indices (``['pos']``, ``[0]['x']``). Other spaces (Text, Graph, Sequence...) are not checked.
 
     Args:
@@ -270,7 +276,7 @@ def observation_misfit(space: gym.Space, obs: Any, path: str = "") -> str | None
         return None
     if isinstance(space, gym.spaces.Tuple):
         n = len(space.spaces)
-        if not isinstance(obs, tuple | list):
+        if not isinstance(obs, tuple | list | np.ndarray) or getattr(obs, "ndim", 1) == 0:  # arrays, as contains()
             return f"{that} {_described(obs)}, but {own} wants a tuple of {n} parts"
         if len(obs) != n:
             return f"{with_} {len(obs)} parts, but {own} has {n}"
@@ -385,7 +391,7 @@ class SyncVectorEnv(SubEnvMethods, gym.vector.VectorEnv):
             raise ValueError(
                 f"env {i} ({name}): step() must return (observation, reward, terminated, truncated, info) "
                 f"(Gymnasium's API); it returned {_described(out)}"
-                + (", as gym's older API (observation, reward, done, info)" if old else "")
+                + (": gym's older (observation, reward, done, info)" if old else "")
             )
         obs, reward, terminated, truncated, info = out
         if not _is_real_scalar(reward):
@@ -597,7 +603,7 @@ def make_vec_env(
                 "reach the copy). Pass the env id instead (the worker makes the env itself), or use "
                 "vectorization='sync' to step this instance",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=_caller_stacklevel(),
             )
         fns = [lambda: env]
     elif isinstance(env, str):
@@ -615,6 +621,16 @@ def make_vec_env(
 
 #: ``gym.make_vec`` arguments of its own, kept in a vector env's ``spec.kwargs`` next to the env's arguments
 _MAKE_VEC_KWARGS = ("num_envs", "vectorization_mode", "vector_kwargs", "wrappers")
+
+
+def sb3_monitor(env: gym.Env) -> gym.Env | None:
+    """The SB3 ``Monitor`` in ``env``'s chain of wrappers, or None (recognised by its class, so SB3 need not be
+    installed)."""
+    while env is not None:
+        if type(env).__name__ == "Monitor" and type(env).__module__.startswith("stable_baselines3"):
+            return env
+        env = getattr(env, "env", None)
+    return None
 
 
 def same_step_make_vec(env: gym.vector.VectorEnv) -> str:
@@ -638,6 +654,15 @@ def same_step_make_vec(env: gym.vector.VectorEnv) -> str:
         f"gym.make_vec({spec.id!r}, num_envs={env.num_envs}, vectorization_mode={mode!r}, "
         f"vector_kwargs={{'autoreset_mode': {same_step}}}{args})"
     )
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` of a warning issued by this module's caller that points at the first frame outside the
+    ``agents`` package: the user's line that made the agent or the env."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] == "agents":
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _refuse_list_infos(env: gym.vector.VectorEnv) -> None:
@@ -699,9 +724,10 @@ def final_observations(infos: dict, idx: np.ndarray) -> np.ndarray:
             ) from e
         if "final_obs" not in infos:
             raise ValueError(
-                f"the vector env's infos hold no final_obs for the envs {list(idx)} whose episodes ended this step "
-                f"(keys: {sorted(infos)}); agents need a vector env with autoreset_mode=AutoresetMode.SAME_STEP, "
-                "which puts an ended episode's last observation in infos['final_obs']"
+                f"the vector env's infos hold no final_obs for the envs {[int(i) for i in idx]} whose episodes "
+                f"ended this step (keys: {sorted(infos)}); agents need a vector env with "
+                "autoreset_mode=AutoresetMode.SAME_STEP, which puts an ended episode's last observation in "
+                "infos['final_obs']"
             ) from e
         raise
 
