@@ -841,7 +841,9 @@ class BaseAgent(metaclass=_AgentMeta):
         append = self._open_logs(reset_num_timesteps)
         tb_dir = None
         if self.tensorboard_log is not None:
-            tb_dir = tensorboard_run_dir(self.tensorboard_log, tb_log_name or self.algo, reset_num_timesteps)
+            tb_dir = tensorboard_run_dir(
+                self.tensorboard_log, self.algo if tb_log_name is None else tb_log_name, reset_num_timesteps
+            )
         if self._custom_logger is not None:
             self.logger = self._custom_logger
         else:
@@ -1079,6 +1081,9 @@ class BaseAgent(metaclass=_AgentMeta):
             "net": self.net if isinstance(self.net, str | list) else "custom",  # custom: rebuilt from architectures
             "seed": self.seed,
             "stats_window_size": self.stats_window_size,
+            # restored by load unless given there, as SB3's load restores them
+            "tensorboard_log": None if self.tensorboard_log is None else os.fspath(self.tensorboard_log),
+            "verbose": self.verbose,
             "env_id": self.env_id,
             "observation_space": _space_to_json(self.observation_space),
             "action_space": _space_to_json(self.action_space),
@@ -1165,7 +1170,8 @@ class BaseAgent(metaclass=_AgentMeta):
                 ``learn`` resets the env either way (as SB3's does after ``load``).
             **kwargs: ``log_dir``, ``verbose``, ``tensorboard_log``, ``device`` ("auto" / "cpu"), and hyperparameters
                 that replace the saved ones (as SB3's ``load`` takes them), e.g. ``learning_rate=1e-5`` or
-                ``n_envs=4`` to train on.
+                ``n_envs=4`` to train on. ``verbose`` and ``tensorboard_log`` default to the saved agent's, as SB3's
+                (``log_dir`` does not: a loaded agent writes no monitor.csv / progress.csv unless given one).
 
         Raises:
             ValueError: For ``custom_objects`` keys that are not Config fields, or also given as keywords.
@@ -1200,6 +1206,8 @@ class BaseAgent(metaclass=_AgentMeta):
         if net == "custom":  # given networks: rebuild them from their saved architectures (weights come next)
             net = _custom_nets(path, meta)
         kwargs.setdefault("stats_window_size", meta.get("stats_window_size", 100))  # files before it kept 100
+        kwargs.setdefault("tensorboard_log", meta.get("tensorboard_log"))  # SB3's load restores both
+        kwargs.setdefault("verbose", meta.get("verbose", 0))
         if "net" in kwargs and kwargs.pop("net") != meta["net"]:
             raise ModelFileError(
                 f"{path}: the file's networks are net={meta['net']!r}; load cannot rebuild them as another"
