@@ -298,6 +298,13 @@ class DQN(BaseAgent):
             ModelFileError: For a file that is not a replay buffer, or one of other observations (shape, dtype) or
                 more transitions than this agent's capacity, or other envs per step, naming both.
         """
+        if isinstance(path, str | os.PathLike) and not Path(path).exists() and Path(path).suffix == ".pkl":
+            # the name SB3's CheckpointCallback gives its buffers; nngym's keeps them inside the checkpoint
+            raise ModelFileError(
+                f"{path}: no such file; nngym writes no .pkl replay buffers: CheckpointCallback(save_replay_buffer="
+                "True) keeps the buffer inside each checkpoint's model file, which DQN.load restores, and "
+                "save_replay_buffer writes npz"
+            )
         arrays, meta = load_npz(path)
         if meta.get("format") != "nngym.replay_buffer":
             raise ModelFileError(f"{path}: format is {meta.get('format')!r}, expected 'nngym.replay_buffer'")

@@ -246,3 +246,25 @@ def test_a_negative_seed_is_refused_when_parsed(capsys):
     assert info.value.code == 2
     last_line = capsys.readouterr().err.strip().splitlines()[-1]
     assert last_line.endswith("argument --seed: expected an integer >= 0, got -3")
+
+
+def test_the_zoos_trained_agent_option_trains_a_model_further_as_a_new_run(tmp_path):
+    first = tmp_path / "first"
+    train.main([*PPO_ARGS, "--log-dir", str(first), *PPO_HP, "-n", "64"])
+    model = first / "ppo_CartPole-v1_s0" / "model.npz"
+    trained = PPO.load(model)
+    again = tmp_path / "again"
+    result = train.main([*PPO_ARGS, "--log-dir", str(again), *PPO_HP, "gamma=0.9", "-n", "32", "-i", str(model)])
+    further = PPO.load(again / "ppo_CartPole-v1_s0" / "model.npz")
+    assert result["total_timesteps"] == further.num_timesteps == 32  # the run's steps, counted as a new run
+    assert further.config.gamma == 0.9  # the run's hyperparameters, applied as --resume applies them
+    frozen = tmp_path / "frozen"  # a step size of 0: the run ends with the parameters it started from
+    train.main([*PPO_ARGS, "--log-dir", str(frozen), *PPO_HP, "learning_rate=0.0", "-n", "32", "-i", str(model)])
+    ended = PPO.load(frozen / "ppo_CartPole-v1_s0" / "model.npz").policy.state_dict()
+    assert all(np.array_equal(ended[k], v) for k, v in trained.policy.state_dict().items())  # the trained model's
+    with pytest.raises(SystemExit) as e:
+        train.main([*PPO_ARGS, "--log-dir", str(again), *PPO_HP, "n_steps=8", "-n", "32", "-i", str(model)])
+    assert str(e.value).startswith(f"error: --trained-agent {model}: n_steps cannot change when a run is resumed")
+    with pytest.raises(SystemExit) as e:
+        train.main([*PPO_ARGS, "--log-dir", str(again), "-n", "32", "-i", str(model), "--resume", str(model)])
+    assert "give one of them" in str(e.value)

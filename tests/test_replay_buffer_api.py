@@ -148,3 +148,12 @@ def test_a_dqns_buffer_draws_from_a_child_of_the_agents_seed():
     assert not np.array_equal(c.replay_buffer.sample(5).observations, c.replay_buffer.obs[idx])
     a.set_random_seed(3)  # starts the buffer's stream again too
     np.testing.assert_array_equal(a.replay_buffer.sample(5).observations, drawn.observations)
+
+
+def test_an_sb3_replay_buffer_name_says_where_nngyms_checkpoints_keep_it(tmp_path):
+    from nngym.serialization import ModelFileError
+
+    agent = DQN("CartPole-v1", seed=0, learning_starts=10, buffer_size=100)
+    sb3_name = tmp_path / "rl_model_replay_buffer_64_steps.pkl"  # what SB3's CheckpointCallback writes beside it
+    with pytest.raises(ModelFileError, match=r"no \.pkl replay buffers: CheckpointCallback\(save_replay_buffer=True\)"):
+        agent.load_replay_buffer(sb3_name)

@@ -32,7 +32,9 @@ is made (learning rate, discount, clipping, DQN's exploration ...: ``load(path, 
 ``SETTABLE``); any that shape its networks, buffers or envs (``net_arch``, ``n_envs``, ``buffer_size`` ...) end the
 command with an ``error:`` line naming them, the checkpoint's values and the ones given. eval.json records the values
 the agent trained with. A DQN's checkpoints hold its replay buffer with ``--save-replay-buffer`` (the zoo's option);
-resumed from one without it, the buffer starts empty, and a warning says so.
+resumed from one without it, the buffer starts empty, and a warning says so. The zoo's ``-i`` /
+``--trained-agent <model.npz>`` trains a saved model further instead: this run's steps (``-n`` or the yml's
+n_timesteps) as a new run on the loaded agent, its hyperparameters applied as ``--resume`` applies them.
 ``--total-timesteps 0`` trains nothing, as SB3's ``learn(0)``: the initial policy (or the checkpoint's) is saved,
 evaluated and plotted. ``--n-eval-episodes 0`` skips the evaluation (eval.json's eval_mean and eval_std are null);
 eval.json's n_eval_episodes says how many episodes were evaluated.
@@ -180,7 +182,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="DQN: checkpoints hold the replay buffer too, so --resume continues with it (larger files)",
     )
-    p.add_argument("--resume", default=None, help="checkpoint file to continue from")
+    p.add_argument("--resume", default=None, help="checkpoint file to continue from, to the same total of steps")
+    p.add_argument(
+        "-i",
+        "--trained-agent",
+        default=None,
+        help="rl-baselines3-zoo's: a model file (.npz) to train further, for this run's n_timesteps more steps "
+        "counted as a new run (--resume instead continues a checkpoint to the same total)",
+    )
     p.add_argument(
         "--hyperparams-file",
         default=None,
@@ -295,6 +304,11 @@ def main(argv: list[str] | None = None) -> dict:
             "error: --save-replay-buffer keeps nngym's DQN replay buffer in its checkpoints; the SB3 "
             "adapter's model files hold none (drop --save-replay-buffer or use --impl nngym)"
         )
+    if args.resume and args.trained_agent:
+        raise SystemExit(
+            "error: --resume continues a checkpoint to the same total of steps, --trained-agent (-i) trains a model "
+            "further for a new run's steps; give one of them"
+        )
     threads = check_threads(args.num_threads, "as many as pay")
     save_freq = getattr(args, "save_freq", None)  # the zoo's --save-freq, in env steps
     if save_freq is not None and args.checkpoint_freq:
@@ -337,7 +351,11 @@ def main(argv: list[str] | None = None) -> dict:
         else:
             env = eval_env = args.env
         tensorboard = {} if args.tensorboard_log is None else {"tensorboard_log": args.tensorboard_log}
-        if args.resume:
+        if args.trained_agent:  # the zoo's -i: load, then a new run of the run's steps on the loaded agent
+            agent = cls.load(args.trained_agent, env=env, log_dir=run_dir, verbose=args.verbose, **tensorboard)
+            resume_hyperparameters(agent, hp, args.trained_agent, "--trained-agent")
+            remaining, reset = total, True
+        elif args.resume:
             agent = cls.load(args.resume, env=env, log_dir=run_dir, verbose=args.verbose, **tensorboard)
             resume_hyperparameters(agent, hp, args.resume)
             warn_empty_replay_buffer(agent, args.resume)
@@ -406,7 +424,7 @@ def main(argv: list[str] | None = None) -> dict:
         **wrapping,  # env_wrapper / frame_stack: enjoy.py wraps its env the same way
         **mean_std(returns),
         "n_eval_episodes": args.n_eval_episodes,
-        "hyperparams": agent_hyperparameters(agent, hp) if args.resume else config.recorded(),
+        "hyperparams": agent_hyperparameters(agent, hp) if args.resume or args.trained_agent else config.recorded(),
     }
     if args.eval_freq and (run_dir / "best_model.npz").exists():  # the model the EvalCallback kept, same evaluation
         best = cls.load(run_dir / "best_model.npz")
@@ -444,7 +462,7 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=repr))
 
 
-def resume_hyperparameters(agent: Any, hp: dict[str, Any], checkpoint: str) -> dict[str, Any]:
+def resume_hyperparameters(agent: Any, hp: dict[str, Any], checkpoint: str, option: str = "--resume") -> dict[str, Any]:
     """Gives a resumed ``agent`` the hyperparameters of this run (the yml's entry and ``-p``) where they differ from
     its checkpoint's: those the agent takes after it is made (``SETTABLE``: learning rate, discount, clipping ...,
     as ``load(path, **overrides)`` takes them) are set; those that shape its networks, buffers or envs cannot be.
@@ -474,7 +492,7 @@ def resume_hyperparameters(agent: Any, hp: dict[str, Any], checkpoint: str) -> d
         theirs = ", ".join(f"{k}={_plain(fixed[k][0])!r}" for k in sorted(fixed))
         ours = ", ".join(f"{k}={_plain(fixed[k][1])!r}" for k in sorted(fixed))
         raise SystemExit(
-            f"error: --resume {checkpoint}: {keys} cannot change when a run is resumed (they shape the agent's "
+            f"error: {option} {checkpoint}: {keys} cannot change when a run is resumed (they shape the agent's "
             f"networks, buffers or envs): the checkpoint has {theirs}, the hyperparameters given {ours}"
         )
     for key, (_, value) in differ.items():
