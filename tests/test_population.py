@@ -304,7 +304,7 @@ def test_sweep_trains_seeds_as_one_population_by_default(tmp_path):
 
 def test_callbacks_see_the_population(tmp_path):
     """A callback's on_step runs once per population step; False stops every member; CheckpointCallback saves the
-    population directory."""
+    population directory, named by the members' own steps (what each member's file holds)."""
     from agents import BaseCallback, CheckpointCallback
 
     class StopAfter(BaseCallback):
@@ -316,7 +316,7 @@ def test_callbacks_see_the_population(tmp_path):
     ckpt = CheckpointCallback(5, tmp_path, "pop")
     pop.learn(1000, callback=[StopAfter(), ckpt])
     assert [m.num_timesteps for m in pop.members] == [10 * 4] * 3  # 10 vector steps of 4 envs each
-    assert ckpt.last_path == tmp_path / "pop_120_steps"  # the population's env steps: 3 members x 40
+    assert ckpt.last_path == tmp_path / "pop_3x40_steps"  # 3 members of 40 env steps each (120 together)
     assert (ckpt.last_path / "population.json").exists()
     back = load_population(cls, ckpt.last_path)
     assert [m.num_timesteps for m in back.members] == [40] * 3

@@ -210,7 +210,7 @@ class BaseAgent(metaclass=_AgentMeta):
         """A list of seeds makes a population (``agents.common.population.Population``): K agents, one per seed,
         trained together in this process on stacked parameters; an int seed makes the agent itself."""
         seed = kwargs.get("seed", args[2] if len(args) > 2 else 0)
-        if isinstance(seed, list | tuple | range | np.ndarray):
+        if isinstance(seed, list | tuple | range) or (isinstance(seed, np.ndarray) and seed.ndim > 0):
             from agents.common.population import Population
 
             return Population(cls, *args, **kwargs)

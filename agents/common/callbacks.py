@@ -32,10 +32,13 @@ passes its own.
 
 On a population (``PPO(env, seed=[0, 1, ...])``, ``agents.common.population``) the model is the population:
 ``on_step`` comes once per population step, ``locals`` hold lists of one entry per member, ``num_timesteps`` counts
-all members' env steps, ``training_env`` is its ``PopulationEnvs`` (``num_envs`` = K·n_envs) and ``logger`` writes into
-every member's progress.csv. ``CheckpointCallback`` saves the population's directory, ``EvalCallback`` evaluates each
-member into its own files, ``StopTrainingOnMaxEpisodes`` counts the episodes of all K·n_envs envs; ``AccuracyCallback``
-and an ``EvalCallback``'s ``callback_on_new_best`` / ``callback_after_eval`` are refused when ``learn`` starts.
+all members' env steps (so ``EveryNTimesteps(n)`` fires every n/K env steps of each member, while frequencies in
+calls, ``save_freq`` and ``eval_freq``, are per member's vector steps as in its single run), ``training_env`` is its
+``PopulationEnvs`` (``num_envs`` = K·n_envs) and ``logger`` writes into every member's progress.csv.
+``CheckpointCallback`` saves the population's directory (``<name_prefix>_<K>x<steps>_steps``: K members of
+``<steps>`` env steps each), ``EvalCallback`` evaluates each member into its own files, ``StopTrainingOnMaxEpisodes``
+counts the episodes of all K·n_envs envs; ``AccuracyCallback`` and an ``EvalCallback``'s ``callback_on_new_best`` /
+``callback_after_eval`` are refused when ``learn`` starts.
 """
 
 from __future__ import annotations
@@ -423,6 +426,9 @@ class EventCallback(BaseCallback):
 class EveryNTimesteps(EventCallback):
     """Calls ``callback`` once at least ``n_steps`` env steps have passed since it last did (SB3's).
 
+    On a population the steps are the population's ``num_timesteps``, all K members' together: it fires every
+    ``n_steps / K`` env steps of each member (``n_steps = K * n`` for every n steps of each).
+
     Raises:
         ValueError: For ``n_steps`` that is not a whole number >= 1.
     """
@@ -458,9 +464,13 @@ class LogEveryNTimesteps(EveryNTimesteps):
 class CheckpointCallback(BaseCallback):
     """Saves the agent every ``save_freq`` calls (vector steps) to ``<save_path>/<name_prefix>_<steps>_steps.npz``.
 
-    On a population (one call per population step) it saves the population's directory
-    ``<save_path>/<name_prefix>_<steps>_steps/`` (``Population.save``: a model file per member, which
-    ``load_population`` reads back), ``<steps>`` being the population's env steps, all members' together.
+    On a population (one call per population step, so every ``save_freq`` vector steps of each member, as its single
+    run would save) it saves the population's directory ``<save_path>/<name_prefix>_<K>x<steps>_steps/``
+    (``Population.save``: a model file per member, which ``load_population`` reads back): K members of ``<steps>``
+    env steps each, the ``num_timesteps`` each member's file holds and its progress.csv shows; the population's
+    ``num_timesteps``, which callbacks count, is their sum, K·steps (``rl_model_2x64_steps``: 2 members, 64 steps
+    each, 128 together). Members with different step counts (made ``from_members``) give the sum,
+    ``<name_prefix>_<sum>_steps/``.
 
     Args:
         save_freq: Interval in ``on_step`` calls (one call = n_envs env steps, as in SB3): a whole number >= 1.
@@ -499,11 +509,20 @@ class CheckpointCallback(BaseCallback):
 
     def _on_step(self) -> bool:
         if self.n_calls % self.save_freq == 0:
-            path = self.save_path / f"{self.name_prefix}_{self.num_timesteps}_steps.npz"
+            path = self.save_path / f"{self.name_prefix}_{self._steps_name()}_steps.npz"
             self.last_path = self.model.save(path, include_replay_buffer=self.save_replay_buffer)
             if self.verbose >= 2:
                 print(f"Saving model checkpoint to {self.last_path}")
         return True
+
+    def _steps_name(self) -> str:
+        """The steps in a checkpoint's name: ``num_timesteps``; on a population of K members of n steps each,
+        ``<K>x<n>``."""
+        members = population_members(self.model)
+        steps = {int(m.num_timesteps) for m in members} if members is not None else set()
+        if len(steps) == 1:
+            return f"{len(members)}x{steps.pop()}"
+        return str(self.num_timesteps)
 
 
 class EvalCallback(EventCallback):

@@ -283,6 +283,8 @@ def check_seed(seed: Any) -> int:
     """
     if seed is None:
         return int(np.random.SeedSequence().entropy % (2**31 - 1))
+    if isinstance(seed, np.ndarray) and seed.ndim == 0 and seed.dtype.kind in "iu":  # np.array(3): the int it holds
+        seed = seed.item()
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, a list of them, or None, got {seed!r}")
     return int(seed)

@@ -11,13 +11,29 @@ normalisation, the clipped gradient norm, Adam's moments, ε and the replay buff
 follows the single run with seed k up to floating-point rounding.
 
 Files: with ``log_dir``, member k writes ``monitor.csv`` and ``progress.csv`` into its own directory (the
-layout of K single runs; ``member_log_dir``). ``save(path)`` writes a directory of one ordinary model file per
-member plus ``population.json``; ``load_population`` reads it back to continue training.
+layout of K single runs; ``member_log_dir``: ``<log_dir>/s<seed>``, or ``{seed}`` in ``log_dir`` filled in). With
+``tensorboard_log`` each member's TensorBoard runs go into its own directory laid out the same way,
+``<tensorboard_log>/s<seed>/PPO_1``, ``PPO_2``... (SB3's run names, counted per member): ``tensorboard --logdir
+<tensorboard_log>`` shows one run per seed and ``learn``, named by the seed, and ``learn(...,
+reset_num_timesteps=False)`` (also after ``load_population``) continues each member's latest run in its own
+directory. ``save(path)`` writes a directory of one ordinary model file per member plus ``population.json``;
+``load_population`` reads it back to continue training.
+
+Hyperparameters: the members share one configuration. ``population.gamma`` reads it, and ``population.ent_coef =
+0.01`` sets a hyperparameter a single agent lets you set (``SETTABLE``) on every member and on what the population
+built from it (the stacked optimiser's gradient-norm clip, the members' shared schedules), in effect from the next
+update on, as on a single agent; the others are refused as a single agent refuses them. Setting one on a member
+(``population.members[k].gamma = ...``) is refused: ``population.member(k)`` gives a copy of its own to change.
+Attributes of a single agent that a population has per member (``policy``, ``env``, ``ep_info_buffer``,
+``replay_buffer``...) raise an AttributeError that names ``population.members[k].<name>`` and
+``population.member(k).<name>``.
 
 Callbacks see the population as their ``model``: ``training_env`` is ``get_env()``, the K·n_envs envs of its members
 (``PopulationEnvs``), and ``logger`` writes into every member's progress.csv (``PopulationLogger``).
-``CheckpointCallback`` saves the population's directory, ``EvalCallback`` evaluates each member into its own files
-and ``StopTrainingOnMaxEpisodes`` counts the episodes of all K·n_envs envs (``agents.common.callbacks``).
+A callback's ``num_timesteps`` is the population's, all members' env steps together (K times a member's).
+``CheckpointCallback`` saves the population's directory (``<name_prefix>_<K>x<steps>_steps``, K members of
+``<steps>`` steps each), ``EvalCallback`` evaluates each member into its own files and ``StopTrainingOnMaxEpisodes``
+counts the episodes of all K·n_envs envs (``agents.common.callbacks``).
 """
 
 from __future__ import annotations
@@ -54,7 +70,7 @@ from agents.common.config import (
 )
 from agents.common.logger import member_log_dir
 from agents.common.population_dqn import DQNPopulationEngine
-from agents.common.population_onpolicy import A2CPopulationEngine, PPOPopulationEngine
+from agents.common.population_onpolicy import A2CPopulationEngine, PPOPopulationEngine, check_population_config
 from agents.common.population_parts import part_count
 from agents.common.sb3_args import check_save_arguments
 from nngym.parallel import available_cores
@@ -68,8 +84,14 @@ def check_seeds(seeds: Any) -> list[int]:
     """The seeds as a list of distinct ints.
 
     Raises:
-        ValueError: For an empty list, non-integers or repeated seeds.
+        ValueError: For an empty list, non-integers or repeated seeds, or a 0-d numpy array (one seed, not a list:
+            ``int(seed)`` makes a single agent).
     """
+    if isinstance(seeds, np.ndarray) and seeds.ndim == 0:
+        raise ValueError(
+            f"a population needs a list of seeds, got a 0-d array {seeds!r}, which holds one seed: pass "
+            f"seed=int(seed) for a single agent, or seed=[...] for a population"
+        )
     out = list(seeds)
     if not out or not all(isinstance(s, int | np.integer) and not isinstance(s, bool) and s >= 0 for s in out):
         raise ValueError(f"a population needs a non-empty list of non-negative integer seeds, got {seeds!r}")
@@ -151,15 +173,29 @@ class PopulationLogger:
 class Population:
     """K agents of one class and configuration, one per seed, trained together on stacked parameters.
 
+    The members share one configuration: ``population.<hyperparameter>`` reads it (``population.gamma``), and
+    assigning one a single agent takes (``SETTABLE``: ``population.learning_rate = 1e-4``) sets it on every member
+    and on what the population built from it, from the next update on (``_set_hyperparameter``). ``verbose``,
+    ``stats_window_size``, ``log_dir`` and ``tensorboard_log`` are the population's too: set, they are set for every
+    member (the directories per member, ``member_log_dir``). What a single agent has per run (``policy``, ``env``,
+    ``ep_info_buffer``, ``replay_buffer``, ``get_parameters``...) the population has per member: reading it raises an
+    AttributeError naming ``population.members[k].<name>`` (member k itself) and ``population.member(k).<name>`` (a
+    copy of its own).
+
     Args:
         agent_cls: PPO, A2C or DQN (``ENGINES``).
-        env: An env id (each member makes its own envs), or a list of K envs / vector envs, one per member.
+        env: An env id (each member makes its own envs), or a list of K envs / vector envs, one per member, all with
+            one observation space and one action space.
         seed: The members' seeds, K distinct ints.
-        log_dir: Directory of the members' logs (``member_log_dir``: ``{seed}`` in it is filled in).
-        **kwargs: The agent's arguments (``net``, ``verbose``, hyperparameters), the same for every member.
+        log_dir: Directory of the members' logs (``member_log_dir``: ``{seed}`` in it is filled in, else
+            ``<log_dir>/s<seed>``).
+        **kwargs: The agent's arguments (``net``, ``verbose``, hyperparameters), the same for every member;
+            ``tensorboard_log`` is the root of the members' TensorBoard directories, laid out as ``log_dir``
+            (``<tensorboard_log>/s<seed>/<ALGO>_<n>``).
 
     Raises:
-        ValueError: For another algorithm, a policy that is not an MLP, a single env instance, or bad seeds.
+        ValueError: For another algorithm, a policy that is not an MLP, a single env instance, envs with different
+            spaces, or bad seeds.
     """
 
     #: Threads while learning. With n > 1 the members are cut into up to n parts (as many as their work pays for,
@@ -201,18 +237,30 @@ class Population:
         envs = list(env) if isinstance(env, list | tuple) else [env] * len(seeds)
         if len(envs) != len(seeds):
             raise ValueError(f"a population of {len(seeds)} seeds needs {len(seeds)} envs, got {len(envs)}")
+        tensorboard_log = kwargs.pop("tensorboard_log", None)
         members = [
-            agent_cls(e, net=net, seed=s, log_dir=member_log_dir(log_dir, s), **kwargs)
+            agent_cls(
+                e,
+                net=net,
+                seed=s,
+                log_dir=member_log_dir(log_dir, s),
+                tensorboard_log=member_log_dir(tensorboard_log, s),
+                **kwargs,
+            )
             for e, s in zip(envs, seeds, strict=True)
         ]
         if multi_input:  # "cnn" for image parts, which a population does not stack
             _check_supported(agent_cls, members[0].net)
         self._init_from_members(members, log_dir)
+        self.__dict__["_tensorboard_log"] = tensorboard_log
 
     @classmethod
     def from_members(cls, members: Sequence[Any], log_dir: str | os.PathLike | None = None) -> Population:
         """A population of ready agents (one class and configuration, distinct seeds), e.g. loaded ones; their
-        parameters and optimiser states are taken over as they are."""
+        parameters and optimiser states are taken over as they are.
+
+        Members that share one ``tensorboard_log`` get a directory each under it (``<tensorboard_log>/s<seed>``), so
+        their runs do not mix; members with directories of their own keep them."""
         if not members:
             raise ValueError("a population needs at least one member")
         _check_supported(type(members[0]), members[0].net)
@@ -224,16 +272,146 @@ class Population:
         return pop
 
     def _init_from_members(self, members: list[Any], log_dir: str | os.PathLike | None) -> None:
-        self.members = members
-        self.agent_cls = type(members[0])
-        for m in members[1:]:  # the engine evaluates member 0's schedules: one object, so each file saves its value
+        _check_one_shape(members)
+        init = self.__dict__  # the population's own state, set before its attributes' rules apply (__setattr__)
+        init["members"] = members
+        init["agent_cls"] = type(members[0])
+        init["algo"] = init["agent_cls"].algo
+        init["_log_dir"] = log_dir
+        init["_tensorboard_log"] = _shared_tensorboard_root(members)
+        self._share_schedules()
+        init["engine"] = ENGINES[self.algo](members)
+        init["_logger"] = PopulationLogger(members)
+        for k, m in enumerate(members):
+            _guard_member(m, k)
+
+    def _share_schedules(self) -> None:
+        """Gives every member member 0's schedule objects: the engine evaluates member 0's, one object, so each
+        member's file saves the value it was used at."""
+        m0 = self.members[0]
+        for m in self.members[1:]:
             for attr in m.schedule_attrs.values():
                 if hasattr(m, attr):
-                    setattr(m, attr, getattr(members[0], attr))
-        self.algo = self.agent_cls.algo
-        self.log_dir = log_dir
-        self.engine = ENGINES[self.algo](members)
-        self._logger = PopulationLogger(members)
+                    setattr(m, attr, getattr(m0, attr))
+
+    # --- the members' configuration and the attributes of single agents ----------------------------------------
+    def _config_fields(self) -> set[str]:
+        return {f.name for f in dataclasses.fields(self.agent_cls.Config)}
+
+    def __getattr__(self, name: str) -> Any:
+        """The members' hyperparameter ``name`` (``population.gamma``); for an attribute a single agent has and a
+        population has per member, an AttributeError naming where to find it."""
+        state = self.__dict__
+        if name.startswith("_") or "members" not in state or "agent_cls" not in state:
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute {name!r}", name=name, obj=self)
+        if name in self._config_fields():
+            return getattr(self.members[0].config, name)
+        raise AttributeError(self._per_member_text(name), name=name, obj=self)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Hyperparameters go to every member (``_set_hyperparameter``); the attributes a population has per member
+        (``ep_info_buffer``...) are refused, naming where they are; the population's own are set as usual."""
+        if "agent_cls" in self.__dict__ and not name.startswith("_"):
+            if name in self._config_fields():
+                self._set_hyperparameter(name, value)
+                return
+            own = hasattr(type(self), name) or name in self.__dict__
+            if not own and _member_has(self.members[0], name):
+                raise AttributeError(self._per_member_text(name, setting=True), name=name, obj=self)
+        object.__setattr__(self, name, value)
+
+    def _set_hyperparameter(self, name: str, value: Any) -> None:
+        """``population.<name> = value``: set on every member as ``agent.<name> = value`` sets it on a single agent
+        (checked as the Config checks it), then on what the population built from it (member 0's schedules,
+        shared; the stacked optimiser's gradient-norm clip), so each member trains from the next update on as a
+        single agent given that value does.
+
+        Raises:
+            ValueError: For a field fixed when the members are made, a value the Config refuses, or one a population
+                does not support (PPO's ``target_kl``), naming them.
+        """
+        m0 = self.members[0]
+        if name not in m0.SETTABLE:
+            raise ValueError(
+                f"{self.algo} population.{name} is fixed when the members are made (it shapes their networks, "
+                f"buffers, envs or normalisation): pass it to {self.algo}(..., seed=[...], {name}=...) or "
+                f"load_population({self.algo}, path, {name}=...)"
+            )
+        if name == "target_kl" and value is not None:
+            check_population_config(dataclasses.replace(m0.config, target_kl=value))
+        for m in self.members:  # the agent's own setter, past the guard that refuses it on a member (_guard_member)
+            type(m)._set_hyperparameter(m, name, value)
+        self._share_schedules()
+        self.engine.config_changed()
+
+    def _per_member_text(self, name: str, setting: bool = False) -> str:
+        """The AttributeError's text for ``population.<name>``, an attribute a population has per member (or none)."""
+        what = f"a {self.algo} population (seeds {self.seeds})"
+        hint = _ATTRIBUTE_HINTS.get(name, "")
+        if not _member_has(self.members[0], name):
+            return f"{what} has no attribute {name!r}" + (f": {hint}" if hint else "")
+        verb = "cannot set" if setting else "has no"
+        if name in _COPY_ONLY:  # on a member inside the population it would undo what the population keeps per member
+            where = (
+                f"population.member(k).{name} (a copy of member k, an agent of its own; the members keep their seeds "
+                "and envs while they are trained together)"
+            )
+        else:
+            where = (
+                f"population.members[k].{name} (member k, trained in the population) or population.member(k).{name} "
+                "(a copy of member k, an agent of its own)"
+            )
+        return f"{what} {verb} {name!r}: its members are {self.algo} agents, each with its own: {where}" + (
+            f"; {hint}" if hint else ""
+        )
+
+    @property
+    def verbose(self) -> int:
+        """The members' ``verbose`` (member 0's); setting it sets every member's, from the next ``learn`` on."""
+        return self.members[0].verbose
+
+    @verbose.setter
+    def verbose(self, value: int) -> None:
+        for m in self.members:
+            m.verbose = value
+
+    @property
+    def stats_window_size(self) -> int:
+        """Episodes the members' ``rollout/ep_rew_mean`` averages over (member 0's); setting it sets every member's."""
+        return self.members[0].stats_window_size
+
+    @stats_window_size.setter
+    def stats_window_size(self, value: int) -> None:
+        self.members[0].stats_window_size = value  # checked here, before any other member changes
+        for m in self.members[1:]:
+            m.stats_window_size = value
+
+    @property
+    def log_dir(self) -> str | os.PathLike | None:
+        """The members' log directory as given (``member_log_dir`` makes member k's); setting it sets every
+        member's, for the next ``learn``."""
+        return self._log_dir
+
+    @log_dir.setter
+    def log_dir(self, value: str | os.PathLike | None) -> None:
+        self.__dict__["_log_dir"] = value
+        for m in self.members:
+            m.log_dir = member_log_dir(value, m.seed)
+
+    @property
+    def tensorboard_log(self) -> str | os.PathLike | None:
+        """The root of the members' TensorBoard directories: member k writes its runs ``<ALGO>_<n>`` (SB3's names,
+        counted per member) into ``member_log_dir(tensorboard_log, seed)``, ``<tensorboard_log>/s<seed>``, so
+        ``tensorboard --logdir <tensorboard_log>`` shows a run per seed named by it and a continued run
+        (``reset_num_timesteps=False``) goes on in its member's own directory. None: no TensorBoard, or members
+        whose directories do not share a root. Setting it sets every member's, for the next ``learn``."""
+        return self._tensorboard_log
+
+    @tensorboard_log.setter
+    def tensorboard_log(self, value: str | os.PathLike | None) -> None:
+        self.__dict__["_tensorboard_log"] = value
+        for m in self.members:
+            m.tensorboard_log = member_log_dir(value, m.seed)
 
     # --- what a population is ----------------------------------------------------------------
     def __len__(self) -> int:
@@ -425,7 +603,12 @@ def load_population(
         env: An env id for the members (``None``: no env, prediction only).
         log_dir: The members' log directory (``member_log_dir``); logs are appended when training continues.
         **kwargs: ``verbose``, ``tensorboard_log``, ``custom_objects`` (the functions of callable schedules, as
-            ``agent_cls.load`` takes them).
+            ``agent_cls.load`` takes them), hyperparameters (as ``agent_cls.load`` takes them). ``tensorboard_log``
+            is the root of the members' TensorBoard directories (``Population.tensorboard_log``); without it each
+            member writes where its file says it wrote before, ``<tensorboard_log>/s<seed>``, so
+            ``learn(..., reset_num_timesteps=False)`` continues each member's latest run in its own directory
+            (members whose files name one shared directory, as files saved before populations had a directory per
+            member, get one each under it).
 
     Raises:
         ModelFileError: If ``population.json`` is missing, not valid JSON, of another format or algorithm, without
@@ -443,6 +626,11 @@ def load_population(
     for name, seed, meta in zip(files, seeds, metas, strict=True):
         _check_member_seed(index, folder / name, seed, meta)  # before any member's logs are opened under a listed seed
     custom = kwargs.pop("custom_objects", None)
+    tensorboard_root = kwargs.pop("tensorboard_log", None)
+    if tensorboard_root is not None:  # member k's runs under <tensorboard_log>/s<seed>, as the population made them
+        tensorboard_dirs = [member_log_dir(tensorboard_root, seed) for seed in seeds]
+    else:  # each member's own, kept in its file (where it wrote its runs before)
+        tensorboard_dirs = [meta.get("tensorboard_log") if meta is not None else None for meta in metas]
     if custom is None or isinstance(custom, dict):
         # each member's saved schedules given to its load as load would make them: one warning below, none per member
         given = ({f.name for f in dataclasses.fields(agent_cls.Config)} & set(kwargs)) | set(custom or {})
@@ -451,10 +639,19 @@ def load_population(
     else:  # not a dict: load says what it takes
         saved, custom_objects = [{} for _ in files], [custom for _ in files]
     members = [
-        agent_cls.load(folder / name, env=env, log_dir=member_log_dir(log_dir, seed), custom_objects=objects, **kwargs)
-        for name, seed, objects in zip(files, seeds, custom_objects, strict=True)
+        agent_cls.load(
+            folder / name,
+            env=env,
+            log_dir=member_log_dir(log_dir, seed),
+            tensorboard_log=tensorboard,
+            custom_objects=objects,
+            **kwargs,
+        )
+        for name, seed, objects, tensorboard in zip(files, seeds, custom_objects, tensorboard_dirs, strict=True)
     ]
     population = Population.from_members(members, log_dir)  # one configuration: the same saved schedules in all
+    if tensorboard_root is not None:
+        population.__dict__["_tensorboard_log"] = tensorboard_root
     if saved[0]:
         warnings.warn(_saved_schedules_message(agent_cls.__name__, folder, seeds, saved[0]), UserWarning, stacklevel=2)
     return population
@@ -552,3 +749,108 @@ def _check_supported(agent_cls: type, net: Any) -> None:
             f"a {algo} population supports MLP policies (net='mlp'); got net={net!r} (CNN, DBN, recurrent and "
             "custom networks train one seed per agent)"
         )
+
+
+def _check_one_shape(members: Sequence[Any]) -> None:
+    """Checks that the members' envs have one observation space and one action space (up to a Box's bounds): their
+    networks are stacked, and one action distribution serves them all.
+
+    Raises:
+        ValueError: Naming the first member whose spaces differ from member 0's, both members' envs and spaces.
+    """
+    m0 = members[0]
+    first = (_space_layout(m0.observation_space), _space_layout(m0.action_space))
+    for k, m in enumerate(members[1:], start=1):
+        if (_space_layout(m.observation_space), _space_layout(m.action_space)) != first:
+            raise ValueError(
+                f"a population's members need envs with one observation space and one action space (their "
+                f"networks are stacked), but the envs differ: member 0 (seed {m0.seed}, {_env_name(m0)}) has "
+                f"observation space {m0.observation_space} and action space {m0.action_space}, member {k} (seed "
+                f"{m.seed}, {_env_name(m)}) has observation space {m.observation_space} and action space "
+                f"{m.action_space}; train the seeds of each env as a population of its own"
+            )
+
+
+def _env_name(agent: Any) -> str:
+    return f"env {agent.env_id}" if agent.env_id else "its env"
+
+
+def _space_layout(space: gym.Space) -> Any:
+    """What stacking depends on in a space: its kind, shape, dtype and sizes (``n``, ``nvec``, ``start``), part by
+    part for Dict and Tuple spaces; not a Box's bounds."""
+    if isinstance(space, gym.spaces.Dict):
+        return ("Dict", [(key, _space_layout(sub)) for key, sub in space.spaces.items()])
+    if isinstance(space, gym.spaces.Tuple):
+        return ("Tuple", [_space_layout(sub) for sub in space.spaces])
+    sizes = [(a, np.asarray(getattr(space, a)).tolist()) for a in ("n", "nvec", "start") if hasattr(space, a)]
+    return (type(space).__name__, tuple(space.shape or ()), str(space.dtype), sizes)
+
+
+def _shared_tensorboard_root(members: Sequence[Any]) -> str | os.PathLike | None:
+    """The root of the members' TensorBoard directories, giving members that share one directory one each under it.
+
+    Members whose directories are ``<root>/s<seed>`` (``member_log_dir``) have that root; members that share one
+    directory (agents made with one ``tensorboard_log``, files of a population saved before it had a directory per
+    member) would write into one another's runs (each ``learn`` picks the latest ``<ALGO>_<n>``), so each is given
+    ``<directory>/s<seed>``, and the directory is the root. Otherwise None: the members keep their own.
+    """
+    dirs = [m.tensorboard_log for m in members]
+    if any(d is None for d in dirs):
+        return None
+    parents = {Path(d).parent for d in dirs}
+    if len(parents) == 1 and all(Path(d).name == f"s{m.seed}" for d, m in zip(dirs, members, strict=True)):
+        return parents.pop()
+    if len({Path(d) for d in dirs}) == 1:
+        for m in members:
+            m.tensorboard_log = member_log_dir(dirs[0], m.seed)
+        return dirs[0]
+    return None
+
+
+#: What ``population.<name>`` says besides the members, for attributes that have a counterpart on the population.
+_ATTRIBUTE_HINTS: dict[str, str] = {
+    "seed": "population.seeds lists the members' seeds",
+    "env": "population.get_env() gives the members' envs as one (PopulationEnvs, member k's at [k])",
+    "evaluate": "agents.evaluate(population[k], env) evaluates member k (population[k] is population.member(k))",
+    "set_random_seed": (
+        "a member's seed is what it is in the population (its files s<seed>.npz, its log directory); for other "
+        "seeds make a population of them"
+    ),
+    "set_env": "the members' envs are given when the population is made (an env id, or a list of one env per member)",
+}
+
+#: Single-agent methods that, called on a member inside a population, would take it out of step with the population
+#: (its generator, its envs): the message names the member's copy, ``population.member(k)``, only.
+_COPY_ONLY = frozenset({"set_env", "set_random_seed"})
+
+
+def _member_has(agent: Any, name: str) -> bool:
+    """Whether a single agent has the attribute ``name`` (without calling a property)."""
+    return hasattr(type(agent), name) or name in vars(agent)
+
+
+def _guard_member(member: Any, k: int) -> None:
+    """Makes setting a hyperparameter on member ``k`` (``population.members[k].gamma = ...``), and reseeding it,
+    raise: the members share one configuration that the population's loops read from member 0, and each member's
+    generator is drawn from by the population. The agent's own methods stay on its class (``Population`` calls
+    them); ``population.member(k)`` is a copy without this guard."""
+    algo, seed = member.algo, member.seed
+
+    def set_hyperparameter(name: str, value: Any) -> None:
+        if name not in member.SETTABLE:  # the agent's own message: fixed when it is made
+            type(member)._set_hyperparameter(member, name, value)
+        raise ValueError(
+            f"{algo}.{name}: this agent is member {k} (seed {seed}) of a {algo} population, whose members share one "
+            f"configuration: set it on the population (population.{name} = {value!r} sets it for every member); "
+            f"population.member({k}) gives a copy of member {k}, an agent of its own, free to change"
+        )
+
+    def set_random_seed(seed_: int | None = None) -> None:
+        raise ValueError(
+            f"{algo}.set_random_seed: this agent is member {k} (seed {seed}) of a {algo} population, which draws from "
+            f"its generator and names its files by its seed; population.member({k}) gives a copy of member {k}, an "
+            "agent of its own, to reseed"
+        )
+
+    member._set_hyperparameter = set_hyperparameter
+    member.set_random_seed = set_random_seed

@@ -50,6 +50,12 @@ class DQNPopulationEngine:
         """Gradient steps in ``n`` parts of the members, side by side on ``n`` threads (``population_parts``)."""
         self.parts = MemberParts(self.members, self.optimizer, {"q_net": self.q_net, "q_target": self.q_target}, n)
 
+    def config_changed(self) -> None:
+        """Takes a hyperparameter set on the members (``Population._set_hyperparameter``) into what the engine built
+        from it: the stacked optimiser's gradient-norm clip (the loop reads the rest from the Config, member 0's step
+        size schedule and each member's ε when it uses them)."""
+        self.parts.set_rule("max_grad_norm", self.members[0].optimizer.max_grad_norm)
+
     def macs_per_member(self) -> int:
         """A member's multiply-adds per gradient step: minibatch rows x its products' sizes, forward, backward and the
         passes on s' (target, and online for Double DQN) (``population_parts.part_count``)."""

@@ -27,6 +27,19 @@ from nngym.stacked import member_products
 from nngym.stacked_optim import StackedOptimizer
 
 
+def check_population_config(config: Any) -> None:
+    """Refuses what a PPO / A2C population cannot train: PPO's ``target_kl``.
+
+    Raises:
+        ValueError: Naming it and what to do.
+    """
+    if getattr(config, "target_kl", None) is not None:
+        raise ValueError(
+            "a PPO population does not support target_kl (members would stop their epochs at different steps); "
+            "train those seeds one by one"
+        )
+
+
 class OnPolicyPopulationEngine:
     """What PPO and A2C populations share: stacked policy and optimiser, the rollout, member bookkeeping.
 
@@ -38,11 +51,7 @@ class OnPolicyPopulationEngine:
         self.members = members
         m0 = members[0]
         c = m0.config
-        if getattr(c, "target_kl", None) is not None:
-            raise ValueError(
-                "a PPO population does not support target_kl (members would stop their epochs at different steps); "
-                "train those seeds one by one"
-            )
+        check_population_config(c)
         self.K, self.N, self.T = len(members), m0.n_envs, c.n_steps
         self.policy = StackedActorCritic([m.policy for m in members])
         rule = copy.copy(m0.optimizer)  # the members' update rule and hyperparameters, on the stacked parameters
@@ -59,6 +68,12 @@ class OnPolicyPopulationEngine:
     def set_parts(self, n: int) -> None:
         """Updates in ``n`` parts of the members, side by side on ``n`` threads (``population_parts``); 1: whole."""
         self.parts = MemberParts(self.members, self.optimizer, {"policy": self.policy}, n)
+
+    def config_changed(self) -> None:
+        """Takes a hyperparameter set on the members (``Population._set_hyperparameter``) into what the engine built
+        from it: the stacked optimiser's gradient-norm clip (the loops read the rest from the Config, and member 0's
+        schedules, when they use them)."""
+        self.parts.set_rule("max_grad_norm", self.members[0].optimizer.max_grad_norm)
 
     def macs_per_member(self) -> int:
         """A member's multiply-adds per gradient step: minibatch rows x its products' sizes, forward and backward

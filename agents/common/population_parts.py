@@ -112,6 +112,13 @@ class MemberParts:
         self.optimizer.rule.t = self.parts[0].optimizer.rule.t
         return out
 
+    def set_rule(self, name: str, value: Any) -> None:
+        """Sets the update rule's hyperparameter ``name`` (``max_grad_norm``) to ``value`` in the whole optimiser and
+        in every part's (each part's rule is a copy)."""
+        setattr(self.optimizer.rule, name, value)
+        for part in self.parts:
+            setattr(part.optimizer.rule, name, value)
+
     def close(self) -> None:
         """Ends the parts' threads (a later ``map`` starts them again)."""
         if self._pool is not None:
