@@ -16,6 +16,7 @@ from agents.common.buffers import PIPELINE_CHUNK_ROWS, ReplayBuffer, replay_chun
 from agents.common.callbacks import BaseCallback
 from agents.common.policies import QNetwork
 from agents.common.polyak import polyak_update
+from agents.common.sb3_policy import SB3PolicyMethods
 from agents.common.spaces import encoded_space, to_env_actions
 from agents.common.vec_env import true_next_observations
 from nngym.costs import HuberCost
@@ -130,7 +131,7 @@ class DQNConfig:
     """Dump logs every this many episodes (as SB3 counts for off-policy agents)."""
 
 
-class DQNPolicy:
+class DQNPolicy(SB3PolicyMethods):
     """SB3's ``DQNPolicy`` of an nngym ``DQN`` (``agent.policy``): its online and target Q-networks and the
     methods SB3's users call on ``model.policy`` (``BasePolicy``'s).
 
@@ -151,7 +152,6 @@ class DQNPolicy:
         self._agent = agent
         self.observation_space: gym.Space = agent.observation_space
         self.action_space: gym.spaces.Discrete = agent.action_space
-        self.training = True
 
     @property
     def q_net(self) -> QNetwork:
@@ -187,41 +187,6 @@ class DQNPolicy:
             ValueError: For observations of the wrong shape, with the agent's ``predict``'s message.
         """
         return self._agent.predict(observation, state, episode_start, deterministic=True)
-
-    def set_training_mode(self, mode: bool) -> None:
-        """SB3's: records ``mode`` in ``training``; it changes no output (``ActorCriticPolicy.set_training_mode``).
-
-        Raises:
-            ValueError: For anything but a bool (as torch's ``Module.train``).
-        """
-        if not isinstance(mode, bool | np.bool_):
-            raise ValueError(f"DQNPolicy.set_training_mode takes a bool, got {mode!r}")
-        self.training = bool(mode)
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """SB3's (torch's): copies of both Q-networks' parameters, by the model file's names: ``net/q/<name>`` and
-        ``net/q_target/<name>`` (``net/q/0.W`` (64, obs_dim), ...), as ``agent.get_parameters()["net/q"]`` and
-        ``["net/q_target"]`` hold them (SB3's ``q_net.*`` and ``q_net_target.*``)."""
-        return self._agent._policy_state_dict()
-
-    def load_state_dict(self, state_dict: dict[str, np.ndarray], strict: bool = True) -> None:
-        """SB3's (torch's): writes ``state_dict()``'s arrays into both Q-networks in place, each cast to its
-        parameter's dtype; nothing is written unless all fit (``ActorCriticPolicy.load_state_dict``).
-
-        Args:
-            state_dict: Name -> array, e.g. another DQN's ``policy.state_dict()`` (same architecture).
-            strict: Every name must be given; False loads the names given and keeps the other parameters.
-
-        Raises:
-            ValueError: For unknown names or (``strict``) missing ones, naming the expected and the given names; an
-                array of another shape, naming both shapes; or one that is not numeric.
-        """
-        self._agent._load_policy_state_dict(state_dict, strict, f"{self._agent.algo}.policy.load_state_dict")
-
-    def parameters(self) -> list[np.ndarray]:
-        """SB3's (torch's, which yields torch Parameters): both Q-networks' parameters themselves, numpy arrays in
-        ``state_dict()``'s order, not copies: writing into one changes the network."""
-        return list(self._agent._policy_arrays().values())
 
 
 class DQN(BaseAgent):

@@ -5,11 +5,19 @@ The rollout steps the LSTMs once per env step and stores, for every step, the LS
 it and whether an episode started there. Training cuts each env's column into sequences of
 ``seq_len`` steps, starts each from its stored state, resets the state where an episode started
 (``nngym.LSTM``'s episode-start masks) and backpropagates through time inside the sequence. Before
-the first update, these forward passes give back exactly the rollout's log-probabilities.
+the first update, these forward passes give back exactly the rollout's log-probabilities. A minibatch
+holds ``batch_size // seq_len`` sequences; by default ``seq_len`` is chosen so that the minibatches
+hold sb3-contrib's numbers of transitions (``agents.common.recurrent_buffer.default_seq_len``).
+
+``predict`` takes and returns the actor's LSTM state as sb3-contrib's does: (h, c), each of shape
+(n_lstm_layers, n_envs, lstm_hidden_size) = (1, N, H).
 """
 
 from __future__ import annotations
 
+import math
+import sys
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -19,7 +27,13 @@ import numpy as np
 
 from agents.common.callbacks import BaseCallback
 from agents.common.distributions import Distribution
-from agents.common.recurrent_buffer import RecurrentRolloutBuffer, SequenceBatch
+from agents.common.recurrent_buffer import (
+    RecurrentRolloutBuffer,
+    SequenceBatch,
+    default_seq_len,
+    minibatch_sizes,
+    sb3_contrib_minibatch_sizes,
+)
 from agents.common.recurrent_policy import PolicyState, RecurrentActorCriticPolicy, default_recurrent_cnn_spec
 from agents.common.rollout import bootstrap_truncated
 from agents.common.spaces import encode_observations, to_env_actions
@@ -39,9 +53,18 @@ class RecurrentPPOConfig:
     n_steps: int = 128
     """Steps T per env per rollout; a rollout is T·N transitions."""
     seq_len: int | None = None
-    """Length L of the training sequences (BPTT window); must divide n_steps; None: L = n_steps."""
+    """Length L of the training sequences (the BPTT window); must divide n_steps. None: the L that gives
+    sb3-contrib's minibatches (``agents.common.recurrent_buffer.default_seq_len``): n_steps when batch_size >=
+    n_steps, else the largest divisor of n_steps that is <= batch_size (n_steps 256, batch_size 128: L = 128).
+    An explicit value is kept as given. Settable between learns (``agent.seq_len = 16``, None for the default),
+    checked when set and kept in the model file."""
     batch_size: int = 128
-    """Transitions per minibatch: batch_size // seq_len sequences (at least one)."""
+    """Transitions per minibatch. A minibatch holds batch_size // seq_len whole sequences (at least one): when
+    seq_len divides batch_size, batch_size transitions and ceil(n_steps · n_envs / batch_size) minibatches per
+    epoch, as sb3-contrib's RecurrentPPO (which takes batch_size consecutive transitions of the rollout, cut into
+    sequences at episode starts and at the slice's ends); otherwise (batch_size // seq_len) · seq_len transitions
+    (seq_len when batch_size < seq_len), with a warning naming sb3-contrib's counts unless batch_size >= n_steps ·
+    n_envs (one minibatch of the whole rollout for both)."""
     n_epochs: int = 10
     """Passes over the rollout per update."""
     learning_rate: float | str | Schedule = 3e-4
@@ -112,6 +135,8 @@ class RecurrentPPO(PPO):
     #: ``CnnLstmPolicy``): "mlp" flattens the observations (uint8 images scaled to [0, 1]) for an MLP encoder of
     #: ``encoder_arch`` (or straight into the LSTMs); "cnn" puts a CNN of ``cnn_spec`` before each LSTM, for images.
     nets: ClassVar[tuple[str, ...]] = ("mlp", "cnn", "multi_input")  # multi_input: SB3's MultiInputLstmPolicy
+    #: PPO's settable hyperparameters and ``seq_len`` (the minibatches' sequences, read at every update).
+    SETTABLE: ClassVar[frozenset[str]] = PPO.SETTABLE | {"seq_len"}
 
     def __init__(
         self, env: str | gym.Env | gym.vector.VectorEnv | None, net: str = "mlp", *args: Any, **kwargs: Any
@@ -147,9 +172,7 @@ class RecurrentPPO(PPO):
             log_std_init=c.log_std_init,
             net=self.net,
         )
-        self.seq_len = c.seq_len or c.n_steps
-        if self.seq_len < 1 or c.n_steps % self.seq_len:
-            raise ValueError(f"seq_len must divide n_steps = {c.n_steps}, got {c.seq_len}")
+        self._check_seq_len(c.seq_len)
         self._build_schedules()
         self.optimizer = Adam(self.policy, lr=self.lr_schedule(1.0), eps=1e-5, max_grad_norm=c.max_grad_norm)
         self.buffer = RecurrentRolloutBuffer.for_spaces(
@@ -162,6 +185,74 @@ class RecurrentPPO(PPO):
         )
         self._state: PolicyState | None = None  # LSTM states of the training envs between rollouts
         self._episode_starts = np.ones(self.n_envs, dtype=np.float32)
+        self._warn_minibatches()
+
+    # --- the training sequences -----------------------------------------------------------------------
+    @property
+    def seq_len(self) -> int:
+        """L, the length of the training sequences: ``config.seq_len``, or when that is None the default for
+        ``n_steps`` and ``batch_size`` (``agents.common.recurrent_buffer.default_seq_len``).
+
+        Setting it (an int dividing ``n_steps``, or None for the default) changes the minibatches from the next
+        update on and goes into ``config.seq_len``, so the model file keeps it.
+
+        Raises:
+            ValueError: When set to anything but None or an int >= 1 dividing ``n_steps``, naming both.
+        """
+        c = self.config
+        return c.seq_len if c.seq_len is not None else default_seq_len(c.n_steps, c.batch_size)
+
+    @seq_len.setter
+    def seq_len(self, value: int | None) -> None:
+        self._check_seq_len(value)
+        self._set_hyperparameter("seq_len", value)
+
+    def _check_seq_len(self, value: Any) -> None:
+        """Raises ValueError for a whole number that is not a divisor of ``n_steps`` (None passes; other types are
+        left to the Config's check, which names them)."""
+        n_steps = self.config.n_steps
+        numbers = int | float | np.integer | np.floating
+        whole = isinstance(value, numbers) and not isinstance(value, bool) and float(value).is_integer()
+        if whole and (value < 1 or n_steps % int(value)):
+            divisors = [d for d in range(1, n_steps + 1) if n_steps % d == 0]
+            shown = divisors if len(divisors) <= 16 else [*divisors[:8], "...", *divisors[-4:]]
+            raise ValueError(
+                f"{self.algo}: seq_len must divide n_steps = {n_steps} (one of {shown}), or be None for the "
+                f"default ({default_seq_len(n_steps, self.config.batch_size)} with batch_size = "
+                f"{self.config.batch_size}), got {value!r}"
+            )
+
+    def _warn_minibatches(self) -> None:
+        """Warns when the minibatches of ``seq_len`` and ``batch_size`` hold other numbers of transitions than
+        sb3-contrib's (``batch_size`` is then no multiple of ``seq_len``), naming both and how to get its."""
+        c, L = self.config, self.seq_len
+        ours = minibatch_sizes(c.n_steps, self.n_envs, L, c.batch_size)
+        theirs = sb3_contrib_minibatch_sizes(c.n_steps, self.n_envs, c.batch_size)
+        if ours == theirs:
+            return
+        per_batch = max(1, c.batch_size // L)
+        frame, level = sys._getframe(), 1  # the warning points at the first line outside the agents package
+        while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] == "agents":
+            frame, level = frame.f_back, level + 1
+        given = (
+            f"seq_len = {L}"
+            if c.seq_len is not None
+            else f"seq_len = {L} (the default for n_steps = {c.n_steps} and this batch_size)"
+        )
+        warnings.warn(
+            f"{self.algo}: batch_size = {c.batch_size} is not a multiple of {given}: a minibatch holds "
+            f"batch_size // seq_len = {per_batch} whole sequence{'s' * (per_batch > 1)} (at least one), "
+            f"{per_batch * L} transitions, {len(ours)} minibatches per epoch of {c.n_steps} x {self.n_envs} "
+            f"transitions, where sb3-contrib's RecurrentPPO takes {c.batch_size} transitions, {len(theirs)} "
+            f"minibatches; seq_len = {math.gcd(c.n_steps, c.batch_size)} (dividing both n_steps and batch_size) "
+            f"or a batch_size that is a multiple of {L} gives sb3-contrib's counts",
+            stacklevel=level,
+        )
+
+    def _hyperparameter_changed(self, name: str) -> None:
+        super()._hyperparameter_changed(name)
+        if name in ("batch_size", "seq_len"):
+            self._warn_minibatches()
 
     # --- acting ---------------------------------------------------------------------------------
     def predict(
@@ -171,18 +262,22 @@ class RecurrentPPO(PPO):
         episode_start: np.ndarray | bool | None = None,
         deterministic: bool = False,
     ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-        """Actions and the actor's next LSTM state, for one observation or a batch of N (SB3's convention).
+        """Actions and the actor's next LSTM state, for one observation or a batch of N (sb3-contrib's convention).
 
         As SB3's ``predict``, it samples from the policy unless ``deterministic=True`` (what the evaluators pass).
+        The state is sb3-contrib's: (h, c), each of shape (n_lstm_layers, n_envs, lstm_hidden_size) = (1, N, H),
+        env i's memory in ``h[:, i]`` and ``c[:, i]``; zeroing both resets it, as ``episode_start[i]`` does.
 
         Args:
             observation: One raw observation or a batch of N (see ``BaseAgent.predict``).
-            state: The actor's (h, c), each (N, H), returned by the previous call; None for zeros.
+            state: The actor's (h, c), each (1, N, H), as the previous call returned it (or as sb3-contrib's
+                ``predict`` returns it); each (N, H), the layout of nngym's earlier versions, is taken too. None for
+                zeros. It is read, not changed.
             episode_start: (N,) (or a bool for one observation); true resets the state first.
             deterministic: Most likely action instead of a sample.
 
         Returns:
-            (action of shape () / (D,) or (N,) / (N, D), new state (h, c)).
+            (action of shape () / (D,) or (N,) / (N, D), new state (h, c), each (1, N, H), new arrays).
 
         Raises:
             ValueError: If ``observation``, ``state`` or ``episode_start`` has the wrong shape, naming the expected and
@@ -190,12 +285,9 @@ class RecurrentPPO(PPO):
         """
         what = f"{self.algo}.predict"
         batch, single = encode_observations(self.observation_space, observation, what)
-        n, H = len(batch), self.policy.hidden_size
+        n = len(batch)
         if state is not None:
-            shapes = [np.shape(s) for s in state] if isinstance(state, tuple | list) else None
-            if shapes is None or len(shapes) != 2 or any(shape != (n, H) for shape in shapes):
-                got = f"shapes {shapes}" if shapes is not None else type(state).__name__
-                raise ValueError(f"{what} expected state as (h, c), each of shape {(n, H)}, got {got}")
+            state = self._state_arrays(state, n, what)
         if episode_start is not None:
             starts = np.asarray(episode_start)
             if starts.dtype.kind not in "biuf" or starts.shape not in ({(n,), ()} if n == 1 else {(n,)}):
@@ -203,8 +295,25 @@ class RecurrentPPO(PPO):
                     starts.shape if starts.dtype.kind in "biuf" else f"{type(episode_start).__name__} {episode_start!r}"
                 )
                 raise ValueError(f"{what} expected episode_start of shape {(n,)}{' or a bool' * (n == 1)}, got {got}")
-        actions, new_state = self._act_step(self._normalize_obs(batch), state, episode_start, deterministic)
-        return (actions[0] if single else actions), new_state
+        actions, (h, c) = self._act_step(self._normalize_obs(batch), state, episode_start, deterministic)
+        return (actions[0] if single else actions), (h[None], c[None])
+
+    def _state_arrays(self, state: Any, n: int, what: str) -> tuple[np.ndarray, np.ndarray]:
+        """``predict``'s state (h, c), each (1, n, H) (sb3-contrib's layout) or (n, H) (nngym's earlier one), as the
+        (n, H) arrays the policy steps from.
+
+        Raises:
+            ValueError: For anything else, naming sb3-contrib's layout and the shapes given.
+        """
+        H = self.policy.hidden_size
+        shapes = [np.shape(s) for s in state] if isinstance(state, tuple | list) else None
+        if shapes is not None and len(shapes) == 2 and shapes[0] == shapes[1] and shapes[0] in ((1, n, H), (n, H)):
+            return np.reshape(state[0], (n, H)), np.reshape(state[1], (n, H))
+        got = f"shapes {shapes}" if shapes is not None else type(state).__name__
+        raise ValueError(
+            f"{what} expected state as (h, c), each of shape {(1, n, H)}: sb3-contrib's (n_lstm_layers, n_envs, "
+            f"lstm_hidden_size), as the previous call returned it ({(n, H)} is taken too), got {got}"
+        )
 
     def _act_step(
         self,
@@ -281,10 +390,12 @@ class RecurrentPPO(PPO):
         return True
 
     def _minibatches(self) -> Iterator[SequenceBatch]:
-        """One epoch: the rollout cut into sequences of ``seq_len`` steps, ``batch_size // seq_len`` at a time."""
-        seqs = self.buffer.sequences(self.seq_len)
-        n_seq = self.buffer.n_envs * (self.buffer.n_steps // self.seq_len)
-        per_batch = max(1, self.config.batch_size // self.seq_len)
+        """One epoch: the rollout cut into sequences of ``seq_len`` steps, ``batch_size // seq_len`` at a time (at
+        least one), in a random order."""
+        L = self.seq_len
+        seqs = self.buffer.sequences(L)
+        n_seq = self.buffer.n_envs * (self.buffer.n_steps // L)
+        per_batch = max(1, self.config.batch_size // L)
         perm = self.rng.permutation(n_seq)
         for start in range(0, n_seq, per_batch):
             yield self.buffer.batch(seqs, perm[start : start + per_batch])

@@ -1,4 +1,4 @@
-"""What SB3's ``load`` restores besides the parameters: ``verbose`` and ``tensorboard_log`` (not nngym's ``log_dir``)."""
+"""What SB3's ``load`` restores besides the parameters: ``verbose`` and ``tensorboard_log`` (not ``log_dir``)."""
 
 from __future__ import annotations
 

@@ -102,15 +102,16 @@ def test_predict_state_equals_step_by_step_lstm():
         i, f, g, o = sigmoid(a[:, :5]), sigmoid(a[:, 5:10]), np.tanh(a[:, 10:15]), sigmoid(a[:, 15:])
         c = f * c + i * g
         h = o * np.tanh(c)
-        np.testing.assert_allclose(state[0], h, atol=1e-5)
-        np.testing.assert_allclose(state[1], c, atol=1e-5)
+        assert state[0].shape == state[1].shape == (1, 2, 5)  # sb3-contrib's (n_lstm_layers, n_envs, H)
+        np.testing.assert_allclose(state[0][0], h, atol=1e-5)
+        np.testing.assert_allclose(state[1][0], c, atol=1e-5)
         np.testing.assert_array_equal(action, branch.head.forward(h.astype(np.float32), train=False).argmax(1))
     # the same sequence in one call gives the same final state
     _, final = branch.forward(obs, (np.zeros((2, 5), np.float32),) * 2, starts)
-    np.testing.assert_allclose(final[0], state[0], atol=1e-6)
-    # a single observation: action of shape (), state (1, H)
+    np.testing.assert_allclose(final[0], state[0][0], atol=1e-6)
+    # a single observation: action of shape (), state (1, 1, H), as sb3-contrib's
     action, state1 = agent.predict(obs[0, 0], None, episode_start=True, deterministic=True)
-    assert np.shape(action) == () and state1[0].shape == (1, 5)
+    assert np.shape(action) == () and state1[0].shape == state1[1].shape == (1, 1, 5)
     with pytest.raises(ValueError, match="expected obs of shape"):
         agent.predict(np.zeros((2, 4), np.float32))
 
@@ -314,17 +315,31 @@ def test_predict_names_episode_start_and_state_of_the_wrong_shape():
         agent.predict(obs, episode_start=True)
     with pytest.raises(ValueError, match=r"expected episode_start of shape \(1,\) or a bool, got str 'yes'"):
         agent.predict(obs[0], episode_start="yes")
-    state = (np.zeros((2, 5), np.float32), np.zeros((2, 5), np.float32))
+    state = (np.zeros((1, 2, 5), np.float32), np.zeros((1, 2, 5), np.float32))
     message = (
-        r"RecurrentPPO.predict expected state as \(h, c\), each of shape \(3, 5\), got shapes \[\(2, 5\), \(2, 5\)\]"
+        r"RecurrentPPO.predict expected state as \(h, c\), each of shape \(1, 3, 5\): sb3-contrib's \(n_lstm_layers, "
+        r"n_envs, lstm_hidden_size\), as the previous call returned it \(\(3, 5\) is taken too\), got shapes "
+        r"\[\(1, 2, 5\), \(1, 2, 5\)\]"
     )
     with pytest.raises(ValueError, match=message):
         agent.predict(obs, state=state)
-    with pytest.raises(ValueError, match=r"expected state as \(h, c\), each of shape \(3, 5\), got ndarray"):
-        agent.predict(obs, state=np.zeros((3, 5)))
+    with pytest.raises(
+        ValueError, match=r"each of shape \(1, 3, 5\): sb3-contrib's .*, got shapes \[\(2, 5\), \(2, 5\)\]"
+    ):
+        agent.predict(obs, state=(np.zeros((2, 5)), np.zeros((2, 5))))
+    with pytest.raises(ValueError, match=r"got shapes \[\(1, 3, 5\), \(3, 5\)\]"):  # one layout for both
+        agent.predict(obs, state=(np.zeros((1, 3, 5)), np.zeros((3, 5))))
+    with pytest.raises(ValueError, match=r"expected state as \(h, c\), each of shape \(1, 3, 5\).*, got ndarray"):
+        agent.predict(obs, state=np.zeros((1, 3, 5)))
     actions, (h, c) = agent.predict(obs, episode_start=np.array([1, 0, 1]))
-    assert actions.shape == (3,) and h.shape == c.shape == (3, 5)
+    assert actions.shape == (3,) and h.shape == c.shape == (1, 3, 5)
     assert agent.predict(obs, state=(h, c), episode_start=np.zeros(3, bool))[0].shape == (3,)
+    # nngym's earlier layout, (N, H) each, is the same state
+    a_new, s_new = agent.predict(obs, state=(h, c), deterministic=True)
+    a_old, s_old = agent.predict(obs, state=(h[0], c[0]), deterministic=True)
+    np.testing.assert_array_equal(a_new, a_old)
+    np.testing.assert_array_equal(s_new[0], s_old[0])
+    assert s_old[0].shape == (1, 3, 5)
     assert np.shape(agent.predict(obs[0], episode_start=True)[0]) == ()
 
 

@@ -170,8 +170,9 @@ def test_state_dict_round_trip_gives_a_fresh_agent_the_same_actions(cls, env_id,
     if cls is DQN:
         assert {n.split("/")[1] for n in state} == {"q", "q_target"}
     expected = _act(trained, obs)
-    assert not np.array_equal(_act(fresh, obs), expected)
+    assert not all(np.array_equal(v, state[k]) for k, v in fresh.policy.state_dict().items())
     assert fresh.policy.load_state_dict(state) is None
+    assert all(np.array_equal(v, state[k]) for k, v in fresh.policy.state_dict().items())
     np.testing.assert_array_equal(_act(fresh, obs), expected)
     np.testing.assert_array_equal(_act(fresh, obs, policy=True), expected)
     for value in state.values():  # copies: changing them changes no policy

@@ -201,3 +201,96 @@ def test_populations_and_the_sb3_adapter_take_log_interval(tmp_path):
         assert [int(r["time/total_timesteps"]) for r in csv.DictReader(f)] == [32, 64]
     with pytest.raises(ValueError, match="log_interval must be an int >= 1, got 0"):
         agent.learn(16, log_interval=0)
+
+
+@pytest.mark.parametrize(
+    ("cls", "policy_kwargs", "kwargs"),
+    [
+        (PPO, {"optimizer_kwargs": {"eps": 1e-5}}, {}),  # SB3's Adam of PPO, spelled out
+        (PPO, {"optimizer_kwargs": {"eps": 1e-5, "betas": [0.9, 0.999], "weight_decay": 0, "amsgrad": False}}, {}),
+        (PPO, {"optimizer_kwargs": None}, {}),
+        (RecurrentPPO, {"optimizer_kwargs": {"eps": 1e-5}}, {}),
+        (A2C, {"optimizer_kwargs": {"alpha": 0.99, "eps": 1e-5, "weight_decay": 0}}, {}),  # SB3's A2C RMSprop
+        (A2C, {"optimizer_kwargs": {"eps": 1e-3}}, {"rms_prop_eps": 1e-3}),
+        (A2C, {"optimizer_kwargs": {"eps": 1e-5}}, {"use_rms_prop": False}),  # Adam as PPO's
+        (DQN, {"optimizer_kwargs": {}}, {}),  # torch's Adam: eps 1e-8
+        (DQN, {"optimizer_kwargs": {"eps": 1e-8}}, {}),
+    ],
+)
+def test_optimizer_kwargs_of_nngyms_optimiser_are_taken(cls, policy_kwargs, kwargs):
+    policy = "MlpLstmPolicy" if cls is RecurrentPPO else "MlpPolicy"
+    agent = cls(policy, "CartPole-v1", policy_kwargs=policy_kwargs, **kwargs)
+    own = cls("CartPole-v1", **kwargs)
+    assert type(agent.optimizer) is type(own.optimizer)
+    default_eps = 1e-8 if cls is DQN else 1e-5
+    assert agent.optimizer.eps == own.optimizer.eps == (policy_kwargs["optimizer_kwargs"] or {}).get("eps", default_eps)
+
+
+@pytest.mark.parametrize(
+    ("cls", "policy_kwargs", "kwargs", "message"),
+    [
+        (
+            PPO,
+            {"optimizer_kwargs": {}},
+            {},
+            r"optimizer_kwargs=\{\} is not supported by nngym's ppo, which steps with Adam\(betas=\(0.9, 0.999\), "
+            r"eps=1e-05, .*; with these optimizer_kwargs SB3 would step with eps=1e-08 \(torch's default\); SB3 sets "
+            r"Adam's eps=1e-5 only when optimizer_kwargs is None, so add eps=1e-5",
+        ),
+        (
+            RecurrentPPO,
+            {"optimizer_kwargs": {"eps": 1e-8, "betas": (0.5, 0.999)}},
+            {},
+            r"nngym's recurrent_ppo, which steps with Adam\(.*SB3 would step with betas=\(0.5, 0.999\), eps=1e-08$",
+        ),
+        (
+            A2C,
+            {"optimizer_kwargs": {"eps": 1e-3}},
+            {},
+            r"nngym's a2c, which steps with RMSprop\(alpha=0.99, eps=1e-05, .*\), as SB3's A2C with use_rms_prop=True, "
+            r"which puts dict\(alpha=0.99, eps=rms_prop_eps, weight_decay=0\) in place of optimizer_kwargs: give "
+            r"rms_prop_eps",
+        ),
+        (DQN, {"optimizer_kwargs": {"eps": 1e-5}}, {}, r"dqn, which steps with Adam\(.*eps=1e-08.*would step with eps"),
+        (PPO, {"optimizer_kwargs": {"lr": 1e-3}}, {}, r"Adam\(.*\): \['lr'\] is not among its settings"),
+        (PPO, {"optimizer_kwargs": [1e-5]}, {}, r"Adam\(.*\): optimizer_kwargs must be a dict of its settings"),
+        (A2C, {"optimizer_class": "RMSpropTFLike"}, {}, r"optimizer_class='RMSpropTFLike' .*RMSprop\(alpha=0.99"),
+    ],
+)
+def test_other_optimizer_kwargs_are_refused_naming_nngyms_optimiser(cls, policy_kwargs, kwargs, message):
+    policy = "MlpLstmPolicy" if cls is RecurrentPPO else "MlpPolicy"
+    with pytest.raises(ValueError, match=message):
+        cls(policy, "CartPole-v1", policy_kwargs=policy_kwargs, **kwargs)
+
+
+def test_the_optimisers_named_are_those_the_agents_step_with():
+    from agents import REINFORCE
+    from agents.common.hyperparams import TORCH_OPTIMIZER_DEFAULTS, nngym_optimizer
+
+    cases = [(PPO, {}), (RecurrentPPO, {}), (A2C, {}), (A2C, {"use_rms_prop": False}), (A2C, {"rms_prop_eps": 1e-3})]
+    for cls, kwargs in [*cases, (DQN, {}), (REINFORCE, {})]:
+        optimizer = cls("CartPole-v1", **kwargs).optimizer
+        name, settings = nngym_optimizer(cls.algo.lower().replace("recurrentppo", "recurrent_ppo"), kwargs)
+        assert type(optimizer).__name__ == name and optimizer.eps == settings["eps"]
+        assert optimizer.weight_decay == settings["weight_decay"] == 0
+        if name == "Adam":
+            assert (optimizer.beta1, optimizer.beta2) == settings["betas"]
+        else:
+            assert optimizer.alpha == settings["alpha"]
+    torch = pytest.importorskip("torch")
+    import inspect
+
+    for name, defaults in TORCH_OPTIMIZER_DEFAULTS.items():
+        signature = inspect.signature(getattr(torch.optim, name)).parameters
+        assert {k: signature[k].default for k in defaults} == defaults
+
+
+def test_features_extractor_kwargs_are_refused_naming_the_encoder_each_agent_has():
+    with pytest.raises(
+        ValueError,
+        match=r"features_extractor_kwargs=\{'features_dim': 32\} .* recurrent_ppo \(the "
+        r"encoder before each LSTM is nngym's: cnn_spec, .* or encoder_arch",
+    ):
+        RecurrentPPO("MlpLstmPolicy", "CartPole-v1", policy_kwargs=dict(features_extractor_kwargs={"features_dim": 32}))
+    with pytest.raises(ValueError, match="give nngym's agent its trunk as net=: a spec"):
+        PPO("MlpPolicy", "CartPole-v1", policy_kwargs=dict(features_extractor_kwargs={"features_dim": 32}))

@@ -270,3 +270,30 @@ def test_overrides_are_merged_into_the_entry_and_translated_with_it(tmp_path):
     assert load("CartPole-v1", net_arch={"pi": [16], "vf": [8]})["net_arch"] == {"pi": (16,), "vf": (8,)}
     assert load("CartPole-v1", policy_kwargs="dict(net_arch=dict(pi=[16]))")["net_arch"] == {"pi": (16,), "vf": ()}
     assert hyperparams.load_hyperparams("ppo", "CartPole-v1", path) == load("CartPole-v1")  # no overrides
+
+
+def test_optimizer_kwargs_in_a_file_are_taken_when_they_are_nngyms_optimiser(tmp_path):
+    """policy_kwargs' optimizer_kwargs of the optimiser the agent steps with are dropped; others are refused naming it
+    (A2C's RMSprop follows the entry's rms_prop_eps and use_rms_prop)."""
+    path = tmp_path / "hp.yml"
+    path.write_text(
+        "CartPole-v1:\n  policy_kwargs: 'dict(optimizer_kwargs=dict(eps=1e-5, betas=(0.9, 0.999)), net_arch=[8])'\n"
+        "Acrobot-v1:\n  policy_kwargs: 'dict(optimizer_kwargs=dict(eps=1e-3))'\n  rms_prop_eps: 0.001\n"
+        "Pendulum-v1:\n  policy_kwargs: 'dict(optimizer_kwargs=dict(eps=1e-8))'\n"
+        "MountainCar-v0:\n  use_rms_prop: false\n  policy_kwargs: 'dict(optimizer_kwargs=dict(eps=1e-5))'\n"
+    )
+    assert load_hyperparams("ppo", "CartPole-v1", path) == {"net_arch": (8,)}
+    assert load_hyperparams("recurrent_ppo", "CartPole-v1", path) == {"net_arch": (8,)}
+    assert load_hyperparams("a2c", "Acrobot-v1", path) == {"rms_prop_eps": 0.001}
+    assert load_hyperparams("a2c", "MountainCar-v0", path) == {"use_rms_prop": False}
+    assert load_hyperparams("dqn", "Pendulum-v1", path) == {}
+    with pytest.raises(
+        HyperparamsError,
+        match=r"hp.yml: Pendulum-v1: policy_kwargs optimizer_kwargs=\{'eps': 1e-08\} "
+        r"is not supported by nngym's ppo, which steps with Adam\(betas=\(0.9, 0.999\), eps=1e-05",
+    ):
+        load_hyperparams("ppo", "Pendulum-v1", path)
+    from agents.common import hyperparams  # its load_hyperparams takes train.py's overrides
+
+    with pytest.raises(HyperparamsError, match=r"a2c, which steps with RMSprop\(alpha=0.99, eps=1e-05, .*rms_prop_eps"):
+        hyperparams.load_hyperparams("a2c", "Acrobot-v1", path, overrides={"rms_prop_eps": 1e-5})

@@ -46,6 +46,7 @@ from agents.common.cnn import image_layout
 from agents.common.config import CALLABLE_FIELDS, restore_schedules, schedule_marker
 from agents.common.logger import last_episode_t, log_rows, tensorboard_run_dir, trim_monitor, trim_progress
 from agents.common.policies import default_cnn_spec as nngym_default_cnn_spec
+from agents.common.recurrent_buffer import default_seq_len
 from agents.common.sb3_args import check_save_arguments
 from agents.recurrent_ppo import RecurrentPPOConfig
 from nngym.builders import cnn
@@ -617,8 +618,9 @@ class SB3RecurrentPPO(SB3Agent):
     Both have an LSTM actor and a separate LSTM critic (sb3-contrib's ``enable_critic_lstm``) followed by
     ``net_arch``. ``lstm_hidden_size`` goes to the policy; ``lstm_forget_bias`` (default: nngym's) is applied
     after construction (torch gate order i, f, g, o: ``bias_ih[H:2H] = b_f``, ``bias_hh[H:2H] = 0``).
-    sb3-contrib trains on whole ``n_steps`` sequences and has no encoder before the LSTM, so
-    ``seq_len`` other than None/n_steps and a non-empty ``encoder_arch`` raise ValueError.
+    sb3-contrib has no ``seq_len`` (its sequences are cut at episode starts and at the ends of its ``batch_size``
+    -transition minibatches, which nngym's default ``seq_len`` follows) and no encoder before the LSTM, so a
+    ``seq_len`` other than None or that default and a non-empty ``encoder_arch`` raise ValueError.
     """
 
     algo = "RecurrentPPO"
@@ -655,8 +657,16 @@ class SB3RecurrentPPO(SB3Agent):
         if hp.pop("encoder_arch", ()):
             raise ValueError("sb3-contrib's MlpLstmPolicy has no encoder before the LSTM; drop encoder_arch")
         seq_len = hp.pop("seq_len", None)
-        if seq_len not in (None, hp.get("n_steps")):
-            raise ValueError(f"sb3-contrib trains on whole n_steps sequences; seq_len must be None, got {seq_len}")
+        n_steps, batch_size = (
+            hp.get("n_steps", _nngym_default("n_steps")),
+            hp.get("batch_size", _nngym_default("batch_size")),
+        )
+        if seq_len not in (None, default_seq_len(n_steps, batch_size)):
+            raise ValueError(
+                "sb3-contrib has no seq_len: it cuts its sequences at episode starts and at the ends of its "
+                "batch_size-transition minibatches (nngym's default seq_len follows that); seq_len must be None (or "
+                f"that default, {default_seq_len(n_steps, batch_size)}), got {seq_len}"
+            )
         self._forget_bias = hp.pop("lstm_forget_bias", _nngym_default("lstm_forget_bias"))
         hidden = hp.pop("lstm_hidden_size", None)
         spec = hp.pop("cnn_spec", None)

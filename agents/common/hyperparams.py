@@ -19,6 +19,9 @@ Command-line overrides (``train.py -p KEY=VALUE``) are merged into the entry fir
 translated with it, so ``-p "policy_kwargs=dict(net_arch=[32])"`` and ``-p normalize=true`` mean what they mean in
 a file.
 
+``policy_kwargs``' ``optimizer_kwargs`` are taken when the optimiser SB3 would build with them is the one the agent
+steps with (``check_optimizer_kwargs``: PPO's ``dict(eps=1e-5)``, say) and refused otherwise, naming that optimiser.
+
 What nngym cannot honour (``optimizer_class``, a callback, an activation other than those names, ``use_sde:
 true`` for an algorithm other than PPO and A2C ...) raises one ``ValueError`` naming the key, the file and the env id.
 """
@@ -27,10 +30,11 @@ from __future__ import annotations
 
 import ast
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from agents.common.config import check_net_arch
@@ -80,6 +84,14 @@ POLICY_KWARGS_AS_NNGYM: dict[str, Any] = {
     "squash_output": False,
     "use_expln": False,
 }
+#: torch's defaults of the optimisers nngym's agents step with (``nngym.optim``'s Adam and RMSprop are torch's rules),
+#: besides the step size: what SB3 builds with ``optimizer_kwargs`` updating them
+TORCH_OPTIMIZER_DEFAULTS: dict[str, dict[str, Any]] = {
+    "Adam": {"betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False, "maximize": False},
+    "RMSprop": {"alpha": 0.99, "eps": 1e-8, "weight_decay": 0.0, "momentum": 0.0, "centered": False, "maximize": False},
+}
+#: the agents whose Adam has SB3's ActorCriticPolicy ε of 1e-5 (DQN, REINFORCE and RAM: torch's 1e-8)
+ADAM_EPS_1E5 = ("ppo", "recurrent_ppo", "a2c")
 #: agent arguments besides the Config's fields that an entry (or ``-p``) may hold: the DBN trunk's pretraining and
 #: SB3's episode window
 AGENT_KEYS = ("dbn_kwargs", "stats_window_size")
@@ -195,7 +207,7 @@ def translate(
             out.setdefault("net", _policy(str(value), algo, where))  # an explicit net: key wins
         elif key == "policy_kwargs":
             kwargs = parse_policy_kwargs(value, where) if isinstance(value, str) else dict(value or {})
-            out.update(_policy_kwargs(kwargs, algo, where))
+            out.update(_policy_kwargs(kwargs, algo, where, entry))
         elif key == "normalize":
             out.update(_normalize(value, entry, where))
         elif key == "net":
@@ -243,8 +255,97 @@ def _policy(name: str, algo: str, where: str) -> str:
     return POLICIES[name]
 
 
-def _policy_kwargs(kwargs: dict[str, Any], algo: str, where: str) -> dict[str, Any]:
+def nngym_optimizer(algo: str, arguments: Mapping[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """The optimiser the agent ``algo`` steps with, as torch's class name and settings besides the step size.
+
+    Adam for every agent but A2C (betas 0.9, 0.999, no weight decay), with SB3's ActorCriticPolicy ε = 1e-5 for PPO,
+    recurrent PPO and A2C, torch's 1e-8 for DQN (as SB3's DQN), REINFORCE and RAM (RAM's ``weight_decay``
+    hyperparameter is nngym's decay of the weight matrices, not torch's). A2C steps with RMSprop (α = 0.99, ε =
+    ``rms_prop_eps``) unless ``use_rms_prop`` is False, as SB3's A2C.
+
+    Args:
+        algo: ``"ppo"``, ``"a2c"``, ``"dqn"``, ``"reinforce"``, ``"recurrent_ppo"``, ``"ram"``.
+        arguments: The agent's other arguments (A2C's ``use_rms_prop`` and ``rms_prop_eps``); their defaults where
+            absent.
+    """
+    arguments = arguments or {}
+    use_rms_prop = arguments.get("use_rms_prop", True)
+    if algo == "a2c" and (use_rms_prop if isinstance(use_rms_prop, bool | np.bool_) else True):
+        return "RMSprop", {**TORCH_OPTIMIZER_DEFAULTS["RMSprop"], "eps": arguments.get("rms_prop_eps", 1e-5)}
+    return "Adam", {**TORCH_OPTIMIZER_DEFAULTS["Adam"], "eps": 1e-5 if algo in ADAM_EPS_1E5 else 1e-8}
+
+
+def check_optimizer_kwargs(value: Any, algo: str, where: str, arguments: Mapping[str, Any] | None = None) -> None:
+    """SB3's ``policy_kwargs["optimizer_kwargs"]``: taken (and dropped) when the optimiser SB3 would build with them
+    is the one ``algo`` steps with (``nngym_optimizer``).
+
+    SB3 builds ``optimizer_class(params, lr, **optimizer_kwargs)``: torch's defaults where they set nothing (its
+    ActorCriticPolicy adds ε = 1e-5 for Adam only when ``optimizer_kwargs`` is None), so PPO's ``dict(eps=1e-5)``
+    is nngym's optimiser and ``{}`` is not (ε = 1e-8). SB3's A2C with ``use_rms_prop=True`` replaces them by
+    ``dict(alpha=0.99, eps=rms_prop_eps, weight_decay=0)``: the values given must be those.
+
+    Raises:
+        HyperparamsError: For anything but None or a dict of the optimiser's settings with nngym's values, naming
+            the optimiser nngym uses and the settings that differ.
+    """
+    if value is None:
+        return
+    name, used = nngym_optimizer(algo, arguments)
+    shown = f"{name}({', '.join(f'{k}={v!r}' for k, v in used.items())})"
+    head = f"{where}: policy_kwargs optimizer_kwargs={value!r} is not supported by nngym's {algo}, which steps with"
+    if not isinstance(value, dict):
+        raise HyperparamsError(f"{head} {shown}: optimizer_kwargs must be a dict of its settings (or None)")
+    unknown = sorted(str(k) for k in value if k not in used)
+    if unknown:
+        raise HyperparamsError(
+            f"{head} {shown}: {unknown} {'is' if len(unknown) == 1 else 'are'} not among its settings"
+        )
+    replaced = algo == "a2c" and name == "RMSprop"  # SB3's A2C puts its own optimizer_kwargs in their place
+    sb3 = dict(value) if replaced else {**TORCH_OPTIMIZER_DEFAULTS[name], **value}
+    differ = [k for k in sb3 if not _same_setting(sb3[k], used[k])]
+    if not differ:
+        return
+    if replaced:
+        raise HyperparamsError(
+            f"{head} {shown}, as SB3's A2C with use_rms_prop=True, which puts dict(alpha=0.99, eps=rms_prop_eps, "
+            "weight_decay=0) in place of optimizer_kwargs: give rms_prop_eps for another eps, use_rms_prop=False for "
+            "Adam"
+        )
+    got = ", ".join(f"{k}={sb3[k]!r}" + ("" if k in value else " (torch's default)") for k in differ)
+    add = "eps" in differ and "eps" not in value and used["eps"] == 1e-5  # SB3's 1e-5 is lost with optimizer_kwargs
+    raise HyperparamsError(
+        f"{head} {shown}; with these optimizer_kwargs SB3 would step with {got}"
+        + ("; SB3 sets Adam's eps=1e-5 only when optimizer_kwargs is None, so add eps=1e-5" if add else "")
+    )
+
+
+def _same_setting(given: Any, used: Any) -> bool:
+    """Whether an optimiser setting given (a yml's list for betas, an int for a float) is the value nngym uses."""
+    if isinstance(used, bool):
+        return isinstance(given, bool | np.bool_) and bool(given) == used
+    if isinstance(used, tuple):
+        return (
+            isinstance(given, list | tuple)
+            and len(given) == len(used)
+            and all(_same_setting(g, u) for g, u in zip(given, used, strict=True))
+        )
+    number = isinstance(given, int | float | np.integer | np.floating) and not isinstance(given, bool | np.bool_)
+    return number and isinstance(used, int | float | np.integer | np.floating) and float(given) == float(used)
+
+
+def _policy_kwargs(
+    kwargs: dict[str, Any], algo: str, where: str, arguments: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """SB3's ``policy_kwargs`` as agent arguments; ``arguments`` are the agent's others (for ``optimizer_kwargs``)."""
     out: dict[str, Any] = {}
+    if "optimizer_class" in kwargs:  # refused before its optimizer_kwargs, whose meaning it sets
+        name, used = nngym_optimizer(algo, arguments)
+        shown = f"{name}({', '.join(f'{k}={v!r}' for k, v in used.items())})"
+        choice = " (use_rms_prop=False: Adam with eps=1e-5)" if algo == "a2c" else ""
+        raise HyperparamsError(
+            f"{where}: policy_kwargs optimizer_class={kwargs['optimizer_class']!r} is not supported by nngym's "
+            f"{algo}, which steps with {shown}{choice}"
+        )
     for key, value in kwargs.items():
         if key == "net_arch":
             out["net_arch"] = _net_arch(value)
@@ -265,10 +366,18 @@ def _policy_kwargs(kwargs: dict[str, Any], algo: str, where: str) -> dict[str, A
                 )
         elif key in POLICY_KWARGS_AS_NNGYM and value == POLICY_KWARGS_AS_NNGYM[key]:
             continue  # what nngym does anyway
+        elif key == "optimizer_kwargs":
+            check_optimizer_kwargs(value, algo, where, arguments)  # what nngym does, or refused
         elif key in ZOO_ONLY_POLICY_KWARGS:
             default = POLICY_KWARGS_AS_NNGYM.get(key, ...)
             same = f" (only {key}={default!r}, what it does)" if default is not ... else ""
-            if key.startswith("features_extractor"):  # nngym's trunks are numpy networks, given as net
+            if key.startswith("features_extractor") and algo == "recurrent_ppo":  # net is mlp / cnn / multi_input
+                same = (
+                    " (the encoder before each LSTM is nngym's: cnn_spec, a spec such as "
+                    "'conv:16x3,pool:2,conv:32x3,pool:2,dense:128' whose last dense size is the features' "
+                    "(CnnLstmPolicy), or encoder_arch, the hidden sizes of an MLP (MlpLstmPolicy))"
+                )
+            elif key.startswith("features_extractor"):  # nngym's trunks are numpy networks, given as net
                 same = " (give nngym's agent its trunk as net=: a spec such as 'conv:16x5,dense:128' or a Sequential)"
             raise HyperparamsError(f"{where}: policy_kwargs {key}={value!r} is not supported by nngym's {algo}{same}")
         else:  # nngym's own names (activation, encoder_arch ...): checked against the Config with the rest

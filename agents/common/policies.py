@@ -75,6 +75,7 @@ from agents.common.distributions import (
     StateDependentNoise,
 )
 from agents.common.joint_mlp import JointMLP
+from agents.common.sb3_policy import SB3PolicyMethods
 from agents.common.spaces import ACTION_SPACES, check_observation_space, encoded_space, image_parts, space_names
 from nngym.activations import ReLU, Tanh
 from nngym.builders import cnn, mlp
@@ -402,7 +403,7 @@ def is_combined_trunk(trunk: Sequential | None) -> bool:
     return trunk is not None and len(trunk.layers) == 1 and isinstance(trunk.layers[0], CombinedInput)
 
 
-class ActorCriticPolicy:
+class ActorCriticPolicy(SB3PolicyMethods):
     """π(a|s) from an actor network and V(s) from a critic network, with SB3's orthogonal init.
 
     ``agent.policy`` of PPO, A2C and REINFORCE, with the methods SB3's users call on their ``model.policy``
@@ -596,105 +597,6 @@ class ActorCriticPolicy:
         if self.trunk is not None:
             return {"trunk": self.trunk, "pi": self.pi, "vf": self.vf}
         return {"pi": self.actor, "vf": self.critic}
-
-    # --- SB3's BasePolicy methods: the agent's arithmetic (agents.common.base.BaseAgent) ---------------------------
-    #: The agent the policy belongs to, set by it (``BaseAgent._attach_policy``); None for a policy made on its own.
-    _agent = None
-    #: SB3's ``policy.training``: what ``set_training_mode`` was last given.
-    training: bool = True
-
-    def _owner(self, what: str):  # -> BaseAgent (agents.common.base, which imports this module)
-        """The agent of the policy, for its SB3 method ``what``.
-
-        Raises:
-            RuntimeError: For a policy made on its own, not by an agent.
-        """
-        if self._agent is None:
-            raise RuntimeError(
-                f"{type(self).__name__}.{what} needs the agent the policy belongs to (its observation encoding, "
-                "normalisation, generator and parameter names): call it on agent.policy"
-            )
-        return self._agent
-
-    def predict(
-        self,
-        observation: np.ndarray,
-        state: object = None,
-        episode_start: np.ndarray | None = None,
-        deterministic: bool = False,
-    ) -> tuple[np.ndarray, object]:
-        """SB3's ``policy.predict``: the agent's ``predict`` (``BaseAgent.predict``), so the same actions from the
-        same observations, as SB3's ``model.predict`` is its policy's.
-
-        The observations are encoded and, under ``normalize_obs``, normalised with the frozen statistics; actions
-        are sampled from the agent's generator (``agent.rng``, which they advance) unless ``deterministic``; Box
-        actions are clipped to the space's bounds in its dtype, Discrete ones shifted by its ``start``.
-
-        Args:
-            observation: One raw observation (*obs_shape) or a batch (N, *obs_shape) (ints (N,) for Discrete, a
-                dict / tuple of such batches for Dict / Tuple spaces).
-            state: Returned unchanged (no memory).
-            episode_start: Not used (no memory).
-            deterministic: The most likely action instead of a sample.
-
-        Returns:
-            (one action, shape () / (D,), or N of them, (N,) / (N, D); ``state``).
-
-        Raises:
-            ValueError: For observations of the wrong shape, with the agent's ``predict``'s message.
-            RuntimeError: For a policy made on its own, not by an agent.
-        """
-        return self._owner("predict").predict(observation, state, episode_start, deterministic)
-
-    def set_training_mode(self, mode: bool) -> None:
-        """SB3's: records ``mode`` in ``training``, and changes no output: nngym's layers take the mode per call,
-        the updates running the networks in training mode (dropout on) and ``predict`` and the rollouts in
-        inference mode, as SB3 switches its policy's mode for each.
-
-        Raises:
-            ValueError: For anything but a bool (as torch's ``Module.train``).
-        """
-        if not isinstance(mode, bool | np.bool_):
-            raise ValueError(f"{type(self).__name__}.set_training_mode takes a bool, got {mode!r}")
-        self.training = bool(mode)
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """SB3's (torch's): copies of the policy's parameters, by the model file's names: ``net/<network>/<name>``
-        for each network (``net/pi/0.W`` (64, obs_dim), ``net/pi/0.b`` (64,), ...; with a trunk ``net/trunk/...``
-        first), then ``log_std`` ((D,), (0,) for discrete actions, (J, D) under gSDE). ``agent.get_parameters()``
-        has the same arrays, ``net/pi/0.W`` as ``["net/pi"]["0.W"]`` and ``log_std`` as ``["extra"]["log_std"]``.
-        The normalisation statistics are not parameters (``agent.get_vec_normalize_env()`` has them).
-
-        Raises:
-            RuntimeError: For a policy made on its own, not by an agent.
-        """
-        return self._owner("state_dict")._policy_state_dict()
-
-    def load_state_dict(self, state_dict: dict[str, np.ndarray], strict: bool = True) -> None:
-        """SB3's (torch's): writes the arrays of ``state_dict()``'s names into the parameters, in place (each cast
-        to its parameter's dtype); nothing is written unless all fit.
-
-        Args:
-            state_dict: Name -> array, e.g. another agent's ``policy.state_dict()`` (same architecture).
-            strict: Every name must be given; False loads the names given and keeps the other parameters.
-
-        Raises:
-            ValueError: For unknown names or (``strict``) missing ones, naming the expected and the given names; an
-                array of another shape, naming both shapes; or one that is not numeric.
-            RuntimeError: For a policy made on its own, not by an agent.
-        """
-        what = f"{getattr(self._agent, 'algo', type(self).__name__)}.policy.load_state_dict"
-        self._owner("load_state_dict")._load_policy_state_dict(state_dict, strict, what)
-
-    def parameters(self) -> list[np.ndarray]:
-        """SB3's (torch's, which yields torch Parameters): the parameters themselves, numpy arrays in
-        ``state_dict()``'s order, not copies: writing into one changes the policy (``sum(p.size for p in
-        policy.parameters())`` counts them).
-
-        Raises:
-            RuntimeError: For a policy made on its own, not by an agent.
-        """
-        return list(self._owner("parameters")._policy_arrays().values())
 
     @property
     def dtype(self) -> np.dtype:

@@ -7,6 +7,11 @@ episode-start flags of its steps, so a training forward pass over the sequence s
 inputs and states the rollout saw (the flags reset the state where an episode began inside it).
 Unlike sb3-contrib, sequences are not split at episode ends and padded: the masks do that job,
 so every minibatch is a dense (L, B) block and no padding is wasted.
+
+sb3-contrib's minibatches are instead ``batch_size`` consecutive transitions of the rollout (each env's column
+after the other, from a random offset), cut into sequences at episode starts and at the slice's ends:
+``sb3_contrib_minibatch_sizes``. ``default_seq_len`` chooses the L that gives the same number of transitions per
+minibatch and of minibatches per epoch (``minibatch_sizes``) whenever it can.
 """
 
 from __future__ import annotations
@@ -16,6 +21,43 @@ from typing import NamedTuple
 import numpy as np
 
 from agents.common.buffers import RolloutBuffer
+
+
+def default_seq_len(n_steps: int, batch_size: int) -> int:
+    """The length L of the training sequences when ``seq_len`` is None: ``n_steps`` when ``batch_size >= n_steps``,
+    else the largest divisor of ``n_steps`` that is ``<= batch_size``.
+
+    sb3-contrib's minibatches are ``batch_size`` transitions, so its backpropagation through time never spans more
+    than ``batch_size`` steps, and an epoch is ceil(T·N / batch_size) gradient steps. nngym's minibatches are whole
+    sequences of L steps (L dividing T = ``n_steps``), ``batch_size // L`` of them; this L is the longest such window
+    that fits in a minibatch. When L also divides ``batch_size`` (every pair of powers of two, every entry of the
+    zoo's ``ppo_lstm.yml``) or ``batch_size >= T·N`` (one minibatch of the whole rollout), the minibatches hold
+    sb3-contrib's numbers of transitions, as many per epoch (``minibatch_sizes`` equals
+    ``sb3_contrib_minibatch_sizes``). Otherwise ``gcd(n_steps, batch_size)`` would give its counts exactly, with
+    shorter windows: the agent warns, naming it.
+
+    Args:
+        n_steps: T, steps per env per rollout (>= 1).
+        batch_size: Transitions per minibatch (>= 1).
+    """
+    if batch_size >= n_steps:
+        return n_steps
+    return next(d for d in range(batch_size, 0, -1) if n_steps % d == 0)
+
+
+def minibatch_sizes(n_steps: int, n_envs: int, seq_len: int, batch_size: int) -> list[int]:
+    """The transitions in each minibatch of one epoch of nngym's recurrent PPO: the N·T/L sequences of L =
+    ``seq_len`` steps, ``batch_size // L`` at a time (at least one), the last minibatch holding the rest."""
+    n_seq = n_envs * (n_steps // seq_len)
+    per_batch = max(1, batch_size // seq_len)
+    return [min(per_batch, n_seq - start) * seq_len for start in range(0, n_seq, per_batch)]
+
+
+def sb3_contrib_minibatch_sizes(n_steps: int, n_envs: int, batch_size: int) -> list[int]:
+    """The transitions in each minibatch of one epoch of sb3-contrib's ``RecurrentPPO`` (its
+    ``RecurrentRolloutBuffer.get(batch_size)``): ``batch_size`` at a time out of the T·N, the last holding the rest."""
+    total = n_steps * n_envs
+    return [min(batch_size, total - start) for start in range(0, total, batch_size)]
 
 
 class SequenceBatch(NamedTuple):

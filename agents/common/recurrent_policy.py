@@ -26,13 +26,15 @@ from agents.common.cnn import cnn_trunk, image_layout, is_cnn_space, is_image_sp
 from agents.common.config import net_arch_sizes
 from agents.common.distributions import Distribution
 from agents.common.policies import CNN_SPEC_SMALL, action_distribution, n_action_params, with_input
+from agents.common.sb3_policy import SB3PolicyMethods
 from agents.common.spaces import encoded_space
 from nngym.builders import mlp
 from nngym.flat_params import ParamSlot, layer_slots
 from nngym.lstm import LSTM
 from nngym.network import Sequential
 
-#: (h, c) of the actor's LSTM followed by (h, c) of the critic's, each (N, H)
+#: (h, c) of the actor's LSTM followed by (h, c) of the critic's, each (N, H) (the agent's ``predict`` gives the
+#: actor's in sb3-contrib's layout, (1, N, H))
 PolicyState = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 DEFAULT_CNN_SPEC = "conv:16x3,pool:2,conv:32x3,pool:2,dense:128"
@@ -122,7 +124,7 @@ class RecurrentBranch:
         return self
 
 
-class RecurrentActorCriticPolicy:
+class RecurrentActorCriticPolicy(SB3PolicyMethods):
     """π(a_t | o_1..o_t) and V(o_1..o_t) from two recurrent branches (see the module docstring).
 
     Args:
@@ -299,94 +301,3 @@ class RecurrentActorCriticPolicy:
     def nets(self) -> dict[str, Sequential]:
         out = {f"pi_{k}": v for k, v in self.actor.nets().items()}
         return out | {f"vf_{k}": v for k, v in self.critic.nets().items()}
-
-    # --- SB3's BasePolicy methods (sb3-contrib's RecurrentActorCriticPolicy): the agent's arithmetic --------------
-    #: The agent the policy belongs to, set by it (``BaseAgent._attach_policy``); None for a policy made on its own.
-    _agent: Any = None
-    #: SB3's ``policy.observation_space``: the agent's, what ``predict`` takes (set with ``_agent``).
-    observation_space: gym.Space | None = None
-    #: SB3's ``policy.training``: what ``set_training_mode`` was last given.
-    training: bool = True
-
-    def _owner(self, what: str) -> Any:
-        """The agent of the policy (a ``RecurrentPPO``), for its SB3 method ``what``.
-
-        Raises:
-            RuntimeError: For a policy made on its own, not by an agent.
-        """
-        if self._agent is None:
-            raise RuntimeError(
-                f"{type(self).__name__}.{what} needs the agent the policy belongs to (its observation encoding, "
-                "normalisation, generator and parameter names): call it on agent.policy"
-            )
-        return self._agent
-
-    def predict(
-        self,
-        observation: np.ndarray,
-        state: tuple[np.ndarray, np.ndarray] | None = None,
-        episode_start: np.ndarray | bool | None = None,
-        deterministic: bool = False,
-    ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-        """sb3-contrib's ``policy.predict``: the agent's ``predict`` (``RecurrentPPO.predict``), the same actions and
-        next LSTM state from the same observations, state and episode starts (as ``ActorCriticPolicy.predict``).
-
-        Args:
-            observation: One raw observation (*obs_shape) or a batch (N, *obs_shape).
-            state: The actor's (h, c), each (N, H), of the previous call; None for zeros.
-            episode_start: (N,) (or a bool for one observation); true resets the state first.
-            deterministic: The most likely action instead of a sample (from ``agent.rng``).
-
-        Returns:
-            (action, shape () / (D,), or actions (N,) / (N, D); the new (h, c), each (N, H)).
-
-        Raises:
-            ValueError: For an observation, state or episode_start of the wrong shape (the agent's message).
-            RuntimeError: For a policy made on its own, not by an agent.
-        """
-        return self._owner("predict").predict(observation, state, episode_start, deterministic)
-
-    def set_training_mode(self, mode: bool) -> None:
-        """SB3's: records ``mode`` in ``training``; it changes no output (as ``ActorCriticPolicy.set_training_mode``).
-
-        Raises:
-            ValueError: For anything but a bool (as torch's ``Module.train``).
-        """
-        if not isinstance(mode, bool | np.bool_):
-            raise ValueError(f"{type(self).__name__}.set_training_mode takes a bool, got {mode!r}")
-        self.training = bool(mode)
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """SB3's (torch's): copies of the parameters by the model file's names, ``net/<network>/<name>`` for each
-        network of ``nets`` (``net/pi_lstm/0.W_x``, ``net/pi_head/0.W``, ``net/vf_...``), then ``log_std`` ((D,),
-        (0,) for discrete actions), as ``agent.get_parameters()`` groups them (``ActorCriticPolicy.state_dict``).
-
-        Raises:
-            RuntimeError: For a policy made on its own, not by an agent.
-        """
-        return self._owner("state_dict")._policy_state_dict()
-
-    def load_state_dict(self, state_dict: dict[str, np.ndarray], strict: bool = True) -> None:
-        """SB3's (torch's): writes ``state_dict()``'s arrays into the parameters in place, each cast to its
-        parameter's dtype; nothing is written unless all fit (``ActorCriticPolicy.load_state_dict``).
-
-        Args:
-            state_dict: Name -> array, e.g. another agent's ``policy.state_dict()`` (same architecture).
-            strict: Every name must be given; False loads the names given and keeps the other parameters.
-
-        Raises:
-            ValueError: For unknown names or (``strict``) missing ones, naming the expected and the given names; an
-                array of another shape, naming both shapes; or one that is not numeric.
-            RuntimeError: For a policy made on its own, not by an agent.
-        """
-        what = f"{getattr(self._agent, 'algo', type(self).__name__)}.policy.load_state_dict"
-        self._owner("load_state_dict")._load_policy_state_dict(state_dict, strict, what)
-
-    def parameters(self) -> list[np.ndarray]:
-        """SB3's (torch's, which yields torch Parameters): the parameters themselves, numpy arrays in
-        ``state_dict()``'s order, not copies: writing into one changes the policy.
-
-        Raises:
-            RuntimeError: For a policy made on its own, not by an agent.
-        """
-        return list(self._owner("parameters")._policy_arrays().values())

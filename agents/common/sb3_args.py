@@ -11,7 +11,9 @@ so code written for SB3 runs unchanged where nngym has the same thing, and says 
   nngym builds its own numpy networks.
 - ``policy_kwargs``: a dict, or the zoo's string form, read as the hyperparameter files' ``policy_kwargs``
   (``agents.common.hyperparams``); ``activation_fn`` may be torch's class itself (``torch.nn.ReLU``), which is
-  recognised by name without importing torch.
+  recognised by name without importing torch. ``optimizer_kwargs`` are taken when SB3 would build the optimiser the
+  agent steps with from them (``dict(eps=1e-5)`` for PPO's Adam; ``agents.common.hyperparams.check_optimizer_kwargs``),
+  refused otherwise, naming it.
 - ``device``: ``"auto"`` and ``"cpu"`` are accepted (nngym computes with numpy on the CPU); anything else is refused.
 - ``_init_setup_model=True``, ``rollout_buffer_class=None``, ``replay_buffer_class=None``, their ``*_kwargs=None`` and
   ``optimize_memory_usage=False`` (SB3's defaults) are accepted and dropped; other values are refused, naming why.
@@ -96,7 +98,7 @@ def sb3_arguments(algo: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> t
     if isinstance(kwargs.get("train_freq"), list | tuple):
         kwargs["train_freq"] = _train_freq(algo, kwargs["train_freq"])
     if "policy_kwargs" in kwargs:
-        kwargs.update(_translate_policy_kwargs(algo, kwargs.pop("policy_kwargs")))
+        kwargs.update(_translate_policy_kwargs(algo, kwargs.pop("policy_kwargs"), kwargs))
     if "device" in kwargs:
         check_device(algo, kwargs.pop("device"))
     for key, default in SB3_DEFAULTS.items():
@@ -142,8 +144,9 @@ def _net_of(algo: str, policy: Any) -> str:
     return SB3_POLICIES[policy]
 
 
-def _translate_policy_kwargs(algo: str, value: Any) -> dict[str, Any]:
-    """SB3's ``policy_kwargs`` (None, a dict or the zoo's string form) as nngym's agent arguments."""
+def _translate_policy_kwargs(algo: str, value: Any, arguments: dict[str, Any]) -> dict[str, Any]:
+    """SB3's ``policy_kwargs`` (None, a dict or the zoo's string form) as nngym's agent arguments; ``arguments`` are
+    the call's others (A2C's ``use_rms_prop`` and ``rms_prop_eps`` set the optimiser ``optimizer_kwargs`` must be)."""
     where = f"{algo}(policy_kwargs=...)"
     if value is None:
         return {}
@@ -155,7 +158,7 @@ def _translate_policy_kwargs(algo: str, value: Any) -> dict[str, Any]:
     if "activation_fn" in value:
         value["activation_fn"] = _activation_name(where, value["activation_fn"])
     key = "recurrent_ppo" if algo == "RecurrentPPO" else algo.lower()
-    return _policy_kwargs(value, key, where)
+    return _policy_kwargs(value, key, where, arguments)
 
 
 def _activation_name(where: str, fn: Any) -> Any:
