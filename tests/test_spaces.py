@@ -465,7 +465,11 @@ def test_discrete_actions_with_a_start(cls, tmp_path):
 def test_gymnasium_vector_envs_with_dict_observations():
     space = spaces.Dict({"img": IMAGE, "pos": spaces.Discrete(3)})
     for vectorization in ("gym-sync", "async"):
-        agent = PPO(SpaceEnv(space, spaces.Discrete(2)), net="cnn", vectorization=vectorization, **FAST[PPO])
+        if vectorization == "async":  # an env instance: each worker steps a copy of it, which the agent says
+            with pytest.warns(UserWarning, match=r"vectorization='async' steps a copy of the env instance"):
+                agent = PPO(SpaceEnv(space, spaces.Discrete(2)), net="cnn", vectorization=vectorization, **FAST[PPO])
+        else:
+            agent = PPO(SpaceEnv(space, spaces.Discrete(2)), net="cnn", vectorization=vectorization, **FAST[PPO])
         agent.learn(64)
         assert agent.buffer.obs.shape == (32, 1, 39)
         agent.env.close()
