@@ -9,7 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.actions import check_action
-from envs.checks import is_finite_number, is_whole
+from envs.checks import is_finite_number, is_whole, option_int
 from envs.render import gray_to_rgb
 from nngym.datasets import load_mnist
 
@@ -166,9 +166,7 @@ class DigitClassifyEnv(gym.Env[np.ndarray, int]):
         if seed is not None:  # a new generator: forget what the old one drew
             self._drawn, self._next = [], 0
         if options is not None and "index" in options:
-            start = int(options["index"])
-            if not 0 <= start < self._n:
-                raise ValueError(f"options['index'] must be in [0, {self._n}), got {options['index']!r}")
+            start = option_int(options, "index", 0, self._n - 1)
             self._indices = [(start + k) % self._n for k in range(self.images_per_episode)]
         else:
             self._indices = self._draw(self.images_per_episode)

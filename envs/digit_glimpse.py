@@ -10,7 +10,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.actions import check_action
-from envs.checks import is_finite_number, is_whole
+from envs.checks import is_finite_number, is_whole, option_int, option_pair
 from envs.digit_classify import SPLITS
 from envs.render import draw_box, gray_to_rgb
 from nngym.datasets import load_mnist
@@ -123,7 +123,8 @@ class DigitGlimpseEnv(gym.Env[np.ndarray, Any]):
     placed at a random offset of the canvas if it is larger than 28 (also `self.np_random`, or
     `options={"offset": (row, column)}`), shifted if `max_shift` > 0 (`self.np_random`, or
     `options={"shift": (rows, columns)}`), glimpse centred at pixel (S // 2, S // 2), one glimpse
-    shown.
+    shown. The options are whole numbers in range (offsets in [0, S - 28], shifts in [-max_shift, max_shift]), else
+    `reset` raises a ValueError naming the option.
 
     ## Episode End
 
@@ -284,23 +285,16 @@ class DigitGlimpseEnv(gym.Env[np.ndarray, Any]):
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         if options is not None and "index" in options:
-            index = int(options["index"])
-            if not 0 <= index < self._n:
-                raise ValueError(f"options['index'] must be in [0, {self._n}), got {options['index']!r}")
+            index = option_int(options, "index", 0, self._n - 1)
         else:
             index = int(self.np_random.integers(self._n))
         self._index = index
         S, p = self.canvas_size, self._pad
         top = left = 0
-        if S > SIDE:
-            if options is not None and "offset" in options:
-                top, left = (int(v) for v in options["offset"])
-                if not (0 <= top <= S - SIDE and 0 <= left <= S - SIDE):
-                    raise ValueError(
-                        f"options['offset'] must be a (row, column) in [0, {S - SIDE}], got {options['offset']!r}"
-                    )
-            else:
-                top, left = (int(v) for v in self.np_random.integers(S - SIDE + 1, size=2))
+        if options is not None and "offset" in options:  # on a canvas of the digit's size only (0, 0)
+            top, left = option_pair(options, "offset", 0, S - SIDE, "(row, column)")
+        elif S > SIDE:
+            top, left = (int(v) for v in self.np_random.integers(S - SIDE + 1, size=2))
         self._offset = (top, left)
         self._shift = d_row, d_col = self._draw_shift(options)
         if S > SIDE or self.max_shift:  # the digit does not cover the whole canvas: clear what it leaves
@@ -323,10 +317,7 @@ class DigitGlimpseEnv(gym.Env[np.ndarray, Any]):
         if options is not None and "shift" in options:
             if not m:
                 raise ValueError(f"options['shift'] needs max_shift > 0 (this env's is 0), got {options['shift']!r}")
-            d_row, d_col = (int(v) for v in options["shift"])
-            if not (abs(d_row) <= m and abs(d_col) <= m):
-                raise ValueError(f"options['shift'] must be a (rows, columns) in [-{m}, {m}], got {options['shift']!r}")
-            return d_row, d_col
+            return option_pair(options, "shift", -m, m, "(rows, columns)")
         if not m:
             return 0, 0
         d_row, d_col = (int(v) for v in self.np_random.integers(-m, m + 1, size=2))

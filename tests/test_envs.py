@@ -443,3 +443,30 @@ def test_renders_show_the_state():
     pole = np.all(rgb == (202, 152, 101), axis=2)
     assert rgb.shape == (400, 600, 3) and 1000 < pole.sum() < 2000  # about 150 x 10 pixels
     assert np.nonzero(pole)[0].max() < 300  # above the cart (row 300)
+
+
+def test_reset_options_are_whole_numbers_in_range_named_when_not():
+    classify = gym.make("nngym/DigitClassify-v0").unwrapped
+    assert classify.reset(options={"index": np.int64(7)})[1]["index"] == 7
+    assert classify.reset(options={"index": 7.0})[1]["index"] == 7  # an integral float is the int it holds
+    for bad in (1.7, "abc", None, [1], -1, 60_000, True):
+        with pytest.raises(
+            ValueError, match=re.escape(f"options['index'] must be a whole number in [0, 59999], got {bad!r}")
+        ):
+            classify.reset(options={"index": bad})
+    glimpse = gym.make("nngym/DigitGlimpse-v0", canvas_size=40, max_shift=3).unwrapped
+    info = glimpse.reset(options={"index": 5, "offset": (0, 12), "shift": np.array([3, -3])})[1]
+    assert (info["offset"], info["shift"]) == ((0, 12), (3, -3))
+    for key, bad, message in (
+        ("offset", (13, 0), "options['offset'] must be a (row, column) of two whole numbers in [0, 12], got (13, 0)"),
+        ("offset", (1,), "options['offset'] must be a (row, column) of two whole numbers in [0, 12], got (1,)"),
+        ("offset", 3, "options['offset'] must be a (row, column) of two whole numbers in [0, 12], got 3"),
+        ("shift", (4, 0), "options['shift'] must be a (rows, columns) of two whole numbers in [-3, 3], got (4, 0)"),
+        ("shift", (1.5, 0), "options['shift'] must be a (rows, columns) of two whole numbers in [-3, 3], got (1.5, 0)"),
+    ):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            glimpse.reset(options={key: bad})
+    small = gym.make("nngym/DigitGlimpse-v0").unwrapped  # the digit fills the 28-pixel canvas: only (0, 0)
+    assert small.reset(options={"offset": (0, 0)})[1]["label"] in range(10)
+    with pytest.raises(ValueError, match=re.escape("in [0, 0], got (5, 5)")):  # was silently ignored
+        small.reset(options={"offset": (5, 5)})
