@@ -48,6 +48,8 @@ from nngym.schedules import linear  # noqa: E402
 from nngym.train import accuracy, fit  # noqa: E402
 
 FIGURES = Path(__file__).resolve().parent.parent / "docs" / "figures"
+#: ``pretrain``'s stack without ``--sizes``.
+DEFAULT_SIZES = [784, 500, 500]
 
 
 def tile(images: np.ndarray, rows: int, cols: int, size: int = 28, pad: int = 1, pad_value: float = 1.0) -> np.ndarray:
@@ -78,6 +80,30 @@ def figure_path(args: argparse.Namespace) -> Path:
 
 def load_dbn(run: Path, name: str = "dbn.npz") -> DBN:
     return DBN.load(run / name)
+
+
+def dbn_file(args: argparse.Namespace) -> Path:
+    """The DBN file a stage after ``pretrain`` reads: ``--model`` for ``generate``, else the run's ``dbn.npz``."""
+    return args.run / (args.model if args.stage == "generate" else "dbn.npz")
+
+
+def check_sizes(args: argparse.Namespace) -> None:
+    """Refuses ``--sizes`` on a stage after ``pretrain`` that names another stack than the run's DBN file holds:
+    the stage would go on with the file's (``pretrain`` refuses a checkpoint of other sizes alike). Without
+    ``--sizes`` the file's stack is taken.
+
+    Raises:
+        ValueError: Naming the file, its sizes and those given.
+    """
+    if args.stage == "pretrain" or args.sizes is None:
+        return
+    path = dbn_file(args)
+    sizes = [int(n) for n in DBN.load(path).sizes]
+    if sizes != args.sizes:
+        raise ValueError(
+            f"{path} holds a DBN of sizes {sizes}, expected --sizes {args.sizes} (without --sizes, {args.stage} "
+            "takes the run's DBN; or pretrain another --run with these sizes)"
+        )
 
 
 # --- stages ---------------------------------------------------------------------------------
@@ -216,6 +242,7 @@ def finetune(args: argparse.Namespace) -> None:
     )
     net.save(args.run / f"finetuned{args.tag}.npz")
     results = {
+        "sizes": [int(n) for n in dbn.sizes],
         "architecture": [*dbn.sizes, 10],
         "epochs": args.epochs,
         "batch_size": args.batch_size,
@@ -339,7 +366,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument(
-        "--sizes", type=positive_int, nargs="+", default=[784, 500, 500], help="unsupervised stack, from 784 pixels"
+        "--sizes",
+        type=positive_int,
+        nargs="+",
+        default=None,
+        help="unsupervised stack, from 784 pixels (pretrain's default: 784 500 500); the later stages take the run's "
+        "DBN and refuse other sizes",
     )
     p.add_argument("--top", type=positive_int, default=2000, help="hidden units of the label-joined top RBM")
     p.add_argument("--epochs", type=positive_int, default=None, help="pretraining epochs per RBM / fine-tuning epochs")
@@ -362,14 +394,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seeds", type=non_negative_int, nargs="+", default=[0, 1, 2])
     p.add_argument("--n-labelled", type=positive_int, default=600)
     args = p.parse_args(argv)
-    if len(args.sizes) < 2 or args.sizes[0] != 784:
+    if args.sizes is not None and (len(args.sizes) < 2 or args.sizes[0] != 784):
         p.error(
             f"--sizes: expected the stack's layer sizes from MNIST's 784 pixels, e.g. 784 500 500, got {args.sizes}"
         )
     if args.n_labelled > 60_000:
         p.error(f"--n-labelled: expected at most the 60000 training images, got {args.n_labelled}")
+    if args.stage == "pretrain" and args.sizes is None:
+        args.sizes = list(DEFAULT_SIZES)
     if args.stage != "pretrain":
-        needed = args.run / (args.model if args.stage == "generate" else "dbn.npz")
+        needed = dbn_file(args)
         if not needed.is_file():
             writer = "refine_top" if needed.name == "dbn_pcd.npz" else "pretrain"
             p.error(f"{needed} not found: {args.stage} reads the DBN of a run directory (--run); {writer} writes it")
@@ -399,6 +433,7 @@ def main(argv: list[str] | None = None) -> None:
         "fields": fields,
     }[args.stage]
     with reported_as_errors():  # a checkpoint or DBN file of another size, a corrupt file, MNIST's files missing
+        check_sizes(args)
         stage(args)
 
 

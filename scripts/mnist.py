@@ -41,6 +41,9 @@ from nngym.optim import OPTIMIZERS
 from nngym.schedules import constant, linear
 from nngym.train import History, fit
 
+#: ``--sizes`` without the option (the seed's network), ``--spec`` and ``--pool`` without theirs.
+DEFAULT_SIZES, DEFAULT_SPEC, DEFAULT_POOL = "784,30,10", "conv:20x5,pool:2,conv:40x5,pool:2,dense:100", "max"
+
 #: Hidden activations offered: nngym's, but softmax (an output non-linearity; the costs fuse their own).
 HIDDEN_ACTIVATIONS = sorted(name for name in ACTIVATIONS if name != "softmax")
 
@@ -71,16 +74,20 @@ def initializer(text: str) -> str:
     try:
         get_initializer(text)
     except ValueError as e:  # an unknown name, or an orthogonal gain that is not a number
-        raise argparse.ArgumentTypeError(f"{text!r}: {e}" if text.startswith("orthogonal:") else str(e)) from None
+        raise argparse.ArgumentTypeError(str(e) if repr(text) in str(e) else f"{text!r}: {e}") from None
     return text
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--net", choices=["mlp", "cnn"], default="mlp", help="network kind")
-    p.add_argument("--sizes", type=mnist_sizes, default="784,30,10", help="MLP layer sizes, comma-separated")
-    p.add_argument("--spec", default="conv:20x5,pool:2,conv:40x5,pool:2,dense:100", help=f"CNN: {CNN_SPEC_HELP}")
-    p.add_argument("--pool", default="max", choices=sorted(POOLS), help="CNN: kind of the spec's pool: items")
+    p.add_argument(
+        "--sizes", type=mnist_sizes, default=None, help=f"MLP only: layer sizes, comma-separated ({DEFAULT_SIZES})"
+    )
+    p.add_argument("--spec", default=None, help=f"CNN only (default {DEFAULT_SPEC}): {CNN_SPEC_HELP}")
+    p.add_argument(
+        "--pool", default=None, choices=sorted(POOLS), help=f"CNN only: kind of the spec's pool: items ({DEFAULT_POOL})"
+    )
     p.add_argument(
         "--dropout", type=probability, default=0.0, help="CNN only: dropout probability after each hidden dense"
     )
@@ -104,6 +111,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--train-size must be in [1, 60000], got {args.train_size}")
     if args.dropout and args.net != "cnn":
         p.error(f"--dropout {args.dropout} applies to --net cnn (after the spec's dense items); the MLP has no dropout")
+    if args.net == "mlp":  # options of the other kind of network would be ignored
+        for name in ("spec", "pool"):
+            if getattr(args, name) is not None:
+                p.error(f"--{name} {getattr(args, name)} applies to --net cnn; the MLP's layers are --sizes")
+    elif args.sizes is not None:
+        p.error(f"--sizes {','.join(map(str, args.sizes))} applies to --net mlp; the CNN's layers are --spec")
+    args.sizes = mnist_sizes(DEFAULT_SIZES) if args.sizes is None else args.sizes
+    args.spec = DEFAULT_SPEC if args.spec is None else args.spec
+    args.pool = DEFAULT_POOL if args.pool is None else args.pool
     return args
 
 

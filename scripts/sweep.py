@@ -17,8 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from agents.experiments.cli import positive_int
-from agents.experiments.sweep import run_sweep, write_report
+from agents.experiments.cli import positive_float, positive_int, writable_folder
+from agents.experiments.sweep import check_drill_kill, run_sweep, write_report
 from agents.experiments.sweep_file import SweepError, load_sweep
 from agents.experiments.tune import check_tune
 
@@ -31,13 +31,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backend", choices=["local", "ray"], default="local")
     p.add_argument("--address", default=None, help="Ray cluster address (default: start Ray locally)")
     p.add_argument("--workers", type=positive_int, default=1, help="runs at a time (local), CPUs of a local Ray")
-    p.add_argument("--cpus-per-run", type=float, default=1.0, help="Ray: CPUs reserved per run")
-    p.add_argument("--log-dir", default=None, help="default: runs/sweeps/<sweep name>")
+    p.add_argument(
+        "--cpus-per-run", type=positive_float, default=1.0, help="Ray: CPUs reserved per run, > 0 (a fraction shares)"
+    )
+    p.add_argument("--log-dir", default=None, help="folder of the runs (default: runs/sweeps/<sweep name>)")
     p.add_argument(
         "--drill-kill",
         default=None,
         metavar="RUN",
-        help="fault drill: kill RUN's worker once after its first checkpoint",
+        help="fault drill: kill RUN's worker once after its first checkpoint (RUN: a run's name, its folder; the sweep "
+        "needs checkpoint_freq)",
     )
     p.add_argument(
         "--population",
@@ -55,7 +58,13 @@ def main(argv: list[str] | None = None) -> int:
         where = "" if str(e).startswith(str(args.sweep_file)) else f"{args.sweep_file}: "
         print(f"error: {where}{e}", file=sys.stderr)
         return 2
+    if args.drill_kill is not None:
+        try:
+            check_drill_kill(sweep, args.drill_kill)
+        except ValueError as e:
+            p.error(str(e))
     log_dir = Path(args.log_dir or f"runs/sweeps/{sweep.name}")
+    writable_folder("--log-dir", log_dir)  # before any run: one error line, not a traceback
 
     if sweep.tune is not None:
         from agents.experiments.tune import run_tune  # Ray only when it runs

@@ -117,6 +117,21 @@ def test_compare_reuses_finished_runs(compared: tuple[Path, list[dict]]) -> None
     assert again[0]["final_return_mean"] == pytest.approx(_monitor_rows(monitor)[-WINDOW:, 0].mean())
 
 
+def test_compare_says_every_file_it_wrote(
+    compared: tuple[Path, list[dict]], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The closing ``wrote`` line names every file in --out: the tables (.md, .csv, _runs.csv, _stats.csv) and the
+    figures."""
+    root, _ = compared
+    argv = ["--env", "CartPole-v1", "--algo", "ppo", "--seeds", "0", "1", "--total-timesteps", "1024"]
+    argv += ["--log-dir", str(root / "runs"), "--out", str(tmp_path / "out"), "--n-eval-episodes", "2"]
+    _script("compare").main([*argv, "-p", "n_epochs=2", "--bootstrap-reps", "100"])  # the fixture's runs, reused
+    wrote = [line for line in capsys.readouterr().err.splitlines() if line.startswith("wrote ")]
+    assert len(wrote) == 1
+    assert sorted(wrote[0].split()[1:]) == sorted(str(p) for p in (tmp_path / "out").iterdir())
+    assert str(tmp_path / "out" / "compare_ppo_CartPole-v1_runs.csv") in wrote[0].split()
+
+
 def test_compare_hyperparams_file_reaches_the_runs_and_keys_reuse(tmp_path: Path) -> None:
     """--hyperparams-file: its entry trains the run; a run from another file (or none) is not reused."""
     (tmp_path / "zoo.yml").write_text(

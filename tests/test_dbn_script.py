@@ -3,6 +3,7 @@ bad input ended in one ``error:`` line."""
 
 from __future__ import annotations
 
+import json
 import re
 import runpy
 from pathlib import Path
@@ -78,3 +79,22 @@ def test_a_checkpoint_of_another_size_is_one_error_line(script, tmp_path):
         str(info.value)
         == f"error: {tmp_path / 'rbm0.npz'} holds RBM(784->8, bernoulli), expected RBM(784->16, bernoulli)"
     )
+
+
+def test_later_stages_refuse_sizes_other_than_the_runs_dbn_and_finetune_records_them(script, tmp_path):
+    """``--sizes`` after ``pretrain`` must be the run's DBN's (else the stage would go on with the file's stack);
+    without it the file's stack is taken, and results_finetune.json records it."""
+    DBN([784, 16], np.random.default_rng(0), n_labels=10, n_top=8).save(tmp_path / "dbn.npz")
+    for stage in ("finetune", "fields"):
+        with pytest.raises(SystemExit) as info:
+            script["main"]([stage, "--run", str(tmp_path), "--sizes", "784", "32", "--out", str(tmp_path / "figs")])
+        assert str(info.value) == (
+            f"error: {tmp_path / 'dbn.npz'} holds a DBN of sizes [784, 16], expected --sizes [784, 32] (without "
+            f"--sizes, {stage} takes the run's DBN; or pretrain another --run with these sizes)"
+        )
+    assert not (tmp_path / "figs").exists()
+    assert script["parse_args"](["finetune", "--run", str(tmp_path)]).sizes is None  # the file's stack
+    assert script["parse_args"](["pretrain"]).sizes == [784, 500, 500]
+    script["main"](["finetune", "--run", str(tmp_path), "--sizes", "784", "16", "--epochs", "1", "--batch-size", "500"])
+    results = json.loads((tmp_path / "results_finetune.json").read_text())
+    assert results["sizes"] == [784, 16] and results["architecture"] == [784, 16, 10]

@@ -298,3 +298,26 @@ def test_the_runs_env_kwargs_are_not_applied_to_another_env_or_without_a_run(tmp
     (model.parent / "eval.json").write_text(json.dumps({**meta, "env_kwargs": [5]}))
     with pytest.raises(SystemExit, match=r"env_kwargs: expected a mapping of gym.make arguments, got \[5\]"):
         enjoy.main(["--env", "CartPole-v1", "--model", str(model), "--n-episodes", "1"])
+
+
+def test_videos_are_named_by_the_algorithms_algo_name(tmp_path):
+    """``<algo>-<env>-episode-<i>``: --algo as the commands take it, recurrent_ppo for a RecurrentPPO model."""
+    pytest.importorskip("imageio")
+    RecurrentPPO("CartPole-v1", seed=0, n_steps=8, lstm_hidden_size=8).save(tmp_path / "model.npz")
+    argv = ["--env", "CartPole-v1", "--model", str(tmp_path / "model.npz"), "--n-episodes", "1"]
+    argv += ["--video-folder", str(tmp_path / "videos"), "--video-format", "gif"]
+    for algo in ([], ["--algo", "recurrent_ppo"], ["--algo", "RECURRENT_PPO"]):
+        out = enjoy.main([*argv, *algo])
+        assert [Path(p).name for p in out["videos"]] == ["recurrent_ppo-CartPole-v1-episode-0.gif"]
+
+
+def test_impl_sb3_refuses_an_nngym_model_file(tmp_path):
+    """--impl sb3 plays an SB3 zip with SB3 itself: an nngym model file, which nngym plays, is refused, not played
+    as if --impl were not given."""
+    PPO("CartPole-v1", seed=0, n_steps=16, batch_size=16).save(tmp_path / "model.npz")
+    with pytest.raises(SystemExit) as info:
+        enjoy.main(["--env", "CartPole-v1", "--model", str(tmp_path / "model.npz"), "--impl", "sb3"])
+    assert str(info.value) == (
+        f"error: --impl sb3 plays an SB3 zip with SB3 itself; {tmp_path / 'model.npz'} is an nngym model file (PPO), "
+        "which nngym plays: drop --impl sb3"
+    )

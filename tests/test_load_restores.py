@@ -30,3 +30,10 @@ def test_an_empty_tb_log_name_is_sb3s_run_name_of_underscore_n(tmp_path):
     pytest.importorskip("tensorboard")
     PPO("CartPole-v1", seed=0, tensorboard_log=tmp_path, **SMALL).learn(16, tb_log_name="")
     assert [p.name for p in tmp_path.iterdir()] == ["_1"]  # SB3's name for it; the algorithm's only when not given
+
+
+def test_a_negative_verbose_prints_nothing_as_sb3s(capsys):
+    PPO("CartPole-v1", seed=0, verbose=-1, **SMALL).learn(32)
+    assert capsys.readouterr().out == ""
+    PPO("CartPole-v1", seed=0, verbose=2, **SMALL).learn(32)
+    assert "value_loss" in capsys.readouterr().out

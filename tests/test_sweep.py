@@ -102,6 +102,38 @@ def test_sweep_script_ends_a_bad_file_in_one_error_line(tmp_path, capsys):
     assert not (tmp_path / "runs").exists()  # nothing ran
 
 
+def test_sweep_script_refuses_a_drill_that_would_do_nothing_and_no_cpus(tmp_path, capsys):
+    """--drill-kill names a run of the sweep on a sweep with checkpoints (the worker dies after the first one);
+    --cpus-per-run is > 0. Refused in one error line before anything runs."""
+    main = runpy.run_path(str(ROOT / "scripts" / "sweep.py"))["main"]
+    path = tmp_path / "sweep.yaml"
+    names = "nngym_ppo_CartPole-v1_s0_n_epochs=2, nngym_ppo_CartPole-v1_s1_n_epochs=2"
+    cases = [
+        (BASE, ["--drill-kill", "nope"], f"--drill-kill nope: no run of that name in the sweep; its runs: {names}"),
+        (
+            {k: v for k, v in BASE.items() if k != "checkpoint_freq"},
+            ["--drill-kill", "nngym_ppo_CartPole-v1_s0_n_epochs=2"],
+            "--drill-kill nngym_ppo_CartPole-v1_s0_n_epochs=2: the drill kills the run's worker after its first "
+            "checkpoint, and the sweep has no checkpoint_freq; set checkpoint_freq in the sweep file",
+        ),
+        (
+            {"tune": {"algo": "ppo", "env": "CartPole-v1", "search_space": {"n_steps": {"choice": [16, 32]}}}},
+            ["--drill-kill", "x"],
+            "--drill-kill x: a Ray Tune sweep has no named runs to kill",
+        ),
+        (BASE, ["--cpus-per-run", "0"], "argument --cpus-per-run: expected a number > 0, got 0"),
+    ]
+    for spec, argv, message in cases:
+        path.write_text(json.dumps(spec))  # JSON is YAML
+        with pytest.raises(SystemExit) as info:
+            main([str(path), "--log-dir", str(tmp_path / "runs"), *argv])
+        assert info.value.code == 2
+        assert capsys.readouterr().err.strip().splitlines()[-1].endswith(f": error: {message}")
+    assert not (tmp_path / "runs").exists()  # nothing ran
+    with pytest.raises(ValueError, match="--drill-kill nope: no run of that name"):
+        run_sweep(load_sweep(BASE), tmp_path / "runs", TRAIN, drill_kill="nope")
+
+
 def test_the_grid_takes_the_yml_keys_the_train_runner_translates():
     sweep = load_sweep({**BASE, "hyperparams": {"normalize": [True, False], "policy_kwargs": "dict(net_arch=[8])"}})
     argv = sweep.runs[0].argv(Path("runs"), 1, 0, None)

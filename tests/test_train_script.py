@@ -290,3 +290,48 @@ def test_a_module_env_id_is_imported_from_the_current_directory(tmp_path, monkey
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert ": error: argument --env: env id 'nngym_not_here:TmpPole-v0': cannot import its module" in err
     assert "No module named 'nngym_not_here'" in err and str(tmp_path) in err
+
+
+@pytest.mark.parametrize("verbose", ["-1", "0"])
+def test_a_verbose_of_zero_or_less_prints_no_table(tmp_path, capsys, verbose):
+    """SB3 prints nothing for any verbose <= 0; the table is printed from 1 on (9 counts as SB3's 2)."""
+    argv = ["--algo", "ppo", "--env", "CartPole-v1", "--no-progress", "--log-dir", str(tmp_path), "-n", "64"]
+    argv += ["--n-eval-episodes", "1", "-p", *TINY]
+    train.main([*argv, "--verbose", verbose])
+    assert "| time/" not in capsys.readouterr().out
+    train.main([*argv, "--verbose", "9"])
+    assert "|     total_timesteps      | 64" in capsys.readouterr().out
+
+
+def test_accuracy_options_are_refused_where_they_would_do_nothing(tmp_path, capsys):
+    """--accuracy-freq and --stop-accuracy measure DigitClassify's test images: refused on other envs, and
+    --stop-accuracy without --accuracy-freq (never measured) or outside (0, 1]."""
+    base = ["--algo", "ppo", "--no-progress", "--log-dir", str(tmp_path)]
+    for argv, message in (
+        (
+            ["--env", "CartPole-v1", "--accuracy-freq", "100"],
+            "error: --accuracy-freq 100: the test accuracy is nngym/DigitClassify's (its 10,000 test images); "
+            "--env CartPole-v1 has none",
+        ),
+        (
+            ["--env", "CartPole-v1", "--stop-accuracy", "0.9"],
+            "error: --stop-accuracy 0.9: the test accuracy is nngym/DigitClassify's (its 10,000 test images); "
+            "--env CartPole-v1 has none",
+        ),
+        (
+            ["--stop-accuracy", "0.9"],
+            "error: --stop-accuracy 0.9 stops at a test accuracy measured every --accuracy-freq env steps; give "
+            "--accuracy-freq N too",
+        ),
+    ):
+        with pytest.raises(SystemExit) as info:
+            train.main([*base, *argv])
+        assert str(info.value) == message
+    assert not list(tmp_path.iterdir())  # refused before any run folder
+    for value in ("0", "1.5", "-0.1", "nan"):
+        with pytest.raises(SystemExit) as info:
+            train.parse_args(["--stop-accuracy", value])
+        assert info.value.code == 2
+        last = capsys.readouterr().err.strip().splitlines()[-1]
+        assert last.endswith(f": error: argument --stop-accuracy: expected an accuracy in (0, 1], got {value}")
+    assert train.parse_args(["--stop-accuracy", "1", "--accuracy-freq", "500"]).stop_accuracy == 1.0

@@ -396,7 +396,7 @@ class SB3Agent:
             csv_format.file.write(old)
             csv_format.file.flush()
             csv_format.keys = old.splitlines()[0].split(",")
-        formats = [csv_format] + ([HumanOutputFormat(sys.stdout)] if self.verbose else [])
+        formats = [csv_format] + ([HumanOutputFormat(sys.stdout)] if self.verbose >= 1 else [])
         if self.model.tensorboard_log is not None:  # tensorboard_log=DIR: SB3's writer, SB3's <DIR>/<ALGO>_<n> runs
             formats.append(
                 TensorBoardOutputFormat(

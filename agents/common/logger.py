@@ -198,7 +198,7 @@ class Logger:
 
     Args:
         folder: Where ``progress.csv`` goes (``None``: no file).
-        verbose: 1 prints an SB3-style table at every ``dump``; 0 prints nothing.
+        verbose: 1 or more prints an SB3-style table at every ``dump``; 0 or less nothing (as SB3).
         append: Keep an existing ``progress.csv`` (resume).
         keep_until_step: With ``append``, drop the rows logged after this many env steps (a run resumed from
             a checkpoint logs those steps again; ``None``: keep every row).
@@ -321,7 +321,7 @@ class Logger:
             }
         for key, why in not_written.items():
             self._warn_not_written(key, self.values[key], why)
-        if self.verbose:
+        if self.verbose >= 1:  # SB3's: 0 or less prints nothing
             print(self.table(self._shown_in("stdout")), file=out or sys.stdout)
         for v in self.values.values():
             if tensorboard_only(v) == "figure" and v.close:

@@ -101,6 +101,45 @@ def output_folder(text: str) -> str:
     return text
 
 
+def writable_folder(option: str, path: str | os.PathLike, *, of_file: bool = False) -> Path:
+    """Creates the folder an output option names (``--log-dir``, ``--out`` ...), or with ``of_file`` the folder of
+    the file it names, and checks that a file can be written into it: what a script calls before its work, so a
+    path that cannot be written ends the command at once, not in a traceback after the training.
+
+    Args:
+        option: The option, as the message names it (``"--log-dir"``).
+        path: Its value.
+        of_file: ``path`` names a file (or a file name without its suffix, as ``plot.py --out``): its parent folder
+            is created and checked.
+
+    Returns:
+        The folder, created.
+
+    Raises:
+        SystemExit: ``error: <option> <path>: cannot create the folder (<reason>)`` (with ``of_file``: ``cannot
+            create its folder <folder> (<reason>)``): a folder under a read-only file system such as ``/proc``, a
+            file of that name or a file where a folder above it should be (the reason names it), no permission;
+            ``cannot write into the folder ...`` for a folder that exists but takes no files.
+    """
+    folder = Path(path).parent if of_file else Path(path)
+    which = f"its folder {folder}" if of_file else "the folder"
+    into = f"into its folder {folder}" if of_file else "into the folder"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        reason = e.strerror or str(e)
+        blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            reason += f": {blocker} is a file"
+        raise SystemExit(f"error: {option} {os.fspath(path)}: cannot create {which} ({reason})") from None
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise SystemExit(f"error: {option} {os.fspath(path)}: cannot write {into} ({e.strerror or e})") from None
+    return folder
+
+
 def check_threads(num_threads: int, minus_one: str) -> int:
     """``--num-threads``: a count >= 1, or -1, which means ``minus_one`` (e.g. "as many as pay": a single agent's
     ``BaseAgent.learning_threads``; "every core": a population's).

@@ -32,6 +32,10 @@ writes to ``--out`` (default docs/figures):
   run, P(nngym > SB3), with its interval; ``compare_<algo>_<env>_profile.png`` / ``.svg`` is the
   performance profile (fraction of runs above each return, with bands).
 
+``--log-dir`` and ``--out`` are created before any run trains: a folder that cannot be (a file in its way, a
+read-only file system) ends the command in one ``error:`` line, not after the training. The closing ``wrote`` line
+(stderr) lists every file written.
+
 With several ``--env``, each env gets its files and ``compare_<algo>_aggregate.md`` / ``_stats.csv`` /
 ``_profile.png`` aggregate over envs with normalised scores: (score − random policy's mean return) /
 (the env's reward threshold, or the best run's score without one, − random policy's), 0 for acting at
@@ -52,7 +56,15 @@ import numpy as np
 import envs  # noqa: F401 - registers the nngym/ env ids
 from agents.common.hyperparams import ENV_KEYS
 from agents.experiments import stats, train
-from agents.experiments.cli import env_id, env_slug, finite_float, non_negative_int, positive_int, reported_as_errors
+from agents.experiments.cli import (
+    env_id,
+    env_slug,
+    finite_float,
+    non_negative_int,
+    positive_int,
+    reported_as_errors,
+    writable_folder,
+)
 from agents.experiments.plotting import (
     Run,
     final_return,
@@ -81,14 +93,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--impl", nargs="+", default=["nngym", "sb3"], choices=["nngym", "sb3"])
     p.add_argument("--total-timesteps", type=positive_int, default=None, help="default: the yml's n_timesteps")
-    p.add_argument("--log-dir", default="runs/compare")
+    p.add_argument("--log-dir", default="runs/compare", help="the runs' folder: <log-dir>/<impl>/<algo>_<env>_s<seed>")
     p.add_argument(
         "--hyperparams-file",
         default=None,
         help="zoo-style YAML for both implementations (train.py --hyperparams-file), e.g. rl-baselines3-zoo's "
         "hyperparams/ppo.yml; default agents/hyperparams/<algo>.yml",
     )
-    p.add_argument("--out", default="docs/figures", help="directory for the table and figures")
+    p.add_argument(
+        "--out", default="docs/figures", help="directory for the table and figures, created before any run trains"
+    )
     p.add_argument(
         "--n-eval-episodes", type=positive_int, default=20, help="deterministic evaluation episodes (the table's)"
     )
@@ -518,10 +532,11 @@ def compare_env(
     scores = {impl: [s] for impl, s in eval_scores(runs).items()}
     section, stat_rows = statistics_section(scores, "eval return", args.bootstrap_reps)
     table = markdown(summary, args.window) + "\n" + section
-    base.with_name(base.name + ".md").write_text(table)
-    write_csv(base.with_name(base.name + ".csv"), [{k: v for k, v in r.items() if k != "populations"} for r in summary])
-    write_csv(base.with_name(base.name + "_runs.csv"), per_run)
-    write_csv(base.with_name(base.name + "_stats.csv"), [{"env": env, **r} for r in stat_rows])
+    tables = [base.with_name(base.name + suffix) for suffix in (".md", ".csv", "_runs.csv", "_stats.csv")]
+    tables[0].write_text(table)
+    write_csv(tables[1], [{k: v for k, v in r.items() if k != "populations"} for r in summary])
+    write_csv(tables[2], per_run)
+    write_csv(tables[3], [{"env": env, **r} for r in stat_rows])
     groups = {label(impl, args.algo): rs for impl, rs in runs.items()}
     n_seeds = "/".join(sorted({str(len(rs)) for rs in runs.values()}))
     title = f"{env}: {args.algo.upper()}, nngym vs SB3, {n_seeds} seeds (mean ± std)"
@@ -536,14 +551,15 @@ def compare_env(
         args.algo,
     )
     print(table)
-    print("wrote", base.with_name(base.name + ".md"), base.with_name(base.name + ".csv"), *paths, file=sys.stderr)
+    print("wrote", *tables, *paths, file=sys.stderr)
     return summary, runs
 
 
 def write_aggregate(
     per_env: dict[str, dict[str, np.ndarray]], base: Path, algo: str, reps: int = 50_000
 ) -> tuple[str, list[dict]]:
-    """The aggregate over envs of normalised final scores: ``<base>.md``, ``_stats.csv``, ``_profile.png/.svg``."""
+    """The aggregate over envs of normalised final scores: ``<base>.md``, ``_stats.csv``, ``_profile.png/.svg``
+    (``aggregate_files``)."""
     scores, refs = normalised_scores(per_env)
     section, rows = statistics_section(scores, "normalised score", reps, digits=2)
     ref_lines = "\n".join(
@@ -553,8 +569,9 @@ def write_aggregate(
     )
     text = f"### {algo.upper()} over {len(per_env)} envs, normalised scores\n\n{ref_lines}\n\n{section}"
     base.parent.mkdir(parents=True, exist_ok=True)
-    base.with_name(base.name + ".md").write_text(text)
-    write_csv(base.with_name(base.name + "_stats.csv"), [{"envs": " ".join(per_env), **r} for r in rows])
+    md, stats_csv, *_ = aggregate_files(base)
+    md.write_text(text)
+    write_csv(stats_csv, [{"envs": " ".join(per_env), **r} for r in rows])
     profile_figure(
         scores,
         base.with_name(base.name + "_profile"),
@@ -565,19 +582,26 @@ def write_aggregate(
     return text, rows
 
 
+def aggregate_files(base: Path) -> list[Path]:
+    """The files ``write_aggregate`` writes for ``base``: ``.md``, ``_stats.csv``, ``_profile.png`` and ``.svg``."""
+    return [base.with_name(base.name + suffix) for suffix in (".md", "_stats.csv", "_profile.png", "_profile.svg")]
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     args = parse_args(argv)
     configs = check_hyperparams(args)
+    writable_folder("--log-dir", args.log_dir)  # before any training: not a failed write after all the runs
+    writable_folder("--out", args.out)
     summaries, per_env = [], {}
     for env in args.env:
         summary, runs = compare_env(args, env, configs[env])
         summaries += summary
         per_env[env] = eval_scores(runs)
     if len(args.env) > 1:
-        text, _ = write_aggregate(
-            per_env, Path(args.out) / f"compare_{args.algo}_aggregate", args.algo, args.bootstrap_reps
-        )
+        base = Path(args.out) / f"compare_{args.algo}_aggregate"
+        text, _ = write_aggregate(per_env, base, args.algo, args.bootstrap_reps)
         print(text)
+        print("wrote", *aggregate_files(base), file=sys.stderr)
     return summaries
 
 

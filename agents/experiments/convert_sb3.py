@@ -4,7 +4,8 @@
     python scripts/convert_sb3.py ppo_acrobot.zip runs/ppo_acrobot.npz --vecnormalize vecnormalize.pkl
 
 Reads the zip with ``agents.baselines.sb3_zip.load_sb3`` (PPO, A2C or DQN; MlpPolicy or NatureCNN's
-CnnPolicy) and saves the nngym agent: ``PPO.load("runs/ppo_cartpole.npz")`` (or ``A2C``/``DQN``) reads it,
+CnnPolicy) and saves the nngym agent to OUT (``.npz`` added to a name without it; a folder is refused, not written
+beside): ``PPO.load("runs/ppo_cartpole.npz")`` (or ``A2C``/``DQN``) reads it,
 to predict, continue training, export (scripts/export.py) or watch (scripts/enjoy.py). ``--vecnormalize`` reads
 the statistics SB3's ``VecNormalize.save`` wrote (the zoo's ``vecnormalize.pkl``) into the model file.
 
@@ -94,7 +95,11 @@ def warn_unapplied_vecnormalize(model: str | os.PathLike, vecnormalize: str | No
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("zip", help="the SB3 model file (model.save's .zip)")
-    p.add_argument("out", help="the nngym model file to write (.npz)")
+    p.add_argument(
+        "out",
+        help="the nngym model file to write (.npz, added to a name without it); an existing folder is refused, as "
+        "export.py refuses one",
+    )
     p.add_argument("--algo", default=None, choices=["ppo", "a2c", "dqn"], help="default: told by the zip")
     add_vecnormalize_option(p)
     return p.parse_args(argv)
@@ -127,6 +132,8 @@ def check_algo(path: str | Path, algo: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> Path:
     args = parse_args(argv)
+    if Path(args.out).is_dir():  # the agent's save would write OUT.npz beside it
+        raise SystemExit(f"error: cannot write {args.out}: Is a directory")
     with reported_as_errors():  # a missing or corrupt zip, an unknown algorithm
         check_algo(args.zip, args.algo)
         agent = load_sb3(args.zip, algo=args.algo, vecnormalize=vecnormalize_for(args.zip, args.vecnormalize, True))

@@ -7,10 +7,12 @@
     python scripts/enjoy.py --env Acrobot-v1 --model sb3_model.zip --vecnormalize vecnormalize.pkl
 
 ``--model`` is an nngym model file, the SB3 adapter's (``train.py --impl sb3``), or an SB3 ``.zip``
-(``agents.experiments.models.load_model``; with ``--impl sb3`` a zip is loaded by SB3 itself). Recurrent
+(``agents.experiments.models.load_model``; with ``--impl sb3`` a zip is loaded by SB3 itself, and an nngym model
+file is refused: nngym plays it). Recurrent
 agents keep their state through each episode. With ``--video-folder`` every episode is rendered
 (``render_mode="rgb_array"``: the nngym envs draw with numpy, classic control with pygame) and written
-as ``<folder>/<algo>-<env>-episode-<i>.mp4`` (or ``.gif`` with ``--video-format gif``): one frame after
+as ``<folder>/<algo>-<env>-episode-<i>.mp4`` (or ``.gif`` with ``--video-format gif``; ``<algo>`` is ``--algo``,
+or the model's algorithm by its ``--algo`` name, e.g. ``recurrent_ppo``): one frame after
 the reset and one after every step, at ``--fps`` (default the env's ``render_fps``; a GIF stores a repeated frame
 once, shown for longer). Videos are written with imageio
 (``pip install -e ".[video]"``: imageio, and imageio-ffmpeg's bundled ffmpeg for mp4), not Gymnasium's
@@ -46,6 +48,7 @@ import gymnasium as gym
 import numpy as np
 
 import envs  # noqa: F401 - registers the nngym/ env ids
+from agents import ALGOS
 from agents.common.evaluation import episode_step_cap, warn_cut
 from agents.experiments.cli import (
     env_id,
@@ -56,10 +59,12 @@ from agents.experiments.cli import (
     positive_float,
     positive_int,
     reported_as_errors,
+    writable_folder,
 )
 from agents.experiments.convert_sb3 import add_vecnormalize_option, vecnormalize_for, warn_unapplied_vecnormalize
 from agents.experiments.models import load_model
 from envs.wrappers import zoo_wrappers
+from nngym.serialization import load_npz
 
 #: Shown when a video is asked for without imageio.
 VIDEO_MISSING = 'writing videos needs imageio (and imageio-ffmpeg for mp4): pip install -e ".[video]"'
@@ -76,7 +81,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "directory) to register EnvId",
     )
     p.add_argument("--model", required=True, help="model file: nngym .npz or SB3 .zip")
-    p.add_argument("--impl", default="nngym", choices=["nngym", "sb3"], help="sb3: load a zip with SB3 itself")
+    p.add_argument(
+        "--impl",
+        default="nngym",
+        choices=["nngym", "sb3"],
+        help="sb3: play an SB3 zip with SB3 itself (needs torch and SB3; --algo required); the SB3 adapter's .npz "
+        "(train.py --impl sb3) is built on --env; an nngym model file is refused",
+    )
     add_vecnormalize_option(p)
     p.add_argument("--n-episodes", type=positive_int, default=5)
     p.add_argument("--deterministic", action="store_true", help="greedy / mean actions (default: sample)")
@@ -119,6 +130,31 @@ def _sb3_zip(path: str, algo: str | None) -> Any:
 
 #: How to play without what eval.json records, for its error messages.
 IGNORE_RUN = "use --no-env-wrappers and --no-run-env-kwargs to ignore it"
+
+
+def refuse_nngym_model_with_impl_sb3(model: str | os.PathLike) -> None:
+    """Refuses ``--impl sb3`` with an nngym model file: it plays an SB3 zip with SB3 itself, and nngym's files are
+    played by nngym whatever ``--impl`` says (the SB3 adapter's ``.npz`` of ``train.py --impl sb3`` is taken).
+
+    Raises:
+        SystemExit: Naming the file and what to do instead.
+        FileNotFoundError, ModelFileError: For a file that is missing or not a model file (``load_npz``'s).
+    """
+    _, meta = load_npz(model)
+    if meta.get("format") == "nngym.agent":
+        raise SystemExit(
+            f"error: --impl sb3 plays an SB3 zip with SB3 itself; {model} is an nngym model file "
+            f"({meta.get('algorithm')}), which nngym plays: drop --impl sb3"
+        )
+
+
+def video_algo_name(agent: Any, algo: str | None) -> str:
+    """The ``<algo>`` of a video's name, ``<algo>-<env>-episode-<i>``: ``--algo`` if given, else the registry name
+    of the agent's algorithm (``agents.ALGOS``: ``recurrent_ppo`` for RecurrentPPO), in lower case either way."""
+    if algo is not None:
+        return algo.lower()
+    name = str(getattr(agent, "algo", "agent"))
+    return next((key for key, cls in ALGOS.items() if cls.algo == name), name.lower())
 
 
 def run_record(model: str | os.PathLike) -> tuple[Path | None, dict[str, Any]]:
@@ -290,6 +326,8 @@ def main(argv: list[str] | None = None) -> dict:
             "--impl sb3 to play it with the statistics applied"
         )
     with reported_as_errors():  # a missing or corrupt model file, an unknown env or bad env arguments
+        if args.impl == "sb3" and not sb3_itself:
+            refuse_nngym_model_with_impl_sb3(args.model)
         if sb3_itself:
             agent = _sb3_zip(args.model, args.algo)
         else:
@@ -309,10 +347,12 @@ def main(argv: list[str] | None = None) -> dict:
         trained, given = getattr(agent, what, None), getattr(env, what)
         if trained is not None and trained != given:
             raise SystemExit(f"error: {args.model} was trained with {what} {trained}; {args.env} has {given}")
+    if record:  # before playing: not a traceback when the first video is written
+        writable_folder("--video-folder", args.video_folder)
     returns, lengths, videos = play(agent, env, args.n_episodes, args.deterministic, args.seed, record)
     fps = args.fps if args.fps is not None else float(env.metadata.get("render_fps") or 30)
     env.close()
-    name = f"{args.algo or getattr(agent, 'algo', 'agent').lower()}-{env_slug(args.env)}"
+    name = f"{video_algo_name(agent, args.algo)}-{env_slug(args.env)}"
     paths = []
     for i, frames in enumerate(videos if record else []):
         paths.append(write_video(frames, Path(args.video_folder) / f"{name}-episode-{i}.{args.video_format}", fps))

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 import envs  # noqa: F401 - registers the nngym/ ids, for their reward thresholds
-from agents.experiments.cli import finite_float, positive_int
+from agents.experiments.cli import finite_float, positive_int, writable_folder
 from agents.experiments.plotting import (
     MonitorFileError,
     Run,
@@ -52,7 +52,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="a finite number, drawn for every env (default: each env's reward_threshold)",
     )
     p.add_argument("--title", default=None)
-    p.add_argument("--out", default=None, help="output path without suffix (default: <first RUN_DIR>/reward_curves)")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="output path without suffix, its folder created (default: <first RUN_DIR>/reward_curves)",
+    )
     return p.parse_args(argv)
 
 
@@ -88,6 +92,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
     name = (next(iter(by_env)) or "reward curves") if len(by_env) == 1 else f"{len(by_env)} envs"
     title = args.title or f"{name}: {what} across runs"
     out = Path(args.out) if args.out else Path(args.run_dirs[0]) / "reward_curves"
+    writable_folder("--out", out, of_file=True)  # before drawing: one error line, not a traceback from savefig
     paths = plot_env_groups(by_env, out, args.x, args.window, thresholds, title, stat=args.stat)
     digits = {env: groups for env, groups in by_env.items() if "DigitClassify" in env}
     if digits:

@@ -70,7 +70,13 @@ def run_sweep(
 
     Returns:
         One result per run, in sweep order.
+
+    Raises:
+        ValueError: For a backend or worker count that does not exist, and a ``drill_kill`` that would do nothing
+            (``check_drill_kill``).
     """
+    if drill_kill is not None:
+        check_drill_kill(sweep, drill_kill)
     if backend not in ("local", "ray"):
         raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
     if workers < 1:
@@ -117,6 +123,26 @@ def run_sweep(
     ]
     (root / "sweep_status.json").write_text(json.dumps(status, indent=2, default=str))
     return ordered
+
+
+def check_drill_kill(sweep: Sweep, name: str) -> None:
+    """Refuses a fault drill (``drill_kill``, ``scripts/sweep.py --drill-kill``) that would silently do nothing: on a
+    Ray Tune sweep (it has no named runs), for a name that is none of the sweep's runs, and on a sweep without
+    ``checkpoint_freq`` (the worker is killed after the run's first checkpoint, which never comes).
+
+    Raises:
+        ValueError: Naming the run and why; for an unknown name, the sweep's runs.
+    """
+    if sweep.tune is not None:
+        raise ValueError(f"--drill-kill {name}: a Ray Tune sweep has no named runs to kill")
+    names = [run.name for run in sweep.runs]
+    if name not in names:
+        raise ValueError(f"--drill-kill {name}: no run of that name in the sweep; its runs: {', '.join(names)}")
+    if not sweep.checkpoint_freq:
+        raise ValueError(
+            f"--drill-kill {name}: the drill kills the run's worker after its first checkpoint, and the sweep has "
+            "no checkpoint_freq; set checkpoint_freq in the sweep file"
+        )
 
 
 def _run_populations(

@@ -89,6 +89,7 @@ from agents.experiments.cli import (
     parse_key_values,
     positive_int,
     reported_as_errors,
+    writable_folder,
     zoo_aliases,
 )
 from agents.experiments.models import load_model
@@ -144,9 +145,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--accuracy-freq",
         type=non_negative_int,
         default=0,
-        help="DigitClassify: test accuracy every this many env steps (0: off)",
+        help="nngym/DigitClassify only: test accuracy every this many env steps, into accuracy.csv (0: off)",
     )
-    p.add_argument("--stop-accuracy", type=float, default=None, help="with --accuracy-freq: stop once reached")
+    p.add_argument(
+        "--stop-accuracy",
+        type=accuracy_fraction,
+        default=None,
+        help="with --accuracy-freq: stop training once the test accuracy reaches this fraction, in (0, 1]",
+    )
     p.add_argument(
         "--num-threads",
         type=int,
@@ -154,7 +160,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="threads of nngym's agents (torch threads of SB3's) while learning; -1: nngym's CNN agents and DQN every "
         "core this process may run on, its other MLP agents one (SB3: every core, torch's default)",
     )
-    p.add_argument("--verbose", type=int, default=0)
+    p.add_argument(
+        "--verbose",
+        type=int,
+        default=0,
+        help="0 (or less): silent, as SB3; 1: the SB3-style table at each log interval (and each periodic "
+        "evaluation); 2 (or more, as SB3 takes them): also each checkpoint saved",
+    )
     p.add_argument(
         "--n-eval-episodes",
         type=non_negative_int,
@@ -218,6 +230,47 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         },
     )
     return p.parse_args(argv)
+
+
+def accuracy_fraction(text: str) -> float:
+    """argparse ``type=`` of ``--stop-accuracy``: a fraction of the test images in (0, 1].
+
+    Raises:
+        argparse.ArgumentTypeError: Naming what came; argparse ends the script with ``error: argument ...``.
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an accuracy in (0, 1], got {text!r}") from None
+    if not 0.0 < value <= 1.0:  # nan fails both
+        raise argparse.ArgumentTypeError(f"expected an accuracy in (0, 1], got {text}")
+    return value
+
+
+def is_digit_classify(env: str) -> bool:
+    """Whether ``env`` is ``nngym/DigitClassify``, whose runs report the test accuracy (``--accuracy-freq``)."""
+    return env.startswith("nngym/DigitClassify")
+
+
+def check_accuracy_options(args: argparse.Namespace) -> None:
+    """Refuses ``--accuracy-freq`` and ``--stop-accuracy`` where they would do nothing: on an env other than
+    DigitClassify (there are no test images to classify), and ``--stop-accuracy`` without ``--accuracy-freq`` (the
+    accuracy it stops at is never measured).
+
+    Raises:
+        SystemExit: Naming the option, and the env or the missing option.
+    """
+    for option, value in (("--accuracy-freq", args.accuracy_freq), ("--stop-accuracy", args.stop_accuracy)):
+        if value and not is_digit_classify(args.env):
+            raise SystemExit(
+                f"error: {option} {value}: the test accuracy is nngym/DigitClassify's (its 10,000 test images); "
+                f"--env {args.env} has none"
+            )
+    if args.stop_accuracy is not None and not args.accuracy_freq:
+        raise SystemExit(
+            f"error: --stop-accuracy {args.stop_accuracy} stops at a test accuracy measured every --accuracy-freq "
+            "env steps; give --accuracy-freq N too"
+        )
 
 
 def zoo_count(text: str) -> int:
@@ -310,6 +363,8 @@ def main(argv: list[str] | None = None) -> dict:
             "further for a new run's steps; give one of them"
         )
     threads = check_threads(args.num_threads, "as many as pay")
+    check_accuracy_options(args)
+    verbose = max(args.verbose, 0)  # SB3 prints nothing for any verbose <= 0
     save_freq = getattr(args, "save_freq", None)  # the zoo's --save-freq, in env steps
     if save_freq is not None and args.checkpoint_freq:
         raise SystemExit(
@@ -350,13 +405,14 @@ def main(argv: list[str] | None = None) -> dict:
             check_eval_spaces(env, eval_env)
         else:
             env = eval_env = args.env
+        output_folders(args, run_dir)
         tensorboard = {} if args.tensorboard_log is None else {"tensorboard_log": args.tensorboard_log}
         if args.trained_agent:  # the zoo's -i: load, then a new run of the run's steps on the loaded agent
-            agent = cls.load(args.trained_agent, env=env, log_dir=run_dir, verbose=args.verbose, **tensorboard)
+            agent = cls.load(args.trained_agent, env=env, log_dir=run_dir, verbose=verbose, **tensorboard)
             resume_hyperparameters(agent, hp, args.trained_agent, "--trained-agent")
             remaining, reset = total, True
         elif args.resume:
-            agent = cls.load(args.resume, env=env, log_dir=run_dir, verbose=args.verbose, **tensorboard)
+            agent = cls.load(args.resume, env=env, log_dir=run_dir, verbose=verbose, **tensorboard)
             resume_hyperparameters(agent, hp, args.resume)
             warn_empty_replay_buffer(agent, args.resume)
             remaining, reset = total - agent.num_timesteps, False
@@ -367,9 +423,9 @@ def main(argv: list[str] | None = None) -> dict:
                     f"than {what} {total}; ask for a total of at least {agent.num_timesteps}"
                 )
         else:
-            agent = cls(env, seed=args.seed, log_dir=run_dir, verbose=args.verbose, **tensorboard, **hp)
+            agent = cls(env, seed=args.seed, log_dir=run_dir, verbose=verbose, **tensorboard, **hp)
             remaining, reset = total, True
-        classify = args.env.startswith("nngym/DigitClassify")
+        classify = is_digit_classify(args.env)
         scale = digit_scale(agent, env_kwargs) if classify else 1
     agent.env_id = args.env  # as given (monitor.csv's header, the model file), however the env was made
     if args.impl == "sb3":  # -1: every core, as torch's own default
@@ -387,7 +443,7 @@ def main(argv: list[str] | None = None) -> dict:
                 eval_freq=args.eval_freq,
                 log_path=run_dir,
                 best_model_save_path=run_dir,
-                verbose=args.verbose,
+                verbose=verbose,
             )
         )
     checkpoint_freq = args.checkpoint_freq
@@ -439,6 +495,21 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"test accuracy: {100 * result['test_accuracy']:.2f}% (deterministic policy, all 10,000 test images)")
         print(f"reward curve: {run_dir / 'reward_curve.png'}")
     return result
+
+
+def output_folders(args: argparse.Namespace, run_dir: Path) -> None:
+    """Creates ``--log-dir`` and ``--tensorboard-log`` (``writable_folder``) once the rest of the command line is
+    checked, before the agent writes its files: a folder that cannot be made or written ends the command in one
+    ``error:`` line, not a traceback. The run folder is the agent's to make; a file in its place is refused here.
+
+    Raises:
+        SystemExit: Naming the option, the folder and the reason.
+    """
+    writable_folder("--log-dir", args.log_dir)
+    if run_dir.exists():  # a file of the run folder's name (a folder of it is taken as it is)
+        writable_folder("--log-dir", run_dir)
+    if args.tensorboard_log is not None:
+        writable_folder("--tensorboard-log", args.tensorboard_log)
 
 
 def check_eval_spaces(env: gym.vector.VectorEnv, eval_env: gym.Env) -> None:
