@@ -41,6 +41,10 @@ def mlp(
         out_w_init: Weight initialiser of the output layer (default: ``w_init``).
         dtype: Parameter dtype.
 
+    Returns:
+        The ``Sequential`` network; inputs (N, sizes[0]) (its ``input_shape`` is ``(sizes[0],)``), outputs
+        (N, sizes[-1]).
+
     Raises:
         ValueError: For fewer than two sizes, a size that is not an integer >= 1, an unknown activation, an
             ``rng`` that is not a ``np.random.Generator``, or a dtype that is not floating.
@@ -64,7 +68,7 @@ def mlp(
         act = output_activation if i == last else activation
         if act is not None:
             layers.append(ACTIVATIONS[act](dtype=dtype))
-    return Sequential(layers)
+    return Sequential(layers, input_shape=(int(sizes[0]),))  # so an input of another width is reported as such
 
 
 #: Pooling layers by the name ``cnn``'s ``pool`` argument and spec items use.

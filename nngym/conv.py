@@ -31,6 +31,11 @@ class Conv2D(Layer):
         b_init: Bias initialiser.
         dtype: Parameter dtype.
 
+    Raises:
+        ValueError: For channels, kernel, stride or padding that are not integers in their ranges (bools are not
+            integers), an ``rng`` that is not a Generator, a ``w_init`` or ``b_init`` that is neither an
+            initialiser's name nor a callable, or a dtype that is not floating.
+
     Shapes:
         ``W``: (out_channels, in_channels, kh, kw) like torch, ``b``: (out_channels,),
         input (N, C, H, W), output (N, out_channels, Ho, Wo) with ``Ho = ⌊(H + 2p − kh) / s⌋ + 1``.
@@ -57,9 +62,9 @@ class Conv2D(Layer):
         dtype: np.dtype | type = np.float32,
     ) -> None:
         super().__init__(dtype)
-        self.kernel = pair(kernel_size, "kernel_size")
-        self.stride = pair(stride, "stride")
-        self.padding = pair(padding, "padding")
+        self.kernel = pair(kernel_size, "Conv2D kernel_size")
+        self.stride = pair(stride, "Conv2D stride")
+        self.padding = pair(padding, "Conv2D padding")
         check_rng(rng, "Conv2D rng")
         channels_ok = is_int(in_channels) and is_int(out_channels)
         if (
@@ -79,8 +84,10 @@ class Conv2D(Layer):
         self.w_init = w_init if isinstance(w_init, str) else "custom"
         self.b_init = b_init if isinstance(b_init, str) else "custom"
         self.params = {
-            "W": get_initializer(w_init)((self.out_channels, self.in_channels, *self.kernel), rng, self.dtype),
-            "b": get_initializer(b_init)((self.out_channels,), rng, self.dtype),
+            "W": get_initializer(w_init, "Conv2D w_init")(
+                (self.out_channels, self.in_channels, *self.kernel), rng, self.dtype
+            ),
+            "b": get_initializer(b_init, "Conv2D b_init")((self.out_channels,), rng, self.dtype),
         }
         self._init_grads()
         kh, kw = self.kernel

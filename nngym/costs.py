@@ -3,7 +3,9 @@
 ``delta`` returns the gradient with respect to the network's output, already divided
 by the batch size n, so that a gradient step ``w -= η ∂C/∂w`` is the seed's
 ``w' = w − η/m Σ_x ∂C_x/∂w``. The fused costs take *logits* z^L and return (BP1)
-directly: δ^L = a − y, without the σ'(z) factor that slows learning.
+directly: δ^L = a − y, without the σ'(z) factor that slows learning. A network trained with them has no output
+activation (``nngym.train.fit`` refuses a final Sigmoid with ``CrossEntropyCost`` and a final Softmax with
+``SoftmaxCrossEntropy``).
 
 Shapes: outputs are (N, K), or (N, T, K) for sequences (a ``batch_first`` recurrent network), with
 targets of the same shape (``SoftmaxCrossEntropy`` also takes integer labels (N,) or (N, T)). The
@@ -14,9 +16,12 @@ costs, and the batch cost their mean over the n sequences. ``HuberCost`` average
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from nngym.activations import log_softmax, sigmoid, softmax
+from nngym.checks import is_real, shown
 
 
 def _check_pair(name: str, output: np.ndarray, y: np.ndarray) -> None:
@@ -58,7 +63,10 @@ class QuadraticCost(Cost):
 class CrossEntropyCost(Cost):
     """The seed's cross-entropy C = −1/n Σ_x Σ_j [y_j ln a_j + (1 − y_j) ln(1 − a_j)], a = σ(z).
 
-    Takes logits z^L (N, K) or (N, T, K); sigmoid is fused, so (BP1) is δ^L = a^L − y.
+    Takes logits z^L (N, K) or (N, T, K), not activations: the sigmoid is fused, so (BP1) is δ^L = a^L − y.
+    The network ends in its last Dense layer, with no Sigmoid after it (``mlp(..., output_activation=None)``);
+    the book's ``network2.CrossEntropyCost`` takes a = σ(z) instead. ``nngym.train.fit`` refuses a network
+    ending in a Sigmoid with this cost (σ would be applied twice).
     """
 
     def value(self, output: np.ndarray, y: np.ndarray) -> float:
@@ -74,10 +82,12 @@ class CrossEntropyCost(Cost):
 
 
 class SoftmaxCrossEntropy(Cost):
-    """Log-likelihood of a softmax output, C = −1/n Σ_x ln a_{y(x)}, on logits z^L (N, K) or (N, T, K).
+    """Log-likelihood of a softmax output, C = −1/n Σ_x ln a_{y(x)}; takes logits z^L (N, K) or (N, T, K).
 
-    The softmax runs over the last axis. Targets are one-hot (the output's shape) or integer class
-    labels (the output's shape without its last axis: (N,) or (N, T)). (BP1) is δ^L = a^L − y.
+    The softmax is fused: it runs over the last axis here, so the network ends in its last Dense layer, with no
+    Softmax after it (``nngym.train.fit`` refuses a network ending in a Softmax with this cost). Targets are
+    one-hot (the output's shape) or integer class labels (the output's shape without its last axis: (N,) or
+    (N, T)). (BP1) is δ^L = a^L − y.
     """
 
     @staticmethod
@@ -116,11 +126,17 @@ class HuberCost(Cost):
     """Huber loss (smooth L1), mean over all elements as in SB3's DQN / torch's ``smooth_l1_loss``.
 
     ρ(r) = r²/2 for |r| ≤ κ, κ(|r| − κ/2) otherwise, with r = a − y.
+
+    Args:
+        kappa: κ, where the quadratic part turns linear; a finite number > 0.
+
+    Raises:
+        ValueError: For a ``kappa`` that is not a finite number > 0 (a string, a bool, NaN or infinity included).
     """
 
     def __init__(self, kappa: float = 1.0) -> None:
-        if kappa <= 0:
-            raise ValueError(f"HuberCost needs kappa > 0, got {kappa}")
+        if not is_real(kappa) or not 0.0 < kappa < math.inf:
+            raise ValueError(f"HuberCost kappa must be a finite number > 0, got {shown(kappa)}")
         self.kappa = kappa
 
     def value(self, output: np.ndarray, y: np.ndarray) -> float:

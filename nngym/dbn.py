@@ -122,7 +122,8 @@ class DBN:
     def to_network(self) -> Sequential:
         """A Sequential [Dense(sizes[0]→sizes[1]), Sigmoid, ...] whose weights are copies of the RBMs' (W, b).
 
-        Its output equals ``up(x)``. Add a head (e.g. Dense(sizes[-1], 10)) to fine-tune as a classifier.
+        Its output equals ``up(x)``. Add a head (e.g. Dense(sizes[-1], 10)) to fine-tune as a classifier. Its
+        ``input_shape`` is ``(sizes[0],)``: inputs (N, sizes[0]), outputs (N, sizes[-1]).
         """
         layers = []
         rng = np.random.default_rng(0)  # weights are overwritten below
@@ -131,7 +132,7 @@ class DBN:
             dense.params["W"][...] = rbm.params["W"]
             dense.params["b"][...] = rbm.params["b"]
             layers += [dense, Sigmoid(dtype=rbm.dtype)]
-        return Sequential(layers)
+        return Sequential(layers, input_shape=(int(self.sizes[0]),))
 
     # --- greedy pretraining -----------------------------------------------------------
     def pretrain(

@@ -27,8 +27,9 @@ class Dense(Layer):
         dtype: Parameter dtype (floating).
 
     Raises:
-        ValueError: For sizes that are not integers >= 1, an ``rng`` that is not a Generator, or a dtype that is
-            not floating.
+        ValueError: For sizes that are not integers >= 1, an ``rng`` that is not a Generator, a ``w_init`` or
+            ``b_init`` that is neither an initialiser's name nor a callable (``nngym.init.get_initializer``), or a
+            dtype that is not floating.
 
     Shapes:
         ``W``: (n_out, n_in), ``b``: (n_out,), input (N, ..., n_in), output (N, ..., n_out).
@@ -51,8 +52,8 @@ class Dense(Layer):
         self.w_init = w_init if isinstance(w_init, str) else "custom"
         self.b_init = b_init if isinstance(b_init, str) else "custom"
         self.params = {
-            "W": get_initializer(w_init)((self.n_out, self.n_in), rng, self.dtype),
-            "b": get_initializer(b_init)((self.n_out,), rng, self.dtype),
+            "W": get_initializer(w_init, "Dense w_init")((self.n_out, self.n_in), rng, self.dtype),
+            "b": get_initializer(b_init, "Dense b_init")((self.n_out,), rng, self.dtype),
         }
         self._init_grads()
         self._name = f"Dense({self.n_in}->{self.n_out})"

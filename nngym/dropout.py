@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from nngym.checks import check_rng, is_real
+from nngym.checks import check_rng, is_real, shown
 from nngym.dense import Dense
 from nngym.layer import Layer
 from nngym.network import Sequential
@@ -40,9 +40,16 @@ class Dropout(Layer):
         return self.p > 0.0
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+        """Drops activations of ``x`` (N, ...) with ``train=True``; the identity with ``train=False``.
+
+        An inference forward keeps the mask of the last training forward, so ``backward`` still applies it (a
+        ``predict`` between a training step's forward and backward does not disturb the step).
+        """
         x = self._as_input(x)
-        if not train or self.p == 0.0:
-            self._cache = np.ones((), dtype=self.dtype) if train else None
+        if not train:
+            return x
+        if self.p == 0.0:
+            self._cache = np.ones((), dtype=self.dtype)
             return x
         keep = 1.0 - self.p
         mask = (self.rng.random(x.shape, dtype=np.float32) < keep) * np.asarray(1.0 / keep, dtype=self.dtype)
@@ -59,22 +66,44 @@ class Dropout(Layer):
 
 
 def with_dropout(net: Sequential, p_input: float, p_hidden: float, rng: np.random.Generator) -> Sequential:
-    """``net`` (a ``Sequential``) with Dropout on its input and after each activation.
+    """``net`` (a ``Sequential``) with Dropout on its input and after each hidden activation.
 
     Srivastava et al. 2014's "DBN + dropout fine-tuning"; at test time dropout is the identity, so the
-    architecture stays the network's. Returns ``net`` itself when both probabilities are 0.
+    architecture stays the network's. The output layer, ``net``'s last, gets no Dropout after it: a network ending
+    in an activation (a Sigmoid output) keeps its outputs as they are. To drop out a trunk's last features before a
+    head, put the head on first: ``with_dropout(Sequential([*trunk.layers, head]), ...)``.
+
+    The result is made of ``net``'s own layer objects (no copies), with the Dropout layers between them: training
+    it trains ``net`` too. Pass ``copy.deepcopy(net)`` to keep ``net`` as it is. With both probabilities 0,
+    ``net`` itself is returned.
 
     Args:
         net: A Sequential of Dense layers and activations (e.g. ``DBN.to_network()``).
-        p_input: Dropout probability of the inputs.
-        p_hidden: Dropout probability after each activation (every layer that is not a Dense).
+        p_input: Dropout probability of the inputs, in [0, 1).
+        p_hidden: Dropout probability after each activation (every layer that is not a Dense) but the last
+            layer, in [0, 1).
         rng: Generator of the masks.
+
+    Returns:
+        A Sequential with ``net``'s ``input_shape``: (N, n_in) → (N, n_out), as ``net``.
+
+    Raises:
+        ValueError: For probabilities outside [0, 1) or an ``rng`` that is not a ``np.random.Generator``.
     """
+    for name, p in (("p_input", p_input), ("p_hidden", p_hidden)):
+        if not is_real(p) or not 0.0 <= p < 1.0:
+            raise ValueError(f"with_dropout {name} must be a number 0 <= p < 1, got {shown(p)}")
     if p_input == 0.0 and p_hidden == 0.0:
         return net
-    layers: list[Layer] = [Dropout(p_input, rng)] if p_input > 0.0 else []
-    for layer in net.layers:
+    layers: list[Layer] = [Dropout(p_input, rng, dtype=_first_dtype(net))] if p_input > 0.0 else []
+    last = len(net.layers) - 1
+    for i, layer in enumerate(net.layers):
         layers.append(layer)
-        if p_hidden > 0.0 and not isinstance(layer, Dense):  # after each activation
-            layers.append(Dropout(p_hidden, rng))
-    return Sequential(layers)
+        if p_hidden > 0.0 and i < last and not isinstance(layer, Dense):  # after each hidden activation
+            layers.append(Dropout(p_hidden, rng, dtype=layer.dtype))
+    return Sequential(layers, input_shape=net.input_shape)
+
+
+def _first_dtype(net: Sequential) -> np.dtype:
+    """The dtype of ``net``'s first layer (float32 for a network of no layers)."""
+    return net.layers[0].dtype if net.layers else np.dtype(np.float32)

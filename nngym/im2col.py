@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from nngym.checks import is_int, shown
+
 Pair = tuple[int, int]
 
 
@@ -23,13 +25,13 @@ def pair(v: int | tuple[int, int] | list[int], name: str = "value") -> Pair:
     """``3`` → ``(3, 3)``; a pair is returned as a tuple of ints.
 
     Raises:
-        ValueError: If ``v`` is neither an int nor a pair of ints.
+        ValueError: If ``v`` is neither an int nor a pair of ints (bools are not ints: ``True`` is no size).
     """
-    if isinstance(v, (int, np.integer)):
+    if is_int(v):
         return int(v), int(v)
-    if isinstance(v, (tuple, list)) and len(v) == 2 and all(isinstance(e, (int, np.integer)) for e in v):
+    if isinstance(v, tuple | list) and len(v) == 2 and all(is_int(e) for e in v):
         return int(v[0]), int(v[1])
-    raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
+    raise ValueError(f"{name} must be an int or a pair of ints, got {shown(v)}")
 
 
 def conv_output_size(n: int, k: int, stride: int = 1, padding: int = 0) -> int:

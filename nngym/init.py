@@ -6,9 +6,12 @@ serve Dense weights ``(n_out, n_in)`` and convolution kernels ``(out, in, kh, kw
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
+
+from nngym.checks import shown
 
 Initializer = Callable[[tuple[int, ...], np.random.Generator, np.dtype], np.ndarray]
 
@@ -73,20 +76,32 @@ INITIALIZERS: dict[str, Initializer] = {
 }
 
 
-def get_initializer(name: str | Initializer) -> Initializer:
+def get_initializer(name: str | Initializer, what: str = "initializer") -> Initializer:
     """Looks an initialiser up by name (a callable is returned unchanged).
 
+    Args:
+        name: One of ``INITIALIZERS``' names, ``"orthogonal:<gain>"`` (a finite gain, e.g. ``"orthogonal:0.01"``
+            for a policy head), or a callable ``(shape, rng, dtype) -> array``.
+        what: The argument, for messages (e.g. ``"Dense w_init"``).
+
     Raises:
-        ValueError: For an unknown name, listing the known ones.
+        ValueError: For anything else (an unknown name, a gain that is not a finite number, a number or None
+            where a name belongs), listing the accepted initialisers.
     """
     if callable(name):
         return name
+    accepted = f"expected one of {sorted(INITIALIZERS)}, 'orthogonal:<gain>' or a callable (shape, rng, dtype)"
+    if not isinstance(name, str):
+        raise ValueError(f"{what} must be an initializer's name or a callable, got {shown(name)}; {accepted}")
     if name.startswith("orthogonal:"):  # "orthogonal:<gain>", e.g. "orthogonal:0.01" for a policy head
-        gain = float(name.split(":", 1)[1])
+        try:
+            gain = float(name.split(":", 1)[1])
+        except ValueError:
+            gain = math.nan
+        if not math.isfinite(gain):
+            raise ValueError(f"{what} {name!r}: the gain after 'orthogonal:' must be a finite number")
         return lambda shape, rng, dtype=np.float32: orthogonal(shape, rng, dtype, gain=gain)
     try:
         return INITIALIZERS[name]
     except KeyError:
-        raise ValueError(
-            f"unknown initializer {name!r}; expected one of {sorted(INITIALIZERS)} or 'orthogonal:<gain>'"
-        ) from None
+        raise ValueError(f"unknown initializer {name!r}; {accepted}") from None

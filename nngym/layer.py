@@ -15,7 +15,9 @@ import numpy as np
 
 from nngym.checks import float_dtype
 
-#: Every concrete layer class, by name, so saved networks can be rebuilt.
+#: Every concrete layer class by its class name, which model files store, so saved networks can be rebuilt. A name
+#: belongs to one class: defining another ``Layer`` class of a registered name raises a TypeError (see
+#: ``Layer.__init_subclass__``).
 LAYER_REGISTRY: dict[str, type[Layer]] = {}
 
 
@@ -30,9 +32,32 @@ class Layer:
     #: Whether ``forward(train=True)`` draws random numbers (``Dropout``), so two calls on the same input differ.
     stochastic: bool = False
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, register: bool = True, **kwargs: Any) -> None:
+        """Registers ``cls`` in ``LAYER_REGISTRY`` under its class name, the name model files store.
+
+        A class defined again (a notebook cell run twice, a module reloaded: the same module and qualified name)
+        replaces its earlier definition. Another class of a registered name is refused, so a user's ``ReLU`` cannot
+        take the place of nngym's in ``Sequential.load``.
+
+        Args:
+            register: False for a base class that is never built from a file (``class Base(Layer,
+                register=False)``); its subclasses are registered.
+
+        Raises:
+            TypeError: If another class (another module or qualified name) is registered under the same name.
+        """
         super().__init_subclass__(**kwargs)
-        LAYER_REGISTRY[cls.__name__] = cls
+        if not register:
+            return
+        name = cls.__name__
+        known = LAYER_REGISTRY.get(name)
+        if known is not None and _where(known) != _where(cls):
+            owner = "nngym's own layer" if known.__module__.startswith("nngym.") else "a layer defined earlier"
+            raise TypeError(
+                f"Layer class {_where(cls)} has the name {name!r} of {_where(known)} ({owner}): model files name "
+                f"layers by class name, so Sequential.load could not tell the two apart; give the class another name"
+            )
+        LAYER_REGISTRY[name] = cls
 
     def __init__(self, dtype: np.dtype | type = np.float32) -> None:
         """Sets the dtype (which must be floating: float16, float32, float64) and empty ``params``/``grads``.
@@ -93,6 +118,11 @@ class Layer:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
         return f"{type(self).__name__}({args})"
+
+
+def _where(cls: type) -> str:
+    """``module.QualifiedName`` of a class, which tells a class defined again from another of the same name."""
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def check_shape(layer: str, x: np.ndarray, expected: tuple[int | None, ...], what: str = "input") -> None:

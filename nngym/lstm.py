@@ -9,10 +9,12 @@ Gates decide what the cell c forgets (f), what it writes (i ⊙ g) and what it s
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
+from nngym.checks import is_real, shown
 from nngym.recurrent import Recurrent, State, previous
 
 
@@ -53,8 +55,11 @@ class LSTM(Recurrent):
             value (``b_ih[f] = forget_bias``, ``b_hh[f] = 0``); 1 makes the cell remember by default
             (Gers et al. 2000; Jozefowicz et al. 2015). None keeps the ``w_init`` biases.
         batch_first: Sequences (N, T, D) → (N, T, H) instead of time-major (T, N, D) → (T, N, H)
-            (torch's ``batch_first``); needed to train with ``nngym.train.fit``.
+            (torch's ``batch_first``); needed to train with ``nngym.train.fit``. A bool.
         dtype: Parameter dtype.
+
+    Raises:
+        ValueError: For a ``forget_bias`` that is neither None nor a finite number, besides ``Recurrent``'s checks.
     """
 
     n_gates = 4
@@ -70,6 +75,8 @@ class LSTM(Recurrent):
         batch_first: bool = False,
         dtype: np.dtype | type = np.float32,
     ) -> None:
+        if forget_bias is not None and (not is_real(forget_bias) or not math.isfinite(forget_bias)):
+            raise ValueError(f"LSTM forget_bias must be None or a finite number, got {shown(forget_bias)}")
         super().__init__(input_size, hidden_size, rng, w_init, batch_first=batch_first, dtype=dtype)
         self.forget_bias = None if forget_bias is None else float(forget_bias)
         if self.forget_bias is not None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from nngym.checks import check_int, float_dtype, is_int
+from nngym.checks import check_int, float_dtype, is_int, shown
 from nngym.flat_params import ParamSlot, layer_slots
 from nngym.layer import LAYER_REGISTRY, Layer
 from nngym.parallel import BatchSplit
@@ -42,6 +43,11 @@ class Sequential:
         TypeError: For an item of ``layers`` that is not an nngym ``Layer``.
         ValueError: For an ``input_shape`` that is not a list or tuple of integers >= 1.
 
+    Warns:
+        UserWarning: For layers of different dtypes, naming them: each layer computes in its own dtype, so a
+            float32 activation between float64 Dense layers brings the whole network down to float32's precision
+            (give every layer the same ``dtype``, or call ``astype``).
+
     Example:
         >>> rng = np.random.default_rng(0)
         >>> net = Sequential([Dense(784, 30, rng), Sigmoid(), Dense(30, 10, rng), Sigmoid()])
@@ -56,6 +62,8 @@ class Sequential:
         for i, layer in enumerate(self.layers):
             if not isinstance(layer, Layer):
                 raise TypeError(f"layer {i} is {type(layer).__name__}, expected an nngym Layer")
+        if len({layer.dtype for layer in self.layers}) > 1:
+            warnings.warn(_mixed_dtypes_message(self.layers), UserWarning, stacklevel=2)
         if input_shape is not None:
             if not _is_shape(input_shape):
                 raise ValueError(_input_shape_error(input_shape))
@@ -211,12 +219,20 @@ class Sequential:
             p[...] = state[name]
 
     def save(self, path: str | os.PathLike, extra_meta: dict[str, Any] | None = None) -> Path:
-        """Saves architecture (JSON), ``input_shape`` (if known) and parameters (npz) to one file. Returns the path
-        written."""
+        """Saves architecture (JSON), dtype, ``input_shape`` (if known) and parameters (npz) to one file. Returns the
+        path written.
+
+        The metadata's ``dtype`` is the layers' dtype (with layers of several dtypes, the dtype of the first layer
+        that has parameters), and a network whose layers differ in dtype also keeps each layer's in
+        ``layer_dtypes``, so ``load`` rebuilds every layer in the dtype it had.
+        """
+        dtypes = [str(layer.dtype) for layer in self.layers]
+        main = next((str(layer.dtype) for layer in self.layers if layer.params), dtypes[0] if dtypes else "float32")
         meta = {
             "format": "nngym.Sequential",
             "nngym_version": __version__,
-            "dtype": str(self.layers[0].dtype) if self.layers else "float32",
+            "dtype": main,
+            **({"layer_dtypes": dtypes} if len(set(dtypes)) > 1 else {}),
             "architecture": self.architecture(),
             **({} if self.input_shape is None else {"input_shape": [int(d) for d in self.input_shape]}),
             **(extra_meta or {}),
@@ -226,13 +242,14 @@ class Sequential:
     @classmethod
     def load(cls, path: str | os.PathLike) -> Sequential:
         """Rebuilds a network saved by ``save`` (architecture from its JSON, then the weights), with its
-        ``input_shape`` if the file has one (files written before it was saved load with None).
+        ``input_shape`` if the file has one (files written before it was saved load with None) and each layer's
+        dtype (``layer_dtypes`` if the file has them, else its ``dtype`` for every layer).
 
         Raises:
             FileNotFoundError: If there is no such file.
             ModelFileError: Naming the file and what is wrong: not a model file, a metadata entry missing or
-                malformed (format, architecture, dtype, input_shape), a layer that cannot be built from its config,
-                or parameters that are missing, unexpected, mis-shaped or not real numbers.
+                malformed (format, architecture, dtype, layer_dtypes, input_shape), a layer that cannot be built from
+                its config, or parameters that are missing, unexpected, mis-shaped or not real numbers.
         """
         arrays, meta = load_npz(path)
         if meta.get("format") != "nngym.Sequential":
@@ -243,7 +260,12 @@ class Sequential:
         if shape is not None and not isinstance(shape, list):  # JSON: a list (a tuple is for networks in memory)
             raise ModelFileError(f"{path}: {_input_shape_error(shape)}")
         try:
-            net = cls.from_architecture(meta["architecture"], dtype=meta.get("dtype", "float32"), input_shape=shape)
+            net = cls.from_architecture(
+                meta["architecture"],
+                dtype=meta.get("dtype", "float32"),
+                input_shape=shape,
+                layer_dtypes=meta.get("layer_dtypes"),
+            )
             net.load_state_dict(arrays)
         except ModelFileError as e:
             raise ModelFileError(f"{path}: {e}") from e
@@ -273,21 +295,26 @@ class Sequential:
         architecture: list[dict[str, Any]],
         dtype: str = "float32",
         input_shape: tuple[int, ...] | list[int] | None = None,
+        layer_dtypes: list[str] | None = None,
     ) -> Sequential:
         """Builds a network (fresh weights) from what ``architecture()`` returned.
 
         The architecture holds the layers only; the shape of one input, which names the network's expected input
-        in its errors, is given apart (the ``input_shape`` a saved network's file or the copied network has).
+        in its errors, is given apart (the ``input_shape`` a saved network's file or the copied network has), and
+        so are the dtypes.
 
         Args:
             architecture: ``[{"type": "Dense", "config": {...}}, ...]``, as ``architecture()`` returns it.
-            dtype: Parameter dtype, a floating dtype's name.
+            dtype: Parameter dtype of every layer, a floating dtype's name.
             input_shape: The network's ``input_shape``: one input's shape, integers >= 1 (None: unknown).
+            layer_dtypes: One floating dtype's name per architecture entry, for a network whose layers differ in
+                dtype (``save`` writes them); None: ``dtype`` for every layer.
 
         Raises:
             ModelFileError: For an architecture that is not such a list, an unknown layer type, a config with
-                missing or unexpected keys or values its layer refuses, a dtype that is not floating, or an
-                ``input_shape`` that is not a list or tuple of integers >= 1.
+                missing or unexpected keys or values its layer refuses, a dtype that is not floating, a
+                ``layer_dtypes`` that is not a list of such dtypes, one per entry, or an ``input_shape`` that is not
+                a list or tuple of integers >= 1.
         """
         if input_shape is not None and not _is_shape(input_shape):
             raise ModelFileError(_input_shape_error(input_shape))
@@ -300,6 +327,7 @@ class Sequential:
                 f"architecture must be a list of {{'type': ..., 'config': {{...}}}} entries, "
                 f"got {type(architecture).__name__} {architecture!r}"
             )
+        dtypes = [dtype] * len(architecture) if layer_dtypes is None else _layer_dtypes(layer_dtypes, architecture)
         rng = np.random.default_rng(0)  # weights are overwritten by the file; any generator will do
         layers = []
         for i, spec in enumerate(architecture):
@@ -313,7 +341,7 @@ class Sequential:
                 raise ModelFileError(
                     f"architecture entry {i}: unknown layer type {kind!r}; known: {sorted(LAYER_REGISTRY)}"
                 )
-            layers.append(_build(layer_cls, spec.get("config", {}), rng, dtype, i))
+            layers.append(_build(layer_cls, spec.get("config", {}), rng, dtypes[i], i))
         return cls(layers, input_shape=input_shape)
 
     def __repr__(self) -> str:
@@ -356,6 +384,35 @@ def _build(
         return layer_cls(**kwargs)
     except (TypeError, ValueError, KeyError) as e:  # a value the layer refuses (or cannot use)
         raise ModelFileError(f"{where}: cannot build the layer from config {config!r}: {e}") from e
+
+
+def _layer_dtypes(layer_dtypes: Any, architecture: list[Any]) -> list[str]:
+    """``layer_dtypes`` checked: one floating dtype's name per architecture entry.
+
+    Raises:
+        ModelFileError: Naming what is wrong.
+    """
+    if not isinstance(layer_dtypes, list) or len(layer_dtypes) != len(architecture):
+        raise ModelFileError(
+            f"layer_dtypes must be a list of {len(architecture)} dtypes, one per architecture entry, "
+            f"got {shown(layer_dtypes)}"
+        )
+    try:
+        return [str(float_dtype(d, f"layer_dtypes entry {i}")) for i, d in enumerate(layer_dtypes)]
+    except ValueError as e:
+        raise ModelFileError(str(e)) from e
+
+
+def _mixed_dtypes_message(layers: list[Layer]) -> str:
+    """What a network of layers of several dtypes is told: the layers and their dtypes."""
+    shown_layers = ", ".join(f"{i} {type(layer).__name__} {layer.dtype}" for i, layer in enumerate(layers))
+    lowest = min((layer.dtype for layer in layers), key=lambda d: d.itemsize)
+    highest = max((layer.dtype for layer in layers), key=lambda d: d.itemsize)
+    return (
+        f"Sequential: layers of mixed dtypes ({shown_layers}); each layer casts its input to its own dtype, so "
+        f"the network's numbers have {lowest}'s precision: build every layer with the same dtype, or call "
+        f"net.astype(np.{highest})"
+    )
 
 
 def _is_shape(shape: Any) -> bool:

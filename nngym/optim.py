@@ -106,12 +106,32 @@ class Optimizer:
             rule w → (1 − ηλ/n) w − η ∂C_0/∂w is ``weight_decay = λ/n``.
         max_grad_norm: If set, gradients are clipped to this global norm (a finite number > 0) before the step.
 
+    Parameters cast after the optimiser was made (``net.astype(np.float64)``) take its state along: at the next
+    step the slots (Adam's moments, ...) are cast to the parameters' new dtype, so they keep its precision.
+
     Raises:
-        ValueError: For a source that is not a parameter source or has no parameters, or an ``lr``,
-            ``weight_decay`` or ``max_grad_norm`` that is not a finite number in its range (not a bool or string).
+        ValueError: For a source that is not a parameter source or has no parameters, an ``lr``,
+            ``weight_decay`` or ``max_grad_norm`` that is not a finite number in its range (not a bool or string),
+            or parameters of a dtype the optimiser refuses (``float16_ok``).
     """
 
     FLAT_LIMIT = 200_000
+    #: Whether the update rule works in float16 (False where it divides by sqrt(v) + ε: Adam, RMSprop).
+    float16_ok: bool = True
+
+    def _check_dtype(self, dtype: np.dtype) -> None:
+        """Raises a ValueError for parameters of ``dtype`` this optimiser cannot update (float16 without
+        ``float16_ok``)."""
+        if dtype == np.float16 and not self.float16_ok:
+            eps = getattr(self, "eps", 0.0)
+            tiny = float(np.finfo(np.float16).smallest_subnormal)
+            raise ValueError(
+                f"{type(self).__name__} cannot update float16 parameters: float16 holds no positive number below "
+                f"{tiny:.0e}, so the squared gradients of its second moment underflow to 0 wherever |g| < 2.4e-4"
+                + (f" (and so does its ε, {eps:g})" if eps < tiny / 2 else "")
+                + ", and its step, divided by sqrt(v) + ε, becomes 0/0 = NaN or far too large; cast the network to "
+                "float32 first (net.astype(np.float32)), or use SGD or Momentum"
+            )
 
     def __init__(
         self,
@@ -135,6 +155,8 @@ class Optimizer:
         params = gather_params(source)
         if not params:
             raise ValueError(f"{kind}: the {type(source).__name__} given has no parameters to optimise")
+        for dtype in {p.dtype for _, p, _ in params}:
+            self._check_dtype(dtype)
         self._layout = [(name, p.shape) for name, p, _ in params]
         sizes = [p.size for _, p, _ in params]
         self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
@@ -180,6 +202,8 @@ class Optimizer:
                 if norm > self.max_grad_norm:
                     G *= self.max_grad_norm / (norm + 1e-6)
             P = self._gather_flat([p for _, p, _ in params], self._P)
+            if P.dtype != self._decay_mask.dtype:  # the parameters were cast (astype) since the last step
+                self._retype(P.dtype)
             if self.weight_decay:
                 G += self.weight_decay * self._decay_mask * P
             self._update(P, G, self._flat_slots(P))
@@ -214,6 +238,18 @@ class Optimizer:
         self._update(P, G, self._flat_slots(P))
         self.last_grad_norm = norm
         return norm
+
+    def _retype(self, dtype: np.dtype) -> None:
+        """Flat mode, parameters cast to ``dtype``: the state, the decay mask and the flat vectors follow them.
+
+        Raises:
+            ValueError: For a ``dtype`` this optimiser refuses (``_check_dtype``).
+        """
+        self._check_dtype(dtype)
+        self._decay_mask = self._decay_mask.astype(dtype)
+        self._G, self._P = np.empty_like(self._G, dtype=dtype), np.empty_like(self._P, dtype=dtype)
+        self.state = {key: np.asarray(v, dtype=dtype) for key, v in self.state.items()}
+        self._scratch = {}
 
     def _unbind(self) -> None:
         """Something replaced a bound array (``astype``, another optimiser, a population's views): gather from now
@@ -252,9 +288,14 @@ class Optimizer:
 
     def _named_slot(self, key: str, name: str, like: np.ndarray) -> np.ndarray:
         slots = self.state.setdefault(key, {})
-        if name not in slots:
-            slots[name] = np.zeros_like(like)
-        return slots[name]
+        slot = slots.get(name)
+        if slot is None:
+            self._check_dtype(like.dtype)
+            slot = slots[name] = np.zeros_like(like)
+        elif slot.dtype != like.dtype:  # the parameter was cast (astype) since: the state follows it
+            self._check_dtype(like.dtype)
+            slot = slots[name] = slot.astype(like.dtype)
+        return slot
 
     # --- checkpointing ---------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -270,16 +311,19 @@ class Optimizer:
         return {"t": self.t, "lr": self.lr, "slots": slots}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restores what ``state_dict`` returned; slot shapes must match the parameters."""
-        shapes = dict(self._layout)
-        for name, slots in state["slots"].items():
-            for key, arr in slots.items():
-                if shapes.get(name) != np.shape(arr) or key not in self.slot_keys:
-                    raise ValueError(
-                        f"optimizer state {name}/{key} has shape {np.shape(arr)}, parameter has {shapes.get(name)}"
-                    )
-        self.t = int(state["t"])
-        self.lr = float(state["lr"])
+        """Restores what ``state_dict`` returned: ``{"t", "lr", "slots": {name: {key: array}}}``.
+
+        Every slot must belong to one of this optimiser's parameters, be one of its ``slot_keys`` and have the
+        parameter's shape; parameters without slots in ``state`` start theirs at zero.
+
+        Raises:
+            ValueError: For a ``state`` that is not such a dict (a key missing: named), a step count ``t`` that is
+                not an integer >= 0, an ``lr`` that is not a finite number >= 0, slots of parameters this optimiser
+                does not have (named, with the parameters it has), slot keys of another optimiser (named, with this
+                one's), or a slot of another shape than its parameter's.
+        """
+        t, lr = check_state_dict(state, type(self).__name__, self._layout, self.slot_keys)
+        self.t, self.lr = t, lr
         self.state = {}
         dtype = self._decay_mask.dtype
         for key in self.slot_keys:
@@ -294,6 +338,71 @@ class Optimizer:
                 )
             else:
                 self.state[key] = {n: np.array(s[key], dtype) for n, s in state["slots"].items() if key in s}
+
+
+def check_state_dict(
+    state: Any, optimizer: str, layout: list[tuple[str, tuple[int, ...]]], slot_keys: tuple[str, ...]
+) -> tuple[int, float]:
+    """Checks an optimiser's ``state_dict`` against the parameters it is loaded for; returns its ``(t, lr)``.
+
+    Args:
+        state: ``{"t": int, "lr": float, "slots": {parameter name: {slot key: array}}}``.
+        optimizer: The optimiser's class name, for messages.
+        layout: ``[(parameter name, shape), ...]`` of the optimiser's parameters.
+        slot_keys: The optimiser's slot keys (Adam: ``("m", "v")``).
+
+    Raises:
+        ValueError: Naming what does not fit (see ``Optimizer.load_state_dict``).
+    """
+    where = f"{optimizer}.load_state_dict"
+    if not isinstance(state, dict):
+        raise ValueError(f"{where} takes a dict {{'t', 'lr', 'slots'}} (state_dict()), got {shown(state)}")
+    missing = [key for key in ("t", "lr", "slots") if key not in state]
+    if missing:
+        raise ValueError(
+            f"{where}: the state lacks {'the entries' if len(missing) > 1 else 'the entry'} "
+            f"{', '.join(repr(k) for k in missing)} (a state_dict() has 't', 'lr' and 'slots'; got keys "
+            f"{sorted(map(str, state))})"
+        )
+    t, lr, slots = state["t"], state["lr"], state["slots"]
+    try:
+        t_int = int(t)
+    except (TypeError, ValueError):
+        t_int = -1
+    if isinstance(t, bool | np.bool_) or np.ndim(t) != 0 or t_int != t or t_int < 0:
+        raise ValueError(f"{where}: the step count 't' must be an integer >= 0, got {shown(t)}")
+    try:
+        lr_float = float(lr)
+    except (TypeError, ValueError):
+        lr_float = math.nan
+    if isinstance(lr, bool | np.bool_ | str) or not 0.0 <= lr_float < math.inf:
+        raise ValueError(f"{where}: 'lr' must be a finite number >= 0, got {shown(lr)}")
+    if not isinstance(slots, dict) or not all(isinstance(v, dict) for v in slots.values()):
+        raise ValueError(f"{where}: 'slots' must map parameter names to {{slot key: array}} dicts, got {shown(slots)}")
+    shapes = dict(layout)
+    unknown = [name for name in slots if name not in shapes]
+    if unknown:
+        known = list(shapes)
+        listed = known if len(known) <= 12 else [*known[:12], "..."]
+        raise ValueError(
+            f"{where}: the state has slots of parameters this optimizer does not have: {unknown} "
+            f"(its parameters: {listed})"
+        )
+    keys = sorted({str(key) for s in slots.values() for key in s})
+    foreign = [key for key in keys if key not in slot_keys]
+    if foreign:
+        raise ValueError(
+            f"{where}: the state has slots {keys}, but {optimizer} keeps {list(slot_keys)} (not {foreign}): it is "
+            "the state of another optimizer"
+        )
+    for name, s in slots.items():
+        for key, arr in s.items():
+            if np.shape(arr) != tuple(shapes[name]):
+                raise ValueError(
+                    f"{where}: slot {name}/{key} has shape {np.shape(arr)}, but parameter {name} has "
+                    f"{tuple(shapes[name])}"
+                )
+    return t_int, lr_float
 
 
 class SGD(Optimizer):
@@ -342,10 +451,12 @@ class RMSprop(Optimizer):
         if not is_real(alpha) or not 0.0 <= alpha <= 1.0:
             raise ValueError(f"RMSprop: invalid alpha value {alpha!r} (need 0 <= alpha <= 1)")
         check_rate(eps, "RMSprop eps")
+        self.eps = float(eps)  # before the base class's checks, whose float16 message names it
         super().__init__(source, lr, **kw)
-        self.alpha, self.eps = float(alpha), float(eps)
+        self.alpha = float(alpha)
 
     slot_keys = ("s",)
+    float16_ok = False  # ε and g² underflow in float16: sqrt(s') + ε is 0 and the step NaN
 
     def _update(self, p: np.ndarray, g: np.ndarray, slots: dict[str, np.ndarray]) -> None:
         s, tmp, step = slots["s"], self._tmp(p), self._tmp(p, 1)
@@ -379,11 +490,12 @@ class Adam(Optimizer):
             if not is_real(beta) or not 0.0 <= beta < 1.0:
                 raise ValueError(f"Adam: invalid beta parameter at index {i}: {beta!r} (need 0 <= beta < 1)")
         check_rate(eps, "Adam eps")
+        self.eps = float(eps)  # before the base class's checks, whose float16 message names it
         super().__init__(source, lr, **kw)
         self.beta1, self.beta2 = float(betas[0]), float(betas[1])
-        self.eps = float(eps)
 
     slot_keys = ("m", "v")
+    float16_ok = False  # ε and g² underflow in float16: sqrt(v̂) + ε is 0 and the step NaN
 
     def _begin_step(self) -> None:
         # bias corrections depend only on t: compute them once per step, not per parameter

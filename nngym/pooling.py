@@ -7,16 +7,18 @@ root of the sum of squares. Both read the blocks as kh·kw strided slices of the
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
+from nngym.checks import is_real, shown
 from nngym.im2col import conv_output_size, pair
 from nngym.layer import Layer
 
 
-class _Pool2D(Layer):
+class _Pool2D(Layer, register=False):
     """Shared shape logic: ``size`` × ``size`` blocks every ``stride`` pixels (default: non-overlapping)."""
 
     def __init__(
@@ -26,8 +28,9 @@ class _Pool2D(Layer):
         dtype: np.dtype | type = np.float32,
     ) -> None:
         super().__init__(dtype)
-        self.size = pair(size, "size")
-        self.stride = self.size if stride is None else pair(stride, "stride")
+        kind = type(self).__name__
+        self.size = pair(size, f"{kind} size")
+        self.stride = self.size if stride is None else pair(stride, f"{kind} stride")
         if min(self.size) < 1 or min(self.stride) < 1:
             raise ValueError(f"{type(self).__name__} needs size >= 1 and stride >= 1, got {size} and {stride}")
         self._name = f"{type(self).__name__}({self.size[0]}x{self.size[1]}, s={self.stride})"
@@ -124,8 +127,13 @@ class L2Pool2D(_Pool2D):
     Args:
         size: Block size ``k`` or ``(kh, kw)``.
         stride: Step between blocks (default ``size``).
-        eps: Floor on ``y`` in the backward division, so an all-zero block passes no gradient and no NaN.
+        eps: Floor on ``y`` in the backward division, so an all-zero block passes no gradient and no NaN; a
+            finite number > 0.
         dtype: Dtype of the output.
+
+    Raises:
+        ValueError: For a ``size`` or ``stride`` that is not an integer >= 1 or a pair of them, or an ``eps`` that
+            is not a finite number > 0 (0 or less divides an all-zero block's gradient by zero: NaN).
 
     Shapes:
         input (N, C, H, W), output (N, C, Ho, Wo).
@@ -139,6 +147,8 @@ class L2Pool2D(_Pool2D):
         dtype: np.dtype | type = np.float32,
     ) -> None:
         super().__init__(size, stride, dtype)
+        if not is_real(eps) or not 0.0 < eps < math.inf:
+            raise ValueError(f"L2Pool2D eps must be a finite number > 0, got {shown(eps)}")
         self.eps = float(eps)
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:

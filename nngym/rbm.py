@@ -137,12 +137,30 @@ class RBM:
         return v.astype(self.dtype, copy=False)
 
     # --- conditionals and sampling ----------------------------------------------------
+    def _check_units(self, x: np.ndarray, width: int, what: str) -> np.ndarray:
+        """``x`` as an array, refused unless it is (N, ``width``): the shape only, O(1) (``check_visible`` checks
+        values too)."""
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != width:
+            raise ValueError(f"{self!r} expected {what} of shape (N, {width}), got {tuple(x.shape)}")
+        return x
+
     def hidden_probs(self, v: np.ndarray) -> np.ndarray:
-        """p(h_j = 1 | v) = σ(b_j + W_j v), shape (N, H), for v (N, D)."""
+        """p(h_j = 1 | v) = σ(b_j + W_j v), shape (N, H), for v (N, D).
+
+        Raises:
+            ValueError: For a ``v`` that is not (N, D) (one example is (1, D)).
+        """
+        v = self._check_units(v, self.n_visible, "visible data")
         return sigmoid(v @ self.params["W"].T + self.params["b"])
 
     def visible_mean(self, h: np.ndarray) -> np.ndarray:
-        """E[v | h], shape (N, D): σ(a + hᵀW) for Bernoulli units (softmax over the group), a + hᵀW for Gaussian."""
+        """E[v | h], shape (N, D): σ(a + hᵀW) for Bernoulli units (softmax over the group), a + hᵀW for Gaussian.
+
+        Raises:
+            ValueError: For an ``h`` that is not (N, H).
+        """
+        h = self._check_units(h, self.n_hidden, "hidden states")
         x = h @ self.params["W"] + self.params["a"]
         if self.visible == "gaussian":
             return x
@@ -152,12 +170,22 @@ class RBM:
         return mean
 
     def sample_hidden(self, v: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """h ~ p(h | v), binary (N, H)."""
+        """h ~ p(h | v), binary (N, H), for v (N, D).
+
+        Raises:
+            ValueError: For a ``v`` that is not (N, D), or an ``rng`` that is not a ``np.random.Generator``.
+        """
+        check_rng(rng, "sample_hidden rng")
         p = self.hidden_probs(v)
         return (rng.random(p.shape, dtype=np.float32) < p).astype(self.dtype)
 
     def sample_visible(self, h: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """v ~ p(v | h), shape (N, D): Bernoulli draws, or mean plus N(0, 1) noise for Gaussian units."""
+        """v ~ p(v | h), shape (N, D), for h (N, H): Bernoulli draws, or mean plus N(0, 1) noise for Gaussian units.
+
+        Raises:
+            ValueError: For an ``h`` that is not (N, H), or an ``rng`` that is not a ``np.random.Generator``.
+        """
+        check_rng(rng, "sample_visible rng")
         mean = self.visible_mean(h)
         if self.visible == "gaussian":
             return mean + rng.standard_normal(mean.shape, dtype=np.float32).astype(self.dtype)

@@ -29,7 +29,7 @@ from typing import Any, ClassVar, Literal, overload
 
 import numpy as np
 
-from nngym.checks import check_rng, is_int
+from nngym.checks import check_rng, is_int, shown
 from nngym.layer import Layer
 
 State = tuple[np.ndarray, ...]
@@ -52,7 +52,7 @@ def blockwise_orthogonal(
     return np.concatenate([orthogonal((block, cols), rng, dtype) for _ in range(n_blocks)], axis=0)
 
 
-class Recurrent(Layer):
+class Recurrent(Layer, register=False):
     """Base class of RNN and LSTM: parameters ``W_ih`` (G·H, D), ``W_hh`` (G·H, H), ``b_ih``, ``b_hh`` (G·H,).
 
     G is the number of gate blocks (1 for the RNN, 4 for the LSTM). Subclasses implement
@@ -68,8 +68,12 @@ class Recurrent(Layer):
             ``"orthogonal"`` (each gate block of ``W_ih`` and ``W_hh`` orthogonal, biases zero).
         batch_first: If True, sequences are (N, T, D) in and (N, T, H) out, and ``episode_start`` is
             (N, T): the layout ``nngym.train.fit`` needs, since it shuffles and batches along axis 0.
-            If False (torch's default), time comes first: (T, N, D), (T, N, H), (T, N).
+            If False (torch's default), time comes first: (T, N, D), (T, N, H), (T, N). A bool.
         dtype: Parameter dtype.
+
+    Raises:
+        ValueError: For sizes that are not integers >= 1, an ``rng`` that is not a Generator, an unknown
+            ``w_init``, a ``batch_first`` that is not a bool, or a dtype that is not floating.
     """
 
     n_gates: ClassVar[int] = 1
@@ -91,8 +95,10 @@ class Recurrent(Layer):
                 f"got {input_size!r}, {hidden_size!r}"
             )
         check_rng(rng, f"{type(self).__name__} rng")
-        if w_init not in ("uniform", "orthogonal"):
-            raise ValueError(f"unknown w_init {w_init!r}; expected 'uniform' or 'orthogonal'")
+        if not isinstance(w_init, str) or w_init not in ("uniform", "orthogonal"):
+            raise ValueError(f"{type(self).__name__} w_init must be 'uniform' or 'orthogonal', got {shown(w_init)}")
+        if not isinstance(batch_first, bool | np.bool_):  # the string "false" would read as True
+            raise ValueError(f"{type(self).__name__} batch_first must be True or False, got {shown(batch_first)}")
         self.input_size, self.hidden_size, self.w_init = int(input_size), int(hidden_size), w_init
         self.batch_first = bool(batch_first)
         D, H, G = self.input_size, self.hidden_size, self.n_gates
@@ -170,9 +176,17 @@ class Recurrent(Layer):
         Returns:
             The hidden states h_1..h_T, shape (T, N, H) or (N, T, H) with ``batch_first``; with
             ``return_state`` the pair ``(y, final_state)``, the final state a tuple like ``state``.
+
+        Raises:
+            ValueError: For inputs, states or ``episode_start`` of other shapes, or sequences of no steps (T = 0:
+                there is no final state to return, as torch refuses them too).
         """
         x = self._as_input(x)
         check_dims(self._name, x, (*self._layout("T", "N"), self.input_size), "input x")
+        if x.shape[self.batch_axis ^ 1] == 0:
+            raise ValueError(
+                f"{self._name} expected sequences of at least one step, got input x of shape {tuple(x.shape)} (T = 0)"
+            )
         starts = None
         if episode_start is not None:
             starts = np.asarray(episode_start)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from nngym.layer import Layer
 
 
 class Flatten(Layer):
-    """Reshapes (N, d1, d2, ...) to (N, d1·d2·...) in C order (as torch's ``flatten(1)``); no parameters."""
+    """Reshapes (N, d1, d2, ...) to (N, d1·d2·...) in C order (as torch's ``flatten(1)``); no parameters.
+
+    An empty batch (N = 0) gives (0, d1·d2·...).
+    """
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         x = self._as_input(x)
@@ -16,7 +21,7 @@ class Flatten(Layer):
             raise ValueError(f"Flatten expected input of shape (N, ...), got {x.shape}")
         if train:
             self._cache = x.shape
-        return x.reshape(len(x), -1)
+        return x.reshape(len(x), math.prod(x.shape[1:]))  # not -1: an empty batch (N = 0) gives (0, F) too
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """Reshapes ∂C/∂y (N, d1·d2·...) back to the input's shape."""

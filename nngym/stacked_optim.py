@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from nngym.optim import Optimizer, _is_decayed, gather_params
+from nngym.optim import Optimizer, _is_decayed, check_state_dict, gather_params
 
 #: Parameters per member from which ``StackedOptimizer`` updates each parameter in place rather than gathered into
 #: one (K, P) array. A member's size, not K, decides, so a member learns the same numbers in any part of a
@@ -184,15 +184,13 @@ class StackedOptimizer:
         """Restores member m's slots (and the shared ``t`` and ``lr``) from an ordinary ``state_dict``.
 
         Raises:
-            ValueError: If a slot's name or shape does not match member m's parameters.
+            ValueError: If the state is not such a dict, or a slot's name, key or shape does not match member m's
+                parameters and this optimiser's rule (``nngym.optim.check_state_dict``).
         """
-        shapes = dict(self._layout)
-        self.rule.t, self.rule.lr = int(state["t"]), float(state["lr"])
+        self.rule.t, self.rule.lr = check_state_dict(
+            state, f"StackedOptimizer({type(self.rule).__name__})", self._layout, self.rule.slot_keys
+        )
         for name, slots in state["slots"].items():
             for key, arr in slots.items():
-                if shapes.get(name) != np.shape(arr) or key not in self.rule.slot_keys:
-                    raise ValueError(
-                        f"optimizer state {name}/{key} has shape {np.shape(arr)}, parameter has {shapes.get(name)}"
-                    )
                 i = [n for n, _ in self._layout].index(name)
                 self._slot(key)[m, self._offsets[i] : self._offsets[i + 1]] = np.ravel(arr)

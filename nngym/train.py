@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
+from nngym.activations import Sigmoid, Softmax
 from nngym.checks import check_int, check_rng, is_real
-from nngym.costs import Cost, check_finite
+from nngym.costs import Cost, CrossEntropyCost, SoftmaxCrossEntropy, check_finite
 from nngym.network import Sequential
 from nngym.optim import Optimizer
 from nngym.schedules import parse_schedule
@@ -75,7 +76,8 @@ def fit(
         eval_data: A pair ``(x_eval, labels)`` evaluated (accuracy) after each epoch.
         lr_schedule: Maps progress remaining (1 → 0) to the learning rate, applied per batch; a number or a
             ``"lin_<x>"`` string is read by ``nngym.schedules.parse_schedule``. Each rate it gives must be a
-            finite number >= 0.
+            finite number >= 0. The optimiser's own ``lr`` is set back when ``fit`` returns (or fails), so a later
+            ``fit`` without a schedule runs at it, not at the schedule's last rate.
         progress: Show a tqdm bar per epoch.
         on_epoch: Called after each epoch with ``(epoch, history)``.
 
@@ -84,7 +86,9 @@ def fit(
         ValueError: If x and y differ in length or are empty, a recurrent layer reads time-major sequences,
             ``epochs`` or ``batch_size`` is not an integer in its range (bools are not integers), ``rng`` is not a
             ``np.random.Generator``, ``cost`` is not a cost instance, ``eval_data`` is not an ``(x, labels)`` pair,
-            or the schedule gives a learning rate that is not a finite number >= 0.
+            the schedule gives a learning rate that is not a finite number >= 0, or the network ends in the
+            non-linearity the cost applies itself (a Sigmoid with ``CrossEntropyCost``, a Softmax with
+            ``SoftmaxCrossEntropy``: these costs take logits).
     """
     if not all(callable(getattr(net, m, None)) for m in ("forward", "backward", "predict")):
         raise ValueError(f"fit trains a network (a Sequential), got {type(net).__name__} {net!r:.80}")
@@ -99,6 +103,7 @@ def fit(
         )
     if isinstance(optimizer, type) or not callable(getattr(optimizer, "step", None)):
         raise ValueError(f"fit needs an optimizer instance, e.g. Adam(net), got {optimizer!r}")
+    _check_output_for_cost(net, cost)
     if lr_schedule is not None and not callable(lr_schedule):
         lr_schedule = parse_schedule(lr_schedule)
     x, y = np.asarray(x), np.asarray(y)
@@ -121,6 +126,50 @@ def fit(
         raise ValueError(f"x has {len(x)} examples but y has {len(y)}")
     if len(x) == 0:
         raise ValueError("fit needs at least one example, got an empty x")
+    base_lr = getattr(optimizer, "lr", None)
+    try:
+        return _fit_epochs(
+            net, cost, optimizer, x, y, epochs, batch_size, rng, eval_data, lr_schedule, progress, on_epoch
+        )
+    finally:
+        if lr_schedule is not None and base_lr is not None:
+            optimizer.lr = base_lr  # the schedule's last rate was for this run only
+
+
+#: The output layers the fused costs apply themselves: a network ending in one would apply it twice.
+_FUSED = {CrossEntropyCost: (Sigmoid, "sigmoid"), SoftmaxCrossEntropy: (Softmax, "softmax")}
+
+
+def _check_output_for_cost(net: Sequential, cost: Cost) -> None:
+    """Raises a ValueError if ``net`` ends in the non-linearity ``cost`` fuses (it takes logits)."""
+    layers = getattr(net, "layers", None)
+    if not layers:
+        return
+    for cost_cls, (layer_cls, name) in _FUSED.items():
+        if isinstance(cost, cost_cls) and isinstance(layers[-1], layer_cls):
+            raise ValueError(
+                f"{type(cost).__name__} takes logits and applies the {name} itself, but the network ends in a "
+                f"{type(layers[-1]).__name__} layer, so the {name} would be applied twice: drop the output "
+                f"activation (mlp(..., output_activation=None), or leave out the last {type(layers[-1]).__name__}); "
+                f"predict then gives logits (nngym.{name} of them gives the probabilities)"
+            )
+
+
+def _fit_epochs(
+    net: Sequential,
+    cost: Cost,
+    optimizer: Optimizer,
+    x: np.ndarray,
+    y: np.ndarray,
+    epochs: int,
+    batch_size: int,
+    rng: np.random.Generator,
+    eval_data: tuple[np.ndarray, np.ndarray] | None,
+    lr_schedule: Callable[[float], float] | None,
+    progress: bool,
+    on_epoch: Callable[[int, History], None] | None,
+) -> History:
+    """``fit``'s loop over epochs and mini-batches, its arguments checked."""
     history = History()
     n = len(x)
     steps_total = epochs * ((n + batch_size - 1) // batch_size)

@@ -234,8 +234,9 @@ def finetune(args: argparse.Namespace) -> None:
     x_test, y_test = load_mnist_float("test")
     rng = np.random.default_rng(args.seed)
     dbn = load_dbn(args.run)
-    net = with_dropout(dbn.to_network(), args.input_dropout, args.dropout, rng)
-    net.layers.append(Dense(dbn.sizes[-1], 10, rng))
+    trunk = dbn.to_network()  # the head on first, so the trunk's top features get their dropout too
+    head = Sequential([*trunk.layers, Dense(dbn.sizes[-1], 10, rng)], input_shape=trunk.input_shape)
+    net = with_dropout(head, args.input_dropout, args.dropout, rng)
     t0 = time.time()
     accs = finetune_net(
         net, x, y, args.epochs, args.batch_size, args.lr, rng, (x_test, y_test), args.weight_decay, args.shift

@@ -157,8 +157,10 @@ def test_optimizer_learning_rate_must_be_a_finite_number(rng, lr, shown):
 def test_fit_reads_a_number_as_a_constant_schedule(rng):
     net = mlp([4, 3, 2], rng)
     opt = SGD(net, 0.5)
-    fit(net, SoftmaxCrossEntropy(), opt, *_data(rng), 1, 4, rng, lr_schedule=0.01)
-    assert opt.lr == 0.01
+    seen = []
+    record = lambda epoch, history: seen.append(opt.lr)  # noqa: E731
+    fit(net, SoftmaxCrossEntropy(), opt, *_data(rng), 1, 4, rng, lr_schedule=0.01, on_epoch=record)
+    assert seen == [0.01] and opt.lr == 0.5  # the schedule's rate while fitting, the optimiser's own after
     with pytest.raises(
         ValueError, match="schedule must be a number, 'lin_<number>' or a callable of progress_remaining, got 'fast'"
     ):

@@ -140,7 +140,9 @@ def test_dense_on_leading_axes_equals_flattened_rows(rng):
     np.testing.assert_allclose(dx.reshape(10, 4), dx_flat, rtol=1e-14)
     for k, g in layer.grads.items():
         np.testing.assert_allclose(grads[k], g, rtol=1e-13, err_msg=k)
-    assert_gradcheck_passes(gradcheck(Sequential([layer, Tanh(), Dense(3, 2, rng)]), x, rng))
+    assert_gradcheck_passes(
+        gradcheck(Sequential([layer, Tanh(np.float64), Dense(3, 2, rng, dtype=np.float64)]), x, rng)
+    )
     with pytest.raises(ValueError, match=r"Dense\(4->3\) expected input of shape \(N, \.\.\., 4\), got \(2, 5, 3\)"):
         layer.forward(np.zeros((2, 5, 3)))
     with pytest.raises(ValueError, match=r"got \(4,\)"):

@@ -39,9 +39,19 @@ def test_files_without_input_shape_still_load(tmp_path, net):
     assert loaded.input_shape is None
     x = np.random.default_rng(2).random((2, 1, 28, 28)).astype(np.float32)
     np.testing.assert_array_equal(loaded.forward(x, train=False), net.forward(x, train=False))
-    plain = mlp([4, 3, 2], np.random.default_rng(0))  # no input_shape: none saved
+    plain = Sequential(mlp([4, 3, 2], np.random.default_rng(0)).layers)  # no input_shape: none saved
     assert "input_shape" not in load_npz(plain.save(tmp_path / "mlp"))[1]
     assert Sequential.load(tmp_path / "mlp.npz").input_shape is None
+
+
+def test_an_mlp_names_its_input_width(tmp_path):
+    net = mlp([4, 3, 2], np.random.default_rng(0))
+    assert net.input_shape == (4,)
+    message = "the network expected input of shape (N, 4), got (2, 5) (Dense(4->3) expected input of shape"
+    for model in (net, Sequential.load(net.save(tmp_path / "mlp"))):
+        assert model.input_shape == (4,)
+        with pytest.raises(ValueError, match=re.escape(message)):
+            model.predict(np.zeros((2, 5), np.float32))
 
 
 @pytest.mark.parametrize("bad", [[1, 28.5, 28], "1x28x28", [], [1, 0, 28], [1, True, 28]])
