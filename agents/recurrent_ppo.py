@@ -154,6 +154,17 @@ class RecurrentPPO(PPO):
             )
         super().__init__(env, net, *args, **kwargs)
 
+    def _file_rules(self) -> dict[str, Any]:
+        """The model file says that its ``seq_len: null`` means ``default_seq_len`` (fitted to ``batch_size``)."""
+        return {"seq_len_default": "fits_batch_size"}
+
+    @classmethod
+    def _config_from_file(cls, config: dict[str, Any], meta: dict[str, Any], overrides: dict[str, Any]) -> None:
+        """A file without ``seq_len_default`` was written when ``seq_len: null`` meant ``n_steps``: it trains on with
+        those sequences (an explicit ``seq_len``), whatever its ``batch_size``, unless ``seq_len`` is given."""
+        if config.get("seq_len") is None and "seq_len" not in overrides and "seq_len_default" not in meta:
+            config["seq_len"] = config.get("n_steps")
+
     def _build(self) -> None:
         c = self.config
         if c.net_arch is None:  # sb3-contrib's default (ActorCriticPolicy's: none after NatureCNN), kept in the file
@@ -271,7 +282,7 @@ class RecurrentPPO(PPO):
         Args:
             observation: One raw observation or a batch of N (see ``BaseAgent.predict``).
             state: The actor's (h, c), each (1, N, H), as the previous call returned it (or as sb3-contrib's
-                ``predict`` returns it); each (N, H), the layout of nngym's earlier versions, is taken too. None for
+                ``predict`` returns it); each (N, H) is taken too. None for
                 zeros. It is read, not changed.
             episode_start: (N,) (or a bool for one observation); true resets the state first.
             deterministic: Most likely action instead of a sample.

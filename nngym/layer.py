@@ -19,6 +19,8 @@ from nngym.checks import float_dtype
 #: belongs to one class: defining another ``Layer`` class of a registered name raises a TypeError (see
 #: ``Layer.__init_subclass__``).
 LAYER_REGISTRY: dict[str, type[Layer]] = {}
+#: The packages whose layer classes no class of another module may replace in ``LAYER_REGISTRY``.
+_OWN_MODULES = ("nngym.", "agents.")
 
 
 class Layer:
@@ -35,29 +37,31 @@ class Layer:
     def __init_subclass__(cls, register: bool = True, **kwargs: Any) -> None:
         """Registers ``cls`` in ``LAYER_REGISTRY`` under its class name, the name model files store.
 
-        A class defined again (a notebook cell run twice, a module reloaded: the same module and qualified name)
-        replaces its earlier definition. Another class of a registered name is refused, so a user's ``ReLU`` cannot
-        take the place of nngym's in ``Sequential.load``.
+        A user's class of a name already registered by a user's class (a notebook cell run twice, a script also
+        imported as a module, two tests with a local class of one name) replaces the earlier one, the latest
+        definition being what later loads build. A class of the name of one of nngym's own layers (its ``nngym``
+        and ``agents`` packages) is refused, so a user's ``ReLU`` cannot take the place of nngym's in
+        ``Sequential.load``.
 
         Args:
             register: False for a base class that is never built from a file (``class Base(Layer,
                 register=False)``); its subclasses are registered.
 
         Raises:
-            TypeError: If another class (another module or qualified name) is registered under the same name.
+            TypeError: If one of nngym's own layer classes is registered under the same name.
         """
         super().__init_subclass__(**kwargs)
         if not register:
             return
         name = cls.__name__
         known = LAYER_REGISTRY.get(name)
-        if known is not None and _where(known) != _where(cls):
-            owner = "nngym's own layer" if known.__module__.startswith("nngym.") else "a layer defined earlier"
+        if known is not None and _where(known) != _where(cls) and known.__module__.startswith(_OWN_MODULES):
             raise TypeError(
-                f"Layer class {_where(cls)} has the name {name!r} of {_where(known)} ({owner}): model files name "
-                f"layers by class name, so Sequential.load could not tell the two apart; give the class another name"
+                f"Layer class {_where(cls)} has the name {name!r} of {_where(known)} (nngym's own layer): model files "
+                "name layers by class name, so Sequential.load could not tell the two apart; give the class another "
+                "name"
             )
-        LAYER_REGISTRY[name] = cls
+        LAYER_REGISTRY[name] = cls  # a user's class of a user's name: the latest definition, as a rerun cell
 
     def __init__(self, dtype: np.dtype | type = np.float32) -> None:
         """Sets the dtype (which must be floating: float16, float32, float64) and empty ``params``/``grads``.

@@ -116,21 +116,23 @@ class Optimizer:
     """
 
     FLAT_LIMIT = 200_000
-    #: Whether the update rule works in float16 (False where it divides by sqrt(v) + ε: Adam, RMSprop).
+    #: Whether the update rule works in float16 whatever its ε (False where it divides by sqrt(v) + ε: Adam,
+    #: RMSprop, which need an ε that float16 can hold).
     float16_ok: bool = True
 
     def _check_dtype(self, dtype: np.dtype) -> None:
-        """Raises a ValueError for parameters of ``dtype`` this optimiser cannot update (float16 without
-        ``float16_ok``)."""
-        if dtype == np.float16 and not self.float16_ok:
-            eps = getattr(self, "eps", 0.0)
+        """Raises a ValueError for float16 parameters of an optimiser that divides by sqrt(v) + ε (not
+        ``float16_ok``) when its ε is 0 in float16: where the squared gradients underflow to 0 (|g| < 2.4e-4), the
+        step would be 0/0 = NaN."""
+        eps = getattr(self, "eps", 0.0)
+        if dtype == np.float16 and not self.float16_ok and np.float16(eps) == 0:
             tiny = float(np.finfo(np.float16).smallest_subnormal)
             raise ValueError(
-                f"{type(self).__name__} cannot update float16 parameters: float16 holds no positive number below "
-                f"{tiny:.0e}, so the squared gradients of its second moment underflow to 0 wherever |g| < 2.4e-4"
-                + (f" (and so does its ε, {eps:g})" if eps < tiny / 2 else "")
-                + ", and its step, divided by sqrt(v) + ε, becomes 0/0 = NaN or far too large; cast the network to "
-                "float32 first (net.astype(np.float32)), or use SGD or Momentum"
+                f"{type(self).__name__} cannot update float16 parameters with eps={eps:g}: float16 holds no positive "
+                f"number below {tiny:.0e}, so its ε is 0 there, and where the squared gradients of its second moment "
+                "underflow to 0 (|g| < 2.4e-4) its step, divided by sqrt(v) + ε, becomes 0/0 = NaN; give an eps "
+                "float16 can hold (1e-4, say), cast the network to float32 first (net.astype(np.float32)), or use SGD "
+                "or Momentum"
             )
 
     def __init__(

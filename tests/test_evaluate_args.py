@@ -28,9 +28,10 @@ def fake_sb3_vec_env():
     return cls()
 
 
-def test_sb3s_positional_render_is_not_taken_as_the_seed():
-    with pytest.raises(TypeError, match=r"evaluate\(\) takes from 2 to 4 positional arguments but 5 were given"):
+def test_sb3s_positional_render_is_not_taken_as_the_seed_and_an_int_seed_still_is():
+    with pytest.raises(ValueError, match=r"SB3's evaluate_policy takes render in that place"):
         evaluate(Constant(), "CartPole-v1", 2, True, False)
+    assert evaluate(Constant(), "CartPole-v1", 2, True, 3) == evaluate(Constant(), "CartPole-v1", 2, True, seed=3)
 
 
 @pytest.mark.parametrize("seed", [False, True])

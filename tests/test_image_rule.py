@@ -276,7 +276,7 @@ def test_a_network_starting_with_image_scale_on_a_float_3d_box_says_why_it_canno
     old = Sequential([ImageScale(1.0), Flatten(), Dense(24, 2, np.random.default_rng(0))])
     with pytest.raises(ValueError, match=r"no image by SB3's rule .* flattened, \(N, 24\)"):
         PPO(BoxEnv(), net={"pi": old, "vf": old})
-    assert "saved then" in image_input_mismatch(FLOAT3D, "ImageScale")
+    assert "took every 3-D Box for an image" in image_input_mismatch(FLOAT3D, "ImageScale")
     assert image_input_mismatch(PIXELS, "ImageScale") is None
     assert image_input_mismatch(FLOAT3D, "Dense") is None
     assert image_input_mismatch(FLOAT3D, Unflatten((2, 3, 4))) is None

@@ -166,6 +166,8 @@ def test_each_member_writes_and_continues_its_own_tensorboard_runs(tmp_path):
     assert sorted(set(_runs(tb))) == ["s3/PPO_1", "s3/PPO_2", "s5/PPO_1", "s5/PPO_2"]
     for s in (3, 5):
         assert _steps(tb / f"s{s}" / "PPO_2") == [16, 32, 48, 64]
+    off = load_population(PPO, folder, env="CartPole-v1", tensorboard_log=None)  # None given: off, as load's
+    assert off.tensorboard_log is None and all(m.tensorboard_log is None for m in off.members)
 
 
 def test_tensorboard_directories_follow_log_dirs_layout(tmp_path):

@@ -252,3 +252,16 @@ def test_the_sb3_adapter_takes_nngyms_default_seq_len_and_refuses_others():
     rppo("CartPole-v1", seq_len=16, n_steps=64, batch_size=16)  # nngym's default there: what sb3-contrib does
     with pytest.raises(ValueError, match=r"sb3-contrib has no seq_len: .* None \(or that default, 16\), got 8"):
         rppo("CartPole-v1", seq_len=8, n_steps=64, batch_size=16)
+
+
+def test_files_read_seq_len_none_as_the_code_that_wrote_them(tmp_path):
+    kw = {"n_steps": 32, "batch_size": 8, "lstm_hidden_size": 4, "net_arch": (4,)}
+    agent = RecurrentPPO("nngym/CartPoleNoVel-v1", seed=0, **kw)
+    loaded = RecurrentPPO.load(agent.save(tmp_path / "m"))  # its file says how null is read: fitted to batch_size
+    assert (loaded.config.seq_len, loaded.seq_len) == (None, 8)
+    config = {"seq_len": None, "n_steps": 32, "batch_size": 8}  # a file without that entry: null meant n_steps
+    RecurrentPPO._config_from_file(config, {}, {})
+    assert config["seq_len"] == 32
+    config = {"seq_len": None, "n_steps": 32, "batch_size": 8}
+    RecurrentPPO._config_from_file(config, {}, {"seq_len": None})  # given to load: as given
+    assert config["seq_len"] is None

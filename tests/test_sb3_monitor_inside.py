@@ -66,3 +66,43 @@ def test_evaluation_reads_the_monitor_as_sb3s_evaluate_policy_does():
     rewards, lengths = evaluate_policy(agent, _scaled(True), n_eval_episodes=3, return_episode_rewards=True)
     assert rewards == [float(n) for n in lengths]  # SB3 counts them the same way
     assert evaluate(agent, _scaled(True), 3, seed=5)[0] == pytest.approx(np.mean(stats.lengths))
+
+
+class _Lives(gym.Env):
+    """A game of 3 lives of 5 steps each, reward 1 a step, with Atari's ``ale.lives()`` for ``EpisodicLifeEnv``."""
+
+    observation_space = gym.spaces.Box(-1, 1, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self) -> None:
+        self.ale = self
+
+    def lives(self) -> int:
+        return self._lives
+
+    def get_action_meanings(self) -> list[str]:
+        return ["NOOP", "FIRE"]
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        self._lives, self._t = 3, 0
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        self._t += 1
+        self._lives -= self._t % 5 == 0
+        return np.zeros(2, np.float32), 1.0, self._lives == 0, False, {}
+
+
+def test_a_lost_life_outside_the_monitor_is_no_episode_as_in_sb3():
+    from stable_baselines3.common.atari_wrappers import EpisodicLifeEnv
+    from stable_baselines3.common.evaluation import evaluate_policy
+
+    from agents import run_episodes
+
+    agent = PPO(EpisodicLifeEnv(monitor.Monitor(_Lives())), seed=0, n_steps=30, batch_size=30, n_epochs=1).learn(30)
+    assert [(e["r"], e["l"]) for e in agent.ep_info_buffer] == [(15.0, 15), (15.0, 15)]  # whole games, not lives
+    stats = run_episodes(agent, EpisodicLifeEnv(monitor.Monitor(_Lives())), 3)
+    assert (stats.returns, stats.lengths) == ([15.0] * 3, [15] * 3)
+    theirs = evaluate_policy(agent, EpisodicLifeEnv(monitor.Monitor(_Lives())), 3, return_episode_rewards=True)
+    assert theirs == ([15.0] * 3, [15] * 3)

@@ -935,8 +935,8 @@ class BaseAgent(metaclass=_AgentMeta):
             rets, lens = self._ep_ret[idx].tolist(), self._ep_len[idx].tolist()
             # an episode's last info: "final_info" where the vector env reset it in the same step (SAME_STEP)
             last = infos.get("final_info", infos) if infos else None
-            if self._monitored is not None and last and "episode" in last:
-                self._monitor_counts(idx, last, rets, lens)
+            if self._monitored is not None:
+                rets, lens = self._monitor_counts(idx, last, rets, lens)
             t = round(time.perf_counter() - self._start_time, 6)
             self.ep_info_buffer.extend({"r": r, "l": n, "t": t} for r, n in zip(rets, lens, strict=True))
             if last and "is_success" in last:
@@ -948,23 +948,35 @@ class BaseAgent(metaclass=_AgentMeta):
             self._ep_ret[idx] = 0
             self._ep_len[idx] = 0
 
-    def _monitor_counts(self, idx: np.ndarray, last: dict[str, Any], rets: list[float], lens: list[int]) -> None:
-        """Replaces, in place, the return and length of each episode of ``idx`` that ended in an env with an SB3
-        ``Monitor`` inside by the Monitor's ``info["episode"]``, as SB3 counts them: with reward wrappers outside
-        the Monitor (clipped or scaled rewards, the Atari pattern) the statistics and monitor.csv are the env's own
-        returns, not those of the rewards the agent learns from.
+    def _monitor_counts(
+        self, idx: np.ndarray, last: dict[str, Any] | None, rets: list[float], lens: list[int]
+    ) -> tuple[list[float], list[int]]:
+        """The episodes to record of those that ended in the envs ``idx``, counted as SB3 counts them: in an env
+        with an SB3 ``Monitor`` inside, the Monitor's episodes only (``info["episode"]``: the env's own return and
+        length, also under reward wrappers outside the Monitor, clipped or scaled rewards, and an end the Monitor
+        did not see, a lost life of an ``EpisodicLifeEnv`` outside it, is no episode); in the others, the agent's.
 
         Args:
             idx: The envs whose episodes ended, (k,).
             last: Those episodes' last infos in Gymnasium's layout (``episode`` dict of arrays, its mask
-                ``_episode``).
-            rets: The agent's own returns of those episodes, (k,), replaced where the Monitor has its own.
-            lens: Their lengths, likewise.
+                ``_episode``), or None.
+            rets: The agent's own returns of those episodes, (k,).
+            lens: Their lengths, (k,).
+
+        Returns:
+            (returns, lengths) of the episodes to record, in the order of ``idx``.
         """
-        episode, has = last["episode"], last.get("_episode", np.ones(self.n_envs, dtype=bool))
+        episode = last.get("episode") if last else None
+        has = last.get("_episode", np.ones(self.n_envs, dtype=bool)) if episode is not None else None
+        out_r, out_l = [], []
         for j, i in enumerate(idx):
-            if self._monitored[i] and has[i]:
-                rets[j], lens[j] = float(episode["r"][i]), int(episode["l"][i])
+            if not self._monitored[i]:
+                out_r.append(rets[j])
+                out_l.append(lens[j])
+            elif has is not None and has[i]:
+                out_r.append(float(episode["r"][i]))
+                out_l.append(int(episode["l"][i]))
+        return out_r, out_l
 
     @property
     def train_stats(self) -> dict[str, float]:
@@ -1081,6 +1093,7 @@ class BaseAgent(metaclass=_AgentMeta):
             "net": self.net if isinstance(self.net, str | list) else "custom",  # custom: rebuilt from architectures
             "seed": self.seed,
             "stats_window_size": self.stats_window_size,
+            **self._file_rules(),
             # restored by load unless given there, as SB3's load restores them
             "tensorboard_log": None if self.tensorboard_log is None else os.fspath(self.tensorboard_log),
             "verbose": self.verbose,
@@ -1143,6 +1156,16 @@ class BaseAgent(metaclass=_AgentMeta):
             raise ModelFileError(f"{path} holds a {meta.get('algorithm')} model, cannot load it as {cls.algo}")
         return arrays, meta
 
+    def _file_rules(self) -> dict[str, Any]:
+        """Entries of the model file's metadata that say how its Config is read (how a default was resolved when
+        it was saved); none for most agents."""
+        return {}
+
+    @classmethod
+    def _config_from_file(cls, config: dict[str, Any], meta: dict[str, Any], overrides: dict[str, Any]) -> None:
+        """Reads ``config`` (the file's Config, ``overrides`` already in) as the code that wrote the file meant it,
+        in place, where a default's meaning changed: nothing for most agents."""
+
     @classmethod
     def load(
         cls,
@@ -1187,6 +1210,7 @@ class BaseAgent(metaclass=_AgentMeta):
         fields = {f.name for f in dataclasses.fields(cls.Config)}
         overrides = {k: v for k, v in kwargs.items() if k in fields}
         config = restore_schedules(cls.__name__, path, meta["config"], fields, custom_objects, overrides)
+        cls._config_from_file(config, meta, overrides)
         if isinstance(env, gym.vector.VectorEnv) and "n_envs" in config and "n_envs" not in overrides:
             config["n_envs"] = env.num_envs  # a ready vector env sets the number of envs, unless n_envs is given
         elif isinstance(env, gym.Env) and "n_envs" in config and "n_envs" not in overrides:

@@ -133,7 +133,7 @@ class ReplayBufferSamples(NamedTuple):
 
     SB3's ``ReplayBufferSamples`` orders them observations, actions, next_observations, dones, rewards; here they come
     in the order nngym's tuple always had, so ``obs, actions, rewards, next_obs, terminated = buffer.sample(...)``
-    unpacks as before, and by name ``batch.rewards`` is the rewards in either library. Unlike SB3's (torch tensors,
+    unpacks in that order, and by name ``batch.rewards`` is the rewards in either library. Unlike SB3's (torch tensors,
     rewards and dones (B, 1)), these are numpy arrays of the shapes below.
     """
 

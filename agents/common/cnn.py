@@ -288,9 +288,9 @@ def image_input_mismatch(space: gym.Space, first_layer: Layer | str | None) -> s
     cannot take the observations of ``space``, or None if nothing is wrong with its input layer.
 
     An ``ImageScale`` first takes images, (N, C, H, W) or (N, H, W, C); a 3-D Box reaches the networks so only when
-    it is an image by SB3's rule (``is_image_space``), any other one arrives flattened. nngym put ``ImageScale`` in
-    front of every 3-D Box before it followed SB3's rule: networks saved then, for a 3-D Box that is no image, are
-    such networks. An ``Unflatten`` first takes flattened observations, which an image never is.
+    it is an image by SB3's rule (``is_image_space``), any other one arrives flattened. Model files of nngym versions
+    that took every 3-D Box for an image hold such networks for 3-D Boxes that are no image. An ``Unflatten`` first
+    takes flattened observations, which an image never is.
     """
     kind = first_layer if isinstance(first_layer, str | None) else type(first_layer).__name__
     if kind == "Unflatten" and is_image_space(space):
@@ -304,9 +304,9 @@ def image_input_mismatch(space: gym.Space, first_layer: Layer | str | None) -> s
     size = int(np.prod(space.shape))
     return (
         f"its first layer is ImageScale, which takes images, but {space} is no image by SB3's rule (a 3-D Box of "
-        f"dtype uint8 with bounds 0 and 255): its observations reach the networks flattened, (N, {size}). Networks "
-        "that nngym built before it followed SB3's rule (model files saved then) have ImageScale in front of every "
-        "3-D Box and cannot take them: train the agent again; a network of your own is given without its "
+        f"dtype uint8 with bounds 0 and 255): its observations reach the networks flattened, (N, {size}). A model file "
+        "of an nngym version that took every 3-D Box for an image has ImageScale in front of it and cannot take them: "
+        "train the agent again; a network of your own is given without its "
         "ImageScale layer (one that starts with a convolution gets Unflatten and ImageScale(scale 1) put in front)"
     )
 

@@ -142,7 +142,11 @@ def run_episodes(
             done = terminated or truncated
             if done and info.get("is_success") is not None:
                 stats.successes.append(bool(info["is_success"]))
-            if done and monitored and "episode" in info:  # the env's own return under reward wrappers outside it
+            if done and monitored:  # the Monitor's episode: the env's own return under reward wrappers outside it
+                if "episode" not in info:  # an end the Monitor did not see (a lost life outside it): play on
+                    obs, _ = env.reset()
+                    done, start = False, True
+                    continue
                 total, steps = float(info["episode"]["r"]), int(info["episode"]["l"])
             if not done and steps >= cap:  # no time limit of its own: cut here
                 stats.cut, done = stats.cut + 1, True
@@ -171,7 +175,6 @@ def evaluate(
     env: str | gym.Env,
     n_episodes: int | None = None,
     deterministic: bool = True,
-    *,
     seed: int | None = 0,
     max_episode_steps: int | None = None,
     n_eval_episodes: int | None = None,
@@ -179,12 +182,12 @@ def evaluate(
     """(mean, std) of the returns of ``n_episodes`` evaluation episodes (``run_episodes``; 20 if not given, SB3's
     default is 10); ``n_eval_episodes`` is SB3's ``evaluate_policy`` name for the same number.
 
-    The first four arguments are ``evaluate_policy``'s; the others are keyword-only, as SB3's fifth is ``render``
-    (``evaluate(model, env, 5, True, False)`` is refused rather than run with ``seed=False``). Unlike SB3's, the
-    first reset is seeded (``seed``), an episode without a time limit of its own is cut (``max_episode_steps``), the
-    env is one env (an env id or a ``gymnasium.Env``; a vector env is refused) and the result is always (mean, std)
-    as Python floats (no ``render``, ``callback``, ``reward_threshold``, ``return_episode_rewards`` or ``warn``:
-    ``run_episodes`` gives the returns and lengths of each episode).
+    The first four arguments are ``evaluate_policy``'s; SB3's fifth is ``render``, so a bool there
+    (``evaluate(model, env, 5, True, False)``) is refused as a seed rather than run with ``seed=False``. Unlike
+    SB3's, the first reset is seeded (``seed``), an episode without a time limit of its own is cut
+    (``max_episode_steps``), the env is one env (an env id or a ``gymnasium.Env``; a vector env is refused) and
+    the result is always (mean, std) as Python floats (no ``render``, ``callback``, ``reward_threshold``,
+    ``return_episode_rewards`` or ``warn``: ``run_episodes`` gives the returns and lengths of each episode).
 
     Raises:
         ValueError: If both ``n_episodes`` and ``n_eval_episodes`` are given, with different numbers; ``run_episodes``'

@@ -45,6 +45,7 @@ image parts refuses ``"cnn"`` (``check_spaces``).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 
 import gymnasium as gym
@@ -194,6 +195,17 @@ def build_trunk(net: NetSpec, observation_space: gym.Space, rng: np.random.Gener
     return with_input(trunk, observation_space)
 
 
+def joined(trunk: Sequential, head: Sequential, input_shape: tuple[int, ...] | None) -> Sequential:
+    """A view of ``trunk`` then ``head`` as one network (their own layer objects), for inference and the losses.
+
+    Sequential's warning about layers of different dtypes is not given here: a network given in float64 (``net=``) sits
+    next to the agent's float32 input scaling and heads by design, and the user could not cast this view.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Sequential: layers of mixed dtypes", category=UserWarning)
+        return Sequential([*trunk.layers, *head.layers], input_shape=input_shape)
+
+
 def combined_input(
     observation_space: gym.Space, rng: np.random.Generator | None = None, cnn_spec: str | None = None
 ) -> CombinedInput:
@@ -225,7 +237,7 @@ def with_input(net: Sequential, observation_space: gym.Space, flatten: bool = Fa
 
     Raises:
         ValueError: For a network that starts with ``ImageScale`` on a 3-D Box that is no image
-            (``agents.common.cnn.image_input_mismatch``: one built, or saved, before nngym followed SB3's rule).
+            (``agents.common.cnn.image_input_mismatch``: one built for every 3-D Box as an image).
     """
     first = net.layers[0] if net.layers else None
     mismatch = image_input_mismatch(observation_space, first)
@@ -481,15 +493,15 @@ class ActorCriticPolicy(SB3PolicyMethods):
             head = lambda arch, n, init: mlp([f, *arch, n], rng, activation, w_init=hidden_init, out_w_init=init)  # noqa: E731
             self.pi = copy_net(given["pi"]) if "pi" in given else head(pi_arch, n_out, pi_init)
             self.vf = copy_net(given["vf"]) if "vf" in given else head(vf_arch, 1, vf_init)
-            self.actor = Sequential([*self.trunk.layers, *self.pi.layers], input_shape=self.trunk.input_shape)
-            self.critic = Sequential([*self.trunk.layers, *self.vf.layers], input_shape=self.trunk.input_shape)
+            self.actor = joined(self.trunk, self.pi, self.trunk.input_shape)
+            self.critic = joined(self.trunk, self.vf, self.trunk.input_shape)
         else:
             f = n_features(self.trunk, encoded)
             self.pi = copy_net(given["pi"]) if "pi" in given else Sequential([Dense(f, n_out, rng, w_init=pi_init)])
             self.vf = copy_net(given["vf"]) if "vf" in given else Sequential([Dense(f, 1, rng, w_init=vf_init)])
             shape = self.trunk.input_shape  # views for inference (infer, _act)
-            self.actor = Sequential([*self.trunk.layers, *self.pi.layers], input_shape=shape)
-            self.critic = Sequential([*self.trunk.layers, *self.vf.layers], input_shape=shape)
+            self.actor = joined(self.trunk, self.pi, shape)
+            self.critic = joined(self.trunk, self.vf, shape)
         if self.use_sde:  # the actor's layers before its final Dense give z(s); that Dense gives μ(s)
             head_net = self.actor if self.trunk is None else self.pi
             if not isinstance(head_net.layers[-1], Dense):
@@ -649,12 +661,10 @@ class QNetwork:
         elif is_combined_trunk(trunk):
             f = n_features(trunk, encoded)
             head = mlp([f, *net_arch, n_actions], rng, activation, w_init="he_normal", out_w_init="nielsen")
-            self.q = Sequential([*trunk.layers, *head.layers], input_shape=trunk.input_shape)
+            self.q = joined(trunk, head, trunk.input_shape)
         elif trunk is not None:
             f = n_features(trunk, encoded)
-            self.q = Sequential(
-                [*trunk.layers, Dense(f, n_actions, rng, w_init="nielsen")], input_shape=trunk.input_shape
-            )
+            self.q = joined(trunk, Sequential([Dense(f, n_actions, rng, w_init="nielsen")]), trunk.input_shape)
         else:
             self.q = build_net(net, n_in, net_arch, n_actions, activation, "he_normal", "nielsen", rng)
             with_input(self.q, observation_space, flatten=True)

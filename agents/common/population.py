@@ -626,10 +626,13 @@ def load_population(
     for name, seed, meta in zip(files, seeds, metas, strict=True):
         _check_member_seed(index, folder / name, seed, meta)  # before any member's logs are opened under a listed seed
     custom = kwargs.pop("custom_objects", None)
+    given_tensorboard = "tensorboard_log" in kwargs  # None given: no TensorBoard, as load(..., tensorboard_log=None)
     tensorboard_root = kwargs.pop("tensorboard_log", None)
     if tensorboard_root is not None:  # member k's runs under <tensorboard_log>/s<seed>, as the population made them
         tensorboard_dirs = [member_log_dir(tensorboard_root, seed) for seed in seeds]
-    else:  # each member's own, kept in its file (where it wrote its runs before)
+    elif given_tensorboard:
+        tensorboard_dirs = [None for _ in seeds]
+    else:  # each member's own, kept in its file (the directory its runs are in)
         tensorboard_dirs = [meta.get("tensorboard_log") if meta is not None else None for meta in metas]
     if custom is None or isinstance(custom, dict):
         # each member's saved schedules given to its load as load would make them: one warning below, none per member

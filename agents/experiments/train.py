@@ -406,7 +406,8 @@ def main(argv: list[str] | None = None) -> dict:
         else:
             env = eval_env = args.env
         output_folders(args, run_dir)
-        tensorboard = {} if args.tensorboard_log is None else {"tensorboard_log": args.tensorboard_log}
+        # the run's own (None: off) also for a loaded model, which would otherwise write where it was trained
+        tensorboard = {"tensorboard_log": args.tensorboard_log}
         if args.trained_agent:  # the zoo's -i: load, then a new run of the run's steps on the loaded agent
             agent = cls.load(args.trained_agent, env=env, log_dir=run_dir, verbose=verbose, **tensorboard)
             resume_hyperparameters(agent, hp, args.trained_agent, "--trained-agent")
