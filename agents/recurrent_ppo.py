@@ -16,7 +16,6 @@ hold sb3-contrib's numbers of transitions (``agents.common.recurrent_buffer.defa
 from __future__ import annotations
 
 import math
-import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from agents.common.recurrent_buffer import (
 from agents.common.recurrent_policy import PolicyState, RecurrentActorCriticPolicy, default_recurrent_cnn_spec
 from agents.common.rollout import bootstrap_truncated
 from agents.common.spaces import encode_observations, to_env_actions
+from agents.common.vec_env import caller_stacklevel
 from agents.ppo import PPO
 from nngym.optim import Adam
 from nngym.schedules import Schedule
@@ -242,9 +242,6 @@ class RecurrentPPO(PPO):
         if ours == theirs:
             return
         per_batch = max(1, c.batch_size // L)
-        frame, level = sys._getframe(), 1  # the warning points at the first line outside the agents package
-        while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] == "agents":
-            frame, level = frame.f_back, level + 1
         given = (
             f"seq_len = {L}"
             if c.seq_len is not None
@@ -257,7 +254,7 @@ class RecurrentPPO(PPO):
             f"transitions, where sb3-contrib's RecurrentPPO takes {c.batch_size} transitions, {len(theirs)} "
             f"minibatches; seq_len = {math.gcd(c.n_steps, c.batch_size)} (dividing both n_steps and batch_size) "
             f"or a batch_size that is a multiple of {L} gives sb3-contrib's counts",
-            stacklevel=level,
+            stacklevel=caller_stacklevel(),  # the first line outside the agents package
         )
 
     def _hyperparameter_changed(self, name: str) -> None:

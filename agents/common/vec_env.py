@@ -603,7 +603,7 @@ def make_vec_env(
                 "reach the copy). Pass the env id instead (the worker makes the env itself), or use "
                 "vectorization='sync' to step this instance",
                 UserWarning,
-                stacklevel=_caller_stacklevel(),
+                stacklevel=caller_stacklevel(),
             )
         fns = [lambda: env]
     elif isinstance(env, str):
@@ -656,7 +656,14 @@ def same_step_make_vec(env: gym.vector.VectorEnv) -> str:
     )
 
 
-def _caller_stacklevel() -> int:
+#: What the agents need of a vector env's infos, for the messages that refuse others.
+NEEDS_DICT_INFOS = (
+    "agents need Gymnasium's vector-env infos, a dict of arrays over the envs with _<key> masks (a list of one dict "
+    "per env, as gymnasium.wrappers.vector.DictInfoToList gives, is not taken)"
+)
+
+
+def caller_stacklevel() -> int:
     """The ``stacklevel`` of a warning issued by this module's caller that points at the first frame outside the
     ``agents`` package: the user's line that made the agent or the env."""
     frame, level = sys._getframe(1), 1
@@ -694,9 +701,7 @@ def check_vector_infos(env: gym.vector.VectorEnv, infos: Any, method: str = "res
     """
     if not isinstance(infos, dict):
         raise ValueError(
-            f"{type(env).__name__}.{method}() returned infos of type {type(infos).__name__}; agents need Gymnasium's "
-            "vector-env infos, a dict of arrays over the envs with _<key> masks (a list of one dict per env, as "
-            "gymnasium.wrappers.vector.DictInfoToList gives, is not taken)"
+            f"{type(env).__name__}.{method}() returned infos of type {type(infos).__name__}; {NEEDS_DICT_INFOS}"
         )
 
 
@@ -717,11 +722,7 @@ def final_observations(infos: dict, idx: np.ndarray) -> np.ndarray:
         return np.stack([infos["final_obs"][i] for i in idx]).astype(np.float32)
     except (TypeError, KeyError, IndexError) as e:
         if not isinstance(infos, dict):
-            raise ValueError(
-                f"the vector env's infos are of type {type(infos).__name__}; agents need Gymnasium's vector-env "
-                "infos, a dict of arrays over the envs (a list of one dict per env, as "
-                "gymnasium.wrappers.vector.DictInfoToList gives, is not taken)"
-            ) from e
+            raise ValueError(f"the vector env's infos are of type {type(infos).__name__}; {NEEDS_DICT_INFOS}") from e
         if "final_obs" not in infos:
             raise ValueError(
                 f"the vector env's infos hold no final_obs for the envs {[int(i) for i in idx]} whose episodes "
