@@ -421,7 +421,7 @@ class DQN(BaseAgent):
 
     def _observe(self, obs: np.ndarray) -> np.ndarray:
         """The observations the Q-network acts on; under ``normalize_obs`` they first update the statistics."""
-        return obs if self.normalizer is None else self.normalizer.normalize_obs(obs, update=True)
+        return obs if self.normalizer is None else self.normalizer.normalized_obs(obs, update=True)
 
     def _update_target(self) -> None:
         polyak_update(self.q_net, self.q_target, self.config.tau)
@@ -445,7 +445,8 @@ class DQN(BaseAgent):
                 n, self.rng, c.n_steps, c.gamma
             )
         if self.normalizer is not None:  # the stored raw transitions, normalised with today's statistics
-            obs, next_obs = self._normalize_obs(obs), self._normalize_obs(next_obs)
+            norm = self.normalizer
+            obs, next_obs = norm.normalized_obs(obs), norm.normalized_obs(next_obs)
             rewards = self.normalizer.scale_rewards(rewards, terminated, update=False)
         return obs, actions, rewards, next_obs, terminated, discount
 

@@ -251,9 +251,23 @@ class Normalizer:
         Raises:
             ValueError: For observations of another shape, naming the expected and the given shapes.
         """
+        if self.obs_rms is not None and self._norm_obs:
+            self._check_obs_shape(obs, "normalize_obs")
+        return self.normalized_obs(obs, update)
+
+    def normalized_obs(self, obs: np.ndarray, update: bool = False) -> np.ndarray:
+        """``normalize_obs`` without its shape check: for the agents' own observations, which their vector env or
+        replay buffer already gives in the space's shape (a check per env step would be work done twice).
+
+        Args:
+            obs: A batch (N, *obs_shape) or one observation, as ``normalize_obs`` takes them.
+            update: Merge them into the statistics first (while ``training``).
+
+        Returns:
+            float32 of ``obs``' shape; ``obs`` itself without observation normalisation.
+        """
         if self.obs_rms is None or not self._norm_obs:
             return obs
-        self._check_obs_shape(obs, "normalize_obs")
         if update and self._training:
             self.obs_rms.update(obs)
         return self.obs_rms(obs)
@@ -484,20 +498,20 @@ class NormalizedVecEnv(SubEnvMethods, gym.vector.VectorEnv):
         obs, infos = self.env.reset(seed=seed, options=options)
         self.normalizer.returns[:] = 0.0
         self.normalizer.old_obs = obs  # get_original_obs
-        return self.normalizer.normalize_obs(obs, update=True), infos
+        return self.normalizer.normalized_obs(obs, update=True), infos
 
     def step(self, actions: np.ndarray):
         obs, rewards, terminated, truncated, infos = self.env.step(actions)
         self.raw_rewards = rewards
         self.normalizer.old_obs, self.normalizer.old_reward = obs, rewards  # get_original_obs, get_original_reward
         dones = terminated | truncated
-        obs = self.normalizer.normalize_obs(obs, update=True)
+        obs = self.normalizer.normalized_obs(obs, update=True)
         rewards = self.normalizer.scale_rewards(rewards, dones)
         if dones.any() and "final_obs" in infos:
             infos = dict(infos)
             final = infos["final_obs"].copy()
             for i in np.flatnonzero(dones):
-                final[i] = self.normalizer.normalize_obs(np.asarray(final[i])[None])[0]
+                final[i] = self.normalizer.normalized_obs(np.asarray(final[i])[None])[0]
             infos["final_obs"] = final
         return obs, rewards, terminated, truncated, infos
 
