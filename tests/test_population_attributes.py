@@ -233,3 +233,47 @@ def test_a_0d_array_seed_is_one_seed():
     """np.array(3) is one seed (it was a TypeError from iterating it): a single agent with seed 3, an int."""
     agent = PPO("CartPole-v1", seed=np.array(3), n_steps=16, batch_size=16)
     assert not isinstance(agent, Population) and agent.seed == 3 and type(agent.seed) is int
+
+
+@pytest.mark.parametrize("algo", ["ppo", "dqn"])
+def test_a_member_reached_directly_stays_in_step_with_its_population(algo, tmp_path):
+    """``population.members[k]``: learn and set_env refused; save/get_parameters give the optimiser state the
+    population holds (not the member's stale copy); set_parameters writes into the population's rows."""
+    cls, hp, before, _, _ = CASES[algo]
+    pop = cls("CartPole-v1", seed=SEEDS, **hp).learn(before)
+    steps = [m.num_timesteps for m in pop.members]
+    with pytest.raises(ValueError, match=r"member 0 \(seed 0\).*population\.learn\(\.\.\.\) trains every member"):
+        pop.members[0].learn(64)
+    with pytest.raises(ValueError, match=r"member 1 \(seed 1\).*population\.member\(1\) gives a copy"):
+        pop.members[1].set_env(gym.make("CartPole-v1"))
+    assert [m.num_timesteps for m in pop.members] == steps
+
+    held = pop.engine.optimizer.member_state_dict(1)  # what the population's optimiser holds for member 1
+    assert held["t"] > 0 and any(np.abs(s).max() > 0 for slots in held["slots"].values() for s in slots.values())
+    opt = pop.members[1].get_parameters()["opt"]
+    assert int(opt["t"]) == held["t"]
+    for name, slots in held["slots"].items():
+        for key, value in slots.items():
+            np.testing.assert_array_equal(opt[f"{name}/{key}"], value)
+    loaded = cls.load(pop.members[1].save(tmp_path / "m1.npz"))
+    for group, arrays in pop.members[1].get_parameters().items():
+        for key, value in arrays.items():
+            np.testing.assert_array_equal(loaded.get_parameters()[group][key], value, err_msg=f"{group}/{key}")
+
+    pop.members[0].set_parameters(pop.members[1].get_parameters())  # member 0 becomes member 1, optimiser too
+    for name, slots in pop.engine.optimizer.member_state_dict(0)["slots"].items():
+        for key, value in slots.items():
+            np.testing.assert_array_equal(value, held["slots"][name][key])
+    for (key, a), b in zip(pop.members[0]._parameter_arrays().items(), pop.members[1]._parameter_arrays().values()):
+        if key != "opt":
+            for name in a:
+                np.testing.assert_array_equal(a[name], b[name], err_msg=f"{key}/{name}")
+
+    other = cls("CartPole-v1", seed=5, **hp)  # an optimiser that has taken no step: refused, nothing changed
+    stacked = {key: v.copy() for key, v in pop.engine.optimizer.slots.items()}
+    with pytest.raises(ValueError, match=r"has taken 0 steps, the population's \d+"):
+        pop.members[0].set_parameters(other.get_parameters())
+    for key, v in pop.engine.optimizer.slots.items():
+        np.testing.assert_array_equal(v, stacked[key])
+    pop.learn(before, reset_num_timesteps=False)  # the population trains on
+    assert [m.num_timesteps for m in pop.members] == [2 * before, 2 * before]

@@ -23,7 +23,9 @@ Hyperparameters: the members share one configuration. ``population.gamma`` reads
 0.01`` sets a hyperparameter a single agent lets you set (``SETTABLE``) on every member and on what the population
 built from it (the stacked optimiser's gradient-norm clip, the members' shared schedules), in effect from the next
 update on, as on a single agent; the others are refused as a single agent refuses them. Setting one on a member
-(``population.members[k].gamma = ...``) is refused: ``population.member(k)`` gives a copy of its own to change.
+(``population.members[k].gamma = ...``) is refused, as are its ``learn``, ``set_env`` and ``set_random_seed``:
+``population.member(k)`` gives a copy of its own to change. A member's ``save``, ``get_parameters`` and
+``set_parameters`` read and write the optimiser state the population holds for it.
 Attributes of a single agent that a population has per member (``policy``, ``env``, ``ep_info_buffer``,
 ``replay_buffer``...) raise an AttributeError that names ``population.members[k].<name>`` and
 ``population.member(k).<name>``.
@@ -283,7 +285,7 @@ class Population:
         init["engine"] = ENGINES[self.algo](members)
         init["_logger"] = PopulationLogger(members)
         for k, m in enumerate(members):
-            _guard_member(m, k)
+            _guard_member(m, k, self.engine)
 
     def _share_schedules(self) -> None:
         """Gives every member member 0's schedule objects: the engine evaluates member 0's, one object, so each
@@ -832,28 +834,87 @@ def _member_has(agent: Any, name: str) -> bool:
     return hasattr(type(agent), name) or name in vars(agent)
 
 
-def _guard_member(member: Any, k: int) -> None:
-    """Makes setting a hyperparameter on member ``k`` (``population.members[k].gamma = ...``), and reseeding it,
-    raise: the members share one configuration that the population's loops read from member 0, and each member's
-    generator is drawn from by the population. The agent's own methods stay on its class (``Population`` calls
-    them); ``population.member(k)`` is a copy without this guard."""
-    algo, seed = member.algo, member.seed
+def _guard_member(member: Any, k: int, engine: Any) -> None:
+    """Keeps member ``k`` in step with its population when a user reaches it as ``population.members[k]``.
+
+    The members share one configuration that the population's loops read from member 0, each member's generator
+    is drawn from by the population, and their optimiser state lives in the population's stacked optimiser. So on
+    a member: setting a hyperparameter (``population.members[k].gamma = ...``), reseeding, ``set_env`` and ``learn``
+    raise;
+    ``save`` and ``get_parameters`` first take the member's optimiser state from the stacked optimiser;
+    ``set_parameters`` writes the networks in place (the population's views) and the optimiser state into the
+    member's row of the stacked optimiser. The agent's own methods stay on its class (``Population`` calls them);
+    ``population.member(k)`` is a copy without this guard.
+
+    Args:
+        member: The agent, member ``k`` of the population.
+        k: Its index.
+        engine: The population's engine (``sync_member``, ``optimizer``: the stacked optimiser).
+    """
+    algo, seed, cls = member.algo, member.seed, type(member)
+    where = f"this agent is member {k} (seed {seed}) of a {algo} population"
 
     def set_hyperparameter(name: str, value: Any) -> None:
         if name not in member.SETTABLE:  # the agent's own message: fixed when it is made
-            type(member)._set_hyperparameter(member, name, value)
+            cls._set_hyperparameter(member, name, value)
         raise ValueError(
-            f"{algo}.{name}: this agent is member {k} (seed {seed}) of a {algo} population, whose members share one "
-            f"configuration: set it on the population (population.{name} = {value!r} sets it for every member); "
-            f"population.member({k}) gives a copy of member {k}, an agent of its own, free to change"
+            f"{algo}.{name}: {where}, whose members share one configuration: set it on the population "
+            f"(population.{name} = {value!r} sets it for every member); population.member({k}) gives a copy of "
+            f"member {k}, an agent of its own, free to change"
         )
 
     def set_random_seed(seed_: int | None = None) -> None:
         raise ValueError(
-            f"{algo}.set_random_seed: this agent is member {k} (seed {seed}) of a {algo} population, which draws from "
-            f"its generator and names its files by its seed; population.member({k}) gives a copy of member {k}, an "
-            "agent of its own, to reseed"
+            f"{algo}.set_random_seed: {where}, which draws from its generator and names its files by its seed; "
+            f"population.member({k}) gives a copy of member {k}, an agent of its own, to reseed"
         )
+
+    def learn(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError(
+            f"{algo}.learn: {where}, which trains its members together (stacked parameters, one optimiser, the "
+            f"members' env steps in step): population.learn(...) trains every member; population.member({k}) gives "
+            f"a copy of member {k}, an agent of its own, to train alone"
+        )
+
+    def set_env(*args: Any, **kwargs: Any) -> None:
+        raise ValueError(
+            f"{algo}.set_env: {where}, which steps the envs it was given: a population is made with its members' "
+            f"envs (an env id, or a list of one env per member); population.member({k}) gives a copy of member {k}, "
+            "an agent of its own, to give another env"
+        )
+
+    def save(*args: Any, **kwargs: Any) -> Any:
+        engine.sync_member(k)
+        return cls.save(member, *args, **kwargs)
+
+    def get_parameters() -> dict[str, dict[str, np.ndarray]]:
+        engine.sync_member(k)
+        return cls.get_parameters(member)
+
+    def set_parameters(load_path_or_dict: Any, exact_match: bool = True, device: str = "auto") -> None:
+        engine.sync_member(k)  # the groups not given keep the member's current state
+        params = load_path_or_dict
+        if isinstance(params, str | os.PathLike) or hasattr(params, "read"):
+            params = member._file_parameters(params)
+        opt = params.get("opt") if isinstance(params, dict) else None
+        if isinstance(opt, dict) and "t" in opt:
+            try:
+                t = int(np.asarray(opt["t"]))
+            except (TypeError, ValueError):
+                t = None  # the agent's own check names it
+            if t is not None and t != engine.optimizer.t:
+                raise ValueError(
+                    f"{algo}.set_parameters: {where}, whose members take their optimiser steps together: the "
+                    f"optimiser state given has taken {t} steps, the population's {engine.optimizer.t}; give the "
+                    f"networks alone (exact_match=False without 'opt') or load it into population.member({k})"
+                )
+        cls.set_parameters(member, params, exact_match, device)
+        engine.optimizer.load_member_state_dict(k, member.optimizer.state_dict())
 
     member._set_hyperparameter = set_hyperparameter
     member.set_random_seed = set_random_seed
+    member.learn = learn
+    member.set_env = set_env
+    member.save = save
+    member.get_parameters = get_parameters
+    member.set_parameters = set_parameters

@@ -67,8 +67,12 @@ class DQNPopulationEngine:
 
     def sync_members(self) -> None:
         """Each member's optimiser state from the stacked optimiser (the parameters are shared views already)."""
-        for k, m in enumerate(self.members):
-            m.optimizer.load_state_dict(self.optimizer.member_state_dict(k))
+        for k in range(self.K):
+            self.sync_member(k)
+
+    def sync_member(self, k: int) -> None:
+        """Member k's optimiser state from the stacked optimiser."""
+        self.members[k].optimizer.load_state_dict(self.optimizer.member_state_dict(k))
 
     def _update_target(self) -> None:
         """θ' ← τθ + (1 − τ)θ' for every member (a copy for τ = 1), on the stacked arrays."""

@@ -84,8 +84,12 @@ class OnPolicyPopulationEngine:
 
     def sync_members(self) -> None:
         """Each member's optimiser state from the stacked optimiser (the parameters are shared views already)."""
-        for k, m in enumerate(self.members):
-            m.optimizer.load_state_dict(self.optimizer.member_state_dict(k))
+        for k in range(self.K):
+            self.sync_member(k)
+
+    def sync_member(self, k: int) -> None:
+        """Member k's optimiser state from the stacked optimiser."""
+        self.members[k].optimizer.load_state_dict(self.optimizer.member_state_dict(k))
 
     def _cols(self, k: int) -> slice:
         return slice(k * self.N, (k + 1) * self.N)
