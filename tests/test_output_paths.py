@@ -94,6 +94,9 @@ def test_train_refuses_a_run_folder_that_is_a_file_before_training(tmp_path):
         (["--log-dir", PROC, "--checkpoint-freq", "16"], "--log-dir"),
         (["--tensorboard-log", PROC], "--tensorboard-log"),
         (["--impl", "sb3", "--log-dir", PROC], "--log-dir"),
+        (["-f", PROC], "-f"),  # the zoo's names, as typed
+        (["--log-folder", PROC], "--log-folder"),
+        (["-tb", PROC], "-tb"),
     ],
 )
 def test_train_refuses_an_output_folder_it_cannot_create_before_training(tmp_path, monkeypatch, extra, option):

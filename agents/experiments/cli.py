@@ -177,7 +177,23 @@ def zoo_aliases(parser: argparse.ArgumentParser, aliases: dict[tuple[str, ...], 
     the ``add_argument`` keywords the value needs). They are left out of ``--help`` and set no default of their own
     (the option's holds), and an error names the flag the user typed."""
     for flags, (dest, kwargs) in aliases.items():
+        kwargs = {"action": _AliasStore, **kwargs}  # a store action records the flag (``option_as_typed``)
         parser.add_argument(*flags, dest=dest, default=argparse.SUPPRESS, help=argparse.SUPPRESS, **kwargs)
+
+
+class _AliasStore(argparse.Action):
+    """argparse's store action that also records the flag that set the option (``option_as_typed``)."""
+
+    def __call__(self, parser: Any, namespace: argparse.Namespace, values: Any, option_string: Any = None) -> None:
+        setattr(namespace, self.dest, values)
+        flags = dict(getattr(namespace, "_alias_flags", {}))
+        flags[self.dest] = option_string
+        namespace._alias_flags = flags
+
+
+def option_as_typed(args: argparse.Namespace, dest: str, option: str) -> str:
+    """The flag that set ``dest`` as the user typed it: a ``zoo_aliases`` name (``-f``) if one did, else ``option``."""
+    return getattr(args, "_alias_flags", {}).get(dest) or option
 
 
 def parse_key_values(pairs: list[str], option: str) -> dict:

@@ -84,6 +84,7 @@ from agents.experiments.cli import (
     env_id,
     env_slug,
     non_negative_int,
+    option_as_typed,
     output_folder,
     parse_env_kwargs,
     parse_key_values,
@@ -506,11 +507,12 @@ def output_folders(args: argparse.Namespace, run_dir: Path) -> None:
     Raises:
         SystemExit: Naming the option, the folder and the reason.
     """
-    writable_folder("--log-dir", args.log_dir)
+    log_dir = option_as_typed(args, "log_dir", "--log-dir")
+    writable_folder(log_dir, args.log_dir)
     if run_dir.exists():  # a file of the run folder's name (a folder of it is taken as it is)
-        writable_folder("--log-dir", run_dir)
+        writable_folder(log_dir, run_dir)
     if args.tensorboard_log is not None:
-        writable_folder("--tensorboard-log", args.tensorboard_log)
+        writable_folder(option_as_typed(args, "tensorboard_log", "--tensorboard-log"), args.tensorboard_log)
 
 
 def check_eval_spaces(env: gym.vector.VectorEnv, eval_env: gym.Env) -> None:
