@@ -58,12 +58,12 @@ def main(argv: list[str] | None = None) -> int:
         where = "" if str(e).startswith(str(args.sweep_file)) else f"{args.sweep_file}: "
         print(f"error: {where}{e}", file=sys.stderr)
         return 2
+    log_dir = Path(args.log_dir or f"runs/sweeps/{sweep.name}")
     if args.drill_kill is not None:
         try:
-            check_drill_kill(sweep, args.drill_kill)
+            check_drill_kill(sweep, args.drill_kill, log_dir)
         except ValueError as e:
             p.error(str(e))
-    log_dir = Path(args.log_dir or f"runs/sweeps/{sweep.name}")
     writable_folder("--log-dir", log_dir)  # before any run: one error line, not a traceback
 
     if sweep.tune is not None:

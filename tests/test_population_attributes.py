@@ -264,10 +264,11 @@ def test_a_member_reached_directly_stays_in_step_with_its_population(algo, tmp_p
     for name, slots in pop.engine.optimizer.member_state_dict(0)["slots"].items():
         for key, value in slots.items():
             np.testing.assert_array_equal(value, held["slots"][name][key])
-    for (key, a), b in zip(pop.members[0]._parameter_arrays().items(), pop.members[1]._parameter_arrays().values()):
-        if key != "opt":
-            for name in a:
-                np.testing.assert_array_equal(a[name], b[name], err_msg=f"{key}/{name}")
+    theirs = pop.members[1]._parameter_arrays()
+    for group, arrays in pop.members[0]._parameter_arrays().items():
+        if group != "opt":
+            for name, value in arrays.items():
+                np.testing.assert_array_equal(value, theirs[group][name], err_msg=f"{group}/{name}")
 
     other = cls("CartPole-v1", seed=5, **hp)  # an optimiser that has taken no step: refused, nothing changed
     stacked = {key: v.copy() for key, v in pop.engine.optimizer.slots.items()}

@@ -249,3 +249,31 @@ def test_ray_tune_search_writes_a_yaml_train_accepts(tmp_path):
     assert hp["n_timesteps"] == 1024 and hp["gae_lambda"] == 0.8  # the rest comes from the zoo entry
     with pytest.raises(ValueError, match="search_space.n_steps must be one of"):
         run_tune({**cfg, "search_space": {"n_steps": [16, 32]}}, tmp_path)
+
+
+def test_a_drill_on_a_finished_run_is_refused_before_anything_runs(tmp_path, capsys):
+    """A finished run (its eval.json written) is skipped, so a drill on it would do nothing: refused."""
+    name = "nngym_ppo_CartPole-v1_s0_n_epochs=2"
+    finished = tmp_path / "runs" / name
+    finished.mkdir(parents=True)
+    (finished / "eval.json").write_text("{}")
+    with pytest.raises(
+        ValueError, match=rf"--drill-kill {re.escape(name)}: that run has finished in .* the sweep skips it"
+    ):
+        run_sweep(load_sweep(BASE), tmp_path / "runs", TRAIN, drill_kill=name)
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [name]  # nothing ran, no status written
+    main = runpy.run_path(str(ROOT / "scripts" / "sweep.py"))["main"]
+    path = tmp_path / "sweep.yaml"
+    path.write_text(json.dumps(BASE))
+    with pytest.raises(SystemExit) as info:
+        main([str(path), "--log-dir", str(tmp_path / "runs"), "--drill-kill", name])
+    assert info.value.code == 2
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .splitlines()[-1]
+        .endswith(
+            f"error: --drill-kill {name}: that run has finished in {finished} and the sweep skips it, so the drill would "
+            "do nothing; choose a run that has not finished, or remove its folder to run it again"
+        )
+    )

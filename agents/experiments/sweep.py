@@ -76,7 +76,7 @@ def run_sweep(
             (``check_drill_kill``).
     """
     if drill_kill is not None:
-        check_drill_kill(sweep, drill_kill)
+        check_drill_kill(sweep, drill_kill, log_dir)
     if backend not in ("local", "ray"):
         raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
     if workers < 1:
@@ -125,10 +125,11 @@ def run_sweep(
     return ordered
 
 
-def check_drill_kill(sweep: Sweep, name: str) -> None:
+def check_drill_kill(sweep: Sweep, name: str, log_dir: str | os.PathLike | None = None) -> None:
     """Refuses a fault drill (``drill_kill``, ``scripts/sweep.py --drill-kill``) that would silently do nothing: on a
-    Ray Tune sweep (it has no named runs), for a name that is none of the sweep's runs, and on a sweep without
-    ``checkpoint_freq`` (the worker is killed after the run's first checkpoint, which never comes).
+    Ray Tune sweep (it has no named runs), for a name that is none of the sweep's runs, on a sweep without
+    ``checkpoint_freq`` (the worker is killed after the run's first checkpoint, which never comes), and, given the
+    sweep's ``log_dir``, for a run that has finished there (the sweep skips it).
 
     Raises:
         ValueError: Naming the run and why; for an unknown name, the sweep's runs.
@@ -142,6 +143,11 @@ def check_drill_kill(sweep: Sweep, name: str) -> None:
         raise ValueError(
             f"--drill-kill {name}: the drill kills the run's worker after its first checkpoint, and the sweep has "
             "no checkpoint_freq; set checkpoint_freq in the sweep file"
+        )
+    if log_dir is not None and is_finished(Path(log_dir) / name):
+        raise ValueError(
+            f"--drill-kill {name}: that run has finished in {Path(log_dir) / name} and the sweep skips it, so the "
+            "drill would do nothing; choose a run that has not finished, or remove its folder to run it again"
         )
 
 
