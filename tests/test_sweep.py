@@ -268,12 +268,8 @@ def test_a_drill_on_a_finished_run_is_refused_before_anything_runs(tmp_path, cap
     with pytest.raises(SystemExit) as info:
         main([str(path), "--log-dir", str(tmp_path / "runs"), "--drill-kill", name])
     assert info.value.code == 2
-    assert (
-        capsys.readouterr()
-        .err.strip()
-        .splitlines()[-1]
-        .endswith(
-            f"error: --drill-kill {name}: that run has finished in {finished} and the sweep skips it, so the drill would "
-            "do nothing; choose a run that has not finished, or remove its folder to run it again"
-        )
+    expected = (
+        f"error: --drill-kill {name}: that run has finished in {finished} and the sweep skips it, so the drill "
+        "would do nothing; choose a run that has not finished, or remove its folder to run it again"
     )
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(expected)
