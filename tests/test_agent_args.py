@@ -291,7 +291,7 @@ def test_set_env_checks_spaces_and_learn_continues_on_the_new_env(tmp_path):
         agent.set_env(gym.make_vec("CartPole-v1", num_envs=2))
     new_env = make_same_step("CartPole-v1", 2)
     agent.set_env(new_env)
-    assert agent.get_env() is new_env and agent._last_obs is None
+    assert agent.get_env().env is new_env and agent._last_obs is None
     agent.learn(64, reset_num_timesteps=False)
     assert agent.num_timesteps == 128
     assert PPO.load(agent.save(tmp_path / "m")).get_env() is None  # loaded without an env

@@ -19,6 +19,8 @@ def test_zoo_option_names_mean_nngyms():
         "--algo ppo --env CartPole-v1 --total-timesteps 5000 --log-dir logs/ --tensorboard-log tb/ "
         "--hyperparams-file my.yml -p n_steps:64 learning_rate:lin_0.001".split()
     )
+    typed = vars(zoo).pop("_alias_flags")  # the flags as typed, for messages
+    assert typed == {"total_timesteps": "-n", "log_dir": "-f", "tensorboard_log": "-tb", "hyperparams_file": "-conf"}
     assert vars(zoo) == vars(own)
     assert (zoo.total_timesteps, zoo.log_dir, zoo.tensorboard_log) == (5000, "logs/", "tb/")
     assert zoo.hyperparams_file == "my.yml"

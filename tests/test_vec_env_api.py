@@ -15,7 +15,7 @@ from toy_envs import SpacesEnv
 from agents import DQN, PPO
 from agents.common.normalize import NormalizedVecEnv
 from agents.common.spaces import EncodedObservations
-from agents.common.vec_env import SyncVectorEnv, make_vec_env
+from agents.common.vec_env import SubEnvMethodsWrapper, SyncVectorEnv, make_vec_env, tile_frames
 
 CARTPOLE_FRAME = (400, 600, 3)
 
@@ -26,13 +26,18 @@ def cartpole_envs(which: str) -> tuple[gym.vector.VectorEnv, list[gym.Env]]:
     if which == "get_env":
         env = PPO("CartPole-v1", n_envs=2).get_env()
         assert type(env) is SyncVectorEnv
+    elif which == "gymnasium":  # a user's own Gymnasium vector env: get_env() has SB3's methods too
+        given = gym.make_vec("CartPole-v1", 2, vectorization_mode="sync", vector_kwargs=SAME_STEP)
+        env = PPO(given).get_env()
+        assert isinstance(env, SubEnvMethodsWrapper) and env.env is given and env.envs is given.envs
     else:
         env = PPO("CartPole-v1", n_envs=2, normalize_obs=True).env
         assert isinstance(env, NormalizedVecEnv)
     return env, env.unwrapped.envs
 
 
-WHICH = ["get_env", "normalized"]
+WHICH = ["get_env", "gymnasium", "normalized"]
+SAME_STEP = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}
 
 
 @pytest.mark.parametrize("which", WHICH)
@@ -126,6 +131,38 @@ def test_render_gives_each_envs_frame(normalize_obs):
             np.testing.assert_array_equal(frame, single.render())
         assert not np.array_equal(frames[0], frames[1])
     vec.close()
+
+
+@pytest.mark.parametrize("given", ["id", "gymnasium"])
+def test_render_rgb_array_tiles_the_frames_as_sb3(given):
+    """SB3's ``render(mode="rgb_array")``: the frames in one image, as SB3's ``tile_images`` lays them out."""
+    tile_images = pytest.importorskip("stable_baselines3.common.vec_env.base_vec_env").tile_images
+    if given == "id":
+        env = PPO(make_vec_env("CartPole-v1", 3, render_mode="rgb_array")).get_env()
+    else:
+        made = gym.make_vec("CartPole-v1", 3, "sync", vector_kwargs=SAME_STEP, render_mode="rgb_array")
+        env = PPO(made).get_env()
+    env.reset(seed=[1, 2, 3])
+    frames = env.render()
+    image = env.render(mode="rgb_array")
+    assert image.shape == (2 * 400, 2 * 600, 3) and image.dtype == np.uint8  # 2 x 2 cells, the last one black
+    np.testing.assert_array_equal(image, tile_images(list(frames)))
+    np.testing.assert_array_equal(image[400:, 600:], 0)
+    np.testing.assert_array_equal(image[:400, 600:], frames[1])
+    with pytest.raises(ValueError, match=r"mode must be None .* or 'rgb_array' .* got 'human'"):
+        env.render(mode="human")
+    env.close()
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 5, 7):  # the layout of any count
+        many = [rng.integers(0, 255, (3, 4, 3), dtype=np.uint8) for _ in range(n)]
+        np.testing.assert_array_equal(tile_frames(many), tile_images(many))
+    with pytest.raises(ValueError, match=r"render\(mode='rgb_array'\) of envs with render_mode=None: expected "):
+        unrendered = PPO("CartPole-v1", n_envs=2).get_env()
+        unrendered.reset(seed=0)
+        with pytest.warns(UserWarning, match="without specifying any render mode"):
+            unrendered.render(mode="rgb_array")
+    with pytest.raises(ValueError, match=r"expected frames \(H, W, C\) of one shape, got \[\(3, 4, 3\), \(2, 4, 3\)\]"):
+        tile_frames([np.zeros((3, 4, 3)), np.zeros((2, 4, 3))])
 
 
 def test_render_mode_of_envs_made_without_one():

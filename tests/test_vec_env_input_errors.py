@@ -267,13 +267,14 @@ def test_the_env_kwargs_route_the_hint_names_keeps_the_envs_arguments():
 
 def test_an_env_instance_stepped_in_a_worker_process_warns_that_it_is_copied(monkeypatch):
     made = []
-    monkeypatch.setattr(gym.vector, "AsyncVectorEnv", lambda fns, **kwargs: made.append(len(fns)) or "async")
+    sync = gym.vector.SyncVectorEnv  # stands in for the worker processes
+    monkeypatch.setattr(gym.vector, "AsyncVectorEnv", lambda fns, **kw: made.append(len(fns)) or sync(fns, **kw))
     with pytest.warns(
         UserWarning,
         match=r"vectorization='async' steps a copy of the env instance \(CartPoleEnv\) in "
         r"a worker process: .* its own state does not change .* Pass the env id instead",
     ) as caught:
-        assert make_vec_env(gym.make("CartPole-v1"), vectorization="async") == "async"
+        assert isinstance(make_vec_env(gym.make("CartPole-v1"), vectorization="async").env, sync)
     assert caught[0].filename == __file__  # the user's line, not the package's
     with warnings.catch_warnings():
         warnings.simplefilter("error")

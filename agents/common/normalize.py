@@ -515,10 +515,6 @@ class NormalizedVecEnv(SubEnvMethods, gym.vector.VectorEnv):
             infos["final_obs"] = final
         return obs, rewards, terminated, truncated, infos
 
-    def render(self) -> tuple | None:
-        """The wrapped env's ``render()``: a frame per sub-env (raw, as the envs draw them)."""
-        return self.env.render()
-
     def close(self, **kwargs) -> None:
         self.env.close(**kwargs)
 

@@ -20,9 +20,10 @@ Gymnasium's own ``SyncVectorEnv`` / ``AsyncVectorEnv`` are used with ``vectoriza
 
 ``SubEnvMethods`` gives ``SyncVectorEnv`` and the agents' wrappers of a vector env (``agents.common.normalize.
 NormalizedVecEnv``, ``agents.common.spaces.EncodedObservations``) the sub-environment methods of Gymnasium's vector
-envs (``call``, ``get_attr``, ``set_attr``) and of SB3's ``VecEnv`` (``env_method``, ``indices=``), so code written
-for either runs on an agent's envs (``get_env()`` with vectorization "sync", and ``agent.env``, the env it steps);
-the wrappers reach the sub-environments of the env they wrap, whichever its vectorization.
+envs (``call``, ``get_attr``, ``set_attr``, ``render()``) and of SB3's ``VecEnv`` (``env_method``, ``indices=``,
+``render(mode="rgb_array")``), so code written for either runs on an agent's envs (``get_env()``, and ``agent.env``,
+the env it steps); the wrappers reach the sub-environments of the env they wrap, whichever its vectorization.
+Gymnasium's vector envs, made by ``make_vec_env`` or given ready, are kept in ``SubEnvMethodsWrapper``.
 """
 
 from __future__ import annotations
@@ -181,6 +182,69 @@ class SubEnvMethods:
             return
         for i, value in zip(idx, values, strict=True):
             envs[i].set_wrapper_attr(name, value)
+
+    def render(self, mode: str | None = None) -> Any:
+        """Each sub-env's frame (Gymnasium's ``render()``), or, with SB3's ``mode="rgb_array"``, the frames tiled
+        into one image as SB3's ``VecEnv.render`` gives it.
+
+        Args:
+            mode: None: a tuple of each sub-env's ``render()`` (a frame (H, W, 3) uint8 each for envs made with
+                ``render_mode="rgb_array"``). ``"rgb_array"``: one image (rows · H, cols · W, 3), the frames in a grid
+                of ⌈√N⌉ rows, row by row, the cells past the last frame black (``tile_frames``).
+
+        Raises:
+            ValueError: For another mode (an env's render mode is chosen when it is made), or ``"rgb_array"`` on envs
+                that give no frames.
+        """
+        envs = self._local_sub_envs()
+        frames = tuple(env.render() for env in envs) if envs is not None else self.unwrapped.render()
+        if mode is None:
+            return frames
+        if mode != "rgb_array":
+            raise ValueError(
+                f"render: mode must be None (each sub-env's frame) or 'rgb_array' (the frames tiled into one image, "
+                f"SB3's), got {mode!r}; an env's render mode is chosen when it is made (render_mode=...)"
+            )
+        return tile_frames(frames, f"render(mode='rgb_array') of envs with render_mode={self.render_mode!r}")
+
+
+def tile_frames(frames: Sequence[Any], what: str = "tile_frames") -> np.ndarray:
+    """N frames (H, W, C) as one image in a grid of ⌈√N⌉ rows and ⌈N / rows⌉ columns, filled row by row, the cells
+    past the last frame black: the layout of SB3's ``tile_images`` (written here, as SB3 brings torch with it).
+
+    Args:
+        frames: N arrays (H, W, C) of one shape and dtype.
+        what: Who asks, for messages.
+
+    Returns:
+        The image (rows · H, columns · W, C).
+
+    Raises:
+        ValueError: Naming what came, for anything but N >= 1 frames (H, W, C) of one shape.
+    """
+    got = [None if f is None else np.shape(f) for f in frames]
+    if not got or any(g is None or len(g) != 3 for g in got) or len(set(got)) != 1:
+        raise ValueError(f"{what}: expected frames (H, W, C) of one shape, got {got}")
+    images = np.stack([np.asarray(f) for f in frames])
+    n, h, w, c = images.shape
+    rows = int(np.ceil(np.sqrt(n)))
+    cols = int(np.ceil(n / rows))
+    grid = np.zeros((rows * cols, h, w, c), dtype=images.dtype)
+    grid[:n] = images
+    return grid.reshape(rows, cols, h, w, c).transpose(0, 2, 1, 3, 4).reshape(rows * h, cols * w, c)
+
+
+class SubEnvMethodsWrapper(SubEnvMethods, gym.vector.VectorWrapper):
+    """A vector env of Gymnasium's (``gym.make_vec``, ``SyncVectorEnv``, ``AsyncVectorEnv``, or a user's) as the
+    agents keep it, with SB3's ``env_method``, ``get_attr`` / ``set_attr`` with ``indices`` and
+    ``render(mode="rgb_array")`` next to Gymnasium's methods (``SubEnvMethods``); stepping and resetting pass
+    through unchanged, and any other attribute is the wrapped env's (``get_env().envs``). ``make_vec_env`` wraps a
+    ready vector env in it, so ``get_env()`` has SB3's methods whatever the user passed; ``.env`` is the env given."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name == "env":  # not set yet, or private: no forwarding
+            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+        return getattr(self.env, name)
 
 
 def merge_infos(env_infos: list[tuple[int, dict[str, Any]]], num_envs: int) -> dict[str, Any]:
@@ -539,11 +603,6 @@ class SyncVectorEnv(SubEnvMethods, gym.vector.VectorEnv):
             raise
         return self._batch(), self._rewards.copy(), self._terminated.copy(), self._truncated.copy(), infos
 
-    def render(self) -> tuple[Any, ...]:
-        """Each sub-env's ``render()`` (a frame (H, W, 3) uint8 each for ``render_mode="rgb_array"``), as
-        Gymnasium's ``SyncVectorEnv.render`` returns them."""
-        return tuple(env.render() for env in self.envs)
-
     def close_extras(self, **kwargs: Any) -> None:
         for env in self.envs:
             env.close()
@@ -559,7 +618,8 @@ def make_vec_env(
     """A vector env with SAME_STEP autoreset from an env id, a single env (n_envs must be 1) or a vector env.
 
     Args:
-        env: Env id, env, or a SAME_STEP vector env (returned as it is).
+        env: Env id, env, or a SAME_STEP vector env (returned as it is if it has SB3's methods, ``SubEnvMethods``,
+            else in a ``SubEnvMethodsWrapper`` that adds them).
         n_envs: Sub-environments made from an env id (None: 1). With a vector env, None or its ``num_envs``.
         vectorization: ``VECTORIZATIONS``.
         wrappers: Applied in order to each sub-environment made from an env id (e.g. the zoo's
@@ -588,7 +648,7 @@ def make_vec_env(
                 f"n_envs={n_envs} differs from the vector env's num_envs={env.num_envs}; leave n_envs out (the vector "
                 "env sets it) or pass a vector env of that many envs"
             )
-        return env
+        return env if isinstance(env, SubEnvMethods) else SubEnvMethodsWrapper(env)
     n_envs = 1 if n_envs is None else n_envs
     if vectorization not in VECTORIZATIONS:
         raise ValueError(f"vectorization must be one of {VECTORIZATIONS}, got {vectorization!r}")
@@ -616,7 +676,7 @@ def make_vec_env(
     if vectorization == "sync":
         return SyncVectorEnv(fns)
     cls = gym.vector.SyncVectorEnv if vectorization == "gym-sync" else gym.vector.AsyncVectorEnv
-    return cls(fns, autoreset_mode=AutoresetMode.SAME_STEP)
+    return SubEnvMethodsWrapper(cls(fns, autoreset_mode=AutoresetMode.SAME_STEP))
 
 
 #: ``gym.make_vec`` arguments of its own, kept in a vector env's ``spec.kwargs`` next to the env's arguments
@@ -689,6 +749,11 @@ def _refuse_list_infos(env: gym.vector.VectorEnv) -> None:
         inner = inner.env
 
 
+def given_env(env: gym.vector.VectorEnv) -> gym.vector.VectorEnv:
+    """The vector env as the user gave it: the env inside a ``SubEnvMethodsWrapper``, else ``env``."""
+    return env.env if isinstance(env, SubEnvMethodsWrapper) else env
+
+
 def check_vector_infos(env: gym.vector.VectorEnv, infos: Any, method: str = "reset") -> None:
     """Raises a ValueError unless ``infos``, what ``env.<method>()`` returned as its infos, is a dict (Gymnasium's
     layout of a vector env's infos, which the agents read). For the first ``reset()`` of a vector env given to an
@@ -701,7 +766,8 @@ def check_vector_infos(env: gym.vector.VectorEnv, infos: Any, method: str = "res
     """
     if not isinstance(infos, dict):
         raise ValueError(
-            f"{type(env).__name__}.{method}() returned infos of type {type(infos).__name__}; {NEEDS_DICT_INFOS}"
+            f"{type(given_env(env)).__name__}.{method}() returned infos of type {type(infos).__name__}; "
+            f"{NEEDS_DICT_INFOS}"
         )
 
 
