@@ -313,3 +313,37 @@ def test_merge_infos_gives_gymnasiums_layout():
         expected = reference._add_info(expected, info, i)
     same(merge_infos(uniform, 4), expected)
     assert merge_infos(uniform, 4)["label"].tolist() == [0, 1, 0, 3] and merge_infos([], 4) == {}
+
+
+def test_make_vec_env_takes_sb3s_arguments():
+    """SB3's ``make_vec_env(env_id, n_envs, seed, wrapper_class, env_kwargs, wrapper_kwargs)`` mean what they mean
+    there: the first reset gives SB3's first observations; SB3's arguments without a counterpart are refused."""
+    sb3_make_vec_env = pytest.importorskip("stable_baselines3.common.env_util").make_vec_env
+    ours = make_vec_env("CartPole-v1", n_envs=3, seed=7)
+    theirs = sb3_make_vec_env("CartPole-v1", n_envs=3, seed=7)
+    first = theirs.reset()
+    np.testing.assert_array_equal(ours.reset()[0], first)
+    second = ours.reset()[0]  # the seed is used once: both go on from the seeded generators
+    np.testing.assert_array_equal(second, theirs.reset())
+    assert not np.array_equal(second, first)
+    np.testing.assert_array_equal(PPO(make_vec_env("CartPole-v1", 3, seed=7)).get_env().reset()[0], first)
+    double = {"wrapper_class": gym.wrappers.TransformReward, "wrapper_kwargs": {"func": lambda r: 2.0 * r}}
+    short = make_vec_env("CartPole-v1", 2, "gym-sync", env_kwargs={"max_episode_steps": 3}, **double)
+    short.reset(seed=0)
+    for _ in range(3):
+        _, rewards, _, truncated, _ = short.step(np.array([0, 1]))
+        np.testing.assert_array_equal(rewards, [2.0, 2.0])
+    np.testing.assert_array_equal(truncated, [True, True])  # the third step hit the time limit
+    bad = [
+        ({"monitor_dir": "logs"}, "SB3's monitor_dir has no counterpart here: the agent's log_dir writes monitor.csv"),
+        ({"vec_env_cls": object}, r"SB3's vec_env_cls .* vectorization='sync' \(DummyVecEnv\) or 'async'"),
+        ({"seed": 1.5}, "seed must be an int or None, got 1.5"),
+        ({"wrapper_kwargs": {"a": 1}}, "wrapper_kwargs were given without a wrapper_class"),
+        ({"env_kwargs": 3}, "env_kwargs must be a dict of gym.make arguments, got 3"),
+        ({"env_kwargs": {"max_episode_steps": 3}, "max_episode_steps": 4}, r"\['max_episode_steps'\] given both"),
+    ]
+    for kwargs, match in bad:
+        with pytest.raises(ValueError, match=match):
+            make_vec_env("CartPole-v1", 2, **kwargs)
+    with pytest.raises(ValueError, match=r"\['max_episode_steps'\] apply to the envs made from an env id, got a Ti"):
+        make_vec_env(gym.make("CartPole-v1"), env_kwargs={"max_episode_steps": 3})

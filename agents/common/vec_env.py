@@ -91,6 +91,14 @@ class SubEnvMethods:
 
     num_envs: int
     unwrapped: gym.vector.VectorEnv  # the vector env classes' own
+    #: ``make_vec_env(..., seed=s)``: the seed of the next ``reset()`` given none (env i gets s + i), used once
+    pending_seed: int | None = None
+
+    def _reset_seed(self, seed: int | list[int | None] | None) -> int | list[int | None] | None:
+        """The seed a ``reset(seed=seed)`` uses: ``seed``, or for ``seed=None`` the ``pending_seed``, once."""
+        if seed is None and self.pending_seed is not None:
+            seed, self.pending_seed = self.pending_seed, None
+        return seed
 
     def _local_sub_envs(self) -> list[gym.Env] | None:
         """The sub-environments stepped in this process, or None (another vector env steps them)."""
@@ -240,6 +248,9 @@ class SubEnvMethodsWrapper(SubEnvMethods, gym.vector.VectorWrapper):
     ``render(mode="rgb_array")`` next to Gymnasium's methods (``SubEnvMethods``); stepping and resetting pass
     through unchanged, and any other attribute is the wrapped env's (``get_env().envs``). ``make_vec_env`` wraps a
     ready vector env in it, so ``get_env()`` has SB3's methods whatever the user passed; ``.env`` is the env given."""
+
+    def reset(self, *, seed: int | list[int | None] | None = None, options: dict | None = None) -> tuple[Any, dict]:
+        return self.env.reset(seed=self._reset_seed(seed), options=options)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_") or name == "env":  # not set yet, or private: no forwarding
@@ -404,6 +415,7 @@ class SyncVectorEnv(SubEnvMethods, gym.vector.VectorEnv):
         self._steps_checked = False  # whether the observations of a step since the last reset were checked
 
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict | None = None) -> tuple[Any, dict]:
+        seed = self._reset_seed(seed)
         seeds = [seed + i for i in range(self.num_envs)] if isinstance(seed, int) else seed or [None] * self.num_envs
         env_infos: list[tuple[int, dict[str, Any]]] = []
         batch = self._obs if self._arrays else self._obs_list
@@ -613,9 +625,18 @@ def make_vec_env(
     n_envs: int | None = None,
     vectorization: str = "sync",
     wrappers: Sequence[Callable[[gym.Env], gym.Env]] = (),
+    *,
+    seed: int | None = None,
+    env_kwargs: Mapping[str, Any] | None = None,
+    wrapper_class: Callable[..., gym.Env] | None = None,
+    wrapper_kwargs: Mapping[str, Any] | None = None,
     **make_kwargs: Any,
 ) -> gym.vector.VectorEnv:
     """A vector env with SAME_STEP autoreset from an env id, a single env (n_envs must be 1) or a vector env.
+
+    SB3's ``make_vec_env(env_id, n_envs, seed, wrapper_class=..., env_kwargs=..., wrapper_kwargs=...)`` arguments
+    mean what they mean there; SB3's others have no counterpart here and are refused naming nngym's
+    (``monitor_dir``: the agent's ``log_dir`` writes monitor.csv; ``vec_env_cls``: ``vectorization``).
 
     Args:
         env: Env id, env, or a SAME_STEP vector env (returned as it is if it has SB3's methods, ``SubEnvMethods``,
@@ -624,6 +645,12 @@ def make_vec_env(
         vectorization: ``VECTORIZATIONS``.
         wrappers: Applied in order to each sub-environment made from an env id (e.g. the zoo's
             ``env_wrapper`` and ``frame_stack``, ``agents.common.hyperparams.env_wrappers``).
+        seed: SB3's: the first ``reset()`` without a seed seeds env i with ``seed + i`` (an agent's own ``seed``,
+            which it resets with, comes first, as in SB3).
+        env_kwargs: SB3's: ``gym.make`` arguments, as ``**make_kwargs``.
+        wrapper_class: SB3's: applied to each sub-environment made from an env id, after ``wrappers``, with
+            ``wrapper_kwargs``.
+        wrapper_kwargs: Its arguments.
         **make_kwargs: ``gym.make`` arguments.
 
     Raises:
@@ -634,6 +661,63 @@ def make_vec_env(
     Warns:
         UserWarning: For an env instance with vectorization "async": the worker process steps a copy of it.
     """
+    make_kwargs = _sb3_make_vec_env_kwargs(make_kwargs, env_kwargs)
+    if not isinstance(env, str) and (make_kwargs or wrapper_class is not None):
+        given = sorted(make_kwargs) + (["wrapper_class"] if wrapper_class is not None else [])
+        raise ValueError(
+            f"make_vec_env: {given} apply to the envs made from an env id, got a {type(env).__name__}; pass the env "
+            "id, or the env already made and wrapped"
+        )
+    if wrapper_class is not None:
+        wrappers = [*wrappers, lambda e: wrapper_class(e, **(wrapper_kwargs or {}))]
+    elif wrapper_kwargs:
+        raise ValueError("make_vec_env: wrapper_kwargs were given without a wrapper_class")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)):
+        raise ValueError(f"make_vec_env: seed must be an int or None, got {seed!r}")
+    vec = _make_vec_env(env, n_envs, vectorization, wrappers, make_kwargs)
+    if seed is not None:
+        vec.pending_seed = int(seed)
+    return vec
+
+
+#: SB3's ``make_vec_env`` arguments without a counterpart here, and what to use instead
+_SB3_ONLY_ARGS = {
+    "start_index": "env i is seeded with seed + i",
+    "monitor_dir": "the agent's log_dir writes monitor.csv (PPO(env, log_dir=...))",
+    "monitor_kwargs": "the agent's log_dir writes monitor.csv (PPO(env, log_dir=...))",
+    "vec_env_cls": "vectorization='sync' (DummyVecEnv) or 'async' (SubprocVecEnv)",
+    "vec_env_kwargs": "vectorization='sync' or 'async'",
+}
+
+
+def _sb3_make_vec_env_kwargs(make_kwargs: dict[str, Any], env_kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``make_kwargs`` with SB3's ``env_kwargs`` merged in.
+
+    Raises:
+        ValueError: For an SB3 argument without a counterpart (``_SB3_ONLY_ARGS``), an ``env_kwargs`` that is no
+            dict, or a key given both ways.
+    """
+    for name, instead in _SB3_ONLY_ARGS.items():
+        if name in make_kwargs:
+            raise ValueError(f"make_vec_env: SB3's {name} has no counterpart here: {instead}")
+    if env_kwargs is None:
+        return make_kwargs
+    if not isinstance(env_kwargs, Mapping):
+        raise ValueError(f"make_vec_env: env_kwargs must be a dict of gym.make arguments, got {env_kwargs!r}")
+    both = sorted(set(env_kwargs) & set(make_kwargs))
+    if both:
+        raise ValueError(f"make_vec_env: {both} given both in env_kwargs and as keywords")
+    return {**make_kwargs, **env_kwargs}
+
+
+def _make_vec_env(
+    env: str | gym.Env | gym.vector.VectorEnv,
+    n_envs: int | None,
+    vectorization: str,
+    wrappers: Sequence[Callable[[gym.Env], gym.Env]],
+    make_kwargs: dict[str, Any],
+) -> gym.vector.VectorEnv:
+    """``make_vec_env`` after SB3's arguments were taken in."""
     if isinstance(env, gym.vector.VectorEnv):
         _refuse_list_infos(env)
         mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
