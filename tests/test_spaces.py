@@ -194,6 +194,41 @@ def test_out_of_range_discrete_values_are_refused():
         encode_batch(spaces.Discrete(3), np.array([0, 3]))
     with pytest.raises(ValueError, match="outside MultiDiscrete"):
         encode_batch(spaces.MultiDiscrete([2, 2], start=[1, 1]), np.array([[1, 0]]))
+    with pytest.raises(ValueError, match=r"outside MultiBinary\(3\): \[2\]"):
+        encode_batch(spaces.MultiBinary(3), np.array([[0, 1, 1], [0, 2, 1]], np.int8))
+    np.testing.assert_array_equal(encode_batch(spaces.MultiBinary(2), np.array([[0, 1]], np.int8)), [[0.0, 1.0]])
+
+
+class _OneBadStep(gym.Env):
+    """Observations of its space but at the third step, which returns ``bad``."""
+
+    def __init__(self, space: gym.Space, bad: object) -> None:
+        self.observation_space, self.action_space, self.bad, self.t = space, spaces.Discrete(2), bad, 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self.observation_space.sample(), {}
+
+    def step(self, action):
+        self.t += 1
+        return (self.bad if self.t == 3 else self.observation_space.sample()), 0.0, False, False, {}
+
+
+MULTIBINARY_BAD = (spaces.MultiBinary(3), np.array([0, 2, 1], np.int8), r"MultiBinary\(3\): \[2\]")
+
+
+@pytest.mark.parametrize(("space", "bad", "shown"), [MULTIBINARY_BAD, (spaces.Discrete(4), 7, r"Discrete\(4\): \[7\]")])
+def test_a_value_outside_the_space_names_the_env_and_the_call(space, bad, shown):
+    """A value outside a Discrete / MultiBinary observation space, at any step (not only the checked first), is
+    refused naming the env; in ``predict``, naming the call."""
+    env = _OneBadStep(space, bad)
+    with pytest.raises(
+        ValueError, match=rf"the env _OneBadStep's step\(\) returned observation values outside {shown}"
+    ):
+        PPO(env, n_steps=8, batch_size=8).learn(16)
+    with pytest.raises(ValueError, match=rf"PPO.predict: observation values outside {shown}"):
+        PPO(_OneBadStep(space, bad)).predict(bad)
 
 
 def test_vector_env_encodes_observations_and_final_observations():

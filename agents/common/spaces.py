@@ -28,7 +28,7 @@ encodes what ``predict`` is given: one raw observation, or a batch in gymnasium'
 from __future__ import annotations
 
 import reprlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -136,7 +136,7 @@ def encode_batch(space: gym.Space, obs: Any) -> np.ndarray:
         (N, *shape) unchanged if ``space`` passes through, else float32 (N, D).
 
     Raises:
-        ValueError: For a Discrete or MultiDiscrete value outside the space.
+        ValueError: For a Discrete, MultiDiscrete or MultiBinary value outside the space.
     """
     if passes_through(space):
         return np.asarray(obs)
@@ -159,6 +159,10 @@ def _encode_part(space: gym.Space, obs: Any) -> np.ndarray:
         out = np.zeros((n, int(sizes.sum())), dtype=np.float32)
         out[np.arange(n)[:, None], offsets + idx] = 1.0
         return out
+    if isinstance(space, spaces.MultiBinary) and ((x != 0) & (x != 1)).any():
+        raise ValueError(
+            f"observation values outside {space}: {x.reshape(n, -1)[((x != 0) & (x != 1)).reshape(n, -1)]}"
+        )
     return x.reshape(n, -1).astype(np.float32)  # Box, MultiBinary
 
 
@@ -191,7 +195,10 @@ def encode_observations(space: gym.Space, obs: Any, what: str) -> tuple[np.ndarr
             raise ValueError(f"{expected} {x.shape}")
         return batch, single
     batch, n = _as_batch(space, obs, what, "obs")
-    return encode_batch(space, batch), n is None
+    try:
+        return encode_batch(space, batch), n is None
+    except ValueError as e:  # a value outside the space
+        raise ValueError(f"{what}: {e}") from None
 
 
 def _numeric(obs: Any) -> np.ndarray | None:
@@ -286,16 +293,27 @@ class EncodedObservations(SubEnvMethods, gym.vector.VectorWrapper):
 
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict | None = None) -> tuple[Any, dict]:
         obs, infos = self.env.reset(seed=seed, options=options)
-        return encode_batch(self.raw_observation_space, obs), infos
+        return self._encoded(obs, "reset"), infos
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         obs, rewards, terminated, truncated, infos = self.env.step(actions)
         if "final_obs" in infos:
             final = np.full(self.num_envs, None, dtype=object)
             for i in np.flatnonzero(infos["_final_obs"]):
-                final[i] = encode(self.raw_observation_space, infos["final_obs"][i])
+                final[i] = self._encoded(infos["final_obs"][i], "step", encode)
             infos = {**infos, "final_obs": final}
-        return encode_batch(self.raw_observation_space, obs), rewards, terminated, truncated, infos
+        return self._encoded(obs, "step"), rewards, terminated, truncated, infos
+
+    def _encoded(self, obs: Any, method: str, encoder: Callable[[gym.Space, Any], np.ndarray] = encode_batch) -> Any:
+        """``encoder`` (``encode_batch``, or ``encode`` for one observation) of the wrapped env's observations; a
+        value outside the space names the env."""
+        try:
+            return encoder(self.raw_observation_space, obs)
+        except ValueError as e:
+            envs = getattr(self.env.unwrapped, "envs", None)  # a sub-env of this process names it best
+            env = envs[0] if envs else self.env
+            name = getattr(getattr(env, "spec", None), "id", None) or type(env.unwrapped).__name__
+            raise ValueError(f"the env {name}'s {method}() returned {e}") from None
 
 
 def encode_vec_env(env: gym.vector.VectorEnv) -> gym.vector.VectorEnv:
