@@ -157,3 +157,51 @@ def test_normalized_pixels_are_stored_as_floats():
     assert plain.buffer.obs.dtype == np.uint8 and normed.buffer.obs.dtype == np.float32
     normed.learn(32)
     assert np.abs(normed.buffer.obs).max() > 0 and not np.allclose(normed.buffer.obs, np.round(normed.buffer.obs))
+
+
+def test_a_flattened_box_keeps_its_shape_in_vecnormalizes_api(tmp_path):
+    """An agent flattens a (3, 4) Box for its MLP, and its normaliser keeps the flat statistics; what SB3's
+    VecNormalize users read and pass (obs_rms, normalize_obs, unnormalize_obs, get_original_obs, a saved file) has the
+    env's shape, with SB3's values on the same stream. A Dict observation's statistics are refused by key."""
+    pytest.importorskip("stable_baselines3")
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+    from toy_envs import SpacesEnv
+
+    def make_env() -> SpacesEnv:  # a space each: the env seeds its own
+        return SpacesEnv(gym.spaces.Box(-1.0, 1.0, (3, 4), np.float32), gym.spaces.Discrete(2))
+
+    make = [make_env, make_env]
+    sb3 = VecNormalize(DummyVecEnv(make), gamma=0.9)
+    sb3.seed(5)
+    agent = PPO(SyncVectorEnv(make), normalize_obs=True, normalize_reward=True, gamma=0.9)
+    ours = agent.env
+    np.testing.assert_allclose(ours.reset(seed=5)[0], sb3.reset().reshape(2, 12), rtol=1e-5, atol=1e-6)
+    for _ in range(20):
+        ours.step(np.zeros(2, np.int64))
+        sb3.step(np.zeros(2, np.int64))
+    norm = agent.get_vec_normalize_env()
+    assert norm.obs_rms.mean.shape == norm.obs_rms.var.shape == (3, 4)
+    np.testing.assert_allclose(norm.obs_rms.mean, sb3.obs_rms.mean, rtol=1e-6)  # SB3 averages float32 batches
+    np.testing.assert_array_equal(norm.get_original_obs(), sb3.get_original_obs())
+    obs = np.linspace(-1.0, 1.0, 12, dtype=np.float32).reshape(3, 4)
+    np.testing.assert_allclose(norm.normalize_obs(obs), sb3.normalize_obs(obs), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(norm.normalize_obs(obs[None]), sb3.normalize_obs(obs[None]), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(norm.normalize_obs(obs.reshape(12)), norm.normalize_obs(obs).reshape(12))
+    np.testing.assert_allclose(norm.unnormalize_obs(norm.normalize_obs(obs)), obs, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"normalize_obs expected obs of shape \(3, 4\) or \(N, 3, 4\), got \(4, 3\)"):
+        norm.normalize_obs(obs.T)
+    back = Normalizer.load(norm.save(tmp_path / "vecnormalize"))
+    assert back.obs_rms.mean.shape == (3, 4)
+    np.testing.assert_array_equal(back.normalize_obs(obs), norm.normalize_obs(obs))
+    np.testing.assert_allclose(
+        PPO.load(agent.save(tmp_path / "m")).predict(obs, deterministic=True)[0],
+        agent.predict(obs, deterministic=True)[0],
+    )
+    dict_space = gym.spaces.Dict({"a": gym.spaces.Box(-1.0, 1.0, (2,), np.float32), "b": gym.spaces.Discrete(3)})
+    dict_norm = PPO(SpacesEnv(dict_space, gym.spaces.Discrete(2)), normalize_obs=True).get_vec_normalize_env()
+    with pytest.raises(TypeError, match=r"obs_rms\['a'\]: these are the statistics of the whole observation as the"):
+        dict_norm.obs_rms["a"]
+    with pytest.raises(
+        ValueError, match=r"normalize_obs takes observations as the agent encodes them, .*\(5,\) .*dict"
+    ):
+        dict_norm.normalize_obs({"a": np.zeros(2), "b": 1})

@@ -304,6 +304,8 @@ def _apply_vecnormalize(agent: PPO | A2C | DQN, stats: VecNormalizeStats, path: 
         )
 
     def state(mean: np.ndarray, var: np.ndarray, count: float) -> np.ndarray:  # RunningNormalizer.state's layout
+        shape = mean.shape if mean.ndim == 0 else norm.obs_shape  # a Box the agent flattens: its encoded shape
+        mean, var = np.reshape(mean, shape), np.reshape(var, shape)
         return np.stack([mean, var, np.full_like(mean, count)])
 
     norm.load_arrays(

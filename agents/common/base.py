@@ -293,12 +293,14 @@ class BaseAgent(metaclass=_AgentMeta):
         self.normalizer: Normalizer | None = None  # VecNormalize's statistics (normalize_obs / normalize_reward)
         c = self.config
         if getattr(c, "normalize_obs", False) or getattr(c, "normalize_reward", False):
+            box = isinstance(self.observation_space, gym.spaces.Box)  # a flattened Box keeps its shape for users
             self.normalizer = Normalizer(
                 encoded_space(self.observation_space).shape,
                 self.n_envs,
                 norm_obs=c.normalize_obs,
                 norm_reward=c.normalize_reward,
                 gamma=getattr(c, "gamma", 0.99),
+                raw_shape=self.observation_space.shape if box else None,
             )
             if self.env is not None and self.normalize_in_env:
                 self.env = NormalizedVecEnv(self.env, self.normalizer)

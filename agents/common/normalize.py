@@ -37,19 +37,34 @@ class RunningNormalizer:
             pseudo-count 1e-4, as SB3's and gymnasium's.
     """
 
-    def __init__(self, shape: tuple[int, ...], clip: float = 10.0, epsilon: float = 1e-8) -> None:
+    def __init__(
+        self,
+        shape: tuple[int, ...],
+        clip: float = 10.0,
+        epsilon: float = 1e-8,
+        shown_shape: tuple[int, ...] | None = None,
+    ) -> None:
         self.rms = RunningMeanStd(epsilon=1e-4, shape=shape, dtype=np.float64)
         self.clip, self.epsilon = float(clip), float(epsilon)
+        #: the shape ``mean`` and ``var`` are shown in: the env's own Box shape when the agent flattens it
+        self.shown_shape = tuple(shape) if shown_shape is None else tuple(shown_shape)
 
     @property
     def mean(self) -> np.ndarray:
-        """μ, of the observation's shape."""
-        return self.rms.mean
+        """μ, of the observation's shape (the env's own Box shape, as SB3's ``obs_rms.mean``; a view)."""
+        return self.rms.mean.reshape(self.shown_shape)
 
     @property
     def var(self) -> np.ndarray:
-        """σ², of the observation's shape."""
-        return self.rms.var
+        """σ², of the observation's shape (the env's own Box shape, as SB3's ``obs_rms.var``; a view)."""
+        return self.rms.var.reshape(self.shown_shape)
+
+    def __getitem__(self, key: Any) -> Any:
+        raise TypeError(
+            f"obs_rms[{key!r}]: these are the statistics of the whole observation as the agent encodes it "
+            f"({self.rms.mean.shape}: Dict and Tuple parts flattened and concatenated in the space's order, "
+            "agents.common.spaces.encode_batch), not one per key as SB3's VecNormalize keeps them for Dict observations"
+        )
 
     @property
     def count(self) -> float:
@@ -91,6 +106,9 @@ class Normalizer:
     Args:
         obs_shape: Shape of one (encoded) observation.
         n_envs: N, the number of running returns.
+        raw_shape: The env's own shape of a Box observation the agent flattens to ``obs_shape`` (a (3, 4) Box: (12,)),
+            which ``obs_rms``, ``normalize_obs``, ``unnormalize_obs`` and ``get_original_obs`` then take and show, as
+            SB3's ``VecNormalize``; None: ``obs_shape``.
         norm_obs: Normalise observations (keep their statistics).
         norm_reward: Scale rewards (keep the statistics of the returns).
         gamma: γ of the running return (the agent's discount).
@@ -108,9 +126,13 @@ class Normalizer:
         clip_obs: float = 10.0,
         clip_reward: float = 10.0,
         epsilon: float = 1e-8,
+        raw_shape: tuple[int, ...] | None = None,
     ) -> None:
         self.obs_shape = tuple(int(d) for d in obs_shape)
-        self.obs_rms = RunningNormalizer(self.obs_shape, clip_obs, epsilon) if norm_obs else None
+        self.raw_shape = self.obs_shape if raw_shape is None else tuple(int(d) for d in raw_shape)
+        if int(np.prod(self.raw_shape)) != int(np.prod(self.obs_shape)):
+            raise ValueError(f"Normalizer: raw_shape {self.raw_shape} does not flatten to obs_shape {self.obs_shape}")
+        self.obs_rms = RunningNormalizer(self.obs_shape, clip_obs, epsilon, self.raw_shape) if norm_obs else None
         self.ret_rms = RunningNormalizer((), clip_reward, epsilon) if norm_reward else None
         self._norm_obs, self._norm_reward = bool(norm_obs), bool(norm_reward)
         self._clip_obs, self._clip_reward, self._epsilon = 10.0, 10.0, 1e-8
@@ -230,18 +252,34 @@ class Normalizer:
                 rms.epsilon = value
 
     # --- the arithmetic -----------------------------------------------------------------------------
-    def _check_obs_shape(self, obs: np.ndarray, what: str) -> None:
-        """Raises a ValueError naming ``what``, the expected and the given shapes unless ``obs`` is one observation
-        or a batch of them."""
-        shape, got = self.obs_shape, np.shape(obs)
-        if got != shape and got[1:] != shape:
-            raise ValueError(f"{what} expected obs of shape {shape} or (N, {', '.join(map(str, shape))}), got {got}")
+    def _as_encoded(self, obs: Any, what: str) -> tuple[np.ndarray, tuple[int, ...]]:
+        """``obs``, one observation or a batch, in the encoded shape, and the shape to give results back in.
+
+        Raises:
+            ValueError: Naming ``what``, the expected and the given shapes, unless ``obs`` is one observation or a batch
+                of them, in the encoded or the env's own (``raw_shape``) shape.
+        """
+        if isinstance(obs, dict | tuple):
+            raise ValueError(
+                f"{what} takes observations as the agent encodes them, arrays of shape {self.obs_shape} or (N, "
+                f"{', '.join(map(str, self.obs_shape))}) (agents.common.spaces.encode_batch(space, obs) encodes "
+                f"Dict / Tuple ones), got a {type(obs).__name__}"
+            )
+        x, got = np.asarray(obs), np.shape(obs)
+        for shape in dict.fromkeys([self.raw_shape, self.obs_shape]):
+            if got == shape:
+                return x.reshape(self.obs_shape), got
+            if got[1:] == shape:
+                return x.reshape(len(x), *self.obs_shape), got
+        shape = self.raw_shape
+        raise ValueError(f"{what} expected obs of shape {shape} or (N, {', '.join(map(str, shape))}), got {got}")
 
     def normalize_obs(self, obs: np.ndarray, update: bool = False) -> np.ndarray:
         """Observations as the networks see them (SB3's ``normalize_obs``).
 
         Args:
-            obs: One observation (*obs_shape) or a batch (N, *obs_shape), encoded (Box observations as they come).
+            obs: One observation (*obs_shape) or a batch (N, *obs_shape), encoded (Box observations as they come, in
+                the env's own shape ``raw_shape`` or flattened).
             update: Merge them into the statistics first (while ``training``): what the training env's steps do;
                 SB3's ``normalize_obs`` never updates (the default).
 
@@ -251,9 +289,10 @@ class Normalizer:
         Raises:
             ValueError: For observations of another shape, naming the expected and the given shapes.
         """
-        if self.obs_rms is not None and self._norm_obs:
-            self._check_obs_shape(obs, "normalize_obs")
-        return self.normalized_obs(obs, update)
+        if self.obs_rms is None or not self._norm_obs:
+            return obs
+        x, shape = self._as_encoded(obs, "normalize_obs")
+        return self.normalized_obs(x, update).reshape(shape)
 
     def normalized_obs(self, obs: np.ndarray, update: bool = False) -> np.ndarray:
         """``normalize_obs`` without its shape check: for the agents' own observations, which their vector env or
@@ -276,7 +315,7 @@ class Normalizer:
         """SB3's ``unnormalize_obs``: o · sqrt(σ² + ε) + μ (the clipping is not undone), float64.
 
         Args:
-            obs: One normalised observation (*obs_shape) or a batch (N, *obs_shape).
+            obs: One normalised observation (*obs_shape or *raw_shape) or a batch (N, ...).
 
         Returns:
             The observations of the same shape; ``obs`` itself without observation normalisation.
@@ -286,8 +325,9 @@ class Normalizer:
         """
         if self.obs_rms is None or not self._norm_obs:
             return obs
-        self._check_obs_shape(obs, "unnormalize_obs")
-        return np.asarray(obs) * np.sqrt(self.obs_rms.var + self._epsilon) + self.obs_rms.mean
+        x, shape = self._as_encoded(obs, "unnormalize_obs")
+        rms = self.obs_rms.rms
+        return (x * np.sqrt(rms.var + self._epsilon) + rms.mean).reshape(shape)
 
     def normalize_reward(self, reward: np.ndarray | float) -> np.ndarray:
         """SB3's ``normalize_reward``: clip(r / sqrt(Var[R] + ε), ±clip_reward) as float32, without updating
@@ -326,15 +366,15 @@ class Normalizer:
         return scaled
 
     def get_original_obs(self) -> np.ndarray:
-        """SB3's: a copy of the training env's last observations before normalisation, (N, *obs_shape) (encoded:
-        Box observations as they come).
+        """SB3's: a copy of the training env's last observations before normalisation, (N, *raw_shape) (encoded
+        for Dict / Tuple / Discrete observations, Box observations as they come).
 
         Raises:
             RuntimeError: Before the training env was reset (``learn`` resets it).
         """
         if self.old_obs is None:
             raise RuntimeError("get_original_obs: no observation yet: the training env has not been reset (learn does)")
-        return np.array(self.old_obs, copy=True)
+        return np.array(self.old_obs, copy=True).reshape(len(self.old_obs), *self.raw_shape)
 
     def get_original_reward(self) -> np.ndarray:
         """SB3's: a copy of the training env's last rewards before scaling, (N,) (empty before its first step)."""
@@ -367,8 +407,8 @@ class Normalizer:
     def save(self, path: str | os.PathLike | BinaryIO) -> Path | BinaryIO:
         """SB3's ``VecNormalize.save``: the statistics and settings in an npz with JSON metadata, never pickle
         (``nngym.serialization``); ``Normalizer.load`` reads them back. The arrays are the model file's
-        (``arrays``); the metadata adds ``obs_shape``, ``norm_obs``, ``norm_reward`` and ``training``. The running
-        returns are not kept (SB3's file has none either).
+        (``arrays``); the metadata adds ``obs_shape``, ``raw_shape``, ``norm_obs``, ``norm_reward`` and
+        ``training``. The running returns are not kept (SB3's file has none either).
 
         Args:
             path: File to write (``.npz`` appended if missing), or a binary file object.
@@ -380,6 +420,7 @@ class Normalizer:
             "format": VECNORMALIZE_FORMAT,
             "nngym_version": __version__,
             "obs_shape": list(self.obs_shape),
+            "raw_shape": list(self.raw_shape),
             "norm_obs": self._norm_obs,
             "norm_reward": self._norm_reward,
             "training": self._training,
@@ -416,6 +457,7 @@ class Normalizer:
             )
         try:
             shape = tuple(int(d) for d in meta["obs_shape"])
+            raw_shape = tuple(int(d) for d in meta.get("raw_shape", shape))  # files without it: the encoded shape
             flags = [meta[k] for k in ("norm_obs", "norm_reward", "training")]
         except (KeyError, TypeError, ValueError) as e:
             raise ModelFileError(
@@ -433,7 +475,12 @@ class Normalizer:
                     f"{path}: {name} is a {array.dtype} array of shape {array.shape}, expected floats of shape "
                     f"{expected[name]}"
                 )
-        norm = cls(shape, int(n_envs), norm_obs="obs_rms" in arrays, norm_reward="ret_rms" in arrays)
+        try:
+            norm = cls(
+                shape, int(n_envs), norm_obs="obs_rms" in arrays, norm_reward="ret_rms" in arrays, raw_shape=raw_shape
+            )
+        except ValueError as e:
+            raise ModelFileError(f"{path}: {e}") from None
         try:
             norm.load_arrays(arrays)
             norm.norm_obs, norm.norm_reward, norm.training = flags
