@@ -177,6 +177,52 @@ def test_nature_cnn_policies_act_as_sb3(algo, tmp_path):
             np.testing.assert_allclose(agent.policy.values(obs), _sb3_values(model, obs), rtol=1e-5, atol=1e-5)
 
 
+def test_a_model_of_channels_last_images_plays_and_trains_on_its_env(tmp_path):
+    """SB3 trains on an env of (H, W, C) frames behind VecTransposeImage and saves the (C, H, W) space; converted,
+    the model takes the env's own frames as SB3's does: predict (one or a batch), evaluate, and load with the env
+    (which comes in TransposedImages, SB3's VecTransposeImage) to train on."""
+    from stable_baselines3.common.evaluation import evaluate_policy
+
+    from agents.common.evaluation import evaluate
+    from agents.common.spaces import TransposedImages
+
+    model, path = _train(
+        "PPO",
+        TinyImageEnv(),
+        tmp_path,
+        steps=64,
+        policy="CnnPolicy",
+        policy_kwargs={"features_extractor_kwargs": {"features_dim": 16}},
+        n_steps=32,
+        batch_size=32,
+        n_epochs=1,
+    )
+    agent = load_sb3(path)
+    frames = observations(TinyImageEnv().observation_space, 50)  # (50, 36, 36, 1): the env's own layout
+    np.testing.assert_array_equal(
+        agent.predict(frames, deterministic=True)[0], model.predict(frames, deterministic=True)[0]
+    )
+    np.testing.assert_array_equal(
+        agent.predict(frames, deterministic=True)[0], agent.predict(frames.transpose(0, 3, 1, 2), deterministic=True)[0]
+    )
+    assert agent.predict(frames[0], deterministic=True)[0] == model.predict(frames[0], deterministic=True)[0]
+    env = TinyImageEnv()
+    env.reset(seed=3)
+    ours = evaluate(agent, env, 3)
+    env.reset(seed=3)
+    assert ours == pytest.approx(evaluate_policy(model, env, 3))
+    agent.save(tmp_path / "converted")
+    back = PPO.load(tmp_path / "converted.npz", env=TinyImageEnv())
+    assert isinstance(back.get_env(), TransposedImages)
+    inner = back.get_env().env
+    inner.envs[0].observation_space.seed(1)
+    raw = inner.reset()[0]
+    inner.envs[0].observation_space.seed(1)
+    np.testing.assert_array_equal(back.get_env().reset()[0], raw.transpose(0, 3, 1, 2))
+    back.learn(64)
+    assert back.num_timesteps == 64
+
+
 def test_nature_cnn_with_separate_extractors_and_box_actions(tmp_path):
     pytest.importorskip("stable_baselines3")
     pk = {"share_features_extractor": False, "features_extractor_kwargs": {"features_dim": 16}, "net_arch": [8]}

@@ -46,6 +46,8 @@ from agents.common.policies import ActorCriticPolicy, check_spaces
 from agents.common.sb3_args import check_device, check_save_arguments, sb3_arguments
 from agents.common.spaces import (
     ACTION_SPACES,
+    TransposedImages,
+    channels_first,
     encode_observations,
     encode_vec_env,
     encoded_space,
@@ -1348,12 +1350,17 @@ def _env_with_spaces(
 ) -> gym.vector.VectorEnv:
     """``env`` as a vector env (``make_vec_env``: ``n_envs`` and ``vectorization`` for an env id, a vector env as it
     is, if it autoresets in the same step), after checking that its single spaces are ``observation_space`` and
-    ``action_space``.
+    ``action_space``; an env of channels-last images for channels-first ``observation_space`` comes in
+    ``TransposedImages`` (SB3's ``VecTransposeImage``: a model converted from SB3 plays the env it trained on).
 
     Raises:
         ValueError: (``error``) ``what`` followed by both pairs of spaces, if they differ; ``make_vec_env``'s.
     """
     vec = make_vec_env(env, None if isinstance(env, gym.vector.VectorEnv) else n_envs, vectorization)
+    if vec.single_observation_space != observation_space and channels_first(vec.single_observation_space) == (
+        observation_space
+    ):
+        vec = TransposedImages(vec)  # channels-last images for channels-first networks, as SB3's VecTransposeImage
     if vec.single_observation_space != observation_space or vec.single_action_space != action_space:
         raise error(
             f"{what} {observation_space}, {action_space} do not match the env's "

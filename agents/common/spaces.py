@@ -36,7 +36,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector.utils import batch_space
 
-from agents.common.cnn import is_image_space
+from agents.common.cnn import image_layout, is_image_space
 from agents.common.vec_env import SubEnvMethods
 
 #: The observation space types the agents accept (nested ``Dict`` and ``Tuple`` of them too).
@@ -188,6 +188,8 @@ def encode_observations(space: gym.Space, obs: Any, what: str) -> tuple[np.ndarr
         expected = f"{what} expected obs of shape {space.shape} or (N, {', '.join(map(str, space.shape))}), got"
         if x is None:
             raise ValueError(f"{expected} {_described(obs)}")
+        if x.ndim in (3, 4) and x.shape[-3:] != space.shape and x.shape[-3:] == _channels_last_shape(space):
+            x = np.moveaxis(x, -1, -3)  # channels-last images of a channels-first space, as SB3's predict takes them
         x = x.astype(np.float32, copy=False)
         single = x.shape == space.shape
         batch = x[None] if single else x
@@ -199,6 +201,14 @@ def encode_observations(space: gym.Space, obs: Any, what: str) -> tuple[np.ndarr
         return encode_batch(space, batch), n is None
     except ValueError as e:  # a value outside the space
         raise ValueError(f"{what}: {e}") from None
+
+
+def _channels_last_shape(space: gym.Space) -> tuple[int, ...] | None:
+    """(H, W, C) of a channels-first (C, H, W) image space, else None."""
+    if not is_image_space(space) or image_layout(space)[1]:
+        return None
+    c, h, w = space.shape
+    return (h, w, c)
 
 
 def _numeric(obs: Any) -> np.ndarray | None:
@@ -314,6 +324,55 @@ class EncodedObservations(SubEnvMethods, gym.vector.VectorWrapper):
             env = envs[0] if envs else self.env
             name = getattr(getattr(env, "spec", None), "id", None) or type(env.unwrapped).__name__
             raise ValueError(f"the env {name}'s {method}() returned {e}") from None
+
+
+def channels_first(space: gym.Space) -> spaces.Box | None:
+    """The channels-first (C, H, W) image space of a channels-last (H, W, C) image ``space`` (``is_image_space``,
+    ``agents.common.cnn.image_layout``), what SB3's ``VecTransposeImage`` makes of it; None for anything else."""
+    if not is_image_space(space) or not image_layout(space)[1]:
+        return None
+    return spaces.Box(
+        space.low.transpose(2, 0, 1),
+        space.high.transpose(2, 0, 1),
+        dtype=space.dtype,  # type: ignore[union-attr]
+    )
+
+
+class TransposedImages(SubEnvMethods, gym.vector.VectorWrapper):
+    """A vector env of channels-last (H, W, C) images seen channels first (C, H, W), the observations and the
+    ``final_obs`` of its infos: SB3's ``VecTransposeImage``. An agent whose observation space is the channels-first
+    image (a model converted from SB3, which trained behind ``VecTransposeImage``) is given the env this way.
+
+    Args:
+        env: A SAME_STEP vector env whose single observation space is a channels-last image.
+
+    Raises:
+        ValueError: For another observation space.
+    """
+
+    def __init__(self, env: gym.vector.VectorEnv) -> None:
+        super().__init__(env)
+        single = channels_first(env.single_observation_space)
+        if single is None:
+            raise ValueError(
+                f"TransposedImages needs channels-last images (H, W, C) of uint8 in 0..255, got "
+                f"{env.single_observation_space}"
+            )
+        self.single_observation_space = single
+        self.observation_space = batch_space(single, self.num_envs)
+
+    def reset(self, *, seed: int | list[int | None] | None = None, options: dict | None = None) -> tuple[Any, dict]:
+        obs, infos = self.env.reset(seed=seed, options=options)
+        return np.ascontiguousarray(obs.transpose(0, 3, 1, 2)), infos
+
+    def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+        obs, rewards, terminated, truncated, infos = self.env.step(actions)
+        if "final_obs" in infos:
+            final = np.full(self.num_envs, None, dtype=object)
+            for i in np.flatnonzero(infos["_final_obs"]):
+                final[i] = np.ascontiguousarray(np.asarray(infos["final_obs"][i]).transpose(2, 0, 1))
+            infos = {**infos, "final_obs": final}
+        return np.ascontiguousarray(obs.transpose(0, 3, 1, 2)), rewards, terminated, truncated, infos
 
 
 def encode_vec_env(env: gym.vector.VectorEnv) -> gym.vector.VectorEnv:
