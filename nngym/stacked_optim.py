@@ -183,6 +183,9 @@ class StackedOptimizer:
     def load_member_state_dict(self, m: int, state: dict[str, Any]) -> None:
         """Restores member m's slots (and the shared ``t`` and ``lr``) from an ordinary ``state_dict``.
 
+        ``t`` is one count for all members: the state's ``t`` replaces it, so the members' states must have taken
+        as many steps (``agents.common.population.check_counters`` refuses members that have not).
+
         Raises:
             ValueError: If the state is not such a dict, or a slot's name, key or shape does not match member m's
                 parameters and this optimiser's rule (``nngym.optim.check_state_dict``).

@@ -1139,15 +1139,29 @@ class BaseAgent(metaclass=_AgentMeta):
         Raises:
             ModelFileError: As ``load`` names them.
         """
-        if isinstance(path, str | os.PathLike) and Path(path).is_dir():
-            folder = os.fspath(path)
-            what = (
-                f"a population's folder, not a model file: load it with agents.load_population({cls.algo}, "
-                f"{folder!r}), or one member with {cls.algo}.load({os.path.join(folder, 's<seed>.npz')!r})"
-                if (Path(path) / "population.json").exists()
-                else "a folder, not a model file"
-            )
-            raise ModelFileError(f"{path} is {what}")
+        if isinstance(path, str | os.PathLike):
+            given = Path(path)
+            # Population.save("x.npz") writes the folder x: a missing x.npz beside it names the folder
+            folder = given.with_suffix("") if given.suffix == ".npz" and not given.exists() else given
+            index = folder / "population.json"
+            if index.is_file():
+                try:
+                    algo = json.loads(index.read_text()).get("algorithm") or cls.algo
+                except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+                    algo = cls.algo
+                how = (
+                    f"load it with agents.load_population({algo}, {os.fspath(folder)!r}), or one member with "
+                    f"{algo}.load({os.path.join(folder, 's<seed>.npz')!r})"
+                    + ("" if algo == cls.algo else f" (its members are {algo} agents, not {cls.algo})")
+                )
+                if folder != given:
+                    raise FileNotFoundError(
+                        f"model file not found: {path}; Population.save({os.fspath(path)!r}) wrote the population's "
+                        f"folder {os.fspath(folder)!r} (without .npz): {how}"
+                    )
+                raise ModelFileError(f"{path} is a population's folder, not a model file: {how}")
+            if given.is_dir():
+                raise ModelFileError(f"{path} is a folder, not a model file")
         arrays, meta = load_npz(path)
         if meta.get("format") != "nngym.agent":
             raise ModelFileError(f"{path}: format is {meta.get('format')!r}, expected 'nngym.agent'")

@@ -469,8 +469,7 @@ class CheckpointCallback(BaseCallback):
     (``Population.save``: a model file per member, which ``load_population`` reads back): K members of ``<steps>``
     env steps each, the ``num_timesteps`` each member's file holds and its progress.csv shows; the population's
     ``num_timesteps``, which callbacks count, is their sum, K·steps (``rl_model_2x64_steps``: 2 members, 64 steps
-    each, 128 together). Members with different step counts (made ``from_members``) give the sum,
-    ``<name_prefix>_<sum>_steps/``.
+    each, 128 together).
 
     Args:
         save_freq: Interval in ``on_step`` calls (one call = n_envs env steps, as in SB3): a whole number >= 1.

@@ -17,7 +17,22 @@ layout of K single runs; ``member_log_dir``: ``<log_dir>/s<seed>``, or ``{seed}`
 <tensorboard_log>`` shows one run per seed and ``learn``, named by the seed, and ``learn(...,
 reset_num_timesteps=False)`` (also after ``load_population``) continues each member's latest run in its own
 directory. ``save(path)`` writes a directory of one ordinary model file per member plus ``population.json``;
-``load_population`` reads it back to continue training.
+``load_population`` reads it back to continue training. With ``verbose=1`` each member prints its log table, after
+a line ``seed <seed>:``.
+
+Time: the members run in one process, side by side, so the clock each member's files show is the population's
+wall-clock: ``monitor.csv``'s ``t`` (and ``ep_info_buffer``'s), and progress.csv's ``time/time_elapsed`` are the
+seconds since the population's ``learn`` began, and ``time/fps`` is a member's env steps over them (about 1/K of
+the population's steps per second). ``agents.experiments.train_population``'s ``eval.json`` gives each seed
+``train_seconds`` / ``train_cpu_seconds`` as a 1/K share of the population's seconds, and the whole population's
+seconds under its ``population`` entry.
+
+Members from elsewhere: ``Population.from_members`` (and ``load_population``) takes ready agents of one class,
+configuration, number of envs and pair of spaces, at one point of training (``check_counters``: the loops step
+every member with member 0's env step count, schedules' progress and DQN's call count, and the stacked optimiser
+keeps one step count for all). ``population.member(k)`` is a copy of member k with envs made as member k's are
+(from each of its envs' specs: id, arguments, ``max_episode_steps``), or none, with a warning naming ``set_env``,
+if they cannot be made again.
 
 Hyperparameters: the members share one configuration. ``population.gamma`` reads it, and ``population.ent_coef =
 0.01`` sets a hyperparameter a single agent lets you set (``SETTABLE``) on every member and on what the population
@@ -31,7 +46,10 @@ Attributes of a single agent that a population has per member (``policy``, ``env
 ``population.member(k).<name>``.
 
 Callbacks see the population as their ``model``: ``training_env`` is ``get_env()``, the K·n_envs envs of its members
-(``PopulationEnvs``), and ``logger`` writes into every member's progress.csv (``PopulationLogger``).
+(``PopulationEnvs``: a vector env's spaces, ``get_attr``, ``set_attr``, ``env_method``, ``call`` and ``render`` over
+them, numbered member by member; stepping and resetting are member k's, ``training_env[k]``), and ``logger`` writes
+into every member's progress.csv (``PopulationLogger``: ``record``, ``record_mean``, ``dump``; what is a member's
+own, ``get_dir`` or ``name_to_value``, is ``model.members[k].logger``'s).
 A callback's ``num_timesteps`` is the population's, all members' env steps together (K times a member's).
 ``CheckpointCallback`` saves the population's directory (``<name_prefix>_<K>x<steps>_steps``, K members of
 ``<steps>`` steps each), ``EvalCallback`` evaluates each member into its own files and ``StopTrainingOnMaxEpisodes``
@@ -46,7 +64,7 @@ import os
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +91,9 @@ from agents.common.config import (
 from agents.common.logger import member_log_dir
 from agents.common.population_dqn import DQNPopulationEngine
 from agents.common.population_onpolicy import A2CPopulationEngine, PPOPopulationEngine, check_population_config
-from agents.common.population_parts import part_count
+from agents.common.population_parts import dump_member_logs, label_member_table, part_count
 from agents.common.sb3_args import check_save_arguments
+from agents.common.vec_env import SyncVectorEnv, make_vec_env, sub_env_indices, tile_frames
 from nngym.parallel import available_cores
 from nngym.serialization import META_KEY, ModelFileError
 
@@ -103,16 +122,60 @@ def check_seeds(seeds: Any) -> list[int]:
     return out
 
 
+def training_counters(agent: Any) -> dict[str, int]:
+    """The counters of ``agent``'s training progress that a population's loops share among its members.
+
+    The loops read them from member 0 for all: its env steps (``num_timesteps``) decide when ``learn`` ends and the
+    progress of every schedule (step size, clip range, DQN's ε and ``learning_starts``), the stacked optimiser
+    keeps one step count ``t`` for all (Adam's bias correction), and DQN's vector steps (``_n_calls``) time its
+    target updates and training calls. The updates (``_n_updates``) follow from them.
+
+    Returns:
+        ``{"num_timesteps", "optimizer.t", "n_updates"}`` and, for DQN, ``"n_calls"``.
+    """
+    counters = {"num_timesteps": agent.num_timesteps, "optimizer.t": agent.optimizer.t, "n_updates": agent._n_updates}
+    if hasattr(agent, "_n_calls"):
+        counters["n_calls"] = agent._n_calls
+    return counters
+
+
+def check_counters(members: Sequence[Any]) -> None:
+    """Checks that the members are at one point of training (``training_counters``): a population steps them
+    together, with member 0's counters, so a member at another point would not follow its single run.
+
+    Raises:
+        ValueError: Listing each member's seed and counters.
+    """
+    counters = [training_counters(m) for m in members]
+    if all(c == counters[0] for c in counters):
+        return
+    listed = "; ".join(
+        f"seed {m.seed}: " + ", ".join(f"{key}={value}" for key, value in c.items())
+        for m, c in zip(members, counters, strict=True)
+    )
+    raise ValueError(
+        f"a population's members are trained in step, with one count of env steps, optimiser steps and updates for "
+        f"all (member 0's), so they must be at one point of training; their counters differ: {listed}. Make the "
+        "population of members saved at one step (a population's checkpoint: load_population), or train each "
+        "member alone"
+    )
+
+
 class PopulationEnvs:
-    """The envs a population steps, K members' vector envs of n_envs each, as one read-only view: a population's
+    """The envs a population steps, K members' vector envs of n_envs each, as one view: a population's
     ``get_env()``, so a callback's ``training_env``.
 
-    It has a vector env's size and spaces (``num_envs`` = K·n_envs, the population's ``n_envs``, as the locals'
-    ``dones`` hold K·n_envs flags, one array per member), and member k's vector env at ``envs[k]`` (or
-    ``population_envs[k]``). It does not step or reset: the population steps its members' envs itself.
+    It has a vector env's size and spaces: ``num_envs`` = K·n_envs (the population's ``n_envs``, as the locals'
+    ``dones`` hold K·n_envs flags, one array per member), ``single_observation_space`` / ``single_action_space``
+    (the members' one pair) and ``observation_space`` / ``action_space`` batched over the K·n_envs envs. Its envs
+    are numbered member by member: env i is env ``i % n_envs`` of member ``i // n_envs``. Gymnasium's ``call``,
+    ``get_attr``, ``set_attr`` and ``render`` and SB3's ``env_method`` and ``indices`` reach them in that order,
+    each through its member's vector env (``agents.common.vec_env.SubEnvMethods``). Member k's vector env is
+    ``envs[k]`` (or ``population_envs[k]``). It does not step, reset or close: the population steps its members'
+    envs itself; those, and the other attributes of one member's vector env, are ``population_envs[k]``'s.
 
     Args:
-        envs: The members' vector envs, in member order.
+        envs: The members' vector envs, in member order, of n_envs envs each.
     """
 
     def __init__(self, envs: Sequence[gym.vector.VectorEnv]) -> None:
@@ -120,6 +183,16 @@ class PopulationEnvs:
         self.num_envs = sum(e.num_envs for e in self.envs)
         self.single_observation_space = self.envs[0].single_observation_space
         self.single_action_space = self.envs[0].single_action_space
+
+    @property
+    def observation_space(self) -> gym.Space:
+        """The observation space of the K·n_envs envs batched, as a vector env's (``batch_space``)."""
+        return gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
+
+    @property
+    def action_space(self) -> gym.Space:
+        """The action space of the K·n_envs envs batched, as a vector env's (``batch_space``)."""
+        return gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
 
     def __len__(self) -> int:
         """K, the number of members' vector envs (``num_envs`` counts their envs)."""
@@ -133,6 +206,121 @@ class PopulationEnvs:
 
     def __repr__(self) -> str:
         return f"PopulationEnvs({len(self.envs)} members x {self.envs[0].num_envs} envs)"
+
+    def __getattr__(self, name: str) -> Any:
+        """An AttributeError for what the members' vector envs have and the population's envs as one do not
+        (``reset``, ``step``, ``close``...), naming ``training_env[k]``."""
+        envs = self.__dict__.get("envs")
+        if name.startswith("_") or not envs or not hasattr(envs[0], name):
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute {name!r}", name=name, obj=self)
+        raise AttributeError(
+            f"PopulationEnvs, the {self.num_envs} envs of a population's {len(envs)} members, has no {name!r}: the "
+            f"population steps, resets and closes its members' envs itself; member k's vector env has it: "
+            f"training_env[k].{name} (population.get_env()[k].{name}), k in 0..{len(envs) - 1}",
+            name=name,
+            obj=self,
+        )
+
+    def _by_member(self, indices: int | Iterable[int] | None, what: str) -> list[tuple[int, list[int]]]:
+        """The envs ``indices`` (SB3's: None for all, an int or ints in [-num_envs, num_envs)) as runs of one
+        member each, in their order: ``[(k, [member k's env indices]), ...]``.
+
+        Raises:
+            ValueError: For indices that are not ints in range (``sub_env_indices``), naming ``what``.
+        """
+        n = self.envs[0].num_envs
+        runs: list[tuple[int, list[int]]] = []
+        for i in sub_env_indices(indices, self.num_envs, f"PopulationEnvs.{what}"):
+            if runs and runs[-1][0] == i // n:
+                runs[-1][1].append(i % n)
+            else:
+                runs.append((i // n, [i % n]))
+        return runs
+
+    def get_attr(self, name: str, indices: int | Iterable[int] | None = None) -> tuple[Any, ...]:
+        """Each env's attribute ``name`` (Gymnasium's ``get_attr``, SB3's with ``indices``), through its member's
+        vector env.
+
+        Args:
+            name: The attribute, looked up through each env's wrappers (called if callable, as Gymnasium does).
+            indices: The envs, numbered member by member (None: all K·n_envs; an int or ints).
+
+        Returns:
+            One value per env of ``indices``, in their order.
+        """
+        return tuple(
+            value for k, local in self._by_member(indices, "get_attr") for value in self.envs[k].get_attr(name, local)
+        )
+
+    def set_attr(self, name: str, values: Any, indices: int | Iterable[int] | None = None) -> None:
+        """Sets each env's attribute ``name`` (Gymnasium's ``set_attr``, SB3's with ``indices``), through its
+        member's vector env.
+
+        Args:
+            name: The attribute, set where each env's wrappers hold it.
+            values: A list or tuple of one value per env of ``indices``, or one value for them all.
+            indices: The envs, numbered member by member (None: all K·n_envs; an int or ints).
+
+        Raises:
+            ValueError: For a list or tuple of another length than the envs of ``indices``.
+        """
+        runs = self._by_member(indices, "set_attr")
+        count = sum(len(local) for _, local in runs)
+        if not isinstance(values, list | tuple):
+            values = [values] * count
+        if len(values) != count:
+            raise ValueError(
+                f"PopulationEnvs.set_attr: values must be one value or a list or tuple of one value per env "
+                f"({count}), got {len(values)} values"
+            )
+        start = 0
+        for k, local in runs:
+            self.envs[k].set_attr(name, list(values[start : start + len(local)]), local)
+            start += len(local)
+
+    def env_method(
+        self, method_name: str, *method_args: Any, indices: int | Iterable[int] | None = None, **method_kwargs: Any
+    ) -> list[Any]:
+        """SB3's ``env_method``: each env's method ``method_name`` called with the arguments, through its member's
+        vector env.
+
+        Args:
+            method_name: The method, looked up through each env's wrappers.
+            *method_args: Its positional arguments.
+            indices: The envs, numbered member by member (None: all K·n_envs; an int or ints).
+            **method_kwargs: Its keyword arguments.
+
+        Returns:
+            One result per env of ``indices``, in their order.
+        """
+        return [
+            result
+            for k, local in self._by_member(indices, "env_method")
+            for result in self.envs[k].env_method(method_name, *method_args, indices=local, **method_kwargs)
+        ]
+
+    def call(self, name: str, /, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        """Each env's attribute ``name``, called with ``args`` and ``kwargs`` if callable (Gymnasium's ``call``).
+
+        Returns:
+            One result per env, member by member (``num_envs``,).
+        """
+        return tuple(result for env in self.envs for result in env.call(name, *args, **kwargs))
+
+    def render(self, mode: str | None = None) -> Any:
+        """Each env's frame, member by member, or, with SB3's ``mode="rgb_array"``, the K·n_envs frames tiled into
+        one image (``agents.common.vec_env.tile_frames``), as a vector env's ``render``.
+
+        Raises:
+            ValueError: For another mode, or ``"rgb_array"`` on envs that give no frames.
+        """
+        if mode not in (None, "rgb_array"):
+            raise ValueError(
+                f"PopulationEnvs.render: mode must be None (each env's frame) or 'rgb_array' (the frames tiled into "
+                f"one image, SB3's), got {mode!r}; an env's render mode is chosen when it is made (render_mode=...)"
+            )
+        frames = tuple(frame for env in self.envs for frame in env.render())
+        return frames if mode is None else tile_frames(frames, "PopulationEnvs.render(mode='rgb_array')")
 
 
 class PopulationLogger:
@@ -150,6 +338,20 @@ class PopulationLogger:
 
     def __init__(self, members: Sequence[Any]) -> None:
         self.members = list(members)
+
+    def __getattr__(self, name: str) -> Any:
+        """An AttributeError for what the members' loggers have and the population's does not (``get_dir``,
+        ``name_to_value``, ``close``...: each member's is its own), naming ``model.members[k].logger``."""
+        members = self.__dict__.get("members")
+        if name.startswith("_") or not members or not hasattr(members[0].logger, name):
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute {name!r}", name=name, obj=self)
+        raise AttributeError(
+            f"a population's logger writes into its {len(members)} members' loggers (record, record_mean, dump) and "
+            f"has no {name!r}: each member's logger has its own, model.members[k].logger.{name} (in a callback, "
+            f"self.model.members[k].logger.{name}), k in 0..{len(members) - 1}",
+            name=name,
+            obj=self,
+        )
 
     def record(self, key: str, value: Any, exclude: str | tuple[str, ...] | None = None) -> None:
         """``record`` on every member's logger (``agents.common.logger.Logger.record``)."""
@@ -169,6 +371,7 @@ class PopulationLogger:
                 population's, K times a member's, and each member's file counts its own steps.
         """
         for m in self.members:
+            label_member_table(m)
             m.logger.dump(m.num_timesteps)
 
 
@@ -187,7 +390,7 @@ class Population:
     Args:
         agent_cls: PPO, A2C or DQN (``ENGINES``).
         env: An env id (each member makes its own envs), or a list of K envs / vector envs, one per member, all with
-            one observation space and one action space.
+            one observation space and one action space and of one size (``num_envs``).
         seed: The members' seeds, K distinct ints.
         log_dir: Directory of the members' logs (``member_log_dir``: ``{seed}`` in it is filled in, else
             ``<log_dir>/s<seed>``).
@@ -197,7 +400,7 @@ class Population:
 
     Raises:
         ValueError: For another algorithm, a policy that is not an MLP, a single env instance, envs with different
-            spaces, or bad seeds.
+            spaces or numbers of envs, or bad seeds.
     """
 
     #: Threads while learning. With n > 1 the members are cut into up to n parts (as many as their work pays for,
@@ -262,7 +465,19 @@ class Population:
         parameters and optimiser states are taken over as they are.
 
         Members that share one ``tensorboard_log`` get a directory each under it (``<tensorboard_log>/s<seed>``), so
-        their runs do not mix; members with directories of their own keep them."""
+        their runs do not mix; members with directories of their own keep them.
+
+        Args:
+            members: The agents, in member order: one class and configuration, distinct seeds, envs of one number
+                and one pair of spaces, and one training progress (``check_counters``: equal env steps,
+                optimiser steps and updates).
+            log_dir: The members' log directory (``member_log_dir``); None keeps none.
+
+        Raises:
+            ValueError: For no member, another algorithm or network, repeated seeds, members of several classes or
+                configurations, envs of other spaces or sizes, or members at different training steps (naming
+                each member's seed and counters).
+        """
         if not members:
             raise ValueError("a population needs at least one member")
         _check_supported(type(members[0]), members[0].net)
@@ -275,6 +490,7 @@ class Population:
 
     def _init_from_members(self, members: list[Any], log_dir: str | os.PathLike | None) -> None:
         _check_one_shape(members)
+        check_counters(members)
         init = self.__dict__  # the population's own state, set before its attributes' rules apply (__setattr__)
         init["members"] = members
         init["agent_cls"] = type(members[0])
@@ -474,9 +690,10 @@ class Population:
         return None if any(e is None for e in envs) else PopulationEnvs(envs)
 
     def dump_logs(self) -> None:
-        """SB3's ``dump_logs``: each member writes its log row now, at its own env steps."""
+        """SB3's ``dump_logs``: each member writes its log row now, at its own env steps (with ``verbose`` >= 1 its
+        stdout table after a line ``seed <seed>:``)."""
         for m in self.members:
-            m.dump_logs()
+            dump_member_logs(m)
 
     @property
     def logger(self) -> PopulationLogger:
@@ -491,7 +708,15 @@ class Population:
         """Member k as an ordinary single agent of its own (a copy: training it leaves the population as it is).
 
         It has member k's parameters, optimiser state, counters and generator state (and replay buffer for DQN),
-        and envs made from the env id, as ``agent_cls.load`` of member k's saved file gives it.
+        as ``agent_cls.load`` of member k's saved file gives it, and envs of its own made as member k's are: one
+        per env of member k, each ``gym.make(spec)`` of that env's spec (its id, arguments and
+        ``max_episode_steps``), vectorised as the configuration says. An env without a spec (an instance of an
+        unregistered class, or wrapped by a wrapper that cannot be remade) cannot be made again: the copy then has
+        no env (``get_env()`` is None) and a UserWarning says to give it one with ``set_env``.
+
+        Raises:
+            TypeError: For an index that is not an int.
+            IndexError: For an index outside [-K, K).
         """
         if isinstance(k, bool) or not isinstance(k, int | np.integer):
             raise TypeError(f"member index must be an int, got {type(k).__name__} {k!r}")
@@ -501,7 +726,7 @@ class Population:
         with tempfile.TemporaryDirectory() as tmp:
             path = self.members[k].save(Path(tmp) / "member.npz", include_replay_buffer=True)
             custom = self.members[k]._callable_schedules()  # the file holds their last values, not the functions
-            return self.agent_cls.load(path, env=self.env_id or None, custom_objects=custom)
+            return self.agent_cls.load(path, env=_remade_env(self.members[k], k), custom_objects=custom)
 
     # --- learning ----------------------------------------------------------------------------
     def learn(
@@ -567,7 +792,12 @@ class Population:
         """A directory ``path`` (a ``.npz`` suffix dropped) of member files ``s<seed>.npz``, each an ordinary model
         file (``agent_cls.load`` reads it as a single agent), and ``population.json`` listing them in order.
         Returns the directory. ``exclude`` / ``include`` are SB3's, taken as the single agents' ``save`` takes
-        them (``agents.common.sb3_args.check_save_arguments``)."""
+        them (``agents.common.sb3_args.check_save_arguments``).
+
+        Raises:
+            TypeError: For a ``path`` that is no path (a file object: a population is a folder of files).
+        """
+        _check_folder_path(path, f"{self.algo} population.save", self.algo)
         check_save_arguments(f"{self.algo} population", exclude, include)
         folder = Path(path)
         if folder.suffix == ".npz":
@@ -616,7 +846,9 @@ def load_population(
         ModelFileError: If ``population.json`` is missing, not valid JSON, of another format or algorithm, without
             its ``files`` and ``seeds`` lists (of one length, distinct seeds), or if a member file's seed is not the
             one ``population.json`` lists for it; the message names the file.
+        TypeError: For a ``path`` that is no path (a file object: a population is a folder of files).
     """
+    _check_folder_path(path, "load_population", getattr(agent_cls, "algo", "<Algo>"))
     folder = Path(path)
     if folder.suffix == ".npz":
         folder = folder.with_suffix("")
@@ -660,6 +892,25 @@ def load_population(
     if saved[0]:
         warnings.warn(_saved_schedules_message(agent_cls.__name__, folder, seeds, saved[0]), UserWarning, stacklevel=2)
     return population
+
+
+def _check_folder_path(path: Any, where: str, algo: str) -> None:
+    """Checks that ``path`` names a population's folder: a str or ``os.PathLike``.
+
+    Args:
+        path: What was given.
+        where: The caller, for the message.
+        algo: The population's algorithm (``PPO``), for the message.
+
+    Raises:
+        TypeError: Naming ``where``, what came, and how to save or load one member to or from a file object.
+    """
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(
+            f"{where}: a population is a folder (a model file per member and population.json), so it needs a "
+            f"path (str or os.PathLike), got {type(path).__name__}; a file object holds one agent: "
+            f"population.members[k].save(file) writes member k, {algo}.load(file) reads it"
+        )
 
 
 def _member_meta(path: Path) -> dict[str, Any] | None:
@@ -758,12 +1009,21 @@ def _check_supported(agent_cls: type, net: Any) -> None:
 
 def _check_one_shape(members: Sequence[Any]) -> None:
     """Checks that the members' envs have one observation space and one action space (up to a Box's bounds): their
-    networks are stacked, and one action distribution serves them all.
+    networks are stacked, and one action distribution serves them all; and that each member has as many envs
+    (``n_envs``): their rollouts are stacked (K, n_envs, ...).
 
     Raises:
-        ValueError: Naming the first member whose spaces differ from member 0's, both members' envs and spaces.
+        ValueError: Naming the first member whose spaces differ from member 0's, both members' envs and spaces; or
+            each member's seed and number of envs.
     """
     m0 = members[0]
+    if any(m.n_envs != m0.n_envs for m in members):
+        sizes = ", ".join(f"seed {m.seed}: {m.n_envs}" for m in members)
+        raise ValueError(
+            f"a population's members need the same number of envs (their rollouts are stacked, a row of n_envs envs "
+            f"per member), got num_envs {sizes}; give every member a vector env of one size (or an env id and "
+            "n_envs)"
+        )
     first = (_space_layout(m0.observation_space), _space_layout(m0.action_space))
     for k, m in enumerate(members[1:], start=1):
         if (_space_layout(m.observation_space), _space_layout(m.action_space)) != first:
@@ -774,6 +1034,41 @@ def _check_one_shape(members: Sequence[Any]) -> None:
                 f"{m.seed}, {_env_name(m)}) has observation space {m.observation_space} and action space "
                 f"{m.action_space}; train the seeds of each env as a population of its own"
             )
+
+
+def _remade_env(agent: Any, k: int) -> gym.vector.VectorEnv | None:
+    """New envs made as member ``k``'s (``agent``'s) are: each of its envs again from its spec (``gym.make(spec)``:
+    the id, arguments, ``max_episode_steps`` and recorded wrappers), vectorised as its configuration says
+    (``vectorization``), in a vector env of the agent's kind (``make_vec_env``).
+
+    Returns:
+        The vector env, or None if the agent has none, or (with a UserWarning naming ``set_env``) if one of its
+        envs has no spec or cannot be made from it.
+    """
+    env = agent.get_env()
+    if env is None:
+        return None
+    specs = list(env.get_attr("spec"))
+    fns = [lambda spec=spec: gym.make(spec) for spec in specs]
+    vectorization = getattr(agent.config, "vectorization", "sync")
+    missing = [i for i, spec in enumerate(specs) if spec is None]
+    if missing:
+        reason = f"its env {missing[0]} has no spec (an instance of an unregistered env class)"
+    else:
+        try:
+            if vectorization == "sync":
+                return SyncVectorEnv(fns)
+            vector_cls = gym.vector.SyncVectorEnv if vectorization == "gym-sync" else gym.vector.AsyncVectorEnv
+            return make_vec_env(vector_cls(fns, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP))
+        except Exception as e:  # noqa: BLE001 - any env that cannot be made again leaves the copy without envs
+            reason = f"its envs cannot be made again from their specs ({type(e).__name__}: {e})"
+    warnings.warn(
+        f"population.member({k}) (seed {agent.seed}) has no env: {reason}; give the copy an env with "
+        "set_env(env) before it learns",
+        UserWarning,
+        stacklevel=3,
+    )
+    return None
 
 
 def _env_name(agent: Any) -> str:

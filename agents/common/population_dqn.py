@@ -17,7 +17,7 @@ from agents.common.buffers import replay_chunk_steps
 from agents.common.callbacks import STEP_LOCALS, BaseCallback
 from agents.common.member_generators import MemberGenerators
 from agents.common.polyak import polyak_update
-from agents.common.population_parts import MemberParts, Part
+from agents.common.population_parts import MemberParts, Part, dump_member_logs
 from agents.common.population_policies import StackedQNetwork
 from agents.common.spaces import to_env_actions
 from agents.common.vec_env import true_next_observations
@@ -87,6 +87,8 @@ class DQNPopulationEngine:
         last_logged = [m._episode_num for m in members]
         for m in members:  # ε at the progress where this run starts, as DQN._learn sets it
             m.exploration_rate = m._epsilon()
+            if m.normalizer is not None:
+                m.normalizer.old_obs = m._last_obs  # SB3's get_original_obs: the observations before normalisation
         obs = np.stack([m._last_obs for m in members])  # (K, N, ...)
         step: dict[str, list[Any]] = {key: [None] * K for key in STEP_LOCALS}  # the callbacks' locals, per member
         in_rollout, stopped = False, False
@@ -113,7 +115,8 @@ class DQNPopulationEngine:
                 real_next = true_next_observations(next_obs, dones, infos)
                 m.replay_buffer.add(obs[k], real_next, actions[k], rewards, terminated, dones)
                 if m.normalizer is not None:
-                    m.normalizer.scale_rewards(rewards, dones)
+                    m.normalizer.scale_rewards(rewards, dones)  # advances the running returns' statistics
+                    m.normalizer.old_obs, m.normalizer.old_reward = next_obs, rewards  # SB3's get_original_obs
                 m._track_episodes(rewards, dones, infos)
                 next_all[k] = next_obs
                 m.exploration_rate = m._epsilon()
@@ -137,7 +140,7 @@ class DQNPopulationEngine:
                 for k, m in enumerate(members):
                     if m._episode_num - last_logged[k] >= c.log_interval and any_done[k]:
                         last_logged[k] = m._episode_num
-                        m._dump_logs()
+                        dump_member_logs(m)
         for k, m in enumerate(members):
             m._last_obs = obs[k].copy()
         if in_rollout and not stopped:  # total_timesteps came before the next training call

@@ -18,7 +18,7 @@ from agents.common.buffers import RolloutBuffer
 from agents.common.callbacks import STEP_LOCALS, BaseCallback
 from agents.common.member_generators import MemberGenerators
 from agents.common.policies import gaussian_grads, logits_grad
-from agents.common.population_parts import MemberParts, Part
+from agents.common.population_parts import MemberParts, Part, dump_member_logs
 from agents.common.population_policies import StackedActorCritic
 from agents.common.ppo_loss import ppo_loss
 from agents.common.rollout import bootstrap_truncated, explained_variance
@@ -155,18 +155,31 @@ class OnPolicyPopulationEngine:
             m.optimizer.lr = lr
         return lr
 
-    def _member_stats(self, stats: dict[str, np.ndarray]) -> None:
-        """Sets each member's ``_train_stats`` from per-member arrays (K,) and its own explained variance."""
+    #: The keys of a member's ``train_stats`` in the order its single agent's update sets them, the order of its
+    #: progress.csv columns.
+    STAT_KEYS: tuple[str, ...] = ()
+
+    def _member_stats(self, stats: dict[str, np.ndarray | float]) -> None:
+        """Sets each member's ``_train_stats`` from per-member arrays (K,) (or values of all members) and its own
+        explained variance and update count, in the single agent's order (``STAT_KEYS``).
+
+        Raises:
+            ValueError: For a key that ``STAT_KEYS`` does not list (the engine's update and its order disagree).
+        """
         buf = self.buffer
         if not self.policy.discrete:  # as the single agents log it
             stats = {**stats, "train/std": np.exp(self.policy.log_std).mean(axis=1)}
         for k, m in enumerate(self.members):
             cols = self._cols(k)
-            m._train_stats = {key: (v[k].item() if isinstance(v, np.ndarray) else v) for key, v in stats.items()}
-            m._train_stats["train/explained_variance"] = explained_variance(
+            own = {key: (v[k].item() if isinstance(v, np.ndarray) else v) for key, v in stats.items()}
+            own["train/explained_variance"] = explained_variance(
                 buf.values[:, cols].ravel(), buf.returns[:, cols].ravel()
             )
-            m._train_stats["train/n_updates"] = m._n_updates
+            own["train/n_updates"] = m._n_updates
+            unknown = sorted(set(own) - set(self.STAT_KEYS))
+            if unknown:
+                raise ValueError(f"{type(self).__name__}.STAT_KEYS does not list {unknown}")
+            m._train_stats = {key: own[key] for key in self.STAT_KEYS if key in own}
 
     @staticmethod
     def _backward(
@@ -197,7 +210,7 @@ class OnPolicyPopulationEngine:
             self.update()
             if c.log_interval and iteration % c.log_interval == 0:
                 for m in self.members:
-                    m._dump_logs(iteration)
+                    dump_member_logs(m, iteration)
 
     def update(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -205,6 +218,20 @@ class OnPolicyPopulationEngine:
 
 class PPOPopulationEngine(OnPolicyPopulationEngine):
     """PPO's update (``agents.ppo.PPO._update``) for every member at once."""
+
+    STAT_KEYS = (
+        "train/entropy_loss",
+        "train/policy_gradient_loss",
+        "train/value_loss",
+        "train/approx_kl",
+        "train/clip_fraction",
+        "train/loss",
+        "train/explained_variance",
+        "train/n_updates",
+        "train/clip_range",
+        "train/learning_rate",
+        "train/std",
+    )
 
     def update(self) -> None:
         c, m0 = self.members[0].config, self.members[0]
@@ -281,6 +308,16 @@ class PPOPopulationEngine(OnPolicyPopulationEngine):
 
 class A2CPopulationEngine(OnPolicyPopulationEngine):
     """A2C's update (``agents.a2c.A2C._update``) for every member at once: one gradient step per rollout."""
+
+    STAT_KEYS = (
+        "train/entropy_loss",
+        "train/policy_loss",
+        "train/value_loss",
+        "train/explained_variance",
+        "train/n_updates",
+        "train/learning_rate",
+        "train/std",
+    )
 
     def update(self) -> None:
         lr = self._set_lr()

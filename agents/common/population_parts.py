@@ -8,14 +8,18 @@ Member k's rows of the stacked networks never meet member j's, so the members' u
 arithmetic runs on as many cores, with BLAS on one thread each. Rollouts stay on the calling thread: stepping
 Python environments holds the GIL. Each row is computed by the same calls on the same numbers as in the
 undivided population, so a member learns the same either way.
+
+``dump_member_logs`` writes a member's log row from any of the population's loops, its stdout table labelled with
+the member's seed (``label_member_table``).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import numpy as np
 
@@ -48,6 +52,30 @@ class Part:
 #: faster; PPO's 64-unit actor and critic at 256 rows (7M a member) in parts of 8 members 1.26x faster, of 4 1.1x,
 #: of 2 1.3x slower; A2C's 40-row rollouts (1.1M a member) slower in parts of 8.
 MIN_PART_MACS = 25_000_000
+
+
+def label_member_table(member: Any, out: TextIO | None = None) -> None:
+    """Prints ``seed <seed>:`` if ``member``'s logger prints a stdout table at its next dump (``verbose`` >= 1): the
+    label of a table that would otherwise look like every other member's.
+
+    Args:
+        member: The agent, a member of a population.
+        out: Where the label goes (None: ``sys.stdout``, where the logger prints its table).
+    """
+    if getattr(member.logger, "verbose", 0) >= 1:
+        print(f"seed {member.seed}:", file=out or sys.stdout)
+
+
+def dump_member_logs(member: Any, iteration: int | None = None) -> None:
+    """Writes member ``member``'s log row now, as its single run's ``_dump_logs(iteration)`` does, its stdout table
+    labelled with its seed (``label_member_table``).
+
+    Args:
+        member: The agent, a member of a population.
+        iteration: On-policy agents' rollout count (``time/iterations``); None for DQN (``time/episodes``).
+    """
+    label_member_table(member)
+    member._dump_logs(iteration)
 
 
 def part_count(threads: int, n_members: int, macs_per_member: int) -> int:

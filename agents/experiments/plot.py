@@ -7,7 +7,8 @@
 Each RUN_DIR is a run (a directory with monitor.csv or SB3's <i>.monitor.csv files) or a directory
 searched recursively for runs. Runs are grouped by env (the monitor file's env_id, else eval.json's env) and,
 within an env, by "<impl> <ALGO>" (from the run's eval.json, written by scripts/train.py), else by directory
-name without the seed suffix, or by --labels (one per RUN_DIR). Each group is drawn as the mean ± std across
+name without the seed suffix (a population's member directories <log_dir>/s<seed> by the name of <log_dir>: one
+curve of its seeds), or by --labels (one per RUN_DIR). Each group is drawn as the mean ± std across
 its runs of the return smoothed over --window episodes (``--stat iqm``: the interquartile mean across runs
 with its 95% stratified-bootstrap confidence band, ``agents.experiments.stats``), with the env's reward
 threshold as a dashed line; runs of several envs get one row of panels per env, each with its own threshold.

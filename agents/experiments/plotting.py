@@ -200,12 +200,17 @@ def run_env(run: Run) -> str:
 
 def run_label(run: Run, fallback: str | None = None) -> str:
     """Group label: ``fallback`` if given, else ``"<impl> <ALGO>"`` from eval.json, else the directory
-    name without a trailing seed (``ppo_CartPole-v1_s0`` -> ``ppo_CartPole-v1``)."""
+    name without a trailing seed (``ppo_CartPole-v1_s0`` -> ``ppo_CartPole-v1``). A directory named by a seed
+    alone, ``s<seed>`` (a population member's, ``<log_dir>/s<seed>``), is that seed of the run its parent names
+    (``logs/pop/s0`` -> ``pop``)."""
     if fallback:
         return fallback
     if "impl" in run.meta and "algo" in run.meta:
         return f"{run.meta['impl']} {str(run.meta['algo']).upper()}"
-    return re.sub(r"[_-]s?\d+$", "", run.path.name) or run.path.name
+    name = run.path.name
+    if re.fullmatch(r"s\d+", name):
+        name = run.path.absolute().parent.name or name
+    return re.sub(r"[_-]s?\d+$", "", name) or name
 
 
 def plot_groups(
