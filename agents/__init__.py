@@ -61,7 +61,8 @@ def load_hyperparams(algo: str, env_id: str, path: str | os.PathLike | None = No
 
     Every key must be one the algorithm honours (``agents.common.hyperparams`` translates the zoo's
     ``policy``, ``policy_kwargs``, ``normalize`` ...); the result holds the agent's arguments plus
-    ``n_timesteps`` and, if the entry has them, ``env_wrapper`` / ``frame_stack`` for the env.
+    ``n_timesteps`` and, if the entry has them, ``env_wrapper`` / ``frame_stack`` for the env. An env id without an
+    entry of its own gets the file's ``atari`` entry (an Atari env) or its ``default`` entry, as in the zoo.
 
     Raises:
         HyperparamsError: A ValueError naming the key, the file and the env id that cannot be honoured.

@@ -111,6 +111,10 @@ class RecurrentPPOConfig:
     normalize_reward: bool = False
     """Scale rewards by the running std of the discounted return, clipped to ±10 (``VecNormalize(norm_reward=True)``;
     the zoo's ``normalize: true`` turns on both); episode statistics stay raw."""
+    normalize_kwargs: dict[str, float] | None = None
+    """VecNormalize's other settings for ``normalize_obs`` / ``normalize_reward``: ``clip_obs``, ``clip_reward``
+    (SB3: 10), ``epsilon`` (1e-8) and ``gamma`` of the running return (the agent's ``gamma``); the zoo's ``normalize``
+    dict string sets them (``agents.common.normalize.agent_normalizer``)."""
     log_interval: int = 1
     """Dump logs every this many rollouts."""
 

@@ -8,7 +8,10 @@ list of names and ``{name: kwargs}`` mappings) and ``frame_stack`` into function
 - the zoo's own ``rl_zoo3.wrappers.FrameSkip`` (``FrameSkip`` here) and
   ``rl_zoo3.wrappers.YAMLCompatResizeObservation`` (gymnasium's ``ResizeObservation``, the shape as a tuple);
 - ``frame_stack: k``: the last k observations concatenated along the channel axis (``FrameStack``), as
-  SB3's ``VecFrameStack`` does for the zoo.
+  SB3's ``VecFrameStack`` does for the zoo. The zoo stacks outside ``VecNormalize`` (frames normalised one by one,
+  padding frames 0 after normalisation), while an nngym agent normalises the stacked observation it is given, so
+  hyperparameter files may not combine ``frame_stack`` with normalised observations
+  (``agents.common.hyperparams.check_frame_stack``); reward normalisation alone is the same in both.
 
 Anything else (``AtariWrapper``, minigrid's wrappers) raises a ValueError that names it.
 """
@@ -58,7 +61,8 @@ class FrameStack(gym.ObservationWrapper):
 
     1-D observations (D,) become (k·D,), channels-first images (C, H, W) become (k·C, H, W),
     channels-last images (H, W, C) become (H, W, k·C) (the channel axis is the smallest, SB3's rule);
-    the oldest observation comes first and the stack starts filled with zeros.
+    the oldest observation comes first and the stack starts filled with zeros (raw zeros: an agent that normalises
+    observations sees them normalised, unlike the zoo's VecFrameStack over VecNormalize).
 
     Args:
         env: An env with a Box observation space of 1 or 3 dimensions.

@@ -89,6 +89,7 @@ def test_digit_glimpse_video_shows_where_the_agent_looks(tmp_path):
             "3",
             "--seed",
             "1",
+            "--stochastic",  # an untrained policy's sampled glimpses move; its greedy ones may not
             "--video-folder",
             str(tmp_path),
         ]

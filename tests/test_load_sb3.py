@@ -221,6 +221,14 @@ def test_a_model_of_channels_last_images_plays_and_trains_on_its_env(tmp_path):
     np.testing.assert_array_equal(back.get_env().reset()[0], raw.transpose(0, 3, 1, 2))
     back.learn(64)
     assert back.num_timesteps == 64
+    from agents.experiments import enjoy
+
+    if "TinyImage-v0" not in gym.registry:
+        gym.register("TinyImage-v0", entry_point=TinyImageEnv, max_episode_steps=8)
+    for impl in ("nngym", "sb3"):  # enjoy.py takes the zip on the env of (H, W, C) frames it trained on
+        enjoy.main(
+            ["--env", "TinyImage-v0", "--model", str(path), "--algo", "ppo", "--impl", impl, "--n-episodes", "1"]
+        )
 
 
 def test_nature_cnn_with_separate_extractors_and_box_actions(tmp_path):

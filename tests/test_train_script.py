@@ -35,7 +35,7 @@ def test_eval_freq_keeps_and_evaluates_the_best_model(tmp_path):
         "--log-dir",
         str(tmp_path),
         "--eval-freq",
-        "64",
+        "256",  # env steps, as the zoo's: every 64 vector steps of 4 envs
         "--eval-episodes",
         "2",
         "--n-eval-episodes",

@@ -145,7 +145,7 @@ def test_normalize_forms_and_unsupported_keys(tmp_path):
     table = {
         "CartPole-v1": {"normalize": "{'norm_obs': False, 'norm_reward': True}", "gamma": 0.9},
         "Acrobot-v1": {"normalize": "true"},
-        "MountainCar-v0": {"normalize": "{'norm_obs': True, 'clip_obs': 5.0}"},
+        "MountainCar-v0": {"normalize": "{'norm_obs': True, 'norm_obs_keys': ['position']}"},
         "Pendulum-v1": {"use_sde": False, "learning_rate": "linear_0.001", "callback": "my.Callback"},
         "LunarLander-v3": {"n_epochs": 4, "learning_rat": 0.1},
     }
@@ -154,7 +154,7 @@ def test_normalize_forms_and_unsupported_keys(tmp_path):
     hp = load_hyperparams("ppo", "CartPole-v1", path)
     assert hp == {"normalize_obs": False, "normalize_reward": True, "gamma": 0.9}
     assert load_hyperparams("ppo", "Acrobot-v1", path) == {"normalize_obs": True, "normalize_reward": True}
-    with pytest.raises(HyperparamsError, match=r"MountainCar-v0: normalize \['clip_obs'\] not supported"):
+    with pytest.raises(HyperparamsError, match=r"MountainCar-v0: normalize norm_obs_keys=\['position'\] is not supp"):
         load_hyperparams("ppo", "MountainCar-v0", path)
     with pytest.raises(HyperparamsError, match="Pendulum-v1: callback='my.Callback' is not supported"):
         load_hyperparams("ppo", "Pendulum-v1", path)
@@ -225,11 +225,16 @@ def test_a_namespaced_env_finds_the_entry_of_its_bare_name(tmp_path):
     assert hp == load_hyperparams("recurrent_ppo", "CartPoleNoVel-v1", zoo_lstm)
     assert hp["n_envs"] == 8 and hp["n_steps"] == 32 and hp["normalize_obs"] and hp["n_timesteps"] == 100_000
     assert load_hyperparams("recurrent_ppo", "envs:nngym/CartPoleNoVel-v1", zoo_lstm) == hp  # gymnasium's module:id
-    with pytest.raises(HyperparamsError, match="no recurrent_ppo hyperparameters for 'nngym/TMaze-v0'"):
+    # no entry of its own: the zoo file's 'default' one, whose MlpPolicy SB3-contrib's RecurrentPPO does not take
+    with pytest.raises(
+        HyperparamsError, match=r"ppo_lstm.yml: default \(used for 'nngym/TMaze-v0', which has no entry"
+    ):
         load_hyperparams("recurrent_ppo", "nngym/TMaze-v0", zoo_lstm)
     both = tmp_path / "both.yml"
     both.write_text("CartPoleNoVel-v1: {n_steps: 16}\nnngym/CartPoleNoVel-v1: {n_steps: 64}\n")
     assert load_hyperparams("recurrent_ppo", "nngym/CartPoleNoVel-v1", both) == {"n_steps": 64}
+    with pytest.raises(HyperparamsError, match="no recurrent_ppo hyperparameters for 'nngym/TMaze-v0'"):
+        load_hyperparams("recurrent_ppo", "nngym/TMaze-v0", both)
 
 
 def test_overrides_are_merged_into_the_entry_and_translated_with_it(tmp_path):
@@ -260,10 +265,9 @@ def test_overrides_are_merged_into_the_entry_and_translated_with_it(tmp_path):
     }
     assert load("nngym/DigitClassify-v0", policy="MlpPolicy")["net"] == "mlp"  # the override's policy, not the net
     assert load("nngym/DigitClassify-v0")["net"] == "cnn"
-    # normalize's gamma is checked against the gamma the override sets
-    assert load("CartPole-v1", gamma=0.95, normalize="{'gamma': 0.95}")["normalize_obs"] is True
-    with pytest.raises(HyperparamsError, match=r"normalize gamma=0.95 differs from the agent's gamma"):
-        load("CartPole-v1", normalize="{'gamma': 0.95}")
+    # as in the zoo, the entry's gamma (or the override's) replaces normalize's: VecNormalize discounts as the agent
+    assert "normalize_kwargs" not in load("CartPole-v1", gamma=0.95, normalize="{'gamma': 0.5}")
+    assert load("CartPole-v1", normalize="{'gamma': 0.95, 'clip_obs': 5}")["normalize_kwargs"] == {"clip_obs": 5.0}
     with pytest.raises(HyperparamsError, match=r"with the overrides \{'bogus': 1\}: \['bogus'\] not hyperparameters"):
         load("CartPole-v1", bogus=1)
     # SB3's other forms go on to the agent, which checks them (a DQN's net_arch is one list)

@@ -192,6 +192,7 @@ class SB3Agent:
         self._normalize_obs = bool(config.get("normalize_obs", False))
         self._normalize_reward = bool(config.get("normalize_reward", False))
         self._gamma = float(config.get("gamma", 0.99))
+        self._normalize_kwargs = dict(config.get("normalize_kwargs") or {})  # VecNormalize's other settings
         self._venv = None if env is None else self._make_env(env)
         kwargs = self._sb3_kwargs(dict(config))
         self.model = None
@@ -229,20 +230,18 @@ class SB3Agent:
             e.action_space.seed(self.seed + i)
         self._monitor = VecMonitor(venv)  # raw returns, under any normalisation
         if self._normalize_obs or self._normalize_reward:  # as nngym's RunningNormalizer / reward scaling, clip 10
+            settings = {"clip_obs": 10.0, "clip_reward": 10.0, "gamma": self._gamma, "epsilon": 1e-8}
             return VecNormalize(
                 self._monitor,
                 norm_obs=self._normalize_obs,
                 norm_reward=self._normalize_reward,
-                clip_obs=10.0,
-                clip_reward=10.0,
-                gamma=self._gamma,
-                epsilon=1e-8,
+                **{**settings, **self._normalize_kwargs},
             )
         return self._monitor
 
     def _sb3_kwargs(self, hp: dict[str, Any]) -> dict[str, Any]:
         """nngym Config fields -> SB3 constructor arguments (zoo semantics)."""
-        for key in ("n_envs", "log_interval", "normalize_obs", "normalize_reward", *NNGYM_ONLY):
+        for key in ("n_envs", "log_interval", "normalize_obs", "normalize_reward", "normalize_kwargs", *NNGYM_ONLY):
             hp.pop(key, None)
         for key in self.schedule_keys:
             if isinstance(hp.get(key), str):

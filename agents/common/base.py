@@ -41,7 +41,7 @@ from agents.common.config import (
 )
 from agents.common.dbn_policy import pretrain_dbn_trunk
 from agents.common.logger import Logger, MonitorWriter, log_rows, tensorboard_run_dir, trim_progress
-from agents.common.normalize import NormalizedVecEnv, Normalizer
+from agents.common.normalize import NormalizedVecEnv, Normalizer, agent_normalizer
 from agents.common.policies import ActorCriticPolicy, check_spaces
 from agents.common.sb3_args import check_device, check_save_arguments, sb3_arguments
 from agents.common.spaces import (
@@ -294,18 +294,16 @@ class BaseAgent(metaclass=_AgentMeta):
         self._train_stats: dict[str, float | Callable[[], float]] = {}
         self.normalizer: Normalizer | None = None  # VecNormalize's statistics (normalize_obs / normalize_reward)
         c = self.config
-        if getattr(c, "normalize_obs", False) or getattr(c, "normalize_reward", False):
-            box = isinstance(self.observation_space, gym.spaces.Box)  # a flattened Box keeps its shape for users
-            self.normalizer = Normalizer(
-                encoded_space(self.observation_space).shape,
-                self.n_envs,
-                norm_obs=c.normalize_obs,
-                norm_reward=c.normalize_reward,
-                gamma=getattr(c, "gamma", 0.99),
-                raw_shape=self.observation_space.shape if box else None,
-            )
-            if self.env is not None and self.normalize_in_env:
-                self.env = NormalizedVecEnv(self.env, self.normalizer)
+        box = isinstance(self.observation_space, gym.spaces.Box)  # a flattened Box keeps its shape for users
+        self.normalizer = agent_normalizer(
+            self.algo,
+            c,
+            encoded_space(self.observation_space).shape,
+            self.n_envs,
+            raw_shape=self.observation_space.shape if box else None,
+        )
+        if self.normalizer is not None and self.env is not None and self.normalize_in_env:
+            self.env = NormalizedVecEnv(self.env, self.normalizer)
         self.pretrain_timesteps = 0  # env steps spent before learn(): net="dbn"'s random-policy observations
         self.pretraining = None
         if isinstance(net, str) and net == "dbn":  # pretrain, then build on the converted trunk (dbn_policy)

@@ -7,13 +7,19 @@ ppo_lstm}.yml``, read unchanged) go through the same translation into an agent's
 - ``policy_kwargs``: a mapping, or the zoo's Python-literal string (``"dict(net_arch=[256, 256],
   activation_fn=nn.ReLU, ortho_init=False)"``), parsed by ``parse_policy_kwargs`` with ``ast`` —
   literals, ``dict(...)`` and the names of ``ACTIVATION_NAMES`` only, never ``eval``;
-- ``normalize``: ``true``, ``false`` or the zoo's dict string (``"{'norm_obs': False, 'norm_reward': True}"``)
-  → ``normalize_obs`` / ``normalize_reward``;
+- ``normalize``: ``true``, ``false`` or the zoo's dict string (``"{'norm_obs': False, 'norm_reward': True}"``,
+  ``"dict(norm_obs=True, clip_obs=5.0)"``) → ``normalize_obs`` / ``normalize_reward``, and VecNormalize's other
+  settings (``clip_obs``, ``clip_reward``, ``epsilon``, ``gamma``) as ``normalize_kwargs`` (``_normalize``);
 - ``net_arch`` (nngym's key, also inside ``policy_kwargs``): a list of layer sizes as a tuple, SB3's
   ``dict(pi=[...], vf=[...])`` as one tuple when both are the same, else as ``{"pi": ..., "vf": ...}`` (the agent
   checks it: a DQN's ``net_arch`` is one list);
 - ``n_timesteps`` → an int; ``env_wrapper`` and ``frame_stack`` are passed on for whoever builds the env
-  (``envs.wrappers.zoo_wrappers``); everything else must be a field of the algorithm's ``Config``.
+  (``envs.wrappers.zoo_wrappers``); everything else must be a field of the algorithm's ``Config``. ``frame_stack``
+  with normalised observations is refused (``check_frame_stack``).
+
+An env id without an entry of its own gets the file's ``atari`` entry if it is an Atari env (``is_atari``), else its
+``default`` entry, as rl-baselines3-zoo's ``read_hyperparameters`` does (its files have both; nngym's own have
+neither, so an env id they do not name is refused); a line on stdout says which entry was used.
 
 Command-line overrides (``train.py -p KEY=VALUE``) are merged into the entry first (``merge_overrides``) and
 translated with it, so ``-p "policy_kwargs=dict(net_arch=[32])"`` and ``-p normalize=true`` mean what they mean in
@@ -34,6 +40,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import yaml
 
@@ -111,6 +118,20 @@ UNSUPPORTED = {
 }
 
 
+#: the entries rl-baselines3-zoo's files give the env ids without one of their own: Atari envs' and the others'
+ATARI_ENTRY, DEFAULT_ENTRY = "atari", "default"
+#: the output key of VecNormalize's settings besides norm_obs / norm_reward (a file's ``normalize`` dict gives them)
+NORMALIZE_KWARGS = "normalize_kwargs"
+#: VecNormalize's settings nngym's ``Normalizer`` honours, with the values it uses when none is given (SB3's defaults;
+#: ``gamma`` is the agent's discount, 0.99 unless an entry sets it)
+NORMALIZE_SETTINGS: dict[str, float] = {"clip_obs": 10.0, "clip_reward": 10.0, "epsilon": 1e-8, "gamma": 0.99}
+#: VecNormalize's arguments nngym honours only at their default value (accepted with it and dropped), and why
+NORMALIZE_ONLY_DEFAULT: dict[str, tuple[Any, str]] = {
+    "norm_obs_keys": (None, "nngym's Normalizer normalises the whole observation, every part of a Dict one"),
+    "training": (True, "the statistics are updated while learning and frozen in predict and evaluation"),
+}
+
+
 class HyperparamsError(ValueError):
     """An entry of a hyperparameter file that cannot be honoured; the message names key, file and env id."""
 
@@ -136,13 +157,18 @@ def load_hyperparams(
             ``normalize=true``, ``gamma=0.98`` ...) merged into the entry before it is translated
             (``merge_overrides``), so they go through the same translation and checks as the entry's own keys.
 
+    An env id without an entry of its own gets the file's ``atari`` entry if it is an Atari env, else its
+    ``default`` entry, as in rl-baselines3-zoo (``entry_key``, which prints the entry used).
+
     Returns:
-        ``Config`` fields, ``net``, ``n_timesteps`` (an int, if the entry has it) and ``env_wrapper`` /
-        ``frame_stack`` (if it has them).
+        ``Config`` fields, ``net``, ``n_timesteps`` (an int, if the entry has it), ``env_wrapper`` /
+        ``frame_stack`` (if it has them) and ``normalize_kwargs`` (if its ``normalize`` dict sets VecNormalize's
+        ``clip_obs``, ``clip_reward``, ``epsilon`` or ``gamma`` to other values than nngym's ``Normalizer`` uses:
+        for whoever makes the agent to set on ``agent.get_vec_normalize_env()``).
 
     Raises:
-        HyperparamsError: For an algorithm without a file here, an env id without an entry, or a key that
-            nngym cannot honour (named with the file and env id).
+        HyperparamsError: For an algorithm without a file here, an env id without an entry (and no fallback
+            entry), or a key that nngym cannot honour (named with the file and env id).
     """
     if path is None:
         known = sorted(p.stem for p in HYPERPARAMS_DIR.glob("*.yml"))
@@ -154,27 +180,78 @@ def load_hyperparams(
         table = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as e:
         raise HyperparamsError(f"cannot read hyperparameter file {path}: {e}") from e
-    key = env_id
-    if isinstance(table, dict):  # the first of: the id as given, without gymnasium's "module:" prefix (an env
-        # registered on import, gym.make("my_envs:MyEnv-v0")), and without its namespace (nngym/CartPoleNoVel-v1:
-        # the zoo's files name it CartPoleNoVel-v1)
-        registered = env_id.split(":", 1)[-1]
-        key = next((k for k in (env_id, registered, registered.split("/", 1)[-1]) if k in table), env_id)
-    if not isinstance(table, dict) or key not in table:
-        have = sorted(table) if isinstance(table, dict) else []
-        raise HyperparamsError(
-            f"{path}: no {algo} hyperparameters for {env_id!r}; have {have}. To train it, add an entry for it to a "
-            f"yml file (an empty one, '{env_id}: {{}}', means the agent's defaults) and pass the file as the "
-            "hyperparameters file"
-        )
+    key = entry_key(table, algo, env_id, path)
     entry = table[key]
+    where = f"{path}: {key}" + ("" if key in _own_keys(env_id) else f" (used for {env_id!r}, which has no entry)")
     if not isinstance(entry, dict):
-        raise HyperparamsError(f"{path}: {key}: an entry is a mapping of hyperparameters, got {entry!r}")
-    where = f"{path}: {key}"
+        raise HyperparamsError(f"{where}: an entry is a mapping of hyperparameters, got {entry!r}")
     if overrides:
         entry = merge_overrides(entry, overrides)
         where += f" with the overrides {overrides}"
     return translate(entry, algo, where, config_fields)
+
+
+def _own_keys(env_id: str) -> tuple[str, str, str]:
+    """The keys that name ``env_id`` itself, in order of preference: the id as given, without gymnasium's ``module:``
+    prefix, and without its namespace as well."""
+    registered = env_id.split(":", 1)[-1]
+    return env_id, registered, registered.split("/", 1)[-1]
+
+
+def entry_key(table: Any, algo: str, env_id: str, path: str | Path) -> str:
+    """The key of ``table`` (a hyperparameter file's content) whose entry ``env_id`` trains with.
+
+    The first of: the id as given, the id without gymnasium's ``module:`` prefix (an env registered on import,
+    ``gym.make("my_envs:MyEnv-v0")``) and without its namespace (``nngym/CartPoleNoVel-v1``: the zoo's files name it
+    ``CartPoleNoVel-v1``). Without any, rl-baselines3-zoo's fallback: ``atari`` for an Atari env (``is_atari``),
+    ``default`` for any other, each announced on stdout (the zoo prints "Using 'default' hyperparameters").
+
+    Raises:
+        HyperparamsError: When the file has no entry for ``env_id`` and no fallback for it (an Atari env without an
+            ``atari`` entry, another without a ``default`` one), naming the file, the env id and the entries it has.
+    """
+    if isinstance(table, dict):
+        for candidate in _own_keys(env_id):
+            if candidate in table:
+                return candidate
+        fallback = ATARI_ENTRY if is_atari(env_id) else DEFAULT_ENTRY
+        if fallback in table:
+            print(f"Using {fallback!r} hyperparameters ({path} has no entry for {env_id})", flush=True)
+            return fallback
+    have = sorted(map(str, table)) if isinstance(table, dict) else []
+    if is_atari(env_id):  # the zoo gives an Atari env the 'atari' entry, never 'default'
+        why = f"an Atari env, nor an {ATARI_ENTRY!r} entry (rl-baselines3-zoo's fallback for Atari envs)"
+    else:
+        why = f"nor a {DEFAULT_ENTRY!r} entry (rl-baselines3-zoo's fallback for env ids without their own)"
+    raise HyperparamsError(
+        f"{path}: no {algo} hyperparameters for {env_id!r}, {why}; have {have}. To train it, add an entry for it to "
+        f"a yml file (an empty one, '{env_id}: {{}}', means the agent's defaults) and pass the file as the "
+        "hyperparameters file"
+    )
+
+
+def env_entry_point(env_id: str) -> str:
+    """The entry point gymnasium registered ``env_id`` with, as text (rl-baselines3-zoo's
+    ``ExperimentManager.entry_point``); a ``module:`` prefix is dropped, and an unregistered id gives ``""``."""
+    spec = gym.envs.registry.get(env_id.split(":", 1)[-1])
+    return "" if spec is None else str(spec.entry_point)
+
+
+def is_atari(env_id: str) -> bool:
+    """Whether ``env_id`` is an Atari env, by rl-baselines3-zoo's rule: ``AtariEnv`` in its entry point (ale_py's
+    envs; with ale_py not installed, no id is registered as one)."""
+    return "AtariEnv" in env_entry_point(env_id)
+
+
+def is_minigrid(env_id: str) -> bool:
+    """Whether ``env_id`` is a MiniGrid env, by rl-baselines3-zoo's rule: ``minigrid`` in its entry point."""
+    return "minigrid" in env_entry_point(env_id)
+
+
+def deterministic_by_default(env_id: str) -> bool:
+    """Whether rl-baselines3-zoo evaluates (and its enjoy.py plays) ``env_id`` with deterministic actions: every env
+    but Atari and MiniGrid ones, whose policies it samples (``ExperimentManager.deterministic_eval``)."""
+    return not (is_atari(env_id) or is_minigrid(env_id))
 
 
 def merge_overrides(entry: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
@@ -209,7 +286,17 @@ def translate(
             kwargs = parse_policy_kwargs(value, where) if isinstance(value, str) else dict(value or {})
             out.update(_policy_kwargs(kwargs, algo, where, entry))
         elif key == "normalize":
-            out.update(_normalize(value, entry, where))
+            settings = _normalize(value, entry, where)
+            if NORMALIZE_KWARGS in settings and NORMALIZE_KWARGS in out:
+                raise HyperparamsError(
+                    f"{where}: VecNormalize's settings given twice, in normalize and as {NORMALIZE_KWARGS}; give them "
+                    "in one place"
+                )
+            out.update(settings)
+        elif key == NORMALIZE_KWARGS and NORMALIZE_KWARGS in out:
+            raise HyperparamsError(
+                f"{where}: VecNormalize's settings given twice, in normalize and as {key}; give them in one place"
+            )
         elif key == "net":
             out[key] = value
         elif key in ENV_KEYS:
@@ -218,8 +305,9 @@ def translate(
             out[key] = _net_arch(value)
         else:
             out[key] = value
+    check_frame_stack(entry, out, where)
     if fields is not None:
-        unknown = sorted(set(out) - fields - {"n_timesteps", "net", *ENV_KEYS, *AGENT_KEYS})
+        unknown = sorted(set(out) - fields - {"n_timesteps", "net", NORMALIZE_KWARGS, *ENV_KEYS, *AGENT_KEYS})
         if unknown:
             raise HyperparamsError(f"{where}: {unknown} not hyperparameters of nngym's {algo}; it has {sorted(fields)}")
     return out
@@ -397,34 +485,107 @@ def _net_arch(value: Any) -> Any:
         return value
 
 
-def _normalize(value: Any, entry: dict[str, Any], where: str) -> dict[str, bool]:
-    """``normalize: true`` or the zoo's ``"{'norm_obs': False, 'norm_reward': True}"`` -> the two Config flags."""
+def _normalize(value: Any, entry: dict[str, Any], where: str) -> dict[str, Any]:
+    """The zoo's ``normalize`` as agent arguments: ``normalize_obs`` / ``normalize_reward``, plus ``normalize_kwargs``.
+
+    ``true`` / ``false`` (also as strings) set both flags. A dict, or its string (``"{'norm_obs': False}"``,
+    ``"dict(norm_obs=False, norm_reward=True)"``, parsed as ``parse_policy_kwargs`` parses, never ``eval``), holds
+    VecNormalize's arguments, as the zoo passes them to it: ``norm_obs`` and ``norm_reward`` (booleans, default True),
+    ``clip_obs`` and ``clip_reward`` (> 0), ``epsilon`` (>= 0) and ``gamma`` (in [0, 1]; as in the zoo, an entry's
+    own ``gamma`` replaces it, so VecNormalize discounts as the agent does). Those of the last four that differ from
+    what nngym's ``Normalizer`` uses anyway (``NORMALIZE_SETTINGS``: SB3's defaults, the agent's gamma) are returned as
+    the agent's ``normalize_kwargs``.
+    ``norm_obs_keys`` and ``training`` are taken at their defaults only (``NORMALIZE_ONLY_DEFAULT``).
+
+    Raises:
+        HyperparamsError: For another form, another key, or a value of the wrong type or range, naming it.
+    """
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         value = value.strip().lower() == "true"
     if isinstance(value, bool):
         return {"normalize_obs": value, "normalize_reward": value}
     if isinstance(value, str):
+        text = value
         try:
-            value = ast.literal_eval(value)
-        except (ValueError, SyntaxError) as e:
-            raise HyperparamsError(f"{where}: normalize={value!r} is neither a bool nor a dict literal") from e
+            value = _literal(ast.parse(text.strip(), mode="eval").body, where, text)
+        except (SyntaxError, HyperparamsError):
+            value = None
+        if not isinstance(value, dict):
+            raise HyperparamsError(
+                f"{where}: normalize={text!r} is neither a bool nor a dict of literals such as "
+                '"{\'norm_obs\': True}" or "dict(norm_obs=True)"'
+            )
     if not isinstance(value, dict):
         raise HyperparamsError(f"{where}: normalize must be true, false or a dict, got {value!r}")
-    unknown = sorted(set(value) - {"norm_obs", "norm_reward", "gamma"})
+    taken = ("norm_obs", "norm_reward", *NORMALIZE_SETTINGS)
+    unknown = sorted(str(k) for k in value if k not in taken and k not in NORMALIZE_ONLY_DEFAULT)
     if unknown:
         raise HyperparamsError(
-            f"{where}: normalize {unknown} not supported; nngym takes norm_obs, norm_reward (and gamma equal to "
-            "the agent's)"
+            f"{where}: normalize {unknown} not supported; nngym takes VecNormalize's {list(taken)} (and "
+            f"{list(NORMALIZE_ONLY_DEFAULT)} at their defaults)"
         )
-    if "gamma" in value and float(value["gamma"]) != float(entry.get("gamma", 0.99)):
-        raise HyperparamsError(
-            f"{where}: normalize gamma={value['gamma']} differs from the agent's gamma; nngym scales rewards with "
-            "the agent's discount"
-        )
-    return {
-        "normalize_obs": bool(value.get("norm_obs", True)),
-        "normalize_reward": bool(value.get("norm_reward", True)),
-    }
+    for key, (default, why) in NORMALIZE_ONLY_DEFAULT.items():
+        if key in value and value[key] != default:
+            raise HyperparamsError(
+                f"{where}: normalize {key}={value[key]!r} is not supported by nngym ({why}); only {key}={default!r}"
+            )
+    flags = {}
+    for key in ("norm_obs", "norm_reward"):
+        flag = value.get(key, True)
+        if not isinstance(flag, bool):
+            raise HyperparamsError(f"{where}: normalize {key} must be true or false, got {flag!r}")
+        flags[key] = flag
+    settings = {}
+    for key, default in NORMALIZE_SETTINGS.items():
+        if key not in value:
+            continue
+        number = _normalize_setting(key, value[key], where)
+        replaced = key == "gamma" and "gamma" in entry  # the zoo sets VecNormalize's gamma to the agent's
+        if number != default and not replaced:
+            settings[key] = number
+    out: dict[str, Any] = {"normalize_obs": flags["norm_obs"], "normalize_reward": flags["norm_reward"]}
+    if settings:
+        out[NORMALIZE_KWARGS] = settings
+    return out
+
+
+def _normalize_setting(key: str, value: Any, where: str) -> float:
+    """One of VecNormalize's ``NORMALIZE_SETTINGS`` as a float, checked: ``clip_obs`` and ``clip_reward`` > 0,
+    ``epsilon`` >= 0, ``gamma`` in [0, 1].
+
+    Raises:
+        HyperparamsError: For anything else, naming the key, what it must be and what came.
+    """
+    expected = {"clip_obs": "> 0", "clip_reward": "> 0", "epsilon": ">= 0", "gamma": "in [0, 1]"}[key]
+    number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
+    low_ok = number > 0 if expected == "> 0" else number >= 0
+    if not (math.isfinite(number) and low_ok and (key != "gamma" or number <= 1)):
+        raise HyperparamsError(f"{where}: normalize {key} must be a number {expected}, got {value!r}")
+    return number
+
+
+def check_frame_stack(entry: dict[str, Any], out: dict[str, Any], where: str) -> None:
+    """Refuses ``frame_stack`` with normalised observations (``normalize`` or ``normalize_obs``).
+
+    The zoo wraps its vector env in VecNormalize and then in VecFrameStack: the statistics are those of one frame,
+    each frame is normalised with them, and the stack's padding frames are 0 after normalisation. nngym stacks the
+    frames inside each env (``envs.wrappers.FrameStack``) and the agent normalises the stacked observation: statistics
+    per stacked position, padding frames 0 before normalisation, so the same entry would train on other inputs.
+    Reward normalisation alone (``"{'norm_obs': False, 'norm_reward': True}"``) is the same in both and is taken.
+
+    Raises:
+        HyperparamsError: Naming both keys with their values, the file, the env id and why.
+    """
+    if out.get("frame_stack") is None or not out.get("normalize_obs"):
+        return
+    given = " and ".join(f"{k}={entry[k]!r}" for k in ("normalize", "normalize_obs") if k in entry)
+    raise HyperparamsError(
+        f"{where}: frame_stack={out['frame_stack']!r} with {given} is not supported by nngym: rl-baselines3-zoo "
+        "normalises each frame (VecNormalize, statistics of one frame) and then stacks the normalised frames "
+        "(VecFrameStack), while nngym stacks the frames in each env and normalises the stacked observation "
+        "(statistics per stacked position, padding frames 0 before normalisation), which trains on other inputs; "
+        "drop one of the two, or normalise rewards only (normalize: \"{'norm_obs': False, 'norm_reward': True}\")"
+    )
 
 
 def parse_policy_kwargs(text: str, where: str = "policy_kwargs") -> dict[str, Any]:

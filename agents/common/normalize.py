@@ -23,6 +23,54 @@ from agents.common.vec_env import SubEnvMethods
 from nngym.serialization import ModelFileError, load_npz, save_npz
 from nngym.version import __version__
 
+#: VecNormalize's settings besides its flags that an agent's ``normalize_kwargs`` may set (``Normalizer``'s arguments)
+VECNORMALIZE_SETTINGS = ("clip_obs", "clip_reward", "epsilon", "gamma")
+
+
+def agent_normalizer(
+    algo: str,
+    config: Any,
+    obs_shape: tuple[int, ...],
+    n_envs: int,
+    raw_shape: tuple[int, ...] | None = None,
+) -> Normalizer | None:
+    """The ``Normalizer`` of an agent's Config: None without ``normalize_obs`` / ``normalize_reward``, else one with
+    their flags, the agent's ``gamma`` and the ``normalize_kwargs`` settings.
+
+    Raises:
+        ValueError: Naming the agent, for ``normalize_kwargs`` that are no dict, hold another key or a value out of
+            range, or come without ``normalize_obs`` / ``normalize_reward`` (they would set nothing).
+    """
+    norm_obs, norm_reward = getattr(config, "normalize_obs", False), getattr(config, "normalize_reward", False)
+    kwargs = getattr(config, "normalize_kwargs", None)
+    if kwargs is not None:
+        if not isinstance(kwargs, dict):
+            raise ValueError(
+                f"{algo}: normalize_kwargs must be a dict of {list(VECNORMALIZE_SETTINGS)}, got {kwargs!r}"
+            )
+        unknown = sorted(str(k) for k in kwargs if k not in VECNORMALIZE_SETTINGS)
+        if unknown:
+            raise ValueError(f"{algo}: normalize_kwargs {unknown} unknown; it takes {list(VECNORMALIZE_SETTINGS)}")
+        if kwargs and not (norm_obs or norm_reward):
+            raise ValueError(
+                f"{algo}: normalize_kwargs={kwargs!r} without normalize_obs or normalize_reward: they set nothing"
+            )
+        gamma = kwargs.get("gamma")
+        if gamma is not None and not (
+            isinstance(gamma, int | float) and not isinstance(gamma, bool) and 0 <= gamma <= 1
+        ):
+            raise ValueError(f"{algo}: normalize_kwargs gamma must be a number in [0, 1], got {gamma!r}")
+    if not (norm_obs or norm_reward):
+        return None
+    settings = {"gamma": getattr(config, "gamma", 0.99), **(kwargs or {})}
+    try:
+        return Normalizer(
+            obs_shape, n_envs, norm_obs=norm_obs, norm_reward=norm_reward, raw_shape=raw_shape, **settings
+        )
+    except ValueError as e:  # a setting out of range, as the Normalizer's setters name it
+        raise ValueError(f"{algo}: normalize_kwargs: {e}") from None
+
+
 #: The ``format`` of the file ``Normalizer.save`` writes (``agent.get_vec_normalize_env().save(path)``).
 VECNORMALIZE_FORMAT = "nngym.vecnormalize"
 

@@ -2,7 +2,7 @@
 
     python scripts/enjoy.py --algo ppo --env CartPole-v1 --model runs/ppo_CartPole-v1_s0/model.npz
     python scripts/enjoy.py --algo ppo --env nngym/DigitGlimpse-v0 --model runs/.../model.npz \\
-        --n-episodes 3 --video-folder runs/videos --deterministic
+        --n-episodes 3 --video-folder runs/videos --stochastic
     python scripts/enjoy.py --algo ppo --env CartPole-v1 --model sb3_model.zip     # an SB3 zip, without torch
     python scripts/enjoy.py --env Acrobot-v1 --model sb3_model.zip --vecnormalize vecnormalize.pkl
 
@@ -17,6 +17,10 @@ the reset and one after every step, at ``--fps`` (default the env's ``render_fps
 once, shown for longer). Videos are written with imageio
 (``pip install -e ".[video]"``: imageio, and imageio-ffmpeg's bundled ffmpeg for mp4), not Gymnasium's
 ``RecordVideo``, whose moviepy dependency is heavier and brings nothing here.
+
+Actions are deterministic (greedy / the mean) by default and sampled on Atari and MiniGrid envs, as in
+rl-baselines3-zoo's enjoy.py; ``--stochastic`` samples them on any env, ``--deterministic`` takes the deterministic
+ones on any env (giving both is an error).
 
 An episode of an env without a time limit of its own (CliffWalking-v1's, say) is cut after 10,000 steps, with a
 warning (``agents.common.evaluation.episode_step_cap``), so a policy walking in circles does not play forever.
@@ -50,6 +54,8 @@ import numpy as np
 import envs  # noqa: F401 - registers the nngym/ env ids
 from agents import ALGOS
 from agents.common.evaluation import episode_step_cap, warn_cut
+from agents.common.hyperparams import deterministic_by_default
+from agents.common.spaces import channels_first
 from agents.experiments.cli import (
     env_id,
     env_slug,
@@ -90,7 +96,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     add_vecnormalize_option(p)
     p.add_argument("--n-episodes", type=positive_int, default=5)
-    p.add_argument("--deterministic", action="store_true", help="greedy / mean actions (default: sample)")
+    actions = p.add_mutually_exclusive_group()
+    actions.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="greedy / mean actions on any env (the default, but on Atari and MiniGrid envs, as the zoo's)",
+    )
+    actions.add_argument(
+        "--stochastic",
+        action="store_true",
+        help="sample actions from the policy on any env (the default on Atari and MiniGrid envs, as the zoo's)",
+    )
     p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the first reset, >= 0")
     p.add_argument(
         "--env-kwargs",
@@ -117,6 +133,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-env-wrappers)",
     )
     return p.parse_args(argv)
+
+
+def deterministic_actions(args: argparse.Namespace) -> bool:
+    """Whether enjoy plays with deterministic actions: rl-baselines3-zoo's enjoy.py rule, ``--stochastic`` or an Atari
+    or MiniGrid env without ``--deterministic`` samples them (``deterministic_by_default``)."""
+    return args.deterministic or (not args.stochastic and deterministic_by_default(args.env))
 
 
 def _sb3_zip(path: str, algo: str | None) -> Any:
@@ -251,12 +273,14 @@ def play(
     agent: Any,
     env: gym.Env,
     n_episodes: int,
-    deterministic: bool = False,
+    deterministic: bool = True,
     seed: int = 0,
     record: bool = False,
     max_episode_steps: int | None = None,
 ) -> tuple[list[float], list[int], list[list[np.ndarray]]]:
     """Plays ``n_episodes`` (carrying a recurrent agent's state), optionally keeping every rendered frame.
+
+    ``deterministic`` takes the policy's greedy / mean actions (the default), False samples them.
 
     An episode is cut after ``max_episode_steps`` steps (``agents.common.evaluation.episode_step_cap``: default the
     env's own time limit, or 10,000 steps for an env without one), with one warning if any was.
@@ -345,11 +369,15 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"env wrapped as in training (the run's eval.json): {wrapping}")
     for what in ("observation_space", "action_space"):
         trained, given = getattr(agent, what, None), getattr(env, what)
+        if what == "observation_space" and trained is not None and channels_first(given) == trained:
+            continue  # channels-last frames of a model of channels-first images (SB3's VecTransposeImage): predict
+            # takes them as SB3's does
         if trained is not None and trained != given:
             raise SystemExit(f"error: {args.model} was trained with {what} {trained}; {args.env} has {given}")
     if record:  # before playing: not a traceback when the first video is written
         writable_folder("--video-folder", args.video_folder)
-    returns, lengths, videos = play(agent, env, args.n_episodes, args.deterministic, args.seed, record)
+    deterministic = deterministic_actions(args)
+    returns, lengths, videos = play(agent, env, args.n_episodes, deterministic, args.seed, record)
     fps = args.fps if args.fps is not None else float(env.metadata.get("render_fps") or 30)
     env.close()
     name = f"{video_algo_name(agent, args.algo)}-{env_slug(args.env)}"
@@ -358,7 +386,7 @@ def main(argv: list[str] | None = None) -> dict:
         paths.append(write_video(frames, Path(args.video_folder) / f"{name}-episode-{i}.{args.video_format}", fps))
     for i, (r, n) in enumerate(zip(returns, lengths, strict=True)):
         print(f"episode {i}: return {r:.2f}, {n} steps" + (f", video {paths[i]}" if paths else ""))
-    mode = "deterministic" if args.deterministic else "stochastic"
+    mode = "deterministic" if deterministic else "stochastic"
     print(f"mean return {np.mean(returns):.2f} ± {np.std(returns):.2f} over {len(returns)} episodes ({mode} actions)")
     return {"returns": returns, "lengths": lengths, "videos": [os.fspath(p) for p in paths]}
 

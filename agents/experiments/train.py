@@ -46,11 +46,16 @@ rl-baselines3-zoo's option names work too: ``-n``/``--n-timesteps``, ``-f``/``--
 (``-params n_steps:64 learning_rate:lin_0.001``); the run directory is nngym's, ``<log-dir>/<algo>_<env>_s<seed>/``.
 They keep the zoo's meanings: ``-n -1`` is the yml's n_timesteps, and ``--save-freq`` counts env steps, as the zoo's
 does (a checkpoint every ``max(save_freq // n_envs, 1)`` vector steps; -1 or 0: none), where nngym's
-``--checkpoint-freq`` counts vector steps (give one of the two). ``-p``/``-params``, ``--env-kwargs`` and
-``--eval-env-kwargs`` may be repeated: the pairs of all of them count.
+``--checkpoint-freq`` counts vector steps (give one of the two). ``--eval-freq`` (the zoo's option) counts env steps
+too: an evaluation of ``--eval-episodes`` episodes every ``max(eval_freq // n_envs, 1)`` vector steps, with the
+zoo's deterministic actions (sampled on Atari and MiniGrid envs), keeping best_model.npz. ``-p``/``-params``,
+``--env-kwargs`` and ``--eval-env-kwargs`` may be repeated: the pairs of all of them count.
 
 ``-p KEY=VALUE`` overrides are merged into the yml's entry and translated with it (``agents.common.hyperparams``),
-so the zoo's keys work there too: ``-p "policy_kwargs=dict(net_arch=[32])" normalize=true``. An env id of
+so the zoo's keys work there too: ``-p "policy_kwargs=dict(net_arch=[32])" normalize=true``, and ``normalize``'s
+VecNormalize settings (``"{'norm_obs': True, 'clip_obs': 5.0}"``) become the agent's ``normalize_kwargs``. An env id
+without an entry of its own in the hyperparameters file gets the file's ``atari`` entry (an Atari env) or its
+``default`` entry, as in the zoo (its files have both; nngym's have neither), with a line saying which. An env id of
 gymnasium's ``module:EnvId`` form imports ``module`` from the current directory (or the installed packages).
 
     python scripts/train.py --algo ppo --env CartPole-v1 --tensorboard-log runs/tb && tensorboard --logdir runs/tb
@@ -77,7 +82,11 @@ from agents import ALGOS, CheckpointCallback, EvalCallback, evaluate_episodes
 from agents.common.callbacks import AccuracyCallback
 from agents.common.config import canonical_config, check_config
 from agents.common.evaluation import classification_accuracy
-from agents.common.hyperparams import ENV_KEYS, load_hyperparams
+from agents.common.hyperparams import (
+    ENV_KEYS,
+    deterministic_by_default,
+    load_hyperparams,
+)
 from agents.common.vec_env import make_vec_env
 from agents.experiments.cli import (
     check_threads,
@@ -178,11 +187,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--eval-freq",
         type=non_negative_int,
         default=0,
-        help="EvalCallback every this many vector steps (0: off); it keeps best_model.npz, which is evaluated "
-        "like the final model at the end (eval.json's best_model)",
+        help="evaluate every this many env steps, as the zoo's (every max(eval_freq // n_envs, 1) vector steps; 0: "
+        "off); it keeps best_model.npz, which is evaluated like the final model at the end (eval.json's best_model)",
     )
     p.add_argument(
-        "--eval-episodes", type=positive_int, default=5, help="episodes per periodic evaluation (--eval-freq)"
+        "--eval-episodes",
+        type=positive_int,
+        default=5,
+        help="episodes per periodic evaluation (--eval-freq), as the zoo's; the final one: --n-eval-episodes",
     )
     p.add_argument(
         "--checkpoint-freq",
@@ -442,10 +454,11 @@ def main(argv: list[str] | None = None) -> dict:
             EvalCallback(
                 eval_env,
                 n_eval_episodes=args.eval_episodes,
-                eval_freq=args.eval_freq,
+                eval_freq=max(args.eval_freq // agent.n_envs, 1),  # the zoo's env steps -> vector steps
                 log_path=run_dir,
                 best_model_save_path=run_dir,
                 verbose=verbose,
+                deterministic=deterministic_by_default(args.env),  # the zoo's: sampled on Atari and MiniGrid
             )
         )
     checkpoint_freq = args.checkpoint_freq
@@ -482,8 +495,10 @@ def main(argv: list[str] | None = None) -> dict:
         **wrapping,  # env_wrapper / frame_stack: enjoy.py wraps its env the same way
         **mean_std(returns),
         "n_eval_episodes": args.n_eval_episodes,
-        "hyperparams": agent_hyperparameters(agent, hp) if args.resume or args.trained_agent else config.recorded(),
+        "hyperparams": config.recorded(),
     }
+    if args.resume or args.trained_agent:  # the values the agent trained with, a checkpoint's where none was given
+        result["hyperparams"] = agent_hyperparameters(agent, hp)
     if args.eval_freq and (run_dir / "best_model.npz").exists():  # the model the EvalCallback kept, same evaluation
         best = cls.load(run_dir / "best_model.npz")
         best_returns = evaluation(best, eval_env, args.n_eval_episodes, 10_000 + args.seed)
