@@ -22,6 +22,8 @@ CATCH, DIGITS = "nngym/Catch-v0", "nngym/DigitClassify-v0"
 def test_default_specs_fit_digits_and_catch():
     assert default_cnn_spec((1, 28, 28)) == CNN_SPEC
     assert default_cnn_spec((1, 10, 5)) == CNN_SPEC_SMALL
+    assert default_cnn_spec((3, 36, 40)) == "conv:32x8s4,conv:64x4s2,conv:64x3,dense:512"  # SB3's NatureCNN
+    assert default_cnn_spec((3, 35, 96)) == CNN_SPEC  # too small for it
     rng = np.random.default_rng(0)
     assert cnn(CNN_SPEC, (1, 28, 28), rng).forward(np.zeros((2, 1, 28, 28), np.float32)).shape == (2, 128)
     assert cnn(CNN_SPEC_SMALL, (1, 10, 5), rng).forward(np.zeros((2, 1, 10, 5), np.float32)).shape == (2, 128)
@@ -176,3 +178,22 @@ def test_uint8_observations_are_scaled_by_1_over_255_only_for_pixels_of_bounds_0
     assert first_scale(0, 255) == pytest.approx(1 / 255)
     assert first_scale(0, 1) == 1.0  # a 0/1 mask is no 0..255 image (SB3 scales those only)
     assert first_scale(0, 100) == 1.0
+
+
+@pytest.mark.parametrize("algo", ["PPO", "DQN"])
+def test_cnn_policy_on_images_natures_cnn_takes_is_sb3s(algo):
+    """``"CnnPolicy"`` (``net="cnn"``) on images of at least 36 pixels a side is SB3's CnnPolicy: NatureCNN and
+    linear heads, parameter for parameter the shapes of SB3's."""
+    sb3 = pytest.importorskip("stable_baselines3")
+    from toy_envs import SpacesEnv
+
+    def env() -> SpacesEnv:
+        return SpacesEnv(gym.spaces.Box(0, 255, (64, 48, 3), np.uint8), gym.spaces.Discrete(3))
+
+    kwargs = {"buffer_size": 100} if algo == "DQN" else {}
+    ours = {"PPO": PPO, "DQN": DQN}[algo]("CnnPolicy", env(), **kwargs)
+    theirs = getattr(sb3, algo)("CnnPolicy", env(), device="cpu", **kwargs)
+    mine = [v.shape for name, net in ours._nets().items() if name != "q_target" for v in net.state_dict().values()]
+    params = theirs.policy.parameters() if algo == "PPO" else theirs.policy.q_net.parameters()
+    assert sorted(mine) == sorted(tuple(p.shape) for p in params)
+    assert (32, 3, 8, 8) in mine and (512, 64 * 4 * 2) in mine  # 8x8 stride 4, ..., 512 features of 64 4 x 2 maps

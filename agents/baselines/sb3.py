@@ -59,8 +59,9 @@ ACTIVATION_FNS = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "gelu
 
 
 def default_cnn_spec(observation_space: gym.spaces.Box) -> str:
-    """The CNN spec nngym's agents use for ``net="cnn"`` on these observations (``agents.common.policies.CNN_SPEC``
-    for digit-sized images, ``CNN_SPEC_SMALL`` for small grids: ``agents.common.policies.default_cnn_spec``)."""
+    """The CNN spec nngym's agents use for ``net="cnn"`` on these observations (``agents.common.policies.
+    default_cnn_spec``: SB3's NatureCNN from 36 pixels a side, ``CNN_SPEC`` for digit-sized images, ``CNN_SPEC_SMALL``
+    for small grids)."""
     return nngym_default_cnn_spec(image_layout(observation_space)[0])
 
 

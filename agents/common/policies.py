@@ -6,8 +6,9 @@ What the ``net`` argument of every agent may be:
 - ``"mlp"`` (a family in ``NET_BUILDERS``): separate actor and critic MLPs of ``net_arch`` (SB3's
   default for PPO/A2C; ``dict(pi=[...], vf=[...])`` gives them different sizes); image observations are
   scaled to [0, 1] and flattened first.
-- ``"cnn"``: a CNN trunk for image observations (``CNN_SPEC`` for digit-sized images, ``CNN_SPEC_SMALL``
-  for small grids such as Catch, chosen by ``default_cnn_spec``) *shared* by the actor and critic
+- ``"cnn"``: a CNN trunk for image observations (SB3's ``NatureCNN`` for images of at least 36 pixels a side, as
+  SB3's ``CnnPolicy``; ``CNN_SPEC`` for digit-sized images, ``CNN_SPEC_SMALL`` for small grids such as Catch,
+  chosen by ``default_cnn_spec``) *shared* by the actor and critic
   heads. Why shared: the convolutions are nearly all of the cost on a CPU, and a shared trunk computes
   them once per observation instead of twice; what tells digits or ball positions apart serves both
   π and V (on DigitClassify V(s) is just the chance of answering correctly), and SB3's CnnPolicy also
@@ -97,9 +98,20 @@ CNN_SPEC = "conv:16x5,pool:2,conv:32x5,pool:2,dense:128"
 CNN_SPEC_SMALL = "conv:16x3p1,conv:16x3p1,dense:128"
 
 
-def default_cnn_spec(input_shape: tuple[int, int, int]) -> str:
-    """``CNN_SPEC`` for images at least 20 pixels on each side, ``CNN_SPEC_SMALL`` for smaller grids."""
+#: SB3's ``NatureCNN`` (Mnih et al. 2015; SB3's ``CnnPolicy``): 32 maps 8x8 stride 4, 64 maps 4x4 stride 2, 64 maps
+#: 3x3, then ``features`` units, all ReLU; it needs images of at least ``NATURE_CNN_MIN_SIDE`` pixels on each side.
+NATURE_CNN_SPEC = "conv:32x8s4,conv:64x4s2,conv:64x3,dense:{features}"
+NATURE_CNN_MIN_SIDE = 36
+
+
+def default_cnn_spec(input_shape: tuple[int, int, int], features: int = 512) -> str:
+    """The CNN of ``net="cnn"`` (and SB3's ``CnnPolicy``) for images (C, H, W): SB3's ``NatureCNN`` of ``features``
+    units (``NATURE_CNN_SPEC``: 512 as SB3's ``CnnPolicy``, 256 for the image parts of a Dict as its
+    ``CombinedExtractor``) for images it can take, at least 36 pixels on each side; smaller ones, which it cannot
+    take, get ``CNN_SPEC`` (digit-sized images, at least 20 pixels on each side) or ``CNN_SPEC_SMALL`` (small grids)."""
     _, h, w = input_shape
+    if min(h, w) >= NATURE_CNN_MIN_SIDE:
+        return NATURE_CNN_SPEC.format(features=features)
     return CNN_SPEC if min(h, w) >= 20 else CNN_SPEC_SMALL
 
 
@@ -222,7 +234,7 @@ def combined_input(
         if cnn_spec is None:
             nets.append(Sequential([image_input(box), Flatten()]))
         else:
-            spec = default_cnn_spec(image_layout(box)[0]) if cnn_spec == "cnn" else cnn_spec
+            spec = default_cnn_spec(image_layout(box)[0], features=256) if cnn_spec == "cnn" else cnn_spec
             nets.append(cnn_trunk(box, spec, rng))
         images.append({"offset": offset, "shape": list(box.shape)})
     return CombinedInput(int(encoded_space(observation_space).shape[0]), images, nets)
