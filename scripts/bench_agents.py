@@ -37,8 +37,9 @@ across them, ``nngym.parallel``); with ``--population`` it is the populations' t
 up to N parts side by side, ``agents.common.population_parts``; the single runs keep one), and
 ``--population-threads 1 2`` measures populations on each count in turn for every K::
 
-    python scripts/bench_agents.py --jobs dqn --population 1 2 4 8 --population-threads 1 2 Run it without ``taskset``
-for N > 1.
+    python scripts/bench_agents.py --jobs dqn --population 1 2 4 8 --population-threads 1 2
+
+Run it without ``taskset`` for N > 1.
 """
 
 from __future__ import annotations

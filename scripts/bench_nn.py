@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from agents.experiments.cli import positive_int
+
 Case = tuple[str, Callable[[], None], Callable[[], None]]  # (label, nngym step, torch step)
 
 
@@ -247,7 +249,7 @@ SECTIONS: dict[str, Callable[[int], list[dict[str, float | str]]]] = {
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--only", nargs="*", choices=sorted(SECTIONS), help="sections to run (default: all)")
-    p.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds per case")
+    p.add_argument("--rounds", type=positive_int, default=5, help="interleaved timing rounds per case")
     args = p.parse_args(argv)
 
     import torch

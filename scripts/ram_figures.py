@@ -6,8 +6,9 @@
     python scripts/ram_figures.py train --seed 0 --resume           # 45 more epochs from runs/ram/mnist/ram_s0 (98.5%)
     python scripts/ram_figures.py plot --seed 0                     # curve, trajectories PNG and GIF
 
-``train`` writes ``<out>/ram_s<seed>/`` (curve.csv: test accuracy on all 10,000 test images after every
-``--eval-epochs`` epochs of 60,000 episodes, model.npz, progress.csv, monitor.csv) and ``<out>/ram_s<seed>.json``;
+``train`` writes ``<out>/mnist/ram_s<seed>/`` (``<out>/translated/...`` with ``--translated``; curve.csv: test
+accuracy on all 10,000 test images after every ``--eval-epochs`` epochs of 60,000 episodes, model.npz,
+progress.csv, monitor.csv) and ``<out>/mnist/ram_s<seed>.json``;
 By default each training digit is shifted by up to 2 pixels (``--max-shift``, the env's ``max_shift``); the test
 digits never are. ``plot`` writes ``docs/figures/ram_curve.png`` with its data (``ram_curve_s<seed>.csv``, each
 seed's curve.csv), ``ram_glimpses.png`` and ``ram_glimpses.gif``.
@@ -42,7 +43,8 @@ def main() -> None:
     p.add_argument(
         "--resume",
         action="store_true",
-        help="continue <out>/ram_s<seed>/model.npz for --epochs more (its schedule runs on over the whole count)",
+        help="continue <out>/mnist/ram_s<seed>/model.npz (translated/ with --translated) for --epochs more (its "
+        "schedule runs on over the whole count)",
     )
     p.add_argument("--out", type=Path, default=Path("runs/ram"))
     p.add_argument("--figures", type=Path, default=FIGURES)

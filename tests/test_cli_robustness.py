@@ -268,3 +268,17 @@ def test_the_zoos_trained_agent_option_trains_a_model_further_as_a_new_run(tmp_p
     with pytest.raises(SystemExit) as e:
         train.main([*PPO_ARGS, "--log-dir", str(again), "-n", "32", "-i", str(model), "--resume", str(model)])
     assert "give one of them" in str(e.value)
+
+
+def test_compare_ends_in_one_error_line_for_a_run_without_a_finished_episode(tmp_path):
+    from agents.experiments import compare
+
+    argv = ["--env", "Acrobot-v1", "--algo", "ppo", "--seeds", "0", "--impl", "nngym", "--no-population"]
+    argv += [
+        "--hyperparams-file",
+        str(Path(__file__).resolve().parents[1] / "agents" / "hyperparams" / "zoo" / "ppo.yml"),
+    ]
+    argv += ["--total-timesteps", "256", "-p", "n_envs=1", "n_steps=256", "batch_size=64", "n_epochs=1"]
+    argv += ["--log-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "figs")]
+    with pytest.raises(SystemExit, match=r"^error: Acrobot-v1: .*monitor.csv: no finished episode .*--total-timesteps"):
+        compare.main(argv)  # Acrobot's episodes last up to 500 steps

@@ -335,3 +335,15 @@ def test_accuracy_options_are_refused_where_they_would_do_nothing(tmp_path, caps
         last = capsys.readouterr().err.strip().splitlines()[-1]
         assert last.endswith(f": error: argument --stop-accuracy: expected an accuracy in (0, 1], got {value}")
     assert train.parse_args(["--stop-accuracy", "1", "--accuracy-freq", "500"]).stop_accuracy == 1.0
+
+
+def test_the_speed_counts_the_steps_taken_not_the_budget(tmp_path):
+    """A rollout of 2 x 512 steps overshoots a budget of 520: eval.json's speed divides the 1,024 steps taken."""
+    result = train.main(
+        ["--algo", "ppo", "--env", "CartPole-v1", "--no-progress", "--log-dir", str(tmp_path), "--n-eval-episodes", "1"]
+        + ["--total-timesteps", "520", "-p", "n_envs=2", "n_steps=512", "batch_size=256", "n_epochs=1"]
+    )
+    assert result["total_timesteps"] == 1024
+    seconds = json.loads((tmp_path / "ppo_CartPole-v1_s0" / "eval.json").read_text())["train_seconds"]
+    assert result["steps_per_second"] == pytest.approx(1024 / seconds, rel=0.25)  # train_seconds is rounded; 520
+    # steps would give half of it

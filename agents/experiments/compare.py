@@ -1,7 +1,8 @@
 """nngym's agents side by side with Stable-Baselines3's: same env, hyperparameters (agents/hyperparams), seeds, steps.
 
     python scripts/compare.py --env CartPole-v1 --algo ppo --seeds 0 1 2
-    python scripts/compare.py --env CartPole-v1 Acrobot-v1 --algo ppo --seeds 0 1 2 3 4   # several envs
+    python scripts/compare.py --env CartPole-v1 Acrobot-v1 --algo ppo --seeds 0 1 2 3 4 \
+        --hyperparams-file agents/hyperparams/zoo/ppo.yml   # several envs, the zoo's entries
 
     python scripts/compare.py --env Acrobot-v1 --algo dqn --hyperparams-file zoo/hyperparams/dqn.yml --log-dir runs/zoo
 
@@ -66,6 +67,7 @@ from agents.experiments.cli import (
     writable_folder,
 )
 from agents.experiments.plotting import (
+    MonitorFileError,
     Run,
     final_return,
     load_run,
@@ -523,7 +525,12 @@ def compare_env(
     """Trains (or reuses) the runs of ``env`` and writes its table, statistics and figures; (summary, runs).
     ``configs``: as ``train_runs`` takes them."""
     dirs = train_runs(args, env, configs)
-    runs = {impl: [load_run(d) for d in ds] for impl, ds in dirs.items()}
+    try:
+        runs = {impl: [load_run(d) for d in ds] for impl, ds in dirs.items()}
+    except MonitorFileError as e:  # e.g. no episode ended within the steps: one error line, not a traceback
+        raise SystemExit(
+            f"error: {env}: {e} (the run's steps may be fewer than an episode: more --total-timesteps)"
+        ) from None
     threshold = args.threshold if args.threshold is not None else reward_threshold(env)
     summary, per_run = summarise(runs, threshold, args.window)
     out = Path(args.out)

@@ -472,10 +472,12 @@ def main(argv: list[str] | None = None) -> dict:
         )
     if classify and args.accuracy_freq:
         callbacks.append(AccuracyCallback(args.accuracy_freq, run_dir, stop_at=args.stop_accuracy))
+    before = 0 if reset else agent.num_timesteps
     t0, cpu0 = time.perf_counter(), time.process_time()
     agent.learn(remaining, callback=callbacks, progress_bar=args.progress, reset_num_timesteps=reset)
     seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - cpu0
     seconds = max(seconds, 1e-9)
+    trained = agent.num_timesteps - before  # the steps taken: a stop or the last rollout may end off the budget
     agent.save(run_dir / "model.npz")
     returns = evaluation(agent, eval_env, args.n_eval_episodes, 10_000 + args.seed)
     result = {
@@ -488,9 +490,9 @@ def main(argv: list[str] | None = None) -> dict:
         "num_threads": agent.learning_threads(),
         "total_timesteps": agent.num_timesteps,
         "train_seconds": round(seconds, 2),
-        "steps_per_second": round(remaining / seconds),
+        "steps_per_second": round(trained / seconds),
         "train_cpu_seconds": round(cpu_seconds, 2),
-        "steps_per_cpu_second": round(remaining / max(cpu_seconds, 1e-9)),
+        "steps_per_cpu_second": round(trained / max(cpu_seconds, 1e-9)),
         "hyperparams_file": args.hyperparams_file,
         **wrapping,  # env_wrapper / frame_stack: enjoy.py wraps its env the same way
         **mean_std(returns),

@@ -98,9 +98,9 @@ def train_population(
             "num_threads": pop.learning_threads(),
             "total_timesteps": m.num_timesteps,
             "train_seconds": round(share, 2),
-            "steps_per_second": round(total / share),
+            "steps_per_second": round(m.num_timesteps / share),  # the steps taken: rollouts may overshoot total
             "train_cpu_seconds": round(cpu_share, 2),
-            "steps_per_cpu_second": round(total / max(cpu_share, 1e-9)),
+            "steps_per_cpu_second": round(m.num_timesteps / max(cpu_share, 1e-9)),
             "hyperparams_file": hyperparams_file,
             **mean_std(returns),
             "n_eval_episodes": n_eval_episodes,
