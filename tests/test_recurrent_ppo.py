@@ -431,6 +431,8 @@ def test_the_default_cnn_encoder_fits_small_images_too():
     assert agent.config.cnn_spec is None and default_recurrent_cnn_spec(small) == CNN_SPEC_SMALL
     assert default_recurrent_cnn_spec(gym.spaces.Box(0, 255, (1, 28, 28), np.uint8)) == DEFAULT_CNN_SPEC
     assert default_recurrent_cnn_spec(gym.spaces.Box(0, 255, (10, 10, 1), np.uint8)) == DEFAULT_CNN_SPEC
+    nature = "conv:32x8s4,conv:64x4s2,conv:64x3,dense:512"  # sb3-contrib's CnnLstmPolicy: NatureCNN
+    assert default_recurrent_cnn_spec(gym.spaces.Box(0, 255, (64, 64, 3), np.uint8)) == nature
 
 
 def test_default_architecture_is_sb3_contribs():
@@ -448,6 +450,13 @@ def test_default_architecture_is_sb3_contribs():
     assert cnn.config.net_arch == () and head_sizes(cnn) == [(256, 3)]
     assert RecurrentPPO("CartPole-v1", net_arch=[32], n_steps=8, batch_size=8).config.net_arch == (32,)  # as given
     sb3_contrib = pytest.importorskip("sb3_contrib")
+    from toy_envs import SpacesEnv
+
+    images = SpacesEnv(gym.spaces.Box(0, 255, (64, 48, 3), np.uint8), gym.spaces.Discrete(3))
+    nature = sb3_contrib.RecurrentPPO("CnnLstmPolicy", images, device="cpu", n_steps=8, batch_size=8).policy
+    ours = RecurrentPPO("CnnLstmPolicy", images, seed=0, n_steps=8, batch_size=8).policy.actor.encoder
+    shapes = [p.shape for layer in ours.layers for p in layer.params.values()]
+    assert shapes == [tuple(p.shape) for p in nature.features_extractor.parameters()]  # NatureCNN, 512 features
     theirs = sb3_contrib.RecurrentPPO("MlpLstmPolicy", "CartPole-v1", device="cpu").policy
     linears = [m for m in [*theirs.mlp_extractor.policy_net, theirs.action_net] if hasattr(m, "weight")]
     assert [tuple(m.weight.shape[::-1]) for m in linears] == head_sizes(mlp)

@@ -25,7 +25,14 @@ import numpy as np
 from agents.common.cnn import cnn_trunk, image_layout, is_cnn_space, is_image_space, n_features
 from agents.common.config import net_arch_sizes
 from agents.common.distributions import Distribution
-from agents.common.policies import CNN_SPEC_SMALL, action_distribution, n_action_params, with_input
+from agents.common.policies import (
+    CNN_SPEC_SMALL,
+    NATURE_CNN_MIN_SIDE,
+    NATURE_CNN_SPEC,
+    action_distribution,
+    n_action_params,
+    with_input,
+)
 from agents.common.sb3_policy import SB3PolicyMethods
 from agents.common.spaces import encoded_space
 from nngym.builders import mlp
@@ -42,12 +49,15 @@ DEFAULT_CNN_SPEC = "conv:16x3,pool:2,conv:32x3,pool:2,dense:128"
 
 def default_recurrent_cnn_spec(observation_space: Any) -> str:
     """The recurrent policy's CNN encoder for observations of the 3-D Box ``observation_space`` (an image or not,
-    ``agents.common.cnn.is_cnn_space``): ``DEFAULT_CNN_SPEC`` for grids at least 10 cells on each side (what its two
-    3x3 convolutions and 2x2 pools need), else the feedforward agents' padded ``CNN_SPEC_SMALL``; any spec for other
-    observations (it is not used)."""
+    ``agents.common.cnn.is_cnn_space``): SB3's ``NatureCNN`` of 512 features for images of at least 36 pixels a side,
+    as sb3-contrib's ``CnnLstmPolicy`` (``agents.common.policies.NATURE_CNN_SPEC``); ``DEFAULT_CNN_SPEC`` for smaller
+    grids of at least 10 cells on each side (what its two 3x3 convolutions and 2x2 pools need), else the feedforward
+    agents' padded ``CNN_SPEC_SMALL``; any spec for other observations (it is not used)."""
     if not is_cnn_space(observation_space):
         return DEFAULT_CNN_SPEC
     _, h, w = image_layout(observation_space)[0]
+    if min(h, w) >= NATURE_CNN_MIN_SIDE:
+        return NATURE_CNN_SPEC.format(features=512)
     return DEFAULT_CNN_SPEC if min(h, w) >= 10 else CNN_SPEC_SMALL
 
 
