@@ -159,8 +159,9 @@ class RecurrentPPO(PPO):
         super().__init__(env, net, *args, **kwargs)
 
     def _file_rules(self) -> dict[str, Any]:
-        """The model file says that its ``seq_len: null`` means ``default_seq_len`` (fitted to ``batch_size``)."""
-        return {"seq_len_default": "fits_batch_size"}
+        """The model file says that its ``seq_len: null`` means ``default_seq_len`` (fitted to ``batch_size``), and
+        the agents' rules (``BaseAgent._file_rules``)."""
+        return {**super()._file_rules(), "seq_len_default": "fits_batch_size"}
 
     @classmethod
     def _config_from_file(cls, config: dict[str, Any], meta: dict[str, Any], overrides: dict[str, Any]) -> None:

@@ -197,3 +197,37 @@ def test_cnn_policy_on_images_natures_cnn_takes_is_sb3s(algo):
     params = theirs.policy.parameters() if algo == "PPO" else theirs.policy.q_net.parameters()
     assert sorted(mine) == sorted(tuple(p.shape) for p in params)
     assert (32, 3, 8, 8) in mine and (512, 64 * 4 * 2) in mine  # 8x8 stride 4, ..., 512 features of 64 4 x 2 maps
+
+
+@pytest.mark.parametrize("algo", ["PPO", "DQN", "RecurrentPPO"])
+def test_files_written_before_natures_cnn_default_load_with_their_own_cnns(algo, tmp_path):
+    """A model file without the ``cnn_default`` rule was written when ``net="cnn"`` took the smaller CNNs for large
+    images too: it loads with them (and trains on); a file of today's rule loads with NatureCNN."""
+    from toy_envs import SpacesEnv
+
+    from agents import RecurrentPPO
+    from agents.common.base import _digest
+    from agents.common.policies import cnn_defaults_of_older_files
+    from nngym.serialization import load_npz, save_npz
+
+    cls = {"PPO": PPO, "DQN": DQN, "RecurrentPPO": RecurrentPPO}[algo]
+    kwargs = {"n_steps": 8, "batch_size": 8} if algo != "DQN" else {"buffer_size": 64, "learning_starts": 8}
+    env = SpacesEnv(gym.spaces.Box(0, 255, (40, 40, 1), np.uint8), gym.spaces.Discrete(2))
+    with cnn_defaults_of_older_files():
+        before = cls(env, net="cnn", seed=0, **kwargs)
+    path = before.save(tmp_path / "old.npz")
+    arrays, meta = load_npz(path)
+    meta.pop("sha256")
+    del meta["cnn_default"]  # as the files of then
+    save_npz(path, arrays, {**meta, "sha256": _digest(arrays, meta)})
+    old = cls.load(path, env=SpacesEnv(gym.spaces.Box(0, 255, (40, 40, 1), np.uint8), gym.spaces.Discrete(2)))
+    for name, net in before._nets().items():
+        assert old._nets()[name].architecture() == net.architecture()
+    obs = np.random.default_rng(0).integers(0, 256, (5, 40, 40, 1), dtype=np.uint8)
+    np.testing.assert_array_equal(old.predict(obs, deterministic=True)[0], before.predict(obs, deterministic=True)[0])
+    old.learn(16, reset_num_timesteps=False)
+    today = cls(env, net="cnn", seed=0, **kwargs)
+    assert any(net.architecture() != before._nets()[name].architecture() for name, net in today._nets().items())
+    again = cls.load(today.save(tmp_path / "new.npz"))
+    for name, net in today._nets().items():
+        assert again._nets()[name].architecture() == net.architecture()

@@ -205,3 +205,31 @@ def test_a_flattened_box_keeps_its_shape_in_vecnormalizes_api(tmp_path):
         ValueError, match=r"normalize_obs takes observations as the agent encodes them, .*\(5,\) .*dict"
     ):
         dict_norm.normalize_obs({"a": np.zeros(2), "b": 1})
+
+
+def test_normalize_kwargs_are_vecnormalizes_settings_checked_by_every_agent_and_the_sb3_adapter(tmp_path):
+    agent = PPO("CartPole-v1", normalize_obs=True, normalize_kwargs={"clip_obs": 5.0, "epsilon": 1e-6, "gamma": 0.9})
+    norm = agent.get_vec_normalize_env()
+    assert (norm.clip_obs, norm.epsilon, norm.gamma, norm.clip_reward, agent.gamma) == (5.0, 1e-6, 0.9, 10.0, 0.99)
+    back = PPO.load(agent.save(tmp_path / "m")).get_vec_normalize_env()
+    assert (back.clip_obs, back.epsilon, back.gamma) == (5.0, 1e-6, 0.9)
+    bad = [
+        ({"normalize_kwargs": {"clip_obs": True}}, "normalize_kwargs clip_obs must be a number, got True"),
+        ({"normalize_kwargs": {"clip_obs": "5"}}, "normalize_kwargs clip_obs must be a number, got '5'"),
+        ({"normalize_kwargs": {"clip_obs": -1.0}}, "normalize_kwargs: clip_obs must be > 0, got -1.0"),
+        ({"normalize_kwargs": {"gamma": 1.5}}, r"normalize_kwargs gamma must be a number in \[0, 1\], got 1.5"),
+        ({"normalize_kwargs": {"clp": 5.0}}, r"normalize_kwargs \['clp'\] unknown; it takes \['clip_obs'"),
+        ({"normalize_kwargs": 5.0}, "normalize_kwargs must be a dict of"),
+    ]
+    for kwargs, match in bad:
+        with pytest.raises(ValueError, match=match):
+            PPO("CartPole-v1", normalize_obs=True, **kwargs)
+    with pytest.raises(ValueError, match=r"normalize_kwargs=\{'clip_obs': 5.0\} without normalize_obs or normalize"):
+        DQN("CartPole-v1", normalize_kwargs={"clip_obs": 5.0})
+    pytest.importorskip("stable_baselines3")
+    from agents.baselines.sb3 import SB3PPO
+
+    venv = SB3PPO("CartPole-v1", normalize_reward=True, normalize_kwargs={"clip_reward": 2.0})._venv
+    assert (venv.clip_reward, venv.clip_obs, venv.norm_obs) == (2.0, 10.0, False)
+    with pytest.raises(ValueError, match=r"SB3 PPO: normalize_kwargs \['clp'\] unknown"):
+        SB3PPO("CartPole-v1", normalize_obs=True, normalize_kwargs={"clp": 5.0})

@@ -327,6 +327,8 @@ def test_make_vec_env_takes_sb3s_arguments():
     np.testing.assert_array_equal(second, theirs.reset())
     assert not np.array_equal(second, first)
     np.testing.assert_array_equal(PPO(make_vec_env("CartPole-v1", 3, seed=7)).get_env().reset()[0], first)
+    seeded = PPO(make_vec_env("CartPole-v1", 3, seed=7), seed=0, n_steps=16, batch_size=48).learn(48)
+    assert not np.array_equal(seeded.get_env().reset()[0], first)  # the agent's own seed replaced it, as in SB3
     double = {"wrapper_class": gym.wrappers.TransformReward, "wrapper_kwargs": {"func": lambda r: 2.0 * r}}
     short = make_vec_env("CartPole-v1", 2, "gym-sync", env_kwargs={"max_episode_steps": 3}, **double)
     short.reset(seed=0)

@@ -10,7 +10,8 @@ envs) and ``<log_dir>/progress.csv`` (SB3's CSV logger). Models are saved as npz
 
 For ``net="cnn"`` (or a CNN spec string such as ``"conv:8x5,pool:2,dense:64"``) SB3 gets ``SpecCNN`` as
 its features extractor: the torch twin of the network ``nngym.builders.cnn`` builds from the same spec,
-layer for layer, instead of NatureCNN (which needs at least 36x36 images).
+layer for layer (``"cnn"``: ``agents.common.policies.default_cnn_spec``, NatureCNN's layers for images of at least
+36 pixels a side, nngym's smaller CNNs for smaller images, which NatureCNN cannot take).
 
 Example:
     >>> agent = SB3PPO("CartPole-v1", seed=0, n_envs=8, n_steps=32).learn(10_000)
@@ -19,12 +20,14 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -45,6 +48,8 @@ from agents.common.callbacks import MaybeCallback, ProgressBarCallback, as_callb
 from agents.common.cnn import image_layout
 from agents.common.config import CALLABLE_FIELDS, restore_schedules, schedule_marker
 from agents.common.logger import last_episode_t, log_rows, tensorboard_run_dir, trim_monitor, trim_progress
+from agents.common.normalize import agent_normalizer
+from agents.common.policies import cnn_defaults_of_older_files
 from agents.common.policies import default_cnn_spec as nngym_default_cnn_spec
 from agents.common.recurrent_buffer import default_seq_len
 from agents.common.sb3_args import check_save_arguments
@@ -149,7 +154,7 @@ class SB3Agent:
     Args:
         env: Env id (``n_envs`` copies in a ``DummyVecEnv``, seeded ``seed + i`` as SB3's
             ``make_vec_env`` does) or a single ``gymnasium.Env`` (n_envs must be 1).
-        net: ``"mlp"``, ``"cnn"`` (``agents.common.policies.CNN_SPEC``), a CNN spec string, or ``"lstm"``
+        net: ``"mlp"``, ``"cnn"`` (``agents.common.policies.default_cnn_spec``), a CNN spec string, or ``"lstm"``
             (recurrent PPO only).
         seed: Seeds torch, the envs and the action spaces.
         log_dir: Where ``monitor.csv`` and ``progress.csv`` go (``None``: no files).
@@ -193,7 +198,14 @@ class SB3Agent:
         self._normalize_obs = bool(config.get("normalize_obs", False))
         self._normalize_reward = bool(config.get("normalize_reward", False))
         self._gamma = float(config.get("gamma", 0.99))
-        self._normalize_kwargs = dict(config.get("normalize_kwargs") or {})  # VecNormalize's other settings
+        settings = SimpleNamespace(
+            normalize_obs=self._normalize_obs,
+            normalize_reward=self._normalize_reward,
+            gamma=self._gamma,
+            normalize_kwargs=config.get("normalize_kwargs"),
+        )
+        agent_normalizer(f"SB3 {self.algo}", settings, (1,), 1)  # VecNormalize's other settings, checked as nngym's
+        self._normalize_kwargs = dict(config.get("normalize_kwargs") or {})
         self._venv = None if env is None else self._make_env(env)
         kwargs = self._sb3_kwargs(dict(config))
         self.model = None
@@ -460,6 +472,7 @@ class SB3Agent:
             "format": "nngym.sb3",
             "algorithm": self.algo,
             "net": self.net,
+            "cnn_default": "nature",  # net="cnn": NatureCNN for images it fits (policies.default_cnn_spec)
             "seed": self.seed,
             "env_id": self.env_id,
             "config": config,
@@ -502,7 +515,10 @@ class SB3Agent:
             )
         fields = set(meta["config"]) | set(CALLABLE_FIELDS)
         config = restore_schedules(cls.__name__, path, meta["config"], fields, custom_objects, {})
-        agent = cls(env or meta["env_id"], net=meta["net"], seed=meta["seed"], **kwargs, **config)
+        # a file written before net="cnn" took NatureCNN for large images is rebuilt with the CNN it was saved with
+        older = contextlib.nullcontext() if "cnn_default" in meta else cnn_defaults_of_older_files()
+        with older:
+            agent = cls(env or meta["env_id"], net=meta["net"], seed=meta["seed"], **kwargs, **config)
         state = {k[7:]: torch.as_tensor(v) for k, v in arrays.items() if k.startswith("policy/")}
         try:
             agent.policy.load_state_dict(state)

@@ -3,6 +3,7 @@ statistics and logging, callback hooks, and safe save/load (npz + JSON, never pi
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -42,7 +43,7 @@ from agents.common.config import (
 from agents.common.dbn_policy import pretrain_dbn_trunk
 from agents.common.logger import Logger, MonitorWriter, log_rows, tensorboard_run_dir, trim_progress
 from agents.common.normalize import NormalizedVecEnv, Normalizer, agent_normalizer
-from agents.common.policies import ActorCriticPolicy, check_spaces
+from agents.common.policies import ActorCriticPolicy, check_spaces, cnn_defaults_of_older_files
 from agents.common.sb3_args import check_device, check_save_arguments, sb3_arguments
 from agents.common.spaces import (
     ACTION_SPACES,
@@ -1174,8 +1175,9 @@ class BaseAgent(metaclass=_AgentMeta):
 
     def _file_rules(self) -> dict[str, Any]:
         """Entries of the model file's metadata that say how its Config is read (how a default was resolved when
-        it was saved); none for most agents."""
-        return {}
+        it was saved): ``cnn_default``, that ``net="cnn"`` took NatureCNN for images it fits
+        (``agents.common.policies.default_cnn_spec``)."""
+        return {"cnn_default": "nature"}
 
     @classmethod
     def _config_from_file(cls, config: dict[str, Any], meta: dict[str, Any], overrides: dict[str, Any]) -> None:
@@ -1253,7 +1255,10 @@ class BaseAgent(metaclass=_AgentMeta):
                 f"{path}: the file's networks are net={meta['net']!r}; load cannot rebuild them as another"
             )
         seed = kwargs.pop("seed", None)  # SB3's load(seed=...): the agent's seed from now on
-        agent = cls(env, net=net, seed=meta["seed"], _spaces=(obs_space, act_space), **kwargs, **config)
+        # a file written before net="cnn" took NatureCNN for large images is rebuilt with the CNNs it was saved with
+        older = contextlib.nullcontext() if "cnn_default" in meta else cnn_defaults_of_older_files()
+        with older:
+            agent = cls(env, net=net, seed=meta["seed"], _spaces=(obs_space, act_space), **kwargs, **config)
         if seed is not None:
             agent.seed = check_seed(seed)
         agent.env_id = meta.get("env_id", "")

@@ -162,9 +162,9 @@ def load_hyperparams(
 
     Returns:
         ``Config`` fields, ``net``, ``n_timesteps`` (an int, if the entry has it), ``env_wrapper`` /
-        ``frame_stack`` (if it has them) and ``normalize_kwargs`` (if its ``normalize`` dict sets VecNormalize's
-        ``clip_obs``, ``clip_reward``, ``epsilon`` or ``gamma`` to other values than nngym's ``Normalizer`` uses:
-        for whoever makes the agent to set on ``agent.get_vec_normalize_env()``).
+        ``frame_stack`` (if it has them); the agent's ``normalize_kwargs`` among the fields if its ``normalize``
+        dict sets VecNormalize's ``clip_obs``, ``clip_reward``, ``epsilon`` or ``gamma`` to other values than nngym's
+        ``Normalizer`` uses.
 
     Raises:
         HyperparamsError: For an algorithm without a file here, an env id without an entry (and no fallback
@@ -307,7 +307,7 @@ def translate(
             out[key] = value
     check_frame_stack(entry, out, where)
     if fields is not None:
-        unknown = sorted(set(out) - fields - {"n_timesteps", "net", NORMALIZE_KWARGS, *ENV_KEYS, *AGENT_KEYS})
+        unknown = sorted(set(out) - fields - {"n_timesteps", "net", *ENV_KEYS, *AGENT_KEYS})
         if unknown:
             raise HyperparamsError(f"{where}: {unknown} not hyperparameters of nngym's {algo}; it has {sorted(fields)}")
     return out

@@ -37,6 +37,13 @@ def agent_normalizer(
     """The ``Normalizer`` of an agent's Config: None without ``normalize_obs`` / ``normalize_reward``, else one with
     their flags, the agent's ``gamma`` and the ``normalize_kwargs`` settings.
 
+    Args:
+        algo: The agent's name, for messages.
+        config: Its Config (``normalize_obs``, ``normalize_reward``, ``normalize_kwargs``, ``gamma``).
+        obs_shape: Shape of one encoded observation.
+        n_envs: N, the number of running returns.
+        raw_shape: The env's own shape of a Box the agent flattens (``Normalizer``'s ``raw_shape``).
+
     Raises:
         ValueError: Naming the agent, for ``normalize_kwargs`` that are no dict, hold another key or a value out of
             range, or come without ``normalize_obs`` / ``normalize_reward`` (they would set nothing).
@@ -55,10 +62,11 @@ def agent_normalizer(
             raise ValueError(
                 f"{algo}: normalize_kwargs={kwargs!r} without normalize_obs or normalize_reward: they set nothing"
             )
+        for key, value in kwargs.items():  # real numbers, as the zoo's files give them; the ranges come below
+            if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+                raise ValueError(f"{algo}: normalize_kwargs {key} must be a number, got {value!r}")
         gamma = kwargs.get("gamma")
-        if gamma is not None and not (
-            isinstance(gamma, int | float) and not isinstance(gamma, bool) and 0 <= gamma <= 1
-        ):
+        if gamma is not None and not 0 <= gamma <= 1:
             raise ValueError(f"{algo}: normalize_kwargs gamma must be a number in [0, 1], got {gamma!r}")
     if not (norm_obs or norm_reward):
         return None

@@ -46,8 +46,10 @@ image parts refuses ``"cnn"`` (``check_spaces``).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -103,15 +105,38 @@ CNN_SPEC_SMALL = "conv:16x3p1,conv:16x3p1,dense:128"
 NATURE_CNN_SPEC = "conv:32x8s4,conv:64x4s2,conv:64x3,dense:{features}"
 NATURE_CNN_MIN_SIDE = 36
 
+#: Whether ``net="cnn"`` takes NatureCNN for images it fits (``default_cnn_spec``); False while a model file written
+#: before that rule is rebuilt (``cnn_defaults_of_older_files``).
+_NATURE_CNN_DEFAULT: contextvars.ContextVar[bool] = contextvars.ContextVar("nature_cnn_default", default=True)
+
+
+@contextlib.contextmanager
+def cnn_defaults_of_older_files() -> Iterator[None]:
+    """Within it, ``net="cnn"`` builds the CNNs of model files written before it took NatureCNN for images of at least
+    36 pixels a side (``CNN_SPEC`` from 20 pixels a side, the recurrent policy's ``DEFAULT_CNN_SPEC`` from 10), so
+    ``load`` rebuilds such a file's networks as they were saved."""
+    token = _NATURE_CNN_DEFAULT.set(False)
+    try:
+        yield
+    finally:
+        _NATURE_CNN_DEFAULT.reset(token)
+
+
+def nature_cnn_fits(input_shape: tuple[int, int, int]) -> bool:
+    """Whether ``net="cnn"`` takes NatureCNN for images (C, H, W): at least 36 pixels a side, outside
+    ``cnn_defaults_of_older_files``."""
+    _, h, w = input_shape
+    return min(h, w) >= NATURE_CNN_MIN_SIDE and _NATURE_CNN_DEFAULT.get()
+
 
 def default_cnn_spec(input_shape: tuple[int, int, int], features: int = 512) -> str:
     """The CNN of ``net="cnn"`` (and SB3's ``CnnPolicy``) for images (C, H, W): SB3's ``NatureCNN`` of ``features``
     units (``NATURE_CNN_SPEC``: 512 as SB3's ``CnnPolicy``, 256 for the image parts of a Dict as its
     ``CombinedExtractor``) for images it can take, at least 36 pixels on each side; smaller ones, which it cannot
     take, get ``CNN_SPEC`` (digit-sized images, at least 20 pixels on each side) or ``CNN_SPEC_SMALL`` (small grids)."""
-    _, h, w = input_shape
-    if min(h, w) >= NATURE_CNN_MIN_SIDE:
+    if nature_cnn_fits(input_shape):
         return NATURE_CNN_SPEC.format(features=features)
+    _, h, w = input_shape
     return CNN_SPEC if min(h, w) >= 20 else CNN_SPEC_SMALL
 
 

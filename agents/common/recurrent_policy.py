@@ -27,10 +27,10 @@ from agents.common.config import net_arch_sizes
 from agents.common.distributions import Distribution
 from agents.common.policies import (
     CNN_SPEC_SMALL,
-    NATURE_CNN_MIN_SIDE,
     NATURE_CNN_SPEC,
     action_distribution,
     n_action_params,
+    nature_cnn_fits,
     with_input,
 )
 from agents.common.sb3_policy import SB3PolicyMethods
@@ -55,10 +55,10 @@ def default_recurrent_cnn_spec(observation_space: Any) -> str:
     agents' padded ``CNN_SPEC_SMALL``; any spec for other observations (it is not used)."""
     if not is_cnn_space(observation_space):
         return DEFAULT_CNN_SPEC
-    _, h, w = image_layout(observation_space)[0]
-    if min(h, w) >= NATURE_CNN_MIN_SIDE:
+    chw = image_layout(observation_space)[0]
+    if nature_cnn_fits(chw):
         return NATURE_CNN_SPEC.format(features=512)
-    return DEFAULT_CNN_SPEC if min(h, w) >= 10 else CNN_SPEC_SMALL
+    return DEFAULT_CNN_SPEC if min(chw[1:]) >= 10 else CNN_SPEC_SMALL
 
 
 class RecurrentBranch:

@@ -95,9 +95,11 @@ class SubEnvMethods:
     pending_seed: int | None = None
 
     def _reset_seed(self, seed: int | list[int | None] | None) -> int | list[int | None] | None:
-        """The seed a ``reset(seed=seed)`` uses: ``seed``, or for ``seed=None`` the ``pending_seed``, once."""
-        if seed is None and self.pending_seed is not None:
-            seed, self.pending_seed = self.pending_seed, None
+        """The seed a ``reset(seed=seed)`` uses: ``seed``, or for ``seed=None`` the ``pending_seed``; either way the
+        pending seed is used up (a seeded reset, such as an agent's with its own seed, replaces it, as in SB3)."""
+        if seed is None:
+            seed = self.pending_seed
+        self.pending_seed = None
         return seed
 
     def _local_sub_envs(self) -> list[gym.Env] | None:
