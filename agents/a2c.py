@@ -43,8 +43,10 @@ class A2CConfig:
     """RMSprop ε (SB3's value, not torch's 1e-8)."""
     normalize_advantage: bool = False
     """Normalise advantages over the rollout."""
-    net_arch: tuple[int, ...] | dict[str, tuple[int, ...]] = (64, 64)
-    """Hidden sizes of the actor and of the critic, or SB3's ``dict(pi=[...], vf=[...])`` for different ones."""
+    net_arch: tuple[int, ...] | dict[str, tuple[int, ...]] | None = None
+    """Hidden sizes of the actor and of the critic, or SB3's ``dict(pi=[...], vf=[...])`` for different ones; after a
+    trunk (``net="cnn"``, a spec, a given trunk) the heads' hidden sizes. None: SB3's default, set when the agent is
+    made (``BaseAgent._default_net_arch``): (64, 64), and none after a trunk (linear heads, SB3's ``CnnPolicy``)."""
     activation: str = "tanh"
     """Hidden activation."""
     ortho_init: bool = True

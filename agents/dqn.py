@@ -117,8 +117,10 @@ class DQNConfig:
     transition t is Σ_{k<m} γ^k r_{t+k} + γ^m (1 − terminated) max_a Q_target(s_{t+m}, a), m the number of steps
     up to n of the same env that stay in the episode (ending at termination or truncation, truncation
     bootstrapping from the true final observation) and are already in the buffer. 1 is plain DQN."""
-    net_arch: tuple[int, ...] = (64, 64)
-    """Hidden sizes of the Q-network."""
+    net_arch: tuple[int, ...] | None = None
+    """Hidden sizes of the Q-network; after a trunk (``net="cnn"``, a spec, a given trunk) the head's. None: SB3's
+    default, set when the agent is made (``BaseAgent._default_net_arch``): (64, 64), and none after a trunk (a linear
+    head, SB3's ``CnnPolicy``)."""
     activation: str = "relu"
     """Hidden activation."""
     normalize_obs: bool = False

@@ -170,10 +170,13 @@ class RecurrentPPO(PPO):
         if config.get("seq_len") is None and "seq_len" not in overrides and "seq_len_default" not in meta:
             config["seq_len"] = config.get("n_steps")
 
+    def _default_net_arch(self, net: Any) -> tuple[int, ...]:
+        """sb3-contrib's default heads after the LSTMs: (64, 64), none after a CNN (ActorCriticPolicy's after
+        NatureCNN); kept in the model file."""
+        return () if net == "cnn" else (64, 64)
+
     def _build(self) -> None:
         c = self.config
-        if c.net_arch is None:  # sb3-contrib's default (ActorCriticPolicy's: none after NatureCNN), kept in the file
-            c.net_arch = () if self.net == "cnn" else (64, 64)
         self.policy = RecurrentActorCriticPolicy(
             self.observation_space,  # the policy takes its encoding (agents.common.spaces)
             self.action_space,

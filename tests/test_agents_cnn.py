@@ -191,12 +191,15 @@ def test_cnn_policy_on_images_natures_cnn_takes_is_sb3s(algo):
         return SpacesEnv(gym.spaces.Box(0, 255, (64, 48, 3), np.uint8), gym.spaces.Discrete(3))
 
     kwargs = {"buffer_size": 100} if algo == "DQN" else {}
-    ours = {"PPO": PPO, "DQN": DQN}[algo]("CnnPolicy", env(), **kwargs)
-    theirs = getattr(sb3, algo)("CnnPolicy", env(), device="cpu", **kwargs)
-    mine = [v.shape for name, net in ours._nets().items() if name != "q_target" for v in net.state_dict().values()]
-    params = theirs.policy.parameters() if algo == "PPO" else theirs.policy.q_net.parameters()
-    assert sorted(mine) == sorted(tuple(p.shape) for p in params)
-    assert (32, 3, 8, 8) in mine and (512, 64 * 4 * 2) in mine  # 8x8 stride 4, ..., 512 features of 64 4 x 2 maps
+    heads = {"PPO": {"net_arch": {"pi": [32], "vf": [16, 8]}}, "DQN": {"net_arch": [32]}}[algo]
+    for policy_kwargs in ({}, heads):  # SB3's default linear heads, and MLP heads of net_arch on the features
+        ours = {"PPO": PPO, "DQN": DQN}[algo]("CnnPolicy", env(), policy_kwargs=policy_kwargs, **kwargs)
+        theirs = getattr(sb3, algo)("CnnPolicy", env(), device="cpu", policy_kwargs=policy_kwargs, **kwargs)
+        mine = [v.shape for name, net in ours._nets().items() if name != "q_target" for v in net.state_dict().values()]
+        params = theirs.policy.parameters() if algo == "PPO" else theirs.policy.q_net.parameters()
+        assert sorted(mine) == sorted(tuple(p.shape) for p in params), policy_kwargs
+        assert (32, 3, 8, 8) in mine and (512, 64 * 4 * 2) in mine  # 8x8 stride 4, ..., 512 features of 64 4 x 2 maps
+    assert (32, 512) in mine and ((8, 16) in mine) == (algo == "PPO")  # the heads' hidden layers
 
 
 @pytest.mark.parametrize("algo", ["PPO", "DQN", "RecurrentPPO"])
@@ -218,7 +221,9 @@ def test_files_written_before_natures_cnn_default_load_with_their_own_cnns(algo,
     path = before.save(tmp_path / "old.npz")
     arrays, meta = load_npz(path)
     meta.pop("sha256")
-    del meta["cnn_default"]  # as the files of then
+    del meta["cnn_default"]  # as the files of then, which kept the Config's net_arch whatever the heads were
+    if algo != "RecurrentPPO":
+        meta["config"]["net_arch"] = [64, 64]
     save_npz(path, arrays, {**meta, "sha256": _digest(arrays, meta)})
     old = cls.load(path, env=SpacesEnv(gym.spaces.Box(0, 255, (40, 40, 1), np.uint8), gym.spaces.Discrete(2)))
     for name, net in before._nets().items():

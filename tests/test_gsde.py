@@ -83,15 +83,16 @@ def test_state_dependent_noise_gradients_central_differences() -> None:
         assert_gradient_matches(g, num, name, loss_scale=loss(mean, log_std))
 
 
-@pytest.mark.parametrize("net", ["mlp", "dense:6"])
-def test_policy_gradient_through_the_network_central_differences(net: str) -> None:
+@pytest.mark.parametrize(("net", "net_arch", "latent"), [("mlp", (5, 4), 4), ("dense:6", (), 6), ("dense:6", (5,), 5)])
+def test_policy_gradient_through_the_network_central_differences(net: str, net_arch: tuple, latent: int) -> None:
     """L = Σ w_i log π(a_i|s_i) + c Σ H_i + Σ (V_i − R_i)², the latent features z(s) held constant (SB3's
-    learn_features=False): backward_policy_loss vs central differences of every parameter, float64."""
+    learn_features=False): backward_policy_loss vs central differences of every parameter, float64. z(s) is the
+    MLP's last hidden layer, the trunk's features under linear heads, or the last hidden layer of the heads on it."""
     rng = np.random.default_rng(4)
-    policy = ActorCriticPolicy(OBS, ACT, rng, net=net, net_arch=(5, 4), use_sde=True, log_std_init=-0.5)
+    policy = ActorCriticPolicy(OBS, ACT, rng, net=net, net_arch=net_arch, use_sde=True, log_std_init=-0.5)
     policy.astype(np.float64)
     policy.log_std += rng.normal(scale=0.3, size=policy.log_std.shape)
-    assert policy.log_std.shape == (4 if net == "mlp" else 6, 2)
+    assert policy.log_std.shape == (latent, 2)
     obs, actions = rng.normal(size=(6, 3)), rng.normal(size=(6, 2))
     w, c, returns = rng.normal(size=6), 0.4, rng.normal(size=6)
     latent = policy.forward(obs)[0].latent.copy()

@@ -260,8 +260,8 @@ class SB3Agent:
             if isinstance(hp.get(key), str):
                 hp[key] = _sb3_schedule(hp[key], f"SB3 {self.algo}: {key}")
         policy_kwargs: dict[str, Any] = {}
-        if "net_arch" in hp:
-            net_arch = hp.pop("net_arch")  # a list, or dict(pi=..., vf=...) for actor and critic sizes of their own
+        net_arch = hp.pop("net_arch", None)  # a list, or dict(pi=..., vf=...) for actor and critic sizes of their own
+        if net_arch is not None:  # None: SB3's default
             is_dict = isinstance(net_arch, dict)
             policy_kwargs["net_arch"] = {k: list(v) for k, v in net_arch.items()} if is_dict else list(net_arch)
         if "activation" in hp:
@@ -282,7 +282,7 @@ class SB3Agent:
             spec = default_cnn_spec(self._venv.observation_space) if self.net == "cnn" else self.net
             policy_kwargs["features_extractor_class"] = SpecCNN
             policy_kwargs["features_extractor_kwargs"] = {"spec": spec}
-            policy_kwargs["net_arch"] = []
+            policy_kwargs.setdefault("net_arch", [])  # SB3's CnnPolicy default: linear heads; else MLPs of net_arch
         hp["policy"] = self.policy_names[family]
         if family == "mlp" and isinstance(getattr(self._venv, "observation_space", None), gym.spaces.Dict):
             hp["policy"] = self.dict_policy  # SB3 refuses MlpPolicy on Dict observations

@@ -43,7 +43,7 @@ from agents.common.config import (
 from agents.common.dbn_policy import pretrain_dbn_trunk
 from agents.common.logger import Logger, MonitorWriter, log_rows, tensorboard_run_dir, trim_progress
 from agents.common.normalize import NormalizedVecEnv, Normalizer, agent_normalizer
-from agents.common.policies import ActorCriticPolicy, check_spaces, cnn_defaults_of_older_files
+from agents.common.policies import ActorCriticPolicy, check_spaces, cnn_defaults_of_older_files, has_own_trunk
 from agents.common.sb3_args import check_device, check_save_arguments, sb3_arguments
 from agents.common.spaces import (
     ACTION_SPACES,
@@ -266,6 +266,8 @@ class BaseAgent(metaclass=_AgentMeta):
         check_spaces(
             self.algo, self.observation_space, self.action_space, self.action_spaces, net, self.combined_images
         )
+        if getattr(self.config, "net_arch", ()) is None:  # SB3's default for this net, kept in the model file
+            self.config.net_arch = self._default_net_arch(net)
         #: the vector env as made, before encoding and normalisation: what ``get_env`` gives users
         self._raw_env: gym.vector.VectorEnv | None = self.env
         if self.env is not None:  # observations are encoded where they enter the agent (agents.common.spaces)
@@ -1173,6 +1175,12 @@ class BaseAgent(metaclass=_AgentMeta):
             raise ModelFileError(f"{path} holds a {meta.get('algorithm')} model, cannot load it as {cls.algo}")
         return arrays, meta
 
+    def _default_net_arch(self, net: Any) -> tuple[int, ...]:
+        """SB3's default hidden sizes for ``net`` on the agent's observations: (64, 64) for MLPs and for the MLP heads
+        after the CNNs of a Dict's or Tuple's image parts (SB3's ``MultiInputPolicy``), none after any other trunk
+        (linear heads on its features: SB3's ``CnnPolicy`` after NatureCNN)."""
+        return (64, 64) if not has_own_trunk(net, self.observation_space) else ()
+
     def _file_rules(self) -> dict[str, Any]:
         """Entries of the model file's metadata that say how its Config is read (how a default was resolved when
         it was saved): ``cnn_default``, that ``net="cnn"`` took NatureCNN for images it fits
@@ -1182,7 +1190,12 @@ class BaseAgent(metaclass=_AgentMeta):
     @classmethod
     def _config_from_file(cls, config: dict[str, Any], meta: dict[str, Any], overrides: dict[str, Any]) -> None:
         """Reads ``config`` (the file's Config, ``overrides`` already in) as the code that wrote the file meant it,
-        in place, where a default's meaning changed: nothing for most agents."""
+        in place, where a default's meaning changed: a file without the ``cnn_default`` rule was written when a trunk
+        (``net="cnn"``, a spec, a given trunk) had linear heads whatever ``net_arch`` said, so it keeps them."""
+        if "cnn_default" in meta or "net_arch" in overrides or "net_arch" not in config:
+            return
+        if has_own_trunk(meta.get("net"), _space_from_json(meta["observation_space"])):
+            config["net_arch"] = ()
 
     @classmethod
     def load(

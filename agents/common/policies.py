@@ -50,6 +50,7 @@ import contextlib
 import contextvars
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -180,6 +181,23 @@ def build_net(
     if not isinstance(net, str) or net not in NET_BUILDERS:
         raise ValueError(f"net must be one of {sorted(NET_BUILDERS)}, got {net!r}")
     return NET_BUILDERS[net](n_in, hidden, n_out, activation, w_init, out_w_init, rng)
+
+
+def has_own_trunk(net: Any, observation_space: gym.Space) -> bool:
+    """Whether ``net`` gives a shared trunk whose heads come after it (``"cnn"`` or a spec on images or a 3-D Box,
+    ``"dbn"``, a given trunk or networks), rather than MLPs from the observations (``"mlp"``, ``NET_BUILDERS``) or
+    the CNNs of a Dict's or Tuple's image parts with the other parts beside them (SB3's ``MultiInputPolicy``:
+    ``"cnn"`` or a spec with conv items on such a space, ``combined_input``), whose heads are MLPs as an MLP's."""
+    if isinstance(net, str) and net in NET_BUILDERS:
+        return False
+    spec = ",".join(str(item) for item in net) if isinstance(net, list) else net
+    if isinstance(observation_space, gym.spaces.Dict | gym.spaces.Tuple) and image_parts(observation_space):
+        conv = isinstance(spec, str) and any(
+            item.split(":")[0].strip() in ("conv", "pool", "maxpool", "l2pool") for item in spec.split(",")
+        )
+        if spec == "cnn" or conv:
+            return False
+    return True
 
 
 def build_trunk(net: NetSpec, observation_space: gym.Space, rng: np.random.Generator) -> Sequential | None:
@@ -471,8 +489,9 @@ class ActorCriticPolicy(SB3PolicyMethods):
             ``self.pi``, ``self.vf``; ``self.actor`` / ``self.critic`` are then trunk + head views sharing
             those layers, for inference. The CNN trunk of a Dict / Tuple with image parts (a ``CombinedInput``)
             gets MLP heads of ``net_arch`` instead, as SB3's ``MultiInputPolicy``.
-        net_arch: Hidden sizes of the actor and critic MLPs: one list for both, or SB3's ``{"pi": [...], "vf":
-            [...]}`` for different ones (``agents.common.config.check_net_arch``); not used with other trunks.
+        net_arch: Hidden sizes of the actor and critic MLPs, or of the heads after a trunk: one list for both, or
+            SB3's ``{"pi": [...], "vf": [...]}`` for different ones (``agents.common.config.check_net_arch``); None:
+            SB3's default, (64, 64), and none after a trunk (``has_own_trunk``: linear heads).
         activation: Hidden activation of the MLPs (CNN trunks use ReLU).
         ortho_init: Orthogonal init with gains √2 (hidden), 0.01 (policy head), 1 (value head).
         log_std_init: Initial log σ for Box actions (every entry of the (J, K) matrix under ``use_sde``).
@@ -492,7 +511,7 @@ class ActorCriticPolicy(SB3PolicyMethods):
         action_space: gym.Space,
         rng: np.random.Generator,
         net: NetSpec = "mlp",
-        net_arch: Sequence[int] | Mapping[str, Sequence[int]] = (64, 64),
+        net_arch: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
         activation: str = "tanh",
         ortho_init: bool = True,
         log_std_init: float = 0.0,
@@ -507,6 +526,8 @@ class ActorCriticPolicy(SB3PolicyMethods):
         encoded = encoded_space(observation_space)
         n_in = int(np.prod(encoded.shape))
         n_out = n_action_params(action_space)
+        if net_arch is None:  # SB3's default: MLPs of (64, 64), linear heads after a trunk
+            net_arch = () if has_own_trunk(net, observation_space) else (64, 64)
         pi_arch, vf_arch = net_arch_sizes(net_arch)
         hidden_init, pi_init, vf_init = (
             ("orthogonal:1.4142135623730951", "orthogonal:0.01", "orthogonal:1") if ortho_init else ("nielsen",) * 3
@@ -532,10 +553,16 @@ class ActorCriticPolicy(SB3PolicyMethods):
             self.vf = copy_net(given["vf"]) if "vf" in given else head(vf_arch, 1, vf_init)
             self.actor = joined(self.trunk, self.pi, self.trunk.input_shape)
             self.critic = joined(self.trunk, self.vf, self.trunk.input_shape)
-        else:
+        else:  # heads on the trunk's features: linear (SB3's CnnPolicy default), or MLPs of net_arch
             f = n_features(self.trunk, encoded)
-            self.pi = copy_net(given["pi"]) if "pi" in given else Sequential([Dense(f, n_out, rng, w_init=pi_init)])
-            self.vf = copy_net(given["vf"]) if "vf" in given else Sequential([Dense(f, 1, rng, w_init=vf_init)])
+
+            def head(arch: Sequence[int], n: int, init: str) -> Sequential:
+                if not arch:
+                    return Sequential([Dense(f, n, rng, w_init=init)])
+                return mlp([f, *arch, n], rng, activation, w_init=hidden_init, out_w_init=init)
+
+            self.pi = copy_net(given["pi"]) if "pi" in given else head(pi_arch, n_out, pi_init)
+            self.vf = copy_net(given["vf"]) if "vf" in given else head(vf_arch, 1, vf_init)
             shape = self.trunk.input_shape  # views for inference (infer, _act)
             self.actor = joined(self.trunk, self.pi, shape)
             self.critic = joined(self.trunk, self.vf, shape)
@@ -676,7 +703,8 @@ class QNetwork:
         rng: Generator for the initial weights.
         net: "mlp", "cnn" or a custom network (module docstring): a trunk gets a linear head (the CNN trunk of a
             Dict / Tuple with image parts an MLP head of ``net_arch``), ``{"q": Sequential}`` is the whole Q-network.
-        net_arch: Hidden sizes of the MLP.
+        net_arch: Hidden sizes of the MLP, or of the head after a trunk; None: SB3's default, (64, 64), and none
+            after a trunk (``has_own_trunk``: a linear head).
         activation: Hidden activation (SB3's DQN: ReLU).
     """
 
@@ -686,9 +714,11 @@ class QNetwork:
         action_space: gym.spaces.Discrete,
         rng: np.random.Generator,
         net: NetSpec = "mlp",
-        net_arch: Sequence[int] = (64, 64),
+        net_arch: Sequence[int] | None = None,
         activation: str = "relu",
     ) -> None:
+        if net_arch is None:  # SB3's default: an MLP of (64, 64), a linear head after a trunk
+            net_arch = () if has_own_trunk(net, observation_space) else (64, 64)
         encoded = encoded_space(observation_space)
         n_in, n_actions = int(np.prod(encoded.shape)), int(action_space.n)
         given = _given(net, {"q", "q_target", "trunk"})
@@ -696,6 +726,10 @@ class QNetwork:
         if "q" in given:
             self.q = with_input(copy_net(given["q"]), observation_space)
         elif is_combined_trunk(trunk):
+            f = n_features(trunk, encoded)
+            head = mlp([f, *net_arch, n_actions], rng, activation, w_init="he_normal", out_w_init="nielsen")
+            self.q = joined(trunk, head, trunk.input_shape)
+        elif trunk is not None and net_arch:  # an MLP head of net_arch on the trunk's features
             f = n_features(trunk, encoded)
             head = mlp([f, *net_arch, n_actions], rng, activation, w_init="he_normal", out_w_init="nielsen")
             self.q = joined(trunk, head, trunk.input_shape)
