@@ -378,7 +378,6 @@ class DQN(BaseAgent):
         if self.normalizer is not None:
             self.normalizer.old_obs = obs  # SB3's get_original_obs: the env's observations before normalisation
         n_target = max(c.target_update_interval // self.n_envs, 1)
-        last_logged_episode = self._episode_num
         self.exploration_rate = self._epsilon()  # ε at the progress where this run starts (the initial ε when fresh)
         in_rollout = False
         while self.num_timesteps < self._total_timesteps:
@@ -401,6 +400,7 @@ class DQN(BaseAgent):
             if self.normalizer is not None:
                 self.normalizer.scale_rewards(rewards, dones)  # advances the running returns' statistics
                 self.normalizer.old_obs, self.normalizer.old_reward = next_obs, rewards  # SB3's get_original_obs
+            episodes_before = self._episode_num
             self._track_episodes(rewards, dones, infos)
             obs = next_obs
             self.exploration_rate = self._epsilon()
@@ -418,12 +418,15 @@ class DQN(BaseAgent):
                 in_rollout = False
                 if self.num_timesteps > c.learning_starts:
                     self._train(c.gradient_steps if c.gradient_steps >= 0 else c.train_freq * self.n_envs)
-            if c.log_interval and self._episode_num - last_logged_episode >= c.log_interval and dones.any():
-                last_logged_episode = self._episode_num
-                self._dump_logs()
+            if c.log_interval and self._episode_num // c.log_interval > episodes_before // c.log_interval:
+                self._dump_logs()  # SB3's: a row when the episode count reaches a multiple of log_interval
         self._last_obs = obs
         if in_rollout:  # total_timesteps came before the next training call
             cb.on_rollout_end()
+
+    def _live_stats(self) -> dict[str, float]:
+        """ε at the row's step (SB3's ``rollout/exploration_rate``, which it records at every env step)."""
+        return {"rollout/exploration_rate": self.exploration_rate}
 
     def _observe(self, obs: np.ndarray) -> np.ndarray:
         """The observations the Q-network acts on; under ``normalize_obs`` they first update the statistics."""
@@ -503,5 +506,4 @@ class DQN(BaseAgent):
             "train/loss": lambda: float(np.mean([self.cost.value(q_a, y) for q_a, y in pairs])),
             "train/n_updates": self._n_updates,
             "train/learning_rate": self.optimizer.lr,
-            "rollout/exploration_rate": self.exploration_rate,
         }

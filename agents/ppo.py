@@ -176,6 +176,7 @@ class PPO(BaseAgent):
         pg_losses, v_losses, ent_losses, clip_fracs, kls = [], [], [], [], []
         continue_training = True
         for _epoch in range(c.n_epochs):
+            kls = []  # SB3 logs the last epoch's approx KL (the other terms: every epoch's)
             for mb in self._minibatches():
                 dist, values = self._evaluate_actions(mb)
                 log_prob, entropy = dist.log_prob(mb.actions), dist.entropy()
@@ -220,5 +221,7 @@ class PPO(BaseAgent):
             "train/clip_range": clip,
             "train/learning_rate": self.optimizer.lr,
         }
+        if clip_vf is not None:
+            self._train_stats["train/clip_range_vf"] = clip_vf
         if not policy.discrete:
             self._train_stats["train/std"] = float(np.exp(policy.log_std).mean())

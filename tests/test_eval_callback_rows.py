@@ -121,5 +121,6 @@ def test_the_evaluation_rows_go_to_tensorboard_with_their_steps(tmp_path):
     events = {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
     means = [float(np.mean(r)) for r in ev.results]
     assert events["eval/mean_reward"] == list(zip(ev.timesteps, means, strict=True))
-    # time/total_timesteps at every row of progress.csv, the evaluations' too (TensorBoard holds all its values)
-    assert events["time/total_timesteps"] == [(s, float(s)) for s in (6, 12, 16, 18, 24, 30, 32)]
+    lengths = [float(np.mean(n)) for n in ev.ep_lengths]
+    assert events["eval/mean_ep_length"] == list(zip(ev.timesteps, lengths, strict=True))
+    assert "time/total_timesteps" not in events  # as SB3's: the step is TensorBoard's x axis

@@ -127,12 +127,12 @@ def test_what_a_population_and_its_members_refuse(tmp_path):
 
 # --- TensorBoard -------------------------------------------------------------------------------------------------
 def _steps(run_dir: Path) -> list[int]:
-    """The steps of ``time/total_timesteps`` in the event files of ``run_dir``, read by TensorBoard itself, in order
-    (the files of two ``learn`` calls in one second are read in the order of their names)."""
+    """The steps of ``time/fps`` (a value of every row) in the event files of ``run_dir``, read by TensorBoard itself,
+    in order (the files of two ``learn`` calls in one second are read in the order of their names)."""
     event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
     acc = event_accumulator.EventAccumulator(str(run_dir), size_guidance={event_accumulator.SCALARS: 0})
     acc.Reload()
-    return sorted(e.step for e in acc.Scalars("time/total_timesteps"))
+    return sorted(e.step for e in acc.Scalars("time/fps"))
 
 
 def _runs(root: Path) -> list[str]:

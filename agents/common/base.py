@@ -295,6 +295,7 @@ class BaseAgent(metaclass=_AgentMeta):
         #: the last update's statistics for the logger: numbers, or functions that compute them when logged (an
         #: update every few env steps, as A2C's, should not pay for statistics nobody reads)
         self._train_stats: dict[str, float | Callable[[], float]] = {}
+        self._logged_train_stats: dict[str, Any] | None = self._train_stats  # the statistics a log row has recorded
         self.normalizer: Normalizer | None = None  # VecNormalize's statistics (normalize_obs / normalize_reward)
         c = self.config
         box = isinstance(self.observation_space, gym.spaces.Box)  # a flattened Box keeps its shape for users
@@ -855,6 +856,7 @@ class BaseAgent(metaclass=_AgentMeta):
             self.logger = Logger(self.log_dir, self.verbose, append, tensorboard_dir=tb_dir)
         self._start_time = time.perf_counter()
         self._start_steps = self.num_timesteps
+        self._logged_train_stats = self._train_stats  # an earlier run's statistics go into none of this run's rows
         training = training_locals(
             self, self._total_timesteps, cb, reset_num_timesteps, progress_bar, tb_log_name or self.algo
         )
@@ -996,18 +998,27 @@ class BaseAgent(metaclass=_AgentMeta):
             lg.record("rollout/ep_len_mean", float(np.mean([e["l"] for e in self.ep_info_buffer])))
         if self.ep_success_buffer:
             lg.record("rollout/success_rate", float(np.mean(self.ep_success_buffer)))
-        for k, v in self.train_stats.items():
+        for k, v in self._live_stats().items():
             lg.record(k, v)
+        if self._train_stats is not self._logged_train_stats:  # an update since the last row: its statistics, once
+            for k, v in self.train_stats.items():  # (SB3's logger forgets a row's values when it writes it)
+                lg.record(k, v, exclude="tensorboard" if k == "train/n_updates" else None)
+            self._logged_train_stats = self._train_stats
         lg.record("time/fps", int((self.num_timesteps - self._start_steps) / elapsed))
-        lg.record("time/time_elapsed", int(elapsed))
-        lg.record("time/total_timesteps", self.num_timesteps)
+        # the counters SB3 keeps out of TensorBoard, whose x axis is the step already
+        lg.record("time/time_elapsed", int(elapsed), exclude="tensorboard")
+        lg.record("time/total_timesteps", self.num_timesteps, exclude="tensorboard")
         if self.pretrain_timesteps:
             lg.record("pretrain/timesteps", self.pretrain_timesteps)
         if iteration is not None:
-            lg.record("time/iterations", iteration)
+            lg.record("time/iterations", iteration, exclude="tensorboard")
         else:
-            lg.record("time/episodes", self._episode_num)
+            lg.record("time/episodes", self._episode_num, exclude="tensorboard")
         lg.dump(self.num_timesteps)
+
+    def _live_stats(self) -> dict[str, float]:
+        """Values a log row records at its own step (SB3 records them at every env step): none for most agents."""
+        return {}
 
     def set_logger(self, logger: Any) -> None:
         """SB3's: every ``learn`` from now on writes its rows through ``logger`` instead of the one it makes for

@@ -536,8 +536,8 @@ class EvalCallback(EventCallback):
     Each evaluation writes a row of progress.csv at once, as SB3's does: ``eval/mean_reward``,
     ``eval/mean_ep_length``, ``eval/success_rate`` (the mean of ``info["is_success"]`` at the episodes' ends, when the
     env's infos have it) and ``time/total_timesteps``, with whatever else was recorded since the agent's last row;
-    the agent writes its own rows at its log interval as before. Unlike SB3's, the row's ``time/total_timesteps``
-    also goes to TensorBoard, which holds every value of progress.csv (``agents.common.logger``).
+    the agent writes its own rows at its log interval as before. The row's ``time/total_timesteps`` stays out of
+    TensorBoard, as SB3's (the step is its x axis).
 
     On a population every member is evaluated, one after the other on the same episodes, and each gets the files its
     single run would: ``evaluations.npz`` in ``member_log_dir(log_path, seed)`` (``<log_path>/s<seed>``, or
@@ -832,7 +832,7 @@ def _log_evaluation(
         if verbose >= 1:
             print(f"Success rate: {100 * success_rate:.2f}%")
         logger.record("eval/success_rate", success_rate)
-    logger.record("time/total_timesteps", steps)  # in TensorBoard too: it holds every value of progress.csv
+    logger.record("time/total_timesteps", steps, exclude="tensorboard")  # SB3's: TensorBoard's x axis is the step
     logger.dump(steps)
 
 

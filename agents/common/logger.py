@@ -374,21 +374,21 @@ class Logger:
         for key in sorted(values):
             prefix, _, name = key.partition("/")
             groups.setdefault(prefix, []).append((name, _fmt(values[key])))
-        kw = max([len(p) + 1 for p in groups] + [len(n) + 4 for g in groups.values() for n, _ in g] + [10])
+        kw = max([len(p) + 1 for p in groups] + [len(n) + 3 for g in groups.values() for n, _ in g] + [10])
         vw = max([len(v) for g in groups.values() for _, v in g] + [8])
         line = "-" * (kw + vw + 7)
         out = [line]
         for prefix, items in groups.items():
             out.append(f"| {prefix + '/':<{kw}} | {'':<{vw}} |")
-            out.extend(f"| {'    ' + n:<{kw}} | {v:<{vw}} |" for n, v in items)
+            out.extend(f"| {'   ' + n:<{kw}} | {v:<{vw}} |" for n, v in items)
         out.append(line)
         return "\n".join(out)
 
 
 def _fmt(v: Any) -> str:
-    """A value as the stdout table shows it: floats (numpy's too) to 4 significant digits."""
+    """A value as the stdout table shows it: floats (numpy's too) to 3 significant digits, as SB3's."""
     if isinstance(v, float | np.floating):
-        return f"{v:.4g}"
+        return f"{v:.3g}"
     return str(v)
 
 

@@ -84,7 +84,6 @@ class DQNPopulationEngine:
         m0, c = members[0], members[0].config
         n_act = m0.action_space.n
         n_target = max(c.target_update_interval // N, 1)
-        last_logged = [m._episode_num for m in members]
         for m in members:  # ε at the progress where this run starts, as DQN._learn sets it
             m.exploration_rate = m._epsilon()
             if m.normalizer is not None:
@@ -105,7 +104,7 @@ class DQNPopulationEngine:
                 explore = self.rngs.random(K * N).reshape(K, N) < m0.exploration_rate
                 actions = np.where(explore, self.rngs.integers(0, n_act, K * N).reshape(K, N), greedy)
             next_all = obs.copy()
-            any_done = np.zeros(K, dtype=bool)
+            episodes_before = [m._episode_num for m in members]
             for k, m in enumerate(members):
                 env_actions = to_env_actions(m.action_space, actions[k])
                 next_obs, rewards, terminated, truncated, infos = m.env.step(env_actions)
@@ -117,10 +116,10 @@ class DQNPopulationEngine:
                 if m.normalizer is not None:
                     m.normalizer.scale_rewards(rewards, dones)  # advances the running returns' statistics
                     m.normalizer.old_obs, m.normalizer.old_reward = next_obs, rewards  # SB3's get_original_obs
+                episodes_before[k] = m._episode_num
                 m._track_episodes(rewards, dones, infos)
                 next_all[k] = next_obs
                 m.exploration_rate = m._epsilon()
-                any_done[k] = dones.any()
                 for key, value in zip(STEP_LOCALS, (next_obs, env_actions, rewards, dones, infos), strict=True):
                     step[key][k] = value
             obs = next_all
@@ -136,10 +135,9 @@ class DQNPopulationEngine:
                 in_rollout = False
                 if m0.num_timesteps > c.learning_starts:
                     self.train(c.gradient_steps if c.gradient_steps >= 0 else c.train_freq * N)
-            if c.log_interval:
+            if c.log_interval:  # DQN._learn's rows: when a member's episode count reaches a multiple of log_interval
                 for k, m in enumerate(members):
-                    if m._episode_num - last_logged[k] >= c.log_interval and any_done[k]:
-                        last_logged[k] = m._episode_num
+                    if m._episode_num // c.log_interval > episodes_before[k] // c.log_interval:
                         dump_member_logs(m)
         for k, m in enumerate(members):
             m._last_obs = obs[k].copy()
@@ -169,7 +167,6 @@ class DQNPopulationEngine:
                 "train/loss": float(loss[k]),
                 "train/n_updates": m._n_updates,
                 "train/learning_rate": lr,
-                "rollout/exploration_rate": m.exploration_rate,
             }
 
     def _train_part(self, part: Part, gradient_steps: int) -> np.ndarray:

@@ -230,6 +230,7 @@ class PPOPopulationEngine(OnPolicyPopulationEngine):
         "train/n_updates",
         "train/clip_range",
         "train/learning_rate",
+        "train/clip_range_vf",
         "train/std",
     )
 
@@ -251,11 +252,12 @@ class PPOPopulationEngine(OnPolicyPopulationEngine):
                 "train/entropy_loss": h["entropy_loss"].mean(axis=0),
                 "train/policy_gradient_loss": h["pg_loss"].mean(axis=0),
                 "train/value_loss": h["v_loss"].mean(axis=0),
-                "train/approx_kl": h["approx_kl"].mean(axis=0),
+                "train/approx_kl": h["approx_kl"][-len(h["approx_kl"]) // c.n_epochs :].mean(axis=0),  # last epoch
                 "train/clip_fraction": h["clip_frac"].mean(axis=0),
                 "train/loss": last,
                 "train/clip_range": clip,
                 "train/learning_rate": lr,
+                **({"train/clip_range_vf": clip_vf} if clip_vf is not None else {}),
             }
         )
 

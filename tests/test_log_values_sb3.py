@@ -1,0 +1,64 @@
+"""Log values that mean what SB3's mean: PPO's approx KL of the last epoch, ``train/clip_range_vf``, DQN's ε at the
+row's step, ``train/*`` only in rows after an update (none carried into a new run's rows) and DQN's rows at the
+multiples of ``log_interval`` episodes, also after a resumed ``learn``."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import agents.ppo
+from agents import DQN, PPO
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def test_ppo_logs_the_last_epochs_approx_kl_and_the_value_clip_range(monkeypatch, tmp_path):
+    kls: list[float] = []
+    real = agents.ppo.ppo_loss
+
+    def spy(*args, **kwargs):
+        out = real(*args, **kwargs)
+        kls.append(float(out[0]["approx_kl"]))
+        return out
+
+    monkeypatch.setattr(agents.ppo, "ppo_loss", spy)
+    agent = PPO("CartPole-v1", seed=0, n_envs=1, n_steps=64, batch_size=16, n_epochs=5, clip_range_vf=0.3)
+    agent.learn(64)
+    per_epoch = np.array(kls).reshape(5, 4)  # 5 epochs of 4 minibatches
+    assert agent.train_stats["train/approx_kl"] == pytest.approx(per_epoch[-1].mean())  # SB3's: the last epoch's
+    assert agent.train_stats["train/approx_kl"] != pytest.approx(per_epoch.mean())
+    assert agent.train_stats["train/clip_range_vf"] == 0.3
+    assert "train/clip_range_vf" not in PPO("CartPole-v1", n_steps=64, batch_size=16).learn(64).train_stats
+
+
+def test_dqn_rows_hold_the_rows_epsilon_and_train_values_only_after_training(tmp_path):
+    hp = {"learning_starts": 300, "train_freq": 200, "exploration_fraction": 0.5, "log_interval": 10, "seed": 0}
+    agent = DQN("CartPole-v1", log_dir=tmp_path, **hp)
+    agent.learn(1000)
+    rows = _rows(tmp_path / "progress.csv")
+    assert len(rows) >= 3
+    for row in rows:  # ε of the schedule at the row's own step (1 → 0.05 over the first 500 steps)
+        steps = int(row["time/total_timesteps"])
+        assert float(row["rollout/exploration_rate"]) == pytest.approx(max(1 - 0.95 * steps / 500, 0.05))
+    trained = [int(r["train/n_updates"]) for r in rows if r["train/n_updates"]]
+    assert trained == sorted(set(trained))  # a value of an update is written once, never repeated
+    assert any(not r["train/loss"] for r in rows)  # rows before learning_starts, or without an update since the last
+    agent.learn(250)  # a new run: nothing of the last one's updates in its rows before it trains
+    new = _rows(tmp_path / "progress.csv")[len(rows) :]
+    assert new and all(not r["train/loss"] for r in new if int(r["time/total_timesteps"]) <= 200)
+
+
+def test_dqn_writes_a_row_at_every_multiple_of_log_interval_episodes_after_a_resume(tmp_path):
+    agent = DQN("CartPole-v1", seed=0, log_dir=tmp_path, learning_starts=1000, log_interval=4)
+    agent.learn(130)
+    agent.learn(400, reset_num_timesteps=False)
+    episodes = [int(r["time/episodes"]) for r in _rows(tmp_path / "progress.csv")]
+    assert episodes and all(e % 4 == 0 for e in episodes)  # SB3's rows: episode counts 4, 8, 12, ...
+    assert episodes == sorted(set(episodes)) and episodes[:2] == [4, 8]
