@@ -61,7 +61,8 @@ gymnasium's ``module:EnvId`` form imports ``module`` from the current directory 
     python scripts/train.py --algo ppo --env CartPole-v1 --tensorboard-log runs/tb && tensorboard --logdir runs/tb
 
 ``--tensorboard-log DIR`` also writes progress.csv's keys (SB3's names; not the counters SB3 keeps out of
-TensorBoard) at the same steps as TensorBoard event files, one run directory ``DIR/<ALGO>_<n>`` per training, as SB3 does (``pip install -e ".[tensorboard]"``).
+TensorBoard) at the same steps as TensorBoard event files, one run directory ``DIR/<ALGO>_<n>`` per training, as
+SB3 does (``pip install -e ".[tensorboard]"``).
 """
 
 from __future__ import annotations
