@@ -107,10 +107,10 @@ class A2C(BaseAgent):
                 break  # a callback stopped training: no rollout end, no update (SB3's order)
             cb.on_rollout_end()
             iteration += 1
+            if c.log_interval and iteration % c.log_interval == 0:  # SB3's row: before the update, with the last one's
+                self._dump_logs(iteration)  # train/ values
             # --- update ---
             self._update()
-            if c.log_interval and iteration % c.log_interval == 0:
-                self._dump_logs(iteration)
 
     def _update(self) -> None:
         c, buf, policy = self.config, self.buffer, self.policy

@@ -133,10 +133,10 @@ class PPO(BaseAgent):
                 break  # a callback stopped training: no rollout end, no update (SB3's order)
             callback.on_rollout_end()
             iteration += 1
+            if c.log_interval and iteration % c.log_interval == 0:  # SB3's row: before the update, with the last one's
+                self._dump_logs(iteration)  # train/ values
             # --- update ---
             self._update()
-            if c.log_interval and iteration % c.log_interval == 0:
-                self._dump_logs(iteration)
 
     def _collect_rollout(self, callback: BaseCallback | None) -> bool:
         """T vector steps into the buffer, then GAE; False if a callback asked to stop."""

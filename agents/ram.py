@@ -290,5 +290,5 @@ class RAM(BaseAgent):
                 "train/learning_rate": self.optimizer.lr,
                 "train/n_updates": self._n_updates,
             }
-            if iteration % c.log_interval == 0:
+            if c.log_interval and iteration % c.log_interval == 0:
                 self._dump_logs(iteration)

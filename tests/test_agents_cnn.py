@@ -236,3 +236,25 @@ def test_files_written_before_natures_cnn_default_load_with_their_own_cnns(algo,
     again = cls.load(today.save(tmp_path / "new.npz"))
     for name, net in today._nets().items():
         assert again._nets()[name].architecture() == net.architecture()
+
+
+def test_sb3_adapter_files_written_before_natures_cnn_default_keep_their_linear_heads(tmp_path):
+    """The SB3 adapter built linear heads after its CNN whatever net_arch said: such a file loads with them."""
+    pytest.importorskip("stable_baselines3")
+    from toy_envs import SpacesEnv
+
+    from agents.baselines.sb3 import SB3PPO
+    from agents.common.base import _digest
+    from nngym.serialization import load_npz, save_npz
+
+    env = SpacesEnv(gym.spaces.Box(0, 255, (1, 40, 40), np.uint8), gym.spaces.Discrete(3))
+    agent = SB3PPO(env, net="conv:8x5s2,dense:16", n_steps=16, batch_size=16, n_epochs=1)
+    path = agent.save(tmp_path / "sb3.npz")
+    arrays, meta = load_npz(path)
+    meta.pop("sha256", None)
+    del meta["cnn_default"]
+    meta["config"]["net_arch"] = [32]  # what such a file may say beside its linear heads
+    save_npz(path, arrays, {**meta, **({"sha256": _digest(arrays, meta)} if "sha256" in load_npz(path)[1] else {})})
+    loaded = SB3PPO.load(path, env=SpacesEnv(gym.spaces.Box(0, 255, (1, 40, 40), np.uint8), gym.spaces.Discrete(3)))
+    obs = np.random.default_rng(0).integers(0, 256, (4, 1, 40, 40), dtype=np.uint8)
+    np.testing.assert_array_equal(loaded.predict(obs, deterministic=True)[0], agent.predict(obs, deterministic=True)[0])

@@ -62,3 +62,36 @@ def test_dqn_writes_a_row_at_every_multiple_of_log_interval_episodes_after_a_res
     episodes = [int(r["time/episodes"]) for r in _rows(tmp_path / "progress.csv")]
     assert episodes and all(e % 4 == 0 for e in episodes)  # SB3's rows: episode counts 4, 8, 12, ...
     assert episodes == sorted(set(episodes)) and episodes[:2] == [4, 8]
+
+
+def test_on_policy_rows_come_before_their_update_as_sb3s(tmp_path):
+    """SB3 writes an on-policy row before the iteration's update: the first row has no train/ values and each
+    later one the update before it (PPO's n_updates counting epochs)."""
+    PPO("CartPole-v1", seed=0, n_envs=1, n_steps=128, batch_size=64, n_epochs=2, log_dir=tmp_path).learn(512)
+    rows = _rows(tmp_path / "progress.csv")
+    assert [r["time/iterations"] for r in rows] == ["1", "2", "3", "4"]
+    assert [r["train/n_updates"] for r in rows] == ["", "2", "4", "6"]
+
+
+def test_log_interval_none_writes_no_rows_of_the_agents_own(tmp_path):
+    from agents.common.callbacks import LogEveryNTimesteps
+
+    hp = {"seed": 0, "n_envs": 1, "n_steps": 128, "batch_size": 64}
+    PPO("CartPole-v1", log_dir=tmp_path / "a", **hp).learn(512, log_interval=None)
+    assert not (tmp_path / "a" / "progress.csv").exists() or not _rows(tmp_path / "a" / "progress.csv")
+    agent = PPO("CartPole-v1", log_dir=tmp_path / "b", **hp)
+    agent.learn(512, callback=LogEveryNTimesteps(256), log_interval=None)  # SB3's way to log by steps
+    rows = _rows(tmp_path / "b" / "progress.csv")
+    assert [r["time/total_timesteps"] for r in rows] == ["256", "512"] and rows[1]["train/n_updates"]
+    assert agent.config.log_interval == 1  # the Config's, for the next call
+    dqn = DQN("CartPole-v1", seed=0, learning_starts=100, log_dir=tmp_path / "c").learn(300, log_interval=None)
+    assert not (tmp_path / "c" / "progress.csv").exists() or not _rows(tmp_path / "c" / "progress.csv")
+    assert dqn.config.log_interval == 4
+
+
+def test_normalize_kwargs_of_numpy_numbers_are_saved_as_numbers(tmp_path):
+    agent = PPO(
+        "CartPole-v1", normalize_obs=True, normalize_kwargs={"clip_obs": np.float32(5), "gamma": np.float64(0.9)}
+    )
+    assert agent.config.normalize_kwargs == {"clip_obs": 5.0, "gamma": 0.9}
+    assert PPO.load(agent.save(tmp_path / "m")).get_vec_normalize_env().clip_obs == 5.0

@@ -46,7 +46,7 @@ from typing_extensions import Self
 
 from agents.common.callbacks import MaybeCallback, ProgressBarCallback, as_callback, start_training
 from agents.common.cnn import image_layout
-from agents.common.config import CALLABLE_FIELDS, restore_schedules, schedule_marker
+from agents.common.config import CALLABLE_FIELDS, CONFIG_LOG_INTERVAL, restore_schedules, schedule_marker
 from agents.common.logger import last_episode_t, log_rows, tensorboard_run_dir, trim_monitor, trim_progress
 from agents.common.normalize import agent_normalizer
 from agents.common.policies import cnn_defaults_of_older_files
@@ -205,7 +205,9 @@ class SB3Agent:
             normalize_kwargs=config.get("normalize_kwargs"),
         )
         agent_normalizer(f"SB3 {self.algo}", settings, (1,), 1)  # VecNormalize's other settings, checked as nngym's
-        self._normalize_kwargs = dict(config.get("normalize_kwargs") or {})
+        if settings.normalize_kwargs is not None:  # plain numbers, as the model file's JSON keeps them
+            self.config["normalize_kwargs"] = settings.normalize_kwargs
+        self._normalize_kwargs = dict(settings.normalize_kwargs or {})
         self._venv = None if env is None else self._make_env(env)
         kwargs = self._sb3_kwargs(dict(config))
         self.model = None
@@ -278,7 +280,7 @@ class SB3Agent:
             raise ValueError(
                 f"{self.algo}: net must be one of {sorted(self.policy_names)} or a CNN spec, got {self.net!r}"
             )
-        if family == "cnn":  # nngym: one trunk shared by linear heads (agents.common.policies); SB3 shares it too
+        if family == "cnn":  # nngym: one trunk shared by the heads (agents.common.policies); SB3 shares it too
             spec = default_cnn_spec(self._venv.observation_space) if self.net == "cnn" else self.net
             policy_kwargs["features_extractor_class"] = SpecCNN
             policy_kwargs["features_extractor_kwargs"] = {"spec": spec}
@@ -326,13 +328,13 @@ class SB3Agent:
         self,
         total_timesteps: int,
         callback: MaybeCallback = None,
-        log_interval: int | None = None,
+        log_interval: int | None = CONFIG_LOG_INTERVAL,
         tb_log_name: str | None = None,
         reset_num_timesteps: bool = True,
         progress_bar: bool = False,
     ) -> Self:
         """Trains for ``total_timesteps`` env steps, writing monitor.csv and progress.csv to ``log_dir``
-        (``log_interval``: SB3's, for this call; None keeps the agent's).
+        (``log_interval``: SB3's, for this call, None writing no rows; the default keeps the agent's).
 
         The files are kept as nngym's agents keep theirs (``BaseAgent._open_logs``): every ``learn`` of this agent
         after the first appends to them, with ``reset_num_timesteps=True`` too (monitor.csv's header stays the first
@@ -366,7 +368,13 @@ class SB3Agent:
         self.model.learn(
             total_timesteps,
             callback=_CallbackAdapter(inner, self),
-            log_interval=self.log_interval if log_interval is None else _log_interval(log_interval, self.algo),
+            log_interval=(  # None: SB3's, no rows
+                self.log_interval
+                if log_interval is CONFIG_LOG_INTERVAL
+                else None
+                if log_interval is None
+                else _log_interval(log_interval, self.algo)
+            ),
             reset_num_timesteps=reset_num_timesteps,
         )
         self._train_seconds += time.perf_counter() - t0
@@ -515,6 +523,8 @@ class SB3Agent:
             )
         fields = set(meta["config"]) | set(CALLABLE_FIELDS)
         config = restore_schedules(cls.__name__, path, meta["config"], fields, custom_objects, {})
+        if "cnn_default" not in meta and _is_cnn(meta["net"]) and "net_arch" in config:
+            config["net_arch"] = []  # a file of then: the heads after its CNN were linear whatever net_arch said
         # a file written before net="cnn" took NatureCNN for large images is rebuilt with the CNN it was saved with
         older = contextlib.nullcontext() if "cnn_default" in meta else cnn_defaults_of_older_files()
         with older:

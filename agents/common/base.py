@@ -32,6 +32,7 @@ from agents.common.callbacks import (
 from agents.common.cnn import ImageScale, image_input_mismatch, is_image_space
 from agents.common.config import (
     CALLABLE_FIELDS,
+    CONFIG_LOG_INTERVAL,
     canonical_config,
     check_config,
     check_seed,
@@ -752,7 +753,7 @@ class BaseAgent(metaclass=_AgentMeta):
         self,
         total_timesteps: int,
         callback: MaybeCallback = None,
-        log_interval: int | None = None,
+        log_interval: int | None = CONFIG_LOG_INTERVAL,
         tb_log_name: str | None = None,
         reset_num_timesteps: bool = True,
         progress_bar: bool = False,
@@ -768,7 +769,8 @@ class BaseAgent(metaclass=_AgentMeta):
             callback: A callback (``agents.common.callbacks``, called in SB3's order), a list of them, a function
                 ``fn(locals, globals) -> bool`` called at every step (as SB3 takes it), or None.
             log_interval: SB3's argument: the Config's ``log_interval`` for this call (on-policy agents: iterations
-                between two rows of progress.csv; DQN: episodes), None keeps the Config's.
+                between two rows of progress.csv; DQN: episodes); None writes no rows of the agent's own (SB3's: a
+                callback such as ``LogEveryNTimesteps`` may); the default keeps the Config's.
             tb_log_name: With ``tensorboard_log``: the run name (default: the algorithm, ``"PPO"``...).
             reset_num_timesteps: Start counting (and the schedules) from 0; False continues a run. Either way a
                 second ``learn`` appends to the ``log_dir``'s files (``_open_logs``).

@@ -254,16 +254,32 @@ def restore_schedules(
     return config
 
 
+class _ConfigLogInterval:
+    """The default of ``learn``'s ``log_interval``: the Config's (``CONFIG_LOG_INTERVAL``)."""
+
+    def __repr__(self) -> str:
+        return "CONFIG_LOG_INTERVAL"
+
+
+#: ``learn(log_interval=CONFIG_LOG_INTERVAL)``, the default: the Config's ``log_interval``; None turns the rows off.
+CONFIG_LOG_INTERVAL: Any = _ConfigLogInterval()
+
+
 @contextmanager
-def log_interval_for_call(algo: str, configs: Sequence[Any], log_interval: int | None) -> Iterator[None]:
+def log_interval_for_call(algo: str, configs: Sequence[Any], log_interval: Any) -> Iterator[None]:
     """SB3's ``learn(..., log_interval=n)``: ``configs``' ``log_interval`` is ``n`` for the call (checked as the
-    Config field before anything runs) and what it was afterwards, also when training raises; None changes nothing.
+    Config field before anything runs) and what it was afterwards, also when training raises; None writes no rows
+    of the agent's own in the call (SB3's: a callback such as ``LogEveryNTimesteps`` may write them);
+    ``CONFIG_LOG_INTERVAL`` changes nothing.
 
     Raises:
         ValueError: For a ``log_interval`` the Config refuses.
     """
     kept = [c.log_interval for c in configs]
-    if log_interval is not None:
+    if log_interval is None:
+        for c in configs:
+            c.log_interval = 0  # the loops write a row when log_interval is set and divides the count
+    elif log_interval is not CONFIG_LOG_INTERVAL:
         check_config(algo, dataclasses.replace(configs[0], log_interval=log_interval))
         for c in configs:
             c.log_interval = int(log_interval)

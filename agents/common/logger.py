@@ -306,7 +306,9 @@ class Logger:
         an image that is none, or a logger without TensorBoard output) warns once per key and is dropped; a
         ``Figure`` with ``close=True`` is closed.
         """
-        self.values.setdefault("time/total_timesteps", step)
+        if "time/total_timesteps" not in self.values:  # the row's step, for progress.csv (TensorBoard's x axis)
+            self.values["time/total_timesteps"] = step
+            self.excluded.setdefault("time/total_timesteps", frozenset({"tensorboard"}))
         if self.path is not None:
             self._write_csv(self._shown_in("csv"))
         board = self._shown_in("tensorboard")

@@ -68,6 +68,7 @@ def agent_normalizer(
         gamma = kwargs.get("gamma")
         if gamma is not None and not 0 <= gamma <= 1:
             raise ValueError(f"{algo}: normalize_kwargs gamma must be a number in [0, 1], got {gamma!r}")
+        kwargs = config.normalize_kwargs = {key: float(value) for key, value in kwargs.items()}  # JSON's numbers
     if not (norm_obs or norm_reward):
         return None
     settings = {"gamma": getattr(config, "gamma", 0.99), **(kwargs or {})}

@@ -20,7 +20,8 @@ What the ``net`` argument of every agent may be:
 - A custom trunk: a spec string or list of spec items for ``nngym.builders.cnn`` (e.g.
   ``"conv:8x3p1,dense:64"`` or ``["conv:8x3p1", "dense:64"]``; ``dense``-only specs also work on 1-D
   observations), or a ready ``Sequential`` (e.g. ``net=nngym.builders.cnn(spec, (1, 28, 28), rng)``)
-  mapping observations (N, *obs_shape) to features (N, F); the agent adds the linear heads.
+  mapping observations (N, *obs_shape) to features (N, F); the agent adds the heads (linear by default, MLPs of
+  ``net_arch`` when given).
 - A dict of ready networks: ``{"pi": Sequential, "vf": Sequential}`` (complete actor with n_actions
   outputs and critic with 1 output), ``{"trunk": Sequential}`` (optionally with ``"pi"``/``"vf"`` heads
   taking the features), or ``{"q": Sequential}`` for DQN.
@@ -485,10 +486,10 @@ class ActorCriticPolicy(SB3PolicyMethods):
             side), MultiBinary (Bernoulli logits) or 1-D Box (Gaussian mean, state-independent log σ).
         rng: Generator for the initial weights.
         net: "mlp", "cnn" or a custom network (see the module docstring). With a trunk (``"cnn"``, a spec,
-            a ``Sequential``) actor and critic are linear heads on the shared features: ``self.trunk``,
-            ``self.pi``, ``self.vf``; ``self.actor`` / ``self.critic`` are then trunk + head views sharing
-            those layers, for inference. The CNN trunk of a Dict / Tuple with image parts (a ``CombinedInput``)
-            gets MLP heads of ``net_arch`` instead, as SB3's ``MultiInputPolicy``.
+            a ``Sequential``) actor and critic are heads on the shared features (linear, or MLPs of ``net_arch``):
+            ``self.trunk``, ``self.pi``, ``self.vf``; ``self.actor`` / ``self.critic`` are then trunk + head views
+            sharing those layers, for inference. The CNN trunk of a Dict / Tuple with image parts (a
+            ``CombinedInput``) gets MLP heads of ``net_arch`` by default, as SB3's ``MultiInputPolicy``.
         net_arch: Hidden sizes of the actor and critic MLPs, or of the heads after a trunk: one list for both, or
             SB3's ``{"pi": [...], "vf": [...]}`` for different ones (``agents.common.config.check_net_arch``); None:
             SB3's default, (64, 64), and none after a trunk (``has_own_trunk``: linear heads).
@@ -701,8 +702,9 @@ class QNetwork:
             (``agents.common.spaces``), (N, *encoded shape).
         action_space: Discrete.
         rng: Generator for the initial weights.
-        net: "mlp", "cnn" or a custom network (module docstring): a trunk gets a linear head (the CNN trunk of a
-            Dict / Tuple with image parts an MLP head of ``net_arch``), ``{"q": Sequential}`` is the whole Q-network.
+        net: "mlp", "cnn" or a custom network (module docstring): a trunk gets a head of ``net_arch`` (linear by
+            default; the CNN trunk of a Dict / Tuple with image parts an MLP head of (64, 64) by default),
+            ``{"q": Sequential}`` is the whole Q-network.
         net_arch: Hidden sizes of the MLP, or of the head after a trunk; None: SB3's default, (64, 64), and none
             after a trunk (``has_own_trunk``: a linear head).
         activation: Hidden activation (SB3's DQN: ReLU).

@@ -82,6 +82,7 @@ from agents.common.callbacks import (
     training_locals,
 )
 from agents.common.config import (
+    CONFIG_LOG_INTERVAL,
     SavedSchedule,
     check_total_timesteps,
     is_schedule_marker,
@@ -733,14 +734,15 @@ class Population:
         self,
         total_timesteps: int,
         callback: MaybeCallback = None,
-        log_interval: int | None = None,
+        log_interval: int | None = CONFIG_LOG_INTERVAL,
         tb_log_name: str | None = None,
         reset_num_timesteps: bool = True,
         progress_bar: bool = False,
     ) -> Population:
         """Trains every member for ``total_timesteps`` env steps (each, as a single run's ``learn``); returns self.
-        ``log_interval`` is SB3's, for this call (None: the Config's); ``tb_log_name`` names the members' TensorBoard
-        runs (with ``tensorboard_log``). The arguments come in SB3's order.
+        ``log_interval`` is SB3's, for this call (None: no rows of the members' own; the default: the Config's);
+        ``tb_log_name`` names the members' TensorBoard runs (with ``tensorboard_log``). The arguments come in SB3's
+        order.
 
         Callbacks see the population (``callback.model``, ``callback.agent``); ``on_step`` is called once per
         population step (K · n_envs env steps), and returning False stops every member. Their ``locals`` hold the

@@ -207,10 +207,10 @@ class OnPolicyPopulationEngine:
                 break  # a callback stopped training: no rollout end, no update (SB3's order)
             callback.on_rollout_end()
             iteration += 1
-            self.update()
-            if c.log_interval and iteration % c.log_interval == 0:
+            if c.log_interval and iteration % c.log_interval == 0:  # before the update, as the single agents' rows
                 for m in self.members:
                     dump_member_logs(m, iteration)
+            self.update()
 
     def update(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
