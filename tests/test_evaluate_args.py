@@ -85,3 +85,15 @@ def test_something_that_is_no_env_is_refused_and_a_duck_typed_env_is_taken():
             return self.env.step(action)
 
     assert evaluate(Constant(), Duck(), 2, seed=3) == evaluate(Constant(), "CartPole-v1", 2, seed=3)
+
+
+def test_evaluate_plays_sb3s_ten_episodes_by_default_and_takes_its_warn_flag():
+    from agents import PPO
+    from agents.common.evaluation import evaluate, evaluate_episodes
+
+    agent = PPO("CartPole-v1", seed=0)
+    ten = evaluate_episodes(agent, "CartPole-v1", 10, deterministic=True, seed=0)
+    assert evaluate(agent, "CartPole-v1") == evaluate(agent, "CartPole-v1", 10, warn=False)
+    assert evaluate(agent, "CartPole-v1")[0] == pytest.approx(float(np.mean(ten)))
+    with pytest.raises(ValueError, match="warn must be True or False, got 'no'"):
+        evaluate(agent, "CartPole-v1", warn="no")

@@ -349,3 +349,34 @@ def test_make_vec_env_takes_sb3s_arguments():
             make_vec_env("CartPole-v1", 2, **kwargs)
     with pytest.raises(ValueError, match=r"\['max_episode_steps'\] apply to the envs made from an env id, got a Ti"):
         make_vec_env(gym.make("CartPole-v1"), env_kwargs={"max_episode_steps": 3})
+
+
+def test_sb3s_make_vec_env_forms_has_attr_and_gymnasiums_final_info():
+    """SB3's ``make_vec_env`` takes an env class or a function returning an env (with ``env_kwargs``); ``has_attr``
+    is SB3's; an ended episode's info is under ``final_info`` (masked by ``_final_info``) even when it is empty, as
+    Gymnasium's SAME_STEP vector envs give it."""
+    from gymnasium.envs.classic_control.cartpole import CartPoleEnv
+
+    from agents.common.vec_env import make_vec_env as nngym_make_vec_env
+
+    classes = nngym_make_vec_env(CartPoleEnv, n_envs=2, seed=0)
+    assert classes.num_envs == 2 and classes.has_attr("gravity") and not classes.has_attr("no_such_attribute")
+    made = nngym_make_vec_env(
+        lambda length=20: gym.make("CartPole-v1", max_episode_steps=length), 2, env_kwargs={"length": 3}
+    )
+    made.reset(seed=0)
+    for _ in range(3):
+        _, _, _, truncated, infos = made.step(np.array([0, 1]))
+    assert truncated.all() and infos["_final_info"].all() and "final_info" in infos
+    ours, theirs = PPO("CartPole-v1").get_env(), gym.make_vec("CartPole-v1", 1, "sync", vector_kwargs=SAME_STEP)
+    for env in (ours, theirs):
+        env.reset(seed=0)
+        keys = set()
+        for _ in range(60):
+            _, _, terminated, truncated, infos = env.step(np.zeros(env.num_envs, dtype=np.int64))
+            if (terminated | truncated)[0]:
+                keys = set(infos)
+                break
+        assert keys == {"final_obs", "_final_obs", "final_info", "_final_info"}
+    with pytest.raises(ValueError, match=r"make_vec_env: .*<lambda>\(...\) must return a gymnasium.Env, got int"):
+        nngym_make_vec_env(lambda: 3, 2)

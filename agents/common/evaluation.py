@@ -178,16 +178,18 @@ def evaluate(
     seed: int | None = 0,
     max_episode_steps: int | None = None,
     n_eval_episodes: int | None = None,
+    warn: bool = True,
 ) -> tuple[float, float]:
-    """(mean, std) of the returns of ``n_episodes`` evaluation episodes (``run_episodes``; 20 if not given, SB3's
-    default is 10); ``n_eval_episodes`` is SB3's ``evaluate_policy`` name for the same number.
+    """(mean, std) of the returns of ``n_episodes`` evaluation episodes (``run_episodes``; 10 if not given, as SB3's
+    ``evaluate_policy``); ``n_eval_episodes`` is SB3's ``evaluate_policy`` name for the same number, and ``warn``
+    its flag, taken and unused (SB3 warns about an env without a ``Monitor``, which nngym's episodes do not need).
 
     The first four arguments are ``evaluate_policy``'s; SB3's fifth is ``render``, so a bool there
     (``evaluate(model, env, 5, True, False)``) is refused as a seed rather than run with ``seed=False``. Unlike
     SB3's, the first reset is seeded (``seed``), an episode without a time limit of its own is cut
     (``max_episode_steps``), the env is one env (an env id or a ``gymnasium.Env``; a vector env is refused) and
     the result is always (mean, std) as Python floats (no ``render``, ``callback``, ``reward_threshold``,
-    ``return_episode_rewards`` or ``warn``: ``run_episodes`` gives the returns and lengths of each episode).
+    ``return_episode_rewards``: ``run_episodes`` gives the returns and lengths of each episode).
 
     Raises:
         ValueError: If both ``n_episodes`` and ``n_eval_episodes`` are given, with different numbers; ``run_episodes``'
@@ -195,7 +197,9 @@ def evaluate(
     """
     if n_episodes is not None and n_eval_episodes is not None and n_episodes != n_eval_episodes:
         raise ValueError(f"evaluate got n_episodes={n_episodes} and n_eval_episodes={n_eval_episodes}: give one")
-    n_episodes = n_episodes if n_episodes is not None else n_eval_episodes if n_eval_episodes is not None else 20
+    if not isinstance(warn, bool | np.bool_):
+        raise ValueError(f"evaluate: warn must be True or False, got {warn!r}")
+    n_episodes = n_episodes if n_episodes is not None else n_eval_episodes if n_eval_episodes is not None else 10
     returns = evaluate_episodes(agent, env, n_episodes, deterministic, seed, max_episode_steps)
     return float(np.mean(returns)), float(np.std(returns))
 

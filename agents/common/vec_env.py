@@ -148,6 +148,15 @@ class SubEnvMethods:
         """
         return list(self._call(method_name, method_args, method_kwargs, indices, "env_method"))
 
+    def has_attr(self, name: str) -> bool:
+        """SB3's ``has_attr``: whether the sub-environments have the attribute ``name`` (through their wrappers; the
+        first one is asked, as SB3's vector envs ask it)."""
+        try:
+            self.get_attr(name, indices=0)
+        except AttributeError:
+            return False
+        return True
+
     def get_attr(self, name: str, indices: int | Iterable[int] | None = None) -> tuple[Any, ...]:
         """Each sub-env's attribute ``name`` (Gymnasium's ``get_attr``, and SB3's with ``indices``).
 
@@ -586,8 +595,7 @@ class SyncVectorEnv(SubEnvMethods, gym.vector.VectorEnv):
             if term or trunc:
                 final.append(i)
                 final_obs.append(obs)
-                if info:  # Gymnasium's SAME_STEP layout: the ended step's info under final_info
-                    final_infos.append((i, info))
+                final_infos.append((i, info))  # Gymnasium's SAME_STEP layout: the ended step's info under final_info
                 obs, info = self._checked_reset(i, env.reset()) if check else env.reset()
             if info:
                 env_infos.append((i, info))
@@ -641,15 +649,16 @@ def make_vec_env(
     (``monitor_dir``: the agent's ``log_dir`` writes monitor.csv; ``vec_env_cls``: ``vectorization``).
 
     Args:
-        env: Env id, env, or a SAME_STEP vector env (returned as it is if it has SB3's methods, ``SubEnvMethods``,
-            else in a ``SubEnvMethodsWrapper`` that adds them).
+        env: Env id, env class or function returning an env (SB3's; called with the env arguments, once per env),
+            env, or a SAME_STEP vector env (returned as it is if it has SB3's methods, ``SubEnvMethods``, else in a
+            ``SubEnvMethodsWrapper`` that adds them).
         n_envs: Sub-environments made from an env id (None: 1). With a vector env, None or its ``num_envs``.
         vectorization: ``VECTORIZATIONS``.
         wrappers: Applied in order to each sub-environment made from an env id (e.g. the zoo's
             ``env_wrapper`` and ``frame_stack``, ``agents.common.hyperparams.env_wrappers``).
         seed: SB3's: the first ``reset()`` without a seed seeds env i with ``seed + i`` (an agent's own ``seed``,
             which it resets with, comes first, as in SB3).
-        env_kwargs: SB3's: ``gym.make`` arguments, as ``**make_kwargs``.
+        env_kwargs: SB3's: ``gym.make`` arguments (or the env class's), as ``**make_kwargs``.
         wrapper_class: SB3's: applied to each sub-environment made from an env id, after ``wrappers``, with
             ``wrapper_kwargs``.
         wrapper_kwargs: Its arguments.
@@ -664,7 +673,8 @@ def make_vec_env(
         UserWarning: For an env instance with vectorization "async": the worker process steps a copy of it.
     """
     make_kwargs = _sb3_make_vec_env_kwargs(make_kwargs, env_kwargs)
-    if not isinstance(env, str) and (make_kwargs or wrapper_class is not None):
+    factory = callable(env) and not isinstance(env, gym.Env | gym.vector.VectorEnv | str)  # SB3's class or callable
+    if not isinstance(env, str) and not factory and (make_kwargs or wrapper_class is not None):
         given = sorted(make_kwargs) + (["wrapper_class"] if wrapper_class is not None else [])
         raise ValueError(
             f"make_vec_env: {given} apply to the envs made from an env id, got a {type(env).__name__}; pass the env "
@@ -754,6 +764,8 @@ def _make_vec_env(
         fns = [lambda: env]
     elif isinstance(env, str):
         fns = [lambda: _wrapped(gym.make(env, **make_kwargs), wrappers) for _ in range(n_envs)]
+    elif callable(env):  # SB3's env class or function returning an env, called with the env arguments
+        fns = [lambda: _wrapped(_made_by(env, make_kwargs), wrappers) for _ in range(n_envs)]
     else:
         raise ValueError(
             f"env must be an env id, a gymnasium.Env or a gymnasium.vector.VectorEnv, got {type(env)}"
@@ -763,6 +775,19 @@ def _make_vec_env(
         return SyncVectorEnv(fns)
     cls = gym.vector.SyncVectorEnv if vectorization == "gym-sync" else gym.vector.AsyncVectorEnv
     return SubEnvMethodsWrapper(cls(fns, autoreset_mode=AutoresetMode.SAME_STEP))
+
+
+def _made_by(factory: Callable[..., Any], kwargs: dict[str, Any]) -> gym.Env:
+    """``factory(**kwargs)``, an env class or a function returning an env (SB3's ``make_vec_env`` takes them).
+
+    Raises:
+        ValueError: If it returns anything but a ``gymnasium.Env``, naming the factory and what came.
+    """
+    env = factory(**kwargs)
+    if not isinstance(env, gym.Env):
+        name = getattr(factory, "__qualname__", repr(factory))
+        raise ValueError(f"make_vec_env: {name}(...) must return a gymnasium.Env, got {type(env).__name__}")
+    return env
 
 
 #: ``gym.make_vec`` arguments of its own, kept in a vector env's ``spec.kwargs`` next to the env's arguments
@@ -911,6 +936,11 @@ def _sb3_vec_env_hint(env: Any, single: bool = False) -> str:
         env: What was given.
         single: Whether one env is wanted (evaluation) rather than an agent's envs.
     """
+    if type(env).__name__ == "Normalizer" and type(env).__module__ == "agents.common.normalize":
+        return (
+            "; a Normalizer holds statistics, not envs: pass the env id (or env), and the agent normalises with its "
+            "own statistics (a model file keeps them, load restores them)"
+        )
     if not type(env).__module__.startswith("stable_baselines3") or not hasattr(env, "step_async"):
         return ""
     if single:
