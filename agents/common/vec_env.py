@@ -224,6 +224,12 @@ class SubEnvMethods:
                 f"render: mode must be None (each sub-env's frame) or 'rgb_array' (the frames tiled into one image, "
                 f"SB3's), got {mode!r}; an env's render mode is chosen when it is made (render_mode=...)"
             )
+        if any(frame is None for frame in frames):
+            raise ValueError(
+                "render(mode='rgb_array'): the envs give no frames (render_mode None); make them with "
+                "render_mode='rgb_array', e.g. make_vec_env(env_id, n_envs, render_mode='rgb_array') or "
+                "gym.make(env_id, render_mode='rgb_array')"
+            )
         return tile_frames(frames, f"render(mode='rgb_array') of envs with render_mode={self.render_mode!r}")
 
 
