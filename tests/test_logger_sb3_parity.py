@@ -314,3 +314,12 @@ def test_a_callback_reads_the_agents_log_folder_and_values_as_in_sb3(tmp_path):
         8, callback=SB3Style()
     )
     assert seen == {"values": {"custom/x": 3.0}, "dir": str(tmp_path)}
+
+
+def test_sb3s_output_formats_are_named_with_how_to_get_them():
+    from agents.common.logger import Logger
+
+    with pytest.raises(AttributeError, match=r"Logger.output_formats: .*agent.set_logger\(stable_baselines3"):
+        Logger().output_formats  # noqa: B018 - the attribute SB3's TensorBoard examples read
+    with pytest.raises(AttributeError, match="'Logger' object has no attribute 'nope'"):
+        Logger().nope  # noqa: B018

@@ -242,6 +242,15 @@ class Logger:
             else:
                 self.path.write_text("")
 
+    def __getattr__(self, name: str) -> Any:
+        if name == "output_formats":  # SB3's writers: code that reaches into them wants SB3's logger
+            raise AttributeError(
+                "Logger.output_formats: nngym's logger has no SB3 output formats (its TensorBoard writer is not SB3's "
+                "TensorBoardOutputFormat); for code that uses them, give the agent SB3's logger: "
+                "agent.set_logger(stable_baselines3.common.logger.configure(folder, ['stdout', 'csv', 'tensorboard']))"
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def record(self, key: str, value: Any, exclude: str | tuple[str, ...] | None = None) -> None:
         """Sets ``key``'s value in the next row (SB3's ``record``); a later ``record`` of the key replaces it.
 
