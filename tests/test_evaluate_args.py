@@ -97,3 +97,13 @@ def test_evaluate_plays_sb3s_ten_episodes_by_default_and_takes_its_warn_flag():
     assert evaluate(agent, "CartPole-v1")[0] == pytest.approx(float(np.mean(ten)))
     with pytest.raises(ValueError, match="warn must be True or False, got 'no'"):
         evaluate(agent, "CartPole-v1", warn="no")
+
+
+def test_evaluate_refuses_an_env_class_by_name():
+    from gymnasium.envs.classic_control.cartpole import CartPoleEnv
+
+    from agents import PPO
+    from agents.common.evaluation import evaluate
+
+    with pytest.raises(ValueError, match=r"an env id or a gymnasium.Env, got <class 'type'>"):
+        evaluate(PPO("CartPole-v1"), CartPoleEnv)

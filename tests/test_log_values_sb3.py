@@ -95,3 +95,20 @@ def test_normalize_kwargs_of_numpy_numbers_are_saved_as_numbers(tmp_path):
     )
     assert agent.config.normalize_kwargs == {"clip_obs": 5.0, "gamma": 0.9}
     assert PPO.load(agent.save(tmp_path / "m")).get_vec_normalize_env().clip_obs == 5.0
+
+
+def test_a_model_saved_during_a_learn_call_keeps_the_agents_own_log_interval(tmp_path):
+    import copy
+    import pickle
+
+    from agents import CheckpointCallback
+    from agents.common.config import CONFIG_LOG_INTERVAL
+
+    assert copy.deepcopy(CONFIG_LOG_INTERVAL) is CONFIG_LOG_INTERVAL
+    assert pickle.loads(pickle.dumps(CONFIG_LOG_INTERVAL)) is CONFIG_LOG_INTERVAL
+    for given in (None, 7):
+        agent = PPO("CartPole-v1", n_steps=64, batch_size=64, log_interval=3)
+        agent.learn(128, callback=CheckpointCallback(1, tmp_path / str(given)), log_interval=given)
+        saved = sorted((tmp_path / str(given)).glob("*.npz"))
+        assert saved and all(PPO.load(path).config.log_interval == 3 for path in saved)
+        assert agent.config.log_interval == 3

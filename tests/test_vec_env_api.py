@@ -380,3 +380,14 @@ def test_sb3s_make_vec_env_forms_has_attr_and_gymnasiums_final_info():
         assert keys == {"final_obs", "_final_obs", "final_info", "_final_info"}
     with pytest.raises(ValueError, match=r"make_vec_env: .*<lambda>\(...\) must return a gymnasium.Env, got int"):
         nngym_make_vec_env(lambda: 3, 2)
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "async"])
+def test_has_attr_looks_the_attribute_up_without_calling_it(vectorization):
+    env = make_vec_env("CartPole-v1", 2, vectorization)
+    env.reset(seed=0)
+    before = env.get_attr("state")
+    assert env.has_attr("reset") and env.has_attr("gravity") and not env.has_attr("no_such_attribute")
+    np.testing.assert_array_equal(env.get_attr("state"), before)  # reset was not called
+    env.step(np.array([0, 1]))  # the workers are alive
+    env.close()

@@ -37,6 +37,7 @@ from agents.common.config import (
     check_config,
     check_seed,
     check_total_timesteps,
+    config_outside_call,
     log_interval_for_call,
     restore_schedules,
     schedule_marker,
@@ -1106,6 +1107,7 @@ class BaseAgent(metaclass=_AgentMeta):
                 dataclasses.replace(
                     self.config,
                     **{name: self._schedule_marker(name, fn) for name, fn in self._callable_schedules().items()},
+                    **config_outside_call(self.config),  # a learn(log_interval=...) call's own value is not kept
                 )
             ),
             "net": self.net if isinstance(self.net, str | list) else "custom",  # custom: rebuilt from architectures

@@ -260,6 +260,9 @@ class _ConfigLogInterval:
     def __repr__(self) -> str:
         return "CONFIG_LOG_INTERVAL"
 
+    def __reduce__(self) -> str:  # copies and pickles are the one object (by its module-level name)
+        return "CONFIG_LOG_INTERVAL"
+
 
 #: ``learn(log_interval=CONFIG_LOG_INTERVAL)``, the default: the Config's ``log_interval``; None turns the rows off.
 CONFIG_LOG_INTERVAL: Any = _ConfigLogInterval()
@@ -276,18 +279,28 @@ def log_interval_for_call(algo: str, configs: Sequence[Any], log_interval: Any) 
         ValueError: For a ``log_interval`` the Config refuses.
     """
     kept = [c.log_interval for c in configs]
-    if log_interval is None:
-        for c in configs:
-            c.log_interval = 0  # the loops write a row when log_interval is set and divides the count
-    elif log_interval is not CONFIG_LOG_INTERVAL:
-        check_config(algo, dataclasses.replace(configs[0], log_interval=log_interval))
-        for c in configs:
-            c.log_interval = int(log_interval)
+    if log_interval is not CONFIG_LOG_INTERVAL:
+        if log_interval is not None:
+            check_config(algo, dataclasses.replace(configs[0], log_interval=log_interval))
+        for c, k in zip(configs, kept, strict=True):
+            c.log_interval = 0 if log_interval is None else int(log_interval)  # 0: the loops write no rows
+            vars(c)[_OUTSIDE_CALL] = {"log_interval": k}  # what a file saved during the call keeps
     try:
         yield
     finally:
         for c, k in zip(configs, kept, strict=True):
             c.log_interval = k
+            vars(c).pop(_OUTSIDE_CALL, None)
+
+
+#: The attribute of a Config that holds its own values of the fields a ``learn`` call sets for itself.
+_OUTSIDE_CALL = "_outside_call"
+
+
+def config_outside_call(config: Any) -> dict[str, Any]:
+    """The Config's own values of the fields the running ``learn`` call set for itself (``log_interval_for_call``):
+    what a model file saved during the call keeps; {} outside a call."""
+    return dict(vars(config).get(_OUTSIDE_CALL, {}))
 
 
 def check_seed(seed: Any) -> int:

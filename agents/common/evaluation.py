@@ -122,7 +122,7 @@ def run_episodes(
         )
     if not isinstance(env, str | gym.Env):
         hint = _sb3_vec_env_hint(env, single=True)
-        if hint or not (hasattr(env, "reset") and hasattr(env, "step")):
+        if hint or isinstance(env, type) or not (hasattr(env, "reset") and hasattr(env, "step")):
             raise ValueError(
                 f"evaluation runs episodes on a single env, an env id or a gymnasium.Env, got {type(env)}{hint}"
             )

@@ -149,13 +149,12 @@ class SubEnvMethods:
         return list(self._call(method_name, method_args, method_kwargs, indices, "env_method"))
 
     def has_attr(self, name: str) -> bool:
-        """SB3's ``has_attr``: whether the sub-environments have the attribute ``name`` (through their wrappers; the
-        first one is asked, as SB3's vector envs ask it)."""
-        try:
-            self.get_attr(name, indices=0)
-        except AttributeError:
-            return False
-        return True
+        """SB3's ``has_attr``: whether every sub-environment has the attribute ``name`` (through its wrappers,
+        ``has_wrapper_attr``), looked up without calling it."""
+        envs = self._local_sub_envs()
+        if envs is not None:
+            return all(env.has_wrapper_attr(name) for env in envs)
+        return all(self.unwrapped.call("has_wrapper_attr", name))
 
     def get_attr(self, name: str, indices: int | Iterable[int] | None = None) -> tuple[Any, ...]:
         """Each sub-env's attribute ``name`` (Gymnasium's ``get_attr``, and SB3's with ``indices``).
@@ -226,7 +225,7 @@ class SubEnvMethods:
             )
         if any(frame is None for frame in frames):
             raise ValueError(
-                "render(mode='rgb_array'): the envs give no frames (render_mode None); make them with "
+                f"render(mode='rgb_array'): the envs give no frames (render_mode={self.render_mode!r}); make them with "
                 "render_mode='rgb_array', e.g. make_vec_env(env_id, n_envs, render_mode='rgb_array') or "
                 "gym.make(env_id, render_mode='rgb_array')"
             )
@@ -637,7 +636,7 @@ class SyncVectorEnv(SubEnvMethods, gym.vector.VectorEnv):
 
 
 def make_vec_env(
-    env: str | gym.Env | gym.vector.VectorEnv,
+    env: str | Callable[..., gym.Env] | gym.Env | gym.vector.VectorEnv,
     n_envs: int | None = None,
     vectorization: str = "sync",
     wrappers: Sequence[Callable[[gym.Env], gym.Env]] = (),
@@ -774,8 +773,8 @@ def _make_vec_env(
         fns = [lambda: _wrapped(_made_by(env, make_kwargs), wrappers) for _ in range(n_envs)]
     else:
         raise ValueError(
-            f"env must be an env id, a gymnasium.Env or a gymnasium.vector.VectorEnv, got {type(env)}"
-            + _sb3_vec_env_hint(env)
+            "env must be an env id, an env class or a function returning an env, a gymnasium.Env or a "
+            f"gymnasium.vector.VectorEnv, got {type(env)}" + _sb3_vec_env_hint(env)
         )
     if vectorization == "sync":
         return SyncVectorEnv(fns)
