@@ -64,7 +64,7 @@ import os
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -212,14 +212,15 @@ class PopulationEnvs:
         """An AttributeError for what the members' vector envs have and the population's envs as one do not
         (``reset``, ``step``, ``close``...), naming ``training_env[k]``."""
         envs = self.__dict__.get("envs")
-        if name.startswith("_") or not envs or not hasattr(envs[0], name):
-            raise AttributeError(f"'{type(self).__name__}' object has no attribute {name!r}", name=name, obj=self)
-        raise AttributeError(
-            f"PopulationEnvs, the {self.num_envs} envs of a population's {len(envs)} members, has no {name!r}: the "
-            f"population steps, resets and closes its members' envs itself; member k's vector env has it: "
-            f"training_env[k].{name} (population.get_env()[k].{name}), k in 0..{len(envs) - 1}",
-            name=name,
-            obj=self,
+        raise _per_member_attribute_error(
+            self,
+            name,
+            envs[0] if envs else None,
+            lambda: (
+                f"PopulationEnvs, the {self.num_envs} envs of a population's {len(envs)} members, has no {name!r}: "
+                f"the population steps, resets and closes its members' envs itself; member k's vector env has it: "
+                f"training_env[k].{name} (population.get_env()[k].{name}), k in 0..{len(envs) - 1}"
+            ),
         )
 
     def _by_member(self, indices: int | Iterable[int] | None, what: str) -> list[tuple[int, list[int]]]:
@@ -324,6 +325,15 @@ class PopulationEnvs:
         return frames if mode is None else tile_frames(frames, "PopulationEnvs.render(mode='rgb_array')")
 
 
+def _per_member_attribute_error(obj: Any, name: str, member_part: Any, message: Callable[[], str]) -> AttributeError:
+    """The AttributeError for ``obj.<name>``: Python's own if a member's part (``member_part``: member 0's vector
+    env or logger) has no such attribute either (or the name is private), else ``message()``, which names where
+    each member's is."""
+    if name.startswith("_") or member_part is None or not hasattr(member_part, name):
+        return AttributeError(f"'{type(obj).__name__}' object has no attribute {name!r}", name=name, obj=obj)
+    return AttributeError(message(), name=name, obj=obj)
+
+
 class PopulationLogger:
     """The members' loggers behind one: what a callback's ``logger`` is on a population.
 
@@ -344,14 +354,15 @@ class PopulationLogger:
         """An AttributeError for what the members' loggers have and the population's does not (``get_dir``,
         ``name_to_value``, ``close``...: each member's is its own), naming ``model.members[k].logger``."""
         members = self.__dict__.get("members")
-        if name.startswith("_") or not members or not hasattr(members[0].logger, name):
-            raise AttributeError(f"'{type(self).__name__}' object has no attribute {name!r}", name=name, obj=self)
-        raise AttributeError(
-            f"a population's logger writes into its {len(members)} members' loggers (record, record_mean, dump) and "
-            f"has no {name!r}: each member's logger has its own, model.members[k].logger.{name} (in a callback, "
-            f"self.model.members[k].logger.{name}), k in 0..{len(members) - 1}",
-            name=name,
-            obj=self,
+        raise _per_member_attribute_error(
+            self,
+            name,
+            members[0].logger if members else None,
+            lambda: (
+                f"a population's logger writes into its {len(members)} members' loggers (record, record_mean, "
+                f"dump) and has no {name!r}: each member's logger has its own, model.members[k].logger.{name} (in a "
+                f"callback, self.model.members[k].logger.{name}), k in 0..{len(members) - 1}"
+            ),
         )
 
     def record(self, key: str, value: Any, exclude: str | tuple[str, ...] | None = None) -> None:
