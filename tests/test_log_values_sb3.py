@@ -112,3 +112,19 @@ def test_a_model_saved_during_a_learn_call_keeps_the_agents_own_log_interval(tmp
         saved = sorted((tmp_path / str(given)).glob("*.npz"))
         assert saved and all(PPO.load(path).config.log_interval == 3 for path in saved)
         assert agent.config.log_interval == 3
+
+
+def test_dqn_evaluation_rows_hold_epsilon_and_a_policy_saves_its_agent(tmp_path):
+    from agents import EvalCallback
+
+    agent = DQN("CartPole-v1", seed=0, learning_starts=50, log_dir=tmp_path, exploration_fraction=0.5)
+    agent.learn(400, callback=EvalCallback("CartPole-v1", eval_freq=200, n_eval_episodes=1, verbose=0))
+    evaluated = [r for r in _rows(tmp_path / "progress.csv") if r["eval/mean_reward"]]
+    assert len(evaluated) == 2
+    for row in evaluated:  # SB3's evaluation rows hold ε, which it records at every env step
+        steps = int(row["time/total_timesteps"])
+        assert float(row["rollout/exploration_rate"]) == pytest.approx(max(1 - 0.95 * steps / 200, 0.05))
+    path = agent.policy.save(tmp_path / "policy")  # SB3's policy.save: the agent's file
+    obs = np.zeros((3, 4), np.float32)
+    back = DQN.load(path).policy
+    np.testing.assert_array_equal(back.predict(obs, deterministic=True)[0], agent.predict(obs, deterministic=True)[0])

@@ -748,7 +748,7 @@ class EvalCallback(EventCallback):
         if self.verbose >= 1:
             print(f"Eval num_timesteps={self.num_timesteps}, episode_reward={mean:.2f} +/- {np.std(stats.returns):.2f}")
             print(f"Episode length: {mean_length:.2f} +/- {np.std(stats.lengths):.2f}")
-        _log_evaluation(self.logger, self.num_timesteps, mean, mean_length, successes, self.verbose)
+        _log_evaluation(self.logger, self.num_timesteps, mean, mean_length, successes, self.verbose, self.model)
         go_on = True
         if mean > self.best_mean_reward:
             if self.verbose >= 1:
@@ -787,7 +787,7 @@ class EvalCallback(EventCallback):
                     f"Eval seed {m.seed} num_timesteps={m.num_timesteps}, episode_reward={mean:.2f} +/- "
                     f"{np.std(s.returns):.2f}, episode length: {mean_length:.2f} +/- {np.std(s.lengths):.2f}"
                 )
-            _log_evaluation(m.logger, int(m.num_timesteps), mean, mean_length, successes, self.verbose)
+            _log_evaluation(m.logger, int(m.num_timesteps), mean, mean_length, successes, self.verbose, m)
             if mean > self.best_mean_reward[k]:
                 if self.verbose >= 1:
                     print(f"New best mean reward for seed {m.seed}!")
@@ -820,11 +820,14 @@ def _save_evaluations(
 
 
 def _log_evaluation(
-    logger: Any, steps: int, mean: float, mean_length: float, successes: list[bool], verbose: int
+    logger: Any, steps: int, mean: float, mean_length: float, successes: list[bool], verbose: int, agent: Any = None
 ) -> None:
     """Writes an evaluation's row of progress.csv now, at ``steps`` env steps, as SB3's ``EvalCallback`` does:
     ``eval/mean_reward``, ``eval/mean_ep_length``, ``eval/success_rate`` (with ``successes``) and
-    ``time/total_timesteps``, plus what else was recorded since the last row."""
+    ``time/total_timesteps``, plus what else was recorded since the last row and the values ``agent`` records at
+    every row's step (DQN's ε: SB3 records it at every env step, so its evaluation rows hold it too)."""
+    for key, value in getattr(agent, "_live_stats", dict)().items():
+        logger.record(key, value)
     logger.record("eval/mean_reward", mean)
     logger.record("eval/mean_ep_length", mean_length)
     if successes:

@@ -15,7 +15,7 @@ import numpy as np
 
 
 class SB3PolicyMethods:
-    """``predict``, ``set_training_mode``, ``state_dict``, ``load_state_dict`` and ``parameters``, as SB3's
+    """``predict``, ``set_training_mode``, ``state_dict``, ``load_state_dict``, ``parameters`` and ``save``, as SB3's
     ``BasePolicy`` (and torch's ``Module``) name them, over the agent's own arithmetic.
 
     Attributes:
@@ -111,6 +111,19 @@ class SB3PolicyMethods:
         """
         what = f"{getattr(self._agent, 'algo', type(self).__name__)}.policy.load_state_dict"
         self._owner("load_state_dict")._load_policy_state_dict(state_dict, strict, what)
+
+    def save(self, path: Any) -> Any:
+        """SB3's ``policy.save(path)``: nngym's policies live in their agent's model file (npz + JSON), which holds
+        what turns observations into actions too (encoding, normalisation): this saves the agent's
+        (``agent.save``), and ``ALGO.load(path).policy`` is the policy again, with ``predict``.
+
+        Returns:
+            The path written (``.npz`` appended if missing), or the file object.
+
+        Raises:
+            RuntimeError: For a policy made on its own, not by an agent.
+        """
+        return self._owner("save").save(path)
 
     def parameters(self) -> list[np.ndarray]:
         """SB3's (torch's, which yields torch Parameters): the parameters themselves, numpy arrays in
