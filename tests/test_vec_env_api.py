@@ -138,7 +138,7 @@ def test_render_rgb_array_tiles_the_frames_as_sb3(given):
     """SB3's ``render(mode="rgb_array")``: the frames in one image, as SB3's ``tile_images`` lays them out."""
     tile_images = pytest.importorskip("stable_baselines3.common.vec_env.base_vec_env").tile_images
     if given == "id":
-        env = PPO(make_vec_env("CartPole-v1", 3, render_mode="rgb_array")).get_env()
+        env = PPO("CartPole-v1", n_envs=3).get_env()  # frames by default, as SB3's
     else:
         made = gym.make_vec("CartPole-v1", 3, "sync", vector_kwargs=SAME_STEP, render_mode="rgb_array")
         env = PPO(made).get_env()
@@ -157,7 +157,7 @@ def test_render_rgb_array_tiles_the_frames_as_sb3(given):
         many = [rng.integers(0, 255, (3, 4, 3), dtype=np.uint8) for _ in range(n)]
         np.testing.assert_array_equal(tile_frames(many), tile_images(many))
     with pytest.raises(ValueError, match=r"render\(mode='rgb_array'\): the envs give no frames .* render_mode='rgb_"):
-        unrendered = PPO("CartPole-v1", n_envs=2).get_env()
+        unrendered = PPO(make_vec_env("CartPole-v1", 2, render_mode=None)).get_env()
         unrendered.reset(seed=0)
         with pytest.warns(UserWarning, match="without specifying any render mode"):
             unrendered.render(mode="rgb_array")
@@ -165,13 +165,27 @@ def test_render_rgb_array_tiles_the_frames_as_sb3(given):
         tile_frames([np.zeros((3, 4, 3)), np.zeros((2, 4, 3))])
 
 
-def test_render_mode_of_envs_made_without_one():
+def test_render_modes_of_envs_made_from_an_id():
+    """As SB3's: envs made from an id draw rgb_array frames when their class can (only when asked); a render mode
+    given is kept, None too; an env class without rgb_array gets none (no warning of gymnasium's)."""
     agent = PPO("CartPole-v1", n_envs=2, normalize_obs=True)
-    assert agent.get_env().render_mode is None
-    assert agent.env.render_mode is None
+    assert agent.get_env().render_mode == agent.env.render_mode == "rgb_array"
     agent.env.reset(seed=0)
+    assert [frame.shape for frame in agent.env.render()] == [CARTPOLE_FRAME] * 2
+    unrendered = PPO(make_vec_env("CartPole-v1", 2, render_mode=None)).env
+    assert unrendered.render_mode is None
+    unrendered.reset(seed=0)
     with pytest.warns(UserWarning, match="without specifying any render mode"):
-        assert agent.env.render() == (None, None)
+        assert unrendered.render() == (None, None)
+    if "nngym-test/NoFrames-v0" not in gym.registry:
+        gym.register(
+            "nngym-test/NoFrames-v0", entry_point=lambda: SpacesEnv(spaces.Box(-1, 1, (2,)), spaces.Discrete(2))
+        )
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert make_vec_env("nngym-test/NoFrames-v0", 2).render_mode is None
 
 
 DICT_SPACE = spaces.Dict({"a": spaces.Discrete(3), "b": spaces.Box(-1.0, 1.0, (2,), np.float32)})

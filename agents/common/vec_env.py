@@ -768,7 +768,7 @@ def _make_vec_env(
             )
         fns = [lambda: env]
     elif isinstance(env, str):
-        fns = [lambda: _wrapped(gym.make(env, **make_kwargs), wrappers) for _ in range(n_envs)]
+        fns = [lambda: _wrapped(_made_from_id(env, make_kwargs), wrappers) for _ in range(n_envs)]
     elif callable(env):  # SB3's env class or function returning an env, called with the env arguments
         fns = [lambda: _wrapped(_made_by(env, make_kwargs), wrappers) for _ in range(n_envs)]
     else:
@@ -780,6 +780,20 @@ def _make_vec_env(
         return SyncVectorEnv(fns)
     cls = gym.vector.SyncVectorEnv if vectorization == "gym-sync" else gym.vector.AsyncVectorEnv
     return SubEnvMethodsWrapper(cls(fns, autoreset_mode=AutoresetMode.SAME_STEP))
+
+
+def _made_from_id(env_id: str, kwargs: dict[str, Any]) -> gym.Env:
+    """``gym.make(env_id, **kwargs)``, with ``render_mode="rgb_array"`` unless ``kwargs`` give a render mode, as SB3
+    makes its envs from an id (so ``render(mode="rgb_array")`` and recorded videos work): for envs whose class says
+    it draws ``rgb_array`` frames (its ``metadata["render_modes"]``), which draw them only when asked."""
+    if "render_mode" not in kwargs:
+        try:
+            creator = gym.envs.registration.load_env_creator(gym.spec(env_id).entry_point)
+        except Exception:  # noqa: BLE001 - an id gym.make reports better (unknown, a module to import): no default
+            creator = None
+        if "rgb_array" in getattr(creator, "metadata", {}).get("render_modes", ()):
+            kwargs = {"render_mode": "rgb_array", **kwargs}
+    return gym.make(env_id, **kwargs)
 
 
 def _made_by(factory: Callable[..., Any], kwargs: dict[str, Any]) -> gym.Env:
