@@ -485,18 +485,15 @@ def test_rbm_conditionals_check_their_inputs():
     assert rbm.sample_hidden(v, rng).shape == (2, 3) and rbm.hidden_probs(v).shape == (2, 3)
 
 
+#: A two-layer sigmoid network with Dropout before each Dense (with_dropout's layers)
+TWO_DROPOUT_SIGMOID_LAYERS = ["Dropout", "Dense", "Sigmoid", "Dropout", "Dense", "Sigmoid"]
+
+
 def test_with_dropout_puts_none_after_the_output_layer():
     rng = np.random.default_rng(0)
     base = mlp([4, 3, 2], rng, output_activation="sigmoid")
     wrapped = with_dropout(base, 0.2, 0.5, rng)
-    assert [type(layer).__name__ for layer in wrapped.layers] == [
-        "Dropout",
-        "Dense",
-        "Sigmoid",
-        "Dropout",
-        "Dense",
-        "Sigmoid",
-    ]
+    assert [type(layer).__name__ for layer in wrapped.layers] == TWO_DROPOUT_SIGMOID_LAYERS
     assert wrapped.layers[1] is base.layers[0] and wrapped.input_shape == (4,)  # its layers are net's (documented)
     out = wrapped.forward(np.ones((50, 4), np.float32))
     assert ((out > 0) & (out < 1)).all()  # sigmoid outputs, never zeroed or scaled past 1
@@ -511,14 +508,7 @@ def test_with_dropout_on_a_dbn_trunk_and_its_head():
     trunk = dbn.to_network()
     assert trunk.input_shape == (6,)
     alone = with_dropout(trunk, 0.2, 0.5, rng)
-    assert [type(layer).__name__ for layer in alone.layers] == [
-        "Dropout",
-        "Dense",
-        "Sigmoid",
-        "Dropout",
-        "Dense",
-        "Sigmoid",
-    ]
+    assert [type(layer).__name__ for layer in alone.layers] == TWO_DROPOUT_SIGMOID_LAYERS
     head = with_dropout(Sequential([*trunk.layers, Dense(3, 10, rng)], input_shape=trunk.input_shape), 0.2, 0.5, rng)
     kinds = [type(layer).__name__ for layer in head.layers]
     assert kinds == ["Dropout", "Dense", "Sigmoid", "Dropout", "Dense", "Sigmoid", "Dropout", "Dense"]

@@ -184,6 +184,11 @@ def build_net(
     return NET_BUILDERS[net](n_in, hidden, n_out, activation, w_init, out_w_init, rng)
 
 
+def _has_conv_items(spec: str) -> bool:
+    """Whether the ``nngym.builders.cnn`` spec has conv or pool items (it needs images or another 3-D Box)."""
+    return any(item.split(":")[0].strip() in ("conv", "pool", "maxpool", "l2pool") for item in spec.split(","))
+
+
 def has_own_trunk(net: Any, observation_space: gym.Space) -> bool:
     """Whether ``net`` gives a shared trunk whose heads come after it (``"cnn"`` or a spec on images or a 3-D Box,
     ``"dbn"``, a given trunk or networks), rather than MLPs from the observations (``"mlp"``, ``NET_BUILDERS``) or
@@ -193,10 +198,7 @@ def has_own_trunk(net: Any, observation_space: gym.Space) -> bool:
         return False
     spec = ",".join(str(item) for item in net) if isinstance(net, list) else net
     if isinstance(observation_space, gym.spaces.Dict | gym.spaces.Tuple) and image_parts(observation_space):
-        conv = isinstance(spec, str) and any(
-            item.split(":")[0].strip() in ("conv", "pool", "maxpool", "l2pool") for item in spec.split(",")
-        )
-        if spec == "cnn" or conv:
+        if spec == "cnn" or (isinstance(spec, str) and _has_conv_items(spec)):
             return False
     return True
 
@@ -234,7 +236,7 @@ def build_trunk(net: NetSpec, observation_space: gym.Space, rng: np.random.Gener
         )
     else:
         return None
-    conv = any(item.split(":")[0].strip() in ("conv", "pool", "maxpool", "l2pool") for item in spec.split(","))
+    conv = _has_conv_items(spec)
     if is_image_space(observation_space) or (conv and is_cnn_space(observation_space)):
         return cnn_trunk(observation_space, spec, rng)
     if conv:
